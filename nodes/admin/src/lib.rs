@@ -1,0 +1,85 @@
+//! The admin node: the site configuration and the category tree.
+//!
+//! Reads are public and served from a JetStream KV cache; writes are for
+//! admins (checked here, by the runtime, from the endpoint's access level),
+//! go to SurrealDB in one transaction with a revision bump, refresh the cache
+//! and publish an `events.admin.*` event.
+
+mod store;
+
+pub use store::{AdminError, AdminStore};
+
+use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
+use bazaar_subjects::Domain;
+use bazaar_subjects::admin::{DeleteCategory, GetCategory, GetSite, ListCategories, UpdateSite, UpsertCategory};
+
+/// Serves the admin domain until `shutdown`.
+pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> {
+    let store = AdminStore::open(&ctx).await?;
+    let (s1, s2, s3, s4, s5, s6) = (
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store,
+    );
+    Node::new(ctx, Domain::Admin, "site configuration and categories")
+        .handle::<ListCategories, _, _>(move |_req| {
+            let s = s1.clone();
+            async move { Ok(s.categories().await?) }
+        })
+        .handle::<GetCategory, _, _>(move |req| {
+            let s = s2.clone();
+            async move { Ok(s.category(&req.body.slug).await?) }
+        })
+        .handle::<UpsertCategory, _, _>(move |req| {
+            let s = s3.clone();
+            async move { Ok(s.upsert_category(req.body).await?) }
+        })
+        .handle::<DeleteCategory, _, _>(move |req| {
+            let s = s4.clone();
+            async move {
+                s.delete_category(&req.body.slug).await?;
+                Ok(Default::default())
+            }
+        })
+        .handle::<GetSite, _, _>(move |_req| {
+            let s = s5.clone();
+            async move { Ok(s.site().await?) }
+        })
+        .handle::<UpdateSite, _, _>(move |req| {
+            let s = s6.clone();
+            async move { Ok(s.update_site(req.body).await?) }
+        })
+        .run(shutdown)
+        .await
+}
+
+/// The demo categories `bazaar seed` creates on an empty site.
+pub const DEMO_CATEGORIES: &[(&str, &[&str])] = &[
+    ("Electronics", &["Phones", "Laptops", "Audio", "Cameras"]),
+    ("Fashion", &["Women", "Men", "Shoes", "Accessories"]),
+    ("Home & Garden", &["Kitchen", "Furniture", "Garden", "Decor"]),
+    ("Sports & Outdoors", &["Fitness", "Camping", "Cycling"]),
+    ("Books", &["Fiction", "Non-fiction", "Children"]),
+    ("Beauty", &["Skincare", "Makeup", "Fragrance"]),
+];
+
+/// Creates the demo categories when there are none; does nothing otherwise.
+pub async fn seed(store: &AdminStore) -> Result<usize, AdminError> {
+    if !store.categories().await?.categories.is_empty() {
+        return Ok(0);
+    }
+    for (position, (name, subs)) in DEMO_CATEGORIES.iter().enumerate() {
+        store
+            .upsert_category(bazaar_subjects::admin::CategoryInput {
+                slug: None,
+                name: (*name).to_owned(),
+                position: Some(position as i64),
+                subcategories: subs.iter().map(|s| (*s).to_owned()).collect(),
+            })
+            .await?;
+    }
+    Ok(DEMO_CATEGORIES.len())
+}

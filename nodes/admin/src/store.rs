@@ -1,0 +1,352 @@
+//! The admin domain's data: SurrealDB for truth, KV for the cache.
+
+use bazaar_runtime::cache::RevisionCache;
+use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
+use bazaar_runtime::{NodeContext, NodeError};
+use bazaar_schema::{Db, take_rows};
+use bazaar_subjects::admin::{
+    self, Category, CategoryChange, CategoryChanged, CategoryInput, CategoryList, SiteConfig, SiteConfigUpdate,
+    SiteUpdated, Subcategory,
+};
+use bazaar_subjects::{ErrorEnvelope, Validator};
+use serde::Deserialize;
+
+const CACHE_BUCKET: &str = "admin_cache";
+const CATEGORIES_KEY: &str = "categories";
+const SITE_KEY: &str = "site";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// 404: no category with that slug.
+    #[error("no category `{0}`")]
+    NoSuchCategory(String),
+    /// 422: invalid input, per field.
+    #[error("invalid input")]
+    Invalid(ErrorEnvelope),
+    /// 500: the database failed.
+    #[error(transparent)]
+    Db(#[from] surrealdb::Error),
+    /// 500: the database answered in an unexpected shape.
+    #[error(transparent)]
+    Schema(#[from] bazaar_schema::SchemaError),
+}
+
+impl From<AdminError> for ErrorEnvelope {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::NoSuchCategory(slug) => ErrorEnvelope::not_found(format!("there is no category `{slug}`")),
+            AdminError::Invalid(envelope) => envelope,
+            other => bazaar_runtime::internal(other),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AdminStore {
+    db: Db,
+    cache: RevisionCache,
+    js: async_nats::jetstream::Context,
+}
+
+#[derive(Deserialize)]
+struct SiteRow {
+    name: String,
+    tagline: String,
+    logo_url: Option<String>,
+    banner_url: Option<String>,
+    revision: u64,
+}
+
+impl AdminStore {
+    /// Sets up the event stream and cache bucket (idempotently).
+    pub async fn open(ctx: &NodeContext) -> Result<Self, NodeError> {
+        ensure_stream(&ctx.jetstream, admin::EVENTS).await?;
+        let kv = ensure_kv(&ctx.jetstream, CACHE_BUCKET, std::time::Duration::ZERO).await?;
+        Ok(Self {
+            db: ctx.db.clone(),
+            cache: RevisionCache::new(kv),
+            js: ctx.jetstream.clone(),
+        })
+    }
+
+    /// Every category in display order, from the cache when it has them.
+    pub async fn categories(&self) -> Result<CategoryList, AdminError> {
+        if let Some(list) = self.cache.get::<CategoryList>(CATEGORIES_KEY).await {
+            return Ok(list);
+        }
+        let (revision, list) = self.load_categories().await?;
+        self.cache.put(CATEGORIES_KEY, revision, &list).await;
+        Ok(list)
+    }
+
+    pub async fn category(&self, slug: &str) -> Result<Category, AdminError> {
+        self.categories()
+            .await?
+            .categories
+            .into_iter()
+            .find(|c| c.slug == slug)
+            .ok_or_else(|| AdminError::NoSuchCategory(slug.to_owned()))
+    }
+
+    /// Reads the revision and the list in one transaction (revision first, so
+    /// the list is never older than the revision it is cached under).
+    async fn load_categories(&self) -> Result<(u64, CategoryList), AdminError> {
+        let mut res = self
+            .db
+            .query(
+                "BEGIN TRANSACTION;
+                 SELECT VALUE value FROM revision:categories;
+                 SELECT slug, name, position, subcategories FROM category ORDER BY position, name;
+                 COMMIT TRANSACTION;",
+            )
+            .await?
+            .check()?;
+        let revision: Vec<i64> = res.take(0)?;
+        let categories: Vec<Category> = take_rows(&mut res, 1)?;
+        Ok((
+            revision.first().copied().unwrap_or(0) as u64,
+            CategoryList { categories },
+        ))
+    }
+
+    pub async fn upsert_category(&self, input: CategoryInput) -> Result<Category, AdminError> {
+        let category = validate_category(input)?;
+        let mut res = self
+            .db
+            .query(
+                "BEGIN TRANSACTION;
+                 LET $position = $given ?? (SELECT VALUE position FROM ONLY type::record('category', $slug)) ?? (count(SELECT * FROM category));
+                 UPSERT type::record('category', $slug) CONTENT { slug: $slug, name: $name, position: $position, subcategories: $subs } RETURN NONE;
+                 UPSERT revision:categories SET value = (value ?? 0) + 1 RETURN NONE;
+                 SELECT slug, name, position, subcategories FROM ONLY type::record('category', $slug);
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("slug", category.slug.clone()))
+            .bind(("name", category.name.clone()))
+            .bind(("given", category.position))
+            .bind(("subs", serde_json::to_value(&category.subcategories).unwrap_or_default()))
+            .await?
+            .check()?;
+        let stored: Option<serde_json::Value> = res.take(3)?;
+        let stored: Category = serde_json::from_value(stored.unwrap_or_default())
+            .map_err(bazaar_schema::SchemaError::from)?;
+        self.after_category_change(&stored.slug, CategoryChange::Upserted).await?;
+        Ok(stored)
+    }
+
+    pub async fn delete_category(&self, slug: &str) -> Result<(), AdminError> {
+        let mut res = self
+            .db
+            .query(
+                "BEGIN TRANSACTION;
+                 LET $gone = DELETE type::record('category', $slug) RETURN BEFORE;
+                 IF array::len($gone) > 0 { UPSERT revision:categories SET value = (value ?? 0) + 1 RETURN NONE; };
+                 RETURN array::len($gone);
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("slug", slug.to_owned()))
+            .await?
+            .check()?;
+        let deleted: Option<i64> = res.take(res.num_statements() - 1)?;
+        if deleted.unwrap_or(0) == 0 {
+            return Err(AdminError::NoSuchCategory(slug.to_owned()));
+        }
+        self.after_category_change(slug, CategoryChange::Deleted).await
+    }
+
+    /// Refreshes the cache from the database and tells the world.
+    async fn after_category_change(&self, slug: &str, change: CategoryChange) -> Result<(), AdminError> {
+        let (revision, list) = self.load_categories().await?;
+        self.cache.put(CATEGORIES_KEY, revision, &list).await;
+        let event = CategoryChanged {
+            slug: slug.to_owned(),
+            change,
+            revision,
+        };
+        // The database holds the truth; a lost event only delays listeners
+        // until the next change, so it is logged rather than failing the write.
+        if let Err(e) = publish_event(&self.js, &event, &format!("category-{revision}")).await {
+            tracing::warn!(error = %e, "category event not published");
+        }
+        Ok(())
+    }
+
+    pub async fn site(&self) -> Result<SiteConfig, AdminError> {
+        if let Some(site) = self.cache.get::<SiteConfig>(SITE_KEY).await {
+            return Ok(site);
+        }
+        let site = self.load_site().await?;
+        self.cache.put(SITE_KEY, site.revision, &site).await;
+        Ok(site)
+    }
+
+    async fn load_site(&self) -> Result<SiteConfig, AdminError> {
+        let mut res = self
+            .db
+            .query("SELECT name, tagline, logo_url, banner_url, revision FROM site:main")
+            .await?
+            .check()?;
+        let row = take_rows::<SiteRow>(&mut res, 0)?.into_iter().next();
+        Ok(row.map_or_else(default_site, |r| SiteConfig {
+            name: r.name,
+            tagline: r.tagline,
+            logo_url: r.logo_url,
+            banner_url: r.banner_url,
+            revision: r.revision,
+        }))
+    }
+
+    pub async fn update_site(&self, update: SiteConfigUpdate) -> Result<SiteConfig, AdminError> {
+        let update = validate_site(update)?;
+        let defaults = default_site();
+        let mut res = self
+            .db
+            .query(
+                "UPSERT site:main SET
+                    name = $name ?? name ?? $default_name,
+                    tagline = $tagline ?? tagline ?? $default_tagline,
+                    logo_url = IF $logo_url = '' THEN NONE ELSE $logo_url ?? logo_url END,
+                    banner_url = IF $banner_url = '' THEN NONE ELSE $banner_url ?? banner_url END,
+                    revision = (revision ?? 0) + 1
+                 RETURN name, tagline, logo_url, banner_url, revision",
+            )
+            .bind(("name", update.name))
+            .bind(("tagline", update.tagline))
+            .bind(("logo_url", update.logo_url))
+            .bind(("banner_url", update.banner_url))
+            .bind(("default_name", defaults.name))
+            .bind(("default_tagline", defaults.tagline))
+            .await?
+            .check()?;
+        let row = take_rows::<SiteRow>(&mut res, 0)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AdminError::Invalid(ErrorEnvelope::internal()))?;
+        let site = SiteConfig {
+            name: row.name,
+            tagline: row.tagline,
+            logo_url: row.logo_url,
+            banner_url: row.banner_url,
+            revision: row.revision,
+        };
+        self.cache.put(SITE_KEY, site.revision, &site).await;
+        if let Err(e) = publish_event(&self.js, &SiteUpdated { revision: site.revision }, &format!("site-{}", site.revision)).await {
+            tracing::warn!(error = %e, "site event not published");
+        }
+        Ok(site)
+    }
+}
+
+fn default_site() -> SiteConfig {
+    SiteConfig {
+        name: "Bazaar".into(),
+        tagline: "Everything, from everyone".into(),
+        logo_url: None,
+        banner_url: None,
+        revision: 0,
+    }
+}
+
+struct ValidCategory {
+    slug: String,
+    name: String,
+    position: Option<i64>,
+    subcategories: Vec<Subcategory>,
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+fn validate_category(input: CategoryInput) -> Result<ValidCategory, AdminError> {
+    let name = input.name.trim().to_owned();
+    let slug = input.slug.map(|s| s.trim().to_owned()).unwrap_or_else(|| slug::slugify(&name));
+    let subcategories: Vec<Subcategory> = input
+        .subcategories
+        .iter()
+        .map(|n| Subcategory {
+            slug: slug::slugify(n.trim()),
+            name: n.trim().to_owned(),
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut v = Validator::default();
+    v.check(!name.is_empty(), "name", "a category needs a name")
+        .check(name.chars().count() <= 80, "name", "keep the name to 80 characters")
+        .check(is_slug(&slug), "slug", "use lowercase letters, digits and single dashes (at most 64)")
+        .check(input.position.is_none_or(|p| (0..=10_000).contains(&p)), "position", "position must be between 0 and 10000")
+        .check(subcategories.len() <= 100, "subcategories", "at most 100 subcategories")
+        .check(
+            subcategories.iter().all(|s| !s.name.is_empty() && s.name.chars().count() <= 80 && is_slug(&s.slug)),
+            "subcategories",
+            "every subcategory needs a name of 1 to 80 characters with letters or digits",
+        )
+        .check(subcategories.iter().all(|s| seen.insert(s.slug.clone())), "subcategories", "subcategory names must differ");
+    v.finish().map_err(AdminError::Invalid)?;
+    Ok(ValidCategory {
+        slug,
+        name,
+        position: input.position,
+        subcategories,
+    })
+}
+
+fn validate_site(update: SiteConfigUpdate) -> Result<SiteConfigUpdate, AdminError> {
+    let name = update.name.map(|n| n.trim().to_owned());
+    let tagline = update.tagline.map(|t| t.trim().to_owned());
+    let url_ok = |u: &Option<String>| {
+        u.as_deref()
+            .is_none_or(|u| u.is_empty() || ((u.starts_with('/') || u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048))
+    };
+    let mut v = Validator::default();
+    v.check(name.as_deref().is_none_or(|n| !n.is_empty() && n.chars().count() <= 80), "name", "the site name needs 1 to 80 characters")
+        .check(tagline.as_deref().is_none_or(|t| t.chars().count() <= 200), "tagline", "keep the tagline to 200 characters")
+        .check(url_ok(&update.logo_url), "logo_url", "use a path starting with / or an http(s) URL")
+        .check(url_ok(&update.banner_url), "banner_url", "use a path starting with / or an http(s) URL");
+    v.finish().map_err(AdminError::Invalid)?;
+    Ok(SiteConfigUpdate {
+        name,
+        tagline,
+        logo_url: update.logo_url,
+        banner_url: update.banner_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_derived_and_checked() {
+        let c = validate_category(CategoryInput {
+            slug: None,
+            name: "  Home & Garden ".into(),
+            position: None,
+            subcategories: vec!["Kitchen Tools".into()],
+        })
+        .map_err(|_| ())
+        .unwrap();
+        assert_eq!(c.slug, "home-garden");
+        assert_eq!(c.name, "Home & Garden");
+        assert_eq!(c.subcategories[0].slug, "kitchen-tools");
+        for bad in ["", "Upper", "a--b", "-a", "a b", "é"] {
+            assert!(!is_slug(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_categories_name_every_bad_field() {
+        let Err(AdminError::Invalid(e)) = validate_category(CategoryInput {
+            slug: Some("Bad Slug".into()),
+            name: " ".into(),
+            position: Some(-1),
+            subcategories: vec!["A".into(), "a".into()],
+        }) else {
+            panic!("accepted");
+        };
+        let fields: Vec<_> = e.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["name", "slug", "position", "subcategories"]);
+    }
+}

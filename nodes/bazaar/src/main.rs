@@ -1,0 +1,231 @@
+//! `bazaar`: the one binary. `dev` runs the whole platform in one process;
+//! `node` and `edge` run one piece each for a cluster.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bazaar::natsd::NatsServer;
+use bazaar::platform;
+use bazaar_edge::{EdgeConfig, EdgeState};
+use bazaar_runtime::node::connect_nats;
+use bazaar_runtime::tokens::ensure_key_pair;
+use bazaar_runtime::{CommonConfig, NodeContext, Shutdown, TokenVerifier, telemetry};
+use bazaar_subjects::Domain;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "bazaar", version, about = "Bazaar, the multi-vendor marketplace")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonConfig,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole platform in this process (every node and the edge) on
+    /// embedded storage, starting a nats-server if none is reachable.
+    Dev {
+        /// Port the web server listens on (127.0.0.1).
+        #[arg(long, env = "BAZAAR_PORT", default_value_t = 8080)]
+        port: u16,
+        /// Do not create demo data on first start.
+        #[arg(long)]
+        no_seed: bool,
+    },
+    /// Run one domain's node (any number of copies may run).
+    Node {
+        /// auth, catalog, orders, sellers, admin, chat, logs, recommend or mail.
+        domain: Domain,
+    },
+    /// Run an HTTP edge.
+    Edge {
+        #[command(flatten)]
+        edge: EdgeConfig,
+    },
+    /// Apply database migrations, then exit.
+    Migrate,
+    /// Create demo data if missing (idempotent), then exit.
+    Seed,
+    /// Print the effective configuration (secrets hidden) and check it.
+    CheckConfig,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // SurrealDB brings rustls' aws-lc provider and NATS brings ring; pick one.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    telemetry::init(cli.common.log_format);
+    let common = cli.common;
+    match cli.command {
+        Command::Dev { port, no_seed } => dev(common, port, !no_seed).await,
+        Command::Node { domain } => node(common, domain).await,
+        Command::Edge { edge } => edge_only(common, edge).await,
+        Command::Migrate => {
+            let db = open_db(&common).await?;
+            let applied = bazaar_schema::migrate(&db).await?;
+            println!(
+                "schema at version {} ({} migration(s) applied)",
+                bazaar_schema::latest_version(),
+                applied.len()
+            );
+            Ok(())
+        }
+        Command::Seed => {
+            let (ctx, _nats) = connect_platform(&common, false).await?;
+            platform::seed(&ctx).await?;
+            Ok(())
+        }
+        Command::CheckConfig => check_config(&common).await,
+    }
+}
+
+async fn open_db(common: &CommonConfig) -> anyhow::Result<bazaar_schema::Db> {
+    let url = common.database_url();
+    if url.starts_with("surrealkv://") {
+        ensure_writable(&common.data_dir)?;
+    }
+    bazaar_schema::connect(&url, common.database_credentials().as_ref())
+        .await
+        .with_context(|| format!("cannot open the database at {url}"))
+}
+
+fn ensure_writable(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data dir {} (set --data-dir or BAZAAR_DATA_DIR)", dir.display()))?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("the data dir {} is not writable (set --data-dir or BAZAAR_DATA_DIR)", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Reaches NATS at the configured URL; in dev, starts a server when none answers.
+async fn reach_nats(common: &mut CommonConfig, may_start: bool) -> anyhow::Result<Option<NatsServer>> {
+    let reachable = tokio::time::timeout(Duration::from_secs(2), async_nats::connect(&common.nats_url))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    if reachable {
+        tracing::info!(url = %common.nats_url, "using the running NATS server");
+        return Ok(None);
+    }
+    if !may_start {
+        bail!(
+            "cannot reach NATS at {} (set BAZAAR_NATS_URL, or use `bazaar dev`, which starts one)",
+            common.nats_url
+        );
+    }
+    let server = NatsServer::start(&common.data_dir.join("nats")).await?;
+    tracing::info!(url = server.url(), "started nats-server (it stops with bazaar)");
+    common.nats_url = server.url().to_owned();
+    Ok(Some(server))
+}
+
+/// NATS, database (migrated in dev), keys and the node context.
+async fn connect_platform(common: &CommonConfig, dev: bool) -> anyhow::Result<(NodeContext, async_nats::Client)> {
+    let db = open_db(common).await?;
+    if dev {
+        bazaar_schema::migrate(&db).await?;
+        ensure_key_pair(&common.jwt_private_key_file(), &common.jwt_public_key_file())?;
+    } else {
+        bazaar_schema::require_current(&db).await?;
+    }
+    let verifier = TokenVerifier::from_file(&common.jwt_public_key_file())?;
+    let nats = connect_nats(&common.nats_url, "bazaar").await?;
+    Ok((NodeContext::new(common, nats.clone(), db, verifier), nats))
+}
+
+async fn dev(mut common: CommonConfig, port: u16, seed: bool) -> anyhow::Result<()> {
+    ensure_writable(&common.data_dir)?;
+    let edge = EdgeConfig {
+        http_addr: format!("127.0.0.1:{port}"),
+        public_url: format!("http://localhost:{port}"),
+        ..EdgeConfig::default()
+    };
+    // Bind first: a taken port is the most common mistake, and it is cheap to find out.
+    let listener = bazaar_edge::bind(&edge.http_addr).await?;
+    let nats_server = reach_nats(&mut common, true).await?;
+    let (ctx, nats) = connect_platform(&common, true).await?;
+    if seed {
+        platform::seed(&ctx).await?;
+    }
+    let shutdown = Shutdown::new();
+    let nodes = platform::spawn_all(&ctx, &shutdown);
+    let state = EdgeState::new(nats, common.request_timeout(), platform::DOMAINS.to_vec(), edge);
+    let edge_task = tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
+    println!("Bazaar is running at http://localhost:{port}  (API docs: /api-docs, health: /readyz; Ctrl-C stops)");
+    wait_for_signal(&shutdown).await;
+    shutdown.cancel();
+    edge_task.await??;
+    for n in nodes {
+        n.await??;
+    }
+    if let Some(server) = nats_server {
+        server.stop().await;
+    }
+    Ok(())
+}
+
+async fn node(mut common: CommonConfig, domain: Domain) -> anyhow::Result<()> {
+    reach_nats(&mut common, false).await?;
+    let (ctx, _nats) = connect_platform(&common, false).await?;
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(platform::run_node(domain, ctx, shutdown.clone()));
+    tokio::select! {
+        res = task => return Ok(res??),
+        () = wait_for_signal(&shutdown) => {}
+    }
+    Ok(())
+}
+
+async fn edge_only(mut common: CommonConfig, edge: EdgeConfig) -> anyhow::Result<()> {
+    reach_nats(&mut common, false).await?;
+    let listener = bazaar_edge::bind(&edge.http_addr).await?;
+    let nats = connect_nats(&common.nats_url, "bazaar-edge").await?;
+    let shutdown = Shutdown::new();
+    let state = EdgeState::new(nats, common.request_timeout(), platform::DOMAINS.to_vec(), edge);
+    let task = tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
+    wait_for_signal(&shutdown).await;
+    shutdown.cancel();
+    Ok(task.await??)
+}
+
+async fn check_config(common: &CommonConfig) -> anyhow::Result<()> {
+    println!("nats url:        {}", common.nats_url);
+    println!("data dir:        {}", common.data_dir.display());
+    println!("database url:    {}", common.database_url());
+    println!(
+        "database auth:   {}",
+        if common.database_password.is_some() { "user + password (hidden)" } else { "none" }
+    );
+    println!("jwt public key:  {}", common.jwt_public_key_file().display());
+    println!("request timeout: {:?}", common.request_timeout());
+    let db = open_db(common).await?;
+    let version = bazaar_schema::current_version(&db).await?;
+    println!("schema version:  {version} (this build: {})", bazaar_schema::latest_version());
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM, or for `shutdown` to be cancelled elsewhere.
+async fn wait_for_signal(shutdown: &Shutdown) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C: stopping"),
+        () = term => tracing::info!("SIGTERM: stopping"),
+        () = shutdown.cancelled() => {}
+    }
+}

@@ -1,0 +1,49 @@
+//! Which nodes exist, and starting them.
+
+use bazaar_runtime::{NodeContext, NodeError, Shutdown};
+use bazaar_subjects::Domain;
+use futures::future::BoxFuture;
+
+/// The domains whose nodes this build contains, in start order. The edge's
+/// `/readyz` waits for all of them.
+pub const DOMAINS: &[Domain] = &[Domain::Admin];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("the {0} node is not part of this build yet (available: {list})", list = available())]
+    NotBuilt(Domain),
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("seeding demo data failed: {0}")]
+    Seed(#[from] bazaar_admin::AdminError),
+}
+
+fn available() -> String {
+    DOMAINS.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// Runs one domain's node until `shutdown`.
+pub fn run_node(domain: Domain, ctx: NodeContext, shutdown: Shutdown) -> BoxFuture<'static, Result<(), PlatformError>> {
+    match domain {
+        Domain::Admin => Box::pin(async move { Ok(bazaar_admin::run(ctx, shutdown).await?) }),
+        other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
+    }
+}
+
+/// Starts every node of this build as a task; each ends at `shutdown`.
+pub fn spawn_all(ctx: &NodeContext, shutdown: &Shutdown) -> Vec<tokio::task::JoinHandle<Result<(), PlatformError>>> {
+    DOMAINS
+        .iter()
+        .map(|d| tokio::spawn(run_node(*d, ctx.clone(), shutdown.clone())))
+        .collect()
+}
+
+/// Demo data for a fresh site, idempotent: safe to run at every start.
+pub async fn seed(ctx: &NodeContext) -> Result<(), PlatformError> {
+    let admin = bazaar_admin::AdminStore::open(ctx).await?;
+    match bazaar_admin::seed(&admin).await? {
+        0 => tracing::info!("demo data already present"),
+        n => tracing::info!(categories = n, "demo data created"),
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Edge settings, from flags or the environment.
+
+/// How the edge listens and guards itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EdgeConfig {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "BAZAAR_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: String,
+
+    /// The URL people reach this site at (links in emails, cookies).
+    #[arg(long, env = "BAZAAR_PUBLIC_URL", default_value = "http://localhost:8080")]
+    pub public_url: String,
+
+    /// Origins allowed to call the API from browsers (comma separated); empty: same origin only.
+    #[arg(long, env = "BAZAAR_CORS_ORIGINS", value_delimiter = ',', default_value = "")]
+    pub cors_origins: Vec<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "BAZAAR_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
+    pub body_limit_bytes: usize,
+
+    /// Longest an HTTP request may take, in milliseconds.
+    #[arg(long, env = "BAZAAR_HTTP_TIMEOUT_MS", default_value_t = 30_000)]
+    pub http_timeout_ms: u64,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            http_addr: "127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
+            cors_origins: Vec::new(),
+            body_limit_bytes: 1024 * 1024,
+            http_timeout_ms: 30_000,
+        }
+    }
+}

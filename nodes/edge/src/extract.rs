@@ -1,0 +1,83 @@
+//! Extractors that turn HTTP into what a NATS call needs.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use bazaar_runtime::RequestMeta;
+use bazaar_subjects::{ErrorCode, ErrorEnvelope};
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+
+/// The access-token cookie set by sign-in.
+pub(crate) const ACCESS_COOKIE: &str = "bazaar_access";
+
+/// The request id and the caller's token, from the request's headers: an
+/// `Authorization: Bearer` header for API clients, else the access cookie.
+/// The edge does not judge the token; the node that serves the call does.
+pub struct Meta(pub RequestMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for Meta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .headers
+            .get(crate::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        let authorization = bearer.or_else(|| cookie(parts, ACCESS_COOKIE));
+        Ok(Meta(RequestMeta {
+            request_id,
+            authorization,
+        }))
+    }
+}
+
+fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A JSON body whose problems come back as the error envelope.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(ApiError(json_rejection(rejection))),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ErrorEnvelope {
+    let status = rejection.status().as_u16();
+    let code = match status {
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::BadRequest,
+        422 => ErrorCode::Validation,
+        _ => ErrorCode::BadRequest,
+    };
+    let message = match code {
+        ErrorCode::PayloadTooLarge => "the request body is too large".to_owned(),
+        _ => rejection.body_text(),
+    };
+    ErrorEnvelope::new(code, message)
+}

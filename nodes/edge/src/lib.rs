@@ -1,0 +1,150 @@
+//! The HTTP edge: the only thing the web talks to.
+//!
+//! It turns REST calls under `/api` into typed NATS requests (the nodes do the
+//! work and the access checks), serves the server-rendered pages and the
+//! OpenAPI docs, and answers `/healthz` and `/readyz`. It holds no state: run
+//! as many copies as you like behind a load balancer.
+
+mod api;
+mod assets;
+mod config;
+mod error;
+mod extract;
+mod health;
+mod openapi;
+mod pages;
+
+pub use config::EdgeConfig;
+pub use error::ApiError;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use bazaar_runtime::{RequestMeta, Shutdown};
+use bazaar_subjects::{Domain, Endpoint};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct EdgeState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    nats: async_nats::Client,
+    request_timeout: Duration,
+    /// The domains `/readyz` waits for.
+    domains: Vec<Domain>,
+    config: EdgeConfig,
+}
+
+impl EdgeState {
+    pub fn new(nats: async_nats::Client, request_timeout: Duration, domains: Vec<Domain>, config: EdgeConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                nats,
+                request_timeout,
+                domains,
+                config,
+            }),
+        }
+    }
+
+    /// Calls endpoint `E` on whichever node serves it.
+    pub async fn call<E: Endpoint>(&self, meta: &RequestMeta, body: &E::Request) -> Result<E::Reply, ApiError> {
+        bazaar_runtime::call::<E>(&self.inner.nats, meta, body, self.inner.request_timeout)
+            .await
+            .map_err(|e| ApiError(e.with_request_id(Some(meta.request_id.clone()))))
+    }
+}
+
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP application.
+pub fn app(state: EdgeState) -> Router {
+    let config = &state.inner.config;
+    let cors = cors_layer(&config.cors_origins);
+    Router::new()
+        .merge(api::routes())
+        .merge(health::routes())
+        .merge(pages::routes())
+        .merge(assets::routes())
+        .merge(openapi::routes())
+        .fallback(pages::not_found)
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(cors)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            Duration::from_millis(config.http_timeout_ms),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let request_id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    if origins.is_empty() {
+        // Same-origin only: no CORS headers at all.
+        return CorsLayer::new();
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION, REQUEST_ID])
+        .allow_credentials(true)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+        hint: &'static str,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Binds the configured address with a clear error when it is taken.
+pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind {
+        addr: addr.to_owned(),
+        hint: if source.kind() == std::io::ErrorKind::AddrInUse {
+            " (another program uses this port: stop it or pick another with --port / BAZAAR_HTTP_ADDR)"
+        } else {
+            ""
+        },
+        source,
+    })
+}
+
+/// Serves HTTP on `listener` until `shutdown`, then finishes the requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, state: EdgeState, shutdown: Shutdown) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(%addr, "edge listening");
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+    .map_err(ServeError::Serve)?;
+    tracing::info!("edge stopped");
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Typed configuration from the environment, with defaults that run on one box.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bazaar_schema::Credentials;
+
+/// What every process (node, edge, dev) reads. Flags override the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonConfig {
+    /// NATS server URL(s), comma separated.
+    #[arg(long, env = "BAZAAR_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+
+    /// Where Bazaar keeps its files on this box (embedded database, keys, mail).
+    #[arg(long, env = "BAZAAR_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// SurrealDB: mem://, surrealkv://PATH (embedded) or ws://HOST:PORT (server).
+    /// Defaults to surrealkv:// under the data dir.
+    #[arg(long, env = "BAZAAR_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// SurrealDB server user (ws:// only).
+    #[arg(long, env = "BAZAAR_DATABASE_USER", default_value = "root")]
+    pub database_user: String,
+
+    /// SurrealDB server password (ws:// only).
+    #[arg(long, env = "BAZAAR_DATABASE_PASSWORD", hide_env_values = true)]
+    pub database_password: Option<String>,
+
+    /// Ed25519 public key (PEM) that verifies access tokens.
+    /// Defaults to keys/jwt-ed25519.pub.pem under the data dir.
+    #[arg(long, env = "BAZAAR_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// How long a NATS request may take before it is a timeout, in milliseconds.
+    #[arg(long, env = "BAZAAR_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+
+    /// Log format: pretty or json.
+    #[arg(long, env = "BAZAAR_LOG_FORMAT", default_value = "pretty")]
+    pub log_format: crate::telemetry::LogFormat,
+}
+
+impl CommonConfig {
+    /// The database URL, defaulting to embedded surrealkv under the data dir.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("surrealkv://{}", self.data_dir.join("db").display())
+        })
+    }
+
+    pub fn database_credentials(&self) -> Option<Credentials> {
+        self.database_password.as_ref().map(|password| Credentials {
+            username: self.database_user.clone(),
+            password: password.clone(),
+        })
+    }
+
+    pub fn jwt_public_key_file(&self) -> PathBuf {
+        self.jwt_public_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys").join("jwt-ed25519.pub.pem"))
+    }
+
+    /// The private key sits beside the public one unless configured.
+    pub fn jwt_private_key_file(&self) -> PathBuf {
+        std::env::var_os("BAZAAR_JWT_PRIVATE_KEY_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.data_dir.join("keys").join("jwt-ed25519.pem"))
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// A config for tests and embedding: everything default but the URLs.
+    pub fn for_urls(nats_url: &str, database_url: &str, data_dir: PathBuf) -> Self {
+        Self {
+            nats_url: nats_url.to_owned(),
+            data_dir,
+            database_url: Some(database_url.to_owned()),
+            database_user: "root".into(),
+            database_password: None,
+            jwt_public_key_file: None,
+            request_timeout_ms: 10_000,
+            log_format: crate::telemetry::LogFormat::Pretty,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Idempotent JetStream set-up and event publishing.
+//!
+//! Every node calls these at start; the first copy creates, the others find.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, kv, object_store, stream};
+use bazaar_subjects::{Event, Stream};
+
+use crate::NodeError;
+
+fn js_err(e: impl std::fmt::Display) -> NodeError {
+    NodeError::JetStream(e.to_string())
+}
+
+/// Makes sure a domain's event stream exists (file storage, dedupe window).
+pub async fn ensure_stream(js: &jetstream::Context, s: Stream) -> Result<stream::Stream, NodeError> {
+    js.get_or_create_stream(stream::Config {
+        name: s.name.to_owned(),
+        subjects: vec![s.subjects.to_owned()],
+        storage: stream::StorageType::File,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .map_err(js_err)
+}
+
+/// Makes sure a KV bucket exists; `max_age` zero keeps entries forever.
+pub async fn ensure_kv(js: &jetstream::Context, bucket: &str, max_age: Duration) -> Result<kv::Store, NodeError> {
+    if let Ok(store) = js.get_key_value(bucket).await {
+        return Ok(store);
+    }
+    let created = js
+        .create_key_value(kv::Config {
+            bucket: bucket.to_owned(),
+            history: 1,
+            max_age,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await;
+    match created {
+        Ok(store) => Ok(store),
+        // Another copy created it between our look-up and our create.
+        Err(_) => js.get_key_value(bucket).await.map_err(js_err),
+    }
+}
+
+/// Makes sure an Object Store bucket exists.
+pub async fn ensure_object_store(js: &jetstream::Context, bucket: &str) -> Result<object_store::ObjectStore, NodeError> {
+    if let Ok(store) = js.get_object_store(bucket).await {
+        return Ok(store);
+    }
+    let created = js
+        .create_object_store(object_store::Config {
+            bucket: bucket.to_owned(),
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await;
+    match created {
+        Ok(store) => Ok(store),
+        Err(_) => js.get_object_store(bucket).await.map_err(js_err),
+    }
+}
+
+/// Publishes an event and waits for JetStream to store it. `dedupe_id`
+/// (a `Nats-Msg-Id`) makes a retried publish land once.
+pub async fn publish_event<E: Event>(js: &jetstream::Context, event: &E, dedupe_id: &str) -> Result<(), async_nats::Error> {
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", dedupe_id);
+    let payload = serde_json::to_vec(event)?;
+    js.publish_with_headers(E::SUBJECT, headers, payload.into())
+        .await?
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! What every Bazaar node shares.
+//!
+//! A node is a library with a `run(ctx, shutdown)`; this crate gives it its
+//! context ([`NodeContext`]: NATS, JetStream, SurrealDB, token verification),
+//! a [`Node`] builder that registers typed handlers with the NATS service API,
+//! a typed [`call`] for talking to other nodes, idempotent JetStream setup
+//! helpers, a revision-checked KV cache, config and tracing.
+
+pub mod cache;
+pub mod call;
+pub mod config;
+pub mod jetstream;
+pub mod node;
+pub mod telemetry;
+pub mod tokens;
+
+pub use call::{RequestMeta, call};
+pub use config::CommonConfig;
+pub use node::{Caller, Node, NodeContext, NodeError, Request, Shutdown, internal};
+pub use tokens::{Claims, TokenSigner, TokenVerifier};
+
+/// The version every node reports to the NATS service API.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

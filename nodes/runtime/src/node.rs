@@ -1,0 +1,348 @@
+//! A node: typed handlers served over the NATS service API.
+//!
+//! Each node registers as a NATS service named after its domain, in the
+//! default queue group, so `$SRV.PING.<domain>` finds every copy and starting
+//! another copy spreads the load. Requests arrive on a connection of their own;
+//! on shutdown that connection is drained (no new requests, none dropped) while
+//! replies to the requests in flight still go out on the shared connection.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::service::ServiceExt;
+use async_nats::{HeaderMap, Message};
+use bazaar_schema::Db;
+use bazaar_subjects::{Access, Domain, Endpoint, ErrorEnvelope, Role, headers};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::config::CommonConfig;
+use crate::tokens::TokenVerifier;
+
+/// Cancelled when the process should stop.
+pub type Shutdown = tokio_util::sync::CancellationToken;
+
+/// Everything a node needs from outside, passed in so tests and the
+/// all-in-one `bazaar dev` can run many nodes in one process.
+#[derive(Clone)]
+pub struct NodeContext {
+    /// Where the NATS servers are (each node opens its own serving connection).
+    pub nats_url: String,
+    /// The shared connection: replies, events, calls to other nodes.
+    pub nats: async_nats::Client,
+    pub jetstream: async_nats::jetstream::Context,
+    pub db: Db,
+    pub verifier: Arc<TokenVerifier>,
+    /// How long calls to other nodes may take.
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot connect to NATS at {url}: {source} (is nats-server running? `bazaar dev` starts one)")]
+    Connect {
+        url: String,
+        source: async_nats::ConnectError,
+    },
+    #[error("cannot register the {domain} service with NATS: {source}")]
+    Register {
+        domain: Domain,
+        source: async_nats::Error,
+    },
+    #[error(transparent)]
+    Schema(#[from] bazaar_schema::SchemaError),
+    #[error(transparent)]
+    Key(#[from] crate::tokens::KeyError),
+    #[error("JetStream set-up failed: {0}")]
+    JetStream(String),
+}
+
+/// Connects to NATS with reconnects on and a name that shows in `nats server report`.
+pub async fn connect_nats(url: &str, name: &str) -> Result<async_nats::Client, NodeError> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(|event| async move {
+            match event {
+                async_nats::Event::Disconnected => tracing::warn!("NATS disconnected, reconnecting"),
+                async_nats::Event::Connected => tracing::info!("NATS connected"),
+                other => tracing::debug!(event = %other, "NATS event"),
+            }
+        })
+        .connect(url)
+        .await
+        .map_err(|source| NodeError::Connect {
+            url: url.to_owned(),
+            source,
+        })
+}
+
+impl NodeContext {
+    /// Connects to NATS and the database and loads the token verifier, the
+    /// way a node started on its own does. The schema must be current.
+    pub async fn connect(config: &CommonConfig, name: &str) -> Result<Self, NodeError> {
+        let nats = connect_nats(&config.nats_url, name).await?;
+        let db = bazaar_schema::connect(&config.database_url(), config.database_credentials().as_ref()).await?;
+        bazaar_schema::require_current(&db).await?;
+        let verifier = TokenVerifier::from_file(&config.jwt_public_key_file())?;
+        Ok(Self::new(config, nats, db, verifier))
+    }
+
+    pub fn new(config: &CommonConfig, nats: async_nats::Client, db: Db, verifier: TokenVerifier) -> Self {
+        Self {
+            nats_url: config.nats_url.clone(),
+            jetstream: async_nats::jetstream::new(nats.clone()),
+            nats,
+            db,
+            verifier: Arc::new(verifier),
+            request_timeout: config.request_timeout(),
+        }
+    }
+}
+
+/// Who is calling, as established by verifying their token in this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Anonymous,
+    Account { id: String, role: Role },
+}
+
+impl Caller {
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::Account { role, .. } => Some(*role),
+        }
+    }
+
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::Account { id, .. } => Some(id),
+        }
+    }
+
+    /// Refuses callers the access level does not admit: 401 when nobody is
+    /// signed in, 403 when the role is not enough.
+    pub fn require(&self, access: Access) -> Result<(), ErrorEnvelope> {
+        match (access, self) {
+            (Access::Public, _) => Ok(()),
+            (_, Caller::Anonymous) => Err(ErrorEnvelope::unauthorized("sign in to do this")),
+            (access, Caller::Account { role, .. }) if role.may(access) => Ok(()),
+            _ => Err(ErrorEnvelope::forbidden("your account may not do this")),
+        }
+    }
+}
+
+/// One decoded request, as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct Request<T> {
+    pub body: T,
+    pub caller: Caller,
+    pub request_id: String,
+}
+
+/// Logs an infrastructure failure once, here at the boundary, and gives the
+/// client the opaque internal error.
+pub fn internal(err: impl std::fmt::Display) -> ErrorEnvelope {
+    tracing::error!(error = %err, "internal error");
+    ErrorEnvelope::internal()
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Bytes, ErrorEnvelope>> + Send>>;
+type Handler = Arc<dyn Fn(Message, Caller, String) -> BoxFuture + Send + Sync>;
+
+struct Route {
+    subject: &'static str,
+    access: Access,
+    handler: Handler,
+}
+
+/// A node under construction: a domain and its typed handlers.
+pub struct Node {
+    ctx: NodeContext,
+    domain: Domain,
+    description: String,
+    routes: Vec<Route>,
+}
+
+impl Node {
+    pub fn new(ctx: NodeContext, domain: Domain, description: impl Into<String>) -> Self {
+        Self {
+            ctx,
+            domain,
+            description: description.into(),
+            routes: Vec::new(),
+        }
+    }
+
+    /// Serves endpoint `E` with `f`. Decoding, access checks (from
+    /// `E::ACCESS`, enforced here in the node) and encoding are done for it.
+    pub fn handle<E, F, Fut>(mut self, f: F) -> Self
+    where
+        E: Endpoint,
+        F: Fn(Request<E::Request>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<E::Reply, ErrorEnvelope>> + Send + 'static,
+    {
+        assert_eq!(E::DOMAIN, self.domain, "{} is not a {} subject", E::SUBJECT, self.domain);
+        let f = Arc::new(f);
+        let handler: Handler = Arc::new(move |msg: Message, caller: Caller, request_id: String| {
+            let f = f.clone();
+            Box::pin(async move {
+                let body = decode::<E::Request>(&msg.payload)?;
+                let reply = f(Request {
+                    body,
+                    caller,
+                    request_id,
+                })
+                .await?;
+                serde_json::to_vec(&reply).map(Bytes::from).map_err(internal)
+            })
+        });
+        self.routes.push(Route {
+            subject: E::SUBJECT,
+            access: E::ACCESS,
+            handler,
+        });
+        self
+    }
+
+    /// Serves until `shutdown`, then drains: stops taking requests, finishes
+    /// the ones in flight and flushes their replies.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), NodeError> {
+        let domain = self.domain;
+        let serving = connect_nats(&self.ctx.nats_url, &format!("bazaar-{domain}")).await?;
+        let service = serving
+            .service_builder()
+            .description(self.description.clone())
+            .start(domain.name(), crate::VERSION)
+            .await
+            .map_err(|source| NodeError::Register { domain, source })?;
+        let tracker = TaskTracker::new();
+        let mut loops = Vec::new();
+        let endpoints = self.routes.len();
+        for route in self.routes {
+            let mut endpoint = service
+                .endpoint(route.subject)
+                .await
+                .map_err(|source| NodeError::Register { domain, source })?;
+            let ctx = self.ctx.clone();
+            let tracker = tracker.clone();
+            let route = Arc::new(route);
+            loops.push(tokio::spawn(async move {
+                while let Some(request) = endpoint.next().await {
+                    let ctx = ctx.clone();
+                    let route = route.clone();
+                    tracker.spawn(serve_one(ctx, route, request.message));
+                }
+            }));
+        }
+        tracing::info!(%domain, endpoints, "node serving");
+        shutdown.cancelled().await;
+        tracing::info!(%domain, "node draining");
+        if let Err(e) = serving.drain().await {
+            tracing::warn!(%domain, error = %e, "drain failed");
+        }
+        for l in loops {
+            let _ = l.await;
+        }
+        tracker.close();
+        tracker.wait().await;
+        let _ = self.ctx.nats.flush().await;
+        drop(service);
+        tracing::info!(%domain, "node stopped");
+        Ok(())
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ErrorEnvelope> {
+    let payload: &[u8] = if payload.is_empty() { b"{}" } else { payload };
+    serde_json::from_slice(payload)
+        .map_err(|e| ErrorEnvelope::bad_request(format!("the request body is not valid: {e}")))
+}
+
+fn header<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
+    msg.headers.as_ref()?.get(name).map(|v| v.as_str())
+}
+
+async fn serve_one(ctx: NodeContext, route: Arc<Route>, msg: Message) {
+    let request_id = header(&msg, headers::REQUEST_ID)
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let span = tracing::info_span!("request", subject = route.subject, request_id = %request_id);
+    async move {
+        let started = std::time::Instant::now();
+        let result = match authenticate(&ctx, &msg) {
+            Ok(caller) => match caller.require(route.access) {
+                Ok(()) => (route.handler)(msg.clone(), caller, request_id.clone()).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let Some(reply) = msg.reply.clone() else {
+            tracing::debug!("request without a reply subject");
+            return;
+        };
+        let mut out = HeaderMap::new();
+        out.insert(headers::REQUEST_ID, request_id.as_str());
+        let payload = match result {
+            Ok(bytes) => {
+                tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "handled");
+                bytes
+            }
+            Err(envelope) => {
+                tracing::info!(status = envelope.status, code = ?envelope.code, "refused");
+                out.insert(headers::SERVICE_ERROR, envelope.message.as_str());
+                out.insert(headers::SERVICE_ERROR_CODE, envelope.status.to_string().as_str());
+                let envelope = envelope.with_request_id(Some(request_id.clone()));
+                serde_json::to_vec(&envelope).map(Bytes::from).unwrap_or_default()
+            }
+        };
+        if let Err(e) = ctx.nats.publish_with_headers(reply, out, payload).await {
+            tracing::warn!(error = %e, "reply not sent");
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn authenticate(ctx: &NodeContext, msg: &Message) -> Result<Caller, ErrorEnvelope> {
+    match header(msg, headers::AUTHORIZATION) {
+        None | Some("") => Ok(Caller::Anonymous),
+        Some(token) => {
+            let claims = ctx.verifier.verify(token)?;
+            Ok(Caller::Account {
+                id: claims.sub,
+                role: claims.role,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_is_checked_by_role() {
+        let buyer = Caller::Account { id: "a".into(), role: Role::Buyer };
+        let admin = Caller::Account { id: "b".into(), role: Role::Admin };
+        assert_eq!(Caller::Anonymous.require(Access::Admin).unwrap_err().status, 401);
+        assert_eq!(buyer.require(Access::Admin).unwrap_err().status, 403);
+        assert_eq!(buyer.require(Access::Seller).unwrap_err().status, 403);
+        assert!(buyer.require(Access::Account).is_ok());
+        assert!(admin.require(Access::Seller).is_ok());
+        assert!(Caller::Anonymous.require(Access::Public).is_ok());
+    }
+
+    #[test]
+    fn bad_bodies_are_400_and_empty_bodies_are_empty_objects() {
+        assert_eq!(decode::<bazaar_subjects::Empty>(b"").unwrap(), bazaar_subjects::Empty {});
+        assert_eq!(decode::<bazaar_subjects::admin::CategorySlug>(b"{").unwrap_err().status, 400);
+    }
+}

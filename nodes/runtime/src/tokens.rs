@@ -1,0 +1,238 @@
+//! Access tokens: Ed25519-signed JWTs. The auth node signs; every other node
+//! verifies with the public key only.
+
+use std::path::Path;
+
+use bazaar_subjects::{ErrorEnvelope, Role};
+use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Who the token says the caller is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The account id.
+    pub sub: String,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+const ISSUER: &str = "bazaar";
+const AUDIENCE: &str = "bazaar";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read key file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write key file {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("key file {path} is not an Ed25519 PEM key: {source}")]
+    Parse {
+        path: String,
+        source: jsonwebtoken::errors::Error,
+    },
+    #[error("cannot generate a key: {0}")]
+    Generate(String),
+}
+
+/// Verifies access tokens with the public key.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    pub fn from_pem(pem: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 5;
+        Ok(Self {
+            key: DecodingKey::from_ed_pem(pem)?,
+            validation,
+        })
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+        let pem = std::fs::read(path).map_err(|source| KeyError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_pem(&pem).map_err(|source| KeyError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// The claims of a valid token; any flaw (signature, expiry, issuer) is a 401.
+    pub fn verify(&self, token: &str) -> Result<Claims, ErrorEnvelope> {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| {
+                tracing::debug!(reason = %e, "access token refused");
+                ErrorEnvelope::unauthorized("your session is invalid or has expired; sign in again")
+            })
+    }
+}
+
+/// Signs access tokens with the private key (the auth node, and tests).
+#[derive(Clone)]
+pub struct TokenSigner {
+    key: EncodingKey,
+}
+
+impl TokenSigner {
+    pub fn from_pem(pem: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
+        Ok(Self {
+            key: EncodingKey::from_ed_pem(pem)?,
+        })
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+        let pem = std::fs::read(path).map_err(|source| KeyError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_pem(&pem).map_err(|source| KeyError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// A token for `sub` with `role`, valid for `ttl_secs`.
+    pub fn sign(&self, sub: &str, role: Role, ttl_secs: i64) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.sign_claims(&Claims {
+            sub: sub.to_owned(),
+            role,
+            iat: now,
+            exp: now + ttl_secs,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+        })
+    }
+
+    pub fn sign_claims(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &self.key)
+    }
+}
+
+/// A fresh Ed25519 key pair as (private PKCS#8 PEM, public SPKI PEM).
+pub fn generate_key_pair() -> Result<(String, String), KeyError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let private = signing
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let public = signing
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    Ok((private.to_string(), public))
+}
+
+/// Makes sure a key pair exists at the two paths, creating one (private key
+/// readable by the owner only) when neither does. Used by one-box set-ups.
+pub fn ensure_key_pair(private: &Path, public: &Path) -> Result<(), KeyError> {
+    if private.exists() && public.exists() {
+        return Ok(());
+    }
+    let (private_pem, public_pem) = generate_key_pair()?;
+    for (path, pem, mode) in [(private, &private_pem, 0o600), (public, &public_pem, 0o644)] {
+        let wrap = |source| KeyError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(wrap)?;
+        }
+        write_with_mode(path, pem.as_bytes(), mode).map_err(wrap)?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_with_mode(path: &Path, bytes: &[u8], _mode: u32) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (TokenSigner, TokenVerifier) {
+        let (private, public) = generate_key_pair().unwrap();
+        (
+            TokenSigner::from_pem(private.as_bytes()).unwrap(),
+            TokenVerifier::from_pem(public.as_bytes()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_signed_token_verifies_with_its_public_key() {
+        let (signer, verifier) = pair();
+        let token = signer.sign("user:1", Role::Seller, 60).unwrap();
+        let claims = verifier.verify(&token).unwrap();
+        assert_eq!(claims.sub, "user:1");
+        assert_eq!(claims.role, Role::Seller);
+    }
+
+    #[test]
+    fn tampered_expired_and_foreign_tokens_are_401() {
+        let (signer, verifier) = pair();
+        let (other, _) = pair();
+        let token = signer.sign("user:1", Role::Buyer, 60).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        // Claim to be an admin without re-signing.
+        parts[1] = parts[1].replacen('e', "f", 1);
+        let tampered = parts.join(".");
+        let expired = signer.sign("user:1", Role::Buyer, -3600).unwrap();
+        let foreign = other.sign("user:1", Role::Admin, 60).unwrap();
+        for bad in [tampered.as_str(), expired.as_str(), foreign.as_str(), "garbage"] {
+            assert_eq!(verifier.verify(bad).unwrap_err().status, 401, "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_pairs_are_made_once_with_a_private_private_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("keys/k.pem");
+        let public = dir.path().join("keys/k.pub.pem");
+        ensure_key_pair(&private, &public).unwrap();
+        let first = std::fs::read(&private).unwrap();
+        ensure_key_pair(&private, &public).unwrap();
+        assert_eq!(first, std::fs::read(&private).unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        TokenVerifier::from_file(&public).unwrap();
+        TokenSigner::from_file(&private).unwrap();
+    }
+}

@@ -1,0 +1,226 @@
+//! The SurrealDB schema and the one way to open the database.
+//!
+//! One URL chooses the storage: `mem://` and `surrealkv://PATH` run SurrealDB
+//! embedded in this process; `ws://host:port` (or `wss://`) talks to a
+//! SurrealDB server, which may sit on TiKV when one machine is not enough.
+//! Migrations are the `.surql` files in `schema/migrations/`, applied in order,
+//! each exactly once, and recorded in the `migration` table.
+
+use serde::de::DeserializeOwned;
+use surrealdb::Surreal;
+use surrealdb::engine::any::{self, Any};
+use surrealdb::opt::auth::Root;
+
+/// The database handle every node uses.
+pub type Db = Surreal<Any>;
+
+/// The namespace and database all of Bazaar lives in.
+pub const NAMESPACE: &str = "bazaar";
+pub const DATABASE: &str = "main";
+
+/// One migration: its version (the file's number), name and statements.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, in the order it must be applied.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "site_and_categories",
+    sql: include_str!("../migrations/0001_site_and_categories.surql"),
+}];
+
+/// The schema version this build of Bazaar expects.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The URL names no storage engine we know.
+    #[error(
+        "unsupported database URL `{0}`: use mem://, surrealkv://PATH, ws://HOST:PORT or wss://HOST:PORT"
+    )]
+    BadUrl(String),
+    /// The database is behind: run `bazaar migrate`.
+    #[error(
+        "the database schema is at version {found} but this build needs {wanted}: run `bazaar migrate`"
+    )]
+    Behind { found: i64, wanted: i64 },
+    /// The database is ahead: this build is older than the data.
+    #[error(
+        "the database schema is at version {found}, newer than this build knows ({wanted}): upgrade bazaar"
+    )]
+    Ahead { found: i64, wanted: i64 },
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: surrealdb::Error,
+    },
+    #[error("database: {0}")]
+    Db(#[from] surrealdb::Error),
+    #[error("database returned an unexpected shape: {0}")]
+    Shape(#[from] serde_json::Error),
+}
+
+/// Credentials for a SurrealDB server; embedded engines need none.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Opens the database the URL names and selects Bazaar's namespace.
+#[tracing::instrument(skip(credentials))]
+pub async fn connect(url: &str, credentials: Option<&Credentials>) -> Result<Db, SchemaError> {
+    let remote = url.starts_with("ws://") || url.starts_with("wss://");
+    let embedded = url.starts_with("mem://") || url.starts_with("surrealkv://");
+    if !remote && !embedded {
+        return Err(SchemaError::BadUrl(url.to_owned()));
+    }
+    let db = any::connect(url).await?;
+    if let (true, Some(c)) = (remote, credentials) {
+        db.signin(Root {
+            username: c.username.clone(),
+            password: c.password.clone(),
+        })
+        .await?;
+    }
+    db.use_ns(NAMESPACE).use_db(DATABASE).await?;
+    Ok(db)
+}
+
+/// The highest migration version recorded, 0 on an empty database.
+pub async fn current_version(db: &Db) -> Result<i64, SchemaError> {
+    let mut res = db
+        .query("SELECT VALUE version FROM migration ORDER BY version DESC LIMIT 1")
+        .await?
+        .check()?;
+    let versions: Vec<i64> = res.take(0)?;
+    Ok(versions.first().copied().unwrap_or(0))
+}
+
+/// Applies every migration not yet recorded, in order, each in its own
+/// transaction together with its record, so a concurrent migrator or a crash
+/// can never apply one twice or half. Returns the versions it applied.
+pub async fn migrate(db: &Db) -> Result<Vec<i64>, SchemaError> {
+    db.query(
+        "DEFINE TABLE IF NOT EXISTS migration SCHEMAFULL;
+         DEFINE FIELD IF NOT EXISTS version ON migration TYPE int;
+         DEFINE FIELD IF NOT EXISTS name ON migration TYPE string;
+         DEFINE FIELD IF NOT EXISTS applied_at ON migration TYPE datetime DEFAULT time::now();
+         DEFINE INDEX IF NOT EXISTS migration_version ON migration FIELDS version UNIQUE;",
+    )
+    .await?
+    .check()?;
+    let current = current_version(db).await?;
+    let mut applied = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        let sql = format!(
+            "BEGIN TRANSACTION;\n{}\nCREATE type::record('migration', $version) SET version = $version, name = $name;\nCOMMIT TRANSACTION;",
+            m.sql
+        );
+        db.query(sql)
+            .bind(("version", m.version))
+            .bind(("name", m.name))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|source| SchemaError::Migration {
+                version: m.version,
+                name: m.name,
+                source,
+            })?;
+        tracing::info!(version = m.version, name = m.name, "migration applied");
+        applied.push(m.version);
+    }
+    Ok(applied)
+}
+
+/// Fails unless the database is at exactly the version this build expects;
+/// nodes call it at start so they never run against a schema they don't know.
+pub async fn require_current(db: &Db) -> Result<(), SchemaError> {
+    let found = current_version(db).await?;
+    let wanted = latest_version();
+    match found.cmp(&wanted) {
+        std::cmp::Ordering::Less => Err(SchemaError::Behind { found, wanted }),
+        std::cmp::Ordering::Greater => Err(SchemaError::Ahead { found, wanted }),
+        std::cmp::Ordering::Equal => Ok(()),
+    }
+}
+
+/// Takes statement `index` of a response as rows of a serde type.
+///
+/// SurrealDB 3 hands out its own value type; going through JSON keeps domain
+/// types plain serde structs shared with the wire contract.
+pub fn take_rows<T: DeserializeOwned>(
+    res: &mut surrealdb::IndexedResults,
+    index: usize,
+) -> Result<Vec<T>, SchemaError> {
+    let rows: Vec<serde_json::Value> = res.take(index)?;
+    rows.into_iter()
+        .map(|row| serde_json::from_value(row).map_err(SchemaError::from))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrations_apply_once_and_are_recorded() {
+        let db = connect("mem://", None).await.unwrap();
+        assert_eq!(current_version(&db).await.unwrap(), 0);
+        assert!(matches!(require_current(&db).await, Err(SchemaError::Behind { .. })));
+        let first = migrate(&db).await.unwrap();
+        assert_eq!(first.len(), MIGRATIONS.len());
+        let again = migrate(&db).await.unwrap();
+        assert!(again.is_empty(), "re-running applied {again:?}");
+        require_current(&db).await.unwrap();
+        let mut res = db.query("SELECT VALUE version FROM migration").await.unwrap();
+        let recorded: Vec<i64> = res.take(0).unwrap();
+        assert_eq!(recorded.len(), MIGRATIONS.len());
+    }
+
+    #[tokio::test]
+    async fn schema_refuses_bad_rows() {
+        let db = connect("mem://", None).await.unwrap();
+        migrate(&db).await.unwrap();
+        let bad = db
+            .query("CREATE category SET slug = 'Not A Slug', name = 'x', position = 0, subcategories = []")
+            .await
+            .unwrap()
+            .check();
+        assert!(bad.is_err(), "a bad slug was stored");
+        let good = db
+            .query("CREATE category SET slug = 'home-garden', name = 'Home', position = 0, subcategories = [{ slug: 'tools', name: 'Tools' }]")
+            .await
+            .unwrap()
+            .check();
+        assert!(good.is_ok(), "{good:?}");
+        let dup = db
+            .query("CREATE category SET slug = 'home-garden', name = 'Again', position = 1, subcategories = []")
+            .await
+            .unwrap()
+            .check();
+        assert!(dup.is_err(), "a duplicate slug was stored");
+    }
+
+    #[tokio::test]
+    async fn unknown_urls_are_refused_clearly() {
+        let err = connect("postgres://x", None).await.unwrap_err();
+        assert!(err.to_string().contains("unsupported database URL"));
+    }
+}

@@ -1,0 +1,193 @@
+//! The platform test harness: real `nats-server -js` on a free loopback port
+//! with a temp store, SurrealDB `mem://`, the nodes in-process, and an HTTP
+//! client against a real edge. Everything stops when the [`Platform`] drops,
+//! panics included (the nats-server child is killed on drop, the temp dir is
+//! removed).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bazaar::natsd::NatsServer;
+use bazaar::platform;
+use bazaar_edge::{EdgeConfig, EdgeState};
+use bazaar_runtime::node::connect_nats;
+use bazaar_runtime::tokens::generate_key_pair;
+use bazaar_runtime::{CommonConfig, NodeContext, Shutdown, TokenSigner, TokenVerifier};
+use bazaar_subjects::{Domain, Role};
+use tokio::task::JoinHandle;
+
+/// One running platform for one test.
+pub struct Platform {
+    pub nats_server: NatsServer,
+    pub ctx: NodeContext,
+    pub http: reqwest::Client,
+    pub base_url: String,
+    signer: TokenSigner,
+    shutdown: Shutdown,
+    nodes: Vec<JoinHandle<Result<(), platform::PlatformError>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A node copy started by a test, which the test may stop.
+pub struct NodeCopy {
+    shutdown: Shutdown,
+    task: JoinHandle<Result<(), platform::PlatformError>>,
+}
+
+impl NodeCopy {
+    /// Stops the copy gracefully and waits until it has drained.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.expect("node task panicked").expect("node failed");
+    }
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Start one copy of every node (else only NATS, database and edge).
+    pub nodes: bool,
+    pub edge: EdgeConfig,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            nodes: true,
+            edge: EdgeConfig::default(),
+        }
+    }
+}
+
+pub fn install_crypto() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+impl Platform {
+    /// NATS, database, every node and an edge.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        install_crypto();
+        if std::env::var_os("BAZAAR_TEST_LOG").is_some() {
+            bazaar_runtime::telemetry::init(bazaar_runtime::telemetry::LogFormat::Pretty);
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let nats_server = NatsServer::start(&dir.path().join("nats")).await.expect("nats-server starts");
+        let config = CommonConfig::for_urls(nats_server.url(), "mem://", dir.path().to_path_buf());
+        let db = bazaar_schema::connect("mem://", None).await.expect("database opens");
+        bazaar_schema::migrate(&db).await.expect("migrations apply");
+        let (private, public) = generate_key_pair().expect("key pair");
+        let signer = TokenSigner::from_pem(private.as_bytes()).expect("signer");
+        let verifier = TokenVerifier::from_pem(public.as_bytes()).expect("verifier");
+        let nats = connect_nats(nats_server.url(), "bazaar-test").await.expect("nats connects");
+        let ctx = NodeContext::new(&config, nats.clone(), db, verifier);
+        let shutdown = Shutdown::new();
+        let nodes = if options.nodes {
+            platform::spawn_all(&ctx, &shutdown)
+        } else {
+            Vec::new()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("edge binds");
+        let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = EdgeState::new(nats, Duration::from_secs(5), platform::DOMAINS.to_vec(), options.edge);
+        tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
+        let platform = Self {
+            nats_server,
+            ctx,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            base_url,
+            signer,
+            shutdown,
+            nodes,
+            _dir: dir,
+        };
+        if options.nodes {
+            platform.wait_ready().await;
+        }
+        platform
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self._dir.path().to_path_buf()
+    }
+
+    /// An access token for a made-up account with `role`.
+    pub fn token(&self, role: Role) -> String {
+        self.signer
+            .sign(&format!("account:{}", uuid::Uuid::new_v4()), role, 900)
+            .expect("token signs")
+    }
+
+    /// Another copy of a domain's node, sharing the database.
+    pub fn start_node(&self, domain: Domain) -> NodeCopy {
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(platform::run_node(domain, self.ctx.clone(), shutdown.clone()));
+        NodeCopy { shutdown, task }
+    }
+
+    /// Waits until `/readyz` says every node answers.
+    pub async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("platform never became ready");
+    }
+
+    /// Every copy of `domain` answering the NATS service API's ping, by id.
+    pub async fn node_ids(&self, domain: Domain) -> Vec<String> {
+        use futures::StreamExt;
+        let nats = &self.ctx.nats;
+        let inbox = nats.new_inbox();
+        let mut replies = nats.subscribe(inbox.clone()).await.expect("subscribe");
+        nats.publish_with_reply(bazaar_subjects::ping_subject(domain), inbox, "".into())
+            .await
+            .expect("ping");
+        let mut ids = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, replies.next()).await {
+            if let Ok(p) = serde_json::from_slice::<async_nats::service::PingResponse>(&msg.payload) {
+                ids.push(p.id);
+            }
+        }
+        ids.sort();
+        ids
+    }
+
+    /// Stops nodes and edge, waiting for them to drain.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        for n in self.nodes.drain(..) {
+            let _ = n.await;
+        }
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The `bazaar` binary built alongside this test (target/<profile>/bazaar).
+pub fn bazaar_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let bin = profile_dir.join("bazaar");
+    assert!(bin.is_file(), "{} is missing: build it with `cargo build -p bazaar`", bin.display());
+    bin
+}
