@@ -106,7 +106,14 @@ pub async fn connect(url: &str, credentials: Option<&Credentials>) -> Result<Db,
 /// The highest migration version recorded, 0 on an empty database.
 pub async fn current_version(db: &Db) -> Result<i64, SchemaError> {
     let mut res = db
-        .query("SELECT VALUE version FROM migration ORDER BY version DESC LIMIT 1")
+        // SurrealDB 3 refuses to select from a table that was never defined.
+        .query(
+            "IF (INFO FOR DB).tables.migration != NONE {
+                 RETURN SELECT VALUE version FROM migration ORDER BY version DESC LIMIT 1;
+             } ELSE {
+                 RETURN [];
+             }",
+        )
         .await?
         .check()?;
     let versions: Vec<i64> = res.take(0)?;
@@ -183,13 +190,19 @@ mod tests {
     async fn migrations_apply_once_and_are_recorded() {
         let db = connect("mem://", None).await.unwrap();
         assert_eq!(current_version(&db).await.unwrap(), 0);
-        assert!(matches!(require_current(&db).await, Err(SchemaError::Behind { .. })));
+        assert!(matches!(
+            require_current(&db).await,
+            Err(SchemaError::Behind { .. })
+        ));
         let first = migrate(&db).await.unwrap();
         assert_eq!(first.len(), MIGRATIONS.len());
         let again = migrate(&db).await.unwrap();
         assert!(again.is_empty(), "re-running applied {again:?}");
         require_current(&db).await.unwrap();
-        let mut res = db.query("SELECT VALUE version FROM migration").await.unwrap();
+        let mut res = db
+            .query("SELECT VALUE version FROM migration")
+            .await
+            .unwrap();
         let recorded: Vec<i64> = res.take(0).unwrap();
         assert_eq!(recorded.len(), MIGRATIONS.len());
     }

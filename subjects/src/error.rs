@@ -74,7 +74,9 @@ pub struct FieldError {
 }
 
 /// The body of every error reply, over NATS and HTTP.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, utoipa::ToSchema,
+)]
 #[error("{code:?} ({status}): {message}")]
 pub struct ErrorEnvelope {
     /// Stable machine code.
@@ -194,7 +196,9 @@ mod tests {
     #[test]
     fn validator_collects_every_field() {
         let mut v = Validator::default();
-        v.check(false, "name", "is required").check(true, "slug", "never").check(false, "x", "bad");
+        v.check(false, "name", "is required")
+            .check(true, "slug", "never")
+            .check(false, "x", "bad");
         let err = v.finish().unwrap_err();
         assert_eq!(err.status, 422);
         assert_eq!(err.fields.len(), 2);

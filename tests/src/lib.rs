@@ -38,7 +38,10 @@ impl NodeCopy {
     /// Stops the copy gracefully and waits until it has drained.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.task.await.expect("node task panicked").expect("node failed");
+        self.task
+            .await
+            .expect("node task panicked")
+            .expect("node failed");
     }
 }
 
@@ -75,14 +78,20 @@ impl Platform {
             bazaar_runtime::telemetry::init(bazaar_runtime::telemetry::LogFormat::Pretty);
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let nats_server = NatsServer::start(&dir.path().join("nats")).await.expect("nats-server starts");
+        let nats_server = NatsServer::start(&dir.path().join("nats"))
+            .await
+            .expect("nats-server starts");
         let config = CommonConfig::for_urls(nats_server.url(), "mem://", dir.path().to_path_buf());
-        let db = bazaar_schema::connect("mem://", None).await.expect("database opens");
+        let db = bazaar_schema::connect("mem://", None)
+            .await
+            .expect("database opens");
         bazaar_schema::migrate(&db).await.expect("migrations apply");
         let (private, public) = generate_key_pair().expect("key pair");
         let signer = TokenSigner::from_pem(private.as_bytes()).expect("signer");
         let verifier = TokenVerifier::from_pem(public.as_bytes()).expect("verifier");
-        let nats = connect_nats(nats_server.url(), "bazaar-test").await.expect("nats connects");
+        let nats = connect_nats(nats_server.url(), "bazaar-test")
+            .await
+            .expect("nats connects");
         let ctx = NodeContext::new(&config, nats.clone(), db, verifier);
         let shutdown = Shutdown::new();
         let nodes = if options.nodes {
@@ -90,9 +99,16 @@ impl Platform {
         } else {
             Vec::new()
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("edge binds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("edge binds");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = EdgeState::new(nats, Duration::from_secs(5), platform::DOMAINS.to_vec(), options.edge);
+        let state = EdgeState::new(
+            nats,
+            Duration::from_secs(5),
+            platform::DOMAINS.to_vec(),
+            options.edge,
+        );
         tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
         let platform = Self {
             nats_server,
@@ -131,7 +147,11 @@ impl Platform {
     /// Another copy of a domain's node, sharing the database.
     pub fn start_node(&self, domain: Domain) -> NodeCopy {
         let shutdown = Shutdown::new();
-        let task = tokio::spawn(platform::run_node(domain, self.ctx.clone(), shutdown.clone()));
+        let task = tokio::spawn(platform::run_node(
+            domain,
+            self.ctx.clone(),
+            shutdown.clone(),
+        ));
         NodeCopy { shutdown, task }
     }
 
@@ -160,7 +180,8 @@ impl Platform {
         let mut ids = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
         while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, replies.next()).await {
-            if let Ok(p) = serde_json::from_slice::<async_nats::service::PingResponse>(&msg.payload) {
+            if let Ok(p) = serde_json::from_slice::<async_nats::service::PingResponse>(&msg.payload)
+            {
                 ids.push(p.id);
             }
         }
@@ -186,8 +207,15 @@ impl Drop for Platform {
 /// The `bazaar` binary built alongside this test (target/<profile>/bazaar).
 pub fn bazaar_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
     let bin = profile_dir.join("bazaar");
-    assert!(bin.is_file(), "{} is missing: build it with `cargo build -p bazaar`", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p bazaar`",
+        bin.display()
+    );
     bin
 }

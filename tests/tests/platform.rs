@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 async fn envelope(resp: reqwest::Response) -> (u16, ErrorEnvelope) {
     let status = resp.status().as_u16();
     let body = resp.text().await.unwrap();
-    let env: ErrorEnvelope = serde_json::from_str(&body).unwrap_or_else(|e| panic!("not an envelope ({e}): {body}"));
+    let env: ErrorEnvelope =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not an envelope ({e}): {body}"));
     (status, env)
 }
 
@@ -23,11 +24,24 @@ async fn an_admin_adds_a_category_and_shoppers_see_it_at_once() {
     let admin = p.token(Role::Admin);
 
     // A fresh site has no categories.
-    let list: CategoryList = p.http.get(p.url("/api/categories")).send().await.unwrap().json().await.unwrap();
+    let list: CategoryList = p
+        .http
+        .get(p.url("/api/categories"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(list.categories.is_empty());
 
     // Watch the admin event stream like an analytics consumer would.
-    let stream = p.ctx.jetstream.get_stream(admin::EVENTS.name).await.unwrap();
+    let stream = p
+        .ctx
+        .jetstream
+        .get_stream(admin::EVENTS.name)
+        .await
+        .unwrap();
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::Config::default())
         .await
@@ -47,10 +61,26 @@ async fn an_admin_adds_a_category_and_shoppers_see_it_at_once() {
     assert_eq!(created["subcategories"][1]["slug"], "garden-tools");
 
     // A shopper (no token) sees it, from the public list and by slug.
-    let list: CategoryList = p.http.get(p.url("/api/categories")).send().await.unwrap().json().await.unwrap();
+    let list: CategoryList = p
+        .http
+        .get(p.url("/api/categories"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list.categories.len(), 1);
     assert_eq!(list.categories[0].name, "Home & Garden");
-    let one: Value = p.http.get(p.url("/api/categories/home-garden")).send().await.unwrap().json().await.unwrap();
+    let one: Value = p
+        .http
+        .get(p.url("/api/categories/home-garden"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(one["name"], "Home & Garden");
 
     // A rename is never hidden by the cache.
@@ -64,27 +94,59 @@ async fn an_admin_adds_a_category_and_shoppers_see_it_at_once() {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        let list: CategoryList = p.http.get(p.url("/api/categories")).send().await.unwrap().json().await.unwrap();
+        let list: CategoryList = p
+            .http
+            .get(p.url("/api/categories"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(list.categories[0].name, name);
     }
 
     // The cache lives in JetStream KV, where every copy of every node finds it.
     let kv = p.ctx.jetstream.get_key_value("admin_cache").await.unwrap();
-    let cached: Value = serde_json::from_slice(&kv.get("categories").await.unwrap().unwrap()).unwrap();
+    let cached: Value =
+        serde_json::from_slice(&kv.get("categories").await.unwrap().unwrap()).unwrap();
     assert_eq!(cached["revision"], 4);
     assert_eq!(cached["value"]["categories"][0]["name"], "Home & Garden");
 
     // Deleting it: gone for shoppers, 404 by slug.
-    let r = p.http.delete(p.url("/api/categories/home-garden")).bearer_auth(&admin).send().await.unwrap();
+    let r = p
+        .http
+        .delete(p.url("/api/categories/home-garden"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let list: CategoryList = p.http.get(p.url("/api/categories")).send().await.unwrap().json().await.unwrap();
+    let list: CategoryList = p
+        .http
+        .get(p.url("/api/categories"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(list.categories.is_empty());
 
     // Every change was published to JetStream, in order.
-    let mut messages = consumer.fetch().max_messages(10).expires(Duration::from_secs(2)).messages().await.unwrap();
+    let mut messages = consumer
+        .fetch()
+        .max_messages(10)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .unwrap();
     let mut changes = Vec::new();
     while let Some(Ok(m)) = messages.next().await {
-        assert_eq!(m.subject.as_str(), <CategoryChanged as bazaar_subjects::Event>::SUBJECT);
+        assert_eq!(
+            m.subject.as_str(),
+            <CategoryChanged as bazaar_subjects::Event>::SUBJECT
+        );
         changes.push(serde_json::from_slice::<CategoryChanged>(&m.payload).unwrap());
         m.ack().await.unwrap();
     }
@@ -96,7 +158,15 @@ async fn an_admin_adds_a_category_and_shoppers_see_it_at_once() {
 #[tokio::test]
 async fn the_site_configuration_is_public_and_only_admins_change_it() {
     let p = Platform::spawn().await;
-    let site: Value = p.http.get(p.url("/api/site")).send().await.unwrap().json().await.unwrap();
+    let site: Value = p
+        .http
+        .get(p.url("/api/site"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(site["name"], "Bazaar");
     let r = p
         .http
@@ -116,7 +186,15 @@ async fn the_site_configuration_is_public_and_only_admins_change_it() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let site: Value = p.http.get(p.url("/api/site")).send().await.unwrap().json().await.unwrap();
+    let site: Value = p
+        .http
+        .get(p.url("/api/site"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(site["name"], "Corner Market");
     assert_eq!(site["tagline"], "Everything, from everyone");
     assert_eq!(site["banner_url"], "/images/banner.png");
@@ -167,14 +245,34 @@ async fn errors_come_back_as_envelopes_with_the_right_status() {
 
     // Anonymous, buyer, seller, tampered: refused by the node.
     let body = json!({ "name": "Toys" });
-    let r = p.http.post(p.url("/api/categories")).json(&body).send().await.unwrap();
+    let r = p
+        .http
+        .post(p.url("/api/categories"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(envelope(r).await.0, 401);
     for role in [Role::Buyer, Role::Seller] {
-        let r = p.http.post(p.url("/api/categories")).bearer_auth(p.token(role)).json(&body).send().await.unwrap();
+        let r = p
+            .http
+            .post(p.url("/api/categories"))
+            .bearer_auth(p.token(role))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(envelope(r).await.0, 403, "{role:?}");
     }
     let forged = p.token(Role::Admin).replacen('.', ".x", 1);
-    let r = p.http.post(p.url("/api/categories")).bearer_auth(forged).json(&body).send().await.unwrap();
+    let r = p
+        .http
+        .post(p.url("/api/categories"))
+        .bearer_auth(forged)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(envelope(r).await.0, 401);
 
     // Unreadable bodies and oversized bodies.
@@ -189,7 +287,14 @@ async fn errors_come_back_as_envelopes_with_the_right_status() {
         .unwrap();
     assert_eq!(envelope(r).await.0, 400);
     let huge = json!({ "name": "x".repeat(2 * 1024 * 1024) });
-    let r = p.http.post(p.url("/api/categories")).bearer_auth(p.token(Role::Admin)).json(&huge).send().await.unwrap();
+    let r = p
+        .http
+        .post(p.url("/api/categories"))
+        .bearer_auth(p.token(Role::Admin))
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(envelope(r).await.0, 413);
 
     // Unknown API paths are envelopes too.
@@ -210,25 +315,42 @@ async fn a_buyer_token_sent_straight_over_nats_is_refused_by_the_node() {
         position: None,
         subcategories: vec![],
     };
-    let err = bazaar_runtime::call::<admin::UpsertCategory>(&p.ctx.nats, &meta, &input, Duration::from_secs(5))
-        .await
-        .unwrap_err();
+    let err = bazaar_runtime::call::<admin::UpsertCategory>(
+        &p.ctx.nats,
+        &meta,
+        &input,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.status, 403);
     // The raw reply carries the NATS service API's error headers too.
     let mut headers = async_nats::HeaderMap::new();
-    headers.insert(bazaar_subjects::headers::AUTHORIZATION, p.token(Role::Buyer).as_str());
+    headers.insert(
+        bazaar_subjects::headers::AUTHORIZATION,
+        p.token(Role::Buyer).as_str(),
+    );
     let raw = p
         .ctx
         .nats
-        .request_with_headers(admin::UpsertCategory::SUBJECT, headers, serde_json::to_vec(&input).unwrap().into())
+        .request_with_headers(
+            admin::UpsertCategory::SUBJECT,
+            headers,
+            serde_json::to_vec(&input).unwrap().into(),
+        )
         .await
         .unwrap();
     let h = raw.headers.unwrap();
     assert_eq!(h.get("Nats-Service-Error-Code").unwrap().as_str(), "403");
     assert!(!h.get("Nats-Service-Error").unwrap().as_str().is_empty());
-    let list = bazaar_runtime::call::<admin::ListCategories>(&p.ctx.nats, &meta, &Empty {}, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let list = bazaar_runtime::call::<admin::ListCategories>(
+        &p.ctx.nats,
+        &meta,
+        &Empty {},
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert!(list.categories.is_empty(), "the refused write left a trace");
 }
 
@@ -243,20 +365,42 @@ async fn with_no_node_running_the_api_says_503_and_readyz_says_who_is_missing() 
     let (status, env) = envelope(r).await;
     assert_eq!(status, 503);
     assert_eq!(serde_json::to_value(env.code).unwrap(), "unavailable");
-    assert_eq!(p.http.get(p.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        p.http.get(p.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
     let r = p.http.get(p.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["ready"], false);
     assert_eq!(body["nats"], "connected");
-    assert_eq!(body["domains"][0], json!({ "domain": "admin", "ready": false }));
+    assert_eq!(
+        body["domains"][0],
+        json!({ "domain": "admin", "ready": false })
+    );
 
     // Starting the node makes the platform ready.
     let node = p.start_node(Domain::Admin);
     p.wait_ready().await;
-    let body: Value = p.http.get(p.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    let body: Value = p
+        .http
+        .get(p.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["domains"][0]["ready"], true);
-    assert_eq!(p.http.get(p.url("/api/categories")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        p.http
+            .get(p.url("/api/categories"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     node.stop().await;
 }
 
@@ -279,7 +423,11 @@ async fn a_second_copy_shares_the_load_and_either_can_stop_without_a_failed_requ
             break;
         }
     }
-    assert_eq!(p.node_ids(Domain::Admin).await.len(), 2, "both copies answer $SRV.PING");
+    assert_eq!(
+        p.node_ids(Domain::Admin).await.len(),
+        2,
+        "both copies answer $SRV.PING"
+    );
 
     // Shoppers keep browsing while one copy is stopped mid-run.
     let shoppers: Vec<_> = (0..8)
@@ -311,9 +459,25 @@ async fn a_second_copy_shares_the_load_and_either_can_stop_without_a_failed_requ
 #[tokio::test]
 async fn the_api_docs_are_generated_and_browsable_offline() {
     let p = Platform::spawn().await;
-    let doc: Value = p.http.get(p.url("/api-docs/openapi.json")).send().await.unwrap().json().await.unwrap();
-    for path in ["/api/categories", "/api/categories/{slug}", "/api/site", "/readyz"] {
-        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    let doc: Value = p
+        .http
+        .get(p.url("/api-docs/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/categories",
+        "/api/categories/{slug}",
+        "/api/site",
+        "/readyz",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
     }
     assert!(doc["components"]["schemas"]["ErrorEnvelope"].is_object());
     let html = p.http.get(p.url("/api-docs/")).send().await.unwrap();
@@ -323,7 +487,12 @@ async fn the_api_docs_are_generated_and_browsable_offline() {
     for tag in html.split(['"', '\'']).filter(|s| s.starts_with("http")) {
         panic!("the docs page loads {tag} from the internet");
     }
-    let js = p.http.get(p.url("/api-docs/swagger-ui-bundle.js")).send().await.unwrap();
+    let js = p
+        .http
+        .get(p.url("/api-docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(js.status(), 200);
 }
 
@@ -342,19 +511,38 @@ async fn the_home_page_shows_categories_escaped_and_unknown_pages_are_friendly()
     let r = p.http.get(p.url("/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Toys"), "{html}");
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62; Toys"),
+        "{html}"
+    );
     assert!(!html.contains("<script>alert(1)"));
     let r = p.http.get(p.url("/no/such/page")).send().await.unwrap();
     assert_eq!(r.status(), 404);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(r.text().await.unwrap().contains("Page not found"));
 
     // Assets are cached and revalidated.
     let css = p.http.get(p.url("/static/app.css")).send().await.unwrap();
     assert_eq!(css.status(), 200);
-    assert!(css.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
     let etag = css.headers()["etag"].clone();
-    let again = p.http.get(p.url("/static/app.css")).header("if-none-match", etag).send().await.unwrap();
+    let again = p
+        .http
+        .get(p.url("/static/app.css"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 304);
 }
 
@@ -371,7 +559,11 @@ async fn bazaar_migrate_applies_each_migration_once() {
             .unwrap()
     };
     let first = run();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let expected = format!("{} migration(s) applied", bazaar_schema::MIGRATIONS.len());
     assert!(String::from_utf8_lossy(&first.stdout).contains(&expected));
     let second = run();
@@ -408,24 +600,47 @@ async fn bazaar_dev_runs_everything_from_nothing_and_leaves_nothing_behind() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ready = ready.expect("bazaar dev became ready");
-    let names: Vec<&str> = ready["domains"].as_array().unwrap().iter().map(|d| d["domain"].as_str().unwrap()).collect();
+    let names: Vec<&str> = ready["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
     let expected: Vec<&str> = bazaar::platform::DOMAINS.iter().map(|d| d.name()).collect();
     assert_eq!(names, expected);
 
     // Demo data, from the embedded database.
-    let list: CategoryList = http.get(format!("{base}/api/categories")).send().await.unwrap().json().await.unwrap();
+    let list: CategoryList = http
+        .get(format!("{base}/api/categories"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list.categories.len(), bazaar_admin::DEMO_CATEGORIES.len());
-    assert!(dir.path().join("db").exists(), "surrealkv store under the data dir");
-    assert!(dir.path().join("nats").exists(), "nats store under the data dir");
+    assert!(
+        dir.path().join("db").exists(),
+        "surrealkv store under the data dir"
+    );
+    assert!(
+        dir.path().join("nats").exists(),
+        "nats store under the data dir"
+    );
 
     // The nats-server it started is registered with the service API.
     let log = std::fs::read_to_string(dir.path().join("nats/nats-server.log")).unwrap();
     let nats_port = log
         .lines()
-        .find_map(|l| l.split("Listening for client connections on 127.0.0.1:").nth(1))
+        .find_map(|l| {
+            l.split("Listening for client connections on 127.0.0.1:")
+                .nth(1)
+        })
         .and_then(|p| p.trim().parse::<u16>().ok())
         .expect("nats port in its log");
-    let nats = async_nats::connect(format!("nats://127.0.0.1:{nats_port}")).await.unwrap();
+    let nats = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
+        .await
+        .unwrap();
     let info = nats.request("$SRV.INFO.admin", "".into()).await.unwrap();
     let info: Value = serde_json::from_slice(&info.payload).unwrap();
     assert_eq!(info["name"], "admin");
@@ -433,8 +648,17 @@ async fn bazaar_dev_runs_everything_from_nothing_and_leaves_nothing_behind() {
 
     // SIGTERM: it stops, and so does its nats-server.
     let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.unwrap().unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "{status:?}");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_err(),
@@ -451,5 +675,9 @@ async fn bazaar_dev_runs_everything_from_nothing_and_leaves_nothing_behind() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("data dir"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("data dir"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -11,7 +11,9 @@ pub use store::{AdminError, AdminStore};
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_subjects::Domain;
-use bazaar_subjects::admin::{DeleteCategory, GetCategory, GetSite, ListCategories, UpdateSite, UpsertCategory};
+use bazaar_subjects::admin::{
+    DeleteCategory, GetCategory, GetSite, ListCategories, UpdateSite, UpsertCategory,
+};
 
 /// Serves the admin domain until `shutdown`.
 pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> {
@@ -60,7 +62,10 @@ pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> 
 pub const DEMO_CATEGORIES: &[(&str, &[&str])] = &[
     ("Electronics", &["Phones", "Laptops", "Audio", "Cameras"]),
     ("Fashion", &["Women", "Men", "Shoes", "Accessories"]),
-    ("Home & Garden", &["Kitchen", "Furniture", "Garden", "Decor"]),
+    (
+        "Home & Garden",
+        &["Kitchen", "Furniture", "Garden", "Decor"],
+    ),
     ("Sports & Outdoors", &["Fitness", "Camping", "Cycling"]),
     ("Books", &["Fiction", "Non-fiction", "Children"]),
     ("Beauty", &["Skincare", "Makeup", "Fragrance"]),

@@ -5,8 +5,8 @@ use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
 use bazaar_runtime::{NodeContext, NodeError};
 use bazaar_schema::{Db, take_rows};
 use bazaar_subjects::admin::{
-    self, Category, CategoryChange, CategoryChanged, CategoryInput, CategoryList, SiteConfig, SiteConfigUpdate,
-    SiteUpdated, Subcategory,
+    self, Category, CategoryChange, CategoryChanged, CategoryInput, CategoryList, SiteConfig,
+    SiteConfigUpdate, SiteUpdated, Subcategory,
 };
 use bazaar_subjects::{ErrorEnvelope, Validator};
 use serde::Deserialize;
@@ -34,7 +34,9 @@ pub enum AdminError {
 impl From<AdminError> for ErrorEnvelope {
     fn from(e: AdminError) -> Self {
         match e {
-            AdminError::NoSuchCategory(slug) => ErrorEnvelope::not_found(format!("there is no category `{slug}`")),
+            AdminError::NoSuchCategory(slug) => {
+                ErrorEnvelope::not_found(format!("there is no category `{slug}`"))
+            }
             AdminError::Invalid(envelope) => envelope,
             other => bazaar_runtime::internal(other),
         }
@@ -93,20 +95,19 @@ impl AdminStore {
     async fn load_categories(&self) -> Result<(u64, CategoryList), AdminError> {
         let mut res = self
             .db
+            // No RETURN inside a transaction: it would end the block early.
             .query(
                 "BEGIN TRANSACTION;
-                 SELECT VALUE value FROM revision:categories;
+                 revision:categories.value ?? 0;
                  SELECT slug, name, position, subcategories FROM category ORDER BY position, name;
                  COMMIT TRANSACTION;",
             )
             .await?
             .check()?;
-        let revision: Vec<i64> = res.take(0)?;
-        let categories: Vec<Category> = take_rows(&mut res, 1)?;
-        Ok((
-            revision.first().copied().unwrap_or(0) as u64,
-            CategoryList { categories },
-        ))
+        // Statement 0 is BEGIN.
+        let revision: Option<i64> = res.take(1)?;
+        let categories: Vec<Category> = take_rows(&mut res, 2)?;
+        Ok((revision.unwrap_or(0) as u64, CategoryList { categories }))
     }
 
     pub async fn upsert_category(&self, input: CategoryInput) -> Result<Category, AdminError> {
@@ -127,10 +128,11 @@ impl AdminStore {
             .bind(("subs", serde_json::to_value(&category.subcategories).unwrap_or_default()))
             .await?
             .check()?;
-        let stored: Option<serde_json::Value> = res.take(3)?;
+        let stored: Option<serde_json::Value> = res.take(4)?;
         let stored: Category = serde_json::from_value(stored.unwrap_or_default())
             .map_err(bazaar_schema::SchemaError::from)?;
-        self.after_category_change(&stored.slug, CategoryChange::Upserted).await?;
+        self.after_category_change(&stored.slug, CategoryChange::Upserted)
+            .await?;
         Ok(stored)
     }
 
@@ -141,21 +143,26 @@ impl AdminStore {
                 "BEGIN TRANSACTION;
                  LET $gone = DELETE type::record('category', $slug) RETURN BEFORE;
                  IF array::len($gone) > 0 { UPSERT revision:categories SET value = (value ?? 0) + 1 RETURN NONE; };
-                 RETURN array::len($gone);
+                 array::len($gone);
                  COMMIT TRANSACTION;",
             )
             .bind(("slug", slug.to_owned()))
             .await?
             .check()?;
-        let deleted: Option<i64> = res.take(res.num_statements() - 1)?;
+        let deleted: Option<i64> = res.take(3)?;
         if deleted.unwrap_or(0) == 0 {
             return Err(AdminError::NoSuchCategory(slug.to_owned()));
         }
-        self.after_category_change(slug, CategoryChange::Deleted).await
+        self.after_category_change(slug, CategoryChange::Deleted)
+            .await
     }
 
     /// Refreshes the cache from the database and tells the world.
-    async fn after_category_change(&self, slug: &str, change: CategoryChange) -> Result<(), AdminError> {
+    async fn after_category_change(
+        &self,
+        slug: &str,
+        change: CategoryChange,
+    ) -> Result<(), AdminError> {
         let (revision, list) = self.load_categories().await?;
         self.cache.put(CATEGORIES_KEY, revision, &list).await;
         let event = CategoryChanged {
@@ -230,7 +237,15 @@ impl AdminStore {
             revision: row.revision,
         };
         self.cache.put(SITE_KEY, site.revision, &site).await;
-        if let Err(e) = publish_event(&self.js, &SiteUpdated { revision: site.revision }, &format!("site-{}", site.revision)).await {
+        if let Err(e) = publish_event(
+            &self.js,
+            &SiteUpdated {
+                revision: site.revision,
+            },
+            &format!("site-{}", site.revision),
+        )
+        .await
+        {
             tracing::warn!(error = %e, "site event not published");
         }
         Ok(site)
@@ -257,12 +272,20 @@ struct ValidCategory {
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && s.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 fn validate_category(input: CategoryInput) -> Result<ValidCategory, AdminError> {
     let name = input.name.trim().to_owned();
-    let slug = input.slug.map(|s| s.trim().to_owned()).unwrap_or_else(|| slug::slugify(&name));
+    let slug = input
+        .slug
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| slug::slugify(&name));
     let subcategories: Vec<Subcategory> = input
         .subcategories
         .iter()
@@ -274,16 +297,38 @@ fn validate_category(input: CategoryInput) -> Result<ValidCategory, AdminError> 
     let mut seen = std::collections::HashSet::new();
     let mut v = Validator::default();
     v.check(!name.is_empty(), "name", "a category needs a name")
-        .check(name.chars().count() <= 80, "name", "keep the name to 80 characters")
-        .check(is_slug(&slug), "slug", "use lowercase letters, digits and single dashes (at most 64)")
-        .check(input.position.is_none_or(|p| (0..=10_000).contains(&p)), "position", "position must be between 0 and 10000")
-        .check(subcategories.len() <= 100, "subcategories", "at most 100 subcategories")
         .check(
-            subcategories.iter().all(|s| !s.name.is_empty() && s.name.chars().count() <= 80 && is_slug(&s.slug)),
+            name.chars().count() <= 80,
+            "name",
+            "keep the name to 80 characters",
+        )
+        .check(
+            is_slug(&slug),
+            "slug",
+            "use lowercase letters, digits and single dashes (at most 64)",
+        )
+        .check(
+            input.position.is_none_or(|p| (0..=10_000).contains(&p)),
+            "position",
+            "position must be between 0 and 10000",
+        )
+        .check(
+            subcategories.len() <= 100,
+            "subcategories",
+            "at most 100 subcategories",
+        )
+        .check(
+            subcategories
+                .iter()
+                .all(|s| !s.name.is_empty() && s.name.chars().count() <= 80 && is_slug(&s.slug)),
             "subcategories",
             "every subcategory needs a name of 1 to 80 characters with letters or digits",
         )
-        .check(subcategories.iter().all(|s| seen.insert(s.slug.clone())), "subcategories", "subcategory names must differ");
+        .check(
+            subcategories.iter().all(|s| seen.insert(s.slug.clone())),
+            "subcategories",
+            "subcategory names must differ",
+        );
     v.finish().map_err(AdminError::Invalid)?;
     Ok(ValidCategory {
         slug,
@@ -297,14 +342,34 @@ fn validate_site(update: SiteConfigUpdate) -> Result<SiteConfigUpdate, AdminErro
     let name = update.name.map(|n| n.trim().to_owned());
     let tagline = update.tagline.map(|t| t.trim().to_owned());
     let url_ok = |u: &Option<String>| {
-        u.as_deref()
-            .is_none_or(|u| u.is_empty() || ((u.starts_with('/') || u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048))
+        u.as_deref().is_none_or(|u| {
+            u.is_empty()
+                || ((u.starts_with('/') || u.starts_with("https://") || u.starts_with("http://"))
+                    && u.len() <= 2048)
+        })
     };
     let mut v = Validator::default();
-    v.check(name.as_deref().is_none_or(|n| !n.is_empty() && n.chars().count() <= 80), "name", "the site name needs 1 to 80 characters")
-        .check(tagline.as_deref().is_none_or(|t| t.chars().count() <= 200), "tagline", "keep the tagline to 200 characters")
-        .check(url_ok(&update.logo_url), "logo_url", "use a path starting with / or an http(s) URL")
-        .check(url_ok(&update.banner_url), "banner_url", "use a path starting with / or an http(s) URL");
+    v.check(
+        name.as_deref()
+            .is_none_or(|n| !n.is_empty() && n.chars().count() <= 80),
+        "name",
+        "the site name needs 1 to 80 characters",
+    )
+    .check(
+        tagline.as_deref().is_none_or(|t| t.chars().count() <= 200),
+        "tagline",
+        "keep the tagline to 200 characters",
+    )
+    .check(
+        url_ok(&update.logo_url),
+        "logo_url",
+        "use a path starting with / or an http(s) URL",
+    )
+    .check(
+        url_ok(&update.banner_url),
+        "banner_url",
+        "use a path starting with / or an http(s) URL",
+    );
     v.finish().map_err(AdminError::Invalid)?;
     Ok(SiteConfigUpdate {
         name,

@@ -15,7 +15,11 @@ use bazaar_subjects::Domain;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bazaar", version, about = "Bazaar, the multi-vendor marketplace")]
+#[command(
+    name = "bazaar",
+    version,
+    about = "Bazaar, the multi-vendor marketplace"
+)]
 struct Cli {
     #[command(flatten)]
     common: CommonConfig,
@@ -28,9 +32,11 @@ enum Command {
     /// Run the whole platform in this process (every node and the edge) on
     /// embedded storage, starting a nats-server if none is reachable.
     Dev {
-        /// Port the web server listens on (127.0.0.1).
-        #[arg(long, env = "BAZAAR_PORT", default_value_t = 8080)]
-        port: u16,
+        /// Port the web server listens on (overrides the port of --http-addr).
+        #[arg(long, env = "BAZAAR_PORT")]
+        port: Option<u16>,
+        #[command(flatten)]
+        edge: EdgeConfig,
         /// Do not create demo data on first start.
         #[arg(long)]
         no_seed: bool,
@@ -61,7 +67,11 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(cli.common.log_format);
     let common = cli.common;
     match cli.command {
-        Command::Dev { port, no_seed } => dev(common, port, !no_seed).await,
+        Command::Dev {
+            port,
+            edge,
+            no_seed,
+        } => dev(common, edge, port, !no_seed).await,
         Command::Node { domain } => node(common, domain).await,
         Command::Edge { edge } => edge_only(common, edge).await,
         Command::Migrate => {
@@ -94,20 +104,34 @@ async fn open_db(common: &CommonConfig) -> anyhow::Result<bazaar_schema::Db> {
 }
 
 fn ensure_writable(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data dir {} (set --data-dir or BAZAAR_DATA_DIR)", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot create the data dir {} (set --data-dir or BAZAAR_DATA_DIR)",
+            dir.display()
+        )
+    })?;
     let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"ok")
-        .with_context(|| format!("the data dir {} is not writable (set --data-dir or BAZAAR_DATA_DIR)", dir.display()))?;
+    std::fs::write(&probe, b"ok").with_context(|| {
+        format!(
+            "the data dir {} is not writable (set --data-dir or BAZAAR_DATA_DIR)",
+            dir.display()
+        )
+    })?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
 
 /// Reaches NATS at the configured URL; in dev, starts a server when none answers.
-async fn reach_nats(common: &mut CommonConfig, may_start: bool) -> anyhow::Result<Option<NatsServer>> {
-    let reachable = tokio::time::timeout(Duration::from_secs(2), async_nats::connect(&common.nats_url))
-        .await
-        .is_ok_and(|r| r.is_ok());
+async fn reach_nats(
+    common: &mut CommonConfig,
+    may_start: bool,
+) -> anyhow::Result<Option<NatsServer>> {
+    let reachable = tokio::time::timeout(
+        Duration::from_secs(2),
+        async_nats::connect(&common.nats_url),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
     if reachable {
         tracing::info!(url = %common.nats_url, "using the running NATS server");
         return Ok(None);
@@ -119,17 +143,26 @@ async fn reach_nats(common: &mut CommonConfig, may_start: bool) -> anyhow::Resul
         );
     }
     let server = NatsServer::start(&common.data_dir.join("nats")).await?;
-    tracing::info!(url = server.url(), "started nats-server (it stops with bazaar)");
+    tracing::info!(
+        url = server.url(),
+        "started nats-server (it stops with bazaar)"
+    );
     common.nats_url = server.url().to_owned();
     Ok(Some(server))
 }
 
 /// NATS, database (migrated in dev), keys and the node context.
-async fn connect_platform(common: &CommonConfig, dev: bool) -> anyhow::Result<(NodeContext, async_nats::Client)> {
+async fn connect_platform(
+    common: &CommonConfig,
+    dev: bool,
+) -> anyhow::Result<(NodeContext, async_nats::Client)> {
     let db = open_db(common).await?;
     if dev {
         bazaar_schema::migrate(&db).await?;
-        ensure_key_pair(&common.jwt_private_key_file(), &common.jwt_public_key_file())?;
+        ensure_key_pair(
+            &common.jwt_private_key_file(),
+            &common.jwt_public_key_file(),
+        )?;
     } else {
         bazaar_schema::require_current(&db).await?;
     }
@@ -138,13 +171,24 @@ async fn connect_platform(common: &CommonConfig, dev: bool) -> anyhow::Result<(N
     Ok((NodeContext::new(common, nats.clone(), db, verifier), nats))
 }
 
-async fn dev(mut common: CommonConfig, port: u16, seed: bool) -> anyhow::Result<()> {
+async fn dev(
+    mut common: CommonConfig,
+    mut edge: EdgeConfig,
+    port: Option<u16>,
+    seed: bool,
+) -> anyhow::Result<()> {
     ensure_writable(&common.data_dir)?;
-    let edge = EdgeConfig {
-        http_addr: format!("127.0.0.1:{port}"),
-        public_url: format!("http://localhost:{port}"),
-        ..EdgeConfig::default()
-    };
+    if let Some(port) = port {
+        let host = edge
+            .http_addr
+            .rsplit_once(':')
+            .map_or("127.0.0.1", |(h, _)| h)
+            .to_owned();
+        edge.http_addr = format!("{host}:{port}");
+        if edge.public_url == EdgeConfig::default().public_url {
+            edge.public_url = format!("http://localhost:{port}");
+        }
+    }
     // Bind first: a taken port is the most common mistake, and it is cheap to find out.
     let listener = bazaar_edge::bind(&edge.http_addr).await?;
     let nats_server = reach_nats(&mut common, true).await?;
@@ -154,9 +198,17 @@ async fn dev(mut common: CommonConfig, port: u16, seed: bool) -> anyhow::Result<
     }
     let shutdown = Shutdown::new();
     let nodes = platform::spawn_all(&ctx, &shutdown);
-    let state = EdgeState::new(nats, common.request_timeout(), platform::DOMAINS.to_vec(), edge);
+    let public_url = edge.public_url.clone();
+    let state = EdgeState::new(
+        nats,
+        common.request_timeout(),
+        platform::DOMAINS.to_vec(),
+        edge,
+    );
     let edge_task = tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
-    println!("Bazaar is running at http://localhost:{port}  (API docs: /api-docs, health: /readyz; Ctrl-C stops)");
+    println!(
+        "Bazaar is running at {public_url}  (API docs: /api-docs, health: /readyz; Ctrl-C stops)"
+    );
     wait_for_signal(&shutdown).await;
     shutdown.cancel();
     edge_task.await??;
@@ -186,7 +238,12 @@ async fn edge_only(mut common: CommonConfig, edge: EdgeConfig) -> anyhow::Result
     let listener = bazaar_edge::bind(&edge.http_addr).await?;
     let nats = connect_nats(&common.nats_url, "bazaar-edge").await?;
     let shutdown = Shutdown::new();
-    let state = EdgeState::new(nats, common.request_timeout(), platform::DOMAINS.to_vec(), edge);
+    let state = EdgeState::new(
+        nats,
+        common.request_timeout(),
+        platform::DOMAINS.to_vec(),
+        edge,
+    );
     let task = tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
     wait_for_signal(&shutdown).await;
     shutdown.cancel();
@@ -199,13 +256,23 @@ async fn check_config(common: &CommonConfig) -> anyhow::Result<()> {
     println!("database url:    {}", common.database_url());
     println!(
         "database auth:   {}",
-        if common.database_password.is_some() { "user + password (hidden)" } else { "none" }
+        if common.database_password.is_some() {
+            "user + password (hidden)"
+        } else {
+            "none"
+        }
     );
-    println!("jwt public key:  {}", common.jwt_public_key_file().display());
+    println!(
+        "jwt public key:  {}",
+        common.jwt_public_key_file().display()
+    );
     println!("request timeout: {:?}", common.request_timeout());
     let db = open_db(common).await?;
     let version = bazaar_schema::current_version(&db).await?;
-    println!("schema version:  {version} (this build: {})", bazaar_schema::latest_version());
+    println!(
+        "schema version:  {version} (this build: {})",
+        bazaar_schema::latest_version()
+    );
     Ok(())
 }
 

@@ -56,6 +56,9 @@ impl NatsServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group: a Ctrl-C in the terminal reaches bazaar,
+            // which drains its nodes and only then stops the server.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .map_err(NatsdError::Spawn)?;
@@ -69,14 +72,21 @@ impl NatsServer {
         while started.elapsed() < deadline {
             if let Ok(client) = async_nats::connect(&server.url).await {
                 // JetStream answers once the server is fully up.
-                if async_nats::jetstream::new(client).query_account().await.is_ok() {
+                if async_nats::jetstream::new(client)
+                    .query_account()
+                    .await
+                    .is_ok()
+                {
                     return Ok(server);
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let tail = std::fs::read_to_string(&log).unwrap_or_default();
-        Err(NatsdError::NotReady(deadline, tail.lines().rev().take(5).collect::<Vec<_>>().join(" | ")))
+        Err(NatsdError::NotReady(
+            deadline,
+            tail.lines().rev().take(5).collect::<Vec<_>>().join(" | "),
+        ))
     }
 
     pub fn url(&self) -> &str {
@@ -110,5 +120,7 @@ fn find_binary() -> Option<PathBuf> {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

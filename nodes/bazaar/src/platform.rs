@@ -19,11 +19,19 @@ pub enum PlatformError {
 }
 
 fn available() -> String {
-    DOMAINS.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
+    DOMAINS
+        .iter()
+        .map(|d| d.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs one domain's node until `shutdown`.
-pub fn run_node(domain: Domain, ctx: NodeContext, shutdown: Shutdown) -> BoxFuture<'static, Result<(), PlatformError>> {
+pub fn run_node(
+    domain: Domain,
+    ctx: NodeContext,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, Result<(), PlatformError>> {
     match domain {
         Domain::Admin => Box::pin(async move { Ok(bazaar_admin::run(ctx, shutdown).await?) }),
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
@@ -31,7 +39,10 @@ pub fn run_node(domain: Domain, ctx: NodeContext, shutdown: Shutdown) -> BoxFutu
 }
 
 /// Starts every node of this build as a task; each ends at `shutdown`.
-pub fn spawn_all(ctx: &NodeContext, shutdown: &Shutdown) -> Vec<tokio::task::JoinHandle<Result<(), PlatformError>>> {
+pub fn spawn_all(
+    ctx: &NodeContext,
+    shutdown: &Shutdown,
+) -> Vec<tokio::task::JoinHandle<Result<(), PlatformError>>> {
     DOMAINS
         .iter()
         .map(|d| tokio::spawn(run_node(*d, ctx.clone(), shutdown.clone())))

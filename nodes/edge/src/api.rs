@@ -13,10 +13,15 @@ use crate::{ApiError, EdgeState};
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
-        .route("/api/categories", get(list_categories).post(create_category))
+        .route(
+            "/api/categories",
+            get(list_categories).post(create_category),
+        )
         .route(
             "/api/categories/{slug}",
-            get(get_category).put(replace_category).delete(delete_category),
+            get(get_category)
+                .put(replace_category)
+                .delete(delete_category),
         )
         .route("/api/site", get(get_site).patch(update_site))
 }
@@ -24,8 +29,13 @@ pub fn routes() -> Router<EdgeState> {
 /// Every category with its subcategories, in display order.
 #[utoipa::path(get, path = "/api/categories", tag = "categories",
     responses((status = 200, body = CategoryList), (status = 503, body = ErrorEnvelope)))]
-pub async fn list_categories(State(s): State<EdgeState>, Meta(meta): Meta) -> Result<Json<CategoryList>, ApiError> {
-    Ok(Json(s.call::<admin::ListCategories>(&meta, &Empty {}).await?))
+pub async fn list_categories(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+) -> Result<Json<CategoryList>, ApiError> {
+    Ok(Json(
+        s.call::<admin::ListCategories>(&meta, &Empty {}).await?,
+    ))
 }
 
 /// One category.
@@ -37,7 +47,10 @@ pub async fn get_category(
     Meta(meta): Meta,
     Path(slug): Path<String>,
 ) -> Result<Json<Category>, ApiError> {
-    Ok(Json(s.call::<admin::GetCategory>(&meta, &CategorySlug { slug }).await?))
+    Ok(Json(
+        s.call::<admin::GetCategory>(&meta, &CategorySlug { slug })
+            .await?,
+    ))
 }
 
 /// Create a category (admins).
@@ -76,13 +89,17 @@ pub async fn delete_category(
     Meta(meta): Meta,
     Path(slug): Path<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    s.call::<admin::DeleteCategory>(&meta, &CategorySlug { slug }).await?;
+    s.call::<admin::DeleteCategory>(&meta, &CategorySlug { slug })
+        .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// The site's name, tagline, logo and banner.
 #[utoipa::path(get, path = "/api/site", tag = "site", responses((status = 200, body = SiteConfig)))]
-pub async fn get_site(State(s): State<EdgeState>, Meta(meta): Meta) -> Result<Json<SiteConfig>, ApiError> {
+pub async fn get_site(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+) -> Result<Json<SiteConfig>, ApiError> {
     Ok(Json(s.call::<admin::GetSite>(&meta, &Empty {}).await?))
 }
 

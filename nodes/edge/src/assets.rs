@@ -1,10 +1,10 @@
 //! Static assets, compiled into the binary and served with cache headers.
 
+use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use sha2::{Digest, Sha256};
 
 use crate::EdgeState;
@@ -42,15 +42,28 @@ async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {
     };
     let tag = etag(asset.bytes);
     let cache = [
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600, must-revalidate")),
-        (header::ETAG, HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\""))),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600, must-revalidate"),
+        ),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\"")),
+        ),
     ];
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(tag.as_str()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(tag.as_str())
+    {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
     (
         cache,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        )],
         asset.bytes,
     )
         .into_response()

@@ -8,11 +8,20 @@ pub struct EdgeConfig {
     pub http_addr: String,
 
     /// The URL people reach this site at (links in emails, cookies).
-    #[arg(long, env = "BAZAAR_PUBLIC_URL", default_value = "http://localhost:8080")]
+    #[arg(
+        long,
+        env = "BAZAAR_PUBLIC_URL",
+        default_value = "http://localhost:8080"
+    )]
     pub public_url: String,
 
     /// Origins allowed to call the API from browsers (comma separated); empty: same origin only.
-    #[arg(long, env = "BAZAAR_CORS_ORIGINS", value_delimiter = ',', default_value = "")]
+    #[arg(
+        long,
+        env = "BAZAAR_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     pub cors_origins: Vec<String>,
 
     /// Largest request body accepted, in bytes.

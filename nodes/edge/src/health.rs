@@ -12,7 +12,9 @@ use serde::Serialize;
 use crate::EdgeState;
 
 pub fn routes() -> Router<EdgeState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -52,9 +54,14 @@ pub async fn readyz(State(s): State<EdgeState>) -> (StatusCode, Json<Readiness>)
     let connected = nats.connection_state() == async_nats::connection::State::Connected;
     let pings = s.inner.domains.iter().map(|d| async move {
         let request = async_nats::Request::new().timeout(Some(Duration::from_secs(1)));
-        let answer = nats.send_request(bazaar_subjects::ping_subject(*d), request).await.ok();
+        let answer = nats
+            .send_request(bazaar_subjects::ping_subject(*d), request)
+            .await
+            .ok();
         let node = answer
-            .and_then(|m| serde_json::from_slice::<async_nats::service::PingResponse>(&m.payload).ok())
+            .and_then(|m| {
+                serde_json::from_slice::<async_nats::service::PingResponse>(&m.payload).ok()
+            })
             .map(|p| p.id);
         DomainReadiness {
             domain: d.name().to_owned(),
@@ -64,12 +71,20 @@ pub async fn readyz(State(s): State<EdgeState>) -> (StatusCode, Json<Readiness>)
     });
     let domains = join_all(pings).await;
     let ready = connected && domains.iter().all(|d| d.ready);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         Json(Readiness {
             ready,
-            nats: if connected { "connected" } else { "disconnected" },
+            nats: if connected {
+                "connected"
+            } else {
+                "disconnected"
+            },
             domains,
         }),
     )

@@ -45,7 +45,12 @@ struct Inner {
 }
 
 impl EdgeState {
-    pub fn new(nats: async_nats::Client, request_timeout: Duration, domains: Vec<Domain>, config: EdgeConfig) -> Self {
+    pub fn new(
+        nats: async_nats::Client,
+        request_timeout: Duration,
+        domains: Vec<Domain>,
+        config: EdgeConfig,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 nats,
@@ -57,7 +62,11 @@ impl EdgeState {
     }
 
     /// Calls endpoint `E` on whichever node serves it.
-    pub async fn call<E: Endpoint>(&self, meta: &RequestMeta, body: &E::Request) -> Result<E::Reply, ApiError> {
+    pub async fn call<E: Endpoint>(
+        &self,
+        meta: &RequestMeta,
+        body: &E::Request,
+    ) -> Result<E::Reply, ApiError> {
         bazaar_runtime::call::<E>(&self.inner.nats, meta, body, self.inner.request_timeout)
             .await
             .map_err(|e| ApiError(e.with_request_id(Some(meta.request_id.clone()))))
@@ -104,8 +113,18 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION, REQUEST_ID])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::AUTHORIZATION,
+            REQUEST_ID,
+        ])
         .allow_credentials(true)
 }
 
@@ -135,8 +154,15 @@ pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener, ServeError> {
 }
 
 /// Serves HTTP on `listener` until `shutdown`, then finishes the requests in flight.
-pub async fn serve(listener: tokio::net::TcpListener, state: EdgeState, shutdown: Shutdown) -> Result<(), ServeError> {
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: EdgeState,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tracing::info!(%addr, "edge listening");
     axum::serve(
         listener,

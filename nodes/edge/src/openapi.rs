@@ -9,15 +9,30 @@ use crate::{EdgeState, api, health};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Bazaar API", description = "The multi-vendor marketplace's public API. Every error has the same JSON envelope."),
-    paths(
-        api::list_categories, api::get_category, api::create_category, api::replace_category,
-        api::delete_category, api::get_site, api::update_site, health::healthz, health::readyz,
+    info(
+        title = "Bazaar API",
+        description = "The multi-vendor marketplace's public API. Every error has the same JSON envelope."
     ),
-    components(schemas(bazaar_subjects::ErrorEnvelope, bazaar_subjects::FieldError, bazaar_subjects::ErrorCode))
+    paths(
+        api::list_categories,
+        api::get_category,
+        api::create_category,
+        api::replace_category,
+        api::delete_category,
+        api::get_site,
+        api::update_site,
+        health::healthz,
+        health::readyz,
+    ),
+    components(schemas(
+        bazaar_subjects::ErrorEnvelope,
+        bazaar_subjects::FieldError,
+        bazaar_subjects::ErrorCode
+    ))
 )]
 pub struct ApiDoc;
 
 pub fn routes() -> Router<EdgeState> {
-    Router::new().merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", ApiDoc::openapi()))
+    Router::new()
+        .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", ApiDoc::openapi()))
 }

@@ -2,16 +2,16 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
-use bazaar_subjects::admin::{self, Category, SiteConfig};
 use bazaar_subjects::Empty;
+use bazaar_subjects::admin::{self, Category, SiteConfig};
 
-use crate::extract::Meta;
 use crate::EdgeState;
+use crate::extract::Meta;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new().route("/", get(home))
@@ -68,7 +68,8 @@ pub(crate) fn error_page(e: bazaar_subjects::ErrorEnvelope) -> Response {
 
 /// Unknown API paths get the JSON envelope; unknown pages get a page.
 pub async fn not_found(uri: Uri) -> Response {
-    let envelope = bazaar_subjects::ErrorEnvelope::not_found(format!("nothing lives at {}", uri.path()));
+    let envelope =
+        bazaar_subjects::ErrorEnvelope::not_found(format!("nothing lives at {}", uri.path()));
     if uri.path().starts_with("/api/") {
         crate::ApiError(envelope).into_response()
     } else {

@@ -29,7 +29,9 @@ impl RevisionCache {
     /// The cached value, if any (a cache failure reads as a miss).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
         match self.kv.get(key).await {
-            Ok(Some(bytes)) => serde_json::from_slice::<Cached<T>>(&bytes).ok().map(|c| c.value),
+            Ok(Some(bytes)) => serde_json::from_slice::<Cached<T>>(&bytes)
+                .ok()
+                .map(|c| c.value),
             Ok(None) => None,
             Err(e) => {
                 tracing::warn!(key, error = %e, "cache read failed");
@@ -46,15 +48,25 @@ impl RevisionCache {
         for _ in 0..8 {
             let outcome = match self.kv.entry(key).await {
                 Ok(Some(entry)) if entry.operation == kv::Operation::Put => {
-                    let held = serde_json::from_slice::<Cached<serde::de::IgnoredAny>>(&entry.value)
-                        .map(|c| c.revision)
-                        .unwrap_or(0);
+                    let held =
+                        serde_json::from_slice::<Cached<serde::de::IgnoredAny>>(&entry.value)
+                            .map(|c| c.revision)
+                            .unwrap_or(0);
                     if held >= revision {
                         return;
                     }
-                    self.kv.update(key, bytes.clone().into(), entry.revision).await.map(|_| ()).map_err(|e| e.to_string())
+                    self.kv
+                        .update(key, bytes.clone().into(), entry.revision)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 }
-                Ok(_) => self.kv.create(key, bytes.clone().into()).await.map(|_| ()).map_err(|e| e.to_string()),
+                Ok(_) => self
+                    .kv
+                    .create(key, bytes.clone().into())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match outcome {

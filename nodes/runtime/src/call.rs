@@ -40,7 +40,10 @@ pub async fn call<E: Endpoint>(
         .map_err(|e| match e.kind() {
             RequestErrorKind::NoResponders => ErrorEnvelope::new(
                 ErrorCode::Unavailable,
-                format!("the {} service is not running right now; try again shortly", E::DOMAIN),
+                format!(
+                    "the {} service is not running right now; try again shortly",
+                    E::DOMAIN
+                ),
             ),
             RequestErrorKind::TimedOut => ErrorEnvelope::new(
                 ErrorCode::Timeout,
@@ -53,17 +56,20 @@ pub async fn call<E: Endpoint>(
         .as_ref()
         .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
     {
-        return Err(serde_json::from_slice::<ErrorEnvelope>(&reply.payload).unwrap_or_else(|_| {
-            // A service that sent only the standard headers.
-            let status = code.as_str().parse().unwrap_or(500);
-            let message = reply
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(headers::SERVICE_ERROR))
-                .map(|m| m.as_str().to_owned())
-                .unwrap_or_default();
-            ErrorEnvelope::new(ErrorCode::from_status(status), message)
-        }));
+        return Err(
+            serde_json::from_slice::<ErrorEnvelope>(&reply.payload).unwrap_or_else(|_| {
+                // A service that sent only the standard headers.
+                let status = code.as_str().parse().unwrap_or(500);
+                let message = reply
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(headers::SERVICE_ERROR))
+                    .map(|m| m.as_str().to_owned())
+                    .unwrap_or_default();
+                ErrorEnvelope::new(ErrorCode::from_status(status), message)
+            }),
+        );
     }
-    serde_json::from_slice(&reply.payload).map_err(|e| crate::internal(format!("{}: undecodable reply: {e}", E::SUBJECT)))
+    serde_json::from_slice(&reply.payload)
+        .map_err(|e| crate::internal(format!("{}: undecodable reply: {e}", E::SUBJECT)))
 }

@@ -9,46 +9,71 @@ use bazaar_schema::Credentials;
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonConfig {
     /// NATS server URL(s), comma separated.
-    #[arg(long, env = "BAZAAR_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
     pub nats_url: String,
 
     /// Where Bazaar keeps its files on this box (embedded database, keys, mail).
-    #[arg(long, env = "BAZAAR_DATA_DIR", default_value = "./data")]
+    #[arg(long, global = true, env = "BAZAAR_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
     /// SurrealDB: mem://, surrealkv://PATH (embedded) or ws://HOST:PORT (server).
     /// Defaults to surrealkv:// under the data dir.
-    #[arg(long, env = "BAZAAR_DATABASE_URL")]
+    #[arg(long, global = true, env = "BAZAAR_DATABASE_URL")]
     pub database_url: Option<String>,
 
     /// SurrealDB server user (ws:// only).
-    #[arg(long, env = "BAZAAR_DATABASE_USER", default_value = "root")]
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_DATABASE_USER",
+        default_value = "root"
+    )]
     pub database_user: String,
 
     /// SurrealDB server password (ws:// only).
-    #[arg(long, env = "BAZAAR_DATABASE_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_DATABASE_PASSWORD",
+        hide_env_values = true
+    )]
     pub database_password: Option<String>,
 
     /// Ed25519 public key (PEM) that verifies access tokens.
     /// Defaults to keys/jwt-ed25519.pub.pem under the data dir.
-    #[arg(long, env = "BAZAAR_JWT_PUBLIC_KEY_FILE")]
+    #[arg(long, global = true, env = "BAZAAR_JWT_PUBLIC_KEY_FILE")]
     pub jwt_public_key_file: Option<PathBuf>,
 
     /// How long a NATS request may take before it is a timeout, in milliseconds.
-    #[arg(long, env = "BAZAAR_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_REQUEST_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
     pub request_timeout_ms: u64,
 
     /// Log format: pretty or json.
-    #[arg(long, env = "BAZAAR_LOG_FORMAT", default_value = "pretty")]
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_LOG_FORMAT",
+        default_value = "pretty"
+    )]
     pub log_format: crate::telemetry::LogFormat,
 }
 
 impl CommonConfig {
     /// The database URL, defaulting to embedded surrealkv under the data dir.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("surrealkv://{}", self.data_dir.join("db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("surrealkv://{}", self.data_dir.join("db").display()))
     }
 
     pub fn database_credentials(&self) -> Option<Credentials> {

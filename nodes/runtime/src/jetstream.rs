@@ -15,7 +15,10 @@ fn js_err(e: impl std::fmt::Display) -> NodeError {
 }
 
 /// Makes sure a domain's event stream exists (file storage, dedupe window).
-pub async fn ensure_stream(js: &jetstream::Context, s: Stream) -> Result<stream::Stream, NodeError> {
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    s: Stream,
+) -> Result<stream::Stream, NodeError> {
     js.get_or_create_stream(stream::Config {
         name: s.name.to_owned(),
         subjects: vec![s.subjects.to_owned()],
@@ -28,7 +31,11 @@ pub async fn ensure_stream(js: &jetstream::Context, s: Stream) -> Result<stream:
 }
 
 /// Makes sure a KV bucket exists; `max_age` zero keeps entries forever.
-pub async fn ensure_kv(js: &jetstream::Context, bucket: &str, max_age: Duration) -> Result<kv::Store, NodeError> {
+pub async fn ensure_kv(
+    js: &jetstream::Context,
+    bucket: &str,
+    max_age: Duration,
+) -> Result<kv::Store, NodeError> {
     if let Ok(store) = js.get_key_value(bucket).await {
         return Ok(store);
     }
@@ -49,7 +56,10 @@ pub async fn ensure_kv(js: &jetstream::Context, bucket: &str, max_age: Duration)
 }
 
 /// Makes sure an Object Store bucket exists.
-pub async fn ensure_object_store(js: &jetstream::Context, bucket: &str) -> Result<object_store::ObjectStore, NodeError> {
+pub async fn ensure_object_store(
+    js: &jetstream::Context,
+    bucket: &str,
+) -> Result<object_store::ObjectStore, NodeError> {
     if let Ok(store) = js.get_object_store(bucket).await {
         return Ok(store);
     }
@@ -68,7 +78,11 @@ pub async fn ensure_object_store(js: &jetstream::Context, bucket: &str) -> Resul
 
 /// Publishes an event and waits for JetStream to store it. `dedupe_id`
 /// (a `Nats-Msg-Id`) makes a retried publish land once.
-pub async fn publish_event<E: Event>(js: &jetstream::Context, event: &E, dedupe_id: &str) -> Result<(), async_nats::Error> {
+pub async fn publish_event<E: Event>(
+    js: &jetstream::Context,
+    event: &E,
+    dedupe_id: &str,
+) -> Result<(), async_nats::Error> {
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", dedupe_id);
     let payload = serde_json::to_vec(event)?;

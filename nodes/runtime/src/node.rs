@@ -23,6 +23,9 @@ use tracing::Instrument;
 use crate::config::CommonConfig;
 use crate::tokens::TokenVerifier;
 
+/// How long a stopping node waits for its requests in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Cancelled when the process should stop.
 pub type Shutdown = tokio_util::sync::CancellationToken;
 
@@ -43,7 +46,9 @@ pub struct NodeContext {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    #[error("cannot connect to NATS at {url}: {source} (is nats-server running? `bazaar dev` starts one)")]
+    #[error(
+        "cannot connect to NATS at {url}: {source} (is nats-server running? `bazaar dev` starts one)"
+    )]
     Connect {
         url: String,
         source: async_nats::ConnectError,
@@ -69,7 +74,9 @@ pub async fn connect_nats(url: &str, name: &str) -> Result<async_nats::Client, N
         .connection_timeout(Duration::from_secs(5))
         .event_callback(|event| async move {
             match event {
-                async_nats::Event::Disconnected => tracing::warn!("NATS disconnected, reconnecting"),
+                async_nats::Event::Disconnected => {
+                    tracing::warn!("NATS disconnected, reconnecting")
+                }
                 async_nats::Event::Connected => tracing::info!("NATS connected"),
                 other => tracing::debug!(event = %other, "NATS event"),
             }
@@ -87,13 +94,22 @@ impl NodeContext {
     /// way a node started on its own does. The schema must be current.
     pub async fn connect(config: &CommonConfig, name: &str) -> Result<Self, NodeError> {
         let nats = connect_nats(&config.nats_url, name).await?;
-        let db = bazaar_schema::connect(&config.database_url(), config.database_credentials().as_ref()).await?;
+        let db = bazaar_schema::connect(
+            &config.database_url(),
+            config.database_credentials().as_ref(),
+        )
+        .await?;
         bazaar_schema::require_current(&db).await?;
         let verifier = TokenVerifier::from_file(&config.jwt_public_key_file())?;
         Ok(Self::new(config, nats, db, verifier))
     }
 
-    pub fn new(config: &CommonConfig, nats: async_nats::Client, db: Db, verifier: TokenVerifier) -> Self {
+    pub fn new(
+        config: &CommonConfig,
+        nats: async_nats::Client,
+        db: Db,
+        verifier: TokenVerifier,
+    ) -> Self {
         Self {
             nats_url: config.nats_url.clone(),
             jetstream: async_nats::jetstream::new(nats.clone()),
@@ -189,7 +205,13 @@ impl Node {
         F: Fn(Request<E::Request>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<E::Reply, ErrorEnvelope>> + Send + 'static,
     {
-        assert_eq!(E::DOMAIN, self.domain, "{} is not a {} subject", E::SUBJECT, self.domain);
+        assert_eq!(
+            E::DOMAIN,
+            self.domain,
+            "{} is not a {} subject",
+            E::SUBJECT,
+            self.domain
+        );
         let f = Arc::new(f);
         let handler: Handler = Arc::new(move |msg: Message, caller: Caller, request_id: String| {
             let f = f.clone();
@@ -201,7 +223,9 @@ impl Node {
                     request_id,
                 })
                 .await?;
-                serde_json::to_vec(&reply).map(Bytes::from).map_err(internal)
+                serde_json::to_vec(&reply)
+                    .map(Bytes::from)
+                    .map_err(internal)
             })
         });
         self.routes.push(Route {
@@ -245,15 +269,21 @@ impl Node {
         tracing::info!(%domain, endpoints, "node serving");
         shutdown.cancelled().await;
         tracing::info!(%domain, "node draining");
-        if let Err(e) = serving.drain().await {
-            tracing::warn!(%domain, error = %e, "drain failed");
+        let drain = async {
+            if let Err(e) = serving.drain().await {
+                tracing::warn!(%domain, error = %e, "drain failed");
+            }
+            for l in loops {
+                let _ = l.await;
+            }
+            tracker.close();
+            tracker.wait().await;
+            let _ = self.ctx.nats.flush().await;
+        };
+        // With NATS gone there is nothing to drain into; don't hang on it.
+        if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+            tracing::warn!(%domain, "drain did not finish in {DRAIN_TIMEOUT:?}; stopping anyway");
         }
-        for l in loops {
-            let _ = l.await;
-        }
-        tracker.close();
-        tracker.wait().await;
-        let _ = self.ctx.nats.flush().await;
         drop(service);
         tracing::info!(%domain, "node stopped");
         Ok(())
@@ -298,9 +328,14 @@ async fn serve_one(ctx: NodeContext, route: Arc<Route>, msg: Message) {
             Err(envelope) => {
                 tracing::info!(status = envelope.status, code = ?envelope.code, "refused");
                 out.insert(headers::SERVICE_ERROR, envelope.message.as_str());
-                out.insert(headers::SERVICE_ERROR_CODE, envelope.status.to_string().as_str());
+                out.insert(
+                    headers::SERVICE_ERROR_CODE,
+                    envelope.status.to_string().as_str(),
+                );
                 let envelope = envelope.with_request_id(Some(request_id.clone()));
-                serde_json::to_vec(&envelope).map(Bytes::from).unwrap_or_default()
+                serde_json::to_vec(&envelope)
+                    .map(Bytes::from)
+                    .unwrap_or_default()
             }
         };
         if let Err(e) = ctx.nats.publish_with_headers(reply, out, payload).await {
@@ -330,9 +365,18 @@ mod tests {
 
     #[test]
     fn access_is_checked_by_role() {
-        let buyer = Caller::Account { id: "a".into(), role: Role::Buyer };
-        let admin = Caller::Account { id: "b".into(), role: Role::Admin };
-        assert_eq!(Caller::Anonymous.require(Access::Admin).unwrap_err().status, 401);
+        let buyer = Caller::Account {
+            id: "a".into(),
+            role: Role::Buyer,
+        };
+        let admin = Caller::Account {
+            id: "b".into(),
+            role: Role::Admin,
+        };
+        assert_eq!(
+            Caller::Anonymous.require(Access::Admin).unwrap_err().status,
+            401
+        );
         assert_eq!(buyer.require(Access::Admin).unwrap_err().status, 403);
         assert_eq!(buyer.require(Access::Seller).unwrap_err().status, 403);
         assert!(buyer.require(Access::Account).is_ok());
@@ -342,7 +386,15 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_400_and_empty_bodies_are_empty_objects() {
-        assert_eq!(decode::<bazaar_subjects::Empty>(b"").unwrap(), bazaar_subjects::Empty {});
-        assert_eq!(decode::<bazaar_subjects::admin::CategorySlug>(b"{").unwrap_err().status, 400);
+        assert_eq!(
+            decode::<bazaar_subjects::Empty>(b"").unwrap(),
+            bazaar_subjects::Empty {}
+        );
+        assert_eq!(
+            decode::<bazaar_subjects::admin::CategorySlug>(b"{")
+                .unwrap_err()
+                .status,
+            400
+        );
     }
 }

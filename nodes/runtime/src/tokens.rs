@@ -110,7 +110,12 @@ impl TokenSigner {
     }
 
     /// A token for `sub` with `role`, valid for `ttl_secs`.
-    pub fn sign(&self, sub: &str, role: Role, ttl_secs: i64) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign(
+        &self,
+        sub: &str,
+        role: Role,
+        ttl_secs: i64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.sign_claims(&Claims {
             sub: sub.to_owned(),
@@ -212,7 +217,12 @@ mod tests {
         let tampered = parts.join(".");
         let expired = signer.sign("user:1", Role::Buyer, -3600).unwrap();
         let foreign = other.sign("user:1", Role::Admin, 60).unwrap();
-        for bad in [tampered.as_str(), expired.as_str(), foreign.as_str(), "garbage"] {
+        for bad in [
+            tampered.as_str(),
+            expired.as_str(),
+            foreign.as_str(),
+            "garbage",
+        ] {
             assert_eq!(verifier.verify(bad).unwrap_err().status, 401, "{bad}");
         }
     }

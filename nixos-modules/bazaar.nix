@@ -1,0 +1,802 @@
+# services.bazaar: Bazaar, the multi-vendor marketplace, on one NixOS box or many.
+#
+# The one binary runs as several kinds of systemd units:
+#   bazaar-edge@<port>.service      HTTP edges (`bazaar edge`), one per port
+#   bazaar-<domain>@<n>.service     the nodes (`bazaar node <domain>`), n copies each
+#   bazaar-migrate.service          `bazaar migrate`, before the nodes start
+#   bazaar-retrain.timer/.service   `bazaar retrain` on a schedule
+#   bazaar-secrets.service          one-box secrets (JWT keys, SurrealDB password)
+#   bazaar.service                  allInOne: the whole platform in one process
+# all pulled in by bazaar.target. NATS and SurrealDB come from nixpkgs' own
+# modules (nats.local, surrealdb.local) or from elsewhere (nats.url, surrealdb.url).
+{ config, lib, pkgs, ... }:
+
+let
+  inherit (lib)
+    concatMap
+    filter
+    filterAttrs
+    genAttrs
+    literalExpression
+    mapAttrsToList
+    mkDefault
+    mkEnableOption
+    mkIf
+    mkMerge
+    mkOption
+    nameValuePair
+    optional
+    optionalAttrs
+    optionals
+    types
+    ;
+
+  helpers = import ./lib.nix { inherit lib; };
+
+  cfg = config.services.bazaar;
+  opt = "services.bazaar";
+
+  allInOne = cfg.allInOne.enable;
+
+  # The secrets a single box makes for itself live here (root only).
+  secretsDir = "/var/lib/bazaar-secrets";
+
+  # Several boxes share one NATS and one database, so they must share their
+  # secrets too: nothing may be generated per box then.
+  oneBox = cfg.nats.local && !cfg.nats.cluster.enable && cfg.surrealdb.local && cfg.surrealdb.storage == null;
+
+  enabledNodes = filter (domain: cfg.nodes.${domain}.enable) helpers.domains;
+  runsNodes = !allInOne && enabledNodes != [ ];
+  runsEdge = !allInOne && cfg.edge.enable;
+  runsMigrate = !allInOne && cfg.migrate.enable;
+  runsRetrain = !allInOne && cfg.recommender.retrain.enable;
+  usesDatabase = runsNodes || runsMigrate || runsRetrain;
+  runsAnything = allInOne || runsNodes || runsEdge || runsMigrate || runsRetrain;
+
+  # JWT: the auth node signs with the private key; every node verifies with the
+  # public one. allInOne makes its own pair in dataDir unless given one.
+  generateJwt = !allInOne && cfg.jwt.privateKeyFile == null && cfg.jwt.publicKeyFile == null && oneBox;
+  jwtPrivateKeyFile = if generateJwt then "${secretsDir}/jwt-ed25519.pem" else cfg.jwt.privateKeyFile;
+  jwtPublicKeyFile = if generateJwt then "${secretsDir}/jwt-ed25519.pub.pem" else cfg.jwt.publicKeyFile;
+
+  generateDatabasePassword = cfg.surrealdb.local && cfg.surrealdb.passwordFile == null && oneBox;
+  databasePasswordFile =
+    if generateDatabasePassword then "${secretsDir}/surrealdb-password" else cfg.surrealdb.passwordFile;
+
+  # bazaar-secrets also writes the local SurrealDB server's root login.
+  runsSecrets = (runsAnything && generateJwt) || (cfg.surrealdb.local && databasePasswordFile != null);
+
+  stateDirectory = lib.removePrefix "/var/lib/" cfg.dataDir;
+
+  databaseUrl = cfg.settings.BAZAAR_DATABASE_URL or null;
+
+  environment = { BAZAAR_DATA_DIR = cfg.dataDir; } // helpers.renderEnv cfg.settings;
+
+  startScript = pkgs.writeShellScript "bazaar-start" (helpers.startScript "${cfg.package}/bin/bazaar");
+
+  # Secret files, loaded with LoadCredential= (systemd reads them as root, so
+  # they may stay root-only). The start script exports BAZAAR_* names: the
+  # content, or the path for *_FILE names.
+  credentialsFor = { signing ? false, database ? true }:
+    filterAttrs (_: path: path != null) (
+      {
+        BAZAAR_SMTP_PASSWORD = cfg.mail.passwordFile;
+        BAZAAR_STRIPE_SECRET_KEY = cfg.stripe.secretKeyFile;
+        BAZAAR_STRIPE_WEBHOOK_SECRET = cfg.stripe.webhookSecretFile;
+        BAZAAR_GOOGLE_CLIENT_SECRET = cfg.google.clientSecretFile;
+        BAZAAR_JWT_PUBLIC_KEY_FILE = jwtPublicKeyFile;
+      }
+      // optionalAttrs database { BAZAAR_DATABASE_PASSWORD = databasePasswordFile; }
+      // optionalAttrs signing { BAZAAR_JWT_PRIVATE_KEY_FILE = jwtPrivateKeyFile; }
+      // cfg.credentials
+    );
+
+  credentialConfig = credentials: {
+    LoadCredential = mapAttrsToList (name: path: "${name}:${path}") credentials;
+  };
+
+  # The sandbox every bazaar process runs in.
+  hardening = {
+    DynamicUser = true;
+    User = "bazaar";
+    Group = "bazaar";
+    StateDirectory = stateDirectory;
+    StateDirectoryMode = "0700";
+    WorkingDirectory = cfg.dataDir;
+    EnvironmentFile = optional (cfg.environmentFile != null) cfg.environmentFile;
+    UMask = "0077";
+
+    CapabilityBoundingSet = [ "" ];
+    DevicePolicy = "closed";
+    LockPersonality = true;
+    MemoryDenyWriteExecute = true;
+    NoNewPrivileges = true;
+    PrivateDevices = true;
+    PrivateMounts = true;
+    PrivateTmp = true;
+    PrivateUsers = true;
+    ProcSubset = "pid";
+    ProtectClock = true;
+    ProtectControlGroups = true;
+    ProtectHome = true;
+    ProtectHostname = true;
+    ProtectKernelLogs = true;
+    ProtectKernelModules = true;
+    ProtectKernelTunables = true;
+    ProtectProc = "invisible";
+    ProtectSystem = "strict";
+    RemoveIPC = true;
+    RestrictAddressFamilies = [ "AF_INET" "AF_INET6" "AF_UNIX" ];
+    RestrictNamespaces = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    SystemCallArchitectures = "native";
+    SystemCallFilter = [ "@system-service" "~@privileged" ];
+  };
+
+  # A privileged port (< 1024) needs one capability, and no user namespace.
+  bindService = port: optionalAttrs (port < 1024) {
+    AmbientCapabilities = [ "CAP_NET_BIND_SERVICE" ];
+    CapabilityBoundingSet = lib.mkForce [ "CAP_NET_BIND_SERVICE" ];
+    PrivateUsers = lib.mkForce false;
+  };
+
+  backingUnits =
+    optional cfg.nats.local "nats.service"
+    ++ optional cfg.surrealdb.local "surrealdb.service"
+    ++ optional runsSecrets "bazaar-secrets.service";
+
+  # What a long-running bazaar unit shares.
+  daemon = { description, args, credentials, afterMigrate ? true, extraServiceConfig ? { }, extraEnvironment ? [ ] }: {
+    inherit description environment;
+    after = [ "network-online.target" ] ++ backingUnits ++ optional (runsMigrate && afterMigrate) "bazaar-migrate.service";
+    wants = [ "network-online.target" ] ++ backingUnits;
+    partOf = [ "bazaar.target" ];
+    path = optional allInOne pkgs.nats-server;
+    unitConfig.StartLimitIntervalSec = 0;
+    serviceConfig = mkMerge [
+      hardening
+      (credentialConfig credentials)
+      {
+        Type = "exec";
+        ExecStart = "${startScript} ${args}";
+        Restart = "on-failure";
+        RestartSec = 5;
+        Environment = extraEnvironment;
+      }
+      extraServiceConfig
+    ];
+  };
+
+  # A oneshot that runs `bazaar <args>` with the units' environment.
+  oneshot = { description, args, restart }: {
+    inherit description environment;
+    after = [ "network-online.target" ] ++ backingUnits;
+    wants = [ "network-online.target" ] ++ backingUnits;
+    unitConfig.StartLimitIntervalSec = 0;
+    serviceConfig = mkMerge [
+      hardening
+      (credentialConfig (credentialsFor { }))
+      {
+        Type = "oneshot";
+        ExecStart = "${startScript} ${args}";
+        Restart = restart;
+        RestartSec = 5;
+      }
+    ];
+  };
+
+  nodeUnits = lib.listToAttrs (map
+    (domain: nameValuePair "bazaar-${domain}@" (daemon {
+      description = "Bazaar ${domain} node %i";
+      args = "node ${domain}";
+      credentials = credentialsFor { signing = domain == "auth"; };
+    }))
+    enabledNodes);
+
+  nodeInstances = concatMap
+    (domain: map (n: "bazaar-${domain}@${n}.service") (helpers.instanceNames cfg.nodes.${domain}.instances))
+    enabledNodes;
+
+  edgePorts = helpers.edgePorts cfg.edge.port cfg.edge.instances;
+
+  edgeUnit = daemon {
+    description = "Bazaar HTTP edge on port %i";
+    args = "edge";
+    credentials = credentialsFor { database = false; };
+    afterMigrate = false;
+    extraEnvironment = [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address "%i"}" ];
+    extraServiceConfig = bindService cfg.edge.port;
+  };
+
+  allInOneUnit = daemon {
+    description = "Bazaar, the whole platform in one process";
+    args = "dev --port ${toString cfg.edge.port}" + lib.optionalString (!cfg.allInOne.seed) " --no-seed";
+    credentials = credentialsFor { signing = true; };
+    extraEnvironment = [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address cfg.edge.port}" ];
+    extraServiceConfig = bindService cfg.edge.port;
+  };
+
+  unitNames =
+    (if allInOne then [ "bazaar.service" ] else nodeInstances ++ map (port: "bazaar-edge@${toString port}.service") (optionals runsEdge edgePorts))
+    ++ optional runsMigrate "bazaar-migrate.service"
+    ++ optional runsSecrets "bazaar-secrets.service";
+
+  # bazaar-ctl: run any `bazaar` command (seed, admin create, check-config …)
+  # as the units do, with their sandbox, environment and credentials.
+  ctlProperties = helpers.runProperties {
+    inherit environment;
+    serviceConfig = hardening // credentialConfig (credentialsFor { signing = true; }) // {
+      EnvironmentFile = cfg.environmentFile;
+    };
+  };
+  ctl = pkgs.writeShellScriptBin "bazaar-ctl" ''
+    exec ${pkgs.systemd}/bin/systemd-run --quiet --pipe --wait --collect --service-type=exec \
+      ${lib.escapeShellArgs ctlProperties} \
+      -- ${startScript} "$@"
+  '';
+
+  secretFileOptions = {
+    "jwt.privateKeyFile" = cfg.jwt.privateKeyFile;
+    "jwt.publicKeyFile" = cfg.jwt.publicKeyFile;
+    "surrealdb.passwordFile" = cfg.surrealdb.passwordFile;
+    "mail.passwordFile" = cfg.mail.passwordFile;
+    "stripe.secretKeyFile" = cfg.stripe.secretKeyFile;
+    "stripe.webhookSecretFile" = cfg.stripe.webhookSecretFile;
+    "google.clientSecretFile" = cfg.google.clientSecretFile;
+    "environmentFile" = cfg.environmentFile;
+  } // lib.mapAttrs' (name: nameValuePair "credentials.${name}") cfg.credentials;
+  unsafeSecretFiles = lib.attrNames (filterAttrs (_: path: path != null && !helpers.isSafeSecretPath path) secretFileOptions);
+
+  leaky = helpers.leakySettings cfg.settings;
+
+  manyCopies = filter (domain: cfg.nodes.${domain}.instances > 1) enabledNodes;
+
+  secretFile = name: description: mkOption {
+    type = types.nullOr types.str;
+    default = null;
+    example = "/run/secrets/bazaar/${name}";
+    description = ''
+      ${description}
+
+      An absolute path to a file that only root can read, outside the Nix
+      store. systemd hands it to the units as a credential (`LoadCredential=`).
+    '';
+  };
+
+  settingValue = types.nullOr (types.oneOf [ types.bool types.int types.str (types.listOf types.str) ]);
+in
+{
+  options.services.bazaar = {
+    enable = mkEnableOption "Bazaar, the multi-vendor marketplace";
+
+    package = lib.mkPackageOption pkgs "bazaar" { };
+
+    dataDir = mkOption {
+      type = types.str;
+      default = "/var/lib/bazaar";
+      description = ''
+        Where Bazaar keeps its files on this box (`BAZAAR_DATA_DIR`): the
+        embedded database in allInOne mode, generated keys, mail spool.
+        It is the units' `StateDirectory`, so it must lie under /var/lib.
+      '';
+    };
+
+    settings = mkOption {
+      type = types.submodule { freeformType = types.attrsOf settingValue; };
+      default = { };
+      example = literalExpression ''
+        {
+          RUST_LOG = "info,bazaar_orders=debug";
+          BAZAAR_REQUEST_TIMEOUT_MS = 5000;
+        }
+      '';
+      description = ''
+        The environment the `bazaar` binary reads, by variable name. Booleans
+        become `true`/`false`, lists are joined with commas, `null` leaves the
+        binary's default. The typed options of this module set their variables
+        here with `mkDefault`, so a value here wins.
+
+        These values land in the world-readable Nix store: secrets belong in
+        {option}`environmentFile` or in the `*File` options, and setting one
+        here (a `*_PASSWORD`, `*_SECRET*` or `*_PRIVATE_KEY*` variable, or a URL
+        with a password) fails the build.
+      '';
+    };
+
+    environmentFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/run/secrets/bazaar.env";
+      description = ''
+        A file of `NAME=value` lines (systemd `EnvironmentFile=`) that every
+        bazaar unit reads: the place for secrets such as
+        `BAZAAR_STRIPE_SECRET_KEY`, `BAZAAR_SMTP_PASSWORD`,
+        `BAZAAR_GOOGLE_CLIENT_SECRET` or `BAZAAR_DATABASE_PASSWORD`.
+        An absolute path outside the Nix store.
+      '';
+    };
+
+    credentials = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      example = { BAZAAR_STRIPE_SECRET_KEY = "/run/secrets/stripe-secret-key"; };
+      description = ''
+        More secret files, by credential name (`LoadCredential=name:path`). A
+        `BAZAAR_*` name is exported as that environment variable with the
+        file's content, a `BAZAAR_*_FILE` name with the file's path; any name is
+        readable at `$CREDENTIALS_DIRECTORY/name`.
+      '';
+    };
+
+    publicUrl = mkOption {
+      type = types.str;
+      default = "http://localhost:${toString cfg.edge.port}";
+      defaultText = literalExpression ''"http://localhost:''${toString config.services.bazaar.edge.port}"'';
+      example = "https://shop.example.com";
+      description = "The URL shoppers use (`BAZAAR_PUBLIC_URL`): links in mail, OAuth and payment redirects.";
+    };
+
+    corsOrigins = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "https://admin.example.com" ];
+      description = "Origins allowed to call the API from a browser (`BAZAAR_CORS_ORIGINS`).";
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Open the edge ports, and with a local NATS cluster its client and
+        cluster ports, in the firewall.
+      '';
+    };
+
+    allInOne = {
+      enable = mkEnableOption ''
+        the single-process platform (`bazaar dev`): every node and the edge in
+        one process on embedded storage under {option}`dataDir`, with its own
+        nats-server unless {option}`services.bazaar.nats.local` is set. For the
+        smallest shops; it cannot be scaled out (one copy, one box)'';
+      seed = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Create the demo shop data on first start.";
+      };
+    };
+
+    edge = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Run HTTP edges (`bazaar edge`) on this box.";
+      };
+      address = mkOption {
+        type = types.str;
+        default = "127.0.0.1";
+        example = "0.0.0.0";
+        description = ''
+          Address the edges listen on. The default suits a reverse proxy
+          (nginx, Caddy) on the same box; a load balancer elsewhere needs a
+          reachable address.
+        '';
+      };
+      port = mkOption {
+        type = types.port;
+        default = 8080;
+        description = "Port of the first edge; copy n listens on port + n - 1.";
+      };
+      instances = mkOption {
+        type = types.ints.positive;
+        default = 1;
+        description = "How many edges to run on this box (`bazaar-edge@<port>.service`).";
+      };
+    };
+
+    nodes = genAttrs helpers.domains (domain: {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Run the ${domain} node (`bazaar node ${domain}`) on this box. Ignored in allInOne mode.";
+      };
+      instances = mkOption {
+        type = types.ints.positive;
+        default = 1;
+        description = ''
+          How many copies of the ${domain} node to run on this box
+          (`bazaar-${domain}@1.service` …). Copies share the work through a
+          NATS queue group.
+        '';
+      };
+    });
+
+    migrate.enable = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Run `bazaar migrate` (bazaar-migrate.service) before the nodes start.
+        With several boxes, enable it on one: nodes elsewhere wait, restarting,
+        until the schema is current.
+      '';
+    };
+
+    recommender.retrain = {
+      enable = mkOption {
+        type = types.bool;
+        default = cfg.nodes.recommend.enable;
+        defaultText = literalExpression "config.services.bazaar.nodes.recommend.enable";
+        description = "Retrain the recommender (`bazaar retrain`) on a timer. With several boxes, enable it on one.";
+      };
+      schedule = mkOption {
+        type = types.str;
+        default = "hourly";
+        example = "*-*-* 03:00:00";
+        description = "When to retrain, as a systemd calendar event (`OnCalendar=`).";
+      };
+    };
+
+    nats = {
+      local = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Run NATS on this box with nixpkgs' {option}`services.nats`, JetStream on.";
+      };
+      port = mkOption {
+        type = types.port;
+        default = 4222;
+        description = "Client port of the local NATS server.";
+      };
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = if cfg.nats.local then "nats://127.0.0.1:${toString cfg.nats.port}" else null;
+        defaultText = literalExpression ''if nats.local then "nats://127.0.0.1:''${toString nats.port}" else null'';
+        example = "nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222";
+        description = ''
+          NATS server URL(s), comma separated (`BAZAAR_NATS_URL`). Credentials
+          in the URL are secrets: put such a URL in {option}`environmentFile`.
+        '';
+      };
+      cluster = {
+        enable = mkEnableOption "clustering of the local NATS server with the other boxes' (needs nats.local)";
+        name = mkOption {
+          type = types.str;
+          default = "bazaar";
+          description = "Name of the NATS cluster, the same on every box.";
+        };
+        port = mkOption {
+          type = types.port;
+          default = 6222;
+          description = "Port the NATS servers talk to each other on.";
+        };
+        routes = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [ "nats://10.0.0.1:6222" "nats://10.0.0.2:6222" "nats://10.0.0.3:6222" ];
+          description = "Cluster URLs of every NATS server of the cluster (this box's own may be listed).";
+        };
+      };
+    };
+
+    surrealdb = {
+      local = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Run a SurrealDB server on this box with nixpkgs'
+          {option}`services.surrealdb`. Its storage is local unless
+          {option}`services.bazaar.surrealdb.storage` points at TiKV.
+        '';
+      };
+      port = mkOption {
+        type = types.port;
+        default = 8000;
+        description = "Port of the local SurrealDB server (on 127.0.0.1).";
+      };
+      storage = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "tikv://10.0.0.1:2379";
+        description = ''
+          Storage of the local SurrealDB server (`surreal start` path), null for
+          nixpkgs' default. Several boxes share one database by running each a
+          SurrealDB server on the same TiKV cluster.
+        '';
+      };
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = if cfg.surrealdb.local then "ws://127.0.0.1:${toString cfg.surrealdb.port}" else null;
+        defaultText = literalExpression ''if surrealdb.local then "ws://127.0.0.1:''${toString surrealdb.port}" else null'';
+        example = "ws://db.internal:8000";
+        description = ''
+          The database (`BAZAAR_DATABASE_URL`). Separate node processes need a
+          SurrealDB server (`ws://`, `wss://`); null means the embedded store
+          under {option}`dataDir`, which only allInOne can use.
+        '';
+      };
+      user = mkOption {
+        type = types.str;
+        default = "root";
+        description = "SurrealDB user (`BAZAAR_DATABASE_USER`).";
+      };
+      passwordFile = secretFile "surrealdb-password" ''
+        The SurrealDB password (`BAZAAR_DATABASE_PASSWORD`). On a single box
+        with a local SurrealDB, null makes one at first start.
+      '';
+    };
+
+    jwt = {
+      privateKeyFile = secretFile "jwt-ed25519.pem" ''
+        Ed25519 private key (PKCS#8 PEM) the auth node signs access tokens
+        with; only the auth node gets it. On a single box, null makes a key pair at
+        first start; several boxes must share one pair:
+        `openssl genpkey -algorithm ed25519 -out jwt-ed25519.pem`.
+      '';
+      publicKeyFile = secretFile "jwt-ed25519.pub.pem" ''
+        Ed25519 public key (PEM) every node verifies tokens with:
+        `openssl pkey -in jwt-ed25519.pem -pubout -out jwt-ed25519.pub.pem`.
+      '';
+    };
+
+    mail = {
+      smtpUrl = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "smtps://shop@mail.example.com:465";
+        description = "SMTP server (`BAZAAR_SMTP_URL`, `smtp[s]://user@host:port`), without the password.";
+      };
+      from = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "Example Shop <shop@example.com>";
+        description = "Sender of the shop's mail (`BAZAAR_MAIL_FROM`).";
+      };
+      passwordFile = secretFile "smtp-password" "The SMTP password (`BAZAAR_SMTP_PASSWORD`).";
+    };
+
+    stripe = {
+      secretKeyFile = secretFile "stripe-secret-key" "Stripe secret API key (`BAZAAR_STRIPE_SECRET_KEY`).";
+      webhookSecretFile = secretFile "stripe-webhook-secret" "Stripe webhook signing secret (`BAZAAR_STRIPE_WEBHOOK_SECRET`).";
+    };
+
+    google = {
+      clientId = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Google sign-in OAuth client id (`BAZAAR_GOOGLE_CLIENT_ID`).";
+      };
+      issuer = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "https://accounts.google.com";
+        description = "OpenID issuer (`BAZAAR_GOOGLE_ISSUER`); null keeps the binary's default.";
+      };
+      clientSecretFile = secretFile "google-client-secret" "Google OAuth client secret (`BAZAAR_GOOGLE_CLIENT_SECRET`).";
+    };
+  };
+
+  config = mkIf cfg.enable (mkMerge [
+    {
+      assertions = [
+        {
+          assertion = lib.hasPrefix "/var/lib/" cfg.dataDir && stateDirectory != "";
+          message = "${opt}.dataDir = \"${cfg.dataDir}\" must lie under /var/lib/: it is the units' StateDirectory (DynamicUser).";
+        }
+        {
+          assertion = leaky == [ ];
+          message = ''
+            ${opt}.settings.${helpers.listSentence leaky} would put a secret in the world-readable Nix store.
+            Put it in ${opt}.environmentFile, or use the matching *File option
+            (surrealdb.passwordFile, mail.passwordFile, stripe.secretKeyFile, stripe.webhookSecretFile,
+            google.clientSecretFile, jwt.privateKeyFile) or ${opt}.credentials.'';
+        }
+        {
+          assertion = unsafeSecretFiles == [ ];
+          message = ''
+            ${opt}.${helpers.listSentence unsafeSecretFiles} must be an absolute path outside the Nix store
+            (the store is readable by every user): write it as a quoted string such as "/run/secrets/…",
+            not a Nix path like ./secret.'';
+        }
+        {
+          assertion = !(allInOne && manyCopies != [ ]);
+          message = ''
+            ${opt}.allInOne runs every node once in one process; it cannot run several copies of
+            ${helpers.listSentence manyCopies}. Set their instances to 1, or turn allInOne off and use a
+            SurrealDB server (surrealdb.local or surrealdb.url).'';
+        }
+        {
+          assertion = !(allInOne && cfg.edge.instances > 1);
+          message = "${opt}.allInOne serves HTTP from its one process: edge.instances must be 1.";
+        }
+        {
+          assertion = !usesDatabase || (databaseUrl != null && helpers.isServerDatabase databaseUrl);
+          message = ''
+            ${opt}: separate node processes need a SurrealDB server, but the database is
+            ${if databaseUrl == null then "the embedded store" else "\"${databaseUrl}\""}, which only one process can open.
+            Set ${opt}.surrealdb.local = true (a server on this box), ${opt}.surrealdb.url = "ws://host:8000",
+            or use ${opt}.allInOne.enable = true for a single-process shop.'';
+        }
+        {
+          assertion = allInOne || !(runsNodes || runsEdge || runsRetrain) || (cfg.settings.BAZAAR_NATS_URL or null) != null;
+          message = ''
+            ${opt}: the nodes and edges need NATS. Set ${opt}.nats.local = true (a server on this box)
+            or ${opt}.nats.url = "nats://host:4222".'';
+        }
+        {
+          assertion = !cfg.nats.cluster.enable || cfg.nats.local;
+          message = "${opt}.nats.cluster.enable clusters the local NATS server: set ${opt}.nats.local = true too.";
+        }
+        {
+          assertion = !cfg.nats.cluster.enable || cfg.nats.cluster.routes != [ ];
+          message = "${opt}.nats.cluster.routes must list the cluster URLs of the NATS servers (nats://host:${toString cfg.nats.cluster.port}).";
+        }
+        {
+          assertion = cfg.jwt.privateKeyFile == null || cfg.jwt.publicKeyFile != null;
+          message = "${opt}.jwt.privateKeyFile is set, so set ${opt}.jwt.publicKeyFile too (openssl pkey -in jwt-ed25519.pem -pubout -out jwt-ed25519.pub.pem).";
+        }
+        {
+          assertion = allInOne || !runsNodes || oneBox || jwtPublicKeyFile != null;
+          message = ''
+            ${opt}: with several boxes every node must verify tokens with the same key, so a key pair
+            cannot be made per box. Make one (openssl genpkey -algorithm ed25519 -out jwt-ed25519.pem;
+            openssl pkey -in jwt-ed25519.pem -pubout -out jwt-ed25519.pub.pem), copy it to every box,
+            and set ${opt}.jwt.publicKeyFile (and jwt.privateKeyFile where the auth node runs).'';
+        }
+        {
+          assertion = allInOne || !(cfg.nodes.auth.enable && runsNodes) || jwtPrivateKeyFile != null;
+          message = "${opt}: the auth node signs tokens: set ${opt}.jwt.privateKeyFile (the key pair shared by every box).";
+        }
+        {
+          assertion = !(cfg.surrealdb.local && databasePasswordFile == null);
+          message = ''
+            ${opt}.surrealdb.passwordFile must be set: a SurrealDB server shared by several boxes
+            (storage on TiKV, or other boxes' nodes) needs one root password on every box.'';
+        }
+        {
+          assertion = !(cfg.settings ? BAZAAR_HTTP_ADDR);
+          message = "${opt}.settings.BAZAAR_HTTP_ADDR is set per edge copy: use ${opt}.edge.address and ${opt}.edge.port.";
+        }
+        {
+          assertion = cfg.edge.port + cfg.edge.instances - 1 <= 65535;
+          message = "${opt}.edge: ${toString cfg.edge.instances} copies from port ${toString cfg.edge.port} run past port 65535.";
+        }
+        {
+          assertion = !(cfg.mail.smtpUrl != null && helpers.urlHasPassword cfg.mail.smtpUrl);
+          message = "${opt}.mail.smtpUrl carries a password: drop it from the URL and set ${opt}.mail.passwordFile.";
+        }
+      ];
+
+      warnings =
+        optional (cfg.openFirewall && helpers.isLoopback cfg.edge.address && (runsEdge || allInOne))
+          "${opt}.openFirewall opens port ${toString cfg.edge.port}, but the edge listens on ${cfg.edge.address}: set ${opt}.edge.address (e.g. \"0.0.0.0\") for other machines to reach it.";
+
+      # Settings the typed options stand for; a value in settings wins.
+      services.bazaar.settings = lib.mapAttrs (_: mkDefault) {
+        BAZAAR_PUBLIC_URL = cfg.publicUrl;
+        BAZAAR_NATS_URL = cfg.nats.url;
+        BAZAAR_DATABASE_URL = cfg.surrealdb.url;
+        BAZAAR_DATABASE_USER = if cfg.surrealdb.url != null then cfg.surrealdb.user else null;
+        BAZAAR_CORS_ORIGINS = if cfg.corsOrigins == [ ] then null else cfg.corsOrigins;
+        BAZAAR_SMTP_URL = cfg.mail.smtpUrl;
+        BAZAAR_MAIL_FROM = cfg.mail.from;
+        BAZAAR_GOOGLE_CLIENT_ID = cfg.google.clientId;
+        BAZAAR_GOOGLE_ISSUER = cfg.google.issuer;
+        BAZAAR_LOG_FORMAT = "json";
+        RUST_LOG = "info";
+      };
+
+      systemd.targets.bazaar = {
+        description = "Bazaar marketplace";
+        wantedBy = [ "multi-user.target" ];
+        wants = unitNames;
+      };
+
+      environment.systemPackages = [ ctl ];
+
+      networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall (
+        optionals (runsEdge || allInOne) (if allInOne then [ cfg.edge.port ] else edgePorts)
+        ++ optionals cfg.nats.cluster.enable [ cfg.nats.port cfg.nats.cluster.port ]
+      );
+    }
+
+    (mkIf allInOne {
+      systemd.services.bazaar = allInOneUnit;
+    })
+
+    (mkIf runsNodes {
+      systemd.services = nodeUnits;
+    })
+
+    (mkIf runsEdge {
+      systemd.services."bazaar-edge@" = edgeUnit;
+    })
+
+    (mkIf runsMigrate {
+      # Retries until the database answers; nodes start after it.
+      systemd.services.bazaar-migrate = mkMerge [
+        (oneshot {
+          description = "Bazaar database migrations";
+          args = "migrate";
+          restart = "on-failure";
+        })
+        { serviceConfig.RemainAfterExit = true; }
+      ];
+    })
+
+    (mkIf runsRetrain {
+      systemd.services.bazaar-retrain = oneshot {
+        description = "Bazaar recommender retraining";
+        args = "retrain";
+        restart = "no";
+      };
+      systemd.timers.bazaar-retrain = {
+        description = "Retrain the Bazaar recommender";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = cfg.recommender.retrain.schedule;
+          Persistent = true;
+          RandomizedDelaySec = "5min";
+        };
+      };
+    })
+
+    (mkIf runsSecrets {
+      systemd.services.bazaar-secrets = {
+        description = "Bazaar secrets of a single box";
+        before = optional cfg.surrealdb.local "surrealdb.service";
+        partOf = [ "bazaar.target" ];
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          ExecStart = "${pkgs.writeShellScript "bazaar-secrets" (helpers.secretsScript {
+            openssl = "${pkgs.openssl}/bin/openssl";
+            dir = secretsDir;
+            inherit generateJwt generateDatabasePassword;
+            databasePasswordFile = if cfg.surrealdb.local then databasePasswordFile else null;
+            databaseUser = cfg.surrealdb.user;
+          })}";
+          StateDirectory = "bazaar-secrets";
+          StateDirectoryMode = "0700";
+          UMask = "0077";
+          PrivateTmp = true;
+          PrivateNetwork = true;
+          ProtectSystem = "strict";
+          ProtectHome = true;
+          NoNewPrivileges = true;
+          RestrictAddressFamilies = [ "AF_UNIX" ];
+          SystemCallFilter = [ "@system-service" ];
+        };
+      };
+    })
+
+    (mkIf cfg.nats.local {
+      services.nats = {
+        enable = true;
+        jetstream = true;
+        port = cfg.nats.port;
+        serverName = mkDefault config.networking.hostName;
+        settings = {
+          host = mkDefault (if cfg.nats.cluster.enable then "0.0.0.0" else "127.0.0.1");
+        } // optionalAttrs cfg.nats.cluster.enable {
+          cluster = helpers.natsCluster { inherit (cfg.nats.cluster) name port routes; };
+        };
+      };
+    })
+
+    (mkIf cfg.surrealdb.local {
+      services.surrealdb = {
+        enable = true;
+        host = mkDefault "127.0.0.1";
+        port = cfg.surrealdb.port;
+      } // optionalAttrs (cfg.surrealdb.storage != null) {
+        dbPath = cfg.surrealdb.storage;
+      };
+      # The root user and password, from the file bazaar-secrets writes.
+      systemd.services.surrealdb = {
+        after = [ "bazaar-secrets.service" ];
+        requires = [ "bazaar-secrets.service" ];
+        serviceConfig.EnvironmentFile = [ "${secretsDir}/surrealdb.env" ];
+      };
+    })
+  ]);
+}

@@ -1,0 +1,5 @@
+# The NixOS modules of Bazaar: import this file (or the flake's
+# nixosModules.default) and set services.bazaar.
+{
+  imports = [ ./bazaar.nix ];
+}

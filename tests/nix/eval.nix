@@ -1,0 +1,688 @@
+# Evaluation tests of services.bazaar: the real NixOS module system
+# (lib.evalModules from nixpkgs' lib/) with typed stubs of the NixOS options the
+# module sets. Each test is { ok; detail }; tests/nix/run evaluates them one
+# by one and prints a line each.
+#
+#   nix-instantiate --eval --strict --json tests/nix/eval.nix \
+#     --argstr nixpkgsLib /path/to/nixpkgs/lib -A results.one-box.units
+{ nixpkgsLib ? null
+, lib ? import (/. + nixpkgsLib)
+}:
+let
+  inherit (lib) hasInfix hasPrefix;
+
+  helpers = import ../../nixos-modules/lib.nix { inherit lib; };
+  pkgs = import ./stub-pkgs.nix;
+  examples = ../../nixos-modules/examples;
+
+  evalBazaar = modules: (lib.evalModules {
+    modules = [
+      ./stubs.nix
+      { _module.args.pkgs = pkgs; }
+      ../../nixos-modules
+    ] ++ modules;
+  }).config;
+
+  # A one-box store with local NATS and SurrealDB, plus `extra`.
+  store = extra: evalBazaar [
+    {
+      services.bazaar = {
+        enable = true;
+        nats.local = true;
+        surrealdb.local = true;
+      };
+    }
+    extra
+  ];
+
+  oneBox = evalBazaar [ (examples + "/one-box.nix") ];
+  allInOne = evalBazaar [ (examples + "/all-in-one.nix") ];
+  box1 = evalBazaar [ (examples + "/three-box/box1.nix") ];
+  box2 = evalBazaar [ (examples + "/three-box/box2.nix") ];
+  box3 = evalBazaar [ (examples + "/three-box/box3.nix") ];
+
+  start = "${pkgs.writeShellScript "bazaar-start" ""}";
+  show = builtins.toJSON;
+
+  failures = config: map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
+  services = config: config.systemd.services;
+  unit = config: name: config.systemd.services.${name};
+  serviceConfig = config: name: (unit config name).serviceConfig;
+  wants = config: lib.sort (a: b: a < b) config.systemd.targets.bazaar.wants;
+  bazaarUnits = config: lib.filter (hasPrefix "bazaar") (builtins.attrNames (services config));
+
+  # The test forms. `detail` says what went wrong; it is only built on failure.
+  holds = ok: detail: {
+    inherit ok;
+    detail = if ok then "" else detail;
+  };
+  expect = actual: expected:
+    holds (actual == expected) "expected ${show expected}, got ${show actual}";
+  clean = config:
+    holds (failures config == [ ] && config.warnings == [ ])
+      "failed assertions: ${show (failures config)}; warnings: ${show config.warnings}";
+  rejects = text: config:
+    holds (lib.any (hasInfix text) (failures config))
+      "no failed assertion says \"${text}\"; failed assertions: ${show (failures config)}";
+  # An evaluation error (a type check), which assertions cannot report.
+  throws = value:
+    holds (!(builtins.tryEval (builtins.deepSeq value value)).success) "evaluated without an error";
+
+  # Every path handed to a unit as a credential or environment file.
+  secretPaths = config: lib.concatMap
+    (name:
+      let sc = serviceConfig config name; in
+      map (c: lib.last (lib.splitString ":" c)) (sc.LoadCredential or [ ]) ++ (sc.EnvironmentFile or [ ]))
+    (builtins.attrNames (services config));
+
+  everyNode = map (domain: "bazaar-${domain}@") helpers.domains;
+
+  # flake.nix's outputs with stand-in inputs.
+  inputs = import ./stub-flake-inputs.nix { inherit lib; };
+  flake = (import ../../flake.nix).outputs {
+    inherit (inputs) nixpkgs crane;
+    self = flake;
+  };
+  x86 = "x86_64-linux";
+  vmTest = flake.checks.${x86}.vm-one-box.args;
+  # A machine of the VM test, evaluated like any other configuration.
+  vmMachine = name: lib.evalModules {
+    modules = [
+      ./stubs.nix
+      { _module.args.pkgs = inputs.pkgsFor x86; }
+      vmTest.nodes.${name}
+    ];
+  };
+in
+{
+  results = {
+    # ---- pure helpers -------------------------------------------------------
+    "helpers.render-env" = expect
+      (helpers.renderEnv { A = true; B = false; C = 5; D = [ "x" "y" ]; E = null; F = "s"; })
+      { A = "true"; B = "false"; C = "5"; D = "x,y"; F = "s"; };
+
+    "helpers.secret-names" = expect
+      (map helpers.isSecretName [
+        "BAZAAR_STRIPE_SECRET_KEY"
+        "BAZAAR_SMTP_PASSWORD"
+        "BAZAAR_JWT_PRIVATE_KEY_FILE"
+        "BAZAAR_SOME_API_TOKEN"
+        "BAZAAR_PUBLIC_URL"
+        "BAZAAR_JWT_PUBLIC_KEY_FILE"
+        "BAZAAR_GOOGLE_CLIENT_ID"
+      ])
+      [ true true true true false false false ];
+
+    "helpers.url-password" = expect
+      (map helpers.urlHasPassword [
+        "smtps://shop:hunter2@mail.example.com:465"
+        "nats://app:pw@10.0.0.1:4222"
+        "smtps://shop@mail.example.com:465"
+        "nats://10.0.0.1:4222,nats://10.0.0.2:4222"
+        "ws://127.0.0.1:8000"
+      ])
+      [ true true false false false ];
+
+    "helpers.secret-paths" = expect
+      (map helpers.isSafeSecretPath [
+        "/run/secrets/stripe"
+        "${builtins.storeDir}/0000-stripe"
+        "secrets/stripe"
+      ])
+      [ true false false ];
+
+    "helpers.instances-and-ports" = expect
+      {
+        names = helpers.instanceNames 3;
+        ports = helpers.edgePorts 8080 3;
+        v4 = helpers.hostPort "0.0.0.0" 80;
+        v6 = helpers.hostPort "::" 80;
+      }
+      { names = [ "1" "2" "3" ]; ports = [ 8080 8081 8082 ]; v4 = "0.0.0.0:80"; v6 = "[::]:80"; };
+
+    "helpers.database-kinds" = expect
+      (map (url: [ (helpers.isServerDatabase url) (helpers.isEmbeddedDatabase url) ]) [
+        "ws://127.0.0.1:8000"
+        "wss://db.example.com"
+        "surrealkv:///var/lib/bazaar/db"
+        "mem://"
+      ])
+      [ [ true false ] [ true false ] [ false true ] [ false true ] ];
+
+    "helpers.nats-cluster" = expect
+      (helpers.natsCluster { name = "bazaar"; port = 6222; routes = [ "nats://a:6222" ]; })
+      { name = "bazaar"; listen = "0.0.0.0:6222"; routes = [ "nats://a:6222" ]; };
+
+    "helpers.list-sentence" = expect
+      (map helpers.listSentence [ [ ] [ "a" ] [ "a" "b" "c" ] ])
+      [ "" "a" "a, b and c" ];
+
+    "helpers.run-properties" = expect
+      (helpers.runProperties {
+        environment = { BAZAAR_MAIL_FROM = "Shop <s@example.com>"; };
+        serviceConfig = { DynamicUser = true; LoadCredential = [ "A:/a" "B:/b" ]; ProtectSystem = "strict"; };
+      })
+      [
+        ''--property=Environment="BAZAAR_MAIL_FROM=Shop <s@example.com>"''
+        "--property=DynamicUser=true"
+        "--property=LoadCredential=A:/a"
+        "--property=LoadCredential=B:/b"
+        "--property=ProtectSystem=strict"
+      ];
+
+    # ---- one box (examples/one-box.nix) ----------------------------------------
+    "one-box.clean" = clean oneBox;
+
+    "one-box.target-wants" = expect (wants oneBox) (lib.sort (a: b: a < b) ([
+      "bazaar-edge@8080.service"
+      "bazaar-edge@8081.service"
+      "bazaar-catalog@2.service"
+      "bazaar-migrate.service"
+      "bazaar-secrets.service"
+    ] ++ map (d: "bazaar-${d}@1.service") helpers.domains));
+
+    "one-box.units" = expect (lib.sort (a: b: a < b) (bazaarUnits oneBox))
+      (lib.sort (a: b: a < b) (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-retrain" "bazaar-secrets" ]));
+
+    "one-box.exec-start" = expect
+      {
+        catalog = (serviceConfig oneBox "bazaar-catalog@").ExecStart;
+        auth = (serviceConfig oneBox "bazaar-auth@").ExecStart;
+        edge = (serviceConfig oneBox "bazaar-edge@").ExecStart;
+        migrate = (serviceConfig oneBox "bazaar-migrate").ExecStart;
+        retrain = (serviceConfig oneBox "bazaar-retrain").ExecStart;
+      }
+      {
+        catalog = "${start} node catalog";
+        auth = "${start} node auth";
+        edge = "${start} edge";
+        migrate = "${start} migrate";
+        retrain = "${start} retrain";
+      };
+
+    "one-box.environment" = expect
+      (builtins.intersectAttrs
+        {
+          BAZAAR_DATA_DIR = 1;
+          BAZAAR_NATS_URL = 1;
+          BAZAAR_DATABASE_URL = 1;
+          BAZAAR_DATABASE_USER = 1;
+          BAZAAR_PUBLIC_URL = 1;
+          BAZAAR_SMTP_URL = 1;
+          BAZAAR_MAIL_FROM = 1;
+          BAZAAR_GOOGLE_CLIENT_ID = 1;
+          BAZAAR_LOG_FORMAT = 1;
+          RUST_LOG = 1;
+          BAZAAR_CORS_ORIGINS = 1;
+        }
+        (unit oneBox "bazaar-orders@").environment)
+      {
+        BAZAAR_DATA_DIR = "/var/lib/bazaar";
+        BAZAAR_NATS_URL = "nats://127.0.0.1:4222";
+        BAZAAR_DATABASE_URL = "ws://127.0.0.1:8000";
+        BAZAAR_DATABASE_USER = "root";
+        BAZAAR_PUBLIC_URL = "https://shop.example.com";
+        BAZAAR_SMTP_URL = "smtps://shop@mail.example.com:465";
+        BAZAAR_MAIL_FROM = "Example Shop <shop@example.com>";
+        BAZAAR_GOOGLE_CLIENT_ID = "1234567890-example.apps.googleusercontent.com";
+        BAZAAR_LOG_FORMAT = "json";
+        RUST_LOG = "info";
+      };
+
+    "one-box.edge-listens-per-instance" = expect
+      (serviceConfig oneBox "bazaar-edge@").Environment
+      [ "BAZAAR_HTTP_ADDR=127.0.0.1:%i" ];
+
+    "one-box.hardening" = expect
+      (builtins.intersectAttrs
+        {
+          DynamicUser = 1;
+          StateDirectory = 1;
+          ProtectSystem = 1;
+          NoNewPrivileges = 1;
+          PrivateTmp = 1;
+          RestrictAddressFamilies = 1;
+          SystemCallFilter = 1;
+          UMask = 1;
+          CapabilityBoundingSet = 1;
+          ProtectHome = 1;
+          PrivateUsers = 1;
+          MemoryDenyWriteExecute = 1;
+        }
+        (serviceConfig oneBox "bazaar-catalog@"))
+      {
+        DynamicUser = true;
+        StateDirectory = "bazaar";
+        ProtectSystem = "strict";
+        NoNewPrivileges = true;
+        PrivateTmp = true;
+        RestrictAddressFamilies = [ "AF_INET" "AF_INET6" "AF_UNIX" ];
+        SystemCallFilter = [ "@system-service" "~@privileged" ];
+        UMask = "0077";
+        CapabilityBoundingSet = [ "" ];
+        ProtectHome = true;
+        PrivateUsers = true;
+        MemoryDenyWriteExecute = true;
+      };
+
+    "one-box.every-unit-hardened" = holds
+      (lib.all
+        (name:
+          let sc = serviceConfig oneBox name; in
+          sc.DynamicUser && sc.ProtectSystem == "strict" && sc.NoNewPrivileges && sc.UMask == "0077")
+        (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-retrain" ]))
+      "a bazaar unit lacks DynamicUser, ProtectSystem=strict, NoNewPrivileges or UMask=0077";
+
+    "one-box.signing-key-only-for-auth" = expect
+      (map
+        (name: lib.filter (hasPrefix "BAZAAR_JWT") (serviceConfig oneBox name).LoadCredential)
+        [ "bazaar-auth@" "bazaar-catalog@" "bazaar-edge@" "bazaar-migrate" ])
+      [
+        [
+          "BAZAAR_JWT_PRIVATE_KEY_FILE:/var/lib/bazaar-secrets/jwt-ed25519.pem"
+          "BAZAAR_JWT_PUBLIC_KEY_FILE:/var/lib/bazaar-secrets/jwt-ed25519.pub.pem"
+        ]
+        [ "BAZAAR_JWT_PUBLIC_KEY_FILE:/var/lib/bazaar-secrets/jwt-ed25519.pub.pem" ]
+        [ "BAZAAR_JWT_PUBLIC_KEY_FILE:/var/lib/bazaar-secrets/jwt-ed25519.pub.pem" ]
+        [ "BAZAAR_JWT_PUBLIC_KEY_FILE:/var/lib/bazaar-secrets/jwt-ed25519.pub.pem" ]
+      ];
+
+    "one-box.credentials" = expect
+      (lib.sort (a: b: a < b) (serviceConfig oneBox "bazaar-orders@").LoadCredential)
+      [
+        "BAZAAR_DATABASE_PASSWORD:/var/lib/bazaar-secrets/surrealdb-password"
+        "BAZAAR_GOOGLE_CLIENT_SECRET:/run/secrets/bazaar/google-client-secret"
+        "BAZAAR_JWT_PUBLIC_KEY_FILE:/var/lib/bazaar-secrets/jwt-ed25519.pub.pem"
+        "BAZAAR_SMTP_PASSWORD:/run/secrets/bazaar/smtp-password"
+        "BAZAAR_STRIPE_SECRET_KEY:/run/secrets/bazaar/stripe-secret-key"
+        "BAZAAR_STRIPE_WEBHOOK_SECRET:/run/secrets/bazaar/stripe-webhook-secret"
+      ];
+
+    "one-box.edge-has-no-database-password" = holds
+      (!lib.any (hasPrefix "BAZAAR_DATABASE_PASSWORD:") (serviceConfig oneBox "bazaar-edge@").LoadCredential)
+      "the edge got the database password";
+
+    "one-box.no-secret-in-store" = holds
+      (lib.all helpers.isSafeSecretPath (secretPaths oneBox)
+        && helpers.leakySettings oneBox.services.bazaar.settings == [ ]
+        && lib.all (u: lib.all (n: !helpers.isSecretName n) (builtins.attrNames u.environment)) (builtins.attrValues (services oneBox)))
+      "a credential or environment file is in the store, or a secret is in a unit's environment: ${show (secretPaths oneBox)}";
+
+    "one-box.nodes-after-migrate" = expect
+      (map (name: lib.elem "bazaar-migrate.service" (unit oneBox name).after) (everyNode ++ [ "bazaar-edge@" ]))
+      (map (_: true) everyNode ++ [ false ]);
+
+    "one-box.migrate-oneshot" = expect
+      (builtins.intersectAttrs { Type = 1; RemainAfterExit = 1; Restart = 1; } (serviceConfig oneBox "bazaar-migrate"))
+      { Type = "oneshot"; RemainAfterExit = true; Restart = "on-failure"; };
+
+    "one-box.retrain-timer" = expect
+      {
+        inherit (oneBox.systemd.timers.bazaar-retrain) wantedBy;
+        inherit (oneBox.systemd.timers.bazaar-retrain.timerConfig) OnCalendar Persistent;
+        restart = (serviceConfig oneBox "bazaar-retrain").Restart;
+      }
+      { wantedBy = [ "timers.target" ]; OnCalendar = "hourly"; Persistent = true; restart = "no"; };
+
+    "one-box.local-nats" = expect
+      {
+        inherit (oneBox.services.nats) enable jetstream port;
+        host = oneBox.services.nats.settings.host;
+        clustered = oneBox.services.nats.settings ? cluster;
+      }
+      { enable = true; jetstream = true; port = 4222; host = "127.0.0.1"; clustered = false; };
+
+    "one-box.local-surrealdb" = expect
+      {
+        inherit (oneBox.services.surrealdb) enable host port dbPath;
+        env = (serviceConfig oneBox "surrealdb").EnvironmentFile;
+        requires = (unit oneBox "surrealdb").requires;
+      }
+      {
+        enable = true;
+        host = "127.0.0.1";
+        port = 8000;
+        dbPath = null;
+        env = [ "/var/lib/bazaar-secrets/surrealdb.env" ];
+        requires = [ "bazaar-secrets.service" ];
+      };
+
+    "one-box.firewall-closed" = expect oneBox.networking.firewall.allowedTCPPorts [ 80 443 ];
+
+    "one-box.bazaar-ctl" = holds
+      (lib.any (p: p.name or "" == "bazaar-ctl" && hasInfix "systemd-run" p.text) oneBox.environment.systemPackages)
+      "bazaar-ctl is not in environment.systemPackages";
+
+    # ---- all in one (examples/all-in-one.nix) -------------------------------------
+    "all-in-one.clean" = clean allInOne;
+
+    "all-in-one.one-unit" = expect
+      { units = bazaarUnits allInOne; wants = wants allInOne; }
+      { units = [ "bazaar" ]; wants = [ "bazaar.service" ]; };
+
+    "all-in-one.exec-start" = expect
+      (serviceConfig allInOne "bazaar").ExecStart
+      "${start} dev --port 8080 --no-seed";
+
+    "all-in-one.embedded-storage" = expect
+      {
+        database = (unit allInOne "bazaar").environment.BAZAAR_DATABASE_URL or null;
+        nats = (unit allInOne "bazaar").environment.BAZAAR_NATS_URL or null;
+        natsServerOnPath = lib.elem pkgs.nats-server (unit allInOne "bazaar").path;
+        natsService = allInOne.services.nats.enable;
+        surrealService = allInOne.services.surrealdb.enable;
+        environmentFile = (serviceConfig allInOne "bazaar").EnvironmentFile;
+        dataDir = (unit allInOne "bazaar").environment.BAZAAR_DATA_DIR;
+      }
+      {
+        database = null;
+        nats = null;
+        natsServerOnPath = true;
+        natsService = false;
+        surrealService = false;
+        environmentFile = [ "/run/secrets/bazaar.env" ];
+        dataDir = "/var/lib/bazaar";
+      };
+
+    "all-in-one.seed" = expect
+      (serviceConfig (evalBazaar [ (examples + "/all-in-one.nix") { services.bazaar.allInOne.seed = true; } ]) "bazaar").ExecStart
+      "${start} dev --port 8080";
+
+    # ---- three boxes (examples/three-box/) ------------------------------------
+    "three-box.clean" = holds
+      (lib.all (c: failures c == [ ] && c.warnings == [ ]) [ box1 box2 box3 ])
+      "failed assertions: ${show (map failures [ box1 box2 box3 ])}";
+
+    "three-box.box1-units" = expect (wants box1) (lib.sort (a: b: a < b) ([
+      "bazaar-edge@8080.service"
+      "bazaar-migrate.service"
+      "bazaar-secrets.service"
+    ] ++ map (d: "bazaar-${d}@1.service") helpers.domains));
+
+    "three-box.box2-no-jobs" = expect
+      {
+        migrate = (services box2) ? bazaar-migrate;
+        retrain = box2.systemd.timers ? bazaar-retrain;
+        edge = (services box2) ? "bazaar-edge@";
+        nodeAfterMigrate = lib.elem "bazaar-migrate.service" (unit box2 "bazaar-orders@").after;
+      }
+      { migrate = false; retrain = false; edge = true; nodeAfterMigrate = false; };
+
+    "three-box.box3-workers-only" = expect (wants box3) (lib.sort (a: b: a < b) ([
+      "bazaar-orders@2.service"
+      "bazaar-secrets.service"
+    ] ++ map (d: "bazaar-${d}@1.service") helpers.domains));
+
+    "three-box.nats-cluster" = expect
+      {
+        inherit (box2.services.nats.settings) host cluster;
+        inherit (box2.services.nats) serverName;
+        url = (unit box2 "bazaar-chat@").environment.BAZAAR_NATS_URL;
+      }
+      {
+        host = "0.0.0.0";
+        cluster = {
+          name = "bazaar";
+          listen = "0.0.0.0:6222";
+          routes = [ "nats://10.0.0.1:6222" "nats://10.0.0.2:6222" "nats://10.0.0.3:6222" ];
+        };
+        serverName = "bazaar2";
+        url = "nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222";
+      };
+
+    "three-box.surrealdb-on-tikv" = expect
+      {
+        inherit (box3.services.surrealdb) dbPath;
+        database = (unit box3 "bazaar-orders@").environment.BAZAAR_DATABASE_URL;
+        after = lib.elem "podman-tikv.service" (unit box3 "surrealdb").after;
+      }
+      { dbPath = "tikv://10.0.0.3:2379"; database = "ws://127.0.0.1:8000"; after = true; };
+
+    "three-box.shared-keys" = expect
+      {
+        auth = lib.sort (a: b: a < b) (lib.filter (hasPrefix "BAZAAR_JWT") (serviceConfig box1 "bazaar-auth@").LoadCredential);
+        database = lib.filter (hasPrefix "BAZAAR_DATABASE_PASSWORD") (serviceConfig box1 "bazaar-auth@").LoadCredential;
+      }
+      {
+        auth = [
+          "BAZAAR_JWT_PRIVATE_KEY_FILE:/run/secrets/bazaar/jwt-ed25519.pem"
+          "BAZAAR_JWT_PUBLIC_KEY_FILE:/run/secrets/bazaar/jwt-ed25519.pub.pem"
+        ];
+        database = [ "BAZAAR_DATABASE_PASSWORD:/run/secrets/bazaar/surrealdb-password" ];
+      };
+
+    "three-box.no-secret-in-store" = holds
+      (lib.all (c: lib.all helpers.isSafeSecretPath (secretPaths c)) [ box1 box2 box3 ])
+      "a credential or environment file is in the store";
+
+    "three-box.firewall" = expect
+      {
+        public = box1.networking.firewall.allowedTCPPorts;
+        private = box1.networking.firewall.interfaces.wg0.allowedTCPPorts;
+      }
+      { public = [ 80 443 ]; private = [ 4222 6222 2379 2380 20160 ]; };
+
+    # ---- flake.nix -----------------------------------------------------------------
+    "flake.outputs" = expect
+      {
+        packages = builtins.attrNames flake.packages.${x86};
+        checks = builtins.attrNames flake.checks.${x86};
+        armChecks = builtins.attrNames flake.checks.aarch64-linux;
+        devShells = builtins.attrNames flake.devShells.${x86};
+        apps = flake.apps.${x86}.default.program;
+        modules = builtins.attrNames flake.nixosModules;
+        overlay = (flake.overlays.default (inputs.pkgsFor x86) { }).bazaar.name;
+      }
+      {
+        packages = [ "bazaar" "default" ];
+        checks = [ "bazaar" "clippy" "fmt" "module-eval" "nix-lint" "tests" "vm-one-box" ];
+        armChecks = [ "bazaar" "clippy" "fmt" "module-eval" "nix-lint" "tests" ];
+        devShells = [ "default" ];
+        apps = "/nix/store/00000000000000000000000000000000-bazaar-dev/bin/bazaar-dev";
+        modules = [ "bazaar" "default" ];
+        overlay = "bazaar";
+      };
+
+    "flake.package" = expect
+      {
+        inherit (flake.packages.${x86}.default.args) pname version cargoExtraArgs doCheck;
+        depsShared = flake.packages.${x86}.default.args.cargoArtifacts.name;
+        testsShareDeps = flake.checks.${x86}.tests.args.cargoArtifacts.name;
+        clippyShareDeps = flake.checks.${x86}.clippy.args.cargoArtifacts.name;
+        mainProgram = flake.packages.${x86}.default.args.meta.mainProgram;
+      }
+      {
+        pname = "bazaar";
+        version = (lib.importTOML ../../Cargo.toml).workspace.package.version;
+        cargoExtraArgs = "--locked -p bazaar";
+        doCheck = false;
+        depsShared = "bazaar-deps";
+        testsShareDeps = "bazaar-deps";
+        clippyShareDeps = "bazaar-deps";
+        mainProgram = "bazaar";
+      };
+
+    "flake.test-servers-and-dev-shell" = expect
+      {
+        tests = map (p: p.name) flake.checks.${x86}.tests.args.nativeBuildInputs;
+        shell = map (p: p.name) flake.devShells.${x86}.default.args.packages;
+        chrome = flake.devShells.${x86}.default.args.CHROME_BIN;
+      }
+      {
+        tests = [ "cmake" "perl" "nats-server-2.12.0" "python3-env" "chromium" "chromedriver" ];
+        shell = [ "nats-server-2.12.0" "python3-env" "chromium" "chromedriver" "rust-analyzer" "natscli" "surrealdb-3.0.0" "mold" "nixpkgs-fmt" "deadnix" ];
+        chrome = "/nix/store/00000000000000000000000000000000-chromium/bin/chromium";
+      };
+
+    "flake.module-sets-package" = expect
+      (lib.evalModules {
+        modules = [
+          ./stubs.nix
+          { _module.args.pkgs = inputs.pkgsFor x86; }
+          flake.nixosModules.default
+        ];
+      }).config.services.bazaar.package.name
+      "bazaar";
+
+    "flake.vm-test-machines" = holds
+      (builtins.attrNames vmTest.nodes == [ "store" "tiny" ]
+        && lib.all (name: failures (vmMachine name).config == [ ]) [ "store" "tiny" ]
+        && (vmMachine "store").config.systemd.targets.bazaar.wants != [ ]
+        && (vmMachine "tiny").config.systemd.services ? bazaar
+        && lib.hasInfix "/api/register/user" vmTest.testScript
+        && lib.hasInfix "/api/checkout" vmTest.testScript)
+      "VM test machines: ${show (map (name: failures (vmMachine name).config) [ "store" "tiny" ])}";
+
+    # ---- options that change the units ------------------------------------------
+    "options.open-firewall" = expect
+      (store {
+        services.bazaar = {
+          openFirewall = true;
+          edge = { address = "0.0.0.0"; instances = 3; };
+        };
+      }).networking.firewall.allowedTCPPorts
+      [ 8080 8081 8082 ];
+
+    "options.low-port" = expect
+      (builtins.intersectAttrs { AmbientCapabilities = 1; CapabilityBoundingSet = 1; PrivateUsers = 1; }
+        (serviceConfig (store { services.bazaar.edge = { address = "0.0.0.0"; port = 80; }; }) "bazaar-edge@"))
+      { AmbientCapabilities = [ "CAP_NET_BIND_SERVICE" ]; CapabilityBoundingSet = [ "CAP_NET_BIND_SERVICE" ]; PrivateUsers = false; };
+
+    "options.settings-override" = expect
+      (builtins.intersectAttrs { RUST_LOG = 1; BAZAAR_CORS_ORIGINS = 1; BAZAAR_REQUEST_TIMEOUT_MS = 1; BAZAAR_LOG_FORMAT = 1; }
+        (unit
+          (store {
+            services.bazaar = {
+              corsOrigins = [ "https://a.example" "https://b.example" ];
+              settings = { RUST_LOG = "debug"; BAZAAR_REQUEST_TIMEOUT_MS = 5000; BAZAAR_LOG_FORMAT = null; };
+            };
+          }) "bazaar-chat@").environment)
+      { RUST_LOG = "debug"; BAZAAR_CORS_ORIGINS = "https://a.example,https://b.example"; BAZAAR_REQUEST_TIMEOUT_MS = "5000"; };
+
+    "options.extra-credentials" = holds
+      (lib.elem "BAZAAR_SOME_API_TOKEN:/run/secrets/token"
+        (serviceConfig (store { services.bazaar.credentials.BAZAAR_SOME_API_TOKEN = "/run/secrets/token"; }) "bazaar-logs@").LoadCredential)
+      "the credential is not loaded";
+
+    "options.nodes-off" = expect
+      (bazaarUnits (store {
+        services.bazaar = {
+          edge.enable = false;
+          nodes = lib.genAttrs helpers.domains (_: { enable = false; }) // { mail.enable = true; };
+          recommender.retrain.enable = false;
+        };
+      }))
+      [ "bazaar-mail@" "bazaar-migrate" "bazaar-secrets" ];
+
+    "options.retrain-schedule" = expect
+      (store { services.bazaar.recommender.retrain.schedule = "*-*-* 03:00:00"; }).systemd.timers.bazaar-retrain.timerConfig.OnCalendar
+      "*-*-* 03:00:00";
+
+    "options.disabled" = expect
+      (bazaarUnits (evalBazaar [{ services.bazaar.nats.local = true; }]))
+      [ ];
+
+    "options.warn-loopback-firewall" = holds
+      (lib.any (hasInfix "openFirewall opens port 8080") (store { services.bazaar.openFirewall = true; }).warnings)
+      "no warning about an open port nobody can reach";
+
+    # ---- settings that must fail, with the assertion's message ------------------
+    "rejects.secret-in-settings" = rejects
+      "settings.BAZAAR_STRIPE_SECRET_KEY would put a secret in the world-readable Nix store"
+      (store { services.bazaar.settings.BAZAAR_STRIPE_SECRET_KEY = "sk_live_123"; });
+
+    "rejects.password-in-nats-url" = rejects
+      "settings.BAZAAR_NATS_URL would put a secret"
+      (store { services.bazaar.nats.url = "nats://app:hunter2@10.0.0.1:4222"; });
+
+    "rejects.password-in-smtp-url" = rejects
+      "mail.smtpUrl carries a password"
+      (store { services.bazaar.mail.smtpUrl = "smtps://shop:hunter2@mail.example.com:465"; });
+
+    "rejects.secret-file-in-store" = rejects
+      "stripe.secretKeyFile must be an absolute path outside the Nix store"
+      (store { services.bazaar.stripe.secretKeyFile = "${builtins.storeDir}/00000000000000000000000000000000-stripe-key"; });
+
+    "rejects.environment-file-in-store" = rejects
+      "environmentFile must be an absolute path outside the Nix store"
+      (store { services.bazaar.environmentFile = "${builtins.storeDir}/00000000000000000000000000000000-bazaar.env"; });
+
+    "rejects.nix-path-as-secret-file" = throws
+      (store { services.bazaar.stripe.secretKeyFile = ./stubs.nix; }).systemd.services."bazaar-orders@".serviceConfig.LoadCredential;
+
+    "rejects.all-in-one-with-copies" = rejects
+      "cannot run several copies of\ncatalog"
+      (evalBazaar [ (examples + "/all-in-one.nix") { services.bazaar.nodes.catalog.instances = 3; } ]);
+
+    "rejects.all-in-one-with-edges" = rejects
+      "edge.instances must be 1"
+      (evalBazaar [ (examples + "/all-in-one.nix") { services.bazaar.edge.instances = 2; } ]);
+
+    "rejects.embedded-database-for-nodes" = rejects
+      "separate node processes need a SurrealDB server"
+      (evalBazaar [{ services.bazaar = { enable = true; nats.local = true; }; }]);
+
+    "rejects.surrealkv-url-for-nodes" = rejects
+      "\"surrealkv:///var/lib/bazaar/db\", which only one process can open"
+      (evalBazaar [{ services.bazaar = { enable = true; nats.local = true; surrealdb.url = "surrealkv:///var/lib/bazaar/db"; }; }]);
+
+    "rejects.no-nats" = rejects
+      "the nodes and edges need NATS"
+      (evalBazaar [{ services.bazaar = { enable = true; surrealdb.local = true; }; }]);
+
+    "rejects.data-dir-outside-var-lib" = rejects
+      "dataDir = \"/srv/bazaar\" must lie under /var/lib/"
+      (store { services.bazaar.dataDir = "/srv/bazaar"; });
+
+    "rejects.boxes-without-shared-keys" = rejects
+      "with several boxes every node must verify tokens with the same key"
+      (evalBazaar [{
+        services.bazaar = {
+          enable = true;
+          nats.url = "nats://10.0.0.1:4222";
+          surrealdb.url = "ws://10.0.0.1:8000";
+        };
+      }]);
+
+    "rejects.auth-without-private-key" = rejects
+      "the auth node signs tokens"
+      (evalBazaar [{
+        services.bazaar = {
+          enable = true;
+          nats.url = "nats://10.0.0.1:4222";
+          surrealdb.url = "ws://10.0.0.1:8000";
+          jwt.publicKeyFile = "/run/secrets/jwt.pub.pem";
+        };
+      }]);
+
+    "rejects.private-key-without-public" = rejects
+      "jwt.privateKeyFile is set, so set services.bazaar.jwt.publicKeyFile too"
+      (store { services.bazaar.jwt.privateKeyFile = "/run/secrets/jwt.pem"; });
+
+    "rejects.shared-surrealdb-without-password" = rejects
+      "surrealdb.passwordFile must be set"
+      (store { services.bazaar.surrealdb.storage = "tikv://10.0.0.1:2379"; services.bazaar.jwt = { privateKeyFile = "/run/k"; publicKeyFile = "/run/k.pub"; }; });
+
+    "rejects.cluster-without-routes" = rejects
+      "nats.cluster.routes must list the cluster URLs"
+      (store { services.bazaar.nats.cluster.enable = true; });
+
+    "rejects.cluster-without-local-nats" = rejects
+      "nats.cluster.enable clusters the local NATS server"
+      (store { services.bazaar.nats = { local = lib.mkForce false; url = "nats://10.0.0.1:4222"; cluster = { enable = true; routes = [ "nats://10.0.0.1:6222" ]; }; }; });
+
+    "rejects.http-addr-in-settings" = rejects
+      "settings.BAZAAR_HTTP_ADDR is set per edge copy"
+      (store { services.bazaar.settings.BAZAAR_HTTP_ADDR = "0.0.0.0:80"; });
+
+    "rejects.edge-ports-past-65535" = rejects
+      "run past port 65535"
+      (store { services.bazaar.edge = { port = 65535; instances = 2; }; });
+
+    "rejects.unknown-node" = throws
+      (store { services.bazaar.nodes.payments.enable = true; }).systemd.targets.bazaar.wants;
+
+    "rejects.zero-instances" = throws
+      (store { services.bazaar.nodes.chat.instances = 0; }).systemd.targets.bazaar.wants;
+  };
+}
