@@ -9,6 +9,7 @@
 pub mod admin;
 mod error;
 pub mod headers;
+pub mod mail;
 
 pub use error::{ErrorCode, ErrorEnvelope, FieldError, Validator};
 
@@ -35,6 +36,15 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The JetStream stream that stores it.
     const STREAM: Stream;
     /// The subject it is published on.
+    const SUBJECT: &'static str;
+}
+
+/// A unit of work queued on JetStream for one domain's nodes to do, exactly
+/// once, with retries: `jobs.<domain>.<action>`.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The work-queue stream that holds it.
+    const STREAM: Stream;
+    /// The subject it is queued on.
     const SUBJECT: &'static str;
 }
 
@@ -169,6 +179,7 @@ mod tests {
         check::<admin::GetSite>();
         check::<admin::UpdateSite>();
         check::<admin::GetCategory>();
+        check::<mail::ListMailbox>();
     }
 
     #[test]

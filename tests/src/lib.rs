@@ -22,6 +22,7 @@ pub struct Platform {
     pub ctx: NodeContext,
     pub http: reqwest::Client,
     pub base_url: String,
+    pub configs: platform::NodeConfigs,
     signer: TokenSigner,
     shutdown: Shutdown,
     nodes: Vec<JoinHandle<Result<(), platform::PlatformError>>>,
@@ -51,6 +52,8 @@ pub struct Options {
     /// Start one copy of every node (else only NATS, database and edge).
     pub nodes: bool,
     pub edge: EdgeConfig,
+    /// Node settings; `None`: one-box defaults under the temp data dir.
+    pub configs: Option<platform::NodeConfigs>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
         Self {
             nodes: true,
             edge: EdgeConfig::default(),
+            configs: None,
         }
     }
 }
@@ -94,8 +98,12 @@ impl Platform {
             .expect("nats connects");
         let ctx = NodeContext::new(&config, nats.clone(), db, verifier);
         let shutdown = Shutdown::new();
+        let configs = options
+            .configs
+            .clone()
+            .unwrap_or_else(|| platform::NodeConfigs::in_data_dir(dir.path()));
         let nodes = if options.nodes {
-            platform::spawn_all(&ctx, &shutdown)
+            platform::spawn_all(&ctx, &configs, &shutdown)
         } else {
             Vec::new()
         };
@@ -118,6 +126,7 @@ impl Platform {
                 .build()
                 .expect("http client"),
             base_url,
+            configs,
             signer,
             shutdown,
             nodes,
@@ -150,6 +159,7 @@ impl Platform {
         let task = tokio::spawn(platform::run_node(
             domain,
             self.ctx.clone(),
+            self.configs.clone(),
             shutdown.clone(),
         ));
         NodeCopy { shutdown, task }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bazaar::natsd::NatsServer;
-use bazaar::platform;
+use bazaar::platform::{self, NodeConfigs};
 use bazaar_edge::{EdgeConfig, EdgeState};
 use bazaar_runtime::node::connect_nats;
 use bazaar_runtime::tokens::ensure_key_pair;
@@ -40,11 +40,15 @@ enum Command {
         /// Do not create demo data on first start.
         #[arg(long)]
         no_seed: bool,
+        #[command(flatten)]
+        nodes: NodeConfigs,
     },
     /// Run one domain's node (any number of copies may run).
     Node {
         /// auth, catalog, orders, sellers, admin, chat, logs, recommend or mail.
         domain: Domain,
+        #[command(flatten)]
+        nodes: NodeConfigs,
     },
     /// Run an HTTP edge.
     Edge {
@@ -72,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
             edge,
             no_seed,
         } => dev(common, edge, port, !no_seed).await,
-        Command::Node { domain } => node(common, domain).await,
+        Command::Node { domain, nodes } => node(common, domain, nodes).await,
         Command::Edge { edge } => edge_only(common, edge).await,
         Command::Migrate => {
             let db = open_db(&common).await?;
@@ -174,6 +178,7 @@ async fn connect_platform(
 async fn dev(
     mut common: CommonConfig,
     mut edge: EdgeConfig,
+    mut nodes: NodeConfigs,
     port: Option<u16>,
     seed: bool,
 ) -> anyhow::Result<()> {
@@ -197,7 +202,9 @@ async fn dev(
         platform::seed(&ctx).await?;
     }
     let shutdown = Shutdown::new();
-    let nodes = platform::spawn_all(&ctx, &shutdown);
+    // One box without SMTP: show what would have been mailed at /dev/mailbox.
+    nodes.mail.serve_mailbox = nodes.mail.smtp_url.is_none();
+    let nodes = platform::spawn_all(&ctx, &nodes, &shutdown);
     let public_url = edge.public_url.clone();
     let state = EdgeState::new(
         nats,
@@ -221,11 +228,11 @@ async fn dev(
     Ok(())
 }
 
-async fn node(mut common: CommonConfig, domain: Domain) -> anyhow::Result<()> {
+async fn node(mut common: CommonConfig, domain: Domain, nodes: NodeConfigs) -> anyhow::Result<()> {
     reach_nats(&mut common, false).await?;
     let (ctx, _nats) = connect_platform(&common, false).await?;
     let shutdown = Shutdown::new();
-    let task = tokio::spawn(platform::run_node(domain, ctx, shutdown.clone()));
+    let task = tokio::spawn(platform::run_node(domain, ctx, nodes, shutdown.clone()));
     tokio::select! {
         res = task => return Ok(res??),
         () = wait_for_signal(&shutdown) => {}

@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 
 /// The domains whose nodes this build contains, in start order. The edge's
 /// `/readyz` waits for all of them.
-pub const DOMAINS: &[Domain] = &[Domain::Admin];
+pub const DOMAINS: &[Domain] = &[Domain::Admin, Domain::Mail];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
@@ -26,14 +26,34 @@ fn available() -> String {
         .join(", ")
 }
 
+/// Each node's own settings (from flags or the environment).
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeConfigs {
+    #[command(flatten)]
+    pub mail: bazaar_mail::MailConfig,
+}
+
+impl NodeConfigs {
+    /// One-box defaults under `data_dir`.
+    pub fn in_data_dir(data_dir: &std::path::Path) -> Self {
+        Self {
+            mail: bazaar_mail::MailConfig::in_data_dir(data_dir),
+        }
+    }
+}
+
 /// Runs one domain's node until `shutdown`.
 pub fn run_node(
     domain: Domain,
     ctx: NodeContext,
+    configs: NodeConfigs,
     shutdown: Shutdown,
 ) -> BoxFuture<'static, Result<(), PlatformError>> {
     match domain {
         Domain::Admin => Box::pin(async move { Ok(bazaar_admin::run(ctx, shutdown).await?) }),
+        Domain::Mail => {
+            Box::pin(async move { Ok(bazaar_mail::run(ctx, configs.mail, shutdown).await?) })
+        }
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
     }
 }
@@ -41,11 +61,12 @@ pub fn run_node(
 /// Starts every node of this build as a task; each ends at `shutdown`.
 pub fn spawn_all(
     ctx: &NodeContext,
+    configs: &NodeConfigs,
     shutdown: &Shutdown,
 ) -> Vec<tokio::task::JoinHandle<Result<(), PlatformError>>> {
     DOMAINS
         .iter()
-        .map(|d| tokio::spawn(run_node(*d, ctx.clone(), shutdown.clone())))
+        .map(|d| tokio::spawn(run_node(*d, ctx.clone(), configs.clone(), shutdown.clone())))
         .collect()
 }
 

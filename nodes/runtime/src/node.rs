@@ -42,6 +42,8 @@ pub struct NodeContext {
     pub verifier: Arc<TokenVerifier>,
     /// How long calls to other nodes may take.
     pub request_timeout: Duration,
+    /// This box's data dir (one-box files: mailbox, keys).
+    pub data_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +119,7 @@ impl NodeContext {
             db,
             verifier: Arc::new(verifier),
             request_timeout: config.request_timeout(),
+            data_dir: config.data_dir.clone(),
         }
     }
 }

@@ -1,0 +1,4 @@
+//! Platform tests, one binary (link time): each module is one capability,
+//! told as the people who use it meet it.
+
+mod foundation;
