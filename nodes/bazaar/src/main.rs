@@ -75,7 +75,8 @@ async fn main() -> anyhow::Result<()> {
             port,
             edge,
             no_seed,
-        } => dev(common, edge, port, !no_seed).await,
+            nodes,
+        } => dev(common, edge, nodes, port, !no_seed).await,
         Command::Node { domain, nodes } => node(common, domain, nodes).await,
         Command::Edge { edge } => edge_only(common, edge).await,
         Command::Migrate => {
