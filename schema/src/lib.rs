@@ -27,11 +27,18 @@ pub struct Migration {
 }
 
 /// Every migration, in the order it must be applied.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "site_and_categories",
-    sql: include_str!("../migrations/0001_site_and_categories.surql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "site_and_categories",
+        sql: include_str!("../migrations/0001_site_and_categories.surql"),
+    },
+    Migration {
+        version: 2,
+        name: "accounts",
+        sql: include_str!("../migrations/0002_accounts.surql"),
+    },
+];
 
 /// The schema version this build of Bazaar expects.
 pub fn latest_version() -> i64 {

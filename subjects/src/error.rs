@@ -91,6 +91,9 @@ pub struct ErrorEnvelope {
     /// The request id, to quote when reporting a problem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// With `rate_limited`: seconds until trying again makes sense.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ErrorEnvelope {
@@ -101,7 +104,15 @@ impl ErrorEnvelope {
             message: message.into(),
             fields: Vec::new(),
             request_id: None,
+            retry_after_secs: None,
         }
+    }
+
+    /// A 429 that says when to come back.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(ErrorCode::RateLimited, message);
+        e.retry_after_secs = Some(retry_after_secs);
+        e
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

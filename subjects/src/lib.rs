@@ -7,6 +7,7 @@
 //! subject string appears anywhere else.
 
 pub mod admin;
+pub mod auth;
 mod error;
 pub mod headers;
 pub mod mail;
@@ -180,6 +181,22 @@ mod tests {
         check::<admin::UpdateSite>();
         check::<admin::GetCategory>();
         check::<mail::ListMailbox>();
+        check::<auth::StartRegistration>();
+        check::<auth::VerifyRegistration>();
+        check::<auth::ResendCode>();
+        check::<auth::Login>();
+        check::<auth::Refresh>();
+        check::<auth::Logout>();
+        check::<auth::ForgotPassword>();
+        check::<auth::ResetPassword>();
+        check::<auth::ChangePassword>();
+        check::<auth::GetMe>();
+        check::<auth::UpdateMe>();
+        check::<auth::ListAddresses>();
+        check::<auth::CreateAddress>();
+        check::<auth::UpdateAddress>();
+        check::<auth::DeleteAddress>();
+        check::<auth::AddAdmin>();
     }
 
     #[test]

@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 
 /// The domains whose nodes this build contains, in start order. The edge's
 /// `/readyz` waits for all of them.
-pub const DOMAINS: &[Domain] = &[Domain::Admin, Domain::Mail];
+pub const DOMAINS: &[Domain] = &[Domain::Admin, Domain::Auth, Domain::Mail];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
@@ -31,6 +31,8 @@ fn available() -> String {
 pub struct NodeConfigs {
     #[command(flatten)]
     pub mail: bazaar_mail::MailConfig,
+    #[command(flatten)]
+    pub auth: bazaar_auth::AuthConfig,
 }
 
 impl NodeConfigs {
@@ -38,6 +40,7 @@ impl NodeConfigs {
     pub fn in_data_dir(data_dir: &std::path::Path) -> Self {
         Self {
             mail: bazaar_mail::MailConfig::in_data_dir(data_dir),
+            auth: bazaar_auth::AuthConfig::default(),
         }
     }
 }
@@ -53,6 +56,9 @@ pub fn run_node(
         Domain::Admin => Box::pin(async move { Ok(bazaar_admin::run(ctx, shutdown).await?) }),
         Domain::Mail => {
             Box::pin(async move { Ok(bazaar_mail::run(ctx, configs.mail, shutdown).await?) })
+        }
+        Domain::Auth => {
+            Box::pin(async move { Ok(bazaar_auth::run(ctx, configs.auth, shutdown).await?) })
         }
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
     }

@@ -31,6 +31,26 @@ pub struct EdgeConfig {
     /// Longest an HTTP request may take, in milliseconds.
     #[arg(long, env = "BAZAAR_HTTP_TIMEOUT_MS", default_value_t = 30_000)]
     pub http_timeout_ms: u64,
+
+    /// API requests per minute per client IP.
+    #[arg(long, env = "BAZAAR_RATE_LIMIT_PER_MINUTE", default_value_t = 1200)]
+    pub rate_limit_per_minute: u32,
+
+    /// Sign-in, sign-up, code and reset requests per minute per client IP.
+    #[arg(long, env = "BAZAAR_AUTH_RATE_LIMIT_PER_MINUTE", default_value_t = 30)]
+    pub auth_rate_limit_per_minute: u32,
+
+    /// Sign-in, sign-up, code and reset attempts per account (email) per 15 minutes.
+    #[arg(
+        long,
+        env = "BAZAAR_ACCOUNT_RATE_LIMIT_PER_15MIN",
+        default_value_t = 10
+    )]
+    pub account_rate_limit_per_15min: u32,
+
+    /// Take the client IP from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long, env = "BAZAAR_TRUST_FORWARDED", default_value_t = false)]
+    pub trust_forwarded: bool,
 }
 
 impl Default for EdgeConfig {
@@ -41,6 +61,10 @@ impl Default for EdgeConfig {
             cors_origins: Vec::new(),
             body_limit_bytes: 1024 * 1024,
             http_timeout_ms: 30_000,
+            rate_limit_per_minute: 1200,
+            auth_rate_limit_per_minute: 30,
+            account_rate_limit_per_15min: 10,
+            trust_forwarded: false,
         }
     }
 }

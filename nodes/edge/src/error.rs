@@ -18,7 +18,7 @@ impl IntoResponse for ApiError {
         if status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("60"),
+                crate::ratelimit::retry_after_header(self.0.retry_after_secs.unwrap_or(60)),
             );
         }
         response

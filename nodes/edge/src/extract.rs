@@ -11,6 +11,8 @@ use crate::ApiError;
 
 /// The access-token cookie set by sign-in.
 pub(crate) const ACCESS_COOKIE: &str = "bazaar_access";
+/// The refresh-token cookie set by sign-in.
+pub(crate) const REFRESH_COOKIE: &str = "bazaar_refresh";
 
 /// The request id and the caller's token, from the request's headers: an
 /// `Authorization: Bearer` header for API clients, else the access cookie.
@@ -33,7 +35,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
-        let authorization = bearer.or_else(|| cookie(parts, ACCESS_COOKIE));
+        let authorization = bearer.or_else(|| cookie_value(&parts.headers, ACCESS_COOKIE));
         Ok(Meta(RequestMeta {
             request_id,
             authorization,
@@ -41,9 +43,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     }
 }
 
-fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+/// One cookie's value from the request's `Cookie` headers.
+pub(crate) fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

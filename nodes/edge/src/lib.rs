@@ -7,12 +7,15 @@
 
 mod api;
 mod assets;
+mod auth;
 mod config;
+mod csrf;
 mod error;
 mod extract;
 mod health;
 mod openapi;
 mod pages;
+mod ratelimit;
 
 pub use config::EdgeConfig;
 pub use error::ApiError;
@@ -42,6 +45,8 @@ struct Inner {
     /// The domains `/readyz` waits for.
     domains: Vec<Domain>,
     config: EdgeConfig,
+    jetstream: async_nats::jetstream::Context,
+    limiter: ratelimit::Limiter,
 }
 
 impl EdgeState {
@@ -53,6 +58,8 @@ impl EdgeState {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                jetstream: async_nats::jetstream::new(nats.clone()),
+                limiter: ratelimit::Limiter::default(),
                 nats,
                 request_timeout,
                 domains,
@@ -81,11 +88,14 @@ pub fn app(state: EdgeState) -> Router {
     let cors = cors_layer(&config.cors_origins);
     Router::new()
         .merge(api::routes())
+        .merge(auth::routes())
         .merge(health::routes())
         .merge(pages::routes())
         .merge(assets::routes())
         .merge(openapi::routes())
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::middleware))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::middleware))
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(cors)

@@ -5,7 +5,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{EdgeState, api, health};
+use crate::{EdgeState, api, auth, health};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,23 @@ use crate::{EdgeState, api, health};
         api::update_site,
         health::healthz,
         health::readyz,
+        auth::register_user,
+        auth::register_seller,
+        auth::verify,
+        auth::resend,
+        auth::login,
+        auth::logout,
+        auth::refresh,
+        auth::forgot_password,
+        auth::reset_password,
+        auth::change_password,
+        auth::me,
+        auth::update_me,
+        auth::list_addresses,
+        auth::create_address,
+        auth::update_address,
+        auth::delete_address,
+        auth::add_admin,
     ),
     components(schemas(
         bazaar_subjects::ErrorEnvelope,

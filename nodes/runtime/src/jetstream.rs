@@ -91,3 +91,37 @@ pub async fn publish_event<E: Event>(
         .await?;
     Ok(())
 }
+
+/// Makes sure a job stream exists with work-queue retention: each job is
+/// held until one consumer acknowledges it, then removed.
+pub async fn ensure_work_queue(
+    js: &jetstream::Context,
+    s: Stream,
+) -> Result<stream::Stream, NodeError> {
+    js.get_or_create_stream(stream::Config {
+        name: s.name.to_owned(),
+        subjects: vec![s.subjects.to_owned()],
+        retention: stream::RetentionPolicy::WorkQueue,
+        storage: stream::StorageType::File,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .map_err(js_err)
+}
+
+/// Queues a job and waits for JetStream to store it; `dedupe_id` (its
+/// `Nats-Msg-Id`) makes a retried enqueue land once.
+pub async fn enqueue_job<J: bazaar_subjects::Job>(
+    js: &jetstream::Context,
+    job: &J,
+    dedupe_id: &str,
+) -> Result<(), async_nats::Error> {
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", dedupe_id);
+    let payload = serde_json::to_vec(job)?;
+    js.publish_with_headers(J::SUBJECT, headers, payload.into())
+        .await?
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! The auth domain's errors and their one mapping to the envelope.
+
+use bazaar_subjects::ErrorEnvelope;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// 422: invalid fields.
+    #[error("invalid input")]
+    Invalid(ErrorEnvelope),
+    /// 401: one answer for unknown email and wrong password alike.
+    #[error("wrong credentials")]
+    WrongCredentials,
+    /// 400: the code is wrong, used or expired (one answer for all three).
+    #[error("bad code")]
+    BadCode,
+    /// 429: too many wrong codes: the code is locked until it expires.
+    #[error("code locked")]
+    CodeLocked,
+    /// 429: codes are sent at most once a minute and a few times an hour.
+    #[error("slow down")]
+    TooSoon { retry_after_secs: u64 },
+    /// 401: the refresh token is unknown, used, revoked or expired.
+    #[error("bad refresh token")]
+    BadRefreshToken,
+    /// 404: no such address (or not the caller's).
+    #[error("no such address")]
+    NoSuchAddress,
+    /// 409: an account with this email exists already.
+    #[error("email taken")]
+    EmailTaken,
+    /// 500
+    #[error(transparent)]
+    Db(#[from] surrealdb::Error),
+    /// 500
+    #[error(transparent)]
+    Schema(#[from] bazaar_schema::SchemaError),
+    /// 500
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<AuthError> for ErrorEnvelope {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Invalid(envelope) => envelope,
+            AuthError::WrongCredentials => {
+                ErrorEnvelope::unauthorized("the email or password is wrong")
+            }
+            AuthError::BadCode => ErrorEnvelope::bad_request("the code is wrong or has expired"),
+            AuthError::CodeLocked => ErrorEnvelope::rate_limited(
+                "too many wrong codes: request a new code in a few minutes",
+                300,
+            ),
+            AuthError::TooSoon { retry_after_secs } => ErrorEnvelope::rate_limited(
+                format!("a code was sent recently: try again in {retry_after_secs} seconds"),
+                retry_after_secs,
+            ),
+            AuthError::BadRefreshToken => {
+                ErrorEnvelope::unauthorized("your session has ended; sign in again")
+            }
+            AuthError::NoSuchAddress => ErrorEnvelope::not_found("there is no such address"),
+            AuthError::EmailTaken => {
+                ErrorEnvelope::conflict("an account with this email exists already")
+            }
+            other => bazaar_runtime::internal(other),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The auth node: accounts, one-time codes, sessions, profiles and addresses.
+//!
+//! Sign-up codes and reset codes live hashed in JetStream KV with a 5-minute
+//! lifetime; accounts, refresh tokens and addresses live in SurrealDB. Access
+//! tokens are Ed25519 JWTs signed here with the private key; every other node
+//! verifies them with the public key only.
+
+mod codes;
+mod error;
+mod passwords;
+mod service;
+mod validate;
+
+pub use error::AuthError;
+pub use service::{AuthService, create_admin};
+
+use std::path::PathBuf;
+
+use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown, TokenSigner};
+use bazaar_subjects::Domain;
+use bazaar_subjects::auth::*;
+
+/// The auth node's own settings.
+#[derive(Clone, Default, clap::Args)]
+pub struct AuthConfig {
+    /// Ed25519 private key (PKCS#8 PEM) that signs access tokens.
+    /// Defaults to keys/jwt-ed25519.pem under the data dir.
+    #[arg(long, env = "BAZAAR_JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<PathBuf>,
+
+    /// A signer handed in directly (tests, embedding); wins over the file.
+    #[arg(skip)]
+    pub signer: Option<TokenSigner>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_private_key_file", &self.jwt_private_key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthConfig {
+    fn signer(&self, ctx: &NodeContext) -> Result<TokenSigner, NodeError> {
+        if let Some(s) = &self.signer {
+            return Ok(s.clone());
+        }
+        let path = self
+            .jwt_private_key_file
+            .clone()
+            .unwrap_or_else(|| ctx.data_dir.join("keys").join("jwt-ed25519.pem"));
+        Ok(TokenSigner::from_file(&path)?)
+    }
+}
+
+macro_rules! serve {
+    ($node:expr, $svc:expr, $( $endpoint:ty => $method:ident ),* $(,)?) => {{
+        let mut node = $node;
+        $(
+            let svc = $svc.clone();
+            node = node.handle::<$endpoint, _, _>(move |req| {
+                let svc = svc.clone();
+                async move { Ok(svc.$method(req).await?) }
+            });
+        )*
+        node
+    }};
+}
+
+/// Serves the auth domain until `shutdown`.
+pub async fn run(
+    ctx: NodeContext,
+    config: AuthConfig,
+    shutdown: Shutdown,
+) -> Result<(), NodeError> {
+    let svc = AuthService::open(&ctx, config.signer(&ctx)?).await?;
+    let node = Node::new(
+        ctx,
+        Domain::Auth,
+        "accounts, codes, sessions, profiles and addresses",
+    );
+    serve!(node, svc,
+        StartRegistration => start_registration,
+        VerifyRegistration => verify_registration,
+        ResendCode => resend_code,
+        Login => login,
+        Refresh => refresh,
+        Logout => logout,
+        ForgotPassword => forgot_password,
+        ResetPassword => reset_password,
+        ChangePassword => change_password,
+        GetMe => me,
+        UpdateMe => update_me,
+        ListAddresses => list_addresses,
+        CreateAddress => create_address,
+        UpdateAddress => update_address,
+        DeleteAddress => delete_address,
+        AddAdmin => add_admin,
+    )
+    .run(shutdown)
+    .await
+}

@@ -1,0 +1,200 @@
+//! Rate limits shared by every edge copy: fixed-window counters in JetStream
+//! KV, bumped with compare-and-set, so two edges enforce one limit.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bazaar_subjects::ErrorEnvelope;
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+use crate::{ApiError, EdgeConfig, EdgeState};
+
+const BUCKET: &str = "edge_rate_limits";
+
+/// How many hits per how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub max: u32,
+    pub window_secs: u64,
+}
+
+impl Limit {
+    pub fn per_account(c: &EdgeConfig) -> Self {
+        Self {
+            max: c.account_rate_limit_per_15min,
+            window_secs: 15 * 60,
+        }
+    }
+}
+
+/// A short, KV-safe digest of a key part (emails, IPs never stored in clear).
+pub fn digest(s: &str) -> String {
+    hex::encode(&Sha256::digest(s.as_bytes())[..12])
+}
+
+#[derive(Default)]
+pub struct Limiter {
+    store: OnceCell<Option<kv::Store>>,
+}
+
+impl Limiter {
+    async fn store(&self, js: &async_nats::jetstream::Context) -> Option<&kv::Store> {
+        self.store
+            .get_or_init(|| async {
+                match bazaar_runtime::jetstream::ensure_kv(js, BUCKET, Duration::from_secs(3600))
+                    .await
+                {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "rate-limit store unavailable");
+                        None
+                    }
+                }
+            })
+            .await
+            .as_ref()
+    }
+
+    /// Counts one hit on `key`; over the limit → 429 with `Retry-After`.
+    /// When the store cannot be reached the hit is let through (and logged):
+    /// a rate limiter must not take the shop down.
+    pub async fn hit(
+        &self,
+        js: &async_nats::jetstream::Context,
+        key: &str,
+        limit: Limit,
+    ) -> Result<(), u64> {
+        let Some(store) = self.store(js).await else {
+            return Ok(());
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+        let window = now / limit.window_secs;
+        let retry_after = (window + 1) * limit.window_secs - now;
+        let k = format!("{key}.{}.{window}", limit.window_secs);
+        for _ in 0..16 {
+            let entry = match store.entry(&k).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate-limit read failed");
+                    return Ok(());
+                }
+            };
+            let (count, revision) = match &entry {
+                Some(e) if e.operation == kv::Operation::Put => (
+                    std::str::from_utf8(&e.value)
+                        .ok()
+                        .and_then(|v| v.parse::<u32>().ok())
+                        .unwrap_or(0),
+                    Some(e.revision),
+                ),
+                _ => (0, None),
+            };
+            if count >= limit.max {
+                return Err(retry_after);
+            }
+            let next = (count + 1).to_string();
+            let written = match revision {
+                Some(r) => store.update(&k, next.into(), r).await.is_ok(),
+                None => store.create(&k, next.into()).await.is_ok(),
+            };
+            if written {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl EdgeState {
+    pub(crate) fn limiter(&self) -> LimiterHandle<'_> {
+        LimiterHandle { state: self }
+    }
+}
+
+pub(crate) struct LimiterHandle<'a> {
+    state: &'a EdgeState,
+}
+
+impl LimiterHandle<'_> {
+    pub async fn check(&self, key: &str, limit: Limit) -> Result<(), ApiError> {
+        let inner = &self.state.inner;
+        inner
+            .limiter
+            .hit(&inner.jetstream, key, limit)
+            .await
+            .map_err(too_many)
+    }
+}
+
+fn too_many(retry_after: u64) -> ApiError {
+    ApiError(ErrorEnvelope::rate_limited(
+        format!("too many requests: try again in {retry_after} seconds"),
+        retry_after,
+    ))
+}
+
+/// Paths that send codes or check passwords get the stricter per-IP limit.
+fn is_auth_path(path: &str) -> bool {
+    path.starts_with("/api/register/")
+        || matches!(
+            path,
+            "/api/login" | "/api/forgot-password" | "/api/reset-password" | "/api/refresh-token"
+        )
+}
+
+fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
+    if trust_forwarded
+        && let Some(ip) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Per-IP limits on every `/api` request.
+pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !path.starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let config = &state.inner.config;
+    let ip = client_ip(&req, config.trust_forwarded)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let (class, max) = if is_auth_path(path) {
+        ("auth", config.auth_rate_limit_per_minute)
+    } else {
+        ("api", config.rate_limit_per_minute)
+    };
+    let key = format!("ip.{class}.{}", digest(&ip));
+    if let Err(e) = state
+        .limiter()
+        .check(
+            &key,
+            Limit {
+                max,
+                window_secs: 60,
+            },
+        )
+        .await
+    {
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
+pub(crate) fn retry_after_header(secs: u64) -> HeaderValue {
+    HeaderValue::from_str(&secs.to_string()).unwrap_or(HeaderValue::from_static("60"))
+}

@@ -1,0 +1,203 @@
+//! The auth domain: accounts, one-time codes, sessions, profiles and addresses.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{Access, Domain, Empty, Endpoint, Role};
+
+/// Start signing up: a code goes to the email. Sellers add phone and country.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    /// Sellers only.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Sellers only: ISO 3166-1 alpha-2, e.g. `DE`.
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+/// The internal form: which role the new account gets (set by the edge route).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Register {
+    pub role: Role,
+    #[serde(flatten)]
+    pub request: RegisterRequest,
+}
+
+/// The same answer whether or not the email was known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Accepted {
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VerifyRequest {
+    pub email: String,
+    pub otp: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EmailOnly {
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResetPasswordRequest {
+    pub email: String,
+    pub otp: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// A signed-in account as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+/// A new session: a short-lived access token and a rotating refresh token.
+/// The edge puts both in httpOnly cookies; API clients may use them directly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub access_expires_in: i64,
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
+    pub account: Account,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProfileUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An image URL (from `POST /api/images`), or "" to remove.
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+/// A shipping address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Address {
+    pub id: String,
+    #[serde(flatten)]
+    pub fields: AddressInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressInput {
+    /// e.g. "Home".
+    #[serde(default)]
+    pub label: Option<String>,
+    pub full_name: String,
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressList {
+    pub addresses: Vec<Address>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressId {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressUpdate {
+    pub id: String,
+    #[serde(flatten)]
+    pub fields: AddressInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreateAdmin {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+macro_rules! endpoint {
+    ($(#[$doc:meta])* $name:ident, $subject:literal, $access:ident, $req:ty => $rep:ty) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl Endpoint for $name {
+            const SUBJECT: &'static str = $subject;
+            const DOMAIN: Domain = Domain::Auth;
+            const ACCESS: Access = Access::$access;
+            type Request = $req;
+            type Reply = $rep;
+        }
+    };
+}
+
+endpoint!(/// Start a sign-up; always `Accepted`.
+    StartRegistration, "auth.registration.start", Public, Register => Accepted);
+endpoint!(/// Finish a sign-up with the emailed code: account created, signed in.
+    VerifyRegistration, "auth.registration.verify", Public, VerifyRequest => Session);
+endpoint!(/// Send a fresh sign-up code (cooldown applies).
+    ResendCode, "auth.registration.resend", Public, EmailOnly => Accepted);
+endpoint!(/// Email + password → session. One answer for every failure.
+    Login, "auth.session.login", Public, LoginRequest => Session);
+endpoint!(/// Rotate a refresh token; reusing a used one revokes its whole family.
+    Refresh, "auth.session.refresh", Public, RefreshRequest => Session);
+endpoint!(/// End the session the refresh token belongs to.
+    Logout, "auth.session.logout", Public, RefreshRequest => Empty);
+endpoint!(/// Always `Accepted`; a code goes out only when the account exists.
+    ForgotPassword, "auth.password.forgot", Public, EmailOnly => Accepted);
+endpoint!(/// Set a new password with the emailed code; every session ends.
+    ResetPassword, "auth.password.reset", Public, ResetPasswordRequest => Accepted);
+endpoint!(/// Change the password, knowing the current one: every session ends and a fresh one begins.
+    ChangePassword, "auth.password.change", Account, ChangePasswordRequest => Session);
+endpoint!(/// The caller's own account.
+    GetMe, "auth.me.get", Account, Empty => Account);
+endpoint!(/// Change the caller's name or avatar.
+    UpdateMe, "auth.me.update", Account, ProfileUpdate => Account);
+endpoint!(/// The caller's shipping addresses.
+    ListAddresses, "auth.address.list", Account, Empty => AddressList);
+endpoint!(/// Add a shipping address.
+    CreateAddress, "auth.address.create", Account, AddressInput => Address);
+endpoint!(/// Change one of the caller's addresses.
+    UpdateAddress, "auth.address.update", Account, AddressUpdate => Address);
+endpoint!(/// Remove one of the caller's addresses.
+    DeleteAddress, "auth.address.delete", Account, AddressId => Empty);
+endpoint!(/// An admin adds another admin.
+    AddAdmin, "auth.admin.create", Admin, CreateAdmin => Account);
