@@ -98,10 +98,14 @@ impl Platform {
             .expect("nats connects");
         let ctx = NodeContext::new(&config, nats.clone(), db, verifier);
         let shutdown = Shutdown::new();
-        let configs = options
-            .configs
-            .clone()
-            .unwrap_or_else(|| platform::NodeConfigs::in_data_dir(dir.path()));
+        let configs = options.configs.clone().unwrap_or_else(|| {
+            let mut c = platform::NodeConfigs::in_data_dir(dir.path());
+            // Tests read codes from the file mailbox.
+            c.mail.serve_mailbox = true;
+            c
+        });
+        let mut configs = configs;
+        configs.auth.signer = Some(signer.clone());
         let nodes = if options.nodes {
             platform::spawn_all(&ctx, &configs, &shutdown)
         } else {
@@ -153,6 +157,11 @@ impl Platform {
             .expect("token signs")
     }
 
+    /// A token with exactly these claims, signed with the platform's key.
+    pub fn sign_claims(&self, claims: &bazaar_runtime::Claims) -> String {
+        self.signer.sign_claims(claims).expect("token signs")
+    }
+
     /// Another copy of a domain's node, sharing the database.
     pub fn start_node(&self, domain: Domain) -> NodeCopy {
         let shutdown = Shutdown::new();
@@ -163,6 +172,43 @@ impl Platform {
             shutdown.clone(),
         ));
         NodeCopy { shutdown, task }
+    }
+
+    /// The newest email to `to` in the one-box mailbox (polls up to 10 s).
+    pub async fn last_email(&self, to: &str) -> bazaar_subjects::mail::MailboxMessage {
+        let meta = bazaar_runtime::RequestMeta {
+            request_id: "test-mailbox".into(),
+            authorization: None,
+        };
+        for _ in 0..200 {
+            if let Ok(mailbox) = bazaar_runtime::call::<bazaar_subjects::mail::ListMailbox>(
+                &self.ctx.nats,
+                &meta,
+                &bazaar_subjects::Empty {},
+                Duration::from_secs(5),
+            )
+            .await
+                && let Some(m) = mailbox.messages.into_iter().find(|m| m.to == to)
+            {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no email to {to} arrived");
+    }
+
+    /// How many emails to `to` are in the one-box mailbox.
+    pub async fn email_count(&self, to: &str) -> usize {
+        let meta = bazaar_runtime::RequestMeta::default();
+        bazaar_runtime::call::<bazaar_subjects::mail::ListMailbox>(
+            &self.ctx.nats,
+            &meta,
+            &bazaar_subjects::Empty {},
+            Duration::from_secs(5),
+        )
+        .await
+        .map(|m| m.messages.iter().filter(|m| m.to == to).count())
+        .unwrap_or(0)
     }
 
     /// Waits until `/readyz` says every node answers.
@@ -228,4 +274,11 @@ pub fn bazaar_binary() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// The first 6-digit number in a text (the one-time code in our emails).
+pub fn six_digit_code(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
 }

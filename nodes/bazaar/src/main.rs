@@ -61,6 +61,25 @@ enum Command {
     Seed,
     /// Print the effective configuration (secrets hidden) and check it.
     CheckConfig,
+    /// Manage admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account (the first one; later ones can also be added by an admin).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Admin")]
+        name: String,
+        /// Read the password from this file (first line); otherwise it is prompted for.
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -95,6 +114,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => check_config(&common).await,
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    name,
+                    password_file,
+                },
+        } => create_admin(&common, email, name, password_file).await,
     }
 }
 
@@ -302,5 +329,51 @@ async fn wait_for_signal(shutdown: &Shutdown) {
         _ = ctrl_c => tracing::info!("Ctrl-C: stopping"),
         () = term => tracing::info!("SIGTERM: stopping"),
         () = shutdown.cancelled() => {}
+    }
+}
+
+async fn create_admin(
+    common: &CommonConfig,
+    email: String,
+    name: String,
+    password_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let password = match password_file {
+        Some(path) => std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the password file {}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        None => {
+            let first = rpassword::prompt_password("Password for the new admin: ")?;
+            let again = rpassword::prompt_password("Again: ")?;
+            if first != again {
+                bail!("the two passwords differ");
+            }
+            first
+        }
+    };
+    let db = open_db(common).await?;
+    bazaar_schema::migrate(&db).await?;
+    let input = bazaar_subjects::auth::CreateAdmin {
+        name,
+        email,
+        password,
+    };
+    match bazaar_auth::create_admin(&db, input).await {
+        Ok(account) => {
+            println!("admin {} created ({})", account.email, account.id);
+            Ok(())
+        }
+        Err(e) => {
+            let envelope = bazaar_subjects::ErrorEnvelope::from(e);
+            let fields: Vec<String> = envelope
+                .fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect();
+            bail!("{} {}", envelope.message, fields.join("; "))
+        }
     }
 }

@@ -93,7 +93,11 @@ fn accepted(a: Accepted) -> Response {
 
 /// Per-address limit on the calls that send codes or check passwords, on top
 /// of the per-IP limits every `/api` call has.
-async fn limit_email(state: &EdgeState, action: &str, email: &str) -> Result<(), ApiError> {
+pub(crate) async fn limit_email(
+    state: &EdgeState,
+    action: &str,
+    email: &str,
+) -> Result<(), ApiError> {
     let key = format!(
         "email.{action}.{}",
         crate::ratelimit::digest(&email.trim().to_lowercase())

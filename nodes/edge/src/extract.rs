@@ -83,3 +83,27 @@ fn json_rejection(rejection: JsonRejection) -> ErrorEnvelope {
     };
     ErrorEnvelope::new(code, message)
 }
+
+/// The signed-in account for pages (the header shows it), or `None`.
+pub struct Viewer(pub Option<bazaar_subjects::auth::Account>);
+
+impl FromRequestParts<crate::EdgeState> for Viewer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::EdgeState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Meta(meta)) = Meta::from_request_parts(parts, state).await else {
+            return Ok(Viewer(None));
+        };
+        if meta.authorization.is_none() {
+            return Ok(Viewer(None));
+        }
+        let me = state
+            .call::<bazaar_subjects::auth::GetMe>(&meta, &bazaar_subjects::Empty {})
+            .await
+            .ok();
+        Ok(Viewer(me))
+    }
+}

@@ -5,6 +5,7 @@
 //! OpenAPI docs, and answers `/healthz` and `/readyz`. It holds no state: run
 //! as many copies as you like behind a load balancer.
 
+mod account_pages;
 mod api;
 mod assets;
 mod auth;
@@ -89,11 +90,13 @@ pub fn app(state: EdgeState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(auth::routes())
+        .merge(account_pages::routes())
         .merge(health::routes())
         .merge(pages::routes())
         .merge(assets::routes())
         .merge(openapi::routes())
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), account_pages::refresh_middleware))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::middleware))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::middleware))
         .with_state(state.clone())

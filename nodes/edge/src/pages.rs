@@ -11,7 +11,8 @@ use bazaar_subjects::Empty;
 use bazaar_subjects::admin::{self, Category, SiteConfig};
 
 use crate::EdgeState;
-use crate::extract::Meta;
+use crate::extract::{Meta, Viewer};
+use bazaar_subjects::auth::Account;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new().route("/", get(home))
@@ -22,24 +23,27 @@ pub fn routes() -> Router<EdgeState> {
 struct HomePage {
     site: SiteConfig,
     categories: Vec<Category>,
+    viewer: Option<Account>,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 struct ErrorPage {
+    viewer: Option<Account>,
     site_name: String,
     title: String,
     message: String,
     request_id: Option<String>,
 }
 
-async fn home(State(s): State<EdgeState>, Meta(meta): Meta) -> Response {
+async fn home(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): Viewer) -> Response {
     let site = s.call::<admin::GetSite>(&meta, &Empty {}).await;
     let categories = s.call::<admin::ListCategories>(&meta, &Empty {}).await;
     match (site, categories) {
         (Ok(site), Ok(list)) => HomePage {
             site,
             categories: list.categories,
+            viewer,
         }
         .into_response(),
         (Err(e), _) | (_, Err(e)) => error_page(e.0),
@@ -57,6 +61,7 @@ pub(crate) fn error_page(e: bazaar_subjects::ErrorEnvelope) -> Response {
     (
         status,
         ErrorPage {
+            viewer: None,
             site_name: "Bazaar".into(),
             title,
             message: e.message,

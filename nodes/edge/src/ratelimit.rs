@@ -164,10 +164,12 @@ fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// Per-IP limits on every `/api` request.
+/// Per-IP limits on every `/api` request and every form post.
 pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if !path.starts_with("/api/") {
+    // Every API call, and every form post (sign-in and sign-up pages included).
+    let limited = path.starts_with("/api/") || req.method() == axum::http::Method::POST;
+    if !limited {
         return next.run(req).await;
     }
     let config = &state.inner.config;

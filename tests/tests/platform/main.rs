@@ -2,3 +2,4 @@
 //! told as the people who use it meet it.
 
 mod foundation;
+mod identity;
