@@ -4,6 +4,8 @@
 //! panics included (the nats-server child is killed on drop, the temp dir is
 //! removed).
 
+pub mod browser;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

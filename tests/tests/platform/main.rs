@@ -1,5 +1,6 @@
 //! Platform tests, one binary (link time): each module is one capability,
 //! told as the people who use it meet it.
 
+mod browser;
 mod foundation;
 mod identity;
