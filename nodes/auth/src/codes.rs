@@ -78,9 +78,9 @@ impl Codes {
         })
     }
 
-    /// Records one more code sent to `email`, or says how long to wait.
-    pub async fn allow_send(&self, email: &str) -> Result<(), AuthError> {
-        let k = sha(&[email]);
+    /// Records one more `purpose` email sent to `email`, or says how long to wait.
+    pub async fn allow_send(&self, purpose: &str, email: &str) -> Result<(), AuthError> {
+        let k = key(purpose, email);
         for _ in 0..10 {
             let entry = self.sends.entry(&k).await.map_err(kv_err)?;
             let (held, revision) = match &entry {

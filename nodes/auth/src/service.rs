@@ -218,7 +218,7 @@ impl AuthService {
             );
         }
         v.finish().map_err(AuthError::Invalid)?;
-        self.codes.allow_send(&email).await?;
+        self.codes.allow_send(SIGN_UP, &email).await?;
         let answer = accepted("check your email for a 6-digit code");
         if let Some(existing) = self.account_by_email(&email).await? {
             // Same answer as for a new address; the owner learns by email.
@@ -256,7 +256,7 @@ impl AuthService {
         let Some(pending) = self.codes.pending::<PendingSignUp>(SIGN_UP, &email).await else {
             return Ok(answer);
         };
-        self.codes.allow_send(&email).await?;
+        self.codes.allow_send(SIGN_UP, &email).await?;
         let code = self.codes.issue(SIGN_UP, &email, &pending).await?;
         self.send_code(&email, &pending.name, code, CodePurpose::SignUp)
             .await?;
@@ -390,7 +390,7 @@ impl AuthService {
         let Some(account) = self.account_by_email(&email).await? else {
             return Ok(answer);
         };
-        self.codes.allow_send(&email).await?;
+        self.codes.allow_send(RESET, &email).await?;
         let code = self.codes.issue(RESET, &email, &account.id).await?;
         self.send_code(&email, &account.name, code, CodePurpose::PasswordReset)
             .await?;

@@ -778,14 +778,14 @@ pub async fn refresh_middleware(
                 req.headers_mut().append(header::COOKIE, v);
             }
             let mut response = next.run(req).await;
-            for (name, value) in session_cookies(&state, &session) {
+            for (name, value) in session_cookies(&state, &session).0 {
                 response.headers_mut().append(name, value);
             }
             response
         }
         Err(_) => {
             let mut response = next.run(req).await;
-            for (name, value) in clear_cookies() {
+            for (name, value) in clear_cookies().0 {
                 response.headers_mut().append(name, value);
             }
             response

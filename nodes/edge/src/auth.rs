@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use bazaar_runtime::RequestMeta;
@@ -39,10 +39,11 @@ pub fn routes() -> Router<EdgeState> {
 }
 
 /// The cookies that carry a session; `Secure` unless the site is plain http.
+/// Appended: two `Set-Cookie` headers, not one replacing the other.
 pub(crate) fn session_cookies(
     state: &EdgeState,
     s: &Session,
-) -> [(header::HeaderName, HeaderValue); 2] {
+) -> AppendHeaders<[(header::HeaderName, HeaderValue); 2]> {
     let secure = if state.inner.config.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -56,7 +57,7 @@ pub(crate) fn session_cookies(
         "{REFRESH_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
         s.refresh_token, s.refresh_expires_in
     );
-    [
+    AppendHeaders([
         (
             header::SET_COOKIE,
             HeaderValue::from_str(&access).unwrap_or(HeaderValue::from_static("")),
@@ -65,11 +66,11 @@ pub(crate) fn session_cookies(
             header::SET_COOKIE,
             HeaderValue::from_str(&refresh).unwrap_or(HeaderValue::from_static("")),
         ),
-    ]
+    ])
 }
 
-pub(crate) fn clear_cookies() -> [(header::HeaderName, HeaderValue); 2] {
-    [
+pub(crate) fn clear_cookies() -> AppendHeaders<[(header::HeaderName, HeaderValue); 2]> {
+    AppendHeaders([
         (
             header::SET_COOKIE,
             HeaderValue::from_static("bazaar_access=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
@@ -80,7 +81,7 @@ pub(crate) fn clear_cookies() -> [(header::HeaderName, HeaderValue); 2] {
                 "bazaar_refresh=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict",
             ),
         ),
-    ]
+    ])
 }
 
 fn with_session(state: &EdgeState, s: Session) -> Response {

@@ -14,6 +14,7 @@ mod csrf;
 mod error;
 mod extract;
 mod health;
+mod mailbox;
 mod openapi;
 mod pages;
 mod ratelimit;
@@ -91,6 +92,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(api::routes())
         .merge(auth::routes())
         .merge(account_pages::routes())
+        .merge(mailbox::routes())
         .merge(health::routes())
         .merge(pages::routes())
         .merge(assets::routes())

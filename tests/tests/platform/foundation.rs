@@ -378,9 +378,19 @@ async fn with_no_node_running_the_api_says_503_and_readyz_says_who_is_missing() 
         body["domains"][0],
         json!({ "domain": "admin", "ready": false })
     );
+    let listed: Vec<&str> = body["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["admin", "auth", "mail"]);
 
-    // Starting the node makes the platform ready.
-    let node = p.start_node(Domain::Admin);
+    // Starting the nodes makes the platform ready.
+    let nodes: Vec<_> = bazaar::platform::DOMAINS
+        .iter()
+        .map(|d| p.start_node(*d))
+        .collect();
     p.wait_ready().await;
     let body: Value = p
         .http
@@ -401,7 +411,9 @@ async fn with_no_node_running_the_api_says_503_and_readyz_says_who_is_missing() 
             .status(),
         200
     );
-    node.stop().await;
+    for node in nodes {
+        node.stop().await;
+    }
 }
 
 #[tokio::test]

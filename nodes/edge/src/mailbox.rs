@@ -1,0 +1,45 @@
+//! `/dev/mailbox`: on one box without SMTP, the emails Bazaar would have sent,
+//! so a newcomer can finish signing up. The mail node serves the list only
+//! under `bazaar dev`; elsewhere this page says so.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bazaar_subjects::Empty;
+use bazaar_subjects::auth::Account;
+use bazaar_subjects::mail::{ListMailbox, MailboxMessage};
+
+use crate::EdgeState;
+use crate::extract::{Meta, Viewer};
+
+pub fn routes() -> Router<EdgeState> {
+    Router::new().route("/dev/mailbox", get(mailbox))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "mailbox.html")]
+struct MailboxPage {
+    viewer: Option<Account>,
+    available: bool,
+    messages: Vec<MailboxMessage>,
+}
+
+async fn mailbox(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): Viewer) -> Response {
+    match s.call::<ListMailbox>(&meta, &Empty {}).await {
+        Ok(m) => MailboxPage {
+            viewer,
+            available: true,
+            messages: m.messages,
+        }
+        .into_response(),
+        Err(_) => MailboxPage {
+            viewer,
+            available: false,
+            messages: Vec::new(),
+        }
+        .into_response(),
+    }
+}
