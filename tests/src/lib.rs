@@ -5,6 +5,7 @@
 //! removed).
 
 pub mod browser;
+pub mod smtp_server;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -2,5 +2,6 @@
 //! told as the people who use it meet it.
 
 mod browser;
+mod email;
 mod foundation;
 mod identity;
