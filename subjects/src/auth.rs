@@ -201,3 +201,29 @@ endpoint!(/// Remove one of the caller's addresses.
     DeleteAddress, "auth.address.delete", Account, AddressId => Empty);
 endpoint!(/// An admin adds another admin.
     AddAdmin, "auth.admin.create", Admin, CreateAdmin => Account);
+
+/// Begin "Sign in with Google": where to send the browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GoogleStart {
+    /// Our callback URL, registered with the provider.
+    pub redirect_uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GoogleRedirect {
+    pub authorization_url: String,
+    /// Bind it to the browser (a cookie) and compare on the way back.
+    pub state: String,
+}
+
+/// The provider sent the browser back with a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GoogleFinish {
+    pub code: String,
+    pub state: String,
+}
+
+endpoint!(/// Start the OpenID Connect authorization-code flow (PKCE, state, nonce).
+    StartGoogleSignIn, "auth.google.start", Public, GoogleStart => GoogleRedirect);
+endpoint!(/// Finish it: exchange the code, verify the id_token, sign in (linking by email).
+    FinishGoogleSignIn, "auth.google.finish", Public, GoogleFinish => Session);

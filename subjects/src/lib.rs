@@ -197,6 +197,8 @@ mod tests {
         check::<auth::UpdateAddress>();
         check::<auth::DeleteAddress>();
         check::<auth::AddAdmin>();
+        check::<auth::StartGoogleSignIn>();
+        check::<auth::FinishGoogleSignIn>();
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! removed).
 
 pub mod browser;
+pub mod oidc;
 pub mod smtp_server;
 
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ pub struct Platform {
     shutdown: Shutdown,
     nodes: Vec<JoinHandle<Result<(), platform::PlatformError>>>,
     _dir: tempfile::TempDir,
+    kept: Vec<tempfile::TempDir>,
 }
 
 /// A node copy started by a test, which the test may stop.
@@ -118,11 +120,15 @@ impl Platform {
             .await
             .expect("edge binds");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut edge = options.edge.clone();
+        if edge.public_url == EdgeConfig::default().public_url {
+            edge.public_url = base_url.clone();
+        }
         let state = EdgeState::new(
             nats,
             Duration::from_secs(5),
             platform::DOMAINS.to_vec(),
-            options.edge,
+            edge,
         );
         tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
         let platform = Self {
@@ -138,6 +144,7 @@ impl Platform {
             shutdown,
             nodes,
             _dir: dir,
+            kept: Vec::new(),
         };
         if options.nodes {
             platform.wait_ready().await;
@@ -147,6 +154,11 @@ impl Platform {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// Keeps a temp dir alive as long as the platform.
+    pub fn keep(&mut self, dir: tempfile::TempDir) {
+        self.kept.push(dir);
     }
 
     pub fn data_dir(&self) -> PathBuf {

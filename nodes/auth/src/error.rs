@@ -28,6 +28,15 @@ pub enum AuthError {
     /// 409: an account with this email exists already.
     #[error("email taken")]
     EmailTaken,
+    /// 400: Google sign-in failed in a way the person can retry.
+    #[error("google sign-in: {0}")]
+    Google(String),
+    /// 404: Google sign-in is not configured here.
+    #[error("google sign-in disabled")]
+    GoogleDisabled,
+    /// 403: this account signs in with its password.
+    #[error("not a buyer account")]
+    PasswordOnly,
     /// 500
     #[error(transparent)]
     Db(#[from] surrealdb::Error),
@@ -61,6 +70,13 @@ impl From<AuthError> for ErrorEnvelope {
             AuthError::NoSuchAddress => ErrorEnvelope::not_found("there is no such address"),
             AuthError::EmailTaken => {
                 ErrorEnvelope::conflict("an account with this email exists already")
+            }
+            AuthError::Google(message) => ErrorEnvelope::bad_request(message),
+            AuthError::GoogleDisabled => {
+                ErrorEnvelope::not_found("Google sign-in is not enabled on this site")
+            }
+            AuthError::PasswordOnly => {
+                ErrorEnvelope::forbidden("this account signs in with its email and password")
             }
             other => bazaar_runtime::internal(other),
         }

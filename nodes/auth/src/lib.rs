@@ -7,11 +7,13 @@
 
 mod codes;
 mod error;
+mod google;
 mod passwords;
 mod service;
 mod validate;
 
 pub use error::AuthError;
+pub use google::GoogleConfig;
 pub use service::{AuthService, create_admin};
 
 use std::path::PathBuf;
@@ -31,6 +33,9 @@ pub struct AuthConfig {
     /// A signer handed in directly (tests, embedding); wins over the file.
     #[arg(skip)]
     pub signer: Option<TokenSigner>,
+
+    #[command(flatten)]
+    pub google: GoogleConfig,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -74,7 +79,7 @@ pub async fn run(
     config: AuthConfig,
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
-    let svc = AuthService::open(&ctx, config.signer(&ctx)?).await?;
+    let svc = AuthService::open(&ctx, config.signer(&ctx)?, &config.google).await?;
     let node = Node::new(
         ctx,
         Domain::Auth,
@@ -97,6 +102,8 @@ pub async fn run(
         UpdateAddress => update_address,
         DeleteAddress => delete_address,
         AddAdmin => add_admin,
+        StartGoogleSignIn => start_google,
+        FinishGoogleSignIn => finish_google,
     )
     .run(shutdown)
     .await

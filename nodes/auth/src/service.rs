@@ -26,6 +26,7 @@ pub struct AuthService {
     js: async_nats::jetstream::Context,
     codes: Codes,
     signer: TokenSigner,
+    google: Option<crate::google::Google>,
 }
 
 /// A sign-up waiting for its code: everything but the proof of the address.
@@ -92,14 +93,93 @@ fn caller_id(caller: &Caller) -> Result<String, AuthError> {
 }
 
 impl AuthService {
-    pub async fn open(ctx: &NodeContext, signer: TokenSigner) -> Result<Self, NodeError> {
+    pub async fn open(
+        ctx: &NodeContext,
+        signer: TokenSigner,
+        google: &crate::GoogleConfig,
+    ) -> Result<Self, NodeError> {
         ensure_work_queue(&ctx.jetstream, mail::JOBS).await?;
         Ok(Self {
             db: ctx.db.clone(),
             js: ctx.jetstream.clone(),
             codes: Codes::open(&ctx.jetstream).await?,
             signer,
+            google: crate::google::Google::open(google, &ctx.jetstream).await?,
         })
+    }
+
+    pub async fn start_google(
+        &self,
+        req: Request<GoogleStart>,
+    ) -> Result<GoogleRedirect, AuthError> {
+        let google = self.google.as_ref().ok_or(AuthError::GoogleDisabled)?;
+        let (authorization_url, state) = google.start(&req.body.redirect_uri).await?;
+        Ok(GoogleRedirect {
+            authorization_url,
+            state,
+        })
+    }
+
+    /// Signs in with a verified Google identity: the account linked to it,
+    /// else the buyer account with the same (verified) email, which gets
+    /// linked, else a new buyer account.
+    pub async fn finish_google(&self, req: Request<GoogleFinish>) -> Result<Session, AuthError> {
+        let google = self.google.as_ref().ok_or(AuthError::GoogleDisabled)?;
+        let who = google.finish(&req.body.code, &req.body.state).await?;
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {ACCOUNT_FIELDS} FROM account WHERE google_sub = $sub"
+            ))
+            .bind(("sub", who.sub.clone()))
+            .await?
+            .check()?;
+        if let Some(row) = take_rows::<AccountRow>(&mut res, 0)?.into_iter().next() {
+            return self.session(row.into(), None).await;
+        }
+        let email = normalize_email(&who.email);
+        if let Some(row) = self.account_by_email(&email).await? {
+            if row.role != Role::Buyer {
+                return Err(AuthError::PasswordOnly);
+            }
+            self.db
+                .query("UPDATE type::record('account', $id) SET google_sub = $sub RETURN NONE")
+                .bind(("id", row.id.clone()))
+                .bind(("sub", who.sub))
+                .await?
+                .check()?;
+            tracing::info!(account = %row.id, "Google identity linked");
+            return self.session(row.into(), None).await;
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let name = who
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| email.split('@').next().unwrap_or("Shopper").to_owned());
+        let name: String = name.trim().chars().take(80).collect();
+        let created = self
+            .db
+            .query("CREATE type::record('account', $id) SET email = $email, name = $name, role = 'buyer', google_sub = $sub RETURN NONE")
+            .bind(("id", id.clone()))
+            .bind(("email", email.clone()))
+            .bind(("name", name.clone()))
+            .bind(("sub", who.sub))
+            .await?
+            .check();
+        if created.is_err() {
+            return Err(AuthError::EmailTaken);
+        }
+        tracing::info!(account = %id, "account created with Google");
+        let account = Account {
+            id,
+            name,
+            email,
+            role: Role::Buyer,
+            phone: None,
+            country: None,
+            avatar_url: None,
+        };
+        self.session(account, None).await
     }
 
     async fn mail(&self, to: &str, email: Email) -> Result<(), AuthError> {

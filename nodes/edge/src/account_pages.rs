@@ -88,6 +88,7 @@ struct FormSpec {
     submit: &'static str,
     extra_forms: Vec<ExtraForm>,
     links: Vec<(&'static str, &'static str)>,
+    google: bool,
 }
 
 impl FormSpec {
@@ -107,6 +108,7 @@ impl FormSpec {
             submit,
             extra_forms: Vec::new(),
             links: Vec::new(),
+            google: false,
         }
     }
 
@@ -391,12 +393,17 @@ fn login_form(f: &LoginForm) -> FormSpec {
     spec
 }
 
-async fn login_page(Viewer(viewer): Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn login_page(
+    State(s): State<EdgeState>,
+    Viewer(viewer): Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let form = LoginForm {
         next: q.get("next").cloned().unwrap_or_default(),
         ..LoginForm::default()
     };
     let mut spec = login_form(&form);
+    spec.google = s.inner.config.google_sign_in;
     if q.contains_key("reset") {
         spec.notice = Some("Your password is changed. Sign in with the new one.".into());
     }

@@ -51,6 +51,10 @@ pub struct EdgeConfig {
     /// Take the client IP from X-Forwarded-For (only behind a proxy you run).
     #[arg(long, env = "BAZAAR_TRUST_FORWARDED", default_value_t = false)]
     pub trust_forwarded: bool,
+
+    /// Show "Sign in with Google" (on when the auth node has a Google client id).
+    #[arg(skip = std::env::var_os("BAZAAR_GOOGLE_CLIENT_ID").is_some())]
+    pub google_sign_in: bool,
 }
 
 impl Default for EdgeConfig {
@@ -65,6 +69,7 @@ impl Default for EdgeConfig {
             auth_rate_limit_per_minute: 30,
             account_rate_limit_per_15min: 10,
             trust_forwarded: false,
+            google_sign_in: std::env::var_os("BAZAAR_GOOGLE_CLIENT_ID").is_some(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod config;
 mod csrf;
 mod error;
 mod extract;
+mod google;
 mod health;
 mod mailbox;
 mod openapi;
@@ -93,6 +94,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(auth::routes())
         .merge(account_pages::routes())
         .merge(mailbox::routes())
+        .merge(google::routes())
         .merge(health::routes())
         .merge(pages::routes())
         .merge(assets::routes())

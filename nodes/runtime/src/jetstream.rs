@@ -111,17 +111,32 @@ pub async fn ensure_work_queue(
 }
 
 /// Queues a job and waits for JetStream to store it; `dedupe_id` (its
-/// `Nats-Msg-Id`) makes a retried enqueue land once.
+/// `Nats-Msg-Id`) makes a retried enqueue land once within the stream's
+/// two-minute duplicate window.
+///
+/// The job's work queue is created on first use when it does not exist yet,
+/// so a publisher never depends on the consuming node having started first.
 pub async fn enqueue_job<J: bazaar_subjects::Job>(
     js: &jetstream::Context,
     job: &J,
     dedupe_id: &str,
 ) -> Result<(), async_nats::Error> {
-    let mut headers = HeaderMap::new();
-    headers.insert("Nats-Msg-Id", dedupe_id);
-    let payload = serde_json::to_vec(job)?;
-    js.publish_with_headers(J::SUBJECT, headers, payload.into())
-        .await?
-        .await?;
+    let payload = bytes::Bytes::from(serde_json::to_vec(job)?);
+    let publish = || async {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", dedupe_id);
+        js.publish_with_headers(J::SUBJECT, headers, payload.clone())
+            .await?
+            .await
+    };
+    match publish().await {
+        Err(e) if e.kind() == jetstream::context::PublishErrorKind::StreamNotFound => {
+            ensure_work_queue(js, J::STREAM).await?;
+            publish().await?;
+        }
+        other => {
+            other?;
+        }
+    }
     Ok(())
 }

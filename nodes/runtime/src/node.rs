@@ -66,6 +66,9 @@ pub enum NodeError {
     Key(#[from] crate::tokens::KeyError),
     #[error("JetStream set-up failed: {0}")]
     JetStream(String),
+    /// A node's own settings are unusable (e.g. a malformed URL or address).
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 /// Connects to NATS with reconnects on and a name that shows in `nats server report`.

@@ -4,4 +4,5 @@
 mod browser;
 mod email;
 mod foundation;
+mod google;
 mod identity;
