@@ -36,6 +36,12 @@ pub fn routes() -> Router<EdgeState> {
         .route("/reset-password", get(reset_page).post(reset))
         .route("/account", get(account_page))
         .route("/account/profile", post(update_profile))
+        .route(
+            "/account/avatar",
+            post(upload_avatar).layer(axum::extract::DefaultBodyLimit::max(
+                crate::images::MAX_IMAGE_BYTES + 64 * 1024,
+            )),
+        )
         .route("/account/addresses", post(add_address))
         .route("/account/addresses/{id}/delete", post(delete_address))
         .route("/account/password", post(change_password))
@@ -674,6 +680,40 @@ async fn update_profile(
                         .first()
                         .map_or(e.0.message.clone(), |f| f.message.clone()),
                 ),
+                ..Default::default()
+            };
+            render_account(&s, &meta, st, status_of(&e.0)).await
+        }
+    }
+}
+
+async fn upload_avatar(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    multipart: axum::extract::Multipart,
+) -> Response {
+    if s.call::<GetMe>(&meta, &Empty {}).await.is_err() {
+        return Redirect::to("/login?next=/account").into_response();
+    }
+    let result = match crate::images::store_upload(&s, multipart).await {
+        Ok(img) => {
+            let update = ProfileUpdate {
+                name: None,
+                avatar_url: Some(img.url),
+            };
+            s.call::<UpdateMe>(&meta, &update).await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Redirect::to("/account?saved=1").into_response(),
+        Err(e) => {
+            let message =
+                e.0.fields
+                    .first()
+                    .map_or(e.0.message.clone(), |f| f.message.clone());
+            let st = AccountState {
+                error: Some(message),
                 ..Default::default()
             };
             render_account(&s, &meta, st, status_of(&e.0)).await

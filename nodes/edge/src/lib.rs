@@ -15,6 +15,7 @@ mod error;
 mod extract;
 mod google;
 mod health;
+mod images;
 mod mailbox;
 mod openapi;
 mod pages;
@@ -50,6 +51,7 @@ struct Inner {
     config: EdgeConfig,
     jetstream: async_nats::jetstream::Context,
     limiter: ratelimit::Limiter,
+    images: images::ImageStore,
 }
 
 impl EdgeState {
@@ -63,6 +65,7 @@ impl EdgeState {
             inner: Arc::new(Inner {
                 jetstream: async_nats::jetstream::new(nats.clone()),
                 limiter: ratelimit::Limiter::default(),
+                images: images::ImageStore::default(),
                 nats,
                 request_timeout,
                 domains,
@@ -95,6 +98,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(account_pages::routes())
         .merge(mailbox::routes())
         .merge(google::routes())
+        .merge(images::routes())
         .merge(health::routes())
         .merge(pages::routes())
         .merge(assets::routes())

@@ -5,7 +5,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{EdgeState, api, auth, health};
+use crate::{EdgeState, api, auth, health, images};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,7 @@ use crate::{EdgeState, api, auth, health};
         auth::update_address,
         auth::delete_address,
         auth::add_admin,
+        images::upload,
     ),
     components(schemas(
         bazaar_subjects::ErrorEnvelope,

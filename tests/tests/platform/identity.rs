@@ -856,3 +856,39 @@ async fn no_password_code_or_token_ever_reaches_the_logs() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_first_admin_is_created_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let password_file = dir.path().join("pw");
+    let run = |email: &str, password: &str| {
+        std::fs::write(&password_file, format!("{password}\n")).unwrap();
+        std::process::Command::new(bazaar_tests::bazaar_binary())
+            .args([
+                "admin",
+                "create",
+                "--email",
+                email,
+                "--name",
+                "Root Admin",
+                "--password-file",
+            ])
+            .arg(&password_file)
+            .env("BAZAAR_DATA_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = run("root@example.com", "a long admin password");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("admin root@example.com created"));
+    let again = run("root@example.com", "a long admin password");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let weak = run("other@example.com", "short");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10 characters"));
+}

@@ -6,3 +6,4 @@ mod email;
 mod foundation;
 mod google;
 mod identity;
+mod images;

@@ -1,0 +1,261 @@
+//! Images: uploaded by signed-in people, checked by their content (not their
+//! name or claimed type), stored in the NATS Object Store with a thumbnail,
+//! and served with long-lived cache headers (an image id never changes).
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use async_nats::jetstream::object_store::{ObjectMetadata, ObjectStore};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bazaar_subjects::auth::GetMe;
+use bazaar_subjects::{Empty, ErrorEnvelope, FieldError};
+use image::ImageFormat;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
+use tokio::sync::OnceCell;
+
+use crate::extract::Meta;
+use crate::{ApiError, EdgeState};
+
+const BUCKET: &str = "images";
+/// The largest image accepted.
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// Images larger than this in either dimension are refused (decompression bombs).
+const MAX_DIMENSION: u32 = 8000;
+const THUMB: u32 = 320;
+
+pub fn routes() -> Router<EdgeState> {
+    Router::new()
+        .route(
+            "/api/images",
+            post(upload).layer(DefaultBodyLimit::max(MAX_IMAGE_BYTES + 64 * 1024)),
+        )
+        .route("/images/{id}", get(serve))
+}
+
+#[derive(Default)]
+pub struct ImageStore {
+    store: OnceCell<ObjectStore>,
+}
+
+impl ImageStore {
+    async fn get(&self, js: &async_nats::jetstream::Context) -> Result<&ObjectStore, ApiError> {
+        self.store
+            .get_or_try_init(|| async {
+                bazaar_runtime::jetstream::ensure_object_store(js, BUCKET).await
+            })
+            .await
+            .map_err(|e| ApiError(bazaar_runtime::internal(e)))
+    }
+}
+
+/// A stored image.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    pub id: String,
+    pub url: String,
+    pub thumbnail_url: String,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError(ErrorEnvelope::validation(vec![FieldError {
+        field: "file".into(),
+        message: message.into(),
+    }]))
+}
+
+/// What the bytes are, judged by their content; only web image types pass.
+fn sniff(bytes: &[u8]) -> Result<(ImageFormat, &'static str), ApiError> {
+    let format = image::guess_format(bytes)
+        .map_err(|_| invalid("this is not an image (use JPEG, PNG, WebP or GIF)"))?;
+    let mime = match format {
+        ImageFormat::Jpeg => "image/jpeg",
+        ImageFormat::Png => "image/png",
+        ImageFormat::WebP => "image/webp",
+        ImageFormat::Gif => "image/gif",
+        _ => return Err(invalid("use JPEG, PNG, WebP or GIF")),
+    };
+    Ok((format, mime))
+}
+
+/// Decodes (proving the file is whole) and makes a JPEG thumbnail.
+fn thumbnail(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32, Vec<u8>), ApiError> {
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_DIMENSION);
+    limits.max_image_height = Some(MAX_DIMENSION);
+    limits.max_alloc = Some(256 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|_| invalid("the image is damaged or too large (at most 8000×8000 pixels)"))?;
+    let (w, h) = (img.width(), img.height());
+    let thumb = img.thumbnail(THUMB, THUMB).to_rgb8();
+    let mut out = Cursor::new(Vec::new());
+    thumb
+        .write_to(&mut out, ImageFormat::Jpeg)
+        .map_err(|e| ApiError(bazaar_runtime::internal(e)))?;
+    Ok((w, h, out.into_inner()))
+}
+
+/// Upload an image (multipart field `file`, at most 5 MiB) as a signed-in account.
+#[utoipa::path(post, path = "/api/images", tag = "images",
+    responses((status = 201, body = Uploaded), (status = 401, body = ErrorEnvelope),
+              (status = 413, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+pub async fn upload(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    multipart: Multipart,
+) -> Result<Response, ApiError> {
+    // The auth node judges the token; anonymous uploads stop here.
+    s.call::<GetMe>(&meta, &Empty {}).await?;
+    let uploaded = store_upload(&s, multipart).await?;
+    Ok((StatusCode::CREATED, Json(uploaded)).into_response())
+}
+
+/// Reads the `file` field and stores it; shared with the avatar page form.
+pub(crate) async fn store_upload(
+    s: &EdgeState,
+    mut multipart: Multipart,
+) -> Result<Uploaded, ApiError> {
+    let mut bytes = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
+    {
+        if field.name() == Some("file") {
+            let data = field.bytes().await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError(ErrorEnvelope::new(
+                        bazaar_subjects::ErrorCode::PayloadTooLarge,
+                        "images are at most 5 MiB",
+                    ))
+                } else {
+                    ApiError(ErrorEnvelope::bad_request(e.body_text()))
+                }
+            })?;
+            bytes = Some(data);
+        }
+    }
+    let bytes = bytes.ok_or_else(|| invalid("choose an image file"))?;
+    if bytes.is_empty() {
+        return Err(invalid("the file is empty"));
+    }
+    if bytes.len() > MAX_IMAGE_BYTES {
+        return Err(ApiError(ErrorEnvelope::new(
+            bazaar_subjects::ErrorCode::PayloadTooLarge,
+            "images are at most 5 MiB",
+        )));
+    }
+    let (format, mime) = sniff(&bytes)?;
+    let data = bytes.clone();
+    let (width, height, thumb) = tokio::task::spawn_blocking(move || thumbnail(&data, format))
+        .await
+        .map_err(|e| ApiError(bazaar_runtime::internal(e)))??;
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let store = s.inner.images.get(&s.inner.jetstream).await?;
+    for (name, body, content_type) in [
+        (id.clone(), bytes.to_vec(), mime),
+        (format!("{id}.thumb"), thumb, "image/jpeg"),
+    ] {
+        let meta = ObjectMetadata {
+            name,
+            description: Some(content_type.to_owned()),
+            ..Default::default()
+        };
+        store
+            .put(meta, &mut Cursor::new(body))
+            .await
+            .map_err(|e| ApiError(bazaar_runtime::internal(e)))?;
+    }
+    Ok(Uploaded {
+        url: format!("/images/{id}"),
+        thumbnail_url: format!("/images/{id}?size=thumb"),
+        id,
+        content_type: mime.to_owned(),
+        width,
+        height,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct Size {
+    size: Option<String>,
+}
+
+async fn serve(
+    State(s): State<EdgeState>,
+    Path(id): Path<String>,
+    Query(q): Query<Size>,
+    headers: HeaderMap,
+) -> Response {
+    let not_found = || crate::pages::error_page(ErrorEnvelope::not_found("there is no such image"));
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return not_found();
+    }
+    let name = match q.size.as_deref() {
+        Some("thumb") => format!("{id}.thumb"),
+        _ => id,
+    };
+    let store = match s.inner.images.get(&s.inner.jetstream).await {
+        Ok(store) => store,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(mut object) = store.get(&name).await else {
+        return not_found();
+    };
+    let info = object.info().clone();
+    let etag = format!(
+        "\"{}\"",
+        info.digest.clone().unwrap_or_default().replace('=', "")
+    );
+    let cache = [
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
+        ),
+    ];
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    let mut body = Vec::with_capacity(info.size);
+    let read = tokio::time::timeout(Duration::from_secs(30), object.read_to_end(&mut body)).await;
+    if !matches!(read, Ok(Ok(_))) {
+        return ApiError(bazaar_runtime::internal("image read failed")).into_response();
+    }
+    let content_type = info
+        .description
+        .unwrap_or_else(|| "application/octet-stream".into());
+    (
+        cache,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(&content_type)
+                    .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,182 @@
+//! Uploading and serving images (avatars now, product photos with the catalog).
+
+use std::io::Cursor;
+
+use bazaar_subjects::Role;
+use bazaar_tests::Platform;
+use serde_json::{Value, json};
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn form(bytes: Vec<u8>, name: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+    )
+}
+
+async fn signed_in(p: &Platform) -> String {
+    let r = p
+        .http
+        .post(p.url("/api/admins"))
+        .bearer_auth(p.token(Role::Admin))
+        .json(&json!({ "name": "Ima", "email": "ima@example.com", "password": "ima's long password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let session: Value = p
+        .http
+        .post(p.url("/api/login"))
+        .json(&json!({ "email": "ima@example.com", "password": "ima's long password" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_uploaded_image_is_served_with_a_thumbnail_and_becomes_an_avatar() {
+    let p = Platform::spawn().await;
+    let token = signed_in(&p).await;
+    let r = p
+        .http
+        .post(p.url("/api/images"))
+        .bearer_auth(&token)
+        .multipart(form(png(1200, 800), "x.png"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let up: Value = r.json().await.unwrap();
+    assert_eq!(up["content_type"], "image/png");
+    assert_eq!(
+        (up["width"].as_u64(), up["height"].as_u64()),
+        (Some(1200), Some(800))
+    );
+
+    let r = p
+        .http
+        .get(p.url(up["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let etag = r.headers()["etag"].clone();
+    assert_eq!(r.bytes().await.unwrap().to_vec(), png(1200, 800));
+    let again = p
+        .http
+        .get(p.url(up["url"].as_str().unwrap()))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+
+    let thumb = p
+        .http
+        .get(p.url(up["thumbnail_url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    let thumb = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (320, 213));
+
+    let me: Value = p
+        .http
+        .patch(p.url("/api/me"))
+        .bearer_auth(&token)
+        .json(&json!({ "avatar_url": up["url"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["avatar_url"], up["url"]);
+    let r = p
+        .http
+        .patch(p.url("/api/me"))
+        .bearer_auth(&token)
+        .json(&json!({ "avatar_url": "https://evil.example/x.png" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}
+
+#[tokio::test]
+async fn non_images_oversized_files_and_strangers_are_refused() {
+    let p = Platform::spawn().await;
+    let token = signed_in(&p).await;
+    let r = p
+        .http
+        .post(p.url("/api/images"))
+        .multipart(form(png(10, 10), "a.png"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "anonymous uploads are refused");
+    let r = p
+        .http
+        .post(p.url("/api/images"))
+        .bearer_auth(&token)
+        .multipart(form(
+            b"<html><script>alert(1)</script></html>".to_vec(),
+            "cat.png",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        422,
+        "the name says png, the content says otherwise"
+    );
+    let mut truncated = png(200, 200);
+    truncated.truncate(truncated.len() / 2);
+    let r = p
+        .http
+        .post(p.url("/api/images"))
+        .bearer_auth(&token)
+        .multipart(form(truncated, "half.png"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let big = vec![0x89u8; 6 * 1024 * 1024];
+    let r = p
+        .http
+        .post(p.url("/api/images"))
+        .bearer_auth(&token)
+        .multipart(form(big, "big.png"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let r = p
+        .http
+        .get(p.url("/images/doesnotexist"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
