@@ -19,9 +19,18 @@ pub async fn ensure_stream(
     js: &jetstream::Context,
     s: Stream,
 ) -> Result<stream::Stream, NodeError> {
+    ensure_with_retention(js, s, stream::RetentionPolicy::Limits).await
+}
+
+async fn ensure_with_retention(
+    js: &jetstream::Context,
+    s: Stream,
+    retention: stream::RetentionPolicy,
+) -> Result<stream::Stream, NodeError> {
     js.get_or_create_stream(stream::Config {
         name: s.name.to_owned(),
         subjects: vec![s.subjects.to_owned()],
+        retention,
         storage: stream::StorageType::File,
         duplicate_window: Duration::from_secs(120),
         ..Default::default()
@@ -98,16 +107,7 @@ pub async fn ensure_work_queue(
     js: &jetstream::Context,
     s: Stream,
 ) -> Result<stream::Stream, NodeError> {
-    js.get_or_create_stream(stream::Config {
-        name: s.name.to_owned(),
-        subjects: vec![s.subjects.to_owned()],
-        retention: stream::RetentionPolicy::WorkQueue,
-        storage: stream::StorageType::File,
-        duplicate_window: Duration::from_secs(120),
-        ..Default::default()
-    })
-    .await
-    .map_err(js_err)
+    ensure_with_retention(js, s, stream::RetentionPolicy::WorkQueue).await
 }
 
 /// Queues a job and waits for JetStream to store it; `dedupe_id` (its

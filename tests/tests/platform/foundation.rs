@@ -641,15 +641,7 @@ async fn bazaar_dev_runs_everything_from_nothing_and_leaves_nothing_behind() {
     );
 
     // The nats-server it started is registered with the service API.
-    let log = std::fs::read_to_string(dir.path().join("nats/nats-server.log")).unwrap();
-    let nats_port = log
-        .lines()
-        .find_map(|l| {
-            l.split("Listening for client connections on 127.0.0.1:")
-                .nth(1)
-        })
-        .and_then(|p| p.trim().parse::<u16>().ok())
-        .expect("nats port in its log");
+    let nats_port = bazaar_tests::dev_nats_port(dir.path());
     let nats = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
         .await
         .unwrap();

@@ -760,15 +760,7 @@ async fn no_password_code_or_token_ever_reaches_the_logs() {
         .unwrap();
     assert_eq!(r.status(), 202);
     // Read the code from the one-box mailbox (the same list /dev/mailbox shows).
-    let nats_log = std::fs::read_to_string(dir.path().join("data/nats/nats-server.log")).unwrap();
-    let nats_port = nats_log
-        .lines()
-        .find_map(|l| {
-            l.split("Listening for client connections on 127.0.0.1:")
-                .nth(1)
-        })
-        .and_then(|p| p.trim().parse::<u16>().ok())
-        .expect("nats port in its log");
+    let nats_port = bazaar_tests::dev_nats_port(&dir.path().join("data"));
     let nats = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
         .await
         .unwrap();
