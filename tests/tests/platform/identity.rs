@@ -884,3 +884,43 @@ async fn the_first_admin_is_created_from_the_command_line() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10 characters"));
 }
+
+#[tokio::test]
+async fn two_edges_enforce_one_login_limit() {
+    let p = Platform::spawn().await;
+    sign_up(&p, "ann@example.com").await;
+    // A second edge on the same NATS: the counters live in JetStream KV.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = format!("http://{}", listener.local_addr().unwrap());
+    let state = bazaar_edge::EdgeState::new(
+        p.ctx.nats.clone(),
+        Duration::from_secs(5),
+        bazaar::platform::DOMAINS.to_vec(),
+        bazaar_edge::EdgeConfig::default(),
+    );
+    let stop = bazaar_runtime::Shutdown::new();
+    tokio::spawn(bazaar_edge::serve(listener, state, stop.clone()));
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let base = if i % 2 == 0 {
+            p.base_url.clone()
+        } else {
+            second.clone()
+        };
+        let r = p
+            .http
+            .post(format!("{base}/api/login"))
+            .json(&json!({ "email": "ann@example.com", "password": "guess" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[401; 10]);
+    assert_eq!(
+        &statuses[10..],
+        &[429, 429],
+        "the 11th try is refused whichever edge gets it"
+    );
+    stop.cancel();
+}
