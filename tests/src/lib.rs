@@ -301,9 +301,13 @@ pub fn six_digit_code(text: &str) -> Option<String> {
 /// The port of the nats-server that `bazaar dev` started in `data_dir`
 /// (read from that server's log).
 pub fn dev_nats_port(data_dir: &std::path::Path) -> u16 {
-    let log = std::fs::read_to_string(data_dir.join("nats/nats-server.log")).expect("nats-server log");
+    let log =
+        std::fs::read_to_string(data_dir.join("nats/nats-server.log")).expect("nats-server log");
     log.lines()
-        .find_map(|l| l.split("Listening for client connections on 127.0.0.1:").nth(1))
+        .find_map(|l| {
+            l.split("Listening for client connections on 127.0.0.1:")
+                .nth(1)
+        })
         .and_then(|p| p.trim().parse::<u16>().ok())
         .expect("nats port in its log")
 }

@@ -1,11 +1,12 @@
 //! `/dev/mailbox`: on one box without SMTP, the emails Bazaar would have sent,
 //! so a newcomer can finish signing up. The mail node serves the list only
-//! under `bazaar dev`; elsewhere this page says so.
+//! under `bazaar dev` without SMTP; elsewhere this page says so (404).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bazaar_subjects::Empty;
@@ -35,11 +36,16 @@ async fn mailbox(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): V
             messages: m.messages,
         }
         .into_response(),
-        Err(_) => MailboxPage {
-            viewer,
-            available: false,
-            messages: Vec::new(),
-        }
-        .into_response(),
+        // No mail node serves the list here: mail goes to real inboxes.
+        Err(e) if matches!(e.0.status, 404 | 503) => (
+            StatusCode::NOT_FOUND,
+            MailboxPage {
+                viewer,
+                available: false,
+                messages: Vec::new(),
+            },
+        )
+            .into_response(),
+        Err(e) => crate::pages::error_page(e.0),
     }
 }

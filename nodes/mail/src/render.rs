@@ -44,6 +44,23 @@ struct NoticeHtml<'a> {
     lines: &'a [&'a str],
 }
 
+/// The template an email uses: what a log line may say about its content.
+pub fn template_name(email: &Email) -> &'static str {
+    match email {
+        Email::OneTimeCode {
+            purpose: CodePurpose::SignUp,
+            ..
+        } => "one_time_code.sign_up",
+        Email::OneTimeCode {
+            purpose: CodePurpose::PasswordReset,
+            ..
+        } => "one_time_code.password_reset",
+        Email::AlreadyRegistered { .. } => "already_registered",
+        Email::PasswordChanged { .. } => "password_changed",
+    }
+}
+
+/// The subject, plain-text and HTML parts of `email`.
 pub fn render(email: &Email) -> Result<Rendered, askama::Error> {
     match email {
         Email::OneTimeCode {
@@ -122,6 +139,83 @@ mod tests {
         assert!(r.text.contains("<b>Eve</b>"), "plain text is not HTML");
         assert!(!r.html.contains("<b>Eve</b>"));
         assert!(r.html.contains("&#60;b&#62;Eve&#60;/b&#62;"), "{}", r.html);
+    }
+
+    fn every_email() -> Vec<Email> {
+        let code = |purpose| Email::OneTimeCode {
+            name: "Ann".into(),
+            code: "123456".into(),
+            purpose,
+            valid_minutes: 10,
+        };
+        vec![
+            code(CodePurpose::SignUp),
+            code(CodePurpose::PasswordReset),
+            Email::AlreadyRegistered { name: "Ann".into() },
+            Email::PasswordChanged { name: "Ann".into() },
+        ]
+    }
+
+    #[test]
+    fn every_email_has_its_own_subject_and_both_parts() {
+        let rendered: Vec<Rendered> = every_email().iter().map(|e| render(e).unwrap()).collect();
+        let mut subjects: Vec<&str> = rendered.iter().map(|r| r.subject.as_str()).collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        assert_eq!(subjects.len(), rendered.len(), "one subject per email");
+        for r in &rendered {
+            assert!(r.text.contains("Hello Ann,"), "{}", r.text);
+            assert!(
+                !r.text.contains('<'),
+                "plain text has no markup: {}",
+                r.text
+            );
+            assert!(r.html.starts_with("<!doctype html>"));
+            assert!(r.html.contains("<p>Hello Ann,</p>"), "{}", r.html);
+        }
+        assert_eq!(
+            render(&every_email()[1]).unwrap().subject,
+            "Your Bazaar password reset code"
+        );
+    }
+
+    #[test]
+    fn markup_and_quotes_in_names_cannot_break_out_of_the_html() {
+        let hostile = r#"Tom & "Jerry" <script>alert('x')</script>"#;
+        for email in [
+            Email::AlreadyRegistered {
+                name: hostile.into(),
+            },
+            Email::OneTimeCode {
+                name: hostile.into(),
+                code: "123456".into(),
+                purpose: CodePurpose::PasswordReset,
+                valid_minutes: 10,
+            },
+        ] {
+            let r = render(&email).unwrap();
+            assert!(!r.html.contains("<script>"), "{}", r.html);
+            assert!(!r.html.contains(r#""Jerry""#), "{}", r.html);
+            assert!(r.html.contains("Tom &#38; &#34;Jerry&#34;"), "{}", r.html);
+            assert!(
+                r.text.contains(hostile),
+                "the text part shows the name as typed"
+            );
+        }
+    }
+
+    #[test]
+    fn template_names_say_what_was_sent_but_not_to_whom() {
+        let names: Vec<&str> = every_email().iter().map(template_name).collect();
+        assert_eq!(
+            names,
+            [
+                "one_time_code.sign_up",
+                "one_time_code.password_reset",
+                "already_registered",
+                "password_changed"
+            ]
+        );
     }
 
     #[test]
