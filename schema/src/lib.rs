@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "accounts",
         sql: include_str!("../migrations/0002_accounts.surql"),
     },
+    Migration {
+        version: 3,
+        name: "shops_and_catalog",
+        sql: include_str!("../migrations/0003_shops_and_catalog.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.

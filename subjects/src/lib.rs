@@ -8,9 +8,11 @@
 
 pub mod admin;
 pub mod auth;
+pub mod catalog;
 mod error;
 pub mod headers;
 pub mod mail;
+pub mod sellers;
 
 pub use error::{ErrorCode, ErrorEnvelope, FieldError, Validator};
 
@@ -199,6 +201,24 @@ mod tests {
         check::<auth::AddAdmin>();
         check::<auth::StartGoogleSignIn>();
         check::<auth::FinishGoogleSignIn>();
+        check::<sellers::CreateShop>();
+        check::<sellers::GetMyShop>();
+        check::<sellers::UpdateMyShop>();
+        check::<sellers::GetShop>();
+        check::<sellers::GetShopCard>();
+        check::<sellers::FollowShop>();
+        check::<sellers::UnfollowShop>();
+        check::<sellers::TopShops>();
+        check::<catalog::SearchCatalog>();
+        check::<catalog::Suggest>();
+        check::<catalog::GetShowcase>();
+        check::<catalog::GetProduct>();
+        check::<catalog::CreateProduct>();
+        check::<catalog::EditProduct>();
+        check::<catalog::DeleteProduct>();
+        check::<catalog::RestoreProduct>();
+        check::<catalog::GetMyProduct>();
+        check::<catalog::ListMyProducts>();
     }
 
     #[test]
@@ -210,6 +230,10 @@ mod tests {
         }
         check::<admin::CategoryChanged>();
         check::<admin::SiteUpdated>();
+        check::<sellers::ShopChanged>();
+        check::<sellers::ShopFollowed>();
+        check::<catalog::ProductChanged>();
+        check::<catalog::ProductViewed>();
     }
 
     #[test]

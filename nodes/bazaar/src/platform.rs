@@ -6,7 +6,13 @@ use futures::future::BoxFuture;
 
 /// The domains whose nodes this build contains, in start order. The edge's
 /// `/readyz` waits for all of them.
-pub const DOMAINS: &[Domain] = &[Domain::Admin, Domain::Auth, Domain::Mail];
+pub const DOMAINS: &[Domain] = &[
+    Domain::Admin,
+    Domain::Auth,
+    Domain::Mail,
+    Domain::Sellers,
+    Domain::Catalog,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
@@ -60,6 +66,8 @@ pub fn run_node(
         Domain::Auth => {
             Box::pin(async move { Ok(bazaar_auth::run(ctx, configs.auth, shutdown).await?) })
         }
+        Domain::Sellers => Box::pin(async move { Ok(bazaar_sellers::run(ctx, shutdown).await?) }),
+        Domain::Catalog => Box::pin(async move { Ok(bazaar_catalog::run(ctx, shutdown).await?) }),
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
     }
 }

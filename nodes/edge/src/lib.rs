@@ -19,7 +19,9 @@ mod images;
 mod mailbox;
 mod openapi;
 mod pages;
+mod products;
 mod ratelimit;
+mod shops;
 
 pub use config::EdgeConfig;
 pub use error::ApiError;
@@ -99,6 +101,8 @@ pub fn app(state: EdgeState) -> Router {
         .merge(mailbox::routes())
         .merge(google::routes())
         .merge(images::routes())
+        .merge(shops::routes())
+        .merge(products::routes())
         .merge(health::routes())
         .merge(pages::routes())
         .merge(assets::routes())

@@ -5,7 +5,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{EdgeState, api, auth, health, images};
+use crate::{EdgeState, api, auth, health, images, products, shops};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,7 +50,14 @@ use crate::{EdgeState, api, auth, health, images};
 )]
 pub struct ApiDoc;
 
+/// The whole document: this one plus each area's own.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(shops::Doc::openapi());
+    doc.merge(products::Doc::openapi());
+    doc
+}
+
 pub fn routes() -> Router<EdgeState> {
-    Router::new()
-        .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", ApiDoc::openapi()))
+    Router::new().merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", document()))
 }

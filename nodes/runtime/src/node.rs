@@ -167,6 +167,19 @@ pub struct Request<T> {
     pub body: T,
     pub caller: Caller,
     pub request_id: String,
+    /// The caller's token as it arrived, for calls made on their behalf.
+    pub authorization: Option<String>,
+}
+
+impl<T> Request<T> {
+    /// What a call to another node on this caller's behalf carries: the same
+    /// request id and token, so the other node judges the caller itself.
+    pub fn onward(&self) -> crate::RequestMeta {
+        crate::RequestMeta {
+            request_id: self.request_id.clone(),
+            authorization: self.authorization.clone(),
+        }
+    }
 }
 
 /// Logs an infrastructure failure once, here at the boundary, and gives the
@@ -223,10 +236,14 @@ impl Node {
             let f = f.clone();
             Box::pin(async move {
                 let body = decode::<E::Request>(&msg.payload)?;
+                let authorization = header(&msg, headers::AUTHORIZATION)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned);
                 let reply = f(Request {
                     body,
                     caller,
                     request_id,
+                    authorization,
                 })
                 .await?;
                 serde_json::to_vec(&reply)

@@ -1,0 +1,14 @@
+//! REST routes for products.
+
+use axum::Router;
+use utoipa::OpenApi;
+
+use crate::EdgeState;
+
+#[derive(OpenApi)]
+#[openapi(paths())]
+pub struct Doc;
+
+pub fn routes() -> Router<EdgeState> {
+    Router::new()
+}

@@ -1,0 +1,486 @@
+//! The catalog domain: products, flash-sale events, browsing and search.
+//!
+//! Prices are integers in the currency's minor unit (cents) with an ISO 4217
+//! code. Timestamps are RFC 3339 strings.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{Access, Domain, Empty, Endpoint, Event, Stream};
+
+/// Every catalog event: `events.catalog.>`.
+pub const EVENTS: Stream = Stream {
+    name: "CATALOG_EVENTS",
+    subjects: "events.catalog.>",
+};
+
+/// The most results one page may hold.
+pub const MAX_PAGE_SIZE: u32 = 60;
+/// How deep page-numbered browsing goes (`page * page_size`); narrower
+/// filters or a search find what lies beyond.
+pub const MAX_RESULT_WINDOW: u32 = 10_000;
+
+/// A named value: a specification (`Weight: 1.2 kg`) or a custom property.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProductStatus {
+    /// Visible to buyers.
+    #[default]
+    Active,
+    /// Only the seller sees it.
+    Draft,
+}
+
+/// A flash sale: the product shows as an event only inside this window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FlashSale {
+    pub starts_at: String,
+    pub ends_at: String,
+}
+
+/// What a seller fills in to create or edit a product.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProductInput {
+    pub title: String,
+    /// Rich text (HTML); sanitized to a safe subset on save.
+    #[serde(default)]
+    pub description: String,
+    /// Category and subcategory slugs from the admin-managed list.
+    pub category: String,
+    #[serde(default)]
+    pub subcategory: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub colors: Vec<String>,
+    #[serde(default)]
+    pub sizes: Vec<String>,
+    #[serde(default)]
+    pub specifications: Vec<KeyValue>,
+    #[serde(default)]
+    pub properties: Vec<KeyValue>,
+    /// Image ids from `POST /api/images`, in display order.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Minor units, e.g. 1999 for 19.99.
+    pub regular_price: i64,
+    /// At most the regular price.
+    #[serde(default)]
+    pub sale_price: Option<i64>,
+    /// ISO 4217, default `USD`.
+    #[serde(default)]
+    pub currency: Option<String>,
+    pub stock: i64,
+    #[serde(default)]
+    pub warranty: Option<String>,
+    #[serde(default)]
+    pub cash_on_delivery: bool,
+    #[serde(default)]
+    pub video_url: Option<String>,
+    #[serde(default)]
+    pub status: ProductStatus,
+    #[serde(default)]
+    pub flash_sale: Option<FlashSale>,
+}
+
+/// A product, as its seller and its page see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Product {
+    pub id: String,
+    pub slug: String,
+    pub shop_id: String,
+    pub shop_slug: String,
+    pub shop_name: String,
+    pub title: String,
+    /// Sanitized HTML, safe to render as is.
+    pub description: String,
+    pub category: String,
+    pub subcategory: Option<String>,
+    pub tags: Vec<String>,
+    pub brand: Option<String>,
+    pub colors: Vec<String>,
+    pub sizes: Vec<String>,
+    pub specifications: Vec<KeyValue>,
+    pub properties: Vec<KeyValue>,
+    pub images: Vec<String>,
+    pub regular_price: i64,
+    pub sale_price: Option<i64>,
+    /// What a buyer pays now: the sale price when there is one.
+    pub price: i64,
+    pub currency: String,
+    pub stock: i64,
+    pub warranty: Option<String>,
+    pub cash_on_delivery: bool,
+    pub video_url: Option<String>,
+    pub status: ProductStatus,
+    pub flash_sale: Option<FlashSale>,
+    /// Whether the flash sale is running now.
+    pub event_live: bool,
+    pub rating_avg: f64,
+    pub rating_count: i64,
+    pub sales: i64,
+    pub views: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Set while the product is in the bin (purged 24 hours later).
+    pub deleted_at: Option<String>,
+}
+
+/// A product as a result card shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProductSummary {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub image: Option<String>,
+    pub regular_price: i64,
+    pub sale_price: Option<i64>,
+    pub price: i64,
+    pub currency: String,
+    pub in_stock: bool,
+    pub rating_avg: f64,
+    pub rating_count: i64,
+    pub sales: i64,
+    pub shop_slug: String,
+    pub shop_name: String,
+    pub category: String,
+    /// When a flash sale is live: its end.
+    pub event_ends_at: Option<String>,
+    /// For searches: the matching text with matches in `<mark>`, HTML-escaped.
+    pub snippet_html: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    /// Best match first when searching, else newest.
+    #[default]
+    Relevance,
+    Newest,
+    PriceAsc,
+    PriceDesc,
+    TopSales,
+    Rating,
+}
+
+impl SortOrder {
+    pub const ALL: [SortOrder; 6] = [
+        SortOrder::Relevance,
+        SortOrder::Newest,
+        SortOrder::PriceAsc,
+        SortOrder::PriceDesc,
+        SortOrder::TopSales,
+        SortOrder::Rating,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortOrder::Relevance => "relevance",
+            SortOrder::Newest => "newest",
+            SortOrder::PriceAsc => "price_asc",
+            SortOrder::PriceDesc => "price_desc",
+            SortOrder::TopSales => "top_sales",
+            SortOrder::Rating => "rating",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortOrder::Relevance => "Best match",
+            SortOrder::Newest => "Newest",
+            SortOrder::PriceAsc => "Price: low to high",
+            SortOrder::PriceDesc => "Price: high to low",
+            SortOrder::TopSales => "Best selling",
+            SortOrder::Rating => "Top rated",
+        }
+    }
+}
+
+/// Browse or search the live catalog. Every filter is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SearchProducts {
+    /// Full-text query (any text; matched by stems).
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub subcategory: Option<String>,
+    /// A shop slug.
+    #[serde(default)]
+    pub shop: Option<String>,
+    /// Minor units, inclusive, on the price a buyer pays.
+    #[serde(default)]
+    pub min_price: Option<i64>,
+    #[serde(default)]
+    pub max_price: Option<i64>,
+    /// Any of these colors.
+    #[serde(default)]
+    pub colors: Vec<String>,
+    /// Any of these sizes.
+    #[serde(default)]
+    pub sizes: Vec<String>,
+    #[serde(default)]
+    pub min_rating: Option<f64>,
+    #[serde(default)]
+    pub in_stock: bool,
+    /// Only products with a sale price.
+    #[serde(default)]
+    pub on_sale: bool,
+    /// Only products whose flash sale is live.
+    #[serde(default)]
+    pub event: bool,
+    #[serde(default)]
+    pub sort: SortOrder,
+    /// 1-based.
+    #[serde(default)]
+    pub page: Option<u32>,
+    /// 1 to [`MAX_PAGE_SIZE`], default 24.
+    #[serde(default)]
+    pub page_size: Option<u32>,
+}
+
+/// How many results have one value of a facet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: i64,
+}
+
+/// Counts for the current filters, to refine them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Facets {
+    pub categories: Vec<FacetCount>,
+    pub subcategories: Vec<FacetCount>,
+    pub colors: Vec<FacetCount>,
+    pub sizes: Vec<FacetCount>,
+    pub brands: Vec<FacetCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SearchResults {
+    pub items: Vec<ProductSummary>,
+    pub total: i64,
+    pub page: u32,
+    pub page_size: u32,
+    pub pages: u32,
+    pub facets: Facets,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SuggestRequest {
+    pub q: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Suggestion {
+    pub title: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Suggestions {
+    pub suggestions: Vec<Suggestion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProductSlug {
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProductId {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UpdateProduct {
+    pub id: String,
+    pub product: ProductInput,
+}
+
+/// The caller's own products, for the seller dashboard.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ListMyProductsRequest {
+    /// Matches titles (case-insensitive substring).
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub status: Option<ProductStatus>,
+    /// Only products in the bin.
+    #[serde(default)]
+    pub deleted: bool,
+    /// `newest` (default), `title`, `price_asc`, `price_desc`, `stock`.
+    #[serde(default)]
+    pub sort: Option<String>,
+    #[serde(default)]
+    pub page: Option<u32>,
+    #[serde(default)]
+    pub page_size: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProductPage {
+    pub items: Vec<Product>,
+    pub total: i64,
+    pub page: u32,
+    pub page_size: u32,
+    pub pages: u32,
+}
+
+/// Live flash sales and new arrivals for the home page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Showcase {
+    pub events: Vec<ProductSummary>,
+    pub new_arrivals: Vec<ProductSummary>,
+}
+
+/// `catalog.products.search`: browse and search live products.
+pub struct SearchCatalog;
+impl Endpoint for SearchCatalog {
+    const SUBJECT: &'static str = "catalog.products.search";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Public;
+    type Request = SearchProducts;
+    type Reply = SearchResults;
+}
+
+/// `catalog.products.suggest`: title completions for a search box.
+pub struct Suggest;
+impl Endpoint for Suggest {
+    const SUBJECT: &'static str = "catalog.products.suggest";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Public;
+    type Request = SuggestRequest;
+    type Reply = Suggestions;
+}
+
+/// `catalog.products.showcase`: live flash sales and new arrivals.
+pub struct GetShowcase;
+impl Endpoint for GetShowcase {
+    const SUBJECT: &'static str = "catalog.products.showcase";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Public;
+    type Request = Empty;
+    type Reply = Showcase;
+}
+
+/// `catalog.product.get`: a live product by slug; records a view.
+pub struct GetProduct;
+impl Endpoint for GetProduct {
+    const SUBJECT: &'static str = "catalog.product.get";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Public;
+    type Request = ProductSlug;
+    type Reply = Product;
+}
+
+/// `catalog.product.create`: a seller with a shop adds a product.
+pub struct CreateProduct;
+impl Endpoint for CreateProduct {
+    const SUBJECT: &'static str = "catalog.product.create";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Seller;
+    type Request = ProductInput;
+    type Reply = Product;
+}
+
+/// `catalog.product.update`: a seller replaces one of their products.
+pub struct EditProduct;
+impl Endpoint for EditProduct {
+    const SUBJECT: &'static str = "catalog.product.update";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Seller;
+    type Request = UpdateProduct;
+    type Reply = Product;
+}
+
+/// `catalog.product.delete`: into the bin; purged after 24 hours.
+pub struct DeleteProduct;
+impl Endpoint for DeleteProduct {
+    const SUBJECT: &'static str = "catalog.product.delete";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Seller;
+    type Request = ProductId;
+    type Reply = Product;
+}
+
+/// `catalog.product.restore`: out of the bin.
+pub struct RestoreProduct;
+impl Endpoint for RestoreProduct {
+    const SUBJECT: &'static str = "catalog.product.restore";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Seller;
+    type Request = ProductId;
+    type Reply = Product;
+}
+
+/// `catalog.product.mine`: one of the caller's products, in any state.
+pub struct GetMyProduct;
+impl Endpoint for GetMyProduct {
+    const SUBJECT: &'static str = "catalog.product.mine";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Seller;
+    type Request = ProductId;
+    type Reply = Product;
+}
+
+/// `catalog.products.mine`: the caller's products.
+pub struct ListMyProducts;
+impl Endpoint for ListMyProducts {
+    const SUBJECT: &'static str = "catalog.products.mine";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Seller;
+    type Request = ListMyProductsRequest;
+    type Reply = ProductPage;
+}
+
+/// What happened to a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProductChange {
+    Created,
+    Updated,
+    Deleted,
+    Restored,
+    /// Gone for good (24 hours in the bin); its images go too.
+    Purged,
+}
+
+/// `events.catalog.product.changed`: caches and listeners refresh on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductChanged {
+    pub product_id: String,
+    pub slug: String,
+    pub shop_id: String,
+    pub change: ProductChange,
+    /// The images it had (listeners delete them on `purged`).
+    pub images: Vec<String>,
+}
+impl Event for ProductChanged {
+    const STREAM: Stream = EVENTS;
+    const SUBJECT: &'static str = "events.catalog.product.changed";
+}
+
+/// `events.catalog.product.viewed`: someone opened a product page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductViewed {
+    pub product_id: String,
+    pub shop_id: String,
+    /// Absent for guests.
+    pub account_id: Option<String>,
+    pub at: String,
+}
+impl Event for ProductViewed {
+    const STREAM: Stream = EVENTS;
+    const SUBJECT: &'static str = "events.catalog.product.viewed";
+}

@@ -1,0 +1,235 @@
+//! The sellers domain: shops, their public pages, followers and rankings.
+//!
+//! A verified seller owns exactly one shop. The sellers node owns the `shop`
+//! and `follow` tables; other nodes ask it about shops through these subjects.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{Access, Domain, Empty, Endpoint, Event, Stream};
+
+/// Every sellers event: `events.sellers.>`.
+pub const EVENTS: Stream = Stream {
+    name: "SELLERS_EVENTS",
+    subjects: "events.sellers.>",
+};
+
+/// A link to the shop elsewhere, e.g. `{network: "instagram", url: "https://…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SocialLink {
+    pub network: String,
+    pub url: String,
+}
+
+/// When the shop is open on one day of the week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OpeningHours {
+    /// `mon` … `sun`.
+    pub day: String,
+    /// `HH:MM`, 24-hour.
+    pub opens: String,
+    pub closes: String,
+}
+
+/// What a seller fills in to create or edit their shop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShopInput {
+    pub name: String,
+    /// Derived from the name when absent; fixed once the shop exists.
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub bio: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub opening_hours: Vec<OpeningHours>,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    pub social_links: Vec<SocialLink>,
+    /// A category slug from the admin-managed list.
+    pub category: String,
+    /// Image ids from `POST /api/images`.
+    #[serde(default)]
+    pub avatar_image: Option<String>,
+    #[serde(default)]
+    pub banner_image: Option<String>,
+}
+
+/// A shop as its page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Shop {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub bio: String,
+    pub address: String,
+    pub opening_hours: Vec<OpeningHours>,
+    pub website: Option<String>,
+    pub social_links: Vec<SocialLink>,
+    pub category: String,
+    pub avatar_image: Option<String>,
+    pub banner_image: Option<String>,
+    pub followers: i64,
+    pub sales: i64,
+    pub rating_avg: f64,
+    pub rating_count: i64,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// The small card a shop appears as on product pages and rankings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShopCard {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub avatar_image: Option<String>,
+    pub followers: i64,
+    pub sales: i64,
+    pub rating_avg: f64,
+    pub rating_count: i64,
+}
+
+/// A public shop page: the shop and whether the caller follows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShopPage {
+    pub shop: Shop,
+    /// Absent when nobody is signed in.
+    pub following: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShopSlug {
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShopId {
+    pub id: String,
+}
+
+/// After following or unfollowing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FollowState {
+    pub following: bool,
+    pub followers: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TopShopsRequest {
+    /// 1–50, default 10.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShopCards {
+    pub shops: Vec<ShopCard>,
+}
+
+/// `sellers.shop.create`: a seller opens their one shop.
+pub struct CreateShop;
+impl Endpoint for CreateShop {
+    const SUBJECT: &'static str = "sellers.shop.create";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Seller;
+    type Request = ShopInput;
+    type Reply = Shop;
+}
+
+/// `sellers.shop.mine`: the caller's shop, or `not_found` before onboarding.
+pub struct GetMyShop;
+impl Endpoint for GetMyShop {
+    const SUBJECT: &'static str = "sellers.shop.mine";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Seller;
+    type Request = Empty;
+    type Reply = Shop;
+}
+
+/// `sellers.shop.update`: a seller edits their own shop (the slug stays).
+pub struct UpdateMyShop;
+impl Endpoint for UpdateMyShop {
+    const SUBJECT: &'static str = "sellers.shop.update";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Seller;
+    type Request = ShopInput;
+    type Reply = Shop;
+}
+
+/// `sellers.shop.get`: a public shop page by slug.
+pub struct GetShop;
+impl Endpoint for GetShop {
+    const SUBJECT: &'static str = "sellers.shop.get";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Public;
+    type Request = ShopSlug;
+    type Reply = ShopPage;
+}
+
+/// `sellers.shop.card`: a shop's card by id (product pages show it).
+pub struct GetShopCard;
+impl Endpoint for GetShopCard {
+    const SUBJECT: &'static str = "sellers.shop.card";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Public;
+    type Request = ShopId;
+    type Reply = ShopCard;
+}
+
+/// `sellers.shop.follow`: the caller follows a shop (idempotent).
+pub struct FollowShop;
+impl Endpoint for FollowShop {
+    const SUBJECT: &'static str = "sellers.shop.follow";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Account;
+    type Request = ShopSlug;
+    type Reply = FollowState;
+}
+
+/// `sellers.shop.unfollow`: the caller stops following (idempotent).
+pub struct UnfollowShop;
+impl Endpoint for UnfollowShop {
+    const SUBJECT: &'static str = "sellers.shop.unfollow";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Account;
+    type Request = ShopSlug;
+    type Reply = FollowState;
+}
+
+/// `sellers.shops.top`: the best shops, by sales, then rating, then followers.
+pub struct TopShops;
+impl Endpoint for TopShops {
+    const SUBJECT: &'static str = "sellers.shops.top";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Public;
+    type Request = TopShopsRequest;
+    type Reply = ShopCards;
+}
+
+/// `events.sellers.shop.changed`: a shop was created or edited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopChanged {
+    pub shop_id: String,
+    pub slug: String,
+    pub name: String,
+    pub owner_id: String,
+}
+impl Event for ShopChanged {
+    const STREAM: Stream = EVENTS;
+    const SUBJECT: &'static str = "events.sellers.shop.changed";
+}
+
+/// `events.sellers.shop.followed`: someone followed (or unfollowed) a shop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopFollowed {
+    pub shop_id: String,
+    pub account_id: String,
+    pub following: bool,
+}
+impl Event for ShopFollowed {
+    const STREAM: Stream = EVENTS;
+    const SUBJECT: &'static str = "events.sellers.shop.followed";
+}
