@@ -152,8 +152,9 @@ pub struct ProductSummary {
     pub shop_slug: String,
     pub shop_name: String,
     pub category: String,
-    /// When a flash sale is live: its end.
-    pub event_ends_at: Option<String>,
+    pub flash_sale: Option<FlashSale>,
+    /// Whether the flash sale is running now.
+    pub event_live: bool,
     /// For searches: the matching text with matches in `<mark>`, HTML-escaped.
     pub snippet_html: Option<String>,
     pub created_at: String,

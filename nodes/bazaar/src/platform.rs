@@ -39,6 +39,8 @@ pub struct NodeConfigs {
     pub mail: bazaar_mail::MailConfig,
     #[command(flatten)]
     pub auth: bazaar_auth::AuthConfig,
+    #[command(flatten)]
+    pub catalog: bazaar_catalog::CatalogConfig,
 }
 
 impl NodeConfigs {
@@ -47,6 +49,7 @@ impl NodeConfigs {
         Self {
             mail: bazaar_mail::MailConfig::in_data_dir(data_dir),
             auth: bazaar_auth::AuthConfig::default(),
+            catalog: bazaar_catalog::CatalogConfig::default(),
         }
     }
 }
@@ -67,7 +70,9 @@ pub fn run_node(
             Box::pin(async move { Ok(bazaar_auth::run(ctx, configs.auth, shutdown).await?) })
         }
         Domain::Sellers => Box::pin(async move { Ok(bazaar_sellers::run(ctx, shutdown).await?) }),
-        Domain::Catalog => Box::pin(async move { Ok(bazaar_catalog::run(ctx, shutdown).await?) }),
+        Domain::Catalog => {
+            Box::pin(async move { Ok(bazaar_catalog::run(ctx, configs.catalog, shutdown).await?) })
+        }
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
     }
 }

@@ -1,15 +1,120 @@
 //! The catalog node: products, flash sales, browse and full-text search.
+//!
+//! Sellers write their own products (the seller's shop comes from the
+//! sellers node, asked on the caller's behalf; ownership is checked here on
+//! every read and write of a seller's product). Buyers read live products
+//! through search, suggestions, the showcase and product pages, served from
+//! JetStream KV caches that every write invalidates before it answers.
+
+mod error;
+pub mod maintenance;
+pub mod search;
+pub mod store;
+pub mod validate;
+
+pub use error::CatalogError;
+pub use maintenance::CatalogConfig;
+pub use store::CatalogStore;
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_subjects::Domain;
+use bazaar_subjects::catalog::{
+    CreateProduct, DeleteProduct, EditProduct, GetMyProduct, GetProduct, GetShowcase,
+    ListMyProducts, RestoreProduct, SearchCatalog, Suggest,
+};
 
-/// Serves the catalog domain until `shutdown`.
-pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> {
-    Node::new(
+/// Serves the catalog domain until `shutdown`, with the scheduled jobs.
+pub async fn run(
+    ctx: NodeContext,
+    config: CatalogConfig,
+    shutdown: Shutdown,
+) -> Result<(), NodeError> {
+    let store = CatalogStore::open(&ctx).await?;
+    let holder = format!("catalog-{}", uuid::Uuid::now_v7());
+    let jobs = tokio::spawn(maintenance::run(
+        store.clone(),
+        config,
+        holder,
+        shutdown.clone(),
+    ));
+    let s = store;
+    let served = Node::new(
         ctx,
         Domain::Catalog,
         "products, flash sales, browse and search",
     )
+    .handle::<SearchCatalog, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.search(req.body).await?) }
+        }
+    })
+    .handle::<Suggest, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.suggest(&req.body.q).await?) }
+        }
+    })
+    .handle::<GetShowcase, _, _>({
+        let s = s.clone();
+        move |_req| {
+            let s = s.clone();
+            async move { Ok(s.showcase().await?) }
+        }
+    })
+    .handle::<GetProduct, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.get_public(&req).await?) }
+        }
+    })
+    .handle::<CreateProduct, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.create(&req).await?) }
+        }
+    })
+    .handle::<EditProduct, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.update(&req).await?) }
+        }
+    })
+    .handle::<DeleteProduct, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.delete(&req.caller, &req.body.id).await?) }
+        }
+    })
+    .handle::<RestoreProduct, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.restore(&req.caller, &req.body.id).await?) }
+        }
+    })
+    .handle::<GetMyProduct, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.mine(&req.caller, &req.body.id).await?.product) }
+        }
+    })
+    .handle::<ListMyProducts, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.list_mine(&req.caller, &req.body).await?) }
+        }
+    })
     .run(shutdown)
-    .await
+    .await;
+    let _ = jobs.await;
+    served
 }

@@ -40,6 +40,20 @@ impl RevisionCache {
         }
     }
 
+    /// The cached value with the revision it was read at.
+    pub async fn get_with_revision<T: DeserializeOwned>(&self, key: &str) -> Option<(u64, T)> {
+        match self.kv.get(key).await {
+            Ok(Some(bytes)) => serde_json::from_slice::<Cached<T>>(&bytes)
+                .ok()
+                .map(|c| (c.revision, c.value)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "cache read failed");
+                None
+            }
+        }
+    }
+
     /// Stores `value` unless the cache already holds a newer revision.
     pub async fn put<T: Serialize>(&self, key: &str, revision: u64, value: &T) {
         let Ok(bytes) = serde_json::to_vec(&Cached { revision, value }) else {

@@ -1,0 +1,49 @@
+//! What can go wrong in the catalog, and how callers see it.
+
+use bazaar_subjects::{ErrorCode, ErrorEnvelope};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// 404: no such product (or not the caller's: we do not say which).
+    #[error("no product `{0}`")]
+    NoSuchProduct(String),
+    /// 409: the seller has to open their shop first.
+    #[error("the caller has no shop")]
+    NoShop,
+    /// 409: restoring a product that is not in the bin, or similar.
+    #[error("{0}")]
+    Conflict(String),
+    /// 422: invalid input, per field.
+    #[error("invalid input")]
+    Invalid(ErrorEnvelope),
+    /// Another node's answer, passed on as it came.
+    #[error("{}", .0.message)]
+    Upstream(ErrorEnvelope),
+    /// 500: the database failed.
+    #[error(transparent)]
+    Db(#[from] surrealdb::Error),
+    /// 500: the database answered in an unexpected shape.
+    #[error(transparent)]
+    Schema(#[from] bazaar_schema::SchemaError),
+}
+
+impl From<CatalogError> for ErrorEnvelope {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NoSuchProduct(_) => ErrorEnvelope::not_found("there is no such product"),
+            CatalogError::NoShop => ErrorEnvelope::new(
+                ErrorCode::Conflict,
+                "open your shop first: products are sold through a shop",
+            ),
+            CatalogError::Conflict(message) => ErrorEnvelope::conflict(message),
+            CatalogError::Invalid(envelope) | CatalogError::Upstream(envelope) => envelope,
+            other => bazaar_runtime::internal(other),
+        }
+    }
+}
+
+impl From<serde_json::Error> for CatalogError {
+    fn from(e: serde_json::Error) -> Self {
+        CatalogError::Schema(bazaar_schema::SchemaError::from(e))
+    }
+}

@@ -1,0 +1,240 @@
+//! Scheduled work: purge products 24 hours in the bin (and their images),
+//! and end flash sales whose window has passed.
+//!
+//! Every copy of the catalog node runs the timer, but only the holder of a
+//! lease does the work: a key in a JetStream KV bucket whose entries expire
+//! after [`LEASE_TTL`]. `create` succeeds for exactly one copy while the key
+//! is absent; the holder renews it with a compare-and-set on its revision
+//! before each round, so a copy that lost the lease (paused, partitioned)
+//! finds out before it acts. The work itself is idempotent too (rows are
+//! deleted by a conditional DELETE that returns only what it removed; events
+//! carry dedupe ids), so even a lease lost mid-round does no double work.
+
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use bazaar_runtime::Shutdown;
+use bazaar_runtime::jetstream::{ensure_kv, ensure_object_store};
+use bazaar_schema::take_rows;
+use bazaar_subjects::catalog::ProductChange;
+use serde::Deserialize;
+
+use crate::CatalogError;
+use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
+
+const LEASE_BUCKET: &str = "catalog_leases";
+const LEASE_KEY: &str = "maintenance";
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+/// The bucket `POST /api/images` stores uploads in.
+const IMAGE_BUCKET: &str = "images";
+/// Products purged per round (the next round takes the rest).
+const PURGE_BATCH: i64 = 500;
+
+/// When and how often the scheduled work runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CatalogConfig {
+    /// How long a deleted product stays in the bin before it is purged.
+    #[arg(
+        long,
+        env = "BAZAAR_CATALOG_PURGE_AFTER_SECS",
+        default_value_t = 86_400
+    )]
+    pub purge_after_secs: u64,
+    /// How often the scheduled work runs (on whichever copy holds the lease).
+    #[arg(long, env = "BAZAAR_CATALOG_MAINTENANCE_SECS", default_value_t = 60)]
+    pub maintenance_interval_secs: u64,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            purge_after_secs: 86_400,
+            maintenance_interval_secs: 60,
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub purged: usize,
+    pub images_deleted: usize,
+    pub events_ended: usize,
+}
+
+/// The lease: held by at most one copy at a time.
+pub struct Lease {
+    kv: kv::Store,
+    holder: String,
+    revision: Option<u64>,
+}
+
+impl Lease {
+    pub async fn new(
+        js: &async_nats::jetstream::Context,
+        holder: String,
+    ) -> Result<Self, CatalogError> {
+        let kv = ensure_kv(js, LEASE_BUCKET, LEASE_TTL)
+            .await
+            .map_err(|e| CatalogError::Conflict(e.to_string()))?;
+        Ok(Self {
+            kv,
+            holder,
+            revision: None,
+        })
+    }
+
+    /// Takes or renews the lease; `false` when another copy holds it.
+    pub async fn acquire(&mut self) -> bool {
+        let attempt = match self.revision {
+            Some(rev) => self
+                .kv
+                .update(LEASE_KEY, self.holder.clone().into(), rev)
+                .await
+                .map_err(|e| e.to_string()),
+            None => self
+                .kv
+                .create(LEASE_KEY, self.holder.clone().into())
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        match attempt {
+            Ok(rev) => {
+                self.revision = Some(rev);
+                true
+            }
+            Err(_) if self.revision.is_some() => {
+                // Our lease expired or was taken: try afresh next time.
+                self.revision = None;
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Gives the lease up (on shutdown) so another copy takes over at once.
+    pub async fn release(&mut self) {
+        if let Some(rev) = self.revision.take() {
+            let _ = self.kv.delete_expect_revision(LEASE_KEY, Some(rev)).await;
+        }
+    }
+}
+
+/// Runs rounds until `shutdown`, doing the work only while holding the lease.
+pub async fn run(store: CatalogStore, config: CatalogConfig, holder: String, shutdown: Shutdown) {
+    let mut lease = match Lease::new(store.jetstream(), holder).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog maintenance cannot start");
+            return;
+        }
+    };
+    let interval = Duration::from_secs(config.maintenance_interval_secs.max(1));
+    loop {
+        if lease.acquire().await {
+            match round(&store, &config).await {
+                Ok(r) if r != Round::default() => tracing::info!(
+                    purged = r.purged,
+                    images_deleted = r.images_deleted,
+                    events_ended = r.events_ended,
+                    "catalog maintenance"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "catalog maintenance round failed"),
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+    lease.release().await;
+}
+
+#[derive(Deserialize)]
+struct Ended {
+    id: String,
+}
+
+/// One round of every scheduled job.
+pub async fn round(store: &CatalogStore, config: &CatalogConfig) -> Result<Round, CatalogError> {
+    let mut done = Round::default();
+    // Purge: a conditional DELETE returns only the rows it removed, so a
+    // product is purged (and announced) once however many rounds overlap.
+    let mut res = store
+        .db()
+        .query(format!(
+            "LET $due = (SELECT VALUE id FROM product
+                WHERE deleted_at != NONE AND deleted_at < time::now() - <duration>$age LIMIT $batch);
+             DELETE $due WHERE deleted_at != NONE RETURN BEFORE;"
+        ))
+        .bind(("age", format!("{}s", config.purge_after_secs)))
+        .bind(("batch", PURGE_BATCH))
+        .await?
+        .check()?;
+    let gone: Vec<serde_json::Value> = res.take(1)?;
+    let mut purged = Vec::new();
+    for row in gone {
+        // Re-project the removed rows through the same field list.
+        let mut r = store
+            .db()
+            .query(format!("RETURN (SELECT {PRODUCT_FIELDS} FROM ONLY $row)"))
+            .bind(("row", row))
+            .await?
+            .check()?;
+        if let Some(p) = r.take::<Option<serde_json::Value>>(0)? {
+            purged.push(serde_json::from_value::<StoredProduct>(p)?);
+        }
+    }
+    let images = if purged.is_empty() {
+        None
+    } else {
+        ensure_object_store(store.jetstream(), IMAGE_BUCKET)
+            .await
+            .ok()
+    };
+    for p in &purged {
+        for image in &p.product.images {
+            let mut r = store
+                .db()
+                .query("SELECT count() AS n FROM product WHERE images CONTAINS $image GROUP ALL")
+                .bind(("image", image.clone()))
+                .await?
+                .check()?;
+            let still_used = take_rows::<serde_json::Value>(&mut r, 0)?
+                .first()
+                .and_then(|v| v["n"].as_i64())
+                .unwrap_or(0)
+                > 0;
+            if let (false, Some(bucket)) = (still_used, &images) {
+                // The thumbnail first: an original without one is re-servable,
+                // a thumbnail without an original is garbage.
+                let _ = bucket.delete(format!("{image}.thumb")).await;
+                if bucket.delete(image).await.is_ok() {
+                    done.images_deleted += 1;
+                }
+            }
+        }
+        store.after_change(p, ProductChange::Purged).await;
+    }
+    done.purged = purged.len();
+
+    // End flash sales whose window has passed.
+    let mut res = store
+        .db()
+        .query(
+            "UPDATE product SET event_starts = NONE, event_ends = NONE, revision += 1
+               WHERE event_ends != NONE AND event_ends <= time::now()
+               RETURN record::id(id) AS id",
+        )
+        .await?
+        .check()?;
+    let ended: Vec<Ended> = take_rows(&mut res, 0)?;
+    for e in &ended {
+        if let Some(p) = store.load_by_id(&e.id).await? {
+            store.after_change(&p, ProductChange::Updated).await;
+        }
+    }
+    done.events_ended = ended.len();
+    Ok(done)
+}

@@ -1,0 +1,592 @@
+//! Products: SurrealDB for truth, JetStream KV for hot reads.
+//!
+//! Two caches, both safe against stale data:
+//! - a product page is cached under its slug with the row's own revision
+//!   (bumped by every write), so a slow reader can never overwrite a newer
+//!   copy ([`RevisionCache`]);
+//! - search results are cached under a hash of the request together with
+//!   the catalog revision: the sequence number of the `revision` key, which
+//!   every write bumps after committing and before answering. A result read
+//!   at an older catalog revision is never served once an edit has returned.
+
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use bazaar_runtime::cache::RevisionCache;
+use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
+use bazaar_runtime::{Caller, NodeContext, NodeError, Request};
+use bazaar_schema::{Db, take_rows};
+use bazaar_subjects::admin::{CategoryList, ListCategories};
+use bazaar_subjects::catalog::{
+    self, FlashSale, ListMyProductsRequest, Product, ProductChange, ProductChanged, ProductInput,
+    ProductPage, ProductStatus, ProductSummary, ProductViewed, SearchProducts, SearchResults,
+    Showcase, Suggestions,
+};
+use bazaar_subjects::sellers::{GetMyShop, Shop};
+use bazaar_subjects::{Empty, ErrorCode, Validator};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::CatalogError;
+use crate::search::{self, SUMMARY_FIELDS};
+use crate::validate::{self, ProductDoc};
+
+const PRODUCT_CACHE: &str = "catalog_products";
+const SEARCH_CACHE: &str = "catalog_search";
+const REVISION_KEY: &str = "revision";
+
+/// Every field of a product, as the wire type spells it.
+pub const PRODUCT_FIELDS: &str = "record::id(id) AS id, slug, shop_id, shop_slug, shop_name, \
+    title, description, category, subcategory, tags, brand, colors, sizes, specifications, \
+    properties, images, regular_price, sale_price, price, currency, stock, warranty, \
+    cash_on_delivery, video_url, status, \
+    IF event_starts THEN { starts_at: <string>event_starts, ends_at: <string>event_ends } END AS flash_sale, \
+    false AS event_live, rating_avg, rating_count, sales, views, \
+    <string>created_at AS created_at, <string>updated_at AS updated_at, \
+    IF deleted_at THEN <string>deleted_at END AS deleted_at, revision, seller";
+
+/// The fields a seller sets, from the bound `$d` (a [`ProductDoc`]).
+const EDITABLE: &str = "title = $d.title, description = $d.description, \
+    category = $d.category, subcategory = $d.subcategory, tags = $d.tags, brand = $d.brand, \
+    colors = $d.colors, sizes = $d.sizes, specifications = $d.specifications, \
+    properties = $d.properties, images = $d.images, regular_price = $d.regular_price, \
+    sale_price = $d.sale_price, price = $d.price, currency = $d.currency, stock = $d.stock, \
+    warranty = $d.warranty, cash_on_delivery = $d.cash_on_delivery, video_url = $d.video_url, \
+    status = $d.status, search_text = $d.search_text, \
+    event_starts = IF $d.event_starts THEN <datetime>$d.event_starts END, \
+    event_ends = IF $d.event_ends THEN <datetime>$d.event_ends END, \
+    updated_at = time::now()";
+
+/// A product row with what only the node sees.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct StoredProduct {
+    #[serde(flatten)]
+    pub product: Product,
+    pub revision: u64,
+    pub seller: String,
+}
+
+impl StoredProduct {
+    /// Whether buyers may see it.
+    pub fn is_live(&self) -> bool {
+        self.product.status == ProductStatus::Active && self.product.deleted_at.is_none()
+    }
+}
+
+#[derive(Clone)]
+pub struct CatalogStore {
+    db: Db,
+    nats: async_nats::Client,
+    js: async_nats::jetstream::Context,
+    products: RevisionCache,
+    searches: RevisionCache,
+    search_kv: kv::Store,
+    timeout: Duration,
+}
+
+impl CatalogStore {
+    pub async fn open(ctx: &NodeContext) -> Result<Self, NodeError> {
+        ensure_stream(&ctx.jetstream, catalog::EVENTS).await?;
+        let products = ensure_kv(&ctx.jetstream, PRODUCT_CACHE, Duration::from_secs(3600)).await?;
+        let search_kv = ensure_kv(&ctx.jetstream, SEARCH_CACHE, Duration::from_secs(600)).await?;
+        Ok(Self {
+            db: ctx.db.clone(),
+            nats: ctx.nats.clone(),
+            js: ctx.jetstream.clone(),
+            products: RevisionCache::new(products),
+            searches: RevisionCache::new(search_kv.clone()),
+            search_kv,
+            timeout: ctx.request_timeout,
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn jetstream(&self) -> &async_nats::jetstream::Context {
+        &self.js
+    }
+
+    /// The caller's shop, asked of the sellers node on the caller's behalf.
+    async fn my_shop<T>(&self, req: &Request<T>) -> Result<Shop, CatalogError> {
+        bazaar_runtime::call::<GetMyShop>(&self.nats, &req.onward(), &Empty {}, self.timeout)
+            .await
+            .map_err(|e| match e.code {
+                ErrorCode::NotFound => CatalogError::NoShop,
+                _ => CatalogError::Upstream(e),
+            })
+    }
+
+    async fn categories<T>(&self, req: &Request<T>) -> Result<CategoryList, CatalogError> {
+        bazaar_runtime::call::<ListCategories>(&self.nats, &req.onward(), &Empty {}, self.timeout)
+            .await
+            .map_err(CatalogError::Upstream)
+    }
+
+    fn seller(caller: &Caller) -> Result<String, CatalogError> {
+        caller
+            .account_id()
+            .map(str::to_owned)
+            .ok_or_else(|| CatalogError::Conflict("sign in as a seller".into()))
+    }
+
+    pub async fn create(&self, req: &Request<ProductInput>) -> Result<Product, CatalogError> {
+        let seller = Self::seller(&req.caller)?;
+        let shop = self.my_shop(req).await?;
+        let categories = self.categories(req).await?;
+        let doc = validate::validate(&req.body, &categories, OffsetDateTime::now_utc())?;
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let base = base_slug(&doc.title);
+        let mut attempt = 0;
+        loop {
+            let slug = if attempt == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6])
+            };
+            let result = self
+                .db
+                .query(format!(
+                    "CREATE type::record('product', $id) SET seller = $seller, shop_id = $shop_id,
+                        shop_slug = $shop_slug, shop_name = $shop_name, slug = $slug,
+                        live = $d.status = 'active', {EDITABLE} RETURN NONE"
+                ))
+                .bind(("id", id.clone()))
+                .bind(("seller", seller.clone()))
+                .bind(("shop_id", shop.id.clone()))
+                .bind(("shop_slug", shop.slug.clone()))
+                .bind(("shop_name", shop.name.clone()))
+                .bind(("slug", slug))
+                .bind(("d", serde_json::to_value(&doc)?))
+                .await?
+                .check();
+            match result {
+                Ok(_) => break,
+                Err(e) if attempt < 4 && e.to_string().contains("already contains") => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let stored = self
+            .load_by_id(&id)
+            .await?
+            .ok_or_else(|| CatalogError::NoSuchProduct(id))?;
+        self.after_change(&stored, ProductChange::Created).await;
+        Ok(stored.product)
+    }
+
+    /// One of the caller's products, in whatever state (404 for anyone else's).
+    pub async fn mine(&self, caller: &Caller, id: &str) -> Result<StoredProduct, CatalogError> {
+        let seller = Self::seller(caller)?;
+        match self.load_by_id(id).await? {
+            Some(p) if p.seller == seller => Ok(p),
+            _ => Err(CatalogError::NoSuchProduct(id.to_owned())),
+        }
+    }
+
+    pub async fn update(
+        &self,
+        req: &Request<catalog::UpdateProduct>,
+    ) -> Result<Product, CatalogError> {
+        let current = self.mine(&req.caller, &req.body.id).await?;
+        if current.product.deleted_at.is_some() {
+            return Err(CatalogError::Conflict(
+                "this product is in the bin: restore it before editing".into(),
+            ));
+        }
+        let categories = self.categories(req).await?;
+        let doc: ProductDoc =
+            validate::validate(&req.body.product, &categories, OffsetDateTime::now_utc())?;
+        self.db
+            .query(format!(
+                "UPDATE type::record('product', $id) SET {EDITABLE},
+                    live = $d.status = 'active' AND deleted_at = NONE, revision += 1
+                 WHERE seller = $seller RETURN NONE"
+            ))
+            .bind(("id", req.body.id.clone()))
+            .bind(("seller", current.seller.clone()))
+            .bind(("d", serde_json::to_value(&doc)?))
+            .await?
+            .check()?;
+        let stored = self
+            .load_by_id(&req.body.id)
+            .await?
+            .ok_or_else(|| CatalogError::NoSuchProduct(req.body.id.clone()))?;
+        self.after_change(&stored, ProductChange::Updated).await;
+        Ok(stored.product)
+    }
+
+    /// Into the bin (idempotent); the purge job removes it a day later.
+    pub async fn delete(&self, caller: &Caller, id: &str) -> Result<Product, CatalogError> {
+        let current = self.mine(caller, id).await?;
+        if current.product.deleted_at.is_some() {
+            return Ok(current.product);
+        }
+        self.db
+            .query(
+                "UPDATE type::record('product', $id)
+                    SET deleted_at = time::now(), live = false, revision += 1, updated_at = time::now()
+                 WHERE seller = $seller AND deleted_at = NONE RETURN NONE",
+            )
+            .bind(("id", id.to_owned()))
+            .bind(("seller", current.seller.clone()))
+            .await?
+            .check()?;
+        let stored = self
+            .load_by_id(id)
+            .await?
+            .ok_or_else(|| CatalogError::NoSuchProduct(id.to_owned()))?;
+        self.after_change(&stored, ProductChange::Deleted).await;
+        Ok(stored.product)
+    }
+
+    pub async fn restore(&self, caller: &Caller, id: &str) -> Result<Product, CatalogError> {
+        let current = self.mine(caller, id).await?;
+        if current.product.deleted_at.is_none() {
+            return Ok(current.product);
+        }
+        self.db
+            .query(
+                "UPDATE type::record('product', $id)
+                    SET deleted_at = NONE, live = status = 'active', revision += 1, updated_at = time::now()
+                 WHERE seller = $seller RETURN NONE",
+            )
+            .bind(("id", id.to_owned()))
+            .bind(("seller", current.seller.clone()))
+            .await?
+            .check()?;
+        let stored = self
+            .load_by_id(id)
+            .await?
+            .ok_or_else(|| CatalogError::NoSuchProduct(id.to_owned()))?;
+        self.after_change(&stored, ProductChange::Restored).await;
+        Ok(stored.product)
+    }
+
+    pub async fn list_mine(
+        &self,
+        caller: &Caller,
+        req: &ListMyProductsRequest,
+    ) -> Result<ProductPage, CatalogError> {
+        let seller = Self::seller(caller)?;
+        let page = req.page.unwrap_or(1);
+        let page_size = req.page_size.unwrap_or(20);
+        let order = match req.sort.as_deref().unwrap_or("newest") {
+            "newest" => Some("created_at DESC"),
+            "oldest" => Some("created_at ASC"),
+            "title" => Some("title ASC"),
+            "price_asc" => Some("price ASC"),
+            "price_desc" => Some("price DESC"),
+            "stock" => Some("stock ASC"),
+            "sales" => Some("sales DESC"),
+            _ => None,
+        };
+        let mut v = Validator::default();
+        v.check(page >= 1 && page <= 10_000, "page", "pages start at 1")
+            .check(
+                (1..=100).contains(&page_size),
+                "page_size",
+                "a page holds 1 to 100 products",
+            )
+            .check(
+                order.is_some(),
+                "sort",
+                "sort by newest, oldest, title, price_asc, price_desc, stock or sales",
+            );
+        v.finish().map_err(CatalogError::Invalid)?;
+        let mut cond = vec!["seller = $seller"];
+        cond.push(if req.deleted {
+            "deleted_at != NONE"
+        } else {
+            "deleted_at = NONE"
+        });
+        if req.status.is_some() {
+            cond.push("status = $status");
+        }
+        let q = search::normalise_query(req.q.as_deref()).map(|q| q.to_lowercase());
+        if q.is_some() {
+            cond.push("string::contains(string::lowercase(title), $q)");
+        }
+        let cond = cond.join(" AND ");
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {PRODUCT_FIELDS} FROM product WHERE {cond} ORDER BY {} LIMIT $limit START $start;
+                 SELECT count() AS total FROM product WHERE {cond} GROUP ALL;",
+                order.unwrap_or("created_at DESC")
+            ))
+            .bind(("seller", seller))
+            .bind((
+                "status",
+                match req.status {
+                    Some(ProductStatus::Draft) => "draft",
+                    _ => "active",
+                },
+            ))
+            .bind(("q", q))
+            .bind(("limit", page_size))
+            .bind(("start", (page - 1) * page_size))
+            .await?
+            .check()?;
+        let rows: Vec<StoredProduct> = take_rows(&mut res, 0)?;
+        let total = take_rows::<serde_json::Value>(&mut res, 1)?
+            .first()
+            .and_then(|t| t["total"].as_i64())
+            .unwrap_or(0);
+        let now = OffsetDateTime::now_utc();
+        Ok(ProductPage {
+            items: rows
+                .into_iter()
+                .map(|r| with_event_state(r.product, now))
+                .collect(),
+            total,
+            page,
+            page_size,
+            pages: u32::try_from((total + i64::from(page_size) - 1) / i64::from(page_size))
+                .unwrap_or(u32::MAX),
+        })
+    }
+
+    pub async fn load_by_id(&self, id: &str) -> Result<Option<StoredProduct>, CatalogError> {
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {PRODUCT_FIELDS} FROM type::record('product', $id)"
+            ))
+            .bind(("id", id.to_owned()))
+            .await?
+            .check()?;
+        Ok(take_rows(&mut res, 0)?.into_iter().next())
+    }
+
+    async fn load_by_slug(&self, slug: &str) -> Result<Option<StoredProduct>, CatalogError> {
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {PRODUCT_FIELDS} FROM product WHERE slug = $slug LIMIT 1"
+            ))
+            .bind(("slug", slug.to_owned()))
+            .await?
+            .check()?;
+        Ok(take_rows(&mut res, 0)?.into_iter().next())
+    }
+
+    /// A live product's page, from the cache when it has it; records a view.
+    pub async fn get_public(
+        &self,
+        req: &Request<catalog::ProductSlug>,
+    ) -> Result<Product, CatalogError> {
+        let slug = req.body.slug.trim();
+        let key = product_key(slug).ok_or_else(|| CatalogError::NoSuchProduct(slug.to_owned()))?;
+        let stored = match self.products.get::<StoredProduct>(&key).await {
+            Some(p) => p,
+            None => {
+                let p = self
+                    .load_by_slug(slug)
+                    .await?
+                    .ok_or_else(|| CatalogError::NoSuchProduct(slug.to_owned()))?;
+                self.products.put(&key, p.revision, &p).await;
+                p
+            }
+        };
+        if !stored.is_live() {
+            return Err(CatalogError::NoSuchProduct(slug.to_owned()));
+        }
+        let viewed = ProductViewed {
+            product_id: stored.product.id.clone(),
+            shop_id: stored.product.shop_id.clone(),
+            account_id: req.caller.account_id().map(str::to_owned),
+            at: OffsetDateTime::now_utc()
+                .format(&Rfc3339)
+                .unwrap_or_default(),
+        };
+        let js = self.js.clone();
+        let dedupe = format!("view-{}", req.request_id);
+        // A view is analytics: it must not slow the page or fail it.
+        tokio::spawn(async move {
+            if let Err(e) = publish_event(&js, &viewed, &dedupe).await {
+                tracing::warn!(error = %e, "view event not published");
+            }
+        });
+        Ok(with_event_state(stored.product, OffsetDateTime::now_utc()))
+    }
+
+    /// The catalog revision: bumped (after commit) by every write.
+    async fn revision(&self) -> u64 {
+        match self.search_kv.entry(REVISION_KEY).await {
+            Ok(Some(entry)) => entry.revision,
+            Ok(None) => 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "catalog revision unreadable");
+                u64::MAX
+            }
+        }
+    }
+
+    /// Runs `compute` unless the search cache holds its answer at the current
+    /// catalog revision.
+    async fn cached<T, F, Fut>(&self, key: String, compute: F) -> Result<T, CatalogError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, CatalogError>>,
+    {
+        let revision = self.revision().await;
+        if revision != u64::MAX
+            && let Some((held, value)) = self.searches.get_with_revision::<T>(&key).await
+            && held == revision
+        {
+            return Ok(value);
+        }
+        let value = compute().await?;
+        if revision != u64::MAX {
+            self.searches.put(&key, revision, &value).await;
+        }
+        Ok(value)
+    }
+
+    pub async fn search(&self, request: SearchProducts) -> Result<SearchResults, CatalogError> {
+        let valid = search::validate(request)?;
+        let mut results = if valid.request.event {
+            // Live-event membership changes with the clock, not with writes.
+            search::search(&self.db, &valid).await?
+        } else {
+            let key = cache_key("search", &valid.request)?;
+            self.cached(key, || search::search(&self.db, &valid))
+                .await?
+        };
+        let now = OffsetDateTime::now_utc();
+        for item in &mut results.items {
+            item.event_live = is_live(item.flash_sale.as_ref(), now);
+        }
+        Ok(results)
+    }
+
+    pub async fn suggest(&self, q: &str) -> Result<Suggestions, CatalogError> {
+        let key = cache_key("suggest", &q.trim().to_lowercase())?;
+        self.cached(key, || search::suggest(&self.db, q)).await
+    }
+
+    pub async fn showcase(&self) -> Result<Showcase, CatalogError> {
+        let new_arrivals = self
+            .cached("showcase.new".to_owned(), || async {
+                let mut res = self
+                    .db
+                    .query(format!(
+                        "SELECT {SUMMARY_FIELDS} FROM product WHERE live = true ORDER BY created_at DESC LIMIT 12"
+                    ))
+                    .await?
+                    .check()?;
+                Ok::<_, CatalogError>(take_rows::<ProductSummary>(&mut res, 0)?)
+            })
+            .await?;
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {SUMMARY_FIELDS}, event_ends FROM product
+                   WHERE event_ends > time::now() AND event_starts <= time::now() AND live = true
+                   ORDER BY event_ends ASC LIMIT 12"
+            ))
+            .await?
+            .check()?;
+        let mut events: Vec<ProductSummary> = take_rows(&mut res, 0)?;
+        let now = OffsetDateTime::now_utc();
+        for item in &mut events {
+            item.event_live = true;
+        }
+        let new_arrivals = new_arrivals
+            .into_iter()
+            .map(|mut item| {
+                item.event_live = is_live(item.flash_sale.as_ref(), now);
+                item
+            })
+            .collect();
+        Ok(Showcase {
+            events,
+            new_arrivals,
+        })
+    }
+
+    /// After a committed write: refresh the product's cache entry, move the
+    /// catalog revision on (invalidating cached searches), tell listeners.
+    pub async fn after_change(&self, stored: &StoredProduct, change: ProductChange) {
+        if let Some(key) = product_key(&stored.product.slug) {
+            self.products.put(&key, stored.revision, stored).await;
+        }
+        self.bump_revision().await;
+        let event = ProductChanged {
+            product_id: stored.product.id.clone(),
+            slug: stored.product.slug.clone(),
+            shop_id: stored.product.shop_id.clone(),
+            change,
+            images: stored.product.images.clone(),
+        };
+        let dedupe = format!("product-{}-{}", stored.product.id, stored.revision);
+        if let Err(e) = publish_event(&self.js, &event, &dedupe).await {
+            tracing::warn!(error = %e, "product event not published");
+        }
+    }
+
+    pub async fn bump_revision(&self) {
+        if let Err(e) = self.search_kv.put(REVISION_KEY, "bump".into()).await {
+            // Without the bump cached searches could go stale: drop them all.
+            tracing::error!(error = %e, "catalog revision not bumped; purging the search cache");
+            if let Ok(mut keys) = self.search_kv.keys().await {
+                use futures::StreamExt;
+                while let Some(Ok(k)) = keys.next().await {
+                    let _ = self.search_kv.purge(&k).await;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a flash sale is running at `now`.
+pub fn is_live(sale: Option<&FlashSale>, now: OffsetDateTime) -> bool {
+    let Some(sale) = sale else { return false };
+    let parse = |s: &str| OffsetDateTime::parse(s, &Rfc3339).ok();
+    matches!(
+        (parse(&sale.starts_at), parse(&sale.ends_at)),
+        (Some(s), Some(e)) if s <= now && now < e
+    )
+}
+
+fn with_event_state(mut p: Product, now: OffsetDateTime) -> Product {
+    p.event_live = is_live(p.flash_sale.as_ref(), now);
+    p
+}
+
+/// The cache key of a product page; `None` for slugs no product can have.
+fn product_key(slug: &str) -> Option<String> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 120
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    ok.then(|| format!("p.{slug}"))
+}
+
+fn cache_key<T: serde::Serialize>(kind: &str, value: &T) -> Result<String, CatalogError> {
+    let bytes = serde_json::to_vec(value)?;
+    Ok(format!(
+        "{kind}.{}",
+        hex::encode(&Sha256::digest(&bytes)[..16])
+    ))
+}
+
+/// A readable, URL-safe slug from a title (a suffix is added on collision).
+pub fn base_slug(title: &str) -> String {
+    let mut slug = slug::slugify(title);
+    if slug.len() > 80 {
+        slug.truncate(80);
+        slug = slug.trim_end_matches('-').to_owned();
+    }
+    if slug.is_empty() {
+        slug = "product".to_owned();
+    }
+    slug
+}
