@@ -107,3 +107,22 @@ impl FromRequestParts<crate::EdgeState> for Viewer {
         Ok(Viewer(me))
     }
 }
+
+/// A query string in the shape HTML forms send: repeated keys become lists
+/// (`colors=red&colors=blue`) and empty fields read as absent.
+pub struct FormQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for FormQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_html_form::from_str(query)
+            .map(FormQuery)
+            .map_err(|e| {
+                ApiError(ErrorEnvelope::bad_request(format!(
+                    "the query string is not valid: {e}"
+                )))
+            })
+    }
+}
