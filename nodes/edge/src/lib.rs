@@ -6,6 +6,7 @@
 //! as many copies as you like behind a load balancer.
 
 mod account_pages;
+mod admin_pages;
 mod api;
 mod assets;
 mod auth;
@@ -21,7 +22,9 @@ mod openapi;
 mod pages;
 mod products;
 mod ratelimit;
+mod seller_pages;
 mod shops;
+mod storefront;
 
 pub use config::EdgeConfig;
 pub use error::ApiError;
@@ -103,6 +106,9 @@ pub fn app(state: EdgeState) -> Router {
         .merge(images::routes())
         .merge(shops::routes())
         .merge(products::routes())
+        .merge(storefront::routes())
+        .merge(seller_pages::routes())
+        .merge(admin_pages::routes())
         .merge(health::routes())
         .merge(pages::routes())
         .merge(assets::routes())

@@ -1,0 +1,9 @@
+//! Pages: seller_pages.
+
+use axum::Router;
+
+use crate::EdgeState;
+
+pub fn routes() -> Router<EdgeState> {
+    Router::new()
+}
