@@ -2,6 +2,7 @@
 //! told as the people who use it meet it.
 
 mod browser;
+mod catalog;
 mod email;
 mod foundation;
 mod google;

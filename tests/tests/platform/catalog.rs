@@ -1,0 +1,799 @@
+//! Catalog stories: sellers list products, buyers search, filter and open
+//! them; what sellers change shows at once; the bin empties itself.
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use bazaar::platform::NodeConfigs;
+use bazaar_subjects::{Domain, Role};
+use bazaar_tests::{Options, Platform};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+async fn categories(p: &Platform) {
+    let admin = p.token(Role::Admin);
+    for (name, subs) in [
+        ("Electronics", vec!["Audio", "Phones"]),
+        ("Fashion", vec!["Shoes", "Bags"]),
+    ] {
+        let r = p
+            .http
+            .post(p.url("/api/categories"))
+            .bearer_auth(&admin)
+            .json(&json!({ "name": name, "subcategories": subs }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+}
+
+/// A seller account with an open shop: (token, shop).
+async fn seller_with_shop(p: &Platform, shop_name: &str) -> (String, Value) {
+    let token = p.token(Role::Seller);
+    let r = p
+        .http
+        .post(p.url("/api/shops"))
+        .bearer_auth(&token)
+        .json(&json!({ "name": shop_name, "category": "electronics", "bio": "We sell things." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    (token, r.json().await.unwrap())
+}
+
+fn product(title: &str, category: &str, price: i64) -> Value {
+    json!({
+        "title": title,
+        "description": format!("<p>The <b>{title}</b> you were looking for.</p>"),
+        "category": category,
+        "regular_price": price,
+        "stock": 10,
+    })
+}
+
+async fn create(p: &Platform, token: &str, body: &Value) -> Value {
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+async fn search(p: &Platform, query: &str) -> Value {
+    let r = p
+        .http
+        .get(p.url(&format!("/api/products?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{query}: {}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+fn titles(results: &Value) -> Vec<String> {
+    results["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 3, y as u8 * 5, 90]));
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+async fn upload(p: &Platform, token: &str) -> String {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png()).file_name("photo.png"),
+    );
+    let r = p
+        .http
+        .post(p.url("/api/images"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// Every event on a subject so far, from the catalog's stream.
+async fn events(p: &Platform, subject: &str) -> Vec<Value> {
+    let stream = p.ctx.jetstream.get_stream("CATALOG_EVENTS").await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: subject.to_owned(),
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1000)
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await
+        .unwrap();
+    while let Some(Ok(msg)) = batch.next().await {
+        out.push(serde_json::from_slice(&msg.payload).unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (seller, shop) = seller_with_shop(&p, "Sound House").await;
+    let image = upload(&p, &seller).await;
+    let mut body = product("Studio Headphones", "electronics", 12_999);
+    body["subcategory"] = json!("audio");
+    body["sale_price"] = json!(9_999);
+    body["images"] = json!([image]);
+    body["colors"] = json!(["Black", "White"]);
+    body["tags"] = json!(["wireless"]);
+    body["description"] = json!("<p>Closed-back <b>headphones</b><script>alert(1)</script></p>");
+    let created = create(&p, &seller, &body).await;
+    assert_eq!(created["slug"], "studio-headphones");
+    assert_eq!(created["price"], 9_999);
+    assert_eq!(created["shop_slug"], shop["slug"]);
+    assert!(!created["description"].as_str().unwrap().contains("script"));
+
+    // A buyer searches with another form of the word and finds it, highlighted.
+    let found = search(&p, "q=headphone").await;
+    assert_eq!(titles(&found), ["Studio Headphones"]);
+    let item = &found["items"][0];
+    assert_eq!(item["image"], image.as_str());
+    assert!(
+        item["snippet_html"].as_str().unwrap().contains("<mark>"),
+        "{item}"
+    );
+    assert_eq!(found["facets"]["colors"].as_array().unwrap().len(), 2);
+
+    // The product page carries the shop card, and the view is recorded.
+    let page: Value = p
+        .http
+        .get(p.url("/api/products/studio-headphones"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["product"]["title"], "Studio Headphones");
+    assert_eq!(page["shop"]["name"], "Sound House");
+    let img = p
+        .http
+        .get(p.url(&format!("/images/{image}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(img.status(), 200);
+    let mut viewed = Vec::new();
+    for _ in 0..40 {
+        viewed = events(&p, "events.catalog.product.viewed").await;
+        if !viewed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(viewed.len(), 1);
+    assert_eq!(viewed[0]["product_id"], created["id"]);
+
+    // Suggestions complete a half-typed word.
+    let s: Value = p
+        .http
+        .get(p.url("/api/search/suggest?q=head"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["suggestions"][0]["slug"], "studio-headphones");
+
+    // A second product with the same title gets its own slug.
+    let twin = create(
+        &p,
+        &seller,
+        &product("Studio Headphones", "electronics", 5_000),
+    )
+    .await;
+    assert_ne!(twin["slug"], created["slug"]);
+    assert!(
+        twin["slug"]
+            .as_str()
+            .unwrap()
+            .starts_with("studio-headphones-")
+    );
+}
+
+#[tokio::test]
+async fn a_seller_can_never_touch_another_sellers_product() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (alice, _) = seller_with_shop(&p, "Alice Audio").await;
+    let (bob, _) = seller_with_shop(&p, "Bob Bikes").await;
+    let theirs = create(&p, &alice, &product("Vinyl Player", "electronics", 20_000)).await;
+    let id = theirs["id"].as_str().unwrap();
+    let path = p.url(&format!("/api/seller/products/{id}"));
+
+    let r = p.http.get(&path).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = p
+        .http
+        .put(&path)
+        .bearer_auth(&bob)
+        .json(&product("Stolen", "electronics", 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = p.http.delete(&path).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let bobs: Value = p
+        .http
+        .get(p.url("/api/seller/products"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bobs["total"], 0);
+
+    // Alice's product is as she left it, and still for sale.
+    let mine: Value = p
+        .http
+        .get(&path)
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["title"], "Vinyl Player");
+    assert_eq!(titles(&search(&p, "q=vinyl").await), ["Vinyl Player"]);
+
+    // Buyers cannot sell; strangers must sign in; sellers need a shop first.
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .bearer_auth(p.token(Role::Buyer))
+        .json(&product("Nope", "electronics", 100))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .json(&product("Nope", "electronics", 100))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .bearer_auth(p.token(Role::Seller))
+        .json(&product("Nope", "electronics", 100))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["message"].as_str().unwrap().contains("shop"), "{e}");
+}
+
+#[tokio::test]
+async fn bad_product_input_is_refused_field_by_field() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (seller, _) = seller_with_shop(&p, "Careful Co").await;
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .bearer_auth(&seller)
+        .json(&json!({
+            "title": "",
+            "category": "cars",
+            "regular_price": 1000,
+            "sale_price": 2000,
+            "stock": -3,
+            "images": ["../../etc/passwd"],
+            "currency": "dollars",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    let fields: Vec<&str> = e["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    for f in [
+        "title",
+        "category",
+        "sale_price",
+        "stock",
+        "images",
+        "currency",
+    ] {
+        assert!(fields.contains(&f), "{f} not in {fields:?}");
+    }
+    // A body that is not a product at all.
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .bearer_auth(&seller)
+        .header("content-type", "application/json")
+        .body("{\"title\": 5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // A subcategory from another category.
+    let mut body = product("Sneakers", "electronics", 100);
+    body["subcategory"] = json!("shoes");
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .bearer_auth(&seller)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    // Bad search parameters are explained, hostile queries just find nothing.
+    let r = p
+        .http
+        .get(p.url("/api/products?page_size=1000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = p
+        .http
+        .get(p.url("/api/products?min_price=abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    for q in [
+        "'; DELETE product; --",
+        "\") OR 1=1",
+        "$q @1@ x",
+        "%00%01",
+        &"x".repeat(5000),
+    ] {
+        let r = p
+            .http
+            .get(p.url("/api/products"))
+            .query(&[("q", q)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{q}");
+    }
+    let r = p
+        .http
+        .get(p.url("/api/products/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn buyers_filter_sort_page_and_count_facets() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (seller, shop) = seller_with_shop(&p, "Everything Store").await;
+    for (title, category, sub, price, colors, stock) in [
+        (
+            "Red Running Shoes",
+            "fashion",
+            "shoes",
+            5_000,
+            vec!["red"],
+            3,
+        ),
+        (
+            "Blue Running Shoes",
+            "fashion",
+            "shoes",
+            6_000,
+            vec!["blue"],
+            0,
+        ),
+        (
+            "Leather Bag",
+            "fashion",
+            "bags",
+            15_000,
+            vec!["brown", "red"],
+            2,
+        ),
+        (
+            "Bluetooth Speaker",
+            "electronics",
+            "audio",
+            8_000,
+            vec!["red"],
+            5,
+        ),
+        (
+            "Smart Phone",
+            "electronics",
+            "phones",
+            50_000,
+            vec!["black"],
+            1,
+        ),
+    ] {
+        let mut body = product(title, category, price);
+        body["subcategory"] = json!(sub);
+        body["colors"] = json!(colors);
+        body["stock"] = json!(stock);
+        create(&p, &seller, &body).await;
+    }
+    let draft = {
+        let mut b = product("Secret Draft Shoes", "fashion", 1_000);
+        b["status"] = json!("draft");
+        b
+    };
+    create(&p, &seller, &draft).await;
+
+    let all = search(&p, "sort=price_asc").await;
+    assert_eq!(all["total"], 5, "drafts are not listed");
+    assert_eq!(titles(&all)[0], "Red Running Shoes");
+    let fashion = search(&p, "category=fashion&sort=price_desc").await;
+    assert_eq!(
+        titles(&fashion),
+        ["Leather Bag", "Blue Running Shoes", "Red Running Shoes"]
+    );
+    let red = search(&p, "colors=red&colors=black&sort=price_asc").await;
+    assert_eq!(red["total"], 4);
+    let cheap_red = search(&p, "colors=red&min_price=5000&max_price=9000&in_stock=true").await;
+    let mut t = titles(&cheap_red);
+    t.sort();
+    assert_eq!(t, ["Bluetooth Speaker", "Red Running Shoes"]);
+    let shoes = search(&p, "q=running+shoes&subcategory=shoes").await;
+    assert_eq!(shoes["total"], 2);
+    let categories = &all["facets"]["categories"];
+    assert_eq!(categories[0], json!({ "value": "fashion", "count": 3 }));
+    assert_eq!(categories[1], json!({ "value": "electronics", "count": 2 }));
+    let reds = all["facets"]["colors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["value"] == "red")
+        .unwrap()
+        .clone();
+    assert_eq!(reds["count"], 3);
+    let by_shop = search(&p, &format!("shop={}", shop["slug"].as_str().unwrap())).await;
+    assert_eq!(by_shop["total"], 5);
+    assert_eq!(search(&p, "shop=nobody").await["total"], 0);
+
+    // Pages of two: three pages, no product twice, none missing.
+    let mut seen = Vec::new();
+    for page in 1..=3 {
+        let r = search(&p, &format!("sort=price_asc&page_size=2&page={page}")).await;
+        assert_eq!(r["pages"], 3);
+        seen.extend(titles(&r));
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 5);
+    assert_eq!(search(&p, "page=4&page_size=2").await["items"], json!([]));
+
+    // The seller sees their draft in their own list, searchable by title.
+    let mine: Value = p
+        .http
+        .get(p.url("/api/seller/products?status=draft"))
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["total"], 1);
+    assert_eq!(mine["items"][0]["title"], "Secret Draft Shoes");
+}
+
+#[tokio::test]
+async fn an_edit_shows_at_once_however_warm_the_caches_are() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (seller, _) = seller_with_shop(&p, "Quick Edits").await;
+    let made = create(&p, &seller, &product("Copper Kettle", "electronics", 4_000)).await;
+    let id = made["id"].as_str().unwrap();
+    // Warm every cache: the search, the product page.
+    for _ in 0..2 {
+        assert_eq!(titles(&search(&p, "q=kettle").await), ["Copper Kettle"]);
+        let r = p
+            .http
+            .get(p.url("/api/products/copper-kettle"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let mut edit = product("Copper Tea Kettle", "electronics", 3_500);
+    edit["sale_price"] = json!(3_000);
+    let r = p
+        .http
+        .put(p.url(&format!("/api/seller/products/{id}")))
+        .bearer_auth(&seller)
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let edited: Value = r.json().await.unwrap();
+    assert_eq!(edited["slug"], "copper-kettle", "the URL stays");
+    let found = search(&p, "q=kettle").await;
+    assert_eq!(titles(&found), ["Copper Tea Kettle"]);
+    assert_eq!(found["items"][0]["price"], 3_000);
+    let page: Value = p
+        .http
+        .get(p.url("/api/products/copper-kettle"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["product"]["title"], "Copper Tea Kettle");
+    assert_eq!(page["product"]["price"], 3_000);
+
+    // Drafting it takes it off the shelves at once.
+    edit["status"] = json!("draft");
+    p.http
+        .put(p.url(&format!("/api/seller/products/{id}")))
+        .bearer_auth(&seller)
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search(&p, "q=kettle").await["total"], 0);
+    let r = p
+        .http
+        .get(p.url("/api/products/copper-kettle"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+/// A platform whose catalog runs its scheduled jobs every second and
+/// empties the bin after one.
+async fn with_fast_maintenance() -> Platform {
+    let dir = tempfile::tempdir().unwrap();
+    let mut configs = NodeConfigs::in_data_dir(dir.path());
+    configs.catalog.purge_after_secs = 1;
+    configs.catalog.maintenance_interval_secs = 1;
+    let mut p = Platform::spawn_with(Options {
+        configs: Some(configs),
+        ..Default::default()
+    })
+    .await;
+    p.keep(dir);
+    p
+}
+
+#[tokio::test]
+async fn the_bin_restores_and_then_empties_itself_with_the_images() {
+    let p = with_fast_maintenance().await;
+    // A second catalog copy: the lease lets only one of them do the work.
+    let second = p.start_node(Domain::Catalog);
+    categories(&p).await;
+    let (seller, _) = seller_with_shop(&p, "Bin Testers").await;
+    let image = upload(&p, &seller).await;
+    let mut body = product("Folding Chair", "electronics", 2_500);
+    body["images"] = json!([image]);
+    let made = create(&p, &seller, &body).await;
+    let id = made["id"].as_str().unwrap().to_owned();
+    let path = p.url(&format!("/api/seller/products/{id}"));
+
+    let r = p
+        .http
+        .delete(&path)
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(search(&p, "q=chair").await["total"], 0);
+    let r = p
+        .http
+        .get(p.url("/api/products/folding-chair"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let bin: Value = p
+        .http
+        .get(p.url("/api/seller/products?deleted=true"))
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bin["total"], 1);
+    let r = p
+        .http
+        .post(p.url(&format!("/api/seller/products/{id}/restore")))
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(titles(&search(&p, "q=chair").await), ["Folding Chair"]);
+
+    // Binned again, it is purged within seconds, and its image with it.
+    p.http
+        .delete(&path)
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..100 {
+        let r = p.http.get(&path).bearer_auth(&seller).send().await.unwrap();
+        if r.status() == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the product was never purged");
+    let r = p
+        .http
+        .get(p.url(&format!("/images/{image}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "the image outlived its product");
+    // Two copies ran the timer; the product was purged exactly once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let purged: Vec<Value> = events(&p, "events.catalog.product.changed")
+        .await
+        .into_iter()
+        .filter(|e| e["product_id"] == id.as_str() && e["change"] == "purged")
+        .collect();
+    assert_eq!(purged.len(), 1, "{purged:?}");
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn flash_sales_show_only_inside_their_window() {
+    let p = with_fast_maintenance().await;
+    categories(&p).await;
+    let (seller, _) = seller_with_shop(&p, "Flash Deals").await;
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let mut live = product("Espresso Machine", "electronics", 30_000);
+    live["sale_price"] = json!(19_900);
+    live["flash_sale"] = json!({
+        "starts_at": fmt(now - time::Duration::minutes(1)),
+        "ends_at": fmt(now + time::Duration::seconds(4)),
+    });
+    let live = create(&p, &seller, &live).await;
+    assert_eq!(live["event_live"], true);
+    let mut later = product("Milk Frother", "electronics", 5_000);
+    later["sale_price"] = json!(3_000);
+    later["flash_sale"] = json!({
+        "starts_at": fmt(now + time::Duration::hours(1)),
+        "ends_at": fmt(now + time::Duration::hours(2)),
+    });
+    create(&p, &seller, &later).await;
+    // A flash sale without a discount, or already over, is refused.
+    let mut bad = product("Grinder", "electronics", 5_000);
+    bad["flash_sale"] =
+        json!({ "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2020-01-02T00:00:00Z" });
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .bearer_auth(&seller)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+
+    let showcase: Value = p
+        .http
+        .get(p.url("/api/showcase"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events: Vec<&str> = showcase["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["Espresso Machine"]);
+    assert_eq!(showcase["new_arrivals"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        titles(&search(&p, "event=true").await),
+        ["Espresso Machine"]
+    );
+
+    // Once the window has passed it is no event anywhere, and the job ends it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(search(&p, "event=true").await["total"], 0);
+    let showcase: Value = p
+        .http
+        .get(p.url("/api/showcase"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(showcase["events"], json!([]));
+    let id = live["id"].as_str().unwrap();
+    let mut ended = false;
+    for _ in 0..50 {
+        let mine: Value = p
+            .http
+            .get(p.url(&format!("/api/seller/products/{id}")))
+            .bearer_auth(&seller)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if mine["flash_sale"].is_null() {
+            assert_eq!(mine["event_live"], false);
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended, "the ended flash sale was never expired");
+    let page: Value = p
+        .http
+        .get(p.url("/api/products/espresso-machine"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["product"]["event_live"], false);
+}
