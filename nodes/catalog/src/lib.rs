@@ -5,8 +5,10 @@
 //! every read and write of a seller's product). Buyers read live products
 //! through search, suggestions, the showcase and product pages, served from
 //! JetStream KV caches that every write invalidates before it answers.
+//! Shop renames and product views arrive as events (see `listeners`).
 
 mod error;
+mod listeners;
 pub mod maintenance;
 pub mod search;
 pub mod store;
@@ -37,6 +39,7 @@ pub async fn run(
         holder,
         shutdown.clone(),
     ));
+    let listeners = listeners::spawn(store.clone(), shutdown.clone()).await?;
     let s = store;
     let served = Node::new(
         ctx,
@@ -116,5 +119,8 @@ pub async fn run(
     .run(shutdown)
     .await;
     let _ = jobs.await;
+    for l in listeners {
+        let _ = l.await;
+    }
     served
 }

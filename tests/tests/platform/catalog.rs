@@ -195,6 +195,30 @@ async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
     }
     assert_eq!(viewed.len(), 1);
     assert_eq!(viewed[0]["product_id"], created["id"]);
+    // The view is counted for the seller, from the event.
+    let mine = p.url(&format!(
+        "/api/seller/products/{}",
+        created["id"].as_str().unwrap()
+    ));
+    let mut views = json!(0);
+    for _ in 0..60 {
+        let v: Value = p
+            .http
+            .get(&mine)
+            .bearer_auth(&seller)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        views = v["views"].clone();
+        if views == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(views, 1);
 
     // Suggestions complete a half-typed word.
     let s: Value = p
