@@ -485,3 +485,89 @@ impl Event for ProductViewed {
     const STREAM: Stream = EVENTS;
     const SUBJECT: &'static str = "events.catalog.product.viewed";
 }
+
+/// A quantity of one product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StockLine {
+    pub product_id: String,
+    pub quantity: i64,
+}
+
+/// Take stock for a checkout: all lines or none, once per reservation id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReserveStockRequest {
+    pub reservation_id: String,
+    pub lines: Vec<StockLine>,
+}
+
+/// A line as reserved: the product as it was sold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReservedLine {
+    pub product_id: String,
+    pub slug: String,
+    pub title: String,
+    pub image: Option<String>,
+    pub shop_id: String,
+    pub shop_name: String,
+    pub seller: String,
+    pub unit_price: i64,
+    pub currency: String,
+    pub quantity: i64,
+    pub cash_on_delivery: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reservation {
+    pub reservation_id: String,
+    pub lines: Vec<ReservedLine>,
+    /// Set once the stock went back (payment failed, order cancelled).
+    pub released: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReservationId {
+    pub reservation_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProductIds {
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Products {
+    /// Those that exist, in any state (check `status` and `deleted_at`).
+    pub items: Vec<Product>,
+}
+
+/// `catalog.stock.reserve`: atomically take stock for a checkout; 409
+/// naming what is short when any line cannot be had. Idempotent per id.
+pub struct ReserveStock;
+impl Endpoint for ReserveStock {
+    const SUBJECT: &'static str = "catalog.stock.reserve";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Account;
+    type Request = ReserveStockRequest;
+    type Reply = Reservation;
+}
+
+/// `catalog.stock.release`: give a reservation's stock back, once (the
+/// reserving account only, or an admin).
+pub struct ReleaseStock;
+impl Endpoint for ReleaseStock {
+    const SUBJECT: &'static str = "catalog.stock.release";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Account;
+    type Request = ReservationId;
+    type Reply = Reservation;
+}
+
+/// `catalog.products.by_ids`: products for carts and wishlists (max 200).
+pub struct GetProductsByIds;
+impl Endpoint for GetProductsByIds {
+    const SUBJECT: &'static str = "catalog.products.by_ids";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Public;
+    type Request = ProductIds;
+    type Reply = Products;
+}

@@ -12,6 +12,7 @@ pub mod catalog;
 mod error;
 pub mod headers;
 pub mod mail;
+pub mod orders;
 pub mod sellers;
 
 pub use error::{ErrorCode, ErrorEnvelope, FieldError, Validator};
@@ -219,6 +220,35 @@ mod tests {
         check::<catalog::RestoreProduct>();
         check::<catalog::GetMyProduct>();
         check::<catalog::ListMyProducts>();
+        check::<catalog::ReserveStock>();
+        check::<catalog::ReleaseStock>();
+        check::<catalog::GetProductsByIds>();
+        check::<orders::GetCart>();
+        check::<orders::AddCartItem>();
+        check::<orders::UpdateCartItem>();
+        check::<orders::RemoveCartItem>();
+        check::<orders::ApplyCartCoupon>();
+        check::<orders::MergeGuestCart>();
+        check::<orders::GetWishlist>();
+        check::<orders::AddWishlistItem>();
+        check::<orders::RemoveWishlistItem>();
+        check::<orders::CreateCoupon>();
+        check::<orders::ListCoupons>();
+        check::<orders::DeleteCoupon>();
+        check::<orders::PlaceCheckout>();
+        check::<orders::GetCheckout>();
+        check::<orders::ListMyOrders>();
+        check::<orders::GetMyOrder>();
+        check::<orders::CancelMyOrder>();
+        check::<orders::ListShopOrders>();
+        check::<orders::GetShopOrder>();
+        check::<orders::AdvanceShopOrder>();
+        check::<orders::RefundShopOrder>();
+        check::<orders::ListAllOrders>();
+        check::<orders::ListNotifications>();
+        check::<orders::MarkNotificationsRead>();
+        check::<orders::UpsertReview>();
+        check::<orders::ListTargetReviews>();
     }
 
     #[test]
@@ -234,6 +264,14 @@ mod tests {
         check::<sellers::ShopFollowed>();
         check::<catalog::ProductChanged>();
         check::<catalog::ProductViewed>();
+        check::<orders::OrderPlaced>();
+        check::<orders::OrderPaid>();
+        check::<orders::OrderStatusChanged>();
+        check::<orders::OrderCancelled>();
+        check::<orders::OrderRefunded>();
+        check::<orders::CartItemAdded>();
+        check::<orders::WishlistItemAdded>();
+        check::<orders::ReviewChanged>();
     }
 
     #[test]
