@@ -13,6 +13,9 @@ pub enum CatalogError {
     /// 409: restoring a product that is not in the bin, or similar.
     #[error("{0}")]
     Conflict(String),
+    /// 409: not enough stock (or no longer for sale), naming each problem.
+    #[error("{0}")]
+    OutOfStock(String),
     /// 422: invalid input, per field.
     #[error("invalid input")]
     Invalid(ErrorEnvelope),
@@ -36,6 +39,7 @@ impl From<CatalogError> for ErrorEnvelope {
                 "open your shop first: products are sold through a shop",
             ),
             CatalogError::Conflict(message) => ErrorEnvelope::conflict(message),
+            CatalogError::OutOfStock(message) => ErrorEnvelope::conflict(message),
             CatalogError::Invalid(envelope) | CatalogError::Upstream(envelope) => envelope,
             other => bazaar_runtime::internal(other),
         }

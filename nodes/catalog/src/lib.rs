@@ -11,6 +11,7 @@ mod error;
 mod listeners;
 pub mod maintenance;
 pub mod search;
+mod stock;
 pub mod store;
 pub mod validate;
 
@@ -22,7 +23,8 @@ use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_subjects::Domain;
 use bazaar_subjects::catalog::{
     CreateProduct, DeleteProduct, EditProduct, GetMyProduct, GetProduct, GetShowcase,
-    ListMyProducts, RestoreProduct, SearchCatalog, Suggest,
+    GetProductsByIds, ListMyProducts, ReleaseStock, ReserveStock, RestoreProduct, SearchCatalog,
+    Suggest,
 };
 
 /// Serves the catalog domain until `shutdown`, with the scheduled jobs.
@@ -114,6 +116,27 @@ pub async fn run(
         move |req| {
             let s = s.clone();
             async move { Ok(s.list_mine(&req.caller, &req.body).await?) }
+        }
+    })
+    .handle::<ReserveStock, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.reserve(&req.caller, &req.body).await?) }
+        }
+    })
+    .handle::<ReleaseStock, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.release(&req.caller, &req.body.reservation_id).await?) }
+        }
+    })
+    .handle::<GetProductsByIds, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move { Ok(s.by_ids(&req.body.ids).await?) }
         }
     })
     .run(shutdown)

@@ -514,9 +514,7 @@ impl CatalogStore {
     /// After a committed write: refresh the product's cache entry, move the
     /// catalog revision on (invalidating cached searches), tell listeners.
     pub async fn after_change(&self, stored: &StoredProduct, change: ProductChange) {
-        if let Some(key) = product_key(&stored.product.slug) {
-            self.products.put(&key, stored.revision, stored).await;
-        }
+        self.cache_product(stored).await;
         self.bump_revision().await;
         let event = ProductChanged {
             product_id: stored.product.id.clone(),
@@ -528,6 +526,13 @@ impl CatalogStore {
         let dedupe = format!("product-{}-{}", stored.product.id, stored.revision);
         if let Err(e) = publish_event(&self.js, &event, &dedupe).await {
             tracing::warn!(error = %e, "product event not published");
+        }
+    }
+
+    /// Puts a product's current row in the page cache (a newer one wins).
+    pub async fn cache_product(&self, stored: &StoredProduct) {
+        if let Some(key) = product_key(&stored.product.slug) {
+            self.products.put(&key, stored.revision, stored).await;
         }
     }
 

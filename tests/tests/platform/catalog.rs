@@ -821,3 +821,133 @@ async fn flash_sales_show_only_inside_their_window() {
         .unwrap();
     assert_eq!(page["product"]["event_live"], false);
 }
+
+async fn reserve(
+    p: &Platform,
+    token: &str,
+    id: &str,
+    lines: Vec<(String, i64)>,
+) -> Result<bazaar_subjects::catalog::Reservation, bazaar_subjects::ErrorEnvelope> {
+    use bazaar_subjects::catalog::{ReserveStock, ReserveStockRequest, StockLine};
+    bazaar_runtime::call::<ReserveStock>(
+        &p.ctx.nats,
+        &bazaar_runtime::RequestMeta {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            authorization: Some(token.to_owned()),
+        },
+        &ReserveStockRequest {
+            reservation_id: id.to_owned(),
+            lines: lines
+                .into_iter()
+                .map(|(product_id, quantity)| StockLine {
+                    product_id,
+                    quantity,
+                })
+                .collect(),
+        },
+        Duration::from_secs(30),
+    )
+    .await
+}
+
+async fn stock_of(p: &Platform, slug: &str) -> i64 {
+    let page: Value = p
+        .http
+        .get(p.url(&format!("/api/products/{slug}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["product"]["stock"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn fifty_buyers_racing_for_five_units_never_oversell() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (seller, _) = seller_with_shop(&p, "Limited Editions").await;
+    let mut body = product("Signed Print", "electronics", 9_000);
+    body["stock"] = json!(5);
+    let print = create(&p, &seller, &body).await;
+    let other = create(&p, &seller, &product("Frame", "electronics", 1_000)).await;
+    let print_id = print["id"].as_str().unwrap().to_owned();
+
+    let buyers: Vec<String> = (0..50).map(|_| p.token(Role::Buyer)).collect();
+    let attempts = buyers.iter().enumerate().map(|(i, token)| {
+        let lines = vec![(print_id.clone(), 1)];
+        let p = &p;
+        async move { reserve(p, token, &format!("race{i}"), lines).await }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(
+        won,
+        5,
+        "{:?}",
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .take(3)
+            .collect::<Vec<_>>()
+    );
+    for lost in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(lost.status, 409, "{lost:?}");
+        assert!(
+            lost.message.contains("out of stock") || lost.message.contains("left"),
+            "{}",
+            lost.message
+        );
+    }
+    assert_eq!(stock_of(&p, "signed-print").await, 0);
+
+    // All or nothing: a basket with the sold-out print takes no frames either.
+    let buyer = p.token(Role::Buyer);
+    let r = reserve(
+        &p,
+        &buyer,
+        "basket1",
+        vec![
+            (other["id"].as_str().unwrap().to_owned(), 2),
+            (print_id.clone(), 1),
+        ],
+    )
+    .await;
+    assert_eq!(r.unwrap_err().status, 409);
+    assert_eq!(stock_of(&p, "frame").await, 10);
+
+    // A retried reservation takes stock once; releasing gives it back once,
+    // and only the buyer who reserved may release it.
+    let frame = other["id"].as_str().unwrap().to_owned();
+    let first = reserve(&p, &buyer, "basket2", vec![(frame.clone(), 3)])
+        .await
+        .unwrap();
+    let again = reserve(&p, &buyer, "basket2", vec![(frame.clone(), 3)])
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(first.lines[0].unit_price, 1_000);
+    assert_eq!(stock_of(&p, "frame").await, 7);
+    let release = |token: String| {
+        let p = &p;
+        async move {
+            bazaar_runtime::call::<bazaar_subjects::catalog::ReleaseStock>(
+                &p.ctx.nats,
+                &bazaar_runtime::RequestMeta {
+                    request_id: "r".into(),
+                    authorization: Some(token),
+                },
+                &bazaar_subjects::catalog::ReservationId {
+                    reservation_id: "basket2".into(),
+                },
+                Duration::from_secs(10),
+            )
+            .await
+        }
+    };
+    assert_eq!(release(p.token(Role::Buyer)).await.unwrap_err().status, 404);
+    assert!(release(buyer.clone()).await.unwrap().released);
+    assert!(release(buyer.clone()).await.unwrap().released);
+    assert_eq!(stock_of(&p, "frame").await, 10);
+}

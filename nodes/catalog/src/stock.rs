@@ -1,0 +1,309 @@
+//! Stock for checkouts: taken all-or-nothing in one transaction that only
+//! decrements where enough remains (so concurrent buyers can never oversell),
+//! recorded under the caller's reservation id (so a retried checkout takes
+//! stock once), and given back exactly once.
+
+use std::collections::BTreeMap;
+
+use bazaar_runtime::Caller;
+use bazaar_schema::take_rows;
+use bazaar_subjects::catalog::{
+    Products, ReservedLine, Reservation, ReserveStockRequest, StockLine,
+};
+use bazaar_subjects::{ErrorEnvelope, Role, Validator};
+use serde::Deserialize;
+
+use crate::CatalogError;
+use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
+
+/// Lines per reservation, and products per look-up.
+const MAX_LINES: usize = 100;
+const MAX_IDS: usize = 200;
+/// How often a transaction that lost a write race is tried again.
+const RETRIES: u32 = 30;
+
+#[derive(Deserialize)]
+struct StoredReservation {
+    owner: String,
+    lines: Vec<ReservedLine>,
+    released: bool,
+}
+
+fn owner_of(caller: &Caller) -> Result<String, CatalogError> {
+    caller
+        .account_id()
+        .map(str::to_owned)
+        .ok_or_else(|| CatalogError::Conflict("sign in first".into()))
+}
+
+/// Whether an error is SurrealDB saying two transactions collided.
+fn is_conflict(e: &surrealdb::Error) -> bool {
+    let text = e.to_string().to_lowercase();
+    text.contains("conflict") || text.contains("can be retried")
+}
+
+fn is_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl CatalogStore {
+    pub async fn by_ids(&self, ids: &[String]) -> Result<Products, CatalogError> {
+        let mut v = Validator::default();
+        v.check(ids.len() <= MAX_IDS, "ids", "at most 200 products at once");
+        v.finish().map_err(CatalogError::Invalid)?;
+        Ok(Products {
+            items: self.load_many(ids).await?.into_iter().map(|r| r.product).collect(),
+        })
+    }
+
+    async fn load_many(&self, ids: &[String]) -> Result<Vec<StoredProduct>, CatalogError> {
+        let ids: Vec<&String> = ids.iter().filter(|i| is_id(i)).collect();
+        let mut res = self
+            .db()
+            .query(format!(
+                "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i))"
+            ))
+            .bind(("ids", serde_json::to_value(&ids)?))
+            .await?
+            .check()?;
+        Ok(take_rows(&mut res, 0)?)
+    }
+
+    async fn load_reservation(&self, id: &str) -> Result<Option<StoredReservation>, CatalogError> {
+        let mut res = self
+            .db()
+            .query("SELECT owner, lines, released FROM type::record('stock_reservation', $id)")
+            .bind(("id", id.to_owned()))
+            .await?
+            .check()?;
+        Ok(take_rows(&mut res, 0)?.into_iter().next())
+    }
+
+    pub async fn reserve(
+        &self,
+        caller: &Caller,
+        req: &ReserveStockRequest,
+    ) -> Result<Reservation, CatalogError> {
+        let owner = owner_of(caller)?;
+        // The same product twice is one line.
+        let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
+        for StockLine {
+            product_id,
+            quantity,
+        } in &req.lines
+        {
+            *wanted.entry(product_id.clone()).or_default() += quantity;
+        }
+        let mut v = Validator::default();
+        v.check(
+            is_id(&req.reservation_id),
+            "reservation_id",
+            "use letters and digits, at most 64",
+        )
+        .check(
+            !wanted.is_empty() && wanted.len() <= MAX_LINES,
+            "lines",
+            "reserve 1 to 100 products",
+        )
+        .check(
+            wanted.iter().all(|(id, q)| is_id(id) && (1..=999).contains(q)),
+            "lines",
+            "each line needs a product id and a quantity of 1 to 999",
+        );
+        v.finish().map_err(CatalogError::Invalid)?;
+
+        for _ in 0..RETRIES {
+            if let Some(existing) = self.load_reservation(&req.reservation_id).await? {
+                // A retry of a reservation already made: the same answer.
+                if existing.owner != owner {
+                    return Err(CatalogError::Conflict(
+                        "that reservation id is taken".into(),
+                    ));
+                }
+                return Ok(Reservation {
+                    reservation_id: req.reservation_id.clone(),
+                    lines: existing.lines,
+                    released: existing.released,
+                });
+            }
+            let ids: Vec<String> = wanted.keys().cloned().collect();
+            let products = self.load_many(&ids).await?;
+            let lines = reserved_lines(&products, &wanted)?;
+            let plan: Vec<serde_json::Value> = lines
+                .iter()
+                .map(|l| {
+                    serde_json::json!({
+                        "product_id": l.product_id, "quantity": l.quantity, "price": l.unit_price,
+                    })
+                })
+                .collect();
+            // Each decrement only happens where enough stock remains and the
+            // price is still the one the buyer is charged; anything short
+            // throws, and the whole transaction (every line) is undone.
+            let result = self
+                .db()
+                .query(
+                    "BEGIN TRANSACTION;
+                     FOR $l IN $plan {
+                        LET $taken = UPDATE type::record('product', $l.product_id)
+                            SET stock -= $l.quantity, revision += 1, updated_at = time::now()
+                            WHERE live = true AND stock >= $l.quantity AND price = $l.price
+                            RETURN VALUE id;
+                        IF array::len($taken) = 0 { THROW 'short:' + $l.product_id; };
+                     };
+                     CREATE type::record('stock_reservation', $rid) SET owner = $owner, lines = $lines RETURN NONE;
+                     COMMIT TRANSACTION;",
+                )
+                .bind(("plan", serde_json::Value::Array(plan)))
+                .bind(("rid", req.reservation_id.clone()))
+                .bind(("owner", owner.clone()))
+                .bind(("lines", serde_json::to_value(&lines)?))
+                .await
+                .and_then(|r| r.check());
+            match result {
+                Ok(_) => {
+                    self.refresh(&ids).await?;
+                    return Ok(Reservation {
+                        reservation_id: req.reservation_id.clone(),
+                        lines,
+                        released: false,
+                    });
+                }
+                Err(e) if e.to_string().contains("short:") => {
+                    // Someone bought it first, or the seller changed it.
+                    let products = self.load_many(&ids).await?;
+                    reserved_lines(&products, &wanted)?;
+                    // It looks fine again: it changed back meanwhile; retry.
+                }
+                Err(e) if is_conflict(&e) || e.to_string().contains("already exists") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        u64::from(rand_jitter()) % 20 + 1,
+                    ))
+                    .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CatalogError::Upstream(ErrorEnvelope::new(
+            bazaar_subjects::ErrorCode::Unavailable,
+            "the shop is very busy right now; please try again",
+        )))
+    }
+
+    pub async fn release(&self, caller: &Caller, id: &str) -> Result<Reservation, CatalogError> {
+        let owner = owner_of(caller)?;
+        let admin = caller.role() == Some(Role::Admin);
+        for _ in 0..RETRIES {
+            let Some(existing) = self.load_reservation(id).await? else {
+                return Err(CatalogError::NoSuchProduct(id.to_owned()));
+            };
+            if existing.owner != owner && !admin {
+                return Err(CatalogError::NoSuchProduct(id.to_owned()));
+            }
+            if existing.released {
+                return Ok(Reservation {
+                    reservation_id: id.to_owned(),
+                    lines: existing.lines,
+                    released: true,
+                });
+            }
+            let result = self
+                .db()
+                .query(
+                    "BEGIN TRANSACTION;
+                     LET $r = (SELECT released, lines FROM ONLY type::record('stock_reservation', $rid));
+                     IF $r.released = true { THROW 'already released'; };
+                     FOR $l IN $r.lines {
+                        UPDATE type::record('product', $l.product_id)
+                            SET stock += $l.quantity, revision += 1, updated_at = time::now() RETURN NONE;
+                     };
+                     UPDATE type::record('stock_reservation', $rid) SET released = true, released_at = time::now() RETURN NONE;
+                     COMMIT TRANSACTION;",
+                )
+                .bind(("rid", id.to_owned()))
+                .await
+                .and_then(|r| r.check());
+            match result {
+                Ok(_) => {
+                    let ids: Vec<String> =
+                        existing.lines.iter().map(|l| l.product_id.clone()).collect();
+                    self.refresh(&ids).await?;
+                    return Ok(Reservation {
+                        reservation_id: id.to_owned(),
+                        lines: existing.lines,
+                        released: true,
+                    });
+                }
+                // Released by a concurrent call: the loop reads that.
+                Err(e) if e.to_string().contains("already released") || is_conflict(&e) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        u64::from(rand_jitter()) % 20 + 1,
+                    ))
+                    .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CatalogError::Upstream(ErrorEnvelope::new(
+            bazaar_subjects::ErrorCode::Unavailable,
+            "the shop is very busy right now; please try again",
+        )))
+    }
+
+    /// Re-caches products whose stock moved and invalidates searches.
+    async fn refresh(&self, ids: &[String]) -> Result<(), CatalogError> {
+        let rows = self.load_many(ids).await?;
+        for p in &rows {
+            self.cache_product(p).await;
+        }
+        self.bump_revision().await;
+        Ok(())
+    }
+}
+
+fn rand_jitter() -> u32 {
+    uuid::Uuid::new_v4().as_fields().0
+}
+
+/// The lines as they would be sold now, or a 409 naming every problem.
+fn reserved_lines(
+    products: &[StoredProduct],
+    wanted: &BTreeMap<String, i64>,
+) -> Result<Vec<ReservedLine>, CatalogError> {
+    let mut problems = Vec::new();
+    let mut lines = Vec::new();
+    for (id, quantity) in wanted {
+        let Some(stored) = products.iter().find(|p| &p.product.id == id) else {
+            problems.push(format!("a product in your cart ({id}) no longer exists"));
+            continue;
+        };
+        let p = &stored.product;
+        let live = p.status == bazaar_subjects::catalog::ProductStatus::Active
+            && p.deleted_at.is_none();
+        if !live {
+            problems.push(format!("“{}” is no longer for sale", p.title));
+        } else if p.stock == 0 {
+            problems.push(format!("“{}” is out of stock", p.title));
+        } else if p.stock < *quantity {
+            problems.push(format!("only {} of “{}” left", p.stock, p.title));
+        }
+        lines.push(ReservedLine {
+            product_id: p.id.clone(),
+            slug: p.slug.clone(),
+            title: p.title.clone(),
+            image: p.images.first().cloned(),
+            shop_id: p.shop_id.clone(),
+            shop_name: p.shop_name.clone(),
+            seller: stored.seller.clone(),
+            unit_price: p.price,
+            currency: p.currency.clone(),
+            quantity: *quantity,
+            cash_on_delivery: p.cash_on_delivery,
+        });
+    }
+    if problems.is_empty() {
+        Ok(lines)
+    } else {
+        Err(CatalogError::OutOfStock(problems.join("; ")))
+    }
+}
