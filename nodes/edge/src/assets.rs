@@ -22,6 +22,16 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../static/app.css"),
     },
     Asset {
+        name: "storefront.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../static/storefront.css"),
+    },
+    Asset {
+        name: "storefront.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../static/storefront.js"),
+    },
+    Asset {
         name: "logo.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../static/logo.svg"),
