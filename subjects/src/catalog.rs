@@ -506,6 +506,8 @@ pub struct ReservedLine {
     pub product_id: String,
     pub slug: String,
     pub title: String,
+    /// Left out when absent (the database tells NONE from null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     pub shop_id: String,
     pub shop_name: String,

@@ -25,6 +25,9 @@ pub enum CatalogError {
     /// 500: the database failed.
     #[error(transparent)]
     Db(#[from] surrealdb::Error),
+    /// 500: a transaction failed for a reason we do not retry.
+    #[error("transaction failed: {0}")]
+    Transaction(String),
     /// 500: the database answered in an unexpected shape.
     #[error(transparent)]
     Schema(#[from] bazaar_schema::SchemaError),

@@ -11,6 +11,7 @@ mod error;
 mod listeners;
 pub mod maintenance;
 pub mod search;
+pub mod seed;
 mod stock;
 pub mod store;
 pub mod validate;
@@ -22,8 +23,8 @@ pub use store::CatalogStore;
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_subjects::Domain;
 use bazaar_subjects::catalog::{
-    CreateProduct, DeleteProduct, EditProduct, GetMyProduct, GetProduct, GetShowcase,
-    GetProductsByIds, ListMyProducts, ReleaseStock, ReserveStock, RestoreProduct, SearchCatalog,
+    CreateProduct, DeleteProduct, EditProduct, GetMyProduct, GetProduct, GetProductsByIds,
+    GetShowcase, ListMyProducts, ReleaseStock, ReserveStock, RestoreProduct, SearchCatalog,
     Suggest,
 };
 

@@ -8,13 +8,27 @@ use std::collections::BTreeMap;
 use bazaar_runtime::Caller;
 use bazaar_schema::take_rows;
 use bazaar_subjects::catalog::{
-    Products, ReservedLine, Reservation, ReserveStockRequest, StockLine,
+    Products, Reservation, ReserveStockRequest, ReservedLine, StockLine,
 };
 use bazaar_subjects::{ErrorEnvelope, Role, Validator};
 use serde::Deserialize;
 
 use crate::CatalogError;
 use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
+
+/// Each decrement only happens where enough stock remains and the price is
+/// still the one the buyer is charged; anything short throws, and the whole
+/// transaction (every line) is undone.
+const RESERVE_SQL: &str = "BEGIN TRANSACTION;
+    FOR $l IN $plan {
+        LET $taken = UPDATE type::record('product', $l.product_id)
+            SET stock -= $l.quantity, revision += 1, updated_at = time::now()
+            WHERE live = true AND stock >= $l.quantity AND price = $l.price
+            RETURN VALUE id;
+        IF array::len($taken) = 0 { THROW 'short:' + $l.product_id; };
+    };
+    CREATE type::record('stock_reservation', $rid) SET owner = $owner, lines = $lines RETURN NONE;
+    COMMIT TRANSACTION;";
 
 /// Lines per reservation, and products per look-up.
 const MAX_LINES: usize = 100;
@@ -37,9 +51,36 @@ fn owner_of(caller: &Caller) -> Result<String, CatalogError> {
 }
 
 /// Whether an error is SurrealDB saying two transactions collided.
-fn is_conflict(e: &surrealdb::Error) -> bool {
-    let text = e.to_string().to_lowercase();
+fn is_conflict(e: &str) -> bool {
+    let text = e.to_lowercase();
     text.contains("conflict") || text.contains("can be retried")
+}
+
+/// A transaction's outcome: every statement's error joined (a THROW shows
+/// up in its own statement, the rest only say the transaction failed).
+fn statement_errors(
+    result: Result<surrealdb::IndexedResults, surrealdb::Error>,
+) -> Result<(), String> {
+    let errors: Vec<String> = match result {
+        Ok(mut r) => r
+            .take_errors()
+            .into_values()
+            .map(|e| e.to_string())
+            .collect(),
+        Err(e) => vec![e.to_string()],
+    };
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join(" | "))
+    }
+}
+
+fn busy() -> CatalogError {
+    CatalogError::Upstream(ErrorEnvelope::new(
+        bazaar_subjects::ErrorCode::Unavailable,
+        "the shop is very busy right now; please try again",
+    ))
 }
 
 fn is_id(id: &str) -> bool {
@@ -52,7 +93,12 @@ impl CatalogStore {
         v.check(ids.len() <= MAX_IDS, "ids", "at most 200 products at once");
         v.finish().map_err(CatalogError::Invalid)?;
         Ok(Products {
-            items: self.load_many(ids).await?.into_iter().map(|r| r.product).collect(),
+            items: self
+                .load_many(ids)
+                .await?
+                .into_iter()
+                .map(|r| r.product)
+                .collect(),
         })
     }
 
@@ -66,7 +112,8 @@ impl CatalogStore {
             .bind(("ids", serde_json::to_value(&ids)?))
             .await?
             .check()?;
-        Ok(take_rows(&mut res, 0)?)
+        let rows: Vec<StoredProduct> = take_rows(&mut res, 0)?;
+        Ok(rows.into_iter().map(StoredProduct::now).collect())
     }
 
     async fn load_reservation(&self, id: &str) -> Result<Option<StoredReservation>, CatalogError> {
@@ -106,7 +153,9 @@ impl CatalogStore {
             "reserve 1 to 100 products",
         )
         .check(
-            wanted.iter().all(|(id, q)| is_id(id) && (1..=999).contains(q)),
+            wanted
+                .iter()
+                .all(|(id, q)| is_id(id) && (1..=999).contains(q)),
             "lines",
             "each line needs a product id and a quantity of 1 to 999",
         );
@@ -137,31 +186,16 @@ impl CatalogStore {
                     })
                 })
                 .collect();
-            // Each decrement only happens where enough stock remains and the
-            // price is still the one the buyer is charged; anything short
-            // throws, and the whole transaction (every line) is undone.
             let result = self
                 .db()
-                .query(
-                    "BEGIN TRANSACTION;
-                     FOR $l IN $plan {
-                        LET $taken = UPDATE type::record('product', $l.product_id)
-                            SET stock -= $l.quantity, revision += 1, updated_at = time::now()
-                            WHERE live = true AND stock >= $l.quantity AND price = $l.price
-                            RETURN VALUE id;
-                        IF array::len($taken) = 0 { THROW 'short:' + $l.product_id; };
-                     };
-                     CREATE type::record('stock_reservation', $rid) SET owner = $owner, lines = $lines RETURN NONE;
-                     COMMIT TRANSACTION;",
-                )
+                .query(RESERVE_SQL)
                 .bind(("plan", serde_json::Value::Array(plan)))
                 .bind(("rid", req.reservation_id.clone()))
                 .bind(("owner", owner.clone()))
                 .bind(("lines", serde_json::to_value(&lines)?))
-                .await
-                .and_then(|r| r.check());
-            match result {
-                Ok(_) => {
+                .await;
+            match statement_errors(result) {
+                Ok(()) => {
                     self.refresh(&ids).await?;
                     return Ok(Reservation {
                         reservation_id: req.reservation_id.clone(),
@@ -169,25 +203,22 @@ impl CatalogStore {
                         released: false,
                     });
                 }
-                Err(e) if e.to_string().contains("short:") => {
+                Err(e) if e.contains("short:") => {
                     // Someone bought it first, or the seller changed it.
                     let products = self.load_many(&ids).await?;
                     reserved_lines(&products, &wanted)?;
                     // It looks fine again: it changed back meanwhile; retry.
                 }
-                Err(e) if is_conflict(&e) || e.to_string().contains("already exists") => {
+                Err(e) if is_conflict(&e) || e.contains("already exists") => {
                     tokio::time::sleep(std::time::Duration::from_millis(
                         u64::from(rand_jitter()) % 20 + 1,
                     ))
                     .await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(CatalogError::Transaction(e)),
             }
         }
-        Err(CatalogError::Upstream(ErrorEnvelope::new(
-            bazaar_subjects::ErrorCode::Unavailable,
-            "the shop is very busy right now; please try again",
-        )))
+        Err(busy())
     }
 
     pub async fn release(&self, caller: &Caller, id: &str) -> Result<Reservation, CatalogError> {
@@ -221,12 +252,14 @@ impl CatalogStore {
                      COMMIT TRANSACTION;",
                 )
                 .bind(("rid", id.to_owned()))
-                .await
-                .and_then(|r| r.check());
-            match result {
-                Ok(_) => {
-                    let ids: Vec<String> =
-                        existing.lines.iter().map(|l| l.product_id.clone()).collect();
+                .await;
+            match statement_errors(result) {
+                Ok(()) => {
+                    let ids: Vec<String> = existing
+                        .lines
+                        .iter()
+                        .map(|l| l.product_id.clone())
+                        .collect();
                     self.refresh(&ids).await?;
                     return Ok(Reservation {
                         reservation_id: id.to_owned(),
@@ -235,19 +268,16 @@ impl CatalogStore {
                     });
                 }
                 // Released by a concurrent call: the loop reads that.
-                Err(e) if e.to_string().contains("already released") || is_conflict(&e) => {
+                Err(e) if e.contains("already released") || is_conflict(&e) => {
                     tokio::time::sleep(std::time::Duration::from_millis(
                         u64::from(rand_jitter()) % 20 + 1,
                     ))
                     .await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(CatalogError::Transaction(e)),
             }
         }
-        Err(CatalogError::Upstream(ErrorEnvelope::new(
-            bazaar_subjects::ErrorCode::Unavailable,
-            "the shop is very busy right now; please try again",
-        )))
+        Err(busy())
     }
 
     /// Re-caches products whose stock moved and invalidates searches.
@@ -278,8 +308,8 @@ fn reserved_lines(
             continue;
         };
         let p = &stored.product;
-        let live = p.status == bazaar_subjects::catalog::ProductStatus::Active
-            && p.deleted_at.is_none();
+        let live =
+            p.status == bazaar_subjects::catalog::ProductStatus::Active && p.deleted_at.is_none();
         if !live {
             problems.push(format!("“{}” is no longer for sale", p.title));
         } else if p.stock == 0 {
@@ -305,5 +335,66 @@ fn reserved_lines(
         Ok(lines)
     } else {
         Err(CatalogError::OutOfStock(problems.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn the_reservation_transaction_takes_stock_only_while_it_lasts() {
+        let db = bazaar_schema::connect("mem://", None).await.unwrap();
+        bazaar_schema::migrate(&db).await.unwrap();
+        db.query(
+            "CREATE product:p1 SET seller = 's', shop_id = 'x', shop_slug = 'x', shop_name = 'X',
+                slug = 'p1', title = 'P', category = 'c', regular_price = 100, price = 100,
+                currency = 'USD', stock = 5, status = 'active', live = true, search_text = 'p'",
+        )
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+        let line = json!({
+            "product_id": "p1", "slug": "p1", "title": "P", "shop_id": "x", "shop_name": "X",
+            "seller": "s", "unit_price": 100, "currency": "USD", "quantity": 1,
+            "cash_on_delivery": false,
+        });
+        let attempt = |i: usize| {
+            let db = db.clone();
+            let line = line.clone();
+            async move {
+                for _ in 0..RETRIES {
+                    let r = db
+                        .query(RESERVE_SQL)
+                        .bind((
+                            "plan",
+                            json!([{ "product_id": "p1", "quantity": 1, "price": 100 }]),
+                        ))
+                        .bind(("rid", format!("r{i}")))
+                        .bind(("owner", "o"))
+                        .bind(("lines", json!([line])))
+                        .await;
+                    match statement_errors(r) {
+                        Ok(()) => return Ok(()),
+                        Err(e) if is_conflict(&e) => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err("gave up".to_owned())
+            }
+        };
+        let results = futures::future::join_all((0..20).map(attempt)).await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            ok,
+            5,
+            "{:?}",
+            results.iter().filter_map(|r| r.as_ref().err()).next()
+        );
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(r.contains("short:p1"), "{r}");
+        }
     }
 }

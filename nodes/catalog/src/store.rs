@@ -69,6 +69,12 @@ pub struct StoredProduct {
 }
 
 impl StoredProduct {
+    /// With `event_live` worked out for this moment.
+    pub fn now(mut self) -> Self {
+        self.product = with_event_state(self.product, OffsetDateTime::now_utc());
+        self
+    }
+
     /// Whether buyers may see it.
     pub fn is_live(&self) -> bool {
         self.product.status == ProductStatus::Active && self.product.deleted_at.is_none()
@@ -360,7 +366,10 @@ impl CatalogStore {
             .bind(("id", id.to_owned()))
             .await?
             .check()?;
-        Ok(take_rows(&mut res, 0)?.into_iter().next())
+        Ok(take_rows(&mut res, 0)?
+            .into_iter()
+            .next()
+            .map(StoredProduct::now))
     }
 
     async fn load_by_slug(&self, slug: &str) -> Result<Option<StoredProduct>, CatalogError> {
@@ -372,7 +381,10 @@ impl CatalogStore {
             .bind(("slug", slug.to_owned()))
             .await?
             .check()?;
-        Ok(take_rows(&mut res, 0)?.into_iter().next())
+        Ok(take_rows(&mut res, 0)?
+            .into_iter()
+            .next()
+            .map(StoredProduct::now))
     }
 
     /// A live product's page, from the cache when it has it; records a view.

@@ -30,7 +30,20 @@ async fn categories(p: &Platform) {
 
 /// A seller account with an open shop: (token, shop).
 async fn seller_with_shop(p: &Platform, shop_name: &str) -> (String, Value) {
-    let token = p.token(Role::Seller);
+    shop_for(p, p.token(Role::Seller), shop_name).await
+}
+
+/// A seller who really signed up (images need an account that exists).
+async fn real_seller_with_shop(p: &Platform, shop_name: &str) -> (String, Value) {
+    let email = format!("{}@example.com", slug_of(shop_name));
+    shop_for(p, p.sign_up_seller(&email).await, shop_name).await
+}
+
+fn slug_of(s: &str) -> String {
+    s.to_lowercase().replace(' ', "-")
+}
+
+async fn shop_for(p: &Platform, token: String, shop_name: &str) -> (String, Value) {
     let r = p
         .http
         .post(p.url("/api/shops"))
@@ -140,7 +153,7 @@ async fn events(p: &Platform, subject: &str) -> Vec<Value> {
 async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (seller, shop) = seller_with_shop(&p, "Sound House").await;
+    let (seller, shop) = real_seller_with_shop(&p, "Sound House").await;
     let image = upload(&p, &seller).await;
     let mut body = product("Studio Headphones", "electronics", 12_999);
     body["subcategory"] = json!("audio");
@@ -373,7 +386,7 @@ async fn bad_product_input_is_refused_field_by_field() {
         .post(p.url("/api/seller/products"))
         .bearer_auth(&seller)
         .header("content-type", "application/json")
-        .body("{\"title\": 5")
+        .body("{\"title\": ")
         .send()
         .await
         .unwrap();
@@ -618,6 +631,7 @@ async fn an_edit_shows_at_once_however_warm_the_caches_are() {
 async fn with_fast_maintenance() -> Platform {
     let dir = tempfile::tempdir().unwrap();
     let mut configs = NodeConfigs::in_data_dir(dir.path());
+    configs.mail.serve_mailbox = true;
     configs.catalog.purge_after_secs = 1;
     configs.catalog.maintenance_interval_secs = 1;
     let mut p = Platform::spawn_with(Options {
@@ -635,7 +649,7 @@ async fn the_bin_restores_and_then_empties_itself_with_the_images() {
     // A second catalog copy: the lease lets only one of them do the work.
     let second = p.start_node(Domain::Catalog);
     categories(&p).await;
-    let (seller, _) = seller_with_shop(&p, "Bin Testers").await;
+    let (seller, _) = real_seller_with_shop(&p, "Bin Testers").await;
     let image = upload(&p, &seller).await;
     let mut body = product("Folding Chair", "electronics", 2_500);
     body["images"] = json!([image]);
