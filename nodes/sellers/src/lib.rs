@@ -1,11 +1,68 @@
 //! The sellers node: shops, followers and top shops.
+//!
+//! A seller opens exactly one shop (the owner is the caller, from their
+//! verified token; the unique owner index keeps it to one even when two
+//! requests race) and edits only that one. Shop pages and rankings are
+//! public. Writes go to SurrealDB, then `events.sellers.*` is published.
+
+mod store;
+mod validate;
+
+pub use store::{SellersError, SellersStore};
+pub use validate::{ValidShop, is_image_id, slug_from_name, validate_shop};
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_subjects::Domain;
+use bazaar_subjects::sellers::{
+    CreateShop, FollowShop, GetMyShop, GetShop, GetShopCard, TopShops, UnfollowShop, UpdateMyShop,
+};
 
 /// Serves the sellers domain until `shutdown`.
 pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> {
+    let store = SellersStore::open(&ctx).await?;
+    let (s1, s2, s3, s4, s5, s6, s7, s8) = (
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store,
+    );
     Node::new(ctx, Domain::Sellers, "shops, followers and top shops")
+        .handle::<CreateShop, _, _>(move |req| {
+            let s = s1.clone();
+            async move { Ok(s.create(&req).await?) }
+        })
+        .handle::<GetMyShop, _, _>(move |req| {
+            let s = s2.clone();
+            async move { Ok(s.mine(&req.caller).await?) }
+        })
+        .handle::<UpdateMyShop, _, _>(move |req| {
+            let s = s3.clone();
+            async move { Ok(s.update(&req).await?) }
+        })
+        .handle::<GetShop, _, _>(move |req| {
+            let s = s4.clone();
+            async move { Ok(s.page(&req.caller, &req.body.slug).await?) }
+        })
+        .handle::<GetShopCard, _, _>(move |req| {
+            let s = s5.clone();
+            async move { Ok(s.card(&req.body.id).await?) }
+        })
+        .handle::<FollowShop, _, _>(move |req| {
+            let s = s6.clone();
+            async move { Ok(s.follow(&req.caller, &req.body.slug, true).await?) }
+        })
+        .handle::<UnfollowShop, _, _>(move |req| {
+            let s = s7.clone();
+            async move { Ok(s.follow(&req.caller, &req.body.slug, false).await?) }
+        })
+        .handle::<TopShops, _, _>(move |req| {
+            let s = s8.clone();
+            async move { Ok(s.top(&req.body).await?) }
+        })
         .run(shutdown)
         .await
 }
