@@ -3,27 +3,15 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use bazaar_subjects::Empty;
-use bazaar_subjects::admin::{self, Category, SiteConfig};
 
 use crate::EdgeState;
-use crate::extract::{Meta, Viewer};
 use bazaar_subjects::auth::Account;
 
+/// The home page lives with the rest of the storefront.
 pub fn routes() -> Router<EdgeState> {
-    Router::new().route("/", get(home))
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "home.html")]
-struct HomePage {
-    site: SiteConfig,
-    categories: Vec<Category>,
-    viewer: Option<Account>,
+    Router::new()
 }
 
 #[derive(Template, WebTemplate)]
@@ -34,20 +22,6 @@ struct ErrorPage {
     title: String,
     message: String,
     request_id: Option<String>,
-}
-
-async fn home(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): Viewer) -> Response {
-    let site = s.call::<admin::GetSite>(&meta, &Empty {}).await;
-    let categories = s.call::<admin::ListCategories>(&meta, &Empty {}).await;
-    match (site, categories) {
-        (Ok(site), Ok(list)) => HomePage {
-            site,
-            categories: list.categories,
-            viewer,
-        }
-        .into_response(),
-        (Err(e), _) | (_, Err(e)) => error_page(e.0),
-    }
 }
 
 /// A friendly page for an error, with the status the error carries.

@@ -1,9 +1,989 @@
-//! Pages: storefront.
+//! The storefront: the home page (banner, categories, flash sales, new
+//! arrivals, top shops), the product listing that is also the search results
+//! page, and the product page. Everything is in the URL and works without
+//! JavaScript; `static/storefront.js` only makes countdowns tick, suggests
+//! search words and swaps gallery images in place.
+//!
+//! Also the small helpers the seller and admin pages share: prices, query
+//! strings, times and error pages that keep the header's viewer.
 
+use askama::Template;
+use askama_web::WebTemplate;
 use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use bazaar_subjects::admin::{self, Category, SiteConfig};
+use bazaar_subjects::auth::Account;
+use bazaar_subjects::catalog::{
+    self, FacetCount, Product, ProductSummary, SearchProducts, SearchResults, SortOrder,
+};
+use bazaar_subjects::sellers::{self, ShopCard, TopShopsRequest};
+use bazaar_subjects::{Empty, ErrorEnvelope};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::EdgeState;
+use crate::extract::{Meta, Viewer};
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
+        .route("/", get(home))
+        .route("/products", get(listing))
+        .route("/products/{slug}", get(product_page))
+}
+
+// ---------------------------------------------------------------------------
+// Shared helpers
+
+/// Currencies whose minor unit is the whole unit.
+fn zero_decimal(currency: &str) -> bool {
+    matches!(
+        currency,
+        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" | "PYG" | "RWF"
+    )
+}
+
+/// Groups thousands: `1234567` → `1,234,567`.
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Minor units as people read them: `12999 USD` → `$129.99`, other
+/// currencies with their code: `12999 EUR` → `129.99 EUR`.
+pub(crate) fn format_price(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    let amount = if zero_decimal(currency) {
+        group(m)
+    } else {
+        format!("{}.{:02}", group(m / 100), m % 100)
+    };
+    if currency == "USD" {
+        format!("{sign}${amount}")
+    } else {
+        format!("{sign}{amount} {currency}")
+    }
+}
+
+/// Minor units as a form shows them for editing: `12999` → `129.99`.
+pub(crate) fn major_units(minor: i64, currency: &str) -> String {
+    if zero_decimal(currency) {
+        minor.to_string()
+    } else {
+        let sign = if minor < 0 { "-" } else { "" };
+        let m = minor.unsigned_abs();
+        format!("{sign}{}.{:02}", m / 100, m % 100)
+    }
+}
+
+/// A price typed in whole units (`129.99`, `1,299.5`, `12,50`) in minor
+/// units; `Ok(None)` when nothing was typed.
+pub(crate) fn parse_price(text: &str, currency: &str) -> Result<Option<i64>, String> {
+    let t: String = text
+        .trim()
+        .trim_start_matches(['$', '€', '£'])
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '_')
+        .collect();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let decimals = if zero_decimal(currency) { 0 } else { 2 };
+    let example = if decimals == 0 { "1200" } else { "12.50" };
+    let bad = || format!("enter an amount like {example}");
+    if t.starts_with('-') {
+        return Err("the amount cannot be negative".into());
+    }
+    // A comma is a decimal point when it is the only separator and one or two
+    // digits follow it; otherwise commas group thousands.
+    let normal = match (t.rfind(','), t.contains('.')) {
+        (Some(i), false) if (1..=2).contains(&(t.len() - i - 1)) && t.matches(',').count() == 1 => {
+            t.replacen(',', ".", 1)
+        }
+        _ => t.replace(',', ""),
+    };
+    let (whole, frac) = normal.split_once('.').unwrap_or((&normal, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    if frac.len() > decimals {
+        return Err(if decimals == 0 {
+            format!("{currency} has no decimals: enter an amount like {example}")
+        } else {
+            format!("use at most two decimals, like {example}")
+        });
+    }
+    let too_big = || "that amount is too large".to_owned();
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| too_big())?
+    };
+    let frac_minor: i64 = if decimals == 0 {
+        0
+    } else {
+        format!("{frac:0<2}").parse().map_err(|_| bad())?
+    };
+    whole
+        .checked_mul(if decimals == 0 { 1 } else { 100 })
+        .and_then(|w| w.checked_add(frac_minor))
+        .map(Some)
+        .ok_or_else(too_big)
+}
+
+/// Percent-encodes a query-string value.
+pub(crate) fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A query string from pairs, skipping empty values.
+pub(crate) fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    pairs
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A query string's pairs, in order (repeated keys kept); never fails.
+pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    serde_html_form::from_str::<Vec<(String, String)>>(raw.unwrap_or_default()).unwrap_or_default()
+}
+
+/// The first non-empty value of `key`, trimmed.
+pub(crate) fn first(pairs: &[(String, String)], key: &str) -> String {
+    pairs
+        .iter()
+        .find(|(k, v)| k == key && !v.trim().is_empty())
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Every non-empty value of `key`, trimmed, without repeats.
+pub(crate) fn all(pairs: &[(String, String)], key: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (k, v) in pairs {
+        let v = v.trim();
+        if k == key && !v.is_empty() && !out.iter().any(|o| o == v) {
+            out.push(v.to_owned());
+        }
+    }
+    out
+}
+
+/// Whether a checkbox-style value is on.
+pub(crate) fn is_on(v: &str) -> bool {
+    !matches!(v, "" | "0" | "false" | "off" | "no")
+}
+
+/// An RFC 3339 time as people read it, in UTC: `1 Dec 2026, 09:00 UTC`.
+pub(crate) fn human_time(rfc3339: &str) -> String {
+    let Ok(t) = OffsetDateTime::parse(rfc3339, &Rfc3339) else {
+        return rfc3339.to_owned();
+    };
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let format = time::format_description::parse_borrowed::<1>(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC",
+    );
+    format
+        .ok()
+        .and_then(|f| t.format(&f).ok())
+        .unwrap_or_else(|| rfc3339.to_owned())
+}
+
+/// The page a signed-out visitor is sent to, coming back to `next` after.
+pub(crate) fn sign_in_first(next: &str) -> Response {
+    Redirect::to(&format!("/login?next={}", urlencode(next))).into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorView {
+    viewer: Option<Account>,
+    site_name: String,
+    title: String,
+    message: String,
+    request_id: Option<String>,
+}
+
+/// An error page that keeps the signed-in viewer in the header.
+pub(crate) fn error_view(
+    viewer: Option<Account>,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
+    (
+        status,
+        ErrorView {
+            viewer,
+            site_name: "Bazaar".into(),
+            title: title.to_owned(),
+            message: message.to_owned(),
+            request_id: None,
+        },
+    )
+        .into_response()
+}
+
+/// The friendly page for an error envelope, with the viewer in the header.
+pub(crate) fn envelope_page(viewer: Option<Account>, e: ErrorEnvelope) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let title = match e.status {
+        403 => "You can't go there",
+        404 => "Page not found",
+        503 | 504 => "We'll be right back",
+        _ => "Something went wrong",
+    };
+    (
+        status,
+        ErrorView {
+            viewer,
+            site_name: "Bazaar".into(),
+            title: title.into(),
+            message: e.message,
+            request_id: e.request_id,
+        },
+    )
+        .into_response()
+}
+
+/// A flash sale's end, for a countdown: machine time and readable time.
+pub(crate) struct Ends {
+    pub iso: String,
+    pub human: String,
+}
+
+impl Ends {
+    fn new(rfc3339: &str) -> Self {
+        Self {
+            iso: rfc3339.to_owned(),
+            human: human_time(rfc3339),
+        }
+    }
+}
+
+/// A product as a result card shows it.
+pub(crate) struct Card {
+    pub slug: String,
+    pub title: String,
+    pub image: Option<String>,
+    pub price: String,
+    /// The regular price, struck through, when on sale.
+    pub was: Option<String>,
+    pub rating: Option<String>,
+    pub rating_count: i64,
+    pub shop_name: String,
+    pub in_stock: bool,
+    pub event_live: bool,
+    pub ends: Option<Ends>,
+    /// Escaped by the catalog node with `<mark>` around matches.
+    pub snippet_html: Option<String>,
+}
+
+impl Card {
+    pub(crate) fn from_summary(p: &ProductSummary) -> Self {
+        Self {
+            slug: p.slug.clone(),
+            title: p.title.clone(),
+            image: p.image.clone(),
+            price: format_price(p.price, &p.currency),
+            was: (p.price < p.regular_price).then(|| format_price(p.regular_price, &p.currency)),
+            rating: (p.rating_count > 0).then(|| format!("{:.1}", p.rating_avg)),
+            rating_count: p.rating_count,
+            shop_name: p.shop_name.clone(),
+            in_stock: p.in_stock,
+            event_live: p.event_live,
+            ends: p
+                .flash_sale
+                .as_ref()
+                .filter(|_| p.event_live)
+                .map(|f| Ends::new(&f.ends_at)),
+            snippet_html: p.snippet_html.clone(),
+        }
+    }
+}
+
+fn default_site() -> SiteConfig {
+    SiteConfig {
+        name: "Bazaar".into(),
+        tagline: String::new(),
+        logo_url: None,
+        banner_url: None,
+        revision: 0,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Home
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage {
+    viewer: Option<Account>,
+    site: SiteConfig,
+    /// `None` when the admin service did not answer.
+    categories: Option<Vec<Category>>,
+    /// `None` when the catalog did not answer.
+    events: Option<Vec<Card>>,
+    arrivals: Option<Vec<Card>>,
+    /// `None` when the sellers service did not answer: the section hides.
+    shops: Option<Vec<ShopTile>>,
+}
+
+/// A shop in the home page's ranking.
+struct ShopTile {
+    slug: String,
+    name: String,
+    initial: String,
+    avatar_image: Option<String>,
+    followers: i64,
+    rating: Option<String>,
+}
+
+impl ShopTile {
+    fn from_card(c: ShopCard) -> Self {
+        Self {
+            initial: c
+                .name
+                .chars()
+                .next()
+                .map(|c| c.to_uppercase().to_string())
+                .unwrap_or_default(),
+            rating: (c.rating_count > 0).then(|| format!("{:.1}", c.rating_avg)),
+            slug: c.slug,
+            name: c.name,
+            avatar_image: c.avatar_image,
+            followers: c.followers,
+        }
+    }
+}
+
+async fn home(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): Viewer) -> Response {
+    let (site, categories, showcase, shops) = tokio::join!(
+        s.call::<admin::GetSite>(&meta, &Empty {}),
+        s.call::<admin::ListCategories>(&meta, &Empty {}),
+        s.call::<catalog::GetShowcase>(&meta, &Empty {}),
+        s.call::<sellers::TopShops>(&meta, &TopShopsRequest { limit: Some(8) }),
+    );
+    let showcase = showcase.ok();
+    HomePage {
+        viewer,
+        site: site.unwrap_or_else(|_| default_site()),
+        categories: categories.ok().map(|c| c.categories),
+        events: showcase
+            .as_ref()
+            .map(|sc| sc.events.iter().map(Card::from_summary).collect()),
+        arrivals: showcase
+            .as_ref()
+            .map(|sc| sc.new_arrivals.iter().map(Card::from_summary).collect()),
+        shops: shops
+            .ok()
+            .map(|s| s.shops.into_iter().map(ShopTile::from_card).collect()),
+    }
+    .into_response()
+}
+
+// ---------------------------------------------------------------------------
+// Listing and search
+
+/// What the listing's filter form holds, as typed (prices in whole units).
+#[derive(Debug, Default, Clone)]
+struct ListingForm {
+    q: String,
+    category: String,
+    subcategory: String,
+    shop: String,
+    min: String,
+    max: String,
+    colors: Vec<String>,
+    sizes: Vec<String>,
+    min_rating: String,
+    in_stock: bool,
+    on_sale: bool,
+    event: bool,
+    sort: String,
+}
+
+impl ListingForm {
+    fn from_pairs(pairs: &[(String, String)]) -> Self {
+        Self {
+            q: first(pairs, "q"),
+            category: first(pairs, "category"),
+            subcategory: first(pairs, "subcategory"),
+            shop: first(pairs, "shop"),
+            min: first(pairs, "min"),
+            max: first(pairs, "max"),
+            colors: all(pairs, "colors"),
+            sizes: all(pairs, "sizes"),
+            min_rating: first(pairs, "min_rating"),
+            in_stock: is_on(&first(pairs, "in_stock")),
+            on_sale: is_on(&first(pairs, "on_sale")),
+            event: is_on(&first(pairs, "event")),
+            sort: first(pairs, "sort"),
+        }
+    }
+
+    fn sort_order(&self) -> SortOrder {
+        SortOrder::ALL
+            .into_iter()
+            .find(|o| o.as_str() == self.sort)
+            .unwrap_or_default()
+    }
+
+    /// The catalog's request, or what is wrong with the form.
+    fn request(&self, page: u32) -> Result<SearchProducts, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut price = |label: &str, text: &str| match parse_price(text, "USD") {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(format!("{label} price: {e}"));
+                None
+            }
+        };
+        let min_price = price("Lowest", &self.min);
+        let max_price = price("Highest", &self.max);
+        let min_rating = if self.min_rating.is_empty() {
+            None
+        } else {
+            match self.min_rating.parse::<f64>() {
+                Ok(r) if r.is_finite() => Some(r),
+                _ => {
+                    errors.push("Rating: choose a number of stars from 0 to 5".into());
+                    None
+                }
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let opt = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
+        Ok(SearchProducts {
+            q: opt(&self.q),
+            category: opt(&self.category),
+            subcategory: opt(&self.subcategory),
+            shop: opt(&self.shop),
+            min_price,
+            max_price,
+            colors: self.colors.clone(),
+            sizes: self.sizes.clone(),
+            min_rating,
+            in_stock: self.in_stock,
+            on_sale: self.on_sale,
+            event: self.event,
+            sort: self.sort_order(),
+            page: Some(page),
+            page_size: Some(PAGE_SIZE),
+        })
+    }
+
+    /// The form as a query string (without the page), for links that keep it.
+    fn query(&self) -> String {
+        let on = |b: bool| if b { "1" } else { "" };
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("q", &self.q),
+            ("category", &self.category),
+            ("subcategory", &self.subcategory),
+            ("shop", &self.shop),
+            ("min", &self.min),
+            ("max", &self.max),
+        ];
+        pairs.extend(self.colors.iter().map(|c| ("colors", c.as_str())));
+        pairs.extend(self.sizes.iter().map(|c| ("sizes", c.as_str())));
+        pairs.extend([
+            ("min_rating", self.min_rating.as_str()),
+            ("in_stock", on(self.in_stock)),
+            ("on_sale", on(self.on_sale)),
+            ("event", on(self.event)),
+        ]);
+        if self.sort_order() != SortOrder::Relevance {
+            pairs.push(("sort", self.sort_order().as_str()));
+        }
+        query_string(pairs)
+    }
+
+    fn is_filtered(&self) -> bool {
+        !self.query().is_empty()
+    }
+
+    /// Whether anything narrows the results besides the search words.
+    fn has_filters(&self) -> bool {
+        let q = ListingForm {
+            q: String::new(),
+            sort: String::new(),
+            ..self.clone()
+        };
+        q.is_filtered()
+    }
+}
+
+const PAGE_SIZE: u32 = 24;
+
+/// A checkbox for one facet value.
+struct Check {
+    value: String,
+    count: Option<i64>,
+    checked: bool,
+}
+
+fn checks(facets: &[FacetCount], chosen: &[String]) -> Vec<Check> {
+    let mut out: Vec<Check> = facets
+        .iter()
+        .map(|f| Check {
+            value: f.value.clone(),
+            count: Some(f.count),
+            checked: chosen.iter().any(|c| c.eq_ignore_ascii_case(&f.value)),
+        })
+        .collect();
+    for c in chosen {
+        if !out.iter().any(|o| o.value.eq_ignore_ascii_case(c)) {
+            out.push(Check {
+                value: c.clone(),
+                count: None,
+                checked: true,
+            });
+        }
+    }
+    out
+}
+
+/// An option of a select: value, label, selected.
+pub(crate) struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    pub(crate) fn new(value: &str, label: &str, current: &str) -> Self {
+        Self {
+            value: value.to_owned(),
+            label: label.to_owned(),
+            selected: value == current,
+        }
+    }
+}
+
+/// A group of subcategory options under their category's name.
+pub(crate) struct ChoiceGroup {
+    pub label: String,
+    pub choices: Vec<Choice>,
+}
+
+/// One link of the pagination.
+struct PageLink {
+    /// `None` for a gap (`…`).
+    number: Option<u32>,
+    href: String,
+    current: bool,
+}
+
+fn page_links(base: &str, page: u32, pages: u32) -> Vec<PageLink> {
+    let mut wanted: Vec<u32> = vec![1, pages];
+    wanted.extend(page.saturating_sub(2).max(1)..=(page + 2).min(pages));
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut out = Vec::new();
+    let mut last = 0;
+    for n in wanted.into_iter().filter(|n| *n >= 1) {
+        if n > last + 1 {
+            out.push(PageLink {
+                number: None,
+                href: String::new(),
+                current: false,
+            });
+        }
+        out.push(PageLink {
+            number: Some(n),
+            href: page_href(base, n),
+            current: n == page,
+        });
+        last = n;
+    }
+    out
+}
+
+fn page_href(base: &str, page: u32) -> String {
+    match (base.is_empty(), page) {
+        (true, 1) => "/products".to_owned(),
+        (true, n) => format!("/products?page={n}"),
+        (false, 1) => format!("/products?{base}"),
+        (false, n) => format!("/products?{base}&page={n}"),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "listing.html")]
+struct ListingPage {
+    viewer: Option<Account>,
+    form: ListingForm,
+    heading: String,
+    errors: Vec<String>,
+    /// `None` when there are no results to show (an error).
+    results: Option<Vec<Card>>,
+    total: i64,
+    page: u32,
+    pages: u32,
+    prev: Option<String>,
+    next: Option<String>,
+    page_links: Vec<PageLink>,
+    categories: Vec<Choice>,
+    subcategories: Vec<ChoiceGroup>,
+    colors: Vec<Check>,
+    sizes: Vec<Check>,
+    sorts: Vec<Choice>,
+    ratings: Vec<Choice>,
+}
+
+async fn listing(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let pairs = query_pairs(raw.as_deref());
+    let form = ListingForm::from_pairs(&pairs);
+    let page = first(&pairs, "page")
+        .parse::<u32>()
+        .ok()
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
+    let categories = s
+        .call::<admin::ListCategories>(&meta, &Empty {})
+        .await
+        .map(|c| c.categories)
+        .unwrap_or_default();
+    let (status, errors, results) = match form.request(page) {
+        Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None),
+        Ok(request) => match s.call::<catalog::SearchCatalog>(&meta, &request).await {
+            Ok(r) => (StatusCode::OK, Vec::new(), Some(r)),
+            Err(e) => {
+                let status =
+                    StatusCode::from_u16(e.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let errors = if e.0.fields.is_empty() {
+                    vec![e.0.message]
+                } else {
+                    e.0.fields.into_iter().map(|f| f.message).collect()
+                };
+                (status, errors, None)
+            }
+        },
+    };
+    let category_name = |slug: &str| {
+        categories
+            .iter()
+            .find(|c| c.slug == slug)
+            .map_or_else(|| slug.to_owned(), |c| c.name.clone())
+    };
+    let heading = match (form.q.is_empty(), form.category.is_empty()) {
+        (false, _) => format!("Results for “{}”", form.q),
+        (true, false) => category_name(&form.category),
+        (true, true) => "All products".to_owned(),
+    };
+    let empty = SearchResults {
+        items: Vec::new(),
+        total: 0,
+        page,
+        page_size: PAGE_SIZE,
+        pages: 0,
+        facets: Default::default(),
+    };
+    let shown = results.as_ref().unwrap_or(&empty);
+    let count_of = |list: &[FacetCount], value: &str| {
+        list.iter()
+            .find(|f| f.value == value)
+            .map(|f| format!(" ({})", f.count))
+            .unwrap_or_default()
+    };
+    let category_choices = categories
+        .iter()
+        .map(|c| Choice {
+            value: c.slug.clone(),
+            label: format!("{}{}", c.name, count_of(&shown.facets.categories, &c.slug)),
+            selected: c.slug == form.category,
+        })
+        .collect();
+    let subcategories = categories
+        .iter()
+        .filter(|c| form.category.is_empty() || c.slug == form.category)
+        .map(|c| ChoiceGroup {
+            label: c.name.clone(),
+            choices: c
+                .subcategories
+                .iter()
+                .map(|sub| Choice {
+                    value: sub.slug.clone(),
+                    label: format!(
+                        "{}{}",
+                        sub.name,
+                        count_of(&shown.facets.subcategories, &sub.slug)
+                    ),
+                    selected: sub.slug == form.subcategory,
+                })
+                .collect(),
+        })
+        .filter(|g| !g.choices.is_empty())
+        .collect();
+    let sort = form.sort_order();
+    let sorts = SortOrder::ALL
+        .into_iter()
+        .map(|o| Choice {
+            value: o.as_str().to_owned(),
+            label: o.label().to_owned(),
+            selected: o == sort,
+        })
+        .collect();
+    let ratings = [
+        ("", "Any rating"),
+        ("4", "4★ & up"),
+        ("3", "3★ & up"),
+        ("2", "2★ & up"),
+        ("1", "1★ & up"),
+    ]
+    .into_iter()
+    .map(|(v, l)| Choice {
+        value: v.to_owned(),
+        label: l.to_owned(),
+        selected: form.min_rating == v
+            || (!v.is_empty() && form.min_rating.parse::<f64>().ok() == v.parse::<f64>().ok()),
+    })
+    .collect();
+    let base = form.query();
+    let pages = shown.pages;
+    let page = shown.page.max(1);
+    let view = ListingPage {
+        viewer,
+        heading,
+        errors,
+        total: shown.total,
+        page,
+        pages,
+        prev: (page > 1 && pages > 0).then(|| page_href(&base, page - 1)),
+        next: (page < pages).then(|| page_href(&base, page + 1)),
+        page_links: if pages > 1 {
+            page_links(&base, page, pages)
+        } else {
+            Vec::new()
+        },
+        categories: category_choices,
+        subcategories,
+        colors: checks(&shown.facets.colors, &form.colors),
+        sizes: checks(&shown.facets.sizes, &form.sizes),
+        sorts,
+        ratings,
+        results: results
+            .as_ref()
+            .map(|r| r.items.iter().map(Card::from_summary).collect()),
+        form,
+    };
+    (status, view).into_response()
+}
+
+// ---------------------------------------------------------------------------
+// Product page
+
+#[derive(Template, WebTemplate)]
+#[template(path = "product.html")]
+struct ProductPageView {
+    viewer: Option<Account>,
+    p: Product,
+    shop: Option<ShopCard>,
+    category_name: String,
+    subcategory_name: Option<String>,
+    price: String,
+    was: Option<String>,
+    /// `(main image url, thumbnail url, link)` per image.
+    gallery: Vec<GalleryImage>,
+    main_image: Option<String>,
+    ends: Option<Ends>,
+    starts: Option<String>,
+    stock_class: &'static str,
+    stock_label: String,
+    max_quantity: i64,
+    rating: Option<String>,
+}
+
+struct GalleryImage {
+    full: String,
+    thumb: String,
+    href: String,
+    current: bool,
+    number: usize,
+}
+
+fn stock_state(stock: i64) -> (&'static str, String) {
+    match stock {
+        s if s <= 0 => ("out", "Out of stock".to_owned()),
+        s if s <= 5 => ("low", format!("Only {s} left")),
+        _ => ("in", "In stock".to_owned()),
+    }
+}
+
+async fn product_page(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(slug): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let (view, categories) = tokio::join!(
+        crate::products::product_view(&s, &meta, slug),
+        s.call::<admin::ListCategories>(&meta, &Empty {}),
+    );
+    let view = match view {
+        Ok(v) => v,
+        Err(e) => return envelope_page(viewer, e.0),
+    };
+    let p = view.product;
+    let chosen = first(&query_pairs(raw.as_deref()), "image")
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=p.images.len()).contains(n))
+        .unwrap_or(1);
+    let gallery: Vec<GalleryImage> = p
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, id)| GalleryImage {
+            full: format!("/images/{id}"),
+            thumb: format!("/images/{id}?size=thumb"),
+            href: format!("/products/{}?image={}#gallery", p.slug, i + 1),
+            current: i + 1 == chosen,
+            number: i + 1,
+        })
+        .collect();
+    let main_image = gallery.get(chosen - 1).map(|g| g.full.clone());
+    let category = categories
+        .ok()
+        .and_then(|c| c.categories.into_iter().find(|c| c.slug == p.category));
+    let subcategory_name = p.subcategory.as_ref().map(|sub| {
+        category
+            .as_ref()
+            .and_then(|c| c.subcategories.iter().find(|s| &s.slug == sub))
+            .map_or_else(|| sub.clone(), |s| s.name.clone())
+    });
+    let (stock_class, stock_label) = stock_state(p.stock);
+    let page = ProductPageView {
+        viewer,
+        shop: view.shop,
+        category_name: category.map_or_else(|| p.category.clone(), |c| c.name),
+        subcategory_name,
+        price: format_price(p.price, &p.currency),
+        was: (p.price < p.regular_price).then(|| format_price(p.regular_price, &p.currency)),
+        gallery,
+        main_image,
+        ends: p
+            .flash_sale
+            .as_ref()
+            .filter(|_| p.event_live)
+            .map(|f| Ends::new(&f.ends_at)),
+        starts: p
+            .flash_sale
+            .as_ref()
+            .filter(|f| {
+                !p.event_live
+                    && OffsetDateTime::parse(&f.starts_at, &Rfc3339)
+                        .is_ok_and(|t| t > OffsetDateTime::now_utc())
+            })
+            .map(|f| human_time(&f.starts_at)),
+        stock_class,
+        stock_label,
+        max_quantity: p.stock.clamp(1, 99),
+        rating: (p.rating_count > 0).then(|| format!("{:.1}", p.rating_avg)),
+        p,
+    };
+    page.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_read_like_prices() {
+        assert_eq!(format_price(12999, "USD"), "$129.99");
+        assert_eq!(format_price(12999, "EUR"), "129.99 EUR");
+        assert_eq!(format_price(5, "USD"), "$0.05");
+        assert_eq!(format_price(123456789, "USD"), "$1,234,567.89");
+        assert_eq!(format_price(1200, "JPY"), "1,200 JPY");
+        assert_eq!(major_units(12999, "USD"), "129.99");
+        assert_eq!(major_units(100, "USD"), "1.00");
+    }
+
+    #[test]
+    fn typed_prices_become_minor_units() {
+        let p = |t: &str| parse_price(t, "USD");
+        assert_eq!(p(""), Ok(None));
+        assert_eq!(p("129.99"), Ok(Some(12999)));
+        assert_eq!(p("129.9"), Ok(Some(12990)));
+        assert_eq!(p("129"), Ok(Some(12900)));
+        assert_eq!(p(" $1,299.50 "), Ok(Some(129950)));
+        assert_eq!(p("12,50"), Ok(Some(1250)));
+        assert_eq!(p(".5"), Ok(Some(50)));
+        assert!(p("12.345").is_err());
+        assert!(p("abc").is_err());
+        assert!(p("-3").is_err());
+        assert!(p("99999999999999999999").is_err());
+        assert_eq!(parse_price("1200", "JPY"), Ok(Some(1200)));
+        assert!(parse_price("12.5", "JPY").is_err());
+    }
+
+    #[test]
+    fn listing_links_keep_every_filter() {
+        let pairs = query_pairs(Some(
+            "q=red+shoes&category=fashion&colors=red&colors=blue&min=10&in_stock=1&sort=price_asc&page=3",
+        ));
+        let form = ListingForm::from_pairs(&pairs);
+        let q = form.query();
+        assert_eq!(
+            q,
+            "q=red%20shoes&category=fashion&min=10&colors=red&colors=blue&in_stock=1&sort=price_asc"
+        );
+        assert_eq!(page_href(&q, 4), format!("/products?{q}&page=4"));
+        let req = form.request(3).unwrap();
+        assert_eq!(req.min_price, Some(1000));
+        assert_eq!(req.colors, ["red", "blue"]);
+        assert_eq!(req.sort, SortOrder::PriceAsc);
+        assert!(
+            ListingForm::from_pairs(&query_pairs(Some("min=ten")))
+                .request(1)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn pagination_shows_ends_and_neighbours() {
+        let numbers = |page, pages| {
+            page_links("", page, pages)
+                .iter()
+                .map(|l| l.number.map_or("…".to_owned(), |n| n.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(numbers(1, 1), "1");
+        assert_eq!(numbers(1, 10), "1 2 3 … 10");
+        assert_eq!(numbers(6, 10), "1 … 4 5 6 7 8 … 10");
+        assert_eq!(numbers(10, 10), "1 … 8 9 10");
+    }
 }
