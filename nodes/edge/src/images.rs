@@ -132,20 +132,32 @@ pub(crate) async fn store_upload(
         .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
     {
         if field.name() == Some("file") {
-            let data = field.bytes().await.map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError(ErrorEnvelope::new(
-                        bazaar_subjects::ErrorCode::PayloadTooLarge,
-                        "images are at most 5 MiB",
-                    ))
-                } else {
-                    ApiError(ErrorEnvelope::bad_request(e.body_text()))
-                }
-            })?;
-            bytes = Some(data);
+            bytes = Some(field_bytes(field).await?);
         }
     }
     let bytes = bytes.ok_or_else(|| invalid("choose an image file"))?;
+    store_image(s, bytes).await
+}
+
+/// Reads one multipart field whole; a body over the route's limit is a 413.
+pub(crate) async fn field_bytes(
+    field: axum::extract::multipart::Field<'_>,
+) -> Result<bytes::Bytes, ApiError> {
+    field.bytes().await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(ErrorEnvelope::new(
+                bazaar_subjects::ErrorCode::PayloadTooLarge,
+                "images are at most 5 MiB",
+            ))
+        } else {
+            ApiError(ErrorEnvelope::bad_request(e.body_text()))
+        }
+    })
+}
+
+/// Checks and stores one uploaded image's bytes with its thumbnail; shared by
+/// the upload API, the avatar form and the shop form.
+pub(crate) async fn store_image(s: &EdgeState, bytes: bytes::Bytes) -> Result<Uploaded, ApiError> {
     if bytes.is_empty() {
         return Err(invalid("the file is empty"));
     }

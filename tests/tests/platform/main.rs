@@ -8,3 +8,4 @@ mod foundation;
 mod google;
 mod identity;
 mod images;
+mod shops;

@@ -1,0 +1,663 @@
+//! Shop pages: the seller's one form (opening the shop, then its settings)
+//! and the public shop page with its products and a follow button. Plain
+//! HTML forms that work without JavaScript; a refused form comes back with
+//! each field's error beside it and what the seller typed still in place.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use bazaar_runtime::RequestMeta;
+use bazaar_subjects::admin::{self, Category};
+use bazaar_subjects::auth::Account;
+use bazaar_subjects::catalog::{SearchCatalog, SearchProducts, SortOrder};
+use bazaar_subjects::sellers::{self, OpeningHours, Shop, ShopInput, ShopSlug, SocialLink};
+use bazaar_subjects::{Empty, ErrorEnvelope};
+
+use crate::extract::{Meta, Viewer};
+use crate::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::{ApiError, EdgeState};
+
+const FORM_PATH: &str = "/seller/shop";
+/// Opening times a day the form offers (the API allows two a day too).
+const SLOTS: usize = 2;
+const MAX_LINKS: usize = 10;
+/// Products shown on a shop page.
+const SHOP_PAGE_PRODUCTS: u32 = 24;
+const DAYS: [(&str, &str); 7] = [
+    ("mon", "Monday"),
+    ("tue", "Tuesday"),
+    ("wed", "Wednesday"),
+    ("thu", "Thursday"),
+    ("fri", "Friday"),
+    ("sat", "Saturday"),
+    ("sun", "Sunday"),
+];
+
+pub fn routes() -> Router<EdgeState> {
+    Router::new()
+        .route(
+            FORM_PATH,
+            get(form_page)
+                .post(save)
+                .layer(DefaultBodyLimit::max(2 * MAX_IMAGE_BYTES + 256 * 1024)),
+        )
+        .route("/shops/{slug}", get(shop_page))
+        .route("/shops/{slug}/follow", post(follow))
+        .route("/shops/{slug}/unfollow", post(unfollow))
+}
+
+/// A page for an error; the same template as every other error page.
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    viewer: Option<Account>,
+    site_name: String,
+    title: String,
+    message: String,
+    request_id: Option<String>,
+}
+
+fn not_for_buyers(viewer: Option<Account>) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        ErrorPage {
+            viewer,
+            site_name: "Bazaar".into(),
+            title: "Shops are for sellers".into(),
+            message: "Only seller accounts run a shop. Sign up as a seller (with another email) to open one.".into(),
+            request_id: None,
+        },
+    )
+        .into_response()
+}
+
+fn sign_in_first(next: &str) -> Response {
+    Redirect::to(&format!("/login?next={next}")).into_response()
+}
+
+/// One day's row in the form: up to [`SLOTS`] opening times.
+struct DayRow {
+    day: &'static str,
+    label: &'static str,
+    slots: Vec<(String, String)>,
+}
+
+/// What the form shows: the seller's values, as typed or as stored.
+#[derive(Default)]
+struct ShopForm {
+    name: String,
+    bio: String,
+    address: String,
+    website: String,
+    category: String,
+    avatar_image: String,
+    banner_image: String,
+    hours: Vec<(String, String, String)>,
+    links: Vec<(String, String)>,
+}
+
+impl ShopForm {
+    fn from_shop(shop: &Shop) -> Self {
+        Self {
+            name: shop.name.clone(),
+            bio: shop.bio.clone(),
+            address: shop.address.clone(),
+            website: shop.website.clone().unwrap_or_default(),
+            category: shop.category.clone(),
+            avatar_image: shop.avatar_image.clone().unwrap_or_default(),
+            banner_image: shop.banner_image.clone().unwrap_or_default(),
+            hours: shop
+                .opening_hours
+                .iter()
+                .map(|h| (h.day.clone(), h.opens.clone(), h.closes.clone()))
+                .collect(),
+            links: shop
+                .social_links
+                .iter()
+                .map(|l| (l.network.clone(), l.url.clone()))
+                .collect(),
+        }
+    }
+
+    /// Reads the posted fields (text only; files are handled before).
+    fn from_fields(f: &HashMap<String, String>) -> Self {
+        let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+        let mut hours = Vec::new();
+        for (day, _) in DAYS {
+            for n in 1..=SLOTS {
+                let opens = get(&format!("opens_{day}_{n}"));
+                let closes = get(&format!("closes_{day}_{n}"));
+                if !opens.trim().is_empty() || !closes.trim().is_empty() {
+                    hours.push((day.to_owned(), opens, closes));
+                }
+            }
+        }
+        let links = (0..MAX_LINKS)
+            .map(|i| (get(&format!("network_{i}")), get(&format!("url_{i}"))))
+            .filter(|(n, u)| !n.trim().is_empty() || !u.trim().is_empty())
+            .collect();
+        Self {
+            name: get("name"),
+            bio: get("bio"),
+            address: get("address"),
+            website: get("website"),
+            category: get("category"),
+            avatar_image: get("avatar_image"),
+            banner_image: get("banner_image"),
+            hours,
+            links,
+        }
+    }
+
+    fn input(&self) -> ShopInput {
+        let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        ShopInput {
+            name: self.name.clone(),
+            slug: None,
+            bio: self.bio.clone(),
+            address: self.address.clone(),
+            opening_hours: self
+                .hours
+                .iter()
+                .map(|(day, opens, closes)| OpeningHours {
+                    day: day.clone(),
+                    opens: opens.clone(),
+                    closes: closes.clone(),
+                })
+                .collect(),
+            website: opt(&self.website),
+            social_links: self
+                .links
+                .iter()
+                .map(|(network, url)| SocialLink {
+                    network: network.clone(),
+                    url: url.clone(),
+                })
+                .collect(),
+            category: self.category.clone(),
+            avatar_image: opt(&self.avatar_image),
+            banner_image: opt(&self.banner_image),
+        }
+    }
+
+    fn day_rows(&self) -> Vec<DayRow> {
+        DAYS.iter()
+            .map(|(day, label)| {
+                let mut slots: Vec<(String, String)> = self
+                    .hours
+                    .iter()
+                    .filter(|(d, _, _)| d == day)
+                    .map(|(_, o, c)| (o.clone(), c.clone()))
+                    .take(SLOTS)
+                    .collect();
+                slots.resize(SLOTS, (String::new(), String::new()));
+                DayRow { day, label, slots }
+            })
+            .collect()
+    }
+
+    /// The links plus empty rows to add more (two, up to the limit).
+    fn link_rows(&self) -> Vec<(usize, String, String)> {
+        let mut rows: Vec<(String, String)> = self.links.iter().take(MAX_LINKS).cloned().collect();
+        let want = (rows.len() + 2).clamp(3, MAX_LINKS);
+        rows.resize(want, (String::new(), String::new()));
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, (n, u))| (i, n, u))
+            .collect()
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "shop_form.html")]
+struct ShopFormPage {
+    viewer: Option<Account>,
+    /// The shop being edited; `None` while onboarding.
+    shop: Option<Shop>,
+    form: ShopForm,
+    days: Vec<DayRow>,
+    links: Vec<(usize, String, String)>,
+    categories: Vec<Category>,
+    errors: HashMap<String, Vec<String>>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+impl ShopFormPage {
+    fn errors_for(&self, field: &str) -> Vec<String> {
+        self.errors.get(field).cloned().unwrap_or_default()
+    }
+
+    fn has_error(&self, field: &str) -> bool {
+        self.errors.contains_key(field)
+    }
+}
+
+async fn render_form(
+    s: &EdgeState,
+    meta: &RequestMeta,
+    viewer: Option<Account>,
+    shop: Option<Shop>,
+    form: ShopForm,
+    failure: Option<ErrorEnvelope>,
+    notice: Option<String>,
+) -> Response {
+    let categories = s
+        .call::<admin::ListCategories>(meta, &Empty {})
+        .await
+        .map(|l| l.categories)
+        .unwrap_or_default();
+    let mut errors: HashMap<String, Vec<String>> = HashMap::new();
+    let mut error = None;
+    let mut status = StatusCode::OK;
+    if let Some(e) = failure {
+        status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        for f in &e.fields {
+            errors
+                .entry(f.field.clone())
+                .or_default()
+                .push(f.message.clone());
+        }
+        error = Some(if e.fields.is_empty() {
+            e.message
+        } else {
+            "Please correct the marked fields.".into()
+        });
+    }
+    let page = ShopFormPage {
+        viewer,
+        days: form.day_rows(),
+        links: form.link_rows(),
+        shop,
+        form,
+        categories,
+        errors,
+        error,
+        notice,
+    };
+    (status, page).into_response()
+}
+
+/// The seller's shop form: onboarding before the shop exists, settings after.
+async fn form_page(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if meta.authorization.is_none() {
+        return sign_in_first(FORM_PATH);
+    }
+    let notice = match (q.contains_key("opened"), q.contains_key("saved")) {
+        (true, _) => Some("Your shop is open! Customers can find it now.".to_owned()),
+        (_, true) => Some("Saved.".to_owned()),
+        _ => None,
+    };
+    match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
+        Ok(shop) => {
+            let form = ShopForm::from_shop(&shop);
+            render_form(&s, &meta, viewer, Some(shop), form, None, notice).await
+        }
+        Err(ApiError(e)) => match e.status {
+            404 => render_form(&s, &meta, viewer, None, ShopForm::default(), None, None).await,
+            401 => sign_in_first(FORM_PATH),
+            403 => not_for_buyers(viewer),
+            _ => crate::pages::error_page(e),
+        },
+    }
+}
+
+/// A multipart form's text fields, and the image files it carried (stored).
+struct Posted {
+    fields: HashMap<String, String>,
+    avatar: Option<Result<String, ErrorEnvelope>>,
+    banner: Option<Result<String, ErrorEnvelope>>,
+}
+
+async fn read_form(s: &EdgeState, mut multipart: Multipart) -> Result<Posted, ApiError> {
+    let mut posted = Posted {
+        fields: HashMap::new(),
+        avatar: None,
+        banner: None,
+    };
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "avatar_file" | "banner_file" => {
+                // A file input left empty still sends an empty part.
+                let bytes = field_bytes(field).await?;
+                if bytes.is_empty() {
+                    continue;
+                }
+                let stored = store_image(s, bytes)
+                    .await
+                    .map(|img| img.id)
+                    .map_err(|e| e.0);
+                if name == "avatar_file" {
+                    posted.avatar = Some(stored);
+                } else {
+                    posted.banner = Some(stored);
+                }
+            }
+            _ => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
+                posted.fields.insert(name, text);
+            }
+        }
+    }
+    Ok(posted)
+}
+
+/// An upload's refusal, put on the image field it was for.
+fn image_error(field: &str, e: ErrorEnvelope) -> bazaar_subjects::FieldError {
+    bazaar_subjects::FieldError {
+        field: field.to_owned(),
+        message: e
+            .fields
+            .first()
+            .map_or(e.message.clone(), |f| f.message.clone()),
+    }
+}
+
+/// Opens the shop, or saves its settings when it is open already.
+async fn save(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    multipart: Multipart,
+) -> Response {
+    if meta.authorization.is_none() {
+        return sign_in_first(FORM_PATH);
+    }
+    // Who may post is settled before any upload is read or stored.
+    let current = match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
+        Ok(shop) => Some(shop),
+        Err(ApiError(e)) => match e.status {
+            404 => None,
+            401 => return sign_in_first(FORM_PATH),
+            403 => return not_for_buyers(viewer),
+            _ => return crate::pages::error_page(e),
+        },
+    };
+    let posted = match read_form(&s, multipart).await {
+        Ok(p) => p,
+        Err(e) => {
+            let form = current
+                .as_ref()
+                .map(ShopForm::from_shop)
+                .unwrap_or_default();
+            return render_form(&s, &meta, viewer, current, form, Some(e.0), None).await;
+        }
+    };
+    let mut form = ShopForm::from_fields(&posted.fields);
+    let mut upload_errors = Vec::new();
+    for (field, upload, remove, value) in [
+        (
+            "avatar_image",
+            posted.avatar,
+            "avatar_remove",
+            &mut form.avatar_image,
+        ),
+        (
+            "banner_image",
+            posted.banner,
+            "banner_remove",
+            &mut form.banner_image,
+        ),
+    ] {
+        match upload {
+            Some(Ok(id)) => *value = id,
+            Some(Err(e)) => upload_errors.push(image_error(field, e)),
+            None if posted.fields.contains_key(remove) => value.clear(),
+            None => {}
+        }
+    }
+    if !upload_errors.is_empty() {
+        let e = ErrorEnvelope::validation(upload_errors);
+        return render_form(&s, &meta, viewer, current, form, Some(e), None).await;
+    }
+    let input = form.input();
+    let (result, done) = match &current {
+        Some(_) => (
+            s.call::<sellers::UpdateMyShop>(&meta, &input).await,
+            "saved",
+        ),
+        None => (s.call::<sellers::CreateShop>(&meta, &input).await, "opened"),
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("{FORM_PATH}?{done}=1")).into_response(),
+        Err(ApiError(e)) if e.status == 401 => sign_in_first(FORM_PATH),
+        Err(ApiError(e)) => render_form(&s, &meta, viewer, current, form, Some(e), None).await,
+    }
+}
+
+/// A product on a shop page.
+struct ProductTile {
+    slug: String,
+    title: String,
+    price: String,
+    regular_price: Option<String>,
+    image: Option<String>,
+}
+
+/// One day's opening times, as a line on the shop page.
+struct HoursLine {
+    label: &'static str,
+    times: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "shop.html")]
+struct ShopPageView {
+    viewer: Option<Account>,
+    shop: Shop,
+    /// The name's first letter, for a shop without an avatar.
+    initial: String,
+    following: Option<bool>,
+    hours: Vec<HoursLine>,
+    /// `None` when the catalog did not answer.
+    products: Option<Vec<ProductTile>>,
+    total_products: i64,
+}
+
+/// Minor units as people read them: `€12.50`, `1,200 JPY` stays `¥1200`.
+pub(crate) fn format_price(minor: i64, currency: &str) -> String {
+    let zero_decimal = matches!(
+        currency,
+        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" | "PYG" | "RWF"
+    );
+    let amount = if zero_decimal {
+        minor.to_string()
+    } else {
+        let sign = if minor < 0 { "-" } else { "" };
+        let m = minor.unsigned_abs();
+        format!("{sign}{}.{:02}", m / 100, m % 100)
+    };
+    match currency {
+        "EUR" => format!("€{amount}"),
+        "USD" => format!("${amount}"),
+        "GBP" => format!("£{amount}"),
+        "JPY" => format!("¥{amount}"),
+        other => format!("{amount} {other}"),
+    }
+}
+
+fn hours_lines(hours: &[OpeningHours]) -> Vec<HoursLine> {
+    DAYS.iter()
+        .filter_map(|(day, label)| {
+            let times: Vec<String> = hours
+                .iter()
+                .filter(|h| h.day == *day)
+                .map(|h| format!("{}–{}", h.opens, h.closes))
+                .collect();
+            (!times.is_empty()).then(|| HoursLine {
+                label,
+                times: times.join(", "),
+            })
+        })
+        .collect()
+}
+
+/// A shop's public page.
+async fn shop_page(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(slug): Path<String>,
+) -> Response {
+    let search = SearchProducts {
+        shop: Some(slug.clone()),
+        sort: SortOrder::Newest,
+        page_size: Some(SHOP_PAGE_PRODUCTS),
+        ..Default::default()
+    };
+    let which = ShopSlug { slug };
+    let (page, products) = tokio::join!(
+        s.call::<sellers::GetShop>(&meta, &which),
+        s.call::<SearchCatalog>(&meta, &search),
+    );
+    let page = match page {
+        Ok(page) => page,
+        Err(ApiError(e)) => return crate::pages::error_page(e),
+    };
+    let (products, total_products) = match products {
+        Ok(results) => (
+            Some(
+                results
+                    .items
+                    .into_iter()
+                    .map(|p| ProductTile {
+                        price: format_price(p.price, &p.currency),
+                        regular_price: (p.regular_price > p.price)
+                            .then(|| format_price(p.regular_price, &p.currency)),
+                        slug: p.slug,
+                        title: p.title,
+                        image: p.image,
+                    })
+                    .collect(),
+            ),
+            results.total,
+        ),
+        Err(ApiError(e)) => {
+            tracing::warn!(
+                status = e.status,
+                "shop page without products: the catalog did not answer"
+            );
+            (None, 0)
+        }
+    };
+    ShopPageView {
+        viewer,
+        hours: hours_lines(&page.shop.opening_hours),
+        initial: page
+            .shop
+            .name
+            .chars()
+            .find(|c| c.is_alphanumeric())
+            .map(|c| c.to_uppercase().to_string())
+            .unwrap_or_default(),
+        shop: page.shop,
+        following: page.following,
+        products,
+        total_products,
+    }
+    .into_response()
+}
+
+async fn follow(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(slug): Path<String>,
+) -> Response {
+    set_following(s, meta, slug, true).await
+}
+
+async fn unfollow(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(slug): Path<String>,
+) -> Response {
+    set_following(s, meta, slug, false).await
+}
+
+async fn set_following(s: EdgeState, meta: RequestMeta, slug: String, on: bool) -> Response {
+    let body = ShopSlug { slug };
+    let result = if on {
+        s.call::<sellers::FollowShop>(&meta, &body).await
+    } else {
+        s.call::<sellers::UnfollowShop>(&meta, &body).await
+    };
+    // The slug is echoed only once the sellers node has found the shop.
+    match result {
+        Ok(_) => Redirect::to(&format!("/shops/{}", body.slug)).into_response(),
+        Err(ApiError(e)) if e.status == 401 && is_plain_slug(&body.slug) => {
+            sign_in_first(&format!("/shops/{}", body.slug))
+        }
+        Err(ApiError(e)) => crate::pages::error_page(e),
+    }
+}
+
+/// Whether a slug can go into a URL as it is.
+fn is_plain_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing test should stop right there
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_read_like_prices() {
+        assert_eq!(format_price(1250, "EUR"), "€12.50");
+        assert_eq!(format_price(5, "USD"), "$0.05");
+        assert_eq!(format_price(1200, "JPY"), "¥1200");
+        assert_eq!(format_price(99900, "CHF"), "999.00 CHF");
+    }
+
+    #[test]
+    fn posted_fields_become_a_shop_input() {
+        let fields: HashMap<String, String> = [
+            ("name", "Ada's"),
+            ("category", "books"),
+            ("opens_mon_1", "09:00"),
+            ("closes_mon_1", "17:00"),
+            ("opens_tue_2", ""),
+            ("closes_tue_2", ""),
+            ("network_0", "instagram"),
+            ("url_0", "https://instagram.com/ada"),
+            ("network_1", ""),
+            ("url_1", ""),
+            ("website", "  "),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let form = ShopForm::from_fields(&fields);
+        let input = form.input();
+        assert_eq!(input.opening_hours.len(), 1);
+        assert_eq!(input.opening_hours[0].day, "mon");
+        assert_eq!(input.social_links.len(), 1);
+        assert_eq!(input.website, None);
+        let rows = form.day_rows();
+        assert_eq!(rows[0].slots[0], ("09:00".to_owned(), "17:00".to_owned()));
+        assert_eq!(rows[1].slots.len(), SLOTS);
+        assert_eq!(form.link_rows().len(), 3);
+    }
+}

@@ -1,0 +1,967 @@
+//! Shops, as sellers open and run them and buyers find and follow them.
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use bazaar_subjects::sellers::{GetShopCard, ShopId};
+use bazaar_subjects::{ErrorEnvelope, Role};
+use bazaar_tests::Platform;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+async fn categories(p: &Platform) {
+    let admin = p.token(Role::Admin);
+    for name in ["Books", "Home & Garden"] {
+        let r = p
+            .http
+            .post(p.url("/api/categories"))
+            .bearer_auth(&admin)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+}
+
+fn shop(name: &str) -> Value {
+    json!({ "name": name, "category": "books" })
+}
+
+async fn open_shop(p: &Platform, token: &str, body: &Value) -> reqwest::Response {
+    p.http
+        .post(p.url("/api/shops"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A new seller with an open shop: (token, shop).
+async fn seller_with_shop(p: &Platform, name: &str) -> (String, Value) {
+    let token = p.token(Role::Seller);
+    let r = open_shop(p, &token, &shop(name)).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    (token, r.json().await.unwrap())
+}
+
+async fn get(p: &Platform, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut r = p.http.get(p.url(path));
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    r.send().await.unwrap()
+}
+
+async fn json_ok(r: reqwest::Response) -> Value {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn envelope(r: reqwest::Response) -> (u16, ErrorEnvelope) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+fn fields(e: &ErrorEnvelope) -> Vec<&str> {
+    e.fields.iter().map(|f| f.field.as_str()).collect()
+}
+
+async fn follow(p: &Platform, token: &str, slug: &str, on: bool) -> reqwest::Response {
+    let url = p.url(&format!("/api/shops/{slug}/follow"));
+    let r = if on {
+        p.http.post(url)
+    } else {
+        p.http.delete(url)
+    };
+    r.bearer_auth(token).send().await.unwrap()
+}
+
+/// Every sellers event on a subject so far.
+async fn events(p: &Platform, subject: &str) -> Vec<Value> {
+    let stream = p.ctx.jetstream.get_stream("SELLERS_EVENTS").await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: subject.to_owned(),
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1000)
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await
+        .unwrap();
+    while let Some(Ok(msg)) = batch.next().await {
+        out.push(serde_json::from_slice(&msg.payload).unwrap());
+    }
+    out
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 200])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// Text as the pages' templates escape it into HTML.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// A browser-like client that shows redirects instead of following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_seller_opens_their_one_shop_and_everyone_can_see_it() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let seller = p.token(Role::Seller);
+    let body = json!({
+        "name": "  Ada's Books ",
+        "category": "books",
+        "bio": "Second-hand books,\nhand picked.",
+        "address": "1 Main St, Berlin",
+        "website": "https://ada.example",
+        "social_links": [{ "network": "Instagram", "url": "https://instagram.com/ada" }],
+        "opening_hours": [
+            { "day": "sat", "opens": "10:00", "closes": "14:00" },
+            { "day": "mon", "opens": "09:00", "closes": "18:00" }
+        ]
+    });
+    let r = open_shop(&p, &seller, &body).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["name"], "Ada's Books");
+    assert_eq!(created["slug"], "ada-s-books");
+    assert_eq!(created["social_links"][0]["network"], "instagram");
+    assert_eq!(created["opening_hours"][0]["day"], "mon", "sorted by day");
+    assert_eq!(created["followers"], 0);
+    assert!(created["created_at"].as_str().unwrap().starts_with("20"));
+
+    // The seller finds it as theirs; anyone finds it by its slug.
+    let mine = json_ok(get(&p, "/api/shops/mine", Some(&seller)).await).await;
+    assert_eq!(mine, created);
+    let public = json_ok(get(&p, "/api/shops/ada-s-books", None).await).await;
+    assert_eq!(public["shop"], created);
+    assert!(public["following"].is_null(), "nobody is signed in");
+
+    // Product pages ask for the card by id, over NATS.
+    let card = bazaar_runtime::call::<GetShopCard>(
+        &p.ctx.nats,
+        &bazaar_runtime::RequestMeta::default(),
+        &ShopId {
+            id: created["id"].as_str().unwrap().to_owned(),
+        },
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(card.slug, "ada-s-books");
+    assert_eq!(card.name, "Ada's Books");
+
+    // One shop per seller.
+    let r = open_shop(&p, &seller, &shop("Another One")).await;
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 409);
+    assert!(e.message.contains("one shop"), "{}", e.message);
+    assert_eq!(
+        get(&p, "/api/shops/another-one", None).await.status(),
+        404,
+        "nothing was created"
+    );
+
+    // The world heard about it.
+    let changed = events(&p, "events.sellers.shop.changed").await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["slug"], "ada-s-books");
+    assert_eq!(changed[0]["shop_id"], created["id"]);
+
+    // Someone else's shop is not "mine"; unknown shops are 404.
+    let other = p.token(Role::Seller);
+    assert_eq!(
+        envelope(get(&p, "/api/shops/mine", Some(&other)).await)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        envelope(get(&p, "/api/shops/no-such-shop", None).await)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn buyers_and_strangers_cannot_open_shops() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let buyer = p.token(Role::Buyer);
+    let (status, _) = envelope(open_shop(&p, &buyer, &shop("Buyer Shop")).await).await;
+    assert_eq!(status, 403);
+    let (status, _) = envelope(get(&p, "/api/shops/mine", Some(&buyer)).await).await;
+    assert_eq!(status, 403);
+    let r = p
+        .http
+        .post(p.url("/api/shops"))
+        .json(&shop("Anonymous Shop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(r).await.0, 401);
+    let top = json_ok(get(&p, "/api/shops/top", None).await).await;
+    assert!(top["shops"].as_array().unwrap().is_empty(), "{top}");
+}
+
+#[tokio::test]
+async fn slugs_are_unique_and_never_change() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (_, first) = seller_with_shop(&p, "Corner Shop").await;
+    let (second_token, second) = seller_with_shop(&p, "Corner  Shop!").await;
+    let (_, third) = seller_with_shop(&p, "corner shop").await;
+    assert_eq!(first["slug"], "corner-shop");
+    assert_eq!(second["slug"], "corner-shop-2");
+    assert_eq!(third["slug"], "corner-shop-3");
+    // A name that would shadow a fixed path gets a suffix too.
+    let (_, top) = seller_with_shop(&p, "Top").await;
+    assert_eq!(top["slug"], "top-2");
+    let listed = json_ok(get(&p, "/api/shops/top", None).await).await;
+    assert_eq!(listed["shops"].as_array().unwrap().len(), 4);
+
+    // Renaming keeps the address; asking for another address is refused.
+    let r = p
+        .http
+        .put(p.url("/api/shops/mine"))
+        .bearer_auth(&second_token)
+        .json(&json!({ "name": "Renamed", "category": "books" }))
+        .send()
+        .await
+        .unwrap();
+    let renamed = json_ok(r).await;
+    assert_eq!(renamed["name"], "Renamed");
+    assert_eq!(renamed["slug"], "corner-shop-2");
+    let r = p
+        .http
+        .patch(p.url("/api/shops/mine"))
+        .bearer_auth(&second_token)
+        .json(&json!({ "name": "Renamed", "slug": "corner-shop", "category": "books" }))
+        .send()
+        .await
+        .unwrap();
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422);
+    assert_eq!(fields(&e), ["slug"]);
+    let public = json_ok(get(&p, "/api/shops/corner-shop", None).await).await;
+    assert_eq!(
+        public["shop"]["name"], "Corner Shop",
+        "the first shop is untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_seller_can_only_ever_edit_their_own_shop() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (_, a) = seller_with_shop(&p, "Alpha Books").await;
+    let (b_token, b) = seller_with_shop(&p, "Beta Books").await;
+
+    // B sends A's slug and id along: the edit still lands on B's own shop.
+    let mut edit = shop("Beta Books & More");
+    edit["slug"] = b["slug"].clone();
+    edit["id"] = a["id"].clone();
+    edit["bio"] = json!("Now with more.");
+    let r = p
+        .http
+        .patch(p.url("/api/shops/mine"))
+        .bearer_auth(&b_token)
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
+    let edited = json_ok(r).await;
+    assert_eq!(edited["id"], b["id"]);
+    assert_eq!(edited["name"], "Beta Books & More");
+    let alpha = json_ok(get(&p, "/api/shops/alpha-books", None).await).await;
+    assert_eq!(alpha["shop"], a, "A's shop did not change at all");
+    let beta = json_ok(get(&p, "/api/shops/beta-books", None).await).await;
+    assert_eq!(beta["shop"]["bio"], "Now with more.");
+
+    // Asking to move onto A's address is refused, and a seller without a
+    // shop has nothing to edit.
+    edit["slug"] = a["slug"].clone();
+    let r = p
+        .http
+        .patch(p.url("/api/shops/mine"))
+        .bearer_auth(&b_token)
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(r).await.0, 422);
+    let r = p
+        .http
+        .patch(p.url("/api/shops/mine"))
+        .bearer_auth(p.token(Role::Seller))
+        .json(&shop("Nobody's"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(r).await.0, 404);
+    let r = p
+        .http
+        .patch(p.url("/api/shops/mine"))
+        .bearer_auth(p.token(Role::Buyer))
+        .json(&shop("Buyer's"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(r).await.0, 403);
+    let alpha = json_ok(get(&p, "/api/shops/alpha-books", None).await).await;
+    assert_eq!(alpha["shop"], a);
+    assert_eq!(events(&p, "events.sellers.shop.changed").await.len(), 3);
+}
+
+#[tokio::test]
+async fn bad_shops_are_refused_field_by_field() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let seller = p.token(Role::Seller);
+    let r = open_shop(
+        &p,
+        &seller,
+        &json!({
+            "name": "",
+            "category": "no-such-category",
+            "website": "javascript:alert(1)",
+            "opening_hours": [
+                { "day": "mon", "opens": "18:00", "closes": "09:00" },
+                { "day": "someday", "opens": "09:00", "closes": "17:00" },
+                { "day": "tue", "opens": "9am", "closes": "5pm" }
+            ],
+            "social_links": [{ "network": "", "url": "not a url" }],
+            "avatar_image": "../../etc/passwd"
+        }),
+    )
+    .await;
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        fields(&e),
+        [
+            "name",
+            "website",
+            "category",
+            "avatar_image",
+            "social_links",
+            "social_links",
+            "opening_hours",
+            "opening_hours",
+            "opening_hours"
+        ]
+    );
+    let message = |field: &str| {
+        e.fields
+            .iter()
+            .filter(|f| f.field == field)
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    assert!(message("category").contains("no such category"));
+    assert!(message("website").contains("http"));
+    let hours = message("opening_hours");
+    assert!(
+        hours.contains("Monday: the shop must open before it closes"),
+        "{hours}"
+    );
+    assert!(hours.contains("`someday` is not a day"), "{hours}");
+    assert!(hours.contains("Tuesday: write times as HH:MM"), "{hours}");
+    assert_eq!(
+        envelope(get(&p, "/api/shops/mine", Some(&seller)).await)
+            .await
+            .0,
+        404,
+        "nothing was created"
+    );
+
+    // Too long, too many: limits are named too.
+    let r = open_shop(
+        &p,
+        &seller,
+        &json!({
+            "name": "n".repeat(81),
+            "category": "books",
+            "bio": "b".repeat(2001),
+            "social_links": vec![json!({ "network": "x", "url": "https://x.com/a" }); 11],
+        }),
+    )
+    .await;
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422);
+    assert_eq!(fields(&e), ["name", "bio", "social_links"]);
+    // Not JSON at all is a 400, in the same envelope.
+    let r = p
+        .http
+        .post(p.url("/api/shops"))
+        .bearer_auth(&seller)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(r).await.0, 400);
+}
+
+// Several worker threads, so racing requests really do race in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn following_is_idempotent_and_counted_once() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (_, s) = seller_with_shop(&p, "Followed Books").await;
+    let slug = s["slug"].as_str().unwrap();
+    let buyer = p.token(Role::Buyer);
+
+    let first = json_ok(follow(&p, &buyer, slug, true).await).await;
+    let again = json_ok(follow(&p, &buyer, slug, true).await).await;
+    assert_eq!(first, json!({ "following": true, "followers": 1 }));
+    assert_eq!(again, first, "following twice counts once");
+    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), Some(&buyer)).await).await;
+    assert_eq!(page["following"], true);
+    assert_eq!(page["shop"]["followers"], 1);
+    let stranger = p.token(Role::Buyer);
+    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), Some(&stranger)).await).await;
+    assert_eq!(page["following"], false);
+    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), None).await).await;
+    assert!(page["following"].is_null());
+
+    let gone = json_ok(follow(&p, &buyer, slug, false).await).await;
+    let gone_again = json_ok(follow(&p, &buyer, slug, false).await).await;
+    assert_eq!(gone, json!({ "following": false, "followers": 0 }));
+    assert_eq!(gone_again, gone);
+    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), Some(&buyer)).await).await;
+    assert_eq!(page["following"], false);
+
+    // Only real changes are events: one follow, one unfollow.
+    let followed = events(&p, "events.sellers.shop.followed").await;
+    let states: Vec<_> = followed.iter().map(|e| e["following"].clone()).collect();
+    assert_eq!(states, [json!(true), json!(false)]);
+    assert_eq!(followed[0]["shop_id"], s["id"]);
+
+    // Nobody follows a shop that does not exist; signing in comes first.
+    assert_eq!(
+        envelope(follow(&p, &buyer, "no-such-shop", true).await)
+            .await
+            .0,
+        404
+    );
+    let r = p
+        .http
+        .post(p.url(&format!("/api/shops/{slug}/follow")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(r).await.0, 401);
+
+    // Racing requests: one person clicking many times counts once, many
+    // people at once count once each.
+    let clicks = (0..12).map(|_| follow(&p, &buyer, slug, true));
+    for r in futures::future::join_all(clicks).await {
+        assert_eq!(r.status(), 200);
+    }
+    let crowd: Vec<String> = (0..12).map(|_| p.token(Role::Buyer)).collect();
+    let follows = crowd.iter().map(|t| follow(&p, t, slug, true));
+    for r in futures::future::join_all(follows).await {
+        assert_eq!(r.status(), 200);
+    }
+    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), None).await).await;
+    assert_eq!(page["shop"]["followers"], 13);
+    let unfollows = crowd.iter().map(|t| follow(&p, t, slug, false));
+    futures::future::join_all(unfollows).await;
+    let mut res = p
+        .ctx
+        .db
+        .query("SELECT VALUE count() FROM follow WHERE shop = $shop GROUP ALL")
+        .bind(("shop", s["id"].as_str().unwrap().to_owned()))
+        .await
+        .unwrap();
+    let rows: Vec<i64> = res.take(0).unwrap();
+    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), None).await).await;
+    assert_eq!(page["shop"]["followers"], 1);
+    assert_eq!(rows, [1], "the count matches the rows");
+}
+
+#[tokio::test]
+async fn top_shops_rank_by_sales_then_rating_then_followers() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let mut ids = Vec::new();
+    for name in ["Quiet", "Loved", "Rated", "Busy"] {
+        let (_, s) = seller_with_shop(&p, name).await;
+        ids.push(s["id"].as_str().unwrap().to_owned());
+    }
+    // Orders and reviews belong to other nodes; set their results directly.
+    for (id, sales, rating) in [
+        (&ids[0], 0_i64, 0.0_f64),
+        (&ids[1], 5, 3.0),
+        (&ids[2], 5, 4.5),
+        (&ids[3], 40, 2.0),
+    ] {
+        p.ctx
+            .db
+            .query("UPDATE type::record('shop', $id) SET sales = $sales, rating_avg = $rating, rating_count = 3")
+            .bind(("id", id.clone()))
+            .bind(("sales", sales))
+            .bind(("rating", rating))
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+    }
+    // Between equals, followers decide: Loved gets a follower over Quiet's none,
+    // but ranks below Rated, whose rating is higher at the same sales.
+    let (_, tie) = seller_with_shop(&p, "Tied").await;
+    json_ok(follow(&p, &p.token(Role::Buyer), "loved", true).await).await;
+    json_ok(follow(&p, &p.token(Role::Buyer), "tied", true).await).await;
+    json_ok(follow(&p, &p.token(Role::Buyer), "tied", true).await).await;
+    p.ctx
+        .db
+        .query("UPDATE type::record('shop', $id) SET sales = 5, rating_avg = 3.0")
+        .bind(("id", tie["id"].as_str().unwrap().to_owned()))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+
+    let top = json_ok(get(&p, "/api/shops/top", None).await).await;
+    let order: Vec<_> = top["shops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, ["Busy", "Rated", "Tied", "Loved", "Quiet"]);
+    assert_eq!(top["shops"][0]["sales"], 40);
+    assert_eq!(top["shops"][1]["rating_avg"], 4.5);
+    assert_eq!(top["shops"][2]["followers"], 2);
+
+    let two = json_ok(get(&p, "/api/shops/top?limit=2", None).await).await;
+    assert_eq!(two["shops"].as_array().unwrap().len(), 2);
+    for bad in ["0", "51", "ten", "-1"] {
+        let (status, e) =
+            envelope(get(&p, &format!("/api/shops/top?limit={bad}"), None).await).await;
+        assert_eq!(status, 422, "limit={bad}");
+        assert_eq!(fields(&e), ["limit"]);
+    }
+}
+
+#[tokio::test]
+async fn the_public_shop_page_shows_the_shop_escaped_with_its_products() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let seller = p.token(Role::Seller);
+    let r = open_shop(
+        &p,
+        &seller,
+        &json!({
+            "name": "<script>alert(1)</script> Books",
+            "category": "books",
+            "bio": "Rare & <b>bold</b> books",
+            "address": "1 Main St",
+            "website": "https://books.example/?a=1&b=\"2\"",
+            "social_links": [{ "network": "mastodon", "url": "https://social.example/@books" }],
+            "opening_hours": [{ "day": "wed", "opens": "09:30", "closes": "17:00" }]
+        }),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let slug = created["slug"].as_str().unwrap().to_owned();
+    assert_eq!(slug, "script-alert-1-script-books");
+
+    // A product from the shop, through the catalog.
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .bearer_auth(&seller)
+        .json(&json!({ "title": "Moby <i>Dick</i>", "category": "books",
+                       "regular_price": 1250, "currency": "EUR", "stock": 3, "status": "active" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let product: Value = r.json().await.unwrap();
+
+    let r = p
+        .http
+        .get(p.url(&format!("/shops/{slug}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("<script>alert(1)</script>"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "<h1>{}</h1>",
+            escaped("<script>alert(1)</script> Books")
+        )),
+        "{html}"
+    );
+    assert!(html.contains(&escaped("Rare & <b>bold</b> books")));
+    assert!(!html.contains("<b>bold</b>"));
+    assert!(html.contains("Wednesday"));
+    assert!(html.contains("09:30–17:00"));
+    assert!(html.contains("href=\"https://social.example/@books\""));
+    assert!(html.contains("0 followers"));
+    assert!(
+        html.contains(&format!("href=\"/login?next=/shops/{slug}\"")),
+        "signed-out visitors are asked to sign in to follow"
+    );
+    assert!(html.contains(&escaped("Moby <i>Dick</i>")), "{html}");
+    assert!(html.contains("€12.50"));
+    assert!(html.contains(&format!(
+        "href=\"/products/{}\"",
+        product["slug"].as_str().unwrap()
+    )));
+
+    // Unknown shops get the friendly 404 page.
+    let r = p
+        .http
+        .get(p.url("/shops/no-such-shop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Page not found") && html.contains("no such shop"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_buyer_follows_from_the_shop_page_without_javascript() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (_, s) = seller_with_shop(&p, "Page Books").await;
+    let slug = s["slug"].as_str().unwrap();
+    let http = browser();
+    let cookie = format!("bazaar_access={}", p.token(Role::Buyer));
+    let page = |http: reqwest::Client, cookie: String| {
+        let url = p.url(&format!("/shops/{slug}"));
+        async move {
+            let r = http.get(url).header("cookie", cookie).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let html = page(http.clone(), cookie.clone()).await;
+    assert!(
+        html.contains(&format!("action=\"/shops/{slug}/follow\"")),
+        "{html}"
+    );
+
+    let r = http
+        .post(p.url(&format!("/shops/{slug}/follow")))
+        .header("cookie", &cookie)
+        .header("origin", &p.base_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], format!("/shops/{slug}"));
+    let html = page(http.clone(), cookie.clone()).await;
+    assert!(html.contains(&format!("action=\"/shops/{slug}/unfollow\"")));
+    assert!(html.contains("1 follower"));
+
+    // Another site cannot make the buyer unfollow.
+    let r = http
+        .post(p.url(&format!("/shops/{slug}/unfollow")))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let shop = json_ok(get(&p, &format!("/api/shops/{slug}"), None).await).await;
+    assert_eq!(shop["shop"]["followers"], 1);
+
+    // Signed out, following means signing in first.
+    let r = http
+        .post(p.url(&format!("/shops/{slug}/follow")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        format!("/login?next=/shops/{slug}")
+    );
+}
+
+#[tokio::test]
+async fn a_seller_opens_and_edits_their_shop_with_the_form_without_javascript() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let http = browser();
+
+    // Signed out: sign in first. A buyer: a friendly refusal.
+    let r = http.get(p.url("/seller/shop")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login?next=/seller/shop");
+    let buyer_cookie = format!("bazaar_access={}", p.token(Role::Buyer));
+    let r = http
+        .get(p.url("/seller/shop"))
+        .header("cookie", &buyer_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("Shops are for sellers"));
+
+    let token = p.sign_up_seller("sam@shop.test").await;
+    let cookie = format!("bazaar_access={token}");
+    let r = http
+        .get(p.url("/seller/shop"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Open your shop"));
+    assert!(
+        html.contains("Sam Seller"),
+        "the header knows who is signed in"
+    );
+    assert!(
+        html.contains(&format!(
+            "<option value=\"home-garden\">{}</option>",
+            escaped("Home & Garden")
+        )),
+        "{html}"
+    );
+    assert!(html.contains("enctype=\"multipart/form-data\""));
+
+    let post = |form: reqwest::multipart::Form| {
+        http.post(p.url("/seller/shop"))
+            .header("cookie", &cookie)
+            .header("origin", &p.base_url)
+            .multipart(form)
+            .send()
+    };
+    let text = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .fold(reqwest::multipart::Form::new(), |f, (k, v)| {
+                f.text(k.to_string(), v.to_string())
+            })
+    };
+
+    // A mistake comes back marked, with what was typed still there.
+    let r = post(
+        text(&[
+            ("name", "Sam's <Shed>"),
+            ("category", "home-garden"),
+            ("website", "not a website"),
+            ("opens_mon_1", "17:00"),
+            ("closes_mon_1", "09:00"),
+        ])
+        .part(
+            "avatar_file",
+            reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Please correct the marked fields."));
+    assert!(html.contains("use a full web address"), "{html}");
+    assert!(html.contains("Monday: the shop must open before it closes"));
+    assert!(
+        html.contains(&format!("value=\"{}\"", escaped("Sam's <Shed>"))),
+        "{html}"
+    );
+    assert!(html.contains("value=\"not a website\""));
+    assert!(html.contains("<option value=\"home-garden\" selected>"));
+    assert_eq!(
+        envelope(get(&p, "/api/shops/mine", Some(&token)).await)
+            .await
+            .0,
+        404
+    );
+
+    // Filled in right, with an avatar: the shop opens.
+    let r = post(
+        text(&[
+            ("name", "Sam's <Shed>"),
+            ("category", "home-garden"),
+            ("bio", "Tools & seeds"),
+            ("website", "https://shed.example"),
+            ("opens_mon_1", "09:00"),
+            ("closes_mon_1", "12:00"),
+            ("opens_mon_2", "13:00"),
+            ("closes_mon_2", "17:00"),
+            ("network_0", "instagram"),
+            ("url_0", "https://instagram.com/shed"),
+            ("network_1", ""),
+            ("url_1", ""),
+        ])
+        .part(
+            "avatar_file",
+            reqwest::multipart::Part::bytes(png(400, 400)).file_name("me.png"),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/seller/shop?opened=1");
+    let shop = json_ok(get(&p, "/api/shops/mine", Some(&token)).await).await;
+    assert_eq!(shop["name"], "Sam's <Shed>");
+    assert_eq!(shop["slug"], "sam-s-shed");
+    assert_eq!(shop["opening_hours"].as_array().unwrap().len(), 2);
+    assert_eq!(shop["social_links"][0]["url"], "https://instagram.com/shed");
+    let avatar = shop["avatar_image"].as_str().expect("an avatar").to_owned();
+    let r = p
+        .http
+        .get(p.url(&format!("/images/{avatar}?size=thumb")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the avatar was stored like any upload");
+
+    // Now the same address shows the settings, filled in.
+    let r = http
+        .get(p.url("/seller/shop?opened=1"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Your shop is open!"));
+    assert!(html.contains("href=\"/shops/sam-s-shed\""));
+    assert!(html.contains(&format!("name=\"avatar_image\" value=\"{avatar}\"")));
+    assert!(
+        html.contains("name=\"opens_mon_2\" type=\"time\" value=\"13:00\""),
+        "{html}"
+    );
+
+    // Saving again without a new file keeps the avatar; a bad file is refused.
+    let r = post(
+        text(&[
+            ("name", "Sam's Shed"),
+            ("category", "books"),
+            ("avatar_image", &avatar),
+        ])
+        .part(
+            "banner_file",
+            reqwest::multipart::Part::bytes(b"<html>not an image</html>".to_vec())
+                .file_name("banner.png"),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("this is not an image"));
+    let r = post(text(&[
+        ("name", "Sam's Shed"),
+        ("category", "books"),
+        ("avatar_image", &avatar),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/seller/shop?saved=1");
+    let shop = json_ok(get(&p, "/api/shops/mine", Some(&token)).await).await;
+    assert_eq!(shop["name"], "Sam's Shed");
+    assert_eq!(shop["slug"], "sam-s-shed", "the address stays");
+    assert_eq!(shop["category"], "books");
+    assert_eq!(shop["avatar_image"], avatar.as_str());
+    assert!(shop["opening_hours"].as_array().unwrap().is_empty());
+
+    // Another site cannot post the form with the seller's cookies.
+    let r = http
+        .post(p.url("/seller/shop"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .multipart(text(&[("name", "Hijacked"), ("category", "books")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let shop = json_ok(get(&p, "/api/shops/mine", Some(&token)).await).await;
+    assert_eq!(shop["name"], "Sam's Shed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_openings_keep_one_shop_per_seller_and_one_slug_per_shop() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    // One seller double-submits: one shop, one 409.
+    let seller = p.token(Role::Seller);
+    let hasty = shop("Hasty Books");
+    let tries = (0..4).map(|_| open_shop(&p, &seller, &hasty));
+    let mut statuses: Vec<u16> = futures::future::join_all(tries)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 409, 409, 409]);
+
+    // Many sellers pick the same name at once: each gets a shop of their own.
+    let sellers: Vec<String> = (0..6).map(|_| p.token(Role::Seller)).collect();
+    let same = shop("Same Name");
+    let opens = sellers.iter().map(|t| open_shop(&p, t, &same));
+    let mut slugs = Vec::new();
+    for r in futures::future::join_all(opens).await {
+        assert_eq!(r.status(), 201);
+        let s: Value = r.json().await.unwrap();
+        slugs.push(s["slug"].as_str().unwrap().to_owned());
+    }
+    slugs.sort();
+    assert_eq!(
+        slugs,
+        [
+            "same-name",
+            "same-name-2",
+            "same-name-3",
+            "same-name-4",
+            "same-name-5",
+            "same-name-6"
+        ]
+    );
+}
