@@ -1,9 +1,456 @@
-//! Pages: admin_pages.
+//! The admin page: the category tree (create, edit name, position and
+//! subcategories, delete after a confirmation) and the site's look (name,
+//! tagline, logo and banner uploads). Plain HTML forms; a refused form comes
+//! back with its errors beside the fields and what was typed kept.
+//!
+//! The admin node checks every change itself; the page only spares other
+//! accounts a form they could not use.
 
+use askama::Template;
+use askama_web::WebTemplate;
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use bazaar_runtime::RequestMeta;
+use bazaar_subjects::admin::{
+    self, Category, CategoryInput, CategorySlug, SiteConfig, SiteConfigUpdate,
+};
+use bazaar_subjects::auth::Account;
+use bazaar_subjects::{Empty, ErrorEnvelope, Role};
+use serde::Deserialize;
 
-use crate::EdgeState;
+use crate::extract::{Meta, Viewer};
+use crate::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::storefront::{
+    FieldErrors, envelope_page, error_view, first, is_on, query_pairs, sign_in_first,
+};
+use crate::{ApiError, EdgeState};
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
+        .route("/admin", get(page))
+        .route("/admin/categories", axum::routing::post(create_category))
+        .route(
+            "/admin/categories/{slug}",
+            axum::routing::post(edit_category),
+        )
+        .route(
+            "/admin/categories/{slug}/delete",
+            get(confirm_delete).post(delete_category),
+        )
+        .route(
+            "/admin/site",
+            axum::routing::post(update_site)
+                .layer(DefaultBodyLimit::max(2 * MAX_IMAGE_BYTES + 256 * 1024)),
+        )
+}
+
+/// Lets admins through; sends the signed-out to sign in and others to a 403.
+fn gate(viewer: &Option<Account>) -> Result<(), Response> {
+    match viewer {
+        Some(v) if v.role == Role::Admin => Ok(()),
+        Some(_) => Err(error_view(
+            viewer.clone(),
+            StatusCode::FORBIDDEN,
+            "Admins only",
+            "This part of Bazaar is for the people who run the site.",
+        )),
+        // Signed out, or a session that no longer holds.
+        None => Err(sign_in_first("/admin")),
+    }
+}
+
+/// What a refused admin call means for the page.
+fn refusal(viewer: Option<Account>, e: ErrorEnvelope) -> Response {
+    match e.status {
+        401 => sign_in_first("/admin"),
+        _ => envelope_page(viewer, e),
+    }
+}
+
+/// A category form, as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+struct CategoryForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    position: String,
+    /// One subcategory name per line.
+    #[serde(default)]
+    subcategories: String,
+}
+
+impl CategoryForm {
+    fn from_category(c: &Category) -> Self {
+        Self {
+            name: c.name.clone(),
+            position: c.position.to_string(),
+            subcategories: c
+                .subcategories
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    fn input(&self, slug: Option<String>) -> Result<CategoryInput, ErrorEnvelope> {
+        let position = match self.position.trim() {
+            "" => None,
+            p => Some(p.parse::<i64>().map_err(|_| {
+                ErrorEnvelope::validation(vec![bazaar_subjects::FieldError {
+                    field: "position".into(),
+                    message: "enter a whole number, like 3".into(),
+                }])
+            })?),
+        };
+        Ok(CategoryInput {
+            slug,
+            name: self.name.trim().to_owned(),
+            position,
+            subcategories: self
+                .subcategories
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+}
+
+/// One category's edit form.
+struct CategoryRow {
+    slug: String,
+    form: CategoryForm,
+    errors: FieldErrors,
+    error: Option<String>,
+}
+
+/// The site form, as typed.
+#[derive(Default)]
+struct SiteForm {
+    name: String,
+    tagline: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    viewer: Option<Account>,
+    notice: Option<&'static str>,
+    site: SiteConfig,
+    site_form: SiteForm,
+    site_errors: FieldErrors,
+    site_error: Option<String>,
+    categories: Vec<CategoryRow>,
+    new_category: CategoryForm,
+    new_errors: FieldErrors,
+    new_error: Option<String>,
+}
+
+/// A refused form to show again: which one, what was typed, and why.
+enum Refused {
+    None,
+    New(CategoryForm, ErrorEnvelope),
+    Edit(String, CategoryForm, ErrorEnvelope),
+    Site(SiteForm, ErrorEnvelope),
+}
+
+fn summary(e: &ErrorEnvelope, known: &[&str]) -> (FieldErrors, Option<String>) {
+    let errors = FieldErrors::from_envelope(e);
+    let message = if errors.is_empty() || errors.any_outside(known) {
+        e.message.clone()
+    } else {
+        "Please correct the marked fields.".to_owned()
+    };
+    (errors, Some(message))
+}
+
+const CATEGORY_FIELDS: [&str; 3] = ["name", "position", "subcategories"];
+const SITE_FIELDS: [&str; 4] = ["name", "tagline", "logo_url", "banner_url"];
+
+async fn render(
+    s: &EdgeState,
+    meta: &RequestMeta,
+    viewer: Option<Account>,
+    notice: Option<&'static str>,
+    refused: Refused,
+) -> Response {
+    let (site, categories) = tokio::join!(
+        s.call::<admin::GetSite>(meta, &Empty {}),
+        s.call::<admin::ListCategories>(meta, &Empty {}),
+    );
+    let (site, categories) = match (site, categories) {
+        (Ok(site), Ok(list)) => (site, list.categories),
+        (Err(e), _) | (_, Err(e)) => return envelope_page(viewer, e.0),
+    };
+    let status = match &refused {
+        Refused::None => StatusCode::OK,
+        Refused::New(_, e) | Refused::Edit(_, _, e) | Refused::Site(_, e) => {
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST)
+        }
+    };
+    let mut page = AdminPage {
+        viewer,
+        notice,
+        site_form: SiteForm {
+            name: site.name.clone(),
+            tagline: site.tagline.clone(),
+        },
+        site,
+        site_errors: FieldErrors::default(),
+        site_error: None,
+        categories: categories
+            .iter()
+            .map(|c| CategoryRow {
+                slug: c.slug.clone(),
+                form: CategoryForm::from_category(c),
+                errors: FieldErrors::default(),
+                error: None,
+            })
+            .collect(),
+        new_category: CategoryForm::default(),
+        new_errors: FieldErrors::default(),
+        new_error: None,
+    };
+    match refused {
+        Refused::None => {}
+        Refused::New(form, e) => {
+            (page.new_errors, page.new_error) = summary(&e, &CATEGORY_FIELDS);
+            page.new_category = form;
+        }
+        Refused::Edit(slug, form, e) => {
+            if let Some(row) = page.categories.iter_mut().find(|r| r.slug == slug) {
+                (row.errors, row.error) = summary(&e, &CATEGORY_FIELDS);
+                row.form = form;
+            }
+        }
+        Refused::Site(form, e) => {
+            (page.site_errors, page.site_error) = summary(&e, &SITE_FIELDS);
+            page.site_form = form;
+        }
+    }
+    (status, page).into_response()
+}
+
+fn notice(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "category-created" => "Category created.",
+        "category-saved" => "Category saved.",
+        "category-deleted" => "Category deleted.",
+        "site-saved" => "Site settings saved.",
+        _ => return None,
+    })
+}
+
+async fn page(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Err(r) = gate(&viewer) {
+        return r;
+    }
+    let notice = notice(&first(&query_pairs(raw.as_deref()), "notice"));
+    render(&s, &meta, viewer, notice, Refused::None).await
+}
+
+async fn create_category(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Form(form): Form<CategoryForm>,
+) -> Response {
+    if let Err(r) = gate(&viewer) {
+        return r;
+    }
+    let result = match form.input(None) {
+        Ok(input) => s
+            .call::<admin::UpsertCategory>(&meta, &input)
+            .await
+            .map_err(|e| e.0),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Redirect::to("/admin?notice=category-created#categories").into_response(),
+        Err(e) if matches!(e.status, 401 | 403) => refusal(viewer, e),
+        Err(e) => render(&s, &meta, viewer, None, Refused::New(form, e)).await,
+    }
+}
+
+async fn edit_category(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(slug): Path<String>,
+    Form(form): Form<CategoryForm>,
+) -> Response {
+    if let Err(r) = gate(&viewer) {
+        return r;
+    }
+    let result = match form.input(Some(slug.clone())) {
+        Ok(input) => s
+            .call::<admin::UpsertCategory>(&meta, &input)
+            .await
+            .map_err(|e| e.0),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Redirect::to("/admin?notice=category-saved#categories").into_response(),
+        Err(e) if matches!(e.status, 401 | 403) => refusal(viewer, e),
+        Err(e) => render(&s, &meta, viewer, None, Refused::Edit(slug, form, e)).await,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_confirm.html")]
+struct ConfirmPage {
+    viewer: Option<Account>,
+    category: Category,
+}
+
+async fn confirm_delete(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(slug): Path<String>,
+) -> Response {
+    if let Err(r) = gate(&viewer) {
+        return r;
+    }
+    match s
+        .call::<admin::GetCategory>(&meta, &CategorySlug { slug })
+        .await
+    {
+        Ok(category) => ConfirmPage { viewer, category }.into_response(),
+        Err(e) => refusal(viewer, e.0),
+    }
+}
+
+async fn delete_category(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(slug): Path<String>,
+) -> Response {
+    if let Err(r) = gate(&viewer) {
+        return r;
+    }
+    match s
+        .call::<admin::DeleteCategory>(&meta, &CategorySlug { slug })
+        .await
+    {
+        Ok(_) => Redirect::to("/admin?notice=category-deleted#categories").into_response(),
+        Err(e) => refusal(viewer, e.0),
+    }
+}
+
+/// The site form's fields and its two optional image files (stored).
+async fn read_site_form(
+    s: &EdgeState,
+    mut multipart: Multipart,
+) -> Result<(Vec<(String, String)>, SiteConfigUpdate, FieldErrors), ApiError> {
+    let mut fields = Vec::new();
+    let mut update = SiteConfigUpdate::default();
+    let mut errors = FieldErrors::default();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "logo_file" | "banner_file" => {
+                let bytes = field_bytes(field).await?;
+                if bytes.is_empty() {
+                    continue;
+                }
+                let target = if name == "logo_file" {
+                    ("logo_url", &mut update.logo_url)
+                } else {
+                    ("banner_url", &mut update.banner_url)
+                };
+                match store_image(s, bytes).await {
+                    Ok(img) => *target.1 = Some(img.url),
+                    Err(ApiError(e)) => errors.add(
+                        target.0,
+                        &e.fields
+                            .first()
+                            .map_or(e.message.clone(), |f| f.message.clone()),
+                    ),
+                }
+            }
+            _ => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
+                fields.push((name, text));
+            }
+        }
+    }
+    Ok((fields, update, errors))
+}
+
+async fn update_site(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    multipart: Multipart,
+) -> Response {
+    // Who may post is settled before any upload is read or stored.
+    if let Err(r) = gate(&viewer) {
+        return r;
+    }
+    let (fields, mut update, errors) = match read_site_form(&s, multipart).await {
+        Ok(read) => read,
+        Err(e) => {
+            return render(
+                &s,
+                &meta,
+                viewer,
+                None,
+                Refused::Site(SiteForm::default(), e.0),
+            )
+            .await;
+        }
+    };
+    let form = SiteForm {
+        name: first(&fields, "name"),
+        tagline: fields
+            .iter()
+            .find(|(k, _)| k == "tagline")
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default(),
+    };
+    if !errors.is_empty() {
+        let mut e = ErrorEnvelope::validation(Vec::new());
+        for key in ["logo_url", "banner_url"] {
+            if let Some(m) = errors.message(key) {
+                e.fields.push(bazaar_subjects::FieldError {
+                    field: key.into(),
+                    message: m.to_owned(),
+                });
+            }
+        }
+        return render(&s, &meta, viewer, None, Refused::Site(form, e)).await;
+    }
+    update.name = Some(form.name.clone());
+    update.tagline = Some(form.tagline.clone());
+    // An empty URL clears the image.
+    if update.logo_url.is_none() && is_on(&first(&fields, "remove_logo")) {
+        update.logo_url = Some(String::new());
+    }
+    if update.banner_url.is_none() && is_on(&first(&fields, "remove_banner")) {
+        update.banner_url = Some(String::new());
+    }
+    match s.call::<admin::UpdateSite>(&meta, &update).await {
+        Ok(_) => Redirect::to("/admin?notice=site-saved#site").into_response(),
+        Err(e) if matches!(e.0.status, 401 | 403) => refusal(viewer, e.0),
+        Err(e) => render(&s, &meta, viewer, None, Refused::Site(form, e.0)).await,
+    }
 }

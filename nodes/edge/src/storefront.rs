@@ -269,6 +269,47 @@ pub(crate) fn envelope_page(viewer: Option<Account>, e: ErrorEnvelope) -> Respon
         .into_response()
 }
 
+/// A refused form's messages by field name (several for one field joined).
+#[derive(Default)]
+pub(crate) struct FieldErrors(std::collections::HashMap<String, String>);
+
+impl FieldErrors {
+    pub(crate) fn from_envelope(e: &ErrorEnvelope) -> Self {
+        let mut errors = Self::default();
+        for f in &e.fields {
+            errors.add(&f.field, &f.message);
+        }
+        errors
+    }
+
+    pub(crate) fn add(&mut self, field: &str, message: &str) {
+        self.0
+            .entry(field.to_owned())
+            .and_modify(|m| {
+                m.push_str("; ");
+                m.push_str(message);
+            })
+            .or_insert_with(|| message.to_owned());
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether some message names a field not in `known`.
+    pub(crate) fn any_outside(&self, known: &[&str]) -> bool {
+        self.0.keys().any(|k| !known.contains(&k.as_str()))
+    }
+
+    pub(crate) fn has(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
+    pub(crate) fn message(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+}
+
 /// A flash sale's end, for a countdown: machine time and readable time.
 pub(crate) struct Ends {
     pub iso: String,
