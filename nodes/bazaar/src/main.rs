@@ -57,8 +57,24 @@ enum Command {
     },
     /// Apply database migrations, then exit.
     Migrate,
-    /// Create demo data if missing (idempotent), then exit.
-    Seed,
+    /// Create demo data if missing (idempotent), then exit; with --products,
+    /// add that many synthetic products (with sellers and shops) instead.
+    /// On embedded storage it prepares the data dir and starts a nats-server
+    /// if none answers, like `dev`.
+    Seed {
+        /// Add this many synthetic products (every run adds more).
+        #[arg(long)]
+        products: Option<u64>,
+        /// Random seed: the same seed makes the same products (with fresh ids).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Shops to spread them over (default: one per 500 products, at least 3).
+        #[arg(long)]
+        shops: Option<u64>,
+        /// Products per INSERT statement.
+        #[arg(long, default_value_t = bazaar_catalog::seed::DEFAULT_BATCH_SIZE)]
+        batch_size: usize,
+    },
     /// Print the effective configuration (secrets hidden) and check it.
     CheckConfig,
     /// Manage admin accounts.
@@ -108,10 +124,20 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Seed => {
-            let (ctx, _nats) = connect_platform(&common, false).await?;
-            platform::seed(&ctx).await?;
-            Ok(())
+        Command::Seed {
+            products,
+            seed,
+            shops,
+            batch_size,
+        } => {
+            let options = products.map(|n| bazaar_catalog::seed::SeedOptions {
+                seed,
+                shops,
+                batch_size,
+                progress: true,
+                ..bazaar_catalog::seed::SeedOptions::new(n)
+            });
+            seed_command(common, options).await
         }
         Command::CheckConfig => check_config(&common).await,
         Command::Admin {
@@ -253,6 +279,56 @@ async fn dev(
     if let Some(server) = nats_server {
         server.stop().await;
     }
+    Ok(())
+}
+
+/// `bazaar seed`: on embedded storage (one box) the data dir, schema, keys
+/// and a nats-server are set up as `dev` does; elsewhere the schema must be
+/// current and NATS reachable.
+async fn seed_command(
+    mut common: CommonConfig,
+    products: Option<bazaar_catalog::seed::SeedOptions>,
+) -> anyhow::Result<()> {
+    let url = common.database_url();
+    let one_box = url.starts_with("surrealkv://") || url.starts_with("mem://");
+    if one_box {
+        ensure_writable(&common.data_dir)?;
+    }
+    let nats_server = reach_nats(&mut common, one_box).await?;
+    let result = async {
+        let (ctx, nats) = connect_platform(&common, one_box).await?;
+        match products {
+            None => platform::seed(&ctx).await?,
+            Some(options) => seed_products(&ctx, &options).await?,
+        }
+        // Everything published is with the server before it may stop.
+        nats.flush().await?;
+        nats.drain().await?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Some(server) = nats_server {
+        server.stop().await;
+    }
+    result
+}
+
+async fn seed_products(
+    ctx: &NodeContext,
+    options: &bazaar_catalog::seed::SeedOptions,
+) -> anyhow::Result<()> {
+    platform::seed_categories(ctx).await?;
+    let report = platform::seed_products(ctx, options).await?;
+    let secs = report.elapsed.as_secs_f64();
+    println!(
+        "seeded {} products ({} live, {} flash sales) in {} new shops in {secs:.1} s: {:.0} products/s (seed {})",
+        report.products,
+        report.live,
+        report.flash_sales,
+        report.shops,
+        report.products_per_second(),
+        report.seed
+    );
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Which nodes exist, and starting them.
 
+use bazaar_catalog::seed::{SeedOptions, SeedReport};
 use bazaar_runtime::{NodeContext, NodeError, Shutdown};
 use bazaar_subjects::Domain;
 use futures::future::BoxFuture;
@@ -22,6 +23,8 @@ pub enum PlatformError {
     Node(#[from] NodeError),
     #[error("seeding demo data failed: {0}")]
     Seed(#[from] bazaar_admin::AdminError),
+    #[error("seeding the catalog failed: {0}")]
+    SeedCatalog(#[from] bazaar_catalog::CatalogError),
 }
 
 fn available() -> String {
@@ -89,12 +92,48 @@ pub fn spawn_all(
         .collect()
 }
 
-/// Demo data for a fresh site, idempotent: safe to run at every start.
+/// Products in the demo catalog a fresh site starts with.
+pub const DEMO_PRODUCTS: u64 = 200;
+/// The demo catalog is the same on every fresh site.
+pub const DEMO_SEED: u64 = 2024;
+
+/// Demo data for a fresh site, idempotent: safe to run at every start. The
+/// categories when there are none, then a small demo catalog (a few shops,
+/// [`DEMO_PRODUCTS`] products) when there are no products at all.
 pub async fn seed(ctx: &NodeContext) -> Result<(), PlatformError> {
-    let admin = bazaar_admin::AdminStore::open(ctx).await?;
-    match bazaar_admin::seed(&admin).await? {
-        0 => tracing::info!("demo data already present"),
-        n => tracing::info!(categories = n, "demo data created"),
+    seed_categories(ctx).await?;
+    if bazaar_catalog::seed::catalog_is_empty(&ctx.db).await? {
+        let mut options = SeedOptions::new(DEMO_PRODUCTS);
+        options.seed = Some(DEMO_SEED);
+        let report = seed_products(ctx, &options).await?;
+        tracing::info!(
+            products = report.products,
+            shops = report.shops,
+            "demo catalog created"
+        );
     }
     Ok(())
+}
+
+/// The demo categories, when there are none.
+pub async fn seed_categories(ctx: &NodeContext) -> Result<(), PlatformError> {
+    let admin = bazaar_admin::AdminStore::open(ctx).await?;
+    match bazaar_admin::seed(&admin).await? {
+        0 => tracing::info!("demo categories already present"),
+        n => tracing::info!(categories = n, "demo categories created"),
+    }
+    Ok(())
+}
+
+/// A synthetic catalog of `options.products` products (with their sellers
+/// and shops) on top of whatever is there; the categories must exist. Moves
+/// the catalog revision on afterwards, so no cached search hides them.
+pub async fn seed_products(
+    ctx: &NodeContext,
+    options: &SeedOptions,
+) -> Result<SeedReport, PlatformError> {
+    let report = bazaar_catalog::seed::seed_catalog(&ctx.db, options).await?;
+    let store = bazaar_catalog::CatalogStore::open(ctx).await?;
+    store.bump_revision().await;
+    Ok(report)
 }
