@@ -6,9 +6,9 @@
 //! after [`LEASE_TTL`]. `create` succeeds for exactly one copy while the key
 //! is absent; the holder renews it with a compare-and-set on its revision
 //! before each round, so a copy that lost the lease (paused, partitioned)
-//! finds out before it acts. The work itself is idempotent too (rows are
-//! deleted by a conditional DELETE that returns only what it removed; events
-//! carry dedupe ids), so even a lease lost mid-round does no double work.
+//! finds out before it acts. The work itself is safe to overlap too (a
+//! product is read and deleted in one transaction; events carry dedupe ids),
+//! so even a lease lost mid-round does no double work.
 
 use std::time::Duration;
 
@@ -159,33 +159,23 @@ struct Ended {
 /// One round of every scheduled job.
 pub async fn round(store: &CatalogStore, config: &CatalogConfig) -> Result<Round, CatalogError> {
     let mut done = Round::default();
-    // Purge: a conditional DELETE returns only the rows it removed, so a
-    // product is purged (and announced) once however many rounds overlap.
+    // Purge: what is due is read and deleted in one transaction, so two
+    // overlapping rounds cannot both purge (and announce) a product.
     let mut res = store
         .db()
         .query(format!(
-            "LET $due = (SELECT VALUE id FROM product
+            "BEGIN TRANSACTION;
+             LET $rows = (SELECT {PRODUCT_FIELDS} FROM product
                 WHERE deleted_at != NONE AND deleted_at < time::now() - <duration>$age LIMIT $batch);
-             DELETE $due WHERE deleted_at != NONE RETURN BEFORE;"
+             FOR $r IN $rows {{ DELETE type::record('product', $r.id) RETURN NONE; }};
+             $rows;
+             COMMIT TRANSACTION;"
         ))
         .bind(("age", format!("{}s", config.purge_after_secs)))
         .bind(("batch", PURGE_BATCH))
         .await?
         .check()?;
-    let gone: Vec<serde_json::Value> = res.take(1)?;
-    let mut purged = Vec::new();
-    for row in gone {
-        // Re-project the removed rows through the same field list.
-        let mut r = store
-            .db()
-            .query(format!("RETURN (SELECT {PRODUCT_FIELDS} FROM ONLY $row)"))
-            .bind(("row", row))
-            .await?
-            .check()?;
-        if let Some(p) = r.take::<Option<serde_json::Value>>(0)? {
-            purged.push(serde_json::from_value::<StoredProduct>(p)?);
-        }
-    }
+    let purged: Vec<StoredProduct> = take_rows(&mut res, 3)?;
     let images = if purged.is_empty() {
         None
     } else {

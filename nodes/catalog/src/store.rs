@@ -535,7 +535,11 @@ impl CatalogStore {
             change,
             images: stored.product.images.clone(),
         };
-        let dedupe = format!("product-{}-{}", stored.product.id, stored.revision);
+        // The purge keeps the row's last revision, so the change is part of the id.
+        let dedupe = format!(
+            "product-{}-{}-{change:?}",
+            stored.product.id, stored.revision
+        );
         if let Err(e) = publish_event(&self.js, &event, &dedupe).await {
             tracing::warn!(error = %e, "product event not published");
         }
