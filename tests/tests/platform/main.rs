@@ -9,3 +9,4 @@ mod google;
 mod identity;
 mod images;
 mod shops;
+mod storefront;
