@@ -47,18 +47,19 @@ pub fn routes() -> Router<EdgeState> {
         )
 }
 
-/// Lets admins through; sends the signed-out to sign in and others to a 403.
-fn gate(viewer: &Option<Account>) -> Result<(), Response> {
+/// Lets admins through (`None`); sends the signed-out to sign in and
+/// others to a 403 page.
+fn gate(viewer: &Option<Account>) -> Option<Response> {
     match viewer {
-        Some(v) if v.role == Role::Admin => Ok(()),
-        Some(_) => Err(error_view(
+        Some(v) if v.role == Role::Admin => None,
+        Some(_) => Some(error_view(
             viewer.clone(),
             StatusCode::FORBIDDEN,
             "Admins only",
             "This part of Bazaar is for the people who run the site.",
         )),
         // Signed out, or a session that no longer holds.
-        None => Err(sign_in_first("/admin")),
+        None => Some(sign_in_first("/admin")),
     }
 }
 
@@ -252,7 +253,7 @@ async fn page(
     Viewer(viewer): Viewer,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(r) = gate(&viewer) {
+    if let Some(r) = gate(&viewer) {
         return r;
     }
     let notice = notice(&first(&query_pairs(raw.as_deref()), "notice"));
@@ -265,7 +266,7 @@ async fn create_category(
     Viewer(viewer): Viewer,
     Form(form): Form<CategoryForm>,
 ) -> Response {
-    if let Err(r) = gate(&viewer) {
+    if let Some(r) = gate(&viewer) {
         return r;
     }
     let result = match form.input(None) {
@@ -289,7 +290,7 @@ async fn edit_category(
     Path(slug): Path<String>,
     Form(form): Form<CategoryForm>,
 ) -> Response {
-    if let Err(r) = gate(&viewer) {
+    if let Some(r) = gate(&viewer) {
         return r;
     }
     let result = match form.input(Some(slug.clone())) {
@@ -319,7 +320,7 @@ async fn confirm_delete(
     Viewer(viewer): Viewer,
     Path(slug): Path<String>,
 ) -> Response {
-    if let Err(r) = gate(&viewer) {
+    if let Some(r) = gate(&viewer) {
         return r;
     }
     match s
@@ -337,7 +338,7 @@ async fn delete_category(
     Viewer(viewer): Viewer,
     Path(slug): Path<String>,
 ) -> Response {
-    if let Err(r) = gate(&viewer) {
+    if let Some(r) = gate(&viewer) {
         return r;
     }
     match s
@@ -403,7 +404,7 @@ async fn update_site(
     multipart: Multipart,
 ) -> Response {
     // Who may post is settled before any upload is read or stored.
-    if let Err(r) = gate(&viewer) {
+    if let Some(r) = gate(&viewer) {
         return r;
     }
     let (fields, mut update, errors) = match read_site_form(&s, multipart).await {

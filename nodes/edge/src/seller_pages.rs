@@ -636,7 +636,7 @@ struct FormPage {
 /// What is being edited: a new product, or one that exists.
 enum Target {
     New,
-    Existing(Product),
+    Existing(Box<Product>),
 }
 
 impl Target {
@@ -822,7 +822,7 @@ async fn edit_form(
         &s,
         &meta,
         viewer,
-        &Target::Existing(product),
+        &Target::Existing(Box::new(product)),
         form,
         failure,
         false,
@@ -1020,10 +1020,18 @@ async fn update(
         Ok(p) => p,
         Err(r) => return r,
     };
-    save(s, meta, viewer, Target::Existing(product), multipart).await
+    save(
+        s,
+        meta,
+        viewer,
+        Target::Existing(Box::new(product)),
+        multipart,
+    )
+    .await
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing test should stop right there
 mod tests {
     use super::*;
 
