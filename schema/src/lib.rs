@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "shops_and_catalog",
         sql: include_str!("../migrations/0003_shops_and_catalog.surql"),
     },
+    Migration {
+        version: 4,
+        name: "orders",
+        sql: include_str!("../migrations/0004_orders.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.
