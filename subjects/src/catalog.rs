@@ -498,6 +498,9 @@ pub struct StockLine {
 pub struct ReserveStockRequest {
     pub reservation_id: String,
     pub lines: Vec<StockLine>,
+    /// A secret only the reserving node keeps: whoever holds it may give the
+    /// stock back (a failed payment has no buyer at hand to ask).
+    pub release_token: String,
 }
 
 /// A line as reserved: the product as it was sold.
@@ -527,8 +530,10 @@ pub struct Reservation {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct ReservationId {
+pub struct ReleaseRequest {
     pub reservation_id: String,
+    /// The token the reservation was made with.
+    pub release_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -553,14 +558,14 @@ impl Endpoint for ReserveStock {
     type Reply = Reservation;
 }
 
-/// `catalog.stock.release`: give a reservation's stock back, once (the
-/// reserving account only, or an admin).
+/// `catalog.stock.release`: give a reservation's stock back, once, for
+/// whoever holds its release token.
 pub struct ReleaseStock;
 impl Endpoint for ReleaseStock {
     const SUBJECT: &'static str = "catalog.stock.release";
     const DOMAIN: Domain = Domain::Catalog;
-    const ACCESS: Access = Access::Account;
-    type Request = ReservationId;
+    const ACCESS: Access = Access::Public;
+    type Request = ReleaseRequest;
     type Reply = Reservation;
 }
 

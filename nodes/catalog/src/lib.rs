@@ -130,7 +130,10 @@ pub async fn run(
         let s = s.clone();
         move |req| {
             let s = s.clone();
-            async move { Ok(s.release(&req.caller, &req.body.reservation_id).await?) }
+            async move {
+                Ok(s.release(&req.body.reservation_id, &req.body.release_token)
+                    .await?)
+            }
         }
     })
     .handle::<GetProductsByIds, _, _>({

@@ -10,7 +10,7 @@ use bazaar_schema::take_rows;
 use bazaar_subjects::catalog::{
     Products, Reservation, ReserveStockRequest, ReservedLine, StockLine,
 };
-use bazaar_subjects::{ErrorEnvelope, Role, Validator};
+use bazaar_subjects::{ErrorEnvelope, Validator};
 use serde::Deserialize;
 
 use crate::CatalogError;
@@ -27,7 +27,7 @@ const RESERVE_SQL: &str = "BEGIN TRANSACTION;
             RETURN VALUE id;
         IF array::len($taken) = 0 { THROW 'short:' + $l.product_id; };
     };
-    CREATE type::record('stock_reservation', $rid) SET owner = $owner, lines = $lines RETURN NONE;
+    CREATE type::record('stock_reservation', $rid) SET owner = $owner, release_hash = $release_hash, lines = $lines RETURN NONE;
     COMMIT TRANSACTION;";
 
 /// Lines per reservation, and products per look-up.
@@ -39,6 +39,7 @@ const RETRIES: u32 = 30;
 #[derive(Deserialize)]
 struct StoredReservation {
     owner: String,
+    release_hash: String,
     lines: Vec<ReservedLine>,
     released: bool,
 }
@@ -119,7 +120,7 @@ impl CatalogStore {
     async fn load_reservation(&self, id: &str) -> Result<Option<StoredReservation>, CatalogError> {
         let mut res = self
             .db()
-            .query("SELECT owner, lines, released FROM type::record('stock_reservation', $id)")
+            .query("SELECT owner, release_hash, lines, released FROM type::record('stock_reservation', $id)")
             .bind(("id", id.to_owned()))
             .await?
             .check()?;
@@ -146,6 +147,11 @@ impl CatalogStore {
             is_id(&req.reservation_id),
             "reservation_id",
             "use letters and digits, at most 64",
+        )
+        .check(
+            (16..=128).contains(&req.release_token.len()),
+            "release_token",
+            "a release token of 16 to 128 characters",
         )
         .check(
             !wanted.is_empty() && wanted.len() <= MAX_LINES,
@@ -192,6 +198,7 @@ impl CatalogStore {
                 .bind(("plan", serde_json::Value::Array(plan)))
                 .bind(("rid", req.reservation_id.clone()))
                 .bind(("owner", owner.clone()))
+                .bind(("release_hash", token_hash(&req.release_token)))
                 .bind(("lines", serde_json::to_value(&lines)?))
                 .await;
             match statement_errors(result) {
@@ -221,14 +228,12 @@ impl CatalogStore {
         Err(busy())
     }
 
-    pub async fn release(&self, caller: &Caller, id: &str) -> Result<Reservation, CatalogError> {
-        let owner = owner_of(caller)?;
-        let admin = caller.role() == Some(Role::Admin);
+    pub async fn release(&self, id: &str, token: &str) -> Result<Reservation, CatalogError> {
         for _ in 0..RETRIES {
             let Some(existing) = self.load_reservation(id).await? else {
                 return Err(CatalogError::NoSuchProduct(id.to_owned()));
             };
-            if existing.owner != owner && !admin {
+            if existing.release_hash != token_hash(token) {
                 return Err(CatalogError::NoSuchProduct(id.to_owned()));
             }
             if existing.released {
@@ -289,6 +294,11 @@ impl CatalogStore {
         self.bump_revision().await;
         Ok(())
     }
+}
+
+fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn rand_jitter() -> u32 {
@@ -374,6 +384,7 @@ mod tests {
                         ))
                         .bind(("rid", format!("r{i}")))
                         .bind(("owner", "o"))
+                        .bind(("release_hash", token_hash("t")))
                         .bind(("lines", json!([line])))
                         .await;
                     match statement_errors(r) {

@@ -851,6 +851,7 @@ async fn reserve(
         },
         &ReserveStockRequest {
             reservation_id: id.to_owned(),
+            release_token: format!("release-token-of-{id}"),
             lines: lines
                 .into_iter()
                 .map(|(product_id, quantity)| StockLine {
@@ -932,7 +933,7 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
     assert_eq!(stock_of(&p, "frame").await, 10);
 
     // A retried reservation takes stock once; releasing gives it back once,
-    // and only the buyer who reserved may release it.
+    // and only for whoever holds the release token.
     let frame = other["id"].as_str().unwrap().to_owned();
     let first = reserve(&p, &buyer, "basket2", vec![(frame.clone(), 3)])
         .await
@@ -948,20 +949,18 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
         async move {
             bazaar_runtime::call::<bazaar_subjects::catalog::ReleaseStock>(
                 &p.ctx.nats,
-                &bazaar_runtime::RequestMeta {
-                    request_id: "r".into(),
-                    authorization: Some(token),
-                },
-                &bazaar_subjects::catalog::ReservationId {
+                &bazaar_runtime::RequestMeta::default(),
+                &bazaar_subjects::catalog::ReleaseRequest {
                     reservation_id: "basket2".into(),
+                    release_token: token,
                 },
                 Duration::from_secs(10),
             )
             .await
         }
     };
-    assert_eq!(release(p.token(Role::Buyer)).await.unwrap_err().status, 404);
-    assert!(release(buyer.clone()).await.unwrap().released);
-    assert!(release(buyer.clone()).await.unwrap().released);
+    assert_eq!(release("a guessed token".into()).await.unwrap_err().status, 404);
+    assert!(release("release-token-of-basket2".into()).await.unwrap().released);
+    assert!(release("release-token-of-basket2".into()).await.unwrap().released);
     assert_eq!(stock_of(&p, "frame").await, 10);
 }

@@ -1,0 +1,587 @@
+//! Carts and wishlists. A cart is re-priced from the catalog every time it
+//! is read: prices, stock and availability are the catalog's now, and the
+//! buyer is told what changed since they last looked.
+
+use std::collections::BTreeMap;
+
+use bazaar_runtime::{Caller, RequestMeta};
+use bazaar_schema::take_rows;
+use bazaar_subjects::catalog::{GetProductsByIds, Product, ProductIds, ProductStatus};
+use bazaar_subjects::orders::{
+    AddToCart, AppliedCoupon, ApplyCoupon, Cart, CartItemAdded, CartLine, CartNotice, CartShop,
+    Wishlist, WishlistChange, WishlistItem, WishlistItemAdded,
+};
+use bazaar_subjects::{ErrorEnvelope, FieldError, Validator};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::OrdersError;
+use crate::coupons::{self, StoredCoupon};
+use crate::store::{OrdersStore, money, new_id, owner_key};
+
+const MAX_LINES: usize = 100;
+const MAX_QUANTITY: i64 = 99;
+const MAX_WISHLIST: usize = 200;
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct LineRow {
+    pub line_id: String,
+    pub product_id: String,
+    pub color: String,
+    pub size: String,
+    pub quantity: i64,
+    pub seen_price: Option<i64>,
+}
+
+fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+fn is_live(p: &Product) -> bool {
+    p.status == ProductStatus::Active && p.deleted_at.is_none()
+}
+
+fn option(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+impl OrdersStore {
+    pub(crate) async fn products(
+        &self,
+        meta: &RequestMeta,
+        ids: Vec<String>,
+    ) -> Result<Vec<Product>, OrdersError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .call::<GetProductsByIds>(meta, &ProductIds { ids })
+            .await?
+            .items)
+    }
+
+    pub(crate) async fn lines(&self, owner: &str) -> Result<Vec<LineRow>, OrdersError> {
+        let mut res = self
+            .db
+            .query(
+                "SELECT record::id(id) AS line_id, product_id, color, size, quantity, seen_price, added_at
+                   FROM cart_line WHERE owner = $owner ORDER BY added_at",
+            )
+            .bind(("owner", owner.to_owned()))
+            .await?
+            .check()?;
+        Ok(take_rows(&mut res, 0)?)
+    }
+
+    async fn cart_coupon(&self, owner: &str) -> Result<Option<String>, OrdersError> {
+        let mut res = self
+            .db
+            .query("SELECT VALUE coupon FROM type::record('cart', $owner)")
+            .bind(("owner", owner.to_owned()))
+            .await?
+            .check()?;
+        let v: Vec<Option<String>> = res.take(0)?;
+        Ok(v.into_iter().next().flatten())
+    }
+
+    async fn set_coupon(&self, owner: &str, code: Option<String>) -> Result<(), OrdersError> {
+        self.db
+            .query("UPSERT type::record('cart', $owner) SET coupon = $code, updated_at = time::now() RETURN NONE")
+            .bind(("owner", owner.to_owned()))
+            .bind(("code", code))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// The cart as it stands now, with what changed; quantities above the
+    /// stock are lowered to it, and what the buyer has now seen is recorded.
+    pub async fn cart(&self, meta: &RequestMeta, owner: &str) -> Result<Cart, OrdersError> {
+        let rows = self.lines(owner).await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.product_id.clone()).collect();
+        let products = self.products(meta, ids).await?;
+        let by_id: BTreeMap<&str, &Product> = products.iter().map(|p| (p.id.as_str(), p)).collect();
+        let mut notices = Vec::new();
+        let mut lines = Vec::new();
+        for row in rows {
+            let Some(p) = by_id.get(row.product_id.as_str()) else {
+                notices.push(CartNotice {
+                    line_id: row.line_id.clone(),
+                    message: "an item in your cart no longer exists and was removed".into(),
+                });
+                self.remove_line_row(owner, &row.line_id).await?;
+                continue;
+            };
+            let mut quantity = row.quantity;
+            let live = is_live(p);
+            if !live {
+                notices.push(CartNotice {
+                    line_id: row.line_id.clone(),
+                    message: format!("“{}” is no longer for sale", p.title),
+                });
+            } else if p.stock == 0 {
+                notices.push(CartNotice {
+                    line_id: row.line_id.clone(),
+                    message: format!("“{}” is out of stock", p.title),
+                });
+            } else if quantity > p.stock {
+                quantity = p.stock;
+                notices.push(CartNotice {
+                    line_id: row.line_id.clone(),
+                    message: format!(
+                        "only {} of “{}” left: your quantity was lowered",
+                        p.stock, p.title
+                    ),
+                });
+            }
+            if let Some(seen) = row.seen_price
+                && seen != p.price
+            {
+                notices.push(CartNotice {
+                    line_id: row.line_id.clone(),
+                    message: format!(
+                        "the price of “{}” changed from {} to {}",
+                        p.title,
+                        money(seen, &p.currency),
+                        money(p.price, &p.currency)
+                    ),
+                });
+            }
+            if quantity != row.quantity || row.seen_price != Some(p.price) {
+                self.db
+                    .query("UPDATE type::record('cart_line', $id) SET quantity = $q, seen_price = $price RETURN NONE")
+                    .bind(("id", row.line_id.clone()))
+                    .bind(("q", quantity.max(1)))
+                    .bind(("price", p.price))
+                    .await?
+                    .check()?;
+            }
+            let available = live && p.stock > 0;
+            lines.push(CartLine {
+                line_id: row.line_id,
+                product_id: p.id.clone(),
+                slug: p.slug.clone(),
+                title: p.title.clone(),
+                image: p.images.first().cloned(),
+                shop_id: p.shop_id.clone(),
+                shop_name: p.shop_name.clone(),
+                color: option(&row.color),
+                size: option(&row.size),
+                quantity: quantity.max(1),
+                unit_price: p.price,
+                line_total: if available {
+                    p.price * quantity.max(1)
+                } else {
+                    0
+                },
+                currency: p.currency.clone(),
+                available,
+                stock: p.stock,
+                cash_on_delivery: p.cash_on_delivery,
+            });
+        }
+        let coupon = match self.cart_coupon(owner).await? {
+            Some(code) => match coupons::find(self, &code).await? {
+                Some(c) => Some(c),
+                None => {
+                    notices.push(CartNotice {
+                        line_id: String::new(),
+                        message: format!("the code {code} no longer exists and was removed"),
+                    });
+                    self.set_coupon(owner, None).await?;
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut cart = assemble(lines, notices, coupon.as_ref(), self.config.test_payments);
+        if let (Some(c), None) = (&coupon, &cart.coupon) {
+            // It stopped applying (expired, used up, shop no longer in the cart).
+            let why = coupons::refusal(c, &cart, OffsetDateTime::now_utc());
+            cart.notices.push(CartNotice {
+                line_id: String::new(),
+                message: format!(
+                    "the code {} no longer applies: {}",
+                    c.code,
+                    why.unwrap_or_default()
+                ),
+            });
+        }
+        Ok(cart)
+    }
+
+    async fn remove_line_row(&self, owner: &str, line_id: &str) -> Result<(), OrdersError> {
+        self.db
+            .query("DELETE type::record('cart_line', $id) WHERE owner = $owner RETURN NONE")
+            .bind(("id", line_id.to_owned()))
+            .bind(("owner", owner.to_owned()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    pub async fn add_to_cart(
+        &self,
+        meta: &RequestMeta,
+        caller: &Caller,
+        req: &AddToCart,
+    ) -> Result<Cart, OrdersError> {
+        let owner = owner_key(caller, req.guest_id.as_deref())?;
+        let quantity = req.quantity.unwrap_or(1);
+        let color = req
+            .color
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or("")
+            .to_lowercase();
+        let size = req.size.as_deref().map(str::trim).unwrap_or("").to_owned();
+        let product = self
+            .products(meta, vec![req.product_id.clone()])
+            .await?
+            .into_iter()
+            .next()
+            .filter(is_live)
+            .ok_or_else(|| OrdersError::NotFound("there is no such product for sale".into()))?;
+        let mut v = Validator::default();
+        v.check(
+            (1..=MAX_QUANTITY).contains(&quantity),
+            "quantity",
+            "choose a quantity of 1 to 99",
+        )
+        .check(
+            product.colors.is_empty() || product.colors.contains(&color),
+            "color",
+            "choose one of the product's colors",
+        )
+        .check(
+            product.sizes.is_empty() || product.sizes.contains(&size),
+            "size",
+            "choose one of the product's sizes",
+        )
+        .check(
+            product.stock > 0,
+            "quantity",
+            "this product is out of stock",
+        );
+        v.finish().map_err(OrdersError::Invalid)?;
+        let existing = self.lines(&owner).await?;
+        if existing.len() >= MAX_LINES
+            && !existing
+                .iter()
+                .any(|l| l.product_id == product.id && l.color == color && l.size == size)
+        {
+            return Err(OrdersError::Conflict(
+                "your cart is full (100 different items)".into(),
+            ));
+        }
+        // One line per product and options: adding again adds to it.
+        self.db
+            .query(
+                "LET $line = (SELECT VALUE id FROM cart_line
+                    WHERE owner = $owner AND product_id = $product AND color = $color AND size = $size)[0];
+                 IF $line {
+                    UPDATE $line SET quantity = math::min([quantity + $q, $max, $stock]) RETURN NONE;
+                 } ELSE {
+                    CREATE type::record('cart_line', $id) SET owner = $owner, product_id = $product,
+                        color = $color, size = $size, quantity = math::min([$q, $stock]), seen_price = $price RETURN NONE;
+                 };",
+            )
+            .bind(("owner", owner.clone()))
+            .bind(("product", product.id.clone()))
+            .bind(("color", color))
+            .bind(("size", size))
+            .bind(("q", quantity))
+            .bind(("max", MAX_QUANTITY))
+            .bind(("stock", product.stock))
+            .bind(("price", product.price))
+            .bind(("id", new_id()))
+            .await?
+            .check()?;
+        self.announce(
+            &CartItemAdded {
+                product_id: product.id.clone(),
+                account_id: caller.account_id().map(str::to_owned),
+                quantity,
+                at: now(),
+            },
+            &format!("cart-add-{}", new_id()),
+        )
+        .await;
+        self.cart(meta, &owner).await
+    }
+
+    pub async fn update_line(
+        &self,
+        meta: &RequestMeta,
+        owner: &str,
+        line_id: &str,
+        quantity: i64,
+    ) -> Result<Cart, OrdersError> {
+        if quantity == 0 {
+            return self.remove_line(meta, owner, line_id).await;
+        }
+        let mut v = Validator::default();
+        v.check(
+            (1..=MAX_QUANTITY).contains(&quantity),
+            "quantity",
+            "choose a quantity of 0 (remove) to 99",
+        );
+        v.finish().map_err(OrdersError::Invalid)?;
+        let mut res = self
+            .db
+            .query("UPDATE type::record('cart_line', $id) SET quantity = $q WHERE owner = $owner RETURN VALUE id")
+            .bind(("id", line_id.to_owned()))
+            .bind(("owner", owner.to_owned()))
+            .bind(("q", quantity))
+            .await?
+            .check()?;
+        let updated: Vec<serde_json::Value> = res.take(0)?;
+        if updated.is_empty() {
+            return Err(OrdersError::NotFound(
+                "that item is not in your cart".into(),
+            ));
+        }
+        self.cart(meta, owner).await
+    }
+
+    pub async fn remove_line(
+        &self,
+        meta: &RequestMeta,
+        owner: &str,
+        line_id: &str,
+    ) -> Result<Cart, OrdersError> {
+        self.remove_line_row(owner, line_id).await?;
+        self.cart(meta, owner).await
+    }
+
+    pub async fn apply_coupon(
+        &self,
+        meta: &RequestMeta,
+        caller: &Caller,
+        req: &ApplyCoupon,
+    ) -> Result<Cart, OrdersError> {
+        let owner = owner_key(caller, req.guest_id.as_deref())?;
+        let code = req.code.trim().to_uppercase();
+        if code.is_empty() {
+            self.set_coupon(&owner, None).await?;
+            return self.cart(meta, &owner).await;
+        }
+        let coupon = coupons::find(self, &code).await?;
+        let cart = self.cart(meta, &owner).await?;
+        let refusal = match &coupon {
+            None => Some("there is no such code".to_owned()),
+            Some(c) => coupons::refusal(c, &cart, OffsetDateTime::now_utc()),
+        };
+        if let Some(why) = refusal {
+            return Err(OrdersError::Invalid(ErrorEnvelope::validation(vec![
+                FieldError {
+                    field: "code".into(),
+                    message: why,
+                },
+            ])));
+        }
+        self.set_coupon(&owner, Some(code)).await?;
+        self.cart(meta, &owner).await
+    }
+
+    /// Moves a guest's lines into the account's cart (adding quantities).
+    pub async fn merge(
+        &self,
+        meta: &RequestMeta,
+        caller: &Caller,
+        guest_id: &str,
+    ) -> Result<Cart, OrdersError> {
+        let owner = owner_key(caller, None)?;
+        let guest = owner_key(&Caller::Anonymous, Some(guest_id))?;
+        let guest_lines = self.lines(&guest).await?;
+        for line in guest_lines {
+            self.db
+                .query(
+                    "LET $line = (SELECT VALUE id FROM cart_line
+                        WHERE owner = $owner AND product_id = $product AND color = $color AND size = $size)[0];
+                     IF $line {
+                        UPDATE $line SET quantity = math::min([quantity + $q, $max]) RETURN NONE;
+                        DELETE type::record('cart_line', $guest_line) RETURN NONE;
+                     } ELSE {
+                        UPDATE type::record('cart_line', $guest_line) SET owner = $owner RETURN NONE;
+                     };",
+                )
+                .bind(("owner", owner.clone()))
+                .bind(("product", line.product_id.clone()))
+                .bind(("color", line.color.clone()))
+                .bind(("size", line.size.clone()))
+                .bind(("q", line.quantity))
+                .bind(("max", MAX_QUANTITY))
+                .bind(("guest_line", line.line_id.clone()))
+                .await?
+                .check()?;
+        }
+        if let Some(code) = self.cart_coupon(&guest).await?
+            && self.cart_coupon(&owner).await?.is_none()
+        {
+            self.set_coupon(&owner, Some(code)).await?;
+        }
+        self.db
+            .query("DELETE type::record('cart', $guest) RETURN NONE; UPDATE wishlist SET owner = $owner WHERE owner = $guest RETURN NONE;")
+            .bind(("guest", guest.clone()))
+            .bind(("owner", owner.clone()))
+            .await
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::warn!(error = %e, "guest wishlist not merged"));
+        self.cart(meta, &owner).await
+    }
+
+    pub async fn wishlist(&self, meta: &RequestMeta, owner: &str) -> Result<Wishlist, OrdersError> {
+        #[derive(Deserialize)]
+        struct Row {
+            product_id: String,
+            added_at: String,
+        }
+        let mut res = self
+            .db
+            .query("SELECT product_id, <string>added_at AS added_at FROM wishlist WHERE owner = $owner ORDER BY added_at DESC")
+            .bind(("owner", owner.to_owned()))
+            .await?
+            .check()?;
+        let rows: Vec<Row> = take_rows(&mut res, 0)?;
+        let products = self
+            .products(meta, rows.iter().map(|r| r.product_id.clone()).collect())
+            .await?;
+        let items = rows
+            .into_iter()
+            .filter_map(|r| {
+                let p = products.iter().find(|p| p.id == r.product_id)?;
+                Some(WishlistItem {
+                    product_id: p.id.clone(),
+                    slug: p.slug.clone(),
+                    title: p.title.clone(),
+                    image: p.images.first().cloned(),
+                    price: p.price,
+                    currency: p.currency.clone(),
+                    available: is_live(p) && p.stock > 0,
+                    added_at: r.added_at,
+                })
+            })
+            .collect();
+        Ok(Wishlist { items })
+    }
+
+    pub async fn wish(
+        &self,
+        meta: &RequestMeta,
+        caller: &Caller,
+        req: &WishlistChange,
+        add: bool,
+    ) -> Result<Wishlist, OrdersError> {
+        let owner = owner_key(caller, req.guest_id.as_deref())?;
+        if add {
+            let exists = self
+                .products(meta, vec![req.product_id.clone()])
+                .await?
+                .into_iter()
+                .any(|p| is_live(&p));
+            if !exists {
+                return Err(OrdersError::NotFound(
+                    "there is no such product for sale".into(),
+                ));
+            }
+            let count = self.wishlist(meta, &owner).await?.items.len();
+            if count >= MAX_WISHLIST {
+                return Err(OrdersError::Conflict(
+                    "your wishlist is full (200 items)".into(),
+                ));
+            }
+            self.db
+                .query(
+                    "IF !(SELECT VALUE id FROM wishlist WHERE owner = $owner AND product_id = $product)[0] {
+                        CREATE wishlist SET owner = $owner, product_id = $product RETURN NONE;
+                     };",
+                )
+                .bind(("owner", owner.clone()))
+                .bind(("product", req.product_id.clone()))
+                .await?
+                .check()?;
+            self.announce(
+                &WishlistItemAdded {
+                    product_id: req.product_id.clone(),
+                    account_id: caller.account_id().map(str::to_owned),
+                    at: now(),
+                },
+                &format!("wish-{owner}-{}", req.product_id),
+            )
+            .await;
+        } else {
+            self.db
+                .query("DELETE wishlist WHERE owner = $owner AND product_id = $product RETURN NONE")
+                .bind(("owner", owner.clone()))
+                .bind(("product", req.product_id.clone()))
+                .await?
+                .check()?;
+        }
+        self.wishlist(meta, &owner).await
+    }
+}
+
+/// Groups lines by shop, applies the coupon where it applies, adds it up.
+pub(crate) fn assemble(
+    lines: Vec<CartLine>,
+    notices: Vec<CartNotice>,
+    coupon: Option<&StoredCoupon>,
+    test_payments: bool,
+) -> Cart {
+    let currency = lines
+        .first()
+        .map(|l| l.currency.clone())
+        .unwrap_or_else(|| "USD".into());
+    let mut shops: Vec<CartShop> = Vec::new();
+    for line in lines.iter().filter(|l| l.available) {
+        match shops.iter_mut().find(|s| s.shop_id == line.shop_id) {
+            Some(s) => s.subtotal += line.line_total,
+            None => shops.push(CartShop {
+                shop_id: line.shop_id.clone(),
+                shop_name: line.shop_name.clone(),
+                subtotal: line.line_total,
+                discount: 0,
+                total: 0,
+                accepts_card: test_payments,
+            }),
+        }
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut applied = None;
+    if let Some(c) = coupon {
+        if let Some(shop) = shops.iter_mut().find(|s| s.shop_id == c.shop_id)
+            && coupons::usable(c, shop.subtotal, now).is_ok()
+        {
+            shop.discount = coupons::discount(c, shop.subtotal);
+            applied = Some(AppliedCoupon {
+                code: c.code.clone(),
+                shop_id: c.shop_id.clone(),
+                discount: shop.discount,
+            });
+        }
+    }
+    for s in &mut shops {
+        s.total = s.subtotal - s.discount;
+    }
+    let subtotal = shops.iter().map(|s| s.subtotal).sum();
+    let discount = shops.iter().map(|s| s.discount).sum();
+    Cart {
+        item_count: lines
+            .iter()
+            .filter(|l| l.available)
+            .map(|l| l.quantity)
+            .sum(),
+        lines,
+        shops,
+        coupon: applied,
+        subtotal,
+        discount,
+        total: subtotal - discount,
+        currency,
+        notices,
+    }
+}

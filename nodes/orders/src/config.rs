@@ -1,0 +1,35 @@
+//! The orders node's settings.
+
+/// Money rules and where buyers are sent to pay.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OrdersConfig {
+    /// The platform's fee on every order, in basis points (1000 = 10%).
+    #[arg(long, env = "BAZAAR_PLATFORM_FEE_BPS", default_value_t = 1000)]
+    pub platform_fee_bps: u32,
+    /// How long a card checkout may wait for its payment before its stock
+    /// is released.
+    #[arg(long, env = "BAZAAR_CHECKOUT_TTL_SECS", default_value_t = 1800)]
+    pub checkout_ttl_secs: u64,
+    /// The public URL of the site (payment pages return here).
+    #[arg(
+        long = "orders-public-url",
+        env = "BAZAAR_PUBLIC_URL",
+        default_value = "http://localhost:8080"
+    )]
+    pub public_url: String,
+    /// Offer the built-in test payment page for card payments (one-box dev
+    /// mode without Stripe keys only).
+    #[arg(skip)]
+    pub test_payments: bool,
+}
+
+impl Default for OrdersConfig {
+    fn default() -> Self {
+        Self {
+            platform_fee_bps: 1000,
+            checkout_ttl_secs: 1800,
+            public_url: "http://localhost:8080".into(),
+            test_payments: false,
+        }
+    }
+}

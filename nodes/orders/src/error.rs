@@ -1,0 +1,57 @@
+//! What can go wrong with carts and orders, and how callers see it.
+
+use bazaar_subjects::{ErrorCode, ErrorEnvelope};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    /// 404: not there, or not the caller's (we do not say which).
+    #[error("{0}")]
+    NotFound(String),
+    /// 400: the request makes no sense as sent.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 409: the state of things does not allow it (empty cart, stock, …).
+    #[error("{0}")]
+    Conflict(String),
+    /// 403: the caller may not do this to this thing.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 422: invalid input, per field.
+    #[error("invalid input")]
+    Invalid(ErrorEnvelope),
+    /// Another node's answer, passed on as it came.
+    #[error("{}", .0.message)]
+    Upstream(ErrorEnvelope),
+    /// 500: something we did not expect.
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Db(#[from] surrealdb::Error),
+    #[error(transparent)]
+    Schema(#[from] bazaar_schema::SchemaError),
+}
+
+impl From<serde_json::Error> for OrdersError {
+    fn from(e: serde_json::Error) -> Self {
+        OrdersError::Schema(bazaar_schema::SchemaError::from(e))
+    }
+}
+
+impl From<ErrorEnvelope> for OrdersError {
+    fn from(e: ErrorEnvelope) -> Self {
+        OrdersError::Upstream(e)
+    }
+}
+
+impl From<OrdersError> for ErrorEnvelope {
+    fn from(e: OrdersError) -> Self {
+        match e {
+            OrdersError::NotFound(m) => ErrorEnvelope::not_found(m),
+            OrdersError::BadRequest(m) => ErrorEnvelope::bad_request(m),
+            OrdersError::Conflict(m) => ErrorEnvelope::conflict(m),
+            OrdersError::Forbidden(m) => ErrorEnvelope::new(ErrorCode::Forbidden, m),
+            OrdersError::Invalid(envelope) | OrdersError::Upstream(envelope) => envelope,
+            other => bazaar_runtime::internal(other),
+        }
+    }
+}

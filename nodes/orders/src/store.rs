@@ -1,0 +1,134 @@
+//! The orders node's shared handle: database, NATS, settings, and the few
+//! helpers every part uses.
+
+use std::time::Duration;
+
+use bazaar_runtime::jetstream::{enqueue_job, ensure_stream, ensure_work_queue, publish_event};
+use bazaar_runtime::{Caller, NodeContext, NodeError, RequestMeta};
+use bazaar_schema::Db;
+use bazaar_subjects::mail::{Email, SendEmail};
+use bazaar_subjects::{Endpoint, Event, mail, orders};
+
+use crate::{OrdersConfig, OrdersError};
+
+#[derive(Clone)]
+pub struct OrdersStore {
+    pub(crate) db: Db,
+    pub(crate) nats: async_nats::Client,
+    pub(crate) js: async_nats::jetstream::Context,
+    pub(crate) config: OrdersConfig,
+    timeout: Duration,
+}
+
+impl OrdersStore {
+    pub async fn open(ctx: &NodeContext, config: OrdersConfig) -> Result<Self, NodeError> {
+        ensure_stream(&ctx.jetstream, orders::EVENTS).await?;
+        ensure_work_queue(&ctx.jetstream, orders::JOBS).await?;
+        ensure_work_queue(&ctx.jetstream, mail::JOBS).await?;
+        Ok(Self {
+            db: ctx.db.clone(),
+            nats: ctx.nats.clone(),
+            js: ctx.jetstream.clone(),
+            config,
+            timeout: ctx.request_timeout,
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Calls another node (on the given caller's behalf).
+    pub(crate) async fn call<E: Endpoint>(
+        &self,
+        meta: &RequestMeta,
+        body: &E::Request,
+    ) -> Result<E::Reply, OrdersError> {
+        bazaar_runtime::call::<E>(&self.nats, meta, body, self.timeout)
+            .await
+            .map_err(OrdersError::Upstream)
+    }
+
+    /// Publishes an event after a commit; a lost event is logged, not fatal
+    /// (the database holds the truth).
+    pub(crate) async fn announce<E: Event>(&self, event: &E, dedupe: &str) {
+        if let Err(e) = publish_event(&self.js, event, dedupe).await {
+            tracing::warn!(error = %e, subject = E::SUBJECT, "event not published");
+        }
+    }
+
+    /// Queues an email with the mail node (deduplicated by `id`).
+    pub(crate) async fn email(&self, id: String, to: &str, email: Email) {
+        let job = SendEmail {
+            id,
+            to: to.to_owned(),
+            email,
+        };
+        if let Err(e) = enqueue_job(&self.js, &job, &job.id).await {
+            tracing::warn!(error = %e, "email not queued");
+        }
+    }
+
+    /// Stores an in-app notification for an account.
+    pub(crate) async fn notify(
+        &self,
+        account: &str,
+        title: String,
+        body: String,
+        link: Option<String>,
+    ) {
+        let r = self
+            .db
+            .query("CREATE notification SET account = $account, title = $title, body = $body, link = $link RETURN NONE")
+            .bind(("account", account.to_owned()))
+            .bind(("title", title))
+            .bind(("body", body))
+            .bind(("link", link))
+            .await
+            .and_then(|r| r.check());
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "notification not stored");
+        }
+    }
+}
+
+/// The caller's account id, or 401-like refusal for anonymous callers.
+pub(crate) fn account(caller: &Caller) -> Result<String, OrdersError> {
+    caller
+        .account_id()
+        .map(str::to_owned)
+        .ok_or_else(|| OrdersError::Forbidden("sign in first".into()))
+}
+
+/// Whose cart: the signed-in account, else the guest id from the edge.
+pub(crate) fn owner_key(caller: &Caller, guest_id: Option<&str>) -> Result<String, OrdersError> {
+    if let Some(id) = caller.account_id() {
+        return Ok(format!("a:{id}"));
+    }
+    match guest_id {
+        Some(g) if is_guest_id(g) => Ok(format!("g:{g}")),
+        Some(_) => Err(OrdersError::BadRequest(
+            "that guest cart id is not valid".into(),
+        )),
+        None => Err(OrdersError::BadRequest(
+            "no cart: sign in, or send the guest cart id".into(),
+        )),
+    }
+}
+
+/// Guest ids are random UUIDs in 32 hex digits (unguessable, so owning one
+/// is proof enough of whose cart it is).
+pub fn is_guest_id(g: &str) -> bool {
+    g.len() == 32 && g.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `1299` `USD` → `12.99 USD` (for messages; pages format their own).
+pub fn money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.abs();
+    format!("{sign}{}.{:02} {currency}", m / 100, m % 100)
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
