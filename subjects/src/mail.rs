@@ -42,6 +42,33 @@ pub enum Email {
     AlreadyRegistered { name: String },
     /// The password was changed or reset.
     PasswordChanged { name: String },
+    /// A buyer's order was placed (one email per shop's order).
+    OrderPlaced {
+        name: String,
+        number: String,
+        shop: String,
+        /// Formatted, e.g. `12.99 USD`.
+        total: String,
+        /// e.g. `2 × Studio Headphones`.
+        items: Vec<String>,
+        link: String,
+    },
+    /// A buyer's order moved on (packed, shipped, delivered, cancelled …).
+    OrderUpdate {
+        name: String,
+        number: String,
+        /// e.g. `Shipped`.
+        status: String,
+        link: String,
+    },
+    /// A seller got a new order.
+    NewOrder {
+        shop: String,
+        number: String,
+        total: String,
+        items: Vec<String>,
+        link: String,
+    },
 }
 
 /// `jobs.mail.send`: send one email.

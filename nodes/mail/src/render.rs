@@ -57,6 +57,9 @@ pub fn template_name(email: &Email) -> &'static str {
         } => "one_time_code.password_reset",
         Email::AlreadyRegistered { .. } => "already_registered",
         Email::PasswordChanged { .. } => "password_changed",
+        Email::OrderPlaced { .. } => "order_placed",
+        Email::OrderUpdate { .. } => "order_update",
+        Email::NewOrder { .. } => "new_order",
     }
 }
 
@@ -117,7 +120,56 @@ pub fn render(email: &Email) -> Result<Rendered, askama::Error> {
                 html: NoticeHtml { name, lines }.render()?,
             })
         }
+        Email::OrderPlaced {
+            name,
+            number,
+            shop,
+            total,
+            items,
+            link,
+        } => {
+            let mut owned = vec![format!("Thank you for your order {number} from {shop}.")];
+            owned.extend(items.iter().cloned());
+            owned.push(format!("Total: {total}"));
+            owned.push(format!("Follow its delivery at {link}"));
+            notice(name, format!("Your order {number} is confirmed"), &owned)
+        }
+        Email::OrderUpdate {
+            name,
+            number,
+            status,
+            link,
+        } => {
+            let owned = vec![
+                format!("Your order {number} is now: {status}."),
+                format!("See its timeline at {link}"),
+            ];
+            notice(name, format!("Order {number}: {status}"), &owned)
+        }
+        Email::NewOrder {
+            shop,
+            number,
+            total,
+            items,
+            link,
+        } => {
+            let mut owned = vec![format!("{shop} has a new order, {number}.")];
+            owned.extend(items.iter().cloned());
+            owned.push(format!("Total: {total}"));
+            owned.push(format!("Pack it from {link}"));
+            notice(shop, format!("New order {number}"), &owned)
+        }
     }
+}
+
+fn notice(name: &str, subject: String, owned: &[String]) -> Result<Rendered, askama::Error> {
+    let lines: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let lines = lines.as_slice();
+    Ok(Rendered {
+        subject,
+        text: NoticeText { name, lines }.render()?,
+        html: NoticeHtml { name, lines }.render()?,
+    })
 }
 
 #[cfg(test)]
@@ -153,6 +205,27 @@ mod tests {
             code(CodePurpose::PasswordReset),
             Email::AlreadyRegistered { name: "Ann".into() },
             Email::PasswordChanged { name: "Ann".into() },
+            Email::OrderPlaced {
+                name: "Ann".into(),
+                number: "BZ-1".into(),
+                shop: "Acme".into(),
+                total: "1.00 USD".into(),
+                items: vec!["1 × Kettle".into()],
+                link: "http://x/orders/1".into(),
+            },
+            Email::OrderUpdate {
+                name: "Ann".into(),
+                number: "BZ-1".into(),
+                status: "Shipped".into(),
+                link: "http://x/orders/1".into(),
+            },
+            Email::NewOrder {
+                shop: "Ann".into(),
+                number: "BZ-2".into(),
+                total: "1.00 USD".into(),
+                items: vec!["1 × Kettle".into()],
+                link: "http://x/seller/orders/2".into(),
+            },
         ]
     }
 
@@ -213,7 +286,10 @@ mod tests {
                 "one_time_code.sign_up",
                 "one_time_code.password_reset",
                 "already_registered",
-                "password_changed"
+                "password_changed",
+                "order_placed",
+                "order_update",
+                "new_order"
             ]
         );
     }
