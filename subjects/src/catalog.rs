@@ -569,6 +569,26 @@ impl Endpoint for ReleaseStock {
     type Reply = Reservation;
 }
 
+/// Give part of a reservation back (one shop's order of a checkout was
+/// cancelled), once per `restock_id`, for whoever holds the release token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RestockRequest {
+    pub reservation_id: String,
+    pub release_token: String,
+    pub restock_id: String,
+    pub lines: Vec<StockLine>,
+}
+
+/// `catalog.stock.restock`: return some reserved lines to stock.
+pub struct RestockItems;
+impl Endpoint for RestockItems {
+    const SUBJECT: &'static str = "catalog.stock.restock";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Public;
+    type Request = RestockRequest;
+    type Reply = Empty;
+}
+
 /// `catalog.products.by_ids`: products for carts and wishlists (max 200).
 pub struct GetProductsByIds;
 impl Endpoint for GetProductsByIds {

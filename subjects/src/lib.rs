@@ -222,6 +222,7 @@ mod tests {
         check::<catalog::ListMyProducts>();
         check::<catalog::ReserveStock>();
         check::<catalog::ReleaseStock>();
+        check::<catalog::RestockItems>();
         check::<catalog::GetProductsByIds>();
         check::<orders::GetCart>();
         check::<orders::AddCartItem>();

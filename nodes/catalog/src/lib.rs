@@ -24,8 +24,8 @@ use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_subjects::Domain;
 use bazaar_subjects::catalog::{
     CreateProduct, DeleteProduct, EditProduct, GetMyProduct, GetProduct, GetProductsByIds,
-    GetShowcase, ListMyProducts, ReleaseStock, ReserveStock, RestoreProduct, SearchCatalog,
-    Suggest,
+    GetShowcase, ListMyProducts, ReleaseStock, ReserveStock, RestockItems, RestoreProduct,
+    SearchCatalog, Suggest,
 };
 
 /// Serves the catalog domain until `shutdown`, with the scheduled jobs.
@@ -133,6 +133,16 @@ pub async fn run(
             async move {
                 Ok(s.release(&req.body.reservation_id, &req.body.release_token)
                     .await?)
+            }
+        }
+    })
+    .handle::<RestockItems, _, _>({
+        let s = s.clone();
+        move |req| {
+            let s = s.clone();
+            async move {
+                s.restock(&req.body).await?;
+                Ok(bazaar_subjects::Empty {})
             }
         }
     })

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use bazaar_runtime::Caller;
 use bazaar_schema::take_rows;
 use bazaar_subjects::catalog::{
-    Products, Reservation, ReserveStockRequest, ReservedLine, StockLine,
+    Products, Reservation, ReserveStockRequest, ReservedLine, RestockRequest, StockLine,
 };
 use bazaar_subjects::{ErrorEnvelope, Validator};
 use serde::Deserialize;
@@ -274,6 +274,70 @@ impl CatalogStore {
                 }
                 // Released by a concurrent call: the loop reads that.
                 Err(e) if e.contains("already released") || is_conflict(&e) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        u64::from(rand_jitter()) % 20 + 1,
+                    ))
+                    .await;
+                }
+                Err(e) => return Err(CatalogError::Transaction(e)),
+            }
+        }
+        Err(busy())
+    }
+
+    /// Returns some reserved lines to stock, once per restock id, never more
+    /// than was reserved, and not at all once the whole reservation went back.
+    pub async fn restock(&self, req: &RestockRequest) -> Result<(), CatalogError> {
+        let Some(existing) = self.load_reservation(&req.reservation_id).await? else {
+            return Err(CatalogError::NoSuchProduct(req.reservation_id.clone()));
+        };
+        if existing.release_hash != token_hash(&req.release_token) {
+            return Err(CatalogError::NoSuchProduct(req.reservation_id.clone()));
+        }
+        let within = req.lines.iter().all(|l| {
+            l.quantity >= 1
+                && existing
+                    .lines
+                    .iter()
+                    .any(|r| r.product_id == l.product_id && l.quantity <= r.quantity)
+        });
+        let mut v = Validator::default();
+        v.check(
+            within,
+            "lines",
+            "only reserved lines, up to their quantities",
+        )
+        .check(
+            is_id(&req.restock_id.replace('-', "")),
+            "restock_id",
+            "letters, digits and dashes",
+        );
+        v.finish().map_err(CatalogError::Invalid)?;
+        for _ in 0..RETRIES {
+            let result = self
+                .db()
+                .query(
+                    "BEGIN TRANSACTION;
+                     LET $r = (SELECT released, restocked FROM ONLY type::record('stock_reservation', $rid));
+                     IF $r.released = true OR $restock IN $r.restocked { THROW 'already restocked'; };
+                     FOR $l IN $lines {
+                        UPDATE type::record('product', $l.product_id)
+                            SET stock += $l.quantity, revision += 1, updated_at = time::now() RETURN NONE;
+                     };
+                     UPDATE type::record('stock_reservation', $rid) SET restocked += $restock RETURN NONE;
+                     COMMIT TRANSACTION;",
+                )
+                .bind(("rid", req.reservation_id.clone()))
+                .bind(("restock", req.restock_id.clone()))
+                .bind(("lines", serde_json::to_value(&req.lines)?))
+                .await;
+            match statement_errors(result) {
+                Ok(()) => {
+                    let ids: Vec<String> = req.lines.iter().map(|l| l.product_id.clone()).collect();
+                    return self.refresh(&ids).await;
+                }
+                Err(e) if e.contains("already restocked") => return Ok(()),
+                Err(e) if is_conflict(&e) => {
                     tokio::time::sleep(std::time::Duration::from_millis(
                         u64::from(rand_jitter()) % 20 + 1,
                     ))
