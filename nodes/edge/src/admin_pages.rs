@@ -420,13 +420,17 @@ async fn update_site(
             .await;
         }
     };
-    let form = SiteForm {
-        name: first(&fields, "name"),
-        tagline: fields
+    // A field left out of the post leaves that setting as it is.
+    let sent = |key: &str| {
+        fields
             .iter()
-            .find(|(k, _)| k == "tagline")
+            .find(|(k, _)| k == key)
             .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default(),
+    };
+    let (name, tagline) = (sent("name"), sent("tagline"));
+    let form = SiteForm {
+        name: name.clone().unwrap_or_default(),
+        tagline: tagline.clone().unwrap_or_default(),
     };
     if !errors.is_empty() {
         let mut e = ErrorEnvelope::validation(Vec::new());
@@ -440,8 +444,8 @@ async fn update_site(
         }
         return render(&s, &meta, viewer, None, Refused::Site(form, e)).await;
     }
-    update.name = Some(form.name.clone());
-    update.tagline = Some(form.tagline.clone());
+    update.name = name;
+    update.tagline = tagline;
     // An empty URL clears the image.
     if update.logo_url.is_none() && is_on(&first(&fields, "remove_logo")) {
         update.logo_url = Some(String::new());

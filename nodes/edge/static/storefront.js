@@ -61,6 +61,11 @@
     });
   });
 
+  // On narrow screens the listing's filters start folded under their summary.
+  if (window.matchMedia && window.matchMedia("(max-width: 760px)").matches) {
+    document.querySelectorAll("details[data-collapse-narrow]").forEach(function (d) { d.open = false; });
+  }
+
   // Previews of the photos chosen for upload.
   document.querySelectorAll("input[type=file][data-preview]").forEach(function (input) {
     var out = document.getElementById(input.getAttribute("data-preview"));

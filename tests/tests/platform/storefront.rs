@@ -621,3 +621,160 @@ async fn a_seller_lists_a_product_with_a_photo_and_a_buyer_finds_it_in_a_browser
     assert_eq!(width, 200, "the photo is shown");
     b.close().await;
 }
+
+#[tokio::test]
+async fn an_admin_runs_the_categories_and_the_site_look_from_the_admin_page() {
+    let p = Platform::spawn().await;
+    let r = p
+        .http
+        .post(p.url("/api/admins"))
+        .bearer_auth(p.token(Role::Admin))
+        .json(&json!({ "name": "Ada Admin", "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let session: Value = p
+        .http
+        .post(p.url("/api/login"))
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = session["access_token"].as_str().unwrap().to_owned();
+    let (status, html) = page(&p, "/admin", Some(&admin)).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(r#"href="/admin">Admin</a>"#),
+        "header link: {html}"
+    );
+    assert!(html.contains("No categories yet"));
+
+    let post_form = |path: &str, fields: &[(&str, &str)]| {
+        no_redirects()
+            .post(p.url(path))
+            .bearer_auth(&admin)
+            .form(fields)
+            .send()
+    };
+    // A refused category keeps what was typed, with the error beside it.
+    let r = post_form(
+        "/admin/categories",
+        &[("name", ""), ("subcategories", "Lamps\nDesks")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"id="new-name-error""#), "{html}");
+    assert!(html.contains("Lamps\nDesks</textarea>"), "{html}");
+
+    let r = post_form(
+        "/admin/categories",
+        &[
+            ("name", "Home Office"),
+            ("position", "2"),
+            ("subcategories", "Lamps\nDesks"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, html) = page(&p, "/admin?notice=category-created", Some(&admin)).await;
+    assert!(html.contains("Category created."));
+    assert!(
+        html.contains(r#"action="/admin/categories/home-office""#),
+        "{html}"
+    );
+
+    // Edit: rename and change the subcategories.
+    let r = post_form(
+        "/admin/categories/home-office",
+        &[
+            ("name", "Home Office"),
+            ("position", "1"),
+            ("subcategories", "Lamps\nChairs"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let list: Value = p
+        .http
+        .get(p.url("/api/categories"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["categories"][0]["position"], 1);
+    assert_eq!(list["categories"][0]["subcategories"][1]["name"], "Chairs");
+
+    // Deleting asks first.
+    let (status, html) = page(&p, "/admin/categories/home-office/delete", Some(&admin)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Delete “Home Office”?"), "{html}");
+    let r = post_form("/admin/categories/home-office/delete", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, html) = page(&p, "/admin", Some(&admin)).await;
+    assert!(!html.contains("/admin/categories/home-office"));
+
+    // The site's name, tagline and logo.
+    let form = reqwest::multipart::Form::new()
+        .text("name", "Lamp Market")
+        .text("tagline", "Light for everyone")
+        .part(
+            "logo_file",
+            reqwest::multipart::Part::bytes(png(64, 64)).file_name("logo.png"),
+        );
+    let r = no_redirects()
+        .post(p.url("/admin/site"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let site: Value = p
+        .http
+        .get(p.url("/api/site"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(site["name"], "Lamp Market");
+    let logo = site["logo_url"].as_str().unwrap().to_owned();
+    assert!(logo.starts_with("/images/"), "{logo}");
+    let (_, html) = page(&p, "/", None).await;
+    assert!(html.contains("Lamp Market"));
+    assert!(html.contains("Light for everyone"));
+    assert!(html.contains(&format!(r#"src="{logo}""#)));
+    let r = p.http.get(p.url(&logo)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A refused upload says why, beside the field.
+    let form = reqwest::multipart::Form::new()
+        .text("name", "Lamp Market")
+        .part(
+            "banner_file",
+            reqwest::multipart::Part::bytes(b"nope".to_vec()).file_name("banner.png"),
+        );
+    let r = no_redirects()
+        .post(p.url("/admin/site"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"id="banner-file-error""#), "{html}");
+}
