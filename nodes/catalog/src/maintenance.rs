@@ -3,7 +3,7 @@
 //!
 //! Every copy of the catalog node runs the timer, but only the holder of a
 //! lease does the work: a key in a JetStream KV bucket whose entries expire
-//! after [`LEASE_TTL`]. `create` succeeds for exactly one copy while the key
+//! after a short while (see `bazaar_runtime::lease`). `create` succeeds for exactly one copy while the key
 //! is absent; the holder renews it with a compare-and-set on its revision
 //! before each round, so a copy that lost the lease (paused, partitioned)
 //! finds out before it acts. The work itself is safe to overlap too (a
@@ -12,9 +12,9 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::kv;
 use bazaar_runtime::Shutdown;
-use bazaar_runtime::jetstream::{ensure_kv, ensure_object_store};
+use bazaar_runtime::jetstream::ensure_object_store;
+use bazaar_runtime::lease::Lease;
 use bazaar_schema::take_rows;
 use bazaar_subjects::catalog::ProductChange;
 use serde::Deserialize;
@@ -23,8 +23,6 @@ use crate::CatalogError;
 use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
 
 const LEASE_BUCKET: &str = "catalog_leases";
-const LEASE_KEY: &str = "maintenance";
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// The bucket `POST /api/images` stores uploads in.
 const IMAGE_BUCKET: &str = "images";
 /// Products purged per round (the next round takes the rest).
@@ -62,67 +60,9 @@ pub struct Round {
     pub events_ended: usize,
 }
 
-/// The lease: held by at most one copy at a time.
-pub struct Lease {
-    kv: kv::Store,
-    holder: String,
-    revision: Option<u64>,
-}
-
-impl Lease {
-    pub async fn new(
-        js: &async_nats::jetstream::Context,
-        holder: String,
-    ) -> Result<Self, CatalogError> {
-        let kv = ensure_kv(js, LEASE_BUCKET, LEASE_TTL)
-            .await
-            .map_err(|e| CatalogError::Conflict(e.to_string()))?;
-        Ok(Self {
-            kv,
-            holder,
-            revision: None,
-        })
-    }
-
-    /// Takes or renews the lease; `false` when another copy holds it.
-    pub async fn acquire(&mut self) -> bool {
-        let attempt = match self.revision {
-            Some(rev) => self
-                .kv
-                .update(LEASE_KEY, self.holder.clone().into(), rev)
-                .await
-                .map_err(|e| e.to_string()),
-            None => self
-                .kv
-                .create(LEASE_KEY, self.holder.clone().into())
-                .await
-                .map_err(|e| e.to_string()),
-        };
-        match attempt {
-            Ok(rev) => {
-                self.revision = Some(rev);
-                true
-            }
-            Err(_) if self.revision.is_some() => {
-                // Our lease expired or was taken: try afresh next time.
-                self.revision = None;
-                false
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Gives the lease up (on shutdown) so another copy takes over at once.
-    pub async fn release(&mut self) {
-        if let Some(rev) = self.revision.take() {
-            let _ = self.kv.delete_expect_revision(LEASE_KEY, Some(rev)).await;
-        }
-    }
-}
-
 /// Runs rounds until `shutdown`, doing the work only while holding the lease.
 pub async fn run(store: CatalogStore, config: CatalogConfig, holder: String, shutdown: Shutdown) {
-    let mut lease = match Lease::new(store.jetstream(), holder).await {
+    let mut lease = match Lease::new(store.jetstream(), LEASE_BUCKET, holder).await {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(error = %e, "catalog maintenance cannot start");

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod call;
 pub mod config;
 pub mod jetstream;
+pub mod lease;
 pub mod node;
 pub mod telemetry;
 pub mod tokens;
