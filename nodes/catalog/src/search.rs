@@ -198,7 +198,9 @@ fn order_by(s: &ValidSearch) -> &'static str {
     }
 }
 
-/// The whole search: statement 0 the page, 1 the total, 2.. the facets.
+/// The whole search. Statement 0 is the page; 1 reads the facet fields of
+/// every match once (`LET $matches`); 2 counts them (the total) and 3..=7
+/// count the facets from them, so the matches are read once, not six times.
 pub fn query_text(s: &ValidSearch) -> (String, serde_json::Map<String, Value>) {
     let (cond, mut params) = conditions(s);
     let extra = if s.q.is_some() {
@@ -216,17 +218,18 @@ pub fn query_text(s: &ValidSearch) -> (String, serde_json::Map<String, Value>) {
         if split {
             // SPLIT and GROUP cannot share a statement: split first.
             format!(
-                "SELECT {field} AS value, count() AS count FROM (SELECT {field} FROM product WHERE {cond} AND {field} != [] SPLIT {field}) GROUP BY {field} ORDER BY count DESC LIMIT $facet_limit;"
+                "SELECT {field} AS value, count() AS count FROM (SELECT {field} FROM $matches WHERE {field} != [] SPLIT {field}) GROUP BY {field} ORDER BY count DESC LIMIT $facet_limit;"
             )
         } else {
             format!(
-                "SELECT {field} AS value, count() AS count FROM product WHERE {cond} AND {field} != NONE GROUP BY {field} ORDER BY count DESC LIMIT $facet_limit;"
+                "SELECT {field} AS value, count() AS count FROM $matches WHERE {field} != NONE GROUP BY {field} ORDER BY count DESC LIMIT $facet_limit;"
             )
         }
     };
     let sql = format!(
         "SELECT {SUMMARY_FIELDS}{extra} FROM product WHERE {cond} ORDER BY {order} LIMIT $limit START $start;
-         SELECT count() AS total FROM product WHERE {cond} GROUP ALL;
+         LET $matches = SELECT category, subcategory, colors, sizes, brand FROM product WHERE {cond};
+         [{{ total: array::len($matches) }}];
          {}
          {}
          {}
@@ -258,7 +261,8 @@ pub async fn search(db: &Db, s: &ValidSearch) -> Result<SearchResults, CatalogEr
     let (sql, params) = query_text(s);
     let mut res = db.query(sql).bind(Value::Object(params)).await?.check()?;
     let rows: Vec<Row> = take_rows(&mut res, 0)?;
-    let total = take_rows::<Total>(&mut res, 1)?
+    // Statement 1 is the LET that reads the matches.
+    let total = take_rows::<Total>(&mut res, 2)?
         .into_iter()
         .next()
         .map_or(0, |t| t.total);
@@ -266,11 +270,11 @@ pub async fn search(db: &Db, s: &ValidSearch) -> Result<SearchResults, CatalogEr
         Ok(take_rows::<FacetCount>(&mut res, i)?)
     };
     let facets = Facets {
-        categories: facet(2)?,
-        subcategories: facet(3)?,
-        colors: facet(4)?,
-        sizes: facet(5)?,
-        brands: facet(6)?,
+        categories: facet(3)?,
+        subcategories: facet(4)?,
+        colors: facet(5)?,
+        sizes: facet(6)?,
+        brands: facet(7)?,
     };
     let items = rows
         .into_iter()

@@ -876,7 +876,7 @@ fn list(items: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::search::{self, ValidSearch};
-    use bazaar_subjects::catalog::SearchProducts;
+    use bazaar_subjects::catalog::{FacetCount, SearchProducts};
     use std::collections::HashSet;
 
     /// Three of the demo categories and one these word lists do not know.
@@ -1088,6 +1088,212 @@ mod tests {
         let suffixes: HashSet<String> = (0..100_000).map(|i| g.suffix(i)).collect();
         assert_eq!(suffixes.len(), 100_000);
         assert!(suffixes.iter().all(|s| s.len() == 10));
+    }
+
+    /// The facets and total as separate statements straight on the table
+    /// (how search counted them before it read the matches once).
+    async fn facets_one_by_one(db: &Db, request: &ValidSearch) -> (i64, Vec<Vec<FacetCount>>) {
+        let (sql, params) = search::query_text(request);
+        let cond = sql
+            .split(';')
+            .find_map(|s| {
+                s.trim()
+                    .strip_prefix("LET $matches = SELECT category, subcategory, colors, sizes, brand FROM product WHERE ")
+            })
+            .unwrap()
+            .to_owned();
+        let plain = |f: &str| {
+            format!(
+                "SELECT {f} AS value, count() AS count FROM product WHERE {cond} AND {f} != NONE GROUP BY {f} ORDER BY count DESC LIMIT $facet_limit;"
+            )
+        };
+        let split = |f: &str| {
+            format!(
+                "SELECT {f} AS value, count() AS count FROM (SELECT {f} FROM product WHERE {cond} AND {f} != [] SPLIT {f}) GROUP BY {f} ORDER BY count DESC LIMIT $facet_limit;"
+            )
+        };
+        let mut res = db
+            .query(format!(
+                "SELECT count() AS total FROM product WHERE {cond} GROUP ALL; {} {} {} {} {}",
+                plain("category"),
+                plain("subcategory"),
+                split("colors"),
+                split("sizes"),
+                plain("brand")
+            ))
+            .bind(serde_json::Value::Object(params))
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+        let total: Vec<serde_json::Value> = take_rows(&mut res, 0).unwrap();
+        let total = total.first().and_then(|t| t["total"].as_i64()).unwrap_or(0);
+        let facets = (1..=5).map(|i| take_rows(&mut res, i).unwrap()).collect();
+        (total, facets)
+    }
+
+    #[tokio::test]
+    async fn facets_read_once_count_what_separate_statements_count() {
+        let db = db_with_categories().await;
+        let mut options = SeedOptions::new(400);
+        options.seed = Some(11);
+        seed_catalog(&db, &options).await.unwrap();
+        let requests = [
+            SearchProducts::default(),
+            SearchProducts {
+                category: Some("fashion".into()),
+                min_price: Some(2_000),
+                max_price: Some(30_000),
+                sort: bazaar_subjects::catalog::SortOrder::PriceAsc,
+                ..Default::default()
+            },
+            SearchProducts {
+                q: Some("wireless".into()),
+                ..Default::default()
+            },
+            SearchProducts {
+                q: Some("leather".into()),
+                colors: vec!["black".into(), "brown".into()],
+                in_stock: true,
+                ..Default::default()
+            },
+            SearchProducts {
+                q: Some("zzzz nothing matches".into()),
+                ..Default::default()
+            },
+            SearchProducts {
+                subcategory: Some("shoes".into()),
+                sizes: vec!["42".into()],
+                on_sale: true,
+                ..Default::default()
+            },
+        ];
+        for request in requests {
+            let request = valid(request);
+            let found = search::search(&db, &request).await.unwrap();
+            let (total, facets) = facets_one_by_one(&db, &request).await;
+            assert_eq!(found.total, total, "{request:?}");
+            let f = &found.facets;
+            let got = [
+                &f.categories,
+                &f.subcategories,
+                &f.colors,
+                &f.sizes,
+                &f.brands,
+            ];
+            for (got, want) in got.into_iter().zip(&facets) {
+                assert_eq!(got, want, "{request:?}");
+            }
+        }
+    }
+
+    /// Not a check: prints each statement of the main search shapes with
+    /// its plan and time, for looking at index use.
+    #[tokio::test]
+    #[ignore = "prints query plans: cargo test -p bazaar-catalog --lib explain -- --ignored --nocapture"]
+    async fn explain_search_query_shapes() {
+        let n: u64 = std::env::var("BAZAAR_EXPLAIN_PRODUCTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000);
+        let db = db_with_categories().await;
+        // Index experiments: BAZAAR_EXPLAIN_DDL="DEFINE INDEX …; …".
+        if let Ok(ddl) = std::env::var("BAZAAR_EXPLAIN_DDL") {
+            db.query(ddl).await.unwrap().check().unwrap();
+        }
+        let mut options = SeedOptions::new(n);
+        options.seed = Some(1);
+        let report = seed_catalog(&db, &options).await.unwrap();
+        println!("{} products in {:?}", report.products, report.elapsed);
+        let shapes = [
+            ("browse newest", SearchProducts::default()),
+            (
+                "category + price range, by price",
+                SearchProducts {
+                    category: Some("electronics".into()),
+                    min_price: Some(1_000),
+                    max_price: Some(20_000),
+                    sort: bazaar_subjects::catalog::SortOrder::PriceAsc,
+                    ..Default::default()
+                },
+            ),
+            (
+                "full text",
+                SearchProducts {
+                    q: Some("leather boots".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "full text + category, by price",
+                SearchProducts {
+                    q: Some("wireless".into()),
+                    category: Some("electronics".into()),
+                    sort: bazaar_subjects::catalog::SortOrder::PriceAsc,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (name, request) in shapes {
+            let request = valid(request);
+            let started = Instant::now();
+            let found = search::search(&db, &request).await.unwrap();
+            println!(
+                "\n=== {name}: {} matches, whole search {:?}",
+                found.total,
+                started.elapsed()
+            );
+            let (sql, params) = search::query_text(&request);
+            let statements: Vec<&str> = sql
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            let prelude = statements
+                .iter()
+                .find(|s| s.starts_with("LET "))
+                .map_or(String::new(), |s| format!("{s};"));
+            for statement in &statements {
+                // Statements reading `$matches` need the LET before them.
+                let (before, analysed) = match statement.strip_prefix("LET $matches = ") {
+                    Some(select) => (String::new(), select.to_owned()),
+                    None if statement.contains("$matches") => {
+                        (prelude.clone(), (*statement).to_owned())
+                    }
+                    None => (String::new(), (*statement).to_owned()),
+                };
+                let index = usize::from(!before.is_empty());
+                let started = Instant::now();
+                db.query(format!("{before}{analysed}"))
+                    .bind(serde_json::Value::Object(params.clone()))
+                    .await
+                    .unwrap()
+                    .check()
+                    .unwrap();
+                let took = started.elapsed();
+                let mut plan = db
+                    .query(format!("{before}EXPLAIN ANALYZE {analysed}"))
+                    .bind(serde_json::Value::Object(params.clone()))
+                    .await
+                    .unwrap();
+                let plan: Vec<serde_json::Value> = plan.take(index).unwrap_or_default();
+                let with = if before.is_empty() {
+                    ""
+                } else {
+                    " (with the LET)"
+                };
+                println!("--- {took:?}{with}: {statement}");
+                for p in plan {
+                    println!(
+                        "{}",
+                        p.as_str().map_or_else(|| p.to_string(), str::to_owned)
+                    );
+                }
+            }
+        }
+        let started = Instant::now();
+        search::suggest(&db, "lea").await.unwrap();
+        println!("\n=== suggest: {:?}", started.elapsed());
     }
 
     #[test]
