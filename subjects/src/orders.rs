@@ -260,6 +260,8 @@ pub struct CheckoutResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckoutStatus {
+    /// Being placed (stock being reserved); a retry continues it.
+    Reserving,
     /// Waiting for the card payment.
     AwaitingPayment,
     /// Orders placed (paid, or cash on delivery).

@@ -14,13 +14,12 @@ use crate::store::{OrdersStore, account, money};
 
 const FIELDS: &str = "record::id(id) AS id, code, shop_id, kind, amount, min_subtotal, \
     IF expires_at THEN <string>expires_at END AS expires_at, usage_limit, used, \
-    <string>created_at AS created_at, seller";
+    <string>created_at AS created_at";
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct StoredCoupon {
     #[serde(flatten)]
     pub coupon: Coupon,
-    pub seller: String,
 }
 
 impl std::ops::Deref for StoredCoupon {

@@ -1,0 +1,740 @@
+//! Checkout: a cart becomes one order per shop, exactly once.
+//!
+//! The steps, each safe to repeat, so a retry (same `Idempotency-Key`) or a
+//! redelivered payment event picks up wherever a crash left off:
+//! 1. a `checkout` row keyed by (buyer, key) records the plan — prices,
+//!    discounts, address — before anything else happens (a second request
+//!    with the key finds it; with another body it is refused);
+//! 2. the catalog reserves stock under the checkout's id (idempotent there);
+//! 3. orders are created in one transaction that also moves the checkout to
+//!    `placed`, counts the coupon use and empties the bought cart lines —
+//!    it only runs while the checkout is still open, so it happens once.
+//!
+//! Cash on delivery goes straight to 3; card payments wait for the payment
+//! provider between 2 and 3 (see `payments`).
+
+use bazaar_runtime::{Request, RequestMeta};
+use bazaar_schema::take_rows;
+use bazaar_subjects::auth::{Address, GetMe, ListAddresses};
+use bazaar_subjects::catalog::{
+    ReleaseRequest, ReleaseStock, Reservation, ReserveStock, ReserveStockRequest, StockLine,
+};
+use bazaar_subjects::mail::Email;
+use bazaar_subjects::orders::{
+    CheckoutRequest, CheckoutResult, CheckoutStatus, OrderPaid, OrderPlaced, PaymentMethod,
+    PaymentStatus, ShippingAddress,
+};
+use bazaar_subjects::{Empty, ErrorEnvelope, FieldError, Validator};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::OrdersError;
+use crate::coupons;
+use crate::orders::{ORDER_FIELDS, StoredOrder};
+use crate::store::{OrdersStore, account, money, new_id};
+
+/// What a checkout will buy, fixed when it starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Plan {
+    pub lines: Vec<PlanLine>,
+    pub coupon: Option<String>,
+    pub coupon_shop: Option<String>,
+    pub address: ShippingAddress,
+    pub buyer_email: Option<String>,
+    pub buyer_name: String,
+    pub currency: String,
+    /// The secret that gives the reserved stock back.
+    pub release_token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PlanLine {
+    pub product_id: String,
+    pub quantity: i64,
+    pub color: Option<String>,
+    pub size: Option<String>,
+    pub unit_price: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct CheckoutRow {
+    pub id: String,
+    pub buyer: String,
+    pub request_hash: String,
+    pub status: CheckoutStatus,
+    pub payment: PaymentMethod,
+    pub plan: Plan,
+    pub payment_url: Option<String>,
+    pub failure: Option<String>,
+}
+
+const CHECKOUT_FIELDS: &str = "record::id(id) AS id, buyer, request_hash, status, payment, plan, \
+    payment_url, failure";
+
+fn request_hash(req: &CheckoutRequest) -> String {
+    let body = serde_json::json!([req.address_id, req.address, req.coupon, req.payment]);
+    hex::encode(Sha256::digest(body.to_string().as_bytes()))
+}
+
+fn field_error(field: &str, message: String) -> OrdersError {
+    OrdersError::Invalid(ErrorEnvelope::validation(vec![FieldError {
+        field: field.into(),
+        message,
+    }]))
+}
+
+fn validate_address(a: &ShippingAddress) -> Result<ShippingAddress, OrdersError> {
+    let t = |s: &str| s.trim().to_owned();
+    let a = ShippingAddress {
+        full_name: t(&a.full_name),
+        line1: t(&a.line1),
+        line2: a.line2.as_deref().map(t).filter(|s| !s.is_empty()),
+        city: t(&a.city),
+        postal_code: t(&a.postal_code),
+        country: t(&a.country).to_uppercase(),
+        phone: a.phone.as_deref().map(t).filter(|s| !s.is_empty()),
+    };
+    let len = |s: &str, max: usize| (1..=max).contains(&s.chars().count());
+    let mut v = Validator::default();
+    v.check(
+        len(&a.full_name, 120),
+        "address.full_name",
+        "the recipient's name, up to 120 characters",
+    )
+    .check(
+        len(&a.line1, 200),
+        "address.line1",
+        "the street address, up to 200 characters",
+    )
+    .check(
+        a.line2.as_deref().is_none_or(|l| len(l, 200)),
+        "address.line2",
+        "up to 200 characters",
+    )
+    .check(
+        len(&a.city, 100),
+        "address.city",
+        "the city, up to 100 characters",
+    )
+    .check(
+        len(&a.postal_code, 20),
+        "address.postal_code",
+        "the postal code, up to 20 characters",
+    )
+    .check(
+        a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase()),
+        "address.country",
+        "a two-letter country code such as DE",
+    )
+    .check(
+        a.phone.as_deref().is_none_or(|p| len(p, 30)),
+        "address.phone",
+        "up to 30 characters",
+    );
+    v.finish().map_err(OrdersError::Invalid)?;
+    Ok(a)
+}
+
+/// `BZ-251125-7K3F9Q`: dated, short enough to read out on the phone.
+fn order_number(id: &str) -> String {
+    let date = OffsetDateTime::now_utc();
+    let tail: String = id.chars().rev().take(6).collect::<String>().to_uppercase();
+    format!(
+        "BZ-{:02}{:02}{:02}-{tail}",
+        date.year() % 100,
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+impl OrdersStore {
+    async fn checkout_by_key(
+        &self,
+        buyer: &str,
+        key: &str,
+    ) -> Result<Option<CheckoutRow>, OrdersError> {
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {CHECKOUT_FIELDS} FROM checkout WHERE buyer = $buyer AND idempotency_key = $key"
+            ))
+            .bind(("buyer", buyer.to_owned()))
+            .bind(("key", key.to_owned()))
+            .await?
+            .check()?;
+        Ok(take_rows(&mut res, 0)?.into_iter().next())
+    }
+
+    pub(crate) async fn checkout_by_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<CheckoutRow>, OrdersError> {
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {CHECKOUT_FIELDS} FROM type::record('checkout', $id)"
+            ))
+            .bind(("id", id.to_owned()))
+            .await?
+            .check()?;
+        Ok(take_rows(&mut res, 0)?.into_iter().next())
+    }
+
+    pub async fn place_checkout(
+        &self,
+        req: &Request<CheckoutRequest>,
+    ) -> Result<CheckoutResult, OrdersError> {
+        let buyer = account(&req.caller)?;
+        let body = &req.body;
+        let key = body.idempotency_key.trim();
+        if key.is_empty() || key.len() > 128 || key.chars().any(char::is_control) {
+            return Err(OrdersError::BadRequest(
+                "send an Idempotency-Key header (1 to 128 characters) so a retry never orders twice"
+                    .into(),
+            ));
+        }
+        let hash = request_hash(body);
+        if let Some(existing) = self.checkout_by_key(&buyer, key).await? {
+            return self.same_key(existing, &hash).await;
+        }
+        let meta = req.onward();
+        let plan = self.plan(&meta, &buyer, body).await?;
+        let id = new_id();
+        let created = self
+            .db
+            .query(
+                "CREATE type::record('checkout', $id) SET buyer = $buyer, idempotency_key = $key,
+                    request_hash = $hash, status = 'reserving', payment = $payment, plan = $plan RETURN NONE",
+            )
+            .bind(("id", id.clone()))
+            .bind(("buyer", buyer.clone()))
+            .bind(("key", key.to_owned()))
+            .bind(("hash", hash.clone()))
+            .bind(("payment", match body.payment {
+                PaymentMethod::Card => "card",
+                PaymentMethod::Cod => "cod",
+            }))
+            .bind(("plan", serde_json::to_value(&plan)?))
+            .await?
+            .check();
+        if let Err(e) = created {
+            // The same key, sent twice at once: the other request won.
+            if e.to_string().contains("already contains")
+                && let Some(existing) = self.checkout_by_key(&buyer, key).await?
+            {
+                return self.same_key(existing, &hash).await;
+            }
+            return Err(e.into());
+        }
+        let row = self
+            .checkout_by_id(&id)
+            .await?
+            .ok_or_else(|| OrdersError::Internal("checkout vanished".into()))?;
+        self.advance(&meta, row).await
+    }
+
+    async fn same_key(
+        &self,
+        existing: CheckoutRow,
+        hash: &str,
+    ) -> Result<CheckoutResult, OrdersError> {
+        if existing.request_hash != hash {
+            return Err(OrdersError::Conflict(
+                "this Idempotency-Key was already used for a different checkout".into(),
+            ));
+        }
+        // Resuming needs no buyer token: the reservation is idempotent and
+        // the buyer is the one asking again.
+        self.advance(&RequestMeta::default(), existing).await
+    }
+
+    /// Takes a checkout as far as it can go now.
+    pub(crate) async fn advance(
+        &self,
+        meta: &RequestMeta,
+        row: CheckoutRow,
+    ) -> Result<CheckoutResult, OrdersError> {
+        match row.status {
+            CheckoutStatus::Placed | CheckoutStatus::AwaitingPayment => self.result(&row).await,
+            CheckoutStatus::Failed => Err(OrdersError::Conflict(
+                row.failure.unwrap_or_else(|| "this checkout failed".into()),
+            )),
+            CheckoutStatus::Reserving => {
+                let reservation = match self.reserve(meta, &row).await {
+                    Ok(r) => r,
+                    Err(OrdersError::Upstream(e)) if e.status == 409 => {
+                        let why = format!("{}; review your cart and try again", e.message);
+                        self.fail(&row, &why).await?;
+                        return Err(OrdersError::Conflict(why));
+                    }
+                    Err(e) => return Err(e),
+                };
+                let changed: Vec<String> = row
+                    .plan
+                    .lines
+                    .iter()
+                    .filter_map(|l| {
+                        let got = reservation
+                            .lines
+                            .iter()
+                            .find(|r| r.product_id == l.product_id)?;
+                        (got.unit_price != l.unit_price).then(|| {
+                            format!(
+                                "the price of “{}” is now {}",
+                                got.title,
+                                money(got.unit_price, &got.currency)
+                            )
+                        })
+                    })
+                    .collect();
+                if !changed.is_empty() {
+                    self.release(&row).await;
+                    let why = format!("{}; review your cart and try again", changed.join("; "));
+                    self.fail(&row, &why).await?;
+                    return Err(OrdersError::Conflict(why));
+                }
+                match row.payment {
+                    PaymentMethod::Cod => {
+                        self.place_orders(&row, &reservation, PaymentStatus::Pending)
+                            .await?;
+                    }
+                    PaymentMethod::Card => {
+                        self.start_payment(&row, &reservation).await?;
+                    }
+                }
+                let row = self
+                    .checkout_by_id(&row.id)
+                    .await?
+                    .ok_or_else(|| OrdersError::Internal("checkout vanished".into()))?;
+                match row.status {
+                    CheckoutStatus::Failed => Err(OrdersError::Conflict(
+                        row.failure.unwrap_or_else(|| "this checkout failed".into()),
+                    )),
+                    _ => self.result(&row).await,
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn reserve(
+        &self,
+        meta: &RequestMeta,
+        row: &CheckoutRow,
+    ) -> Result<Reservation, OrdersError> {
+        self.call::<ReserveStock>(
+            meta,
+            &ReserveStockRequest {
+                reservation_id: row.id.clone(),
+                release_token: row.plan.release_token.clone(),
+                lines: row
+                    .plan
+                    .lines
+                    .iter()
+                    .map(|l| StockLine {
+                        product_id: l.product_id.clone(),
+                        quantity: l.quantity,
+                    })
+                    .collect(),
+            },
+        )
+        .await
+    }
+
+    /// Gives the checkout's stock back (logged, not fatal: the release is
+    /// retried by whoever finds the checkout failed later).
+    pub(crate) async fn release(&self, row: &CheckoutRow) {
+        let r = self
+            .call::<ReleaseStock>(
+                &RequestMeta::default(),
+                &ReleaseRequest {
+                    reservation_id: row.id.clone(),
+                    release_token: row.plan.release_token.clone(),
+                },
+            )
+            .await;
+        match r {
+            Ok(_) => {}
+            // Never reserved: nothing to give back.
+            Err(OrdersError::Upstream(e)) if e.status == 404 => {}
+            Err(e) => tracing::warn!(checkout = %row.id, error = %e, "stock not released yet"),
+        }
+    }
+
+    pub(crate) async fn fail(&self, row: &CheckoutRow, why: &str) -> Result<(), OrdersError> {
+        self.db
+            .query(
+                "UPDATE type::record('checkout', $id) SET status = 'failed', failure = $why, updated_at = time::now()
+                   WHERE status IN ['reserving', 'awaiting_payment'] RETURN NONE",
+            )
+            .bind(("id", row.id.clone()))
+            .bind(("why", why.to_owned()))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Where one of the caller's checkouts stands.
+    pub async fn my_checkout(
+        &self,
+        caller: &bazaar_runtime::Caller,
+        id: &str,
+    ) -> Result<CheckoutResult, OrdersError> {
+        let me = account(caller)?;
+        match self.checkout_by_id(id).await? {
+            Some(row) if row.buyer == me => match row.status {
+                CheckoutStatus::Failed => Ok(CheckoutResult {
+                    checkout_id: row.id.clone(),
+                    orders: Vec::new(),
+                    payment_url: None,
+                    status: CheckoutStatus::Failed,
+                }),
+                _ => self.result(&row).await,
+            },
+            _ => Err(OrdersError::NotFound(
+                "there is no such checkout of yours".into(),
+            )),
+        }
+    }
+
+    async fn result(&self, row: &CheckoutRow) -> Result<CheckoutResult, OrdersError> {
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {ORDER_FIELDS} FROM shop_order WHERE checkout_id = $id ORDER BY shop_name"
+            ))
+            .bind(("id", row.id.clone()))
+            .await?
+            .check()?;
+        let orders: Vec<StoredOrder> = take_rows(&mut res, 0)?;
+        Ok(CheckoutResult {
+            checkout_id: row.id.clone(),
+            orders: orders.into_iter().map(|o| o.summary()).collect(),
+            payment_url: match row.status {
+                CheckoutStatus::AwaitingPayment => row.payment_url.clone(),
+                _ => None,
+            },
+            status: row.status,
+        })
+    }
+
+    /// Checks the cart, the address, the code and the payment method, and
+    /// writes down exactly what will be bought.
+    async fn plan(
+        &self,
+        meta: &RequestMeta,
+        buyer: &str,
+        body: &CheckoutRequest,
+    ) -> Result<Plan, OrdersError> {
+        let owner = format!("a:{buyer}");
+        // Read twice: the first read records what the buyer has now seen.
+        let cart = self.cart(meta, &owner).await?;
+        if !cart.notices.is_empty() {
+            let all: Vec<String> = cart.notices.iter().map(|n| n.message.clone()).collect();
+            return Err(OrdersError::Conflict(format!(
+                "your cart changed: {}; review it and try again",
+                all.join("; ")
+            )));
+        }
+        let lines: Vec<_> = cart.lines.iter().filter(|l| l.available).collect();
+        if lines.is_empty() {
+            return Err(OrdersError::Conflict("your cart is empty".into()));
+        }
+        if cart.lines.iter().any(|l| !l.available) {
+            return Err(OrdersError::Conflict(
+                "some items in your cart cannot be bought now: remove them first".into(),
+            ));
+        }
+        if lines.iter().any(|l| l.currency != cart.currency) {
+            return Err(OrdersError::Conflict(
+                "items priced in different currencies cannot be paid together: check them out separately".into(),
+            ));
+        }
+        // The code: the one sent, else the one on the cart.
+        let code = body
+            .coupon
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_uppercase)
+            .or_else(|| cart.coupon.as_ref().map(|c| c.code.clone()));
+        let mut coupon_shop = None;
+        if let Some(code) = &code {
+            let Some(c) = coupons::find(self, code).await? else {
+                return Err(field_error("coupon", "there is no such code".into()));
+            };
+            if let Some(why) = coupons::refusal(&c, &cart, OffsetDateTime::now_utc()) {
+                return Err(field_error("coupon", why));
+            }
+            coupon_shop = Some(c.shop_id.clone());
+        }
+        match body.payment {
+            PaymentMethod::Cod => {
+                let not_cod: Vec<&str> = lines
+                    .iter()
+                    .filter(|l| !l.cash_on_delivery)
+                    .map(|l| l.title.as_str())
+                    .collect();
+                if !not_cod.is_empty() {
+                    return Err(field_error(
+                        "payment",
+                        format!("these cannot be paid on delivery: {}", not_cod.join(", ")),
+                    ));
+                }
+            }
+            PaymentMethod::Card => {
+                let no_card: Vec<&str> = cart
+                    .shops
+                    .iter()
+                    .filter(|s| !s.accepts_card)
+                    .map(|s| s.shop_name.as_str())
+                    .collect();
+                if !no_card.is_empty() {
+                    return Err(field_error(
+                        "payment",
+                        format!(
+                            "these shops take cash on delivery only: {}",
+                            no_card.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        let me = self.call::<GetMe>(meta, &Empty {}).await?;
+        let address = match (&body.address_id, &body.address) {
+            (Some(id), _) => {
+                let saved = self.call::<ListAddresses>(meta, &Empty {}).await?;
+                let found: Option<&Address> = saved.addresses.iter().find(|a| &a.id == id);
+                let a = found.ok_or_else(|| {
+                    field_error("address_id", "that is not one of your addresses".into())
+                })?;
+                ShippingAddress {
+                    full_name: a.fields.full_name.clone(),
+                    line1: a.fields.line1.clone(),
+                    line2: a.fields.line2.clone(),
+                    city: a.fields.city.clone(),
+                    postal_code: a.fields.postal_code.clone(),
+                    country: a.fields.country.clone(),
+                    phone: a.fields.phone.clone(),
+                }
+            }
+            (None, Some(a)) => validate_address(a)?,
+            (None, None) => {
+                return Err(field_error(
+                    "address",
+                    "where should it go? Give an address".into(),
+                ));
+            }
+        };
+        Ok(Plan {
+            lines: lines
+                .iter()
+                .map(|l| PlanLine {
+                    product_id: l.product_id.clone(),
+                    quantity: l.quantity,
+                    color: l.color.clone(),
+                    size: l.size.clone(),
+                    unit_price: l.unit_price,
+                })
+                .collect(),
+            coupon: code,
+            coupon_shop,
+            address,
+            buyer_email: Some(me.email),
+            buyer_name: me.name,
+            currency: cart.currency,
+            release_token: format!("{}{}", new_id(), new_id()),
+        })
+    }
+
+    /// Creates the orders, once: only while the checkout is still open.
+    pub(crate) async fn place_orders(
+        &self,
+        row: &CheckoutRow,
+        reservation: &Reservation,
+        payment_status: PaymentStatus,
+    ) -> Result<(), OrdersError> {
+        let now = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default();
+        let mut shops: Vec<(String, String, String)> = Vec::new();
+        for l in &reservation.lines {
+            if !shops.iter().any(|(id, _, _)| id == &l.shop_id) {
+                shops.push((l.shop_id.clone(), l.shop_name.clone(), l.seller.clone()));
+            }
+        }
+        let coupon = match &row.plan.coupon {
+            Some(code) => coupons::find(self, code).await?,
+            None => None,
+        };
+        let mut orders = Vec::new();
+        for (shop_id, shop_name, seller) in shops {
+            let items: Vec<serde_json::Value> = reservation
+                .lines
+                .iter()
+                .filter(|l| l.shop_id == shop_id)
+                .map(|l| {
+                    let planned = row.plan.lines.iter().find(|p| p.product_id == l.product_id);
+                    serde_json::json!({
+                        "product_id": l.product_id, "slug": l.slug, "title": l.title,
+                        "image": l.image, "color": planned.and_then(|p| p.color.clone()),
+                        "size": planned.and_then(|p| p.size.clone()), "quantity": l.quantity,
+                        "unit_price": l.unit_price, "line_total": l.unit_price * l.quantity,
+                    })
+                })
+                .collect();
+            let subtotal: i64 = items.iter().filter_map(|i| i["line_total"].as_i64()).sum();
+            let discount = match &coupon {
+                Some(c) if c.shop_id == shop_id => coupons::discount(c, subtotal),
+                _ => 0,
+            };
+            let total = subtotal - discount;
+            let fee = (total * i64::from(self.config.platform_fee_bps) + 5_000) / 10_000;
+            let id = new_id();
+            orders.push(serde_json::json!({
+                "id": id, "number": order_number(&id), "checkout_id": row.id, "buyer": row.buyer,
+                "buyer_email": row.plan.buyer_email, "shop_id": shop_id, "shop_name": shop_name,
+                "seller": seller, "items": items, "subtotal": subtotal, "discount": discount,
+                "coupon": if discount > 0 { row.plan.coupon.clone() } else { None },
+                "total": total, "platform_fee": fee, "payout": total - fee,
+                "currency": row.plan.currency, "payment_method": match row.payment {
+                    PaymentMethod::Card => "card", PaymentMethod::Cod => "cod" },
+                "payment_status": match payment_status {
+                    PaymentStatus::Paid => "paid", _ => "pending" },
+                "status": "ordered", "timeline": [{ "status": "ordered", "at": now }],
+                "address": row.plan.address, "reservation_id": row.id,
+            }));
+        }
+        let product_ids: Vec<String> = row
+            .plan
+            .lines
+            .iter()
+            .map(|l| l.product_id.clone())
+            .collect();
+        let counts_coupon = orders
+            .iter()
+            .any(|o| o["discount"].as_i64().unwrap_or(0) > 0);
+        let result = self
+            .db
+            .query(
+                "BEGIN TRANSACTION;
+                 LET $open = (SELECT VALUE status FROM ONLY type::record('checkout', $checkout)) IN ['reserving', 'awaiting_payment'];
+                 IF !$open { THROW 'checkout closed'; };
+                 IF $counts_coupon {
+                    LET $c = UPDATE coupon SET used += 1
+                        WHERE code = $code AND (usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
+                    IF array::len($c) = 0 { THROW 'coupon used up'; };
+                 };
+                 FOR $o IN $orders {
+                    CREATE type::record('shop_order', $o.id) CONTENT object::remove($o, 'id') RETURN NONE;
+                 };
+                 UPDATE type::record('checkout', $checkout) SET status = 'placed', orders = $orders.id, updated_at = time::now() RETURN NONE;
+                 DELETE cart_line WHERE owner = $owner AND product_id IN $products RETURN NONE;
+                 UPSERT type::record('cart', $owner) SET coupon = NONE RETURN NONE;
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("checkout", row.id.clone()))
+            .bind(("counts_coupon", counts_coupon))
+            .bind(("code", row.plan.coupon.clone()))
+            .bind(("orders", serde_json::Value::Array(orders.clone())))
+            .bind(("owner", format!("a:{}", row.buyer)))
+            .bind(("products", product_ids))
+            .await;
+        let errors: Vec<String> = match result {
+            Ok(mut r) => r
+                .take_errors()
+                .into_values()
+                .map(|e| e.to_string())
+                .collect(),
+            Err(e) => vec![e.to_string()],
+        };
+        if errors.iter().any(|e| e.contains("checkout closed")) {
+            return Ok(());
+        }
+        if errors.iter().any(|e| e.contains("coupon used up")) {
+            self.release(row).await;
+            self.fail(
+                row,
+                "the discount code has just been used up; check out again without it",
+            )
+            .await?;
+            return Ok(());
+        }
+        if !errors.is_empty() {
+            return Err(OrdersError::Internal(errors.join(" | ")));
+        }
+        self.after_placed(row, payment_status).await;
+        Ok(())
+    }
+
+    /// Tells everyone about freshly placed orders.
+    async fn after_placed(&self, row: &CheckoutRow, payment_status: PaymentStatus) {
+        let mut res = match self
+            .db
+            .query(format!(
+                "SELECT {ORDER_FIELDS} FROM shop_order WHERE checkout_id = $id"
+            ))
+            .bind(("id", row.id.clone()))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "placed orders not announced");
+                return;
+            }
+        };
+        let orders: Vec<StoredOrder> = take_rows(&mut res, 0).unwrap_or_default();
+        for o in &orders {
+            let event = o.event();
+            self.announce(
+                &OrderPlaced(event.clone()),
+                &format!("placed-{}", o.order.id),
+            )
+            .await;
+            if payment_status == PaymentStatus::Paid {
+                self.announce(&OrderPaid(event), &format!("paid-{}", o.order.id))
+                    .await;
+            }
+            let total = money(o.order.total, &o.order.currency);
+            self.notify(
+                &o.order.buyer_id,
+                format!("Order {} placed", o.order.number),
+                format!(
+                    "{} from {} — {total}",
+                    o.order.items.len(),
+                    o.order.shop_name
+                ),
+                Some(format!("/orders/{}", o.order.id)),
+            )
+            .await;
+            self.notify(
+                &o.seller,
+                format!("New order {}", o.order.number),
+                format!("{} item(s), {total}", o.order.items.len()),
+                Some(format!("/seller/orders/{}", o.order.id)),
+            )
+            .await;
+            if let Some(to) = &o.buyer_email {
+                self.email(
+                    format!("order-placed-{}", o.order.id),
+                    to,
+                    Email::OrderPlaced {
+                        name: row.plan.buyer_name.clone(),
+                        number: o.order.number.clone(),
+                        shop: o.order.shop_name.clone(),
+                        total,
+                        items: o
+                            .order
+                            .items
+                            .iter()
+                            .map(|i| format!("{} × {}", i.quantity, i.title))
+                            .collect(),
+                        link: format!("{}/orders/{}", self.config.public_url, o.order.id),
+                    },
+                )
+                .await;
+            }
+        }
+    }
+}

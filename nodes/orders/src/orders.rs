@@ -1,0 +1,463 @@
+//! Orders after checkout: buyers see theirs, sellers run their shop's
+//! (forward-only delivery steps), admins see all; cancelling and refunding
+//! give the stock back once; notifications for everyone involved.
+
+use bazaar_runtime::{Caller, Request};
+use bazaar_schema::take_rows;
+use bazaar_subjects::mail::Email;
+use bazaar_subjects::orders::{
+    AdvanceOrder, ListOrders, MarkRead, Notification, Notifications, Order, OrderCancelled,
+    OrderEvent, OrderList, OrderRefunded, OrderStatus, OrderStatusChanged, OrderSummary,
+    PaymentMethod, PaymentStatus,
+};
+use bazaar_subjects::{Role, Validator};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::OrdersError;
+use crate::store::{OrdersStore, account, money};
+
+pub(crate) const ORDER_FIELDS: &str = "record::id(id) AS id, number, checkout_id, buyer AS buyer_id, \
+    shop_id, shop_name, items, subtotal, discount, coupon, total, platform_fee, payout, currency, \
+    payment_method, payment_status, status, timeline, address, <string>created_at AS created_at, \
+    seller, buyer_email, reservation_id";
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct StoredOrder {
+    #[serde(flatten)]
+    pub order: Order,
+    pub seller: String,
+    pub buyer_email: Option<String>,
+    pub reservation_id: String,
+}
+
+impl StoredOrder {
+    pub fn summary(&self) -> OrderSummary {
+        let o = &self.order;
+        OrderSummary {
+            id: o.id.clone(),
+            number: o.number.clone(),
+            shop_id: o.shop_id.clone(),
+            shop_name: o.shop_name.clone(),
+            status: o.status,
+            payment_method: o.payment_method,
+            payment_status: o.payment_status,
+            total: o.total,
+            currency: o.currency.clone(),
+            item_count: o.items.iter().map(|i| i.quantity).sum(),
+            created_at: o.created_at.clone(),
+        }
+    }
+
+    pub fn event(&self) -> OrderEvent {
+        let o = &self.order;
+        OrderEvent {
+            order_id: o.id.clone(),
+            number: o.number.clone(),
+            buyer_id: o.buyer_id.clone(),
+            shop_id: o.shop_id.clone(),
+            status: o.status,
+            payment_status: o.payment_status,
+            total: o.total,
+            currency: o.currency.clone(),
+            product_ids: o.items.iter().map(|i| i.product_id.clone()).collect(),
+        }
+    }
+}
+
+/// Whose orders a listing shows.
+enum Scope {
+    Buyer(String),
+    Shop(String),
+    All,
+}
+
+fn status_str(s: OrderStatus) -> &'static str {
+    s.as_str()
+}
+
+impl OrdersStore {
+    pub(crate) async fn order(&self, id: &str) -> Result<Option<StoredOrder>, OrdersError> {
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {ORDER_FIELDS} FROM type::record('shop_order', $id)"
+            ))
+            .bind(("id", id.to_owned()))
+            .await?
+            .check()?;
+        Ok(take_rows(&mut res, 0)?.into_iter().next())
+    }
+
+    /// The caller's own order (404 for anyone else's).
+    pub(crate) async fn my_order(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<StoredOrder, OrdersError> {
+        let me = account(caller)?;
+        match self.order(id).await? {
+            Some(o) if o.order.buyer_id == me => Ok(o),
+            _ => Err(OrdersError::NotFound(
+                "there is no such order of yours".into(),
+            )),
+        }
+    }
+
+    /// An order of the caller's shop (404 for other shops'; admins see all).
+    pub(crate) async fn shop_order(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<StoredOrder, OrdersError> {
+        let me = account(caller)?;
+        match self.order(id).await? {
+            Some(o) if o.seller == me || caller.role() == Some(Role::Admin) => Ok(o),
+            _ => Err(OrdersError::NotFound(
+                "there is no such order in your shop".into(),
+            )),
+        }
+    }
+
+    async fn list(&self, scope: Scope, req: &ListOrders) -> Result<OrderList, OrdersError> {
+        let page = req.page.unwrap_or(1);
+        let page_size = req.page_size.unwrap_or(20);
+        let mut v = Validator::default();
+        v.check((1..=10_000).contains(&page), "page", "pages start at 1")
+            .check(
+                (1..=100).contains(&page_size),
+                "page_size",
+                "1 to 100 orders a page",
+            );
+        v.finish().map_err(OrdersError::Invalid)?;
+        let (mut cond, who) = match scope {
+            Scope::Buyer(b) => ("buyer = $who".to_owned(), Some(b)),
+            Scope::Shop(s) => ("seller = $who".to_owned(), Some(s)),
+            Scope::All => ("true".to_owned(), None),
+        };
+        if req.status.is_some() {
+            cond.push_str(" AND status = $status");
+        }
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {ORDER_FIELDS} FROM shop_order WHERE {cond} ORDER BY created_at DESC LIMIT $limit START $start;
+                 SELECT count() AS n FROM shop_order WHERE {cond} GROUP ALL;"
+            ))
+            .bind(("who", who))
+            .bind(("status", req.status.map(status_str)))
+            .bind(("limit", page_size))
+            .bind(("start", (page - 1) * page_size))
+            .await?
+            .check()?;
+        let rows: Vec<StoredOrder> = take_rows(&mut res, 0)?;
+        let total = take_rows::<serde_json::Value>(&mut res, 1)?
+            .first()
+            .and_then(|v| v["n"].as_i64())
+            .unwrap_or(0);
+        Ok(OrderList {
+            orders: rows.iter().map(StoredOrder::summary).collect(),
+            total,
+            page,
+            pages: u32::try_from((total + i64::from(page_size) - 1) / i64::from(page_size))
+                .unwrap_or(0),
+        })
+    }
+
+    pub async fn my_orders(&self, req: &Request<ListOrders>) -> Result<OrderList, OrdersError> {
+        self.list(Scope::Buyer(account(&req.caller)?), &req.body)
+            .await
+    }
+
+    pub async fn shop_orders(&self, req: &Request<ListOrders>) -> Result<OrderList, OrdersError> {
+        self.list(Scope::Shop(account(&req.caller)?), &req.body)
+            .await
+    }
+
+    pub async fn all_orders(&self, req: &Request<ListOrders>) -> Result<OrderList, OrdersError> {
+        self.list(Scope::All, &req.body).await
+    }
+
+    /// Moves an order forward (one or more steps, never back), stamping
+    /// each step on the timeline.
+    pub async fn advance_order(&self, req: &Request<AdvanceOrder>) -> Result<Order, OrdersError> {
+        let current = self.shop_order(&req.caller, &req.body.id).await?;
+        let from = current.order.status;
+        let to = req.body.status;
+        let pos = |s| OrderStatus::FLOW.iter().position(|f| *f == s);
+        let (Some(a), Some(b)) = (pos(from), pos(to)) else {
+            return Err(OrdersError::Conflict(format!(
+                "a {} order cannot become {}",
+                from.label().to_lowercase(),
+                to.label().to_lowercase()
+            )));
+        };
+        if b <= a {
+            return Err(OrdersError::Conflict(format!(
+                "orders only move forward: this one is already {}",
+                from.label().to_lowercase()
+            )));
+        }
+        let now = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default();
+        let steps: Vec<serde_json::Value> = OrderStatus::FLOW[a + 1..=b]
+            .iter()
+            .map(|s| serde_json::json!({ "status": s.as_str(), "at": now }))
+            .collect();
+        // Delivered cash-on-delivery orders have been paid at the door.
+        let mut res = self
+            .db
+            .query(
+                "UPDATE type::record('shop_order', $id) SET status = $to, timeline += $steps,
+                    payment_status = IF $to = 'delivered' AND payment_method = 'cod' THEN 'paid' ELSE payment_status END,
+                    updated_at = time::now()
+                 WHERE status = $from RETURN VALUE id",
+            )
+            .bind(("id", req.body.id.clone()))
+            .bind(("to", to.as_str()))
+            .bind(("from", from.as_str()))
+            .bind(("steps", serde_json::Value::Array(steps)))
+            .await?
+            .check()?;
+        let moved: Vec<serde_json::Value> = res.take(0)?;
+        if moved.is_empty() {
+            return Err(OrdersError::Conflict(
+                "the order changed meanwhile; reload it and try again".into(),
+            ));
+        }
+        let order = self
+            .order(&req.body.id)
+            .await?
+            .ok_or_else(|| OrdersError::Internal("order vanished".into()))?;
+        self.announce(
+            &OrderStatusChanged(order.event()),
+            &format!("status-{}-{}", order.order.id, to.as_str()),
+        )
+        .await;
+        self.tell_buyer(&order, to).await;
+        Ok(order.order)
+    }
+
+    async fn tell_buyer(&self, order: &StoredOrder, status: OrderStatus) {
+        let o = &order.order;
+        self.notify(
+            &o.buyer_id,
+            format!("Order {}: {}", o.number, status.label()),
+            format!("{} — {}", o.shop_name, money(o.total, &o.currency)),
+            Some(format!("/orders/{}", o.id)),
+        )
+        .await;
+        if let Some(to) = &order.buyer_email {
+            self.email(
+                format!("order-{}-{}", o.id, status.as_str()),
+                to,
+                Email::OrderUpdate {
+                    name: o.address.full_name.clone(),
+                    number: o.number.clone(),
+                    status: status.label().to_owned(),
+                    link: format!("{}/orders/{}", self.config.public_url, o.id),
+                },
+            )
+            .await;
+        }
+    }
+
+    /// The buyer cancels before shipping.
+    pub async fn cancel_my_order(
+        &self,
+        req: &Request<bazaar_subjects::orders::OrderId>,
+    ) -> Result<Order, OrdersError> {
+        let order = self.my_order(&req.caller, &req.body.id).await?;
+        if order.order.status > OrderStatus::Packed {
+            return Err(OrdersError::Conflict(format!(
+                "this order is already {}: it can no longer be cancelled",
+                order.order.status.label().to_lowercase()
+            )));
+        }
+        self.stop_order(order, false).await
+    }
+
+    /// The seller refunds (card) or cancels (cash on delivery) an order.
+    pub async fn refund_order(
+        &self,
+        req: &Request<bazaar_subjects::orders::OrderId>,
+    ) -> Result<Order, OrdersError> {
+        let order = self.shop_order(&req.caller, &req.body.id).await?;
+        self.stop_order(order, true).await
+    }
+
+    /// Ends an order: cancelled or refunded, its stock given back once.
+    async fn stop_order(&self, order: StoredOrder, by_seller: bool) -> Result<Order, OrdersError> {
+        let o = &order.order;
+        if matches!(o.status, OrderStatus::Cancelled | OrderStatus::Refunded) {
+            return Ok(order.order);
+        }
+        let paid = o.payment_status == PaymentStatus::Paid;
+        let (status, payment_status) = match (paid, o.payment_method) {
+            (true, _) => (OrderStatus::Refunded, PaymentStatus::Refunded),
+            (false, _) => (OrderStatus::Cancelled, PaymentStatus::Cancelled),
+        };
+        if paid && o.payment_method == PaymentMethod::Card {
+            self.refund_payment(&order).await?;
+        }
+        if by_seller && !paid && o.status == OrderStatus::Delivered {
+            return Err(OrdersError::Conflict(
+                "a delivered order cannot be cancelled".into(),
+            ));
+        }
+        let now = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default();
+        let mut res = self
+            .db
+            .query(
+                "UPDATE type::record('shop_order', $id) SET status = $status, payment_status = $payment,
+                    timeline += [{ status: $status, at: $now }], updated_at = time::now()
+                 WHERE status NOT IN ['cancelled', 'refunded'] RETURN VALUE id",
+            )
+            .bind(("id", o.id.clone()))
+            .bind(("status", status.as_str()))
+            .bind(("payment", match payment_status {
+                PaymentStatus::Refunded => "refunded",
+                _ => "cancelled",
+            }))
+            .bind(("now", now))
+            .await?
+            .check()?;
+        let changed: Vec<serde_json::Value> = res.take(0)?;
+        let updated = self
+            .order(&o.id)
+            .await?
+            .ok_or_else(|| OrdersError::Internal("order vanished".into()))?;
+        if changed.is_empty() {
+            return Ok(updated.order);
+        }
+        self.restore_stock(&updated).await;
+        match status {
+            OrderStatus::Refunded => {
+                self.announce(
+                    &OrderRefunded(updated.event()),
+                    &format!("refunded-{}", o.id),
+                )
+                .await
+            }
+            _ => {
+                self.announce(
+                    &OrderCancelled(updated.event()),
+                    &format!("cancelled-{}", o.id),
+                )
+                .await
+            }
+        }
+        self.tell_buyer(&updated, status).await;
+        self.notify(
+            &updated.seller,
+            format!("Order {}: {}", o.number, status.label()),
+            "its stock is back on sale".into(),
+            Some(format!("/seller/orders/{}", o.id)),
+        )
+        .await;
+        Ok(updated.order)
+    }
+
+    /// Puts an order's items back on sale, once (the flag flips in the same
+    /// write that claims the job; the catalog's release is idempotent too).
+    async fn restore_stock(&self, order: &StoredOrder) {
+        let claimed = self
+            .db
+            .query(
+                "UPDATE type::record('shop_order', $id) SET stock_restored = true
+                   WHERE stock_restored = false RETURN VALUE id",
+            )
+            .bind(("id", order.order.id.clone()))
+            .await
+            .and_then(|r| r.check());
+        let Ok(mut claimed) = claimed else { return };
+        let won: Vec<serde_json::Value> = claimed.take(0).unwrap_or_default();
+        if won.is_empty() {
+            return;
+        }
+        // One reservation covers every shop's order of a checkout, so the
+        // stock of just this order goes back line by line.
+        let Ok(Some(checkout)) = self.checkout_by_id(&order.reservation_id).await else {
+            return;
+        };
+        if let Err(e) = self.return_items(&checkout.plan.release_token, order).await {
+            tracing::error!(order = %order.order.id, error = %e, "stock not restored");
+        }
+    }
+
+    async fn return_items(&self, token: &str, order: &StoredOrder) -> Result<(), OrdersError> {
+        self.call::<bazaar_subjects::catalog::RestockItems>(
+            &bazaar_runtime::RequestMeta::default(),
+            &bazaar_subjects::catalog::RestockRequest {
+                reservation_id: order.reservation_id.clone(),
+                release_token: token.to_owned(),
+                restock_id: format!("order-{}", order.order.id),
+                lines: order
+                    .order
+                    .items
+                    .iter()
+                    .map(|i| bazaar_subjects::catalog::StockLine {
+                        product_id: i.product_id.clone(),
+                        quantity: i.quantity,
+                    })
+                    .collect(),
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn notifications(&self, caller: &Caller) -> Result<Notifications, OrdersError> {
+        let me = account(caller)?;
+        let mut res = self
+            .db
+            .query(
+                "SELECT record::id(id) AS id, title, body, link, read, <string>created_at AS created_at
+                   FROM notification WHERE account = $me ORDER BY created_at DESC LIMIT 50;
+                 SELECT count() AS n FROM notification WHERE account = $me AND read = false GROUP ALL;",
+            )
+            .bind(("me", me))
+            .await?
+            .check()?;
+        let notifications: Vec<Notification> = take_rows(&mut res, 0)?;
+        let unread = take_rows::<serde_json::Value>(&mut res, 1)?
+            .first()
+            .and_then(|v| v["n"].as_i64())
+            .unwrap_or(0);
+        Ok(Notifications {
+            notifications,
+            unread,
+        })
+    }
+
+    pub async fn mark_read(
+        &self,
+        caller: &Caller,
+        req: &MarkRead,
+    ) -> Result<Notifications, OrdersError> {
+        let me = account(caller)?;
+        if req.ids.is_empty() {
+            self.db
+                .query("UPDATE notification SET read = true WHERE account = $me AND read = false RETURN NONE")
+                .bind(("me", me))
+                .await?
+                .check()?;
+        } else {
+            self.db
+                .query(
+                    "FOR $id IN $ids {
+                        UPDATE type::record('notification', $id) SET read = true WHERE account = $me RETURN NONE;
+                     };",
+                )
+                .bind(("me", me))
+                .bind(("ids", req.ids.clone()))
+                .await?
+                .check()?;
+        }
+        self.notifications(caller).await
+    }
+}
