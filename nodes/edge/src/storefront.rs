@@ -681,6 +681,8 @@ struct ListingPage {
     form: ListingForm,
     heading: String,
     errors: Vec<String>,
+    /// The errors are about the filters (else the catalog is unavailable).
+    filters_refused: bool,
     /// `None` when there are no results to show (an error).
     results: Option<Vec<Card>>,
     total: i64,
@@ -817,6 +819,7 @@ async fn listing(
         viewer,
         heading,
         errors,
+        filters_refused: status.is_client_error(),
         total: shown.total,
         page,
         pages,

@@ -560,6 +560,28 @@ async fn a_seller_lists_a_product_with_a_photo_and_a_buyer_finds_it_in_a_browser
     b.fill("password", PASSWORD).await;
     b.click("form[action='/login'] button[type=submit]").await;
     b.wait_for_path("/").await;
+    // The search box suggests titles as one types (progressive enhancement).
+    b.fill("q", "copp").await;
+    let mut suggested = String::new();
+    for _ in 0..100 {
+        suggested = b
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('#site-suggestions option')) \
+                 .map(o => o.value).join('|');",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if !suggested.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(suggested, "Copper floor lamp");
     b.fill("q", "copper lamp").await;
     b.click("form.site-search button[type=submit]").await;
     b.wait_for_path("/products").await;
