@@ -258,6 +258,11 @@ async fn dev(
     let shutdown = Shutdown::new();
     // One box without SMTP: show what would have been mailed at /dev/mailbox.
     nodes.mail.serve_mailbox = nodes.mail.smtp_url.is_none();
+    // One box without a payment provider: card payments go through the
+    // clearly labelled test payment page, so a purchase can be completed.
+    nodes.orders.test_payments = true;
+    edge.test_payments = true;
+    nodes.orders.public_url = edge.public_url.clone();
     let nodes = platform::spawn_all(&ctx, &nodes, &shutdown);
     let public_url = edge.public_url.clone();
     let state = EdgeState::new(

@@ -13,6 +13,7 @@ pub const DOMAINS: &[Domain] = &[
     Domain::Mail,
     Domain::Sellers,
     Domain::Catalog,
+    Domain::Orders,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,8 @@ pub struct NodeConfigs {
     pub auth: bazaar_auth::AuthConfig,
     #[command(flatten)]
     pub catalog: bazaar_catalog::CatalogConfig,
+    #[command(flatten)]
+    pub orders: bazaar_orders::OrdersConfig,
 }
 
 impl NodeConfigs {
@@ -53,6 +56,7 @@ impl NodeConfigs {
             mail: bazaar_mail::MailConfig::in_data_dir(data_dir),
             auth: bazaar_auth::AuthConfig::default(),
             catalog: bazaar_catalog::CatalogConfig::default(),
+            orders: bazaar_orders::OrdersConfig::default(),
         }
     }
 }
@@ -75,6 +79,9 @@ pub fn run_node(
         Domain::Sellers => Box::pin(async move { Ok(bazaar_sellers::run(ctx, shutdown).await?) }),
         Domain::Catalog => {
             Box::pin(async move { Ok(bazaar_catalog::run(ctx, configs.catalog, shutdown).await?) })
+        }
+        Domain::Orders => {
+            Box::pin(async move { Ok(bazaar_orders::run(ctx, configs.orders, shutdown).await?) })
         }
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
     }

@@ -55,6 +55,16 @@ pub struct EdgeConfig {
     /// Show "Sign in with Google" (on when the auth node has a Google client id).
     #[arg(skip = std::env::var_os("BAZAAR_GOOGLE_CLIENT_ID").is_some())]
     pub google_sign_in: bool,
+
+    /// Signs guest cart cookies; every edge of a site needs the same one
+    /// (unset: a random key per process, so guest carts last until restart).
+    #[arg(long, env = "BAZAAR_COOKIE_SECRET", hide_env_values = true)]
+    pub cookie_secret: Option<String>,
+
+    /// Serve the built-in test payment page (one-box `bazaar dev` without
+    /// a payment provider only).
+    #[arg(skip)]
+    pub test_payments: bool,
 }
 
 impl Default for EdgeConfig {
@@ -70,6 +80,8 @@ impl Default for EdgeConfig {
             account_rate_limit_per_15min: 10,
             trust_forwarded: false,
             google_sign_in: std::env::var_os("BAZAAR_GOOGLE_CLIENT_ID").is_some(),
+            cookie_secret: None,
+            test_payments: false,
         }
     }
 }

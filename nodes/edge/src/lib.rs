@@ -10,6 +10,7 @@ mod admin_pages;
 mod api;
 mod assets;
 mod auth;
+mod commerce;
 mod config;
 mod csrf;
 mod error;
@@ -57,6 +58,8 @@ struct Inner {
     jetstream: async_nats::jetstream::Context,
     limiter: ratelimit::Limiter,
     images: images::ImageStore,
+    /// Signs guest cart cookies.
+    cart_key: [u8; 32],
 }
 
 impl EdgeState {
@@ -71,6 +74,7 @@ impl EdgeState {
                 jetstream: async_nats::jetstream::new(nats.clone()),
                 limiter: ratelimit::Limiter::default(),
                 images: images::ImageStore::default(),
+                cart_key: commerce::cart_key(config.cookie_secret.as_deref()),
                 nats,
                 request_timeout,
                 domains,
@@ -106,6 +110,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(images::routes())
         .merge(shops::routes())
         .merge(products::routes())
+        .merge(commerce::routes())
         .merge(storefront::routes())
         .merge(seller_pages::routes())
         .merge(admin_pages::routes())

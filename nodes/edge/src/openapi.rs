@@ -5,7 +5,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{EdgeState, api, auth, health, images, products, shops};
+use crate::{EdgeState, api, auth, commerce, health, images, products, shops};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +55,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(shops::Doc::openapi());
     doc.merge(products::Doc::openapi());
+    doc.merge(commerce::Doc::openapi());
     doc
 }
 
