@@ -548,12 +548,14 @@ pub struct Products {
 }
 
 /// `catalog.stock.reserve`: atomically take stock for a checkout; 409
-/// naming what is short when any line cannot be had. Idempotent per id.
+/// naming what is short when any line cannot be had. Idempotent per id: a
+/// repeat with the release token returns the reservation to anyone (a
+/// payment arriving later has no buyer at hand); a new one needs an account.
 pub struct ReserveStock;
 impl Endpoint for ReserveStock {
     const SUBJECT: &'static str = "catalog.stock.reserve";
     const DOMAIN: Domain = Domain::Catalog;
-    const ACCESS: Access = Access::Account;
+    const ACCESS: Access = Access::Public;
     type Request = ReserveStockRequest;
     type Reply = Reservation;
 }

@@ -176,13 +176,26 @@ impl Platform {
     /// returns their access token: for what needs an account that exists,
     /// such as uploading images.
     pub async fn sign_up_seller(&self, email: &str) -> String {
+        self.sign_up("/api/register/seller", email).await
+    }
+
+    /// Signs a real buyer up (see [`Platform::sign_up_seller`]).
+    pub async fn sign_up_buyer(&self, email: &str) -> String {
+        self.sign_up("/api/register/user", email).await
+    }
+
+    async fn sign_up(&self, path: &str, email: &str) -> String {
+        let mut body = serde_json::json!({
+            "name": "Sam Example", "email": email, "password": "a long and secret password",
+        });
+        if path.ends_with("seller") {
+            body["phone"] = "+49 30 1234567".into();
+            body["country"] = "DE".into();
+        }
         let r = self
             .http
-            .post(self.url("/api/register/seller"))
-            .json(&serde_json::json!({
-                "name": "Sam Seller", "email": email, "password": "a long seller password",
-                "phone": "+49 30 1234567", "country": "DE",
-            }))
+            .post(self.url(path))
+            .json(&body)
             .send()
             .await
             .expect("sign-up request");

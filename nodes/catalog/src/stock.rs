@@ -38,7 +38,6 @@ const RETRIES: u32 = 30;
 
 #[derive(Deserialize)]
 struct StoredReservation {
-    owner: String,
     release_hash: String,
     lines: Vec<ReservedLine>,
     released: bool,
@@ -48,7 +47,7 @@ fn owner_of(caller: &Caller) -> Result<String, CatalogError> {
     caller
         .account_id()
         .map(str::to_owned)
-        .ok_or_else(|| CatalogError::Conflict("sign in first".into()))
+        .ok_or_else(|| CatalogError::Upstream(ErrorEnvelope::unauthorized("sign in to buy")))
 }
 
 /// Whether an error is SurrealDB saying two transactions collided.
@@ -120,7 +119,9 @@ impl CatalogStore {
     async fn load_reservation(&self, id: &str) -> Result<Option<StoredReservation>, CatalogError> {
         let mut res = self
             .db()
-            .query("SELECT owner, release_hash, lines, released FROM type::record('stock_reservation', $id)")
+            .query(
+                "SELECT release_hash, lines, released FROM type::record('stock_reservation', $id)",
+            )
             .bind(("id", id.to_owned()))
             .await?
             .check()?;
@@ -132,7 +133,6 @@ impl CatalogStore {
         caller: &Caller,
         req: &ReserveStockRequest,
     ) -> Result<Reservation, CatalogError> {
-        let owner = owner_of(caller)?;
         // The same product twice is one line.
         let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
         for StockLine {
@@ -169,8 +169,9 @@ impl CatalogStore {
 
         for _ in 0..RETRIES {
             if let Some(existing) = self.load_reservation(&req.reservation_id).await? {
-                // A retry of a reservation already made: the same answer.
-                if existing.owner != owner {
+                // A retry of a reservation already made: the same answer,
+                // for whoever holds its release token.
+                if existing.release_hash != token_hash(&req.release_token) {
                     return Err(CatalogError::Conflict(
                         "that reservation id is taken".into(),
                     ));
@@ -181,6 +182,7 @@ impl CatalogStore {
                     released: existing.released,
                 });
             }
+            let owner = owner_of(caller)?;
             let ids: Vec<String> = wanted.keys().cloned().collect();
             let products = self.load_many(&ids).await?;
             let lines = reserved_lines(&products, &wanted)?;

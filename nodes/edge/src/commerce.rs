@@ -157,6 +157,8 @@ fn cart_cookie(state: &EdgeState, id: Option<&str>) -> HeaderValue {
 pub(crate) struct CartSession {
     pub guest_id: Option<String>,
     pub set_cookie: Option<HeaderValue>,
+    /// The cart as the merge left it (with what changed: read it only once).
+    pub merged: Option<Cart>,
 }
 
 impl CartSession {
@@ -180,29 +182,33 @@ pub(crate) async fn cart_session(
     let guest = guest_from_cookie(state, headers);
     if meta.authorization.is_some() {
         if let Some(guest_id) = guest {
-            state
+            let merged = state
                 .call::<o::MergeGuestCart>(meta, &MergeCart { guest_id })
                 .await?;
             return Ok(CartSession {
                 guest_id: None,
                 set_cookie: Some(cart_cookie(state, None)),
+                merged: Some(merged),
             });
         }
         return Ok(CartSession {
             guest_id: None,
             set_cookie: None,
+            merged: None,
         });
     }
     match guest {
         Some(id) => Ok(CartSession {
             guest_id: Some(id),
             set_cookie: None,
+            merged: None,
         }),
         None => {
             let id = uuid::Uuid::new_v4().simple().to_string();
             Ok(CartSession {
                 set_cookie: Some(cart_cookie(state, Some(&id))),
                 guest_id: Some(id),
+                merged: None,
             })
         }
     }
@@ -216,15 +222,19 @@ pub async fn get_cart(
     Meta(meta): Meta,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let session = cart_session(&s, &meta, &headers).await?;
-    let cart = s
-        .call::<o::GetCart>(
-            &meta,
-            &o::CartOwner {
-                guest_id: session.guest_id.clone(),
-            },
-        )
-        .await?;
+    let mut session = cart_session(&s, &meta, &headers).await?;
+    let cart = match session.merged.take() {
+        Some(cart) => cart,
+        None => {
+            s.call::<o::GetCart>(
+                &meta,
+                &o::CartOwner {
+                    guest_id: session.guest_id.clone(),
+                },
+            )
+            .await?
+        }
+    };
     Ok((session.headers(), Json(cart)).into_response())
 }
 

@@ -196,10 +196,10 @@ impl OrdersStore {
             ));
         }
         let hash = request_hash(body);
-        if let Some(existing) = self.checkout_by_key(&buyer, key).await? {
-            return self.same_key(existing, &hash).await;
-        }
         let meta = req.onward();
+        if let Some(existing) = self.checkout_by_key(&buyer, key).await? {
+            return self.same_key(&meta, existing, &hash).await;
+        }
         let plan = self.plan(&meta, &buyer, body).await?;
         let id = new_id();
         let created = self
@@ -224,7 +224,7 @@ impl OrdersStore {
             if e.to_string().contains("already contains")
                 && let Some(existing) = self.checkout_by_key(&buyer, key).await?
             {
-                return self.same_key(existing, &hash).await;
+                return self.same_key(&meta, existing, &hash).await;
             }
             return Err(e.into());
         }
@@ -237,6 +237,7 @@ impl OrdersStore {
 
     async fn same_key(
         &self,
+        meta: &RequestMeta,
         existing: CheckoutRow,
         hash: &str,
     ) -> Result<CheckoutResult, OrdersError> {
@@ -245,9 +246,9 @@ impl OrdersStore {
                 "this Idempotency-Key was already used for a different checkout".into(),
             ));
         }
-        // Resuming needs no buyer token: the reservation is idempotent and
-        // the buyer is the one asking again.
-        self.advance(&RequestMeta::default(), existing).await
+        // The buyer asking again picks up where the first request is (or
+        // where a crash left it).
+        self.advance(meta, existing).await
     }
 
     /// Takes a checkout as far as it can go now.
@@ -606,6 +607,12 @@ impl OrdersStore {
                 "address": row.plan.address, "reservation_id": row.id,
             }));
         }
+        // Absent, not null: SurrealDB tells NONE (no value) from NULL.
+        for o in &mut orders {
+            if let Some(map) = o.as_object_mut() {
+                map.retain(|_, v| !v.is_null());
+            }
+        }
         let product_ids: Vec<String> = row
             .plan
             .lines
@@ -615,57 +622,70 @@ impl OrdersStore {
         let counts_coupon = orders
             .iter()
             .any(|o| o["discount"].as_i64().unwrap_or(0) > 0);
-        let result = self
-            .db
-            .query(
-                "BEGIN TRANSACTION;
-                 LET $open = (SELECT VALUE status FROM ONLY type::record('checkout', $checkout)) IN ['reserving', 'awaiting_payment'];
-                 IF !$open { THROW 'checkout closed'; };
-                 IF $counts_coupon {
-                    LET $c = UPDATE coupon SET used += 1
-                        WHERE code = $code AND (usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
-                    IF array::len($c) = 0 { THROW 'coupon used up'; };
-                 };
-                 FOR $o IN $orders {
-                    CREATE type::record('shop_order', $o.id) CONTENT object::remove($o, 'id') RETURN NONE;
-                 };
-                 UPDATE type::record('checkout', $checkout) SET status = 'placed', orders = $orders.id, updated_at = time::now() RETURN NONE;
-                 DELETE cart_line WHERE owner = $owner AND product_id IN $products RETURN NONE;
-                 UPSERT type::record('cart', $owner) SET coupon = NONE RETURN NONE;
-                 COMMIT TRANSACTION;",
-            )
-            .bind(("checkout", row.id.clone()))
-            .bind(("counts_coupon", counts_coupon))
-            .bind(("code", row.plan.coupon.clone()))
-            .bind(("orders", serde_json::Value::Array(orders.clone())))
-            .bind(("owner", format!("a:{}", row.buyer)))
-            .bind(("products", product_ids))
-            .await;
-        let errors: Vec<String> = match result {
-            Ok(mut r) => r
-                .take_errors()
-                .into_values()
-                .map(|e| e.to_string())
-                .collect(),
-            Err(e) => vec![e.to_string()],
-        };
-        if errors.iter().any(|e| e.contains("checkout closed")) {
+        for _ in 0..20 {
+            let result = self
+                .db
+                .query(
+                    "BEGIN TRANSACTION;
+                     LET $open = (SELECT VALUE status FROM ONLY type::record('checkout', $checkout)) IN ['reserving', 'awaiting_payment'];
+                     IF !$open { THROW 'checkout closed'; };
+                     IF $counts_coupon {
+                        LET $c = UPDATE coupon SET used += 1
+                            WHERE code = $code AND (usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
+                        IF array::len($c) = 0 { THROW 'coupon used up'; };
+                     };
+                     FOR $o IN $orders {
+                        CREATE type::record('shop_order', $o.id) CONTENT object::remove($o, 'id') RETURN NONE;
+                     };
+                     UPDATE type::record('checkout', $checkout) SET status = 'placed', orders = $orders.id, updated_at = time::now() RETURN NONE;
+                     FOR $p IN $products { DELETE cart_line WHERE owner = $owner AND product_id = $p RETURN NONE; };
+                     UPSERT type::record('cart', $owner) SET coupon = NONE RETURN NONE;
+                     COMMIT TRANSACTION;",
+                )
+                .bind(("checkout", row.id.clone()))
+                .bind(("counts_coupon", counts_coupon))
+                .bind(("code", row.plan.coupon.clone()))
+                .bind(("orders", serde_json::Value::Array(orders.clone())))
+                .bind(("owner", format!("a:{}", row.buyer)))
+                .bind(("products", product_ids.clone()))
+                .await;
+            let errors: Vec<String> = match result {
+                Ok(mut r) => r
+                    .take_errors()
+                    .into_values()
+                    .map(|e| e.to_string())
+                    .collect(),
+                Err(e) => vec![e.to_string()],
+            };
+            if errors.iter().any(|e| e.contains("checkout closed")) {
+                return Ok(());
+            }
+            if errors.iter().any(|e| e.contains("coupon used up")) {
+                self.release(row).await;
+                self.fail(
+                    row,
+                    "the discount code has just been used up; check out again without it",
+                )
+                .await?;
+                return Ok(());
+            }
+            if errors
+                .iter()
+                .any(|e| e.contains("can be retried") || e.contains("conflict"))
+            {
+                // Another request for this checkout wrote at the same time:
+                // look again (it may have placed the orders already).
+                continue;
+            }
+            if !errors.is_empty() {
+                return Err(OrdersError::Internal(errors.join(" | ")));
+            }
+            self.after_placed(row, payment_status).await;
             return Ok(());
         }
-        if errors.iter().any(|e| e.contains("coupon used up")) {
-            self.release(row).await;
-            self.fail(
-                row,
-                "the discount code has just been used up; check out again without it",
-            )
-            .await?;
-            return Ok(());
-        }
-        if !errors.is_empty() {
-            return Err(OrdersError::Internal(errors.join(" | ")));
-        }
-        self.after_placed(row, payment_status).await;
-        Ok(())
+        Err(OrdersError::Internal(
+            "checkout kept colliding with itself".into(),
+        ))
     }
 
     /// Tells everyone about freshly placed orders.
@@ -736,5 +756,26 @@ impl OrdersStore {
                 .await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn bought_lines_leave_the_cart() {
+        let db = bazaar_schema::connect("mem://", None).await.unwrap();
+        bazaar_schema::migrate(&db).await.unwrap();
+        db.query("CREATE cart_line SET owner = 'a:x', product_id = 'p1', quantity = 1; CREATE cart_line SET owner = 'a:x', product_id = 'p2', quantity = 1;")
+            .await.unwrap().check().unwrap();
+        let mut r = db
+            .query("BEGIN TRANSACTION; DELETE cart_line WHERE owner = $owner AND product_id IN $products RETURN NONE; COMMIT TRANSACTION; SELECT VALUE product_id FROM cart_line;")
+            .bind(("owner", "a:x".to_owned()))
+            .bind(("products", vec!["p1".to_owned()]))
+            .await
+            .unwrap();
+        let errs = r.take_errors();
+        assert!(errs.is_empty(), "{errs:?}");
+        let left: Vec<String> = r.take(3).unwrap();
+        assert_eq!(left, ["p2"]);
     }
 }

@@ -270,6 +270,12 @@ impl OrdersStore {
         req: &Request<bazaar_subjects::orders::OrderId>,
     ) -> Result<Order, OrdersError> {
         let order = self.my_order(&req.caller, &req.body.id).await?;
+        if matches!(
+            order.order.status,
+            OrderStatus::Cancelled | OrderStatus::Refunded
+        ) {
+            return Ok(order.order);
+        }
         if order.order.status > OrderStatus::Packed {
             return Err(OrdersError::Conflict(format!(
                 "this order is already {}: it can no longer be cancelled",

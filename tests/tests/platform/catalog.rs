@@ -10,7 +10,7 @@ use bazaar_tests::{Options, Platform};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-async fn categories(p: &Platform) {
+pub(crate) async fn categories(p: &Platform) {
     let admin = p.token(Role::Admin);
     for (name, subs) in [
         ("Electronics", vec!["Audio", "Phones"]),
@@ -29,12 +29,12 @@ async fn categories(p: &Platform) {
 }
 
 /// A seller account with an open shop: (token, shop).
-async fn seller_with_shop(p: &Platform, shop_name: &str) -> (String, Value) {
+pub(crate) async fn seller_with_shop(p: &Platform, shop_name: &str) -> (String, Value) {
     shop_for(p, p.token(Role::Seller), shop_name).await
 }
 
 /// A seller who really signed up (images need an account that exists).
-async fn real_seller_with_shop(p: &Platform, shop_name: &str) -> (String, Value) {
+pub(crate) async fn real_seller_with_shop(p: &Platform, shop_name: &str) -> (String, Value) {
     let email = format!("{}@example.com", slug_of(shop_name));
     shop_for(p, p.sign_up_seller(&email).await, shop_name).await
 }
@@ -56,7 +56,7 @@ async fn shop_for(p: &Platform, token: String, shop_name: &str) -> (String, Valu
     (token, r.json().await.unwrap())
 }
 
-fn product(title: &str, category: &str, price: i64) -> Value {
+pub(crate) fn product(title: &str, category: &str, price: i64) -> Value {
     json!({
         "title": title,
         "description": format!("<p>The <b>{title}</b> you were looking for.</p>"),
@@ -66,7 +66,7 @@ fn product(title: &str, category: &str, price: i64) -> Value {
     })
 }
 
-async fn create(p: &Platform, token: &str, body: &Value) -> Value {
+pub(crate) async fn create(p: &Platform, token: &str, body: &Value) -> Value {
     let r = p
         .http
         .post(p.url("/api/seller/products"))
@@ -79,7 +79,7 @@ async fn create(p: &Platform, token: &str, body: &Value) -> Value {
     r.json().await.unwrap()
 }
 
-async fn search(p: &Platform, query: &str) -> Value {
+pub(crate) async fn search(p: &Platform, query: &str) -> Value {
     let r = p
         .http
         .get(p.url(&format!("/api/products?{query}")))
@@ -90,7 +90,7 @@ async fn search(p: &Platform, query: &str) -> Value {
     r.json().await.unwrap()
 }
 
-fn titles(results: &Value) -> Vec<String> {
+pub(crate) fn titles(results: &Value) -> Vec<String> {
     results["items"]
         .as_array()
         .unwrap()
@@ -106,7 +106,7 @@ fn png() -> Vec<u8> {
     out.into_inner()
 }
 
-async fn upload(p: &Platform, token: &str) -> String {
+pub(crate) async fn upload(p: &Platform, token: &str) -> String {
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(png()).file_name("photo.png"),
@@ -124,9 +124,16 @@ async fn upload(p: &Platform, token: &str) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
-/// Every event on a subject so far, from the catalog's stream.
-async fn events(p: &Platform, subject: &str) -> Vec<Value> {
-    let stream = p.ctx.jetstream.get_stream("CATALOG_EVENTS").await.unwrap();
+/// Every event on a subject so far.
+pub(crate) async fn events(p: &Platform, subject: &str) -> Vec<Value> {
+    // `events.<domain>.…` lives in `<DOMAIN>_EVENTS`.
+    let domain = subject.split('.').nth(1).unwrap().to_uppercase();
+    let stream = p
+        .ctx
+        .jetstream
+        .get_stream(format!("{domain}_EVENTS"))
+        .await
+        .unwrap();
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::Config {
             filter_subject: subject.to_owned(),
@@ -865,7 +872,7 @@ async fn reserve(
     .await
 }
 
-async fn stock_of(p: &Platform, slug: &str) -> i64 {
+pub(crate) async fn stock_of(p: &Platform, slug: &str) -> i64 {
     let page: Value = p
         .http
         .get(p.url(&format!("/api/products/{slug}")))
@@ -959,8 +966,21 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
             .await
         }
     };
-    assert_eq!(release("a guessed token".into()).await.unwrap_err().status, 404);
-    assert!(release("release-token-of-basket2".into()).await.unwrap().released);
-    assert!(release("release-token-of-basket2".into()).await.unwrap().released);
+    assert_eq!(
+        release("a guessed token".into()).await.unwrap_err().status,
+        404
+    );
+    assert!(
+        release("release-token-of-basket2".into())
+            .await
+            .unwrap()
+            .released
+    );
+    assert!(
+        release("release-token-of-basket2".into())
+            .await
+            .unwrap()
+            .released
+    );
     assert_eq!(stock_of(&p, "frame").await, 10);
 }

@@ -384,7 +384,10 @@ async fn with_no_node_running_the_api_says_503_and_readyz_says_who_is_missing() 
         .iter()
         .map(|d| d["domain"].as_str().unwrap())
         .collect();
-    assert_eq!(listed, ["admin", "auth", "mail", "sellers", "catalog"]);
+    assert_eq!(
+        listed,
+        ["admin", "auth", "mail", "sellers", "catalog", "orders"]
+    );
 
     // Starting the nodes makes the platform ready.
     let nodes: Vec<_> = bazaar::platform::DOMAINS

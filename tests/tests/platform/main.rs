@@ -3,6 +3,7 @@
 
 mod browser;
 mod catalog;
+mod commerce;
 mod email;
 mod foundation;
 mod google;

@@ -1,0 +1,854 @@
+//! Commerce stories: carts, codes, checkout exactly once, orders through
+//! delivery, cancellations and refunds that give stock back.
+
+use std::time::Duration;
+
+use bazaar::platform::NodeConfigs;
+use bazaar_edge::EdgeConfig;
+use bazaar_subjects::Role;
+use bazaar_tests::{Options, Platform};
+use serde_json::{Value, json};
+
+use crate::catalog::{categories, create, events, product, seller_with_shop, stock_of};
+
+/// A platform with the one-box test payment page on, as `bazaar dev` runs.
+async fn with_test_payments() -> Platform {
+    let dir = tempfile::tempdir().unwrap();
+    let mut configs = NodeConfigs::in_data_dir(dir.path());
+    configs.mail.serve_mailbox = true;
+    configs.orders.test_payments = true;
+    let mut p = Platform::spawn_with(Options {
+        configs: Some(configs),
+        edge: EdgeConfig {
+            test_payments: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    p.keep(dir);
+    p
+}
+
+fn address() -> Value {
+    json!({
+        "full_name": "Bea Buyer", "line1": "1 Market Street", "city": "Berlin",
+        "postal_code": "10115", "country": "de",
+    })
+}
+
+async fn send(
+    p: &Platform,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut r = p.http.request(method, p.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    r.send().await.unwrap()
+}
+
+async fn ok_json(r: reqwest::Response) -> Value {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn add(p: &Platform, token: &str, product_id: &Value, quantity: i64) -> Value {
+    ok_json(
+        send(
+            p,
+            reqwest::Method::POST,
+            "/api/cart/items",
+            token,
+            Some(json!({ "product_id": product_id, "quantity": quantity })),
+        )
+        .await,
+    )
+    .await
+}
+
+async fn checkout(p: &Platform, token: &str, key: &str, body: Value) -> reqwest::Response {
+    p.http
+        .post(p.url("/api/checkout"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn cod_product(title: &str, price: i64, stock: i64) -> Value {
+    let mut b = product(title, "electronics", price);
+    b["cash_on_delivery"] = json!(true);
+    b["stock"] = json!(stock);
+    b
+}
+
+/// Two shops with a product each: (seller a, seller b, product a, product b).
+async fn two_shops(p: &Platform) -> (String, String, Value, Value) {
+    categories(p).await;
+    let (a, _) = seller_with_shop(p, "Anna's Audio").await;
+    let (b, _) = seller_with_shop(p, "Ben's Books").await;
+    let pa = create(p, &a, &cod_product("Tube Amplifier", 40_000, 5)).await;
+    let pb = create(p, &b, &cod_product("Poetry Collection", 2_500, 10)).await;
+    (a, b, pa, pb)
+}
+
+#[tokio::test]
+async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
+    let p = with_test_payments().await;
+    let (seller_a, seller_b, amp, book) = two_shops(&p).await;
+    // Anna offers 10% off; Ben's code cannot be used on Anna's items.
+    let code = ok_json(
+        send(
+            &p,
+            reqwest::Method::POST,
+            "/api/seller/coupons",
+            &seller_a,
+            Some(json!({ "code": "amp10", "kind": "percent", "amount": 10 })),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(code["code"], "AMP10");
+    ok_json(
+        send(
+            &p,
+            reqwest::Method::POST,
+            "/api/seller/coupons",
+            &seller_b,
+            Some(
+                json!({ "code": "BOOKS5", "kind": "fixed", "amount": 500, "min_subtotal": 100000 }),
+            ),
+        )
+        .await,
+    )
+    .await;
+
+    let buyer = p.sign_up_buyer("bea@example.com").await;
+    add(&p, &buyer, &amp["id"], 1).await;
+    let cart = add(&p, &buyer, &book["id"], 2).await;
+    assert_eq!(cart["shops"].as_array().unwrap().len(), 2);
+    assert_eq!(cart["total"], 45_000);
+    let r = send(
+        &p,
+        reqwest::Method::POST,
+        "/api/cart/coupon",
+        &buyer,
+        Some(json!({ "code": "BOOKS5" })),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least"),
+        "{e}"
+    );
+    let r = send(
+        &p,
+        reqwest::Method::POST,
+        "/api/cart/coupon",
+        &buyer,
+        Some(json!({ "code": "NOPE" })),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let cart = ok_json(
+        send(
+            &p,
+            reqwest::Method::POST,
+            "/api/cart/coupon",
+            &buyer,
+            Some(json!({ "code": "amp10" })),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(cart["discount"], 4_000);
+    assert_eq!(cart["total"], 41_000);
+
+    let r = checkout(
+        &p,
+        &buyer,
+        "first-try",
+        json!({ "address": address(), "payment": "cod" }),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let placed: Value = r.json().await.unwrap();
+    assert_eq!(placed["status"], "placed");
+    let orders = placed["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2);
+    let amp_order = orders
+        .iter()
+        .find(|o| o["shop_name"] == "Anna's Audio")
+        .unwrap();
+    let book_order = orders
+        .iter()
+        .find(|o| o["shop_name"] == "Ben's Books")
+        .unwrap();
+    assert_eq!(amp_order["total"], 36_000);
+    assert_eq!(book_order["total"], 5_000);
+
+    let detail = ok_json(
+        send(
+            &p,
+            reqwest::Method::GET,
+            &format!("/api/orders/{}", amp_order["id"].as_str().unwrap()),
+            &buyer,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(detail["subtotal"], 40_000);
+    assert_eq!(detail["discount"], 4_000);
+    assert_eq!(detail["platform_fee"], 3_600);
+    assert_eq!(detail["payout"], 32_400);
+    assert_eq!(detail["payment_status"], "pending");
+    assert_eq!(detail["address"]["country"], "DE");
+    assert_eq!(detail["timeline"][0]["status"], "ordered");
+
+    // Stock was taken, the cart is empty, the code counted once.
+    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    assert_eq!(stock_of(&p, "poetry-collection").await, 8);
+    let cart = ok_json(send(&p, reqwest::Method::GET, "/api/cart", &buyer, None).await).await;
+    assert_eq!(cart["lines"], json!([]));
+    let codes = ok_json(
+        send(
+            &p,
+            reqwest::Method::GET,
+            "/api/seller/coupons",
+            &seller_a,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(codes["coupons"][0]["used"], 1);
+
+    // The buyer got a confirmation per order; the sellers were notified.
+    let mail = p.last_email("bea@example.com").await;
+    assert!(mail.subject.contains("is confirmed"), "{}", mail.subject);
+    let note = ok_json(
+        send(
+            &p,
+            reqwest::Method::GET,
+            "/api/notifications",
+            &seller_a,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(note["unread"], 1);
+    assert!(
+        note["notifications"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("New order")
+    );
+    let placed_events = events(&p, "events.orders.order.placed").await;
+    assert_eq!(placed_events.len(), 2);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_never_orders_twice() {
+    let p = with_test_payments().await;
+    let (_, _, amp, _) = two_shops(&p).await;
+    let buyer = p.sign_up_buyer("rita@example.com").await;
+    add(&p, &buyer, &amp["id"], 1).await;
+    let body = json!({ "address": address(), "payment": "cod" });
+    // Three tries at once and one later, all with the same key.
+    let tries =
+        futures::future::join_all((0..3).map(|_| checkout(&p, &buyer, "k-1", body.clone()))).await;
+    let mut ids = Vec::new();
+    for r in tries {
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{v}");
+        ids.push(v["checkout_id"].clone());
+    }
+    let again: Value = checkout(&p, &buyer, "k-1", body.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    ids.push(again["checkout_id"].clone());
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let mine = ok_json(send(&p, reqwest::Method::GET, "/api/orders", &buyer, None).await).await;
+    assert_eq!(mine["total"], 1);
+    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    // The key with another body is refused; no key at all is explained.
+    let r = checkout(
+        &p,
+        &buyer,
+        "k-1",
+        json!({ "address": address(), "payment": "card" }),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let r = p
+        .http
+        .post(p.url("/api/checkout"))
+        .bearer_auth(&buyer)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // An empty cart cannot be checked out.
+    let r = checkout(&p, &buyer, "k-2", body).await;
+    assert_eq!(r.status(), 409);
+}
+
+#[tokio::test]
+async fn nobody_sees_or_moves_orders_that_are_not_theirs() {
+    let p = with_test_payments().await;
+    let (seller_a, seller_b, amp, _) = two_shops(&p).await;
+    let buyer = p.sign_up_buyer("owner@example.com").await;
+    add(&p, &buyer, &amp["id"], 1).await;
+    let placed: Value = checkout(
+        &p,
+        &buyer,
+        "x",
+        json!({ "address": address(), "payment": "cod" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = placed["orders"][0]["id"].as_str().unwrap().to_owned();
+
+    let stranger = p.sign_up_buyer("stranger@example.com").await;
+    let r = send(
+        &p,
+        reqwest::Method::GET,
+        &format!("/api/orders/{id}"),
+        &stranger,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let r = send(
+        &p,
+        reqwest::Method::POST,
+        &format!("/api/orders/{id}/cancel"),
+        &stranger,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let theirs =
+        ok_json(send(&p, reqwest::Method::GET, "/api/orders", &stranger, None).await).await;
+    assert_eq!(theirs["total"], 0);
+    // Ben's shop did not sell it: he cannot see or move it.
+    let r = send(
+        &p,
+        reqwest::Method::GET,
+        &format!("/api/seller/orders/{id}"),
+        &seller_b,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let r = send(
+        &p,
+        reqwest::Method::POST,
+        &format!("/api/seller/orders/{id}/status"),
+        &seller_b,
+        Some(json!({ "status": "shipped" })),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    // Buyers are not sellers; only admins see every order.
+    let r = send(&p, reqwest::Method::GET, "/api/seller/orders", &buyer, None).await;
+    assert_eq!(r.status(), 403);
+    let r = send(
+        &p,
+        reqwest::Method::GET,
+        "/api/admin/orders",
+        &seller_a,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let all = ok_json(
+        send(
+            &p,
+            reqwest::Method::GET,
+            "/api/admin/orders",
+            &p.token(Role::Admin),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(all["total"], 1);
+    let r = p.http.get(p.url("/api/orders")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn a_cash_on_delivery_order_moves_forward_to_delivered() {
+    let p = with_test_payments().await;
+    let (seller_a, _, amp, _) = two_shops(&p).await;
+    let buyer = p.sign_up_buyer("cod@example.com").await;
+    add(&p, &buyer, &amp["id"], 1).await;
+    let placed: Value = checkout(
+        &p,
+        &buyer,
+        "cod",
+        json!({ "address": address(), "payment": "cod" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = placed["orders"][0]["id"].as_str().unwrap().to_owned();
+    let status = |s: &'static str| {
+        let (p, seller, id) = (&p, seller_a.clone(), id.clone());
+        async move {
+            send(
+                p,
+                reqwest::Method::POST,
+                &format!("/api/seller/orders/{id}/status"),
+                &seller,
+                Some(json!({ "status": s })),
+            )
+            .await
+        }
+    };
+    assert_eq!(status("packed").await.status(), 200);
+    assert_eq!(status("ordered").await.status(), 409, "never backwards");
+    assert_eq!(status("packed").await.status(), 409, "never twice");
+    assert_eq!(
+        status("out_for_delivery").await.status(),
+        200,
+        "steps may be skipped forward"
+    );
+    let r = status("cancelled").await;
+    assert_eq!(r.status(), 409);
+    // Shipped: too late for the buyer to cancel.
+    let r = send(
+        &p,
+        reqwest::Method::POST,
+        &format!("/api/orders/{id}/cancel"),
+        &buyer,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let delivered = ok_json(status("delivered").await).await;
+    assert_eq!(delivered["status"], "delivered");
+    assert_eq!(
+        delivered["payment_status"], "paid",
+        "cash collected at the door"
+    );
+    let steps: Vec<&str> = delivered["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "ordered",
+            "packed",
+            "shipped",
+            "out_for_delivery",
+            "delivered"
+        ]
+    );
+    let mail = p.last_email("cod@example.com").await;
+    assert!(mail.subject.contains("Delivered"), "{}", mail.subject);
+    let notes =
+        ok_json(send(&p, reqwest::Method::GET, "/api/notifications", &buyer, None).await).await;
+    assert!(notes["unread"].as_i64().unwrap() >= 4);
+    let read = ok_json(
+        send(
+            &p,
+            reqwest::Method::POST,
+            "/api/notifications/read",
+            &buyer,
+            Some(json!({})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(read["unread"], 0);
+    assert_eq!(
+        events(&p, "events.orders.order.status_changed").await.len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn cancelling_and_refunding_give_the_stock_back_once() {
+    let p = with_test_payments().await;
+    let (seller_a, seller_b, amp, book) = two_shops(&p).await;
+    let buyer = p.sign_up_buyer("undo@example.com").await;
+    add(&p, &buyer, &amp["id"], 2).await;
+    add(&p, &buyer, &book["id"], 3).await;
+    let placed: Value = checkout(
+        &p,
+        &buyer,
+        "undo",
+        json!({ "address": address(), "payment": "cod" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(stock_of(&p, "tube-amplifier").await, 3);
+    assert_eq!(stock_of(&p, "poetry-collection").await, 7);
+    let order_of = |shop: &str| {
+        placed["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["shop_name"] == shop)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // The buyer cancels Anna's order: only its items come back, once.
+    let amp_order = order_of("Anna's Audio");
+    for _ in 0..2 {
+        let r = ok_json(
+            send(
+                &p,
+                reqwest::Method::POST,
+                &format!("/api/orders/{amp_order}/cancel"),
+                &buyer,
+                None,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(r["status"], "cancelled");
+    }
+    assert_eq!(stock_of(&p, "tube-amplifier").await, 5);
+    assert_eq!(stock_of(&p, "poetry-collection").await, 7);
+    // Ben delivers (cash collected), then refunds: the books come back.
+    let book_order = order_of("Ben's Books");
+    ok_json(
+        send(
+            &p,
+            reqwest::Method::POST,
+            &format!("/api/seller/orders/{book_order}/status"),
+            &seller_b,
+            Some(json!({ "status": "delivered" })),
+        )
+        .await,
+    )
+    .await;
+    let refunded = ok_json(
+        send(
+            &p,
+            reqwest::Method::POST,
+            &format!("/api/seller/orders/{book_order}/refund"),
+            &seller_b,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(refunded["status"], "refunded");
+    assert_eq!(refunded["payment_status"], "refunded");
+    assert_eq!(stock_of(&p, "poetry-collection").await, 10);
+    let r = send(
+        &p,
+        reqwest::Method::POST,
+        &format!("/api/seller/orders/{book_order}/refund"),
+        &seller_a,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(events(&p, "events.orders.order.cancelled").await.len(), 1);
+    assert_eq!(events(&p, "events.orders.order.refunded").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_card_payment_on_the_test_page_places_the_orders_once() {
+    let p = with_test_payments().await;
+    let (_, _, amp, book) = two_shops(&p).await;
+    let buyer = p.sign_up_buyer("card@example.com").await;
+    add(&p, &buyer, &amp["id"], 1).await;
+    add(&p, &buyer, &book["id"], 1).await;
+    let started: Value = checkout(
+        &p,
+        &buyer,
+        "card-1",
+        json!({ "address": address(), "payment": "card" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(started["status"], "awaiting_payment", "{started}");
+    assert_eq!(started["orders"], json!([]));
+    let id = started["checkout_id"].as_str().unwrap().to_owned();
+    let url = started["payment_url"].as_str().unwrap();
+    assert!(url.ends_with(&format!("/pay/test/{id}")), "{url}");
+    // The stock is held while the buyer pays.
+    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    let page = p
+        .http
+        .get(p.url(&format!("/pay/test/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.text().await.unwrap().contains("no money moves"));
+    // Approved twice (a double click, a retried webhook): one set of orders.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let r = no_redirects
+            .post(p.url(&format!("/pay/test/{id}")))
+            .form(&[("decision", "approve")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    let mut placed = json!(null);
+    for _ in 0..100 {
+        placed = ok_json(
+            send(
+                &p,
+                reqwest::Method::GET,
+                &format!("/api/checkouts/{id}"),
+                &buyer,
+                None,
+            )
+            .await,
+        )
+        .await;
+        if placed["status"] == "placed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(placed["status"], "placed");
+    assert_eq!(placed["orders"].as_array().unwrap().len(), 2);
+    assert!(
+        placed["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["payment_status"] == "paid")
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mine = ok_json(send(&p, reqwest::Method::GET, "/api/orders", &buyer, None).await).await;
+    assert_eq!(mine["total"], 2);
+    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    assert_eq!(events(&p, "events.orders.order.paid").await.len(), 2);
+
+    // A declined payment fails the checkout and gives its stock back.
+    add(&p, &buyer, &amp["id"], 2).await;
+    let started: Value = checkout(
+        &p,
+        &buyer,
+        "card-2",
+        json!({ "address": address(), "payment": "card" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = started["checkout_id"].as_str().unwrap().to_owned();
+    assert_eq!(stock_of(&p, "tube-amplifier").await, 2);
+    no_redirects
+        .post(p.url(&format!("/pay/test/{id}")))
+        .form(&[("decision", "decline")])
+        .send()
+        .await
+        .unwrap();
+    let mut status = json!(null);
+    for _ in 0..100 {
+        status = ok_json(
+            send(
+                &p,
+                reqwest::Method::GET,
+                &format!("/api/checkouts/{id}"),
+                &buyer,
+                None,
+            )
+            .await,
+        )
+        .await["status"]
+            .clone();
+        if status == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "failed");
+    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+}
+
+#[tokio::test]
+async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed() {
+    let p = with_test_payments().await;
+    let (seller_a, _, amp, book) = two_shops(&p).await;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = browser
+        .post(p.url("/api/cart/items"))
+        .json(&json!({ "product_id": amp["id"], "quantity": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let guest: Value = browser
+        .get(p.url("/api/cart"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(guest["item_count"], 2);
+    // A forged cookie is a fresh, empty cart.
+    let forged: Value = p
+        .http
+        .get(p.url("/api/cart"))
+        .header("cookie", "bazaar_cart=0123456789abcdef0123456789abcdef.00")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(forged["item_count"], 0);
+
+    // The seller raises the price meanwhile.
+    let mut edit = cod_product("Tube Amplifier", 45_000, 5);
+    edit["cash_on_delivery"] = json!(true);
+    ok_json(
+        send(
+            &p,
+            reqwest::Method::PUT,
+            &format!("/api/seller/products/{}", amp["id"].as_str().unwrap()),
+            &seller_a,
+            Some(edit),
+        )
+        .await,
+    )
+    .await;
+
+    // Signed in, the same browser's cart is the account's, merged.
+    let token = p.sign_up_buyer("guest@example.com").await;
+    let account_cart = add(&p, &token, &book["id"], 1).await;
+    assert_eq!(account_cart["item_count"], 1);
+    let merged: Value = browser
+        .get(p.url("/api/cart"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(merged["item_count"], 3, "{merged}");
+    let notices: Vec<&str> = merged["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("400.00 USD to 450.00 USD")),
+        "{merged}"
+    );
+    // Seen once, the notice is not repeated; checkout goes through.
+    let again: Value = browser
+        .get(p.url("/api/cart"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["notices"], json!([]));
+    assert_eq!(again["total"], 92_500);
+    // Asking for more than there is lowers the quantity, with a notice.
+    let line = again["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["product_id"] == amp["id"])
+        .unwrap()["line_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = send(
+        &p,
+        reqwest::Method::PATCH,
+        &format!("/api/cart/items/{line}"),
+        &token,
+        Some(json!({ "quantity": 9 })),
+    )
+    .await;
+    let lowered = ok_json(r).await;
+    assert!(
+        lowered["notices"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only 5"),
+        "{lowered}"
+    );
+    let wish = ok_json(
+        send(
+            &p,
+            reqwest::Method::POST,
+            "/api/wishlist",
+            &token,
+            Some(json!({ "product_id": book["id"] })),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(wish["items"][0]["title"], "Poetry Collection");
+    let wish = ok_json(
+        send(
+            &p,
+            reqwest::Method::DELETE,
+            &format!("/api/wishlist/{}", book["id"].as_str().unwrap()),
+            &token,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(wish["items"], json!([]));
+}
