@@ -458,3 +458,16 @@ async fn create_admin(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clap checks its definitions only when a command runs; two settings
+    /// with one name would otherwise surface as a panic at start-up.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

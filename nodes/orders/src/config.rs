@@ -12,6 +12,7 @@ pub struct OrdersConfig {
     pub checkout_ttl_secs: u64,
     /// The public URL of the site (payment pages return here).
     #[arg(
+        id = "orders_public_url",
         long = "orders-public-url",
         env = "BAZAAR_PUBLIC_URL",
         default_value = "http://localhost:8080"
