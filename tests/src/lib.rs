@@ -185,8 +185,13 @@ impl Platform {
     }
 
     async fn sign_up(&self, path: &str, email: &str) -> String {
+        let name = if path.ends_with("seller") {
+            "Sam Seller"
+        } else {
+            "Bea Buyer"
+        };
         let mut body = serde_json::json!({
-            "name": "Sam Example", "email": email, "password": "a long and secret password",
+            "name": name, "email": email, "password": "a long and secret password",
         });
         if path.ends_with("seller") {
             body["phone"] = "+49 30 1234567".into();
@@ -255,6 +260,22 @@ impl Platform {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("no email to {to} arrived");
+    }
+
+    /// The first email to `to` after `before` of them had arrived (polls up
+    /// to 10 s): for flows that send a second email to the same address.
+    pub async fn email_after(
+        &self,
+        to: &str,
+        before: usize,
+    ) -> bazaar_subjects::mail::MailboxMessage {
+        for _ in 0..200 {
+            if self.email_count(to).await > before {
+                return self.last_email(to).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no new email to {to} arrived");
     }
 
     /// How many emails to `to` are in the one-box mailbox.
