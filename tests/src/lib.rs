@@ -222,6 +222,55 @@ impl Platform {
             .to_owned()
     }
 
+    /// Creates categories (name, subcategory names) as an admin would.
+    pub async fn create_categories(&self, categories: &[(&str, &[&str])]) {
+        let admin = self.token(Role::Admin);
+        for (name, subs) in categories {
+            let r = self
+                .http
+                .post(self.url("/api/categories"))
+                .bearer_auth(&admin)
+                .json(&serde_json::json!({ "name": name, "subcategories": subs }))
+                .send()
+                .await
+                .expect("category request");
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        }
+    }
+
+    /// Every event published on `subject` so far (`events.<domain>.…` lives
+    /// in the `<DOMAIN>_EVENTS` stream).
+    pub async fn events(&self, subject: &str) -> Vec<serde_json::Value> {
+        use futures::StreamExt;
+        let domain = subject.split('.').nth(1).unwrap_or_default().to_uppercase();
+        let stream = self
+            .ctx
+            .jetstream
+            .get_stream(format!("{domain}_EVENTS"))
+            .await
+            .expect("the event stream exists");
+        let consumer = stream
+            .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                filter_subject: subject.to_owned(),
+                deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .expect("a reading consumer");
+        let mut out = Vec::new();
+        let mut batch = consumer
+            .fetch()
+            .max_messages(1000)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .expect("a fetch");
+        while let Some(Ok(msg)) = batch.next().await {
+            out.push(serde_json::from_slice(&msg.payload).expect("an event in JSON"));
+        }
+        out
+    }
+
     /// A token with exactly these claims, signed with the platform's key.
     pub fn sign_claims(&self, claims: &bazaar_runtime::Claims) -> String {
         self.signer.sign_claims(claims).expect("token signs")
@@ -358,6 +407,17 @@ pub fn bazaar_binary() -> PathBuf {
 }
 
 /// The first 6-digit number in a text (the one-time code in our emails).
+/// A PNG picture of `w`×`h` pixels, as a camera or phone would upload.
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("a PNG encodes");
+    out.into_inner()
+}
+
 pub fn six_digit_code(text: &str) -> Option<String> {
     text.split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 6)

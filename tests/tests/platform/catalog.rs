@@ -1,31 +1,20 @@
 //! Catalog stories: sellers list products, buyers search, filter and open
 //! them; what sellers change shows at once; the bin empties itself.
 
-use std::io::Cursor;
 use std::time::Duration;
 
 use bazaar::platform::NodeConfigs;
 use bazaar_subjects::{Domain, Role};
 use bazaar_tests::{Options, Platform};
-use futures::StreamExt;
 use serde_json::{Value, json};
 
+/// The categories these stories sell in.
 pub(crate) async fn categories(p: &Platform) {
-    let admin = p.token(Role::Admin);
-    for (name, subs) in [
-        ("Electronics", vec!["Audio", "Phones"]),
-        ("Fashion", vec!["Shoes", "Bags"]),
-    ] {
-        let r = p
-            .http
-            .post(p.url("/api/categories"))
-            .bearer_auth(&admin)
-            .json(&json!({ "name": name, "subcategories": subs }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    }
+    p.create_categories(&[
+        ("Electronics", &["Audio", "Phones"]),
+        ("Fashion", &["Shoes", "Bags"]),
+    ])
+    .await;
 }
 
 /// A seller account with an open shop: (token, shop).
@@ -99,17 +88,10 @@ pub(crate) fn titles(results: &Value) -> Vec<String> {
         .collect()
 }
 
-fn png() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 3, y as u8 * 5, 90]));
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 pub(crate) async fn upload(p: &Platform, token: &str) -> String {
     let form = reqwest::multipart::Form::new().part(
         "file",
-        reqwest::multipart::Part::bytes(png()).file_name("photo.png"),
+        reqwest::multipart::Part::bytes(bazaar_tests::png(64, 48)).file_name("photo.png"),
     );
     let r = p
         .http
@@ -122,38 +104,6 @@ pub(crate) async fn upload(p: &Platform, token: &str) -> String {
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
     v["id"].as_str().unwrap().to_owned()
-}
-
-/// Every event on a subject so far.
-pub(crate) async fn events(p: &Platform, subject: &str) -> Vec<Value> {
-    // `events.<domain>.…` lives in `<DOMAIN>_EVENTS`.
-    let domain = subject.split('.').nth(1).unwrap().to_uppercase();
-    let stream = p
-        .ctx
-        .jetstream
-        .get_stream(format!("{domain}_EVENTS"))
-        .await
-        .unwrap();
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            filter_subject: subject.to_owned(),
-            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    let mut batch = consumer
-        .fetch()
-        .max_messages(1000)
-        .expires(Duration::from_millis(500))
-        .messages()
-        .await
-        .unwrap();
-    while let Some(Ok(msg)) = batch.next().await {
-        out.push(serde_json::from_slice(&msg.payload).unwrap());
-    }
-    out
 }
 
 #[tokio::test]
@@ -207,7 +157,7 @@ async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
     assert_eq!(img.status(), 200);
     let mut viewed = Vec::new();
     for _ in 0..40 {
-        viewed = events(&p, "events.catalog.product.viewed").await;
+        viewed = p.events("events.catalog.product.viewed").await;
         if !viewed.is_empty() {
             break;
         }
@@ -727,7 +677,8 @@ async fn the_bin_restores_and_then_empties_itself_with_the_images() {
     assert_eq!(r.status(), 404, "the image outlived its product");
     // Two copies ran the timer; the product was purged exactly once.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let purged: Vec<Value> = events(&p, "events.catalog.product.changed")
+    let purged: Vec<Value> = p
+        .events("events.catalog.product.changed")
         .await
         .into_iter()
         .filter(|e| e["product_id"] == id.as_str() && e["change"] == "purged")

@@ -9,7 +9,7 @@ use bazaar_subjects::Role;
 use bazaar_tests::{Options, Platform};
 use serde_json::{Value, json};
 
-use crate::catalog::{categories, create, events, product, seller_with_shop, stock_of};
+use crate::catalog::{categories, create, product, seller_with_shop, stock_of};
 
 /// A platform with the one-box test payment page on, as `bazaar dev` runs.
 async fn with_test_payments() -> Platform {
@@ -257,7 +257,7 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
             .unwrap()
             .starts_with("New order")
     );
-    let placed_events = events(&p, "events.orders.order.placed").await;
+    let placed_events = p.events("events.orders.order.placed").await;
     assert_eq!(placed_events.len(), 2);
 }
 
@@ -489,7 +489,7 @@ async fn a_cash_on_delivery_order_moves_forward_to_delivered() {
     .await;
     assert_eq!(read["unread"], 0);
     assert_eq!(
-        events(&p, "events.orders.order.status_changed").await.len(),
+        p.events("events.orders.order.status_changed").await.len(),
         3
     );
 }
@@ -578,8 +578,8 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
     )
     .await;
     assert_eq!(r.status(), 404);
-    assert_eq!(events(&p, "events.orders.order.cancelled").await.len(), 1);
-    assert_eq!(events(&p, "events.orders.order.refunded").await.len(), 1);
+    assert_eq!(p.events("events.orders.order.cancelled").await.len(), 1);
+    assert_eq!(p.events("events.orders.order.refunded").await.len(), 1);
 }
 
 #[tokio::test]
@@ -658,7 +658,7 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
     let mine = ok_json(send(&p, reqwest::Method::GET, "/api/orders", &buyer, None).await).await;
     assert_eq!(mine["total"], 2);
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
-    assert_eq!(events(&p, "events.orders.order.paid").await.len(), 2);
+    assert_eq!(p.events("events.orders.order.paid").await.len(), 2);
 
     // A declined payment fails the checkout and gives its stock back.
     add(&p, &buyer, &amp["id"], 2).await;

@@ -1,19 +1,8 @@
 //! Uploading and serving images (avatars now, product photos with the catalog).
 
-use std::io::Cursor;
-
 use bazaar_subjects::Role;
 use bazaar_tests::Platform;
 use serde_json::{Value, json};
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
-    });
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
 
 fn form(bytes: Vec<u8>, name: &str) -> reqwest::multipart::Form {
     reqwest::multipart::Form::new().part(
@@ -53,7 +42,7 @@ async fn an_uploaded_image_is_served_with_a_thumbnail_and_becomes_an_avatar() {
         .http
         .post(p.url("/api/images"))
         .bearer_auth(&token)
-        .multipart(form(png(1200, 800), "x.png"))
+        .multipart(form(bazaar_tests::png(1200, 800), "x.png"))
         .send()
         .await
         .unwrap();
@@ -80,7 +69,10 @@ async fn an_uploaded_image_is_served_with_a_thumbnail_and_becomes_an_avatar() {
             .contains("immutable")
     );
     let etag = r.headers()["etag"].clone();
-    assert_eq!(r.bytes().await.unwrap().to_vec(), png(1200, 800));
+    assert_eq!(
+        r.bytes().await.unwrap().to_vec(),
+        bazaar_tests::png(1200, 800)
+    );
     let again = p
         .http
         .get(p.url(up["url"].as_str().unwrap()))
@@ -130,7 +122,7 @@ async fn non_images_oversized_files_and_strangers_are_refused() {
     let r = p
         .http
         .post(p.url("/api/images"))
-        .multipart(form(png(10, 10), "a.png"))
+        .multipart(form(bazaar_tests::png(10, 10), "a.png"))
         .send()
         .await
         .unwrap();
@@ -151,7 +143,7 @@ async fn non_images_oversized_files_and_strangers_are_refused() {
         422,
         "the name says png, the content says otherwise"
     );
-    let mut truncated = png(200, 200);
+    let mut truncated = bazaar_tests::png(200, 200);
     truncated.truncate(truncated.len() / 2);
     let r = p
         .http

@@ -1,27 +1,15 @@
 //! Shops, as sellers open and run them and buyers find and follow them.
 
-use std::io::Cursor;
 use std::time::Duration;
 
 use bazaar_subjects::sellers::{GetShopCard, ShopId};
 use bazaar_subjects::{ErrorEnvelope, Role};
 use bazaar_tests::Platform;
-use futures::StreamExt;
 use serde_json::{Value, json};
 
 async fn categories(p: &Platform) {
-    let admin = p.token(Role::Admin);
-    for name in ["Books", "Home & Garden"] {
-        let r = p
-            .http
-            .post(p.url("/api/categories"))
-            .bearer_auth(&admin)
-            .json(&json!({ "name": name }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    }
+    p.create_categories(&[("Books", &[]), ("Home & Garden", &[])])
+        .await;
 }
 
 fn shop(name: &str) -> Value {
@@ -82,40 +70,6 @@ async fn follow(p: &Platform, token: &str, slug: &str, on: bool) -> reqwest::Res
         p.http.delete(url)
     };
     r.bearer_auth(token).send().await.unwrap()
-}
-
-/// Every sellers event on a subject so far.
-async fn events(p: &Platform, subject: &str) -> Vec<Value> {
-    let stream = p.ctx.jetstream.get_stream("SELLERS_EVENTS").await.unwrap();
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            filter_subject: subject.to_owned(),
-            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    let mut batch = consumer
-        .fetch()
-        .max_messages(1000)
-        .expires(Duration::from_millis(500))
-        .messages()
-        .await
-        .unwrap();
-    while let Some(Ok(msg)) = batch.next().await {
-        out.push(serde_json::from_slice(&msg.payload).unwrap());
-    }
-    out
-}
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, 200])
-    });
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
 }
 
 /// Text as the pages' templates escape it into HTML.
@@ -196,7 +150,7 @@ async fn a_seller_opens_their_one_shop_and_everyone_can_see_it() {
     );
 
     // The world heard about it.
-    let changed = events(&p, "events.sellers.shop.changed").await;
+    let changed = p.events("events.sellers.shop.changed").await;
     assert_eq!(changed.len(), 1);
     assert_eq!(changed[0]["slug"], "ada-s-books");
     assert_eq!(changed[0]["shop_id"], created["id"]);
@@ -344,7 +298,7 @@ async fn a_seller_can_only_ever_edit_their_own_shop() {
     assert_eq!(envelope(r).await.0, 403);
     let alpha = json_ok(get(&p, "/api/shops/alpha-books", None).await).await;
     assert_eq!(alpha["shop"], a);
-    assert_eq!(events(&p, "events.sellers.shop.changed").await.len(), 3);
+    assert_eq!(p.events("events.sellers.shop.changed").await.len(), 3);
 }
 
 #[tokio::test]
@@ -468,7 +422,7 @@ async fn following_is_idempotent_and_counted_once() {
     assert_eq!(page["following"], false);
 
     // Only real changes are events: one follow, one unfollow.
-    let followed = events(&p, "events.sellers.shop.followed").await;
+    let followed = p.events("events.sellers.shop.followed").await;
     let states: Vec<_> = followed.iter().map(|e| e["following"].clone()).collect();
     assert_eq!(states, [json!(true), json!(false)]);
     assert_eq!(followed[0]["shop_id"], s["id"]);
@@ -842,7 +796,7 @@ async fn a_seller_opens_and_edits_their_shop_with_the_form_without_javascript() 
         ])
         .part(
             "avatar_file",
-            reqwest::multipart::Part::bytes(png(400, 400)).file_name("me.png"),
+            reqwest::multipart::Part::bytes(bazaar_tests::png(400, 400)).file_name("me.png"),
         ),
     )
     .await

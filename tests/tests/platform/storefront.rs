@@ -1,7 +1,6 @@
 //! The storefront, seller dashboard and admin pages, as buyers, sellers and
 //! strangers meet them over HTTP (and once in a real browser).
 
-use std::io::Cursor;
 use std::time::Duration;
 
 use bazaar_subjects::Role;
@@ -12,21 +11,11 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "a long enough password";
 
 async fn categories(p: &Platform) {
-    let admin = p.token(Role::Admin);
-    for (name, subs) in [
-        ("Electronics", vec!["Audio", "Lighting"]),
-        ("Fashion", vec!["Shoes"]),
-    ] {
-        let r = p
-            .http
-            .post(p.url("/api/categories"))
-            .bearer_auth(&admin)
-            .json(&json!({ "name": name, "subcategories": subs }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    }
+    p.create_categories(&[
+        ("Electronics", &["Audio", "Lighting"]),
+        ("Fashion", &["Shoes"]),
+    ])
+    .await;
 }
 
 /// Opens a shop for the seller holding `token`.
@@ -90,15 +79,6 @@ fn no_redirects() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
-}
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, 60])
-    });
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
 }
 
 /// Signs an account up with the emailed code; returns its access token.
@@ -432,7 +412,7 @@ async fn the_product_form_puts_errors_beside_fields_and_saves_with_photos() {
     let photos = |f: reqwest::multipart::Form| {
         f.part(
             "files",
-            reqwest::multipart::Part::bytes(png(40, 30)).file_name("lamp.png"),
+            reqwest::multipart::Part::bytes(bazaar_tests::png(40, 30)).file_name("lamp.png"),
         )
         .part(
             "files",
@@ -521,7 +501,7 @@ async fn a_seller_lists_a_product_with_a_photo_and_a_buyer_finds_it_in_a_browser
     sign_up(&p, Role::Buyer, "Bo Buyer", "bo@example.com").await;
     let dir = tempfile::tempdir().unwrap();
     let photo = dir.path().join("lamp.png");
-    std::fs::write(&photo, png(200, 150)).unwrap();
+    std::fs::write(&photo, bazaar_tests::png(200, 150)).unwrap();
 
     let b = Browser::start().await;
     b.goto(&p.url("/login?next=/seller/products/new")).await;
@@ -753,7 +733,7 @@ async fn an_admin_runs_the_categories_and_the_site_look_from_the_admin_page() {
         .text("tagline", "Light for everyone")
         .part(
             "logo_file",
-            reqwest::multipart::Part::bytes(png(64, 64)).file_name("logo.png"),
+            reqwest::multipart::Part::bytes(bazaar_tests::png(64, 64)).file_name("logo.png"),
         );
     let r = no_redirects()
         .post(p.url("/admin/site"))
