@@ -21,6 +21,8 @@ async fn with_test_payments() -> Platform {
         configs: Some(configs),
         edge: EdgeConfig {
             test_payments: true,
+            // Stories here sign many buyers up from one address.
+            auth_rate_limit_per_minute: 10_000,
             ..Default::default()
         },
         ..Default::default()
@@ -851,4 +853,97 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
     )
     .await;
     assert_eq!(wish["items"], json!([]));
+}
+
+#[tokio::test]
+async fn twenty_buyers_checking_out_the_last_five_units_get_five_orders() {
+    let p = with_test_payments().await;
+    let (seller_a, seller_b, amp, _) = two_shops(&p).await;
+    let mut buyers = Vec::new();
+    for i in 0..20 {
+        let token = p.sign_up_buyer(&format!("racer{i}@example.com")).await;
+        add(&p, &token, &amp["id"], 1).await;
+        buyers.push(token);
+    }
+    // A code of Ben's does nothing for a cart of Anna's amplifier.
+    ok_json(
+        send(
+            &p,
+            reqwest::Method::POST,
+            "/api/seller/coupons",
+            &seller_b,
+            Some(json!({ "code": "BEN", "kind": "percent", "amount": 50 })),
+        )
+        .await,
+    )
+    .await;
+    let r = send(
+        &p,
+        reqwest::Method::POST,
+        "/api/cart/coupon",
+        &buyers[0],
+        Some(json!({ "code": "BEN" })),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another shop"),
+        "{e}"
+    );
+    let r = checkout(
+        &p,
+        &buyers[0],
+        "with-ben",
+        json!({ "address": address(), "payment": "cod", "coupon": "BEN" }),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+
+    let attempts = buyers.iter().enumerate().map(|(i, token)| {
+        let p = &p;
+        async move {
+            checkout(
+                p,
+                token,
+                &format!("race-{i}"),
+                json!({ "address": address(), "payment": "cod" }),
+            )
+            .await
+            .status()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let won = statuses.iter().filter(|s| s.as_u16() == 201).count();
+    let lost = statuses.iter().filter(|s| s.as_u16() == 409).count();
+    assert_eq!((won, lost), (5, 15), "{statuses:?}");
+    assert_eq!(stock_of(&p, "tube-amplifier").await, 0);
+    let shop = ok_json(
+        send(
+            &p,
+            reqwest::Method::GET,
+            "/api/seller/orders",
+            &seller_a,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(shop["total"], 5);
+    // A buyer who lost keeps their cart, now saying what happened.
+    let loser = statuses.iter().position(|s| s.as_u16() == 409).unwrap();
+    let cart =
+        ok_json(send(&p, reqwest::Method::GET, "/api/cart", &buyers[loser], None).await).await;
+    assert_eq!(cart["lines"].as_array().unwrap().len(), 1, "{cart}");
+    assert_eq!(cart["lines"][0]["available"], false);
+    assert!(
+        cart["notices"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("out of stock"),
+        "{cart}"
+    );
 }
