@@ -1218,6 +1218,29 @@ mod tests {
                 },
             ),
             (
+                "category, newest",
+                SearchProducts {
+                    category: Some("fashion".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "everything by price",
+                SearchProducts {
+                    sort: bazaar_subjects::catalog::SortOrder::PriceDesc,
+                    ..Default::default()
+                },
+            ),
+            (
+                "subcategory, top sales, in stock",
+                SearchProducts {
+                    subcategory: Some("shoes".into()),
+                    sort: bazaar_subjects::catalog::SortOrder::TopSales,
+                    in_stock: true,
+                    ..Default::default()
+                },
+            ),
+            (
                 "full text",
                 SearchProducts {
                     q: Some("leather boots".into()),
@@ -1238,8 +1261,11 @@ mod tests {
             let request = valid(request);
             let started = Instant::now();
             let found = search::search(&db, &request).await.unwrap();
+            let took = started.elapsed();
+            let started = Instant::now();
+            facets_one_by_one(&db, &request).await;
             println!(
-                "\n=== {name}: {} matches, whole search {:?}",
+                "\n=== {name}: {} matches, whole search {took:?} (total and facets one statement each, without the page: {:?})",
                 found.total,
                 started.elapsed()
             );
