@@ -167,7 +167,17 @@ pub async fn seed_catalog(db: &Db, options: &SeedOptions) -> Result<SeedReport, 
         let mut made = 0;
         while made < total {
             let n = (total - made).min(batch_size as u64);
-            let batch = (0..n).map(|_| generator.product()).collect();
+            let mut batch = Ok(Vec::with_capacity(n as usize));
+            for _ in 0..n {
+                match (generator.product(), &mut batch) {
+                    (Ok(row), Ok(rows)) => rows.push(row),
+                    (Err(e), _) => {
+                        batch = Err(e);
+                        break;
+                    }
+                    (Ok(_), Err(_)) => break,
+                }
+            }
             made += n;
             if tx.blocking_send(batch).is_err() {
                 break;
@@ -555,6 +565,7 @@ impl Generator {
     }
 
     /// One product row, ready for `INSERT`.
+    #[allow(clippy::result_large_err)] // the crate's one error type; only a bug fails here
     fn product(&mut self) -> Result<Value, CatalogError> {
         let index = self.made;
         self.made += 1;
@@ -873,6 +884,7 @@ fn list(items: &[String]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing test should stop right there
 mod tests {
     use super::*;
     use crate::search::{self, ValidSearch};
@@ -1005,8 +1017,7 @@ mod tests {
             let word = p
                 .title
                 .split([' ', '-', '?', '\''])
-                .filter(|w| w.len() >= 3)
-                .next_back()
+                .rfind(|w| w.len() >= 3)
                 .unwrap_or(&p.title);
             let found = search::search(
                 &db,
