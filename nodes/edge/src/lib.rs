@@ -10,6 +10,7 @@ mod admin_pages;
 mod api;
 mod assets;
 mod auth;
+mod cart_pages;
 mod commerce;
 mod config;
 mod csrf;
@@ -22,6 +23,7 @@ mod mailbox;
 mod openapi;
 mod pages;
 mod products;
+mod order_pages;
 mod ratelimit;
 mod seller_pages;
 mod shops;
@@ -111,6 +113,8 @@ pub fn app(state: EdgeState) -> Router {
         .merge(shops::routes())
         .merge(products::routes())
         .merge(commerce::routes())
+        .merge(cart_pages::routes())
+        .merge(order_pages::routes())
         .merge(storefront::routes())
         .merge(seller_pages::routes())
         .merge(admin_pages::routes())

@@ -1,0 +1,769 @@
+//! Order pages: the buyer's orders, the seller's shop orders and discount
+//! codes, and every order for admins. Plain forms, redirect after post.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use bazaar_subjects::auth::Account;
+use bazaar_subjects::orders::{
+    self as o, AdvanceOrder, Coupon, CouponId, CouponInput, CouponKind, ListOrders, Order,
+    OrderId, OrderList, OrderStatus, PaymentMethod, PaymentStatus,
+};
+use bazaar_subjects::{Empty, ErrorEnvelope};
+use serde::Deserialize;
+
+use crate::EdgeState;
+use crate::cart_pages::Nav;
+use crate::extract::{Meta, Viewer};
+use crate::storefront::{
+    FieldErrors, envelope_page, error_view, format_price, human_time, parse_price,
+    sign_in_first, urlencode,
+};
+
+pub fn routes() -> Router<EdgeState> {
+    Router::new()
+        .route("/orders", get(my_orders))
+        .route("/orders/{id}", get(my_order))
+        .route("/orders/{id}/cancel", post(cancel))
+        .route("/seller/orders", get(shop_orders))
+        .route("/seller/orders/{id}", get(shop_order))
+        .route("/seller/orders/{id}/status", post(advance))
+        .route("/seller/orders/{id}/refund", post(refund))
+        .route("/seller/coupons", get(coupons_page).post(create_coupon))
+        .route("/seller/coupons/{id}/delete", post(delete_coupon))
+        .route("/admin/orders", get(all_orders))
+}
+
+/// Who is looking at an order list or order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Buyer,
+    Seller,
+    Admin,
+}
+
+/// What a refused call means for these pages.
+fn refusal(viewer: Option<Account>, e: ErrorEnvelope, next: &str, role: Role) -> Response {
+    match e.status {
+        401 => sign_in_first(next),
+        403 => error_view(
+            viewer,
+            StatusCode::FORBIDDEN,
+            "You can't go there",
+            match role {
+                Role::Seller => "Only sellers see their shop's orders and discount codes.",
+                Role::Admin => "Only admins see every order.",
+                Role::Buyer => "This is not yours to see.",
+            },
+        ),
+        404 => error_view(
+            viewer,
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "There is no such order.",
+        ),
+        _ => envelope_page(viewer, e),
+    }
+}
+
+fn status_param(raw: &str) -> Option<OrderStatus> {
+    OrderStatus::FLOW
+        .into_iter()
+        .chain([OrderStatus::Cancelled, OrderStatus::Refunded])
+        .find(|s| s.as_str() == raw)
+}
+
+fn payment_label(m: PaymentMethod, s: PaymentStatus) -> String {
+    let method = match m {
+        PaymentMethod::Card => "Card",
+        PaymentMethod::Cod => "Cash on delivery",
+    };
+    let status = match s {
+        PaymentStatus::Pending => "to be paid on delivery",
+        PaymentStatus::Paid => "paid",
+        PaymentStatus::Refunded => "refunded",
+        PaymentStatus::Cancelled => "cancelled",
+    };
+    format!("{method}, {status}")
+}
+
+struct Row {
+    href: String,
+    number: String,
+    shop_name: String,
+    status: String,
+    status_key: &'static str,
+    payment: String,
+    total: String,
+    items: i64,
+    at: String,
+}
+
+struct StatusChoice {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders.html")]
+struct OrdersPage {
+    viewer: Option<Account>,
+    nav: Nav,
+    heading: &'static str,
+    path: &'static str,
+    rows: Vec<Row>,
+    statuses: Vec<StatusChoice>,
+    total: i64,
+    page: u32,
+    pages: u32,
+    prev: Option<String>,
+    next: Option<String>,
+    show_shop: bool,
+}
+
+async fn list_page(
+    s: EdgeState,
+    meta: bazaar_runtime::RequestMeta,
+    viewer: Option<Account>,
+    q: HashMap<String, String>,
+    role: Role,
+) -> Response {
+    let (path, heading) = match role {
+        Role::Buyer => ("/orders", "Your orders"),
+        Role::Seller => ("/seller/orders", "Shop orders"),
+        Role::Admin => ("/admin/orders", "All orders"),
+    };
+    if viewer.is_none() {
+        return sign_in_first(path);
+    }
+    let raw_status = q.get("status").cloned().unwrap_or_default();
+    let status = status_param(&raw_status);
+    let page = q
+        .get("page")
+        .and_then(|p| p.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let req = ListOrders {
+        status,
+        page: Some(page),
+        page_size: Some(20),
+    };
+    let list: Result<OrderList, _> = match role {
+        Role::Buyer => s.call::<o::ListMyOrders>(&meta, &req).await,
+        Role::Seller => s.call::<o::ListShopOrders>(&meta, &req).await,
+        Role::Admin => s.call::<o::ListAllOrders>(&meta, &req).await,
+    };
+    let list = match list {
+        Ok(l) => l,
+        Err(e) => return refusal(viewer, e.0, path, role),
+    };
+    let detail_base = match role {
+        Role::Buyer => Some("/orders"),
+        Role::Seller => Some("/seller/orders"),
+        Role::Admin => None,
+    };
+    let rows = list
+        .orders
+        .iter()
+        .map(|o| Row {
+            href: detail_base
+                .map(|b| format!("{b}/{}", urlencode(&o.id)))
+                .unwrap_or_default(),
+            number: o.number.clone(),
+            shop_name: o.shop_name.clone(),
+            status: o.status.label().to_owned(),
+            status_key: o.status.as_str(),
+            payment: payment_label(o.payment_method, o.payment_status),
+            total: format_price(o.total, &o.currency),
+            items: o.item_count,
+            at: human_time(&o.created_at),
+        })
+        .collect();
+    let filter = status
+        .map(|s| format!("status={}&", s.as_str()))
+        .unwrap_or_default();
+    let href = |n: u32| format!("{path}?{filter}page={n}");
+    let statuses = std::iter::once(StatusChoice {
+        value: "",
+        label: "Any status",
+        selected: status.is_none(),
+    })
+    .chain(
+        OrderStatus::FLOW
+            .into_iter()
+            .chain([OrderStatus::Cancelled, OrderStatus::Refunded])
+            .map(|st| StatusChoice {
+                value: st.as_str(),
+                label: st.label(),
+                selected: Some(st) == status,
+            }),
+    )
+    .collect();
+    let nav = Nav::load(&s, &meta, &viewer, None).await;
+    OrdersPage {
+        viewer,
+        nav,
+        heading,
+        path,
+        rows,
+        statuses,
+        total: list.total,
+        page: list.page,
+        pages: list.pages,
+        prev: (list.page > 1).then(|| href(list.page - 1)),
+        next: (list.page < list.pages).then(|| href(list.page + 1)),
+        show_shop: role != Role::Seller,
+    }
+    .into_response()
+}
+
+async fn my_orders(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    list_page(s, meta, viewer, q, Role::Buyer).await
+}
+
+async fn shop_orders(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    list_page(s, meta, viewer, q, Role::Seller).await
+}
+
+async fn all_orders(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    list_page(s, meta, viewer, q, Role::Admin).await
+}
+
+struct ItemView {
+    slug: String,
+    title: String,
+    image: Option<String>,
+    options: String,
+    quantity: i64,
+    unit: String,
+    total: String,
+}
+
+struct Step {
+    label: &'static str,
+    at: Option<String>,
+    done: bool,
+}
+
+struct NextStep {
+    value: &'static str,
+    label: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "order.html")]
+struct OrderPage {
+    viewer: Option<Account>,
+    nav: Nav,
+    seller: bool,
+    order: Order,
+    status: &'static str,
+    status_key: &'static str,
+    payment: String,
+    items: Vec<ItemView>,
+    subtotal: String,
+    discount: Option<String>,
+    total: String,
+    fee: String,
+    payout: String,
+    created: String,
+    steps: Vec<Step>,
+    next_steps: Vec<NextStep>,
+    can_cancel: bool,
+    can_refund: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn order_page(
+    viewer: Option<Account>,
+    nav: Nav,
+    order: Order,
+    seller: bool,
+    q: &HashMap<String, String>,
+) -> Response {
+    let money = |m: i64| format_price(m, &order.currency);
+    let items = order
+        .items
+        .iter()
+        .map(|i| ItemView {
+            slug: i.slug.clone(),
+            title: i.title.clone(),
+            image: i.image.clone(),
+            options: [i.color.as_deref(), i.size.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · "),
+            quantity: i.quantity,
+            unit: money(i.unit_price),
+            total: money(i.line_total),
+        })
+        .collect();
+    let ended = matches!(order.status, OrderStatus::Cancelled | OrderStatus::Refunded);
+    let mut steps: Vec<Step> = OrderStatus::FLOW
+        .into_iter()
+        .map(|st| {
+            let at = order
+                .timeline
+                .iter()
+                .find(|t| t.status == st)
+                .map(|t| human_time(&t.at));
+            Step {
+                label: st.label(),
+                done: at.is_some(),
+                at,
+            }
+        })
+        .collect();
+    for t in order
+        .timeline
+        .iter()
+        .filter(|t| matches!(t.status, OrderStatus::Cancelled | OrderStatus::Refunded))
+    {
+        steps.push(Step {
+            label: t.status.label(),
+            at: Some(human_time(&t.at)),
+            done: true,
+        });
+    }
+    let next_steps = if ended {
+        Vec::new()
+    } else {
+        OrderStatus::FLOW
+            .into_iter()
+            .filter(|st| *st > order.status)
+            .map(|st| NextStep {
+                value: st.as_str(),
+                label: st.label(),
+            })
+            .collect()
+    };
+    let before_shipping = matches!(order.status, OrderStatus::Ordered | OrderStatus::Packed);
+    let page = OrderPage {
+        viewer,
+        nav,
+        seller,
+        status: order.status.label(),
+        status_key: order.status.as_str(),
+        payment: payment_label(order.payment_method, order.payment_status),
+        items,
+        subtotal: money(order.subtotal),
+        discount: (order.discount > 0).then(|| money(order.discount)),
+        total: money(order.total),
+        fee: money(order.platform_fee),
+        payout: money(order.payout),
+        created: human_time(&order.created_at),
+        steps,
+        next_steps,
+        can_cancel: !seller && before_shipping,
+        can_refund: seller && !ended,
+        error: q.get("error").cloned(),
+        notice: q.get("notice").cloned(),
+        order,
+    };
+    page.into_response()
+}
+
+async fn my_order(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let here = format!("/orders/{}", urlencode(&id));
+    if viewer.is_none() {
+        return sign_in_first(&here);
+    }
+    match s.call::<o::GetMyOrder>(&meta, &OrderId { id }).await {
+        Ok(order) => {
+            let nav = Nav::load(&s, &meta, &viewer, None).await;
+            order_page(viewer, nav, order, false, &q)
+        }
+        Err(e) => refusal(viewer, e.0, &here, Role::Buyer),
+    }
+}
+
+async fn shop_order(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let here = format!("/seller/orders/{}", urlencode(&id));
+    if viewer.is_none() {
+        return sign_in_first(&here);
+    }
+    match s.call::<o::GetShopOrder>(&meta, &OrderId { id }).await {
+        Ok(order) => {
+            let nav = Nav::load(&s, &meta, &viewer, None).await;
+            order_page(viewer, nav, order, true, &q)
+        }
+        Err(e) => refusal(viewer, e.0, &here, Role::Seller),
+    }
+}
+
+/// Back to an order page with what happened.
+fn after(
+    viewer: Option<Account>,
+    here: &str,
+    result: Result<&str, crate::ApiError>,
+    role: Role,
+) -> Response {
+    match result {
+        Ok(notice) => Redirect::to(&format!("{here}?notice={}", urlencode(notice))).into_response(),
+        Err(e) if matches!(e.0.status, 400 | 409 | 422) => {
+            Redirect::to(&format!("{here}?error={}", urlencode(&e.0.message))).into_response()
+        }
+        Err(e) => refusal(viewer, e.0, here, role),
+    }
+}
+
+async fn cancel(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    let here = format!("/orders/{}", urlencode(&id));
+    if viewer.is_none() {
+        return sign_in_first(&here);
+    }
+    let result = s.call::<o::CancelMyOrder>(&meta, &OrderId { id }).await;
+    after(
+        viewer,
+        &here,
+        result.map(|_| "Your order is cancelled."),
+        Role::Buyer,
+    )
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    #[serde(default)]
+    status: String,
+}
+
+async fn advance(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Response {
+    let here = format!("/seller/orders/{}", urlencode(&id));
+    if viewer.is_none() {
+        return sign_in_first(&here);
+    }
+    let Some(status) = status_param(&f.status) else {
+        return Redirect::to(&format!("{here}?error={}", urlencode("Choose the next step.")))
+            .into_response();
+    };
+    let result = s
+        .call::<o::AdvanceShopOrder>(&meta, &AdvanceOrder { id, status })
+        .await;
+    let notice = format!("Marked {}.", status.label().to_lowercase());
+    after(
+        viewer,
+        &here,
+        result.map(|_| notice.as_str()),
+        Role::Seller,
+    )
+}
+
+async fn refund(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    let here = format!("/seller/orders/{}", urlencode(&id));
+    if viewer.is_none() {
+        return sign_in_first(&here);
+    }
+    let result = s.call::<o::RefundShopOrder>(&meta, &OrderId { id }).await;
+    after(
+        viewer,
+        &here,
+        result.map(|o| {
+            if o.status == OrderStatus::Refunded {
+                "The order is refunded."
+            } else {
+                "The order is cancelled."
+            }
+        }),
+        Role::Seller,
+    )
+}
+
+// ---------------------------------------------------------------- coupons
+
+#[derive(Deserialize, Default)]
+struct CouponForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    min_subtotal: String,
+    #[serde(default)]
+    expires_at: String,
+    #[serde(default)]
+    usage_limit: String,
+}
+
+struct CouponRow {
+    id: String,
+    code: String,
+    off: String,
+    min: String,
+    expires: String,
+    used: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "seller_coupons.html")]
+struct CouponsPage {
+    viewer: Option<Account>,
+    nav: Nav,
+    coupons: Vec<CouponRow>,
+    form: CouponForm,
+    errors: FieldErrors,
+    error: Option<String>,
+    notice: Option<String>,
+    currency: String,
+}
+
+fn coupon_row(c: Coupon, currency: &str) -> CouponRow {
+    CouponRow {
+        off: match c.kind {
+            CouponKind::Percent => format!("{}%", c.amount),
+            CouponKind::Fixed => format_price(c.amount, currency),
+        },
+        min: c
+            .min_subtotal
+            .map(|m| format_price(m, currency))
+            .unwrap_or_else(|| "—".into()),
+        expires: c
+            .expires_at
+            .as_deref()
+            .map(human_time)
+            .unwrap_or_else(|| "never".into()),
+        used: match c.usage_limit {
+            Some(l) => format!("{} of {l}", c.used),
+            None => c.used.to_string(),
+        },
+        id: c.id,
+        code: c.code,
+    }
+}
+
+async fn render_coupons(
+    s: &EdgeState,
+    meta: &bazaar_runtime::RequestMeta,
+    viewer: Option<Account>,
+    form: CouponForm,
+    refused: Option<ErrorEnvelope>,
+    q: &HashMap<String, String>,
+) -> Response {
+    if viewer.is_none() {
+        return sign_in_first("/seller/coupons");
+    }
+    let list = match s.call::<o::ListCoupons>(meta, &Empty {}).await {
+        Ok(l) => l,
+        Err(e) => return refusal(viewer, e.0, "/seller/coupons", Role::Seller),
+    };
+    let currency = "USD".to_owned();
+    let (errors, error, status) = match refused {
+        Some(e) => {
+            let errors = FieldErrors::from_envelope(&e);
+            let known = [
+                "code",
+                "kind",
+                "amount",
+                "min_subtotal",
+                "expires_at",
+                "usage_limit",
+            ];
+            let message = if errors.is_empty() || errors.any_outside(&known) {
+                e.message.clone()
+            } else {
+                "Please correct the marked fields.".to_owned()
+            };
+            (
+                errors,
+                Some(message),
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            )
+        }
+        None => (FieldErrors::default(), None, StatusCode::OK),
+    };
+    let nav = Nav::load(s, meta, &viewer, None).await;
+    (
+        status,
+        CouponsPage {
+            viewer,
+            nav,
+            coupons: list
+                .coupons
+                .into_iter()
+                .map(|c| coupon_row(c, &currency))
+                .collect(),
+            form,
+            errors,
+            error,
+            notice: q.get("notice").cloned(),
+            currency,
+        },
+    )
+        .into_response()
+}
+
+async fn coupons_page(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let form = CouponForm {
+        kind: "percent".into(),
+        ..Default::default()
+    };
+    render_coupons(&s, &meta, viewer, form, None, &q).await
+}
+
+/// The form's text as a coupon, or the fields it got wrong.
+fn coupon_input(f: &CouponForm, currency: &str) -> Result<CouponInput, ErrorEnvelope> {
+    let mut errors = Vec::new();
+    let mut bad = |field: &str, message: &str| {
+        errors.push(bazaar_subjects::FieldError {
+            field: field.into(),
+            message: message.into(),
+        })
+    };
+    let kind = match f.kind.as_str() {
+        "fixed" => CouponKind::Fixed,
+        _ => CouponKind::Percent,
+    };
+    let amount = match kind {
+        CouponKind::Percent => match f.amount.trim().parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => {
+                bad("amount", "enter a whole percentage, 1–100");
+                0
+            }
+        },
+        CouponKind::Fixed => match parse_price(&f.amount, currency) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                bad("amount", "enter the amount off");
+                0
+            }
+            Err(m) => {
+                bad("amount", &m);
+                0
+            }
+        },
+    };
+    let min_subtotal = match parse_price(&f.min_subtotal, currency) {
+        Ok(v) => v,
+        Err(m) => {
+            bad("min_subtotal", &m);
+            None
+        }
+    };
+    let usage_limit = match f.usage_limit.trim() {
+        "" => None,
+        t => match t.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                bad("usage_limit", "enter a whole number");
+                None
+            }
+        },
+    };
+    let expires_at = match f.expires_at.trim() {
+        "" => None,
+        // A date input: the end of that day, UTC.
+        t if t.len() == 10 => Some(format!("{t}T23:59:59Z")),
+        t => Some(t.to_owned()),
+    };
+    if !errors.is_empty() {
+        return Err(ErrorEnvelope::validation(errors));
+    }
+    Ok(CouponInput {
+        code: f.code.trim().to_owned(),
+        kind,
+        amount,
+        min_subtotal,
+        expires_at,
+        usage_limit,
+    })
+}
+
+async fn create_coupon(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Form(form): Form<CouponForm>,
+) -> Response {
+    if viewer.is_none() {
+        return sign_in_first("/seller/coupons");
+    }
+    let input = match coupon_input(&form, "USD") {
+        Ok(i) => i,
+        Err(e) => return render_coupons(&s, &meta, viewer, form, Some(e), &HashMap::new()).await,
+    };
+    match s.call::<o::CreateCoupon>(&meta, &input).await {
+        Ok(c) => Redirect::to(&format!(
+            "/seller/coupons?notice={}",
+            urlencode(&format!("Code {} created.", c.code))
+        ))
+        .into_response(),
+        Err(e) if matches!(e.0.status, 400 | 409 | 422) => {
+            render_coupons(&s, &meta, viewer, form, Some(e.0), &HashMap::new()).await
+        }
+        Err(e) => refusal(viewer, e.0, "/seller/coupons", Role::Seller),
+    }
+}
+
+async fn delete_coupon(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    if viewer.is_none() {
+        return sign_in_first("/seller/coupons");
+    }
+    match s.call::<o::DeleteCoupon>(&meta, &CouponId { id }).await {
+        Ok(_) => Redirect::to("/seller/coupons?notice=Code%20deleted.").into_response(),
+        Err(e) => refusal(viewer, e.0, "/seller/coupons", Role::Seller),
+    }
+}
