@@ -91,6 +91,16 @@ fn with_message(path: &str, key: &str, message: &str) -> Redirect {
     Redirect::to(&format!("{path}?{key}={}", urlencode(message)))
 }
 
+/// A link to this site as a path (so it works whatever host the browser
+/// used); other sites' links as they are.
+pub(crate) fn same_site(s: &EdgeState, url: &str) -> String {
+    let base = s.inner.config.public_url.trim_end_matches('/');
+    match url.strip_prefix(base) {
+        Some(path) if path.starts_with('/') => path.to_owned(),
+        _ => url.to_owned(),
+    }
+}
+
 fn money(minor: i64, currency: &str) -> String {
     format_price(minor, currency)
 }
@@ -829,7 +839,7 @@ async fn place(
     match result {
         Ok(r) => match (&r.payment_url, r.status) {
             (Some(url), CheckoutStatus::AwaitingPayment | CheckoutStatus::Reserving) => {
-                Redirect::to(url).into_response()
+                Redirect::to(&same_site(&s, url)).into_response()
             }
             _ => Redirect::to(&format!("/checkout/{}", r.checkout_id)).into_response(),
         },
@@ -856,6 +866,7 @@ struct ResultPage {
     nav: Nav,
     result: CheckoutResult,
     orders: Vec<OrderLink>,
+    pay_link: Option<String>,
 }
 
 impl ResultPage {
@@ -898,11 +909,13 @@ async fn result_page(
         })
         .collect();
     let nav = Nav::load(&s, &meta, &viewer, None).await;
+    let pay_link = result.payment_url.as_deref().map(|u| same_site(&s, u));
     ResultPage {
         viewer,
         nav,
         result,
         orders,
+        pay_link,
     }
     .into_response()
 }
@@ -925,7 +938,7 @@ struct NotificationsPage {
     items: Vec<NoteView>,
 }
 
-fn note_view(n: Notification) -> NoteView {
+fn note_view(s: &EdgeState, n: Notification) -> NoteView {
     NoteView {
         at: human_time(&n.created_at),
         title: n.title,
@@ -933,6 +946,7 @@ fn note_view(n: Notification) -> NoteView {
         // Only links within the site.
         link: n
             .link
+            .map(|l| same_site(s, &l))
             .filter(|l| l.starts_with('/') && !l.starts_with("//")),
         read: n.read,
     }
@@ -959,7 +973,11 @@ async fn notifications_page(
     NotificationsPage {
         viewer,
         nav,
-        items: list.notifications.into_iter().map(note_view).collect(),
+        items: list
+            .notifications
+            .into_iter()
+            .map(|n| note_view(&s, n))
+            .collect(),
     }
     .into_response()
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::catalog::{categories, create, product, seller_with_shop, stock_of};
 
 /// A platform with the one-box test payment page on, as `bazaar dev` runs.
-async fn with_test_payments() -> Platform {
+pub(crate) async fn with_test_payments() -> Platform {
     let dir = tempfile::tempdir().unwrap();
     let mut configs = NodeConfigs::in_data_dir(dir.path());
     configs.mail.serve_mailbox = true;

@@ -9,5 +9,6 @@ mod foundation;
 mod google;
 mod identity;
 mod images;
+mod shopping;
 mod shops;
 mod storefront;

@@ -1,0 +1,403 @@
+//! Shopping through the pages: a guest fills a cart from the product page,
+//! signs in to check out, follows the order; the seller moves it along; and
+//! once in a real browser, a card payment on the test payment page.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_tests::Platform;
+use bazaar_tests::browser::Browser;
+use serde_json::{Value, json};
+
+use crate::catalog::{categories, create, product, real_seller_with_shop};
+use crate::commerce::with_test_payments;
+
+const PASSWORD: &str = "a long and secret password";
+
+/// A browser-like HTTP client: keeps cookies, shows redirects, sends the
+/// `Origin` a browser sends with its forms.
+struct Visitor {
+    client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    base: String,
+}
+
+struct Reply {
+    status: u16,
+    location: String,
+    html: String,
+}
+
+impl Visitor {
+    fn new(p: &Platform) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let base = p.url("");
+        Self {
+            client,
+            jar,
+            base: base.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Signed in as the account holding `token` (the access cookie).
+    fn sign_in(&self, token: &str) {
+        let url: reqwest::Url = self.base.parse().unwrap();
+        self.jar
+            .add_cookie_str(&format!("bazaar_access={token}; Path=/"), &url);
+    }
+
+    async fn reply(r: reqwest::Response) -> Reply {
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Reply {
+            status,
+            location,
+            html: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        Self::reply(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        Self::reply(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("origin", &self.base)
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A page that must load.
+    async fn page(&self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status, 200, "{path}: {} {}", r.location, r.html);
+        r.html
+    }
+}
+
+fn cod_product(title: &str, price: i64) -> Value {
+    let mut b = product(title, "electronics", price);
+    b["cash_on_delivery"] = json!(true);
+    b["stock"] = json!(5);
+    b
+}
+
+/// Every `href="{prefix}…"` in the page, in order.
+fn links(html: &str, prefix: &str) -> Vec<String> {
+    let needle = format!("href=\"{prefix}");
+    html.match_indices(&needle)
+        .map(|(i, _)| {
+            let rest = &html[i + 6..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        })
+        .collect()
+}
+
+/// The value of the hidden input `name`.
+fn hidden(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let i = html.find(&needle).unwrap_or_else(|| panic!("no {name} in {html}")) + needle.len();
+    html[i..i + html[i..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
+    let p = with_test_payments().await;
+    categories(&p).await;
+    let (seller_token, _) = real_seller_with_shop(&p, "Anna's Audio").await;
+    let amp = create(&p, &seller_token, &cod_product("Tube Amplifier", 40_000)).await;
+    let slug = amp["slug"].as_str().unwrap();
+    let id = amp["id"].as_str().unwrap();
+
+    // The product page's form puts it in a guest's cart.
+    let guest = Visitor::new(&p);
+    let html = guest.page(&format!("/products/{slug}")).await;
+    assert!(html.contains("action=\"/cart/add\""), "{html}");
+    assert!(!html.contains("Cart coming soon"), "{html}");
+    let r = guest
+        .post(
+            "/cart/add",
+            &[("product_id", id), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/cart"), "{}", r.html);
+    let cart = guest.page("/cart").await;
+    assert!(cart.contains("Tube Amplifier"), "{cart}");
+    assert!(cart.contains("Anna&#x27;s Audio") || cart.contains("Anna&#39;s Audio"), "{cart}");
+    assert!(cart.contains("value=\"2\""), "{cart}");
+    assert!(cart.contains("href=\"/checkout\""), "{cart}");
+
+    // Too many is refused with the reason on the cart page.
+    let r = guest
+        .post("/cart/add", &[("product_id", id), ("quantity", "500")])
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(r.location.starts_with("/cart?error="), "{}", r.location);
+
+    // Checking out needs an account.
+    let r = guest.get("/checkout").await;
+    assert_eq!(r.status, 303);
+    assert!(r.location.starts_with("/login?next="), "{}", r.location);
+    assert!(r.location.contains("checkout"), "{}", r.location);
+
+    // Signed in, the guest cart comes along.
+    let buyer_token = p.sign_up_buyer("bea@example.com").await;
+    guest.sign_in(&buyer_token);
+    let checkout = guest.page("/checkout").await;
+    assert!(checkout.contains("Tube Amplifier"), "{checkout}");
+    let key = hidden(&checkout, "idempotency_key");
+    assert!(key.len() >= 16, "{key}");
+
+    // A missing address comes back with the fields marked and values kept.
+    let refused = guest
+        .post(
+            "/checkout",
+            &[
+                ("idempotency_key", key.as_str()),
+                ("address_id", "new"),
+                ("full_name", "Bea Buyer"),
+                ("line1", ""),
+                ("city", "Berlin"),
+                ("postal_code", "10115"),
+                ("country", "DE"),
+                ("payment", "cod"),
+            ],
+        )
+        .await;
+    assert!(
+        (400..500).contains(&refused.status),
+        "{} {}",
+        refused.status,
+        refused.html
+    );
+    assert!(refused.html.contains("error-banner"), "{}", refused.html);
+    assert!(refused.html.contains("value=\"Berlin\""), "{}", refused.html);
+
+    let key = hidden(&refused.html, "idempotency_key");
+    let form = [
+        ("idempotency_key", key.as_str()),
+        ("address_id", "new"),
+        ("full_name", "Bea Buyer"),
+        ("line1", "1 Market Street"),
+        ("city", "Berlin"),
+        ("postal_code", "10115"),
+        ("country", "DE"),
+        ("payment", "cod"),
+    ];
+    let placed = guest.post("/checkout", &form).await;
+    assert_eq!(placed.status, 303, "{}", placed.html);
+    assert!(placed.location.starts_with("/checkout/"), "{}", placed.location);
+    // The same form sent twice orders once.
+    let again = guest.post("/checkout", &form).await;
+    assert_eq!(again.location, placed.location);
+
+    let result = guest.page(&placed.location).await;
+    assert!(result.contains("your order is placed"), "{result}");
+    let orders = links(&result, "/orders/");
+    assert_eq!(orders.len(), 1, "{result}");
+    let order_path = orders[0].clone();
+
+    let order = guest.page(&order_path).await;
+    assert!(order.contains("Tube Amplifier"), "{order}");
+    assert!(order.contains("1 Market Street"), "{order}");
+    assert!(order.contains("class=\"timeline\""), "{order}");
+    assert!(order.contains("<li class=\"done\">Ordered <time"), "{order}");
+    assert!(order.contains("action=\"/orders/"), "cancel button: {order}");
+    let list = guest.page("/orders").await;
+    assert!(list.contains(&format!("href=\"{order_path}\"")), "{list}");
+    // The cart is empty now.
+    assert!(guest.page("/cart").await.contains("Your cart is empty"));
+
+    // The seller finds it and ships it: only the next steps are offered.
+    let seller = Visitor::new(&p);
+    seller.sign_in(&seller_token);
+    let shop_list = seller.page("/seller/orders").await;
+    let shop_orders = links(&shop_list, "/seller/orders/");
+    assert_eq!(shop_orders.len(), 1, "{shop_list}");
+    let shop_order = seller.page(&shop_orders[0]).await;
+    assert!(shop_order.contains("value=\"shipped\""), "{shop_order}");
+    assert!(!shop_order.contains("value=\"ordered\""), "{shop_order}");
+    let r = seller
+        .post(&format!("{}/status", shop_orders[0]), &[("status", "shipped")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let shipped = seller.page(&r.location).await;
+    assert!(shipped.contains("Marked shipped"), "{shipped}");
+    assert!(!shipped.contains("value=\"shipped\""), "{shipped}");
+    let filtered = seller.page("/seller/orders?status=shipped").await;
+    assert_eq!(links(&filtered, "/seller/orders/").len(), 1, "{filtered}");
+    let none = seller.page("/seller/orders?status=delivered").await;
+    assert!(links(&none, "/seller/orders/").is_empty(), "{none}");
+
+    // The buyer sees it shipped, no cancel button, and an unread badge.
+    let order = guest.page(&order_path).await;
+    assert!(order.contains("<li class=\"done\">Shipped <time"), "{order}");
+    assert!(!order.contains("Cancel order"), "{order}");
+    assert!(order.contains("class=\"badge unread\""), "{order}");
+    let notes = guest.page("/notifications").await;
+    assert!(notes.contains("notification unread"), "{notes}");
+    let r = guest.post("/notifications/read", &[]).await;
+    assert_eq!(r.status, 303);
+    let notes = guest.page("/notifications").await;
+    assert!(!notes.contains("class=\"badge unread\""), "{notes}");
+
+    // Strangers: signed out goes to sign in; another buyer gets a 404.
+    let stranger = Visitor::new(&p);
+    let r = stranger.get(&order_path).await;
+    assert_eq!(r.status, 303);
+    assert!(r.location.starts_with("/login?next="));
+    stranger.sign_in(&p.sign_up_buyer("other@example.com").await);
+    assert_eq!(stranger.get(&order_path).await.status, 404);
+    assert_eq!(stranger.get("/seller/orders").await.status, 403);
+    assert_eq!(stranger.get("/admin/orders").await.status, 403);
+}
+
+#[tokio::test]
+async fn a_seller_makes_and_deletes_discount_codes() {
+    let p = with_test_payments().await;
+    categories(&p).await;
+    let (token, _) = real_seller_with_shop(&p, "Anna's Audio").await;
+    let seller = Visitor::new(&p);
+    seller.sign_in(&token);
+    assert!(seller.page("/seller").await.contains("href=\"/seller/coupons\""));
+    let empty = seller.page("/seller/coupons").await;
+    assert!(empty.contains("No codes yet"), "{empty}");
+
+    // A bad amount is marked beside its field, the code kept.
+    let r = seller
+        .post(
+            "/seller/coupons",
+            &[("code", "SPRING10"), ("kind", "percent"), ("amount", "ten")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.html);
+    assert!(r.html.contains("id=\"c-amount-error\""), "{}", r.html);
+    assert!(r.html.contains("value=\"SPRING10\""), "{}", r.html);
+
+    let r = seller
+        .post(
+            "/seller/coupons",
+            &[("code", "SPRING10"), ("kind", "percent"), ("amount", "10")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let list = seller.page(&r.location).await;
+    assert!(list.contains("<code>SPRING10</code>"), "{list}");
+    assert!(list.contains("10%"), "{list}");
+    let delete = list
+        .split("action=\"")
+        .find(|s| s.contains("/delete\""))
+        .map(|s| s[..s.find('"').unwrap()].to_owned())
+        .unwrap();
+    let r = seller.post(&delete, &[]).await;
+    assert_eq!(r.status, 303);
+    assert!(seller.page("/seller/coupons").await.contains("No codes yet"));
+}
+
+/// Polls a page until it contains `text`.
+async fn wait_for_text(b: &Browser, text: &str) -> String {
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = b.source().await;
+        if html.contains(text) {
+            return html;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("never saw {text:?} in {html}");
+}
+
+#[tokio::test]
+async fn in_a_browser_a_buyer_pays_by_card_for_two_shops_and_a_seller_delivers() {
+    let p = with_test_payments().await;
+    categories(&p).await;
+    let (anna, _) = real_seller_with_shop(&p, "Anna's Audio").await;
+    let (ben, _) = real_seller_with_shop(&p, "Ben's Books").await;
+    let amp = create(&p, &anna, &cod_product("Tube Amplifier", 40_000)).await;
+    let book = create(&p, &ben, &cod_product("Poetry Collection", 2_500)).await;
+    p.sign_up_buyer("bea@example.com").await;
+
+    let b = Browser::start().await;
+    // Shopping first, signing in at checkout.
+    for prod in [&amp, &book] {
+        b.goto(&p.url(&format!("/products/{}", prod["slug"].as_str().unwrap())))
+            .await;
+        b.click("form.add-to-cart button[type=submit]").await;
+        b.wait_for_path("/cart").await;
+    }
+    let cart = b.source().await;
+    assert!(cart.contains("Tube Amplifier") && cart.contains("Poetry Collection"));
+    b.click("a[href='/checkout']").await;
+    b.wait_for_path("/login").await;
+    b.fill("email", "bea@example.com").await;
+    b.fill("password", PASSWORD).await;
+    b.click("form[action='/login'] button[type=submit]").await;
+    b.wait_for_path("/checkout").await;
+
+    b.fill("full_name", "Bea Buyer").await;
+    b.fill("line1", "1 Market Street").await;
+    b.fill("city", "Berlin").await;
+    b.fill("postal_code", "10115").await;
+    b.fill("country", "DE").await;
+    b.click("input[name='payment'][value='card']").await;
+    b.click("form[action='/checkout'] button[type=submit]").await;
+
+    // The stand-in payment page: approve.
+    wait_for_text(&b, "Test payment").await;
+    assert!(b.path().await.starts_with("/pay/test/"));
+    b.click("input[value='approve'] + button").await;
+    let html = wait_for_text(&b, "your order is placed").await;
+    assert!(b.path().await.starts_with("/checkout/"));
+    assert_eq!(links(&html, "/orders/").len(), 2, "{html}");
+    assert!(html.contains("Anna&#x27;s Audio") || html.contains("Anna&#39;s Audio"));
+    b.click("header form[action='/logout'] button").await;
+    b.wait_for_path("/").await;
+
+    // Anna delivers hers in one go.
+    let anna_visitor = Visitor::new(&p);
+    anna_visitor.sign_in(&anna);
+    let list = anna_visitor.page("/seller/orders").await;
+    let mine = links(&list, "/seller/orders/");
+    assert_eq!(mine.len(), 1, "{list}");
+    let r = anna_visitor
+        .post(&format!("{}/status", mine[0]), &[("status", "delivered")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let delivered = anna_visitor.page(&r.location).await;
+    assert!(delivered.contains("data-status=\"delivered\""), "{delivered}");
+
+    // The buyer sees it delivered.
+    b.goto(&p.url("/login?next=/orders")).await;
+    b.fill("email", "bea@example.com").await;
+    b.fill("password", PASSWORD).await;
+    b.click("form[action='/login'] button[type=submit]").await;
+    b.wait_for_path("/orders").await;
+    let orders = b.source().await;
+    assert!(orders.contains("data-status=\"delivered\""), "{orders}");
+    assert!(orders.contains("data-status=\"ordered\""), "{orders}");
+    b.close().await;
+}
