@@ -308,7 +308,12 @@ async fn add(
         Ok(v) => v,
         Err(e) => return envelope_page(viewer, e.0),
     };
-    let quantity = match f.quantity.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+    let quantity = match f
+        .quantity
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+    {
         None => None,
         Some(q) => match q.parse::<i64>() {
             Ok(n) => Some(n),
@@ -597,7 +602,11 @@ async fn wish_remove(
             },
         )
         .await;
-    wish_redirect(viewer, &session, result.map(|_| "Removed from your wishlist."))
+    wish_redirect(
+        viewer,
+        &session,
+        result.map(|_| "Removed from your wishlist."),
+    )
 }
 
 /// Puts the product in the cart (its first options) and takes it off the list.
@@ -988,11 +997,7 @@ async fn notifications_page(
     NotificationsPage {
         viewer,
         nav,
-        items: list
-            .notifications
-            .into_iter()
-            .map(note_view)
-            .collect(),
+        items: list.notifications.into_iter().map(note_view).collect(),
     }
     .into_response()
 }

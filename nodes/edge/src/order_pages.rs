@@ -12,8 +12,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::orders::{
-    self as o, AdvanceOrder, Coupon, CouponId, CouponInput, CouponKind, ListOrders, Order,
-    OrderId, OrderList, OrderStatus, PaymentMethod, PaymentStatus,
+    self as o, AdvanceOrder, Coupon, CouponId, CouponInput, CouponKind, ListOrders, Order, OrderId,
+    OrderList, OrderStatus, PaymentMethod, PaymentStatus,
 };
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
@@ -22,8 +22,8 @@ use crate::EdgeState;
 use crate::cart_pages::Nav;
 use crate::extract::{Meta, Viewer};
 use crate::storefront::{
-    FieldErrors, envelope_page, error_view, format_price, human_time, parse_price,
-    sign_in_first, urlencode,
+    FieldErrors, envelope_page, error_view, format_price, human_time, parse_price, sign_in_first,
+    urlencode,
 };
 
 pub fn routes() -> Router<EdgeState> {
@@ -480,19 +480,17 @@ async fn advance(
         return sign_in_first(&here);
     }
     let Some(status) = status_param(&f.status) else {
-        return Redirect::to(&format!("{here}?error={}", urlencode("Choose the next step.")))
-            .into_response();
+        return Redirect::to(&format!(
+            "{here}?error={}",
+            urlencode("Choose the next step.")
+        ))
+        .into_response();
     };
     let result = s
         .call::<o::AdvanceShopOrder>(&meta, &AdvanceOrder { id, status })
         .await;
     let notice = format!("Marked {}.", status.label().to_lowercase());
-    after(
-        viewer,
-        &here,
-        result.map(|_| notice.as_str()),
-        Role::Seller,
-    )
+    after(viewer, &here, result.map(|_| notice.as_str()), Role::Seller)
 }
 
 async fn refund(

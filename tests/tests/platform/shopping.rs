@@ -36,7 +36,7 @@ impl Visitor {
             .cookie_provider(jar.clone())
             .timeout(Duration::from_secs(30))
             .build()
-            .unwrap();
+            .expect("http client");
         let base = p.url("");
         Self {
             client,
@@ -47,7 +47,7 @@ impl Visitor {
 
     /// Signed in as the account holding `token` (the access cookie).
     fn sign_in(&self, token: &str) {
-        let url: reqwest::Url = self.base.parse().unwrap();
+        let url: reqwest::Url = self.base.parse().expect("base url");
         self.jar
             .add_cookie_str(&format!("bazaar_access={token}; Path=/"), &url);
     }
@@ -63,7 +63,7 @@ impl Visitor {
         Reply {
             status,
             location,
-            html: r.text().await.unwrap(),
+            html: r.text().await.expect("a body"),
         }
     }
 
@@ -73,7 +73,7 @@ impl Visitor {
                 .get(format!("{}{path}", self.base))
                 .send()
                 .await
-                .unwrap(),
+                .expect("request sent"),
         )
         .await
     }
@@ -86,7 +86,7 @@ impl Visitor {
                 .form(form)
                 .send()
                 .await
-                .unwrap(),
+                .expect("request sent"),
         )
         .await
     }
@@ -112,7 +112,7 @@ fn links(html: &str, prefix: &str) -> Vec<String> {
     html.match_indices(&needle)
         .map(|(i, _)| {
             let rest = &html[i + 6..];
-            rest[..rest.find('"').unwrap()].to_owned()
+            rest[..rest.find('"').expect("closing quote")].to_owned()
         })
         .collect()
 }
@@ -120,8 +120,11 @@ fn links(html: &str, prefix: &str) -> Vec<String> {
 /// The value of the hidden input `name`.
 fn hidden(html: &str, name: &str) -> String {
     let needle = format!("name=\"{name}\" value=\"");
-    let i = html.find(&needle).unwrap_or_else(|| panic!("no {name} in {html}")) + needle.len();
-    html[i..i + html[i..].find('"').unwrap()].to_owned()
+    let i = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + needle.len();
+    html[i..i + html[i..].find('"').expect("closing quote")].to_owned()
 }
 
 #[tokio::test]
@@ -130,8 +133,8 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
     categories(&p).await;
     let (seller_token, _) = real_seller_with_shop(&p, "Anna's Audio").await;
     let amp = create(&p, &seller_token, &cod_product("Tube Amplifier", 40_000)).await;
-    let slug = amp["slug"].as_str().unwrap();
-    let id = amp["id"].as_str().unwrap();
+    let slug = amp["slug"].as_str().expect("a slug");
+    let id = amp["id"].as_str().expect("an id");
 
     // The product page's form puts it in a guest's cart.
     let guest = Visitor::new(&p);
@@ -139,15 +142,20 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
     assert!(html.contains("action=\"/cart/add\""), "{html}");
     assert!(!html.contains("Cart coming soon"), "{html}");
     let r = guest
-        .post(
-            "/cart/add",
-            &[("product_id", id), ("quantity", "2")],
-        )
+        .post("/cart/add", &[("product_id", id), ("quantity", "2")])
         .await;
-    assert_eq!((r.status, r.location.as_str()), (303, "/cart"), "{}", r.html);
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/cart"),
+        "{}",
+        r.html
+    );
     let cart = guest.page("/cart").await;
     assert!(cart.contains("Tube Amplifier"), "{cart}");
-    assert!(cart.contains("Anna&#x27;s Audio") || cart.contains("Anna&#39;s Audio"), "{cart}");
+    assert!(
+        cart.contains("Anna&#x27;s Audio") || cart.contains("Anna&#39;s Audio"),
+        "{cart}"
+    );
     assert!(cart.contains("value=\"2\""), "{cart}");
     assert!(cart.contains("href=\"/checkout\""), "{cart}");
 
@@ -195,7 +203,11 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
         refused.html
     );
     assert!(refused.html.contains("error-banner"), "{}", refused.html);
-    assert!(refused.html.contains("value=\"Berlin\""), "{}", refused.html);
+    assert!(
+        refused.html.contains("value=\"Berlin\""),
+        "{}",
+        refused.html
+    );
 
     let key = hidden(&refused.html, "idempotency_key");
     let form = [
@@ -210,7 +222,11 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
     ];
     let placed = guest.post("/checkout", &form).await;
     assert_eq!(placed.status, 303, "{}", placed.html);
-    assert!(placed.location.starts_with("/checkout/"), "{}", placed.location);
+    assert!(
+        placed.location.starts_with("/checkout/"),
+        "{}",
+        placed.location
+    );
     // The same form sent twice orders once.
     let again = guest.post("/checkout", &form).await;
     assert_eq!(again.location, placed.location);
@@ -225,8 +241,14 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
     assert!(order.contains("Tube Amplifier"), "{order}");
     assert!(order.contains("1 Market Street"), "{order}");
     assert!(order.contains("class=\"timeline\""), "{order}");
-    assert!(order.contains("<li class=\"done\">Ordered <time"), "{order}");
-    assert!(order.contains("action=\"/orders/"), "cancel button: {order}");
+    assert!(
+        order.contains("<li class=\"done\">Ordered <time"),
+        "{order}"
+    );
+    assert!(
+        order.contains("action=\"/orders/"),
+        "cancel button: {order}"
+    );
     let list = guest.page("/orders").await;
     assert!(list.contains(&format!("href=\"{order_path}\"")), "{list}");
     // The cart is empty now.
@@ -242,7 +264,10 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
     assert!(shop_order.contains("value=\"shipped\""), "{shop_order}");
     assert!(!shop_order.contains("value=\"ordered\""), "{shop_order}");
     let r = seller
-        .post(&format!("{}/status", shop_orders[0]), &[("status", "shipped")])
+        .post(
+            &format!("{}/status", shop_orders[0]),
+            &[("status", "shipped")],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.html);
     let shipped = seller.page(&r.location).await;
@@ -255,7 +280,10 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
 
     // The buyer sees it shipped, no cancel button, and an unread badge.
     let order = guest.page(&order_path).await;
-    assert!(order.contains("<li class=\"done\">Shipped <time"), "{order}");
+    assert!(
+        order.contains("<li class=\"done\">Shipped <time"),
+        "{order}"
+    );
     assert!(!order.contains("Cancel order"), "{order}");
     assert!(order.contains("class=\"badge unread\""), "{order}");
     let notes = guest.page("/notifications").await;
@@ -283,7 +311,12 @@ async fn a_seller_makes_and_deletes_discount_codes() {
     let (token, _) = real_seller_with_shop(&p, "Anna's Audio").await;
     let seller = Visitor::new(&p);
     seller.sign_in(&token);
-    assert!(seller.page("/seller").await.contains("href=\"/seller/coupons\""));
+    assert!(
+        seller
+            .page("/seller")
+            .await
+            .contains("href=\"/seller/coupons\"")
+    );
     let empty = seller.page("/seller/coupons").await;
     assert!(empty.contains("No codes yet"), "{empty}");
 
@@ -311,11 +344,16 @@ async fn a_seller_makes_and_deletes_discount_codes() {
     let delete = list
         .split("action=\"")
         .find(|s| s.contains("/delete\""))
-        .map(|s| s[..s.find('"').unwrap()].to_owned())
-        .unwrap();
+        .map(|s| s[..s.find('"').expect("closing quote")].to_owned())
+        .expect("a delete form");
     let r = seller.post(&delete, &[]).await;
     assert_eq!(r.status, 303);
-    assert!(seller.page("/seller/coupons").await.contains("No codes yet"));
+    assert!(
+        seller
+            .page("/seller/coupons")
+            .await
+            .contains("No codes yet")
+    );
 }
 
 /// Polls a page until it contains `text`.
@@ -344,8 +382,11 @@ async fn in_a_browser_a_buyer_pays_by_card_for_two_shops_and_a_seller_delivers()
     let b = Browser::start().await;
     // Shopping first, signing in at checkout.
     for prod in [&amp, &book] {
-        b.goto(&p.url(&format!("/products/{}", prod["slug"].as_str().unwrap())))
-            .await;
+        b.goto(&p.url(&format!(
+            "/products/{}",
+            prod["slug"].as_str().expect("a slug")
+        )))
+        .await;
         b.click("form.add-to-cart button[type=submit]").await;
         b.wait_for_path("/cart").await;
     }
@@ -364,7 +405,8 @@ async fn in_a_browser_a_buyer_pays_by_card_for_two_shops_and_a_seller_delivers()
     b.fill("postal_code", "10115").await;
     b.fill("country", "DE").await;
     b.click("input[name='payment'][value='card']").await;
-    b.click("form[action='/checkout'] button[type=submit]").await;
+    b.click("form[action='/checkout'] button[type=submit]")
+        .await;
 
     // The stand-in payment page: approve.
     wait_for_text(&b, "Test payment").await;
@@ -388,7 +430,10 @@ async fn in_a_browser_a_buyer_pays_by_card_for_two_shops_and_a_seller_delivers()
         .await;
     assert_eq!(r.status, 303, "{}", r.html);
     let delivered = anna_visitor.page(&r.location).await;
-    assert!(delivered.contains("data-status=\"delivered\""), "{delivered}");
+    assert!(
+        delivered.contains("data-status=\"delivered\""),
+        "{delivered}"
+    );
 
     // The buyer sees it delivered.
     b.goto(&p.url("/login?next=/orders")).await;
