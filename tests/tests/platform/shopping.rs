@@ -356,6 +356,54 @@ async fn a_seller_makes_and_deletes_discount_codes() {
     );
 }
 
+#[tokio::test]
+async fn a_wishlist_keeps_products_and_moves_them_to_the_cart() {
+    let p = with_test_payments().await;
+    categories(&p).await;
+    let (seller, _) = real_seller_with_shop(&p, "Anna's Audio").await;
+    let lamp = create(&p, &seller, &cod_product("<b>Bold</b> Lamp", 3_000)).await;
+    let id = lamp["id"].as_str().expect("an id");
+    let slug = lamp["slug"].as_str().expect("a slug");
+
+    let guest = Visitor::new(&p);
+    let html = guest.page(&format!("/products/{slug}")).await;
+    assert!(html.contains("action=\"/wishlist/add\""), "{html}");
+    assert!(guest.page("/wishlist").await.contains("Nothing saved yet"));
+    let r = guest.post("/wishlist/add", &[("product_id", id)]).await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/wishlist?notice=Added%20to%20your%20wishlist.")
+    );
+    let list = guest.page("/wishlist").await;
+    // Titles are text, never markup.
+    assert!(list.contains("&#60;b&#62;Bold&#60;/b&#62; Lamp"), "{list}");
+    assert!(!list.contains("<b>Bold</b>"), "{list}");
+
+    let r = guest.post(&format!("/wishlist/{id}/move"), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    assert!(r.location.starts_with("/cart"), "{}", r.location);
+    let cart = guest.page("/cart").await;
+    assert!(cart.contains("&#60;b&#62;Bold&#60;/b&#62; Lamp"), "{cart}");
+    assert!(
+        cart.contains("class=\"badge\""),
+        "the header counts it: {cart}"
+    );
+    assert!(guest.page("/wishlist").await.contains("Nothing saved yet"));
+
+    // Quantity 0 removes the line.
+    let line = links_or_actions(&cart, "/cart/lines/");
+    let r = guest.post(&line, &[("quantity", "0")]).await;
+    assert_eq!(r.status, 303);
+    assert!(guest.page("/cart").await.contains("Your cart is empty"));
+}
+
+/// The first form action starting with `prefix`.
+fn links_or_actions(html: &str, prefix: &str) -> String {
+    let needle = format!("action=\"{prefix}");
+    let i = html.find(&needle).expect("a form") + "action=\"".len();
+    html[i..i + html[i..].find('"').expect("closing quote")].to_owned()
+}
+
 /// Polls a page until it contains `text`.
 async fn wait_for_text(b: &Browser, text: &str) -> String {
     let mut html = String::new();
