@@ -302,6 +302,40 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
     assert_eq!(stranger.get(&order_path).await.status, 404);
     assert_eq!(stranger.get("/seller/orders").await.status, 403);
     assert_eq!(stranger.get("/admin/orders").await.status, 403);
+
+    // An admin sees every order, filtered by status.
+    let r = p
+        .http
+        .post(p.url("/api/admins"))
+        .bearer_auth(p.token(bazaar_subjects::Role::Admin))
+        .json(&json!({ "name": "Ada Admin", "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(r.status(), 201);
+    let session: Value = p
+        .http
+        .post(p.url("/api/login"))
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a session");
+    let admin = Visitor::new(&p);
+    admin.sign_in(session["access_token"].as_str().expect("a token"));
+    assert!(
+        admin
+            .page("/admin")
+            .await
+            .contains("href=\"/admin/orders\"")
+    );
+    let all = admin.page("/admin/orders").await;
+    assert_eq!(all.matches("class=\"order-row\"").count(), 1, "{all}");
+    assert!(all.contains("data-status=\"shipped\""), "{all}");
+    let none = admin.page("/admin/orders?status=delivered").await;
+    assert_eq!(none.matches("class=\"order-row\"").count(), 0, "{none}");
 }
 
 #[tokio::test]
