@@ -768,8 +768,32 @@ async fn render_checkout(
         Some(e) => {
             let errors = FieldErrors::from_envelope(&e);
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            // Fields the form has are marked beside them; others (the
+            // cart's discount code) are said in the banner.
+            const SHOWN: [&str; 10] = [
+                "address",
+                "address_id",
+                "payment",
+                "address.full_name",
+                "address.line1",
+                "address.line2",
+                "address.city",
+                "address.postal_code",
+                "address.country",
+                "address.phone",
+            ];
+            let others: Vec<String> = e
+                .fields
+                .iter()
+                .filter(|f| !SHOWN.contains(&f.field.as_str()))
+                .map(|f| format!("{}: {}", f.field.replace('_', " "), f.message))
+                .collect();
             let message = if e.status == 409 {
                 format!("{} Please check your cart and try again.", e.message)
+            } else if !others.is_empty() {
+                others.join("; ")
+            } else if !e.fields.is_empty() {
+                "Please correct the marked fields.".to_owned()
             } else {
                 e.message
             };

@@ -208,6 +208,11 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
         "{}",
         refused.html
     );
+    assert!(
+        refused.html.contains("id=\"line1-error\""),
+        "{}",
+        refused.html
+    );
 
     let key = hidden(&refused.html, "idempotency_key");
     let form = [
