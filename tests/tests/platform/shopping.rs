@@ -443,6 +443,48 @@ fn links_or_actions(html: &str, prefix: &str) -> String {
     html[i..i + html[i..].find('"').expect("closing quote")].to_owned()
 }
 
+#[tokio::test]
+async fn checkout_says_when_the_last_one_went_to_someone_else() {
+    let p = with_test_payments().await;
+    categories(&p).await;
+    let (seller, _) = real_seller_with_shop(&p, "Anna's Audio").await;
+    let mut body = cod_product("Last Lamp", 3_000);
+    body["stock"] = json!(1);
+    let lamp = create(&p, &seller, &body).await;
+    let id = lamp["id"].as_str().expect("an id");
+
+    let address = [
+        ("address_id", "new"),
+        ("full_name", "Bea Buyer"),
+        ("line1", "1 Market Street"),
+        ("city", "Berlin"),
+        ("postal_code", "10115"),
+        ("country", "DE"),
+        ("payment", "cod"),
+    ];
+    let mut buyers = Vec::new();
+    for email in ["bea@example.com", "bo@example.com"] {
+        let v = Visitor::new(&p);
+        v.sign_in(&p.sign_up_buyer(email).await);
+        let r = v.post("/cart/add", &[("product_id", id)]).await;
+        assert_eq!(r.location, "/cart");
+        let key = hidden(&v.page("/checkout").await, "idempotency_key");
+        buyers.push((v, key));
+    }
+    let (first, first_key) = &buyers[0];
+    let mut form = vec![("idempotency_key", first_key.as_str())];
+    form.extend(address);
+    assert_eq!(first.post("/checkout", &form).await.status, 303);
+
+    let (second, second_key) = &buyers[1];
+    let mut form = vec![("idempotency_key", second_key.as_str())];
+    form.extend(address);
+    let r = second.post("/checkout", &form).await;
+    assert_eq!(r.status, 409, "{}", r.html);
+    assert!(r.html.contains("Please check your cart"), "{}", r.html);
+    assert!(r.html.contains("href=\"/cart\""), "{}", r.html);
+}
+
 /// Polls a page until it contains `text`.
 async fn wait_for_text(b: &Browser, text: &str) -> String {
     let mut html = String::new();
