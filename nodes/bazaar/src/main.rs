@@ -260,8 +260,9 @@ async fn dev(
     nodes.mail.serve_mailbox = nodes.mail.smtp_url.is_none();
     // One box without a payment provider: card payments go through the
     // clearly labelled test payment page, so a purchase can be completed.
-    nodes.orders.test_payments = true;
-    edge.test_payments = true;
+    // With a Stripe key set the test page is off (the edge refuses it).
+    nodes.orders.test_payments = !nodes.orders.stripe_enabled();
+    edge.test_payments = nodes.orders.test_payments;
     nodes.orders.public_url = edge.public_url.clone();
     let nodes = platform::spawn_all(&ctx, &nodes, &shutdown);
     let public_url = edge.public_url.clone();

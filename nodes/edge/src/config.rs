@@ -1,7 +1,7 @@
 //! Edge settings, from flags or the environment.
 
 /// How the edge listens and guards itself.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct EdgeConfig {
     /// Address the HTTP server listens on.
     #[arg(long, env = "BAZAAR_HTTP_ADDR", default_value = "127.0.0.1:8080")]
@@ -65,6 +65,44 @@ pub struct EdgeConfig {
     /// a payment provider only).
     #[arg(skip)]
     pub test_payments: bool,
+
+    /// Stripe webhook signing secret (`whsec_…`); unset: Stripe webhooks
+    /// are refused.
+    #[arg(long, env = "BAZAAR_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
+}
+
+/// Secrets stay out of logs: only whether they are set is shown.
+impl std::fmt::Debug for EdgeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeConfig")
+            .field("http_addr", &self.http_addr)
+            .field("public_url", &self.public_url)
+            .field("cors_origins", &self.cors_origins)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("http_timeout_ms", &self.http_timeout_ms)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field(
+                "auth_rate_limit_per_minute",
+                &self.auth_rate_limit_per_minute,
+            )
+            .field(
+                "account_rate_limit_per_15min",
+                &self.account_rate_limit_per_15min,
+            )
+            .field("trust_forwarded", &self.trust_forwarded)
+            .field("google_sign_in", &self.google_sign_in)
+            .field(
+                "cookie_secret",
+                &self.cookie_secret.as_ref().map(|_| "(hidden)"),
+            )
+            .field("test_payments", &self.test_payments)
+            .field(
+                "stripe_webhook_secret",
+                &self.stripe_webhook_secret.as_ref().map(|_| "(hidden)"),
+            )
+            .finish()
+    }
 }
 
 impl Default for EdgeConfig {
@@ -82,6 +120,7 @@ impl Default for EdgeConfig {
             google_sign_in: std::env::var_os("BAZAAR_GOOGLE_CLIENT_ID").is_some(),
             cookie_secret: None,
             test_payments: false,
+            stripe_webhook_secret: None,
         }
     }
 }
