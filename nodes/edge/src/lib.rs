@@ -28,6 +28,7 @@ mod ratelimit;
 mod seller_pages;
 mod shops;
 mod storefront;
+mod stripe_webhook;
 
 pub use config::EdgeConfig;
 pub use error::ApiError;
@@ -113,6 +114,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(shops::routes())
         .merge(products::routes())
         .merge(commerce::routes())
+        .merge(stripe_webhook::routes())
         .merge(cart_pages::routes())
         .merge(order_pages::routes())
         .merge(storefront::routes())
