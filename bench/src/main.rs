@@ -66,7 +66,7 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Per-request timeout.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 120)]
     timeout_secs: u64,
     /// Send no X-Forwarded-For (all requests count against one client IP).
     #[arg(long)]
