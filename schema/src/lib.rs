@@ -199,6 +199,34 @@ pub fn take_rows<T: DeserializeOwned>(
         .collect()
 }
 
+/// A transaction's outcome, with every statement's error joined: a THROW
+/// shows up only in its own statement, the others say no more than that the
+/// transaction failed, and `check()` would hand back one of those.
+pub fn transaction_errors(
+    result: Result<surrealdb::IndexedResults, surrealdb::Error>,
+) -> Result<(), String> {
+    let errors: Vec<String> = match result {
+        Ok(mut r) => r
+            .take_errors()
+            .into_values()
+            .map(|e| e.to_string())
+            .collect(),
+        Err(e) => vec![e.to_string()],
+    };
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join(" | "))
+    }
+}
+
+/// Whether transaction errors (as [`transaction_errors`] joins them) say two
+/// transactions collided, so trying again is right.
+pub fn is_retryable(errors: &str) -> bool {
+    let text = errors.to_lowercase();
+    text.contains("conflict") || text.contains("can be retried")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use bazaar_runtime::Caller;
-use bazaar_schema::take_rows;
+use bazaar_schema::{is_retryable, take_rows, transaction_errors};
 use bazaar_subjects::catalog::{
     Products, Reservation, ReserveStockRequest, ReservedLine, RestockRequest, StockLine,
 };
@@ -48,32 +48,6 @@ fn owner_of(caller: &Caller) -> Result<String, CatalogError> {
         .account_id()
         .map(str::to_owned)
         .ok_or_else(|| CatalogError::Upstream(ErrorEnvelope::unauthorized("sign in to buy")))
-}
-
-/// Whether an error is SurrealDB saying two transactions collided.
-fn is_conflict(e: &str) -> bool {
-    let text = e.to_lowercase();
-    text.contains("conflict") || text.contains("can be retried")
-}
-
-/// A transaction's outcome: every statement's error joined (a THROW shows
-/// up in its own statement, the rest only say the transaction failed).
-fn statement_errors(
-    result: Result<surrealdb::IndexedResults, surrealdb::Error>,
-) -> Result<(), String> {
-    let errors: Vec<String> = match result {
-        Ok(mut r) => r
-            .take_errors()
-            .into_values()
-            .map(|e| e.to_string())
-            .collect(),
-        Err(e) => vec![e.to_string()],
-    };
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join(" | "))
-    }
 }
 
 fn busy() -> CatalogError {
@@ -203,7 +177,7 @@ impl CatalogStore {
                 .bind(("release_hash", token_hash(&req.release_token)))
                 .bind(("lines", serde_json::to_value(&lines)?))
                 .await;
-            match statement_errors(result) {
+            match transaction_errors(result) {
                 Ok(()) => {
                     self.refresh(&ids).await?;
                     return Ok(Reservation {
@@ -218,7 +192,7 @@ impl CatalogStore {
                     reserved_lines(&products, &wanted)?;
                     // It looks fine again: it changed back meanwhile; retry.
                 }
-                Err(e) if is_conflict(&e) || e.contains("already exists") => {
+                Err(e) if is_retryable(&e) || e.contains("already exists") => {
                     tokio::time::sleep(std::time::Duration::from_millis(
                         u64::from(rand_jitter()) % 20 + 1,
                     ))
@@ -260,7 +234,7 @@ impl CatalogStore {
                 )
                 .bind(("rid", id.to_owned()))
                 .await;
-            match statement_errors(result) {
+            match transaction_errors(result) {
                 Ok(()) => {
                     let ids: Vec<String> = existing
                         .lines
@@ -275,7 +249,7 @@ impl CatalogStore {
                     });
                 }
                 // Released by a concurrent call: the loop reads that.
-                Err(e) if e.contains("already released") || is_conflict(&e) => {
+                Err(e) if e.contains("already released") || is_retryable(&e) => {
                     tokio::time::sleep(std::time::Duration::from_millis(
                         u64::from(rand_jitter()) % 20 + 1,
                     ))
@@ -333,13 +307,13 @@ impl CatalogStore {
                 .bind(("restock", req.restock_id.clone()))
                 .bind(("lines", serde_json::to_value(&req.lines)?))
                 .await;
-            match statement_errors(result) {
+            match transaction_errors(result) {
                 Ok(()) => {
                     let ids: Vec<String> = req.lines.iter().map(|l| l.product_id.clone()).collect();
                     return self.refresh(&ids).await;
                 }
                 Err(e) if e.contains("already restocked") => return Ok(()),
-                Err(e) if is_conflict(&e) => {
+                Err(e) if is_retryable(&e) => {
                     tokio::time::sleep(std::time::Duration::from_millis(
                         u64::from(rand_jitter()) % 20 + 1,
                     ))
@@ -453,9 +427,9 @@ mod tests {
                         .bind(("release_hash", token_hash("t")))
                         .bind(("lines", json!([line])))
                         .await;
-                    match statement_errors(r) {
+                    match transaction_errors(r) {
                         Ok(()) => return Ok(()),
-                        Err(e) if is_conflict(&e) => continue,
+                        Err(e) if is_retryable(&e) => continue,
                         Err(e) => return Err(e),
                     }
                 }

@@ -649,18 +649,17 @@ impl OrdersStore {
                 .bind(("owner", format!("a:{}", row.buyer)))
                 .bind(("products", product_ids.clone()))
                 .await;
-            let errors: Vec<String> = match result {
-                Ok(mut r) => r
-                    .take_errors()
-                    .into_values()
-                    .map(|e| e.to_string())
-                    .collect(),
-                Err(e) => vec![e.to_string()],
+            let errors = match bazaar_schema::transaction_errors(result) {
+                Ok(()) => {
+                    self.after_placed(row, payment_status).await;
+                    return Ok(());
+                }
+                Err(e) => e,
             };
-            if errors.iter().any(|e| e.contains("checkout closed")) {
+            if errors.contains("checkout closed") {
                 return Ok(());
             }
-            if errors.iter().any(|e| e.contains("coupon used up")) {
+            if errors.contains("coupon used up") {
                 self.release(row).await;
                 self.fail(
                     row,
@@ -669,19 +668,12 @@ impl OrdersStore {
                 .await?;
                 return Ok(());
             }
-            if errors
-                .iter()
-                .any(|e| e.contains("can be retried") || e.contains("conflict"))
-            {
+            if bazaar_schema::is_retryable(&errors) {
                 // Another request for this checkout wrote at the same time:
                 // look again (it may have placed the orders already).
                 continue;
             }
-            if !errors.is_empty() {
-                return Err(OrdersError::Internal(errors.join(" | ")));
-            }
-            self.after_placed(row, payment_status).await;
-            return Ok(());
+            return Err(OrdersError::Internal(errors));
         }
         Err(OrdersError::Internal(
             "checkout kept colliding with itself".into(),
