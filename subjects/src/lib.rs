@@ -158,6 +158,15 @@ impl std::str::FromStr for Domain {
     }
 }
 
+/// What image ids look like: `POST /api/images` names each upload with a
+/// UUID v7 in its 32-character lowercase hex form.
+pub fn is_image_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// A request or reply with no content.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Empty {}

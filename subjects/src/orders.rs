@@ -23,6 +23,12 @@ pub const JOBS: Stream = Stream {
     subjects: "jobs.orders.>",
 };
 
+/// Guest cart ids (and checkout ids) are random UUIDs in 32 hex digits:
+/// unguessable, so holding one is proof enough of whose it is.
+pub fn is_guest_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Who a cart or wishlist belongs to: the caller's account when signed in,
 /// else the guest id from the edge's signed cookie.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -52,13 +52,7 @@ pub struct ProductDoc {
     pub event_ends: Option<String>,
 }
 
-/// Is this an id `POST /api/images` hands out (a UUID in 32 hex digits)?
-pub fn is_image_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
+pub use bazaar_subjects::is_image_id;
 
 fn is_http_url(u: &str) -> bool {
     u.len() <= 2048 && url_has_host(u) && (u.starts_with("https://") || u.starts_with("http://"))

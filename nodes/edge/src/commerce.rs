@@ -129,11 +129,7 @@ fn guest_from_cookie(state: &EdgeState, headers: &HeaderMap) -> Option<String> {
     mac.update(id.as_bytes());
     let tag = hex::decode(tag).ok()?;
     mac.verify_slice(&tag).ok()?;
-    bazaar_orders_guest_id(id).then(|| id.to_owned())
-}
-
-fn bazaar_orders_guest_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+    o::is_guest_id(id).then(|| id.to_owned())
 }
 
 fn cart_cookie(state: &EdgeState, id: Option<&str>) -> HeaderValue {
@@ -702,7 +698,7 @@ async fn test_payment(
             )));
         }
     };
-    if !bazaar_orders_guest_id(&checkout_id) {
+    if !o::is_guest_id(&checkout_id) {
         return Err(ApiError(ErrorEnvelope::not_found(
             "there is no such checkout",
         )));

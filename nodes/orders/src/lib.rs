@@ -16,7 +16,7 @@ mod store;
 
 pub use config::OrdersConfig;
 pub use error::OrdersError;
-pub use store::{OrdersStore, is_guest_id, money};
+pub use store::{OrdersStore, money};
 
 use std::time::Duration;
 

@@ -7,6 +7,7 @@ use bazaar_runtime::jetstream::{enqueue_job, ensure_stream, ensure_work_queue, p
 use bazaar_runtime::{Caller, NodeContext, NodeError, RequestMeta};
 use bazaar_schema::Db;
 use bazaar_subjects::mail::{Email, SendEmail};
+use bazaar_subjects::orders::is_guest_id;
 use bazaar_subjects::{Endpoint, Event, mail, orders};
 
 use crate::{OrdersConfig, OrdersError};
@@ -114,12 +115,6 @@ pub(crate) fn owner_key(caller: &Caller, guest_id: Option<&str>) -> Result<Strin
             "no cart: sign in, or send the guest cart id".into(),
         )),
     }
-}
-
-/// Guest ids are random UUIDs in 32 hex digits (unguessable, so owning one
-/// is proof enough of whose cart it is).
-pub fn is_guest_id(g: &str) -> bool {
-    g.len() == 32 && g.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `1299` `USD` → `12.99 USD` (for messages; pages format their own).

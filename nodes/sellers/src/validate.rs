@@ -83,13 +83,7 @@ pub fn slug_from_name(name: &str) -> String {
     }
 }
 
-/// What image ids look like: `POST /api/images` names each upload with a
-/// UUID v7 in its 32-character lowercase hex form.
-pub fn is_image_id(s: &str) -> bool {
-    s.len() == 32
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+pub use bazaar_subjects::is_image_id;
 
 /// An absolute http(s) URL with a host, of sensible length, without spaces.
 pub fn is_web_url(s: &str) -> bool {
