@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "orders",
         sql: include_str!("../migrations/0004_orders.surql"),
     },
+    Migration {
+        version: 5,
+        name: "stripe",
+        sql: include_str!("../migrations/0005_stripe.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.
