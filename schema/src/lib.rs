@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "stripe",
         sql: include_str!("../migrations/0005_stripe.surql"),
     },
+    Migration {
+        version: 6,
+        name: "reviews_and_sales",
+        sql: include_str!("../migrations/0006_reviews_and_sales.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.
