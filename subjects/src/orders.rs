@@ -600,6 +600,17 @@ pub struct OrderEvent {
     pub total: i64,
     pub currency: String,
     pub product_ids: Vec<String>,
+    /// What was bought: each product once, with its units (the sales
+    /// counters add these up). Empty in events from older nodes.
+    #[serde(default)]
+    pub items: Vec<OrderEventItem>,
+}
+
+/// One product of an order and how many units of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEventItem {
+    pub product_id: String,
+    pub quantity: i64,
 }
 
 macro_rules! order_event {
@@ -651,6 +662,11 @@ pub struct ReviewChanged {
     pub target_id: String,
     pub average: f64,
     pub count: i64,
+    /// Bumped by every review write to this target: consumers apply an
+    /// event only when it is newer than what they hold, so redelivered and
+    /// out-of-order events change nothing.
+    #[serde(default)]
+    pub revision: i64,
 }
 impl Event for ReviewChanged {
     const STREAM: Stream = EVENTS;

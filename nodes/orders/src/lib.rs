@@ -12,6 +12,7 @@ mod coupons;
 mod error;
 mod orders;
 mod payments;
+mod reviews;
 mod store;
 
 pub use config::OrdersConfig;
@@ -144,6 +145,12 @@ pub async fn run(
         .await?);
     let node = serve!(node, store, MarkNotificationsRead, |s, req| s
         .mark_read(&req.caller, &req.body)
+        .await?);
+    let node = serve!(node, store, UpsertReview, |s, req| s
+        .upsert_review(&req)
+        .await?);
+    let node = serve!(node, store, ListTargetReviews, |s, req| s
+        .list_reviews(&req.body)
         .await?);
     let served = node.run(shutdown).await;
     let _ = payments.await;

@@ -7,8 +7,8 @@ use bazaar_schema::take_rows;
 use bazaar_subjects::mail::Email;
 use bazaar_subjects::orders::{
     AdvanceOrder, ListOrders, MarkRead, Notification, Notifications, Order, OrderCancelled,
-    OrderEvent, OrderList, OrderRefunded, OrderStatus, OrderStatusChanged, OrderSummary,
-    PaymentMethod, PaymentStatus,
+    OrderEvent, OrderEventItem, OrderList, OrderRefunded, OrderStatus, OrderStatusChanged,
+    OrderSummary, PaymentMethod, PaymentStatus,
 };
 use bazaar_subjects::{Role, Validator};
 use serde::Deserialize;
@@ -62,8 +62,25 @@ impl StoredOrder {
             total: o.total,
             currency: o.currency.clone(),
             product_ids: o.items.iter().map(|i| i.product_id.clone()).collect(),
+            items: event_items(&o.items),
         }
     }
+}
+
+/// Each product of an order once, with all its units (a product bought in
+/// two colours is two lines).
+fn event_items(items: &[bazaar_subjects::orders::OrderItem]) -> Vec<OrderEventItem> {
+    let mut out: Vec<OrderEventItem> = Vec::new();
+    for i in items {
+        match out.iter_mut().find(|e| e.product_id == i.product_id) {
+            Some(e) => e.quantity += i.quantity,
+            None => out.push(OrderEventItem {
+                product_id: i.product_id.clone(),
+                quantity: i.quantity,
+            }),
+        }
+    }
+    out
 }
 
 /// Whose orders a listing shows.
