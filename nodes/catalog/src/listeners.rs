@@ -2,7 +2,12 @@
 //! consumers shared by every copy (each event is handled by one copy, and
 //! again after a crash until acknowledged):
 //! - a shop was renamed: its products' cards carry the new name;
-//! - products were viewed: their view counts go up, in batches.
+//! - products were viewed: their view counts go up, in batches;
+//! - a product's reviews changed: its rating and count follow, newest
+//!   revision wins (redelivered or late events change nothing);
+//! - an order was placed: its products' sales go up by its units, once per
+//!   order; cancelled or refunded: they go back down, once (see
+//!   [`count_sales`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,6 +19,9 @@ use bazaar_runtime::{NodeError, Shutdown};
 use bazaar_schema::take_rows;
 use bazaar_subjects::Event;
 use bazaar_subjects::catalog::{self, ProductChange, ProductViewed};
+use bazaar_subjects::orders::{
+    self, OrderCancelled, OrderEvent, OrderPlaced, OrderRefunded, ReviewChanged, ReviewTarget,
+};
 use bazaar_subjects::sellers::{self, ShopChanged};
 use futures::StreamExt;
 
@@ -22,6 +30,12 @@ use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
 
 const SHOP_NAMES: &str = "catalog-shop-names";
 const VIEW_COUNTER: &str = "catalog-view-counter";
+const RATINGS: &str = "catalog-ratings";
+const SALES: &str = "catalog-sales";
+/// Every order event; the sales counter reads placed, cancelled, refunded.
+const ORDER_EVENTS: &str = "events.orders.order.>";
+/// How often a write that collided with another is tried in all.
+const ATTEMPTS: u32 = 10;
 const BATCH: usize = 500;
 
 async fn consumer(
@@ -46,7 +60,7 @@ async fn consumer(
         .map_err(|e| NodeError::JetStream(format!("{durable}: {e}")))
 }
 
-/// Starts both listeners; they end at `shutdown`.
+/// Starts the listeners; they end at `shutdown`.
 pub async fn spawn(
     store: CatalogStore,
     shutdown: Shutdown,
@@ -54,9 +68,24 @@ pub async fn spawn(
     let js = store.jetstream().clone();
     let names = consumer(&js, sellers::EVENTS, SHOP_NAMES, ShopChanged::SUBJECT).await?;
     let views = consumer(&js, catalog::EVENTS, VIEW_COUNTER, ProductViewed::SUBJECT).await?;
-    let (s1, s2) = (store.clone(), store);
-    let (d1, d2) = (shutdown.clone(), shutdown);
+    let ratings = consumer(&js, orders::EVENTS, RATINGS, ReviewChanged::SUBJECT).await?;
+    let sales = consumer(&js, orders::EVENTS, SALES, ORDER_EVENTS).await?;
+    let (s1, s2, s3, s4) = (store.clone(), store.clone(), store.clone(), store);
+    let (d1, d2, d3, d4) = (
+        shutdown.clone(),
+        shutdown.clone(),
+        shutdown.clone(),
+        shutdown,
+    );
     Ok(vec![
+        tokio::spawn(listen(ratings, d3, move |batch| {
+            let s = s3.clone();
+            async move { apply_ratings(&s, batch).await }
+        })),
+        tokio::spawn(listen(sales, d4, move |batch| {
+            let s = s4.clone();
+            async move { count_sales(&s, batch).await }
+        })),
         tokio::spawn(listen(names, d1, move |batch| {
             let s = s1.clone();
             async move { rename_shops(&s, batch).await }
@@ -173,4 +202,214 @@ async fn count_views(
             .check()?;
     }
     Ok(batch)
+}
+
+/// Keeps products' ratings from their reviews. Each event carries the
+/// target's review revision; a product takes it only when it is newer than
+/// the one it holds, so a redelivered or overtaken event changes nothing.
+async fn apply_ratings(
+    store: &CatalogStore,
+    batch: Vec<Message>,
+) -> Result<Vec<Message>, CatalogError> {
+    for msg in &batch {
+        let Ok(event) = serde_json::from_slice::<ReviewChanged>(&msg.payload) else {
+            tracing::error!("unreadable review event; skipped");
+            continue;
+        };
+        if event.target != ReviewTarget::Product {
+            continue;
+        }
+        let mut res = store
+            .db()
+            .query(format!(
+                "UPDATE type::record('product', $id) SET rating_avg = $avg, rating_count = $count,
+                    rating_revision = $rev, revision += 1
+                   WHERE rating_revision < $rev RETURN NONE;
+                 SELECT {PRODUCT_FIELDS} FROM type::record('product', $id) WHERE rating_revision = $rev;"
+            ))
+            .bind(("id", event.target_id.clone()))
+            .bind(("avg", round_rating(event.average)))
+            .bind(("count", event.count))
+            .bind(("rev", event.revision))
+            .await?
+            .check()?;
+        let changed: Vec<StoredProduct> = take_rows(&mut res, 1)?;
+        for p in changed {
+            store.after_change(&p.now(), ProductChange::Updated).await;
+        }
+    }
+    Ok(batch)
+}
+
+/// Two decimals are all a rating needs.
+fn round_rating(average: f64) -> f64 {
+    if average.is_finite() {
+        (average * 100.0).round() / 100.0
+    } else {
+        0.0
+    }
+}
+
+/// Counts placed orders' units into their products' sales, and takes them
+/// out again when an order is cancelled or refunded. Exactly once per order
+/// and direction: the order's `product_sale` row is written in the same
+/// transaction as the counters, and a cancellation that arrives before its
+/// placement is remembered, so the placement then adds nothing.
+async fn count_sales(
+    store: &CatalogStore,
+    batch: Vec<Message>,
+) -> Result<Vec<Message>, CatalogError> {
+    let mut touched: Vec<String> = Vec::new();
+    for msg in &batch {
+        let subject = msg.subject.as_str();
+        let placed = subject == OrderPlaced::SUBJECT;
+        if !placed && subject != OrderCancelled::SUBJECT && subject != OrderRefunded::SUBJECT {
+            continue;
+        }
+        // Placed, cancelled and refunded all carry an `OrderEvent`.
+        let Ok(event) = serde_json::from_slice::<OrderEvent>(&msg.payload) else {
+            tracing::error!(subject, "unreadable order event; skipped");
+            continue;
+        };
+        if event.items.is_empty() {
+            continue;
+        }
+        let sql = if placed { PLACE_SALE } else { REVERSE_SALE };
+        tally(store.db(), sql, &event, "product_sale").await?;
+        touched.extend(event.items.iter().map(|i| i.product_id.clone()));
+    }
+    touched.sort();
+    touched.dedup();
+    if !touched.is_empty() {
+        for id in &touched {
+            if let Some(p) = store.load_by_id(id).await? {
+                store.cache_product(&p).await;
+            }
+        }
+        store.bump_revision().await;
+    }
+    Ok(batch)
+}
+
+/// Adds an order's units (bound as `$items`), once (`$ledger` row `$order`).
+pub(crate) const PLACE_SALE: &str = "BEGIN TRANSACTION;
+    LET $seen = (SELECT VALUE id FROM type::record($ledger, $order))[0];
+    IF $seen = NONE {
+        CREATE type::record($ledger, $order) SET counted = true RETURN NONE;
+        FOR $i IN $items {
+            UPDATE type::record('product', $i.product_id) SET sales += $i.quantity, revision += 1 RETURN NONE;
+        };
+    };
+    COMMIT TRANSACTION;";
+
+/// Takes an order's units back out, once, if they were ever added.
+pub(crate) const REVERSE_SALE: &str = "BEGIN TRANSACTION;
+    LET $row = (SELECT counted FROM type::record($ledger, $order))[0];
+    IF $row = NONE {
+        CREATE type::record($ledger, $order) SET counted = false, reversed = true RETURN NONE;
+    } ELSE IF $row.counted {
+        UPDATE type::record($ledger, $order) SET counted = false, reversed = true RETURN NONE;
+        FOR $i IN $items {
+            UPDATE type::record('product', $i.product_id)
+                SET sales = math::max([0, sales - $i.quantity]), revision += 1 RETURN NONE;
+        };
+    };
+    COMMIT TRANSACTION;";
+
+/// Runs one of the tally transactions, trying again when it collided with
+/// another copy's.
+async fn tally(
+    db: &bazaar_schema::Db,
+    sql: &str,
+    event: &OrderEvent,
+    ledger: &'static str,
+) -> Result<(), CatalogError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = db
+            .query(sql)
+            .bind(("ledger", ledger))
+            .bind(("order", event.order_id.clone()))
+            .bind(("items", serde_json::to_value(&event.items)?))
+            .await;
+        match bazaar_schema::transaction_errors(result) {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < ATTEMPTS && bazaar_schema::is_retryable(&e) => {
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(CatalogError::Transaction(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bazaar_subjects::orders::{OrderEventItem, OrderStatus, PaymentStatus};
+
+    fn order(id: &str) -> OrderEvent {
+        OrderEvent {
+            order_id: id.into(),
+            number: "N1".into(),
+            buyer_id: "b".into(),
+            shop_id: "s".into(),
+            status: OrderStatus::Ordered,
+            payment_status: PaymentStatus::Pending,
+            total: 100,
+            currency: "USD".into(),
+            product_ids: vec!["p1".into()],
+            items: vec![OrderEventItem {
+                product_id: "p1".into(),
+                quantity: 3,
+            }],
+        }
+    }
+
+    async fn sales(db: &bazaar_schema::Db) -> i64 {
+        let mut r = db
+            .query("SELECT VALUE sales FROM product:p1")
+            .await
+            .unwrap();
+        let v: Vec<i64> = r.take(0).unwrap();
+        v[0]
+    }
+
+    #[tokio::test]
+    async fn an_order_counts_once_and_a_cancel_takes_it_back_once_in_any_order() {
+        let db = bazaar_schema::connect("mem://", None).await.unwrap();
+        bazaar_schema::migrate(&db).await.unwrap();
+        db.query(
+            "CREATE product:p1 SET seller = 's', shop_id = 's', shop_slug = 's', shop_name = 'S',
+                slug = 'p1', title = 'P', category = 'c', regular_price = 1, price = 1,
+                currency = 'USD', stock = 1, status = 'active', live = true, search_text = 'p'",
+        )
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+        let a = order("o1");
+        for _ in 0..3 {
+            tally(&db, PLACE_SALE, &a, "product_sale").await.unwrap();
+        }
+        assert_eq!(sales(&db).await, 3);
+        for _ in 0..2 {
+            tally(&db, REVERSE_SALE, &a, "product_sale").await.unwrap();
+        }
+        assert_eq!(sales(&db).await, 0);
+        // A cancellation overtaking its placement: the placement adds nothing.
+        let b = order("o2");
+        tally(&db, REVERSE_SALE, &b, "product_sale").await.unwrap();
+        tally(&db, PLACE_SALE, &b, "product_sale").await.unwrap();
+        assert_eq!(sales(&db).await, 0);
+        let c = order("o3");
+        tally(&db, PLACE_SALE, &c, "product_sale").await.unwrap();
+        assert_eq!(sales(&db).await, 3);
+    }
+
+    #[test]
+    fn ratings_keep_two_decimals() {
+        assert_eq!(round_rating(4.666_666), 4.67);
+        assert_eq!(round_rating(f64::NAN), 0.0);
+    }
 }
