@@ -4,8 +4,8 @@
 #   bazaar-edge@<port>.service      HTTP edges (`bazaar edge`), one per port
 #   bazaar-<domain>@<n>.service     the nodes (`bazaar node <domain>`), n copies each
 #   bazaar-migrate.service          `bazaar migrate`, before the nodes start
-#   bazaar-retrain.timer/.service   `bazaar retrain` on a schedule
-#   bazaar-secrets.service          one-box secrets (JWT keys, SurrealDB password)
+#   bazaar-retrain.timer/.service   `bazaar retrain` on a schedule (not in this version yet)
+#   bazaar-secrets.service          one-box secrets (JWT keys, SurrealDB password, cookie key)
 #   bazaar.service                  allInOne: the whole platform in one process
 # all pulled in by bazaar.target. NATS and SurrealDB come from nixpkgs' own
 # modules (nats.local, surrealdb.local) or from elsewhere (nats.url, surrealdb.url).
@@ -46,12 +46,15 @@ let
   oneBox = cfg.nats.local && !cfg.nats.cluster.enable && cfg.surrealdb.local && cfg.surrealdb.storage == null;
 
   enabledNodes = filter (domain: cfg.nodes.${domain}.enable) helpers.domains;
+  # Enabled, but the binary does not serve them yet (it would exit at start).
+  unservedNodes = filter (domain: !helpers.isServed domain) enabledNodes;
   runsNodes = !allInOne && enabledNodes != [ ];
   runsEdge = !allInOne && cfg.edge.enable;
   runsMigrate = !allInOne && cfg.migrate.enable;
   runsRetrain = !allInOne && cfg.recommender.retrain.enable;
   usesDatabase = runsNodes || runsMigrate || runsRetrain;
   runsAnything = allInOne || runsNodes || runsEdge || runsMigrate || runsRetrain;
+  servesHttp = allInOne || runsEdge;
 
   # JWT: the auth node signs with the private key; every node verifies with the
   # public one. allInOne makes its own pair in dataDir unless given one.
@@ -63,8 +66,16 @@ let
   databasePasswordFile =
     if generateDatabasePassword then "${secretsDir}/surrealdb-password" else cfg.surrealdb.passwordFile;
 
+  # Guest cart cookies: every edge of the site must sign them with one key
+  # (without one, each process makes its own and carts end at a restart). A
+  # single box makes it unless it comes from a file, a credential or, maybe,
+  # the environment file.
+  cookieSecretGiven = cfg.edge.cookieSecretFile != null || cfg.credentials ? BAZAAR_COOKIE_SECRET || cfg.environmentFile != null;
+  generateCookieSecret = servesHttp && (oneBox || allInOne) && !cookieSecretGiven;
+  cookieSecretFile = if generateCookieSecret then "${secretsDir}/cookie-secret" else cfg.edge.cookieSecretFile;
+
   # bazaar-secrets also writes the local SurrealDB server's root login.
-  runsSecrets = (runsAnything && generateJwt) || (cfg.surrealdb.local && databasePasswordFile != null);
+  runsSecrets = (runsAnything && generateJwt) || generateCookieSecret || (cfg.surrealdb.local && databasePasswordFile != null);
 
   stateDirectory = lib.removePrefix "/var/lib/" cfg.dataDir;
 
@@ -77,7 +88,7 @@ let
   # Secret files, loaded with LoadCredential= (systemd reads them as root, so
   # they may stay root-only). The start script exports BAZAAR_* names: the
   # content, or the path for *_FILE names.
-  credentialsFor = { signing ? false, database ? true }:
+  credentialsFor = { signing ? false, database ? true, cookie ? false }:
     filterAttrs (_: path: path != null) (
       {
         BAZAAR_SMTP_PASSWORD = cfg.mail.passwordFile;
@@ -88,6 +99,7 @@ let
       }
       // optionalAttrs database { BAZAAR_DATABASE_PASSWORD = databasePasswordFile; }
       // optionalAttrs signing { BAZAAR_JWT_PRIVATE_KEY_FILE = jwtPrivateKeyFile; }
+      // optionalAttrs cookie { BAZAAR_COOKIE_SECRET = cookieSecretFile; }
       // cfg.credentials
     );
 
@@ -203,7 +215,7 @@ let
   edgeUnit = daemon {
     description = "Bazaar HTTP edge on port %i";
     args = "edge";
-    credentials = credentialsFor { database = false; };
+    credentials = credentialsFor { database = false; cookie = true; };
     afterMigrate = false;
     extraEnvironment = [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address "%i"}" ];
     extraServiceConfig = bindService cfg.edge.port;
@@ -212,7 +224,7 @@ let
   allInOneUnit = daemon {
     description = "Bazaar, the whole platform in one process";
     args = "dev --port ${toString cfg.edge.port}" + lib.optionalString (!cfg.allInOne.seed) " --no-seed";
-    credentials = credentialsFor { signing = true; };
+    credentials = credentialsFor { signing = true; cookie = true; };
     extraEnvironment = [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address cfg.edge.port}" ];
     extraServiceConfig = bindService cfg.edge.port;
   };
@@ -244,6 +256,7 @@ let
     "stripe.secretKeyFile" = cfg.stripe.secretKeyFile;
     "stripe.webhookSecretFile" = cfg.stripe.webhookSecretFile;
     "google.clientSecretFile" = cfg.google.clientSecretFile;
+    "edge.cookieSecretFile" = cfg.edge.cookieSecretFile;
     "environmentFile" = cfg.environmentFile;
   } // lib.mapAttrs' (name: nameValuePair "credentials.${name}") cfg.credentials;
   unsafeSecretFiles = lib.attrNames (filterAttrs (_: path: path != null && !helpers.isSafeSecretPath path) secretFileOptions);
@@ -251,6 +264,8 @@ let
   leaky = helpers.leakySettings cfg.settings;
 
   manyCopies = filter (domain: cfg.nodes.${domain}.instances > 1) enabledNodes;
+
+  mailboxDir = cfg.settings.BAZAAR_MAILBOX_DIR;
 
   secretFile = name: description: mkOption {
     type = types.nullOr types.str;
@@ -265,6 +280,14 @@ let
   };
 
   settingValue = types.nullOr (types.oneOf [ types.bool types.int types.str (types.listOf types.str) ]);
+
+  # A setting the binary reads that no typed option stands for: declared in
+  # `settings` for its type and documentation, null (the binary's default) unless set.
+  setting = type: description: mkOption {
+    type = types.nullOr type;
+    default = null;
+    inherit description;
+  };
 in
 {
   options.services.bazaar = {
@@ -283,19 +306,38 @@ in
     };
 
     settings = mkOption {
-      type = types.submodule { freeformType = types.attrsOf settingValue; };
+      type = types.submodule {
+        freeformType = types.attrsOf settingValue;
+        options = {
+          BAZAAR_REQUEST_TIMEOUT_MS = setting types.ints.positive "How long a NATS request may take, in milliseconds (binary default 10000).";
+          BAZAAR_HTTP_TIMEOUT_MS = setting types.ints.positive "Edges: the longest an HTTP request may take, in milliseconds (binary default 30000).";
+          BAZAAR_BODY_LIMIT_BYTES = setting types.ints.positive "Edges: the largest request body accepted, in bytes (binary default 1048576).";
+          BAZAAR_CATALOG_PURGE_AFTER_SECS = setting types.ints.unsigned "Catalog: how long a deleted product stays in the bin before it is purged, in seconds (binary default 86400).";
+          BAZAAR_CATALOG_MAINTENANCE_SECS = setting types.ints.positive "Catalog: how often its scheduled work runs, in seconds (binary default 60).";
+          BAZAAR_MAIL_RETRY_BASE_MS = setting types.ints.positive "Mail: the first retry delay in milliseconds, doubled each time up to 5 minutes (binary default 2000).";
+          BAZAAR_MAILBOX_DIR = setting types.str ''
+            Mail without {option}`services.bazaar.mail.smtpUrl`: where messages are
+            written as files (binary default: `mailbox/` under
+            {option}`services.bazaar.dataDir`). It must lie under dataDir, the
+            only place the units may write.
+          '';
+          BAZAAR_STRIPE_API_BASE = setting types.str "Where the orders node reaches the Stripe API (binary default https://api.stripe.com; tests point it at a stand-in).";
+        };
+      };
       default = { };
       example = literalExpression ''
         {
           RUST_LOG = "info,bazaar_orders=debug";
           BAZAAR_REQUEST_TIMEOUT_MS = 5000;
+          BAZAAR_CATALOG_PURGE_AFTER_SECS = 7 * 86400;
         }
       '';
       description = ''
         The environment the `bazaar` binary reads, by variable name. Booleans
         become `true`/`false`, lists are joined with commas, `null` leaves the
         binary's default. The typed options of this module set their variables
-        here with `mkDefault`, so a value here wins.
+        here with `mkDefault`, so a value here wins. The settings declared here
+        are type-checked; any other `BAZAAR_*` variable may be set too.
 
         These values land in the world-readable Nix store: secrets belong in
         {option}`environmentFile` or in the `*File` options, and setting one
@@ -392,13 +434,77 @@ in
         default = 1;
         description = "How many edges to run on this box (`bazaar-edge@<port>.service`).";
       };
+      trustForwarded = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Take the client's address from `X-Forwarded-For`
+          (`BAZAAR_TRUST_FORWARDED`) for the per-address rate limits. Turn it
+          on only when every request reaches the edges through a proxy you run
+          that overwrites the header with the client's address (nginx:
+          `proxy_set_header X-Forwarded-For $remote_addr;`): the edge takes the
+          first address of the header, which a client can otherwise forge.
+          Off, every request through a local proxy counts as 127.0.0.1.
+        '';
+      };
+      rateLimit = {
+        perMinute = mkOption {
+          type = types.ints.positive;
+          default = 1200;
+          description = "API requests per minute per client address (`BAZAAR_RATE_LIMIT_PER_MINUTE`).";
+        };
+        authPerMinute = mkOption {
+          type = types.ints.positive;
+          default = 30;
+          description = "Sign-in, sign-up, code and reset requests per minute per client address (`BAZAAR_AUTH_RATE_LIMIT_PER_MINUTE`).";
+        };
+        accountPer15Min = mkOption {
+          type = types.ints.positive;
+          default = 10;
+          description = "Sign-in, sign-up, code and reset attempts per account (email) per 15 minutes (`BAZAAR_ACCOUNT_RATE_LIMIT_PER_15MIN`).";
+        };
+      };
+      cookieSecretFile = secretFile "cookie-secret" ''
+        The key the edges sign guest cart cookies with (`BAZAAR_COOKIE_SECRET`),
+        the same on every edge of the site (`openssl rand -hex 32`). On a single
+        box without {option}`services.bazaar.environmentFile`, null makes one at
+        first start; otherwise set this, or put `BAZAAR_COOKIE_SECRET` in the
+        environment file. Without any, each edge process makes its own, so a
+        guest's cart is lost at a restart or at another edge.
+      '';
+    };
+
+    orders = {
+      platformFeeBps = mkOption {
+        type = types.ints.between 0 10000;
+        default = 1000;
+        example = 500;
+        description = ''
+          The platform's fee on every order, in basis points: 1000 is 10 %
+          (`BAZAAR_PLATFORM_FEE_BPS`). It is kept from the shop's payout.
+        '';
+      };
+      checkoutTtlSecs = mkOption {
+        type = types.ints.positive;
+        default = 1800;
+        description = ''
+          How long a card checkout may wait for its payment before its stock is
+          released, in seconds (`BAZAAR_CHECKOUT_TTL_SECS`).
+        '';
+      };
     };
 
     nodes = genAttrs helpers.domains (domain: {
       enable = mkOption {
         type = types.bool;
-        default = true;
-        description = "Run the ${domain} node (`bazaar node ${domain}`) on this box. Ignored in allInOne mode.";
+        default = helpers.isServed domain;
+        defaultText = literalExpression (if helpers.isServed domain then "true" else "false");
+        description = ''
+          Run the ${domain} node (`bazaar node ${domain}`) on this box. Ignored in allInOne mode.
+        '' + lib.optionalString (!helpers.isServed domain) ''
+          This version of the binary does not serve the ${domain} domain yet:
+          it stays off, and turning it on fails the build.
+        '';
       };
       instances = mkOption {
         type = types.ints.positive;
@@ -426,7 +532,12 @@ in
         type = types.bool;
         default = cfg.nodes.recommend.enable;
         defaultText = literalExpression "config.services.bazaar.nodes.recommend.enable";
-        description = "Retrain the recommender (`bazaar retrain`) on a timer. With several boxes, enable it on one.";
+        description = ''
+          Retrain the recommender (`bazaar retrain`) on a timer. With several
+          boxes, enable it on one. This version of the binary has no `retrain`
+          command yet (the recommend domain is not served): turning it on fails
+          the build.
+        '';
       };
       schedule = mkOption {
         type = types.str;
@@ -661,14 +772,41 @@ in
           message = "${opt}.edge: ${toString cfg.edge.instances} copies from port ${toString cfg.edge.port} run past port 65535.";
         }
         {
+          assertion = unservedNodes == [ ];
+          message = ''
+            ${helpers.listSentence (map (domain: "${opt}.nodes.${domain}.enable") unservedNodes)}: this version of bazaar does not serve
+            the ${helpers.listSentence unservedNodes} domain${lib.optionalString (builtins.length unservedNodes > 1) "s"} yet (`bazaar node` would exit at start). It serves
+            ${helpers.listSentence helpers.servedDomains}; leave the others off until a release serves them.'';
+        }
+        {
+          assertion = !runsRetrain;
+          message = ''
+            ${opt}.recommender.retrain.enable: this version of bazaar has no `retrain` command yet
+            (the recommend domain is not served); leave it off.'';
+        }
+        {
+          assertion = (cfg.settings.BAZAAR_PORT or null) == null;
+          message = "${opt}.settings.BAZAAR_PORT is given on the command line from ${opt}.edge.port: set that instead.";
+        }
+        {
+          assertion = mailboxDir == null || helpers.isUnder cfg.dataDir mailboxDir;
+          message = ''
+            ${opt}.settings.BAZAAR_MAILBOX_DIR = "${toString mailboxDir}" must lie under dataDir (${cfg.dataDir}):
+            the units may write nowhere else (ProtectSystem=strict).'';
+        }
+        {
           assertion = !(cfg.mail.smtpUrl != null && helpers.urlHasPassword cfg.mail.smtpUrl);
           message = "${opt}.mail.smtpUrl carries a password: drop it from the URL and set ${opt}.mail.passwordFile.";
         }
       ];
 
       warnings =
-        optional (cfg.openFirewall && helpers.isLoopback cfg.edge.address && (runsEdge || allInOne))
-          "${opt}.openFirewall opens port ${toString cfg.edge.port}, but the edge listens on ${cfg.edge.address}: set ${opt}.edge.address (e.g. \"0.0.0.0\") for other machines to reach it.";
+        optional (cfg.openFirewall && helpers.isLoopback cfg.edge.address && servesHttp)
+          "${opt}.openFirewall opens port ${toString cfg.edge.port}, but the edge listens on ${cfg.edge.address}: set ${opt}.edge.address (e.g. \"0.0.0.0\") for other machines to reach it."
+        ++ optional (cfg.edge.trustForwarded && cfg.openFirewall && !helpers.isLoopback cfg.edge.address && servesHttp)
+          "${opt}.edge.trustForwarded takes the client's address from X-Forwarded-For, but openFirewall lets clients reach the edges directly and forge that header to dodge the rate limits: keep the edges behind your proxy."
+        ++ optional (runsEdge && !oneBox && !cookieSecretGiven)
+          "${opt}: edges on several boxes must sign guest cart cookies with one key, or a guest's cart is lost at another edge: set ${opt}.edge.cookieSecretFile (openssl rand -hex 32, the same file on every box) or BAZAAR_COOKIE_SECRET in ${opt}.environmentFile.";
 
       # Settings the typed options stand for; a value in settings wins.
       services.bazaar.settings = lib.mapAttrs (_: mkDefault) {
@@ -681,6 +819,12 @@ in
         BAZAAR_MAIL_FROM = cfg.mail.from;
         BAZAAR_GOOGLE_CLIENT_ID = cfg.google.clientId;
         BAZAAR_GOOGLE_ISSUER = cfg.google.issuer;
+        BAZAAR_PLATFORM_FEE_BPS = cfg.orders.platformFeeBps;
+        BAZAAR_CHECKOUT_TTL_SECS = cfg.orders.checkoutTtlSecs;
+        BAZAAR_RATE_LIMIT_PER_MINUTE = cfg.edge.rateLimit.perMinute;
+        BAZAAR_AUTH_RATE_LIMIT_PER_MINUTE = cfg.edge.rateLimit.authPerMinute;
+        BAZAAR_ACCOUNT_RATE_LIMIT_PER_15MIN = cfg.edge.rateLimit.accountPer15Min;
+        BAZAAR_TRUST_FORWARDED = cfg.edge.trustForwarded;
         BAZAAR_LOG_FORMAT = "json";
         RUST_LOG = "info";
       };
@@ -751,7 +895,7 @@ in
           ExecStart = "${pkgs.writeShellScript "bazaar-secrets" (helpers.secretsScript {
             openssl = "${pkgs.openssl}/bin/openssl";
             dir = secretsDir;
-            inherit generateJwt generateDatabasePassword;
+            inherit generateJwt generateDatabasePassword generateCookieSecret;
             databasePasswordFile = if cfg.surrealdb.local then databasePasswordFile else null;
             databaseUser = cfg.surrealdb.user;
           })}";

@@ -20,8 +20,15 @@ let
     ;
 in
 rec {
-  # Every node the binary runs (`bazaar node <domain>`), in start order.
+  # Every domain of the topology (`bazaar node <domain>`), in start order.
   domains = [ "admin" "auth" "mail" "catalog" "sellers" "orders" "chat" "logs" "recommend" ];
+
+  # The domains this version of the binary serves (nodes/bazaar/src/platform.rs,
+  # DOMAINS). `bazaar node <other>` exits with "not part of this build yet", so
+  # the others stay declared, off, until the binary serves them.
+  servedDomains = [ "admin" "auth" "mail" "catalog" "sellers" "orders" ];
+
+  isServed = domain: elem domain servedDomains;
 
   # Environment variables whose value is a secret. They reach the binary only
   # through `environmentFile` or a credential file, never through `settings`
@@ -32,6 +39,7 @@ rec {
     "BAZAAR_STRIPE_SECRET_KEY"
     "BAZAAR_STRIPE_WEBHOOK_SECRET"
     "BAZAAR_GOOGLE_CLIENT_SECRET"
+    "BAZAAR_COOKIE_SECRET"
     "BAZAAR_JWT_PRIVATE_KEY_FILE"
   ];
 
@@ -52,6 +60,9 @@ rec {
   # A path in the Nix store (readable by every user of the machine), written
   # out or interpolated from a Nix path.
   inStore = path: hasPrefix builtins.storeDir path || builtins.hasContext path;
+
+  # `path` is `dir` or lies under it.
+  isUnder = dir: path: path == dir || hasPrefix (lib.removeSuffix "/" dir + "/") path;
 
   # A secret file option's value is fine when it is an absolute path outside the store.
   isSafeSecretPath = path: hasPrefix "/" path && !(inStore path);
@@ -111,13 +122,15 @@ rec {
   '';
 
   # Body of the oneshot (run as root) that creates, once, the secrets a single
-  # box may make for itself: the JWT key pair and the local SurrealDB password.
-  # It also writes the SurrealDB server's environment file from the password.
+  # box may make for itself: the JWT key pair, the local SurrealDB password and
+  # the key the edges sign guest cart cookies with. It also writes the
+  # SurrealDB server's environment file from the password.
   secretsScript =
     { openssl
     , dir
     , generateJwt
     , generateDatabasePassword
+    , generateCookieSecret ? false
     , databasePasswordFile ? null
     , databaseUser ? "root"
     }: ''
@@ -140,6 +153,11 @@ rec {
       if [ ! -s "$dir/surrealdb-password" ]; then
         ${openssl} rand -hex 32 > "$dir/surrealdb-password.new"
         mv "$dir/surrealdb-password.new" "$dir/surrealdb-password"
+      fi
+    '' + optionalString generateCookieSecret ''
+      if [ ! -s "$dir/cookie-secret" ]; then
+        ${openssl} rand -hex 32 > "$dir/cookie-secret.new"
+        mv "$dir/cookie-secret.new" "$dir/cookie-secret"
       fi
     '' + optionalString (databasePasswordFile != null) ''
       password=$(< ${lib.escapeShellArg databasePasswordFile})

@@ -75,7 +75,9 @@ let
       map (c: lib.last (lib.splitString ":" c)) (sc.LoadCredential or [ ]) ++ (sc.EnvironmentFile or [ ]))
     (builtins.attrNames (services config));
 
-  everyNode = map (domain: "bazaar-${domain}@") helpers.domains;
+  # The node units of the domains the binary serves (the others are off).
+  everyNode = map (domain: "bazaar-${domain}@") helpers.servedDomains;
+  unserved = lib.subtractLists helpers.servedDomains helpers.domains;
 
   # flake.nix's outputs with stand-in inputs.
   inputs = import ./stub-flake-inputs.nix { inherit lib; };
@@ -149,6 +151,15 @@ in
       ])
       [ [ true false ] [ true false ] [ false true ] [ false true ] ];
 
+    "helpers.is-under" = expect
+      (map (path: helpers.isUnder "/var/lib/bazaar" path) [ "/var/lib/bazaar" "/var/lib/bazaar/mailbox" "/var/lib/bazaar-mail" "/srv/mail" ])
+      [ true true false false ];
+
+    # The binary's nodes/bazaar/src/platform.rs DOMAINS, in the topology's order.
+    "helpers.served-domains" = expect
+      (lib.filter helpers.isServed helpers.domains)
+      [ "admin" "auth" "mail" "catalog" "sellers" "orders" ];
+
     "helpers.nats-cluster" = expect
       (helpers.natsCluster { name = "bazaar"; port = 6222; routes = [ "nats://a:6222" ]; })
       { name = "bazaar"; listen = "0.0.0.0:6222"; routes = [ "nats://a:6222" ]; };
@@ -179,10 +190,10 @@ in
       "bazaar-catalog@2.service"
       "bazaar-migrate.service"
       "bazaar-secrets.service"
-    ] ++ map (d: "bazaar-${d}@1.service") helpers.domains));
+    ] ++ map (d: "bazaar-${d}@1.service") helpers.servedDomains));
 
     "one-box.units" = expect (lib.sort (a: b: a < b) (bazaarUnits oneBox))
-      (lib.sort (a: b: a < b) (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-retrain" "bazaar-secrets" ]));
+      (lib.sort (a: b: a < b) (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-secrets" ]));
 
     "one-box.exec-start" = expect
       {
@@ -190,14 +201,14 @@ in
         auth = (serviceConfig oneBox "bazaar-auth@").ExecStart;
         edge = (serviceConfig oneBox "bazaar-edge@").ExecStart;
         migrate = (serviceConfig oneBox "bazaar-migrate").ExecStart;
-        retrain = (serviceConfig oneBox "bazaar-retrain").ExecStart;
+        nodes = map (domain: (serviceConfig oneBox "bazaar-${domain}@").ExecStart) helpers.servedDomains;
       }
       {
         catalog = "${start} node catalog";
         auth = "${start} node auth";
         edge = "${start} edge";
         migrate = "${start} migrate";
-        retrain = "${start} retrain";
+        nodes = map (domain: "${start} node ${domain}") helpers.servedDomains;
       };
 
     "one-box.environment" = expect
@@ -270,7 +281,7 @@ in
         (name:
           let sc = serviceConfig oneBox name; in
           sc.DynamicUser && sc.ProtectSystem == "strict" && sc.NoNewPrivileges && sc.UMask == "0077")
-        (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-retrain" ]))
+        (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" ]))
       "a bazaar unit lacks DynamicUser, ProtectSystem=strict, NoNewPrivileges or UMask=0077";
 
     "one-box.signing-key-only-for-auth" = expect
@@ -316,13 +327,17 @@ in
       (builtins.intersectAttrs { Type = 1; RemainAfterExit = 1; Restart = 1; } (serviceConfig oneBox "bazaar-migrate"))
       { Type = "oneshot"; RemainAfterExit = true; Restart = "on-failure"; };
 
-    "one-box.retrain-timer" = expect
+    "one-box.unserved-domains-off" = expect
       {
-        inherit (oneBox.systemd.timers.bazaar-retrain) wantedBy;
-        inherit (oneBox.systemd.timers.bazaar-retrain.timerConfig) OnCalendar Persistent;
-        restart = (serviceConfig oneBox "bazaar-retrain").Restart;
+        enabled = map (domain: oneBox.services.bazaar.nodes.${domain}.enable) helpers.domains;
+        retrain = oneBox.services.bazaar.recommender.retrain.enable;
+        timers = builtins.attrNames oneBox.systemd.timers;
       }
-      { wantedBy = [ "timers.target" ]; OnCalendar = "hourly"; Persistent = true; restart = "no"; };
+      {
+        enabled = map helpers.isServed helpers.domains;
+        retrain = false;
+        timers = [ ];
+      };
 
     "one-box.local-nats" = expect
       {
@@ -397,7 +412,7 @@ in
       "bazaar-edge@8080.service"
       "bazaar-migrate.service"
       "bazaar-secrets.service"
-    ] ++ map (d: "bazaar-${d}@1.service") helpers.domains));
+    ] ++ map (d: "bazaar-${d}@1.service") helpers.servedDomains));
 
     "three-box.box2-no-jobs" = expect
       {
@@ -411,13 +426,13 @@ in
     "three-box.box3-workers-only" = expect (wants box3) (lib.sort (a: b: a < b) ([
       "bazaar-orders@2.service"
       "bazaar-secrets.service"
-    ] ++ map (d: "bazaar-${d}@1.service") helpers.domains));
+    ] ++ map (d: "bazaar-${d}@1.service") helpers.servedDomains));
 
     "three-box.nats-cluster" = expect
       {
         inherit (box2.services.nats.settings) host cluster;
         inherit (box2.services.nats) serverName;
-        url = (unit box2 "bazaar-chat@").environment.BAZAAR_NATS_URL;
+        url = (unit box2 "bazaar-catalog@").environment.BAZAAR_NATS_URL;
       }
       {
         host = "0.0.0.0";
@@ -556,12 +571,12 @@ in
               corsOrigins = [ "https://a.example" "https://b.example" ];
               settings = { RUST_LOG = "debug"; BAZAAR_REQUEST_TIMEOUT_MS = 5000; BAZAAR_LOG_FORMAT = null; };
             };
-          }) "bazaar-chat@").environment)
+          }) "bazaar-sellers@").environment)
       { RUST_LOG = "debug"; BAZAAR_CORS_ORIGINS = "https://a.example,https://b.example"; BAZAAR_REQUEST_TIMEOUT_MS = "5000"; };
 
     "options.extra-credentials" = holds
       (lib.elem "BAZAAR_SOME_API_TOKEN:/run/secrets/token"
-        (serviceConfig (store { services.bazaar.credentials.BAZAAR_SOME_API_TOKEN = "/run/secrets/token"; }) "bazaar-logs@").LoadCredential)
+        (serviceConfig (store { services.bazaar.credentials.BAZAAR_SOME_API_TOKEN = "/run/secrets/token"; }) "bazaar-mail@").LoadCredential)
       "the credential is not loaded";
 
     "options.nodes-off" = expect
@@ -574,9 +589,23 @@ in
       }))
       [ "bazaar-mail@" "bazaar-migrate" "bazaar-secrets" ];
 
-    "options.retrain-schedule" = expect
-      (store { services.bazaar.recommender.retrain.schedule = "*-*-* 03:00:00"; }).systemd.timers.bazaar-retrain.timerConfig.OnCalendar
-      "*-*-* 03:00:00";
+    # The timer is ready for the release that serves the recommender (today
+    # turning it on fails an assertion; the units are still generated).
+    "options.retrain-timer" =
+      let
+        config = store {
+          services.bazaar.nodes.recommend.enable = true;
+          services.bazaar.recommender.retrain.schedule = "*-*-* 03:00:00";
+        };
+      in
+      expect
+        {
+          inherit (config.systemd.timers.bazaar-retrain) wantedBy;
+          inherit (config.systemd.timers.bazaar-retrain.timerConfig) OnCalendar Persistent;
+          restart = (serviceConfig config "bazaar-retrain").Restart;
+          exec = (serviceConfig config "bazaar-retrain").ExecStart;
+        }
+        { wantedBy = [ "timers.target" ]; OnCalendar = "*-*-* 03:00:00"; Persistent = true; restart = "no"; exec = "${start} retrain"; };
 
     "options.disabled" = expect
       (bazaarUnits (evalBazaar [{ services.bazaar.nats.local = true; }]))
@@ -585,6 +614,162 @@ in
     "options.warn-loopback-firewall" = holds
       (lib.any (hasInfix "openFirewall opens port 8080") (store { services.bazaar.openFirewall = true; }).warnings)
       "no warning about an open port nobody can reach";
+
+    "options.typed-settings-defaults" = expect
+      (builtins.intersectAttrs
+        {
+          BAZAAR_PLATFORM_FEE_BPS = 1;
+          BAZAAR_CHECKOUT_TTL_SECS = 1;
+          BAZAAR_RATE_LIMIT_PER_MINUTE = 1;
+          BAZAAR_AUTH_RATE_LIMIT_PER_MINUTE = 1;
+          BAZAAR_ACCOUNT_RATE_LIMIT_PER_15MIN = 1;
+          BAZAAR_TRUST_FORWARDED = 1;
+          BAZAAR_COOKIE_SECRET = 1;
+          BAZAAR_BODY_LIMIT_BYTES = 1;
+          BAZAAR_MAILBOX_DIR = 1;
+        }
+        (unit oneBox "bazaar-edge@").environment)
+      {
+        BAZAAR_PLATFORM_FEE_BPS = "1000";
+        BAZAAR_CHECKOUT_TTL_SECS = "1800";
+        BAZAAR_RATE_LIMIT_PER_MINUTE = "1200";
+        BAZAAR_AUTH_RATE_LIMIT_PER_MINUTE = "30";
+        BAZAAR_ACCOUNT_RATE_LIMIT_PER_15MIN = "10";
+        BAZAAR_TRUST_FORWARDED = "false";
+      };
+
+    "options.typed-settings" = expect
+      (builtins.intersectAttrs
+        {
+          BAZAAR_PLATFORM_FEE_BPS = 1;
+          BAZAAR_CHECKOUT_TTL_SECS = 1;
+          BAZAAR_RATE_LIMIT_PER_MINUTE = 1;
+          BAZAAR_AUTH_RATE_LIMIT_PER_MINUTE = 1;
+          BAZAAR_ACCOUNT_RATE_LIMIT_PER_15MIN = 1;
+          BAZAAR_TRUST_FORWARDED = 1;
+        }
+        (unit
+          (store {
+            services.bazaar = {
+              orders = { platformFeeBps = 250; checkoutTtlSecs = 600; };
+              edge = {
+                trustForwarded = true;
+                rateLimit = { perMinute = 600; authPerMinute = 12; accountPer15Min = 5; };
+              };
+            };
+          }) "bazaar-orders@").environment)
+      {
+        BAZAAR_PLATFORM_FEE_BPS = "250";
+        BAZAAR_CHECKOUT_TTL_SECS = "600";
+        BAZAAR_RATE_LIMIT_PER_MINUTE = "600";
+        BAZAAR_AUTH_RATE_LIMIT_PER_MINUTE = "12";
+        BAZAAR_ACCOUNT_RATE_LIMIT_PER_15MIN = "5";
+        BAZAAR_TRUST_FORWARDED = "true";
+      };
+
+    # The rest of what the binary reads, through settings: declared ones are
+    # type-checked, unknown ones flow through, a value in settings wins.
+    "options.freeform-settings" = expect
+      (builtins.intersectAttrs
+        {
+          BAZAAR_CATALOG_PURGE_AFTER_SECS = 1;
+          BAZAAR_CATALOG_MAINTENANCE_SECS = 1;
+          BAZAAR_STRIPE_API_BASE = 1;
+          BAZAAR_MAILBOX_DIR = 1;
+          BAZAAR_BODY_LIMIT_BYTES = 1;
+          BAZAAR_HTTP_TIMEOUT_MS = 1;
+          BAZAAR_MAIL_RETRY_BASE_MS = 1;
+          BAZAAR_STRIPE_CONNECT_COUNTRY = 1;
+          BAZAAR_PLATFORM_FEE_BPS = 1;
+        }
+        (unit
+          (store {
+            services.bazaar.orders.platformFeeBps = 250;
+            services.bazaar.settings = {
+              BAZAAR_CATALOG_PURGE_AFTER_SECS = 7 * 86400;
+              BAZAAR_CATALOG_MAINTENANCE_SECS = 30;
+              BAZAAR_STRIPE_API_BASE = "http://127.0.0.1:12111";
+              BAZAAR_MAILBOX_DIR = "/var/lib/bazaar/mailbox";
+              BAZAAR_BODY_LIMIT_BYTES = 4194304;
+              BAZAAR_HTTP_TIMEOUT_MS = 60000;
+              BAZAAR_MAIL_RETRY_BASE_MS = 500;
+              BAZAAR_STRIPE_CONNECT_COUNTRY = "DE";
+              BAZAAR_PLATFORM_FEE_BPS = 0;
+            };
+          }) "bazaar-catalog@").environment)
+      {
+        BAZAAR_CATALOG_PURGE_AFTER_SECS = "604800";
+        BAZAAR_CATALOG_MAINTENANCE_SECS = "30";
+        BAZAAR_STRIPE_API_BASE = "http://127.0.0.1:12111";
+        BAZAAR_MAILBOX_DIR = "/var/lib/bazaar/mailbox";
+        BAZAAR_BODY_LIMIT_BYTES = "4194304";
+        BAZAAR_HTTP_TIMEOUT_MS = "60000";
+        BAZAAR_MAIL_RETRY_BASE_MS = "500";
+        BAZAAR_STRIPE_CONNECT_COUNTRY = "DE";
+        BAZAAR_PLATFORM_FEE_BPS = "0";
+      };
+
+    # Guest cart cookies: one key for every edge, made on a single box, from a
+    # file otherwise; only the edges (and allInOne) get it.
+    "one-box.cookie-secret" = expect
+      {
+        edge = lib.filter (hasPrefix "BAZAAR_COOKIE_SECRET") (serviceConfig oneBox "bazaar-edge@").LoadCredential;
+        nodes = lib.any (name: lib.any (hasPrefix "BAZAAR_COOKIE_SECRET") (serviceConfig oneBox name).LoadCredential) (everyNode ++ [ "bazaar-migrate" ]);
+      }
+      {
+        edge = [ "BAZAAR_COOKIE_SECRET:/var/lib/bazaar-secrets/cookie-secret" ];
+        nodes = false;
+      };
+
+    "options.cookie-secret-file" = expect
+      (map
+        (config: {
+          edge = lib.filter (hasPrefix "BAZAAR_COOKIE_SECRET") (serviceConfig config "bazaar-edge@").LoadCredential;
+          made = lib.elem "bazaar-secrets.service" (unit config "bazaar-edge@").after;
+        })
+        [
+          (store { services.bazaar.edge.cookieSecretFile = "/run/secrets/bazaar/cookie-secret"; })
+          (store { services.bazaar.environmentFile = "/run/secrets/bazaar.env"; })
+        ])
+      [
+        # bazaar-secrets still makes the JWT keys and the database password.
+        { edge = [ "BAZAAR_COOKIE_SECRET:/run/secrets/bazaar/cookie-secret" ]; made = true; }
+        { edge = [ ]; made = true; }
+      ];
+
+    "all-in-one.cookie-secret" = expect
+      (map
+        (config: {
+          units = bazaarUnits config;
+          cookie = lib.filter (hasPrefix "BAZAAR_COOKIE_SECRET") (serviceConfig config "bazaar").LoadCredential;
+        })
+        [
+          (evalBazaar [{ services.bazaar = { enable = true; allInOne.enable = true; }; }])
+          allInOne
+        ])
+      [
+        { units = [ "bazaar" "bazaar-secrets" ]; cookie = [ "BAZAAR_COOKIE_SECRET:/var/lib/bazaar-secrets/cookie-secret" ]; }
+        # The example's environment file may carry BAZAAR_COOKIE_SECRET.
+        { units = [ "bazaar" ]; cookie = [ ]; }
+      ];
+
+    "options.warn-boxes-without-cookie-secret" = holds
+      (lib.any (hasInfix "edges on several boxes must sign guest cart cookies with one key")
+        (evalBazaar [{
+          services.bazaar = {
+            enable = true;
+            nats.url = "nats://10.0.0.1:4222";
+            surrealdb.url = "ws://10.0.0.1:8000";
+            jwt = { privateKeyFile = "/run/secrets/jwt.pem"; publicKeyFile = "/run/secrets/jwt.pub.pem"; };
+            surrealdb.passwordFile = "/run/secrets/db";
+          };
+        }]).warnings)
+      "no warning about edges on several boxes without a shared cookie key";
+
+    "options.warn-trust-forwarded-open" = holds
+      (lib.any (hasInfix "edge.trustForwarded takes the client's address from X-Forwarded-For")
+        (store { services.bazaar = { openFirewall = true; edge = { address = "0.0.0.0"; trustForwarded = true; }; }; }).warnings)
+      "no warning about a forgeable X-Forwarded-For";
 
     # ---- settings that must fail, with the assertion's message ------------------
     "rejects.secret-in-settings" = rejects
@@ -679,10 +864,55 @@ in
       "run past port 65535"
       (store { services.bazaar.edge = { port = 65535; instances = 2; }; });
 
+    "rejects.unserved-domain" = rejects
+      "nodes.chat.enable: this version of bazaar does not serve\nthe chat domain yet"
+      (store { services.bazaar.nodes.chat.enable = true; });
+
+    "rejects.unserved-domains" = rejects
+      "services.bazaar.nodes.chat.enable, services.bazaar.nodes.logs.enable and services.bazaar.nodes.recommend.enable: this version of bazaar does not serve\nthe chat, logs and recommend domains yet"
+      (store { services.bazaar.nodes = lib.genAttrs unserved (_: { enable = true; }); });
+
+    "rejects.unserved-domain-on-three-boxes" = rejects
+      "the recommend domain yet"
+      (evalBazaar [ (examples + "/three-box/box2.nix") { services.bazaar.nodes.recommend.enable = true; } ]);
+
+    "rejects.retrain" = rejects
+      "recommender.retrain.enable: this version of bazaar has no `retrain` command yet"
+      (store { services.bazaar.recommender.retrain.enable = true; });
+
+    "rejects.cookie-secret-in-settings" = rejects
+      "settings.BAZAAR_COOKIE_SECRET would put a secret in the world-readable Nix store"
+      (store { services.bazaar.settings.BAZAAR_COOKIE_SECRET = "0123456789abcdef"; });
+
+    "rejects.cookie-secret-file-in-store" = rejects
+      "edge.cookieSecretFile must be an absolute path outside the Nix store"
+      (store { services.bazaar.edge.cookieSecretFile = "${builtins.storeDir}/00000000000000000000000000000000-cookie"; });
+
+    "rejects.port-in-settings" = rejects
+      "settings.BAZAAR_PORT is given on the command line from services.bazaar.edge.port"
+      (evalBazaar [ (examples + "/all-in-one.nix") { services.bazaar.settings.BAZAAR_PORT = 9090; } ]);
+
+    "rejects.mailbox-outside-data-dir" = rejects
+      "settings.BAZAAR_MAILBOX_DIR = \"/srv/mail\" must lie under dataDir (/var/lib/bazaar)"
+      (store { services.bazaar.settings.BAZAAR_MAILBOX_DIR = "/srv/mail"; });
+
+    "rejects.mailbox-beside-data-dir" = rejects
+      "must lie under dataDir"
+      (store { services.bazaar.settings.BAZAAR_MAILBOX_DIR = "/var/lib/bazaar-mail"; });
+
+    "rejects.platform-fee-over-100-percent" = throws
+      (store { services.bazaar.orders.platformFeeBps = 10001; }).systemd.services."bazaar-orders@".environment;
+
+    "rejects.typed-setting-of-wrong-type" = throws
+      (store { services.bazaar.settings.BAZAAR_BODY_LIMIT_BYTES = "1MB"; }).systemd.services."bazaar-edge@".environment;
+
+    "rejects.zero-rate-limit" = throws
+      (store { services.bazaar.edge.rateLimit.authPerMinute = 0; }).systemd.services."bazaar-edge@".environment;
+
     "rejects.unknown-node" = throws
       (store { services.bazaar.nodes.payments.enable = true; }).systemd.targets.bazaar.wants;
 
     "rejects.zero-instances" = throws
-      (store { services.bazaar.nodes.chat.instances = 0; }).systemd.targets.bazaar.wants;
+      (store { services.bazaar.nodes.catalog.instances = 0; }).systemd.targets.bazaar.wants;
   };
 }

@@ -1,5 +1,5 @@
-# Box 1 of 3: edge, every node, and the cluster's one-off jobs (migrations,
-# recommender retraining). See common.nix for the whole topology.
+# Box 1 of 3: edge, every node, and the cluster's one-off job (migrations).
+# See common.nix for the whole topology.
 {
   imports = [
     (import ./common.nix { hostName = "bazaar1"; address = "10.0.0.1"; })
@@ -8,6 +8,7 @@
 
   services.bazaar = {
     migrate.enable = true;
-    recommender.retrain.enable = true;
+    # When a release serves the recommender: nodes.recommend.enable on every
+    # box, and the retraining timer (recommender.retrain.enable) on this one.
   };
 }

@@ -9,6 +9,5 @@
     edge.enable = false;
     nodes.orders.instances = 2;
     migrate.enable = false;
-    recommender.retrain.enable = false;
   };
 }

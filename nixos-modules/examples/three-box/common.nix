@@ -3,11 +3,13 @@
 #
 #              bazaar1 (10.0.0.1)   bazaar2 (10.0.0.2)   bazaar3 (10.0.0.3)
 #   nginx+edge        yes                  yes                   -
-#   nodes       all nine, once      all nine, once      all nine, orders twice
+#   nodes       all six, once       all six, once       all six, orders twice
 #   NATS        ────────────── one JetStream cluster of three ──────────────
 #   SurrealDB   a server on each box, all three on one TiKV cluster (PD+TiKV on each)
 #   migrations        yes                   -                    -
-#   retraining        yes                   -                    -
+#
+# "All six": admin, auth, mail, catalog, sellers and orders, the domains this
+# version of bazaar serves; chat, logs and recommend are declared but off.
 #
 # Every node copy anywhere serves requests from every edge: the edges and the
 # nodes only meet on NATS. The boxes talk over a private network (here
