@@ -5,6 +5,7 @@
 //! requests race) and edits only that one. Shop pages and rankings are
 //! public. Writes go to SurrealDB, then `events.sellers.*` is published.
 
+mod listeners;
 mod store;
 mod validate;
 
@@ -20,6 +21,9 @@ use bazaar_subjects::sellers::{
 /// Serves the sellers domain until `shutdown`.
 pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> {
     let store = SellersStore::open(&ctx).await?;
+    // The rating and sales listeners end at `shutdown` on their own.
+    let _tallies =
+        listeners::spawn(ctx.db.clone(), ctx.jetstream.clone(), shutdown.clone()).await?;
     let (s1, s2, s3, s4, s5, s6, s7, s8) = (
         store.clone(),
         store.clone(),

@@ -1,0 +1,292 @@
+//! What the sellers node does when orders happen, from durable JetStream
+//! consumers shared by every copy (each event is handled by one copy, and
+//! again after a crash until acknowledged):
+//! - a shop's reviews changed: its rating and count follow, newest review
+//!   revision wins (redelivered or late events change nothing);
+//! - an order was placed: its shop's sales go up by its units, once per
+//!   order; cancelled or refunded: they go back down, once, even when the
+//!   cancellation arrives before the placement.
+//!
+//! Shops are read straight from the database (no cache), so the top-shops
+//! ranking sees each change as soon as it is committed.
+
+use std::time::Duration;
+
+use async_nats::jetstream::Message;
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use bazaar_runtime::jetstream::ensure_stream;
+use bazaar_runtime::{NodeError, Shutdown};
+use bazaar_schema::{Db, is_retryable, transaction_errors};
+use bazaar_subjects::Event;
+use bazaar_subjects::orders::{
+    self, OrderCancelled, OrderEvent, OrderPlaced, OrderRefunded, ReviewChanged, ReviewTarget,
+};
+use futures::StreamExt;
+
+const RATINGS: &str = "sellers-ratings";
+const SALES: &str = "sellers-sales";
+const ORDER_EVENTS: &str = "events.orders.order.>";
+const BATCH: usize = 200;
+const ATTEMPTS: u32 = 10;
+
+/// Why a batch was not handled (it is then redelivered).
+#[derive(Debug, thiserror::Error)]
+enum TallyError {
+    #[error("transaction failed: {0}")]
+    Transaction(String),
+    #[error(transparent)]
+    Db(Box<surrealdb::Error>),
+}
+
+impl From<surrealdb::Error> for TallyError {
+    fn from(e: surrealdb::Error) -> Self {
+        TallyError::Db(Box::new(e))
+    }
+}
+
+async fn consumer(
+    js: &async_nats::jetstream::Context,
+    durable: &str,
+    subject: &str,
+) -> Result<PullConsumer, NodeError> {
+    let stream = ensure_stream(js, orders::EVENTS).await?;
+    stream
+        .get_or_create_consumer(
+            durable,
+            pull::Config {
+                durable_name: Some(durable.into()),
+                filter_subject: subject.into(),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(30),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| NodeError::JetStream(format!("{durable}: {e}")))
+}
+
+/// Starts the rating and sales listeners; they end at `shutdown`.
+pub async fn spawn(
+    db: Db,
+    js: async_nats::jetstream::Context,
+    shutdown: Shutdown,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, NodeError> {
+    let ratings = consumer(&js, RATINGS, ReviewChanged::SUBJECT).await?;
+    let sales = consumer(&js, SALES, ORDER_EVENTS).await?;
+    Ok(vec![
+        tokio::spawn(listen(ratings, db.clone(), shutdown.clone(), Kind::Ratings)),
+        tokio::spawn(listen(sales, db, shutdown, Kind::Sales)),
+    ])
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Ratings,
+    Sales,
+}
+
+/// Pulls batches until `shutdown`; each message is acknowledged once
+/// handled, and the rest of a batch is left for redelivery when one fails.
+async fn listen(consumer: PullConsumer, db: Db, shutdown: Shutdown, kind: Kind) {
+    loop {
+        let pulled = tokio::select! {
+            () = shutdown.cancelled() => return,
+            pulled = pull_batch(&consumer) => pulled,
+        };
+        let failed = match pulled {
+            Ok(batch) => {
+                let mut failed = false;
+                for msg in batch {
+                    let handled = match kind {
+                        Kind::Ratings => apply_rating(&db, &msg).await,
+                        Kind::Sales => count_sales(&db, &msg).await,
+                    };
+                    match handled {
+                        Ok(()) => {
+                            if let Err(e) = msg.ack().await {
+                                tracing::warn!(error = %e, "ack lost; the event will be handled again");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "order event not handled; it will be redelivered");
+                            failed = true;
+                            break;
+                        }
+                    }
+                }
+                failed
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot pull order events; trying again");
+                true
+            }
+        };
+        if failed {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+    }
+}
+
+async fn pull_batch(consumer: &PullConsumer) -> Result<Vec<Message>, async_nats::Error> {
+    let mut batch = consumer
+        .fetch()
+        .max_messages(BATCH)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await?;
+    let mut out = Vec::new();
+    while let Some(msg) = batch.next().await {
+        out.push(msg?);
+    }
+    Ok(out)
+}
+
+/// A shop takes a rating only when it is newer than the one it holds.
+async fn apply_rating(db: &Db, msg: &Message) -> Result<(), TallyError> {
+    let Ok(event) = serde_json::from_slice::<ReviewChanged>(&msg.payload) else {
+        tracing::error!("unreadable review event; skipped");
+        return Ok(());
+    };
+    if event.target != ReviewTarget::Shop {
+        return Ok(());
+    }
+    let average = if event.average.is_finite() {
+        (event.average * 100.0).round() / 100.0
+    } else {
+        0.0
+    };
+    db.query(
+        "UPDATE type::record('shop', $id) SET rating_avg = $avg, rating_count = $count,
+            rating_revision = $rev WHERE rating_revision < $rev RETURN NONE",
+    )
+    .bind(("id", event.target_id))
+    .bind(("avg", average))
+    .bind(("count", event.count))
+    .bind(("rev", event.revision))
+    .await?
+    .check()?;
+    Ok(())
+}
+
+/// Adds a placed order's units to its shop's sales, once (the order's
+/// `shop_sale` row is written in the same transaction).
+const PLACE_SALE: &str = "BEGIN TRANSACTION;
+    LET $seen = (SELECT VALUE id FROM type::record('shop_sale', $order))[0];
+    IF $seen = NONE {
+        CREATE type::record('shop_sale', $order) SET counted = true RETURN NONE;
+        UPDATE type::record('shop', $shop) SET sales += $units RETURN NONE;
+    };
+    COMMIT TRANSACTION;";
+
+/// Takes a cancelled or refunded order's units back out, once, if they
+/// were ever added; remembers the cancellation either way.
+const REVERSE_SALE: &str = "BEGIN TRANSACTION;
+    LET $row = (SELECT counted FROM type::record('shop_sale', $order))[0];
+    IF $row = NONE {
+        CREATE type::record('shop_sale', $order) SET counted = false, reversed = true RETURN NONE;
+    } ELSE IF $row.counted {
+        UPDATE type::record('shop_sale', $order) SET counted = false, reversed = true RETURN NONE;
+        UPDATE type::record('shop', $shop) SET sales = math::max([0, sales - $units]) RETURN NONE;
+    };
+    COMMIT TRANSACTION;";
+
+async fn count_sales(db: &Db, msg: &Message) -> Result<(), TallyError> {
+    let subject = msg.subject.as_str();
+    let sql = if subject == OrderPlaced::SUBJECT {
+        PLACE_SALE
+    } else if subject == OrderCancelled::SUBJECT || subject == OrderRefunded::SUBJECT {
+        REVERSE_SALE
+    } else {
+        return Ok(());
+    };
+    let Ok(event) = serde_json::from_slice::<OrderEvent>(&msg.payload) else {
+        tracing::error!(subject, "unreadable order event; skipped");
+        return Ok(());
+    };
+    tally(db, sql, &event).await
+}
+
+async fn tally(db: &Db, sql: &str, event: &OrderEvent) -> Result<(), TallyError> {
+    let units: i64 = event.items.iter().map(|i| i.quantity).sum();
+    if units == 0 {
+        return Ok(());
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = db
+            .query(sql)
+            .bind(("order", event.order_id.clone()))
+            .bind(("shop", event.shop_id.clone()))
+            .bind(("units", units))
+            .await;
+        match transaction_errors(result) {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(TallyError::Transaction(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bazaar_subjects::orders::{OrderEventItem, OrderStatus, PaymentStatus};
+
+    fn order(id: &str, units: i64) -> OrderEvent {
+        OrderEvent {
+            order_id: id.into(),
+            number: "N1".into(),
+            buyer_id: "b".into(),
+            shop_id: "s1".into(),
+            status: OrderStatus::Ordered,
+            payment_status: PaymentStatus::Pending,
+            total: 100,
+            currency: "USD".into(),
+            product_ids: vec!["p1".into(), "p2".into()],
+            items: vec![
+                OrderEventItem {
+                    product_id: "p1".into(),
+                    quantity: units,
+                },
+                OrderEventItem {
+                    product_id: "p2".into(),
+                    quantity: 1,
+                },
+            ],
+        }
+    }
+
+    async fn sales(db: &Db) -> i64 {
+        let mut r = db.query("SELECT VALUE sales FROM shop:s1").await.unwrap();
+        let v: Vec<i64> = r.take(0).unwrap();
+        v[0]
+    }
+
+    #[tokio::test]
+    async fn a_shop_counts_each_order_once_and_a_cancel_once() {
+        let db = bazaar_schema::connect("mem://", None).await.unwrap();
+        bazaar_schema::migrate(&db).await.unwrap();
+        db.query("CREATE shop:s1 SET owner = 'o', slug = 's1', name = 'S', category = 'c'")
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+        let a = order("o1", 2);
+        tally(&db, PLACE_SALE, &a).await.unwrap();
+        tally(&db, PLACE_SALE, &a).await.unwrap();
+        assert_eq!(sales(&db).await, 3);
+        tally(&db, REVERSE_SALE, &a).await.unwrap();
+        tally(&db, REVERSE_SALE, &a).await.unwrap();
+        assert_eq!(sales(&db).await, 0);
+        let b = order("o2", 4);
+        tally(&db, REVERSE_SALE, &b).await.unwrap();
+        tally(&db, PLACE_SALE, &b).await.unwrap();
+        assert_eq!(sales(&db).await, 0);
+    }
+}
