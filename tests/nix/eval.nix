@@ -544,8 +544,22 @@ in
         && lib.all (name: failures (vmMachine name).config == [ ]) [ "store" "tiny" ]
         && (vmMachine "store").config.systemd.targets.bazaar.wants != [ ]
         && (vmMachine "tiny").config.systemd.services ? bazaar
-        && lib.hasInfix "/api/register/user" vmTest.testScript
-        && lib.hasInfix "/api/checkout" vmTest.testScript)
+        && (vmMachine "store").config.services.bazaar.settings.BAZAAR_MAILBOX_DIR == "/var/lib/bazaar/mailbox"
+        && lib.all (route: lib.hasInfix route vmTest.testScript) [
+        "/api/register/{kind}"
+        "/api/register/verify"
+        "/api/login"
+        "/api/categories"
+        "/api/shops"
+        "/api/seller/products"
+        "/api/cart/items"
+        "/api/checkout"
+        "Idempotency-Key"
+        "/api/seller/orders/{order_id}/status"
+        "/api/orders/{order_id}"
+        "bazaar-ctl admin create"
+        "MAILBOX = \"/var/lib/bazaar/mailbox\""
+      ])
       "VM test machines: ${show (map (name: failures (vmMachine name).config) [ "store" "tiny" ])}";
 
     # ---- options that change the units ------------------------------------------
