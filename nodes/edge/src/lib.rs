@@ -25,6 +25,7 @@ mod order_pages;
 mod pages;
 mod products;
 mod ratelimit;
+mod reviews;
 mod seller_pages;
 mod shops;
 mod storefront;
@@ -114,6 +115,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(shops::routes())
         .merge(products::routes())
         .merge(commerce::routes())
+        .merge(reviews::routes())
         .merge(stripe_webhook::routes())
         .merge(cart_pages::routes())
         .merge(order_pages::routes())

@@ -5,7 +5,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{EdgeState, api, auth, commerce, health, images, products, shops};
+use crate::{EdgeState, api, auth, commerce, health, images, products, reviews, shops};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,6 +56,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(shops::Doc::openapi());
     doc.merge(products::Doc::openapi());
     doc.merge(commerce::Doc::openapi());
+    doc.merge(reviews::Doc::openapi());
     doc
 }
 
