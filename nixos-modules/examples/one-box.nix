@@ -18,6 +18,7 @@
 
     edge.instances = 2; # 127.0.0.1:8080 and 127.0.0.1:8081, behind nginx
     nodes.catalog.instances = 2; # the busiest node gets a second copy
+    orders.platformFeeBps = 1000; # the platform keeps 10 % of every order
 
     mail = {
       smtpUrl = "smtps://shop@mail.example.com:465";
