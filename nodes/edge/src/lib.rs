@@ -25,6 +25,7 @@ mod order_pages;
 mod pages;
 mod products;
 mod ratelimit;
+mod review_pages;
 mod reviews;
 mod seller_pages;
 mod shops;
@@ -119,6 +120,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(stripe_webhook::routes())
         .merge(cart_pages::routes())
         .merge(order_pages::routes())
+        .merge(review_pages::routes())
         .merge(storefront::routes())
         .merge(seller_pages::routes())
         .merge(admin_pages::routes())

@@ -252,6 +252,7 @@ async fn all_orders(
 }
 
 struct ItemView {
+    product_id: String,
     slug: String,
     title: String,
     image: Option<String>,
@@ -293,6 +294,8 @@ struct OrderPage {
     next_steps: Vec<NextStep>,
     can_cancel: bool,
     can_refund: bool,
+    /// A buyer's delivered order: its products and shop may be reviewed.
+    can_review: bool,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -309,6 +312,7 @@ fn order_page(
         .items
         .iter()
         .map(|i| ItemView {
+            product_id: i.product_id.clone(),
             slug: i.slug.clone(),
             title: i.title.clone(),
             image: i.image.clone(),
@@ -380,6 +384,7 @@ fn order_page(
         next_steps,
         can_cancel: !seller && before_shipping,
         can_refund: seller && !ended,
+        can_review: !seller && order.status == OrderStatus::Delivered,
         error: q.get("error").cloned(),
         notice: q.get("notice").cloned(),
         order,

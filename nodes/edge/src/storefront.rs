@@ -866,6 +866,7 @@ struct ProductPageView {
     stock_label: String,
     max_quantity: i64,
     rating: Option<String>,
+    reviews: Option<crate::review_pages::ReviewsBlock>,
 }
 
 struct GalleryImage {
@@ -900,6 +901,13 @@ async fn product_page(
         Err(e) => return envelope_page(viewer, e.0),
     };
     let p = view.product;
+    let reviews = crate::review_pages::load(
+        &s,
+        &meta,
+        bazaar_subjects::orders::ReviewTarget::Product,
+        &p.id,
+    )
+    .await;
     let chosen = first(&query_pairs(raw.as_deref()), "image")
         .parse::<usize>()
         .ok()
@@ -955,6 +963,7 @@ async fn product_page(
         stock_label,
         max_quantity: p.stock.clamp(1, 99),
         rating: (p.rating_count > 0).then(|| format!("{:.1}", p.rating_avg)),
+        reviews,
         p,
     };
     page.into_response()

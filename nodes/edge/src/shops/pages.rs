@@ -471,6 +471,7 @@ struct ShopPageView {
     /// `None` when the catalog did not answer.
     products: Option<Vec<ProductTile>>,
     total_products: i64,
+    reviews: Option<crate::review_pages::ReviewsBlock>,
 }
 
 /// Minor units as people read them: `€12.50`, `1,200 JPY` stays `¥1200`.
@@ -559,8 +560,16 @@ async fn shop_page(
             (None, 0)
         }
     };
+    let reviews = crate::review_pages::load(
+        &s,
+        &meta,
+        bazaar_subjects::orders::ReviewTarget::Shop,
+        &page.shop.id,
+    )
+    .await;
     ShopPageView {
         viewer,
+        reviews,
         hours: hours_lines(&page.shop.opening_hours),
         initial: page
             .shop
