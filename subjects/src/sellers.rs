@@ -6,12 +6,18 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Access, Domain, Empty, Endpoint, Event, Stream};
+use crate::{Access, Domain, Empty, Endpoint, Event, Job, Stream};
 
 /// Every sellers event: `events.sellers.>`.
 pub const EVENTS: Stream = Stream {
     name: "SELLERS_EVENTS",
     subjects: "events.sellers.>",
+};
+
+/// Work for the sellers nodes (a work queue: each job done once).
+pub const JOBS: Stream = Stream {
+    name: "SELLERS_JOBS",
+    subjects: "jobs.sellers.>",
 };
 
 /// A link to the shop elsewhere, e.g. `{network: "instagram", url: "https://…"}`.
@@ -232,4 +238,87 @@ pub struct ShopFollowed {
 impl Event for ShopFollowed {
     const STREAM: Stream = EVENTS;
     const SUBJECT: &'static str = "events.sellers.shop.followed";
+}
+
+/// Where a seller stands with card payments (Stripe Connect).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PayoutStatus {
+    /// Whether this site takes card payments through Stripe at all.
+    pub stripe_available: bool,
+    /// The shop has a connected Stripe account (onboarding started).
+    pub connected: bool,
+    /// Stripe lets the account receive its share: the shop sells by card.
+    pub ready: bool,
+}
+
+/// A Stripe onboarding page to send the seller to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OnboardingLink {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShopIds {
+    /// At most 100.
+    pub ids: Vec<String>,
+}
+
+/// Where a shop's share of a card payment goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShopPayoutAccount {
+    pub shop_id: String,
+    /// The connected account; only set once it is ready for transfers.
+    pub stripe_account: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShopPayoutAccounts {
+    pub shops: Vec<ShopPayoutAccount>,
+}
+
+/// `sellers.payouts.connect`: opens (once) the shop's Stripe account and
+/// returns a fresh onboarding link.
+pub struct ConnectPayouts;
+impl Endpoint for ConnectPayouts {
+    const SUBJECT: &'static str = "sellers.payouts.connect";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Seller;
+    type Request = Empty;
+    type Reply = OnboardingLink;
+}
+
+/// `sellers.payouts.status`: the caller's shop's card-payment state, asked
+/// of Stripe afresh while onboarding is unfinished.
+pub struct GetPayoutStatus;
+impl Endpoint for GetPayoutStatus {
+    const SUBJECT: &'static str = "sellers.payouts.status";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Seller;
+    type Request = Empty;
+    type Reply = PayoutStatus;
+}
+
+/// `sellers.payouts.accounts`: which of these shops can be paid by card,
+/// and where (for carts and checkout).
+pub struct GetPayoutAccounts;
+impl Endpoint for GetPayoutAccounts {
+    const SUBJECT: &'static str = "sellers.payouts.accounts";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Public;
+    type Request = ShopIds;
+    type Reply = ShopPayoutAccounts;
+}
+
+/// `jobs.sellers.stripe_account`: Stripe said a connected account changed
+/// (`account.updated`, verified by the edge); the sellers node asks Stripe
+/// for its state and records whether the shop can sell by card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StripeAccountChanged {
+    pub event_id: String,
+    pub account_id: String,
+}
+
+impl Job for StripeAccountChanged {
+    const STREAM: Stream = JOBS;
+    const SUBJECT: &'static str = "jobs.sellers.stripe_account";
 }

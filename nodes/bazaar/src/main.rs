@@ -261,7 +261,7 @@ async fn dev(
     // One box without a payment provider: card payments go through the
     // clearly labelled test payment page, so a purchase can be completed.
     // With a Stripe key set the test page is off (the edge refuses it).
-    nodes.orders.test_payments = !nodes.orders.stripe_enabled();
+    nodes.orders.test_payments = !nodes.stripe.enabled();
     edge.test_payments = nodes.orders.test_payments;
     nodes.orders.public_url = edge.public_url.clone();
     let nodes = platform::spawn_all(&ctx, &nodes, &shutdown);

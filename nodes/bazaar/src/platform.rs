@@ -26,6 +26,8 @@ pub enum PlatformError {
     Seed(#[from] bazaar_admin::AdminError),
     #[error("seeding the catalog failed: {0}")]
     SeedCatalog(#[from] bazaar_catalog::CatalogError),
+    #[error("Stripe settings: {0}")]
+    Stripe(#[from] bazaar_stripe::Error),
 }
 
 fn available() -> String {
@@ -47,6 +49,8 @@ pub struct NodeConfigs {
     pub catalog: bazaar_catalog::CatalogConfig,
     #[command(flatten)]
     pub orders: bazaar_orders::OrdersConfig,
+    #[command(flatten)]
+    pub stripe: bazaar_stripe::StripeConfig,
 }
 
 impl NodeConfigs {
@@ -57,6 +61,7 @@ impl NodeConfigs {
             auth: bazaar_auth::AuthConfig::default(),
             catalog: bazaar_catalog::CatalogConfig::default(),
             orders: bazaar_orders::OrdersConfig::default(),
+            stripe: bazaar_stripe::StripeConfig::default(),
         }
     }
 }
@@ -76,13 +81,21 @@ pub fn run_node(
         Domain::Auth => {
             Box::pin(async move { Ok(bazaar_auth::run(ctx, configs.auth, shutdown).await?) })
         }
-        Domain::Sellers => Box::pin(async move { Ok(bazaar_sellers::run(ctx, shutdown).await?) }),
+        Domain::Sellers => Box::pin(async move {
+            let config = bazaar_sellers::SellersConfig {
+                public_url: configs.orders.public_url.clone(),
+                stripe: configs.stripe.connect()?,
+            };
+            Ok(bazaar_sellers::run(ctx, config, shutdown).await?)
+        }),
         Domain::Catalog => {
             Box::pin(async move { Ok(bazaar_catalog::run(ctx, configs.catalog, shutdown).await?) })
         }
-        Domain::Orders => {
-            Box::pin(async move { Ok(bazaar_orders::run(ctx, configs.orders, shutdown).await?) })
-        }
+        Domain::Orders => Box::pin(async move {
+            let mut config = configs.orders;
+            config.stripe = configs.stripe.connect()?;
+            Ok(bazaar_orders::run(ctx, config, shutdown).await?)
+        }),
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
     }
 }

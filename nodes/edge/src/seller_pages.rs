@@ -21,7 +21,7 @@ use bazaar_subjects::catalog::{
     self, FlashSale, KeyValue, ListMyProductsRequest, Product, ProductId, ProductInput,
     ProductStatus, UpdateProduct,
 };
-use bazaar_subjects::sellers::{self, Shop};
+use bazaar_subjects::sellers::{self, PayoutStatus, Shop};
 use bazaar_subjects::{Empty, ErrorEnvelope, FieldError};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -53,6 +53,11 @@ pub fn routes() -> Router<EdgeState> {
         )
         .route("/seller/products/{id}/delete", post(delete))
         .route("/seller/products/{id}/restore", post(restore))
+        .route("/seller/payouts", get(payouts_return))
+        .route(
+            "/seller/payouts/connect",
+            get(connect_payouts).post(connect_payouts),
+        )
 }
 
 /// What a refused call means for a seller page.
@@ -99,6 +104,8 @@ struct OverviewPage {
     shop: Option<Shop>,
     /// The sellers service said there is no shop yet.
     needs_shop: bool,
+    /// Card payments (Stripe Connect), once there is a shop.
+    payouts: Option<PayoutStatus>,
     products: i64,
     drafts: i64,
     binned: i64,
@@ -123,11 +130,12 @@ async fn overview(
         count(Some(ProductStatus::Draft), false),
         count(None, true),
     );
-    let (all_products, drafts, binned, shop) = tokio::join!(
+    let (all_products, drafts, binned, shop, payouts) = tokio::join!(
         s.call::<catalog::ListMyProducts>(&meta, &every),
         s.call::<catalog::ListMyProducts>(&meta, &draft),
         s.call::<catalog::ListMyProducts>(&meta, &bin),
         s.call::<sellers::GetMyShop>(&meta, &Empty {}),
+        s.call::<sellers::GetPayoutStatus>(&meta, &Empty {}),
     );
     let products = match all_products {
         Ok(p) => p.total,
@@ -141,11 +149,32 @@ async fn overview(
         viewer,
         shop,
         needs_shop,
+        payouts: payouts.ok(),
         products,
         drafts: drafts.map(|p| p.total).unwrap_or(0),
         binned: binned.map(|p| p.total).unwrap_or(0),
     }
     .into_response()
+}
+
+/// Sends the seller to Stripe's onboarding for their shop's account.
+async fn connect_payouts(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+) -> Response {
+    if meta.authorization.is_none() {
+        return sign_in_first("/seller");
+    }
+    match s.call::<sellers::ConnectPayouts>(&meta, &Empty {}).await {
+        Ok(link) => Redirect::to(&link.url).into_response(),
+        Err(e) => refusal(viewer, e.0, "/seller"),
+    }
+}
+
+/// Where Stripe's onboarding returns: the dashboard asks Stripe afresh.
+async fn payouts_return() -> Redirect {
+    Redirect::to("/seller#payouts")
 }
 
 // ---------------------------------------------------------------------------

@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bazaar_subjects::sellers::{
-    self, FollowState, Shop, ShopCards, ShopInput, ShopPage, ShopSlug, TopShopsRequest,
+    self, FollowState, OnboardingLink, PayoutStatus, Shop, ShopCards, ShopInput, ShopPage,
+    ShopSlug, TopShopsRequest,
 };
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use utoipa::OpenApi;
@@ -29,9 +30,13 @@ use crate::{ApiError, EdgeState};
         top_shops,
         get_shop,
         follow_shop,
-        unfollow_shop
+        unfollow_shop,
+        my_payouts,
+        connect_payouts
     ),
     components(schemas(
+        PayoutStatus,
+        OnboardingLink,
         ShopInput,
         Shop,
         ShopPage,
@@ -52,6 +57,8 @@ pub fn routes() -> Router<EdgeState> {
             get(my_shop).put(replace_my_shop).patch(update_my_shop),
         )
         .route("/api/shops/top", get(top_shops))
+        .route("/api/shops/mine/payouts", get(my_payouts))
+        .route("/api/shops/mine/payouts/connect", post(connect_payouts))
         .route("/api/shops/{slug}", get(get_shop))
         .route(
             "/api/shops/{slug}/follow",
@@ -73,6 +80,35 @@ pub async fn create_shop(
 ) -> Result<(StatusCode, Json<Shop>), ApiError> {
     let shop = s.call::<sellers::CreateShop>(&meta, &input).await?;
     Ok((StatusCode::CREATED, Json(shop)))
+}
+
+/// Your shop's card payments (sellers): whether the site takes cards,
+/// whether your Stripe account is connected and ready.
+#[utoipa::path(get, path = "/api/shops/mine/payouts", tag = "shops",
+    responses((status = 200, body = PayoutStatus), (status = 401, body = ErrorEnvelope),
+              (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn my_payouts(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+) -> Result<Json<PayoutStatus>, ApiError> {
+    Ok(Json(
+        s.call::<sellers::GetPayoutStatus>(&meta, &Empty {}).await?,
+    ))
+}
+
+/// Connect your shop to Stripe (sellers): opens your shop's Stripe account
+/// once and answers with a fresh onboarding link to send you to.
+#[utoipa::path(post, path = "/api/shops/mine/payouts/connect", tag = "shops",
+    responses((status = 200, body = OnboardingLink), (status = 401, body = ErrorEnvelope),
+              (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+              (status = 409, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
+pub async fn connect_payouts(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+) -> Result<Json<OnboardingLink>, ApiError> {
+    Ok(Json(
+        s.call::<sellers::ConnectPayouts>(&meta, &Empty {}).await?,
+    ))
 }
 
 /// Your shop (sellers); 404 until you open it.

@@ -5,8 +5,8 @@
 //! `v1` entry matching, timestamp within 300 seconds). A valid event is
 //! queued on the `ORDERS_JOBS` work queue as a `PaymentNotification` keyed by
 //! the event id (so Stripe's retries are deduplicated by JetStream), and the
-//! answer is 200 only once JetStream has it. Anything else is a 400 that
-//! changes nothing.
+//! answer is 200 only once JetStream has it; `account.*` events go to the
+//! sellers node's queue instead. Anything else is a 400 that changes nothing.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,6 +16,7 @@ use axum::routing::post;
 use bazaar_runtime::jetstream::enqueue_job;
 use bazaar_subjects::ErrorEnvelope;
 use bazaar_subjects::orders::PaymentNotification;
+use bazaar_subjects::sellers::StripeAccountChanged;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -90,6 +91,18 @@ struct EventHead {
     id: String,
     #[serde(rename = "type")]
     kind: String,
+    data: EventData,
+}
+
+#[derive(Deserialize)]
+struct EventData {
+    object: EventObject,
+}
+
+#[derive(Deserialize)]
+struct EventObject {
+    #[serde(default)]
+    id: Option<String>,
 }
 
 fn bad(message: &str) -> ApiError {
@@ -120,6 +133,22 @@ async fn stripe_webhook(
     }
     let head: EventHead =
         serde_json::from_slice(&body).map_err(|_| bad("the body is not a Stripe event"))?;
+    let queued = |e| ApiError(bazaar_runtime::internal(e));
+    if head.kind.starts_with("account.") {
+        // Connected accounts are the sellers node's.
+        let Some(account_id) = head.data.object.id else {
+            return Err(bad("the event names no account"));
+        };
+        let job = StripeAccountChanged {
+            event_id: head.id,
+            account_id,
+        };
+        enqueue_job(&s.inner.jetstream, &job, &job.event_id)
+            .await
+            .map_err(queued)?;
+        tracing::info!(event = %job.event_id, "stripe account event queued");
+        return Ok(StatusCode::OK);
+    }
     let payload = String::from_utf8(body.to_vec()).map_err(|_| bad("the body is not UTF-8"))?;
     let job = PaymentNotification {
         event_id: head.id,
@@ -128,7 +157,7 @@ async fn stripe_webhook(
     };
     enqueue_job(&s.inner.jetstream, &job, &job.event_id)
         .await
-        .map_err(|e| ApiError(bazaar_runtime::internal(e)))?;
+        .map_err(queued)?;
     tracing::info!(event = %job.event_id, kind = %job.kind, "stripe event queued");
     Ok(StatusCode::OK)
 }

@@ -198,6 +198,13 @@ impl OrdersStore {
             None => None,
         };
         let mut cart = assemble(lines, notices, coupon.as_ref(), self.config.test_payments);
+        if self.config.stripe_enabled() {
+            let ids = cart.shops.iter().map(|s| s.shop_id.clone()).collect();
+            let card = self.payout_accounts(meta, ids).await?;
+            for s in &mut cart.shops {
+                s.accepts_card = card.contains_key(&s.shop_id);
+            }
+        }
         if let (Some(c), None) = (&coupon, &cart.coupon) {
             // It stopped applying (expired, used up, shop no longer in the cart).
             let why = coupons::refusal(c, &cart, OffsetDateTime::now_utc());

@@ -25,6 +25,8 @@ use bazaar_subjects::orders::{
     PaymentStatus, ShippingAddress,
 };
 use bazaar_subjects::{Empty, ErrorEnvelope, FieldError, Validator};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -47,6 +49,10 @@ pub(crate) struct Plan {
     pub currency: String,
     /// The secret that gives the reserved stock back.
     pub release_token: String,
+    /// Card payments through Stripe: each shop's connected account, as it
+    /// was when the buyer checked out.
+    #[serde(default)]
+    pub payout_accounts: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,10 +74,16 @@ pub(crate) struct CheckoutRow {
     pub plan: Plan,
     pub payment_url: Option<String>,
     pub failure: Option<String>,
+    /// The Stripe Checkout Session buyers pay on.
+    #[serde(default)]
+    pub payment_session: Option<String>,
+    /// The Stripe payment, once it succeeded.
+    #[serde(default)]
+    pub payment_intent: Option<String>,
 }
 
 const CHECKOUT_FIELDS: &str = "record::id(id) AS id, buyer, request_hash, status, payment, plan, \
-    payment_url, failure";
+    payment_url, failure, payment_session, payment_intent";
 
 fn request_hash(req: &CheckoutRequest) -> String {
     let body = serde_json::json!([req.address_id, req.address, req.coupon, req.payment]);
@@ -383,7 +395,20 @@ impl OrdersStore {
         id: &str,
     ) -> Result<CheckoutResult, OrdersError> {
         let me = account(caller)?;
-        match self.checkout_by_id(id).await? {
+        let mut found = self.checkout_by_id(id).await?;
+        if let Some(row) = found.as_ref().filter(|r| {
+            r.buyer == me
+                && r.status == CheckoutStatus::AwaitingPayment
+                && r.payment_session.is_some()
+        }) {
+            // Back from Stripe's page before its webhook: ask Stripe.
+            match self.reconcile(row).await {
+                Ok(true) => found = self.checkout_by_id(id).await?,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(checkout = id, error = %e, "cannot ask Stripe yet"),
+            }
+        }
+        match found {
             Some(row) if row.buyer == me => match row.status {
                 CheckoutStatus::Failed => Ok(CheckoutResult {
                     checkout_id: row.id.clone(),
@@ -502,6 +527,13 @@ impl OrdersStore {
                 }
             }
         }
+        let payout_accounts = match body.payment {
+            PaymentMethod::Card if self.config.stripe_enabled() => {
+                let ids = cart.shops.iter().map(|s| s.shop_id.clone()).collect();
+                self.payout_accounts(meta, ids).await?
+            }
+            _ => BTreeMap::new(),
+        };
         let me = self.call::<GetMe>(meta, &Empty {}).await?;
         let address = match (&body.address_id, &body.address) {
             (Some(id), _) => {
@@ -546,16 +578,18 @@ impl OrdersStore {
             buyer_name: me.name,
             currency: cart.currency,
             release_token: format!("{}{}", new_id(), new_id()),
+            payout_accounts,
         })
     }
 
-    /// Creates the orders, once: only while the checkout is still open.
-    pub(crate) async fn place_orders(
+    /// The orders a checkout becomes, one per shop, with their discount and
+    /// the platform's fee: what is charged and what each shop is paid.
+    pub(crate) async fn draft_orders(
         &self,
         row: &CheckoutRow,
         reservation: &Reservation,
         payment_status: PaymentStatus,
-    ) -> Result<(), OrdersError> {
+    ) -> Result<Vec<serde_json::Value>, OrdersError> {
         let now = OffsetDateTime::now_utc()
             .format(&Rfc3339)
             .unwrap_or_default();
@@ -593,6 +627,7 @@ impl OrdersStore {
             let total = subtotal - discount;
             let fee = (total * i64::from(self.config.platform_fee_bps) + 5_000) / 10_000;
             let id = new_id();
+            let card = row.payment == PaymentMethod::Card;
             orders.push(serde_json::json!({
                 "id": id, "number": order_number(&id), "checkout_id": row.id, "buyer": row.buyer,
                 "buyer_email": row.plan.buyer_email, "shop_id": shop_id, "shop_name": shop_name,
@@ -605,8 +640,21 @@ impl OrdersStore {
                     PaymentStatus::Paid => "paid", _ => "pending" },
                 "status": "ordered", "timeline": [{ "status": "ordered", "at": now }],
                 "address": row.plan.address, "reservation_id": row.id,
+                "payment_intent": if card { row.payment_intent.clone() } else { None },
+                "stripe_account": if card { row.plan.payout_accounts.get(&shop_id).cloned() } else { None },
             }));
         }
+        Ok(orders)
+    }
+
+    /// Creates the orders, once: only while the checkout is still open.
+    pub(crate) async fn place_orders(
+        &self,
+        row: &CheckoutRow,
+        reservation: &Reservation,
+        payment_status: PaymentStatus,
+    ) -> Result<(), OrdersError> {
+        let mut orders = self.draft_orders(row, reservation, payment_status).await?;
         // Absent, not null: SurrealDB tells NONE (no value) from NULL.
         for o in &mut orders {
             if let Some(map) = o.as_object_mut() {

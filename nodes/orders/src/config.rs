@@ -22,37 +22,20 @@ pub struct OrdersConfig {
     /// mode without Stripe keys only).
     #[arg(skip)]
     pub test_payments: bool,
-    /// Stripe secret API key (unset: no Stripe; card payments only through
-    /// the test page in `bazaar dev`).
-    #[arg(long, env = "BAZAAR_STRIPE_SECRET_KEY", hide_env_values = true)]
-    pub stripe_secret_key: Option<String>,
-    /// Stripe webhook signing secret (`whsec_…`).
-    #[arg(
-        id = "orders_stripe_webhook_secret",
-        long = "orders-stripe-webhook-secret",
-        env = "BAZAAR_STRIPE_WEBHOOK_SECRET",
-        hide_env_values = true
-    )]
-    pub stripe_webhook_secret: Option<String>,
-    /// Where the Stripe API is reached (tests point it at a stand-in).
-    #[arg(
-        long,
-        env = "BAZAAR_STRIPE_API_BASE",
-        default_value = "https://api.stripe.com"
-    )]
-    pub stripe_api_base: String,
+    /// Stripe, when this site takes card payments through it (set from
+    /// the shared Stripe settings by whoever starts the node).
+    #[arg(skip)]
+    pub stripe: Option<bazaar_stripe::Stripe>,
 }
 
 impl OrdersConfig {
-    /// Whether card payments go to Stripe (a secret key is set).
+    /// Whether card payments go to Stripe.
     pub fn stripe_enabled(&self) -> bool {
-        self.stripe_secret_key
-            .as_deref()
-            .is_some_and(|k| !k.is_empty())
+        self.stripe.is_some()
     }
 }
 
-/// Secrets stay out of logs: only whether they are set is shown.
+/// Only whether Stripe is set up is shown.
 impl std::fmt::Debug for OrdersConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OrdersConfig")
@@ -60,15 +43,7 @@ impl std::fmt::Debug for OrdersConfig {
             .field("checkout_ttl_secs", &self.checkout_ttl_secs)
             .field("public_url", &self.public_url)
             .field("test_payments", &self.test_payments)
-            .field(
-                "stripe_secret_key",
-                &self.stripe_secret_key.as_ref().map(|_| "(hidden)"),
-            )
-            .field(
-                "stripe_webhook_secret",
-                &self.stripe_webhook_secret.as_ref().map(|_| "(hidden)"),
-            )
-            .field("stripe_api_base", &self.stripe_api_base)
+            .field("stripe", &self.stripe.is_some())
             .finish()
     }
 }
@@ -80,9 +55,7 @@ impl Default for OrdersConfig {
             checkout_ttl_secs: 1800,
             public_url: "http://localhost:8080".into(),
             test_payments: false,
-            stripe_secret_key: None,
-            stripe_webhook_secret: None,
-            stripe_api_base: "https://api.stripe.com".into(),
+            stripe: None,
         }
     }
 }

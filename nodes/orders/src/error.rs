@@ -29,6 +29,9 @@ pub enum OrdersError {
     Db(#[from] surrealdb::Error),
     #[error(transparent)]
     Schema(#[from] bazaar_schema::SchemaError),
+    /// Stripe refused (409) or could not be reached (503).
+    #[error(transparent)]
+    Stripe(#[from] bazaar_stripe::Error),
 }
 
 impl From<serde_json::Error> for OrdersError {
@@ -51,6 +54,17 @@ impl From<OrdersError> for ErrorEnvelope {
             OrdersError::Conflict(m) => ErrorEnvelope::conflict(m),
             OrdersError::Forbidden(m) => ErrorEnvelope::new(ErrorCode::Forbidden, m),
             OrdersError::Invalid(envelope) | OrdersError::Upstream(envelope) => envelope,
+            OrdersError::Stripe(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "stripe unavailable");
+                ErrorEnvelope::new(
+                    ErrorCode::Unavailable,
+                    "the payment provider cannot be reached right now; try again in a minute",
+                )
+            }
+            OrdersError::Stripe(e) => {
+                tracing::warn!(error = %e, "stripe refused");
+                ErrorEnvelope::conflict(format!("{e}"))
+            }
             other => bazaar_runtime::internal(other),
         }
     }

@@ -10,6 +10,7 @@
 //! Checkouts whose payment never came are failed and their stock released by
 //! a sweeper on whichever copy holds the lease.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
@@ -17,11 +18,14 @@ use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use bazaar_runtime::lease::Lease;
 use bazaar_runtime::{NodeError, RequestMeta, Shutdown};
 use bazaar_schema::take_rows;
+use bazaar_stripe::{NewCheckoutSession, PaymentLine};
 use bazaar_subjects::Job;
 use bazaar_subjects::catalog::Reservation;
 use bazaar_subjects::orders::{self, CheckoutStatus, PaymentNotification, PaymentStatus};
+use bazaar_subjects::sellers::{GetPayoutAccounts, ShopIds};
 use futures::StreamExt;
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 use crate::OrdersError;
 use crate::checkout::CheckoutRow;
@@ -31,6 +35,43 @@ use crate::store::OrdersStore;
 const CONSUMER: &str = "orders-payments";
 const SWEEP_LEASE: &str = "orders_leases";
 
+/// The part of a Stripe event the orders node reads: its object is a
+/// Checkout Session or a PaymentIntent.
+#[derive(Debug, Deserialize)]
+struct StripeEvent {
+    data: StripeEventData,
+}
+
+#[derive(Debug, Deserialize)]
+struct StripeEventData {
+    object: StripeObject,
+}
+
+#[derive(Debug, Deserialize)]
+struct StripeObject {
+    id: String,
+    #[serde(default)]
+    client_reference_id: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    payment_status: Option<String>,
+    /// An id, or the expanded object (then its id is taken).
+    #[serde(default, deserialize_with = "id_or_object")]
+    payment_intent: Option<String>,
+}
+
+fn id_or_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match v {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Object(o)) => {
+            o.get("id").and_then(|i| i.as_str()).map(str::to_owned)
+        }
+        _ => None,
+    })
+}
+
 /// What the one-box test payment page sends.
 #[derive(Debug, Deserialize)]
 struct TestPayment {
@@ -39,14 +80,65 @@ struct TestPayment {
 }
 
 impl OrdersStore {
-    /// Sends the buyer to pay: the test page on one box without a payment
-    /// provider; otherwise no card payments can be taken.
+    /// Sends the buyer to pay: a Stripe Checkout Session when Stripe is set
+    /// up, else the test page on one box; otherwise no card payments.
     pub(crate) async fn start_payment(
         &self,
         row: &CheckoutRow,
-        _reservation: &Reservation,
+        reservation: &Reservation,
     ) -> Result<(), OrdersError> {
-        if !self.config.test_payments {
+        let base = self.config.public_url.trim_end_matches('/').to_owned();
+        let (url, session) = if let Some(stripe) = &self.config.stripe {
+            let drafts = self
+                .draft_orders(row, reservation, PaymentStatus::Paid)
+                .await?;
+            let lines: Vec<PaymentLine> = drafts
+                .iter()
+                .map(|o| PaymentLine {
+                    name: format!(
+                        "{} — order {}",
+                        o["shop_name"].as_str().unwrap_or("Bazaar shop"),
+                        o["number"].as_str().unwrap_or_default()
+                    ),
+                    amount: o["total"].as_i64().unwrap_or_default(),
+                })
+                .filter(|l| l.amount > 0)
+                .collect();
+            if lines.is_empty() {
+                // Discounted to nothing: there is nothing to pay.
+                return self
+                    .place_orders(row, reservation, PaymentStatus::Paid)
+                    .await;
+            }
+            // Stripe keeps a session open 30 minutes at least; the sweeper
+            // asks Stripe before giving up on it, and a payment that still
+            // arrives later is refunded.
+            let ttl = self.config.checkout_ttl_secs.clamp(1800, 86_400) as i64;
+            let expires_at = OffsetDateTime::now_utc().unix_timestamp() + ttl;
+            let result = stripe
+                .create_checkout_session(NewCheckoutSession {
+                    checkout_id: &row.id,
+                    currency: &row.plan.currency,
+                    lines,
+                    customer_email: row.plan.buyer_email.as_deref(),
+                    success_url: format!("{base}/checkout/{}", row.id),
+                    cancel_url: format!("{base}/checkout/{}", row.id),
+                    expires_at: Some(expires_at),
+                })
+                .await;
+            match result {
+                Ok(session) => (session.url.unwrap_or_default(), Some(session.id)),
+                Err(e) if !e.is_transient() => {
+                    tracing::warn!(checkout = %row.id, error = %e, "stripe refused the payment page");
+                    self.release(row).await;
+                    self.fail(row, "the card payment could not be started; try again or choose cash on delivery").await?;
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else if self.config.test_payments {
+            (format!("{base}/pay/test/{}", row.id), None)
+        } else {
             self.release(row).await;
             self.fail(
                 row,
@@ -54,23 +146,72 @@ impl OrdersStore {
             )
             .await?;
             return Ok(());
-        }
-        let url = format!("{}/pay/test/{}", self.config.public_url, row.id);
+        };
         self.db
             .query(
                 "UPDATE type::record('checkout', $id) SET status = 'awaiting_payment', payment_url = $url,
-                    updated_at = time::now() WHERE status = 'reserving' RETURN NONE",
+                    payment_session = $session, updated_at = time::now() WHERE status = 'reserving' RETURN NONE",
             )
             .bind(("id", row.id.clone()))
             .bind(("url", url))
+            .bind(("session", session))
             .await?
             .check()?;
         Ok(())
     }
 
-    /// A paid card order's money goes back to the buyer.
+    /// Which of these shops take card payments through Stripe, and into
+    /// which connected account.
+    pub(crate) async fn payout_accounts(
+        &self,
+        meta: &RequestMeta,
+        ids: Vec<String>,
+    ) -> Result<BTreeMap<String, String>, OrdersError> {
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let found = self
+            .call::<GetPayoutAccounts>(meta, &ShopIds { ids })
+            .await?;
+        Ok(found
+            .shops
+            .into_iter()
+            .filter_map(|s| Some((s.shop_id, s.stripe_account?)))
+            .collect())
+    }
+
+    /// A paid card order's money goes back to the buyer (and the shop's
+    /// share back from the shop), once.
     pub(crate) async fn refund_payment(&self, order: &StoredOrder) -> Result<(), OrdersError> {
-        if self.config.test_payments {
+        if let (Some(stripe), Some(intent)) = (&self.config.stripe, &order.payment_intent) {
+            let id = &order.order.id;
+            let refund = stripe
+                .refund(&format!("refund-order-{id}"), intent, order.order.total)
+                .await?;
+            if let Some(transfer) = &order.transfer {
+                // The buyer is refunded whatever happens here; a shop
+                // that cannot give its share back is the platform's to chase.
+                if let Err(e) = stripe
+                    .reverse_transfer(
+                        &format!("reversal-order-{id}"),
+                        transfer,
+                        order.order.payout,
+                    )
+                    .await
+                {
+                    tracing::error!(order = %id, error = %e, "transfer not reversed; take it up with the shop");
+                }
+            }
+            self.db
+                .query("UPDATE type::record('shop_order', $id) SET refund = $r RETURN NONE")
+                .bind(("id", id.clone()))
+                .bind(("r", refund.clone()))
+                .await?
+                .check()?;
+            tracing::info!(order = %id, refund = %refund, "card payment refunded");
+            return Ok(());
+        }
+        if self.config.test_payments && order.payment_intent.is_none() {
             tracing::info!(order = %order.order.id, "test payment refunded");
             return Ok(());
         }
@@ -89,10 +230,56 @@ impl OrdersStore {
                 }
                 let t: TestPayment = serde_json::from_str(&n.payload)?;
                 if t.approved {
-                    self.payment_succeeded(&t.checkout_id).await
+                    self.payment_succeeded(&t.checkout_id, None).await
                 } else {
                     self.payment_failed(&t.checkout_id, "the payment was declined")
                         .await
+                }
+            }
+            kind if kind.starts_with("checkout.session.") || kind == "payment_intent.succeeded" => {
+                if self.config.stripe.is_none() {
+                    tracing::warn!(
+                        kind,
+                        "a Stripe event arrived but Stripe is not set up; ignored"
+                    );
+                    return Ok(());
+                }
+                let event: StripeEvent = serde_json::from_str(&n.payload)?;
+                let o = event.data.object;
+                let Some(checkout_id) = o
+                    .client_reference_id
+                    .clone()
+                    .or_else(|| o.metadata.get("checkout_id").cloned())
+                else {
+                    tracing::info!(
+                        kind,
+                        "a Stripe payment not made through a Bazaar checkout; ignored"
+                    );
+                    return Ok(());
+                };
+                match kind {
+                    "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+                        if o.payment_status.as_deref() == Some("paid") {
+                            self.payment_succeeded(&checkout_id, o.payment_intent.as_deref())
+                                .await
+                        } else {
+                            // Bank debits and the like: the money follows
+                            // in `async_payment_succeeded`.
+                            Ok(())
+                        }
+                    }
+                    "payment_intent.succeeded" => {
+                        self.payment_succeeded(&checkout_id, Some(&o.id)).await
+                    }
+                    "checkout.session.expired" => {
+                        self.payment_failed(&checkout_id, "the payment was not completed in time")
+                            .await
+                    }
+                    "checkout.session.async_payment_failed" => {
+                        self.payment_failed(&checkout_id, "the payment failed")
+                            .await
+                    }
+                    _ => Ok(()),
                 }
             }
             other => {
@@ -102,30 +289,163 @@ impl OrdersStore {
         }
     }
 
-    /// The money is in: place the orders (once) from the reservation.
-    pub(crate) async fn payment_succeeded(&self, checkout_id: &str) -> Result<(), OrdersError> {
+    /// The money is in: place the orders (once) from the reservation, then
+    /// pay each shop its share.
+    pub(crate) async fn payment_succeeded(
+        &self,
+        checkout_id: &str,
+        payment_intent: Option<&str>,
+    ) -> Result<(), OrdersError> {
+        if let Some(intent) = payment_intent {
+            // First writer wins; a later event names the same payment.
+            self.db
+                .query(
+                    "UPDATE type::record('checkout', $id) SET payment_intent = $pi
+                       WHERE payment_intent = NONE RETURN NONE",
+                )
+                .bind(("id", checkout_id.to_owned()))
+                .bind(("pi", intent.to_owned()))
+                .await?
+                .check()?;
+        }
         let Some(row) = self.checkout_by_id(checkout_id).await? else {
             tracing::warn!(checkout = checkout_id, "payment for an unknown checkout");
             return Ok(());
         };
         match row.status {
             CheckoutStatus::AwaitingPayment | CheckoutStatus::Reserving => {
+                if row.payment_session.is_some() && row.payment_intent.is_none() {
+                    // A Stripe checkout paid without a payment to tie the
+                    // orders to cannot be refunded later: wait for it.
+                    return Err(OrdersError::Internal(
+                        "paid, but Stripe has not named the payment yet".into(),
+                    ));
+                }
                 // Idempotent at the catalog: the stock taken at checkout.
                 let reservation = self.reserve(&RequestMeta::default(), &row).await?;
                 self.place_orders(&row, &reservation, PaymentStatus::Paid)
-                    .await
+                    .await?;
+                self.pay_shops(checkout_id).await
             }
-            CheckoutStatus::Placed => Ok(()),
+            // Finishes the transfers a crash may have left undone.
+            CheckoutStatus::Placed => self.pay_shops(checkout_id).await,
             CheckoutStatus::Failed => {
-                // Paid after we gave up on it (expired): the provider must
-                // refund; we never sell stock we already released.
-                tracing::error!(
-                    checkout = checkout_id,
-                    "payment arrived for a failed checkout; refund it"
-                );
+                // Paid after we gave up on it (expired): the buyer gets the
+                // money back; we never sell stock we already released.
+                match (&self.config.stripe, &row.payment_intent) {
+                    (Some(stripe), Some(intent)) => {
+                        let refund = stripe
+                            .refund(
+                                &format!("refund-checkout-{checkout_id}"),
+                                intent,
+                                self.charged(&row).await?,
+                            )
+                            .await?;
+                        self.db
+                            .query(
+                                "UPDATE type::record('checkout', $id) SET refund = $r RETURN NONE",
+                            )
+                            .bind(("id", checkout_id.to_owned()))
+                            .bind(("r", refund))
+                            .await?
+                            .check()?;
+                        tracing::warn!(
+                            checkout = checkout_id,
+                            "payment arrived for a failed checkout; refunded"
+                        );
+                    }
+                    _ => tracing::error!(
+                        checkout = checkout_id,
+                        "payment arrived for a failed checkout; refund it"
+                    ),
+                }
                 Ok(())
             }
         }
+    }
+
+    /// What a failed checkout's buyer was charged: asked of Stripe, since
+    /// no orders recorded it.
+    async fn charged(&self, row: &CheckoutRow) -> Result<i64, OrdersError> {
+        let (Some(stripe), Some(session)) = (&self.config.stripe, &row.payment_session) else {
+            return Err(OrdersError::Internal("no Stripe session to refund".into()));
+        };
+        let s = stripe.checkout_session(session).await?;
+        s.amount_total
+            .ok_or_else(|| OrdersError::Internal("the Stripe session has no amount".into()))
+    }
+
+    /// Transfers each paid card order's payout to its shop's connected
+    /// account, once per order (Stripe's idempotency key is the order id,
+    /// and the transfer id is recorded).
+    pub(crate) async fn pay_shops(&self, checkout_id: &str) -> Result<(), OrdersError> {
+        let Some(stripe) = &self.config.stripe else {
+            return Ok(());
+        };
+        #[derive(Deserialize)]
+        struct Due {
+            id: String,
+            payout: i64,
+            currency: String,
+            stripe_account: String,
+            payment_intent: String,
+        }
+        let mut res = self
+            .db
+            .query(
+                "SELECT record::id(id) AS id, payout, currency, stripe_account, payment_intent
+                   FROM shop_order WHERE checkout_id = $id AND payment_intent != NONE
+                     AND stripe_account != NONE AND transfer = NONE AND payout > 0",
+            )
+            .bind(("id", checkout_id.to_owned()))
+            .await?
+            .check()?;
+        let due: Vec<Due> = take_rows(&mut res, 0)?;
+        let Some(first) = due.first() else {
+            return Ok(());
+        };
+        // Tied to the charge, a transfer waits for its funds to settle.
+        let charge = stripe.latest_charge(&first.payment_intent).await?;
+        for d in &due {
+            let transfer = stripe
+                .transfer(
+                    &format!("transfer-order-{}", d.id),
+                    d.payout,
+                    &d.currency,
+                    &d.stripe_account,
+                    checkout_id,
+                    charge.as_deref(),
+                )
+                .await?;
+            self.db
+                .query("UPDATE type::record('shop_order', $id) SET transfer = $t RETURN NONE")
+                .bind(("id", d.id.clone()))
+                .bind(("t", transfer.clone()))
+                .await?
+                .check()?;
+            tracing::info!(order = %d.id, transfer = %transfer, amount = d.payout, "shop paid its share");
+        }
+        Ok(())
+    }
+
+    /// Asks Stripe whether a waiting checkout was paid (a webhook may be
+    /// late or lost) and applies the answer.
+    pub(crate) async fn reconcile(&self, row: &CheckoutRow) -> Result<bool, OrdersError> {
+        let (Some(stripe), Some(session)) = (&self.config.stripe, &row.payment_session) else {
+            return Ok(false);
+        };
+        let s = stripe.checkout_session(session).await?;
+        if s.payment_status == "paid" {
+            self.payment_succeeded(&row.id, s.payment_intent.as_deref())
+                .await?;
+            return Ok(true);
+        }
+        if s.status == "expired" {
+            self.payment_failed(&row.id, "the payment was not completed in time")
+                .await?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     pub(crate) async fn payment_failed(
@@ -164,6 +484,19 @@ impl OrdersStore {
             .check()?;
         let stale: Vec<Stale> = take_rows(&mut res, 0)?;
         for s in &stale {
+            if let Some(row) = self.checkout_by_id(&s.id).await?
+                && row.payment_session.is_some()
+            {
+                match self.reconcile(&row).await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    // Stripe unreachable: never fail a checkout that may be paid.
+                    Err(e) => {
+                        tracing::warn!(checkout = %s.id, error = %e, "cannot ask Stripe; trying later");
+                        continue;
+                    }
+                }
+            }
             self.payment_failed(&s.id, "the payment was not completed in time")
                 .await?;
         }

@@ -6,24 +6,36 @@
 //! public. Writes go to SurrealDB, then `events.sellers.*` is published.
 
 mod listeners;
+mod payouts;
 mod store;
 mod validate;
 
-pub use store::{SellersError, SellersStore};
+pub use store::{SellersConfig, SellersError, SellersStore};
 pub use validate::{ValidShop, is_image_id, slug_from_name, validate_shop};
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_subjects::Domain;
 use bazaar_subjects::sellers::{
-    CreateShop, FollowShop, GetMyShop, GetShop, GetShopCard, TopShops, UnfollowShop, UpdateMyShop,
+    ConnectPayouts, CreateShop, FollowShop, GetMyShop, GetPayoutAccounts, GetPayoutStatus, GetShop,
+    GetShopCard, TopShops, UnfollowShop, UpdateMyShop,
 };
 
 /// Serves the sellers domain until `shutdown`.
-pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> {
-    let store = SellersStore::open(&ctx).await?;
+pub async fn run(
+    ctx: NodeContext,
+    config: SellersConfig,
+    shutdown: Shutdown,
+) -> Result<(), NodeError> {
+    let store = SellersStore::open(&ctx, config).await?;
     // The rating and sales listeners end at `shutdown` on their own.
     let _tallies =
         listeners::spawn(ctx.db.clone(), ctx.jetstream.clone(), shutdown.clone()).await?;
+    let accounts = tokio::spawn(payouts::run_account_jobs(
+        store.clone(),
+        ctx.jetstream.clone(),
+        shutdown.clone(),
+    ));
+    let payouts = store.clone();
     let (s1, s2, s3, s4, s5, s6, s7, s8) = (
         store.clone(),
         store.clone(),
@@ -67,6 +79,31 @@ pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> 
             let s = s8.clone();
             async move { Ok(s.top(&req.body).await?) }
         })
+        .handle::<ConnectPayouts, _, _>({
+            let s = payouts.clone();
+            move |req| {
+                let s = s.clone();
+                async move { Ok(s.connect_payouts(&req.caller).await?) }
+            }
+        })
+        .handle::<GetPayoutStatus, _, _>({
+            let s = payouts.clone();
+            move |req| {
+                let s = s.clone();
+                async move { Ok(s.payout_status(&req.caller).await?) }
+            }
+        })
+        .handle::<GetPayoutAccounts, _, _>({
+            let s = payouts;
+            move |req| {
+                let s = s.clone();
+                async move { Ok(s.payout_accounts(&req.body).await?) }
+            }
+        })
         .run(shutdown)
+        .await?;
+    accounts
         .await
+        .map_err(|e| NodeError::JetStream(format!("stripe account jobs: {e}")))??;
+    Ok(())
 }

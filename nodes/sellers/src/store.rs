@@ -71,6 +71,12 @@ pub enum SellersError {
     /// 500: the database answered in an unexpected shape.
     #[error(transparent)]
     Schema(Box<bazaar_schema::SchemaError>),
+    /// 409: this site takes no card payments (no Stripe key).
+    #[error("Stripe is not set up")]
+    PaymentsOff,
+    /// Stripe refused (409) or could not be reached (503).
+    #[error(transparent)]
+    Stripe(#[from] bazaar_stripe::Error),
 }
 
 impl From<surrealdb::Error> for SellersError {
@@ -97,6 +103,20 @@ impl From<SellersError> for ErrorEnvelope {
             ),
             SellersError::SignedOut => ErrorEnvelope::unauthorized("sign in to do this"),
             SellersError::Invalid(envelope) | SellersError::Upstream(envelope) => envelope,
+            SellersError::PaymentsOff => ErrorEnvelope::conflict(
+                "this site does not take card payments, so there is nothing to connect",
+            ),
+            SellersError::Stripe(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "stripe unavailable");
+                ErrorEnvelope::new(
+                    bazaar_subjects::ErrorCode::Unavailable,
+                    "Stripe cannot be reached right now; try again in a minute",
+                )
+            }
+            SellersError::Stripe(e) => {
+                tracing::warn!(error = %e, "stripe refused");
+                ErrorEnvelope::conflict(format!("{e}"))
+            }
             other => bazaar_runtime::internal(other),
         }
     }
@@ -124,15 +144,25 @@ struct FollowOutcome {
     followers: Option<i64>,
 }
 
+/// What the sellers node needs beyond the shared context.
+#[derive(Clone, Debug, Default)]
+pub struct SellersConfig {
+    /// The site's public URL (Stripe onboarding returns here).
+    pub public_url: String,
+    /// Stripe, when this site takes card payments.
+    pub stripe: Option<bazaar_stripe::Stripe>,
+}
+
 #[derive(Clone)]
 pub struct SellersStore {
-    db: Db,
+    pub(crate) config: SellersConfig,
+    pub(crate) db: Db,
     nats: async_nats::Client,
     js: async_nats::jetstream::Context,
     timeout: Duration,
 }
 
-fn owner(caller: &Caller) -> Result<String, SellersError> {
+pub(crate) fn owner(caller: &Caller) -> Result<String, SellersError> {
     caller
         .account_id()
         .map(str::to_owned)
@@ -187,9 +217,10 @@ fn unique_clash(e: &surrealdb::Error) -> Option<&'static str> {
 
 impl SellersStore {
     /// Sets up the event stream (idempotently).
-    pub async fn open(ctx: &NodeContext) -> Result<Self, NodeError> {
+    pub async fn open(ctx: &NodeContext, config: SellersConfig) -> Result<Self, NodeError> {
         ensure_stream(&ctx.jetstream, sellers::EVENTS).await?;
         Ok(Self {
+            config,
             db: ctx.db.clone(),
             nats: ctx.nats.clone(),
             js: ctx.jetstream.clone(),
