@@ -81,7 +81,8 @@ impl CatalogStore {
         let mut res = self
             .db()
             .query(format!(
-                "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i))"
+                // Ids of products that do not exist give no row (not a NONE one).
+                "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) WHERE id != NONE"
             ))
             .bind(("ids", serde_json::to_value(&ids)?))
             .await?
