@@ -9,6 +9,7 @@ mod foundation;
 mod google;
 mod identity;
 mod images;
+mod reviews;
 mod shopping;
 mod shops;
 mod storefront;
