@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod oidc;
 pub mod smtp_server;
+pub mod stripe;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,6 +42,12 @@ pub struct NodeCopy {
 }
 
 impl NodeCopy {
+    /// Kills the copy where it stands, as a crash would: nothing in flight
+    /// is finished or acknowledged.
+    pub fn crash(self) {
+        self.task.abort();
+    }
+
     /// Stops the copy gracefully and waits until it has drained.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -59,6 +66,8 @@ pub struct Options {
     pub edge: EdgeConfig,
     /// Node settings; `None`: one-box defaults under the temp data dir.
     pub configs: Option<platform::NodeConfigs>,
+    /// Domains whose node the test starts itself ([`Platform::start_node`]).
+    pub without: Vec<Domain>,
 }
 
 impl Default for Options {
@@ -67,6 +76,7 @@ impl Default for Options {
             nodes: true,
             edge: EdgeConfig::default(),
             configs: None,
+            without: Vec::new(),
         }
     }
 }
@@ -112,7 +122,18 @@ impl Platform {
         let mut configs = configs;
         configs.auth.signer = Some(signer.clone());
         let nodes = if options.nodes {
-            platform::spawn_all(&ctx, &configs, &shutdown)
+            platform::DOMAINS
+                .iter()
+                .filter(|d| !options.without.contains(d))
+                .map(|d| {
+                    tokio::spawn(platform::run_node(
+                        *d,
+                        ctx.clone(),
+                        configs.clone(),
+                        shutdown.clone(),
+                    ))
+                })
+                .collect()
         } else {
             Vec::new()
         };
@@ -146,7 +167,8 @@ impl Platform {
             _dir: dir,
             kept: Vec::new(),
         };
-        if options.nodes {
+        // With nodes left out, the test starts them and then waits.
+        if options.nodes && options.without.is_empty() {
             platform.wait_ready().await;
         }
         platform

@@ -15,6 +15,8 @@ mod payments;
 mod reviews;
 mod store;
 
+use tokio_util::task::AbortOnDropHandle;
+
 pub use config::OrdersConfig;
 pub use error::OrdersError;
 pub use store::{OrdersStore, money};
@@ -49,18 +51,19 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
     let store = OrdersStore::open(&ctx, config).await?;
-    let payments = tokio::spawn(payments::run(
+    // Both end with this node, whether it stops or is dropped mid-way.
+    let payments = AbortOnDropHandle::new(tokio::spawn(payments::run(
         store.clone(),
         ctx.jetstream.clone(),
         shutdown.clone(),
-    ));
-    let sweeper = tokio::spawn(payments::sweeper(
+    )));
+    let sweeper = AbortOnDropHandle::new(tokio::spawn(payments::sweeper(
         store.clone(),
         ctx.jetstream.clone(),
         format!("orders-{}", uuid::Uuid::now_v7()),
         Duration::from_secs(60),
         shutdown.clone(),
-    ));
+    )));
     let node = Node::new(
         ctx,
         Domain::Orders,

@@ -150,11 +150,12 @@ impl OrdersStore {
         self.db
             .query(
                 "UPDATE type::record('checkout', $id) SET status = 'awaiting_payment', payment_url = $url,
-                    payment_session = $session, updated_at = time::now() WHERE status = 'reserving' RETURN NONE",
+                    payment_session = IF $pay_session = NULL THEN NONE ELSE $pay_session END,
+                    updated_at = time::now() WHERE status = 'reserving' RETURN NONE",
             )
             .bind(("id", row.id.clone()))
             .bind(("url", url))
-            .bind(("session", session))
+            .bind(("pay_session", session))
             .await?
             .check()?;
         Ok(())

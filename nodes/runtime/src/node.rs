@@ -17,7 +17,7 @@ use bazaar_schema::Db;
 use bazaar_subjects::{Access, Domain, Endpoint, ErrorEnvelope, Role, headers};
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio_util::task::TaskTracker;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tracing::Instrument;
 
 use crate::config::CommonConfig;
@@ -281,13 +281,15 @@ impl Node {
             let ctx = self.ctx.clone();
             let tracker = tracker.clone();
             let route = Arc::new(route);
-            loops.push(tokio::spawn(async move {
+            // Aborted with this future: a node killed where it stands
+            // stops answering at once, as a crashed process would.
+            loops.push(AbortOnDropHandle::new(tokio::spawn(async move {
                 while let Some(request) = endpoint.next().await {
                     let ctx = ctx.clone();
                     let route = route.clone();
                     tracker.spawn(serve_one(ctx, route, request.message));
                 }
-            }));
+            })));
         }
         tracing::info!(%domain, endpoints, "node serving");
         shutdown.cancelled().await;

@@ -30,10 +30,8 @@ pub async fn run(
     // The rating and sales listeners end at `shutdown` on their own.
     let _tallies =
         listeners::spawn(ctx.db.clone(), ctx.jetstream.clone(), shutdown.clone()).await?;
-    let accounts = tokio::spawn(payouts::run_account_jobs(
-        store.clone(),
-        ctx.jetstream.clone(),
-        shutdown.clone(),
+    let accounts = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+        payouts::run_account_jobs(store.clone(), ctx.jetstream.clone(), shutdown.clone()),
     ));
     let payouts = store.clone();
     let (s1, s2, s3, s4, s5, s6, s7, s8) = (

@@ -32,14 +32,14 @@ pub(crate) async fn with_test_payments() -> Platform {
     p
 }
 
-fn address() -> Value {
+pub(crate) fn address() -> Value {
     json!({
         "full_name": "Bea Buyer", "line1": "1 Market Street", "city": "Berlin",
         "postal_code": "10115", "country": "de",
     })
 }
 
-async fn send(
+pub(crate) async fn send(
     p: &Platform,
     method: reqwest::Method,
     path: &str,
@@ -53,14 +53,14 @@ async fn send(
     r.send().await.unwrap()
 }
 
-async fn ok_json(r: reqwest::Response) -> Value {
+pub(crate) async fn ok_json(r: reqwest::Response) -> Value {
     let status = r.status();
     let text = r.text().await.unwrap();
     assert!(status.is_success(), "{status}: {text}");
     serde_json::from_str(&text).unwrap()
 }
 
-async fn add(p: &Platform, token: &str, product_id: &Value, quantity: i64) -> Value {
+pub(crate) async fn add(p: &Platform, token: &str, product_id: &Value, quantity: i64) -> Value {
     ok_json(
         send(
             p,
@@ -74,7 +74,12 @@ async fn add(p: &Platform, token: &str, product_id: &Value, quantity: i64) -> Va
     .await
 }
 
-async fn checkout(p: &Platform, token: &str, key: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn checkout(
+    p: &Platform,
+    token: &str,
+    key: &str,
+    body: Value,
+) -> reqwest::Response {
     p.http
         .post(p.url("/api/checkout"))
         .bearer_auth(token)
@@ -85,7 +90,7 @@ async fn checkout(p: &Platform, token: &str, key: &str, body: Value) -> reqwest:
         .unwrap()
 }
 
-fn cod_product(title: &str, price: i64, stock: i64) -> Value {
+pub(crate) fn cod_product(title: &str, price: i64, stock: i64) -> Value {
     let mut b = product(title, "electronics", price);
     b["cash_on_delivery"] = json!(true);
     b["stock"] = json!(stock);
@@ -93,7 +98,7 @@ fn cod_product(title: &str, price: i64, stock: i64) -> Value {
 }
 
 /// Two shops with a product each: (seller a, seller b, product a, product b).
-async fn two_shops(p: &Platform) -> (String, String, Value, Value) {
+pub(crate) async fn two_shops(p: &Platform) -> (String, String, Value, Value) {
     categories(p).await;
     let (a, _) = seller_with_shop(p, "Anna's Audio").await;
     let (b, _) = seller_with_shop(p, "Ben's Books").await;

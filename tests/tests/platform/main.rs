@@ -13,3 +13,4 @@ mod reviews;
 mod shopping;
 mod shops;
 mod storefront;
+mod stripe;
