@@ -440,11 +440,12 @@ in
         description = ''
           Take the client's address from `X-Forwarded-For`
           (`BAZAAR_TRUST_FORWARDED`) for the per-address rate limits. Turn it
-          on only when every request reaches the edges through a proxy you run
-          that overwrites the header with the client's address (nginx:
-          `proxy_set_header X-Forwarded-For $remote_addr;`): the edge takes the
-          first address of the header, which a client can otherwise forge.
-          Off, every request through a local proxy counts as 127.0.0.1.
+          on only when every request reaches the edges through one proxy you
+          run that appends the client's address (nginx's recommended
+          `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`):
+          the edge takes the header's last address, the one your proxy added;
+          earlier ones are whatever the client sent. Off, every request
+          through a local proxy counts as 127.0.0.1.
         '';
       };
       rateLimit = {

@@ -48,7 +48,8 @@ pub struct EdgeConfig {
     )]
     pub account_rate_limit_per_15min: u32,
 
-    /// Take the client IP from X-Forwarded-For (only behind a proxy you run).
+    /// Take the client IP from the last X-Forwarded-For entry, the one your
+    /// proxy appends (only behind a proxy you run).
     #[arg(long, env = "BAZAAR_TRUST_FORWARDED", default_value_t = false)]
     pub trust_forwarded: bool,
 

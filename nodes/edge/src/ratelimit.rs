@@ -148,13 +148,19 @@ fn is_auth_path(path: &str) -> bool {
         )
 }
 
+/// The client's address. Behind our own proxy it is the last entry of
+/// `X-Forwarded-For`: the one the proxy appended for the connection it got
+/// (nginx's `$proxy_add_x_forwarded_for`); earlier entries are whatever the
+/// client sent and could be forged to dodge the limits.
 fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
     if trust_forwarded
         && let Some(ip) = req
             .headers()
-            .get("x-forwarded-for")
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return Some(ip);
@@ -199,4 +205,43 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
 
 pub(crate) fn retry_after_header(secs: u64) -> HeaderValue {
     HeaderValue::from_str(&secs.to_string()).unwrap_or(HeaderValue::from_static("60"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(forwarded: &[&str]) -> Request {
+        let mut b = axum::http::Request::builder().uri("/api/login");
+        for f in forwarded {
+            b = b.header("x-forwarded-for", *f);
+        }
+        let mut req = b.body(axum::body::Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
+        req
+    }
+
+    #[test]
+    fn behind_a_proxy_the_address_it_appended_counts_not_what_the_client_claims() {
+        let forged = request(&["6.6.6.6, 203.0.113.7"]);
+        assert_eq!(
+            client_ip(&forged, true),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        let two_headers = request(&["6.6.6.6", "203.0.113.8"]);
+        assert_eq!(
+            client_ip(&two_headers, true),
+            Some("203.0.113.8".parse().unwrap())
+        );
+        // Without trusting the proxy, the connection's address counts.
+        assert_eq!(
+            client_ip(&forged, false),
+            Some("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            client_ip(&request(&["not an address"]), true),
+            Some("127.0.0.1".parse().unwrap())
+        );
+    }
 }
