@@ -573,5 +573,27 @@ async fn in_a_browser_a_buyer_pays_by_card_for_two_shops_and_a_seller_delivers()
     let orders = b.source().await;
     assert!(orders.contains("data-status=\"delivered\""), "{orders}");
     assert!(orders.contains("data-status=\"ordered\""), "{orders}");
+
+    // …and reviews the amplifier from the delivered order's page.
+    let row = &orders[orders
+        .find("data-status=\"delivered\"")
+        .expect("a delivered row")..];
+    let delivered_order = links(row, "/orders/")
+        .into_iter()
+        .next()
+        .expect("a link to the delivered order");
+    b.goto(&p.url(&delivered_order)).await;
+    wait_for_text(&b, "Write a review").await;
+    // The first form is the first product's; five stars are preset.
+    b.fill("title", "Warm <b>sound</b>").await;
+    b.click("form.review-form button[type=submit]").await;
+    wait_for_text(&b, "review").await;
+    b.goto(&p.url(&format!(
+        "/products/{}",
+        amp["slug"].as_str().expect("a slug")
+    )))
+    .await;
+    let page = wait_for_text(&b, "Warm &lt;b&gt;sound&lt;/b&gt;").await;
+    assert!(!page.contains("Warm <b>sound</b>"), "escaped: {page}");
     b.close().await;
 }
