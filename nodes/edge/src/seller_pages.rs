@@ -106,6 +106,8 @@ struct OverviewPage {
     needs_shop: bool,
     /// Card payments (Stripe Connect), once there is a shop.
     payouts: Option<PayoutStatus>,
+    /// One box without Stripe: cards go through the test payment page.
+    test_payments: bool,
     products: i64,
     drafts: i64,
     binned: i64,
@@ -150,6 +152,7 @@ async fn overview(
         shop,
         needs_shop,
         payouts: payouts.ok(),
+        test_payments: s.inner.config.test_payments,
         products,
         drafts: drafts.map(|p| p.total).unwrap_or(0),
         binned: binned.map(|p| p.total).unwrap_or(0),

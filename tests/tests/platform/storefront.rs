@@ -63,7 +63,7 @@ fn product(title: &str, category: &str, price: i64) -> Value {
 }
 
 /// A page's status and HTML.
-async fn page(p: &Platform, path: &str, token: Option<&str>) -> (u16, String) {
+pub(crate) async fn page(p: &Platform, path: &str, token: Option<&str>) -> (u16, String) {
     let mut r = no_redirects().get(p.url(path));
     if let Some(t) = token {
         r = r.bearer_auth(t);

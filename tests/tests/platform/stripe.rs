@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::stock_of;
 use crate::commerce::{add, address, checkout, ok_json, send, two_shops};
+use crate::storefront::page;
 
 /// A platform whose nodes call the stand-in as their Stripe, and whose edge
 /// checks webhooks with the stand-in's signing secret.
@@ -63,6 +64,8 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
         status,
         json!({ "stripe_available": true, "connected": false, "ready": false })
     );
+    let (_, dashboard) = page(p, "/seller", Some(seller)).await;
+    assert!(dashboard.contains("Connect Stripe"), "{dashboard}");
     let link = ok_json(
         send(
             p,
@@ -126,6 +129,11 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
             ok_json(send(p, Method::GET, "/api/shops/mine/payouts", seller, None).await).await;
         assert_eq!(status["ready"], true, "the return visit asks Stripe");
     }
+    let (_, dashboard) = page(p, "/seller", Some(seller)).await;
+    assert!(
+        dashboard.contains("Your Stripe account is connected"),
+        "{dashboard}"
+    );
 }
 
 async fn checkout_state(p: &Platform, buyer: &str, id: &str) -> Value {
