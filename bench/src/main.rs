@@ -20,6 +20,8 @@
 //! each worker then sends its own `X-Forwarded-For` address, like that many
 //! shoppers (`scripts/bench` does this).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::Arc;

@@ -6,6 +6,8 @@
 //! Migrations are the `.surql` files in `schema/migrations/`, applied in order,
 //! each exactly once, and recorded in the `migration` table.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 use serde::de::DeserializeOwned;
 use surrealdb::Surreal;
 use surrealdb::engine::any::{self, Any};

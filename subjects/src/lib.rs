@@ -6,6 +6,8 @@
 //! [`ErrorEnvelope`]. Nodes and edges only ever talk through these types; no
 //! subject string appears anywhere else.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod admin;
 pub mod auth;
 pub mod catalog;
@@ -171,6 +173,12 @@ pub fn is_image_id(id: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Empty {}
 
+/// The NATS service API's ping subject for a domain (`$SRV.PING.<name>`);
+/// every running copy of the domain's node answers it.
+pub fn ping_subject(domain: Domain) -> String {
+    format!("$SRV.PING.{}", domain.name())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,10 +307,4 @@ mod tests {
         }
         assert!("shop".parse::<Domain>().is_err());
     }
-}
-
-/// The NATS service API's ping subject for a domain (`$SRV.PING.<name>`);
-/// every running copy of the domain's node answers it.
-pub fn ping_subject(domain: Domain) -> String {
-    format!("$SRV.PING.{}", domain.name())
 }

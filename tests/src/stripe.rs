@@ -380,8 +380,7 @@ async fn create_session(State(me): State<StripeStandIn>, body: Bytes) -> Respons
     while let Some(amount) = int(&f, &format!("line_items[{i}][price_data][unit_amount]")) {
         let quantity = int(&f, &format!("line_items[{i}][quantity]")).unwrap_or(1);
         if amount <= 0
-            || f.get(&format!("line_items[{i}][price_data][product_data][name]"))
-                .is_none()
+            || !f.contains_key(&format!("line_items[{i}][price_data][product_data][name]"))
         {
             return stripe_error(
                 StatusCode::BAD_REQUEST,

@@ -5,6 +5,8 @@
 //! go to SurrealDB in one transaction with a revision bump, refresh the cache
 //! and publish an `events.admin.*` event.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod store;
 
 pub use store::{AdminError, AdminStore};

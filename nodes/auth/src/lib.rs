@@ -5,6 +5,8 @@
 //! tokens are Ed25519 JWTs signed here with the private key; every other node
 //! verifies them with the public key only.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod codes;
 mod error;
 mod google;

@@ -37,7 +37,7 @@ pub fn check_password(v: &mut Validator, field: &str, password: &str) {
 pub fn check_name(v: &mut Validator, name: &str) {
     let n = name.trim().chars().count();
     v.check(
-        n >= 1 && n <= 80,
+        (1..=80).contains(&n),
         "name",
         "enter a name of 1 to 80 characters",
     )

@@ -1,5 +1,7 @@
 //! The pieces the `bazaar` binary and the platform tests share: which nodes
 //! exist and how to start them, and a managed `nats-server` child.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod natsd;
 pub mod platform;

@@ -7,6 +7,8 @@
 //! JetStream KV caches that every write invalidates before it answers.
 //! Shop renames and product views arrive as events (see `listeners`).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod error;
 mod listeners;
 pub mod maintenance;

@@ -180,7 +180,7 @@ impl CatalogStore {
         let stored = self
             .load_by_id(&id)
             .await?
-            .ok_or_else(|| CatalogError::NoSuchProduct(id))?;
+            .ok_or(CatalogError::NoSuchProduct(id))?;
         self.after_change(&stored, ProductChange::Created).await;
         Ok(stored.product)
     }
@@ -292,7 +292,7 @@ impl CatalogStore {
             _ => None,
         };
         let mut v = Validator::default();
-        v.check(page >= 1 && page <= 10_000, "page", "pages start at 1")
+        v.check((1..=10_000).contains(&page), "page", "pages start at 1")
             .check(
                 (1..=100).contains(&page_size),
                 "page_size",

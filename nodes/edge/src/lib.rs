@@ -5,6 +5,8 @@
 //! OpenAPI docs, and answers `/healthz` and `/readyz`. It holds no state: run
 //! as many copies as you like behind a load balancer.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod account_pages;
 mod admin_pages;
 mod api;

@@ -23,6 +23,8 @@
 //! Bodies, codes and full addresses never reach the logs: a job is logged by
 //! id, template and recipient domain.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod deliver;
 mod render;
 

@@ -559,17 +559,16 @@ pub(crate) fn assemble(
     }
     let now = OffsetDateTime::now_utc();
     let mut applied = None;
-    if let Some(c) = coupon {
-        if let Some(shop) = shops.iter_mut().find(|s| s.shop_id == c.shop_id)
-            && coupons::usable(c, shop.subtotal, now).is_ok()
-        {
-            shop.discount = coupons::discount(c, shop.subtotal);
-            applied = Some(AppliedCoupon {
-                code: c.code.clone(),
-                shop_id: c.shop_id.clone(),
-                discount: shop.discount,
-            });
-        }
+    if let Some(c) = coupon
+        && let Some(shop) = shops.iter_mut().find(|s| s.shop_id == c.shop_id)
+        && coupons::usable(c, shop.subtotal, now).is_ok()
+    {
+        shop.discount = coupons::discount(c, shop.subtotal);
+        applied = Some(AppliedCoupon {
+            code: c.code.clone(),
+            shop_id: c.shop_id.clone(),
+            discount: shop.discount,
+        });
     }
     for s in &mut shops {
         s.total = s.subtotal - s.discount;

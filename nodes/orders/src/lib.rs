@@ -5,6 +5,8 @@
 //! (or the guest id's), an order is its buyer's or its shop's seller's; other
 //! people's things are simply not found.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod cart;
 mod checkout;
 mod config;

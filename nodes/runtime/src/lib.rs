@@ -6,6 +6,8 @@
 //! a typed [`call`] for talking to other nodes, idempotent JetStream setup
 //! helpers, a revision-checked KV cache, config and tracing.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod cache;
 pub mod call;
 pub mod config;

@@ -5,6 +5,8 @@
 //! requests race) and edits only that one. Shop pages and rankings are
 //! public. Writes go to SurrealDB, then `events.sellers.*` is published.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod listeners;
 mod payouts;
 mod store;

@@ -15,6 +15,8 @@
 //! Only the API base URL differs in tests (a local stand-in speaking
 //! Stripe's protocol); every code path is the production one.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 use std::collections::HashMap;
 use std::str::FromStr;
 

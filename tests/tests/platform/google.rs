@@ -20,8 +20,10 @@ async fn spawn(provider: &OidcProvider) -> Platform {
     let mut configs = NodeConfigs::in_data_dir(dir.path());
     configs.mail.serve_mailbox = true;
     configs.auth.google = provider.google_config();
-    let mut edge = bazaar_edge::EdgeConfig::default();
-    edge.google_sign_in = true;
+    let edge = bazaar_edge::EdgeConfig {
+        google_sign_in: true,
+        ..Default::default()
+    };
     let mut p = Platform::spawn_with(Options {
         configs: Some(configs),
         edge,
