@@ -35,9 +35,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
-use bazaar_runtime::jetstream::ensure_work_queue;
+use bazaar_runtime::jetstream::{SharedConsumer, ensure_work_queue};
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_subjects::mail::{self, ListMailbox, SendEmail};
 use bazaar_subjects::{Domain, Job};
@@ -193,21 +193,12 @@ pub async fn run(
 /// The work queue and its shared durable consumer, created by the first copy.
 async fn mail_consumer(js: &async_nats::jetstream::Context) -> Result<PullConsumer, NodeError> {
     let stream = ensure_work_queue(js, mail::JOBS).await?;
-    stream
-        .get_or_create_consumer(
-            CONSUMER,
-            pull::Config {
-                durable_name: Some(CONSUMER.into()),
-                description: Some("every mail node copy delivers from here".into()),
-                filter_subject: SendEmail::SUBJECT.into(),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                max_deliver: MAX_DELIVER,
-                ..Default::default()
-            },
-        )
+    SharedConsumer::new(CONSUMER, SendEmail::SUBJECT)
+        .description("every mail node copy delivers from here")
+        .ack_wait(ACK_WAIT)
+        .max_deliver(MAX_DELIVER)
+        .open(&stream)
         .await
-        .map_err(|e| NodeError::JetStream(format!("mail consumer: {e}")))
 }
 
 /// One delivery worker: pulls one job at a time until `stop`.

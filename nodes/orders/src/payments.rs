@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
-use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::consumer::PullConsumer;
+use bazaar_runtime::jetstream::SharedConsumer;
 use bazaar_runtime::lease::Lease;
 use bazaar_runtime::{NodeError, RequestMeta, Shutdown};
 use bazaar_schema::take_rows;
@@ -507,21 +508,11 @@ impl OrdersStore {
 
 async fn consumer(js: &async_nats::jetstream::Context) -> Result<PullConsumer, NodeError> {
     let stream = bazaar_runtime::jetstream::ensure_work_queue(js, orders::JOBS).await?;
-    stream
-        .get_or_create_consumer(
-            CONSUMER,
-            pull::Config {
-                durable_name: Some(CONSUMER.into()),
-                description: Some("every orders node copy applies payments from here".into()),
-                filter_subject: PaymentNotification::SUBJECT.into(),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                max_deliver: 50,
-                ..Default::default()
-            },
-        )
+    SharedConsumer::new(CONSUMER, PaymentNotification::SUBJECT)
+        .description("every orders node copy applies payments from here")
+        .max_deliver(50)
+        .open(&stream)
         .await
-        .map_err(|e| NodeError::JetStream(format!("{CONSUMER}: {e}")))
 }
 
 /// Applies payment notifications until `shutdown`.

@@ -140,3 +140,67 @@ pub async fn enqueue_job<J: bazaar_subjects::Job>(
     }
     Ok(())
 }
+
+/// A durable pull consumer that every copy of a node shares: the first copy
+/// creates it, the others find it, and each message goes to one of them.
+/// Messages are acknowledged explicitly, so one a copy dies holding comes
+/// back after `ack_wait`.
+#[derive(Debug, Clone)]
+pub struct SharedConsumer<'a> {
+    pub name: &'a str,
+    pub filter_subject: &'a str,
+    pub description: Option<&'a str>,
+    pub ack_wait: Duration,
+    /// 0: no limit.
+    pub max_deliver: i64,
+}
+
+impl<'a> SharedConsumer<'a> {
+    /// Thirty seconds to acknowledge, redelivered without limit.
+    pub fn new(name: &'a str, filter_subject: &'a str) -> Self {
+        Self {
+            name,
+            filter_subject,
+            description: None,
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 0,
+        }
+    }
+
+    pub fn description(mut self, description: &'a str) -> Self {
+        self.description = Some(description);
+        self
+    }
+
+    pub fn ack_wait(mut self, ack_wait: Duration) -> Self {
+        self.ack_wait = ack_wait;
+        self
+    }
+
+    pub fn max_deliver(mut self, max_deliver: i64) -> Self {
+        self.max_deliver = max_deliver;
+        self
+    }
+
+    /// Creates the consumer on `stream`, or finds the one already there.
+    pub async fn open(
+        self,
+        stream: &stream::Stream,
+    ) -> Result<jetstream::consumer::PullConsumer, NodeError> {
+        stream
+            .get_or_create_consumer(
+                self.name,
+                jetstream::consumer::pull::Config {
+                    durable_name: Some(self.name.into()),
+                    description: self.description.map(str::to_owned),
+                    filter_subject: self.filter_subject.into(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.ack_wait,
+                    max_deliver: self.max_deliver,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| NodeError::JetStream(format!("{}: {e}", self.name)))
+    }
+}

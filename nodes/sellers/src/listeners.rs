@@ -13,8 +13,8 @@
 use std::time::Duration;
 
 use async_nats::jetstream::Message;
-use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
-use bazaar_runtime::jetstream::ensure_stream;
+use async_nats::jetstream::consumer::PullConsumer;
+use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream};
 use bazaar_runtime::{NodeError, Shutdown};
 use bazaar_schema::{Db, is_retryable, transaction_errors};
 use bazaar_subjects::Event;
@@ -50,19 +50,7 @@ async fn consumer(
     subject: &str,
 ) -> Result<PullConsumer, NodeError> {
     let stream = ensure_stream(js, orders::EVENTS).await?;
-    stream
-        .get_or_create_consumer(
-            durable,
-            pull::Config {
-                durable_name: Some(durable.into()),
-                filter_subject: subject.into(),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| NodeError::JetStream(format!("{durable}: {e}")))
+    SharedConsumer::new(durable, subject).open(&stream).await
 }
 
 /// Starts the rating and sales listeners; they end at `shutdown`.

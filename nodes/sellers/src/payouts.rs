@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
-use async_nats::jetstream::consumer::{AckPolicy, pull};
+use bazaar_runtime::jetstream::SharedConsumer;
 use bazaar_runtime::{Caller, NodeError, Shutdown};
 use bazaar_schema::take_rows;
 use bazaar_subjects::Job;
@@ -177,21 +177,11 @@ pub async fn run_account_jobs(
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
     let stream = bazaar_runtime::jetstream::ensure_work_queue(&js, sellers::JOBS).await?;
-    let consumer = stream
-        .get_or_create_consumer(
-            CONSUMER,
-            pull::Config {
-                durable_name: Some(CONSUMER.into()),
-                description: Some("every sellers node copy records Stripe account changes".into()),
-                filter_subject: StripeAccountChanged::SUBJECT.into(),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                max_deliver: 50,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| NodeError::JetStream(format!("{CONSUMER}: {e}")))?;
+    let consumer = SharedConsumer::new(CONSUMER, StripeAccountChanged::SUBJECT)
+        .description("every sellers node copy records Stripe account changes")
+        .max_deliver(50)
+        .open(&stream)
+        .await?;
     loop {
         let next = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
