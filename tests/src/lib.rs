@@ -333,6 +333,35 @@ impl Platform {
         panic!("no email to {to} arrived");
     }
 
+    /// The newest email to `to` whose subject contains `subject` (polls up
+    /// to 10 s): mail goes through a queue, so an email about the latest
+    /// step may still be on its way when the step's request has answered.
+    pub async fn email_about(
+        &self,
+        to: &str,
+        subject: &str,
+    ) -> bazaar_subjects::mail::MailboxMessage {
+        let meta = bazaar_runtime::RequestMeta::default();
+        for _ in 0..200 {
+            if let Ok(mailbox) = bazaar_runtime::call::<bazaar_subjects::mail::ListMailbox>(
+                &self.ctx.nats,
+                &meta,
+                &bazaar_subjects::Empty {},
+                Duration::from_secs(5),
+            )
+            .await
+                && let Some(m) = mailbox
+                    .messages
+                    .into_iter()
+                    .find(|m| m.to == to && m.subject.contains(subject))
+            {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no email to {to} about “{subject}” arrived");
+    }
+
     /// The first email to `to` after `before` of them had arrived (polls up
     /// to 10 s): for flows that send a second email to the same address.
     pub async fn email_after(
