@@ -217,19 +217,33 @@ pub fn take_rows<T: DeserializeOwned>(
 pub fn transaction_errors(
     result: Result<surrealdb::IndexedResults, surrealdb::Error>,
 ) -> Result<(), String> {
-    let errors: Vec<String> = match result {
-        Ok(mut r) => r
-            .take_errors()
-            .into_values()
-            .map(|e| e.to_string())
-            .collect(),
-        Err(e) => vec![e.to_string()],
-    };
+    committed(result).map(|_| ())
+}
+
+/// A transaction's results when it committed (to read what its statements
+/// returned), else every statement's error joined as [`transaction_errors`]
+/// does.
+pub fn committed(
+    result: Result<surrealdb::IndexedResults, surrealdb::Error>,
+) -> Result<surrealdb::IndexedResults, String> {
+    let mut r = result.map_err(|e| e.to_string())?;
+    let errors: Vec<String> = r
+        .take_errors()
+        .into_values()
+        .map(|e| e.to_string())
+        .collect();
     if errors.is_empty() {
-        Ok(())
+        Ok(r)
     } else {
         Err(errors.join(" | "))
     }
+}
+
+/// The index of the statement just before `COMMIT TRANSACTION` in a
+/// committed transaction's results (COMMIT answers too, with nothing): where
+/// a transaction that ends by reading back what it wrote has its rows.
+pub fn before_commit(results: &surrealdb::IndexedResults) -> usize {
+    results.num_statements().saturating_sub(2)
 }
 
 /// Whether transaction errors (as [`transaction_errors`] joins them) say two

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use bazaar_runtime::Caller;
-use bazaar_schema::{is_retryable, take_rows, transaction_errors};
+use bazaar_schema::{committed, is_retryable, take_rows, transaction_errors};
 use bazaar_subjects::catalog::{
     Products, Reservation, ReserveStockRequest, ReservedLine, RestockRequest, StockLine,
 };
@@ -19,7 +19,8 @@ use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
 /// Each decrement only happens where enough stock remains and the price is
 /// still the one the buyer is charged; anything short throws, and the whole
 /// transaction (every line) is undone.
-const RESERVE_SQL: &str = "BEGIN TRANSACTION;
+static RESERVE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    "BEGIN TRANSACTION;
     FOR $l IN $plan {
         LET $taken = UPDATE type::record('product', $l.product_id)
             SET stock -= $l.quantity, revision += 1, updated_at = time::now()
@@ -28,7 +29,10 @@ const RESERVE_SQL: &str = "BEGIN TRANSACTION;
         IF array::len($taken) = 0 { THROW 'short:' + $l.product_id; };
     };
     CREATE type::record('stock_reservation', $rid) SET owner = $owner, release_hash = $release_hash, lines = $lines RETURN NONE;
-    COMMIT TRANSACTION;";
+    SELECT PRODUCT_FIELDS FROM array::map($ids, |$i| type::record('product', $i));
+    COMMIT TRANSACTION;"
+        .replace("PRODUCT_FIELDS", PRODUCT_FIELDS)
+});
 
 /// Lines per reservation, and products per look-up.
 const MAX_LINES: usize = 100;
@@ -142,25 +146,34 @@ impl CatalogStore {
         );
         v.finish().map_err(CatalogError::Invalid)?;
 
-        for _ in 0..RETRIES {
-            if let Some(existing) = self.load_reservation(&req.reservation_id).await? {
-                // A retry of a reservation already made: the same answer,
-                // for whoever holds its release token.
-                if existing.release_hash != token_hash(&req.release_token) {
-                    return Err(CatalogError::Conflict(
-                        "that reservation id is taken".into(),
-                    ));
-                }
-                return Ok(Reservation {
-                    reservation_id: req.reservation_id.clone(),
-                    lines: existing.lines,
-                    released: existing.released,
-                });
+        let owner = match owner_of(caller) {
+            Ok(owner) => owner,
+            // Only an account makes a reservation; a payment finishing
+            // later takes up the one made at checkout.
+            Err(anonymous) => {
+                return match self.existing_reservation(req).await? {
+                    Some(done) => Ok(done),
+                    None => Err(anonymous),
+                };
             }
-            let owner = owner_of(caller)?;
-            let ids: Vec<String> = wanted.keys().cloned().collect();
+        };
+        let ids: Vec<String> = wanted.keys().cloned().collect();
+        // The common case first: a new reservation, two statements (read the
+        // products, then take the stock in one transaction that also reads
+        // them back for the cache). A retry of a reservation already made is
+        // told apart by its id, when the stock or the write says something.
+        for _ in 0..RETRIES {
             let products = self.load_many(&ids).await?;
-            let lines = reserved_lines(&products, &wanted)?;
+            let lines = match reserved_lines(&products, &wanted) {
+                Ok(lines) => lines,
+                Err(short) => {
+                    // Short because this very reservation took the stock?
+                    return match self.existing_reservation(req).await? {
+                        Some(done) => Ok(done),
+                        None => Err(short),
+                    };
+                }
+            };
             let plan: Vec<serde_json::Value> = lines
                 .iter()
                 .map(|l| {
@@ -171,29 +184,35 @@ impl CatalogStore {
                 .collect();
             let result = self
                 .db()
-                .query(RESERVE_SQL)
+                .query(RESERVE_SQL.as_str())
                 .bind(("plan", serde_json::Value::Array(plan)))
                 .bind(("rid", req.reservation_id.clone()))
                 .bind(("owner", owner.clone()))
                 .bind(("release_hash", token_hash(&req.release_token)))
                 .bind(("lines", serde_json::to_value(&lines)?))
+                .bind(("ids", serde_json::to_value(&ids)?))
                 .await;
-            match transaction_errors(result) {
-                Ok(()) => {
-                    self.refresh(&ids).await?;
+            match committed(result) {
+                Ok(mut res) => {
+                    let last = bazaar_schema::before_commit(&res);
+                    let after: Vec<StoredProduct> = take_rows(&mut res, last)?;
+                    self.recache(after).await;
                     return Ok(Reservation {
                         reservation_id: req.reservation_id.clone(),
                         lines,
                         released: false,
                     });
                 }
-                Err(e) if e.contains("short:") => {
-                    // Someone bought it first, or the seller changed it.
-                    let products = self.load_many(&ids).await?;
-                    reserved_lines(&products, &wanted)?;
-                    // It looks fine again: it changed back meanwhile; retry.
+                Err(e) if e.contains("already exists") => {
+                    if let Some(done) = self.existing_reservation(req).await? {
+                        return Ok(done);
+                    }
                 }
-                Err(e) if is_retryable(&e) || e.contains("already exists") => {
+                Err(e) if e.contains("short:") => {
+                    // Someone bought it first, or the seller changed it: the
+                    // next look says which (or finds it fine again and retries).
+                }
+                Err(e) if is_retryable(&e) => {
                     tokio::time::sleep(std::time::Duration::from_millis(
                         u64::from(rand_jitter()) % 20 + 1,
                     ))
@@ -329,11 +348,38 @@ impl CatalogStore {
     /// Re-caches products whose stock moved and invalidates searches.
     async fn refresh(&self, ids: &[String]) -> Result<(), CatalogError> {
         let rows = self.load_many(ids).await?;
-        for p in &rows {
-            self.cache_product(p).await;
+        self.recache(rows).await;
+        Ok(())
+    }
+
+    /// Caches products as they are after a stock change (read inside the
+    /// change's transaction) and invalidates searches.
+    async fn recache(&self, rows: Vec<StoredProduct>) {
+        for p in rows.into_iter().map(StoredProduct::now) {
+            self.cache_product(&p).await;
         }
         self.bump_revision().await;
-        Ok(())
+    }
+
+    /// The reservation made earlier under this id, for whoever holds its
+    /// release token (a retried checkout gets the same answer).
+    async fn existing_reservation(
+        &self,
+        req: &ReserveStockRequest,
+    ) -> Result<Option<Reservation>, CatalogError> {
+        let Some(existing) = self.load_reservation(&req.reservation_id).await? else {
+            return Ok(None);
+        };
+        if existing.release_hash != token_hash(&req.release_token) {
+            return Err(CatalogError::Conflict(
+                "that reservation id is taken".into(),
+            ));
+        }
+        Ok(Some(Reservation {
+            reservation_id: req.reservation_id.clone(),
+            lines: existing.lines,
+            released: existing.released,
+        }))
     }
 }
 
@@ -418,7 +464,7 @@ mod tests {
             async move {
                 for _ in 0..RETRIES {
                     let r = db
-                        .query(RESERVE_SQL)
+                        .query(RESERVE_SQL.as_str())
                         .bind((
                             "plan",
                             json!([{ "product_id": "p1", "quantity": 1, "price": 100 }]),
@@ -427,9 +473,18 @@ mod tests {
                         .bind(("owner", "o"))
                         .bind(("release_hash", token_hash("t")))
                         .bind(("lines", json!([line])))
+                        .bind(("ids", json!(["p1"])))
                         .await;
-                    match transaction_errors(r) {
-                        Ok(()) => return Ok(()),
+                    match committed(r) {
+                        Ok(mut res) => {
+                            // The last statement reads the product back as the
+                            // reservation left it, for the cache.
+                            let last = bazaar_schema::before_commit(&res);
+                            let after: Vec<StoredProduct> = take_rows(&mut res, last).unwrap();
+                            assert_eq!(after.len(), 1);
+                            assert!((0..5).contains(&after[0].product.stock));
+                            return Ok(());
+                        }
                         Err(e) if is_retryable(&e) => continue,
                         Err(e) => return Err(e),
                     }

@@ -103,6 +103,18 @@ impl OrdersStore {
         let rows = self.lines(owner).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.product_id.clone()).collect();
         let products = self.products(meta, ids).await?;
+        self.cart_of(meta, owner, rows, &products).await
+    }
+
+    /// The cart from its lines and the products they hold, as the catalog
+    /// has them now (see [`OrdersStore::cart`]).
+    async fn cart_of(
+        &self,
+        meta: &RequestMeta,
+        owner: &str,
+        rows: Vec<LineRow>,
+        products: &[Product],
+    ) -> Result<Cart, OrdersError> {
         let by_id: BTreeMap<&str, &Product> = products.iter().map(|p| (p.id.as_str(), p)).collect();
         let mut notices = Vec::new();
         let mut lines = Vec::new();
@@ -245,12 +257,19 @@ impl OrdersStore {
             .unwrap_or("")
             .to_lowercase();
         let size = req.size.as_deref().map(str::trim).unwrap_or("").to_owned();
-        let product = self
-            .products(meta, vec![req.product_id.clone()])
-            .await?
-            .into_iter()
-            .next()
-            .filter(is_live)
+        // One look at the catalog for the new product and the cart's others,
+        // which the reply prices.
+        let existing = self.lines(&owner).await?;
+        let mut ids: Vec<String> = existing.iter().map(|l| l.product_id.clone()).collect();
+        if !ids.contains(&req.product_id) {
+            ids.push(req.product_id.clone());
+        }
+        let products = self.products(meta, ids).await?;
+        let product = products
+            .iter()
+            .find(|p| p.id == req.product_id)
+            .filter(|p| is_live(p))
+            .cloned()
             .ok_or_else(|| OrdersError::NotFound("there is no such product for sale".into()))?;
         let mut v = Validator::default();
         v.check(
@@ -274,7 +293,6 @@ impl OrdersStore {
             "this product is out of stock",
         );
         v.finish().map_err(OrdersError::Invalid)?;
-        let existing = self.lines(&owner).await?;
         if existing.len() >= MAX_LINES
             && !existing
                 .iter()
@@ -284,29 +302,40 @@ impl OrdersStore {
                 "your cart is full (100 different items)".into(),
             ));
         }
-        // One line per product and options: adding again adds to it.
-        self.db
-            .query(
-                "LET $line = (SELECT VALUE id FROM cart_line
-                    WHERE owner = $owner AND product_id = $product AND color = $color AND size = $size)[0];
-                 IF $line {
-                    UPDATE $line SET quantity = math::min([quantity + $q, $max, $stock]) RETURN NONE;
-                 } ELSE {
-                    CREATE type::record('cart_line', $id) SET owner = $owner, product_id = $product,
-                        color = $color, size = $size, quantity = math::min([$q, $stock]), seen_price = $price RETURN NONE;
-                 };",
-            )
-            .bind(("owner", owner.clone()))
-            .bind(("product", product.id.clone()))
-            .bind(("color", color))
-            .bind(("size", size))
-            .bind(("q", quantity))
-            .bind(("max", MAX_QUANTITY))
-            .bind(("stock", product.stock))
-            .bind(("price", product.price))
-            .bind(("id", new_id()))
-            .await?
-            .check()?;
+        // One line per product and options: adding again adds to it, in one
+        // transaction so two adds at once never make two lines.
+        let mut tries = 0;
+        loop {
+            let result = self
+                .db
+                .query(
+                    "BEGIN TRANSACTION;
+                     LET $line = (SELECT VALUE id FROM cart_line
+                        WHERE owner = $owner AND product_id = $product AND color = $color AND size = $size)[0];
+                     IF $line {
+                        UPDATE $line SET quantity = math::min([quantity + $q, $max, $stock]) RETURN NONE;
+                     } ELSE {
+                        CREATE type::record('cart_line', $id) SET owner = $owner, product_id = $product,
+                            color = $color, size = $size, quantity = math::min([$q, $stock]), seen_price = $price RETURN NONE;
+                     };
+                     COMMIT TRANSACTION;",
+                )
+                .bind(("owner", owner.clone()))
+                .bind(("product", product.id.clone()))
+                .bind(("color", color.clone()))
+                .bind(("size", size.clone()))
+                .bind(("q", quantity))
+                .bind(("max", MAX_QUANTITY))
+                .bind(("stock", product.stock))
+                .bind(("price", product.price))
+                .bind(("id", new_id()))
+                .await;
+            match bazaar_schema::transaction_errors(result) {
+                Ok(()) => break,
+                Err(e) if bazaar_schema::is_retryable(&e) && tries < 10 => tries += 1,
+                Err(e) => return Err(OrdersError::Internal(e)),
+            }
+        }
         self.announce(
             &CartItemAdded {
                 product_id: product.id.clone(),
@@ -317,7 +346,8 @@ impl OrdersStore {
             &format!("cart-add-{}", new_id()),
         )
         .await;
-        self.cart(meta, &owner).await
+        let rows = self.lines(&owner).await?;
+        self.cart_of(meta, &owner, rows, &products).await
     }
 
     pub async fn update_line(

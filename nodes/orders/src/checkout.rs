@@ -85,6 +85,29 @@ pub(crate) struct CheckoutRow {
 const CHECKOUT_FIELDS: &str = "record::id(id) AS id, buyer, request_hash, status, payment, plan, \
     payment_url, failure, payment_session, payment_intent";
 
+/// Places a checkout's orders (see `place_orders`); its last statement reads
+/// back what it created.
+static PLACE_ORDERS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    "BEGIN TRANSACTION;
+                     LET $open = (SELECT VALUE status FROM ONLY type::record('checkout', $checkout)) IN ['reserving', 'awaiting_payment'];
+                     IF !$open { THROW 'checkout closed'; };
+                     IF $counts_coupon {
+                        LET $c = UPDATE coupon SET used += 1
+                            WHERE code = $code AND (usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
+                        IF array::len($c) = 0 { THROW 'coupon used up'; };
+                     };
+                     FOR $o IN $orders {
+                        CREATE type::record('shop_order', $o.id) CONTENT object::remove($o, 'id') RETURN NONE;
+                     };
+                     FOR $n IN $notes { CREATE notification CONTENT $n RETURN NONE; };
+                     UPDATE type::record('checkout', $checkout) SET status = 'placed', orders = $orders.id, updated_at = time::now() RETURN NONE;
+                     FOR $p IN $products { DELETE cart_line WHERE owner = $owner AND product_id = $p RETURN NONE; };
+                     UPSERT type::record('cart', $owner) SET coupon = NONE RETURN NONE;
+                     SELECT ORDER_FIELDS FROM shop_order WHERE checkout_id = $checkout ORDER BY shop_name;
+                     COMMIT TRANSACTION;"
+    .replace("ORDER_FIELDS", ORDER_FIELDS)
+});
+
 fn request_hash(req: &CheckoutRequest) -> String {
     let body = serde_json::json!([req.address_id, req.address, req.coupon, req.payment]);
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
@@ -240,10 +263,19 @@ impl OrdersStore {
             }
             return Err(e.into());
         }
-        let row = self
-            .checkout_by_id(&id)
-            .await?
-            .ok_or_else(|| OrdersError::Internal("checkout vanished".into()))?;
+        // What was just written, without reading it back.
+        let row = CheckoutRow {
+            id,
+            buyer,
+            request_hash: hash,
+            status: CheckoutStatus::Reserving,
+            payment: body.payment,
+            plan,
+            payment_url: None,
+            failure: None,
+            payment_session: None,
+            payment_intent: None,
+        };
         self.advance(&meta, row).await
     }
 
@@ -310,8 +342,17 @@ impl OrdersStore {
                 }
                 match row.payment {
                     PaymentMethod::Cod => {
-                        self.place_orders(&row, &reservation, PaymentStatus::Pending)
-                            .await?;
+                        if let Some(orders) = self
+                            .place_orders(&row, &reservation, PaymentStatus::Pending)
+                            .await?
+                        {
+                            return Ok(CheckoutResult {
+                                checkout_id: row.id.clone(),
+                                orders: orders.iter().map(StoredOrder::summary).collect(),
+                                payment_url: None,
+                                status: CheckoutStatus::Placed,
+                            });
+                        }
                     }
                     PaymentMethod::Card => {
                         self.start_payment(&row, &reservation).await?;
@@ -647,13 +688,15 @@ impl OrdersStore {
         Ok(orders)
     }
 
-    /// Creates the orders, once: only while the checkout is still open.
+    /// Creates the orders, once: only while the checkout is still open. The
+    /// orders, when this call placed them; `None` when the checkout had
+    /// closed meanwhile (placed or failed by another call, or failed here).
     pub(crate) async fn place_orders(
         &self,
         row: &CheckoutRow,
         reservation: &Reservation,
         payment_status: PaymentStatus,
-    ) -> Result<(), OrdersError> {
+    ) -> Result<Option<Vec<StoredOrder>>, OrdersError> {
         let mut orders = self.draft_orders(row, reservation, payment_status).await?;
         // Absent, not null: SurrealDB tells NONE (no value) from NULL.
         for o in &mut orders {
@@ -670,42 +713,32 @@ impl OrdersStore {
         let counts_coupon = orders
             .iter()
             .any(|o| o["discount"].as_i64().unwrap_or(0) > 0);
+        // The buyer's and each seller's in-app notification are written with
+        // the orders, so they exist exactly when the orders do.
+        let notes: Vec<serde_json::Value> = orders.iter().flat_map(placed_notifications).collect();
         for _ in 0..20 {
             let result = self
                 .db
-                .query(
-                    "BEGIN TRANSACTION;
-                     LET $open = (SELECT VALUE status FROM ONLY type::record('checkout', $checkout)) IN ['reserving', 'awaiting_payment'];
-                     IF !$open { THROW 'checkout closed'; };
-                     IF $counts_coupon {
-                        LET $c = UPDATE coupon SET used += 1
-                            WHERE code = $code AND (usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
-                        IF array::len($c) = 0 { THROW 'coupon used up'; };
-                     };
-                     FOR $o IN $orders {
-                        CREATE type::record('shop_order', $o.id) CONTENT object::remove($o, 'id') RETURN NONE;
-                     };
-                     UPDATE type::record('checkout', $checkout) SET status = 'placed', orders = $orders.id, updated_at = time::now() RETURN NONE;
-                     FOR $p IN $products { DELETE cart_line WHERE owner = $owner AND product_id = $p RETURN NONE; };
-                     UPSERT type::record('cart', $owner) SET coupon = NONE RETURN NONE;
-                     COMMIT TRANSACTION;",
-                )
+                .query(PLACE_ORDERS_SQL.as_str())
                 .bind(("checkout", row.id.clone()))
                 .bind(("counts_coupon", counts_coupon))
                 .bind(("code", row.plan.coupon.clone()))
                 .bind(("orders", serde_json::Value::Array(orders.clone())))
                 .bind(("owner", format!("a:{}", row.buyer)))
                 .bind(("products", product_ids.clone()))
+                .bind(("notes", serde_json::Value::Array(notes.clone())))
                 .await;
-            let errors = match bazaar_schema::transaction_errors(result) {
-                Ok(()) => {
-                    self.after_placed(row, payment_status).await;
-                    return Ok(());
+            let errors = match bazaar_schema::committed(result) {
+                Ok(mut res) => {
+                    let last = bazaar_schema::before_commit(&res);
+                    let placed: Vec<StoredOrder> = take_rows(&mut res, last)?;
+                    self.after_placed(row, &placed, payment_status).await;
+                    return Ok(Some(placed));
                 }
                 Err(e) => e,
             };
             if errors.contains("checkout closed") {
-                return Ok(());
+                return Ok(None);
             }
             if errors.contains("coupon used up") {
                 self.release(row).await;
@@ -714,7 +747,7 @@ impl OrdersStore {
                     "the discount code has just been used up; check out again without it",
                 )
                 .await?;
-                return Ok(());
+                return Ok(None);
             }
             if bazaar_schema::is_retryable(&errors) {
                 // Another request for this checkout wrote at the same time:
@@ -729,23 +762,13 @@ impl OrdersStore {
     }
 
     /// Tells everyone about freshly placed orders.
-    async fn after_placed(&self, row: &CheckoutRow, payment_status: PaymentStatus) {
-        let mut res = match self
-            .db
-            .query(format!(
-                "SELECT {ORDER_FIELDS} FROM shop_order WHERE checkout_id = $id"
-            ))
-            .bind(("id", row.id.clone()))
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "placed orders not announced");
-                return;
-            }
-        };
-        let orders: Vec<StoredOrder> = take_rows(&mut res, 0).unwrap_or_default();
-        for o in &orders {
+    async fn after_placed(
+        &self,
+        row: &CheckoutRow,
+        orders: &[StoredOrder],
+        payment_status: PaymentStatus,
+    ) {
+        for o in orders {
             let event = o.event();
             self.announce(
                 &OrderPlaced(event.clone()),
@@ -757,24 +780,6 @@ impl OrdersStore {
                     .await;
             }
             let total = money(o.order.total, &o.order.currency);
-            self.notify(
-                &o.order.buyer_id,
-                format!("Order {} placed", o.order.number),
-                format!(
-                    "{} from {} — {total}",
-                    o.order.items.len(),
-                    o.order.shop_name
-                ),
-                Some(format!("/orders/{}", o.order.id)),
-            )
-            .await;
-            self.notify(
-                &o.seller,
-                format!("New order {}", o.order.number),
-                format!("{} item(s), {total}", o.order.items.len()),
-                Some(format!("/seller/orders/{}", o.order.id)),
-            )
-            .await;
             if let Some(to) = &o.buyer_email {
                 self.email(
                     format!("order-placed-{}", o.order.id),
@@ -797,6 +802,29 @@ impl OrdersStore {
             }
         }
     }
+}
+
+/// What the buyer and the seller are told in the app about a drafted order
+/// (see `draft_orders` for its fields).
+fn placed_notifications(order: &serde_json::Value) -> [serde_json::Value; 2] {
+    let text = |k: &str| order[k].as_str().unwrap_or_default().to_owned();
+    let (id, number) = (text("id"), text("number"));
+    let total = money(order["total"].as_i64().unwrap_or(0), &text("currency"));
+    let items = order["items"].as_array().map_or(0, Vec::len);
+    [
+        serde_json::json!({
+            "account": text("buyer"),
+            "title": format!("Order {number} placed"),
+            "body": format!("{items} from {} — {total}", text("shop_name")),
+            "link": format!("/orders/{id}"),
+        }),
+        serde_json::json!({
+            "account": text("seller"),
+            "title": format!("New order {number}"),
+            "body": format!("{items} item(s), {total}"),
+            "link": format!("/seller/orders/{id}"),
+        }),
+    ]
 }
 
 #[cfg(test)]

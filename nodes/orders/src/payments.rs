@@ -109,7 +109,8 @@ impl OrdersStore {
                 // Discounted to nothing: there is nothing to pay.
                 return self
                     .place_orders(row, reservation, PaymentStatus::Paid)
-                    .await;
+                    .await
+                    .map(|_| ());
             }
             // Stripe keeps a session open 30 minutes at least; the sweeper
             // asks Stripe before giving up on it, and a payment that still
