@@ -76,6 +76,29 @@ impl OrdersStore {
         Ok(take_rows(&mut res, 0)?)
     }
 
+    /// A cart's lines and its code, read together (one transaction).
+    async fn lines_and_coupon(
+        &self,
+        owner: &str,
+    ) -> Result<(Vec<LineRow>, Option<String>), OrdersError> {
+        let mut res = self
+            .db
+            .query(
+                "BEGIN TRANSACTION;
+                 SELECT record::id(id) AS line_id, product_id, color, size, quantity, seen_price, added_at
+                   FROM cart_line WHERE owner = $owner ORDER BY added_at;
+                 SELECT VALUE coupon FROM type::record('cart', $owner);
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("owner", owner.to_owned()))
+            .await?
+            .check()?;
+        // BEGIN answers as statement 0.
+        let lines = take_rows(&mut res, 1)?;
+        let coupon: Vec<Option<String>> = res.take(2)?;
+        Ok((lines, coupon.into_iter().next().flatten()))
+    }
+
     async fn cart_coupon(&self, owner: &str) -> Result<Option<String>, OrdersError> {
         let mut res = self
             .db
@@ -100,10 +123,10 @@ impl OrdersStore {
     /// The cart as it stands now, with what changed; quantities above the
     /// stock are lowered to it, and what the buyer has now seen is recorded.
     pub async fn cart(&self, meta: &RequestMeta, owner: &str) -> Result<Cart, OrdersError> {
-        let rows = self.lines(owner).await?;
+        let (rows, coupon) = self.lines_and_coupon(owner).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.product_id.clone()).collect();
         let products = self.products(meta, ids).await?;
-        self.cart_of(meta, owner, rows, &products).await
+        self.cart_of(meta, owner, rows, coupon, &products).await
     }
 
     /// The cart from its lines and the products they hold, as the catalog
@@ -113,6 +136,7 @@ impl OrdersStore {
         meta: &RequestMeta,
         owner: &str,
         rows: Vec<LineRow>,
+        coupon: Option<String>,
         products: &[Product],
     ) -> Result<Cart, OrdersError> {
         let by_id: BTreeMap<&str, &Product> = products.iter().map(|p| (p.id.as_str(), p)).collect();
@@ -195,7 +219,7 @@ impl OrdersStore {
                 cash_on_delivery: p.cash_on_delivery,
             });
         }
-        let coupon = match self.cart_coupon(owner).await? {
+        let coupon = match coupon {
             Some(code) => match coupons::find(self, &code).await? {
                 Some(c) => Some(c),
                 None => {
@@ -346,8 +370,8 @@ impl OrdersStore {
             &format!("cart-add-{}", new_id()),
         )
         .await;
-        let rows = self.lines(&owner).await?;
-        self.cart_of(meta, &owner, rows, &products).await
+        let (rows, coupon) = self.lines_and_coupon(&owner).await?;
+        self.cart_of(meta, &owner, rows, coupon, &products).await
     }
 
     pub async fn update_line(
