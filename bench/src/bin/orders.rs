@@ -109,7 +109,9 @@ impl Client {
                 .split("<article")
                 .find(|a| a.contains(&format!("to {email}")))
                 .and_then(|a| {
-                    a.split(|c: char| !c.is_ascii_digit())
+                    // The random address itself may hold six digits in a row.
+                    a.replace(email, "")
+                        .split(|c: char| !c.is_ascii_digit())
                         .find(|w| w.len() == 6)
                         .map(str::to_owned)
                 });
