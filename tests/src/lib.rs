@@ -312,25 +312,7 @@ impl Platform {
 
     /// The newest email to `to` in the one-box mailbox (polls up to 10 s).
     pub async fn last_email(&self, to: &str) -> bazaar_subjects::mail::MailboxMessage {
-        let meta = bazaar_runtime::RequestMeta {
-            request_id: "test-mailbox".into(),
-            authorization: None,
-        };
-        for _ in 0..200 {
-            if let Ok(mailbox) = bazaar_runtime::call::<bazaar_subjects::mail::ListMailbox>(
-                &self.ctx.nats,
-                &meta,
-                &bazaar_subjects::Empty {},
-                Duration::from_secs(5),
-            )
-            .await
-                && let Some(m) = mailbox.messages.into_iter().find(|m| m.to == to)
-            {
-                return m;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no email to {to} arrived");
+        self.email_about(to, "").await
     }
 
     /// The newest email to `to` whose subject contains `subject` (polls up
@@ -359,7 +341,7 @@ impl Platform {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("no email to {to} about “{subject}” arrived");
+        panic!("no email to {to} with “{subject}” in its subject arrived");
     }
 
     /// The first email to `to` after `before` of them had arrived (polls up
