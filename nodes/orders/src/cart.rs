@@ -48,6 +48,11 @@ fn option(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
+/// A cart's lines, oldest first, as [`LineRow`]s.
+const LINE_ROWS: &str =
+    "SELECT record::id(id) AS line_id, product_id, color, size, quantity, seen_price, added_at
+    FROM cart_line WHERE owner = $owner ORDER BY added_at";
+
 impl OrdersStore {
     pub(crate) async fn products(
         &self,
@@ -66,10 +71,7 @@ impl OrdersStore {
     pub(crate) async fn lines(&self, owner: &str) -> Result<Vec<LineRow>, OrdersError> {
         let mut res = self
             .db
-            .query(
-                "SELECT record::id(id) AS line_id, product_id, color, size, quantity, seen_price, added_at
-                   FROM cart_line WHERE owner = $owner ORDER BY added_at",
-            )
+            .query(LINE_ROWS)
             .bind(("owner", owner.to_owned()))
             .await?
             .check()?;
@@ -83,13 +85,9 @@ impl OrdersStore {
     ) -> Result<(Vec<LineRow>, Option<String>), OrdersError> {
         let mut res = self
             .db
-            .query(
-                "BEGIN TRANSACTION;
-                 SELECT record::id(id) AS line_id, product_id, color, size, quantity, seen_price, added_at
-                   FROM cart_line WHERE owner = $owner ORDER BY added_at;
-                 SELECT VALUE coupon FROM type::record('cart', $owner);
-                 COMMIT TRANSACTION;",
-            )
+            .query(format!(
+                "BEGIN TRANSACTION; {LINE_ROWS}; SELECT VALUE coupon FROM type::record('cart', $owner); COMMIT TRANSACTION;"
+            ))
             .bind(("owner", owner.to_owned()))
             .await?
             .check()?;
