@@ -323,19 +323,12 @@ impl Platform {
         to: &str,
         subject: &str,
     ) -> bazaar_subjects::mail::MailboxMessage {
-        let meta = bazaar_runtime::RequestMeta::default();
         for _ in 0..200 {
-            if let Ok(mailbox) = bazaar_runtime::call::<bazaar_subjects::mail::ListMailbox>(
-                &self.ctx.nats,
-                &meta,
-                &bazaar_subjects::Empty {},
-                Duration::from_secs(5),
-            )
-            .await
-                && let Some(m) = mailbox
-                    .messages
-                    .into_iter()
-                    .find(|m| m.to == to && m.subject.contains(subject))
+            if let Some(m) = self
+                .mailbox()
+                .await
+                .into_iter()
+                .find(|m| m.to == to && m.subject.contains(subject))
             {
                 return m;
             }
@@ -362,16 +355,21 @@ impl Platform {
 
     /// How many emails to `to` are in the one-box mailbox.
     pub async fn email_count(&self, to: &str) -> usize {
-        let meta = bazaar_runtime::RequestMeta::default();
+        self.mailbox().await.iter().filter(|m| m.to == to).count()
+    }
+
+    /// Every email in the one-box mailbox, newest first (none while the mail
+    /// node does not answer).
+    async fn mailbox(&self) -> Vec<bazaar_subjects::mail::MailboxMessage> {
         bazaar_runtime::call::<bazaar_subjects::mail::ListMailbox>(
             &self.ctx.nats,
-            &meta,
+            &bazaar_runtime::RequestMeta::default(),
             &bazaar_subjects::Empty {},
             Duration::from_secs(5),
         )
         .await
-        .map(|m| m.messages.iter().filter(|m| m.to == to).count())
-        .unwrap_or(0)
+        .map(|m| m.messages)
+        .unwrap_or_default()
     }
 
     /// Waits until `/readyz` says every node answers.
