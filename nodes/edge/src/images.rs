@@ -247,9 +247,17 @@ async fn serve(
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
     let mut body = Vec::with_capacity(info.size);
-    let read = tokio::time::timeout(Duration::from_secs(30), object.read_to_end(&mut body)).await;
+    // An image deleted while it is being read has its chunks purged under
+    // the reader, which then waits for chunks that never come: bound the read
+    // and, if it fails, ask again whether the image still exists.
+    let read = tokio::time::timeout(Duration::from_secs(10), object.read_to_end(&mut body)).await;
     if !matches!(read, Ok(Ok(_))) {
-        return ApiError(bazaar_runtime::internal("image read failed")).into_response();
+        return match store.info(&name).await {
+            Ok(info) if !info.deleted => {
+                ApiError(bazaar_runtime::internal("image read failed")).into_response()
+            }
+            _ => not_found(),
+        };
     }
     let content_type = info
         .description
