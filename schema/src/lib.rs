@@ -197,6 +197,36 @@ pub async fn require_current(db: &Db) -> Result<(), SchemaError> {
     }
 }
 
+/// The full-text indexes the migrations define on `table`, as (name, the
+/// `DEFINE INDEX` statement), the last definition of each name winning: a
+/// bulk load drops them first and defines them again afterwards, because
+/// maintaining them row by row is most of what a large insert costs.
+pub fn fulltext_indexes(table: &str) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for m in MIGRATIONS {
+        for statement in m.sql.split(';') {
+            let statement = statement
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let words: Vec<&str> = statement.split_whitespace().collect();
+            let is_fulltext = words.len() > 5
+                && words[0].eq_ignore_ascii_case("DEFINE")
+                && words[1].eq_ignore_ascii_case("INDEX")
+                && words[3].eq_ignore_ascii_case("ON")
+                && words[4] == table
+                && words.iter().any(|w| w.eq_ignore_ascii_case("FULLTEXT"));
+            if is_fulltext {
+                let name = words[2].to_owned();
+                found.retain(|(n, _)| *n != name);
+                found.push((name, words.join(" ")));
+            }
+        }
+    }
+    found
+}
+
 /// Takes statement `index` of a response as rows of a serde type.
 ///
 /// SurrealDB 3 hands out its own value type; going through JSON keeps domain
@@ -256,6 +286,15 @@ pub fn is_retryable(errors: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_product_full_text_indexes_are_found_in_the_migrations() {
+        let found = fulltext_indexes("product");
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["product_search", "product_title_prefix"]);
+        assert!(found[0].1.starts_with("DEFINE INDEX product_search ON product FIELDS search_text FULLTEXT"));
+        assert!(fulltext_indexes("shop").is_empty());
+    }
 
     #[tokio::test]
     async fn migrations_apply_once_and_are_recorded() {

@@ -265,6 +265,11 @@ pub struct Facets {
     pub colors: Vec<FacetCount>,
     pub sizes: Vec<FacetCount>,
     pub brands: Vec<FacetCount>,
+    /// Set when there were more matches than this: the counts are then of
+    /// this many of them (the way large shops show "1,000+"), so a search
+    /// costs the same in a catalog of a million as in one of a thousand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -43,6 +43,9 @@ pub const DEFAULT_BATCH_SIZE: usize = 1000;
 pub const PRODUCTS_PER_SHOP: u64 = 500;
 /// The fewest shops a seeded catalog has.
 pub const MIN_SHOPS: u64 = 3;
+/// From this many products a load drops the full-text indexes and builds
+/// them afterwards (measured: see README).
+pub const DEFER_FULLTEXT_FROM: u64 = 50_000;
 /// The most products one run makes (the slug suffix has room for this many).
 pub const MAX_PRODUCTS: u64 = 1 << 24;
 
@@ -57,6 +60,9 @@ pub struct SeedOptions {
     pub shops: Option<u64>,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Drop the full-text indexes for the load and build them after it
+    /// (by default from [`DEFER_FULLTEXT_FROM`] products).
+    pub defer_fulltext: bool,
 }
 
 impl SeedOptions {
@@ -67,6 +73,7 @@ impl SeedOptions {
             batch_size: DEFAULT_BATCH_SIZE,
             shops: None,
             progress: false,
+            defer_fulltext: products >= DEFER_FULLTEXT_FROM,
         }
     }
 
@@ -158,6 +165,42 @@ pub async fn seed_catalog(db: &Db, options: &SeedOptions) -> Result<SeedReport, 
     let shops = generator.make_shops(options.shop_count());
     insert_sellers(db, &shops, generator.now).await?;
 
+    // A large load drops the full-text indexes and builds them once at the
+    // end: kept up to date row by row they are most of an insert's cost, and
+    // at a million products the load slowed to a third and then stalled.
+    let deferred = if options.defer_fulltext {
+        let indexes = bazaar_schema::fulltext_indexes("product");
+        for (name, _) in &indexes {
+            db.query(format!("REMOVE INDEX IF EXISTS {name} ON product"))
+                .await?
+                .check()?;
+        }
+        indexes
+    } else {
+        Vec::new()
+    };
+    let loaded = load_products(db, options, generator).await;
+    // Defined again whether or not the load went through: search needs them.
+    let rebuilt = build_indexes(db, &deferred, options.progress).await;
+    let generator = loaded?;
+    rebuilt?;
+    update_shop_stats(db, &generator.shops).await?;
+    Ok(SeedReport {
+        products: options.products,
+        live: generator.live,
+        flash_sales: generator.flash_sales,
+        shops: generator.shops.len() as u64,
+        seed,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Generates and inserts the products, a batch at a time.
+async fn load_products(
+    db: &Db,
+    options: &SeedOptions,
+    mut generator: Generator,
+) -> Result<Generator, CatalogError> {
     let bar = progress_bar(options);
     let batch_size = options.batch_size.max(1);
     let total = options.products;
@@ -218,15 +261,79 @@ pub async fn seed_catalog(db: &Db, options: &SeedOptions) -> Result<SeedReport, 
     if let Some(e) = failure {
         return Err(e);
     }
-    update_shop_stats(db, &generator.shops).await?;
-    Ok(SeedReport {
-        products: inserted,
-        live: generator.live,
-        flash_sales: generator.flash_sales,
-        shops: generator.shops.len() as u64,
-        seed,
-        elapsed: started.elapsed(),
-    })
+    debug_assert_eq!(inserted, options.products);
+    Ok(generator)
+}
+
+/// Defines `indexes` again (built in the background by SurrealDB, in
+/// batches) and waits until every one answers queries, with a progress bar
+/// of the rows indexed so far.
+async fn build_indexes(
+    db: &Db,
+    indexes: &[(String, String)],
+    progress: bool,
+) -> Result<(), CatalogError> {
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    let total = count_products(db).await?;
+    for (name, ddl) in indexes {
+        let concurrently = ddl.replacen(" ON product ", " ON product CONCURRENTLY ", 1);
+        db.query(format!("{concurrently};")).await?.check()?;
+        let bar = progress.then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} rows in {msg}, ETA {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(name.clone());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        loop {
+            let state = index_build_state(db, name).await?;
+            let status = state["status"].as_str().unwrap_or("");
+            if let (Some(bar), Some(n)) = (&bar, state["initial"].as_u64()) {
+                bar.set_position(n.min(total));
+            }
+            match status {
+                "ready" => break,
+                "error" | "aborted" => {
+                    return Err(CatalogError::Transaction(format!(
+                        "building the {name} index failed: {}",
+                        state["error"].as_str().unwrap_or(status)
+                    )));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+    }
+    Ok(())
+}
+
+/// `INFO FOR INDEX`'s build report: status, rows indexed (`initial`) …
+async fn index_build_state(db: &Db, name: &str) -> Result<serde_json::Value, CatalogError> {
+    let mut res = db
+        .query(format!("INFO FOR INDEX {name} ON product"))
+        .await?
+        .check()?;
+    let info: Option<serde_json::Value> = res.take(0)?;
+    Ok(info
+        .map(|i| i["building"].clone())
+        .unwrap_or(serde_json::Value::Null))
+}
+
+async fn count_products(db: &Db) -> Result<u64, CatalogError> {
+    let mut res = db
+        .query("SELECT count() AS n FROM product GROUP ALL")
+        .await?
+        .check()?;
+    let n: Vec<serde_json::Value> = take_rows(&mut res, 0)?;
+    Ok(n.first().and_then(|v| v["n"].as_u64()).unwrap_or(0))
 }
 
 fn progress_bar(options: &SeedOptions) -> Option<indicatif::ProgressBar> {
@@ -1112,6 +1219,7 @@ mod tests {
                     .strip_prefix("LET $matches = SELECT category, subcategory, colors, sizes, brand FROM product WHERE ")
             })
             .unwrap()
+            .trim_end_matches(" LIMIT $sample")
             .to_owned();
         let plain = |f: &str| {
             format!(
@@ -1196,6 +1304,66 @@ mod tests {
                 assert_eq!(got, want, "{request:?}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_load_that_defers_the_text_indexes_leaves_them_built_and_searchable() {
+        let db = db_with_categories().await;
+        let mut options = SeedOptions::new(200);
+        options.seed = Some(3);
+        options.defer_fulltext = true;
+        seed_catalog(&db, &options).await.unwrap();
+        for (name, _) in bazaar_schema::fulltext_indexes("product") {
+            let state = index_build_state(&db, &name).await.unwrap();
+            assert_eq!(state["status"], "ready", "{name}: {state}");
+        }
+        let products = rows(&db).await;
+        let p = products.iter().find(|p| p.live).unwrap();
+        let word = p.title.split(' ').next_back().unwrap();
+        let found = search::search(
+            &db,
+            &valid(SearchProducts {
+                q: Some(word.to_owned()),
+                shop: Some(p.shop_slug.clone()),
+                page_size: Some(60),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+        assert!(found.items.iter().any(|i| i.slug == p.slug), "{word}");
+        let suggested = search::suggest(&db, &p.title[..3]).await.unwrap();
+        assert!(!suggested.suggestions.is_empty());
+    }
+
+    #[tokio::test]
+    async fn past_the_sample_the_total_is_exact_and_the_facets_say_they_are_sampled() {
+        let db = db_with_categories().await;
+        let mut options = SeedOptions::new(u64::from(search::FACET_SAMPLE) + 150);
+        options.seed = Some(5);
+        let report = seed_catalog(&db, &options).await.unwrap();
+        assert!(report.live > u64::from(search::FACET_SAMPLE), "{report:?}");
+        let all = search::search(&db, &valid(SearchProducts::default()))
+            .await
+            .unwrap();
+        assert_eq!(all.total as u64, report.live);
+        assert_eq!(all.facets.sampled, Some(search::FACET_SAMPLE));
+        let counted: i64 = all.facets.categories.iter().map(|f| f.count).sum();
+        assert_eq!(counted, i64::from(search::FACET_SAMPLE));
+        // A narrower search under the sample counts every match again.
+        let shoes = search::search(
+            &db,
+            &valid(SearchProducts {
+                subcategory: Some("shoes".into()),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+        assert!(shoes.total > 0 && shoes.total < i64::from(search::FACET_SAMPLE));
+        assert_eq!(shoes.facets.sampled, None);
+        let counted: i64 = shoes.facets.subcategories.iter().map(|f| f.count).sum();
+        assert_eq!(counted, shoes.total);
     }
 
     /// Not a check: prints each statement of the main search shapes with

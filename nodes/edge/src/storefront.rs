@@ -686,6 +686,8 @@ struct ListingPage {
     /// `None` when there are no results to show (an error).
     results: Option<Vec<Card>>,
     total: i64,
+    /// The facet counts are of this many matches, not all of them.
+    facets_sampled: Option<u32>,
     page: u32,
     pages: u32,
     prev: Option<String>,
@@ -821,6 +823,7 @@ async fn listing(
         errors,
         filters_refused: status.is_client_error(),
         total: shown.total,
+        facets_sampled: shown.facets.sampled,
         page,
         pages,
         prev: (page > 1 && pages > 0).then(|| page_href(&base, page - 1)),
