@@ -341,6 +341,68 @@ mod tests {
         assert!(dup.is_err(), "a duplicate slug was stored");
     }
 
+    /// Reverse range scans on disk storage (ORDER BY … DESC over an index
+    /// range, with keys on both sides of the range in the memtable) return
+    /// exactly what the forward scan does, reversed: the check on our
+    /// patched surrealkv (vendor/surrealkv), whose reverse seek was rewritten.
+    #[tokio::test]
+    async fn reverse_index_scans_on_surrealkv_match_forward_ones() {
+        let dir = std::env::temp_dir().join(format!(
+            "bazaar-schema-reverse-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let db = connect(&format!("surrealkv://{}", dir.display()), None)
+            .await
+            .unwrap();
+        db.query(
+            "DEFINE TABLE item SCHEMALESS;
+             DEFINE INDEX item_group_n ON item FIELDS g, n;
+             FOR $i IN 0..600 { CREATE item SET g = ['a', 'b', 'c'][$i % 3], n = $i; };",
+        )
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+        let values = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                let mut res = db.query(sql).await.unwrap().check().unwrap();
+                let rows: Vec<serde_json::Value> = take_rows(&mut res, 0).unwrap();
+                rows.into_iter()
+                    .map(|r| r["n"].as_i64().unwrap())
+                    .collect::<Vec<_>>()
+            }
+        };
+        for (asc, desc) in [
+            (
+                "SELECT n FROM item WHERE g = 'b' ORDER BY n ASC",
+                "SELECT n FROM item WHERE g = 'b' ORDER BY n DESC",
+            ),
+            (
+                "SELECT n FROM item WHERE g = 'b' AND n >= 100 AND n <= 400 ORDER BY n ASC",
+                "SELECT n FROM item WHERE g = 'b' AND n >= 100 AND n <= 400 ORDER BY n DESC",
+            ),
+            (
+                "SELECT n FROM item WHERE g = 'c' ORDER BY n ASC",
+                "SELECT n FROM item WHERE g = 'c' ORDER BY n DESC LIMIT 500",
+            ),
+        ] {
+            let forward = values(asc).await;
+            let mut backward = values(desc).await;
+            backward.reverse();
+            assert!(!forward.is_empty());
+            assert_eq!(forward, backward, "{desc}");
+        }
+        let page = values("SELECT n FROM item WHERE g = 'a' ORDER BY n DESC LIMIT 3").await;
+        assert_eq!(page, [597, 594, 591]);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn unknown_urls_are_refused_clearly() {
         let err = connect("postgres://x", None).await.unwrap_err();
