@@ -74,6 +74,10 @@ enum Command {
         /// Products per INSERT statement.
         #[arg(long, default_value_t = bazaar_catalog::seed::DEFAULT_BATCH_SIZE)]
         batch_size: usize,
+        /// Build the full-text indexes once after the load instead of row by
+        /// row (default: from 50,000 products).
+        #[arg(long)]
+        text_index_after_load: Option<bool>,
     },
     /// Print the effective configuration (secrets hidden) and check it.
     CheckConfig,
@@ -129,13 +133,18 @@ async fn main() -> anyhow::Result<()> {
             seed,
             shops,
             batch_size,
+            text_index_after_load,
         } => {
-            let options = products.map(|n| bazaar_catalog::seed::SeedOptions {
-                seed,
-                shops,
-                batch_size,
-                progress: true,
-                ..bazaar_catalog::seed::SeedOptions::new(n)
+            let options = products.map(|n| {
+                let defaults = bazaar_catalog::seed::SeedOptions::new(n);
+                bazaar_catalog::seed::SeedOptions {
+                    seed,
+                    shops,
+                    batch_size,
+                    progress: true,
+                    defer_fulltext: text_index_after_load.unwrap_or(defaults.defer_fulltext),
+                    ..defaults
+                }
             });
             seed_command(common, options).await
         }
