@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "reviews_and_sales",
         sql: include_str!("../migrations/0006_reviews_and_sales.surql"),
     },
+    Migration {
+        version: 7,
+        name: "listing_sorts",
+        sql: include_str!("../migrations/0007_listing_sorts.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.

@@ -275,7 +275,12 @@ pub struct Facets {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SearchResults {
     pub items: Vec<ProductSummary>,
+    /// Exact up to [`Facets::sampled`]'s size; past it, that size with
+    /// `total_is_lower_bound` set ("1,000+"): counting every match of a
+    /// broad search costs seconds in a large catalog.
     pub total: i64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub total_is_lower_bound: bool,
     pub page: u32,
     pub page_size: u32,
     pub pages: u32,

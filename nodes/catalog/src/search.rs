@@ -18,8 +18,9 @@ pub const DEFAULT_PAGE_SIZE: u32 = 24;
 const MAX_QUERY_CHARS: usize = 200;
 /// Facet values shown per facet.
 const FACET_LIMIT: u32 = 30;
-/// Facets are counted over at most this many matches: counting every match
-/// cost ~0.1 ms a product, seconds for a broad search in a large catalog.
+/// Matches are counted, and facets counted over, up to this many: counting
+/// every match cost ~0.1 ms a product, seconds for a broad search in a large
+/// catalog. Past it the total says "1,000+".
 pub const FACET_SAMPLE: u32 = 1000;
 
 /// Marks around matches in highlights; control characters, so they cannot
@@ -202,10 +203,9 @@ fn order_by(s: &ValidSearch) -> &'static str {
 }
 
 /// The whole search. Statement 0 is the page; 1 reads the facet fields of
-/// up to [`FACET_SAMPLE`] matches once (`LET $matches`); 2 is the total (their
-/// number, or when the sample is full a count of every match, which reads
-/// index keys rather than products where an index covers the filters); 3..=7
-/// count the facets from the sample.
+/// up to [`FACET_SAMPLE`] + 1 matches once (`LET $matches`, the one more
+/// says whether there are more); 2 is their number; 3 drops the one more;
+/// 4..=8 count the facets over at most [`FACET_SAMPLE`] of them.
 pub fn query_text(s: &ValidSearch) -> (String, serde_json::Map<String, Value>) {
     let (cond, mut params) = conditions(s);
     let extra = if s.q.is_some() {
@@ -219,6 +219,7 @@ pub fn query_text(s: &ValidSearch) -> (String, serde_json::Map<String, Value>) {
     params.insert("start".into(), json!((s.page - 1) * s.page_size));
     params.insert("facet_limit".into(), json!(FACET_LIMIT));
     params.insert("sample".into(), json!(FACET_SAMPLE));
+    params.insert("sample_and_one".into(), json!(FACET_SAMPLE + 1));
     let order = order_by(s);
     let facet = |field: &str, split: bool| {
         if split {
@@ -234,9 +235,9 @@ pub fn query_text(s: &ValidSearch) -> (String, serde_json::Map<String, Value>) {
     };
     let sql = format!(
         "SELECT {SUMMARY_FIELDS}{extra} FROM product WHERE {cond} ORDER BY {order} LIMIT $limit START $start;
-         LET $matches = SELECT category, subcategory, colors, sizes, brand FROM product WHERE {cond} LIMIT $sample;
-         [{{ total: IF array::len($matches) < $sample THEN array::len($matches)
-             ELSE (SELECT count() AS n FROM product WHERE {cond} GROUP ALL)[0].n ?? 0 END }}];
+         LET $matches = SELECT category, subcategory, colors, sizes, brand FROM product WHERE {cond} LIMIT $sample_and_one;
+         [{{ total: array::len($matches) }}];
+         LET $matches = array::slice($matches, 0, $sample);
          {}
          {}
          {}
@@ -269,20 +270,22 @@ pub async fn search(db: &Db, s: &ValidSearch) -> Result<SearchResults, CatalogEr
     let mut res = db.query(sql).bind(Value::Object(params)).await?.check()?;
     let rows: Vec<Row> = take_rows(&mut res, 0)?;
     // Statement 1 is the LET that reads the matches.
-    let total = take_rows::<Total>(&mut res, 2)?
+    let matched = take_rows::<Total>(&mut res, 2)?
         .into_iter()
         .next()
         .map_or(0, |t| t.total);
+    let more = matched > i64::from(FACET_SAMPLE);
+    let total = matched.min(i64::from(FACET_SAMPLE));
     let mut facet = |i: usize| -> Result<Vec<FacetCount>, CatalogError> {
         Ok(take_rows::<FacetCount>(&mut res, i)?)
     };
     let facets = Facets {
-        categories: facet(3)?,
-        subcategories: facet(4)?,
-        colors: facet(5)?,
-        sizes: facet(6)?,
-        brands: facet(7)?,
-        sampled: (total > i64::from(FACET_SAMPLE)).then_some(FACET_SAMPLE),
+        categories: facet(4)?,
+        subcategories: facet(5)?,
+        colors: facet(6)?,
+        sizes: facet(7)?,
+        brands: facet(8)?,
+        sampled: more.then_some(FACET_SAMPLE),
     };
     let items = rows
         .into_iter()
@@ -297,6 +300,7 @@ pub async fn search(db: &Db, s: &ValidSearch) -> Result<SearchResults, CatalogEr
     Ok(SearchResults {
         items,
         total,
+        total_is_lower_bound: more,
         page: s.page,
         page_size: s.page_size,
         pages,

@@ -686,6 +686,8 @@ struct ListingPage {
     /// `None` when there are no results to show (an error).
     results: Option<Vec<Card>>,
     total: i64,
+    /// There are more than `total` (a broad search is not counted to the end).
+    total_is_lower_bound: bool,
     /// The facet counts are of this many matches, not all of them.
     facets_sampled: Option<u32>,
     page: u32,
@@ -749,6 +751,7 @@ async fn listing(
     let empty = SearchResults {
         items: Vec::new(),
         total: 0,
+        total_is_lower_bound: false,
         page,
         page_size: PAGE_SIZE,
         pages: 0,
@@ -823,6 +826,7 @@ async fn listing(
         errors,
         filters_refused: status.is_client_error(),
         total: shown.total,
+        total_is_lower_bound: shown.total_is_lower_bound,
         facets_sampled: shown.facets.sampled,
         page,
         pages,

@@ -470,7 +470,8 @@ struct ShopPageView {
     hours: Vec<HoursLine>,
     /// `None` when the catalog did not answer.
     products: Option<Vec<ProductTile>>,
-    total_products: i64,
+    /// "1000+" past the catalog's count limit; empty when there are none.
+    total_products: String,
     reviews: Option<crate::review_pages::ReviewsBlock>,
 }
 
@@ -550,14 +551,18 @@ async fn shop_page(
                     })
                     .collect(),
             ),
-            results.total,
+            match (results.total, results.total_is_lower_bound) {
+                (0, _) => String::new(),
+                (n, true) => format!("{n}+"),
+                (n, false) => n.to_string(),
+            },
         ),
         Err(ApiError(e)) => {
             tracing::warn!(
                 status = e.status,
                 "shop page without products: the catalog did not answer"
             );
-            (None, 0)
+            (None, String::new())
         }
     };
     let reviews = crate::review_pages::load(
