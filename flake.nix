@@ -48,8 +48,16 @@
           };
 
           # The workspace's dependencies, built once and shared by every
-          # derivation below (build, clippy, tests).
-          cargoArtifacts = craneLib.buildDepsOnly commonArgs;
+          # derivation below (build, clippy, tests). Crane stubs the source
+          # of every crate it finds for this step; the patched crates under
+          # vendor/ are dependencies (SurrealDB builds on them), so they go
+          # back in whole.
+          cargoArtifacts = craneLib.buildDepsOnly (commonArgs // {
+            extraDummyScript = ''
+              rm -rf $out/vendor
+              cp -r --no-preserve=mode,ownership ${./vendor} $out/vendor
+            '';
+          });
 
           bazaar = craneLib.buildPackage (commonArgs // {
             inherit cargoArtifacts;
