@@ -297,7 +297,11 @@ mod tests {
         let found = fulltext_indexes("product");
         let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["product_search", "product_title_prefix"]);
-        assert!(found[0].1.starts_with("DEFINE INDEX product_search ON product FIELDS search_text FULLTEXT"));
+        assert!(
+            found[0]
+                .1
+                .starts_with("DEFINE INDEX product_search ON product FIELDS search_text FULLTEXT")
+        );
         assert!(fulltext_indexes("shop").is_empty());
     }
 

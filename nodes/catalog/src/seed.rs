@@ -1348,7 +1348,10 @@ mod tests {
             .unwrap();
         assert_eq!(all.total, i64::from(search::FACET_SAMPLE));
         assert!(all.total_is_lower_bound);
-        assert_eq!(all.pages, search::FACET_SAMPLE.div_ceil(search::DEFAULT_PAGE_SIZE));
+        assert_eq!(
+            all.pages,
+            search::FACET_SAMPLE.div_ceil(search::DEFAULT_PAGE_SIZE)
+        );
         assert_eq!(all.facets.sampled, Some(search::FACET_SAMPLE));
         let counted: i64 = all.facets.categories.iter().map(|f| f.count).sum();
         assert_eq!(counted, i64::from(search::FACET_SAMPLE));
