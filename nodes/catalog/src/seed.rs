@@ -281,14 +281,11 @@ async fn build_indexes(
         let concurrently = ddl.replacen(" ON product ", " ON product CONCURRENTLY ", 1);
         db.query(format!("{concurrently};")).await?.check()?;
         let bar = progress.then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
+            let bar = styled_bar(
+                total,
                 "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} rows in {msg}, ETA {eta}",
-            ) {
-                bar.set_style(style.progress_chars("=> "));
-            }
+            );
             bar.set_message(name.clone());
-            bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
         loop {
@@ -337,17 +334,22 @@ async fn count_products(db: &Db) -> Result<u64, CatalogError> {
 }
 
 fn progress_bar(options: &SeedOptions) -> Option<indicatif::ProgressBar> {
-    if !options.progress {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(options.products);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} products, {per_sec}, ETA {eta}",
-    ) {
+    options.progress.then(|| {
+        styled_bar(
+            options.products,
+            "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} products, {per_sec}, ETA {eta}",
+        )
+    })
+}
+
+/// A ticking bar of `len` steps drawn with `template`.
+fn styled_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.enable_steady_tick(Duration::from_millis(200));
-    Some(bar)
+    bar
 }
 
 async fn load_categories(db: &Db) -> Result<CategoryList, CatalogError> {
