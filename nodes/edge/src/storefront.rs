@@ -686,10 +686,9 @@ struct ListingPage {
     /// `None` when there are no results to show (an error).
     results: Option<Vec<Card>>,
     total: i64,
-    /// There are more than `total` (a broad search is not counted to the end).
+    /// There are more than `total` (a broad search is not counted to the
+    /// end), and the facet counts are of the first `total` matches.
     total_is_lower_bound: bool,
-    /// The facet counts are of this many matches, not all of them.
-    facets_sampled: Option<u32>,
     page: u32,
     pages: u32,
     prev: Option<String>,
@@ -827,7 +826,6 @@ async fn listing(
         filters_refused: status.is_client_error(),
         total: shown.total,
         total_is_lower_bound: shown.total_is_lower_bound,
-        facets_sampled: shown.facets.sampled,
         page,
         pages,
         prev: (page > 1 && pages > 0).then(|| page_href(&base, page - 1)),
