@@ -53,6 +53,9 @@ const LINE_ROWS: &str =
     "SELECT record::id(id) AS line_id, product_id, color, size, quantity, seen_price, added_at
     FROM cart_line WHERE owner = $owner ORDER BY added_at";
 
+/// The discount code on a cart, if any.
+const CART_COUPON: &str = "SELECT VALUE coupon FROM type::record('cart', $owner)";
+
 impl OrdersStore {
     pub(crate) async fn products(
         &self,
@@ -86,7 +89,7 @@ impl OrdersStore {
         let mut res = self
             .db
             .query(format!(
-                "BEGIN TRANSACTION; {LINE_ROWS}; SELECT VALUE coupon FROM type::record('cart', $owner); COMMIT TRANSACTION;"
+                "BEGIN TRANSACTION; {LINE_ROWS}; {CART_COUPON}; COMMIT TRANSACTION;"
             ))
             .bind(("owner", owner.to_owned()))
             .await?
@@ -100,7 +103,7 @@ impl OrdersStore {
     async fn cart_coupon(&self, owner: &str) -> Result<Option<String>, OrdersError> {
         let mut res = self
             .db
-            .query("SELECT VALUE coupon FROM type::record('cart', $owner)")
+            .query(CART_COUPON)
             .bind(("owner", owner.to_owned()))
             .await?
             .check()?;
