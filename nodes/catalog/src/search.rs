@@ -137,11 +137,23 @@ fn conditions(s: &ValidSearch) -> (String, serde_json::Map<String, Value>) {
     if let Some(c) = text(&r.shop) {
         bind(&mut conds, "shop_slug = $shop", "shop", json!(c));
     }
-    if let Some(p) = r.min_price {
-        bind(&mut conds, "price >= $min_price", "min_price", json!(p));
-    }
-    if let Some(p) = r.max_price {
-        bind(&mut conds, "price <= $max_price", "max_price", json!(p));
+    // SurrealDB 3.3 bounds an index scan by the first price condition only
+    // and filters by the second, so the bound the scan starts from goes
+    // first: the ceiling when walking prices downwards, the floor otherwise.
+    // The other way round, a category by price, high to low, read every
+    // product above the ceiling (1.3 s instead of 16 ms at 100,000).
+    let floor = r
+        .min_price
+        .map(|p| ("price >= $min_price", "min_price", json!(p)));
+    let ceiling = r
+        .max_price
+        .map(|p| ("price <= $max_price", "max_price", json!(p)));
+    let price = match r.sort {
+        SortOrder::PriceDesc => [ceiling, floor],
+        _ => [floor, ceiling],
+    };
+    for (cond, name, value) in price.into_iter().flatten() {
+        bind(&mut conds, cond, name, value);
     }
     let colors: Vec<String> = r
         .colors
@@ -488,6 +500,52 @@ mod db_tests {
 
     fn req(r: SearchProducts) -> ValidSearch {
         validate(r).map_err(|e| e.to_string()).unwrap()
+    }
+
+    /// A price range sorted by price walks the category's price index from
+    /// the end it sorts from, bounded there; it does not read past the
+    /// range first (see `conditions`).
+    #[tokio::test]
+    async fn a_price_range_scan_starts_at_the_bound_it_sorts_from() {
+        let mut products = Vec::new();
+        for i in 0..40_i64 {
+            products.push(("Desk lamp", "electronics", 500 + i * 500, &[][..], ""));
+        }
+        let db = db_with(&products).await;
+        for (sort, bound) in [
+            (SortOrder::PriceDesc, "LessThanEqual 8000"),
+            (SortOrder::PriceAsc, "MoreThanEqual 1000"),
+        ] {
+            let s = req(SearchProducts {
+                category: Some("electronics".into()),
+                min_price: Some(1_000),
+                max_price: Some(8_000),
+                sort,
+                page_size: Some(5),
+                ..Default::default()
+            });
+            let (sql, params) = query_text(&s);
+            let page = sql.split(';').next().unwrap();
+            let mut res = db
+                .query(format!("{page} EXPLAIN"))
+                .bind(Value::Object(params))
+                .await
+                .unwrap();
+            let plan: Option<Value> = res.take(0).unwrap();
+            let plan = plan.unwrap().to_string();
+            assert!(
+                plan.contains("product_live_category_price") && plan.contains(bound),
+                "{sort:?}: {plan}"
+            );
+            let found = search(&db, &s).await.unwrap();
+            let prices: Vec<i64> = found.items.iter().map(|p| p.price).collect();
+            let expected: Vec<i64> = match sort {
+                SortOrder::PriceDesc => vec![8000, 7500, 7000, 6500, 6000],
+                _ => vec![1000, 1500, 2000, 2500, 3000],
+            };
+            assert_eq!(prices, expected);
+            assert_eq!(found.total, 15);
+        }
     }
 
     #[tokio::test]
