@@ -15,8 +15,10 @@
 //!    the cart line;
 //! 6. count the sale on the product (the catalog's order listener).
 //!
-//!     bazaar-bench-db-floor [--database-url surrealkv:///tmp/x] [--buyers 32] [--secs 15]
-//!                           [--orders-per-transaction 1]
+//! ```text
+//! bazaar-bench-db-floor [--database-url surrealkv:///tmp/x] [--buyers 32] [--secs 15]
+//!                       [--orders-per-transaction 1]
+//! ```
 
 use anyhow::Context;
 use clap::Parser;
