@@ -245,25 +245,22 @@ async fn place(
     orders: &[Order],
     step_time: &mut [Duration],
 ) -> anyhow::Result<u64> {
-    let mut retries = 0;
-    let mut step = 0;
-    let mut timed = |started: Instant, step: &mut usize| {
-        step_time[*step] += started.elapsed();
-        *step += 1;
+    let mut steps = Steps {
+        time: step_time,
+        next: 0,
+        retries: 0,
     };
     let ids: Vec<&str> = orders.iter().map(|o| o.product.as_str()).collect();
 
-    let t = Instant::now();
-    let (mut res, r) = run(
+    let mut res = steps
+        .run(
         db,
         "BEGIN; SELECT record::id(id) AS id, title, slug, price, currency, shop_id, shop_name, seller, stock, cash_on_delivery
             FROM array::map($ids, |$i| type::record('product', $i)); COMMIT;",
         json!({ "ids": ids }),
     )
     .await?;
-    retries += r;
     let rows: Vec<serde_json::Value> = res.take(1)?;
-    timed(t, &mut step);
     let product = |id: &str| rows.iter().find(|p| p["id"] == id).context("product");
 
     let lines: Vec<serde_json::Value> = orders
@@ -273,17 +270,15 @@ async fn place(
             Ok(json!({ "owner": o.owner, "p": o.product, "price": p["price"] }))
         })
         .collect::<anyhow::Result<_>>()?;
-    let t = Instant::now();
-    retries += run(
+    steps
+        .run(
         db,
         "BEGIN; FOR $l IN $lines {
             CREATE cart_line SET owner = $l.owner, product_id = $l.p, quantity = 1, seen_price = $l.price RETURN NONE;
          }; COMMIT;",
         json!({ "lines": lines }),
     )
-    .await?
-    .1;
-    timed(t, &mut step);
+    .await?;
 
     let address = json!({ "full_name": "Floor Buyer", "line1": "1 Load Street", "city": "Berlin", "postal_code": "10115", "country": "DE" });
     let mut checkouts = Vec::new();
@@ -312,8 +307,8 @@ async fn place(
         } }));
     }
 
-    let t = Instant::now();
-    retries += run(
+    steps
+        .run(
         db,
         "BEGIN; FOR $c IN $checkouts {
             CREATE type::record('checkout', $c.id) SET buyer = $c.buyer, idempotency_key = $c.id,
@@ -321,12 +316,10 @@ async fn place(
          }; COMMIT;",
         json!({ "checkouts": checkouts }),
     )
-    .await?
-    .1;
-    timed(t, &mut step);
+    .await?;
 
-    let t = Instant::now();
-    retries += run(
+    steps
+        .run(
         db,
         "BEGIN; FOR $r IN $reservations {
             LET $taken = UPDATE type::record('product', $r.p) SET stock -= 1, revision += 1, updated_at = time::now()
@@ -336,12 +329,10 @@ async fn place(
          }; COMMIT;",
         json!({ "reservations": reservations }),
     )
-    .await?
-    .1;
-    timed(t, &mut step);
+    .await?;
 
-    let t = Instant::now();
-    retries += run(
+    steps
+        .run(
         db,
         "BEGIN; FOR $o IN $placed {
             IF (SELECT VALUE status FROM ONLY type::record('checkout', $o.id)) != 'reserving' { THROW 'closed'; };
@@ -353,18 +344,37 @@ async fn place(
          }; COMMIT;",
         json!({ "placed": placed }),
     )
-    .await?
-    .1;
-    timed(t, &mut step);
+    .await?;
 
-    let t = Instant::now();
-    retries += run(
+    steps
+        .run(
         db,
         "BEGIN; FOR $p IN $ids { UPDATE type::record('product', $p) SET sales += 1 RETURN NONE; }; COMMIT;",
         json!({ "ids": ids }),
     )
-    .await?
-    .1;
-    timed(t, &mut step);
-    Ok(retries)
+    .await?;
+    Ok(steps.retries)
+}
+
+/// Times each step's transaction and counts the write conflicts retried.
+struct Steps<'a> {
+    time: &'a mut [Duration],
+    next: usize,
+    retries: u64,
+}
+
+impl Steps<'_> {
+    async fn run(
+        &mut self,
+        db: &bazaar_schema::Db,
+        sql: &'static str,
+        vars: serde_json::Value,
+    ) -> anyhow::Result<surrealdb::IndexedResults> {
+        let started = Instant::now();
+        let (res, retries) = run(db, sql, vars).await?;
+        self.retries += retries;
+        self.time[self.next] += started.elapsed();
+        self.next += 1;
+        Ok(res)
+    }
 }
