@@ -356,15 +356,8 @@ mod tests {
     /// patched surrealkv (vendor/surrealkv), whose reverse seek was rewritten.
     #[tokio::test]
     async fn reverse_index_scans_on_surrealkv_match_forward_ones() {
-        let dir = std::env::temp_dir().join(format!(
-            "bazaar-schema-reverse-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        let db = connect(&format!("surrealkv://{}", dir.display()), None)
+        let dir = tempfile::tempdir().unwrap();
+        let db = connect(&format!("surrealkv://{}", dir.path().display()), None)
             .await
             .unwrap();
         db.query(
@@ -409,7 +402,6 @@ mod tests {
         let page = values("SELECT n FROM item WHERE g = 'a' ORDER BY n DESC LIMIT 3").await;
         assert_eq!(page, [597, 594, 591]);
         drop(db);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

@@ -63,11 +63,13 @@ const STEPS: [&str; 6] = [
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("bazaar-db-floor-")
+        .tempdir()?;
     let url = args
         .database_url
         .clone()
-        .unwrap_or_else(|| format!("surrealkv://{}", dir.display()));
+        .unwrap_or_else(|| format!("surrealkv://{}", dir.path().display()));
     let db = bazaar_schema::connect(&url, None).await?;
     bazaar_schema::migrate(&db).await?;
     db.query(
@@ -196,21 +198,10 @@ async fn main() -> anyhow::Result<()> {
         "  orders in the database {}",
         check.first().and_then(|r| r["n"].as_i64()).unwrap_or(0)
     );
+    // Closed before its directory goes.
     drop(db);
-    std::fs::remove_dir_all(&dir).ok();
+    drop(dir);
     Ok(())
-}
-
-fn tempdir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "bazaar-db-floor-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// Runs a statement, again while it loses a write race; how often it lost.
