@@ -28,7 +28,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if let Ok(v) = res.take::<surrealdb::types::Value>(i) {
                 let json = v.into_json_value();
                 let s = serde_json::to_string_pretty(&json)?;
-                println!("[{i}] {}", if s.len() > 4000 { &s[..4000] } else { &s });
+                // Long results are cut, at a character boundary.
+                let shown: String = s.chars().take(4000).collect();
+                println!("[{i}] {shown}");
             }
         }
     }
