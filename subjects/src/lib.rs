@@ -14,10 +14,12 @@ pub mod catalog;
 mod error;
 pub mod headers;
 pub mod mail;
+pub mod money;
 pub mod orders;
 pub mod sellers;
 
 pub use error::{ErrorCode, ErrorEnvelope, FieldError, Validator};
+pub use money::{Currency, Money};
 
 use serde::{Serialize, de::DeserializeOwned};
 

@@ -1,8 +1,9 @@
 //! Turning what a seller typed into a product the catalog can store.
 
-use bazaar_subjects::Validator;
 use bazaar_subjects::admin::CategoryList;
 use bazaar_subjects::catalog::{KeyValue, ProductInput, ProductStatus};
+use bazaar_subjects::money::BadCurrency;
+use bazaar_subjects::{Currency, Validator};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -141,7 +142,7 @@ pub fn validate(
     let properties = clean_pairs(&input.properties);
     let warranty = optional(&input.warranty);
     let video_url = optional(&input.video_url);
-    let currency = optional(&input.currency).unwrap_or_else(|| "USD".to_owned());
+    let currency = optional(&input.currency).unwrap_or_else(|| Currency::DEFAULT.to_string());
     let known_category = categories.categories.iter().find(|c| c.slug == category);
 
     let window = input
@@ -237,9 +238,9 @@ pub fn validate(
             "the sale price must be above 0 and not more than the regular price",
         )
         .check(
-            currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()),
+            currency.parse::<Currency>().is_ok(),
             "currency",
-            "use a three-letter ISO 4217 code such as USD or EUR",
+            &BadCurrency.to_string(),
         )
         .check(
             (0..=MAX_STOCK).contains(&input.stock),

@@ -11,14 +11,14 @@ use bazaar_subjects::orders::{
     AddToCart, AppliedCoupon, ApplyCoupon, Cart, CartItemAdded, CartLine, CartNotice, CartShop,
     Wishlist, WishlistChange, WishlistItem, WishlistItemAdded,
 };
-use bazaar_subjects::{ErrorEnvelope, FieldError, Validator};
+use bazaar_subjects::{Currency, ErrorEnvelope, FieldError, Money, Validator};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::OrdersError;
 use crate::coupons::{self, StoredCoupon};
-use crate::store::{OrdersStore, money, new_id, owner_key};
+use crate::store::{OrdersStore, new_id, owner_key};
 
 const MAX_LINES: usize = 100;
 const MAX_QUANTITY: i64 = 99;
@@ -182,8 +182,8 @@ impl OrdersStore {
                     message: format!(
                         "the price of “{}” changed from {} to {}",
                         p.title,
-                        money(seen, &p.currency),
-                        money(p.price, &p.currency)
+                        Money::of(seen, &p.currency),
+                        Money::of(p.price, &p.currency)
                     ),
                 });
             }
@@ -597,7 +597,7 @@ pub(crate) fn assemble(
     let currency = lines
         .first()
         .map(|l| l.currency.clone())
-        .unwrap_or_else(|| "USD".into());
+        .unwrap_or_else(|| Currency::DEFAULT.to_string());
     let mut shops: Vec<CartShop> = Vec::new();
     for line in lines.iter().filter(|l| l.available) {
         match shops.iter_mut().find(|s| s.shop_id == line.shop_id) {

@@ -15,6 +15,7 @@
 
 use bazaar_runtime::{Request, RequestMeta};
 use bazaar_schema::take_rows;
+use bazaar_subjects::Money;
 use bazaar_subjects::auth::{Address, GetMe, ListAddresses};
 use bazaar_subjects::catalog::{
     ReleaseRequest, ReleaseStock, Reservation, ReserveStock, ReserveStockRequest, StockLine,
@@ -35,7 +36,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::OrdersError;
 use crate::coupons;
 use crate::orders::{ORDER_FIELDS, StoredOrder};
-use crate::store::{OrdersStore, account, money, new_id};
+use crate::store::{OrdersStore, account, new_id};
 
 /// What a checkout will buy, fixed when it starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -329,7 +330,7 @@ impl OrdersStore {
                             format!(
                                 "the price of “{}” is now {}",
                                 got.title,
-                                money(got.unit_price, &got.currency)
+                                Money::of(got.unit_price, &got.currency)
                             )
                         })
                     })
@@ -779,7 +780,7 @@ impl OrdersStore {
                 self.announce(&OrderPaid(event), &format!("paid-{}", o.order.id))
                     .await;
             }
-            let total = money(o.order.total, &o.order.currency);
+            let total = Money::of(o.order.total, &o.order.currency).to_string();
             if let Some(to) = &o.buyer_email {
                 self.email(
                     format!("order-placed-{}", o.order.id),
@@ -809,7 +810,7 @@ impl OrdersStore {
 fn placed_notifications(order: &serde_json::Value) -> [serde_json::Value; 2] {
     let text = |k: &str| order[k].as_str().unwrap_or_default().to_owned();
     let (id, number) = (text("id"), text("number"));
-    let total = money(order["total"].as_i64().unwrap_or(0), &text("currency"));
+    let total = Money::of(order["total"].as_i64().unwrap_or(0), &text("currency")).to_string();
     let items = order["items"].as_array().map_or(0, Vec::len);
     [
         serde_json::json!({

@@ -4,13 +4,13 @@ use bazaar_runtime::Request;
 use bazaar_schema::take_rows;
 use bazaar_subjects::orders::{Cart, Coupon, CouponInput, CouponKind, Coupons};
 use bazaar_subjects::sellers::GetMyShop;
-use bazaar_subjects::{Empty, Validator};
+use bazaar_subjects::{Currency, Empty, Money, Validator};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::OrdersError;
-use crate::store::{OrdersStore, account, money};
+use crate::store::{OrdersStore, account};
 
 const FIELDS: &str = "record::id(id) AS id, code, shop_id, kind, amount, min_subtotal, \
     IF expires_at THEN <string>expires_at END AS expires_at, usage_limit, used, \
@@ -58,12 +58,12 @@ pub(crate) fn usable(c: &Coupon, subtotal: i64, now: OffsetDateTime) -> Result<(
     if let Some(min) = c.min_subtotal
         && subtotal < min
     {
+        // Discount codes carry no currency of their own: their amounts are
+        // in the platform's.
         return Err(format!(
             "the code needs at least {} of the shop's items",
-            money(min, "")
-        )
-        .trim()
-        .to_owned());
+            Money::new(min, Currency::DEFAULT)
+        ));
     }
     Ok(())
 }

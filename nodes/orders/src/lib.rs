@@ -21,7 +21,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 pub use config::OrdersConfig;
 pub use error::OrdersError;
-pub use store::{OrdersStore, money};
+pub use store::OrdersStore;
 
 use std::time::Duration;
 

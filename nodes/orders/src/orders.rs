@@ -10,13 +10,13 @@ use bazaar_subjects::orders::{
     OrderEvent, OrderEventItem, OrderList, OrderRefunded, OrderStatus, OrderStatusChanged,
     OrderSummary, PaymentMethod, PaymentStatus,
 };
-use bazaar_subjects::{Role, Validator};
+use bazaar_subjects::{Money, Role, Validator};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::OrdersError;
-use crate::store::{OrdersStore, account, money};
+use crate::store::{OrdersStore, account};
 
 pub(crate) const ORDER_FIELDS: &str = "record::id(id) AS id, number, checkout_id, buyer AS buyer_id, \
     shop_id, shop_name, items, subtotal, discount, coupon, total, platform_fee, payout, currency, \
@@ -267,7 +267,7 @@ impl OrdersStore {
         self.notify(
             &o.buyer_id,
             format!("Order {}: {}", o.number, status.label()),
-            format!("{} — {}", o.shop_name, money(o.total, &o.currency)),
+            format!("{} — {}", o.shop_name, Money::of(o.total, &o.currency)),
             Some(format!("/orders/{}", o.id)),
         )
         .await;

@@ -117,13 +117,6 @@ pub(crate) fn owner_key(caller: &Caller, guest_id: Option<&str>) -> Result<Strin
     }
 }
 
-/// `1299` `USD` → `12.99 USD` (for messages; pages format their own).
-pub fn money(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.abs();
-    format!("{sign}{}.{:02} {currency}", m / 100, m % 100)
-}
-
 pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }

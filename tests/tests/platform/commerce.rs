@@ -791,7 +791,7 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
     assert!(
         notices
             .iter()
-            .any(|n| n.contains("400.00 USD to 450.00 USD")),
+            .any(|n| n.contains("$400.00 to $450.00")),
         "{merged}"
     );
     // Seen once, the notice is not repeated; checkout goes through.
