@@ -14,6 +14,10 @@ pub const EVENTS: Stream = Stream {
     subjects: "events.catalog.>",
 };
 
+/// The JetStream Object Store bucket holding product (and shop) images,
+/// each stored under its image id (see [`crate::is_image_id`]).
+pub const IMAGES_BUCKET: &str = "images";
+
 /// The most results one page may hold.
 pub const MAX_PAGE_SIZE: u32 = 60;
 /// How deep page-numbered browsing goes (`page * page_size`); narrower

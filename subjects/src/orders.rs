@@ -16,6 +16,10 @@ pub const EVENTS: Stream = Stream {
     subjects: "events.orders.>",
 };
 
+/// An order's lifecycle events (placed, paid, status changed, cancelled,
+/// refunded): `events.orders.order.>`, what the sales counters follow.
+pub const ORDER_EVENTS: &str = "events.orders.order.>";
+
 /// Payment provider notifications, verified at the edge and queued here so
 /// a node crash mid-way is redelivered: `jobs.orders.>`.
 pub const JOBS: Stream = Stream {

@@ -33,7 +33,6 @@ const VIEW_COUNTER: &str = "catalog-view-counter";
 const RATINGS: &str = "catalog-ratings";
 const SALES: &str = "catalog-sales";
 /// Every order event; the sales counter reads placed, cancelled, refunded.
-const ORDER_EVENTS: &str = "events.orders.order.>";
 /// How often a write that collided with another is tried in all.
 const ATTEMPTS: u32 = 10;
 const BATCH: usize = 500;
@@ -57,7 +56,7 @@ pub async fn spawn(
     let names = consumer(&js, sellers::EVENTS, SHOP_NAMES, ShopChanged::SUBJECT).await?;
     let views = consumer(&js, catalog::EVENTS, VIEW_COUNTER, ProductViewed::SUBJECT).await?;
     let ratings = consumer(&js, orders::EVENTS, RATINGS, ReviewChanged::SUBJECT).await?;
-    let sales = consumer(&js, orders::EVENTS, SALES, ORDER_EVENTS).await?;
+    let sales = consumer(&js, orders::EVENTS, SALES, orders::ORDER_EVENTS).await?;
     let (s1, s2, s3, s4) = (store.clone(), store.clone(), store.clone(), store);
     let (d1, d2, d3, d4) = (
         shutdown.clone(),

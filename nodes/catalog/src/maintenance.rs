@@ -23,8 +23,6 @@ use crate::CatalogError;
 use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
 
 const LEASE_BUCKET: &str = "catalog_leases";
-/// The bucket `POST /api/images` stores uploads in.
-const IMAGE_BUCKET: &str = "images";
 /// Products purged per round (the next round takes the rest).
 const PURGE_BATCH: i64 = 500;
 
@@ -119,7 +117,7 @@ pub async fn round(store: &CatalogStore, config: &CatalogConfig) -> Result<Round
     let images = if purged.is_empty() {
         None
     } else {
-        ensure_object_store(store.jetstream(), IMAGE_BUCKET)
+        ensure_object_store(store.jetstream(), bazaar_subjects::catalog::IMAGES_BUCKET)
             .await
             .ok()
     };

@@ -25,7 +25,6 @@ use futures::StreamExt;
 
 const RATINGS: &str = "sellers-ratings";
 const SALES: &str = "sellers-sales";
-const ORDER_EVENTS: &str = "events.orders.order.>";
 const BATCH: usize = 200;
 const ATTEMPTS: u32 = 10;
 
@@ -60,7 +59,7 @@ pub async fn spawn(
     shutdown: Shutdown,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, NodeError> {
     let ratings = consumer(&js, RATINGS, ReviewChanged::SUBJECT).await?;
-    let sales = consumer(&js, SALES, ORDER_EVENTS).await?;
+    let sales = consumer(&js, SALES, orders::ORDER_EVENTS).await?;
     Ok(vec![
         tokio::spawn(listen(ratings, db.clone(), shutdown.clone(), Kind::Ratings)),
         tokio::spawn(listen(sales, db, shutdown, Kind::Sales)),
