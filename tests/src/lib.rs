@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod oidc;
 pub mod smtp_server;
+pub mod story;
 pub mod stripe;
 
 use std::path::PathBuf;

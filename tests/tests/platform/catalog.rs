@@ -17,34 +17,6 @@ pub(crate) async fn categories(p: &Platform) {
     .await;
 }
 
-/// A seller account with an open shop: (token, shop).
-pub(crate) async fn seller_with_shop(p: &Platform, shop_name: &str) -> (String, Value) {
-    shop_for(p, p.token(Role::Seller), shop_name).await
-}
-
-/// A seller who really signed up (images need an account that exists).
-pub(crate) async fn real_seller_with_shop(p: &Platform, shop_name: &str) -> (String, Value) {
-    let email = format!("{}@example.com", slug_of(shop_name));
-    shop_for(p, p.sign_up_seller(&email).await, shop_name).await
-}
-
-fn slug_of(s: &str) -> String {
-    s.to_lowercase().replace(' ', "-")
-}
-
-async fn shop_for(p: &Platform, token: String, shop_name: &str) -> (String, Value) {
-    let r = p
-        .http
-        .post(p.url("/api/shops"))
-        .bearer_auth(&token)
-        .json(&json!({ "name": shop_name, "category": "electronics", "bio": "We sell things." }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    (token, r.json().await.unwrap())
-}
-
 pub(crate) fn product(title: &str, category: &str, price: i64) -> Value {
     json!({
         "title": title,
@@ -110,7 +82,7 @@ pub(crate) async fn upload(p: &Platform, token: &str) -> String {
 async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (seller, shop) = real_seller_with_shop(&p, "Sound House").await;
+    let (seller, shop) = p.real_seller_with_shop("Sound House", "electronics").await;
     let image = upload(&p, &seller).await;
     let mut body = product("Studio Headphones", "electronics", 12_999);
     body["subcategory"] = json!("audio");
@@ -222,8 +194,8 @@ async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
 async fn a_seller_can_never_touch_another_sellers_product() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (alice, _) = seller_with_shop(&p, "Alice Audio").await;
-    let (bob, _) = seller_with_shop(&p, "Bob Bikes").await;
+    let (alice, _) = p.seller_with_shop("Alice Audio", "electronics").await;
+    let (bob, _) = p.seller_with_shop("Bob Bikes", "electronics").await;
     let theirs = create(&p, &alice, &product("Vinyl Player", "electronics", 20_000)).await;
     let id = theirs["id"].as_str().unwrap();
     let path = p.url(&format!("/api/seller/products/{id}"));
@@ -302,7 +274,7 @@ async fn a_seller_can_never_touch_another_sellers_product() {
 async fn bad_product_input_is_refused_field_by_field() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (seller, _) = seller_with_shop(&p, "Careful Co").await;
+    let (seller, _) = p.seller_with_shop("Careful Co", "electronics").await;
     let r = p
         .http
         .post(p.url("/api/seller/products"))
@@ -404,7 +376,7 @@ async fn bad_product_input_is_refused_field_by_field() {
 async fn buyers_filter_sort_page_and_count_facets() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (seller, shop) = seller_with_shop(&p, "Everything Store").await;
+    let (seller, shop) = p.seller_with_shop("Everything Store", "electronics").await;
     for (title, category, sub, price, colors, stock) in [
         (
             "Red Running Shoes",
@@ -522,7 +494,7 @@ async fn buyers_filter_sort_page_and_count_facets() {
 async fn an_edit_shows_at_once_however_warm_the_caches_are() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (seller, _) = seller_with_shop(&p, "Quick Edits").await;
+    let (seller, _) = p.seller_with_shop("Quick Edits", "electronics").await;
     let made = create(&p, &seller, &product("Copper Kettle", "electronics", 4_000)).await;
     let id = made["id"].as_str().unwrap();
     // Warm every cache: the search, the product page.
@@ -606,7 +578,7 @@ async fn the_bin_restores_and_then_empties_itself_with_the_images() {
     // A second catalog copy: the lease lets only one of them do the work.
     let second = p.start_node(Domain::Catalog);
     categories(&p).await;
-    let (seller, _) = real_seller_with_shop(&p, "Bin Testers").await;
+    let (seller, _) = p.real_seller_with_shop("Bin Testers", "electronics").await;
     let image = upload(&p, &seller).await;
     let mut body = product("Folding Chair", "electronics", 2_500);
     body["images"] = json!([image]);
@@ -700,7 +672,7 @@ async fn the_bin_restores_and_then_empties_itself_with_the_images() {
 async fn flash_sales_show_only_inside_their_window() {
     let p = with_fast_maintenance().await;
     categories(&p).await;
-    let (seller, _) = seller_with_shop(&p, "Flash Deals").await;
+    let (seller, _) = p.seller_with_shop("Flash Deals", "electronics").await;
     let now = time::OffsetDateTime::now_utc();
     let fmt = |t: time::OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)
@@ -852,7 +824,7 @@ pub(crate) async fn stock_of(p: &Platform, slug: &str) -> i64 {
 async fn fifty_buyers_racing_for_five_units_never_oversell() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (seller, _) = seller_with_shop(&p, "Limited Editions").await;
+    let (seller, _) = p.seller_with_shop("Limited Editions", "electronics").await;
     let mut body = product("Signed Print", "electronics", 9_000);
     body["stock"] = json!(5);
     let print = create(&p, &seller, &body).await;

@@ -6,10 +6,11 @@ use std::time::Duration;
 use bazaar::platform::NodeConfigs;
 use bazaar_edge::EdgeConfig;
 use bazaar_subjects::Role;
+use bazaar_tests::story::ok_json;
 use bazaar_tests::{Options, Platform};
 use serde_json::{Value, json};
 
-use crate::catalog::{categories, create, product, seller_with_shop, stock_of};
+use crate::catalog::{categories, create, product, stock_of};
 
 /// A platform with the one-box test payment page on, as `bazaar dev` runs.
 pub(crate) async fn with_test_payments() -> Platform {
@@ -39,31 +40,9 @@ pub(crate) fn address() -> Value {
     })
 }
 
-pub(crate) async fn send(
-    p: &Platform,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut r = p.http.request(method, p.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    r.send().await.unwrap()
-}
-
-pub(crate) async fn ok_json(r: reqwest::Response) -> Value {
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {text}");
-    serde_json::from_str(&text).unwrap()
-}
-
 pub(crate) async fn add(p: &Platform, token: &str, product_id: &Value, quantity: i64) -> Value {
     ok_json(
-        send(
-            p,
+        p.send(
             reqwest::Method::POST,
             "/api/cart/items",
             token,
@@ -100,8 +79,8 @@ pub(crate) fn cod_product(title: &str, price: i64, stock: i64) -> Value {
 /// Two shops with a product each: (seller a, seller b, product a, product b).
 pub(crate) async fn two_shops(p: &Platform) -> (String, String, Value, Value) {
     categories(p).await;
-    let (a, _) = seller_with_shop(p, "Anna's Audio").await;
-    let (b, _) = seller_with_shop(p, "Ben's Books").await;
+    let (a, _) = p.seller_with_shop("Anna's Audio", "electronics").await;
+    let (b, _) = p.seller_with_shop("Ben's Books", "electronics").await;
     let pa = create(p, &a, &cod_product("Tube Amplifier", 40_000, 5)).await;
     let pb = create(p, &b, &cod_product("Poetry Collection", 2_500, 10)).await;
     (a, b, pa, pb)
@@ -113,8 +92,7 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     let (seller_a, seller_b, amp, book) = two_shops(&p).await;
     // Anna offers 10% off; Ben's code cannot be used on Anna's items.
     let code = ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::POST,
             "/api/seller/coupons",
             &seller_a,
@@ -125,8 +103,7 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     .await;
     assert_eq!(code["code"], "AMP10");
     ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::POST,
             "/api/seller/coupons",
             &seller_b,
@@ -143,14 +120,14 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     let cart = add(&p, &buyer, &book["id"], 2).await;
     assert_eq!(cart["shops"].as_array().unwrap().len(), 2);
     assert_eq!(cart["total"], 45_000);
-    let r = send(
-        &p,
-        reqwest::Method::POST,
-        "/api/cart/coupon",
-        &buyer,
-        Some(json!({ "code": "BOOKS5" })),
-    )
-    .await;
+    let r = p
+        .send(
+            reqwest::Method::POST,
+            "/api/cart/coupon",
+            &buyer,
+            Some(json!({ "code": "BOOKS5" })),
+        )
+        .await;
     assert_eq!(r.status(), 422);
     let e: Value = r.json().await.unwrap();
     assert!(
@@ -160,18 +137,17 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
             .contains("at least"),
         "{e}"
     );
-    let r = send(
-        &p,
-        reqwest::Method::POST,
-        "/api/cart/coupon",
-        &buyer,
-        Some(json!({ "code": "NOPE" })),
-    )
-    .await;
+    let r = p
+        .send(
+            reqwest::Method::POST,
+            "/api/cart/coupon",
+            &buyer,
+            Some(json!({ "code": "NOPE" })),
+        )
+        .await;
     assert_eq!(r.status(), 422);
     let cart = ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::POST,
             "/api/cart/coupon",
             &buyer,
@@ -207,8 +183,7 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     assert_eq!(book_order["total"], 5_000);
 
     let detail = ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::GET,
             &format!("/api/orders/{}", amp_order["id"].as_str().unwrap()),
             &buyer,
@@ -228,17 +203,15 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     // Stock was taken, the cart is empty, the code counted once.
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
     assert_eq!(stock_of(&p, "poetry-collection").await, 8);
-    let cart = ok_json(send(&p, reqwest::Method::GET, "/api/cart", &buyer, None).await).await;
+    let cart = ok_json(
+        p.send(reqwest::Method::GET, "/api/cart", &buyer, None)
+            .await,
+    )
+    .await;
     assert_eq!(cart["lines"], json!([]));
     let codes = ok_json(
-        send(
-            &p,
-            reqwest::Method::GET,
-            "/api/seller/coupons",
-            &seller_a,
-            None,
-        )
-        .await,
+        p.send(reqwest::Method::GET, "/api/seller/coupons", &seller_a, None)
+            .await,
     )
     .await;
     assert_eq!(codes["coupons"][0]["used"], 1);
@@ -246,14 +219,8 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     // The buyer got a confirmation per order; the sellers were notified.
     p.email_about("bea@example.com", "is confirmed").await;
     let note = ok_json(
-        send(
-            &p,
-            reqwest::Method::GET,
-            "/api/notifications",
-            &seller_a,
-            None,
-        )
-        .await,
+        p.send(reqwest::Method::GET, "/api/notifications", &seller_a, None)
+            .await,
     )
     .await;
     assert_eq!(note["unread"], 1);
@@ -292,7 +259,11 @@ async fn the_same_idempotency_key_never_orders_twice() {
     ids.push(again["checkout_id"].clone());
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let mine = ok_json(send(&p, reqwest::Method::GET, "/api/orders", &buyer, None).await).await;
+    let mine = ok_json(
+        p.send(reqwest::Method::GET, "/api/orders", &buyer, None)
+            .await,
+    )
+    .await;
     assert_eq!(mine["total"], 1);
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
     // The key with another body is refused; no key at all is explained.
@@ -337,61 +308,60 @@ async fn nobody_sees_or_moves_orders_that_are_not_theirs() {
     let id = placed["orders"][0]["id"].as_str().unwrap().to_owned();
 
     let stranger = p.sign_up_buyer("stranger@example.com").await;
-    let r = send(
-        &p,
-        reqwest::Method::GET,
-        &format!("/api/orders/{id}"),
-        &stranger,
-        None,
+    let r = p
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/orders/{id}"),
+            &stranger,
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+    let r = p
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/orders/{id}/cancel"),
+            &stranger,
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+    let theirs = ok_json(
+        p.send(reqwest::Method::GET, "/api/orders", &stranger, None)
+            .await,
     )
     .await;
-    assert_eq!(r.status(), 404);
-    let r = send(
-        &p,
-        reqwest::Method::POST,
-        &format!("/api/orders/{id}/cancel"),
-        &stranger,
-        None,
-    )
-    .await;
-    assert_eq!(r.status(), 404);
-    let theirs =
-        ok_json(send(&p, reqwest::Method::GET, "/api/orders", &stranger, None).await).await;
     assert_eq!(theirs["total"], 0);
     // Ben's shop did not sell it: he cannot see or move it.
-    let r = send(
-        &p,
-        reqwest::Method::GET,
-        &format!("/api/seller/orders/{id}"),
-        &seller_b,
-        None,
-    )
-    .await;
+    let r = p
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/seller/orders/{id}"),
+            &seller_b,
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 404);
-    let r = send(
-        &p,
-        reqwest::Method::POST,
-        &format!("/api/seller/orders/{id}/status"),
-        &seller_b,
-        Some(json!({ "status": "shipped" })),
-    )
-    .await;
+    let r = p
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/seller/orders/{id}/status"),
+            &seller_b,
+            Some(json!({ "status": "shipped" })),
+        )
+        .await;
     assert_eq!(r.status(), 404);
     // Buyers are not sellers; only admins see every order.
-    let r = send(&p, reqwest::Method::GET, "/api/seller/orders", &buyer, None).await;
+    let r = p
+        .send(reqwest::Method::GET, "/api/seller/orders", &buyer, None)
+        .await;
     assert_eq!(r.status(), 403);
-    let r = send(
-        &p,
-        reqwest::Method::GET,
-        "/api/admin/orders",
-        &seller_a,
-        None,
-    )
-    .await;
+    let r = p
+        .send(reqwest::Method::GET, "/api/admin/orders", &seller_a, None)
+        .await;
     assert_eq!(r.status(), 403);
     let all = ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::GET,
             "/api/admin/orders",
             &p.token(Role::Admin),
@@ -425,8 +395,7 @@ async fn a_cash_on_delivery_order_moves_forward_to_delivered() {
     let status = |s: &'static str| {
         let (p, seller, id) = (&p, seller_a.clone(), id.clone());
         async move {
-            send(
-                p,
+            p.send(
                 reqwest::Method::POST,
                 &format!("/api/seller/orders/{id}/status"),
                 &seller,
@@ -446,14 +415,14 @@ async fn a_cash_on_delivery_order_moves_forward_to_delivered() {
     let r = status("cancelled").await;
     assert_eq!(r.status(), 409);
     // Shipped: too late for the buyer to cancel.
-    let r = send(
-        &p,
-        reqwest::Method::POST,
-        &format!("/api/orders/{id}/cancel"),
-        &buyer,
-        None,
-    )
-    .await;
+    let r = p
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/orders/{id}/cancel"),
+            &buyer,
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 409);
     let delivered = ok_json(status("delivered").await).await;
     assert_eq!(delivered["status"], "delivered");
@@ -478,12 +447,14 @@ async fn a_cash_on_delivery_order_moves_forward_to_delivered() {
         ]
     );
     p.email_about("cod@example.com", "Delivered").await;
-    let notes =
-        ok_json(send(&p, reqwest::Method::GET, "/api/notifications", &buyer, None).await).await;
+    let notes = ok_json(
+        p.send(reqwest::Method::GET, "/api/notifications", &buyer, None)
+            .await,
+    )
+    .await;
     assert!(notes["unread"].as_i64().unwrap() >= 4);
     let read = ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::POST,
             "/api/notifications/read",
             &buyer,
@@ -533,8 +504,7 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
     let amp_order = order_of("Anna's Audio");
     for _ in 0..2 {
         let r = ok_json(
-            send(
-                &p,
+            p.send(
                 reqwest::Method::POST,
                 &format!("/api/orders/{amp_order}/cancel"),
                 &buyer,
@@ -550,8 +520,7 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
     // Ben delivers (cash collected), then refunds: the books come back.
     let book_order = order_of("Ben's Books");
     ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::POST,
             &format!("/api/seller/orders/{book_order}/status"),
             &seller_b,
@@ -561,8 +530,7 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
     )
     .await;
     let refunded = ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::POST,
             &format!("/api/seller/orders/{book_order}/refund"),
             &seller_b,
@@ -574,14 +542,14 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
     assert_eq!(refunded["status"], "refunded");
     assert_eq!(refunded["payment_status"], "refunded");
     assert_eq!(stock_of(&p, "poetry-collection").await, 10);
-    let r = send(
-        &p,
-        reqwest::Method::POST,
-        &format!("/api/seller/orders/{book_order}/refund"),
-        &seller_a,
-        None,
-    )
-    .await;
+    let r = p
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/seller/orders/{book_order}/refund"),
+            &seller_a,
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 404);
     assert_eq!(p.events("events.orders.order.cancelled").await.len(), 1);
     assert_eq!(p.events("events.orders.order.refunded").await.len(), 1);
@@ -635,8 +603,7 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
     let mut placed = json!(null);
     for _ in 0..100 {
         placed = ok_json(
-            send(
-                &p,
+            p.send(
                 reqwest::Method::GET,
                 &format!("/api/checkouts/{id}"),
                 &buyer,
@@ -660,7 +627,11 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
             .all(|o| o["payment_status"] == "paid")
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mine = ok_json(send(&p, reqwest::Method::GET, "/api/orders", &buyer, None).await).await;
+    let mine = ok_json(
+        p.send(reqwest::Method::GET, "/api/orders", &buyer, None)
+            .await,
+    )
+    .await;
     assert_eq!(mine["total"], 2);
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
     assert_eq!(p.events("events.orders.order.paid").await.len(), 2);
@@ -688,8 +659,7 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
     let mut status = json!(null);
     for _ in 0..100 {
         status = ok_json(
-            send(
-                &p,
+            p.send(
                 reqwest::Method::GET,
                 &format!("/api/checkouts/{id}"),
                 &buyer,
@@ -757,8 +727,7 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
     let mut edit = cod_product("Tube Amplifier", 45_000, 5);
     edit["cash_on_delivery"] = json!(true);
     ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::PUT,
             &format!("/api/seller/products/{}", amp["id"].as_str().unwrap()),
             &seller_a,
@@ -789,9 +758,7 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
         .map(|n| n["message"].as_str().unwrap())
         .collect();
     assert!(
-        notices
-            .iter()
-            .any(|n| n.contains("$400.00 to $450.00")),
+        notices.iter().any(|n| n.contains("$400.00 to $450.00")),
         "{merged}"
     );
     // Seen once, the notice is not repeated; checkout goes through.
@@ -816,14 +783,14 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
         .as_str()
         .unwrap()
         .to_owned();
-    let r = send(
-        &p,
-        reqwest::Method::PATCH,
-        &format!("/api/cart/items/{line}"),
-        &token,
-        Some(json!({ "quantity": 9 })),
-    )
-    .await;
+    let r = p
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/cart/items/{line}"),
+            &token,
+            Some(json!({ "quantity": 9 })),
+        )
+        .await;
     let lowered = ok_json(r).await;
     assert!(
         lowered["notices"][0]["message"]
@@ -833,8 +800,7 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
         "{lowered}"
     );
     let wish = ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::POST,
             "/api/wishlist",
             &token,
@@ -845,8 +811,7 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
     .await;
     assert_eq!(wish["items"][0]["title"], "Poetry Collection");
     let wish = ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::DELETE,
             &format!("/api/wishlist/{}", book["id"].as_str().unwrap()),
             &token,
@@ -870,8 +835,7 @@ async fn twenty_buyers_checking_out_the_last_five_units_get_five_orders() {
     }
     // A code of Ben's does nothing for a cart of Anna's amplifier.
     ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::POST,
             "/api/seller/coupons",
             &seller_b,
@@ -880,14 +844,14 @@ async fn twenty_buyers_checking_out_the_last_five_units_get_five_orders() {
         .await,
     )
     .await;
-    let r = send(
-        &p,
-        reqwest::Method::POST,
-        "/api/cart/coupon",
-        &buyers[0],
-        Some(json!({ "code": "BEN" })),
-    )
-    .await;
+    let r = p
+        .send(
+            reqwest::Method::POST,
+            "/api/cart/coupon",
+            &buyers[0],
+            Some(json!({ "code": "BEN" })),
+        )
+        .await;
     assert_eq!(r.status(), 422);
     let e: Value = r.json().await.unwrap();
     assert!(
@@ -925,21 +889,18 @@ async fn twenty_buyers_checking_out_the_last_five_units_get_five_orders() {
     assert_eq!((won, lost), (5, 15), "{statuses:?}");
     assert_eq!(stock_of(&p, "tube-amplifier").await, 0);
     let shop = ok_json(
-        send(
-            &p,
-            reqwest::Method::GET,
-            "/api/seller/orders",
-            &seller_a,
-            None,
-        )
-        .await,
+        p.send(reqwest::Method::GET, "/api/seller/orders", &seller_a, None)
+            .await,
     )
     .await;
     assert_eq!(shop["total"], 5);
     // A buyer who lost keeps their cart, now saying what happened.
     let loser = statuses.iter().position(|s| s.as_u16() == 409).unwrap();
-    let cart =
-        ok_json(send(&p, reqwest::Method::GET, "/api/cart", &buyers[loser], None).await).await;
+    let cart = ok_json(
+        p.send(reqwest::Method::GET, "/api/cart", &buyers[loser], None)
+            .await,
+    )
+    .await;
     assert_eq!(cart["lines"].as_array().unwrap().len(), 1, "{cart}");
     assert_eq!(cart["lines"][0]["available"], false);
     assert!(

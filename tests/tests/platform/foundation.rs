@@ -5,18 +5,11 @@
 use std::time::Duration;
 
 use bazaar_subjects::admin::{self, CategoryChanged, CategoryList};
-use bazaar_subjects::{Domain, Empty, Endpoint, ErrorEnvelope, Role};
+use bazaar_subjects::{Domain, Empty, Endpoint, Role};
+use bazaar_tests::story::envelope;
 use bazaar_tests::{Options, Platform};
 use futures::StreamExt;
 use serde_json::{Value, json};
-
-async fn envelope(resp: reqwest::Response) -> (u16, ErrorEnvelope) {
-    let status = resp.status().as_u16();
-    let body = resp.text().await.unwrap();
-    let env: ErrorEnvelope =
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not an envelope ({e}): {body}"));
-    (status, env)
-}
 
 #[tokio::test]
 async fn an_admin_adds_a_category_and_shoppers_see_it_at_once() {

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use bazaar_subjects::{ErrorEnvelope, Role};
+use bazaar_subjects::Role;
+use bazaar_tests::story::envelope;
 use bazaar_tests::{Platform, six_digit_code};
 use serde_json::{Value, json};
 
@@ -10,15 +11,6 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn post(p: &Platform, path: &str, body: Value) -> reqwest::Response {
     p.http.post(p.url(path)).json(&body).send().await.unwrap()
-}
-
-async fn envelope(r: reqwest::Response) -> (u16, ErrorEnvelope) {
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
-    )
 }
 
 /// Signs up a buyer through the emailed code; returns the session body.

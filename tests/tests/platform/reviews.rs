@@ -5,31 +5,11 @@
 use std::time::{Duration, Instant};
 
 use bazaar_tests::Platform;
+use bazaar_tests::story::ok_json;
 use serde_json::{Value, json};
 
-use crate::catalog::{categories, create, product, seller_with_shop};
+use crate::catalog::{categories, create, product};
 use crate::commerce::with_test_payments;
-
-async fn send(
-    p: &Platform,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut r = p.http.request(method, p.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    r.send().await.unwrap()
-}
-
-async fn ok_json(r: reqwest::Response) -> Value {
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {text}");
-    serde_json::from_str(&text).unwrap()
-}
 
 async fn get_json(p: &Platform, path: impl AsRef<str>) -> Value {
     ok_json(p.http.get(p.url(path.as_ref())).send().await.unwrap()).await
@@ -38,8 +18,7 @@ async fn get_json(p: &Platform, path: impl AsRef<str>) -> Value {
 /// Places a cash-on-delivery order of `quantity` units; its id.
 async fn order(p: &Platform, buyer: &str, product_id: &Value, quantity: i64, key: &str) -> String {
     ok_json(
-        send(
-            p,
+        p.send(
             reqwest::Method::POST,
             "/api/cart/items",
             buyer,
@@ -70,8 +49,7 @@ async fn order(p: &Platform, buyer: &str, product_id: &Value, quantity: i64, key
 
 async fn deliver(p: &Platform, seller: &str, order_id: &str) {
     ok_json(
-        send(
-            p,
+        p.send(
             reqwest::Method::POST,
             &format!("/api/seller/orders/{order_id}/status"),
             seller,
@@ -83,7 +61,8 @@ async fn deliver(p: &Platform, seller: &str, order_id: &str) {
 }
 
 async fn review(p: &Platform, buyer: &str, body: Value) -> reqwest::Response {
-    send(p, reqwest::Method::PUT, "/api/reviews", buyer, Some(body)).await
+    p.send(reqwest::Method::PUT, "/api/reviews", buyer, Some(body))
+        .await
 }
 
 /// Polls `read` until `done` says yes, for at most ten seconds.
@@ -113,7 +92,7 @@ fn cod_product(title: &str) -> Value {
 async fn a_buyer_reviews_what_was_delivered_once_and_the_ratings_follow() {
     let p = with_test_payments().await;
     categories(&p).await;
-    let (seller, shop) = seller_with_shop(&p, "Rita's Records").await;
+    let (seller, shop) = p.seller_with_shop("Rita's Records", "electronics").await;
     let shop_id = shop["id"].as_str().unwrap().to_owned();
     let shop_slug = shop["slug"].as_str().unwrap().to_owned();
     let turntable = create(&p, &seller, &cod_product("Belt Turntable")).await;
@@ -267,7 +246,7 @@ async fn a_buyer_reviews_what_was_delivered_once_and_the_ratings_follow() {
 async fn sales_counters_rise_once_per_order_and_fall_back_when_it_is_cancelled() {
     let p = with_test_payments().await;
     categories(&p).await;
-    let (seller, shop) = seller_with_shop(&p, "Sal's Saddles").await;
+    let (seller, shop) = p.seller_with_shop("Sal's Saddles", "electronics").await;
     let shop_slug = shop["slug"].as_str().unwrap().to_owned();
     let saddle = create(&p, &seller, &cod_product("Leather Saddle")).await;
     let slug = saddle["slug"].as_str().unwrap().to_owned();
@@ -290,8 +269,7 @@ async fn sales_counters_rise_once_per_order_and_fall_back_when_it_is_cancelled()
     let second = order(&p, &buyer, &saddle["id"], 1, "two").await;
     eventually("4 sales", product_sales, |v| v["product"]["sales"] == 4).await;
     ok_json(
-        send(
-            &p,
+        p.send(
             reqwest::Method::POST,
             &format!("/api/orders/{second}/cancel"),
             &buyer,

@@ -9,7 +9,7 @@ use bazaar_tests::Platform;
 use bazaar_tests::browser::Browser;
 use serde_json::{Value, json};
 
-use crate::catalog::{categories, create, product, real_seller_with_shop};
+use crate::catalog::{categories, create, product};
 use crate::commerce::with_test_payments;
 
 const PASSWORD: &str = "a long and secret password";
@@ -131,7 +131,7 @@ fn hidden(html: &str, name: &str) -> String {
 async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
     let p = with_test_payments().await;
     categories(&p).await;
-    let (seller_token, _) = real_seller_with_shop(&p, "Anna's Audio").await;
+    let (seller_token, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
     let amp = create(&p, &seller_token, &cod_product("Tube Amplifier", 40_000)).await;
     let slug = amp["slug"].as_str().expect("a slug");
     let id = amp["id"].as_str().expect("an id");
@@ -347,7 +347,7 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
 async fn a_seller_makes_and_deletes_discount_codes() {
     let p = with_test_payments().await;
     categories(&p).await;
-    let (token, _) = real_seller_with_shop(&p, "Anna's Audio").await;
+    let (token, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
     let seller = Visitor::new(&p);
     seller.sign_in(&token);
     assert!(
@@ -399,7 +399,7 @@ async fn a_seller_makes_and_deletes_discount_codes() {
 async fn a_wishlist_keeps_products_and_moves_them_to_the_cart() {
     let p = with_test_payments().await;
     categories(&p).await;
-    let (seller, _) = real_seller_with_shop(&p, "Anna's Audio").await;
+    let (seller, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
     let lamp = create(&p, &seller, &cod_product("<b>Bold</b> Lamp", 3_000)).await;
     let id = lamp["id"].as_str().expect("an id");
     let slug = lamp["slug"].as_str().expect("a slug");
@@ -447,7 +447,7 @@ fn links_or_actions(html: &str, prefix: &str) -> String {
 async fn checkout_says_when_the_last_one_went_to_someone_else() {
     let p = with_test_payments().await;
     categories(&p).await;
-    let (seller, _) = real_seller_with_shop(&p, "Anna's Audio").await;
+    let (seller, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
     let mut body = cod_product("Last Lamp", 3_000);
     body["stock"] = json!(1);
     let lamp = create(&p, &seller, &body).await;
@@ -502,8 +502,8 @@ async fn wait_for_text(b: &Browser, text: &str) -> String {
 async fn in_a_browser_a_buyer_pays_by_card_for_two_shops_and_a_seller_delivers() {
     let p = with_test_payments().await;
     categories(&p).await;
-    let (anna, _) = real_seller_with_shop(&p, "Anna's Audio").await;
-    let (ben, _) = real_seller_with_shop(&p, "Ben's Books").await;
+    let (anna, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
+    let (ben, _) = p.real_seller_with_shop("Ben's Books", "electronics").await;
     let amp = create(&p, &anna, &cod_product("Tube Amplifier", 40_000)).await;
     let book = create(&p, &ben, &cod_product("Poetry Collection", 2_500)).await;
     p.sign_up_buyer("bea@example.com").await;

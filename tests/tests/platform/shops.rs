@@ -5,6 +5,7 @@ use std::time::Duration;
 use bazaar_subjects::sellers::{GetShopCard, ShopId};
 use bazaar_subjects::{ErrorEnvelope, Role};
 use bazaar_tests::Platform;
+use bazaar_tests::story::envelope;
 use serde_json::{Value, json};
 
 async fn categories(p: &Platform) {
@@ -26,14 +27,6 @@ async fn open_shop(p: &Platform, token: &str, body: &Value) -> reqwest::Response
         .unwrap()
 }
 
-/// A new seller with an open shop: (token, shop).
-async fn seller_with_shop(p: &Platform, name: &str) -> (String, Value) {
-    let token = p.token(Role::Seller);
-    let r = open_shop(p, &token, &shop(name)).await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    (token, r.json().await.unwrap())
-}
-
 async fn get(p: &Platform, path: &str, token: Option<&str>) -> reqwest::Response {
     let mut r = p.http.get(p.url(path));
     if let Some(t) = token {
@@ -47,15 +40,6 @@ async fn json_ok(r: reqwest::Response) -> Value {
     let text = r.text().await.unwrap();
     assert_eq!(status, 200, "{text}");
     serde_json::from_str(&text).unwrap()
-}
-
-async fn envelope(r: reqwest::Response) -> (u16, ErrorEnvelope) {
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
-    )
 }
 
 fn fields(e: &ErrorEnvelope) -> Vec<&str> {
@@ -196,14 +180,14 @@ async fn buyers_and_strangers_cannot_open_shops() {
 async fn slugs_are_unique_and_never_change() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (_, first) = seller_with_shop(&p, "Corner Shop").await;
-    let (second_token, second) = seller_with_shop(&p, "Corner  Shop!").await;
-    let (_, third) = seller_with_shop(&p, "corner shop").await;
+    let (_, first) = p.seller_with_shop("Corner Shop", "books").await;
+    let (second_token, second) = p.seller_with_shop("Corner  Shop!", "books").await;
+    let (_, third) = p.seller_with_shop("corner shop", "books").await;
     assert_eq!(first["slug"], "corner-shop");
     assert_eq!(second["slug"], "corner-shop-2");
     assert_eq!(third["slug"], "corner-shop-3");
     // A name that would shadow a fixed path gets a suffix too.
-    let (_, top) = seller_with_shop(&p, "Top").await;
+    let (_, top) = p.seller_with_shop("Top", "books").await;
     assert_eq!(top["slug"], "top-2");
     let listed = json_ok(get(&p, "/api/shops/top", None).await).await;
     assert_eq!(listed["shops"].as_array().unwrap().len(), 4);
@@ -242,8 +226,8 @@ async fn slugs_are_unique_and_never_change() {
 async fn a_seller_can_only_ever_edit_their_own_shop() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (_, a) = seller_with_shop(&p, "Alpha Books").await;
-    let (b_token, b) = seller_with_shop(&p, "Beta Books").await;
+    let (_, a) = p.seller_with_shop("Alpha Books", "books").await;
+    let (b_token, b) = p.seller_with_shop("Beta Books", "books").await;
 
     // B sends A's slug and id along: the edit still lands on B's own shop.
     let mut edit = shop("Beta Books & More");
@@ -397,7 +381,7 @@ async fn bad_shops_are_refused_field_by_field() {
 async fn following_is_idempotent_and_counted_once() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (_, s) = seller_with_shop(&p, "Followed Books").await;
+    let (_, s) = p.seller_with_shop("Followed Books", "books").await;
     let slug = s["slug"].as_str().unwrap();
     let buyer = p.token(Role::Buyer);
 
@@ -476,7 +460,7 @@ async fn top_shops_rank_by_sales_then_rating_then_followers() {
     categories(&p).await;
     let mut ids = Vec::new();
     for name in ["Quiet", "Loved", "Rated", "Busy"] {
-        let (_, s) = seller_with_shop(&p, name).await;
+        let (_, s) = p.seller_with_shop(name, "books").await;
         ids.push(s["id"].as_str().unwrap().to_owned());
     }
     // Orders and reviews belong to other nodes; set their results directly.
@@ -499,7 +483,7 @@ async fn top_shops_rank_by_sales_then_rating_then_followers() {
     }
     // Between equals, followers decide: Loved gets a follower over Quiet's none,
     // but ranks below Rated, whose rating is higher at the same sales.
-    let (_, tie) = seller_with_shop(&p, "Tied").await;
+    let (_, tie) = p.seller_with_shop("Tied", "books").await;
     json_ok(follow(&p, &p.token(Role::Buyer), "loved", true).await).await;
     json_ok(follow(&p, &p.token(Role::Buyer), "tied", true).await).await;
     json_ok(follow(&p, &p.token(Role::Buyer), "tied", true).await).await;
@@ -629,7 +613,7 @@ async fn the_public_shop_page_shows_the_shop_escaped_with_its_products() {
 async fn a_buyer_follows_from_the_shop_page_without_javascript() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let (_, s) = seller_with_shop(&p, "Page Books").await;
+    let (_, s) = p.seller_with_shop("Page Books", "books").await;
     let slug = s["slug"].as_str().unwrap();
     let http = browser();
     let cookie = format!("bazaar_access={}", p.token(Role::Buyer));

@@ -18,27 +18,6 @@ async fn categories(p: &Platform) {
     .await;
 }
 
-/// Opens a shop for the seller holding `token`.
-async fn open_shop(p: &Platform, token: &str, name: &str) -> Value {
-    let r = p
-        .http
-        .post(p.url("/api/shops"))
-        .bearer_auth(token)
-        .json(&json!({ "name": name, "category": "electronics" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
-}
-
-/// A seller (a made-up account) with an open shop; returns the token.
-async fn seller_with_shop(p: &Platform, name: &str) -> String {
-    let token = p.token(Role::Seller);
-    open_shop(p, &token, name).await;
-    token
-}
-
 async fn create(p: &Platform, token: &str, body: Value) -> Value {
     let r = p
         .http
@@ -122,7 +101,7 @@ async fn the_home_page_shows_categories_new_arrivals_and_top_shops() {
     assert!(html.contains("No flash sales right now"), "{html}");
 
     categories(&p).await;
-    let seller = seller_with_shop(&p, "Lamp House").await;
+    let seller = p.seller_with_shop("Lamp House", "electronics").await.0;
     create(
         &p,
         &seller,
@@ -152,7 +131,7 @@ async fn the_home_page_shows_categories_new_arrivals_and_top_shops() {
 async fn the_listing_filters_by_category_and_words_and_its_links_keep_the_filters() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let seller = seller_with_shop(&p, "Bright Things").await;
+    let seller = p.seller_with_shop("Bright Things", "electronics").await.0;
     for n in 1..=26 {
         create(
             &p,
@@ -224,7 +203,7 @@ async fn the_listing_filters_by_category_and_words_and_its_links_keep_the_filter
 async fn a_product_page_shows_the_product_with_its_description_sanitized() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let seller = seller_with_shop(&p, "Safe Shop").await;
+    let seller = p.seller_with_shop("Safe Shop", "electronics").await.0;
     let created = create(
         &p,
         &seller,
@@ -364,7 +343,7 @@ async fn the_product_form_puts_errors_beside_fields_and_saves_with_photos() {
     assert!(html.contains("Create your shop first"), "{html}");
     assert!(html.contains(r#"value="Reading lamp""#), "kept: {html}");
 
-    let seller = seller_with_shop(&p, "Form Shop").await;
+    let seller = p.seller_with_shop("Form Shop", "electronics").await.0;
     // What the edge cannot read is named at once, with what was typed kept.
     let (status, _, html) = post(
         seller.clone(),
@@ -497,7 +476,8 @@ async fn a_seller_lists_a_product_with_a_photo_and_a_buyer_finds_it_in_a_browser
     let p = Platform::spawn().await;
     categories(&p).await;
     let seller_token = sign_up(&p, Role::Seller, "Sam Seller", "sam@example.com").await;
-    open_shop(&p, &seller_token, "Sam's Lamps").await;
+    p.open_shop(&seller_token, "Sam's Lamps", "electronics")
+        .await;
     sign_up(&p, Role::Buyer, "Bo Buyer", "bo@example.com").await;
     let dir = tempfile::tempdir().unwrap();
     let photo = dir.path().join("lamp.png");

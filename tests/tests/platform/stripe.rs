@@ -11,13 +11,14 @@ use bazaar_edge::EdgeConfig;
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::Domain;
 use bazaar_subjects::sellers::{GetPayoutAccounts, ShopIds};
+use bazaar_tests::story::ok_json;
 use bazaar_tests::stripe::{SECRET_KEY, StripeStandIn, WEBHOOK_SECRET};
 use bazaar_tests::{Options, Platform};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::catalog::stock_of;
-use crate::commerce::{add, address, checkout, ok_json, send, two_shops};
+use crate::commerce::{add, address, checkout, two_shops};
 use crate::storefront::page;
 
 /// A platform whose nodes call the stand-in as their Stripe, and whose edge
@@ -59,7 +60,11 @@ where
 /// The seller connects Stripe and finishes onboarding; `by_webhook` tells
 /// whether Stripe's `account.updated` or the seller's return visit tells us.
 async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook: bool) {
-    let status = ok_json(send(p, Method::GET, "/api/shops/mine/payouts", seller, None).await).await;
+    let status = ok_json(
+        p.send(Method::GET, "/api/shops/mine/payouts", seller, None)
+            .await,
+    )
+    .await;
     assert_eq!(
         status,
         json!({ "stripe_available": true, "connected": false, "ready": false })
@@ -67,8 +72,7 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
     let (_, dashboard) = page(p, "/seller", Some(seller)).await;
     assert!(dashboard.contains("Connect Stripe"), "{dashboard}");
     let link = ok_json(
-        send(
-            p,
+        p.send(
             Method::POST,
             "/api/shops/mine/payouts/connect",
             seller,
@@ -81,8 +85,7 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
     assert!(url.starts_with(&stripe.base_url()), "{url}");
     // A second click opens no second account.
     ok_json(
-        send(
-            p,
+        p.send(
             Method::POST,
             "/api/shops/mine/payouts/connect",
             seller,
@@ -100,7 +103,11 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
             .count(),
         1
     );
-    let status = ok_json(send(p, Method::GET, "/api/shops/mine/payouts", seller, None).await).await;
+    let status = ok_json(
+        p.send(Method::GET, "/api/shops/mine/payouts", seller, None)
+            .await,
+    )
+    .await;
     assert_eq!(status["connected"], true);
     assert_eq!(status["ready"], false, "onboarding is not finished");
     let updated = stripe.finish_onboarding(&account);
@@ -108,7 +115,7 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
         assert_eq!(stripe.deliver(&p.base_url, &updated).await, 200);
         // What carts and checkout read (the seller's own status page
         // would ask Stripe itself): only the webhook can have set it.
-        let shop = ok_json(send(p, Method::GET, "/api/shops/mine", seller, None).await).await;
+        let shop = ok_json(p.send(Method::GET, "/api/shops/mine", seller, None).await).await;
         let ids = ShopIds {
             ids: vec![shop["id"].as_str().unwrap().to_owned()],
         };
@@ -125,8 +132,11 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
         })
         .await;
     } else {
-        let status =
-            ok_json(send(p, Method::GET, "/api/shops/mine/payouts", seller, None).await).await;
+        let status = ok_json(
+            p.send(Method::GET, "/api/shops/mine/payouts", seller, None)
+                .await,
+        )
+        .await;
         assert_eq!(status["ready"], true, "the return visit asks Stripe");
     }
     let (_, dashboard) = page(p, "/seller", Some(seller)).await;
@@ -137,7 +147,11 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
 }
 
 async fn checkout_state(p: &Platform, buyer: &str, id: &str) -> Value {
-    ok_json(send(p, Method::GET, &format!("/api/checkouts/{id}"), buyer, None).await).await
+    ok_json(
+        p.send(Method::GET, &format!("/api/checkouts/{id}"), buyer, None)
+            .await,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -168,7 +182,7 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
 
     connect(&p, &stripe, &seller_a, true).await;
     connect(&p, &stripe, &seller_b, false).await;
-    let cart = ok_json(send(&p, Method::GET, "/api/cart", &buyer, None).await).await;
+    let cart = ok_json(p.send(Method::GET, "/api/cart", &buyer, None).await).await;
     assert!(
         cart["shops"]
             .as_array()
@@ -257,7 +271,7 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
     let orders = placed["orders"].as_array().unwrap();
     assert_eq!(orders.len(), 2, "{placed}");
     assert!(orders.iter().all(|o| o["payment_status"] == "paid"));
-    let mine = ok_json(send(&p, Method::GET, "/api/orders", &buyer, None).await).await;
+    let mine = ok_json(p.send(Method::GET, "/api/orders", &buyer, None).await).await;
     assert_eq!(mine["orders"].as_array().unwrap().len(), 2, "{mine}");
 
     // Once more, later, as Stripe retries: still two orders and two transfers.
@@ -287,7 +301,7 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
         .map(|t| t["destination"].to_string())
         .collect();
     assert_eq!(accounts.len(), 2, "one transfer to each shop's account");
-    let mine = ok_json(send(&p, Method::GET, "/api/orders", &buyer, None).await).await;
+    let mine = ok_json(p.send(Method::GET, "/api/orders", &buyer, None).await).await;
     assert_eq!(mine["orders"].as_array().unwrap().len(), 2);
 
     // Ben refunds his order: the buyer gets the book money back, Ben's
@@ -300,8 +314,7 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
         .unwrap()
         .to_owned();
     let refunded = ok_json(
-        send(
-            &p,
+        p.send(
             Method::POST,
             &format!("/api/seller/orders/{book_order}/refund"),
             &seller_b,
@@ -319,14 +332,14 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
     assert_eq!(reversals[0]["amount"], 4_500);
     assert_eq!(stock_of(&p, "poetry-collection").await, 10);
     // Anna cannot refund Ben's order.
-    let r = send(
-        &p,
-        Method::POST,
-        &format!("/api/seller/orders/{book_order}/refund"),
-        &seller_a,
-        None,
-    )
-    .await;
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/api/seller/orders/{book_order}/refund"),
+            &seller_a,
+            None,
+        )
+        .await;
     assert!(r.status() == 404 || r.status() == 403, "{}", r.status());
     assert_eq!(stripe.refunds().len(), 1);
 }
@@ -436,7 +449,7 @@ async fn an_unpaid_session_that_expires_gives_the_stock_back_and_a_late_payment_
     let refunds = stripe.refunds();
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0]["amount"], 40_000);
-    let mine = ok_json(send(&p, Method::GET, "/api/orders", &buyer, None).await).await;
+    let mine = ok_json(p.send(Method::GET, "/api/orders", &buyer, None).await).await;
     assert_eq!(mine["orders"].as_array().unwrap().len(), 0);
     assert!(stripe.transfers().is_empty());
 }

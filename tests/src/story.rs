@@ -1,0 +1,77 @@
+//! Steps many stories take: open a shop, call the API as someone, read what
+//! it answered.
+
+use bazaar_subjects::{ErrorEnvelope, Role};
+use serde_json::{Value, json};
+
+use crate::Platform;
+
+impl Platform {
+    /// Opens a shop named `name` in `category` for the seller holding
+    /// `token`; the shop as the API returns it.
+    pub async fn open_shop(&self, token: &str, name: &str, category: &str) -> Value {
+        let r = self
+            .http
+            .post(self.url("/api/shops"))
+            .bearer_auth(token)
+            .json(&json!({ "name": name, "category": category }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_str(&body).expect("a shop")
+    }
+
+    /// A made-up seller account (a signed token, no sign-up) with a shop
+    /// open in `category`: (token, shop).
+    pub async fn seller_with_shop(&self, name: &str, category: &str) -> (String, Value) {
+        let token = self.token(Role::Seller);
+        let shop = self.open_shop(&token, name, category).await;
+        (token, shop)
+    }
+
+    /// A seller who really signed up (what images and emails need), with a
+    /// shop open in `category`: (token, shop).
+    pub async fn real_seller_with_shop(&self, name: &str, category: &str) -> (String, Value) {
+        let email = format!("{}@example.com", name.to_lowercase().replace(' ', "-"));
+        let token = self.sign_up_seller(&email).await;
+        let shop = self.open_shop(&token, name, category).await;
+        (token, shop)
+    }
+
+    /// Calls the API as the holder of `token`, with a JSON body if given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut r = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.expect("request sent")
+    }
+}
+
+/// A failed answer's status and error envelope; a body that is not an
+/// envelope fails the story with the body shown.
+pub async fn envelope(r: reqwest::Response) -> (u16, ErrorEnvelope) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    let envelope = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("not an error envelope ({e}): {text}"));
+    (status, envelope)
+}
+
+/// A successful answer's JSON body; any other status fails the story with
+/// the body shown.
+pub async fn ok_json(r: reqwest::Response) -> Value {
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
