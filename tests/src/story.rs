@@ -75,3 +75,12 @@ pub async fn ok_json(r: reqwest::Response) -> Value {
     assert!(status.is_success(), "{status}: {text}");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// A successful answer read as the contract's reply type `T`, so a story
+/// reads fields, not JSON paths, and notices when the wire shape drifts.
+pub async fn ok_as<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> T {
+    let body = ok_json(r).await;
+    let shown = body.to_string();
+    serde_json::from_value(body)
+        .unwrap_or_else(|e| panic!("not the contract's shape ({e}): {shown}"))
+}

@@ -6,7 +6,11 @@ use std::time::Duration;
 use bazaar::platform::NodeConfigs;
 use bazaar_edge::EdgeConfig;
 use bazaar_subjects::Role;
-use bazaar_tests::story::ok_json;
+use bazaar_subjects::orders::{
+    Cart, CheckoutResult, CheckoutStatus, Coupon, Coupons, Notifications, Order, OrderStatus,
+    PaymentStatus,
+};
+use bazaar_tests::story::{envelope, ok_as, ok_json};
 use bazaar_tests::{Options, Platform};
 use serde_json::{Value, json};
 
@@ -91,7 +95,7 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     let p = with_test_payments().await;
     let (seller_a, seller_b, amp, book) = two_shops(&p).await;
     // Anna offers 10% off; Ben's code cannot be used on Anna's items.
-    let code = ok_json(
+    let code: Coupon = ok_as(
         p.send(
             reqwest::Method::POST,
             "/api/seller/coupons",
@@ -101,7 +105,7 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
         .await,
     )
     .await;
-    assert_eq!(code["code"], "AMP10");
+    assert_eq!(code.code, "AMP10");
     ok_json(
         p.send(
             reqwest::Method::POST,
@@ -117,9 +121,9 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
 
     let buyer = p.sign_up_buyer("bea@example.com").await;
     add(&p, &buyer, &amp["id"], 1).await;
-    let cart = add(&p, &buyer, &book["id"], 2).await;
-    assert_eq!(cart["shops"].as_array().unwrap().len(), 2);
-    assert_eq!(cart["total"], 45_000);
+    let cart: Cart = serde_json::from_value(add(&p, &buyer, &book["id"], 2).await).unwrap();
+    assert_eq!(cart.shops.len(), 2);
+    assert_eq!(cart.total, 45_000);
     let r = p
         .send(
             reqwest::Method::POST,
@@ -129,14 +133,8 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
         )
         .await;
     assert_eq!(r.status(), 422);
-    let e: Value = r.json().await.unwrap();
-    assert!(
-        e["fields"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("at least"),
-        "{e}"
-    );
+    let (_, e) = envelope(r).await;
+    assert!(e.fields[0].message.contains("at least"), "{e:?}");
     let r = p
         .send(
             reqwest::Method::POST,
@@ -146,7 +144,7 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
         )
         .await;
     assert_eq!(r.status(), 422);
-    let cart = ok_json(
+    let cart: Cart = ok_as(
         p.send(
             reqwest::Method::POST,
             "/api/cart/coupon",
@@ -156,8 +154,8 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
         .await,
     )
     .await;
-    assert_eq!(cart["discount"], 4_000);
-    assert_eq!(cart["total"], 41_000);
+    assert_eq!(cart.discount, 4_000);
+    assert_eq!(cart.total, 41_000);
 
     let r = checkout(
         &p,
@@ -167,69 +165,57 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     )
     .await;
     assert_eq!(r.status(), 201);
-    let placed: Value = r.json().await.unwrap();
-    assert_eq!(placed["status"], "placed");
-    let orders = placed["orders"].as_array().unwrap();
-    assert_eq!(orders.len(), 2);
-    let amp_order = orders
-        .iter()
-        .find(|o| o["shop_name"] == "Anna's Audio")
-        .unwrap();
-    let book_order = orders
-        .iter()
-        .find(|o| o["shop_name"] == "Ben's Books")
-        .unwrap();
-    assert_eq!(amp_order["total"], 36_000);
-    assert_eq!(book_order["total"], 5_000);
+    let placed: CheckoutResult = ok_as(r).await;
+    assert_eq!(placed.status, CheckoutStatus::Placed);
+    assert_eq!(placed.orders.len(), 2);
+    let order_of = |shop: &str| placed.orders.iter().find(|o| o.shop_name == shop).unwrap();
+    let (amp_order, book_order) = (order_of("Anna's Audio"), order_of("Ben's Books"));
+    assert_eq!(amp_order.total, 36_000);
+    assert_eq!(book_order.total, 5_000);
 
-    let detail = ok_json(
+    let detail: Order = ok_as(
         p.send(
             reqwest::Method::GET,
-            &format!("/api/orders/{}", amp_order["id"].as_str().unwrap()),
+            &format!("/api/orders/{}", amp_order.id),
             &buyer,
             None,
         )
         .await,
     )
     .await;
-    assert_eq!(detail["subtotal"], 40_000);
-    assert_eq!(detail["discount"], 4_000);
-    assert_eq!(detail["platform_fee"], 3_600);
-    assert_eq!(detail["payout"], 32_400);
-    assert_eq!(detail["payment_status"], "pending");
-    assert_eq!(detail["address"]["country"], "DE");
-    assert_eq!(detail["timeline"][0]["status"], "ordered");
+    assert_eq!(detail.subtotal, 40_000);
+    assert_eq!(detail.discount, 4_000);
+    assert_eq!(detail.platform_fee, 3_600);
+    assert_eq!(detail.payout, 32_400);
+    assert_eq!(detail.payment_status, PaymentStatus::Pending);
+    assert_eq!(detail.address.country, "DE");
+    assert_eq!(detail.timeline[0].status, OrderStatus::Ordered);
 
     // Stock was taken, the cart is empty, the code counted once.
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
     assert_eq!(stock_of(&p, "poetry-collection").await, 8);
-    let cart = ok_json(
+    let cart: Cart = ok_as(
         p.send(reqwest::Method::GET, "/api/cart", &buyer, None)
             .await,
     )
     .await;
-    assert_eq!(cart["lines"], json!([]));
-    let codes = ok_json(
+    assert!(cart.lines.is_empty());
+    let codes: Coupons = ok_as(
         p.send(reqwest::Method::GET, "/api/seller/coupons", &seller_a, None)
             .await,
     )
     .await;
-    assert_eq!(codes["coupons"][0]["used"], 1);
+    assert_eq!(codes.coupons[0].used, 1);
 
     // The buyer got a confirmation per order; the sellers were notified.
     p.email_about("bea@example.com", "is confirmed").await;
-    let note = ok_json(
+    let note: Notifications = ok_as(
         p.send(reqwest::Method::GET, "/api/notifications", &seller_a, None)
             .await,
     )
     .await;
-    assert_eq!(note["unread"], 1);
-    assert!(
-        note["notifications"][0]["title"]
-            .as_str()
-            .unwrap()
-            .starts_with("New order")
-    );
+    assert_eq!(note.unread, 1);
+    assert!(note.notifications[0].title.starts_with("New order"));
     let placed_events = p.events("events.orders.order.placed").await;
     assert_eq!(placed_events.len(), 2);
 }
