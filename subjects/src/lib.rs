@@ -16,6 +16,7 @@ pub mod headers;
 pub mod mail;
 pub mod money;
 pub mod orders;
+pub mod recommend;
 pub mod sellers;
 
 pub use error::{ErrorCode, ErrorEnvelope, FieldError, Validator};
@@ -269,6 +270,10 @@ mod tests {
         check::<orders::MarkNotificationsRead>();
         check::<orders::UpsertReview>();
         check::<orders::ListTargetReviews>();
+        check::<recommend::RecommendForYou>();
+        check::<recommend::SimilarProducts>();
+        check::<recommend::AlsoBought>();
+        check::<recommend::GetCurrentModel>();
     }
 
     #[test]
