@@ -208,6 +208,17 @@ impl Interactions {
         w.flush()?;
         Ok(())
     }
+
+    /// Same ids, other entries (used by the hold-out split).
+    pub(crate) fn with_matrix(&self, by_user: Csr) -> Self {
+        let by_item = by_user.transpose();
+        Self {
+            users: self.users.clone(),
+            items: self.items.clone(),
+            by_user,
+            by_item,
+        }
+    }
 }
 
 impl linfa::dataset::Records for Interactions {
@@ -245,6 +256,16 @@ impl InteractionsBuilder {
     /// Gives an item an index even if it ends up with no interaction.
     pub fn register_item(&mut self, item: &str) -> u32 {
         self.items.intern(item)
+    }
+
+    /// The index a user id has been given, if any.
+    pub fn user(&self, user: &str) -> Option<u32> {
+        self.users.get(user)
+    }
+
+    /// The index an item id has been given, if any.
+    pub fn item(&self, item: &str) -> Option<u32> {
+        self.items.get(item)
     }
 
     /// Adds `weight` to the (user, item) pair. Weights that are not above

@@ -4,13 +4,23 @@
 //!   `user,item,weight` CSV, aggregated into a sparse users × items matrix.
 //! - [`AlsParams`]: hyperparameters of implicit-feedback ALS, checked with
 //!   linfa's `ParamGuard` into [`AlsValidParams`], which fit a linfa
-//!   `DatasetBase<Interactions, ()>`.
+//!   `DatasetBase<Interactions, ()>` into an [`AlsModel`]: `recommend`,
+//!   `similar_items`, and a [`Popularity`] fallback for cold start.
 
 pub mod als;
 pub mod csr;
 mod error;
+pub mod evaluate;
 pub mod interactions;
+mod model;
+mod popularity;
+pub mod synthetic;
+#[cfg(test)]
+mod tests;
 
 pub use als::{AlsParams, AlsValidParams};
 pub use error::{AlsParamsError, ArtifactError, RecommenderError};
+pub use evaluate::{Metrics, Report, Split, evaluate, split_by_time, split_random};
 pub use interactions::{Interaction, Interactions, InteractionsBuilder, Kind, Weights};
+pub use model::{AlsModel, ModelMetadata, Ranker, Recommendation};
+pub use popularity::Popularity;

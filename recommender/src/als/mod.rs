@@ -6,3 +6,6 @@
 pub mod hyperparams;
 
 pub use hyperparams::{AlsParams, AlsValidParams, MAX_FACTORS};
+pub mod algorithm;
+
+pub use algorithm::IterationStats;
