@@ -82,6 +82,15 @@ pub(crate) struct IdMap {
 }
 
 impl IdMap {
+    pub(crate) fn from_ids(ids: Vec<String>) -> Self {
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
+        Self { ids, index }
+    }
+
     pub(crate) fn intern(&mut self, id: &str) -> u32 {
         if let Some(&i) = self.index.get(id) {
             return i;

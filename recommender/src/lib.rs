@@ -5,9 +5,14 @@
 //! - [`AlsParams`]: hyperparameters of implicit-feedback ALS, checked with
 //!   linfa's `ParamGuard` into [`AlsValidParams`], which fit a linfa
 //!   `DatasetBase<Interactions, ()>` into an [`AlsModel`]: `recommend`,
-//!   `similar_items`, and a [`Popularity`] fallback for cold start.
+//!   `similar_items`, and a [`Popularity`] fallback for cold start;
+//!   [`AlsModel::to_bytes`]/[`AlsModel::from_bytes`] for the object store.
+//! - [`evaluate`]: a hold-out ([`split_by_time`], [`split_random`]) scored
+//!   against the popularity baseline into a [`Report`].
+//! - [`synthetic::generate`]: seeded data with planted structure.
 
 pub mod als;
+pub mod artifact;
 pub mod csr;
 mod error;
 pub mod evaluate;
