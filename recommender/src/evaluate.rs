@@ -12,10 +12,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::als::IterationStats;
 use crate::csr::Csr;
 use crate::{
     AlsModel, Interaction, Interactions, InteractionsBuilder, Popularity, Ranker, Weights,
 };
+use crate::{AlsValidParams, RecommenderError};
 
 /// Training data and, per user, the held-out items (dense indices of
 /// `train`'s id space, which covers every user and item of the full data).
@@ -183,6 +185,20 @@ impl Report {
     pub fn beats_baseline(&self) -> bool {
         self.model.precision > self.baseline.precision && self.model.ndcg > self.baseline.ndcg
     }
+}
+
+/// The evaluation step of a retrain: fits `params` on the split's training
+/// part (calling `progress` after each iteration) and scores the model
+/// against the popularity baseline of the same training data at `k`.
+pub fn fit_and_evaluate(
+    params: &AlsValidParams,
+    split: &Split,
+    k: usize,
+    progress: impl FnMut(&IterationStats),
+) -> Result<(AlsModel, Report), RecommenderError> {
+    let model = params.fit_with_progress(&split.train, progress)?;
+    let report = evaluate(&model, &Popularity::fit(&split.train), split, k);
+    Ok((model, report))
 }
 
 /// Evaluates `model` and `baseline` (both trained on `split.train`) at `k`.

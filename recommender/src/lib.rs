@@ -25,7 +25,9 @@ mod tests;
 
 pub use als::{AlsParams, AlsValidParams};
 pub use error::{AlsParamsError, ArtifactError, RecommenderError};
-pub use evaluate::{Metrics, Report, Split, evaluate, split_by_time, split_random};
+pub use evaluate::{
+    Metrics, Report, Split, evaluate, fit_and_evaluate, split_by_time, split_random,
+};
 pub use interactions::{Interaction, Interactions, InteractionsBuilder, Kind, Weights};
 pub use model::{AlsModel, ModelMetadata, Ranker, Recommendation};
 pub use popularity::Popularity;

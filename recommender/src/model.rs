@@ -239,38 +239,70 @@ impl Ranker for AlsModel {
     }
 }
 
-/// The `k` rows of `m` with the largest dot product with `q`, best first,
-/// leaving out the sorted indices in `exclude`. A selection (O(n)) then a
-/// sort of the `k` chosen, not a sort of every score.
+/// The `k` rows of `m` with the largest dot product with `q`, best first
+/// (ties by lower index), leaving out the sorted indices in `exclude`.
+///
+/// One pass keeping a sorted buffer of the best `k` so far: a row whose
+/// score does not beat the buffer's last costs one comparison, so the
+/// selection is O(n) with no allocation of n scores and no sort beyond k.
 pub(crate) fn top_k(
     m: &Array2<f32>,
     q: ArrayView1<'_, f32>,
     k: usize,
     exclude: &[u32],
 ) -> Vec<(u32, f32)> {
-    if k == 0 {
-        return Vec::new();
-    }
     let (Some(m), Some(q)) = (m.as_slice(), q.as_slice()) else {
         unreachable!("factor matrices are kept in standard layout");
     };
-    let f = q.len();
-    let mut scored: Vec<(u32, f32)> = m
-        .chunks_exact(f.max(1))
-        .enumerate()
-        .map(|(i, row)| (i as u32, dot(row, q)))
-        .collect();
-    for &i in exclude {
-        if let Some(s) = scored.get_mut(i as usize) {
-            s.1 = f32::NEG_INFINITY;
+    let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+    if k == 0 || q.is_empty() {
+        return best;
+    }
+    let mut threshold = f32::NEG_INFINITY;
+    for (i, row) in m.chunks_exact(q.len()).enumerate() {
+        let score = dot(row, q);
+        let full = best.len() == k;
+        if full && score.total_cmp(&threshold) != std::cmp::Ordering::Greater {
+            continue;
+        }
+        let i = i as u32;
+        if exclude.binary_search(&i).is_ok() {
+            continue;
+        }
+        // Rows come in index order, so an equal score goes after the ones kept.
+        let at = best.partition_point(|b| b.1.total_cmp(&score) != std::cmp::Ordering::Less);
+        best.insert(at, (i, score));
+        if best.len() > k {
+            best.pop();
+        }
+        if best.len() == k {
+            threshold = best[k - 1].1;
         }
     }
-    let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    if scored.len() > k {
-        scored.select_nth_unstable_by(k - 1, order);
-        scored.truncate(k);
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array1;
+
+    use super::*;
+
+    #[test]
+    fn top_k_matches_a_full_sort() {
+        let n = 500;
+        // Few distinct scores, so ties are plentiful.
+        let m = Array2::from_shape_fn((n, 3), |(i, j)| ((i * 7 + j * 3) % 11) as f32 - 5.0);
+        let q = Array1::from(vec![1.0f32, -0.5, 0.25]);
+        let exclude: Vec<u32> = (0..n as u32).filter(|i| i % 9 == 0).collect();
+        for k in [0, 1, 5, 37, n] {
+            let mut all: Vec<(u32, f32)> = (0..n as u32)
+                .filter(|i| exclude.binary_search(i).is_err())
+                .map(|i| (i, m.row(i as usize).dot(&q)))
+                .collect();
+            all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            all.truncate(k);
+            assert_eq!(top_k(&m, q.view(), k, &exclude), all, "k = {k}");
+        }
     }
-    scored.retain(|s| s.1 != f32::NEG_INFINITY);
-    scored.sort_unstable_by(order);
-    scored
 }

@@ -8,7 +8,7 @@ use linfa::prelude::*;
 use crate::synthetic::{self, SyntheticConfig, SyntheticData};
 use crate::{
     AlsModel, AlsParams, Interactions, Popularity, Recommendation, Weights, evaluate,
-    split_by_time, split_random,
+    fit_and_evaluate, split_by_time, split_random,
 };
 
 /// 2,000 users × 500 items × 40,000 events in 10 groups.
@@ -46,6 +46,31 @@ fn model_beats_popularity_by_a_wide_margin() {
     );
     assert!(report.model.ndcg >= 2.0 * report.baseline.ndcg, "{report}");
     assert!(report.model.coverage > report.baseline.coverage, "{report}");
+}
+
+#[test]
+fn report_is_json_for_the_retrain_command() {
+    let data = Interactions::from_events(&planted().events[..8_000], &Weights::default());
+    let split = split_random(&data, 1, 9);
+    let params = params().iterations(2).check().expect("valid");
+    let mut seen = Vec::new();
+    let (model, report) =
+        fit_and_evaluate(&params, &split, 5, |s| seen.push(s.iteration)).expect("fit");
+    assert_eq!(seen, [1, 2]);
+    assert_eq!(model.metadata().interactions, split.train.nnz());
+    let json: serde_json::Value = serde_json::to_value(&report).expect("serialise");
+    assert_eq!(json["k"], 5);
+    assert_eq!(json["users"], split.test.len());
+    for side in ["model", "baseline"] {
+        for metric in ["precision", "recall", "ndcg", "coverage"] {
+            assert!(json[side][metric].is_f64(), "{side}.{metric} in {json}");
+        }
+    }
+    let table = report.to_string();
+    assert!(
+        table.contains("precision@5") && table.contains("popularity"),
+        "{table}"
+    );
 }
 
 #[test]
