@@ -92,8 +92,10 @@ fn random_hold_out_also_beats_popularity() {
 fn same_seed_same_factors() {
     let data = Interactions::from_events(&planted().events[..5_000], &Weights::default());
     let (a, b) = (fit(&data), fit(&data));
+    let borrowed = params().fit(&DatasetBase::new(&data, ())).expect("fit");
     assert_eq!(a.user_factors(), b.user_factors());
     assert_eq!(a.item_factors(), b.item_factors());
+    assert_eq!(a.item_factors(), borrowed.item_factors());
 }
 
 #[test]

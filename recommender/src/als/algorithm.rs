@@ -41,6 +41,19 @@ impl Fit<Interactions, (), RecommenderError> for AlsValidParams {
     }
 }
 
+/// Fits on a borrowed matrix, so a caller that keeps its `Interactions`
+/// need not clone them into the dataset.
+impl<'a> Fit<&'a Interactions, (), RecommenderError> for AlsValidParams {
+    type Object = AlsModel;
+
+    fn fit(
+        &self,
+        dataset: &DatasetBase<&'a Interactions, ()>,
+    ) -> Result<AlsModel, RecommenderError> {
+        self.fit_with_progress(dataset.records, |_| {})
+    }
+}
+
 impl AlsValidParams {
     /// Fits, calling `progress` after every iteration (for a progress bar or
     /// timings). Same result as [`Fit::fit`].
