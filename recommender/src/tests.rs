@@ -99,6 +99,23 @@ fn same_seed_same_factors() {
 }
 
 #[test]
+fn same_seed_same_factors_with_many_gram_blocks() {
+    // More items than one block of the parallel YᵀY, so block sums meet.
+    let config = SyntheticConfig {
+        zipf_exponent: 0.0,
+        ..SyntheticConfig::new(400, 9_000, 30_000, 4)
+    };
+    let events = synthetic::generate(&config).events;
+    let data = Interactions::from_events(&events, &Weights::default());
+    assert!(data.n_items() > 4_096, "{} items", data.n_items());
+    let params = AlsParams::new().factors(8).iterations(2);
+    let fit = || params.fit(&DatasetBase::new(&data, ())).expect("fit");
+    let (a, b) = (fit(), fit());
+    assert_eq!(a.user_factors(), b.user_factors());
+    assert_eq!(a.item_factors(), b.item_factors());
+}
+
+#[test]
 fn recommend_leaves_out_the_excluded_items() {
     let data = Interactions::from_events(&planted().events, &Weights::default());
     let model = fit(&data);

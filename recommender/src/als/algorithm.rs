@@ -117,18 +117,23 @@ impl AlsValidParams {
     }
 }
 
-/// `YᵀY`, on the shared pool: each thread sums a block of rows.
+/// `YᵀY`, on the shared pool: blocks of rows in parallel, then the block
+/// sums added in block order (not rayon's adaptive reduction tree), so the
+/// result does not depend on scheduling and a seed gives the same factors.
 fn gram(y: ArrayView2<'_, f32>) -> Array2<f32> {
     let f = y.ncols();
     let block = 4096;
-    (0..y.nrows().div_ceil(block))
+    let partial: Vec<Array2<f32>> = (0..y.nrows().div_ceil(block))
         .into_par_iter()
         .map(|b| {
             let end = ((b + 1) * block).min(y.nrows());
             let rows = y.slice_axis(Axis(0), Slice::from(b * block..end));
             rows.t().dot(&rows)
         })
-        .reduce(|| Array2::zeros((f, f)), |a, b| a + b)
+        .collect();
+    partial
+        .into_iter()
+        .fold(Array2::zeros((f, f)), |sum, g| sum + g)
 }
 
 struct Scratch {
