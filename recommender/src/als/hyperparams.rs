@@ -58,8 +58,8 @@ impl Default for AlsParams {
     fn default() -> Self {
         Self(AlsValidParams {
             factors: 64,
-            regularization: 0.05,
-            alpha: 2.0,
+            regularization: 1.0,
+            alpha: 10.0,
             iterations: 15,
             cg_steps: 3,
             seed: 42,
@@ -68,7 +68,9 @@ impl Default for AlsParams {
 }
 
 impl AlsParams {
-    /// The defaults: 64 factors, λ 0.05, alpha 2, 15 iterations, 3 CG steps, seed 42.
+    /// The defaults: 64 factors, λ 1, alpha 10, 15 iterations, 3 CG steps,
+    /// seed 42 (λ and alpha chosen by a sweep on synthetic data, see
+    /// docs/recommender.md).
     pub fn new() -> Self {
         Self::default()
     }
