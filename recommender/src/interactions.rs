@@ -147,9 +147,7 @@ impl Interactions {
     /// not negative; rows of weight zero are skipped. Errors name the line.
     pub fn from_csv(reader: impl Read) -> Result<Self, RecommenderError> {
         let mut builder = InteractionsBuilder::new();
-        for row in read_csv(reader)? {
-            builder.add(&row.user, &row.item, row.weight);
-        }
+        for_each_csv_row(reader, |user, item, weight| builder.add(user, item, weight))?;
         Ok(builder.build())
     }
 
@@ -316,12 +314,28 @@ pub struct CsvRow {
 /// Reads a `user,item,weight` CSV into rows, checking each one. A first
 /// line of exactly `user,item,weight` is a header.
 pub fn read_csv(reader: impl Read) -> Result<Vec<CsvRow>, RecommenderError> {
+    let mut rows = Vec::new();
+    for_each_csv_row(reader, |user, item, weight| {
+        rows.push(CsvRow {
+            user: user.to_owned(),
+            item: item.to_owned(),
+            weight,
+        })
+    })?;
+    Ok(rows)
+}
+
+/// Streams the checked rows of a `user,item,weight` CSV to `row`, without
+/// holding the file's rows in memory.
+fn for_each_csv_row(
+    reader: impl Read,
+    mut row: impl FnMut(&str, &str, f32),
+) -> Result<(), RecommenderError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .trim(csv::Trim::All)
         .flexible(true)
         .from_reader(reader);
-    let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut first = true;
     while rdr.read_record(&mut record)? {
@@ -356,13 +370,9 @@ pub fn read_csv(reader: impl Read) -> Result<Vec<CsvRow>, RecommenderError> {
                 "weight {weight} must be a finite number, 0 or more"
             )));
         }
-        rows.push(CsvRow {
-            user: user.to_owned(),
-            item: item.to_owned(),
-            weight,
-        });
+        row(user, item, weight);
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Writes events as a `user,item,weight` CSV (one row per event, with its

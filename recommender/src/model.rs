@@ -172,14 +172,15 @@ impl AlsModel {
         &self.popularity
     }
 
-    /// Whether the model knows this user (and so can personalise).
+    /// Whether the model has seen this user (`recommend` may still answer
+    /// `None` if it learnt nothing about them).
     pub fn knows_user(&self, user: &str) -> bool {
         self.users.get(user).is_some()
     }
 
     /// The `k` items with the highest score for `user`, leaving out
     /// `exclude` (e.g. already bought). `None` for a user the model has not
-    /// seen: fall back to [`AlsModel::popularity`].
+    /// seen or learnt nothing about: fall back to [`AlsModel::popularity`].
     pub fn recommend<S, H>(
         &self,
         user: &str,
@@ -191,6 +192,9 @@ impl AlsModel {
         H: BuildHasher,
     {
         let u = self.users.get(user)?;
+        if self.user_factors.row(u as usize).iter().all(|&v| v == 0.0) {
+            return None;
+        }
         let mut excluded: Vec<u32> = exclude
             .iter()
             .filter_map(|i| self.items.get(i.borrow()))

@@ -134,6 +134,17 @@ fn recommend_leaves_out_the_excluded_items() {
     assert_eq!(next[..5], top[5..], "the rest move up in order");
 
     assert!(model.recommend("nobody", 10, &exclude).is_none());
+    let mut with_ghost = crate::InteractionsBuilder::new();
+    with_ghost.add("ghost", "p1", 0.0);
+    with_ghost.add("u1", "p1", 1.0);
+    let ghostly = params()
+        .fit(&DatasetBase::new(with_ghost.build(), ()))
+        .expect("fit");
+    assert!(ghostly.knows_user("ghost"));
+    assert!(
+        ghostly.recommend("ghost", 10, &exclude).is_none(),
+        "no factors, no guess"
+    );
     let everything: HashSet<String> = data.item_ids().iter().cloned().collect();
     assert!(
         model
