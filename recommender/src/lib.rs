@@ -7,7 +7,7 @@
 //!   `DatasetBase<Interactions, ()>` into an [`AlsModel`]: `recommend`,
 //!   `similar_items`, and a [`Popularity`] fallback for cold start;
 //!   [`AlsModel::to_bytes`]/[`AlsModel::from_bytes`] for the object store.
-//! - [`evaluate`]: a hold-out ([`split_by_time`], [`split_random`]) scored
+//! - [`evaluate()`]: a hold-out ([`split_by_time`], [`split_random`]) scored
 //!   against the popularity baseline into a [`Report`].
 //! - [`synthetic::generate`]: seeded data with planted structure.
 
