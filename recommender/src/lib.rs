@@ -23,7 +23,7 @@ pub mod synthetic;
 #[cfg(test)]
 mod tests;
 
-pub use als::{AlsParams, AlsValidParams};
+pub use als::{AlsParams, AlsValidParams, IterationStats};
 pub use error::{AlsParamsError, ArtifactError, RecommenderError};
 pub use evaluate::{
     Metrics, Report, Split, evaluate, fit_and_evaluate, split_by_time, split_random,
