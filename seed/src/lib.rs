@@ -13,10 +13,16 @@
 //! Content is reproducible with a fixed seed; ids and slugs are fresh on
 //! every run, so running it twice adds more products instead of failing.
 //! The caller must move the catalog revision on afterwards
-//! ([`CatalogStore::bump_revision`](crate::CatalogStore::bump_revision)),
+//! ([`CatalogStore::bump_revision`](bazaar_catalog::CatalogStore::bump_revision)),
 //! or cached searches keep hiding the new products for up to ten minutes.
+//!
+//! Seeded sellers and shops go straight into the auth and sellers tables,
+//! which is why this lives in a crate of its own rather than in a node.
 
+mod error;
 mod vocab;
+
+pub use error::SeedError;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -32,9 +38,8 @@ use surrealdb::types::{Datetime, RecordId, SurrealValue, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::CatalogError;
-use crate::store::base_slug;
-use crate::validate;
+use bazaar_catalog::store::base_slug;
+use bazaar_catalog::validate;
 use vocab::{Kind, Style, Theme};
 
 /// Rows per `INSERT` statement (measured fastest on surrealkv; see README).
@@ -104,7 +109,7 @@ impl SeedReport {
 }
 
 /// Whether the catalog has no products at all (live, draft or in the bin).
-pub async fn catalog_is_empty(db: &Db) -> Result<bool, CatalogError> {
+pub async fn catalog_is_empty(db: &Db) -> Result<bool, SeedError> {
     let mut res = db
         .query("SELECT VALUE record::id(id) FROM product LIMIT 1")
         .await?
@@ -147,16 +152,16 @@ pub fn search_phrases() -> Vec<&'static str> {
 
 /// Seeds `options.products` products (and their sellers and shops) into
 /// `db`, whose categories must exist already.
-pub async fn seed_catalog(db: &Db, options: &SeedOptions) -> Result<SeedReport, CatalogError> {
+pub async fn seed_catalog(db: &Db, options: &SeedOptions) -> Result<SeedReport, SeedError> {
     let started = Instant::now();
     if options.products > MAX_PRODUCTS {
-        return Err(CatalogError::Conflict(format!(
+        return Err(SeedError::Refused(format!(
             "at most {MAX_PRODUCTS} products per run"
         )));
     }
     let categories = load_categories(db).await?;
     if categories.categories.is_empty() {
-        return Err(CatalogError::Conflict(
+        return Err(SeedError::Refused(
             "there are no categories to put products in: seed the categories first".into(),
         ));
     }
@@ -200,12 +205,12 @@ async fn load_products(
     db: &Db,
     options: &SeedOptions,
     mut generator: Generator,
-) -> Result<Generator, CatalogError> {
+) -> Result<Generator, SeedError> {
     let bar = progress_bar(options);
     let batch_size = options.batch_size.max(1);
     let total = options.products;
     // Generating (and validating) runs beside the inserts, one batch ahead.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Value>, CatalogError>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Value>, SeedError>>(2);
     let worker = std::thread::spawn(move || {
         let mut made = 0;
         while made < total {
@@ -254,7 +259,7 @@ async fn load_products(
     drop(rx);
     let generator = worker
         .join()
-        .map_err(|_| CatalogError::Transaction("the product generator panicked".into()))?;
+        .map_err(|_| SeedError::Failed("the product generator panicked".into()))?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -272,7 +277,7 @@ async fn build_indexes(
     db: &Db,
     indexes: &[(String, String)],
     progress: bool,
-) -> Result<(), CatalogError> {
+) -> Result<(), SeedError> {
     if indexes.is_empty() {
         return Ok(());
     }
@@ -297,7 +302,7 @@ async fn build_indexes(
             match status {
                 "ready" => break,
                 "error" | "aborted" => {
-                    return Err(CatalogError::Transaction(format!(
+                    return Err(SeedError::Failed(format!(
                         "building the {name} index failed: {}",
                         state["error"].as_str().unwrap_or(status)
                     )));
@@ -313,7 +318,7 @@ async fn build_indexes(
 }
 
 /// `INFO FOR INDEX`'s build report: status, rows indexed (`initial`) …
-async fn index_build_state(db: &Db, name: &str) -> Result<serde_json::Value, CatalogError> {
+async fn index_build_state(db: &Db, name: &str) -> Result<serde_json::Value, SeedError> {
     let mut res = db
         .query(format!("INFO FOR INDEX {name} ON product"))
         .await?
@@ -324,7 +329,7 @@ async fn index_build_state(db: &Db, name: &str) -> Result<serde_json::Value, Cat
         .unwrap_or(serde_json::Value::Null))
 }
 
-async fn count_products(db: &Db) -> Result<u64, CatalogError> {
+async fn count_products(db: &Db) -> Result<u64, SeedError> {
     let mut res = db
         .query("SELECT count() AS n FROM product GROUP ALL")
         .await?
@@ -352,7 +357,7 @@ fn styled_bar(len: u64, template: &str) -> indicatif::ProgressBar {
     bar
 }
 
-async fn load_categories(db: &Db) -> Result<CategoryList, CatalogError> {
+async fn load_categories(db: &Db) -> Result<CategoryList, SeedError> {
     let mut res = db
         .query("SELECT slug, name, position, subcategories FROM category ORDER BY position, name")
         .await?
@@ -362,7 +367,7 @@ async fn load_categories(db: &Db) -> Result<CategoryList, CatalogError> {
     })
 }
 
-async fn insert(db: &Db, table: &str, rows: Vec<Value>) -> Result<(), CatalogError> {
+async fn insert(db: &Db, table: &str, rows: Vec<Value>) -> Result<(), SeedError> {
     db.query(format!("INSERT INTO {table} $rows RETURN NONE"))
         .bind(("rows", rows))
         .await?
@@ -370,11 +375,7 @@ async fn insert(db: &Db, table: &str, rows: Vec<Value>) -> Result<(), CatalogErr
     Ok(())
 }
 
-async fn insert_sellers(
-    db: &Db,
-    shops: &[SeedShop],
-    now: OffsetDateTime,
-) -> Result<(), CatalogError> {
+async fn insert_sellers(db: &Db, shops: &[SeedShop], now: OffsetDateTime) -> Result<(), SeedError> {
     for chunk in shops.chunks(DEFAULT_BATCH_SIZE) {
         let accounts = chunk
             .iter()
@@ -417,7 +418,7 @@ async fn insert_sellers(
 }
 
 /// Shops' sales and ratings, from the products they were given.
-async fn update_shop_stats(db: &Db, shops: &[SeedShop]) -> Result<(), CatalogError> {
+async fn update_shop_stats(db: &Db, shops: &[SeedShop]) -> Result<(), SeedError> {
     for chunk in shops.chunks(DEFAULT_BATCH_SIZE) {
         let stats: Vec<serde_json::Value> = chunk
             .iter()
@@ -674,8 +675,7 @@ impl Generator {
     }
 
     /// One product row, ready for `INSERT`.
-    #[allow(clippy::result_large_err)] // the crate's one error type; only a bug fails here
-    fn product(&mut self) -> Result<Value, CatalogError> {
+    fn product(&mut self) -> Result<Value, SeedError> {
         let index = self.made;
         self.made += 1;
         let shop_index = self.pick_shop();
@@ -996,7 +996,7 @@ fn list(items: &[String]) -> String {
 #[allow(clippy::unwrap_used)] // a failing test should stop right there
 mod tests {
     use super::*;
-    use crate::search::{self, ValidSearch};
+    use bazaar_catalog::search::{self, ValidSearch};
     use bazaar_subjects::catalog::{FacetCount, SearchProducts};
     use std::collections::HashSet;
 
@@ -1377,7 +1377,7 @@ mod tests {
     /// Not a check: prints each statement of the main search shapes with
     /// its plan and time, for looking at index use.
     #[tokio::test]
-    #[ignore = "prints query plans: cargo test -p bazaar-catalog --lib explain -- --ignored --nocapture"]
+    #[ignore = "prints query plans: cargo test -p bazaar-seed --lib explain -- --ignored --nocapture"]
     async fn explain_search_query_shapes() {
         let n: u64 = std::env::var("BAZAAR_EXPLAIN_PRODUCTS")
             .ok()
