@@ -14,6 +14,9 @@ pub enum SeedError {
     /// A step of the load failed (an index build, the generator thread).
     #[error("{0}")]
     Failed(String),
+    /// Drawing a picture or storing it in the Object Store failed.
+    #[error("storing a product picture failed: {0}")]
+    Pictures(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] surrealdb::Error),

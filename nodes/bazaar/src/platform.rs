@@ -146,13 +146,17 @@ pub async fn seed_categories(ctx: &NodeContext) -> Result<(), PlatformError> {
 }
 
 /// A synthetic catalog of `options.products` products (with their sellers
-/// and shops) on top of whatever is there; the categories must exist. Moves
-/// the catalog revision on afterwards, so no cached search hides them.
+/// and shops, and pictures in the images bucket) on top of whatever is there;
+/// the categories must exist. Moves the catalog revision on afterwards, so no
+/// cached search hides them.
 pub async fn seed_products(
     ctx: &NodeContext,
     options: &SeedOptions,
 ) -> Result<SeedReport, PlatformError> {
-    let report = bazaar_seed::seed_catalog(&ctx.db, options).await?;
+    let pictures =
+        bazaar_runtime::jetstream::ensure_object_store(&ctx.jetstream, bazaar_seed::IMAGE_BUCKET)
+            .await?;
+    let report = bazaar_seed::seed_catalog(&ctx.db, Some(&pictures), options).await?;
     let store = bazaar_catalog::CatalogStore::open(ctx).await?;
     store.bump_revision().await;
     Ok(report)
