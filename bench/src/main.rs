@@ -429,8 +429,8 @@ async fn workload(client: &Client, args: &Args) -> anyhow::Result<Workload> {
     use rand::seq::SliceRandom;
     slugs.shuffle(&mut rng);
     Ok(Workload {
-        words: bazaar_catalog::seed::search_words(),
-        phrases: bazaar_catalog::seed::search_phrases(),
+        words: bazaar_seed::search_words(),
+        phrases: bazaar_seed::search_phrases(),
         categories,
         slugs,
     })

@@ -84,9 +84,9 @@ async fn main() -> anyhow::Result<()> {
     ))
     .await?
     .check()?;
-    let mut options = bazaar_catalog::seed::SeedOptions::new(args.products);
+    let mut options = bazaar_seed::SeedOptions::new(args.products);
     options.seed = Some(7);
-    bazaar_catalog::seed::seed_catalog(&db, &options).await?;
+    bazaar_seed::seed_catalog(&db, None, &options).await?;
     db.query("UPDATE product SET stock = 1000000, live = true, status = 'active'")
         .await?
         .check()?;

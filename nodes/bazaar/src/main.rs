@@ -72,7 +72,7 @@ enum Command {
         #[arg(long)]
         shops: Option<u64>,
         /// Products per INSERT statement.
-        #[arg(long, default_value_t = bazaar_catalog::seed::DEFAULT_BATCH_SIZE)]
+        #[arg(long, default_value_t = bazaar_seed::DEFAULT_BATCH_SIZE)]
         batch_size: usize,
         /// Build the full-text indexes once after the load instead of row by
         /// row (default: from 50,000 products).
@@ -136,8 +136,8 @@ async fn main() -> anyhow::Result<()> {
             text_index_after_load,
         } => {
             let options = products.map(|n| {
-                let defaults = bazaar_catalog::seed::SeedOptions::new(n);
-                bazaar_catalog::seed::SeedOptions {
+                let defaults = bazaar_seed::SeedOptions::new(n);
+                bazaar_seed::SeedOptions {
                     seed,
                     shops,
                     batch_size,
@@ -302,7 +302,7 @@ async fn dev(
 /// current and NATS reachable.
 async fn seed_command(
     mut common: CommonConfig,
-    products: Option<bazaar_catalog::seed::SeedOptions>,
+    products: Option<bazaar_seed::SeedOptions>,
 ) -> anyhow::Result<()> {
     let url = common.database_url();
     let one_box = url.starts_with("surrealkv://") || url.starts_with("mem://");
@@ -330,7 +330,7 @@ async fn seed_command(
 
 async fn seed_products(
     ctx: &NodeContext,
-    options: &bazaar_catalog::seed::SeedOptions,
+    options: &bazaar_seed::SeedOptions,
 ) -> anyhow::Result<()> {
     platform::seed_categories(ctx).await?;
     let report = platform::seed_products(ctx, options).await?;

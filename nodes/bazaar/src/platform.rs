@@ -1,7 +1,7 @@
 //! Which nodes exist, and starting them.
 
-use bazaar_catalog::seed::{SeedOptions, SeedReport};
 use bazaar_runtime::{NodeContext, NodeError, Shutdown};
+use bazaar_seed::{SeedOptions, SeedReport};
 use bazaar_subjects::Domain;
 use futures::future::BoxFuture;
 
@@ -25,7 +25,7 @@ pub enum PlatformError {
     #[error("seeding demo data failed: {0}")]
     Seed(#[from] bazaar_admin::AdminError),
     #[error("seeding the catalog failed: {0}")]
-    SeedCatalog(#[from] bazaar_catalog::CatalogError),
+    SeedCatalog(#[from] bazaar_seed::SeedError),
     #[error("Stripe settings: {0}")]
     Stripe(#[from] bazaar_stripe::Error),
 }
@@ -122,7 +122,7 @@ pub const DEMO_SEED: u64 = 2024;
 /// [`DEMO_PRODUCTS`] products) when there are no products at all.
 pub async fn seed(ctx: &NodeContext) -> Result<(), PlatformError> {
     seed_categories(ctx).await?;
-    if bazaar_catalog::seed::catalog_is_empty(&ctx.db).await? {
+    if bazaar_seed::catalog_is_empty(&ctx.db).await? {
         let mut options = SeedOptions::new(DEMO_PRODUCTS);
         options.seed = Some(DEMO_SEED);
         let report = seed_products(ctx, &options).await?;
@@ -146,13 +146,17 @@ pub async fn seed_categories(ctx: &NodeContext) -> Result<(), PlatformError> {
 }
 
 /// A synthetic catalog of `options.products` products (with their sellers
-/// and shops) on top of whatever is there; the categories must exist. Moves
-/// the catalog revision on afterwards, so no cached search hides them.
+/// and shops, and pictures in the images bucket) on top of whatever is there;
+/// the categories must exist. Moves the catalog revision on afterwards, so no
+/// cached search hides them.
 pub async fn seed_products(
     ctx: &NodeContext,
     options: &SeedOptions,
 ) -> Result<SeedReport, PlatformError> {
-    let report = bazaar_catalog::seed::seed_catalog(&ctx.db, options).await?;
+    let pictures =
+        bazaar_runtime::jetstream::ensure_object_store(&ctx.jetstream, bazaar_seed::IMAGE_BUCKET)
+            .await?;
+    let report = bazaar_seed::seed_catalog(&ctx.db, Some(&pictures), options).await?;
     let store = bazaar_catalog::CatalogStore::open(ctx).await?;
     store.bump_revision().await;
     Ok(report)

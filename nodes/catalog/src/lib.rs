@@ -13,7 +13,6 @@ mod error;
 mod listeners;
 pub mod maintenance;
 pub mod search;
-pub mod seed;
 mod stock;
 pub mod store;
 pub mod validate;

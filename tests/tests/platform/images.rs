@@ -1,6 +1,8 @@
-//! Uploading and serving images (avatars now, product photos with the catalog).
+//! Uploading and serving images (avatars now, product photos with the
+//! catalog), and the demo catalog's pictures, served the same way.
 
 use bazaar_subjects::Role;
+use bazaar_subjects::catalog::SearchResults;
 use bazaar_tests::Platform;
 use serde_json::{Value, json};
 
@@ -171,4 +173,83 @@ async fn non_images_oversized_files_and_strangers_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn the_demo_catalog_has_a_picture_on_every_product_served_like_an_upload() {
+    let p = Platform::spawn().await;
+    bazaar::platform::seed(&p.ctx).await.unwrap();
+    let found: SearchResults = p
+        .http
+        .get(p.url("/api/products?page_size=60"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!found.items.is_empty());
+    let images: Vec<&str> = found
+        .items
+        .iter()
+        .map(|i| {
+            i.image
+                .as_deref()
+                .expect("every demo product has a picture")
+        })
+        .collect();
+    let distinct: std::collections::HashSet<&str> = images.iter().copied().collect();
+    assert!(distinct.len() >= 10, "the pictures differ: {distinct:?}");
+
+    let item = &found.items[0];
+    let view: Value = p
+        .http
+        .get(p.url(&format!("/api/products/{}", item.slug)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["product"]["images"][0], images[0]);
+    let r = p
+        .http
+        .get(p.url(&format!("/products/{}", item.slug)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(&format!("/images/{}", images[0])),
+        "the product page shows it"
+    );
+    for path in [
+        format!("/images/{}", images[0]),
+        format!("/images/{}?size=thumb", images[0]),
+    ] {
+        let r = p.http.get(p.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with("image/"), "{path}: {content_type}");
+        let picture = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
+        assert!(picture.width() >= 320 && picture.height() >= 320, "{path}");
+    }
+
+    // The storefront's product cards show them.
+    let listing = p
+        .http
+        .get(p.url("/products"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        images
+            .iter()
+            .any(|id| listing.contains(&format!("/images/{id}?size=thumb"))),
+        "a card shows its picture"
+    );
 }

@@ -2,7 +2,8 @@
 //! shop each, and products spread over the site's categories with titles and
 //! descriptions built from real words ("Waterproof Leather Hiking Boots"),
 //! brands, colors, sizes, prices (some on sale), stock, skewed sales, views
-//! and ratings, dates over the last year and a few live flash sales.
+//! and ratings, dates over the last year and a few live flash sales; and,
+//! given the images bucket, a picture each (see [`pictures`]).
 //!
 //! Every product goes through [`validate::validate`], the same checks and
 //! normalisation a seller's product gets, so seeded rows look exactly like
@@ -13,17 +14,26 @@
 //! Content is reproducible with a fixed seed; ids and slugs are fresh on
 //! every run, so running it twice adds more products instead of failing.
 //! The caller must move the catalog revision on afterwards
-//! ([`CatalogStore::bump_revision`](crate::CatalogStore::bump_revision)),
+//! ([`CatalogStore::bump_revision`](bazaar_catalog::CatalogStore::bump_revision)),
 //! or cached searches keep hiding the new products for up to ten minutes.
+//!
+//! Seeded sellers and shops go straight into the auth and sellers tables,
+//! which is why this lives in a crate of its own rather than in a node.
 
+mod error;
+pub mod pictures;
 mod vocab;
 
-use std::collections::BTreeSet;
+pub use error::SeedError;
+
+use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
+use async_nats::jetstream::object_store::{ObjectMetadata, ObjectStore};
 use bazaar_schema::{Db, take_rows};
 use bazaar_subjects::admin::{Category, CategoryList};
 use bazaar_subjects::catalog::{FlashSale, KeyValue, ProductInput, ProductStatus};
+use futures::{StreamExt, TryStreamExt};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -32,9 +42,9 @@ use surrealdb::types::{Datetime, RecordId, SurrealValue, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::CatalogError;
-use crate::store::base_slug;
-use crate::validate;
+use bazaar_catalog::store::base_slug;
+use bazaar_catalog::validate;
+use pictures::{Picture, PictureKey, Shape};
 use vocab::{Kind, Style, Theme};
 
 /// Rows per `INSERT` statement (measured fastest on surrealkv; see README).
@@ -48,6 +58,22 @@ pub const MIN_SHOPS: u64 = 3;
 pub const DEFER_FULLTEXT_FROM: u64 = 50_000;
 /// The most products one run makes (the slug suffix has room for this many).
 pub const MAX_PRODUCTS: u64 = 1 << 24;
+/// The Object Store bucket the edge keeps uploaded images in and serves
+/// `/images/{id}` from; seeded pictures go there the same way.
+pub const IMAGE_BUCKET: &str = "images";
+/// Pictures stored at once.
+const PICTURE_PUTS: usize = 32;
+/// Cover colours for products that come in no colour (books, mostly).
+const PLAIN_COLORS: &[&str] = &[
+    "navy",
+    "burgundy",
+    "forest green",
+    "mustard",
+    "teal",
+    "plum",
+    "coral",
+    "charcoal",
+];
 
 /// What to seed.
 #[derive(Debug, Clone)]
@@ -104,7 +130,7 @@ impl SeedReport {
 }
 
 /// Whether the catalog has no products at all (live, draft or in the bin).
-pub async fn catalog_is_empty(db: &Db) -> Result<bool, CatalogError> {
+pub async fn catalog_is_empty(db: &Db) -> Result<bool, SeedError> {
     let mut res = db
         .query("SELECT VALUE record::id(id) FROM product LIMIT 1")
         .await?
@@ -146,22 +172,31 @@ pub fn search_phrases() -> Vec<&'static str> {
 }
 
 /// Seeds `options.products` products (and their sellers and shops) into
-/// `db`, whose categories must exist already.
-pub async fn seed_catalog(db: &Db, options: &SeedOptions) -> Result<SeedReport, CatalogError> {
+/// `db`, whose categories must exist already. With `pictures` (the
+/// [`IMAGE_BUCKET`] store), every product gets a picture of the bounded set
+/// (see [`pictures`]), stored the way uploads are; without, none.
+pub async fn seed_catalog(
+    db: &Db,
+    pictures: Option<&ObjectStore>,
+    options: &SeedOptions,
+) -> Result<SeedReport, SeedError> {
     let started = Instant::now();
     if options.products > MAX_PRODUCTS {
-        return Err(CatalogError::Conflict(format!(
+        return Err(SeedError::Refused(format!(
             "at most {MAX_PRODUCTS} products per run"
         )));
     }
     let categories = load_categories(db).await?;
     if categories.categories.is_empty() {
-        return Err(CatalogError::Conflict(
+        return Err(SeedError::Refused(
             "there are no categories to put products in: seed the categories first".into(),
         ));
     }
     let seed = options.seed.unwrap_or_else(rand::random);
     let mut generator = Generator::new(seed, categories, OffsetDateTime::now_utc());
+    if pictures.is_some() {
+        generator.draw_pictures();
+    }
     let shops = generator.make_shops(options.shop_count());
     insert_sellers(db, &shops, generator.now).await?;
 
@@ -179,7 +214,7 @@ pub async fn seed_catalog(db: &Db, options: &SeedOptions) -> Result<SeedReport, 
     } else {
         Vec::new()
     };
-    let loaded = load_products(db, options, generator).await;
+    let loaded = load_products(db, pictures, options, generator).await;
     // Defined again whether or not the load went through: search needs them.
     let rebuilt = build_indexes(db, &deferred, options.progress).await;
     let generator = loaded?;
@@ -195,33 +230,44 @@ pub async fn seed_catalog(db: &Db, options: &SeedOptions) -> Result<SeedReport, 
     })
 }
 
+/// Products to insert, with the pictures they are the first to use.
+struct Batch {
+    rows: Vec<Value>,
+    pictures: Vec<PictureKey>,
+}
+
 /// Generates and inserts the products, a batch at a time.
 async fn load_products(
     db: &Db,
+    pictures: Option<&ObjectStore>,
     options: &SeedOptions,
     mut generator: Generator,
-) -> Result<Generator, CatalogError> {
+) -> Result<Generator, SeedError> {
     let bar = progress_bar(options);
     let batch_size = options.batch_size.max(1);
     let total = options.products;
     // Generating (and validating) runs beside the inserts, one batch ahead.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Value>, CatalogError>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, SeedError>>(2);
     let worker = std::thread::spawn(move || {
         let mut made = 0;
         while made < total {
             let n = (total - made).min(batch_size as u64);
-            let mut batch = Ok(Vec::with_capacity(n as usize));
+            let mut rows = Ok(Vec::with_capacity(n as usize));
             for _ in 0..n {
-                match (generator.product(), &mut batch) {
+                match (generator.product(), &mut rows) {
                     (Ok(row), Ok(rows)) => rows.push(row),
                     (Err(e), _) => {
-                        batch = Err(e);
+                        rows = Err(e);
                         break;
                     }
                     (Ok(_), Err(_)) => break,
                 }
             }
             made += n;
+            let batch = rows.map(|rows| Batch {
+                rows,
+                pictures: generator.new_pictures(),
+            });
             if tx.blocking_send(batch).is_err() {
                 break;
             }
@@ -232,9 +278,14 @@ async fn load_products(
     let mut failure = None;
     while let Some(batch) = rx.recv().await {
         let result = match batch {
-            Ok(rows) => {
-                let n = rows.len() as u64;
-                insert(db, "product", rows).await.map(|()| n)
+            Ok(batch) => {
+                let n = batch.rows.len() as u64;
+                // The pictures are drawn and stored while the rows go in.
+                let (drawn, inserted) = tokio::join!(
+                    draw_and_store(pictures, batch.pictures),
+                    insert(db, "product", batch.rows)
+                );
+                drawn.and(inserted).map(|()| n)
             }
             Err(e) => Err(e),
         };
@@ -254,7 +305,7 @@ async fn load_products(
     drop(rx);
     let generator = worker
         .join()
-        .map_err(|_| CatalogError::Transaction("the product generator panicked".into()))?;
+        .map_err(|_| SeedError::Failed("the product generator panicked".into()))?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -265,6 +316,49 @@ async fn load_products(
     Ok(generator)
 }
 
+/// Draws `keys` (on the blocking pool) and stores them in `store`.
+async fn draw_and_store(
+    store: Option<&ObjectStore>,
+    keys: Vec<PictureKey>,
+) -> Result<(), SeedError> {
+    let Some(store) = store.filter(|_| !keys.is_empty()) else {
+        return Ok(());
+    };
+    let drawn = tokio::task::spawn_blocking(move || pictures::draw_all(&keys))
+        .await
+        .map_err(|_| SeedError::Failed("drawing the pictures panicked".into()))?
+        .map_err(|e| SeedError::Pictures(e.to_string()))?;
+    store_pictures(store, drawn).await
+}
+
+/// Stores pictures as the edge stores an upload: the picture under its id,
+/// again under `{id}.thumb` as its thumbnail, each with its content type. A
+/// put waits for the server's acknowledgements, so many go at once.
+async fn store_pictures(store: &ObjectStore, pictures: Vec<Picture>) -> Result<(), SeedError> {
+    let objects = pictures.into_iter().flat_map(|picture| {
+        [
+            (format!("{}.thumb", picture.id), picture.bytes.clone()),
+            (picture.id, picture.bytes),
+        ]
+    });
+    futures::stream::iter(objects)
+        .map(|(name, body)| async move {
+            let meta = ObjectMetadata {
+                name,
+                description: Some(pictures::CONTENT_TYPE.to_owned()),
+                ..Default::default()
+            };
+            store
+                .put(meta, &mut std::io::Cursor::new(body))
+                .await
+                .map(|_| ())
+                .map_err(|e| SeedError::Pictures(e.to_string()))
+        })
+        .buffer_unordered(PICTURE_PUTS)
+        .try_collect()
+        .await
+}
+
 /// Defines `indexes` again (built in the background by SurrealDB, in
 /// batches) and waits until every one answers queries, with a progress bar
 /// of the rows indexed so far.
@@ -272,7 +366,7 @@ async fn build_indexes(
     db: &Db,
     indexes: &[(String, String)],
     progress: bool,
-) -> Result<(), CatalogError> {
+) -> Result<(), SeedError> {
     if indexes.is_empty() {
         return Ok(());
     }
@@ -297,7 +391,7 @@ async fn build_indexes(
             match status {
                 "ready" => break,
                 "error" | "aborted" => {
-                    return Err(CatalogError::Transaction(format!(
+                    return Err(SeedError::Failed(format!(
                         "building the {name} index failed: {}",
                         state["error"].as_str().unwrap_or(status)
                     )));
@@ -313,7 +407,7 @@ async fn build_indexes(
 }
 
 /// `INFO FOR INDEX`'s build report: status, rows indexed (`initial`) …
-async fn index_build_state(db: &Db, name: &str) -> Result<serde_json::Value, CatalogError> {
+async fn index_build_state(db: &Db, name: &str) -> Result<serde_json::Value, SeedError> {
     let mut res = db
         .query(format!("INFO FOR INDEX {name} ON product"))
         .await?
@@ -324,7 +418,7 @@ async fn index_build_state(db: &Db, name: &str) -> Result<serde_json::Value, Cat
         .unwrap_or(serde_json::Value::Null))
 }
 
-async fn count_products(db: &Db) -> Result<u64, CatalogError> {
+async fn count_products(db: &Db) -> Result<u64, SeedError> {
     let mut res = db
         .query("SELECT count() AS n FROM product GROUP ALL")
         .await?
@@ -352,7 +446,7 @@ fn styled_bar(len: u64, template: &str) -> indicatif::ProgressBar {
     bar
 }
 
-async fn load_categories(db: &Db) -> Result<CategoryList, CatalogError> {
+async fn load_categories(db: &Db) -> Result<CategoryList, SeedError> {
     let mut res = db
         .query("SELECT slug, name, position, subcategories FROM category ORDER BY position, name")
         .await?
@@ -362,7 +456,7 @@ async fn load_categories(db: &Db) -> Result<CategoryList, CatalogError> {
     })
 }
 
-async fn insert(db: &Db, table: &str, rows: Vec<Value>) -> Result<(), CatalogError> {
+async fn insert(db: &Db, table: &str, rows: Vec<Value>) -> Result<(), SeedError> {
     db.query(format!("INSERT INTO {table} $rows RETURN NONE"))
         .bind(("rows", rows))
         .await?
@@ -370,11 +464,7 @@ async fn insert(db: &Db, table: &str, rows: Vec<Value>) -> Result<(), CatalogErr
     Ok(())
 }
 
-async fn insert_sellers(
-    db: &Db,
-    shops: &[SeedShop],
-    now: OffsetDateTime,
-) -> Result<(), CatalogError> {
+async fn insert_sellers(db: &Db, shops: &[SeedShop], now: OffsetDateTime) -> Result<(), SeedError> {
     for chunk in shops.chunks(DEFAULT_BATCH_SIZE) {
         let accounts = chunk
             .iter()
@@ -417,7 +507,7 @@ async fn insert_sellers(
 }
 
 /// Shops' sales and ratings, from the products they were given.
-async fn update_shop_stats(db: &Db, shops: &[SeedShop]) -> Result<(), CatalogError> {
+async fn update_shop_stats(db: &Db, shops: &[SeedShop]) -> Result<(), SeedError> {
     for chunk in shops.chunks(DEFAULT_BATCH_SIZE) {
         let stats: Vec<serde_json::Value> = chunk
             .iter()
@@ -508,6 +598,8 @@ struct Generator {
     made: u64,
     live: u64,
     flash_sales: u64,
+    /// The pictures given so far and those not yet drawn (none: no pictures).
+    pictures: Option<(HashSet<PictureKey>, Vec<PictureKey>)>,
 }
 
 impl Generator {
@@ -556,7 +648,41 @@ impl Generator {
             made: 0,
             live: 0,
             flash_sales: 0,
+            pictures: None,
         }
+    }
+
+    /// Gives every product a picture from now on.
+    fn draw_pictures(&mut self) {
+        self.pictures = Some((HashSet::new(), Vec::new()));
+    }
+
+    /// The picture for product `index`: its silhouette, its first colour (a
+    /// cover colour when it has none) and one of the variants.
+    fn picture(&mut self, index: u64, kind: &Kind, colors: &[String]) -> Option<String> {
+        let (drawn, pending) = self.pictures.as_mut()?;
+        let color = match colors.first() {
+            Some(c) => c.to_lowercase(),
+            None => PLAIN_COLORS[(index % PLAIN_COLORS.len() as u64) as usize].to_owned(),
+        };
+        let key = PictureKey {
+            shape: Shape::for_subcategory(kind.subcategory),
+            color,
+            variant: (index % u64::from(pictures::VARIANTS)) as u8,
+        };
+        let id = key.id();
+        if drawn.insert(key.clone()) {
+            pending.push(key);
+        }
+        Some(id)
+    }
+
+    /// The pictures products were given for the first time since the last call.
+    fn new_pictures(&mut self) -> Vec<PictureKey> {
+        self.pictures
+            .as_mut()
+            .map(|(_, pending)| std::mem::take(pending))
+            .unwrap_or_default()
     }
 
     /// A short suffix unique to this run and `index`: 48 bits, scrambled
@@ -674,8 +800,7 @@ impl Generator {
     }
 
     /// One product row, ready for `INSERT`.
-    #[allow(clippy::result_large_err)] // the crate's one error type; only a bug fails here
-    fn product(&mut self) -> Result<Value, CatalogError> {
+    fn product(&mut self) -> Result<Value, SeedError> {
         let index = self.made;
         self.made += 1;
         let shop_index = self.pick_shop();
@@ -742,6 +867,9 @@ impl Generator {
                 ends_at: ends.format(&Rfc3339).unwrap_or_default(),
             });
             self.flash_sales += 1;
+        }
+        if let Some(id) = self.picture(index, kind, &input.colors) {
+            input.images = vec![id];
         }
         let doc = validate::validate(&input, &self.categories, self.now)?;
         let live = doc.status == "active";
@@ -996,7 +1124,7 @@ fn list(items: &[String]) -> String {
 #[allow(clippy::unwrap_used)] // a failing test should stop right there
 mod tests {
     use super::*;
-    use crate::search::{self, ValidSearch};
+    use bazaar_catalog::search::{self, ValidSearch};
     use bazaar_subjects::catalog::{FacetCount, SearchProducts};
     use std::collections::HashSet;
 
@@ -1061,7 +1189,7 @@ mod tests {
         let mut options = SeedOptions::new(300);
         options.seed = Some(7);
         options.batch_size = 128;
-        let report = seed_catalog(&db, &options).await.unwrap();
+        let report = seed_catalog(&db, None, &options).await.unwrap();
         assert_eq!(report.products, 300);
         assert_eq!(report.shops, MIN_SHOPS);
         assert!(!catalog_is_empty(&db).await.unwrap());
@@ -1154,7 +1282,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(all.total as u64, report.live);
-        let again = seed_catalog(&db, &options).await.unwrap();
+        let again = seed_catalog(&db, None, &options).await.unwrap();
         assert_eq!(again.products, 300);
         assert_eq!(rows(&db).await.len(), 600);
     }
@@ -1194,6 +1322,52 @@ mod tests {
         assert!(same_titles, "{a:?} vs {b:?}");
         assert!(a.iter().zip(&b).any(|(x, y)| x.1 != y.1));
         assert!(a.iter().all(|(t, _)| t.split(' ').count() >= 2), "{a:?}");
+    }
+
+    #[test]
+    fn products_share_a_bounded_set_of_pictures_each_drawn_once() {
+        let categories: CategoryList = serde_json::from_value(json!({ "categories": [
+            { "slug": "fashion", "name": "Fashion", "position": 0,
+              "subcategories": [{ "slug": "shoes", "name": "Shoes" }, { "slug": "women", "name": "Women" }] },
+            { "slug": "books", "name": "Books", "position": 1,
+              "subcategories": [{ "slug": "fiction", "name": "Fiction" }] },
+            { "slug": "pets", "name": "Pets", "position": 2, "subcategories": [] },
+        ]}))
+        .unwrap();
+        let mut g = Generator::new(5, categories, OffsetDateTime::now_utc());
+        g.draw_pictures();
+        g.make_shops(3);
+        let mut given = Vec::new();
+        let mut drawn = HashSet::new();
+        for batch in 0..4 {
+            for _ in 0..500 {
+                let Value::Object(o) = g.product().map_err(|e| e.to_string()).unwrap() else {
+                    panic!("a product is an object");
+                };
+                let Some(Value::Array(images)) = o.get("images") else {
+                    panic!("images: {:?}", o.get("images"));
+                };
+                let [Value::String(id)] = images.as_slice() else {
+                    panic!("one picture: {images:?}");
+                };
+                given.push(id.clone());
+            }
+            let pictures = g.new_pictures();
+            if batch > 0 {
+                assert!(pictures.len() < 100, "later batches mostly reuse");
+            }
+            for key in pictures {
+                assert!(drawn.insert(key.id()), "{key:?} drawn twice");
+            }
+        }
+        let distinct: HashSet<&String> = given.iter().collect();
+        assert_eq!(distinct.len(), drawn.len(), "every picture given is drawn");
+        assert!(distinct.iter().all(|id| drawn.contains(*id)));
+        assert!(
+            (30..400).contains(&distinct.len()),
+            "{} pictures for 2000 products",
+            distinct.len()
+        );
     }
 
     #[test]
@@ -1258,7 +1432,7 @@ mod tests {
         let db = db_with_categories().await;
         let mut options = SeedOptions::new(400);
         options.seed = Some(11);
-        seed_catalog(&db, &options).await.unwrap();
+        seed_catalog(&db, None, &options).await.unwrap();
         let requests = [
             SearchProducts::default(),
             SearchProducts {
@@ -1314,7 +1488,7 @@ mod tests {
         let mut options = SeedOptions::new(200);
         options.seed = Some(3);
         options.defer_fulltext = true;
-        seed_catalog(&db, &options).await.unwrap();
+        seed_catalog(&db, None, &options).await.unwrap();
         for (name, _) in bazaar_schema::fulltext_indexes("product") {
             let state = index_build_state(&db, &name).await.unwrap();
             assert_eq!(state["status"], "ready", "{name}: {state}");
@@ -1343,7 +1517,7 @@ mod tests {
         let db = db_with_categories().await;
         let mut options = SeedOptions::new(u64::from(search::FACET_SAMPLE) + 150);
         options.seed = Some(5);
-        let report = seed_catalog(&db, &options).await.unwrap();
+        let report = seed_catalog(&db, None, &options).await.unwrap();
         assert!(report.live > u64::from(search::FACET_SAMPLE), "{report:?}");
         let all = search::search(&db, &valid(SearchProducts::default()))
             .await
@@ -1377,7 +1551,7 @@ mod tests {
     /// Not a check: prints each statement of the main search shapes with
     /// its plan and time, for looking at index use.
     #[tokio::test]
-    #[ignore = "prints query plans: cargo test -p bazaar-catalog --lib explain -- --ignored --nocapture"]
+    #[ignore = "prints query plans: cargo test -p bazaar-seed --lib explain -- --ignored --nocapture"]
     async fn explain_search_query_shapes() {
         let n: u64 = std::env::var("BAZAAR_EXPLAIN_PRODUCTS")
             .ok()
@@ -1390,7 +1564,7 @@ mod tests {
         }
         let mut options = SeedOptions::new(n);
         options.seed = Some(1);
-        let report = seed_catalog(&db, &options).await.unwrap();
+        let report = seed_catalog(&db, None, &options).await.unwrap();
         println!("{} products in {:?}", report.products, report.elapsed);
         let shapes = [
             ("browse newest", SearchProducts::default()),
