@@ -47,20 +47,17 @@ use bazaar_catalog::validate;
 use pictures::{Picture, PictureKey, Shape};
 use vocab::{Kind, Style, Theme};
 
-/// Rows per `INSERT` statement (measured fastest on surrealkv; see README).
+/// Rows per `INSERT` statement (measured fastest on surrealkv; see docs/benchmarks.md).
 pub const DEFAULT_BATCH_SIZE: usize = 1000;
 /// Products per shop when the number of shops is not given.
 pub const PRODUCTS_PER_SHOP: u64 = 500;
 /// The fewest shops a seeded catalog has.
 pub const MIN_SHOPS: u64 = 3;
 /// From this many products a load drops the full-text indexes and builds
-/// them afterwards (measured: see README).
+/// them afterwards (measured: see docs/benchmarks.md).
 pub const DEFER_FULLTEXT_FROM: u64 = 50_000;
 /// The most products one run makes (the slug suffix has room for this many).
 pub const MAX_PRODUCTS: u64 = 1 << 24;
-/// The Object Store bucket the edge keeps uploaded images in and serves
-/// `/images/{id}` from; seeded pictures go there the same way.
-pub const IMAGE_BUCKET: &str = "images";
 /// Pictures stored at once.
 const PICTURE_PUTS: usize = 32;
 /// Cover colours for products that come in no colour (books, mostly).
@@ -173,7 +170,7 @@ pub fn search_phrases() -> Vec<&'static str> {
 
 /// Seeds `options.products` products (and their sellers and shops) into
 /// `db`, whose categories must exist already. With `pictures` (the
-/// [`IMAGE_BUCKET`] store), every product gets a picture of the bounded set
+/// [`IMAGES_BUCKET`](bazaar_subjects::catalog::IMAGES_BUCKET) store), every product gets a picture of the bounded set
 /// (see [`pictures`]), stored the way uploads are; without, none.
 pub async fn seed_catalog(
     db: &Db,

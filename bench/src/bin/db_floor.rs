@@ -5,7 +5,7 @@
 //! than this, so it is the ceiling `bazaar-bench-orders` is measured against.
 //!
 //! The steps, one transaction each (what the platform does today is more,
-//! see the README); `--orders-per-transaction N` puts N buyers' orders in
+//! see docs/benchmarks.md); `--orders-per-transaction N` puts N buyers' orders in
 //! each of them, to see what group commit would buy:
 //! 1. read the product for its price (a cart add prices the cart);
 //! 2. put the line in the cart;

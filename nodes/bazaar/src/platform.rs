@@ -153,9 +153,11 @@ pub async fn seed_products(
     ctx: &NodeContext,
     options: &SeedOptions,
 ) -> Result<SeedReport, PlatformError> {
-    let pictures =
-        bazaar_runtime::jetstream::ensure_object_store(&ctx.jetstream, bazaar_seed::IMAGE_BUCKET)
-            .await?;
+    let pictures = bazaar_runtime::jetstream::ensure_object_store(
+        &ctx.jetstream,
+        bazaar_subjects::catalog::IMAGES_BUCKET,
+    )
+    .await?;
     let report = bazaar_seed::seed_catalog(&ctx.db, Some(&pictures), options).await?;
     let store = bazaar_catalog::CatalogStore::open(ctx).await?;
     store.bump_revision().await;
