@@ -18,7 +18,9 @@ impl IntoResponse for ApiError {
         if status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                crate::ratelimit::retry_after_header(self.0.retry_after_secs.unwrap_or(60)),
+                crate::middleware::ratelimit::retry_after_header(
+                    self.0.retry_after_secs.unwrap_or(60),
+                ),
             );
         }
         response

@@ -7,32 +7,50 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-mod account_pages;
-mod admin_pages;
-mod api;
 mod assets;
-mod auth;
-mod cart_pages;
-mod commerce;
 mod config;
-mod csrf;
 mod error;
 mod extract;
-mod google;
 mod health;
-mod images;
-mod mailbox;
 mod openapi;
-mod order_pages;
-mod pages;
-mod products;
-mod ratelimit;
-mod review_pages;
-mod reviews;
-mod seller_pages;
-mod shops;
-mod storefront;
-mod stripe_webhook;
+
+/// REST under `/api` (and the few redirects and files that belong with it):
+/// each handler parses, calls one subject and maps the answer.
+mod api {
+    pub(crate) mod auth;
+    pub(crate) mod commerce;
+    pub(crate) mod google;
+    pub(crate) mod images;
+    pub(crate) mod products;
+    pub(crate) mod reviews;
+    pub(crate) mod shops;
+    pub(crate) mod site;
+    pub(crate) mod stripe_webhook;
+}
+
+/// Server-rendered pages, one module per part of the site.
+mod pages {
+    pub(crate) mod account;
+    pub(crate) mod admin;
+    pub(crate) mod cart;
+    pub(crate) mod mailbox;
+    pub(crate) mod orders;
+    pub(crate) mod reviews;
+    pub(crate) mod seller;
+    pub(crate) mod shops;
+    pub(crate) mod storefront;
+}
+
+/// What the pages share: error pages and the helpers their views use.
+mod ui {
+    pub(crate) mod errors;
+}
+
+/// Layers every request passes through.
+mod middleware {
+    pub(crate) mod csrf;
+    pub(crate) mod ratelimit;
+}
 
 pub use config::EdgeConfig;
 pub use error::ApiError;
@@ -63,8 +81,8 @@ struct Inner {
     domains: Vec<Domain>,
     config: EdgeConfig,
     jetstream: async_nats::jetstream::Context,
-    limiter: ratelimit::Limiter,
-    images: images::ImageStore,
+    limiter: middleware::ratelimit::Limiter,
+    images: api::images::ImageStore,
     /// Signs guest cart cookies.
     cart_key: [u8; 32],
 }
@@ -79,9 +97,9 @@ impl EdgeState {
         Self {
             inner: Arc::new(Inner {
                 jetstream: async_nats::jetstream::new(nats.clone()),
-                limiter: ratelimit::Limiter::default(),
-                images: images::ImageStore::default(),
-                cart_key: commerce::cart_key(config.cookie_secret.as_deref()),
+                limiter: middleware::ratelimit::Limiter::default(),
+                images: api::images::ImageStore::default(),
+                cart_key: api::commerce::cart_key(config.cookie_secret.as_deref()),
                 nats,
                 request_timeout,
                 domains,
@@ -109,31 +127,40 @@ pub fn app(state: EdgeState) -> Router {
     let config = &state.inner.config;
     let cors = cors_layer(&config.cors_origins);
     Router::new()
-        .merge(api::routes())
-        .merge(auth::routes())
-        .merge(account_pages::routes())
-        .merge(mailbox::routes())
-        .merge(google::routes())
-        .merge(images::routes())
-        .merge(shops::routes())
-        .merge(products::routes())
-        .merge(commerce::routes())
-        .merge(reviews::routes())
-        .merge(stripe_webhook::routes())
-        .merge(cart_pages::routes())
-        .merge(order_pages::routes())
-        .merge(review_pages::routes())
-        .merge(storefront::routes())
-        .merge(seller_pages::routes())
-        .merge(admin_pages::routes())
+        .merge(api::site::routes())
+        .merge(api::auth::routes())
+        .merge(pages::account::routes())
+        .merge(pages::mailbox::routes())
+        .merge(api::google::routes())
+        .merge(api::images::routes())
+        .merge(api::shops::routes())
+        .merge(pages::shops::routes())
+        .merge(api::products::routes())
+        .merge(api::commerce::routes())
+        .merge(api::reviews::routes())
+        .merge(api::stripe_webhook::routes())
+        .merge(pages::cart::routes())
+        .merge(pages::orders::routes())
+        .merge(pages::reviews::routes())
+        .merge(pages::storefront::routes())
+        .merge(pages::seller::routes())
+        .merge(pages::admin::routes())
         .merge(health::routes())
-        .merge(pages::routes())
         .merge(assets::routes())
         .merge(openapi::routes())
-        .fallback(pages::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), account_pages::refresh_middleware))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::middleware))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::middleware))
+        .fallback(ui::errors::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::account::refresh_middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::ratelimit::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::csrf::middleware,
+        ))
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(cors)

@@ -11,7 +11,7 @@ use bazaar_subjects::auth::{self as a, *};
 use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 
 use crate::extract::{ACCESS_COOKIE, ApiJson, Meta, REFRESH_COOKIE, cookie_value};
-use crate::ratelimit::Limit;
+use crate::middleware::ratelimit::Limit;
 use crate::{ApiError, EdgeState};
 
 pub fn routes() -> Router<EdgeState> {
@@ -101,7 +101,7 @@ pub(crate) async fn limit_email(
 ) -> Result<(), ApiError> {
     let key = format!(
         "email.{action}.{}",
-        crate::ratelimit::digest(&email.trim().to_lowercase())
+        crate::middleware::ratelimit::digest(&email.trim().to_lowercase())
     );
     state
         .limiter()

@@ -18,7 +18,7 @@ use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 use serde::Deserialize;
 
 use crate::EdgeState;
-use crate::auth::{clear_cookies, limit_email, session_cookies};
+use crate::api::auth::{clear_cookies, limit_email, session_cookies};
 use crate::extract::{Meta, REFRESH_COOKIE, Viewer, cookie_value};
 
 pub fn routes() -> Router<EdgeState> {
@@ -39,7 +39,7 @@ pub fn routes() -> Router<EdgeState> {
         .route(
             "/account/avatar",
             post(upload_avatar).layer(axum::extract::DefaultBodyLimit::max(
-                crate::images::MAX_IMAGE_BYTES + 64 * 1024,
+                crate::api::images::MAX_IMAGE_BYTES + 64 * 1024,
             )),
         )
         .route("/account/addresses", post(add_address))
@@ -695,7 +695,7 @@ async fn upload_avatar(
     if s.call::<GetMe>(&meta, &Empty {}).await.is_err() {
         return Redirect::to("/login?next=/account").into_response();
     }
-    let result = match crate::images::store_upload(&s, multipart).await {
+    let result = match crate::api::images::store_upload(&s, multipart).await {
         Ok(img) => {
             let update = ProfileUpdate {
                 name: None,

@@ -19,9 +19,9 @@ use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
 use crate::EdgeState;
-use crate::cart_pages::Nav;
 use crate::extract::{Meta, Viewer};
-use crate::storefront::{
+use crate::pages::cart::Nav;
+use crate::pages::storefront::{
     FieldErrors, envelope_page, error_view, format_price, human_time, parse_price, sign_in_first,
     urlencode,
 };

@@ -46,6 +46,6 @@ async fn mailbox(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): V
             },
         )
             .into_response(),
-        Err(e) => crate::pages::error_page(e.0),
+        Err(e) => crate::ui::errors::error_page(e.0),
     }
 }

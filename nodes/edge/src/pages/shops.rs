@@ -19,8 +19,8 @@ use bazaar_subjects::catalog::{SearchCatalog, SearchProducts, SortOrder};
 use bazaar_subjects::sellers::{self, OpeningHours, Shop, ShopInput, ShopSlug, SocialLink};
 use bazaar_subjects::{Empty, ErrorEnvelope};
 
+use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::extract::{Meta, Viewer};
-use crate::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::{ApiError, EdgeState};
 
 const FORM_PATH: &str = "/seller/shop";
@@ -308,7 +308,7 @@ async fn form_page(
             404 => render_form(&s, &meta, viewer, None, ShopForm::default(), None, None).await,
             401 => sign_in_first(FORM_PATH),
             403 => not_for_buyers(viewer),
-            _ => crate::pages::error_page(e),
+            _ => crate::ui::errors::error_page(e),
         },
     }
 }
@@ -389,7 +389,7 @@ async fn save(
             404 => None,
             401 => return sign_in_first(FORM_PATH),
             403 => return not_for_buyers(viewer),
-            _ => return crate::pages::error_page(e),
+            _ => return crate::ui::errors::error_page(e),
         },
     };
     let posted = match read_form(&s, multipart).await {
@@ -472,7 +472,7 @@ struct ShopPageView {
     products: Option<Vec<ProductTile>>,
     /// "1000+" past the catalog's count limit; empty when there are none.
     total_products: String,
-    reviews: Option<crate::review_pages::ReviewsBlock>,
+    reviews: Option<crate::pages::reviews::ReviewsBlock>,
 }
 
 /// Minor units as people read them: `€12.50`, `1,200 JPY` stays `¥1200`.
@@ -533,7 +533,7 @@ async fn shop_page(
     );
     let page = match page {
         Ok(page) => page,
-        Err(ApiError(e)) => return crate::pages::error_page(e),
+        Err(ApiError(e)) => return crate::ui::errors::error_page(e),
     };
     let (products, total_products) = match products {
         Ok(results) => (
@@ -565,7 +565,7 @@ async fn shop_page(
             (None, String::new())
         }
     };
-    let reviews = crate::review_pages::load(
+    let reviews = crate::pages::reviews::load(
         &s,
         &meta,
         bazaar_subjects::orders::ReviewTarget::Shop,
@@ -620,7 +620,7 @@ async fn set_following(s: EdgeState, meta: RequestMeta, slug: String, on: bool) 
         Err(ApiError(e)) if e.status == 401 && is_plain_slug(&body.slug) => {
             sign_in_first(&format!("/shops/{}", body.slug))
         }
-        Err(ApiError(e)) => crate::pages::error_page(e),
+        Err(ApiError(e)) => crate::ui::errors::error_page(e),
     }
 }
 

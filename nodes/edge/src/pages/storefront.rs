@@ -871,7 +871,7 @@ struct ProductPageView {
     stock_label: String,
     max_quantity: i64,
     rating: Option<String>,
-    reviews: Option<crate::review_pages::ReviewsBlock>,
+    reviews: Option<crate::pages::reviews::ReviewsBlock>,
 }
 
 struct GalleryImage {
@@ -898,7 +898,7 @@ async fn product_page(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let (view, categories) = tokio::join!(
-        crate::products::product_view(&s, &meta, slug),
+        crate::api::products::product_view(&s, &meta, slug),
         s.call::<admin::ListCategories>(&meta, &Empty {}),
     );
     let view = match view {
@@ -906,7 +906,7 @@ async fn product_page(
         Err(e) => return envelope_page(viewer, e.0),
     };
     let p = view.product;
-    let reviews = crate::review_pages::load(
+    let reviews = crate::pages::reviews::load(
         &s,
         &meta,
         bazaar_subjects::orders::ReviewTarget::Product,

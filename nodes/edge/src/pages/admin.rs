@@ -21,9 +21,9 @@ use bazaar_subjects::auth::Account;
 use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 use serde::Deserialize;
 
+use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::extract::{Meta, Viewer};
-use crate::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
-use crate::storefront::{
+use crate::pages::storefront::{
     FieldErrors, envelope_page, error_view, first, is_on, query_pairs, sign_in_first,
 };
 use crate::{ApiError, EdgeState};

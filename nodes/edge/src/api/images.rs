@@ -209,7 +209,8 @@ async fn serve(
     Query(q): Query<Size>,
     headers: HeaderMap,
 ) -> Response {
-    let not_found = || crate::pages::error_page(ErrorEnvelope::not_found("there is no such image"));
+    let not_found =
+        || crate::ui::errors::error_page(ErrorEnvelope::not_found("there is no such image"));
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return not_found();
     }

@@ -1,18 +1,12 @@
-//! Server-rendered pages (askama templates; no JavaScript build).
+//! Error pages: the friendly page for an error envelope, and what unknown
+//! paths get.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::EdgeState;
 use bazaar_subjects::auth::Account;
-
-/// The home page lives with the rest of the storefront.
-pub fn routes() -> Router<EdgeState> {
-    Router::new()
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]

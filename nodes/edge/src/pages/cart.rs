@@ -22,9 +22,9 @@ use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
 use crate::EdgeState;
-use crate::commerce::{CartSession, cart_session};
+use crate::api::commerce::{CartSession, cart_session};
 use crate::extract::{Meta, Viewer};
-use crate::storefront::{
+use crate::pages::storefront::{
     FieldErrors, envelope_page, format_price, human_time, sign_in_first, urlencode,
 };
 

@@ -16,7 +16,7 @@ use bazaar_subjects::orders::{
 };
 
 use crate::extract::{Meta, Viewer};
-use crate::storefront::{envelope_page, error_view, human_time, sign_in_first, urlencode};
+use crate::pages::storefront::{envelope_page, error_view, human_time, sign_in_first, urlencode};
 use crate::{ApiError, EdgeState};
 
 pub fn routes() -> Router<EdgeState> {
