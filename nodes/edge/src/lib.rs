@@ -41,15 +41,23 @@ mod pages {
     pub(crate) mod storefront;
 }
 
-/// What the pages share: error pages and the helpers their views use.
+/// What the pages share: the layout's chrome, error pages, redirects, and
+/// the helpers their views use (prices, query strings, times, forms).
 mod ui {
+    pub(crate) mod chrome;
     pub(crate) mod errors;
+    pub(crate) mod forms;
+    pub(crate) mod money;
+    pub(crate) mod query;
+    pub(crate) mod redirect;
+    pub(crate) mod time;
 }
 
 /// Layers every request passes through.
 mod middleware {
     pub(crate) mod csrf;
     pub(crate) mod ratelimit;
+    pub(crate) mod session;
 }
 
 pub use config::EdgeConfig;
@@ -151,7 +159,7 @@ pub fn app(state: EdgeState) -> Router {
         .fallback(ui::errors::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            pages::account::refresh_middleware,
+            middleware::session::middleware,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -23,9 +23,10 @@ use serde::Deserialize;
 
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::extract::{Meta, Viewer};
-use crate::pages::storefront::{
-    FieldErrors, envelope_page, error_view, first, is_on, query_pairs, sign_in_first,
-};
+use crate::ui::errors::{envelope_page, error_view};
+use crate::ui::forms::FieldErrors;
+use crate::ui::query::{first, is_on, query_pairs};
+use crate::ui::redirect::sign_in_first;
 use crate::{ApiError, EdgeState};
 
 pub fn routes() -> Router<EdgeState> {

@@ -24,9 +24,13 @@ use serde::Deserialize;
 use crate::EdgeState;
 use crate::api::commerce::{CartSession, cart_session};
 use crate::extract::{Meta, Viewer};
-use crate::pages::storefront::{
-    FieldErrors, envelope_page, format_price, human_time, sign_in_first, urlencode,
-};
+use crate::ui::chrome::Nav;
+use crate::ui::errors::envelope_page;
+use crate::ui::forms::FieldErrors;
+use crate::ui::money::format_price;
+use crate::ui::query::urlencode;
+use crate::ui::redirect::sign_in_first;
+use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -43,38 +47,6 @@ pub fn routes() -> Router<EdgeState> {
         .route("/checkout/{id}", get(result_page))
         .route("/notifications", get(notifications_page))
         .route("/notifications/read", post(mark_all_read))
-}
-
-/// What the header shows beside the account links on these pages.
-pub(crate) struct Nav {
-    pub signed_in: bool,
-    pub cart_count: Option<i64>,
-    pub unread: i64,
-}
-
-impl Nav {
-    /// One notifications call for signed-in viewers; the cart count only
-    /// when the page has the cart already (reading it records what was seen).
-    pub(crate) async fn load(
-        s: &EdgeState,
-        meta: &RequestMeta,
-        viewer: &Option<Account>,
-        cart_count: Option<i64>,
-    ) -> Self {
-        let unread = if viewer.is_some() {
-            s.call::<o::ListNotifications>(meta, &Empty {})
-                .await
-                .map(|n| n.unread)
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        Self {
-            signed_in: viewer.is_some(),
-            cart_count,
-            unread,
-        }
-    }
 }
 
 fn cookie_headers(session: &CartSession) -> AppendHeaders<Vec<(header::HeaderName, HeaderValue)>> {

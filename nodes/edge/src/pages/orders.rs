@@ -20,11 +20,13 @@ use serde::Deserialize;
 
 use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
-use crate::pages::cart::Nav;
-use crate::pages::storefront::{
-    FieldErrors, envelope_page, error_view, format_price, human_time, parse_price, sign_in_first,
-    urlencode,
-};
+use crate::ui::chrome::Nav;
+use crate::ui::errors::{envelope_page, error_view};
+use crate::ui::forms::FieldErrors;
+use crate::ui::money::{format_price, parse_price};
+use crate::ui::query::urlencode;
+use crate::ui::redirect::sign_in_first;
+use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()

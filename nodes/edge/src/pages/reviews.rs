@@ -16,7 +16,10 @@ use bazaar_subjects::orders::{
 };
 
 use crate::extract::{Meta, Viewer};
-use crate::pages::storefront::{envelope_page, error_view, human_time, sign_in_first, urlencode};
+use crate::ui::errors::{envelope_page, error_view};
+use crate::ui::query::urlencode;
+use crate::ui::redirect::sign_in_first;
+use crate::ui::time::human_time;
 use crate::{ApiError, EdgeState};
 
 pub fn routes() -> Router<EdgeState> {

@@ -28,10 +28,12 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::extract::{Meta, Viewer};
-use crate::pages::storefront::{
-    Choice, ChoiceGroup, FieldErrors, all, envelope_page, error_view, first, format_price,
-    human_time, major_units, parse_price, query_pairs, query_string, sign_in_first,
-};
+use crate::ui::errors::{envelope_page, error_view};
+use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors};
+use crate::ui::money::{format_price, major_units, parse_price};
+use crate::ui::query::{all, first, query_pairs, query_string};
+use crate::ui::redirect::sign_in_first;
+use crate::ui::time::human_time;
 use crate::{ApiError, EdgeState};
 
 /// The most photos a product has (the catalog's limit).
@@ -269,7 +271,7 @@ async fn products(
     let q = first(&pairs, "q");
     let status = first(&pairs, "status");
     let sort = Some(first(&pairs, "sort")).filter(|s| SORTS.iter().any(|(k, _)| k == s));
-    let bin = crate::pages::storefront::is_on(&first(&pairs, "deleted"));
+    let bin = crate::ui::query::is_on(&first(&pairs, "deleted"));
     let page = first(&pairs, "page")
         .parse::<u32>()
         .ok()
@@ -535,7 +537,7 @@ impl ProductForm {
             currency: first(f, "currency").to_uppercase(),
             stock: first(f, "stock"),
             warranty: first(f, "warranty"),
-            cash_on_delivery: crate::pages::storefront::is_on(&first(f, "cash_on_delivery")),
+            cash_on_delivery: crate::ui::query::is_on(&first(f, "cash_on_delivery")),
             video_url: first(f, "video_url"),
             draft: first(f, "status") == "draft",
             flash_start: first(f, "flash_start"),
