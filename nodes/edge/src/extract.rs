@@ -8,6 +8,10 @@ use bazaar_subjects::{ErrorCode, ErrorEnvelope};
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
+use crate::api::commerce::{CartSession, cart_session};
+use crate::middleware::page_errors::ViewerSlot;
+use crate::ui::errors::PageError;
+use crate::ui::redirect::sign_in_first;
 
 /// The access-token cookie set by sign-in.
 pub(crate) const ACCESS_COOKIE: &str = "bazaar_access";
@@ -20,7 +24,7 @@ pub(crate) const REFRESH_COOKIE: &str = "bazaar_refresh";
 pub struct Meta(pub RequestMeta);
 
 impl<S: Send + Sync> FromRequestParts<S> for Meta {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let request_id = parts
@@ -94,17 +98,55 @@ impl FromRequestParts<crate::EdgeState> for Viewer {
         parts: &mut Parts,
         state: &crate::EdgeState,
     ) -> Result<Self, Self::Rejection> {
-        let Ok(Meta(meta)) = Meta::from_request_parts(parts, state).await else {
-            return Ok(Viewer(None));
-        };
-        if meta.authorization.is_none() {
-            return Ok(Viewer(None));
+        let slot = parts.extensions.get::<ViewerSlot>().cloned();
+        if let Some(viewer) = slot.as_ref().and_then(ViewerSlot::get) {
+            return Ok(Viewer(viewer.clone()));
         }
-        let me = state
-            .call::<bazaar_subjects::auth::GetMe>(&meta, &bazaar_subjects::Empty {})
-            .await
-            .ok();
+        let Ok(Meta(meta)) = Meta::from_request_parts(parts, state).await;
+        let me = if meta.authorization.is_none() {
+            None
+        } else {
+            state
+                .call::<bazaar_subjects::auth::GetMe>(&meta, &bazaar_subjects::Empty {})
+                .await
+                .ok()
+        };
+        if let Some(slot) = slot {
+            slot.set(me.clone());
+        }
         Ok(Viewer(me))
+    }
+}
+
+/// A signed-in account, for pages only they may see; anyone else is sent to
+/// sign in and come back to this page.
+pub struct SignedIn(pub bazaar_subjects::auth::Account);
+
+impl FromRequestParts<crate::EdgeState> for SignedIn {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::EdgeState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Viewer(viewer)) = Viewer::from_request_parts(parts, state).await;
+        viewer
+            .map(SignedIn)
+            .ok_or_else(|| sign_in_first(parts.uri.path()))
+    }
+}
+
+/// Who the cart is for (a signed-in buyer, whose guest cart is merged first,
+/// or a guest), with the cookie to send back.
+impl FromRequestParts<crate::EdgeState> for CartSession {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::EdgeState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Meta(meta)) = Meta::from_request_parts(parts, state).await;
+        Ok(cart_session(state, &meta, &parts.headers).await?)
     }
 }
 

@@ -56,6 +56,7 @@ mod ui {
 /// Layers every request passes through.
 mod middleware {
     pub(crate) mod csrf;
+    pub(crate) mod page_errors;
     pub(crate) mod ratelimit;
     pub(crate) mod session;
 }
@@ -157,6 +158,10 @@ pub fn app(state: EdgeState) -> Router {
         .merge(assets::routes())
         .merge(openapi::routes())
         .fallback(ui::errors::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::page_errors::middleware,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::session::middleware,

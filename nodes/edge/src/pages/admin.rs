@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::extract::{Meta, Viewer};
-use crate::ui::errors::{envelope_page, error_view};
+use crate::ui::errors::{PageError, envelope_page, error_view};
 use crate::ui::forms::FieldErrors;
 use crate::ui::query::{first, is_on, query_pairs};
 use crate::ui::redirect::sign_in_first;
@@ -187,7 +187,7 @@ async fn render(
     );
     let (site, categories) = match (site, categories) {
         (Ok(site), Ok(list)) => (site, list.categories),
-        (Err(e), _) | (_, Err(e)) => return envelope_page(viewer, e.0),
+        (Err(e), _) | (_, Err(e)) => return PageError::from(e).into_response(),
     };
     let status = match &refused {
         Refused::None => StatusCode::OK,

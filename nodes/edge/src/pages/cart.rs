@@ -23,9 +23,9 @@ use serde::Deserialize;
 
 use crate::EdgeState;
 use crate::api::commerce::{CartSession, cart_session};
-use crate::extract::{Meta, Viewer};
+use crate::extract::{Meta, SignedIn, Viewer};
 use crate::ui::chrome::Nav;
-use crate::ui::errors::envelope_page;
+use crate::ui::errors::PageError;
 use crate::ui::forms::FieldErrors;
 use crate::ui::money::format_price;
 use crate::ui::query::urlencode;
@@ -239,13 +239,10 @@ async fn cart_page(
     Viewer(viewer): Viewer,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let (session, cart) = match load_cart(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e),
-    };
+) -> Result<Response, PageError> {
+    let (session, cart) = load_cart(&s, &meta, &headers).await?;
     let nav = Nav::load(&s, &meta, &viewer, Some(cart.item_count)).await;
-    (
+    Ok((
         cookie_headers(&session),
         CartPage {
             viewer,
@@ -255,7 +252,7 @@ async fn cart_page(
             notice: q.get("notice").cloned(),
         },
     )
-        .into_response()
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -272,14 +269,9 @@ struct AddForm {
 async fn add(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Form(f): Form<AddForm>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let quantity = match f
         .quantity
         .as_deref()
@@ -290,11 +282,11 @@ async fn add(
         Some(q) => match q.parse::<i64>() {
             Ok(n) => Some(n),
             Err(_) => {
-                return (
+                return Ok((
                     cookie_headers(&session),
                     with_message("/cart", "error", "Enter a quantity as a whole number."),
                 )
-                    .into_response();
+                    .into_response());
             }
         },
     };
@@ -312,14 +304,14 @@ async fn add(
         )
         .await;
     match result {
-        Ok(_) => (cookie_headers(&session), Redirect::to("/cart")).into_response(),
+        Ok(_) => Ok((cookie_headers(&session), Redirect::to("/cart")).into_response()),
         // The cart page says why (not for sale, out of stock, a bad option).
-        Err(e) if matches!(e.0.status, 400 | 404 | 409 | 422) => (
+        Err(e) if matches!(e.0.status, 400 | 404 | 409 | 422) => Ok((
             cookie_headers(&session),
             with_message("/cart", "error", &e.0.message),
         )
-            .into_response(),
-        Err(e) => envelope_page(viewer, e.0),
+            .into_response()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -331,19 +323,16 @@ struct QuantityForm {
 async fn update_line(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
     headers: HeaderMap,
     Path(line_id): Path<String>,
     Form(f): Form<QuantityForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let Ok(quantity) = f.quantity.trim().parse::<i64>() else {
-        return with_message("/cart", "error", "Enter a quantity as a whole number.")
-            .into_response();
+        return Ok(
+            with_message("/cart", "error", "Enter a quantity as a whole number.").into_response(),
+        );
     };
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+    let session = cart_session(&s, &meta, &headers).await?;
     let result = s
         .call::<o::UpdateCartItem>(
             &meta,
@@ -354,40 +343,44 @@ async fn update_line(
             },
         )
         .await;
-    cart_redirect(viewer, &session, result.map(|_| "Cart updated."))
+    cart_redirect(&session, result.map(|_| "Cart updated."))
 }
 
 fn cart_redirect(
-    viewer: Option<Account>,
     session: &CartSession,
     result: Result<&str, crate::ApiError>,
-) -> Response {
+) -> Result<Response, PageError> {
+    back_with_message("/cart", session, result)
+}
+
+/// Back to `path` with the notice, or with a refusal's reason; a failure of
+/// ours gets the error page.
+fn back_with_message(
+    path: &str,
+    session: &CartSession,
+    result: Result<&str, crate::ApiError>,
+) -> Result<Response, PageError> {
     match result {
-        Ok(notice) => (
+        Ok(notice) => Ok((
             cookie_headers(session),
-            with_message("/cart", "notice", notice),
+            with_message(path, "notice", notice),
         )
-            .into_response(),
-        Err(e) if e.0.status < 500 => (
+            .into_response()),
+        Err(e) if e.0.status < 500 => Ok((
             cookie_headers(session),
-            with_message("/cart", "error", &e.0.message),
+            with_message(path, "error", &e.0.message),
         )
-            .into_response(),
-        Err(e) => envelope_page(viewer, e.0),
+            .into_response()),
+        Err(e) => Err(e.into()),
     }
 }
 
 async fn remove_line(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Path(line_id): Path<String>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let result = s
         .call::<o::RemoveCartItem>(
             &meta,
@@ -397,7 +390,7 @@ async fn remove_line(
             },
         )
         .await;
-    cart_redirect(viewer, &session, result.map(|_| "Removed from your cart."))
+    cart_redirect(&session, result.map(|_| "Removed from your cart."))
 }
 
 #[derive(Deserialize)]
@@ -409,14 +402,9 @@ struct CouponForm {
 async fn coupon(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Form(f): Form<CouponForm>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let code = f.code.trim().to_owned();
     let notice = if code.is_empty() {
         "Discount code removed."
@@ -432,7 +420,7 @@ async fn coupon(
             },
         )
         .await;
-    cart_redirect(viewer, &session, result.map(|_| notice))
+    cart_redirect(&session, result.map(|_| notice))
 }
 
 // ---------------------------------------------------------------- wishlist
@@ -460,25 +448,17 @@ async fn wishlist_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
-    let list: Wishlist = match s
+) -> Result<Response, PageError> {
+    let list: Wishlist = s
         .call::<o::GetWishlist>(
             &meta,
             &CartOwner {
                 guest_id: session.guest_id.clone(),
             },
         )
-        .await
-    {
-        Ok(l) => l,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+        .await?;
     let cart_count = session.merged.as_ref().map(|c| c.item_count);
     let nav = Nav::load(&s, &meta, &viewer, cart_count).await;
     let items = list
@@ -493,7 +473,7 @@ async fn wishlist_page(
             available: i.available,
         })
         .collect();
-    (
+    Ok((
         cookie_headers(&session),
         WishlistPage {
             viewer,
@@ -503,7 +483,7 @@ async fn wishlist_page(
             notice: q.get("notice").cloned(),
         },
     )
-        .into_response()
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -514,14 +494,9 @@ struct WishForm {
 async fn wish_add(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Form(f): Form<WishForm>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let result = s
         .call::<o::AddWishlistItem>(
             &meta,
@@ -531,40 +506,22 @@ async fn wish_add(
             },
         )
         .await;
-    wish_redirect(viewer, &session, result.map(|_| "Added to your wishlist."))
+    wish_redirect(&session, result.map(|_| "Added to your wishlist."))
 }
 
 fn wish_redirect(
-    viewer: Option<Account>,
     session: &CartSession,
     result: Result<&str, crate::ApiError>,
-) -> Response {
-    match result {
-        Ok(notice) => (
-            cookie_headers(session),
-            with_message("/wishlist", "notice", notice),
-        )
-            .into_response(),
-        Err(e) if e.0.status < 500 => (
-            cookie_headers(session),
-            with_message("/wishlist", "error", &e.0.message),
-        )
-            .into_response(),
-        Err(e) => envelope_page(viewer, e.0),
-    }
+) -> Result<Response, PageError> {
+    back_with_message("/wishlist", session, result)
 }
 
 async fn wish_remove(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Path(product_id): Path<String>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let result = s
         .call::<o::RemoveWishlistItem>(
             &meta,
@@ -574,25 +531,16 @@ async fn wish_remove(
             },
         )
         .await;
-    wish_redirect(
-        viewer,
-        &session,
-        result.map(|_| "Removed from your wishlist."),
-    )
+    wish_redirect(&session, result.map(|_| "Removed from your wishlist."))
 }
 
 /// Puts the product in the cart (its first options) and takes it off the list.
 async fn wish_move(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Path(product_id): Path<String>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let added = s
         .call::<o::AddCartItem>(
             &meta,
@@ -606,7 +554,7 @@ async fn wish_move(
         )
         .await;
     if let Err(e) = added {
-        return wish_redirect(viewer, &session, Err(e));
+        return wish_redirect(&session, Err(e));
     }
     let removed = s
         .call::<o::RemoveWishlistItem>(
@@ -618,12 +566,12 @@ async fn wish_move(
         )
         .await;
     match removed {
-        Ok(_) => (
+        Ok(_) => Ok((
             cookie_headers(&session),
             with_message("/cart", "notice", "Moved from your wishlist."),
         )
-            .into_response(),
-        Err(e) => wish_redirect(viewer, &session, Err(e)),
+            .into_response()),
+        Err(e) => wish_redirect(&session, Err(e)),
     }
 }
 
@@ -683,13 +631,18 @@ impl CheckoutPage {
 async fn checkout_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    SignedIn(viewer): SignedIn,
     headers: HeaderMap,
-) -> Response {
-    if viewer.is_none() {
-        return sign_in_first("/checkout");
-    }
-    render_checkout(&s, &meta, viewer, &headers, CheckoutForm::default(), None).await
+) -> Result<Response, PageError> {
+    render_checkout(
+        &s,
+        &meta,
+        Some(viewer),
+        &headers,
+        CheckoutForm::default(),
+        None,
+    )
+    .await
 }
 
 async fn render_checkout(
@@ -699,14 +652,14 @@ async fn render_checkout(
     headers: &HeaderMap,
     mut form: CheckoutForm,
     refusal: Option<ErrorEnvelope>,
-) -> Response {
+) -> Result<Response, PageError> {
     let (session, cart) = match load_cart(s, meta, headers).await {
         Ok(v) => v,
-        Err(e) if e.status == 401 => return sign_in_first("/checkout"),
-        Err(e) => return envelope_page(viewer, e),
+        Err(e) if e.status == 401 => return Ok(sign_in_first("/checkout")),
+        Err(e) => return Err(e.into()),
     };
     if cart.lines.is_empty() && refusal.is_none() {
-        return (cookie_headers(&session), Redirect::to("/cart")).into_response();
+        return Ok((cookie_headers(&session), Redirect::to("/cart")).into_response());
     }
     let addresses = s
         .call::<a::ListAddresses>(meta, &Empty {})
@@ -774,7 +727,7 @@ async fn render_checkout(
         None => (FieldErrors::default(), None, StatusCode::OK),
     };
     let nav = Nav::load(s, meta, &viewer, Some(cart.item_count)).await;
-    (
+    Ok((
         status,
         cookie_headers(&session),
         CheckoutPage {
@@ -789,7 +742,7 @@ async fn render_checkout(
             cod_ok,
         },
     )
-        .into_response()
+        .into_response())
 }
 
 fn optional(v: &str) -> Option<String> {
@@ -803,14 +756,12 @@ async fn place(
     Viewer(viewer): Viewer,
     headers: HeaderMap,
     Form(form): Form<CheckoutForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     if viewer.is_none() {
-        return sign_in_first("/checkout");
+        return Ok(sign_in_first("/checkout"));
     }
     // Any guest cart of this browser joins the account's cart first.
-    if let Err(e) = cart_session(&s, &meta, &headers).await {
-        return envelope_page(viewer, e.0);
-    }
+    cart_session(&s, &meta, &headers).await?;
     let payment = match form.payment.as_str() {
         "card" => PaymentMethod::Card,
         "cod" => PaymentMethod::Cod,
@@ -856,17 +807,17 @@ async fn place(
         )
         .await;
     match result {
-        Ok(r) => match (&r.payment_url, r.status) {
+        Ok(r) => Ok(match (&r.payment_url, r.status) {
             (Some(url), CheckoutStatus::AwaitingPayment | CheckoutStatus::Reserving) => {
                 Redirect::to(&same_site(&s, url)).into_response()
             }
             _ => Redirect::to(&format!("/checkout/{}", r.checkout_id)).into_response(),
-        },
-        Err(e) if e.0.status == 401 => sign_in_first("/checkout"),
+        }),
+        Err(e) if e.0.status == 401 => Ok(sign_in_first("/checkout")),
         Err(e) if e.0.status < 500 => {
             render_checkout(&s, &meta, viewer, &headers, form, Some(e.0)).await
         }
-        Err(e) => envelope_page(viewer, e.0),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -905,17 +856,13 @@ async fn result_page(
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, PageError> {
     if viewer.is_none() {
-        return sign_in_first(&format!("/checkout/{}", urlencode(&id)));
+        return Ok(sign_in_first(&format!("/checkout/{}", urlencode(&id))));
     }
-    let result = match s
+    let result = s
         .call::<o::GetCheckout>(&meta, &CheckoutId { checkout_id: id })
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+        .await?;
     let orders = result
         .orders
         .iter()
@@ -929,14 +876,14 @@ async fn result_page(
         .collect();
     let nav = Nav::load(&s, &meta, &viewer, None).await;
     let pay_link = result.payment_url.as_deref().map(|u| same_site(&s, u));
-    ResultPage {
+    Ok(ResultPage {
         viewer,
         nav,
         result,
         orders,
         pay_link,
     }
-    .into_response()
+    .into_response())
 }
 
 // ---------------------------------------------------------------- notifications
@@ -975,42 +922,35 @@ fn note_view(n: Notification) -> NoteView {
 async fn notifications_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-) -> Response {
-    if viewer.is_none() {
-        return sign_in_first("/notifications");
-    }
+    SignedIn(viewer): SignedIn,
+) -> Result<Response, PageError> {
     let list = match s.call::<o::ListNotifications>(&meta, &Empty {}).await {
         Ok(l) => l,
-        Err(e) if e.0.status == 401 => return sign_in_first("/notifications"),
-        Err(e) => return envelope_page(viewer, e.0),
+        Err(e) if e.0.status == 401 => return Ok(sign_in_first("/notifications")),
+        Err(e) => return Err(e.into()),
     };
     let nav = Nav {
         signed_in: true,
         cart_count: None,
         unread: list.unread,
     };
-    NotificationsPage {
-        viewer,
+    Ok(NotificationsPage {
+        viewer: Some(viewer),
         nav,
         items: list.notifications.into_iter().map(note_view).collect(),
     }
-    .into_response()
+    .into_response())
 }
 
 async fn mark_all_read(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
-) -> Response {
+) -> Result<Response, PageError> {
     if viewer.is_none() {
-        return sign_in_first("/notifications");
+        return Ok(sign_in_first("/notifications"));
     }
-    match s
-        .call::<o::MarkNotificationsRead>(&meta, &MarkRead { ids: Vec::new() })
-        .await
-    {
-        Ok(_) => Redirect::to("/notifications").into_response(),
-        Err(e) => envelope_page(viewer, e.0),
-    }
+    s.call::<o::MarkNotificationsRead>(&meta, &MarkRead { ids: Vec::new() })
+        .await?;
+    Ok(Redirect::to("/notifications").into_response())
 }

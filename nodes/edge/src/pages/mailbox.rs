@@ -15,6 +15,7 @@ use bazaar_subjects::mail::{ListMailbox, MailboxMessage};
 
 use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
+use crate::ui::errors::PageError;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new().route("/dev/mailbox", get(mailbox))
@@ -28,8 +29,12 @@ struct MailboxPage {
     messages: Vec<MailboxMessage>,
 }
 
-async fn mailbox(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): Viewer) -> Response {
-    match s.call::<ListMailbox>(&meta, &Empty {}).await {
+async fn mailbox(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+) -> Result<Response, PageError> {
+    Ok(match s.call::<ListMailbox>(&meta, &Empty {}).await {
         Ok(m) => MailboxPage {
             viewer,
             available: true,
@@ -46,6 +51,6 @@ async fn mailbox(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): V
             },
         )
             .into_response(),
-        Err(e) => crate::ui::errors::error_page(e.0),
-    }
+        Err(e) => return Err(e.into()),
+    })
 }

@@ -16,7 +16,7 @@ use bazaar_subjects::orders::{
 };
 
 use crate::extract::{Meta, Viewer};
-use crate::ui::errors::{envelope_page, error_view};
+use crate::ui::errors::{PageError, error_view};
 use crate::ui::query::urlencode;
 use crate::ui::redirect::sign_in_first;
 use crate::ui::time::human_time;
@@ -153,7 +153,7 @@ async fn write(
         Err(ApiError(e)) if matches!(e.status, 403 | 409) => {
             Redirect::to(&format!("{here}?error={}", urlencode(&e.message))).into_response()
         }
-        Err(ApiError(e)) => envelope_page(viewer, e),
+        Err(e) => PageError::from(e).into_response(),
     }
 }
 

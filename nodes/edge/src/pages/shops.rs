@@ -21,6 +21,7 @@ use bazaar_subjects::{Empty, ErrorEnvelope};
 
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::extract::{Meta, Viewer};
+use crate::ui::errors::PageError;
 use crate::{ApiError, EdgeState};
 
 const FORM_PATH: &str = "/seller/shop";
@@ -308,7 +309,7 @@ async fn form_page(
             404 => render_form(&s, &meta, viewer, None, ShopForm::default(), None, None).await,
             401 => sign_in_first(FORM_PATH),
             403 => not_for_buyers(viewer),
-            _ => crate::ui::errors::error_page(e),
+            _ => PageError(e).into_response(),
         },
     }
 }
@@ -389,7 +390,7 @@ async fn save(
             404 => None,
             401 => return sign_in_first(FORM_PATH),
             403 => return not_for_buyers(viewer),
-            _ => return crate::ui::errors::error_page(e),
+            _ => return PageError(e).into_response(),
         },
     };
     let posted = match read_form(&s, multipart).await {
@@ -519,7 +520,7 @@ async fn shop_page(
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
     Path(slug): Path<String>,
-) -> Response {
+) -> Result<Response, PageError> {
     let search = SearchProducts {
         shop: Some(slug.clone()),
         sort: SortOrder::Newest,
@@ -531,10 +532,7 @@ async fn shop_page(
         s.call::<sellers::GetShop>(&meta, &which),
         s.call::<SearchCatalog>(&meta, &search),
     );
-    let page = match page {
-        Ok(page) => page,
-        Err(ApiError(e)) => return crate::ui::errors::error_page(e),
-    };
+    let page = page?;
     let (products, total_products) = match products {
         Ok(results) => (
             Some(
@@ -572,7 +570,7 @@ async fn shop_page(
         &page.shop.id,
     )
     .await;
-    ShopPageView {
+    Ok(ShopPageView {
         viewer,
         reviews,
         hours: hours_lines(&page.shop.opening_hours),
@@ -588,7 +586,7 @@ async fn shop_page(
         products,
         total_products,
     }
-    .into_response()
+    .into_response())
 }
 
 async fn follow(
@@ -620,7 +618,7 @@ async fn set_following(s: EdgeState, meta: RequestMeta, slug: String, on: bool) 
         Err(ApiError(e)) if e.status == 401 && is_plain_slug(&body.slug) => {
             sign_in_first(&format!("/shops/{}", body.slug))
         }
-        Err(ApiError(e)) => crate::ui::errors::error_page(e),
+        Err(e) => PageError::from(e).into_response(),
     }
 }
 

@@ -23,7 +23,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
-use crate::ui::errors::envelope_page;
+use crate::ui::errors::PageError;
 use crate::ui::forms::{Choice, ChoiceGroup};
 use crate::ui::money::{format_price, parse_price};
 use crate::ui::query::{all, first, is_on, query_pairs, query_string};
@@ -602,15 +602,12 @@ async fn product_page(
     Viewer(viewer): Viewer,
     Path(slug): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let (view, categories) = tokio::join!(
         crate::api::products::product_view(&s, &meta, slug),
         s.call::<admin::ListCategories>(&meta, &Empty {}),
     );
-    let view = match view {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+    let view = view?;
     let p = view.product;
     let reviews = crate::pages::reviews::load(
         &s,
@@ -677,7 +674,7 @@ async fn product_page(
         reviews,
         p,
     };
-    page.into_response()
+    Ok(page.into_response())
 }
 
 #[cfg(test)]

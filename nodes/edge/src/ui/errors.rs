@@ -61,6 +61,38 @@ pub(crate) fn envelope_page(viewer: Option<Account>, e: ErrorEnvelope) -> Respon
         .into_response()
 }
 
+/// A page handler's error: answered with the friendly error page and the
+/// status the envelope carries, so page handlers use `?` on node calls.
+///
+/// The page is rendered here without a viewer; the page-error middleware puts
+/// the signed-in viewer back in its header.
+#[derive(Debug)]
+pub(crate) struct PageError(pub ErrorEnvelope);
+
+/// The envelope of a [`PageError`] response, for the page-error middleware.
+#[derive(Clone)]
+pub(crate) struct RefusedPage(pub ErrorEnvelope);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let mut response = envelope_page(None, self.0.clone());
+        response.extensions_mut().insert(RefusedPage(self.0));
+        response
+    }
+}
+
+impl From<ErrorEnvelope> for PageError {
+    fn from(e: ErrorEnvelope) -> Self {
+        Self(e)
+    }
+}
+
+impl From<crate::ApiError> for PageError {
+    fn from(e: crate::ApiError) -> Self {
+        Self(e.0)
+    }
+}
+
 /// The friendly page for an error, for a request whose viewer is not known.
 pub(crate) fn error_page(e: ErrorEnvelope) -> Response {
     envelope_page(None, e)

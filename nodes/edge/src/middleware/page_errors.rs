@@ -1,0 +1,56 @@
+//! Error pages keep the signed-in viewer in their header: a page handler
+//! answers an error with [`PageError`](crate::ui::errors::PageError) (by `?`),
+//! and this layer renders that page again with the viewer the handler already
+//! looked up, or looks them up itself when the handler had not yet.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use bazaar_subjects::Empty;
+use bazaar_subjects::auth::{Account, GetMe};
+
+use crate::EdgeState;
+use crate::extract::Meta;
+use crate::ui::errors::{RefusedPage, envelope_page};
+
+/// The request's viewer once the [`Viewer`](crate::extract::Viewer) extractor
+/// looked them up: shared with this layer so an error page needs no second
+/// lookup, and a second extraction none either.
+#[derive(Clone, Default)]
+pub(crate) struct ViewerSlot(Arc<OnceLock<Option<Account>>>);
+
+impl ViewerSlot {
+    pub(crate) fn get(&self) -> Option<&Option<Account>> {
+        self.0.get()
+    }
+
+    pub(crate) fn set(&self, viewer: Option<Account>) {
+        let _ = self.0.set(viewer);
+    }
+}
+
+pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
+    let slot = ViewerSlot::default();
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(slot.clone());
+    let Ok(Meta(meta)) = Meta::from_request_parts(&mut parts, &state).await;
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let Some(RefusedPage(envelope)) = response.extensions_mut().remove::<RefusedPage>() else {
+        return response;
+    };
+    let viewer = match slot.get() {
+        Some(viewer) => viewer.clone(),
+        None if meta.authorization.is_some() => state.call::<GetMe>(&meta, &Empty {}).await.ok(),
+        None => None,
+    };
+    if viewer.is_none() {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let (_, body) = envelope_page(viewer, envelope).into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, body)
+}
