@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::EdgeState;
 use crate::api::auth::{clear_cookies, limit_email, session_cookies};
 use crate::extract::{Meta, REFRESH_COOKIE, Viewer, cookie_value};
+use crate::ui::forms::FieldErrors;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -557,8 +558,8 @@ struct AccountPage {
     notice: Option<String>,
     error: Option<String>,
     address_fields: Vec<(String, &'static str, String)>,
-    address_errors: HashMap<String, String>,
-    password_errors: HashMap<String, String>,
+    address_errors: FieldErrors,
+    password_errors: FieldErrors,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -588,15 +589,8 @@ struct AccountState {
     notice: Option<String>,
     error: Option<String>,
     address: AddressForm,
-    address_errors: HashMap<String, String>,
-    password_errors: HashMap<String, String>,
-}
-
-fn field_errors(e: &ErrorEnvelope) -> HashMap<String, String> {
-    e.fields
-        .iter()
-        .map(|f| (f.field.clone(), f.message.clone()))
-        .collect()
+    address_errors: FieldErrors,
+    password_errors: FieldErrors,
 }
 
 async fn render_account(
@@ -743,7 +737,7 @@ async fn add_address(
         Err(e) => {
             let st = AccountState {
                 error: Some("The address could not be saved: see the marked fields.".into()),
-                address_errors: field_errors(&e.0),
+                address_errors: FieldErrors::from_envelope(&e.0),
                 address: f,
                 ..Default::default()
             };
@@ -783,7 +777,7 @@ async fn change_password(
         Err(e) => {
             let st = AccountState {
                 error: Some("The password was not changed.".into()),
-                password_errors: field_errors(&e.0),
+                password_errors: FieldErrors::from_envelope(&e.0),
                 ..Default::default()
             };
             render_account(&s, &meta, st, status_of(&e.0)).await

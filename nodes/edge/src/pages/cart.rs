@@ -29,7 +29,7 @@ use crate::ui::errors::PageError;
 use crate::ui::forms::FieldErrors;
 use crate::ui::money::format_price;
 use crate::ui::query::urlencode;
-use crate::ui::redirect::sign_in_first;
+use crate::ui::redirect::{sign_in_first, with_error, with_notice};
 use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
@@ -57,10 +57,6 @@ fn cookie_headers(session: &CartSession) -> AppendHeaders<Vec<(header::HeaderNam
             .map(|v| (header::SET_COOKIE, v.clone()))
             .collect(),
     )
-}
-
-fn with_message(path: &str, key: &str, message: &str) -> Redirect {
-    Redirect::to(&format!("{path}?{key}={}", urlencode(message)))
 }
 
 /// A link to this site as a path (so it works whatever host the browser
@@ -284,7 +280,7 @@ async fn add(
             Err(_) => {
                 return Ok((
                     cookie_headers(&session),
-                    with_message("/cart", "error", "Enter a quantity as a whole number."),
+                    with_error("/cart", "Enter a quantity as a whole number."),
                 )
                     .into_response());
             }
@@ -306,11 +302,9 @@ async fn add(
     match result {
         Ok(_) => Ok((cookie_headers(&session), Redirect::to("/cart")).into_response()),
         // The cart page says why (not for sale, out of stock, a bad option).
-        Err(e) if matches!(e.0.status, 400 | 404 | 409 | 422) => Ok((
-            cookie_headers(&session),
-            with_message("/cart", "error", &e.0.message),
-        )
-            .into_response()),
+        Err(e) if matches!(e.0.status, 400 | 404 | 409 | 422) => {
+            Ok((cookie_headers(&session), with_error("/cart", &e.0.message)).into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -328,9 +322,7 @@ async fn update_line(
     Form(f): Form<QuantityForm>,
 ) -> Result<Response, PageError> {
     let Ok(quantity) = f.quantity.trim().parse::<i64>() else {
-        return Ok(
-            with_message("/cart", "error", "Enter a quantity as a whole number.").into_response(),
-        );
+        return Ok(with_error("/cart", "Enter a quantity as a whole number.").into_response());
     };
     let session = cart_session(&s, &meta, &headers).await?;
     let result = s
@@ -361,16 +353,10 @@ fn back_with_message(
     result: Result<&str, crate::ApiError>,
 ) -> Result<Response, PageError> {
     match result {
-        Ok(notice) => Ok((
-            cookie_headers(session),
-            with_message(path, "notice", notice),
-        )
-            .into_response()),
-        Err(e) if e.0.status < 500 => Ok((
-            cookie_headers(session),
-            with_message(path, "error", &e.0.message),
-        )
-            .into_response()),
+        Ok(notice) => Ok((cookie_headers(session), with_notice(path, notice)).into_response()),
+        Err(e) if e.0.status < 500 => {
+            Ok((cookie_headers(session), with_error(path, &e.0.message)).into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -568,7 +554,7 @@ async fn wish_move(
     match removed {
         Ok(_) => Ok((
             cookie_headers(&session),
-            with_message("/cart", "notice", "Moved from your wishlist."),
+            with_notice("/cart", "Moved from your wishlist."),
         )
             .into_response()),
         Err(e) => wish_redirect(&session, Err(e)),

@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use bazaar_subjects::auth::Account;
@@ -25,7 +25,7 @@ use crate::ui::errors::{envelope_page, error_view};
 use crate::ui::forms::FieldErrors;
 use crate::ui::money::{format_price, parse_price};
 use crate::ui::query::urlencode;
-use crate::ui::redirect::sign_in_first;
+use crate::ui::redirect::{sign_in_first, with_error, with_notice};
 use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
@@ -442,9 +442,9 @@ fn after(
     role: Role,
 ) -> Response {
     match result {
-        Ok(notice) => Redirect::to(&format!("{here}?notice={}", urlencode(notice))).into_response(),
+        Ok(notice) => with_notice(here, notice).into_response(),
         Err(e) if matches!(e.0.status, 400 | 409 | 422) => {
-            Redirect::to(&format!("{here}?error={}", urlencode(&e.0.message))).into_response()
+            with_error(here, &e.0.message).into_response()
         }
         Err(e) => refusal(viewer, e.0, here, role),
     }
@@ -487,11 +487,7 @@ async fn advance(
         return sign_in_first(&here);
     }
     let Some(status) = status_param(&f.status) else {
-        return Redirect::to(&format!(
-            "{here}?error={}",
-            urlencode("Choose the next step.")
-        ))
-        .into_response();
+        return with_error(&here, "Choose the next step.").into_response();
     };
     let result = s
         .call::<o::AdvanceShopOrder>(&meta, &AdvanceOrder { id, status })
@@ -746,11 +742,9 @@ async fn create_coupon(
         Err(e) => return render_coupons(&s, &meta, viewer, form, Some(e), &HashMap::new()).await,
     };
     match s.call::<o::CreateCoupon>(&meta, &input).await {
-        Ok(c) => Redirect::to(&format!(
-            "/seller/coupons?notice={}",
-            urlencode(&format!("Code {} created.", c.code))
-        ))
-        .into_response(),
+        Ok(c) => {
+            with_notice("/seller/coupons", &format!("Code {} created.", c.code)).into_response()
+        }
         Err(e) if matches!(e.0.status, 400 | 409 | 422) => {
             render_coupons(&s, &meta, viewer, form, Some(e.0), &HashMap::new()).await
         }
@@ -768,7 +762,7 @@ async fn delete_coupon(
         return sign_in_first("/seller/coupons");
     }
     match s.call::<o::DeleteCoupon>(&meta, &CouponId { id }).await {
-        Ok(_) => Redirect::to("/seller/coupons?notice=Code%20deleted.").into_response(),
+        Ok(_) => with_notice("/seller/coupons", "Code deleted.").into_response(),
         Err(e) => refusal(viewer, e.0, "/seller/coupons", Role::Seller),
     }
 }

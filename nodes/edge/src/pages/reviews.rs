@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Form, Router};
 use bazaar_runtime::RequestMeta;
@@ -18,7 +18,7 @@ use bazaar_subjects::orders::{
 use crate::extract::{Meta, Viewer};
 use crate::ui::errors::{PageError, error_view};
 use crate::ui::query::urlencode;
-use crate::ui::redirect::sign_in_first;
+use crate::ui::redirect::{sign_in_first, with_error, with_notice};
 use crate::ui::time::human_time;
 use crate::{ApiError, EdgeState};
 
@@ -131,11 +131,7 @@ async fn write(
         images: Vec::new(),
     };
     match s.call::<UpsertReview>(&meta, &input).await {
-        Ok(_) => Redirect::to(&format!(
-            "{here}?notice={}",
-            urlencode("Thank you: your review is published.")
-        ))
-        .into_response(),
+        Ok(_) => with_notice(&here, "Thank you: your review is published.").into_response(),
         Err(ApiError(e)) if e.status == 422 => {
             let why: Vec<&str> = e.fields.iter().map(|f| f.message.as_str()).collect();
             let message = if why.is_empty() {
@@ -151,7 +147,7 @@ async fn write(
             )
         }
         Err(ApiError(e)) if matches!(e.status, 403 | 409) => {
-            Redirect::to(&format!("{here}?error={}", urlencode(&e.message))).into_response()
+            with_error(&here, &e.message).into_response()
         }
         Err(e) => PageError::from(e).into_response(),
     }

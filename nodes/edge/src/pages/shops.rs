@@ -22,6 +22,7 @@ use bazaar_subjects::{Empty, ErrorEnvelope};
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::extract::{Meta, Viewer};
 use crate::ui::errors::PageError;
+use crate::ui::forms::FieldErrors;
 use crate::{ApiError, EdgeState};
 
 const FORM_PATH: &str = "/seller/shop";
@@ -225,18 +226,18 @@ struct ShopFormPage {
     days: Vec<DayRow>,
     links: Vec<(usize, String, String)>,
     categories: Vec<Category>,
-    errors: HashMap<String, Vec<String>>,
+    errors: FieldErrors,
     error: Option<String>,
     notice: Option<String>,
 }
 
 impl ShopFormPage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
+    fn errors_for(&self, field: &str) -> &[String] {
+        self.errors.messages(field)
     }
 
     fn has_error(&self, field: &str) -> bool {
-        self.errors.contains_key(field)
+        self.errors.has(field)
     }
 }
 
@@ -254,17 +255,12 @@ async fn render_form(
         .await
         .map(|l| l.categories)
         .unwrap_or_default();
-    let mut errors: HashMap<String, Vec<String>> = HashMap::new();
+    let mut errors = FieldErrors::default();
     let mut error = None;
     let mut status = StatusCode::OK;
     if let Some(e) = failure {
         status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-        for f in &e.fields {
-            errors
-                .entry(f.field.clone())
-                .or_default()
-                .push(f.message.clone());
-        }
+        errors = FieldErrors::from_envelope(&e);
         error = Some(if e.fields.is_empty() {
             e.message
         } else {

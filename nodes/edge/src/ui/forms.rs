@@ -3,9 +3,9 @@
 
 use bazaar_subjects::ErrorEnvelope;
 
-/// A refused form's messages by field name (several for one field joined).
+/// A refused form's messages by field name, in the order they came.
 #[derive(Default)]
-pub(crate) struct FieldErrors(std::collections::HashMap<String, String>);
+pub(crate) struct FieldErrors(std::collections::HashMap<String, Vec<String>>);
 
 impl FieldErrors {
     pub(crate) fn from_envelope(e: &ErrorEnvelope) -> Self {
@@ -19,11 +19,8 @@ impl FieldErrors {
     pub(crate) fn add(&mut self, field: &str, message: &str) {
         self.0
             .entry(field.to_owned())
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(message);
-            })
-            .or_insert_with(|| message.to_owned());
+            .or_default()
+            .push(message.to_owned());
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -39,8 +36,14 @@ impl FieldErrors {
         self.0.contains_key(field)
     }
 
-    pub(crate) fn message(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str)
+    /// The field's messages as one line (several joined by `; `).
+    pub(crate) fn message(&self, field: &str) -> Option<String> {
+        self.0.get(field).map(|m| m.join("; "))
+    }
+
+    /// The field's messages one by one.
+    pub(crate) fn messages(&self, field: &str) -> &[String] {
+        self.0.get(field).map_or(&[], Vec::as_slice)
     }
 }
 
