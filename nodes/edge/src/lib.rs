@@ -53,6 +53,9 @@ mod ui {
     pub(crate) mod time;
 }
 
+#[cfg(test)]
+mod test_support;
+
 /// Layers every request passes through.
 mod middleware {
     pub(crate) mod csrf;

@@ -209,7 +209,62 @@ pub(crate) fn retry_after_header(secs: u64) -> HeaderValue {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration as StdDuration;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{StatusCode, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
     use super::*;
+    use crate::test_support::{body_text, offline_state};
+
+    #[tokio::test]
+    async fn page_views_are_not_counted() {
+        // The limiter's store is never reached here: a page view does not wait for it.
+        let state = offline_state(EdgeConfig::default()).await;
+        let app = Router::new()
+            .route("/products", get(|| async { "products" }))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware,
+            ))
+            .with_state(state);
+        let request = axum::http::Request::get("/products")
+            .body(Body::empty())
+            .unwrap();
+        let response = tokio::time::timeout(StdDuration::from_secs(2), app.oneshot(request))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_is_429_with_when_to_come_back() {
+        let response = too_many(37).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "37");
+        let body: ErrorEnvelope = serde_json::from_str(&body_text(response).await).unwrap();
+        assert_eq!(body.retry_after_secs, Some(37));
+    }
+
+    #[test]
+    fn sign_in_and_code_paths_get_the_stricter_limit() {
+        for path in [
+            "/api/login",
+            "/api/register/user",
+            "/api/forgot-password",
+            "/api/reset-password",
+            "/api/refresh-token",
+        ] {
+            assert!(is_auth_path(path), "{path}");
+        }
+        for path in ["/api/products", "/api/cart", "/login"] {
+            assert!(!is_auth_path(path), "{path}");
+        }
+    }
 
     fn request(forwarded: &[&str]) -> Request {
         let mut b = axum::http::Request::builder().uri("/api/login");

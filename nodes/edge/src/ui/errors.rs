@@ -107,3 +107,79 @@ pub async fn not_found(uri: Uri) -> Response {
         error_page(envelope)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::test_support::body_text;
+
+    async fn get_page(app: Router, path: &str) -> Response {
+        app.oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_page_error_is_the_friendly_page_with_the_envelopes_status() {
+        let app = Router::new().route(
+            "/shops/gone",
+            get(|| async {
+                Err::<(), PageError>(
+                    crate::ApiError(ErrorEnvelope::not_found("no such shop")).into(),
+                )
+            }),
+        );
+        let response = get_page(app, "/shops/gone").await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(
+            response.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = body_text(response).await;
+        assert!(html.contains("Page not found"), "{html}");
+        assert!(html.contains("no such shop"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn a_node_that_does_not_answer_is_a_page_saying_we_will_be_back() {
+        let app = Router::new().route(
+            "/",
+            get(|| async {
+                Err::<(), PageError>(PageError(
+                    ErrorEnvelope::new(bazaar_subjects::ErrorCode::Unavailable, "no catalog")
+                        .with_request_id(Some("req-1".into())),
+                ))
+            }),
+        );
+        let response = get_page(app, "/").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let html = body_text(response).await;
+        assert!(
+            html.contains("We&#39;ll be right back") || html.contains("We'll be right back"),
+            "{html}"
+        );
+        assert!(html.contains("req-1"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn unknown_api_paths_get_the_envelope_and_unknown_pages_a_page() {
+        let app = Router::new().fallback(not_found);
+        let api = get_page(app.clone(), "/api/nothing").await;
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        assert_eq!(api.headers()[header::CONTENT_TYPE], "application/json");
+        let body: ErrorEnvelope = serde_json::from_str(&body_text(api).await).unwrap();
+        assert_eq!(body.code, bazaar_subjects::ErrorCode::NotFound);
+
+        let page = get_page(app, "/nothing").await;
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        assert!(body_text(page).await.contains("Page not found"));
+    }
+}
