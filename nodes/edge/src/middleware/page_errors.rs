@@ -1,7 +1,8 @@
-//! Error pages keep the signed-in viewer in their header: a page handler
-//! answers an error with [`PageError`](crate::ui::errors::PageError) (by `?`),
-//! and this layer renders that page again with the viewer the handler already
-//! looked up, or looks them up itself when the handler had not yet.
+//! Error pages wear the same chrome as every page: a page handler answers an
+//! error with [`PageError`](crate::ui::errors::PageError) (by `?`) or an
+//! error page, and this layer renders that page again with the site's name
+//! and the viewer the handler already looked up (or looks them up itself
+//! when the handler had not yet).
 
 use std::sync::{Arc, OnceLock};
 
@@ -14,7 +15,8 @@ use bazaar_subjects::auth::{Account, GetMe};
 
 use crate::EdgeState;
 use crate::extract::Meta;
-use crate::ui::errors::{RefusedPage, envelope_page};
+use crate::ui::chrome::Chrome;
+use crate::ui::errors::RefusedPage;
 
 /// The request's viewer once the [`Viewer`](crate::extract::Viewer) extractor
 /// looked them up: shared with this layer so an error page needs no second
@@ -38,7 +40,7 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
     parts.extensions.insert(slot.clone());
     let Ok(Meta(meta)) = Meta::from_request_parts(&mut parts, &state).await;
     let mut response = next.run(Request::from_parts(parts, body)).await;
-    let Some(RefusedPage(envelope)) = response.extensions_mut().remove::<RefusedPage>() else {
+    let Some(refused) = response.extensions_mut().remove::<RefusedPage>() else {
         return response;
     };
     let viewer = match slot.get() {
@@ -46,11 +48,9 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
         None if meta.authorization.is_some() => state.call::<GetMe>(&meta, &Empty {}).await.ok(),
         None => None,
     };
-    if viewer.is_none() {
-        return response;
-    }
+    let chrome = Chrome::load(&state, &meta).await;
     let (mut parts, _) = response.into_parts();
-    let (_, body) = envelope_page(viewer, envelope).into_parts();
+    let (_, body) = refused.render(viewer, chrome).into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, body)
 }

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::EdgeState;
 use crate::api::auth::{clear_cookies, limit_email, session_cookies};
 use crate::extract::{Meta, REFRESH_COOKIE, Viewer, cookie_value};
+use crate::ui::chrome::Chrome;
 use crate::ui::forms::FieldErrors;
 
 pub fn routes() -> Router<EdgeState> {
@@ -141,11 +142,20 @@ impl FormSpec {
 #[template(path = "form.html")]
 struct FormPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     form: FormSpec,
 }
 
-fn render(viewer: Option<Account>, form: FormSpec, status: StatusCode) -> Response {
-    (status, FormPage { viewer, form }).into_response()
+fn render(viewer: Option<Account>, chrome: Chrome, form: FormSpec, status: StatusCode) -> Response {
+    (
+        status,
+        FormPage {
+            viewer,
+            chrome,
+            form,
+        },
+    )
+        .into_response()
 }
 
 fn status_of(e: &ErrorEnvelope) -> StatusCode {
@@ -218,17 +228,19 @@ fn signup_form(role: Role, f: &SignupForm) -> FormSpec {
     spec
 }
 
-async fn signup_page(Viewer(viewer): Viewer) -> Response {
+async fn signup_page(Viewer(viewer): Viewer, chrome: Chrome) -> Response {
     render(
         viewer,
+        chrome,
         signup_form(Role::Buyer, &SignupForm::default()),
         StatusCode::OK,
     )
 }
 
-async fn seller_signup_page(Viewer(viewer): Viewer) -> Response {
+async fn seller_signup_page(Viewer(viewer): Viewer, chrome: Chrome) -> Response {
     render(
         viewer,
+        chrome,
         signup_form(Role::Seller, &SignupForm::default()),
         StatusCode::OK,
     )
@@ -237,20 +249,28 @@ async fn seller_signup_page(Viewer(viewer): Viewer) -> Response {
 async fn signup_buyer(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<SignupForm>,
 ) -> Response {
-    signup(s, meta, Role::Buyer, f).await
+    signup(s, meta, chrome, Role::Buyer, f).await
 }
 
 async fn signup_seller(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<SignupForm>,
 ) -> Response {
-    signup(s, meta, Role::Seller, f).await
+    signup(s, meta, chrome, Role::Seller, f).await
 }
 
-async fn signup(s: EdgeState, meta: RequestMeta, role: Role, f: SignupForm) -> Response {
+async fn signup(
+    s: EdgeState,
+    meta: RequestMeta,
+    chrome: Chrome,
+    role: Role,
+    f: SignupForm,
+) -> Response {
     let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let request = RegisterRequest {
         name: f.name.clone(),
@@ -272,6 +292,7 @@ async fn signup(s: EdgeState, meta: RequestMeta, role: Role, f: SignupForm) -> R
         }
         Err(e) => render(
             None,
+            chrome,
             signup_form(role, &f).with_error(e.clone()),
             status_of(&e),
         ),
@@ -317,18 +338,23 @@ fn verify_form(email: &str) -> FormSpec {
     spec
 }
 
-async fn verify_page(Viewer(viewer): Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn verify_page(
+    Viewer(viewer): Viewer,
+    chrome: Chrome,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let email = q.get("email").cloned().unwrap_or_default();
     let mut spec = verify_form(&email);
     if q.contains_key("sent") {
         spec.notice = Some(format!("We sent a code to {email}. Check your inbox."));
     }
-    render(viewer, spec, StatusCode::OK)
+    render(viewer, chrome, spec, StatusCode::OK)
 }
 
 async fn verify(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<VerifyForm>,
 ) -> Response {
     let req = VerifyRequest {
@@ -347,7 +373,7 @@ async fn verify(
         Err(e) => {
             let mut spec = verify_form(&f.email);
             spec.fields[1].error = Some(e.0.message.clone());
-            render(None, spec, status_of(&e.0))
+            render(None, chrome, spec, status_of(&e.0))
         }
     }
 }
@@ -355,6 +381,7 @@ async fn verify(
 async fn resend(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<a::EmailOnly>,
 ) -> Response {
     let mut spec = verify_form(&f.email);
@@ -366,9 +393,9 @@ async fn resend(
         Ok(_) => {
             spec.notice =
                 Some("If a sign-up is waiting for this address, a new code is on its way.".into());
-            render(None, spec, StatusCode::OK)
+            render(None, chrome, spec, StatusCode::OK)
         }
-        Err(e) => render(None, spec.with_error(e.clone()), status_of(&e)),
+        Err(e) => render(None, chrome, spec.with_error(e.clone()), status_of(&e)),
     }
 }
 
@@ -403,6 +430,7 @@ fn login_form(f: &LoginForm) -> FormSpec {
 async fn login_page(
     State(s): State<EdgeState>,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let form = LoginForm {
@@ -414,10 +442,15 @@ async fn login_page(
     if q.contains_key("reset") {
         spec.notice = Some("Your password is changed. Sign in with the new one.".into());
     }
-    render(viewer, spec, StatusCode::OK)
+    render(viewer, chrome, spec, StatusCode::OK)
 }
 
-async fn login(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    chrome: Chrome,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let req = LoginRequest {
         email: f.email.clone(),
         password: f.password.clone(),
@@ -428,7 +461,12 @@ async fn login(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<Login
     };
     match result {
         Ok(session) => signed_in(&s, &session, &safe_next(Some(&f.next))),
-        Err(e) => render(None, login_form(&f).with_error(e.clone()), status_of(&e)),
+        Err(e) => render(
+            None,
+            chrome,
+            login_form(&f).with_error(e.clone()),
+            status_of(&e),
+        ),
     }
 }
 
@@ -452,13 +490,14 @@ fn forgot_form(email: &str) -> FormSpec {
     spec
 }
 
-async fn forgot_page(Viewer(viewer): Viewer) -> Response {
-    render(viewer, forgot_form(""), StatusCode::OK)
+async fn forgot_page(Viewer(viewer): Viewer, chrome: Chrome) -> Response {
+    render(viewer, chrome, forgot_form(""), StatusCode::OK)
 }
 
 async fn forgot(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<a::EmailOnly>,
 ) -> Response {
     let result = match limit_email(&s, "reset", &f.email).await {
@@ -473,6 +512,7 @@ async fn forgot(
         .into_response(),
         Err(e) => render(
             None,
+            chrome,
             forgot_form(&f.email).with_error(e.clone()),
             status_of(&e),
         ),
@@ -514,16 +554,25 @@ fn reset_form(email: &str) -> FormSpec {
     )
 }
 
-async fn reset_page(Viewer(viewer): Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn reset_page(
+    Viewer(viewer): Viewer,
+    chrome: Chrome,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let email = q.get("email").cloned().unwrap_or_default();
     let mut spec = reset_form(&email);
     if q.contains_key("sent") {
         spec.notice = Some("If an account uses this address, a code is on its way.".into());
     }
-    render(viewer, spec, StatusCode::OK)
+    render(viewer, chrome, spec, StatusCode::OK)
 }
 
-async fn reset(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<ResetForm>) -> Response {
+async fn reset(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    chrome: Chrome,
+    Form(f): Form<ResetForm>,
+) -> Response {
     let req = ResetPasswordRequest {
         email: f.email.clone(),
         otp: f.otp.trim().to_owned(),
@@ -543,7 +592,7 @@ async fn reset(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<Reset
             } else {
                 spec = spec.with_error(e.clone());
             }
-            render(None, spec, status_of(&e))
+            render(None, chrome, spec, status_of(&e))
         }
     }
 }
@@ -552,6 +601,7 @@ async fn reset(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<Reset
 #[template(path = "account.html")]
 struct AccountPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     account: Account,
     initial: String,
     addresses: Vec<Address>,
@@ -619,6 +669,8 @@ async fn render_account(
         ("country".into(), "Country (two letters)", f.country),
         ("phone".into(), "Phone (optional)", f.phone),
     ];
+    let viewer = Some(account.clone());
+    let chrome = Chrome::load(s, meta).await;
     let page = AccountPage {
         initial: account
             .name
@@ -626,7 +678,8 @@ async fn render_account(
             .next()
             .map(|c| c.to_uppercase().to_string())
             .unwrap_or_default(),
-        viewer: Some(account.clone()),
+        viewer,
+        chrome,
         account,
         addresses,
         notice: st.notice,

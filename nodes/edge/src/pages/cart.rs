@@ -24,6 +24,7 @@ use serde::Deserialize;
 use crate::EdgeState;
 use crate::api::commerce::{CartSession, cart_session};
 use crate::extract::{Meta, SignedIn, Viewer};
+use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
 use crate::ui::errors::PageError;
 use crate::ui::forms::FieldErrors;
@@ -202,7 +203,7 @@ fn cart_view(cart: &Cart) -> CartView {
 #[template(path = "cart.html")]
 struct CartPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     cart: CartView,
     error: Option<String>,
     notice: Option<String>,
@@ -233,6 +234,7 @@ async fn cart_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
@@ -242,7 +244,7 @@ async fn cart_page(
         cookie_headers(&session),
         CartPage {
             viewer,
-            nav,
+            chrome: Chrome { nav, ..chrome },
             cart: cart_view(&cart),
             error: q.get("error").cloned(),
             notice: q.get("notice").cloned(),
@@ -424,7 +426,7 @@ struct WishView {
 #[template(path = "wishlist.html")]
 struct WishlistPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     items: Vec<WishView>,
     error: Option<String>,
     notice: Option<String>,
@@ -434,6 +436,7 @@ async fn wishlist_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     session: CartSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
@@ -463,7 +466,7 @@ async fn wishlist_page(
         cookie_headers(&session),
         WishlistPage {
             viewer,
-            nav,
+            chrome: Chrome { nav, ..chrome },
             items,
             error: q.get("error").cloned(),
             notice: q.get("notice").cloned(),
@@ -591,7 +594,7 @@ struct CheckoutForm {
 #[template(path = "checkout.html")]
 struct CheckoutPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     cart: CartView,
     addresses: Vec<Address>,
     form: CheckoutForm,
@@ -618,12 +621,14 @@ async fn checkout_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     SignedIn(viewer): SignedIn,
+    chrome: Chrome,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     render_checkout(
         &s,
         &meta,
         Some(viewer),
+        chrome,
         &headers,
         CheckoutForm::default(),
         None,
@@ -635,6 +640,7 @@ async fn render_checkout(
     s: &EdgeState,
     meta: &RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     headers: &HeaderMap,
     mut form: CheckoutForm,
     refusal: Option<ErrorEnvelope>,
@@ -718,7 +724,7 @@ async fn render_checkout(
         cookie_headers(&session),
         CheckoutPage {
             viewer,
-            nav,
+            chrome: Chrome { nav, ..chrome },
             cart: cart_view(&cart),
             addresses,
             form,
@@ -740,6 +746,7 @@ async fn place(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     headers: HeaderMap,
     Form(form): Form<CheckoutForm>,
 ) -> Result<Response, PageError> {
@@ -756,7 +763,7 @@ async fn place(
                 field: "payment".into(),
                 message: "choose card or cash on delivery".into(),
             }]);
-            return render_checkout(&s, &meta, viewer, &headers, form, Some(e)).await;
+            return render_checkout(&s, &meta, viewer, chrome, &headers, form, Some(e)).await;
         }
     };
     let (address_id, address) = if form.address_id.is_empty() || form.address_id == "new" {
@@ -801,7 +808,7 @@ async fn place(
         }),
         Err(e) if e.0.status == 401 => Ok(sign_in_first("/checkout")),
         Err(e) if e.0.status < 500 => {
-            render_checkout(&s, &meta, viewer, &headers, form, Some(e.0)).await
+            render_checkout(&s, &meta, viewer, chrome, &headers, form, Some(e.0)).await
         }
         Err(e) => Err(e.into()),
     }
@@ -819,7 +826,7 @@ struct OrderLink {
 #[template(path = "checkout_result.html")]
 struct ResultPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     result: CheckoutResult,
     orders: Vec<OrderLink>,
     pay_link: Option<String>,
@@ -841,6 +848,7 @@ async fn result_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     if viewer.is_none() {
@@ -864,7 +872,7 @@ async fn result_page(
     let pay_link = result.payment_url.as_deref().map(|u| same_site(&s, u));
     Ok(ResultPage {
         viewer,
-        nav,
+        chrome: Chrome { nav, ..chrome },
         result,
         orders,
         pay_link,
@@ -886,7 +894,7 @@ struct NoteView {
 #[template(path = "notifications.html")]
 struct NotificationsPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     items: Vec<NoteView>,
 }
 
@@ -909,6 +917,7 @@ async fn notifications_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     SignedIn(viewer): SignedIn,
+    chrome: Chrome,
 ) -> Result<Response, PageError> {
     let list = match s.call::<o::ListNotifications>(&meta, &Empty {}).await {
         Ok(l) => l,
@@ -916,13 +925,12 @@ async fn notifications_page(
         Err(e) => return Err(e.into()),
     };
     let nav = Nav {
-        signed_in: true,
         cart_count: None,
         unread: list.unread,
     };
     Ok(NotificationsPage {
         viewer: Some(viewer),
-        nav,
+        chrome: Chrome { nav, ..chrome },
         items: list.notifications.into_iter().map(note_view).collect(),
     }
     .into_response())

@@ -15,6 +15,7 @@ use bazaar_subjects::mail::{ListMailbox, MailboxMessage};
 
 use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
+use crate::ui::chrome::Chrome;
 use crate::ui::errors::PageError;
 
 pub fn routes() -> Router<EdgeState> {
@@ -25,6 +26,7 @@ pub fn routes() -> Router<EdgeState> {
 #[template(path = "mailbox.html")]
 struct MailboxPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     available: bool,
     messages: Vec<MailboxMessage>,
 }
@@ -33,10 +35,12 @@ async fn mailbox(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
 ) -> Result<Response, PageError> {
     Ok(match s.call::<ListMailbox>(&meta, &Empty {}).await {
         Ok(m) => MailboxPage {
             viewer,
+            chrome,
             available: true,
             messages: m.messages,
         }
@@ -46,6 +50,7 @@ async fn mailbox(
             StatusCode::NOT_FOUND,
             MailboxPage {
                 viewer,
+                chrome,
                 available: false,
                 messages: Vec::new(),
             },

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
+use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
 use crate::ui::errors::{envelope_page, error_view};
 use crate::ui::forms::FieldErrors;
@@ -117,7 +118,7 @@ struct StatusChoice {
 #[template(path = "orders.html")]
 struct OrdersPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     heading: &'static str,
     path: &'static str,
     rows: Vec<Row>,
@@ -134,6 +135,7 @@ async fn list_page(
     s: EdgeState,
     meta: bazaar_runtime::RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     q: HashMap<String, String>,
     role: Role,
 ) -> Response {
@@ -211,7 +213,7 @@ async fn list_page(
     let nav = Nav::load(&s, &meta, &viewer, None).await;
     OrdersPage {
         viewer,
-        nav,
+        chrome: Chrome { nav, ..chrome },
         heading,
         path,
         rows,
@@ -230,27 +232,30 @@ async fn my_orders(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    list_page(s, meta, viewer, q, Role::Buyer).await
+    list_page(s, meta, viewer, chrome, q, Role::Buyer).await
 }
 
 async fn shop_orders(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    list_page(s, meta, viewer, q, Role::Seller).await
+    list_page(s, meta, viewer, chrome, q, Role::Seller).await
 }
 
 async fn all_orders(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    list_page(s, meta, viewer, q, Role::Admin).await
+    list_page(s, meta, viewer, chrome, q, Role::Admin).await
 }
 
 struct ItemView {
@@ -279,7 +284,7 @@ struct NextStep {
 #[template(path = "order.html")]
 struct OrderPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     seller: bool,
     order: Order,
     status: &'static str,
@@ -304,6 +309,7 @@ struct OrderPage {
 
 fn order_page(
     viewer: Option<Account>,
+    chrome: Chrome,
     nav: Nav,
     order: Order,
     seller: bool,
@@ -370,7 +376,7 @@ fn order_page(
     let before_shipping = matches!(order.status, OrderStatus::Ordered | OrderStatus::Packed);
     let page = OrderPage {
         viewer,
-        nav,
+        chrome: Chrome { nav, ..chrome },
         seller,
         status: order.status.label(),
         status_key: order.status.as_str(),
@@ -398,6 +404,7 @@ async fn my_order(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
@@ -408,7 +415,7 @@ async fn my_order(
     match s.call::<o::GetMyOrder>(&meta, &OrderId { id }).await {
         Ok(order) => {
             let nav = Nav::load(&s, &meta, &viewer, None).await;
-            order_page(viewer, nav, order, false, &q)
+            order_page(viewer, chrome, nav, order, false, &q)
         }
         Err(e) => refusal(viewer, e.0, &here, Role::Buyer),
     }
@@ -418,6 +425,7 @@ async fn shop_order(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
@@ -428,7 +436,7 @@ async fn shop_order(
     match s.call::<o::GetShopOrder>(&meta, &OrderId { id }).await {
         Ok(order) => {
             let nav = Nav::load(&s, &meta, &viewer, None).await;
-            order_page(viewer, nav, order, true, &q)
+            order_page(viewer, chrome, nav, order, true, &q)
         }
         Err(e) => refusal(viewer, e.0, &here, Role::Seller),
     }
@@ -552,7 +560,7 @@ struct CouponRow {
 #[template(path = "seller_coupons.html")]
 struct CouponsPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     coupons: Vec<CouponRow>,
     form: CouponForm,
     errors: FieldErrors,
@@ -589,6 +597,7 @@ async fn render_coupons(
     s: &EdgeState,
     meta: &bazaar_runtime::RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     form: CouponForm,
     refused: Option<ErrorEnvelope>,
     q: &HashMap<String, String>,
@@ -630,7 +639,7 @@ async fn render_coupons(
         status,
         CouponsPage {
             viewer,
-            nav,
+            chrome: Chrome { nav, ..chrome },
             coupons: list
                 .coupons
                 .into_iter()
@@ -650,13 +659,14 @@ async fn coupons_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let form = CouponForm {
         kind: "percent".into(),
         ..Default::default()
     };
-    render_coupons(&s, &meta, viewer, form, None, &q).await
+    render_coupons(&s, &meta, viewer, chrome, form, None, &q).await
 }
 
 /// The form's text as a coupon, or the fields it got wrong.
@@ -732,6 +742,7 @@ async fn create_coupon(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Form(form): Form<CouponForm>,
 ) -> Response {
     if viewer.is_none() {
@@ -739,14 +750,16 @@ async fn create_coupon(
     }
     let input = match coupon_input(&form, "USD") {
         Ok(i) => i,
-        Err(e) => return render_coupons(&s, &meta, viewer, form, Some(e), &HashMap::new()).await,
+        Err(e) => {
+            return render_coupons(&s, &meta, viewer, chrome, form, Some(e), &HashMap::new()).await;
+        }
     };
     match s.call::<o::CreateCoupon>(&meta, &input).await {
         Ok(c) => {
             with_notice("/seller/coupons", &format!("Code {} created.", c.code)).into_response()
         }
         Err(e) if matches!(e.0.status, 400 | 409 | 422) => {
-            render_coupons(&s, &meta, viewer, form, Some(e.0), &HashMap::new()).await
+            render_coupons(&s, &meta, viewer, chrome, form, Some(e.0), &HashMap::new()).await
         }
         Err(e) => refusal(viewer, e.0, "/seller/coupons", Role::Seller),
     }

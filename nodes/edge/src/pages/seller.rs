@@ -28,6 +28,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::extract::{Meta, Viewer};
+use crate::ui::chrome::Chrome;
 use crate::ui::errors::{envelope_page, error_view};
 use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors};
 use crate::ui::money::{format_price, major_units, parse_price};
@@ -103,6 +104,7 @@ async fn gate(
 #[template(path = "seller_home.html")]
 struct OverviewPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     shop: Option<Shop>,
     /// The sellers service said there is no shop yet.
     needs_shop: bool,
@@ -119,6 +121,7 @@ async fn overview(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
 ) -> Response {
     if meta.authorization.is_none() {
         return sign_in_first("/seller");
@@ -151,6 +154,7 @@ async fn overview(
     };
     OverviewPage {
         viewer,
+        chrome,
         shop,
         needs_shop,
         payouts: payouts.ok(),
@@ -222,6 +226,7 @@ impl Row {
 #[template(path = "seller_products.html")]
 struct ProductsPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     notice: Option<&'static str>,
     error: Option<String>,
     bin: bool,
@@ -262,6 +267,7 @@ async fn products(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     RawQuery(raw): RawQuery,
 ) -> Response {
     if meta.authorization.is_none() {
@@ -317,6 +323,7 @@ async fn products(
     });
     ProductsPage {
         viewer,
+        chrome,
         notice: notice(&first(&pairs, "notice")),
         error,
         bin,
@@ -654,6 +661,7 @@ impl ProductForm {
 #[template(path = "seller_product_form.html")]
 struct FormPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     heading: String,
     action: String,
     /// The product's public page, when it has one.
@@ -721,6 +729,7 @@ async fn render_form(
     s: &EdgeState,
     meta: &RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     target: &Target,
     form: ProductForm,
     failure: Option<ErrorEnvelope>,
@@ -755,6 +764,7 @@ async fn render_form(
     };
     let page = FormPage {
         viewer,
+        chrome,
         heading,
         action: target.action(),
         public_href,
@@ -799,6 +809,7 @@ async fn new_form(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
 ) -> Response {
     if let Err(r) = gate(&s, &meta, &viewer, "/seller/products/new").await {
         return r;
@@ -812,6 +823,7 @@ async fn new_form(
         &s,
         &meta,
         viewer,
+        chrome,
         &Target::New,
         form,
         None,
@@ -841,6 +853,7 @@ async fn edit_form(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
 ) -> Response {
     let product = match mine(&s, &meta, &viewer, id).await {
@@ -856,6 +869,7 @@ async fn edit_form(
         &s,
         &meta,
         viewer,
+        chrome,
         &Target::Existing(Box::new(product)),
         form,
         failure,
@@ -943,6 +957,7 @@ async fn save(
     s: EdgeState,
     meta: RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     target: Target,
     multipart: Multipart,
 ) -> Response {
@@ -954,7 +969,18 @@ async fn save(
                 Target::Existing(p) => ProductForm::from_product(p),
             };
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            return render_form(&s, &meta, viewer, &target, form, Some(e), false, status).await;
+            return render_form(
+                &s,
+                &meta,
+                viewer,
+                chrome,
+                &target,
+                form,
+                Some(e),
+                false,
+                status,
+            )
+            .await;
         }
     };
     let input = match form.input() {
@@ -965,6 +991,7 @@ async fn save(
                 &s,
                 &meta,
                 viewer,
+                chrome,
                 &target,
                 form,
                 Some(e),
@@ -980,6 +1007,7 @@ async fn save(
                 &s,
                 &meta,
                 viewer,
+                chrome,
                 &target,
                 form,
                 Some(e),
@@ -1019,6 +1047,7 @@ async fn save(
                 &s,
                 &meta,
                 viewer,
+                chrome,
                 &target,
                 form,
                 Some(e),
@@ -1034,19 +1063,21 @@ async fn create(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     multipart: Multipart,
 ) -> Response {
     // Who may post is settled before any photo is read or stored.
     if let Err(r) = gate(&s, &meta, &viewer, "/seller/products/new").await {
         return r;
     }
-    save(s, meta, viewer, Target::New, multipart).await
+    save(s, meta, viewer, chrome, Target::New, multipart).await
 }
 
 async fn update(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
     multipart: Multipart,
 ) -> Response {
@@ -1058,6 +1089,7 @@ async fn update(
         s,
         meta,
         viewer,
+        chrome,
         Target::Existing(Box::new(product)),
         multipart,
     )

@@ -21,7 +21,8 @@ use bazaar_subjects::{Empty, ErrorEnvelope};
 
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
 use crate::extract::{Meta, Viewer};
-use crate::ui::errors::PageError;
+use crate::ui::chrome::Chrome;
+use crate::ui::errors::{PageError, error_view};
 use crate::ui::forms::FieldErrors;
 use crate::{ApiError, EdgeState};
 
@@ -54,29 +55,13 @@ pub fn routes() -> Router<EdgeState> {
         .route("/shops/{slug}/unfollow", post(unfollow))
 }
 
-/// A page for an error; the same template as every other error page.
-#[derive(Template, WebTemplate)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    viewer: Option<Account>,
-    site_name: String,
-    title: String,
-    message: String,
-    request_id: Option<String>,
-}
-
 fn not_for_buyers(viewer: Option<Account>) -> Response {
-    (
+    error_view(
+        viewer,
         StatusCode::FORBIDDEN,
-        ErrorPage {
-            viewer,
-            site_name: "Bazaar".into(),
-            title: "Shops are for sellers".into(),
-            message: "Only seller accounts run a shop. Sign up as a seller (with another email) to open one.".into(),
-            request_id: None,
-        },
+        "Shops are for sellers",
+        "Only seller accounts run a shop. Sign up as a seller (with another email) to open one.",
     )
-        .into_response()
 }
 
 fn sign_in_first(next: &str) -> Response {
@@ -220,6 +205,7 @@ impl ShopForm {
 #[template(path = "shop_form.html")]
 struct ShopFormPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     /// The shop being edited; `None` while onboarding.
     shop: Option<Shop>,
     form: ShopForm,
@@ -241,10 +227,12 @@ impl ShopFormPage {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn render_form(
     s: &EdgeState,
     meta: &RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     shop: Option<Shop>,
     form: ShopForm,
     failure: Option<ErrorEnvelope>,
@@ -269,6 +257,7 @@ async fn render_form(
     }
     let page = ShopFormPage {
         viewer,
+        chrome,
         days: form.day_rows(),
         links: form.link_rows(),
         shop,
@@ -286,6 +275,7 @@ async fn form_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if meta.authorization.is_none() {
@@ -299,10 +289,22 @@ async fn form_page(
     match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
         Ok(shop) => {
             let form = ShopForm::from_shop(&shop);
-            render_form(&s, &meta, viewer, Some(shop), form, None, notice).await
+            render_form(&s, &meta, viewer, chrome, Some(shop), form, None, notice).await
         }
         Err(ApiError(e)) => match e.status {
-            404 => render_form(&s, &meta, viewer, None, ShopForm::default(), None, None).await,
+            404 => {
+                render_form(
+                    &s,
+                    &meta,
+                    viewer,
+                    chrome,
+                    None,
+                    ShopForm::default(),
+                    None,
+                    None,
+                )
+                .await
+            }
             401 => sign_in_first(FORM_PATH),
             403 => not_for_buyers(viewer),
             _ => PageError(e).into_response(),
@@ -374,6 +376,7 @@ async fn save(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     multipart: Multipart,
 ) -> Response {
     if meta.authorization.is_none() {
@@ -396,7 +399,7 @@ async fn save(
                 .as_ref()
                 .map(ShopForm::from_shop)
                 .unwrap_or_default();
-            return render_form(&s, &meta, viewer, current, form, Some(e.0), None).await;
+            return render_form(&s, &meta, viewer, chrome, current, form, Some(e.0), None).await;
         }
     };
     let mut form = ShopForm::from_fields(&posted.fields);
@@ -424,7 +427,7 @@ async fn save(
     }
     if !upload_errors.is_empty() {
         let e = ErrorEnvelope::validation(upload_errors);
-        return render_form(&s, &meta, viewer, current, form, Some(e), None).await;
+        return render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await;
     }
     let input = form.input();
     let (result, done) = match &current {
@@ -437,7 +440,9 @@ async fn save(
     match result {
         Ok(_) => Redirect::to(&format!("{FORM_PATH}?{done}=1")).into_response(),
         Err(ApiError(e)) if e.status == 401 => sign_in_first(FORM_PATH),
-        Err(ApiError(e)) => render_form(&s, &meta, viewer, current, form, Some(e), None).await,
+        Err(ApiError(e)) => {
+            render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await
+        }
     }
 }
 
@@ -460,6 +465,7 @@ struct HoursLine {
 #[template(path = "shop.html")]
 struct ShopPageView {
     viewer: Option<Account>,
+    chrome: Chrome,
     shop: Shop,
     /// The name's first letter, for a shop without an avatar.
     initial: String,
@@ -515,6 +521,7 @@ async fn shop_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
     let search = SearchProducts {
@@ -568,6 +575,7 @@ async fn shop_page(
     .await;
     Ok(ShopPageView {
         viewer,
+        chrome,
         reviews,
         hours: hours_lines(&page.shop.opening_hours),
         initial: page

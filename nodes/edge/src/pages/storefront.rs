@@ -23,6 +23,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
+use crate::ui::chrome::Chrome;
 use crate::ui::errors::PageError;
 use crate::ui::forms::{Choice, ChoiceGroup};
 use crate::ui::money::{format_price, parse_price};
@@ -112,6 +113,7 @@ fn default_site() -> SiteConfig {
 #[template(path = "home.html")]
 struct HomePage {
     viewer: Option<Account>,
+    chrome: Chrome,
     site: SiteConfig,
     /// `None` when the admin service did not answer.
     categories: Option<Vec<Category>>,
@@ -150,9 +152,13 @@ impl ShopTile {
     }
 }
 
-async fn home(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): Viewer) -> Response {
-    let (site, categories, showcase, shops) = tokio::join!(
-        s.call::<admin::GetSite>(&meta, &Empty {}),
+async fn home(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    chrome: Chrome,
+) -> Response {
+    let (categories, showcase, shops) = tokio::join!(
         s.call::<admin::ListCategories>(&meta, &Empty {}),
         s.call::<catalog::GetShowcase>(&meta, &Empty {}),
         s.call::<sellers::TopShops>(&meta, &TopShopsRequest { limit: Some(8) }),
@@ -160,7 +166,8 @@ async fn home(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): View
     let showcase = showcase.ok();
     HomePage {
         viewer,
-        site: site.unwrap_or_else(|_| default_site()),
+        site: chrome.site.clone().unwrap_or_else(|_| default_site()),
+        chrome,
         categories: categories.ok().map(|c| c.categories),
         events: showcase
             .as_ref()
@@ -384,6 +391,7 @@ fn page_href(base: &str, page: u32) -> String {
 #[template(path = "listing.html")]
 struct ListingPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     form: ListingForm,
     heading: String,
     errors: Vec<String>,
@@ -412,6 +420,7 @@ async fn listing(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let pairs = query_pairs(raw.as_deref());
@@ -527,6 +536,7 @@ async fn listing(
     let page = shown.page.max(1);
     let view = ListingPage {
         viewer,
+        chrome,
         heading,
         errors,
         filters_refused: status.is_client_error(),
@@ -562,6 +572,7 @@ async fn listing(
 #[template(path = "product.html")]
 struct ProductPageView {
     viewer: Option<Account>,
+    chrome: Chrome,
     p: Product,
     shop: Option<ShopCard>,
     category_name: String,
@@ -600,6 +611,7 @@ async fn product_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(slug): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
@@ -646,6 +658,7 @@ async fn product_page(
     let (stock_class, stock_label) = stock_state(p.stock);
     let page = ProductPageView {
         viewer,
+        chrome,
         shop: view.shop,
         category_name: category.map_or_else(|| p.category.clone(), |c| c.name),
         subcategory_name,

@@ -8,14 +8,50 @@ use axum::response::{IntoResponse, Response};
 use bazaar_subjects::ErrorEnvelope;
 use bazaar_subjects::auth::Account;
 
+use crate::ui::chrome::Chrome;
+
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 struct ErrorPage {
     viewer: Option<Account>,
-    site_name: String,
+    chrome: Chrome,
     title: String,
     message: String,
     request_id: Option<String>,
+}
+
+/// What an error page says, kept on its response so the page-error layer can
+/// render it again inside the site's full chrome.
+#[derive(Clone)]
+pub(crate) struct RefusedPage {
+    status: StatusCode,
+    title: String,
+    message: String,
+    request_id: Option<String>,
+}
+
+impl RefusedPage {
+    /// The page, with this viewer and chrome.
+    pub(crate) fn render(self, viewer: Option<Account>, chrome: Chrome) -> Response {
+        (
+            self.status,
+            ErrorPage {
+                viewer,
+                chrome,
+                title: self.title,
+                message: self.message,
+                request_id: self.request_id,
+            },
+        )
+            .into_response()
+    }
+
+    fn respond(self, viewer: Option<Account>) -> Response {
+        let chrome = Chrome::fallback();
+        let mut response = self.clone().render(viewer, chrome);
+        response.extensions_mut().insert(self);
+        response
+    }
 }
 
 /// An error page that keeps the signed-in viewer in the header.
@@ -25,17 +61,13 @@ pub(crate) fn error_view(
     title: &str,
     message: &str,
 ) -> Response {
-    (
+    RefusedPage {
         status,
-        ErrorPage {
-            viewer,
-            site_name: "Bazaar".into(),
-            title: title.to_owned(),
-            message: message.to_owned(),
-            request_id: None,
-        },
-    )
-        .into_response()
+        title: title.to_owned(),
+        message: message.to_owned(),
+        request_id: None,
+    }
+    .respond(viewer)
 }
 
 /// The friendly page for an error envelope, with the status it carries and
@@ -48,36 +80,26 @@ pub(crate) fn envelope_page(viewer: Option<Account>, e: ErrorEnvelope) -> Respon
         503 | 504 => "We'll be right back",
         _ => "Something went wrong",
     };
-    (
+    RefusedPage {
         status,
-        ErrorPage {
-            viewer,
-            site_name: "Bazaar".into(),
-            title: title.into(),
-            message: e.message,
-            request_id: e.request_id,
-        },
-    )
-        .into_response()
+        title: title.to_owned(),
+        message: e.message,
+        request_id: e.request_id,
+    }
+    .respond(viewer)
 }
 
 /// A page handler's error: answered with the friendly error page and the
 /// status the envelope carries, so page handlers use `?` on node calls.
 ///
-/// The page is rendered here without a viewer; the page-error middleware puts
-/// the signed-in viewer back in its header.
+/// The page-error layer renders it again with the viewer and the site's
+/// chrome.
 #[derive(Debug)]
 pub(crate) struct PageError(pub ErrorEnvelope);
 
-/// The envelope of a [`PageError`] response, for the page-error middleware.
-#[derive(Clone)]
-pub(crate) struct RefusedPage(pub ErrorEnvelope);
-
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let mut response = envelope_page(None, self.0.clone());
-        response.extensions_mut().insert(RefusedPage(self.0));
-        response
+        envelope_page(None, self.0)
     }
 }
 
