@@ -1,7 +1,7 @@
 //! One mapping from the error envelope to an HTTP response.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bazaar_subjects::ErrorEnvelope;
 
@@ -18,13 +18,15 @@ impl IntoResponse for ApiError {
         if status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                crate::middleware::ratelimit::retry_after_header(
-                    self.0.retry_after_secs.unwrap_or(60),
-                ),
+                retry_after_header(self.0.retry_after_secs.unwrap_or(60)),
             );
         }
         response
     }
+}
+
+fn retry_after_header(secs: u64) -> HeaderValue {
+    HeaderValue::from_str(&secs.to_string()).unwrap_or(HeaderValue::from_static("60"))
 }
 
 impl From<ErrorEnvelope> for ApiError {

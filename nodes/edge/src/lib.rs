@@ -13,6 +13,7 @@ mod error;
 mod extract;
 mod health;
 mod openapi;
+mod state;
 
 /// REST under `/api` (and the few redirects and files that belong with it):
 /// each handler parses, calls one subject and maps the answer.
@@ -66,73 +67,18 @@ mod middleware {
 
 pub use config::EdgeConfig;
 pub use error::ApiError;
+pub use state::EdgeState;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
-use bazaar_runtime::{RequestMeta, Shutdown};
-use bazaar_subjects::{Domain, Endpoint};
+use axum::http::{HeaderValue, Method, StatusCode};
+use bazaar_runtime::Shutdown;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct EdgeState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    nats: async_nats::Client,
-    request_timeout: Duration,
-    /// The domains `/readyz` waits for.
-    domains: Vec<Domain>,
-    config: EdgeConfig,
-    jetstream: async_nats::jetstream::Context,
-    limiter: middleware::ratelimit::Limiter,
-    images: api::images::ImageStore,
-    /// Signs guest cart cookies.
-    cart_key: [u8; 32],
-}
-
-impl EdgeState {
-    pub fn new(
-        nats: async_nats::Client,
-        request_timeout: Duration,
-        domains: Vec<Domain>,
-        config: EdgeConfig,
-    ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                jetstream: async_nats::jetstream::new(nats.clone()),
-                limiter: middleware::ratelimit::Limiter::default(),
-                images: api::images::ImageStore::default(),
-                cart_key: api::commerce::cart_key(config.cookie_secret.as_deref()),
-                nats,
-                request_timeout,
-                domains,
-                config,
-            }),
-        }
-    }
-
-    /// Calls endpoint `E` on whichever node serves it.
-    pub async fn call<E: Endpoint>(
-        &self,
-        meta: &RequestMeta,
-        body: &E::Request,
-    ) -> Result<E::Reply, ApiError> {
-        bazaar_runtime::call::<E>(&self.inner.nats, meta, body, self.inner.request_timeout)
-            .await
-            .map_err(|e| ApiError(e.with_request_id(Some(meta.request_id.clone()))))
-    }
-}
-
-pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP application.
 pub fn app(state: EdgeState) -> Router {
@@ -184,16 +130,16 @@ pub fn app(state: EdgeState) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_millis(config.http_timeout_ms),
         ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(PropagateRequestIdLayer::new(state::REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let request_id = req
                 .headers()
-                .get(REQUEST_ID)
+                .get(state::REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(state::REQUEST_ID, MakeRequestUuid))
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -214,7 +160,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .allow_headers([
             axum::http::header::CONTENT_TYPE,
             axum::http::header::AUTHORIZATION,
-            REQUEST_ID,
+            state::REQUEST_ID,
         ])
         .allow_credentials(true)
 }

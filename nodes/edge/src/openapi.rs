@@ -6,7 +6,8 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{auth, commerce, images, products, reviews, shops, site};
-use crate::{EdgeState, health};
+use crate::health;
+use crate::state::EdgeState;
 
 #[derive(OpenApi)]
 #[openapi(

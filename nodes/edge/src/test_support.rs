@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use axum::response::Response;
 
-use crate::{EdgeConfig, EdgeState};
+use crate::config::EdgeConfig;
+use crate::state::EdgeState;
 
 /// A state for tests that make no NATS call: its client points at a closed
 /// port and keeps trying in the background.

@@ -12,9 +12,9 @@ use axum::routing::get;
 use bazaar_subjects::ErrorEnvelope;
 use bazaar_subjects::auth::{FinishGoogleSignIn, GoogleFinish, GoogleStart, StartGoogleSignIn};
 
-use crate::EdgeState;
 use crate::api::auth::session_cookies;
 use crate::extract::{Meta, cookie_value};
+use crate::state::EdgeState;
 
 const STATE_COOKIE: &str = "bazaar_oidc_state";
 

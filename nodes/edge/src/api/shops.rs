@@ -15,8 +15,9 @@ use bazaar_subjects::sellers::{
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use utoipa::OpenApi;
 
+use crate::error::ApiError;
 use crate::extract::{ApiJson, Meta};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -9,8 +9,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bazaar_subjects::ErrorEnvelope;
 
+use crate::error::ApiError;
 use crate::extract::{ACCESS_COOKIE, REFRESH_COOKIE, cookie_value};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
 
 fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
@@ -79,7 +80,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::EdgeConfig;
+    use crate::config::EdgeConfig;
     use crate::test_support::offline_state;
 
     async fn app() -> Router {

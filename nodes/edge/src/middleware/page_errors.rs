@@ -4,35 +4,17 @@
 //! and the viewer the handler already looked up (or looks them up itself
 //! when the handler had not yet).
 
-use std::sync::{Arc, OnceLock};
-
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use bazaar_subjects::Empty;
-use bazaar_subjects::auth::{Account, GetMe};
+use bazaar_subjects::auth::GetMe;
 
-use crate::EdgeState;
-use crate::extract::Meta;
+use crate::extract::{Meta, ViewerSlot};
+use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::RefusedPage;
-
-/// The request's viewer once the [`Viewer`](crate::extract::Viewer) extractor
-/// looked them up: shared with this layer so an error page needs no second
-/// lookup, and a second extraction none either.
-#[derive(Clone, Default)]
-pub(crate) struct ViewerSlot(Arc<OnceLock<Option<Account>>>);
-
-impl ViewerSlot {
-    pub(crate) fn get(&self) -> Option<&Option<Account>> {
-        self.0.get()
-    }
-
-    pub(crate) fn set(&self, viewer: Option<Account>) {
-        let _ = self.0.set(viewer);
-    }
-}
 
 pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
     let slot = ViewerSlot::default();

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bazaar_subjects::ErrorEnvelope;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use crate::{ApiError, EdgeConfig, EdgeState};
+use crate::config::EdgeConfig;
+use crate::error::ApiError;
+use crate::state::EdgeState;
 
 const BUCKET: &str = "edge_rate_limits";
 
@@ -38,77 +39,71 @@ pub fn digest(s: &str) -> String {
     hex::encode(&Sha256::digest(s.as_bytes())[..12])
 }
 
-#[derive(Default)]
-pub struct Limiter {
-    store: OnceCell<Option<kv::Store>>,
-}
-
-impl Limiter {
-    async fn store(&self, js: &async_nats::jetstream::Context) -> Option<&kv::Store> {
-        self.store
-            .get_or_init(|| async {
-                match bazaar_runtime::jetstream::ensure_kv(js, BUCKET, Duration::from_secs(3600))
-                    .await
-                {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "rate-limit store unavailable");
-                        None
-                    }
-                }
-            })
-            .await
-            .as_ref()
-    }
-
-    /// Counts one hit on `key`; over the limit → 429 with `Retry-After`.
-    /// When the store cannot be reached the hit is let through (and logged):
-    /// a rate limiter must not take the shop down.
-    pub async fn hit(
-        &self,
-        js: &async_nats::jetstream::Context,
-        key: &str,
-        limit: Limit,
-    ) -> Result<(), u64> {
-        let Some(store) = self.store(js).await else {
-            return Ok(());
-        };
-        let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
-        let window = now / limit.window_secs;
-        let retry_after = (window + 1) * limit.window_secs - now;
-        let k = format!("{key}.{}.{window}", limit.window_secs);
-        for _ in 0..16 {
-            let entry = match store.entry(&k).await {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(error = %e, "rate-limit read failed");
-                    return Ok(());
-                }
-            };
-            let (count, revision) = match &entry {
-                Some(e) if e.operation == kv::Operation::Put => (
-                    std::str::from_utf8(&e.value)
-                        .ok()
-                        .and_then(|v| v.parse::<u32>().ok())
-                        .unwrap_or(0),
-                    Some(e.revision),
-                ),
-                _ => (0, None),
-            };
-            if count >= limit.max {
-                return Err(retry_after);
-            }
-            let next = (count + 1).to_string();
-            let written = match revision {
-                Some(r) => store.update(&k, next.into(), r).await.is_ok(),
-                None => store.create(&k, next.into()).await.is_ok(),
-            };
-            if written {
-                return Ok(());
+/// The counters' store, opened on first use.
+async fn store<'a>(
+    cell: &'a OnceCell<Option<kv::Store>>,
+    js: &async_nats::jetstream::Context,
+) -> Option<&'a kv::Store> {
+    cell.get_or_init(|| async {
+        match bazaar_runtime::jetstream::ensure_kv(js, BUCKET, Duration::from_secs(3600)).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit store unavailable");
+                None
             }
         }
-        Ok(())
+    })
+    .await
+    .as_ref()
+}
+
+/// Counts one hit on `key`; over the limit → 429 with `Retry-After`.
+/// When the store cannot be reached the hit is let through (and logged):
+/// a rate limiter must not take the shop down.
+async fn hit(
+    cell: &OnceCell<Option<kv::Store>>,
+    js: &async_nats::jetstream::Context,
+    key: &str,
+    limit: Limit,
+) -> Result<(), u64> {
+    let Some(store) = store(cell, js).await else {
+        return Ok(());
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    let window = now / limit.window_secs;
+    let retry_after = (window + 1) * limit.window_secs - now;
+    let k = format!("{key}.{}.{window}", limit.window_secs);
+    for _ in 0..16 {
+        let entry = match store.entry(&k).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit read failed");
+                return Ok(());
+            }
+        };
+        let (count, revision) = match &entry {
+            Some(e) if e.operation == kv::Operation::Put => (
+                std::str::from_utf8(&e.value)
+                    .ok()
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(0),
+                Some(e.revision),
+            ),
+            _ => (0, None),
+        };
+        if count >= limit.max {
+            return Err(retry_after);
+        }
+        let next = (count + 1).to_string();
+        let written = match revision {
+            Some(r) => store.update(&k, next.into(), r).await.is_ok(),
+            None => store.create(&k, next.into()).await.is_ok(),
+        };
+        if written {
+            return Ok(());
+        }
     }
+    Ok(())
 }
 
 impl EdgeState {
@@ -124,9 +119,7 @@ pub(crate) struct LimiterHandle<'a> {
 impl LimiterHandle<'_> {
     pub async fn check(&self, key: &str, limit: Limit) -> Result<(), ApiError> {
         let inner = &self.state.inner;
-        inner
-            .limiter
-            .hit(&inner.jetstream, key, limit)
+        hit(&inner.rate_limits, &inner.jetstream, key, limit)
             .await
             .map_err(too_many)
     }
@@ -201,10 +194,6 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
         return e.into_response();
     }
     next.run(req).await
-}
-
-pub(crate) fn retry_after_header(secs: u64) -> HeaderValue {
-    HeaderValue::from_str(&secs.to_string()).unwrap_or(HeaderValue::from_static("60"))
 }
 
 #[cfg(test)]

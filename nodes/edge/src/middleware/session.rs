@@ -8,9 +8,9 @@ use axum::response::Response;
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::auth::{self as a, RefreshRequest};
 
-use crate::EdgeState;
 use crate::api::auth::{clear_cookies, session_cookies};
 use crate::extract::{REFRESH_COOKIE, cookie_value};
+use crate::state::EdgeState;
 
 /// Pages keep a session alive without JavaScript: when the access cookie is
 /// gone (it lives 15 minutes) but the refresh cookie is there, the edge

@@ -17,9 +17,9 @@ use bazaar_subjects::auth::{self as a, *};
 use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 use serde::Deserialize;
 
-use crate::EdgeState;
 use crate::api::auth::{clear_cookies, limit_email, session_cookies};
 use crate::extract::{Meta, REFRESH_COOKIE, Viewer, cookie_value};
+use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::forms::FieldErrors;
 

@@ -22,13 +22,14 @@ use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 use serde::Deserialize;
 
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
+use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{PageError, envelope_page, error_view};
 use crate::ui::forms::FieldErrors;
 use crate::ui::query::{first, is_on, query_pairs};
 use crate::ui::redirect::sign_in_first;
-use crate::{ApiError, EdgeState};
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -21,9 +22,9 @@ use bazaar_subjects::orders::{
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
-use crate::EdgeState;
 use crate::api::commerce::{CartSession, cart_session};
 use crate::extract::{Meta, SignedIn, Viewer};
+use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
 use crate::ui::errors::PageError;
@@ -48,6 +49,20 @@ pub fn routes() -> Router<EdgeState> {
         .route("/checkout/{id}", get(result_page))
         .route("/notifications", get(notifications_page))
         .route("/notifications/read", post(mark_all_read))
+}
+
+/// Who the cart is for (a signed-in buyer, whose guest cart is merged first,
+/// or a guest), with the cookie to send back.
+impl FromRequestParts<EdgeState> for CartSession {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &EdgeState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Meta(meta)) = Meta::from_request_parts(parts, state).await;
+        Ok(cart_session(state, &meta, &parts.headers).await?)
+    }
 }
 
 fn cookie_headers(session: &CartSession) -> AppendHeaders<Vec<(header::HeaderName, HeaderValue)>> {
@@ -342,7 +357,7 @@ async fn update_line(
 
 fn cart_redirect(
     session: &CartSession,
-    result: Result<&str, crate::ApiError>,
+    result: Result<&str, crate::error::ApiError>,
 ) -> Result<Response, PageError> {
     back_with_message("/cart", session, result)
 }
@@ -352,7 +367,7 @@ fn cart_redirect(
 fn back_with_message(
     path: &str,
     session: &CartSession,
-    result: Result<&str, crate::ApiError>,
+    result: Result<&str, crate::error::ApiError>,
 ) -> Result<Response, PageError> {
     match result {
         Ok(notice) => Ok((cookie_headers(session), with_notice(path, notice)).into_response()),
@@ -500,7 +515,7 @@ async fn wish_add(
 
 fn wish_redirect(
     session: &CartSession,
-    result: Result<&str, crate::ApiError>,
+    result: Result<&str, crate::error::ApiError>,
 ) -> Result<Response, PageError> {
     back_with_message("/wishlist", session, result)
 }

@@ -13,8 +13,8 @@ use bazaar_subjects::Empty;
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::mail::{ListMailbox, MailboxMessage};
 
-use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
+use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::PageError;
 

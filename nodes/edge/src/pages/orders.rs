@@ -18,8 +18,8 @@ use bazaar_subjects::orders::{
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
-use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
+use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
 use crate::ui::errors::{envelope_page, error_view};
@@ -446,7 +446,7 @@ async fn shop_order(
 fn after(
     viewer: Option<Account>,
     here: &str,
-    result: Result<&str, crate::ApiError>,
+    result: Result<&str, crate::error::ApiError>,
     role: Role,
 ) -> Response {
     match result {

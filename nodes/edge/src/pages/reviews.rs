@@ -15,12 +15,13 @@ use bazaar_subjects::orders::{
     ListReviews, ListTargetReviews, ReviewInput, ReviewTarget, UpsertReview,
 };
 
+use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
+use crate::state::EdgeState;
 use crate::ui::errors::{PageError, error_view};
 use crate::ui::query::urlencode;
 use crate::ui::redirect::{sign_in_first, with_error, with_notice};
 use crate::ui::time::human_time;
-use crate::{ApiError, EdgeState};
 
 pub fn routes() -> Router<EdgeState> {
     Router::new().route("/orders/{id}/review", post(write))

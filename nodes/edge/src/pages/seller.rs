@@ -27,7 +27,9 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
+use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{envelope_page, error_view};
 use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors};
@@ -35,7 +37,6 @@ use crate::ui::money::{format_price, major_units, parse_price};
 use crate::ui::query::{all, first, query_pairs, query_string};
 use crate::ui::redirect::sign_in_first;
 use crate::ui::time::human_time;
-use crate::{ApiError, EdgeState};
 
 /// The most photos a product has (the catalog's limit).
 const MAX_IMAGES: usize = 12;

@@ -20,11 +20,12 @@ use bazaar_subjects::sellers::{self, OpeningHours, Shop, ShopInput, ShopSlug, So
 use bazaar_subjects::{Empty, ErrorEnvelope};
 
 use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
+use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{PageError, error_view};
 use crate::ui::forms::FieldErrors;
-use crate::{ApiError, EdgeState};
 
 const FORM_PATH: &str = "/seller/shop";
 /// Opening times a day the form offers (the API allows two a day too).

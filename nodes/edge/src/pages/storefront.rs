@@ -21,8 +21,8 @@ use bazaar_subjects::sellers::{self, ShopCard, TopShopsRequest};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
+use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::PageError;
 use crate::ui::forms::{Choice, ChoiceGroup};

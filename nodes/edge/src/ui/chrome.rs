@@ -10,8 +10,8 @@ use bazaar_subjects::auth::Account;
 use bazaar_subjects::orders as o;
 use bazaar_subjects::{Empty, ErrorEnvelope};
 
-use crate::EdgeState;
 use crate::extract::Meta;
+use crate::state::EdgeState;
 
 /// The name the layout shows while the admin node does not answer.
 const FALLBACK_NAME: &str = "Bazaar";

@@ -109,8 +109,8 @@ impl From<ErrorEnvelope> for PageError {
     }
 }
 
-impl From<crate::ApiError> for PageError {
-    fn from(e: crate::ApiError) -> Self {
+impl From<crate::error::ApiError> for PageError {
+    fn from(e: crate::error::ApiError) -> Self {
         Self(e.0)
     }
 }
@@ -124,7 +124,7 @@ pub(crate) fn error_page(e: ErrorEnvelope) -> Response {
 pub async fn not_found(uri: Uri) -> Response {
     let envelope = ErrorEnvelope::not_found(format!("nothing lives at {}", uri.path()));
     if uri.path().starts_with("/api/") {
-        crate::ApiError(envelope).into_response()
+        crate::error::ApiError(envelope).into_response()
     } else {
         error_page(envelope)
     }
@@ -153,7 +153,7 @@ mod tests {
             "/shops/gone",
             get(|| async {
                 Err::<(), PageError>(
-                    crate::ApiError(ErrorEnvelope::not_found("no such shop")).into(),
+                    crate::error::ApiError(ErrorEnvelope::not_found("no such shop")).into(),
                 )
             }),
         );
