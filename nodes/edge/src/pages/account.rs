@@ -22,6 +22,7 @@ use crate::extract::{Meta, REFRESH_COOKIE, Viewer, cookie_value};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::forms::FieldErrors;
+use crate::ui::query::urlencode;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -287,9 +288,11 @@ async fn signup(
         Err(e) => Err(e.0),
     };
     match result {
-        Ok(_) => {
-            Redirect::to(&format!("/verify?email={}&sent=1", urlencode(&f.email))).into_response()
-        }
+        Ok(_) => Redirect::to(&format!(
+            "/verify?email={}&sent=1",
+            urlencode(f.email.trim())
+        ))
+        .into_response(),
         Err(e) => render(
             None,
             chrome,
@@ -297,18 +300,6 @@ async fn signup(
             status_of(&e),
         ),
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.trim()
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -507,7 +498,7 @@ async fn forgot(
     match result {
         Ok(_) => Redirect::to(&format!(
             "/reset-password?email={}&sent=1",
-            urlencode(&f.email)
+            urlencode(f.email.trim())
         ))
         .into_response(),
         Err(e) => render(
