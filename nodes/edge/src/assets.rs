@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
-use crate::EdgeState;
+use crate::state::EdgeState;
 
 struct Asset {
     name: &'static str,

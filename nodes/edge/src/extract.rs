@@ -6,8 +6,10 @@ use axum::http::request::Parts;
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::{ErrorCode, ErrorEnvelope};
 use serde::de::DeserializeOwned;
+use std::sync::{Arc, OnceLock};
 
-use crate::ApiError;
+use crate::error::ApiError;
+use crate::ui::redirect::sign_in_first;
 
 /// The access-token cookie set by sign-in.
 pub(crate) const ACCESS_COOKIE: &str = "bazaar_access";
@@ -20,12 +22,12 @@ pub(crate) const REFRESH_COOKIE: &str = "bazaar_refresh";
 pub struct Meta(pub RequestMeta);
 
 impl<S: Send + Sync> FromRequestParts<S> for Meta {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let request_id = parts
             .headers
-            .get(crate::REQUEST_ID)
+            .get(crate::state::REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
@@ -84,27 +86,67 @@ fn json_rejection(rejection: JsonRejection) -> ErrorEnvelope {
     ErrorEnvelope::new(code, message)
 }
 
+/// The request's viewer once the [`Viewer`] extractor looked them up, put in
+/// the request by the page-error layer: an error page then needs no second
+/// lookup, and a second extraction none either.
+#[derive(Clone, Default)]
+pub(crate) struct ViewerSlot(Arc<OnceLock<Option<bazaar_subjects::auth::Account>>>);
+
+impl ViewerSlot {
+    pub(crate) fn get(&self) -> Option<&Option<bazaar_subjects::auth::Account>> {
+        self.0.get()
+    }
+
+    pub(crate) fn set(&self, viewer: Option<bazaar_subjects::auth::Account>) {
+        let _ = self.0.set(viewer);
+    }
+}
+
 /// The signed-in account for pages (the header shows it), or `None`.
 pub struct Viewer(pub Option<bazaar_subjects::auth::Account>);
 
-impl FromRequestParts<crate::EdgeState> for Viewer {
+impl FromRequestParts<crate::state::EdgeState> for Viewer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &crate::EdgeState,
+        state: &crate::state::EdgeState,
     ) -> Result<Self, Self::Rejection> {
-        let Ok(Meta(meta)) = Meta::from_request_parts(parts, state).await else {
-            return Ok(Viewer(None));
-        };
-        if meta.authorization.is_none() {
-            return Ok(Viewer(None));
+        let slot = parts.extensions.get::<ViewerSlot>().cloned();
+        if let Some(viewer) = slot.as_ref().and_then(ViewerSlot::get) {
+            return Ok(Viewer(viewer.clone()));
         }
-        let me = state
-            .call::<bazaar_subjects::auth::GetMe>(&meta, &bazaar_subjects::Empty {})
-            .await
-            .ok();
+        let Ok(Meta(meta)) = Meta::from_request_parts(parts, state).await;
+        let me = if meta.authorization.is_none() {
+            None
+        } else {
+            state
+                .call::<bazaar_subjects::auth::GetMe>(&meta, &bazaar_subjects::Empty {})
+                .await
+                .ok()
+        };
+        if let Some(slot) = slot {
+            slot.set(me.clone());
+        }
         Ok(Viewer(me))
+    }
+}
+
+/// A signed-in account, for pages only they may see; anyone else is sent to
+/// sign in and come back to this page.
+pub struct SignedIn(pub bazaar_subjects::auth::Account);
+
+impl FromRequestParts<crate::state::EdgeState> for SignedIn {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::EdgeState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Viewer(viewer)) = Viewer::from_request_parts(parts, state).await;
+        viewer
+            .map(SignedIn)
+            .ok_or_else(|| sign_in_first(parts.uri.path()))
     }
 }
 

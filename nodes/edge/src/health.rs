@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use futures::future::join_all;
 use serde::Serialize;
 
-use crate::EdgeState;
+use crate::state::EdgeState;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()

@@ -7,133 +7,122 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-mod account_pages;
-mod admin_pages;
-mod api;
 mod assets;
-mod auth;
-mod cart_pages;
-mod commerce;
 mod config;
-mod csrf;
 mod error;
 mod extract;
-mod google;
 mod health;
-mod images;
-mod mailbox;
 mod openapi;
-mod order_pages;
-mod pages;
-mod products;
-mod ratelimit;
-mod review_pages;
-mod reviews;
-mod seller_pages;
-mod shops;
-mod storefront;
-mod stripe_webhook;
+mod state;
+
+/// REST under `/api` (and the few redirects and files that belong with it):
+/// each handler parses, calls one subject and maps the answer.
+mod api {
+    pub(crate) mod auth;
+    pub(crate) mod commerce;
+    pub(crate) mod google;
+    pub(crate) mod images;
+    pub(crate) mod products;
+    pub(crate) mod reviews;
+    pub(crate) mod shops;
+    pub(crate) mod site;
+    pub(crate) mod stripe_webhook;
+}
+
+/// Server-rendered pages, one module per part of the site.
+mod pages {
+    pub(crate) mod account;
+    pub(crate) mod admin;
+    pub(crate) mod cart;
+    pub(crate) mod mailbox;
+    pub(crate) mod orders;
+    pub(crate) mod reviews;
+    pub(crate) mod seller;
+    pub(crate) mod shops;
+    pub(crate) mod storefront;
+}
+
+/// What the pages share: the layout's chrome, error pages, redirects, and
+/// the helpers their views use (prices, query strings, times, forms).
+mod ui {
+    pub(crate) mod chrome;
+    pub(crate) mod errors;
+    pub(crate) mod forms;
+    pub(crate) mod money;
+    pub(crate) mod query;
+    pub(crate) mod redirect;
+    pub(crate) mod time;
+}
+
+#[cfg(test)]
+mod test_support;
+
+/// Layers every request passes through.
+mod middleware {
+    pub(crate) mod csrf;
+    pub(crate) mod page_errors;
+    pub(crate) mod ratelimit;
+    pub(crate) mod session;
+}
 
 pub use config::EdgeConfig;
 pub use error::ApiError;
+pub use state::EdgeState;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
-use bazaar_runtime::{RequestMeta, Shutdown};
-use bazaar_subjects::{Domain, Endpoint};
+use axum::http::{HeaderValue, Method, StatusCode};
+use bazaar_runtime::Shutdown;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct EdgeState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    nats: async_nats::Client,
-    request_timeout: Duration,
-    /// The domains `/readyz` waits for.
-    domains: Vec<Domain>,
-    config: EdgeConfig,
-    jetstream: async_nats::jetstream::Context,
-    limiter: ratelimit::Limiter,
-    images: images::ImageStore,
-    /// Signs guest cart cookies.
-    cart_key: [u8; 32],
-}
-
-impl EdgeState {
-    pub fn new(
-        nats: async_nats::Client,
-        request_timeout: Duration,
-        domains: Vec<Domain>,
-        config: EdgeConfig,
-    ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                jetstream: async_nats::jetstream::new(nats.clone()),
-                limiter: ratelimit::Limiter::default(),
-                images: images::ImageStore::default(),
-                cart_key: commerce::cart_key(config.cookie_secret.as_deref()),
-                nats,
-                request_timeout,
-                domains,
-                config,
-            }),
-        }
-    }
-
-    /// Calls endpoint `E` on whichever node serves it.
-    pub async fn call<E: Endpoint>(
-        &self,
-        meta: &RequestMeta,
-        body: &E::Request,
-    ) -> Result<E::Reply, ApiError> {
-        bazaar_runtime::call::<E>(&self.inner.nats, meta, body, self.inner.request_timeout)
-            .await
-            .map_err(|e| ApiError(e.with_request_id(Some(meta.request_id.clone()))))
-    }
-}
-
-pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP application.
 pub fn app(state: EdgeState) -> Router {
     let config = &state.inner.config;
     let cors = cors_layer(&config.cors_origins);
     Router::new()
-        .merge(api::routes())
-        .merge(auth::routes())
-        .merge(account_pages::routes())
-        .merge(mailbox::routes())
-        .merge(google::routes())
-        .merge(images::routes())
-        .merge(shops::routes())
-        .merge(products::routes())
-        .merge(commerce::routes())
-        .merge(reviews::routes())
-        .merge(stripe_webhook::routes())
-        .merge(cart_pages::routes())
-        .merge(order_pages::routes())
-        .merge(review_pages::routes())
-        .merge(storefront::routes())
-        .merge(seller_pages::routes())
-        .merge(admin_pages::routes())
+        .merge(api::site::routes())
+        .merge(api::auth::routes())
+        .merge(pages::account::routes())
+        .merge(pages::mailbox::routes())
+        .merge(api::google::routes())
+        .merge(api::images::routes())
+        .merge(api::shops::routes())
+        .merge(pages::shops::routes())
+        .merge(api::products::routes())
+        .merge(api::commerce::routes())
+        .merge(api::reviews::routes())
+        .merge(api::stripe_webhook::routes())
+        .merge(pages::cart::routes())
+        .merge(pages::orders::routes())
+        .merge(pages::reviews::routes())
+        .merge(pages::storefront::routes())
+        .merge(pages::seller::routes())
+        .merge(pages::admin::routes())
         .merge(health::routes())
-        .merge(pages::routes())
         .merge(assets::routes())
         .merge(openapi::routes())
-        .fallback(pages::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), account_pages::refresh_middleware))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::middleware))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::middleware))
+        .fallback(ui::errors::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::page_errors::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::session::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::ratelimit::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::csrf::middleware,
+        ))
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(cors)
@@ -141,16 +130,16 @@ pub fn app(state: EdgeState) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_millis(config.http_timeout_ms),
         ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(PropagateRequestIdLayer::new(state::REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let request_id = req
                 .headers()
-                .get(REQUEST_ID)
+                .get(state::REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(state::REQUEST_ID, MakeRequestUuid))
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -171,7 +160,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .allow_headers([
             axum::http::header::CONTENT_TYPE,
             axum::http::header::AUTHORIZATION,
-            REQUEST_ID,
+            state::REQUEST_ID,
         ])
         .allow_credentials(true)
 }

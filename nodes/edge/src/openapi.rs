@@ -5,7 +5,9 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{EdgeState, api, auth, commerce, health, images, products, reviews, shops};
+use crate::api::{auth, commerce, images, products, reviews, shops, site};
+use crate::health;
+use crate::state::EdgeState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,13 +16,13 @@ use crate::{EdgeState, api, auth, commerce, health, images, products, reviews, s
         description = "The multi-vendor marketplace's public API. Every error has the same JSON envelope."
     ),
     paths(
-        api::list_categories,
-        api::get_category,
-        api::create_category,
-        api::replace_category,
-        api::delete_category,
-        api::get_site,
-        api::update_site,
+        site::list_categories,
+        site::get_category,
+        site::create_category,
+        site::replace_category,
+        site::delete_category,
+        site::get_site,
+        site::update_site,
         health::healthz,
         health::readyz,
         auth::register_user,

@@ -25,8 +25,9 @@ use serde::Deserialize;
 use sha2::Sha256;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::error::ApiError;
 use crate::extract::{ApiJson, FormQuery, Meta, cookie_value};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
 
 /// The guest cart cookie: `<id>.<hmac>`.
 pub(crate) const CART_COOKIE: &str = "bazaar_cart";
@@ -95,20 +96,6 @@ pub fn routes() -> Router<EdgeState> {
             "/pay/test/{checkout_id}",
             get(test_payment_page).post(test_payment),
         )
-}
-
-/// The key that signs guest cart cookies.
-pub(crate) fn cart_key(secret: Option<&str>) -> [u8; 32] {
-    use sha2::Digest;
-    match secret {
-        Some(s) => Sha256::digest(s.as_bytes()).into(),
-        None => {
-            let mut key = [0u8; 32];
-            key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-            key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-            key
-        }
-    }
 }
 
 fn sign(state: &EdgeState, id: &str) -> String {

@@ -19,9 +19,13 @@ use bazaar_subjects::catalog::{SearchCatalog, SearchProducts, SortOrder};
 use bazaar_subjects::sellers::{self, OpeningHours, Shop, ShopInput, ShopSlug, SocialLink};
 use bazaar_subjects::{Empty, ErrorEnvelope};
 
+use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
-use crate::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
+use crate::ui::chrome::Chrome;
+use crate::ui::errors::{PageError, error_view};
+use crate::ui::forms::FieldErrors;
 
 const FORM_PATH: &str = "/seller/shop";
 /// Opening times a day the form offers (the API allows two a day too).
@@ -52,29 +56,13 @@ pub fn routes() -> Router<EdgeState> {
         .route("/shops/{slug}/unfollow", post(unfollow))
 }
 
-/// A page for an error; the same template as every other error page.
-#[derive(Template, WebTemplate)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    viewer: Option<Account>,
-    site_name: String,
-    title: String,
-    message: String,
-    request_id: Option<String>,
-}
-
 fn not_for_buyers(viewer: Option<Account>) -> Response {
-    (
+    error_view(
+        viewer,
         StatusCode::FORBIDDEN,
-        ErrorPage {
-            viewer,
-            site_name: "Bazaar".into(),
-            title: "Shops are for sellers".into(),
-            message: "Only seller accounts run a shop. Sign up as a seller (with another email) to open one.".into(),
-            request_id: None,
-        },
+        "Shops are for sellers",
+        "Only seller accounts run a shop. Sign up as a seller (with another email) to open one.",
     )
-        .into_response()
 }
 
 fn sign_in_first(next: &str) -> Response {
@@ -218,31 +206,34 @@ impl ShopForm {
 #[template(path = "shop_form.html")]
 struct ShopFormPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     /// The shop being edited; `None` while onboarding.
     shop: Option<Shop>,
     form: ShopForm,
     days: Vec<DayRow>,
     links: Vec<(usize, String, String)>,
     categories: Vec<Category>,
-    errors: HashMap<String, Vec<String>>,
+    errors: FieldErrors,
     error: Option<String>,
     notice: Option<String>,
 }
 
 impl ShopFormPage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
+    fn errors_for(&self, field: &str) -> &[String] {
+        self.errors.messages(field)
     }
 
     fn has_error(&self, field: &str) -> bool {
-        self.errors.contains_key(field)
+        self.errors.has(field)
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn render_form(
     s: &EdgeState,
     meta: &RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     shop: Option<Shop>,
     form: ShopForm,
     failure: Option<ErrorEnvelope>,
@@ -253,17 +244,12 @@ async fn render_form(
         .await
         .map(|l| l.categories)
         .unwrap_or_default();
-    let mut errors: HashMap<String, Vec<String>> = HashMap::new();
+    let mut errors = FieldErrors::default();
     let mut error = None;
     let mut status = StatusCode::OK;
     if let Some(e) = failure {
         status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-        for f in &e.fields {
-            errors
-                .entry(f.field.clone())
-                .or_default()
-                .push(f.message.clone());
-        }
+        errors = FieldErrors::from_envelope(&e);
         error = Some(if e.fields.is_empty() {
             e.message
         } else {
@@ -272,6 +258,7 @@ async fn render_form(
     }
     let page = ShopFormPage {
         viewer,
+        chrome,
         days: form.day_rows(),
         links: form.link_rows(),
         shop,
@@ -289,6 +276,7 @@ async fn form_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if meta.authorization.is_none() {
@@ -302,13 +290,25 @@ async fn form_page(
     match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
         Ok(shop) => {
             let form = ShopForm::from_shop(&shop);
-            render_form(&s, &meta, viewer, Some(shop), form, None, notice).await
+            render_form(&s, &meta, viewer, chrome, Some(shop), form, None, notice).await
         }
         Err(ApiError(e)) => match e.status {
-            404 => render_form(&s, &meta, viewer, None, ShopForm::default(), None, None).await,
+            404 => {
+                render_form(
+                    &s,
+                    &meta,
+                    viewer,
+                    chrome,
+                    None,
+                    ShopForm::default(),
+                    None,
+                    None,
+                )
+                .await
+            }
             401 => sign_in_first(FORM_PATH),
             403 => not_for_buyers(viewer),
-            _ => crate::pages::error_page(e),
+            _ => PageError(e).into_response(),
         },
     }
 }
@@ -377,6 +377,7 @@ async fn save(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     multipart: Multipart,
 ) -> Response {
     if meta.authorization.is_none() {
@@ -389,7 +390,7 @@ async fn save(
             404 => None,
             401 => return sign_in_first(FORM_PATH),
             403 => return not_for_buyers(viewer),
-            _ => return crate::pages::error_page(e),
+            _ => return PageError(e).into_response(),
         },
     };
     let posted = match read_form(&s, multipart).await {
@@ -399,7 +400,7 @@ async fn save(
                 .as_ref()
                 .map(ShopForm::from_shop)
                 .unwrap_or_default();
-            return render_form(&s, &meta, viewer, current, form, Some(e.0), None).await;
+            return render_form(&s, &meta, viewer, chrome, current, form, Some(e.0), None).await;
         }
     };
     let mut form = ShopForm::from_fields(&posted.fields);
@@ -427,7 +428,7 @@ async fn save(
     }
     if !upload_errors.is_empty() {
         let e = ErrorEnvelope::validation(upload_errors);
-        return render_form(&s, &meta, viewer, current, form, Some(e), None).await;
+        return render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await;
     }
     let input = form.input();
     let (result, done) = match &current {
@@ -440,7 +441,9 @@ async fn save(
     match result {
         Ok(_) => Redirect::to(&format!("{FORM_PATH}?{done}=1")).into_response(),
         Err(ApiError(e)) if e.status == 401 => sign_in_first(FORM_PATH),
-        Err(ApiError(e)) => render_form(&s, &meta, viewer, current, form, Some(e), None).await,
+        Err(ApiError(e)) => {
+            render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await
+        }
     }
 }
 
@@ -463,6 +466,7 @@ struct HoursLine {
 #[template(path = "shop.html")]
 struct ShopPageView {
     viewer: Option<Account>,
+    chrome: Chrome,
     shop: Shop,
     /// The name's first letter, for a shop without an avatar.
     initial: String,
@@ -472,7 +476,7 @@ struct ShopPageView {
     products: Option<Vec<ProductTile>>,
     /// "1000+" past the catalog's count limit; empty when there are none.
     total_products: String,
-    reviews: Option<crate::review_pages::ReviewsBlock>,
+    reviews: Option<crate::pages::reviews::ReviewsBlock>,
 }
 
 /// Minor units as people read them: `€12.50`, `1,200 JPY` stays `¥1200`.
@@ -518,8 +522,9 @@ async fn shop_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(slug): Path<String>,
-) -> Response {
+) -> Result<Response, PageError> {
     let search = SearchProducts {
         shop: Some(slug.clone()),
         sort: SortOrder::Newest,
@@ -531,10 +536,7 @@ async fn shop_page(
         s.call::<sellers::GetShop>(&meta, &which),
         s.call::<SearchCatalog>(&meta, &search),
     );
-    let page = match page {
-        Ok(page) => page,
-        Err(ApiError(e)) => return crate::pages::error_page(e),
-    };
+    let page = page?;
     let (products, total_products) = match products {
         Ok(results) => (
             Some(
@@ -565,15 +567,16 @@ async fn shop_page(
             (None, String::new())
         }
     };
-    let reviews = crate::review_pages::load(
+    let reviews = crate::pages::reviews::load(
         &s,
         &meta,
         bazaar_subjects::orders::ReviewTarget::Shop,
         &page.shop.id,
     )
     .await;
-    ShopPageView {
+    Ok(ShopPageView {
         viewer,
+        chrome,
         reviews,
         hours: hours_lines(&page.shop.opening_hours),
         initial: page
@@ -588,7 +591,7 @@ async fn shop_page(
         products,
         total_products,
     }
-    .into_response()
+    .into_response())
 }
 
 async fn follow(
@@ -620,7 +623,7 @@ async fn set_following(s: EdgeState, meta: RequestMeta, slug: String, on: bool) 
         Err(ApiError(e)) if e.status == 401 && is_plain_slug(&body.slug) => {
             sign_in_first(&format!("/shops/{}", body.slug))
         }
-        Err(ApiError(e)) => crate::pages::error_page(e),
+        Err(e) => PageError::from(e).into_response(),
     }
 }
 

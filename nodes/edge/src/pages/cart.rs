@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -21,12 +22,17 @@ use bazaar_subjects::orders::{
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
-use crate::EdgeState;
-use crate::commerce::{CartSession, cart_session};
-use crate::extract::{Meta, Viewer};
-use crate::storefront::{
-    FieldErrors, envelope_page, format_price, human_time, sign_in_first, urlencode,
-};
+use crate::api::commerce::{CartSession, cart_session};
+use crate::extract::{Meta, SignedIn, Viewer};
+use crate::state::EdgeState;
+use crate::ui::chrome::Chrome;
+use crate::ui::chrome::Nav;
+use crate::ui::errors::PageError;
+use crate::ui::forms::FieldErrors;
+use crate::ui::money::format_price;
+use crate::ui::query::urlencode;
+use crate::ui::redirect::{sign_in_first, with_error, with_notice};
+use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -45,35 +51,17 @@ pub fn routes() -> Router<EdgeState> {
         .route("/notifications/read", post(mark_all_read))
 }
 
-/// What the header shows beside the account links on these pages.
-pub(crate) struct Nav {
-    pub signed_in: bool,
-    pub cart_count: Option<i64>,
-    pub unread: i64,
-}
+/// Who the cart is for (a signed-in buyer, whose guest cart is merged first,
+/// or a guest), with the cookie to send back.
+impl FromRequestParts<EdgeState> for CartSession {
+    type Rejection = PageError;
 
-impl Nav {
-    /// One notifications call for signed-in viewers; the cart count only
-    /// when the page has the cart already (reading it records what was seen).
-    pub(crate) async fn load(
-        s: &EdgeState,
-        meta: &RequestMeta,
-        viewer: &Option<Account>,
-        cart_count: Option<i64>,
-    ) -> Self {
-        let unread = if viewer.is_some() {
-            s.call::<o::ListNotifications>(meta, &Empty {})
-                .await
-                .map(|n| n.unread)
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        Self {
-            signed_in: viewer.is_some(),
-            cart_count,
-            unread,
-        }
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &EdgeState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Meta(meta)) = Meta::from_request_parts(parts, state).await;
+        Ok(cart_session(state, &meta, &parts.headers).await?)
     }
 }
 
@@ -85,10 +73,6 @@ fn cookie_headers(session: &CartSession) -> AppendHeaders<Vec<(header::HeaderNam
             .map(|v| (header::SET_COOKIE, v.clone()))
             .collect(),
     )
-}
-
-fn with_message(path: &str, key: &str, message: &str) -> Redirect {
-    Redirect::to(&format!("{path}?{key}={}", urlencode(message)))
 }
 
 /// A link to this site as a path (so it works whatever host the browser
@@ -234,7 +218,7 @@ fn cart_view(cart: &Cart) -> CartView {
 #[template(path = "cart.html")]
 struct CartPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     cart: CartView,
     error: Option<String>,
     notice: Option<String>,
@@ -265,25 +249,23 @@ async fn cart_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let (session, cart) = match load_cart(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e),
-    };
+) -> Result<Response, PageError> {
+    let (session, cart) = load_cart(&s, &meta, &headers).await?;
     let nav = Nav::load(&s, &meta, &viewer, Some(cart.item_count)).await;
-    (
+    Ok((
         cookie_headers(&session),
         CartPage {
             viewer,
-            nav,
+            chrome: Chrome { nav, ..chrome },
             cart: cart_view(&cart),
             error: q.get("error").cloned(),
             notice: q.get("notice").cloned(),
         },
     )
-        .into_response()
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -300,14 +282,9 @@ struct AddForm {
 async fn add(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Form(f): Form<AddForm>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let quantity = match f
         .quantity
         .as_deref()
@@ -318,11 +295,11 @@ async fn add(
         Some(q) => match q.parse::<i64>() {
             Ok(n) => Some(n),
             Err(_) => {
-                return (
+                return Ok((
                     cookie_headers(&session),
-                    with_message("/cart", "error", "Enter a quantity as a whole number."),
+                    with_error("/cart", "Enter a quantity as a whole number."),
                 )
-                    .into_response();
+                    .into_response());
             }
         },
     };
@@ -340,14 +317,12 @@ async fn add(
         )
         .await;
     match result {
-        Ok(_) => (cookie_headers(&session), Redirect::to("/cart")).into_response(),
+        Ok(_) => Ok((cookie_headers(&session), Redirect::to("/cart")).into_response()),
         // The cart page says why (not for sale, out of stock, a bad option).
-        Err(e) if matches!(e.0.status, 400 | 404 | 409 | 422) => (
-            cookie_headers(&session),
-            with_message("/cart", "error", &e.0.message),
-        )
-            .into_response(),
-        Err(e) => envelope_page(viewer, e.0),
+        Err(e) if matches!(e.0.status, 400 | 404 | 409 | 422) => {
+            Ok((cookie_headers(&session), with_error("/cart", &e.0.message)).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -359,19 +334,14 @@ struct QuantityForm {
 async fn update_line(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
     headers: HeaderMap,
     Path(line_id): Path<String>,
     Form(f): Form<QuantityForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let Ok(quantity) = f.quantity.trim().parse::<i64>() else {
-        return with_message("/cart", "error", "Enter a quantity as a whole number.")
-            .into_response();
+        return Ok(with_error("/cart", "Enter a quantity as a whole number.").into_response());
     };
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+    let session = cart_session(&s, &meta, &headers).await?;
     let result = s
         .call::<o::UpdateCartItem>(
             &meta,
@@ -382,40 +352,38 @@ async fn update_line(
             },
         )
         .await;
-    cart_redirect(viewer, &session, result.map(|_| "Cart updated."))
+    cart_redirect(&session, result.map(|_| "Cart updated."))
 }
 
 fn cart_redirect(
-    viewer: Option<Account>,
     session: &CartSession,
-    result: Result<&str, crate::ApiError>,
-) -> Response {
+    result: Result<&str, crate::error::ApiError>,
+) -> Result<Response, PageError> {
+    back_with_message("/cart", session, result)
+}
+
+/// Back to `path` with the notice, or with a refusal's reason; a failure of
+/// ours gets the error page.
+fn back_with_message(
+    path: &str,
+    session: &CartSession,
+    result: Result<&str, crate::error::ApiError>,
+) -> Result<Response, PageError> {
     match result {
-        Ok(notice) => (
-            cookie_headers(session),
-            with_message("/cart", "notice", notice),
-        )
-            .into_response(),
-        Err(e) if e.0.status < 500 => (
-            cookie_headers(session),
-            with_message("/cart", "error", &e.0.message),
-        )
-            .into_response(),
-        Err(e) => envelope_page(viewer, e.0),
+        Ok(notice) => Ok((cookie_headers(session), with_notice(path, notice)).into_response()),
+        Err(e) if e.0.status < 500 => {
+            Ok((cookie_headers(session), with_error(path, &e.0.message)).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
 async fn remove_line(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Path(line_id): Path<String>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let result = s
         .call::<o::RemoveCartItem>(
             &meta,
@@ -425,7 +393,7 @@ async fn remove_line(
             },
         )
         .await;
-    cart_redirect(viewer, &session, result.map(|_| "Removed from your cart."))
+    cart_redirect(&session, result.map(|_| "Removed from your cart."))
 }
 
 #[derive(Deserialize)]
@@ -437,14 +405,9 @@ struct CouponForm {
 async fn coupon(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Form(f): Form<CouponForm>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let code = f.code.trim().to_owned();
     let notice = if code.is_empty() {
         "Discount code removed."
@@ -460,7 +423,7 @@ async fn coupon(
             },
         )
         .await;
-    cart_redirect(viewer, &session, result.map(|_| notice))
+    cart_redirect(&session, result.map(|_| notice))
 }
 
 // ---------------------------------------------------------------- wishlist
@@ -478,7 +441,7 @@ struct WishView {
 #[template(path = "wishlist.html")]
 struct WishlistPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     items: Vec<WishView>,
     error: Option<String>,
     notice: Option<String>,
@@ -488,25 +451,18 @@ async fn wishlist_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    chrome: Chrome,
+    session: CartSession,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
-    let list: Wishlist = match s
+) -> Result<Response, PageError> {
+    let list: Wishlist = s
         .call::<o::GetWishlist>(
             &meta,
             &CartOwner {
                 guest_id: session.guest_id.clone(),
             },
         )
-        .await
-    {
-        Ok(l) => l,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+        .await?;
     let cart_count = session.merged.as_ref().map(|c| c.item_count);
     let nav = Nav::load(&s, &meta, &viewer, cart_count).await;
     let items = list
@@ -521,17 +477,17 @@ async fn wishlist_page(
             available: i.available,
         })
         .collect();
-    (
+    Ok((
         cookie_headers(&session),
         WishlistPage {
             viewer,
-            nav,
+            chrome: Chrome { nav, ..chrome },
             items,
             error: q.get("error").cloned(),
             notice: q.get("notice").cloned(),
         },
     )
-        .into_response()
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -542,14 +498,9 @@ struct WishForm {
 async fn wish_add(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Form(f): Form<WishForm>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let result = s
         .call::<o::AddWishlistItem>(
             &meta,
@@ -559,40 +510,22 @@ async fn wish_add(
             },
         )
         .await;
-    wish_redirect(viewer, &session, result.map(|_| "Added to your wishlist."))
+    wish_redirect(&session, result.map(|_| "Added to your wishlist."))
 }
 
 fn wish_redirect(
-    viewer: Option<Account>,
     session: &CartSession,
-    result: Result<&str, crate::ApiError>,
-) -> Response {
-    match result {
-        Ok(notice) => (
-            cookie_headers(session),
-            with_message("/wishlist", "notice", notice),
-        )
-            .into_response(),
-        Err(e) if e.0.status < 500 => (
-            cookie_headers(session),
-            with_message("/wishlist", "error", &e.0.message),
-        )
-            .into_response(),
-        Err(e) => envelope_page(viewer, e.0),
-    }
+    result: Result<&str, crate::error::ApiError>,
+) -> Result<Response, PageError> {
+    back_with_message("/wishlist", session, result)
 }
 
 async fn wish_remove(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Path(product_id): Path<String>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let result = s
         .call::<o::RemoveWishlistItem>(
             &meta,
@@ -602,25 +535,16 @@ async fn wish_remove(
             },
         )
         .await;
-    wish_redirect(
-        viewer,
-        &session,
-        result.map(|_| "Removed from your wishlist."),
-    )
+    wish_redirect(&session, result.map(|_| "Removed from your wishlist."))
 }
 
 /// Puts the product in the cart (its first options) and takes it off the list.
 async fn wish_move(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    headers: HeaderMap,
+    session: CartSession,
     Path(product_id): Path<String>,
-) -> Response {
-    let session = match cart_session(&s, &meta, &headers).await {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+) -> Result<Response, PageError> {
     let added = s
         .call::<o::AddCartItem>(
             &meta,
@@ -634,7 +558,7 @@ async fn wish_move(
         )
         .await;
     if let Err(e) = added {
-        return wish_redirect(viewer, &session, Err(e));
+        return wish_redirect(&session, Err(e));
     }
     let removed = s
         .call::<o::RemoveWishlistItem>(
@@ -646,12 +570,12 @@ async fn wish_move(
         )
         .await;
     match removed {
-        Ok(_) => (
+        Ok(_) => Ok((
             cookie_headers(&session),
-            with_message("/cart", "notice", "Moved from your wishlist."),
+            with_notice("/cart", "Moved from your wishlist."),
         )
-            .into_response(),
-        Err(e) => wish_redirect(viewer, &session, Err(e)),
+            .into_response()),
+        Err(e) => wish_redirect(&session, Err(e)),
     }
 }
 
@@ -685,7 +609,7 @@ struct CheckoutForm {
 #[template(path = "checkout.html")]
 struct CheckoutPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     cart: CartView,
     addresses: Vec<Address>,
     form: CheckoutForm,
@@ -711,30 +635,38 @@ impl CheckoutPage {
 async fn checkout_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    SignedIn(viewer): SignedIn,
+    chrome: Chrome,
     headers: HeaderMap,
-) -> Response {
-    if viewer.is_none() {
-        return sign_in_first("/checkout");
-    }
-    render_checkout(&s, &meta, viewer, &headers, CheckoutForm::default(), None).await
+) -> Result<Response, PageError> {
+    render_checkout(
+        &s,
+        &meta,
+        Some(viewer),
+        chrome,
+        &headers,
+        CheckoutForm::default(),
+        None,
+    )
+    .await
 }
 
 async fn render_checkout(
     s: &EdgeState,
     meta: &RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     headers: &HeaderMap,
     mut form: CheckoutForm,
     refusal: Option<ErrorEnvelope>,
-) -> Response {
+) -> Result<Response, PageError> {
     let (session, cart) = match load_cart(s, meta, headers).await {
         Ok(v) => v,
-        Err(e) if e.status == 401 => return sign_in_first("/checkout"),
-        Err(e) => return envelope_page(viewer, e),
+        Err(e) if e.status == 401 => return Ok(sign_in_first("/checkout")),
+        Err(e) => return Err(e.into()),
     };
     if cart.lines.is_empty() && refusal.is_none() {
-        return (cookie_headers(&session), Redirect::to("/cart")).into_response();
+        return Ok((cookie_headers(&session), Redirect::to("/cart")).into_response());
     }
     let addresses = s
         .call::<a::ListAddresses>(meta, &Empty {})
@@ -802,12 +734,12 @@ async fn render_checkout(
         None => (FieldErrors::default(), None, StatusCode::OK),
     };
     let nav = Nav::load(s, meta, &viewer, Some(cart.item_count)).await;
-    (
+    Ok((
         status,
         cookie_headers(&session),
         CheckoutPage {
             viewer,
-            nav,
+            chrome: Chrome { nav, ..chrome },
             cart: cart_view(&cart),
             addresses,
             form,
@@ -817,7 +749,7 @@ async fn render_checkout(
             cod_ok,
         },
     )
-        .into_response()
+        .into_response())
 }
 
 fn optional(v: &str) -> Option<String> {
@@ -829,16 +761,15 @@ async fn place(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     headers: HeaderMap,
     Form(form): Form<CheckoutForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     if viewer.is_none() {
-        return sign_in_first("/checkout");
+        return Ok(sign_in_first("/checkout"));
     }
     // Any guest cart of this browser joins the account's cart first.
-    if let Err(e) = cart_session(&s, &meta, &headers).await {
-        return envelope_page(viewer, e.0);
-    }
+    cart_session(&s, &meta, &headers).await?;
     let payment = match form.payment.as_str() {
         "card" => PaymentMethod::Card,
         "cod" => PaymentMethod::Cod,
@@ -847,7 +778,7 @@ async fn place(
                 field: "payment".into(),
                 message: "choose card or cash on delivery".into(),
             }]);
-            return render_checkout(&s, &meta, viewer, &headers, form, Some(e)).await;
+            return render_checkout(&s, &meta, viewer, chrome, &headers, form, Some(e)).await;
         }
     };
     let (address_id, address) = if form.address_id.is_empty() || form.address_id == "new" {
@@ -884,17 +815,17 @@ async fn place(
         )
         .await;
     match result {
-        Ok(r) => match (&r.payment_url, r.status) {
+        Ok(r) => Ok(match (&r.payment_url, r.status) {
             (Some(url), CheckoutStatus::AwaitingPayment | CheckoutStatus::Reserving) => {
                 Redirect::to(&same_site(&s, url)).into_response()
             }
             _ => Redirect::to(&format!("/checkout/{}", r.checkout_id)).into_response(),
-        },
-        Err(e) if e.0.status == 401 => sign_in_first("/checkout"),
+        }),
+        Err(e) if e.0.status == 401 => Ok(sign_in_first("/checkout")),
         Err(e) if e.0.status < 500 => {
-            render_checkout(&s, &meta, viewer, &headers, form, Some(e.0)).await
+            render_checkout(&s, &meta, viewer, chrome, &headers, form, Some(e.0)).await
         }
-        Err(e) => envelope_page(viewer, e.0),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -910,7 +841,7 @@ struct OrderLink {
 #[template(path = "checkout_result.html")]
 struct ResultPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     result: CheckoutResult,
     orders: Vec<OrderLink>,
     pay_link: Option<String>,
@@ -932,18 +863,15 @@ async fn result_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, PageError> {
     if viewer.is_none() {
-        return sign_in_first(&format!("/checkout/{}", urlencode(&id)));
+        return Ok(sign_in_first(&format!("/checkout/{}", urlencode(&id))));
     }
-    let result = match s
+    let result = s
         .call::<o::GetCheckout>(&meta, &CheckoutId { checkout_id: id })
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+        .await?;
     let orders = result
         .orders
         .iter()
@@ -957,14 +885,14 @@ async fn result_page(
         .collect();
     let nav = Nav::load(&s, &meta, &viewer, None).await;
     let pay_link = result.payment_url.as_deref().map(|u| same_site(&s, u));
-    ResultPage {
+    Ok(ResultPage {
         viewer,
-        nav,
+        chrome: Chrome { nav, ..chrome },
         result,
         orders,
         pay_link,
     }
-    .into_response()
+    .into_response())
 }
 
 // ---------------------------------------------------------------- notifications
@@ -981,7 +909,7 @@ struct NoteView {
 #[template(path = "notifications.html")]
 struct NotificationsPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     items: Vec<NoteView>,
 }
 
@@ -1003,42 +931,35 @@ fn note_view(n: Notification) -> NoteView {
 async fn notifications_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-) -> Response {
-    if viewer.is_none() {
-        return sign_in_first("/notifications");
-    }
+    SignedIn(viewer): SignedIn,
+    chrome: Chrome,
+) -> Result<Response, PageError> {
     let list = match s.call::<o::ListNotifications>(&meta, &Empty {}).await {
         Ok(l) => l,
-        Err(e) if e.0.status == 401 => return sign_in_first("/notifications"),
-        Err(e) => return envelope_page(viewer, e.0),
+        Err(e) if e.0.status == 401 => return Ok(sign_in_first("/notifications")),
+        Err(e) => return Err(e.into()),
     };
     let nav = Nav {
-        signed_in: true,
         cart_count: None,
         unread: list.unread,
     };
-    NotificationsPage {
-        viewer,
-        nav,
+    Ok(NotificationsPage {
+        viewer: Some(viewer),
+        chrome: Chrome { nav, ..chrome },
         items: list.notifications.into_iter().map(note_view).collect(),
     }
-    .into_response()
+    .into_response())
 }
 
 async fn mark_all_read(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
-) -> Response {
+) -> Result<Response, PageError> {
     if viewer.is_none() {
-        return sign_in_first("/notifications");
+        return Ok(sign_in_first("/notifications"));
     }
-    match s
-        .call::<o::MarkNotificationsRead>(&meta, &MarkRead { ids: Vec::new() })
-        .await
-    {
-        Ok(_) => Redirect::to("/notifications").into_response(),
-        Err(e) => envelope_page(viewer, e.0),
-    }
+    s.call::<o::MarkNotificationsRead>(&meta, &MarkRead { ids: Vec::new() })
+        .await?;
+    Ok(Redirect::to("/notifications").into_response())
 }

@@ -16,10 +16,10 @@ use bazaar_subjects::{Empty, ErrorEnvelope, FieldError};
 use image::ImageFormat;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
-use tokio::sync::OnceCell;
 
+use crate::error::ApiError;
 use crate::extract::Meta;
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
 
 const BUCKET: &str = "images";
 /// The largest image accepted.
@@ -37,20 +37,15 @@ pub fn routes() -> Router<EdgeState> {
         .route("/images/{id}", get(serve))
 }
 
-#[derive(Default)]
-pub struct ImageStore {
-    store: OnceCell<ObjectStore>,
-}
-
-impl ImageStore {
-    async fn get(&self, js: &async_nats::jetstream::Context) -> Result<&ObjectStore, ApiError> {
-        self.store
-            .get_or_try_init(|| async {
-                bazaar_runtime::jetstream::ensure_object_store(js, BUCKET).await
-            })
-            .await
-            .map_err(|e| ApiError(bazaar_runtime::internal(e)))
-    }
+/// The images' object store, opened on first use.
+async fn object_store(s: &EdgeState) -> Result<&ObjectStore, ApiError> {
+    s.inner
+        .images
+        .get_or_try_init(|| async {
+            bazaar_runtime::jetstream::ensure_object_store(&s.inner.jetstream, BUCKET).await
+        })
+        .await
+        .map_err(|e| ApiError(bazaar_runtime::internal(e)))
 }
 
 /// A stored image.
@@ -173,7 +168,7 @@ pub(crate) async fn store_image(s: &EdgeState, bytes: bytes::Bytes) -> Result<Up
         .await
         .map_err(|e| ApiError(bazaar_runtime::internal(e)))??;
     let id = uuid::Uuid::now_v7().simple().to_string();
-    let store = s.inner.images.get(&s.inner.jetstream).await?;
+    let store = object_store(s).await?;
     for (name, body, content_type) in [
         (id.clone(), bytes.to_vec(), mime),
         (format!("{id}.thumb"), thumb, "image/jpeg"),
@@ -209,7 +204,8 @@ async fn serve(
     Query(q): Query<Size>,
     headers: HeaderMap,
 ) -> Response {
-    let not_found = || crate::pages::error_page(ErrorEnvelope::not_found("there is no such image"));
+    let not_found =
+        || crate::ui::errors::error_page(ErrorEnvelope::not_found("there is no such image"));
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return not_found();
     }
@@ -217,7 +213,7 @@ async fn serve(
         Some("thumb") => format!("{id}.thumb"),
         _ => id,
     };
-    let store = match s.inner.images.get(&s.inner.jetstream).await {
+    let store = match object_store(&s).await {
         Ok(store) => store,
         Err(e) => return e.into_response(),
     };

@@ -21,12 +21,15 @@ use bazaar_subjects::auth::Account;
 use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 use serde::Deserialize;
 
+use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
-use crate::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
-use crate::storefront::{
-    FieldErrors, envelope_page, error_view, first, is_on, query_pairs, sign_in_first,
-};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
+use crate::ui::chrome::Chrome;
+use crate::ui::errors::{PageError, envelope_page, error_view};
+use crate::ui::forms::FieldErrors;
+use crate::ui::query::{first, is_on, query_pairs};
+use crate::ui::redirect::sign_in_first;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -141,6 +144,7 @@ struct SiteForm {
 #[template(path = "admin.html")]
 struct AdminPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     notice: Option<&'static str>,
     site: SiteConfig,
     site_form: SiteForm,
@@ -177,16 +181,16 @@ async fn render(
     s: &EdgeState,
     meta: &RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     notice: Option<&'static str>,
     refused: Refused,
 ) -> Response {
-    let (site, categories) = tokio::join!(
-        s.call::<admin::GetSite>(meta, &Empty {}),
-        s.call::<admin::ListCategories>(meta, &Empty {}),
-    );
-    let (site, categories) = match (site, categories) {
+    // The site settings came with the page's chrome.
+    let categories = s.call::<admin::ListCategories>(meta, &Empty {}).await;
+    let (site, categories) = match (chrome.site.clone(), categories) {
         (Ok(site), Ok(list)) => (site, list.categories),
-        (Err(e), _) | (_, Err(e)) => return envelope_page(viewer, e.0),
+        (Err(e), _) => return PageError(e).into_response(),
+        (_, Err(e)) => return PageError::from(e).into_response(),
     };
     let status = match &refused {
         Refused::None => StatusCode::OK,
@@ -196,6 +200,7 @@ async fn render(
     };
     let mut page = AdminPage {
         viewer,
+        chrome,
         notice,
         site_form: SiteForm {
             name: site.name.clone(),
@@ -251,19 +256,21 @@ async fn page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     RawQuery(raw): RawQuery,
 ) -> Response {
     if let Some(r) = gate(&viewer) {
         return r;
     }
     let notice = notice(&first(&query_pairs(raw.as_deref()), "notice"));
-    render(&s, &meta, viewer, notice, Refused::None).await
+    render(&s, &meta, viewer, chrome, notice, Refused::None).await
 }
 
 async fn create_category(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Form(form): Form<CategoryForm>,
 ) -> Response {
     if let Some(r) = gate(&viewer) {
@@ -279,7 +286,7 @@ async fn create_category(
     match result {
         Ok(_) => Redirect::to("/admin?notice=category-created#categories").into_response(),
         Err(e) if matches!(e.status, 401 | 403) => refusal(viewer, e),
-        Err(e) => render(&s, &meta, viewer, None, Refused::New(form, e)).await,
+        Err(e) => render(&s, &meta, viewer, chrome, None, Refused::New(form, e)).await,
     }
 }
 
@@ -287,6 +294,7 @@ async fn edit_category(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(slug): Path<String>,
     Form(form): Form<CategoryForm>,
 ) -> Response {
@@ -303,7 +311,17 @@ async fn edit_category(
     match result {
         Ok(_) => Redirect::to("/admin?notice=category-saved#categories").into_response(),
         Err(e) if matches!(e.status, 401 | 403) => refusal(viewer, e),
-        Err(e) => render(&s, &meta, viewer, None, Refused::Edit(slug, form, e)).await,
+        Err(e) => {
+            render(
+                &s,
+                &meta,
+                viewer,
+                chrome,
+                None,
+                Refused::Edit(slug, form, e),
+            )
+            .await
+        }
     }
 }
 
@@ -311,6 +329,7 @@ async fn edit_category(
 #[template(path = "admin_confirm.html")]
 struct ConfirmPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     category: Category,
 }
 
@@ -318,6 +337,7 @@ async fn confirm_delete(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(slug): Path<String>,
 ) -> Response {
     if let Some(r) = gate(&viewer) {
@@ -327,7 +347,12 @@ async fn confirm_delete(
         .call::<admin::GetCategory>(&meta, &CategorySlug { slug })
         .await
     {
-        Ok(category) => ConfirmPage { viewer, category }.into_response(),
+        Ok(category) => ConfirmPage {
+            viewer,
+            chrome,
+            category,
+        }
+        .into_response(),
         Err(e) => refusal(viewer, e.0),
     }
 }
@@ -401,6 +426,7 @@ async fn update_site(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     multipart: Multipart,
 ) -> Response {
     // Who may post is settled before any upload is read or stored.
@@ -414,6 +440,7 @@ async fn update_site(
                 &s,
                 &meta,
                 viewer,
+                chrome,
                 None,
                 Refused::Site(SiteForm::default(), e.0),
             )
@@ -442,7 +469,7 @@ async fn update_site(
                 });
             }
         }
-        return render(&s, &meta, viewer, None, Refused::Site(form, e)).await;
+        return render(&s, &meta, viewer, chrome, None, Refused::Site(form, e)).await;
     }
     update.name = name;
     update.tagline = tagline;
@@ -456,6 +483,6 @@ async fn update_site(
     match s.call::<admin::UpdateSite>(&meta, &update).await {
         Ok(_) => Redirect::to("/admin?notice=site-saved#site").into_response(),
         Err(e) if matches!(e.0.status, 401 | 403) => refusal(viewer, e.0),
-        Err(e) => render(&s, &meta, viewer, None, Refused::Site(form, e.0)).await,
+        Err(e) => render(&s, &meta, viewer, chrome, None, Refused::Site(form, e.0)).await,
     }
 }

@@ -9,8 +9,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bazaar_subjects::ErrorEnvelope;
 
+use crate::error::ApiError;
 use crate::extract::{ACCESS_COOKIE, REFRESH_COOKIE, cookie_value};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
 
 fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
@@ -68,4 +69,89 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
         .into_response();
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::post;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::config::EdgeConfig;
+    use crate::test_support::offline_state;
+
+    async fn app() -> Router {
+        let state = offline_state(EdgeConfig {
+            public_url: "https://shop.example".into(),
+            ..EdgeConfig::default()
+        })
+        .await;
+        Router::new()
+            .route("/cart/add", post(|| async { "added" }))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware,
+            ))
+            .with_state(state)
+    }
+
+    fn post_from(headers: &[(&str, &str)]) -> Request<Body> {
+        let mut b = Request::post("/cart/add").header("host", "shop.example");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    async fn status(headers: &[(&str, &str)]) -> StatusCode {
+        app()
+            .await
+            .oneshot(post_from(headers))
+            .await
+            .unwrap()
+            .status()
+    }
+
+    const SESSION: (&str, &str) = ("cookie", "bazaar_access=token");
+
+    #[tokio::test]
+    async fn a_cross_site_post_with_our_session_cookie_is_refused() {
+        assert_eq!(
+            status(&[SESSION, ("origin", "https://evil.example")]).await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(&[SESSION, ("referer", "https://evil.example/page")]).await,
+            StatusCode::FORBIDDEN
+        );
+        // No origin at all, but the browser admits it is cross-site.
+        assert_eq!(
+            status(&[SESSION, ("sec-fetch-site", "cross-site")]).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    #[tokio::test]
+    async fn a_same_site_post_goes_through() {
+        assert_eq!(
+            status(&[SESSION, ("origin", "https://shop.example")]).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(&[SESSION, ("referer", "http://shop.example/cart")]).await,
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn a_post_without_our_cookies_is_not_judged() {
+        // API clients with a bearer token send no cookies: nothing to forge.
+        assert_eq!(
+            status(&[("origin", "https://evil.example")]).await,
+            StatusCode::OK
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Form, Router};
 use bazaar_runtime::RequestMeta;
@@ -15,9 +15,13 @@ use bazaar_subjects::orders::{
     ListReviews, ListTargetReviews, ReviewInput, ReviewTarget, UpsertReview,
 };
 
+use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
-use crate::storefront::{envelope_page, error_view, human_time, sign_in_first, urlencode};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
+use crate::ui::errors::{PageError, error_view};
+use crate::ui::query::urlencode;
+use crate::ui::redirect::{sign_in_first, with_error, with_notice};
+use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new().route("/orders/{id}/review", post(write))
@@ -128,11 +132,7 @@ async fn write(
         images: Vec::new(),
     };
     match s.call::<UpsertReview>(&meta, &input).await {
-        Ok(_) => Redirect::to(&format!(
-            "{here}?notice={}",
-            urlencode("Thank you: your review is published.")
-        ))
-        .into_response(),
+        Ok(_) => with_notice(&here, "Thank you: your review is published.").into_response(),
         Err(ApiError(e)) if e.status == 422 => {
             let why: Vec<&str> = e.fields.iter().map(|f| f.message.as_str()).collect();
             let message = if why.is_empty() {
@@ -148,9 +148,9 @@ async fn write(
             )
         }
         Err(ApiError(e)) if matches!(e.status, 403 | 409) => {
-            Redirect::to(&format!("{here}?error={}", urlencode(&e.message))).into_response()
+            with_error(&here, &e.message).into_response()
         }
-        Err(ApiError(e)) => envelope_page(viewer, e),
+        Err(e) => PageError::from(e).into_response(),
     }
 }
 

@@ -14,8 +14,9 @@ use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+use crate::error::ApiError;
 use crate::extract::{ApiJson, FormQuery, Meta};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
 
 #[derive(OpenApi)]
 #[openapi(paths(

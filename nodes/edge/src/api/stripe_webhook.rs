@@ -21,7 +21,8 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::{ApiError, EdgeState};
+use crate::error::ApiError;
+use crate::state::EdgeState;
 
 /// How old a signed timestamp may be (Stripe's default tolerance).
 pub const TOLERANCE_SECS: i64 = 300;

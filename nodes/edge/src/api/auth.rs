@@ -10,9 +10,10 @@ use bazaar_runtime::RequestMeta;
 use bazaar_subjects::auth::{self as a, *};
 use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 
+use crate::error::ApiError;
 use crate::extract::{ACCESS_COOKIE, ApiJson, Meta, REFRESH_COOKIE, cookie_value};
-use crate::ratelimit::Limit;
-use crate::{ApiError, EdgeState};
+use crate::middleware::ratelimit::Limit;
+use crate::state::EdgeState;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -101,7 +102,7 @@ pub(crate) async fn limit_email(
 ) -> Result<(), ApiError> {
     let key = format!(
         "email.{action}.{}",
-        crate::ratelimit::digest(&email.trim().to_lowercase())
+        crate::middleware::ratelimit::digest(&email.trim().to_lowercase())
     );
     state
         .limiter()

@@ -26,13 +26,17 @@ use bazaar_subjects::{Empty, ErrorEnvelope, FieldError};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
-use crate::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
-use crate::storefront::{
-    Choice, ChoiceGroup, FieldErrors, all, envelope_page, error_view, first, format_price,
-    human_time, major_units, parse_price, query_pairs, query_string, sign_in_first,
-};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
+use crate::ui::chrome::Chrome;
+use crate::ui::errors::{envelope_page, error_view};
+use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors};
+use crate::ui::money::{format_price, major_units, parse_price};
+use crate::ui::query::{all, first, query_pairs, query_string};
+use crate::ui::redirect::sign_in_first;
+use crate::ui::time::human_time;
 
 /// The most photos a product has (the catalog's limit).
 const MAX_IMAGES: usize = 12;
@@ -101,6 +105,7 @@ async fn gate(
 #[template(path = "seller_home.html")]
 struct OverviewPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     shop: Option<Shop>,
     /// The sellers service said there is no shop yet.
     needs_shop: bool,
@@ -117,6 +122,7 @@ async fn overview(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
 ) -> Response {
     if meta.authorization.is_none() {
         return sign_in_first("/seller");
@@ -149,6 +155,7 @@ async fn overview(
     };
     OverviewPage {
         viewer,
+        chrome,
         shop,
         needs_shop,
         payouts: payouts.ok(),
@@ -220,6 +227,7 @@ impl Row {
 #[template(path = "seller_products.html")]
 struct ProductsPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     notice: Option<&'static str>,
     error: Option<String>,
     bin: bool,
@@ -260,6 +268,7 @@ async fn products(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     RawQuery(raw): RawQuery,
 ) -> Response {
     if meta.authorization.is_none() {
@@ -269,7 +278,7 @@ async fn products(
     let q = first(&pairs, "q");
     let status = first(&pairs, "status");
     let sort = Some(first(&pairs, "sort")).filter(|s| SORTS.iter().any(|(k, _)| k == s));
-    let bin = crate::storefront::is_on(&first(&pairs, "deleted"));
+    let bin = crate::ui::query::is_on(&first(&pairs, "deleted"));
     let page = first(&pairs, "page")
         .parse::<u32>()
         .ok()
@@ -315,6 +324,7 @@ async fn products(
     });
     ProductsPage {
         viewer,
+        chrome,
         notice: notice(&first(&pairs, "notice")),
         error,
         bin,
@@ -535,7 +545,7 @@ impl ProductForm {
             currency: first(f, "currency").to_uppercase(),
             stock: first(f, "stock"),
             warranty: first(f, "warranty"),
-            cash_on_delivery: crate::storefront::is_on(&first(f, "cash_on_delivery")),
+            cash_on_delivery: crate::ui::query::is_on(&first(f, "cash_on_delivery")),
             video_url: first(f, "video_url"),
             draft: first(f, "status") == "draft",
             flash_start: first(f, "flash_start"),
@@ -652,6 +662,7 @@ impl ProductForm {
 #[template(path = "seller_product_form.html")]
 struct FormPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     heading: String,
     action: String,
     /// The product's public page, when it has one.
@@ -719,6 +730,7 @@ async fn render_form(
     s: &EdgeState,
     meta: &RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     target: &Target,
     form: ProductForm,
     failure: Option<ErrorEnvelope>,
@@ -753,6 +765,7 @@ async fn render_form(
     };
     let page = FormPage {
         viewer,
+        chrome,
         heading,
         action: target.action(),
         public_href,
@@ -797,6 +810,7 @@ async fn new_form(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
 ) -> Response {
     if let Err(r) = gate(&s, &meta, &viewer, "/seller/products/new").await {
         return r;
@@ -810,6 +824,7 @@ async fn new_form(
         &s,
         &meta,
         viewer,
+        chrome,
         &Target::New,
         form,
         None,
@@ -839,6 +854,7 @@ async fn edit_form(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
 ) -> Response {
     let product = match mine(&s, &meta, &viewer, id).await {
@@ -854,6 +870,7 @@ async fn edit_form(
         &s,
         &meta,
         viewer,
+        chrome,
         &Target::Existing(Box::new(product)),
         form,
         failure,
@@ -941,6 +958,7 @@ async fn save(
     s: EdgeState,
     meta: RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     target: Target,
     multipart: Multipart,
 ) -> Response {
@@ -952,7 +970,18 @@ async fn save(
                 Target::Existing(p) => ProductForm::from_product(p),
             };
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            return render_form(&s, &meta, viewer, &target, form, Some(e), false, status).await;
+            return render_form(
+                &s,
+                &meta,
+                viewer,
+                chrome,
+                &target,
+                form,
+                Some(e),
+                false,
+                status,
+            )
+            .await;
         }
     };
     let input = match form.input() {
@@ -963,6 +992,7 @@ async fn save(
                 &s,
                 &meta,
                 viewer,
+                chrome,
                 &target,
                 form,
                 Some(e),
@@ -978,6 +1008,7 @@ async fn save(
                 &s,
                 &meta,
                 viewer,
+                chrome,
                 &target,
                 form,
                 Some(e),
@@ -1017,6 +1048,7 @@ async fn save(
                 &s,
                 &meta,
                 viewer,
+                chrome,
                 &target,
                 form,
                 Some(e),
@@ -1032,19 +1064,21 @@ async fn create(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     multipart: Multipart,
 ) -> Response {
     // Who may post is settled before any photo is read or stored.
     if let Err(r) = gate(&s, &meta, &viewer, "/seller/products/new").await {
         return r;
     }
-    save(s, meta, viewer, Target::New, multipart).await
+    save(s, meta, viewer, chrome, Target::New, multipart).await
 }
 
 async fn update(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
     multipart: Multipart,
 ) -> Response {
@@ -1056,6 +1090,7 @@ async fn update(
         s,
         meta,
         viewer,
+        chrome,
         Target::Existing(Box::new(product)),
         multipart,
     )

@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use bazaar_subjects::auth::Account;
@@ -18,13 +18,16 @@ use bazaar_subjects::orders::{
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
-use crate::EdgeState;
-use crate::cart_pages::Nav;
 use crate::extract::{Meta, Viewer};
-use crate::storefront::{
-    FieldErrors, envelope_page, error_view, format_price, human_time, parse_price, sign_in_first,
-    urlencode,
-};
+use crate::state::EdgeState;
+use crate::ui::chrome::Chrome;
+use crate::ui::chrome::Nav;
+use crate::ui::errors::{envelope_page, error_view};
+use crate::ui::forms::FieldErrors;
+use crate::ui::money::{format_price, parse_price};
+use crate::ui::query::urlencode;
+use crate::ui::redirect::{sign_in_first, with_error, with_notice};
+use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -115,7 +118,7 @@ struct StatusChoice {
 #[template(path = "orders.html")]
 struct OrdersPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     heading: &'static str,
     path: &'static str,
     rows: Vec<Row>,
@@ -132,6 +135,7 @@ async fn list_page(
     s: EdgeState,
     meta: bazaar_runtime::RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     q: HashMap<String, String>,
     role: Role,
 ) -> Response {
@@ -209,7 +213,7 @@ async fn list_page(
     let nav = Nav::load(&s, &meta, &viewer, None).await;
     OrdersPage {
         viewer,
-        nav,
+        chrome: Chrome { nav, ..chrome },
         heading,
         path,
         rows,
@@ -228,27 +232,30 @@ async fn my_orders(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    list_page(s, meta, viewer, q, Role::Buyer).await
+    list_page(s, meta, viewer, chrome, q, Role::Buyer).await
 }
 
 async fn shop_orders(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    list_page(s, meta, viewer, q, Role::Seller).await
+    list_page(s, meta, viewer, chrome, q, Role::Seller).await
 }
 
 async fn all_orders(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    list_page(s, meta, viewer, q, Role::Admin).await
+    list_page(s, meta, viewer, chrome, q, Role::Admin).await
 }
 
 struct ItemView {
@@ -277,7 +284,7 @@ struct NextStep {
 #[template(path = "order.html")]
 struct OrderPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     seller: bool,
     order: Order,
     status: &'static str,
@@ -302,6 +309,7 @@ struct OrderPage {
 
 fn order_page(
     viewer: Option<Account>,
+    chrome: Chrome,
     nav: Nav,
     order: Order,
     seller: bool,
@@ -368,7 +376,7 @@ fn order_page(
     let before_shipping = matches!(order.status, OrderStatus::Ordered | OrderStatus::Packed);
     let page = OrderPage {
         viewer,
-        nav,
+        chrome: Chrome { nav, ..chrome },
         seller,
         status: order.status.label(),
         status_key: order.status.as_str(),
@@ -396,6 +404,7 @@ async fn my_order(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
@@ -406,7 +415,7 @@ async fn my_order(
     match s.call::<o::GetMyOrder>(&meta, &OrderId { id }).await {
         Ok(order) => {
             let nav = Nav::load(&s, &meta, &viewer, None).await;
-            order_page(viewer, nav, order, false, &q)
+            order_page(viewer, chrome, nav, order, false, &q)
         }
         Err(e) => refusal(viewer, e.0, &here, Role::Buyer),
     }
@@ -416,6 +425,7 @@ async fn shop_order(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
@@ -426,7 +436,7 @@ async fn shop_order(
     match s.call::<o::GetShopOrder>(&meta, &OrderId { id }).await {
         Ok(order) => {
             let nav = Nav::load(&s, &meta, &viewer, None).await;
-            order_page(viewer, nav, order, true, &q)
+            order_page(viewer, chrome, nav, order, true, &q)
         }
         Err(e) => refusal(viewer, e.0, &here, Role::Seller),
     }
@@ -436,13 +446,13 @@ async fn shop_order(
 fn after(
     viewer: Option<Account>,
     here: &str,
-    result: Result<&str, crate::ApiError>,
+    result: Result<&str, crate::error::ApiError>,
     role: Role,
 ) -> Response {
     match result {
-        Ok(notice) => Redirect::to(&format!("{here}?notice={}", urlencode(notice))).into_response(),
+        Ok(notice) => with_notice(here, notice).into_response(),
         Err(e) if matches!(e.0.status, 400 | 409 | 422) => {
-            Redirect::to(&format!("{here}?error={}", urlencode(&e.0.message))).into_response()
+            with_error(here, &e.0.message).into_response()
         }
         Err(e) => refusal(viewer, e.0, here, role),
     }
@@ -485,11 +495,7 @@ async fn advance(
         return sign_in_first(&here);
     }
     let Some(status) = status_param(&f.status) else {
-        return Redirect::to(&format!(
-            "{here}?error={}",
-            urlencode("Choose the next step.")
-        ))
-        .into_response();
+        return with_error(&here, "Choose the next step.").into_response();
     };
     let result = s
         .call::<o::AdvanceShopOrder>(&meta, &AdvanceOrder { id, status })
@@ -554,7 +560,7 @@ struct CouponRow {
 #[template(path = "seller_coupons.html")]
 struct CouponsPage {
     viewer: Option<Account>,
-    nav: Nav,
+    chrome: Chrome,
     coupons: Vec<CouponRow>,
     form: CouponForm,
     errors: FieldErrors,
@@ -591,6 +597,7 @@ async fn render_coupons(
     s: &EdgeState,
     meta: &bazaar_runtime::RequestMeta,
     viewer: Option<Account>,
+    chrome: Chrome,
     form: CouponForm,
     refused: Option<ErrorEnvelope>,
     q: &HashMap<String, String>,
@@ -632,7 +639,7 @@ async fn render_coupons(
         status,
         CouponsPage {
             viewer,
-            nav,
+            chrome: Chrome { nav, ..chrome },
             coupons: list
                 .coupons
                 .into_iter()
@@ -652,13 +659,14 @@ async fn coupons_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let form = CouponForm {
         kind: "percent".into(),
         ..Default::default()
     };
-    render_coupons(&s, &meta, viewer, form, None, &q).await
+    render_coupons(&s, &meta, viewer, chrome, form, None, &q).await
 }
 
 /// The form's text as a coupon, or the fields it got wrong.
@@ -734,6 +742,7 @@ async fn create_coupon(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Form(form): Form<CouponForm>,
 ) -> Response {
     if viewer.is_none() {
@@ -741,16 +750,16 @@ async fn create_coupon(
     }
     let input = match coupon_input(&form, "USD") {
         Ok(i) => i,
-        Err(e) => return render_coupons(&s, &meta, viewer, form, Some(e), &HashMap::new()).await,
+        Err(e) => {
+            return render_coupons(&s, &meta, viewer, chrome, form, Some(e), &HashMap::new()).await;
+        }
     };
     match s.call::<o::CreateCoupon>(&meta, &input).await {
-        Ok(c) => Redirect::to(&format!(
-            "/seller/coupons?notice={}",
-            urlencode(&format!("Code {} created.", c.code))
-        ))
-        .into_response(),
+        Ok(c) => {
+            with_notice("/seller/coupons", &format!("Code {} created.", c.code)).into_response()
+        }
         Err(e) if matches!(e.0.status, 400 | 409 | 422) => {
-            render_coupons(&s, &meta, viewer, form, Some(e.0), &HashMap::new()).await
+            render_coupons(&s, &meta, viewer, chrome, form, Some(e.0), &HashMap::new()).await
         }
         Err(e) => refusal(viewer, e.0, "/seller/coupons", Role::Seller),
     }
@@ -766,7 +775,7 @@ async fn delete_coupon(
         return sign_in_first("/seller/coupons");
     }
     match s.call::<o::DeleteCoupon>(&meta, &CouponId { id }).await {
-        Ok(_) => Redirect::to("/seller/coupons?notice=Code%20deleted.").into_response(),
+        Ok(_) => with_notice("/seller/coupons", "Code deleted.").into_response(),
         Err(e) => refusal(viewer, e.0, "/seller/coupons", Role::Seller),
     }
 }

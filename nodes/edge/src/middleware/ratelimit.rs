@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bazaar_subjects::ErrorEnvelope;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use crate::{ApiError, EdgeConfig, EdgeState};
+use crate::config::EdgeConfig;
+use crate::error::ApiError;
+use crate::state::EdgeState;
 
 const BUCKET: &str = "edge_rate_limits";
 
@@ -38,77 +39,71 @@ pub fn digest(s: &str) -> String {
     hex::encode(&Sha256::digest(s.as_bytes())[..12])
 }
 
-#[derive(Default)]
-pub struct Limiter {
-    store: OnceCell<Option<kv::Store>>,
-}
-
-impl Limiter {
-    async fn store(&self, js: &async_nats::jetstream::Context) -> Option<&kv::Store> {
-        self.store
-            .get_or_init(|| async {
-                match bazaar_runtime::jetstream::ensure_kv(js, BUCKET, Duration::from_secs(3600))
-                    .await
-                {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "rate-limit store unavailable");
-                        None
-                    }
-                }
-            })
-            .await
-            .as_ref()
-    }
-
-    /// Counts one hit on `key`; over the limit → 429 with `Retry-After`.
-    /// When the store cannot be reached the hit is let through (and logged):
-    /// a rate limiter must not take the shop down.
-    pub async fn hit(
-        &self,
-        js: &async_nats::jetstream::Context,
-        key: &str,
-        limit: Limit,
-    ) -> Result<(), u64> {
-        let Some(store) = self.store(js).await else {
-            return Ok(());
-        };
-        let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
-        let window = now / limit.window_secs;
-        let retry_after = (window + 1) * limit.window_secs - now;
-        let k = format!("{key}.{}.{window}", limit.window_secs);
-        for _ in 0..16 {
-            let entry = match store.entry(&k).await {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(error = %e, "rate-limit read failed");
-                    return Ok(());
-                }
-            };
-            let (count, revision) = match &entry {
-                Some(e) if e.operation == kv::Operation::Put => (
-                    std::str::from_utf8(&e.value)
-                        .ok()
-                        .and_then(|v| v.parse::<u32>().ok())
-                        .unwrap_or(0),
-                    Some(e.revision),
-                ),
-                _ => (0, None),
-            };
-            if count >= limit.max {
-                return Err(retry_after);
-            }
-            let next = (count + 1).to_string();
-            let written = match revision {
-                Some(r) => store.update(&k, next.into(), r).await.is_ok(),
-                None => store.create(&k, next.into()).await.is_ok(),
-            };
-            if written {
-                return Ok(());
+/// The counters' store, opened on first use.
+async fn store<'a>(
+    cell: &'a OnceCell<Option<kv::Store>>,
+    js: &async_nats::jetstream::Context,
+) -> Option<&'a kv::Store> {
+    cell.get_or_init(|| async {
+        match bazaar_runtime::jetstream::ensure_kv(js, BUCKET, Duration::from_secs(3600)).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit store unavailable");
+                None
             }
         }
-        Ok(())
+    })
+    .await
+    .as_ref()
+}
+
+/// Counts one hit on `key`; over the limit → 429 with `Retry-After`.
+/// When the store cannot be reached the hit is let through (and logged):
+/// a rate limiter must not take the shop down.
+async fn hit(
+    cell: &OnceCell<Option<kv::Store>>,
+    js: &async_nats::jetstream::Context,
+    key: &str,
+    limit: Limit,
+) -> Result<(), u64> {
+    let Some(store) = store(cell, js).await else {
+        return Ok(());
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    let window = now / limit.window_secs;
+    let retry_after = (window + 1) * limit.window_secs - now;
+    let k = format!("{key}.{}.{window}", limit.window_secs);
+    for _ in 0..16 {
+        let entry = match store.entry(&k).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit read failed");
+                return Ok(());
+            }
+        };
+        let (count, revision) = match &entry {
+            Some(e) if e.operation == kv::Operation::Put => (
+                std::str::from_utf8(&e.value)
+                    .ok()
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(0),
+                Some(e.revision),
+            ),
+            _ => (0, None),
+        };
+        if count >= limit.max {
+            return Err(retry_after);
+        }
+        let next = (count + 1).to_string();
+        let written = match revision {
+            Some(r) => store.update(&k, next.into(), r).await.is_ok(),
+            None => store.create(&k, next.into()).await.is_ok(),
+        };
+        if written {
+            return Ok(());
+        }
     }
+    Ok(())
 }
 
 impl EdgeState {
@@ -124,9 +119,7 @@ pub(crate) struct LimiterHandle<'a> {
 impl LimiterHandle<'_> {
     pub async fn check(&self, key: &str, limit: Limit) -> Result<(), ApiError> {
         let inner = &self.state.inner;
-        inner
-            .limiter
-            .hit(&inner.jetstream, key, limit)
+        hit(&inner.rate_limits, &inner.jetstream, key, limit)
             .await
             .map_err(too_many)
     }
@@ -203,13 +196,64 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
     next.run(req).await
 }
 
-pub(crate) fn retry_after_header(secs: u64) -> HeaderValue {
-    HeaderValue::from_str(&secs.to_string()).unwrap_or(HeaderValue::from_static("60"))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration as StdDuration;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{StatusCode, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
     use super::*;
+    use crate::test_support::{body_text, offline_state};
+
+    #[tokio::test]
+    async fn page_views_are_not_counted() {
+        // The limiter's store is never reached here: a page view does not wait for it.
+        let state = offline_state(EdgeConfig::default()).await;
+        let app = Router::new()
+            .route("/products", get(|| async { "products" }))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware,
+            ))
+            .with_state(state);
+        let request = axum::http::Request::get("/products")
+            .body(Body::empty())
+            .unwrap();
+        let response = tokio::time::timeout(StdDuration::from_secs(2), app.oneshot(request))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_is_429_with_when_to_come_back() {
+        let response = too_many(37).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "37");
+        let body: ErrorEnvelope = serde_json::from_str(&body_text(response).await).unwrap();
+        assert_eq!(body.retry_after_secs, Some(37));
+    }
+
+    #[test]
+    fn sign_in_and_code_paths_get_the_stricter_limit() {
+        for path in [
+            "/api/login",
+            "/api/register/user",
+            "/api/forgot-password",
+            "/api/reset-password",
+            "/api/refresh-token",
+        ] {
+            assert!(is_auth_path(path), "{path}");
+        }
+        for path in ["/api/products", "/api/cart", "/login"] {
+            assert!(!is_auth_path(path), "{path}");
+        }
+    }
 
     fn request(forwarded: &[&str]) -> Request {
         let mut b = axum::http::Request::builder().uri("/api/login");

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -17,9 +17,12 @@ use bazaar_subjects::auth::{self as a, *};
 use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 use serde::Deserialize;
 
-use crate::EdgeState;
-use crate::auth::{clear_cookies, limit_email, session_cookies};
+use crate::api::auth::{clear_cookies, limit_email, session_cookies};
 use crate::extract::{Meta, REFRESH_COOKIE, Viewer, cookie_value};
+use crate::state::EdgeState;
+use crate::ui::chrome::Chrome;
+use crate::ui::forms::FieldErrors;
+use crate::ui::query::urlencode;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -39,7 +42,7 @@ pub fn routes() -> Router<EdgeState> {
         .route(
             "/account/avatar",
             post(upload_avatar).layer(axum::extract::DefaultBodyLimit::max(
-                crate::images::MAX_IMAGE_BYTES + 64 * 1024,
+                crate::api::images::MAX_IMAGE_BYTES + 64 * 1024,
             )),
         )
         .route("/account/addresses", post(add_address))
@@ -140,11 +143,20 @@ impl FormSpec {
 #[template(path = "form.html")]
 struct FormPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     form: FormSpec,
 }
 
-fn render(viewer: Option<Account>, form: FormSpec, status: StatusCode) -> Response {
-    (status, FormPage { viewer, form }).into_response()
+fn render(viewer: Option<Account>, chrome: Chrome, form: FormSpec, status: StatusCode) -> Response {
+    (
+        status,
+        FormPage {
+            viewer,
+            chrome,
+            form,
+        },
+    )
+        .into_response()
 }
 
 fn status_of(e: &ErrorEnvelope) -> StatusCode {
@@ -217,17 +229,19 @@ fn signup_form(role: Role, f: &SignupForm) -> FormSpec {
     spec
 }
 
-async fn signup_page(Viewer(viewer): Viewer) -> Response {
+async fn signup_page(Viewer(viewer): Viewer, chrome: Chrome) -> Response {
     render(
         viewer,
+        chrome,
         signup_form(Role::Buyer, &SignupForm::default()),
         StatusCode::OK,
     )
 }
 
-async fn seller_signup_page(Viewer(viewer): Viewer) -> Response {
+async fn seller_signup_page(Viewer(viewer): Viewer, chrome: Chrome) -> Response {
     render(
         viewer,
+        chrome,
         signup_form(Role::Seller, &SignupForm::default()),
         StatusCode::OK,
     )
@@ -236,20 +250,28 @@ async fn seller_signup_page(Viewer(viewer): Viewer) -> Response {
 async fn signup_buyer(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<SignupForm>,
 ) -> Response {
-    signup(s, meta, Role::Buyer, f).await
+    signup(s, meta, chrome, Role::Buyer, f).await
 }
 
 async fn signup_seller(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<SignupForm>,
 ) -> Response {
-    signup(s, meta, Role::Seller, f).await
+    signup(s, meta, chrome, Role::Seller, f).await
 }
 
-async fn signup(s: EdgeState, meta: RequestMeta, role: Role, f: SignupForm) -> Response {
+async fn signup(
+    s: EdgeState,
+    meta: RequestMeta,
+    chrome: Chrome,
+    role: Role,
+    f: SignupForm,
+) -> Response {
     let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let request = RegisterRequest {
         name: f.name.clone(),
@@ -266,27 +288,18 @@ async fn signup(s: EdgeState, meta: RequestMeta, role: Role, f: SignupForm) -> R
         Err(e) => Err(e.0),
     };
     match result {
-        Ok(_) => {
-            Redirect::to(&format!("/verify?email={}&sent=1", urlencode(&f.email))).into_response()
-        }
+        Ok(_) => Redirect::to(&format!(
+            "/verify?email={}&sent=1",
+            urlencode(f.email.trim())
+        ))
+        .into_response(),
         Err(e) => render(
             None,
+            chrome,
             signup_form(role, &f).with_error(e.clone()),
             status_of(&e),
         ),
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.trim()
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -316,18 +329,23 @@ fn verify_form(email: &str) -> FormSpec {
     spec
 }
 
-async fn verify_page(Viewer(viewer): Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn verify_page(
+    Viewer(viewer): Viewer,
+    chrome: Chrome,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let email = q.get("email").cloned().unwrap_or_default();
     let mut spec = verify_form(&email);
     if q.contains_key("sent") {
         spec.notice = Some(format!("We sent a code to {email}. Check your inbox."));
     }
-    render(viewer, spec, StatusCode::OK)
+    render(viewer, chrome, spec, StatusCode::OK)
 }
 
 async fn verify(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<VerifyForm>,
 ) -> Response {
     let req = VerifyRequest {
@@ -346,7 +364,7 @@ async fn verify(
         Err(e) => {
             let mut spec = verify_form(&f.email);
             spec.fields[1].error = Some(e.0.message.clone());
-            render(None, spec, status_of(&e.0))
+            render(None, chrome, spec, status_of(&e.0))
         }
     }
 }
@@ -354,6 +372,7 @@ async fn verify(
 async fn resend(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<a::EmailOnly>,
 ) -> Response {
     let mut spec = verify_form(&f.email);
@@ -365,9 +384,9 @@ async fn resend(
         Ok(_) => {
             spec.notice =
                 Some("If a sign-up is waiting for this address, a new code is on its way.".into());
-            render(None, spec, StatusCode::OK)
+            render(None, chrome, spec, StatusCode::OK)
         }
-        Err(e) => render(None, spec.with_error(e.clone()), status_of(&e)),
+        Err(e) => render(None, chrome, spec.with_error(e.clone()), status_of(&e)),
     }
 }
 
@@ -402,6 +421,7 @@ fn login_form(f: &LoginForm) -> FormSpec {
 async fn login_page(
     State(s): State<EdgeState>,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let form = LoginForm {
@@ -413,10 +433,15 @@ async fn login_page(
     if q.contains_key("reset") {
         spec.notice = Some("Your password is changed. Sign in with the new one.".into());
     }
-    render(viewer, spec, StatusCode::OK)
+    render(viewer, chrome, spec, StatusCode::OK)
 }
 
-async fn login(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    chrome: Chrome,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let req = LoginRequest {
         email: f.email.clone(),
         password: f.password.clone(),
@@ -427,7 +452,12 @@ async fn login(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<Login
     };
     match result {
         Ok(session) => signed_in(&s, &session, &safe_next(Some(&f.next))),
-        Err(e) => render(None, login_form(&f).with_error(e.clone()), status_of(&e)),
+        Err(e) => render(
+            None,
+            chrome,
+            login_form(&f).with_error(e.clone()),
+            status_of(&e),
+        ),
     }
 }
 
@@ -451,13 +481,14 @@ fn forgot_form(email: &str) -> FormSpec {
     spec
 }
 
-async fn forgot_page(Viewer(viewer): Viewer) -> Response {
-    render(viewer, forgot_form(""), StatusCode::OK)
+async fn forgot_page(Viewer(viewer): Viewer, chrome: Chrome) -> Response {
+    render(viewer, chrome, forgot_form(""), StatusCode::OK)
 }
 
 async fn forgot(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    chrome: Chrome,
     Form(f): Form<a::EmailOnly>,
 ) -> Response {
     let result = match limit_email(&s, "reset", &f.email).await {
@@ -467,11 +498,12 @@ async fn forgot(
     match result {
         Ok(_) => Redirect::to(&format!(
             "/reset-password?email={}&sent=1",
-            urlencode(&f.email)
+            urlencode(f.email.trim())
         ))
         .into_response(),
         Err(e) => render(
             None,
+            chrome,
             forgot_form(&f.email).with_error(e.clone()),
             status_of(&e),
         ),
@@ -513,16 +545,25 @@ fn reset_form(email: &str) -> FormSpec {
     )
 }
 
-async fn reset_page(Viewer(viewer): Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn reset_page(
+    Viewer(viewer): Viewer,
+    chrome: Chrome,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let email = q.get("email").cloned().unwrap_or_default();
     let mut spec = reset_form(&email);
     if q.contains_key("sent") {
         spec.notice = Some("If an account uses this address, a code is on its way.".into());
     }
-    render(viewer, spec, StatusCode::OK)
+    render(viewer, chrome, spec, StatusCode::OK)
 }
 
-async fn reset(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<ResetForm>) -> Response {
+async fn reset(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    chrome: Chrome,
+    Form(f): Form<ResetForm>,
+) -> Response {
     let req = ResetPasswordRequest {
         email: f.email.clone(),
         otp: f.otp.trim().to_owned(),
@@ -542,7 +583,7 @@ async fn reset(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<Reset
             } else {
                 spec = spec.with_error(e.clone());
             }
-            render(None, spec, status_of(&e))
+            render(None, chrome, spec, status_of(&e))
         }
     }
 }
@@ -551,14 +592,15 @@ async fn reset(State(s): State<EdgeState>, Meta(meta): Meta, Form(f): Form<Reset
 #[template(path = "account.html")]
 struct AccountPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     account: Account,
     initial: String,
     addresses: Vec<Address>,
     notice: Option<String>,
     error: Option<String>,
     address_fields: Vec<(String, &'static str, String)>,
-    address_errors: HashMap<String, String>,
-    password_errors: HashMap<String, String>,
+    address_errors: FieldErrors,
+    password_errors: FieldErrors,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -588,15 +630,8 @@ struct AccountState {
     notice: Option<String>,
     error: Option<String>,
     address: AddressForm,
-    address_errors: HashMap<String, String>,
-    password_errors: HashMap<String, String>,
-}
-
-fn field_errors(e: &ErrorEnvelope) -> HashMap<String, String> {
-    e.fields
-        .iter()
-        .map(|f| (f.field.clone(), f.message.clone()))
-        .collect()
+    address_errors: FieldErrors,
+    password_errors: FieldErrors,
 }
 
 async fn render_account(
@@ -625,6 +660,8 @@ async fn render_account(
         ("country".into(), "Country (two letters)", f.country),
         ("phone".into(), "Phone (optional)", f.phone),
     ];
+    let viewer = Some(account.clone());
+    let chrome = Chrome::load(s, meta).await;
     let page = AccountPage {
         initial: account
             .name
@@ -632,7 +669,8 @@ async fn render_account(
             .next()
             .map(|c| c.to_uppercase().to_string())
             .unwrap_or_default(),
-        viewer: Some(account.clone()),
+        viewer,
+        chrome,
         account,
         addresses,
         notice: st.notice,
@@ -695,7 +733,7 @@ async fn upload_avatar(
     if s.call::<GetMe>(&meta, &Empty {}).await.is_err() {
         return Redirect::to("/login?next=/account").into_response();
     }
-    let result = match crate::images::store_upload(&s, multipart).await {
+    let result = match crate::api::images::store_upload(&s, multipart).await {
         Ok(img) => {
             let update = ProfileUpdate {
                 name: None,
@@ -743,7 +781,7 @@ async fn add_address(
         Err(e) => {
             let st = AccountState {
                 error: Some("The address could not be saved: see the marked fields.".into()),
-                address_errors: field_errors(&e.0),
+                address_errors: FieldErrors::from_envelope(&e.0),
                 address: f,
                 ..Default::default()
             };
@@ -783,59 +821,10 @@ async fn change_password(
         Err(e) => {
             let st = AccountState {
                 error: Some("The password was not changed.".into()),
-                password_errors: field_errors(&e.0),
+                password_errors: FieldErrors::from_envelope(&e.0),
                 ..Default::default()
             };
             render_account(&s, &meta, st, status_of(&e.0)).await
-        }
-    }
-}
-
-/// Pages keep a session alive without JavaScript: when the access cookie is
-/// gone (it lives 15 minutes) but the refresh cookie is there, the edge
-/// rotates the session before the page is rendered and sends the new cookies.
-pub async fn refresh_middleware(
-    State(state): State<EdgeState>,
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let path = req.uri().path();
-    let page = !path.starts_with("/api/")
-        && !path.starts_with("/static/")
-        && !path.starts_with("/images/");
-    let h = req.headers();
-    let needs = page
-        && cookie_value(h, crate::extract::ACCESS_COOKIE).is_none()
-        && cookie_value(h, REFRESH_COOKIE).is_some();
-    if !needs {
-        return next.run(req).await;
-    }
-    let refresh_token = cookie_value(h, REFRESH_COOKIE).unwrap_or_default();
-    let meta = RequestMeta {
-        request_id: uuid::Uuid::now_v7().to_string(),
-        authorization: None,
-    };
-    match state
-        .call::<a::Refresh>(&meta, &RefreshRequest { refresh_token })
-        .await
-    {
-        Ok(session) => {
-            let cookie = format!("{}={}", crate::extract::ACCESS_COOKIE, session.access_token);
-            if let Ok(v) = header::HeaderValue::from_str(&cookie) {
-                req.headers_mut().append(header::COOKIE, v);
-            }
-            let mut response = next.run(req).await;
-            for (name, value) in session_cookies(&state, &session).0 {
-                response.headers_mut().append(name, value);
-            }
-            response
-        }
-        Err(_) => {
-            let mut response = next.run(req).await;
-            for (name, value) in clear_cookies().0 {
-                response.headers_mut().append(name, value);
-            }
-            response
         }
     }
 }

@@ -8,8 +8,9 @@ use bazaar_subjects::admin::{
 };
 use bazaar_subjects::{Empty, ErrorEnvelope};
 
+use crate::error::ApiError;
 use crate::extract::{ApiJson, Meta};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()

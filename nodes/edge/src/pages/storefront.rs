@@ -3,29 +3,32 @@
 //! page, and the product page. Everything is in the URL and works without
 //! JavaScript; `static/storefront.js` only makes countdowns tick, suggests
 //! search words and swaps gallery images in place.
-//!
-//! Also the small helpers the seller and admin pages share: prices, query
-//! strings, times and error pages that keep the header's viewer.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bazaar_subjects::Empty;
 use bazaar_subjects::admin::{self, Category, SiteConfig};
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::catalog::{
     self, FacetCount, Product, ProductSummary, SearchProducts, SearchResults, SortOrder,
 };
 use bazaar_subjects::sellers::{self, ShopCard, TopShopsRequest};
-use bazaar_subjects::{Empty, ErrorEnvelope};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
+use crate::state::EdgeState;
+use crate::ui::chrome::Chrome;
+use crate::ui::errors::PageError;
+use crate::ui::forms::{Choice, ChoiceGroup};
+use crate::ui::money::{format_price, parse_price};
+use crate::ui::query::{all, first, is_on, query_pairs, query_string};
+use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -35,280 +38,7 @@ pub fn routes() -> Router<EdgeState> {
 }
 
 // ---------------------------------------------------------------------------
-// Shared helpers
-
-/// Currencies whose minor unit is the whole unit.
-fn zero_decimal(currency: &str) -> bool {
-    matches!(
-        currency,
-        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" | "PYG" | "RWF"
-    )
-}
-
-/// Groups thousands: `1234567` → `1,234,567`.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Minor units as people read them: `12999 USD` → `$129.99`, other
-/// currencies with their code: `12999 EUR` → `129.99 EUR`.
-pub(crate) fn format_price(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
-    let amount = if zero_decimal(currency) {
-        group(m)
-    } else {
-        format!("{}.{:02}", group(m / 100), m % 100)
-    };
-    if currency == "USD" {
-        format!("{sign}${amount}")
-    } else {
-        format!("{sign}{amount} {currency}")
-    }
-}
-
-/// Minor units as a form shows them for editing: `12999` → `129.99`.
-pub(crate) fn major_units(minor: i64, currency: &str) -> String {
-    if zero_decimal(currency) {
-        minor.to_string()
-    } else {
-        let sign = if minor < 0 { "-" } else { "" };
-        let m = minor.unsigned_abs();
-        format!("{sign}{}.{:02}", m / 100, m % 100)
-    }
-}
-
-/// A price typed in whole units (`129.99`, `1,299.5`, `12,50`) in minor
-/// units; `Ok(None)` when nothing was typed.
-pub(crate) fn parse_price(text: &str, currency: &str) -> Result<Option<i64>, String> {
-    let t: String = text
-        .trim()
-        .trim_start_matches(['$', '€', '£'])
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '_')
-        .collect();
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let decimals = if zero_decimal(currency) { 0 } else { 2 };
-    let example = if decimals == 0 { "1200" } else { "12.50" };
-    let bad = || format!("enter an amount like {example}");
-    if t.starts_with('-') {
-        return Err("the amount cannot be negative".into());
-    }
-    // A comma is a decimal point when it is the only separator and one or two
-    // digits follow it; otherwise commas group thousands.
-    let normal = match (t.rfind(','), t.contains('.')) {
-        (Some(i), false) if (1..=2).contains(&(t.len() - i - 1)) && t.matches(',').count() == 1 => {
-            t.replacen(',', ".", 1)
-        }
-        _ => t.replace(',', ""),
-    };
-    let (whole, frac) = normal.split_once('.').unwrap_or((&normal, ""));
-    if whole.is_empty() && frac.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    if frac.len() > decimals {
-        return Err(if decimals == 0 {
-            format!("{currency} has no decimals: enter an amount like {example}")
-        } else {
-            format!("use at most two decimals, like {example}")
-        });
-    }
-    let too_big = || "that amount is too large".to_owned();
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| too_big())?
-    };
-    let frac_minor: i64 = if decimals == 0 {
-        0
-    } else {
-        format!("{frac:0<2}").parse().map_err(|_| bad())?
-    };
-    whole
-        .checked_mul(if decimals == 0 { 1 } else { 100 })
-        .and_then(|w| w.checked_add(frac_minor))
-        .map(Some)
-        .ok_or_else(too_big)
-}
-
-/// Percent-encodes a query-string value.
-pub(crate) fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A query string from pairs, skipping empty values.
-pub(crate) fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    pairs
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// A query string's pairs, in order (repeated keys kept); never fails.
-pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    serde_html_form::from_str::<Vec<(String, String)>>(raw.unwrap_or_default()).unwrap_or_default()
-}
-
-/// The first non-empty value of `key`, trimmed.
-pub(crate) fn first(pairs: &[(String, String)], key: &str) -> String {
-    pairs
-        .iter()
-        .find(|(k, v)| k == key && !v.trim().is_empty())
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_default()
-}
-
-/// Every non-empty value of `key`, trimmed, without repeats.
-pub(crate) fn all(pairs: &[(String, String)], key: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for (k, v) in pairs {
-        let v = v.trim();
-        if k == key && !v.is_empty() && !out.iter().any(|o| o == v) {
-            out.push(v.to_owned());
-        }
-    }
-    out
-}
-
-/// Whether a checkbox-style value is on.
-pub(crate) fn is_on(v: &str) -> bool {
-    !matches!(v, "" | "0" | "false" | "off" | "no")
-}
-
-/// An RFC 3339 time as people read it, in UTC: `1 Dec 2026, 09:00 UTC`.
-pub(crate) fn human_time(rfc3339: &str) -> String {
-    let Ok(t) = OffsetDateTime::parse(rfc3339, &Rfc3339) else {
-        return rfc3339.to_owned();
-    };
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let format = time::format_description::parse_borrowed::<1>(
-        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC",
-    );
-    format
-        .ok()
-        .and_then(|f| t.format(&f).ok())
-        .unwrap_or_else(|| rfc3339.to_owned())
-}
-
-/// The page a signed-out visitor is sent to, coming back to `next` after.
-pub(crate) fn sign_in_first(next: &str) -> Response {
-    Redirect::to(&format!("/login?next={}", urlencode(next))).into_response()
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "error.html")]
-struct ErrorView {
-    viewer: Option<Account>,
-    site_name: String,
-    title: String,
-    message: String,
-    request_id: Option<String>,
-}
-
-/// An error page that keeps the signed-in viewer in the header.
-pub(crate) fn error_view(
-    viewer: Option<Account>,
-    status: StatusCode,
-    title: &str,
-    message: &str,
-) -> Response {
-    (
-        status,
-        ErrorView {
-            viewer,
-            site_name: "Bazaar".into(),
-            title: title.to_owned(),
-            message: message.to_owned(),
-            request_id: None,
-        },
-    )
-        .into_response()
-}
-
-/// The friendly page for an error envelope, with the viewer in the header.
-pub(crate) fn envelope_page(viewer: Option<Account>, e: ErrorEnvelope) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let title = match e.status {
-        403 => "You can't go there",
-        404 => "Page not found",
-        503 | 504 => "We'll be right back",
-        _ => "Something went wrong",
-    };
-    (
-        status,
-        ErrorView {
-            viewer,
-            site_name: "Bazaar".into(),
-            title: title.into(),
-            message: e.message,
-            request_id: e.request_id,
-        },
-    )
-        .into_response()
-}
-
-/// A refused form's messages by field name (several for one field joined).
-#[derive(Default)]
-pub(crate) struct FieldErrors(std::collections::HashMap<String, String>);
-
-impl FieldErrors {
-    pub(crate) fn from_envelope(e: &ErrorEnvelope) -> Self {
-        let mut errors = Self::default();
-        for f in &e.fields {
-            errors.add(&f.field, &f.message);
-        }
-        errors
-    }
-
-    pub(crate) fn add(&mut self, field: &str, message: &str) {
-        self.0
-            .entry(field.to_owned())
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(message);
-            })
-            .or_insert_with(|| message.to_owned());
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Whether some message names a field not in `known`.
-    pub(crate) fn any_outside(&self, known: &[&str]) -> bool {
-        self.0.keys().any(|k| !known.contains(&k.as_str()))
-    }
-
-    pub(crate) fn has(&self, field: &str) -> bool {
-        self.0.contains_key(field)
-    }
-
-    pub(crate) fn message(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str)
-    }
-}
+// Cards
 
 /// A flash sale's end, for a countdown: machine time and readable time.
 pub(crate) struct Ends {
@@ -383,6 +113,7 @@ fn default_site() -> SiteConfig {
 #[template(path = "home.html")]
 struct HomePage {
     viewer: Option<Account>,
+    chrome: Chrome,
     site: SiteConfig,
     /// `None` when the admin service did not answer.
     categories: Option<Vec<Category>>,
@@ -421,9 +152,13 @@ impl ShopTile {
     }
 }
 
-async fn home(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): Viewer) -> Response {
-    let (site, categories, showcase, shops) = tokio::join!(
-        s.call::<admin::GetSite>(&meta, &Empty {}),
+async fn home(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    chrome: Chrome,
+) -> Response {
+    let (categories, showcase, shops) = tokio::join!(
         s.call::<admin::ListCategories>(&meta, &Empty {}),
         s.call::<catalog::GetShowcase>(&meta, &Empty {}),
         s.call::<sellers::TopShops>(&meta, &TopShopsRequest { limit: Some(8) }),
@@ -431,7 +166,8 @@ async fn home(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): View
     let showcase = showcase.ok();
     HomePage {
         viewer,
-        site: site.unwrap_or_else(|_| default_site()),
+        site: chrome.site.clone().unwrap_or_else(|_| default_site()),
+        chrome,
         categories: categories.ok().map(|c| c.categories),
         events: showcase
             .as_ref()
@@ -609,29 +345,6 @@ fn checks(facets: &[FacetCount], chosen: &[String]) -> Vec<Check> {
     out
 }
 
-/// An option of a select: value, label, selected.
-pub(crate) struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
-}
-
-impl Choice {
-    pub(crate) fn new(value: &str, label: &str, current: &str) -> Self {
-        Self {
-            value: value.to_owned(),
-            label: label.to_owned(),
-            selected: value == current,
-        }
-    }
-}
-
-/// A group of subcategory options under their category's name.
-pub(crate) struct ChoiceGroup {
-    pub label: String,
-    pub choices: Vec<Choice>,
-}
-
 /// One link of the pagination.
 struct PageLink {
     /// `None` for a gap (`…`).
@@ -678,6 +391,7 @@ fn page_href(base: &str, page: u32) -> String {
 #[template(path = "listing.html")]
 struct ListingPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     form: ListingForm,
     heading: String,
     errors: Vec<String>,
@@ -706,6 +420,7 @@ async fn listing(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let pairs = query_pairs(raw.as_deref());
@@ -821,6 +536,7 @@ async fn listing(
     let page = shown.page.max(1);
     let view = ListingPage {
         viewer,
+        chrome,
         heading,
         errors,
         filters_refused: status.is_client_error(),
@@ -856,6 +572,7 @@ async fn listing(
 #[template(path = "product.html")]
 struct ProductPageView {
     viewer: Option<Account>,
+    chrome: Chrome,
     p: Product,
     shop: Option<ShopCard>,
     category_name: String,
@@ -871,7 +588,7 @@ struct ProductPageView {
     stock_label: String,
     max_quantity: i64,
     rating: Option<String>,
-    reviews: Option<crate::review_pages::ReviewsBlock>,
+    reviews: Option<crate::pages::reviews::ReviewsBlock>,
 }
 
 struct GalleryImage {
@@ -894,19 +611,17 @@ async fn product_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    chrome: Chrome,
     Path(slug): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let (view, categories) = tokio::join!(
-        crate::products::product_view(&s, &meta, slug),
+        crate::api::products::product_view(&s, &meta, slug),
         s.call::<admin::ListCategories>(&meta, &Empty {}),
     );
-    let view = match view {
-        Ok(v) => v,
-        Err(e) => return envelope_page(viewer, e.0),
-    };
+    let view = view?;
     let p = view.product;
-    let reviews = crate::review_pages::load(
+    let reviews = crate::pages::reviews::load(
         &s,
         &meta,
         bazaar_subjects::orders::ReviewTarget::Product,
@@ -943,6 +658,7 @@ async fn product_page(
     let (stock_class, stock_label) = stock_state(p.stock);
     let page = ProductPageView {
         viewer,
+        chrome,
         shop: view.shop,
         category_name: category.map_or_else(|| p.category.clone(), |c| c.name),
         subcategory_name,
@@ -971,42 +687,13 @@ async fn product_page(
         reviews,
         p,
     };
-    page.into_response()
+    Ok(page.into_response())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failing test should stop right there
 mod tests {
     use super::*;
-
-    #[test]
-    fn prices_read_like_prices() {
-        assert_eq!(format_price(12999, "USD"), "$129.99");
-        assert_eq!(format_price(12999, "EUR"), "129.99 EUR");
-        assert_eq!(format_price(5, "USD"), "$0.05");
-        assert_eq!(format_price(123456789, "USD"), "$1,234,567.89");
-        assert_eq!(format_price(1200, "JPY"), "1,200 JPY");
-        assert_eq!(major_units(12999, "USD"), "129.99");
-        assert_eq!(major_units(100, "USD"), "1.00");
-    }
-
-    #[test]
-    fn typed_prices_become_minor_units() {
-        let p = |t: &str| parse_price(t, "USD");
-        assert_eq!(p(""), Ok(None));
-        assert_eq!(p("129.99"), Ok(Some(12999)));
-        assert_eq!(p("129.9"), Ok(Some(12990)));
-        assert_eq!(p("129"), Ok(Some(12900)));
-        assert_eq!(p(" $1,299.50 "), Ok(Some(129950)));
-        assert_eq!(p("12,50"), Ok(Some(1250)));
-        assert_eq!(p(".5"), Ok(Some(50)));
-        assert!(p("12.345").is_err());
-        assert!(p("abc").is_err());
-        assert!(p("-3").is_err());
-        assert!(p("99999999999999999999").is_err());
-        assert_eq!(parse_price("1200", "JPY"), Ok(Some(1200)));
-        assert!(parse_price("12.5", "JPY").is_err());
-    }
 
     #[test]
     fn listing_links_keep_every_filter() {

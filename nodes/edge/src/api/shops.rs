@@ -1,8 +1,6 @@
 //! Shops over HTTP: REST routes (each parses, calls one sellers subject and
-//! maps the answer) and, in [`pages`], the seller's shop form and the public
-//! shop page.
-
-mod pages;
+//! maps the answer). The seller's shop form and the public shop page are in
+//! [`crate::pages::shops`].
 
 use std::collections::HashMap;
 
@@ -17,8 +15,9 @@ use bazaar_subjects::sellers::{
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use utoipa::OpenApi;
 
+use crate::error::ApiError;
 use crate::extract::{ApiJson, Meta};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,7 +63,6 @@ pub fn routes() -> Router<EdgeState> {
             "/api/shops/{slug}/follow",
             post(follow_shop).delete(unfollow_shop),
         )
-        .merge(pages::routes())
 }
 
 /// Open your shop (sellers; one each). The slug comes from the name and is

@@ -14,8 +14,9 @@ use bazaar_subjects::sellers::{self, ShopSlug};
 use serde::Deserialize;
 use utoipa::OpenApi;
 
+use crate::error::ApiError;
 use crate::extract::{ApiJson, FormQuery, Meta};
-use crate::{ApiError, EdgeState};
+use crate::state::EdgeState;
 
 #[derive(OpenApi)]
 #[openapi(paths(product_reviews, shop_reviews, write_review))]

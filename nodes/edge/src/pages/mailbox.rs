@@ -13,8 +13,10 @@ use bazaar_subjects::Empty;
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::mail::{ListMailbox, MailboxMessage};
 
-use crate::EdgeState;
 use crate::extract::{Meta, Viewer};
+use crate::state::EdgeState;
+use crate::ui::chrome::Chrome;
+use crate::ui::errors::PageError;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new().route("/dev/mailbox", get(mailbox))
@@ -24,14 +26,21 @@ pub fn routes() -> Router<EdgeState> {
 #[template(path = "mailbox.html")]
 struct MailboxPage {
     viewer: Option<Account>,
+    chrome: Chrome,
     available: bool,
     messages: Vec<MailboxMessage>,
 }
 
-async fn mailbox(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): Viewer) -> Response {
-    match s.call::<ListMailbox>(&meta, &Empty {}).await {
+async fn mailbox(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Viewer(viewer): Viewer,
+    chrome: Chrome,
+) -> Result<Response, PageError> {
+    Ok(match s.call::<ListMailbox>(&meta, &Empty {}).await {
         Ok(m) => MailboxPage {
             viewer,
+            chrome,
             available: true,
             messages: m.messages,
         }
@@ -41,11 +50,12 @@ async fn mailbox(State(s): State<EdgeState>, Meta(meta): Meta, Viewer(viewer): V
             StatusCode::NOT_FOUND,
             MailboxPage {
                 viewer,
+                chrome,
                 available: false,
                 messages: Vec::new(),
             },
         )
             .into_response(),
-        Err(e) => crate::pages::error_page(e.0),
-    }
+        Err(e) => return Err(e.into()),
+    })
 }

@@ -12,9 +12,9 @@ use axum::routing::get;
 use bazaar_subjects::ErrorEnvelope;
 use bazaar_subjects::auth::{FinishGoogleSignIn, GoogleFinish, GoogleStart, StartGoogleSignIn};
 
-use crate::EdgeState;
-use crate::auth::session_cookies;
+use crate::api::auth::session_cookies;
 use crate::extract::{Meta, cookie_value};
+use crate::state::EdgeState;
 
 const STATE_COOKIE: &str = "bazaar_oidc_state";
 
@@ -55,7 +55,7 @@ async fn start(State(s): State<EdgeState>, Meta(meta): Meta) -> Response {
             )
                 .into_response()
         }
-        Err(e) => crate::pages::error_page(e.0),
+        Err(e) => crate::ui::errors::error_page(e.0),
     }
 }
 
@@ -73,12 +73,12 @@ async fn callback(
     )]);
     if q.contains_key("error") {
         let e = ErrorEnvelope::bad_request("Google sign-in was cancelled");
-        return (clear, crate::pages::error_page(e)).into_response();
+        return (clear, crate::ui::errors::error_page(e)).into_response();
     }
     let (Some(code), Some(state)) = (q.get("code"), q.get("state")) else {
         return (
             clear,
-            crate::pages::error_page(ErrorEnvelope::bad_request(
+            crate::ui::errors::error_page(ErrorEnvelope::bad_request(
                 "the sign-in answer is incomplete",
             )),
         )
@@ -89,7 +89,7 @@ async fn callback(
         let e = ErrorEnvelope::bad_request(
             "this sign-in was started in another browser or has expired; try again",
         );
-        return (clear, crate::pages::error_page(e)).into_response();
+        return (clear, crate::ui::errors::error_page(e)).into_response();
     }
     let finish = GoogleFinish {
         code: code.clone(),
@@ -97,6 +97,6 @@ async fn callback(
     };
     match s.call::<FinishGoogleSignIn>(&meta, &finish).await {
         Ok(session) => (clear, session_cookies(&s, &session), Redirect::to("/")).into_response(),
-        Err(e) => (clear, crate::pages::error_page(e.0)).into_response(),
+        Err(e) => (clear, crate::ui::errors::error_page(e.0)).into_response(),
     }
 }

@@ -1,0 +1,207 @@
+//! Error pages: the friendly page for an error envelope (with the viewer
+//! still in the header), and what unknown paths get.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use bazaar_subjects::ErrorEnvelope;
+use bazaar_subjects::auth::Account;
+
+use crate::ui::chrome::Chrome;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    viewer: Option<Account>,
+    chrome: Chrome,
+    title: String,
+    message: String,
+    request_id: Option<String>,
+}
+
+/// What an error page says, kept on its response so the page-error layer can
+/// render it again inside the site's full chrome.
+#[derive(Clone)]
+pub(crate) struct RefusedPage {
+    status: StatusCode,
+    title: String,
+    message: String,
+    request_id: Option<String>,
+}
+
+impl RefusedPage {
+    /// The page, with this viewer and chrome.
+    pub(crate) fn render(self, viewer: Option<Account>, chrome: Chrome) -> Response {
+        (
+            self.status,
+            ErrorPage {
+                viewer,
+                chrome,
+                title: self.title,
+                message: self.message,
+                request_id: self.request_id,
+            },
+        )
+            .into_response()
+    }
+
+    fn respond(self, viewer: Option<Account>) -> Response {
+        let chrome = Chrome::fallback();
+        let mut response = self.clone().render(viewer, chrome);
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// An error page that keeps the signed-in viewer in the header.
+pub(crate) fn error_view(
+    viewer: Option<Account>,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
+    RefusedPage {
+        status,
+        title: title.to_owned(),
+        message: message.to_owned(),
+        request_id: None,
+    }
+    .respond(viewer)
+}
+
+/// The friendly page for an error envelope, with the status it carries and
+/// the viewer in the header.
+pub(crate) fn envelope_page(viewer: Option<Account>, e: ErrorEnvelope) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let title = match e.status {
+        403 => "You can't go there",
+        404 => "Page not found",
+        503 | 504 => "We'll be right back",
+        _ => "Something went wrong",
+    };
+    RefusedPage {
+        status,
+        title: title.to_owned(),
+        message: e.message,
+        request_id: e.request_id,
+    }
+    .respond(viewer)
+}
+
+/// A page handler's error: answered with the friendly error page and the
+/// status the envelope carries, so page handlers use `?` on node calls.
+///
+/// The page-error layer renders it again with the viewer and the site's
+/// chrome.
+#[derive(Debug)]
+pub(crate) struct PageError(pub ErrorEnvelope);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        envelope_page(None, self.0)
+    }
+}
+
+impl From<ErrorEnvelope> for PageError {
+    fn from(e: ErrorEnvelope) -> Self {
+        Self(e)
+    }
+}
+
+impl From<crate::error::ApiError> for PageError {
+    fn from(e: crate::error::ApiError) -> Self {
+        Self(e.0)
+    }
+}
+
+/// The friendly page for an error, for a request whose viewer is not known.
+pub(crate) fn error_page(e: ErrorEnvelope) -> Response {
+    envelope_page(None, e)
+}
+
+/// Unknown API paths get the JSON envelope; unknown pages get a page.
+pub async fn not_found(uri: Uri) -> Response {
+    let envelope = ErrorEnvelope::not_found(format!("nothing lives at {}", uri.path()));
+    if uri.path().starts_with("/api/") {
+        crate::error::ApiError(envelope).into_response()
+    } else {
+        error_page(envelope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::test_support::body_text;
+
+    async fn get_page(app: Router, path: &str) -> Response {
+        app.oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_page_error_is_the_friendly_page_with_the_envelopes_status() {
+        let app = Router::new().route(
+            "/shops/gone",
+            get(|| async {
+                Err::<(), PageError>(
+                    crate::error::ApiError(ErrorEnvelope::not_found("no such shop")).into(),
+                )
+            }),
+        );
+        let response = get_page(app, "/shops/gone").await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(
+            response.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = body_text(response).await;
+        assert!(html.contains("Page not found"), "{html}");
+        assert!(html.contains("no such shop"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn a_node_that_does_not_answer_is_a_page_saying_we_will_be_back() {
+        let app = Router::new().route(
+            "/",
+            get(|| async {
+                Err::<(), PageError>(PageError(
+                    ErrorEnvelope::new(bazaar_subjects::ErrorCode::Unavailable, "no catalog")
+                        .with_request_id(Some("req-1".into())),
+                ))
+            }),
+        );
+        let response = get_page(app, "/").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let html = body_text(response).await;
+        assert!(
+            html.contains("We&#39;ll be right back") || html.contains("We'll be right back"),
+            "{html}"
+        );
+        assert!(html.contains("req-1"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn unknown_api_paths_get_the_envelope_and_unknown_pages_a_page() {
+        let app = Router::new().fallback(not_found);
+        let api = get_page(app.clone(), "/api/nothing").await;
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        assert_eq!(api.headers()[header::CONTENT_TYPE], "application/json");
+        let body: ErrorEnvelope = serde_json::from_str(&body_text(api).await).unwrap();
+        assert_eq!(body.code, bazaar_subjects::ErrorCode::NotFound);
+
+        let page = get_page(app, "/nothing").await;
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        assert!(body_text(page).await.contains("Page not found"));
+    }
+}
