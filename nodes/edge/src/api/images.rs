@@ -21,7 +21,6 @@ use crate::error::ApiError;
 use crate::extract::Meta;
 use crate::state::EdgeState;
 
-const BUCKET: &str = "images";
 /// The largest image accepted.
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 /// Images larger than this in either dimension are refused (decompression bombs).
@@ -42,7 +41,11 @@ async fn object_store(s: &EdgeState) -> Result<&ObjectStore, ApiError> {
     s.inner
         .images
         .get_or_try_init(|| async {
-            bazaar_runtime::jetstream::ensure_object_store(&s.inner.jetstream, BUCKET).await
+            bazaar_runtime::jetstream::ensure_object_store(
+                &s.inner.jetstream,
+                bazaar_subjects::catalog::IMAGES_BUCKET,
+            )
+            .await
         })
         .await
         .map_err(|e| ApiError(bazaar_runtime::internal(e)))

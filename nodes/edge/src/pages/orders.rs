@@ -24,7 +24,7 @@ use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
 use crate::ui::errors::{envelope_page, error_view};
 use crate::ui::forms::FieldErrors;
-use crate::ui::money::{format_price, parse_price};
+use crate::ui::money::{format_price, parse_price, platform_currency};
 use crate::ui::query::urlencode;
 use crate::ui::redirect::{sign_in_first, with_error, with_notice};
 use crate::ui::time::human_time;
@@ -609,7 +609,7 @@ async fn render_coupons(
         Ok(l) => l,
         Err(e) => return refusal(viewer, e.0, "/seller/coupons", Role::Seller),
     };
-    let currency = "USD".to_owned();
+    let currency = platform_currency();
     let (errors, error, status) = match refused {
         Some(e) => {
             let errors = FieldErrors::from_envelope(&e);
@@ -748,7 +748,7 @@ async fn create_coupon(
     if viewer.is_none() {
         return sign_in_first("/seller/coupons");
     }
-    let input = match coupon_input(&form, "USD") {
+    let input = match coupon_input(&form, &platform_currency()) {
         Ok(i) => i,
         Err(e) => {
             return render_coupons(&s, &meta, viewer, chrome, form, Some(e), &HashMap::new()).await;

@@ -33,7 +33,7 @@ use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{envelope_page, error_view};
 use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors};
-use crate::ui::money::{format_price, major_units, parse_price};
+use crate::ui::money::{format_price, major_units, parse_price, platform_currency};
 use crate::ui::query::{all, first, query_pairs, query_string};
 use crate::ui::redirect::sign_in_first;
 use crate::ui::time::human_time;
@@ -564,7 +564,7 @@ impl ProductForm {
             });
         };
         let currency = if self.currency.is_empty() {
-            "USD".to_owned()
+            platform_currency()
         } else {
             self.currency.clone()
         };
@@ -817,7 +817,7 @@ async fn new_form(
     }
     let needs_shop = lacks_shop(&s, &meta).await;
     let form = ProductForm {
-        currency: "USD".into(),
+        currency: platform_currency(),
         ..Default::default()
     };
     render_form(

@@ -26,6 +26,7 @@ use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{PageError, error_view};
 use crate::ui::forms::FieldErrors;
+use crate::ui::money::format_price;
 
 const FORM_PATH: &str = "/seller/shop";
 /// Opening times a day the form offers (the API allows two a day too).
@@ -479,28 +480,6 @@ struct ShopPageView {
     reviews: Option<crate::pages::reviews::ReviewsBlock>,
 }
 
-/// Minor units as people read them: `€12.50`, `1,200 JPY` stays `¥1200`.
-pub(crate) fn format_price(minor: i64, currency: &str) -> String {
-    let zero_decimal = matches!(
-        currency,
-        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" | "PYG" | "RWF"
-    );
-    let amount = if zero_decimal {
-        minor.to_string()
-    } else {
-        let sign = if minor < 0 { "-" } else { "" };
-        let m = minor.unsigned_abs();
-        format!("{sign}{}.{:02}", m / 100, m % 100)
-    };
-    match currency {
-        "EUR" => format!("€{amount}"),
-        "USD" => format!("${amount}"),
-        "GBP" => format!("£{amount}"),
-        "JPY" => format!("¥{amount}"),
-        other => format!("{amount} {other}"),
-    }
-}
-
 fn hours_lines(hours: &[OpeningHours]) -> Vec<HoursLine> {
     DAYS.iter()
         .filter_map(|(day, label)| {
@@ -639,14 +618,6 @@ fn is_plain_slug(s: &str) -> bool {
 #[allow(clippy::unwrap_used)] // a failing test should stop right there
 mod tests {
     use super::*;
-
-    #[test]
-    fn prices_read_like_prices() {
-        assert_eq!(format_price(1250, "EUR"), "€12.50");
-        assert_eq!(format_price(5, "USD"), "$0.05");
-        assert_eq!(format_price(1200, "JPY"), "¥1200");
-        assert_eq!(format_price(99900, "CHF"), "999.00 CHF");
-    }
 
     #[test]
     fn posted_fields_become_a_shop_input() {

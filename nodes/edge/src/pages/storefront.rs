@@ -26,7 +26,7 @@ use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::PageError;
 use crate::ui::forms::{Choice, ChoiceGroup};
-use crate::ui::money::{format_price, parse_price};
+use crate::ui::money::{format_price, parse_price, platform_currency};
 use crate::ui::query::{all, first, is_on, query_pairs, query_string};
 use crate::ui::time::human_time;
 
@@ -232,7 +232,7 @@ impl ListingForm {
     /// The catalog's request, or what is wrong with the form.
     fn request(&self, page: u32) -> Result<SearchProducts, Vec<String>> {
         let mut errors = Vec::new();
-        let mut price = |label: &str, text: &str| match parse_price(text, "USD") {
+        let mut price = |label: &str, text: &str| match parse_price(text, &platform_currency()) {
             Ok(v) => v,
             Err(e) => {
                 errors.push(format!("{label} price: {e}"));

@@ -1,111 +1,33 @@
-//! Prices: minor units as people read them, as a form shows them for
-//! editing, and typed amounts back into minor units.
+//! Prices in pages: the contract carries an amount in minor units beside its
+//! currency code; these read them through [`Money`], the one formatter and
+//! parser every page and email shares.
 
-/// Currencies whose minor unit is the whole unit.
-fn zero_decimal(currency: &str) -> bool {
-    matches!(
-        currency,
-        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" | "PYG" | "RWF"
-    )
-}
+use bazaar_subjects::{Currency, Money};
 
-/// Groups thousands: `1234567` → `1,234,567`.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Minor units as people read them: `12999 USD` → `$129.99`, other
-/// currencies with their code: `12999 EUR` → `129.99 EUR`.
+/// Minor units as people read them: `12999 USD` → `$129.99`, `1250 EUR` →
+/// `€12.50`, `1250 CHF` → `12.50 CHF`.
 pub(crate) fn format_price(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
-    let amount = if zero_decimal(currency) {
-        group(m)
-    } else {
-        format!("{}.{:02}", group(m / 100), m % 100)
-    };
-    if currency == "USD" {
-        format!("{sign}${amount}")
-    } else {
-        format!("{sign}{amount} {currency}")
-    }
+    Money::of(minor, currency).to_string()
 }
 
 /// Minor units as a form shows them for editing: `12999` → `129.99`.
 pub(crate) fn major_units(minor: i64, currency: &str) -> String {
-    if zero_decimal(currency) {
-        minor.to_string()
-    } else {
-        let sign = if minor < 0 { "-" } else { "" };
-        let m = minor.unsigned_abs();
-        format!("{sign}{}.{:02}", m / 100, m % 100)
-    }
+    Money::of(minor, currency).major_units()
 }
 
 /// A price typed in whole units (`129.99`, `1,299.5`, `12,50`) in minor
-/// units; `Ok(None)` when nothing was typed.
+/// units; `Ok(None)` when nothing was typed, else what to type instead.
 pub(crate) fn parse_price(text: &str, currency: &str) -> Result<Option<i64>, String> {
-    let t: String = text
-        .trim()
-        .trim_start_matches(['$', '€', '£'])
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '_')
-        .collect();
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let decimals = if zero_decimal(currency) { 0 } else { 2 };
-    let example = if decimals == 0 { "1200" } else { "12.50" };
-    let bad = || format!("enter an amount like {example}");
-    if t.starts_with('-') {
-        return Err("the amount cannot be negative".into());
-    }
-    // A comma is a decimal point when it is the only separator and one or two
-    // digits follow it; otherwise commas group thousands.
-    let normal = match (t.rfind(','), t.contains('.')) {
-        (Some(i), false) if (1..=2).contains(&(t.len() - i - 1)) && t.matches(',').count() == 1 => {
-            t.replacen(',', ".", 1)
-        }
-        _ => t.replace(',', ""),
-    };
-    let (whole, frac) = normal.split_once('.').unwrap_or((&normal, ""));
-    if whole.is_empty() && frac.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    if frac.len() > decimals {
-        return Err(if decimals == 0 {
-            format!("{currency} has no decimals: enter an amount like {example}")
-        } else {
-            format!("use at most two decimals, like {example}")
-        });
-    }
-    let too_big = || "that amount is too large".to_owned();
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| too_big())?
-    };
-    let frac_minor: i64 = if decimals == 0 {
-        0
-    } else {
-        format!("{frac:0<2}").parse().map_err(|_| bad())?
-    };
-    whole
-        .checked_mul(if decimals == 0 { 1 } else { 100 })
-        .and_then(|w| w.checked_add(frac_minor))
-        .map(Some)
-        .ok_or_else(too_big)
+    let currency: Currency = currency.parse().unwrap_or_default();
+    Money::parse(text, currency)
+        .map(|m| m.map(|m| m.minor))
+        .map_err(|e| e.to_string())
+}
+
+/// The currency of amounts that carry none of their own (discount codes,
+/// price filters): the platform's.
+pub(crate) fn platform_currency() -> String {
+    Currency::DEFAULT.to_string()
 }
 
 #[cfg(test)]
@@ -115,10 +37,11 @@ mod tests {
     #[test]
     fn prices_read_like_prices() {
         assert_eq!(format_price(12999, "USD"), "$129.99");
-        assert_eq!(format_price(12999, "EUR"), "129.99 EUR");
+        assert_eq!(format_price(12999, "EUR"), "€129.99");
+        assert_eq!(format_price(99900, "CHF"), "999.00 CHF");
         assert_eq!(format_price(5, "USD"), "$0.05");
         assert_eq!(format_price(123456789, "USD"), "$1,234,567.89");
-        assert_eq!(format_price(1200, "JPY"), "1,200 JPY");
+        assert_eq!(format_price(1200, "JPY"), "¥1,200");
         assert_eq!(major_units(12999, "USD"), "129.99");
         assert_eq!(major_units(100, "USD"), "1.00");
     }
