@@ -117,6 +117,75 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Where the database is and how to sign in to it. Flags override the
+/// environment; every process that opens the database flattens this into its
+/// command line.
+#[derive(Clone, clap::Args)]
+pub struct DatabaseConfig {
+    /// SurrealDB: mem://, surrealkv://PATH (embedded) or ws://HOST:PORT (server).
+    /// Defaults to surrealkv:// under the data dir.
+    #[arg(long, global = true, env = "BAZAAR_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// SurrealDB server user (ws:// only).
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_DATABASE_USER",
+        default_value = "root"
+    )]
+    pub database_user: String,
+
+    /// SurrealDB server password (ws:// only).
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_DATABASE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub database_password: Option<String>,
+}
+
+/// The password stays out of `{:?}` (and so out of any log line).
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("database_url", &self.database_url)
+            .field("database_user", &self.database_user)
+            .field(
+                "database_password",
+                &self.database_password.as_ref().map(|_| "(hidden)"),
+            )
+            .finish()
+    }
+}
+
+impl DatabaseConfig {
+    /// A database at `url`, without credentials (tests, embedding).
+    pub fn at(url: &str) -> Self {
+        Self {
+            database_url: Some(url.to_owned()),
+            database_user: "root".into(),
+            database_password: None,
+        }
+    }
+
+    /// The database URL, defaulting to embedded surrealkv under `data_dir`.
+    pub fn url(&self, data_dir: &std::path::Path) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("surrealkv://{}", data_dir.join("db").display()))
+    }
+
+    /// The server credentials, when a password is set.
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.database_password.as_ref().map(|password| Credentials {
+            username: self.database_user.clone(),
+            password: password.clone(),
+        })
+    }
+}
+
 /// Opens the database the URL names and selects Bazaar's namespace.
 #[tracing::instrument(skip(credentials))]
 pub async fn connect(url: &str, credentials: Option<&Credentials>) -> Result<Db, SchemaError> {

@@ -12,14 +12,15 @@ mod store;
 pub use store::{AdminError, AdminStore};
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
+use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::admin::{
     DeleteCategory, GetCategory, GetSite, ListCategories, UpdateSite, UpsertCategory,
 };
 
 /// Serves the admin domain until `shutdown`.
-pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> {
-    let store = AdminStore::open(&ctx).await?;
+pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), NodeError> {
+    let store = AdminStore::open(&ctx, db).await?;
     let (s1, s2, s3, s4, s5, s6) = (
         store.clone(),
         store.clone(),

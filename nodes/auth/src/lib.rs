@@ -21,6 +21,7 @@ pub use service::{AuthService, create_admin};
 use std::path::PathBuf;
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown, TokenSigner};
+use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::auth::*;
 
@@ -78,10 +79,11 @@ macro_rules! serve {
 /// Serves the auth domain until `shutdown`.
 pub async fn run(
     ctx: NodeContext,
+    db: Db,
     config: AuthConfig,
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
-    let svc = AuthService::open(&ctx, config.signer(&ctx)?, &config.google).await?;
+    let svc = AuthService::open(&ctx, db, config.signer(&ctx)?, &config.google).await?;
     let node = Node::new(
         ctx,
         Domain::Auth,

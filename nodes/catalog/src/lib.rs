@@ -23,6 +23,7 @@ pub use maintenance::CatalogConfig;
 pub use store::CatalogStore;
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
+use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::catalog::{
     CreateProduct, DeleteProduct, EditProduct, GetMyProduct, GetProduct, GetProductsByIds,
@@ -33,10 +34,11 @@ use bazaar_subjects::catalog::{
 /// Serves the catalog domain until `shutdown`, with the scheduled jobs.
 pub async fn run(
     ctx: NodeContext,
+    db: Db,
     config: CatalogConfig,
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
-    let store = CatalogStore::open(&ctx).await?;
+    let store = CatalogStore::open(&ctx, db).await?;
     let holder = format!("catalog-{}", uuid::Uuid::now_v7());
     let jobs = tokio::spawn(maintenance::run(
         store.clone(),

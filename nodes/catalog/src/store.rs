@@ -93,12 +93,12 @@ pub struct CatalogStore {
 }
 
 impl CatalogStore {
-    pub async fn open(ctx: &NodeContext) -> Result<Self, NodeError> {
+    pub async fn open(ctx: &NodeContext, db: Db) -> Result<Self, NodeError> {
         ensure_stream(&ctx.jetstream, catalog::EVENTS).await?;
         let products = ensure_kv(&ctx.jetstream, PRODUCT_CACHE, Duration::from_secs(3600)).await?;
         let search_kv = ensure_kv(&ctx.jetstream, SEARCH_CACHE, Duration::from_secs(600)).await?;
         Ok(Self {
-            db: ctx.db.clone(),
+            db,
             nats: ctx.nats.clone(),
             js: ctx.jetstream.clone(),
             products: RevisionCache::new(products),

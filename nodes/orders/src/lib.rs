@@ -26,6 +26,7 @@ pub use store::{OrdersStore, money};
 use std::time::Duration;
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
+use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::orders::*;
 
@@ -49,10 +50,11 @@ macro_rules! serve {
 /// the stale-checkout sweeper.
 pub async fn run(
     ctx: NodeContext,
+    db: Db,
     config: OrdersConfig,
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
-    let store = OrdersStore::open(&ctx, config).await?;
+    let store = OrdersStore::open(&ctx, db, config).await?;
     // Both end with this node, whether it stops or is dropped mid-way.
     let payments = AbortOnDropHandle::new(tokio::spawn(payments::run(
         store.clone(),

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use async_nats::service::ServiceExt;
 use async_nats::{HeaderMap, Message};
-use bazaar_schema::Db;
 use bazaar_subjects::{Access, Domain, Endpoint, ErrorEnvelope, Role, headers};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -38,7 +37,6 @@ pub struct NodeContext {
     /// The shared connection: replies, events, calls to other nodes.
     pub nats: async_nats::Client,
     pub jetstream: async_nats::jetstream::Context,
-    pub db: Db,
     pub verifier: Arc<TokenVerifier>,
     /// How long calls to other nodes may take.
     pub request_timeout: Duration,
@@ -60,8 +58,6 @@ pub enum NodeError {
         domain: Domain,
         source: async_nats::Error,
     },
-    #[error(transparent)]
-    Schema(#[from] bazaar_schema::SchemaError),
     #[error(transparent)]
     Key(#[from] crate::tokens::KeyError),
     #[error("JetStream set-up failed: {0}")]
@@ -95,31 +91,20 @@ pub async fn connect_nats(url: &str, name: &str) -> Result<async_nats::Client, N
 }
 
 impl NodeContext {
-    /// Connects to NATS and the database and loads the token verifier, the
-    /// way a node started on its own does. The schema must be current.
+    /// Connects to NATS and loads the token verifier, the way a node started
+    /// on its own does. Nodes that keep tables get their database from
+    /// whoever starts them (see `bazaar_schema::connect`).
     pub async fn connect(config: &CommonConfig, name: &str) -> Result<Self, NodeError> {
         let nats = connect_nats(&config.nats_url, name).await?;
-        let db = bazaar_schema::connect(
-            &config.database_url(),
-            config.database_credentials().as_ref(),
-        )
-        .await?;
-        bazaar_schema::require_current(&db).await?;
         let verifier = TokenVerifier::from_file(&config.jwt_public_key_file())?;
-        Ok(Self::new(config, nats, db, verifier))
+        Ok(Self::new(config, nats, verifier))
     }
 
-    pub fn new(
-        config: &CommonConfig,
-        nats: async_nats::Client,
-        db: Db,
-        verifier: TokenVerifier,
-    ) -> Self {
+    pub fn new(config: &CommonConfig, nats: async_nats::Client, verifier: TokenVerifier) -> Self {
         Self {
             nats_url: config.nats_url.clone(),
             jetstream: async_nats::jetstream::new(nats.clone()),
             nats,
-            db,
             verifier: Arc::new(verifier),
             request_timeout: config.request_timeout(),
             data_dir: config.data_dir.clone(),

@@ -16,6 +16,7 @@ pub use store::{SellersConfig, SellersError, SellersStore};
 pub use validate::{ValidShop, is_image_id, slug_from_name, validate_shop};
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
+use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::sellers::{
     ConnectPayouts, CreateShop, FollowShop, GetMyShop, GetPayoutAccounts, GetPayoutStatus, GetShop,
@@ -25,13 +26,13 @@ use bazaar_subjects::sellers::{
 /// Serves the sellers domain until `shutdown`.
 pub async fn run(
     ctx: NodeContext,
+    db: Db,
     config: SellersConfig,
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
-    let store = SellersStore::open(&ctx, config).await?;
+    let store = SellersStore::open(&ctx, db.clone(), config).await?;
     // The rating and sales listeners end at `shutdown` on their own.
-    let _tallies =
-        listeners::spawn(ctx.db.clone(), ctx.jetstream.clone(), shutdown.clone()).await?;
+    let _tallies = listeners::spawn(db, ctx.jetstream.clone(), shutdown.clone()).await?;
     let accounts = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
         payouts::run_account_jobs(store.clone(), ctx.jetstream.clone(), shutdown.clone()),
     ));

@@ -217,11 +217,11 @@ fn unique_clash(e: &surrealdb::Error) -> Option<&'static str> {
 
 impl SellersStore {
     /// Sets up the event stream (idempotently).
-    pub async fn open(ctx: &NodeContext, config: SellersConfig) -> Result<Self, NodeError> {
+    pub async fn open(ctx: &NodeContext, db: Db, config: SellersConfig) -> Result<Self, NodeError> {
         ensure_stream(&ctx.jetstream, sellers::EVENTS).await?;
         Ok(Self {
             config,
-            db: ctx.db.clone(),
+            db,
             nats: ctx.nats.clone(),
             js: ctx.jetstream.clone(),
             timeout: ctx.request_timeout,
