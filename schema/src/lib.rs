@@ -8,6 +8,12 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod transaction;
+
+pub use transaction::{
+    Retryable, TransactionError, committed, retry_transaction, transaction_errors,
+};
+
 use serde::de::DeserializeOwned;
 use surrealdb::Surreal;
 use surrealdb::engine::any::{self, Any};
@@ -315,46 +321,11 @@ pub fn take_rows<T: DeserializeOwned>(
         .collect()
 }
 
-/// A transaction's outcome, with every statement's error joined: a THROW
-/// shows up only in its own statement, the others say no more than that the
-/// transaction failed, and `check()` would hand back one of those.
-pub fn transaction_errors(
-    result: Result<surrealdb::IndexedResults, surrealdb::Error>,
-) -> Result<(), String> {
-    committed(result).map(|_| ())
-}
-
-/// A transaction's results when it committed (to read what its statements
-/// returned), else every statement's error joined as [`transaction_errors`]
-/// does.
-pub fn committed(
-    result: Result<surrealdb::IndexedResults, surrealdb::Error>,
-) -> Result<surrealdb::IndexedResults, String> {
-    let mut r = result.map_err(|e| e.to_string())?;
-    let errors: Vec<String> = r
-        .take_errors()
-        .into_values()
-        .map(|e| e.to_string())
-        .collect();
-    if errors.is_empty() {
-        Ok(r)
-    } else {
-        Err(errors.join(" | "))
-    }
-}
-
 /// The index of the statement just before `COMMIT TRANSACTION` in a
 /// committed transaction's results (COMMIT answers too, with nothing): where
 /// a transaction that ends by reading back what it wrote has its rows.
 pub fn before_commit(results: &surrealdb::IndexedResults) -> usize {
     results.num_statements().saturating_sub(2)
-}
-
-/// Whether transaction errors (as [`transaction_errors`] joins them) say two
-/// transactions collided, so trying again is right.
-pub fn is_retryable(errors: &str) -> bool {
-    let text = errors.to_lowercase();
-    text.contains("conflict") || text.contains("can be retried")
 }
 
 #[cfg(test)]

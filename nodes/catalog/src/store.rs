@@ -15,7 +15,7 @@ use async_nats::jetstream::kv;
 use bazaar_runtime::cache::RevisionCache;
 use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request};
-use bazaar_schema::{Db, take_rows};
+use bazaar_schema::{Db, TransactionError, take_rows, transaction_errors};
 use bazaar_subjects::admin::{CategoryList, ListCategories};
 use bazaar_subjects::catalog::{
     self, FlashSale, ListMyProductsRequest, Product, ProductChange, ProductChanged, ProductInput,
@@ -167,13 +167,11 @@ impl CatalogStore {
                 .bind(("shop_name", shop.name.clone()))
                 .bind(("slug", slug))
                 .bind(("d", serde_json::to_value(&doc)?))
-                .await?
-                .check();
-            match result {
-                Ok(_) => break,
-                Err(e) if attempt < 4 && e.to_string().contains("already contains") => {
-                    attempt += 1;
-                }
+                .await;
+            match transaction_errors(result) {
+                Ok(()) => break,
+                // The slug is taken: try another.
+                Err(TransactionError::Unique { .. }) if attempt < 4 => attempt += 1,
                 Err(e) => return Err(e.into()),
             }
         }
