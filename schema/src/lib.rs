@@ -8,6 +8,12 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod transaction;
+
+pub use transaction::{
+    Retryable, TransactionError, committed, retry_transaction, transaction_errors,
+};
+
 use serde::de::DeserializeOwned;
 use surrealdb::Surreal;
 use surrealdb::engine::any::{self, Any};
@@ -114,6 +120,75 @@ impl std::fmt::Debug for Credentials {
             .field("username", &self.username)
             .field("password", &"[redacted]")
             .finish()
+    }
+}
+
+/// Where the database is and how to sign in to it. Flags override the
+/// environment; every process that opens the database flattens this into its
+/// command line.
+#[derive(Clone, clap::Args)]
+pub struct DatabaseConfig {
+    /// SurrealDB: mem://, surrealkv://PATH (embedded) or ws://HOST:PORT (server).
+    /// Defaults to surrealkv:// under the data dir.
+    #[arg(long, global = true, env = "BAZAAR_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// SurrealDB server user (ws:// only).
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_DATABASE_USER",
+        default_value = "root"
+    )]
+    pub database_user: String,
+
+    /// SurrealDB server password (ws:// only).
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_DATABASE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub database_password: Option<String>,
+}
+
+/// The password stays out of `{:?}` (and so out of any log line).
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("database_url", &self.database_url)
+            .field("database_user", &self.database_user)
+            .field(
+                "database_password",
+                &self.database_password.as_ref().map(|_| "(hidden)"),
+            )
+            .finish()
+    }
+}
+
+impl DatabaseConfig {
+    /// A database at `url`, without credentials (tests, embedding).
+    pub fn at(url: &str) -> Self {
+        Self {
+            database_url: Some(url.to_owned()),
+            database_user: "root".into(),
+            database_password: None,
+        }
+    }
+
+    /// The database URL, defaulting to embedded surrealkv under `data_dir`.
+    pub fn url(&self, data_dir: &std::path::Path) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("surrealkv://{}", data_dir.join("db").display()))
+    }
+
+    /// The server credentials, when a password is set.
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.database_password.as_ref().map(|password| Credentials {
+            username: self.database_user.clone(),
+            password: password.clone(),
+        })
     }
 }
 
@@ -246,46 +321,11 @@ pub fn take_rows<T: DeserializeOwned>(
         .collect()
 }
 
-/// A transaction's outcome, with every statement's error joined: a THROW
-/// shows up only in its own statement, the others say no more than that the
-/// transaction failed, and `check()` would hand back one of those.
-pub fn transaction_errors(
-    result: Result<surrealdb::IndexedResults, surrealdb::Error>,
-) -> Result<(), String> {
-    committed(result).map(|_| ())
-}
-
-/// A transaction's results when it committed (to read what its statements
-/// returned), else every statement's error joined as [`transaction_errors`]
-/// does.
-pub fn committed(
-    result: Result<surrealdb::IndexedResults, surrealdb::Error>,
-) -> Result<surrealdb::IndexedResults, String> {
-    let mut r = result.map_err(|e| e.to_string())?;
-    let errors: Vec<String> = r
-        .take_errors()
-        .into_values()
-        .map(|e| e.to_string())
-        .collect();
-    if errors.is_empty() {
-        Ok(r)
-    } else {
-        Err(errors.join(" | "))
-    }
-}
-
 /// The index of the statement just before `COMMIT TRANSACTION` in a
 /// committed transaction's results (COMMIT answers too, with nothing): where
 /// a transaction that ends by reading back what it wrote has its rows.
 pub fn before_commit(results: &surrealdb::IndexedResults) -> usize {
     results.num_statements().saturating_sub(2)
-}
-
-/// Whether transaction errors (as [`transaction_errors`] joins them) say two
-/// transactions collided, so trying again is right.
-pub fn is_retryable(errors: &str) -> bool {
-    let text = errors.to_lowercase();
-    text.contains("conflict") || text.contains("can be retried")
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 pub struct Platform {
     pub nats_server: NatsServer,
     pub ctx: NodeContext,
+    /// The database every node of this platform shares.
+    pub db: bazaar_schema::Db,
     pub http: reqwest::Client,
     pub base_url: String,
     pub configs: platform::NodeConfigs,
@@ -101,7 +103,7 @@ impl Platform {
         let nats_server = NatsServer::start(&dir.path().join("nats"))
             .await
             .expect("nats-server starts");
-        let config = CommonConfig::for_urls(nats_server.url(), "mem://", dir.path().to_path_buf());
+        let config = CommonConfig::for_nats(nats_server.url(), dir.path().to_path_buf());
         let db = bazaar_schema::connect("mem://", None)
             .await
             .expect("database opens");
@@ -112,7 +114,7 @@ impl Platform {
         let nats = connect_nats(nats_server.url(), "bazaar-test")
             .await
             .expect("nats connects");
-        let ctx = NodeContext::new(&config, nats.clone(), db, verifier);
+        let ctx = NodeContext::new(&config, nats.clone(), verifier);
         let shutdown = Shutdown::new();
         let configs = options.configs.clone().unwrap_or_else(|| {
             let mut c = platform::NodeConfigs::in_data_dir(dir.path());
@@ -130,6 +132,7 @@ impl Platform {
                     tokio::spawn(platform::run_node(
                         *d,
                         ctx.clone(),
+                        db.clone(),
                         configs.clone(),
                         shutdown.clone(),
                     ))
@@ -156,6 +159,7 @@ impl Platform {
         let platform = Self {
             nats_server,
             ctx,
+            db,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -305,6 +309,7 @@ impl Platform {
         let task = tokio::spawn(platform::run_node(
             domain,
             self.ctx.clone(),
+            self.db.clone(),
             self.configs.clone(),
             shutdown.clone(),
         ));

@@ -214,7 +214,7 @@ async fn run(
         let result = db.query(sql).bind(vars.clone()).await;
         match bazaar_schema::committed(result) {
             Ok(res) => return Ok((res, attempt)),
-            Err(e) if bazaar_schema::is_retryable(&e) => continue,
+            Err(e) if e.is_retryable() => continue,
             Err(e) => anyhow::bail!("{e}"),
         }
     }

@@ -7,55 +7,29 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod handlers;
 mod store;
 
 pub use store::{AdminError, AdminStore};
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
+use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::admin::{
     DeleteCategory, GetCategory, GetSite, ListCategories, UpdateSite, UpsertCategory,
 };
 
 /// Serves the admin domain until `shutdown`.
-pub async fn run(ctx: NodeContext, shutdown: Shutdown) -> Result<(), NodeError> {
-    let store = AdminStore::open(&ctx).await?;
-    let (s1, s2, s3, s4, s5, s6) = (
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store,
-    );
+pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), NodeError> {
+    let store = AdminStore::open(&ctx, db).await?;
     Node::new(ctx, Domain::Admin, "site configuration and categories")
-        .handle::<ListCategories, _, _>(move |_req| {
-            let s = s1.clone();
-            async move { Ok(s.categories().await?) }
-        })
-        .handle::<GetCategory, _, _>(move |req| {
-            let s = s2.clone();
-            async move { Ok(s.category(&req.body.slug).await?) }
-        })
-        .handle::<UpsertCategory, _, _>(move |req| {
-            let s = s3.clone();
-            async move { Ok(s.upsert_category(req.body).await?) }
-        })
-        .handle::<DeleteCategory, _, _>(move |req| {
-            let s = s4.clone();
-            async move {
-                s.delete_category(&req.body.slug).await?;
-                Ok(Default::default())
-            }
-        })
-        .handle::<GetSite, _, _>(move |_req| {
-            let s = s5.clone();
-            async move { Ok(s.site().await?) }
-        })
-        .handle::<UpdateSite, _, _>(move |req| {
-            let s = s6.clone();
-            async move { Ok(s.update_site(req.body).await?) }
-        })
+        .with_state(store)
+        .serve::<ListCategories>(handlers::list_categories)
+        .serve::<GetCategory>(handlers::get_category)
+        .serve::<UpsertCategory>(handlers::upsert_category)
+        .serve::<DeleteCategory>(handlers::delete_category)
+        .serve::<GetSite>(handlers::get_site)
+        .serve::<UpdateSite>(handlers::update_site)
         .run(shutdown)
         .await
 }

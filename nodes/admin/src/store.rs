@@ -61,11 +61,11 @@ struct SiteRow {
 
 impl AdminStore {
     /// Sets up the event stream and cache bucket (idempotently).
-    pub async fn open(ctx: &NodeContext) -> Result<Self, NodeError> {
+    pub async fn open(ctx: &NodeContext, db: Db) -> Result<Self, NodeError> {
         ensure_stream(&ctx.jetstream, admin::EVENTS).await?;
         let kv = ensure_kv(&ctx.jetstream, CACHE_BUCKET, std::time::Duration::ZERO).await?;
         Ok(Self {
-            db: ctx.db.clone(),
+            db,
             cache: RevisionCache::new(kv),
             js: ctx.jetstream.clone(),
         })

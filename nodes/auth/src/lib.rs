@@ -21,6 +21,7 @@ pub use service::{AuthService, create_admin};
 use std::path::PathBuf;
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown, TokenSigner};
+use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::auth::*;
 
@@ -61,52 +62,38 @@ impl AuthConfig {
     }
 }
 
-macro_rules! serve {
-    ($node:expr, $svc:expr, $( $endpoint:ty => $method:ident ),* $(,)?) => {{
-        let mut node = $node;
-        $(
-            let svc = $svc.clone();
-            node = node.handle::<$endpoint, _, _>(move |req| {
-                let svc = svc.clone();
-                async move { Ok(svc.$method(req).await?) }
-            });
-        )*
-        node
-    }};
-}
-
 /// Serves the auth domain until `shutdown`.
 pub async fn run(
     ctx: NodeContext,
+    db: Db,
     config: AuthConfig,
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
-    let svc = AuthService::open(&ctx, config.signer(&ctx)?, &config.google).await?;
-    let node = Node::new(
+    let svc = AuthService::open(&ctx, db, config.signer(&ctx)?, &config.google).await?;
+    Node::new(
         ctx,
         Domain::Auth,
         "accounts, codes, sessions, profiles and addresses",
-    );
-    serve!(node, svc,
-        StartRegistration => start_registration,
-        VerifyRegistration => verify_registration,
-        ResendCode => resend_code,
-        Login => login,
-        Refresh => refresh,
-        Logout => logout,
-        ForgotPassword => forgot_password,
-        ResetPassword => reset_password,
-        ChangePassword => change_password,
-        GetMe => me,
-        UpdateMe => update_me,
-        ListAddresses => list_addresses,
-        CreateAddress => create_address,
-        UpdateAddress => update_address,
-        DeleteAddress => delete_address,
-        AddAdmin => add_admin,
-        StartGoogleSignIn => start_google,
-        FinishGoogleSignIn => finish_google,
     )
+    .with_state(svc)
+    .serve::<StartRegistration>(AuthService::start_registration)
+    .serve::<VerifyRegistration>(AuthService::verify_registration)
+    .serve::<ResendCode>(AuthService::resend_code)
+    .serve::<Login>(AuthService::login)
+    .serve::<Refresh>(AuthService::refresh)
+    .serve::<Logout>(AuthService::logout)
+    .serve::<ForgotPassword>(AuthService::forgot_password)
+    .serve::<ResetPassword>(AuthService::reset_password)
+    .serve::<ChangePassword>(AuthService::change_password)
+    .serve::<GetMe>(AuthService::me)
+    .serve::<UpdateMe>(AuthService::update_me)
+    .serve::<ListAddresses>(AuthService::list_addresses)
+    .serve::<CreateAddress>(AuthService::create_address)
+    .serve::<UpdateAddress>(AuthService::update_address)
+    .serve::<DeleteAddress>(AuthService::delete_address)
+    .serve::<AddAdmin>(AuthService::add_admin)
+    .serve::<StartGoogleSignIn>(AuthService::start_google)
+    .serve::<FinishGoogleSignIn>(AuthService::finish_google)
     .run(shutdown)
     .await
 }

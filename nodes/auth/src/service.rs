@@ -95,12 +95,13 @@ fn caller_id(caller: &Caller) -> Result<String, AuthError> {
 impl AuthService {
     pub async fn open(
         ctx: &NodeContext,
+        db: Db,
         signer: TokenSigner,
         google: &crate::GoogleConfig,
     ) -> Result<Self, NodeError> {
         ensure_work_queue(&ctx.jetstream, mail::JOBS).await?;
         Ok(Self {
-            db: ctx.db.clone(),
+            db,
             js: ctx.jetstream.clone(),
             codes: Codes::open(&ctx.jetstream).await?,
             signer,

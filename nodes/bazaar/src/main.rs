@@ -11,6 +11,7 @@ use bazaar_edge::{EdgeConfig, EdgeState};
 use bazaar_runtime::node::connect_nats;
 use bazaar_runtime::tokens::ensure_key_pair;
 use bazaar_runtime::{CommonConfig, NodeContext, Shutdown, TokenVerifier, telemetry};
+use bazaar_schema::{DatabaseConfig, Db};
 use bazaar_subjects::Domain;
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(flatten)]
     common: CommonConfig,
+    #[command(flatten)]
+    database: DatabaseConfig,
     #[command(subcommand)]
     command: Command,
 }
@@ -109,17 +112,18 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.common.log_format);
     let common = cli.common;
+    let database = cli.database;
     match cli.command {
         Command::Dev {
             port,
             edge,
             no_seed,
             nodes,
-        } => dev(common, edge, nodes, port, !no_seed).await,
-        Command::Node { domain, nodes } => node(common, domain, nodes).await,
+        } => dev(common, &database, edge, nodes, port, !no_seed).await,
+        Command::Node { domain, nodes } => node(common, &database, domain, nodes).await,
         Command::Edge { edge } => edge_only(common, edge).await,
         Command::Migrate => {
-            let db = open_db(&common).await?;
+            let db = open_db(&common, &database).await?;
             let applied = bazaar_schema::migrate(&db).await?;
             println!(
                 "schema at version {} ({} migration(s) applied)",
@@ -146,9 +150,9 @@ async fn main() -> anyhow::Result<()> {
                     ..defaults
                 }
             });
-            seed_command(common, options).await
+            seed_command(common, &database, options).await
         }
-        Command::CheckConfig => check_config(&common).await,
+        Command::CheckConfig => check_config(&common, &database).await,
         Command::Admin {
             command:
                 AdminCommand::Create {
@@ -156,16 +160,16 @@ async fn main() -> anyhow::Result<()> {
                     name,
                     password_file,
                 },
-        } => create_admin(&common, email, name, password_file).await,
+        } => create_admin(&common, &database, email, name, password_file).await,
     }
 }
 
-async fn open_db(common: &CommonConfig) -> anyhow::Result<bazaar_schema::Db> {
-    let url = common.database_url();
+async fn open_db(common: &CommonConfig, database: &DatabaseConfig) -> anyhow::Result<Db> {
+    let url = database.url(&common.data_dir);
     if url.starts_with("surrealkv://") {
         ensure_writable(&common.data_dir)?;
     }
-    bazaar_schema::connect(&url, common.database_credentials().as_ref())
+    bazaar_schema::connect(&url, database.credentials().as_ref())
         .await
         .with_context(|| format!("cannot open the database at {url}"))
 }
@@ -221,9 +225,10 @@ async fn reach_nats(
 /// NATS, database (migrated in dev), keys and the node context.
 async fn connect_platform(
     common: &CommonConfig,
+    database: &DatabaseConfig,
     dev: bool,
-) -> anyhow::Result<(NodeContext, async_nats::Client)> {
-    let db = open_db(common).await?;
+) -> anyhow::Result<(NodeContext, Db, async_nats::Client)> {
+    let db = open_db(common, database).await?;
     if dev {
         bazaar_schema::migrate(&db).await?;
         ensure_key_pair(
@@ -235,11 +240,12 @@ async fn connect_platform(
     }
     let verifier = TokenVerifier::from_file(&common.jwt_public_key_file())?;
     let nats = connect_nats(&common.nats_url, "bazaar").await?;
-    Ok((NodeContext::new(common, nats.clone(), db, verifier), nats))
+    Ok((NodeContext::new(common, nats.clone(), verifier), db, nats))
 }
 
 async fn dev(
     mut common: CommonConfig,
+    database: &DatabaseConfig,
     mut edge: EdgeConfig,
     mut nodes: NodeConfigs,
     port: Option<u16>,
@@ -260,9 +266,9 @@ async fn dev(
     // Bind first: a taken port is the most common mistake, and it is cheap to find out.
     let listener = bazaar_edge::bind(&edge.http_addr).await?;
     let nats_server = reach_nats(&mut common, true).await?;
-    let (ctx, nats) = connect_platform(&common, true).await?;
+    let (ctx, db, nats) = connect_platform(&common, database, true).await?;
     if seed {
-        platform::seed(&ctx).await?;
+        platform::seed(&ctx, &db).await?;
     }
     let shutdown = Shutdown::new();
     // One box without SMTP: show what would have been mailed at /dev/mailbox.
@@ -273,7 +279,7 @@ async fn dev(
     nodes.orders.test_payments = !nodes.stripe.enabled();
     edge.test_payments = nodes.orders.test_payments;
     nodes.orders.public_url = edge.public_url.clone();
-    let nodes = platform::spawn_all(&ctx, &nodes, &shutdown);
+    let nodes = platform::spawn_all(&ctx, &db, &nodes, &shutdown);
     let public_url = edge.public_url.clone();
     let state = EdgeState::new(
         nats,
@@ -302,19 +308,20 @@ async fn dev(
 /// current and NATS reachable.
 async fn seed_command(
     mut common: CommonConfig,
+    database: &DatabaseConfig,
     products: Option<bazaar_seed::SeedOptions>,
 ) -> anyhow::Result<()> {
-    let url = common.database_url();
+    let url = database.url(&common.data_dir);
     let one_box = url.starts_with("surrealkv://") || url.starts_with("mem://");
     if one_box {
         ensure_writable(&common.data_dir)?;
     }
     let nats_server = reach_nats(&mut common, one_box).await?;
     let result = async {
-        let (ctx, nats) = connect_platform(&common, one_box).await?;
+        let (ctx, db, nats) = connect_platform(&common, database, one_box).await?;
         match products {
-            None => platform::seed(&ctx).await?,
-            Some(options) => seed_products(&ctx, &options).await?,
+            None => platform::seed(&ctx, &db).await?,
+            Some(options) => seed_products(&ctx, &db, &options).await?,
         }
         // Everything published is with the server before it may stop.
         nats.flush().await?;
@@ -330,10 +337,11 @@ async fn seed_command(
 
 async fn seed_products(
     ctx: &NodeContext,
+    db: &Db,
     options: &bazaar_seed::SeedOptions,
 ) -> anyhow::Result<()> {
-    platform::seed_categories(ctx).await?;
-    let report = platform::seed_products(ctx, options).await?;
+    platform::seed_categories(ctx, db).await?;
+    let report = platform::seed_products(ctx, db, options).await?;
     let secs = report.elapsed.as_secs_f64();
     println!(
         "seeded {} products ({} live, {} flash sales) in {} new shops in {secs:.1} s: {:.0} products/s (seed {})",
@@ -347,11 +355,16 @@ async fn seed_products(
     Ok(())
 }
 
-async fn node(mut common: CommonConfig, domain: Domain, nodes: NodeConfigs) -> anyhow::Result<()> {
+async fn node(
+    mut common: CommonConfig,
+    database: &DatabaseConfig,
+    domain: Domain,
+    nodes: NodeConfigs,
+) -> anyhow::Result<()> {
     reach_nats(&mut common, false).await?;
-    let (ctx, _nats) = connect_platform(&common, false).await?;
+    let (ctx, db, _nats) = connect_platform(&common, database, false).await?;
     let shutdown = Shutdown::new();
-    let task = tokio::spawn(platform::run_node(domain, ctx, nodes, shutdown.clone()));
+    let task = tokio::spawn(platform::run_node(domain, ctx, db, nodes, shutdown.clone()));
     tokio::select! {
         res = task => return Ok(res??),
         () = wait_for_signal(&shutdown) => {}
@@ -376,13 +389,13 @@ async fn edge_only(mut common: CommonConfig, edge: EdgeConfig) -> anyhow::Result
     Ok(task.await??)
 }
 
-async fn check_config(common: &CommonConfig) -> anyhow::Result<()> {
+async fn check_config(common: &CommonConfig, database: &DatabaseConfig) -> anyhow::Result<()> {
     println!("nats url:        {}", common.nats_url);
     println!("data dir:        {}", common.data_dir.display());
-    println!("database url:    {}", common.database_url());
+    println!("database url:    {}", database.url(&common.data_dir));
     println!(
         "database auth:   {}",
-        if common.database_password.is_some() {
+        if database.database_password.is_some() {
             "user + password (hidden)"
         } else {
             "none"
@@ -393,7 +406,7 @@ async fn check_config(common: &CommonConfig) -> anyhow::Result<()> {
         common.jwt_public_key_file().display()
     );
     println!("request timeout: {:?}", common.request_timeout());
-    let db = open_db(common).await?;
+    let db = open_db(common, database).await?;
     let version = bazaar_schema::current_version(&db).await?;
     println!(
         "schema version:  {version} (this build: {})",
@@ -425,6 +438,7 @@ async fn wait_for_signal(shutdown: &Shutdown) {
 
 async fn create_admin(
     common: &CommonConfig,
+    database: &DatabaseConfig,
     email: String,
     name: String,
     password_file: Option<std::path::PathBuf>,
@@ -445,7 +459,7 @@ async fn create_admin(
             first
         }
     };
-    let db = open_db(common).await?;
+    let db = open_db(common, database).await?;
     bazaar_schema::migrate(&db).await?;
     let input = bazaar_subjects::auth::CreateAdmin {
         name,

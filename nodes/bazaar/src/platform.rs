@@ -1,6 +1,7 @@
 //! Which nodes exist, and starting them.
 
 use bazaar_runtime::{NodeContext, NodeError, Shutdown};
+use bazaar_schema::Db;
 use bazaar_seed::{SeedOptions, SeedReport};
 use bazaar_subjects::Domain;
 use futures::future::BoxFuture;
@@ -66,35 +67,39 @@ impl NodeConfigs {
     }
 }
 
-/// Runs one domain's node until `shutdown`.
+/// Runs one domain's node until `shutdown`; the nodes that keep tables
+/// keep them in `db`.
 pub fn run_node(
     domain: Domain,
     ctx: NodeContext,
+    db: Db,
     configs: NodeConfigs,
     shutdown: Shutdown,
 ) -> BoxFuture<'static, Result<(), PlatformError>> {
     match domain {
-        Domain::Admin => Box::pin(async move { Ok(bazaar_admin::run(ctx, shutdown).await?) }),
+        Domain::Admin => Box::pin(async move { Ok(bazaar_admin::run(ctx, db, shutdown).await?) }),
         Domain::Mail => {
             Box::pin(async move { Ok(bazaar_mail::run(ctx, configs.mail, shutdown).await?) })
         }
         Domain::Auth => {
-            Box::pin(async move { Ok(bazaar_auth::run(ctx, configs.auth, shutdown).await?) })
+            Box::pin(async move { Ok(bazaar_auth::run(ctx, db, configs.auth, shutdown).await?) })
         }
         Domain::Sellers => Box::pin(async move {
             let config = bazaar_sellers::SellersConfig {
                 public_url: configs.orders.public_url.clone(),
                 stripe: configs.stripe.connect()?,
             };
-            Ok(bazaar_sellers::run(ctx, config, shutdown).await?)
+            Ok(bazaar_sellers::run(ctx, db, config, shutdown).await?)
         }),
         Domain::Catalog => {
-            Box::pin(async move { Ok(bazaar_catalog::run(ctx, configs.catalog, shutdown).await?) })
+            Box::pin(
+                async move { Ok(bazaar_catalog::run(ctx, db, configs.catalog, shutdown).await?) },
+            )
         }
         Domain::Orders => Box::pin(async move {
             let mut config = configs.orders;
             config.stripe = configs.stripe.connect()?;
-            Ok(bazaar_orders::run(ctx, config, shutdown).await?)
+            Ok(bazaar_orders::run(ctx, db, config, shutdown).await?)
         }),
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
     }
@@ -103,12 +108,21 @@ pub fn run_node(
 /// Starts every node of this build as a task; each ends at `shutdown`.
 pub fn spawn_all(
     ctx: &NodeContext,
+    db: &Db,
     configs: &NodeConfigs,
     shutdown: &Shutdown,
 ) -> Vec<tokio::task::JoinHandle<Result<(), PlatformError>>> {
     DOMAINS
         .iter()
-        .map(|d| tokio::spawn(run_node(*d, ctx.clone(), configs.clone(), shutdown.clone())))
+        .map(|d| {
+            tokio::spawn(run_node(
+                *d,
+                ctx.clone(),
+                db.clone(),
+                configs.clone(),
+                shutdown.clone(),
+            ))
+        })
         .collect()
 }
 
@@ -120,12 +134,12 @@ pub const DEMO_SEED: u64 = 2024;
 /// Demo data for a fresh site, idempotent: safe to run at every start. The
 /// categories when there are none, then a small demo catalog (a few shops,
 /// [`DEMO_PRODUCTS`] products) when there are no products at all.
-pub async fn seed(ctx: &NodeContext) -> Result<(), PlatformError> {
-    seed_categories(ctx).await?;
-    if bazaar_seed::catalog_is_empty(&ctx.db).await? {
+pub async fn seed(ctx: &NodeContext, db: &Db) -> Result<(), PlatformError> {
+    seed_categories(ctx, db).await?;
+    if bazaar_seed::catalog_is_empty(db).await? {
         let mut options = SeedOptions::new(DEMO_PRODUCTS);
         options.seed = Some(DEMO_SEED);
-        let report = seed_products(ctx, &options).await?;
+        let report = seed_products(ctx, db, &options).await?;
         tracing::info!(
             products = report.products,
             shops = report.shops,
@@ -136,8 +150,8 @@ pub async fn seed(ctx: &NodeContext) -> Result<(), PlatformError> {
 }
 
 /// The demo categories, when there are none.
-pub async fn seed_categories(ctx: &NodeContext) -> Result<(), PlatformError> {
-    let admin = bazaar_admin::AdminStore::open(ctx).await?;
+pub async fn seed_categories(ctx: &NodeContext, db: &Db) -> Result<(), PlatformError> {
+    let admin = bazaar_admin::AdminStore::open(ctx, db.clone()).await?;
     match bazaar_admin::seed(&admin).await? {
         0 => tracing::info!("demo categories already present"),
         n => tracing::info!(categories = n, "demo categories created"),
@@ -151,6 +165,7 @@ pub async fn seed_categories(ctx: &NodeContext) -> Result<(), PlatformError> {
 /// cached search hides them.
 pub async fn seed_products(
     ctx: &NodeContext,
+    db: &Db,
     options: &SeedOptions,
 ) -> Result<SeedReport, PlatformError> {
     let pictures = bazaar_runtime::jetstream::ensure_object_store(
@@ -158,8 +173,8 @@ pub async fn seed_products(
         bazaar_subjects::catalog::IMAGES_BUCKET,
     )
     .await?;
-    let report = bazaar_seed::seed_catalog(&ctx.db, Some(&pictures), options).await?;
-    let store = bazaar_catalog::CatalogStore::open(ctx).await?;
+    let report = bazaar_seed::seed_catalog(db, Some(&pictures), options).await?;
+    let store = bazaar_catalog::CatalogStore::open(ctx, db.clone()).await?;
     store.bump_revision().await;
     Ok(report)
 }

@@ -25,9 +25,14 @@ pub enum CatalogError {
     /// 500: the database failed.
     #[error(transparent)]
     Db(#[from] surrealdb::Error),
-    /// 500: a transaction failed for a reason we do not retry.
-    #[error("transaction failed: {0}")]
-    Transaction(String),
+    /// 500: a write did not commit for a reason we do not retry (conflicts
+    /// are retried first).
+    #[error(transparent)]
+    Write(#[from] bazaar_schema::TransactionError),
+    /// Another write came between what a write read and its transaction:
+    /// reading again is right (retried; 503 if it keeps happening).
+    #[error("the data moved under the write")]
+    Raced,
     /// 500: the database answered in an unexpected shape.
     #[error(transparent)]
     Schema(#[from] bazaar_schema::SchemaError),
@@ -45,6 +50,16 @@ impl From<CatalogError> for ErrorEnvelope {
             CatalogError::OutOfStock(message) => ErrorEnvelope::conflict(message),
             CatalogError::Invalid(envelope) | CatalogError::Upstream(envelope) => envelope,
             other => bazaar_runtime::internal(other),
+        }
+    }
+}
+
+impl bazaar_schema::Retryable for CatalogError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            CatalogError::Write(e) => e.is_retryable(),
+            CatalogError::Raced => true,
+            _ => false,
         }
     }
 }

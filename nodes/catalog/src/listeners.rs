@@ -311,23 +311,17 @@ async fn tally(
     event: &OrderEvent,
     ledger: &'static str,
 ) -> Result<(), CatalogError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    let items = serde_json::to_value(&event.items)?;
+    let tallied = bazaar_schema::retry_transaction(ATTEMPTS, || async {
         let result = db
             .query(sql)
             .bind(("ledger", ledger))
             .bind(("order", event.order_id.clone()))
-            .bind(("items", serde_json::to_value(&event.items)?))
+            .bind(("items", items.clone()))
             .await;
-        match bazaar_schema::transaction_errors(result) {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt < ATTEMPTS && bazaar_schema::is_retryable(&e) => {
-                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
-            }
-            Err(e) => return Err(CatalogError::Transaction(e)),
-        }
-    }
+        bazaar_schema::transaction_errors(result)
+    });
+    Ok(tallied.await?)
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use bazaar_runtime::Caller;
-use bazaar_schema::{committed, is_retryable, take_rows, transaction_errors};
+use bazaar_schema::{
+    Retryable, TransactionError, committed, retry_transaction, take_rows, transaction_errors,
+};
 use bazaar_subjects::catalog::{
     Products, Reservation, ReserveStockRequest, ReservedLine, RestockRequest, StockLine,
 };
@@ -59,6 +61,11 @@ fn busy() -> CatalogError {
         bazaar_subjects::ErrorCode::Unavailable,
         "the shop is very busy right now; please try again",
     ))
+}
+
+/// A write that still collided after every retry is a 503, not a 500.
+fn exhausted(e: CatalogError) -> CatalogError {
+    if e.is_retryable() { busy() } else { e }
 }
 
 fn is_id(id: &str) -> bool {
@@ -162,123 +169,127 @@ impl CatalogStore {
         // products, then take the stock in one transaction that also reads
         // them back for the cache). A retry of a reservation already made is
         // told apart by its id, when the stock or the write says something.
-        for _ in 0..RETRIES {
-            let products = self.load_many(&ids).await?;
-            let lines = match reserved_lines(&products, &wanted) {
-                Ok(lines) => lines,
-                Err(short) => {
-                    // Short because this very reservation took the stock?
-                    return match self.existing_reservation(req).await? {
-                        Some(done) => Ok(done),
-                        None => Err(short),
-                    };
-                }
-            };
-            let plan: Vec<serde_json::Value> = lines
-                .iter()
-                .map(|l| {
-                    serde_json::json!({
-                        "product_id": l.product_id, "quantity": l.quantity, "price": l.unit_price,
-                    })
-                })
-                .collect();
-            let result = self
-                .db()
-                .query(RESERVE_SQL.as_str())
-                .bind(("plan", serde_json::Value::Array(plan)))
-                .bind(("rid", req.reservation_id.clone()))
-                .bind(("owner", owner.clone()))
-                .bind(("release_hash", token_hash(&req.release_token)))
-                .bind(("lines", serde_json::to_value(&lines)?))
-                .bind(("ids", serde_json::to_value(&ids)?))
-                .await;
-            match committed(result) {
-                Ok(mut res) => {
-                    let last = bazaar_schema::before_commit(&res);
-                    let after: Vec<StoredProduct> = take_rows(&mut res, last)?;
-                    self.recache(after).await;
-                    return Ok(Reservation {
-                        reservation_id: req.reservation_id.clone(),
-                        lines,
-                        released: false,
-                    });
-                }
-                Err(e) if e.contains("already exists") => {
-                    if let Some(done) = self.existing_reservation(req).await? {
-                        return Ok(done);
-                    }
-                }
-                Err(e) if e.contains("short:") => {
-                    // Someone bought it first, or the seller changed it: the
-                    // next look says which (or finds it fine again and retries).
-                }
-                Err(e) if is_retryable(&e) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        u64::from(rand_jitter()) % 20 + 1,
-                    ))
-                    .await;
-                }
-                Err(e) => return Err(CatalogError::Transaction(e)),
+        let reserved = retry_transaction(RETRIES, || self.try_reserve(req, &owner, &ids, &wanted));
+        reserved.await.map_err(exhausted)
+    }
+
+    /// One try at a reservation: read the products, then take the stock in
+    /// one transaction that also reads them back for the cache.
+    async fn try_reserve(
+        &self,
+        req: &ReserveStockRequest,
+        owner: &str,
+        ids: &[String],
+        wanted: &BTreeMap<String, i64>,
+    ) -> Result<Reservation, CatalogError> {
+        let products = self.load_many(ids).await?;
+        let lines = match reserved_lines(&products, wanted) {
+            Ok(lines) => lines,
+            Err(short) => {
+                // Short because this very reservation took the stock?
+                return match self.existing_reservation(req).await? {
+                    Some(done) => Ok(done),
+                    None => Err(short),
+                };
             }
+        };
+        let plan: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "product_id": l.product_id, "quantity": l.quantity, "price": l.unit_price,
+                })
+            })
+            .collect();
+        let result = self
+            .db()
+            .query(RESERVE_SQL.as_str())
+            .bind(("plan", serde_json::Value::Array(plan)))
+            .bind(("rid", req.reservation_id.clone()))
+            .bind(("owner", owner.to_owned()))
+            .bind(("release_hash", token_hash(&req.release_token)))
+            .bind(("lines", serde_json::to_value(&lines)?))
+            .bind(("ids", serde_json::to_value(ids)?))
+            .await;
+        match committed(result) {
+            Ok(mut res) => {
+                let last = bazaar_schema::before_commit(&res);
+                let after: Vec<StoredProduct> = take_rows(&mut res, last)?;
+                self.recache(after).await;
+                Ok(Reservation {
+                    reservation_id: req.reservation_id.clone(),
+                    lines,
+                    released: false,
+                })
+            }
+            // A retry of a reservation already made is told apart by its id.
+            Err(TransactionError::Exists(_)) => match self.existing_reservation(req).await? {
+                Some(done) => Ok(done),
+                None => Err(CatalogError::Raced),
+            },
+            // Someone bought it first, or the seller changed it: the next
+            // look says which (or finds it fine again).
+            Err(TransactionError::Thrown(code)) if code.starts_with("short:") => {
+                Err(CatalogError::Raced)
+            }
+            Err(e) => Err(e.into()),
         }
-        Err(busy())
     }
 
     pub async fn release(&self, id: &str, token: &str) -> Result<Reservation, CatalogError> {
-        for _ in 0..RETRIES {
-            let Some(existing) = self.load_reservation(id).await? else {
-                return Err(CatalogError::NoSuchProduct(id.to_owned()));
-            };
-            if existing.release_hash != token_hash(token) {
-                return Err(CatalogError::NoSuchProduct(id.to_owned()));
-            }
-            if existing.released {
-                return Ok(Reservation {
+        let released = retry_transaction(RETRIES, || self.try_release(id, token));
+        released.await.map_err(exhausted)
+    }
+
+    async fn try_release(&self, id: &str, token: &str) -> Result<Reservation, CatalogError> {
+        let Some(existing) = self.load_reservation(id).await? else {
+            return Err(CatalogError::NoSuchProduct(id.to_owned()));
+        };
+        if existing.release_hash != token_hash(token) {
+            return Err(CatalogError::NoSuchProduct(id.to_owned()));
+        }
+        if existing.released {
+            return Ok(Reservation {
+                reservation_id: id.to_owned(),
+                lines: existing.lines,
+                released: true,
+            });
+        }
+        let result = self
+            .db()
+            .query(
+                "BEGIN TRANSACTION;
+                 LET $r = (SELECT released, lines FROM ONLY type::record('stock_reservation', $rid));
+                 IF $r.released = true { THROW 'already released'; };
+                 FOR $l IN $r.lines {
+                    UPDATE type::record('product', $l.product_id)
+                        SET stock += $l.quantity, revision += 1, updated_at = time::now() RETURN NONE;
+                 };
+                 UPDATE type::record('stock_reservation', $rid) SET released = true, released_at = time::now() RETURN NONE;
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("rid", id.to_owned()))
+            .await;
+        match transaction_errors(result) {
+            Ok(()) => {
+                let ids: Vec<String> = existing
+                    .lines
+                    .iter()
+                    .map(|l| l.product_id.clone())
+                    .collect();
+                self.refresh(&ids).await?;
+                Ok(Reservation {
                     reservation_id: id.to_owned(),
                     lines: existing.lines,
                     released: true,
-                });
+                })
             }
-            let result = self
-                .db()
-                .query(
-                    "BEGIN TRANSACTION;
-                     LET $r = (SELECT released, lines FROM ONLY type::record('stock_reservation', $rid));
-                     IF $r.released = true { THROW 'already released'; };
-                     FOR $l IN $r.lines {
-                        UPDATE type::record('product', $l.product_id)
-                            SET stock += $l.quantity, revision += 1, updated_at = time::now() RETURN NONE;
-                     };
-                     UPDATE type::record('stock_reservation', $rid) SET released = true, released_at = time::now() RETURN NONE;
-                     COMMIT TRANSACTION;",
-                )
-                .bind(("rid", id.to_owned()))
-                .await;
-            match transaction_errors(result) {
-                Ok(()) => {
-                    let ids: Vec<String> = existing
-                        .lines
-                        .iter()
-                        .map(|l| l.product_id.clone())
-                        .collect();
-                    self.refresh(&ids).await?;
-                    return Ok(Reservation {
-                        reservation_id: id.to_owned(),
-                        lines: existing.lines,
-                        released: true,
-                    });
-                }
-                // Released by a concurrent call: the loop reads that.
-                Err(e) if e.contains("already released") || is_retryable(&e) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        u64::from(rand_jitter()) % 20 + 1,
-                    ))
-                    .await;
-                }
-                Err(e) => return Err(CatalogError::Transaction(e)),
+            // Released by a concurrent call: the next try reads that.
+            Err(TransactionError::Thrown(code)) if code == "already released" => {
+                Err(CatalogError::Raced)
             }
+            Err(e) => Err(e.into()),
         }
-        Err(busy())
     }
 
     /// Returns some reserved lines to stock, once per restock id, never more
@@ -309,7 +320,8 @@ impl CatalogStore {
             "letters, digits and dashes",
         );
         v.finish().map_err(CatalogError::Invalid)?;
-        for _ in 0..RETRIES {
+        let lines = serde_json::to_value(&req.lines)?;
+        let restocked = retry_transaction(RETRIES, || async {
             let result = self
                 .db()
                 .query(
@@ -325,24 +337,18 @@ impl CatalogStore {
                 )
                 .bind(("rid", req.reservation_id.clone()))
                 .bind(("restock", req.restock_id.clone()))
-                .bind(("lines", serde_json::to_value(&req.lines)?))
+                .bind(("lines", lines.clone()))
                 .await;
             match transaction_errors(result) {
                 Ok(()) => {
                     let ids: Vec<String> = req.lines.iter().map(|l| l.product_id.clone()).collect();
-                    return self.refresh(&ids).await;
+                    self.refresh(&ids).await
                 }
-                Err(e) if e.contains("already restocked") => return Ok(()),
-                Err(e) if is_retryable(&e) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        u64::from(rand_jitter()) % 20 + 1,
-                    ))
-                    .await;
-                }
-                Err(e) => return Err(CatalogError::Transaction(e)),
+                Err(TransactionError::Thrown(code)) if code == "already restocked" => Ok(()),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(busy())
+        });
+        restocked.await.map_err(exhausted)
     }
 
     /// Re-caches products whose stock moved and invalidates searches.
@@ -386,10 +392,6 @@ impl CatalogStore {
 fn token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn rand_jitter() -> u32 {
-    uuid::Uuid::new_v4().as_fields().0
 }
 
 /// The lines as they would be sold now, or a 409 naming every problem.
@@ -485,11 +487,11 @@ mod tests {
                             assert!((0..5).contains(&after[0].product.stock));
                             return Ok(());
                         }
-                        Err(e) if is_retryable(&e) => continue,
+                        Err(e) if e.is_retryable() => continue,
                         Err(e) => return Err(e),
                     }
                 }
-                Err("gave up".to_owned())
+                Err(TransactionError::Other("gave up".to_owned()))
             }
         };
         let results = futures::future::join_all((0..20).map(attempt)).await;
@@ -501,7 +503,7 @@ mod tests {
             results.iter().filter_map(|r| r.as_ref().err()).next()
         );
         for r in results.iter().filter_map(|r| r.as_ref().err()) {
-            assert!(r.contains("short:p1"), "{r}");
+            assert_eq!(r.thrown(), Some("short:p1"), "{r:?}");
         }
     }
 }

@@ -15,7 +15,7 @@ use async_nats::jetstream::kv;
 use bazaar_runtime::cache::RevisionCache;
 use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request};
-use bazaar_schema::{Db, take_rows};
+use bazaar_schema::{Db, TransactionError, take_rows, transaction_errors};
 use bazaar_subjects::admin::{CategoryList, ListCategories};
 use bazaar_subjects::catalog::{
     self, FlashSale, ListMyProductsRequest, Product, ProductChange, ProductChanged, ProductInput,
@@ -93,12 +93,12 @@ pub struct CatalogStore {
 }
 
 impl CatalogStore {
-    pub async fn open(ctx: &NodeContext) -> Result<Self, NodeError> {
+    pub async fn open(ctx: &NodeContext, db: Db) -> Result<Self, NodeError> {
         ensure_stream(&ctx.jetstream, catalog::EVENTS).await?;
         let products = ensure_kv(&ctx.jetstream, PRODUCT_CACHE, Duration::from_secs(3600)).await?;
         let search_kv = ensure_kv(&ctx.jetstream, SEARCH_CACHE, Duration::from_secs(600)).await?;
         Ok(Self {
-            db: ctx.db.clone(),
+            db,
             nats: ctx.nats.clone(),
             js: ctx.jetstream.clone(),
             products: RevisionCache::new(products),
@@ -167,13 +167,11 @@ impl CatalogStore {
                 .bind(("shop_name", shop.name.clone()))
                 .bind(("slug", slug))
                 .bind(("d", serde_json::to_value(&doc)?))
-                .await?
-                .check();
-            match result {
-                Ok(_) => break,
-                Err(e) if attempt < 4 && e.to_string().contains("already contains") => {
-                    attempt += 1;
-                }
+                .await;
+            match transaction_errors(result) {
+                Ok(()) => break,
+                // The slug is taken: try another.
+                Err(TransactionError::Unique { .. }) if attempt < 4 => attempt += 1,
                 Err(e) => return Err(e.into()),
             }
         }

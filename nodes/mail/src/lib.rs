@@ -38,9 +38,9 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
 use bazaar_runtime::jetstream::{SharedConsumer, ensure_work_queue};
-use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
-use bazaar_subjects::mail::{self, ListMailbox, SendEmail};
-use bazaar_subjects::{Domain, Job};
+use bazaar_runtime::{Node, NodeContext, NodeError, Request, Shutdown};
+use bazaar_subjects::mail::{self, ListMailbox, Mailbox, SendEmail};
+use bazaar_subjects::{Domain, Empty, ErrorEnvelope, Job};
 use futures::StreamExt;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -169,14 +169,12 @@ pub async fn run(
         ));
     }
 
-    let mut node = Node::new(ctx, Domain::Mail, "renders and delivers email");
-    if config.serve_mailbox {
-        let t = transport.clone();
-        node = node.handle::<ListMailbox, _, _>(move |_req| {
-            let t = t.clone();
-            async move { Ok(t.mailbox(MAILBOX_LIMIT).await) }
-        });
-    }
+    let node = Node::new(ctx, Domain::Mail, "renders and delivers email").with_state(transport);
+    let node = if config.serve_mailbox {
+        node.serve::<ListMailbox>(list_mailbox)
+    } else {
+        node
+    };
     let served = node.run(shutdown).await;
     stop.cancel();
     let finished = tokio::time::timeout(STOP_GRACE, async {
@@ -188,6 +186,14 @@ pub async fn run(
         tracing::warn!("mail still being delivered after {STOP_GRACE:?}; stopping anyway");
     }
     served
+}
+
+/// `mail.mailbox.list`: the newest messages in the file mailbox.
+async fn list_mailbox(
+    transport: &Arc<Transport>,
+    _: Request<Empty>,
+) -> Result<Mailbox, ErrorEnvelope> {
+    Ok(transport.mailbox(MAILBOX_LIMIT).await)
 }
 
 /// The work queue and its shared durable consumer, created by the first copy.

@@ -329,8 +329,7 @@ impl OrdersStore {
         }
         // One line per product and options: adding again adds to it, in one
         // transaction so two adds at once never make two lines.
-        let mut tries = 0;
-        loop {
+        let added = bazaar_schema::retry_transaction(11, || async {
             let result = self
                 .db
                 .query(
@@ -355,12 +354,9 @@ impl OrdersStore {
                 .bind(("price", product.price))
                 .bind(("id", new_id()))
                 .await;
-            match bazaar_schema::transaction_errors(result) {
-                Ok(()) => break,
-                Err(e) if bazaar_schema::is_retryable(&e) && tries < 10 => tries += 1,
-                Err(e) => return Err(OrdersError::Internal(e)),
-            }
-        }
+            bazaar_schema::transaction_errors(result)
+        });
+        added.await?;
         self.announce(
             &CartItemAdded {
                 product_id: product.id.clone(),

@@ -14,7 +14,9 @@
 //! provider between 2 and 3 (see `payments`).
 
 use bazaar_runtime::{Request, RequestMeta};
-use bazaar_schema::take_rows;
+use bazaar_schema::{
+    Retryable, TransactionError, committed, retry_transaction, take_rows, transaction_errors,
+};
 use bazaar_subjects::Money;
 use bazaar_subjects::auth::{Address, GetMe, ListAddresses};
 use bazaar_subjects::catalog::{
@@ -253,11 +255,10 @@ impl OrdersStore {
                 PaymentMethod::Cod => "cod",
             }))
             .bind(("plan", serde_json::to_value(&plan)?))
-            .await?
-            .check();
-        if let Err(e) = created {
+            .await;
+        if let Err(e) = transaction_errors(created) {
             // The same key, sent twice at once: the other request won.
-            if e.to_string().contains("already contains")
+            if e.unique_index().is_some()
                 && let Some(existing) = self.checkout_by_key(&buyer, key).await?
             {
                 return self.same_key(&meta, existing, &hash).await;
@@ -717,7 +718,9 @@ impl OrdersStore {
         // The buyer's and each seller's in-app notification are written with
         // the orders, so they exist exactly when the orders do.
         let notes: Vec<serde_json::Value> = orders.iter().flat_map(placed_notifications).collect();
-        for _ in 0..20 {
+        // Another request for this checkout writing at the same time is a
+        // conflict: look again (it may have placed the orders already).
+        let placed = retry_transaction(20, || async {
             let result = self
                 .db
                 .query(PLACE_ORDERS_SQL.as_str())
@@ -729,37 +732,34 @@ impl OrdersStore {
                 .bind(("products", product_ids.clone()))
                 .bind(("notes", serde_json::Value::Array(notes.clone())))
                 .await;
-            let errors = match bazaar_schema::committed(result) {
-                Ok(mut res) => {
-                    let last = bazaar_schema::before_commit(&res);
-                    let placed: Vec<StoredOrder> = take_rows(&mut res, last)?;
-                    self.after_placed(row, &placed, payment_status).await;
-                    return Ok(Some(placed));
+            let mut res = committed(result)?;
+            let last = bazaar_schema::before_commit(&res);
+            let placed: Vec<StoredOrder> = take_rows(&mut res, last)?;
+            Ok::<_, OrdersError>(placed)
+        });
+        match placed.await {
+            Ok(placed) => {
+                self.after_placed(row, &placed, payment_status).await;
+                Ok(Some(placed))
+            }
+            Err(OrdersError::Transaction(TransactionError::Thrown(code))) => match code.as_str() {
+                "checkout closed" => Ok(None),
+                "coupon used up" => {
+                    self.release(row).await;
+                    self.fail(
+                        row,
+                        "the discount code has just been used up; check out again without it",
+                    )
+                    .await?;
+                    Ok(None)
                 }
-                Err(e) => e,
-            };
-            if errors.contains("checkout closed") {
-                return Ok(None);
-            }
-            if errors.contains("coupon used up") {
-                self.release(row).await;
-                self.fail(
-                    row,
-                    "the discount code has just been used up; check out again without it",
-                )
-                .await?;
-                return Ok(None);
-            }
-            if bazaar_schema::is_retryable(&errors) {
-                // Another request for this checkout wrote at the same time:
-                // look again (it may have placed the orders already).
-                continue;
-            }
-            return Err(OrdersError::Internal(errors));
+                _ => Err(TransactionError::Thrown(code).into()),
+            },
+            Err(e) if e.is_retryable() => Err(OrdersError::Internal(
+                "checkout kept colliding with itself".into(),
+            )),
+            Err(e) => Err(e),
         }
-        Err(OrdersError::Internal(
-            "checkout kept colliding with itself".into(),
-        ))
     }
 
     /// Tells everyone about freshly placed orders.

@@ -1,7 +1,7 @@
 //! Discount codes: a seller's, for their own shop's items only.
 
 use bazaar_runtime::Request;
-use bazaar_schema::take_rows;
+use bazaar_schema::{TransactionError, take_rows, transaction_errors};
 use bazaar_subjects::orders::{Cart, Coupon, CouponInput, CouponKind, Coupons};
 use bazaar_subjects::sellers::GetMyShop;
 use bazaar_subjects::{Currency, Empty, Money, Validator};
@@ -185,15 +185,15 @@ impl OrdersStore {
             .bind(("min", req.body.min_subtotal))
             .bind(("limit", req.body.usage_limit))
             .bind(("expires", expires))
-            .await?
-            .check();
-        if let Err(e) = created {
-            if e.to_string().contains("already contains") {
+            .await;
+        match transaction_errors(created) {
+            Ok(()) => {}
+            Err(TransactionError::Unique { .. }) => {
                 return Err(OrdersError::Conflict(
                     "that code is taken; choose another".into(),
                 ));
             }
-            return Err(e.into());
+            Err(e) => return Err(e.into()),
         }
         find(self, &code)
             .await?

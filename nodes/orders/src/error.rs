@@ -27,6 +27,9 @@ pub enum OrdersError {
     Internal(String),
     #[error(transparent)]
     Db(#[from] surrealdb::Error),
+    /// 500: a write did not commit for a reason we do not retry.
+    #[error(transparent)]
+    Transaction(#[from] bazaar_schema::TransactionError),
     #[error(transparent)]
     Schema(#[from] bazaar_schema::SchemaError),
     /// Stripe refused (409) or could not be reached (503).
@@ -37,6 +40,12 @@ pub enum OrdersError {
 impl From<serde_json::Error> for OrdersError {
     fn from(e: serde_json::Error) -> Self {
         OrdersError::Schema(bazaar_schema::SchemaError::from(e))
+    }
+}
+
+impl bazaar_schema::Retryable for OrdersError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, OrdersError::Transaction(e) if e.is_retryable())
     }
 }
 

@@ -12,6 +12,7 @@ mod checkout;
 mod config;
 mod coupons;
 mod error;
+mod handlers;
 mod orders;
 mod payments;
 mod reviews;
@@ -26,33 +27,19 @@ pub use store::OrdersStore;
 use std::time::Duration;
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
+use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::orders::*;
-
-use crate::store::owner_key;
-
-/// Serves `$endpoint` with `$body`, given the store as `$s` and the request
-/// as `$req`.
-macro_rules! serve {
-    ($node:expr, $store:expr, $endpoint:ty, |$s:ident, $req:ident| $body:expr) => {
-        $node.handle::<$endpoint, _, _>({
-            let store = $store.clone();
-            move |$req| {
-                let $s = store.clone();
-                async move { Ok($body) }
-            }
-        })
-    };
-}
 
 /// Serves the orders domain until `shutdown`, with the payment applier and
 /// the stale-checkout sweeper.
 pub async fn run(
     ctx: NodeContext,
+    db: Db,
     config: OrdersConfig,
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
-    let store = OrdersStore::open(&ctx, config).await?;
+    let store = OrdersStore::open(&ctx, db, config).await?;
     // Both end with this node, whether it stops or is dropped mid-way.
     let payments = AbortOnDropHandle::new(tokio::spawn(payments::run(
         store.clone(),
@@ -66,98 +53,40 @@ pub async fn run(
         Duration::from_secs(60),
         shutdown.clone(),
     )));
-    let node = Node::new(
+    let served = Node::new(
         ctx,
         Domain::Orders,
         "carts, checkout, orders, notifications and reviews",
-    );
-    let node = serve!(node, store, GetCart, |s, req| {
-        let owner = owner_key(&req.caller, req.body.guest_id.as_deref())?;
-        s.cart(&req.onward(), &owner).await?
-    });
-    let node = serve!(node, store, AddCartItem, |s, req| s
-        .add_to_cart(&req.onward(), &req.caller, &req.body)
-        .await?);
-    let node = serve!(node, store, UpdateCartItem, |s, req| {
-        let owner = owner_key(&req.caller, req.body.guest_id.as_deref())?;
-        s.update_line(&req.onward(), &owner, &req.body.line_id, req.body.quantity)
-            .await?
-    });
-    let node = serve!(node, store, RemoveCartItem, |s, req| {
-        let owner = owner_key(&req.caller, req.body.guest_id.as_deref())?;
-        s.remove_line(&req.onward(), &owner, &req.body.line_id)
-            .await?
-    });
-    let node = serve!(node, store, ApplyCartCoupon, |s, req| s
-        .apply_coupon(&req.onward(), &req.caller, &req.body)
-        .await?);
-    let node = serve!(node, store, MergeGuestCart, |s, req| s
-        .merge(&req.onward(), &req.caller, &req.body.guest_id)
-        .await?);
-    let node = serve!(node, store, GetWishlist, |s, req| {
-        let owner = owner_key(&req.caller, req.body.guest_id.as_deref())?;
-        s.wishlist(&req.onward(), &owner).await?
-    });
-    let node = serve!(node, store, AddWishlistItem, |s, req| s
-        .wish(&req.onward(), &req.caller, &req.body, true)
-        .await?);
-    let node = serve!(node, store, RemoveWishlistItem, |s, req| s
-        .wish(&req.onward(), &req.caller, &req.body, false)
-        .await?);
-    let node = serve!(node, store, CreateCoupon, |s, req| s
-        .create_coupon(&req)
-        .await?);
-    let node = serve!(node, store, ListCoupons, |s, req| s
-        .my_coupons(&req)
-        .await?);
-    let node = serve!(node, store, DeleteCoupon, |s, req| s
-        .delete_coupon(&req)
-        .await?);
-    let node = serve!(node, store, PlaceCheckout, |s, req| s
-        .place_checkout(&req)
-        .await?);
-    let node = serve!(node, store, GetCheckout, |s, req| s
-        .my_checkout(&req.caller, &req.body.checkout_id)
-        .await?);
-    let node = serve!(node, store, ListMyOrders, |s, req| s
-        .my_orders(&req)
-        .await?);
-    let node = serve!(node, store, GetMyOrder, |s, req| s
-        .my_order(&req.caller, &req.body.id)
-        .await?
-        .order);
-    let node = serve!(node, store, CancelMyOrder, |s, req| s
-        .cancel_my_order(&req)
-        .await?);
-    let node = serve!(node, store, ListShopOrders, |s, req| s
-        .shop_orders(&req)
-        .await?);
-    let node = serve!(node, store, GetShopOrder, |s, req| s
-        .shop_order(&req.caller, &req.body.id)
-        .await?
-        .order);
-    let node = serve!(node, store, AdvanceShopOrder, |s, req| s
-        .advance_order(&req)
-        .await?);
-    let node = serve!(node, store, RefundShopOrder, |s, req| s
-        .refund_order(&req)
-        .await?);
-    let node = serve!(node, store, ListAllOrders, |s, req| s
-        .all_orders(&req)
-        .await?);
-    let node = serve!(node, store, ListNotifications, |s, req| s
-        .notifications(&req.caller)
-        .await?);
-    let node = serve!(node, store, MarkNotificationsRead, |s, req| s
-        .mark_read(&req.caller, &req.body)
-        .await?);
-    let node = serve!(node, store, UpsertReview, |s, req| s
-        .upsert_review(&req)
-        .await?);
-    let node = serve!(node, store, ListTargetReviews, |s, req| s
-        .list_reviews(&req.body)
-        .await?);
-    let served = node.run(shutdown).await;
+    )
+    .with_state(store)
+    .serve::<GetCart>(handlers::cart)
+    .serve::<AddCartItem>(handlers::add_to_cart)
+    .serve::<UpdateCartItem>(handlers::update_line)
+    .serve::<RemoveCartItem>(handlers::remove_line)
+    .serve::<ApplyCartCoupon>(handlers::apply_coupon)
+    .serve::<MergeGuestCart>(handlers::merge)
+    .serve::<GetWishlist>(handlers::wishlist)
+    .serve::<AddWishlistItem>(handlers::wish)
+    .serve::<RemoveWishlistItem>(handlers::unwish)
+    .serve::<CreateCoupon>(handlers::create_coupon)
+    .serve::<ListCoupons>(handlers::my_coupons)
+    .serve::<DeleteCoupon>(handlers::delete_coupon)
+    .serve::<PlaceCheckout>(handlers::place_checkout)
+    .serve::<GetCheckout>(handlers::my_checkout)
+    .serve::<ListMyOrders>(handlers::my_orders)
+    .serve::<GetMyOrder>(handlers::my_order)
+    .serve::<CancelMyOrder>(handlers::cancel_my_order)
+    .serve::<ListShopOrders>(handlers::shop_orders)
+    .serve::<GetShopOrder>(handlers::shop_order)
+    .serve::<AdvanceShopOrder>(handlers::advance_order)
+    .serve::<RefundShopOrder>(handlers::refund_order)
+    .serve::<ListAllOrders>(handlers::all_orders)
+    .serve::<ListNotifications>(handlers::notifications)
+    .serve::<MarkNotificationsRead>(handlers::mark_read)
+    .serve::<UpsertReview>(handlers::upsert_review)
+    .serve::<ListTargetReviews>(handlers::list_reviews)
+    .run(shutdown)
+    .await;
     let _ = payments.await;
     let _ = sweeper.await;
     served

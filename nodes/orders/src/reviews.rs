@@ -7,7 +7,7 @@
 //! sellers node keep their copies of the rating and apply only newer news.
 
 use bazaar_runtime::{Request, RequestMeta};
-use bazaar_schema::{is_retryable, take_rows, transaction_errors};
+use bazaar_schema::{TransactionError, retry_transaction, take_rows, transaction_errors};
 use bazaar_subjects::auth::GetMe;
 use bazaar_subjects::catalog::{GetProductsByIds, ProductIds};
 use bazaar_subjects::orders::{
@@ -149,9 +149,7 @@ impl OrdersStore {
                  SET average = <float>$stats.average, count = $stats.count,
                      revision = (revision OR 0) + 1 RETURN NONE;
              COMMIT TRANSACTION;";
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let written = retry_transaction(ATTEMPTS, || async {
             let result = self
                 .db
                 .query(sql)
@@ -166,19 +164,15 @@ impl OrdersStore {
                 .bind(("images", input.images.clone()))
                 .await;
             match transaction_errors(result) {
-                Ok(()) => break,
                 // Two writes to one target (or one author's double submit)
                 // collided: the next attempt finds the other's work.
-                Err(e) if attempt < ATTEMPTS && (is_retryable(&e) || e.contains("review_once")) => {
-                    tracing::debug!(attempt, error = %e, "review write raced another, retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        5 * u64::from(attempt) + u64::from(rand_jitter()),
-                    ))
-                    .await;
+                Err(TransactionError::Unique { index, message }) if index == "review_once" => {
+                    Err(TransactionError::Conflict(message))
                 }
-                Err(e) => return Err(OrdersError::Internal(e)),
+                other => other,
             }
-        }
+        });
+        written.await?;
         let mut res = self
             .db
             .query(format!(
@@ -327,11 +321,6 @@ impl OrdersStore {
                 .unwrap_or(0),
         })
     }
-}
-
-/// A few milliseconds of spread so retried writes do not collide again.
-fn rand_jitter() -> u8 {
-    uuid::Uuid::new_v4().as_bytes()[0] % 8
 }
 
 #[cfg(test)]

@@ -22,12 +22,12 @@ pub struct OrdersStore {
 }
 
 impl OrdersStore {
-    pub async fn open(ctx: &NodeContext, config: OrdersConfig) -> Result<Self, NodeError> {
+    pub async fn open(ctx: &NodeContext, db: Db, config: OrdersConfig) -> Result<Self, NodeError> {
         ensure_stream(&ctx.jetstream, orders::EVENTS).await?;
         ensure_work_queue(&ctx.jetstream, orders::JOBS).await?;
         ensure_work_queue(&ctx.jetstream, mail::JOBS).await?;
         Ok(Self {
-            db: ctx.db.clone(),
+            db,
             nats: ctx.nats.clone(),
             js: ctx.jetstream.clone(),
             config,

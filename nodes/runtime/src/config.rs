@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bazaar_schema::Credentials;
-
 /// What every process (node, edge, dev) reads. Flags override the environment.
+/// Where the database is belongs to `bazaar_schema::DatabaseConfig`: the
+/// edge never opens it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonConfig {
     /// NATS server URL(s), comma separated.
@@ -20,29 +20,6 @@ pub struct CommonConfig {
     /// Where Bazaar keeps its files on this box (embedded database, keys, mail).
     #[arg(long, global = true, env = "BAZAAR_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-
-    /// SurrealDB: mem://, surrealkv://PATH (embedded) or ws://HOST:PORT (server).
-    /// Defaults to surrealkv:// under the data dir.
-    #[arg(long, global = true, env = "BAZAAR_DATABASE_URL")]
-    pub database_url: Option<String>,
-
-    /// SurrealDB server user (ws:// only).
-    #[arg(
-        long,
-        global = true,
-        env = "BAZAAR_DATABASE_USER",
-        default_value = "root"
-    )]
-    pub database_user: String,
-
-    /// SurrealDB server password (ws:// only).
-    #[arg(
-        long,
-        global = true,
-        env = "BAZAAR_DATABASE_PASSWORD",
-        hide_env_values = true
-    )]
-    pub database_password: Option<String>,
 
     /// Ed25519 public key (PEM) that verifies access tokens.
     /// Defaults to keys/jwt-ed25519.pub.pem under the data dir.
@@ -69,20 +46,6 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
-    /// The database URL, defaulting to embedded surrealkv under the data dir.
-    pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("surrealkv://{}", self.data_dir.join("db").display()))
-    }
-
-    pub fn database_credentials(&self) -> Option<Credentials> {
-        self.database_password.as_ref().map(|password| Credentials {
-            username: self.database_user.clone(),
-            password: password.clone(),
-        })
-    }
-
     pub fn jwt_public_key_file(&self) -> PathBuf {
         self.jwt_public_key_file
             .clone()
@@ -100,14 +63,12 @@ impl CommonConfig {
         Duration::from_millis(self.request_timeout_ms)
     }
 
-    /// A config for tests and embedding: everything default but the URLs.
-    pub fn for_urls(nats_url: &str, database_url: &str, data_dir: PathBuf) -> Self {
+    /// A config for tests and embedding: everything default but the NATS
+    /// URL and the data dir.
+    pub fn for_nats(nats_url: &str, data_dir: PathBuf) -> Self {
         Self {
             nats_url: nats_url.to_owned(),
             data_dir,
-            database_url: Some(database_url.to_owned()),
-            database_user: "root".into(),
-            database_password: None,
             jwt_public_key_file: None,
             request_timeout_ms: 10_000,
             log_format: crate::telemetry::LogFormat::Pretty,

@@ -1,7 +1,8 @@
 //! What every Bazaar node shares.
 //!
 //! A node is a library with a `run(ctx, shutdown)`; this crate gives it its
-//! context ([`NodeContext`]: NATS, JetStream, SurrealDB, token verification),
+//! context ([`NodeContext`]: NATS, JetStream, token verification; a node
+//! that keeps tables is handed its database by whoever starts it),
 //! a [`Node`] builder that registers typed handlers with the NATS service API,
 //! a typed [`call`] for talking to other nodes, idempotent JetStream setup
 //! helpers, a revision-checked KV cache, config and tracing.

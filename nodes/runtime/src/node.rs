@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use async_nats::service::ServiceExt;
 use async_nats::{HeaderMap, Message};
-use bazaar_schema::Db;
 use bazaar_subjects::{Access, Domain, Endpoint, ErrorEnvelope, Role, headers};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -38,7 +37,6 @@ pub struct NodeContext {
     /// The shared connection: replies, events, calls to other nodes.
     pub nats: async_nats::Client,
     pub jetstream: async_nats::jetstream::Context,
-    pub db: Db,
     pub verifier: Arc<TokenVerifier>,
     /// How long calls to other nodes may take.
     pub request_timeout: Duration,
@@ -60,8 +58,6 @@ pub enum NodeError {
         domain: Domain,
         source: async_nats::Error,
     },
-    #[error(transparent)]
-    Schema(#[from] bazaar_schema::SchemaError),
     #[error(transparent)]
     Key(#[from] crate::tokens::KeyError),
     #[error("JetStream set-up failed: {0}")]
@@ -95,31 +91,20 @@ pub async fn connect_nats(url: &str, name: &str) -> Result<async_nats::Client, N
 }
 
 impl NodeContext {
-    /// Connects to NATS and the database and loads the token verifier, the
-    /// way a node started on its own does. The schema must be current.
+    /// Connects to NATS and loads the token verifier, the way a node started
+    /// on its own does. Nodes that keep tables get their database from
+    /// whoever starts them (see `bazaar_schema::connect`).
     pub async fn connect(config: &CommonConfig, name: &str) -> Result<Self, NodeError> {
         let nats = connect_nats(&config.nats_url, name).await?;
-        let db = bazaar_schema::connect(
-            &config.database_url(),
-            config.database_credentials().as_ref(),
-        )
-        .await?;
-        bazaar_schema::require_current(&db).await?;
         let verifier = TokenVerifier::from_file(&config.jwt_public_key_file())?;
-        Ok(Self::new(config, nats, db, verifier))
+        Ok(Self::new(config, nats, verifier))
     }
 
-    pub fn new(
-        config: &CommonConfig,
-        nats: async_nats::Client,
-        db: Db,
-        verifier: TokenVerifier,
-    ) -> Self {
+    pub fn new(config: &CommonConfig, nats: async_nats::Client, verifier: TokenVerifier) -> Self {
         Self {
             nats_url: config.nats_url.clone(),
             jetstream: async_nats::jetstream::new(nats.clone()),
             nats,
-            db,
             verifier: Arc::new(verifier),
             request_timeout: config.request_timeout(),
             data_dir: config.data_dir.clone(),
@@ -190,19 +175,57 @@ pub fn internal(err: impl std::fmt::Display) -> ErrorEnvelope {
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Bytes, ErrorEnvelope>> + Send>>;
-type Handler = Arc<dyn Fn(Message, Caller, String) -> BoxFuture + Send + Sync>;
+type Erased = Arc<dyn Fn(Message, Caller, String) -> BoxFuture + Send + Sync>;
 
 struct Route {
     subject: &'static str,
     access: Access,
-    handler: Handler,
+    handler: Erased,
 }
 
-/// A node under construction: a domain and its typed handlers.
-pub struct Node {
+/// What [`Node::serve`] takes: an async function of the node's state and one
+/// decoded request, such as `async fn create(&self, req: Request<ShopInput>)
+/// -> Result<Shop, SellersError>` on the state's type, whose error becomes
+/// the wire's envelope. Implemented for every such function; there is
+/// nothing to implement by hand.
+pub trait Handler<'a, S: 'a, Req, Reply>: Send + Sync + 'static {
+    type Error: Into<ErrorEnvelope>;
+    type Future: Future<Output = Result<Reply, Self::Error>> + Send + 'a;
+
+    fn call(&self, state: &'a S, req: Request<Req>) -> Self::Future;
+}
+
+impl<'a, S, Req, Reply, Err, F, Fut> Handler<'a, S, Req, Reply> for F
+where
+    S: 'a,
+    F: Fn(&'a S, Request<Req>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Reply, Err>> + Send + 'a,
+    Err: Into<ErrorEnvelope>,
+{
+    type Error = Err;
+    type Future = Fut;
+
+    fn call(&self, state: &'a S, req: Request<Req>) -> Fut {
+        self(state, req)
+    }
+}
+
+/// A node under construction: a domain, the state its handlers share and
+/// its typed handlers, registered as a flat list:
+///
+/// ```ignore
+/// Node::new(ctx, Domain::Sellers, "shops")
+///     .with_state(store)
+///     .serve::<CreateShop>(SellersStore::create)
+///     .serve::<GetShop>(SellersStore::page)
+///     .run(shutdown)
+///     .await
+/// ```
+pub struct Node<S = ()> {
     ctx: NodeContext,
     domain: Domain,
     description: String,
+    state: Arc<S>,
     routes: Vec<Route>,
 }
 
@@ -212,18 +235,31 @@ impl Node {
             ctx,
             domain,
             description: description.into(),
+            state: Arc::new(()),
             routes: Vec::new(),
         }
     }
+}
 
-    /// Serves endpoint `E` with `f`. Decoding, access checks (from
+impl<S: Send + Sync + 'static> Node<S> {
+    /// The state every handler served from here on is given by reference.
+    pub fn with_state<T: Send + Sync + 'static>(self, state: T) -> Node<T> {
+        Node {
+            ctx: self.ctx,
+            domain: self.domain,
+            description: self.description,
+            state: Arc::new(state),
+            routes: self.routes,
+        }
+    }
+
+    /// Serves endpoint `E` with `handler`, an async function of the state
+    /// and the request (see [`Handler`]). Decoding, access checks (from
     /// `E::ACCESS`, enforced here in the node) and encoding are done for it.
-    pub fn handle<E, F, Fut>(mut self, f: F) -> Self
-    where
-        E: Endpoint,
-        F: Fn(Request<E::Request>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<E::Reply, ErrorEnvelope>> + Send + 'static,
-    {
+    pub fn serve<E: Endpoint>(
+        mut self,
+        handler: impl for<'a> Handler<'a, S, E::Request, E::Reply>,
+    ) -> Self {
         assert_eq!(
             E::DOMAIN,
             self.domain,
@@ -231,21 +267,23 @@ impl Node {
             E::SUBJECT,
             self.domain
         );
-        let f = Arc::new(f);
-        let handler: Handler = Arc::new(move |msg: Message, caller: Caller, request_id: String| {
-            let f = f.clone();
+        let handler = Arc::new(handler);
+        let state = self.state.clone();
+        let erased: Erased = Arc::new(move |msg: Message, caller: Caller, request_id: String| {
+            let handler = handler.clone();
+            let state = state.clone();
             Box::pin(async move {
                 let body = decode::<E::Request>(&msg.payload)?;
                 let authorization = header(&msg, headers::AUTHORIZATION)
                     .filter(|t| !t.is_empty())
                     .map(str::to_owned);
-                let reply = f(Request {
+                let request = Request {
                     body,
                     caller,
                     request_id,
                     authorization,
-                })
-                .await?;
+                };
+                let reply = handler.call(&state, request).await.map_err(Into::into)?;
                 serde_json::to_vec(&reply)
                     .map(Bytes::from)
                     .map_err(internal)
@@ -254,7 +292,7 @@ impl Node {
         self.routes.push(Route {
             subject: E::SUBJECT,
             access: E::ACCESS,
-            handler,
+            handler: erased,
         });
         self
     }

@@ -16,7 +16,7 @@ use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::PullConsumer;
 use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream};
 use bazaar_runtime::{NodeError, Shutdown};
-use bazaar_schema::{Db, is_retryable, transaction_errors};
+use bazaar_schema::{Db, TransactionError, retry_transaction, transaction_errors};
 use bazaar_subjects::Event;
 use bazaar_subjects::orders::{
     self, OrderCancelled, OrderEvent, OrderPlaced, OrderRefunded, ReviewChanged, ReviewTarget,
@@ -31,8 +31,8 @@ const ATTEMPTS: u32 = 10;
 /// Why a batch was not handled (it is then redelivered).
 #[derive(Debug, thiserror::Error)]
 enum TallyError {
-    #[error("transaction failed: {0}")]
-    Transaction(String),
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
     #[error(transparent)]
     Db(Box<surrealdb::Error>),
 }
@@ -201,23 +201,16 @@ async fn tally(db: &Db, sql: &str, event: &OrderEvent) -> Result<(), TallyError>
     if units == 0 {
         return Ok(());
     }
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    let tallied = retry_transaction(ATTEMPTS, || async {
         let result = db
             .query(sql)
             .bind(("order", event.order_id.clone()))
             .bind(("shop", event.shop_id.clone()))
             .bind(("units", units))
             .await;
-        match transaction_errors(result) {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
-                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
-            }
-            Err(e) => return Err(TallyError::Transaction(e)),
-        }
-    }
+        transaction_errors(result)
+    });
+    Ok(tallied.await?)
 }
 
 #[cfg(test)]

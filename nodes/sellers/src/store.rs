@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use bazaar_runtime::jetstream::{ensure_stream, publish_event};
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request};
-use bazaar_schema::{Db, take_rows};
+use bazaar_schema::{
+    Db, TransactionError, committed, retry_transaction, take_rows, transaction_errors,
+};
 use bazaar_subjects::admin::{CategorySlug, GetCategory};
 use bazaar_subjects::sellers::{
     self, FollowState, Shop, ShopCard, ShopCards, ShopChanged, ShopFollowed, ShopInput, ShopPage,
@@ -17,8 +19,6 @@ use bazaar_subjects::sellers::{
 };
 use bazaar_subjects::{ErrorCode, ErrorEnvelope, Validator};
 use serde::Deserialize;
-use surrealdb::IndexedResults;
-use surrealdb::types::QueryError;
 
 use crate::validate::{self, ValidShop};
 
@@ -71,6 +71,9 @@ pub enum SellersError {
     /// 500: the database answered in an unexpected shape.
     #[error(transparent)]
     Schema(Box<bazaar_schema::SchemaError>),
+    /// 500: a write did not commit for a reason we do not retry.
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
     /// 409: this site takes no card payments (no Stripe key).
     #[error("Stripe is not set up")]
     PaymentsOff,
@@ -82,6 +85,12 @@ pub enum SellersError {
 impl From<surrealdb::Error> for SellersError {
     fn from(e: surrealdb::Error) -> Self {
         SellersError::Db(Box::new(e))
+    }
+}
+
+impl bazaar_schema::Retryable for SellersError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, SellersError::Transaction(e) if e.is_retryable())
     }
 }
 
@@ -169,59 +178,25 @@ pub(crate) fn owner(caller: &Caller) -> Result<String, SellersError> {
         .ok_or(SellersError::SignedOut)
 }
 
-/// Checks a response like `IndexedResults::check`, but returns the error that
-/// made it fail: in a failed transaction every other statement reports only
-/// "not executed", and `check` would hand back one of those echoes.
-fn checked(mut res: IndexedResults) -> Result<IndexedResults, surrealdb::Error> {
-    let mut errors: Vec<(usize, surrealdb::Error)> = res.take_errors().into_iter().collect();
-    if errors.is_empty() {
-        return Ok(res);
+/// A write that met a unique index while racing another request for the
+/// same thing: for that write, the same as a conflict (trying again finds
+/// the other's work).
+fn raced_on(index: &str, e: TransactionError) -> TransactionError {
+    match e {
+        TransactionError::Unique { index: i, message } if i == index => {
+            TransactionError::Conflict(message)
+        }
+        other => other,
     }
-    errors.sort_by_key(|(index, _)| *index);
-    let echo = |e: &surrealdb::Error| {
-        e.query_details() == Some(&QueryError::NotExecuted)
-            || e.message().contains("aborted due to a prior error")
-    };
-    let cause = match errors.iter().position(|(_, e)| !echo(e)) {
-        Some(at) => errors.swap_remove(at).1,
-        None => errors.swap_remove(0).1,
-    };
-    Err(cause)
-}
-
-/// A write that lost a race with another (a transaction conflict): trying
-/// again sees the other's result.
-fn retryable(e: &surrealdb::Error) -> bool {
-    e.query_details() == Some(&QueryError::TransactionConflict)
-        || e.message().contains("can be retried")
-}
-
-/// Waits a little before trying a lost race again: longer each time, and
-/// randomly spread so the racers do not meet again at once.
-async fn backoff(attempt: u32) {
-    let base = 2u64 << attempt.min(6);
-    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % base;
-    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
-}
-
-/// Which unique index a refused write ran into, if any.
-fn unique_clash(e: &surrealdb::Error) -> Option<&'static str> {
-    let text = e.message();
-    if !text.contains("already contains") {
-        return None;
-    }
-    ["shop_owner", "shop_slug", "follow_pair"]
-        .into_iter()
-        .find(|index| text.contains(&format!("`{index}`")))
 }
 
 impl SellersStore {
     /// Sets up the event stream (idempotently).
-    pub async fn open(ctx: &NodeContext, config: SellersConfig) -> Result<Self, NodeError> {
+    pub async fn open(ctx: &NodeContext, db: Db, config: SellersConfig) -> Result<Self, NodeError> {
         ensure_stream(&ctx.jetstream, sellers::EVENTS).await?;
         Ok(Self {
             config,
-            db: ctx.db.clone(),
+            db,
             nats: ctx.nats.clone(),
             js: ctx.jetstream.clone(),
             timeout: ctx.request_timeout,
@@ -290,9 +265,7 @@ impl SellersStore {
         let base = shop.slug_base();
         let id = uuid::Uuid::now_v7().simple().to_string();
         let doc = serde_json::to_value(&shop)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let opened = retry_transaction(ATTEMPTS, || async {
             let slug = self.free_slug(&base).await?;
             let result = self
                 .db
@@ -303,25 +276,16 @@ impl SellersStore {
                 .bind(("owner", owner.clone()))
                 .bind(("slug", slug))
                 .bind(("d", doc.clone()))
-                .await
-                .and_then(checked);
-            match result {
-                Ok(_) => break,
+                .await;
+            match transaction_errors(result) {
+                Ok(()) => Ok(()),
                 // Two creates by one seller at once: the index keeps one.
-                Err(e) if unique_clash(&e) == Some("shop_owner") => {
-                    return Err(SellersError::HasShop);
-                }
+                Err(e) if e.unique_index() == Some("shop_owner") => Err(SellersError::HasShop),
                 // Another shop took the slug in between: pick again.
-                Err(e)
-                    if attempt < ATTEMPTS
-                        && (unique_clash(&e) == Some("shop_slug") || retryable(&e)) =>
-                {
-                    tracing::debug!(attempt, error = %e, "shop opening raced another write, retrying");
-                    backoff(attempt).await;
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(raced_on("shop_slug", e).into()),
             }
-        }
+        });
+        opened.await?;
         let row = self
             .row_by_owner(&owner)
             .await?
@@ -370,9 +334,7 @@ impl SellersStore {
             v.finish().map_err(SellersError::Invalid)?;
         }
         let doc = serde_json::to_value(&shop)?;
-        let mut attempt = 0;
-        let row = loop {
-            attempt += 1;
+        let edited = retry_transaction(ATTEMPTS, || async {
             let result = self
                 .db
                 .query(format!(
@@ -383,18 +345,11 @@ impl SellersStore {
                 ))
                 .bind(("owner", owner.clone()))
                 .bind(("d", doc.clone()))
-                .await
-                .and_then(checked);
-            match result {
-                Ok(mut res) => break take_rows::<ShopRow>(&mut res, 2)?.into_iter().next(),
-                Err(e) if attempt < ATTEMPTS && retryable(&e) => {
-                    tracing::debug!(attempt, error = %e, "shop edit raced another write, retrying");
-                    backoff(attempt).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        let row = row.ok_or(SellersError::NoShop)?;
+                .await;
+            let mut res = committed(result)?;
+            Ok::<_, SellersError>(take_rows::<ShopRow>(&mut res, 2)?.into_iter().next())
+        });
+        let row = edited.await?.ok_or(SellersError::NoShop)?;
         self.changed(&row).await;
         Ok(row.shop)
     }
@@ -511,33 +466,22 @@ impl SellersStore {
              {{ shop: $shop, changed: $changed, followers: IF $shop != NONE {{ (SELECT VALUE followers FROM type::record('shop', $shop))[0] }} }};
              COMMIT TRANSACTION;"
         );
-        let mut attempt = 0;
-        let outcome = loop {
-            attempt += 1;
+        let followed = retry_transaction(ATTEMPTS, || async {
             let result = self
                 .db
                 .query(sql.as_str())
                 .bind(("slug", slug.to_owned()))
                 .bind(("account", account.clone()))
                 .bind(("id", uuid::Uuid::now_v7().simple().to_string()))
-                .await
-                .and_then(checked);
-            match result {
-                Ok(mut res) => {
-                    // 0 BEGIN, 1-3 LETs, 4 the outcome.
-                    let outcome: Option<serde_json::Value> = res.take(4)?;
-                    break serde_json::from_value::<FollowOutcome>(outcome.unwrap_or_default())?;
-                }
-                Err(e)
-                    if attempt < ATTEMPTS
-                        && (unique_clash(&e) == Some("follow_pair") || retryable(&e)) =>
-                {
-                    tracing::debug!(attempt, error = %e, "follow raced another write, retrying");
-                    backoff(attempt).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+                .await;
+            let mut res = committed(result).map_err(|e| raced_on("follow_pair", e))?;
+            // 0 BEGIN, 1-3 LETs, 4 the outcome.
+            let outcome: Option<serde_json::Value> = res.take(4)?;
+            Ok::<_, SellersError>(serde_json::from_value::<FollowOutcome>(
+                outcome.unwrap_or_default(),
+            )?)
+        });
+        let outcome = followed.await?;
         let shop_id = outcome.shop.ok_or(SellersError::NoSuchShop)?;
         if outcome.changed {
             let event = ShopFollowed {

@@ -178,7 +178,7 @@ async fn non_images_oversized_files_and_strangers_are_refused() {
 #[tokio::test]
 async fn the_demo_catalog_has_a_picture_on_every_product_served_like_an_upload() {
     let p = Platform::spawn().await;
-    bazaar::platform::seed(&p.ctx).await.unwrap();
+    bazaar::platform::seed(&p.ctx, &p.db).await.unwrap();
     let found: SearchResults = p
         .http
         .get(p.url("/api/products?page_size=60"))

@@ -441,13 +441,11 @@ async fn following_is_idempotent_and_counted_once() {
     assert_eq!(page["shop"]["followers"], 13);
     let unfollows = crowd.iter().map(|t| follow(&p, t, slug, false));
     futures::future::join_all(unfollows).await;
-    let mut res = p
-        .ctx
-        .db
-        .query("SELECT VALUE count() FROM follow WHERE shop = $shop GROUP ALL")
-        .bind(("shop", s["id"].as_str().unwrap().to_owned()))
-        .await
-        .unwrap();
+    let mut res =
+        p.db.query("SELECT VALUE count() FROM follow WHERE shop = $shop GROUP ALL")
+            .bind(("shop", s["id"].as_str().unwrap().to_owned()))
+            .await
+            .unwrap();
     let rows: Vec<i64> = res.take(0).unwrap();
     let page = json_ok(get(&p, &format!("/api/shops/{slug}"), None).await).await;
     assert_eq!(page["shop"]["followers"], 1);
@@ -470,8 +468,7 @@ async fn top_shops_rank_by_sales_then_rating_then_followers() {
         (&ids[2], 5, 4.5),
         (&ids[3], 40, 2.0),
     ] {
-        p.ctx
-            .db
+        p.db
             .query("UPDATE type::record('shop', $id) SET sales = $sales, rating_avg = $rating, rating_count = 3")
             .bind(("id", id.clone()))
             .bind(("sales", sales))
@@ -487,9 +484,7 @@ async fn top_shops_rank_by_sales_then_rating_then_followers() {
     json_ok(follow(&p, &p.token(Role::Buyer), "loved", true).await).await;
     json_ok(follow(&p, &p.token(Role::Buyer), "tied", true).await).await;
     json_ok(follow(&p, &p.token(Role::Buyer), "tied", true).await).await;
-    p.ctx
-        .db
-        .query("UPDATE type::record('shop', $id) SET sales = 5, rating_avg = 3.0")
+    p.db.query("UPDATE type::record('shop', $id) SET sales = 5, rating_avg = 3.0")
         .bind(("id", tie["id"].as_str().unwrap().to_owned()))
         .await
         .unwrap()
