@@ -562,6 +562,26 @@ fn main() {
         let queries = Arc::new(queries(n as u64 + 1));
         pass("cold", &index, &queries);
         pass("warm", &index, &queries);
+        // Freshness: an edit, committed and reloaded, then found.
+        for round in 0..3 {
+            let mut edited = product(round, &mut StdRng::seed_from_u64(round as u64));
+            edited.id = format!("p{round}");
+            edited.title = format!("Zanzibar{round} Teapot");
+            let t = Instant::now();
+            index.upsert(&edited).unwrap();
+            index.commit_if_dirty().unwrap();
+            let found = index
+                .search(&SearchProducts {
+                    q: Some(format!("zanzibar{round}")),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(found.total, 1);
+            println!(
+                "  edit {round}: committed, reloaded and found in {:.1} ms",
+                ms(t.elapsed())
+            );
+        }
         println!("  after queries: {}", rss());
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use bazaar_subjects::catalog::{FacetCount, Facets};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::StrColumn;
+use tantivy::columnar::{Cardinality, Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::schema::names;
@@ -34,7 +34,28 @@ pub struct Counts {
 
 pub struct SegmentCounts {
     total: u64,
-    columns: Vec<Option<(StrColumn, Vec<u32>)>>,
+    columns: Vec<Option<FacetColumn>>,
+    /// Reused by blocks of single-valued lookups.
+    buffer: Vec<Option<u64>>,
+}
+
+/// One facet field in one segment, with a count per term ordinal.
+struct FacetColumn {
+    column: StrColumn,
+    /// The ordinals directly, when no product has more than one value
+    /// (category, subcategory, brand): looked up a block at a time.
+    single: Option<Column<u64>>,
+    counts: Vec<u32>,
+}
+
+impl FacetColumn {
+    fn count(&mut self, doc: DocId) {
+        for ord in self.column.term_ords(doc) {
+            if let Some(n) = self.counts.get_mut(ord as usize) {
+                *n += 1;
+            }
+        }
+    }
 }
 
 impl Collector for FacetsCollector {
@@ -49,12 +70,21 @@ impl Collector for FacetsCollector {
         let mut columns = Vec::with_capacity(FIELDS.len());
         for name in FIELDS {
             let column = reader.fast_fields().str(name)?;
-            columns.push(column.map(|c| {
-                let n = c.num_terms();
-                (c, vec![0u32; n])
+            columns.push(column.map(|column| {
+                let single = (column.ords().get_cardinality() != Cardinality::Multivalued)
+                    .then(|| column.ords().clone());
+                FacetColumn {
+                    counts: vec![0; column.num_terms()],
+                    column,
+                    single,
+                }
             }));
         }
-        Ok(SegmentCounts { total: 0, columns })
+        Ok(SegmentCounts {
+            total: 0,
+            columns,
+            buffer: Vec::new(),
+        })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -80,10 +110,29 @@ impl SegmentCollector for SegmentCounts {
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         self.total += 1;
-        for (column, counts) in self.columns.iter_mut().flatten() {
-            for ord in column.term_ords(doc) {
-                if let Some(n) = counts.get_mut(ord as usize) {
-                    *n += 1;
+        for column in self.columns.iter_mut().flatten() {
+            column.count(doc);
+        }
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        self.total += docs.len() as u64;
+        for column in self.columns.iter_mut().flatten() {
+            match &column.single {
+                Some(ords) => {
+                    self.buffer.clear();
+                    self.buffer.resize(docs.len(), None);
+                    ords.first_vals(docs, &mut self.buffer);
+                    for ord in self.buffer.iter().flatten() {
+                        if let Some(n) = column.counts.get_mut(*ord as usize) {
+                            *n += 1;
+                        }
+                    }
+                }
+                None => {
+                    for &doc in docs {
+                        column.count(doc);
+                    }
                 }
             }
         }
@@ -95,7 +144,7 @@ impl SegmentCollector for SegmentCounts {
             ..Counts::default()
         };
         for (into, column) in out.values.iter_mut().zip(self.columns) {
-            let Some((column, counts)) = column else {
+            let Some(FacetColumn { column, counts, .. }) = column else {
                 continue;
             };
             let mut value = String::new();
