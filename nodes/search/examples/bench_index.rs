@@ -439,11 +439,12 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
-/// Runs every query once at [`CONCURRENCY`]; prints p50/p99 per kind.
-fn pass(label: &str, index: &Arc<SearchIndex>, queries: &Arc<Vec<Query>>) {
+/// Runs every query once, `concurrency` at a time; prints p50/p99 per kind.
+fn pass(label: &str, concurrency: usize, index: &Arc<SearchIndex>, queries: &Arc<Vec<Query>>) {
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY)
+    let workers: Vec<_> = (0..concurrency)
         .map(|_| {
             let (index, queries, next) = (index.clone(), queries.clone(), next.clone());
             std::thread::spawn(move || {
@@ -491,10 +492,28 @@ fn pass(label: &str, index: &Arc<SearchIndex>, queries: &Arc<Vec<Query>>) {
         );
     }
     println!(
-        "  {label:<5} all      {total} queries in {:.2} s: {:.0} queries/s",
+        "  {label:<5} all      {total} queries in {:.2} s: {:.0} queries/s, {:.2} ms of CPU a query",
         wall.as_secs_f64(),
-        total as f64 / wall.as_secs_f64()
+        total as f64 / wall.as_secs_f64(),
+        (cpu_seconds() - cpu_before) * 1_000.0 / total as f64
     );
+}
+
+/// User and system CPU time of this process so far (whatever else runs on
+/// the machine), from /proc: what a query costs, apart from waiting.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with ')'): utime is the
+    // 12th, stime the 13th; in clock ticks (100 a second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn dir_size(path: &Path) -> u64 {
@@ -529,50 +548,57 @@ fn main() {
         sizes
     };
     for n in sizes {
-        let dir = tempfile::tempdir().unwrap();
-        println!("{n} products, index in {}", dir.path().display());
+        // BENCH_INDEX_DIR keeps the index between runs (one per size).
+        let kept = std::env::var_os("BENCH_INDEX_DIR").map(|d| Path::new(&d).join(n.to_string()));
+        let temp = tempfile::tempdir().unwrap();
+        let dir = kept.as_deref().unwrap_or(temp.path());
+        println!("{n} products, index in {}", dir.display());
         let mut rng = StdRng::seed_from_u64(n as u64);
         let started = Instant::now();
         {
-            let index = SearchIndex::open_or_create(dir.path()).unwrap();
-            for i in 0..n {
-                index.upsert(&product(i, &mut rng)).unwrap();
+            let index = SearchIndex::open_or_create(dir).unwrap();
+            if index.doc_count() != n as u64 {
+                index.delete_all().unwrap();
+                for i in 0..n {
+                    index.upsert(&product(i, &mut rng)).unwrap();
+                }
+                index.mark_applied(n as u64);
+                index.commit_if_dirty().unwrap();
+                let committed = started.elapsed();
+                index.wait_for_merges().unwrap();
+                println!(
+                    "  indexed in {:.1} s (committed at {:.1} s, merges done at {:.1} s), {:.0} products/s",
+                    started.elapsed().as_secs_f64(),
+                    committed.as_secs_f64(),
+                    started.elapsed().as_secs_f64(),
+                    n as f64 / started.elapsed().as_secs_f64()
+                );
             }
-            index.mark_applied(n as u64);
-            index.commit_if_dirty().unwrap();
-            let committed = started.elapsed();
-            index.wait_for_merges().unwrap();
-            println!(
-                "  indexed in {:.1} s (committed at {:.1} s, merges done at {:.1} s), {:.0} products/s",
-                started.elapsed().as_secs_f64(),
-                committed.as_secs_f64(),
-                started.elapsed().as_secs_f64(),
-                n as f64 / started.elapsed().as_secs_f64()
-            );
         }
         println!(
             "  index size {:.1} MB, {}",
-            dir_size(dir.path()) as f64 / 1e6,
+            dir_size(dir) as f64 / 1e6,
             rss()
         );
         // Cold: a fresh open, every query seen for the first time.
-        let index = Arc::new(SearchIndex::open_or_create(dir.path()).unwrap());
+        let index = Arc::new(SearchIndex::open_or_create(dir).unwrap());
         assert_eq!(index.doc_count(), n as u64);
         assert_eq!(index.last_applied_sequence(), Some(n as u64));
         let queries = Arc::new(queries(n as u64 + 1));
-        pass("cold", &index, &queries);
-        pass("warm", &index, &queries);
+        pass("cold", CONCURRENCY, &index, &queries);
+        pass("warm", CONCURRENCY, &index, &queries);
+        pass("1-thr", 1, &index, &queries);
         // Freshness: an edit, committed and reloaded, then found.
-        for round in 0..3 {
+        for (round, word) in ["zanzibar", "quixotic", "flummox"].into_iter().enumerate() {
             let mut edited = product(round, &mut StdRng::seed_from_u64(round as u64));
             edited.id = format!("p{round}");
-            edited.title = format!("Zanzibar{round} Teapot");
+            edited.title = format!("{word} Teapot");
             let t = Instant::now();
             index.upsert(&edited).unwrap();
             index.commit_if_dirty().unwrap();
             let found = index
                 .search(&SearchProducts {
-                    q: Some(format!("zanzibar{round}")),
+                    q: Some(word.into()),
                     ..Default::default()
                 })
                 .unwrap();

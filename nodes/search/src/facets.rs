@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use bazaar_subjects::catalog::{FacetCount, Facets};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Cardinality, Column, StrColumn};
+use tantivy::columnar::{ColumnValues, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::schema::names;
@@ -35,16 +35,16 @@ pub struct Counts {
 pub struct SegmentCounts {
     total: u64,
     columns: Vec<Option<FacetColumn>>,
-    /// Reused by blocks of single-valued lookups.
-    buffer: Vec<Option<u64>>,
+    /// Reused by every block: its documents once per value, the values'
+    /// rows, the values (term ordinals).
+    docs: Vec<DocId>,
+    rows: Vec<u32>,
+    ords: Vec<u64>,
 }
 
 /// One facet field in one segment, with a count per term ordinal.
 struct FacetColumn {
     column: StrColumn,
-    /// The ordinals directly, when no product has more than one value
-    /// (category, subcategory, brand): looked up a block at a time.
-    single: Option<Column<u64>>,
     counts: Vec<u32>,
 }
 
@@ -70,20 +70,17 @@ impl Collector for FacetsCollector {
         let mut columns = Vec::with_capacity(FIELDS.len());
         for name in FIELDS {
             let column = reader.fast_fields().str(name)?;
-            columns.push(column.map(|column| {
-                let single = (column.ords().get_cardinality() != Cardinality::Multivalued)
-                    .then(|| column.ords().clone());
-                FacetColumn {
-                    counts: vec![0; column.num_terms()],
-                    column,
-                    single,
-                }
+            columns.push(column.map(|column| FacetColumn {
+                counts: vec![0; column.num_terms()],
+                column,
             }));
         }
         Ok(SegmentCounts {
             total: 0,
             columns,
-            buffer: Vec::new(),
+            docs: Vec::new(),
+            rows: Vec::new(),
+            ords: Vec::new(),
         })
     }
 
@@ -115,24 +112,22 @@ impl SegmentCollector for SegmentCounts {
         }
     }
 
+    /// A block at a time (matches without scores): each column's rows for
+    /// the block, then their values, in two batched reads.
     fn collect_block(&mut self, docs: &[DocId]) {
         self.total += docs.len() as u64;
         for column in self.columns.iter_mut().flatten() {
-            match &column.single {
-                Some(ords) => {
-                    self.buffer.clear();
-                    self.buffer.resize(docs.len(), None);
-                    ords.first_vals(docs, &mut self.buffer);
-                    for ord in self.buffer.iter().flatten() {
-                        if let Some(n) = column.counts.get_mut(*ord as usize) {
-                            *n += 1;
-                        }
-                    }
-                }
-                None => {
-                    for &doc in docs {
-                        column.count(doc);
-                    }
+            let ords = column.column.ords();
+            self.docs.clear();
+            self.rows.clear();
+            ords.index
+                .docids_to_rowids(docs, &mut self.docs, &mut self.rows);
+            self.ords.clear();
+            self.ords.resize(self.rows.len(), 0);
+            ords.values.get_vals(&self.rows, &mut self.ords);
+            for &ord in &self.ords {
+                if let Some(n) = column.counts.get_mut(ord as usize) {
+                    *n += 1;
                 }
             }
         }

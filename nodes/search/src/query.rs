@@ -208,13 +208,11 @@ fn text_query(f: &Fields, words: &[Word]) -> Box<dyn Query> {
                     )),
                 )
             };
-            let typos = BooleanQuery::new(vec![
-                fuzzy(f.title, &w.stem),
-                fuzzy(f.description, &w.stem),
-                fuzzy(f.brand_text, &w.stem),
-                fuzzy(f.tags, &w.stem),
-                fuzzy(f.words, raw),
-            ]);
+            // Title stems catch typos in endings ("jackts"), whole words
+            // of title, brand, tags and colours the rest ("lether"). Not
+            // descriptions: their terms are many, and a typo matching one
+            // of them finds more noise than products.
+            let typos = BooleanQuery::new(vec![fuzzy(f.title, &w.stem), fuzzy(f.words, raw)]);
             either.push((
                 Occur::Should,
                 Box::new(ConstScoreQuery::new(Box::new(typos), 0.0)),
