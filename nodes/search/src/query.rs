@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use crate::doc::unix_seconds;
 use crate::error::SearchError;
 use crate::facets::{Counts, FacetsCollector};
-use crate::index::SearchIndex;
+use crate::index::{SearchIndex, Totals};
 use crate::schema::{Fields, names};
 use crate::text::{self, PREFIX_MAX, PREFIX_MIN};
 
@@ -306,17 +306,57 @@ fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Vec<Box<dyn Q
     out
 }
 
-/// The page's documents and the counts, in one pass over the matches.
+struct Collected {
+    page: Vec<DocAddress>,
+    totals: Totals,
+    /// Whether the totals were counted now (not taken from the cache).
+    counted: bool,
+}
+
+/// The page's documents and, unless already known, the counts: in one
+/// pass over the matches.
 fn collect<C, K>(
     searcher: &Searcher,
     query: &dyn Query,
     top: C,
-) -> Result<(Vec<DocAddress>, Counts), SearchError>
+    known: Option<Totals>,
+) -> Result<Collected, SearchError>
 where
     C: Collector<Fruit = Vec<(K, DocAddress)>>,
 {
-    let (page, counts) = searcher.search(query, &(top, FacetsCollector))?;
-    Ok((page.into_iter().map(|(_, addr)| addr).collect(), counts))
+    let addresses = |page: Vec<(K, DocAddress)>| page.into_iter().map(|(_, a)| a).collect();
+    Ok(match known {
+        Some(totals) => Collected {
+            page: addresses(searcher.search(query, &top)?),
+            totals,
+            counted: false,
+        },
+        None => {
+            let (page, counts) = searcher.search(query, &(top, FacetsCollector))?;
+            Collected {
+                page: addresses(page),
+                totals: (counts.total, counts.facets()),
+                counted: true,
+            }
+        }
+    })
+}
+
+/// What totals and facets depend on: the query and filters, not the sort
+/// or the page. `None` when they also depend on the moment (live flash
+/// sales).
+fn counts_key(s: &Valid<'_>) -> Result<Option<String>, SearchError> {
+    if s.request.event {
+        return Ok(None);
+    }
+    let key = SearchProducts {
+        q: s.q.clone(),
+        sort: SortOrder::default(),
+        page: None,
+        page_size: None,
+        ..s.request.clone()
+    };
+    Ok(Some(serde_json::to_string(&key)?))
 }
 
 pub fn search(
@@ -346,7 +386,16 @@ pub fn search(
     let top =
         TopDocs::with_limit(s.page_size as usize).and_offset(((s.page - 1) * s.page_size) as usize);
     let by = |name: &str| SortByStaticFastValue::<i64>::for_field(name);
-    let (page, counts) = match (s.request.sort, words.is_some()) {
+    let generation = searcher.generation().generation_id();
+    let key = counts_key(&s)?;
+    let known = key
+        .as_deref()
+        .and_then(|k| index.counts().get(generation, k));
+    let Collected {
+        page,
+        totals: (total, facets),
+        counted,
+    } = match (s.request.sort, words.is_some()) {
         (SortOrder::Relevance, true) => collect(
             searcher,
             &*query,
@@ -354,26 +403,31 @@ pub fn search(
                 (SortBySimilarityScore, Order::Desc),
                 (by(names::SALES), Order::Desc),
             )),
+            known.clone(),
         )?,
         (SortOrder::Relevance | SortOrder::Newest, _) => collect(
             searcher,
             &*query,
             top.order_by_fast_field::<i64>(names::CREATED_AT, Order::Desc),
+            known.clone(),
         )?,
         (SortOrder::PriceAsc, _) => collect(
             searcher,
             &*query,
             top.order_by_fast_field::<i64>(names::PRICE, Order::Asc),
+            known.clone(),
         )?,
         (SortOrder::PriceDesc, _) => collect(
             searcher,
             &*query,
             top.order_by_fast_field::<i64>(names::PRICE, Order::Desc),
+            known.clone(),
         )?,
         (SortOrder::TopSales, _) => collect(
             searcher,
             &*query,
             top.order_by_fast_field::<i64>(names::SALES, Order::Desc),
+            known.clone(),
         )?,
         (SortOrder::Rating, _) => collect(
             searcher,
@@ -385,6 +439,7 @@ pub fn search(
                 ),
                 (by(names::RATING_COUNT), Order::Desc),
             )),
+            known.clone(),
         )?,
     };
     let mut english = index.english.clone();
@@ -401,7 +456,10 @@ pub fn search(
         }
         items.push(summary);
     }
-    let total = i64::try_from(counts.total).unwrap_or(i64::MAX);
+    if counted && let Some(key) = key {
+        index.counts().put(generation, key, (total, facets.clone()));
+    }
+    let total = i64::try_from(total).unwrap_or(i64::MAX);
     Ok(SearchResults {
         items,
         total,
@@ -409,7 +467,7 @@ pub fn search(
         page: s.page,
         page_size: s.page_size,
         pages: pages(total, s.page_size),
-        facets: counts.facets(),
+        facets,
     })
 }
 

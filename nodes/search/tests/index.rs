@@ -312,7 +312,28 @@ fn totals_and_facets_equal_a_recount() {
             recount(matching.iter().filter_map(|d| d.brand.as_deref())),
             "{request:?}"
         );
+        // Another page in another order: the same counts (kept, not recounted).
+        let again = index
+            .search(&SearchProducts {
+                sort: SortOrder::PriceDesc,
+                page: Some(2),
+                page_size: Some(5),
+                ..request.clone()
+            })
+            .unwrap();
+        assert_eq!((again.total, &again.facets), (found.total, &found.facets));
     }
+    // After a commit the counts are counted again.
+    let mut extra = product(10_000, "Sturdy boots");
+    extra.category = "home".into();
+    index.upsert(&extra).unwrap();
+    index.commit_if_dirty().unwrap();
+    let home = SearchProducts {
+        category: Some("home".into()),
+        ..Default::default()
+    };
+    let before = docs.iter().filter(|d| passes(d, &home)).count() as i64;
+    assert_eq!(index.search(&home).unwrap().total, before + 1);
 }
 
 /// What a sort compares, as one comparable key (bigger first).
