@@ -1,0 +1,34 @@
+//! The search read model: a tantivy index of the live products, and the
+//! browse, search and suggest queries over it.
+//!
+//! SurrealDB stays the system of record; this index is built from it and
+//! from the catalog's events, and answers the catalog's own request and
+//! reply types ([`SearchProducts`] → [`SearchResults`], [`SuggestRequest`]
+//! → [`Suggestions`]), so a node can put it behind the same subjects and the
+//! edge never notices. Totals and facet counts are exact.
+//!
+//! One [`SearchIndex`] owns the one `IndexWriter` of its directory; writes
+//! ([`SearchIndex::upsert`], [`SearchIndex::delete`]) become visible at the
+//! next [`SearchIndex::commit_if_dirty`], which also records the last
+//! applied event-stream sequence inside the commit, so a restarted copy
+//! knows where to resume ([`SearchIndex::last_applied_sequence`]).
+//!
+//! [`SearchProducts`]: bazaar_subjects::catalog::SearchProducts
+//! [`SearchResults`]: bazaar_subjects::catalog::SearchResults
+//! [`SuggestRequest`]: bazaar_subjects::catalog::SuggestRequest
+//! [`Suggestions`]: bazaar_subjects::catalog::Suggestions
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod doc;
+mod error;
+mod facets;
+mod index;
+mod query;
+mod schema;
+mod text;
+
+pub use doc::ProductDoc;
+pub use error::SearchError;
+pub use index::{SearchIndex, WriterOptions};
+pub use query::{DEFAULT_PAGE_SIZE, MAX_QUERY_CHARS, normalise_query, snippet_html};

@@ -1,0 +1,633 @@
+//! Browse, search and suggest over the index, with the catalog's
+//! semantics: the same filters, sorts, page caps, facets, highlight markup
+//! and suggestion ranking, but exact totals and facet counts.
+//!
+//! User text never reaches a query parser: it is cut into words by the
+//! index's own analyzers and each word becomes term queries, so no
+//! character of any query is syntax.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+
+use bazaar_subjects::Validator;
+use bazaar_subjects::catalog::{
+    FlashSale, MAX_PAGE_SIZE, MAX_RESULT_WINDOW, ProductSummary, SearchProducts, SearchResults,
+    SortOrder, SuggestRequest, Suggestion, Suggestions,
+};
+use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
+use tantivy::collector::{Collector, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
+    TermQuery, TermSetQuery,
+};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DocAddress, Order, Score, Searcher, TantivyDocument, Term};
+use time::OffsetDateTime;
+
+use crate::doc::unix_seconds;
+use crate::error::SearchError;
+use crate::facets::{Counts, FacetsCollector};
+use crate::index::{SearchIndex, Totals};
+use crate::schema::{Fields, names};
+use crate::text::{self, PREFIX_MAX, PREFIX_MIN};
+
+pub const DEFAULT_PAGE_SIZE: u32 = 24;
+/// Longer queries are cut (a search box, not a document).
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Suggestions per request.
+const SUGGESTIONS: usize = 8;
+/// Words this long or longer also match at one edit (a typo).
+const FUZZY_MIN_CHARS: usize = 5;
+/// Typo tolerance for at most this many words of one query.
+const MAX_FUZZY_WORDS: usize = 8;
+/// Added per word matched exactly (not only at one edit), so every exact
+/// match of a word ranks above any match of it with a typo; BM25 orders
+/// within.
+const EXACT_BONUS: Score = 1_000.0;
+/// BM25 weights of the text fields.
+const TITLE_BOOST: Score = 3.0;
+const BRAND_BOOST: Score = 2.0;
+const TAGS_BOOST: Score = 1.5;
+
+/// Marks around matches in highlights; control characters, so they cannot
+/// collide with product text, and replaced by `<mark>` after escaping.
+const MARK_OPEN: char = '\u{1}';
+const MARK_CLOSE: char = '\u{2}';
+
+/// Trims a query to something worth searching: no control characters, at
+/// most [`MAX_QUERY_CHARS`], and `None` when nothing searchable is left.
+pub fn normalise_query(q: Option<&str>) -> Option<String> {
+    let cleaned: String = q?
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_QUERY_CHARS)
+        .collect();
+    let words = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    words.chars().any(char::is_alphanumeric).then_some(words)
+}
+
+/// A request checked and normalised.
+struct Valid<'a> {
+    request: &'a SearchProducts,
+    q: Option<String>,
+    page: u32,
+    page_size: u32,
+}
+
+fn validate(request: &SearchProducts) -> Result<Valid<'_>, SearchError> {
+    let page = request.page.unwrap_or(1);
+    let page_size = request.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+    let mut v = Validator::default();
+    v.check(page >= 1, "page", "pages start at 1")
+        .check(
+            (1..=MAX_PAGE_SIZE).contains(&page_size),
+            "page_size",
+            "a page holds 1 to 60 products",
+        )
+        .check(
+            u64::from(page.max(1)) * u64::from(page_size) <= u64::from(MAX_RESULT_WINDOW),
+            "page",
+            "that is too deep to page to: narrow the search or use the filters",
+        )
+        .check(
+            request.min_price.is_none_or(|p| p >= 0) && request.max_price.is_none_or(|p| p >= 0),
+            "price",
+            "prices cannot be negative",
+        )
+        .check(
+            match (request.min_price, request.max_price) {
+                (Some(lo), Some(hi)) => lo <= hi,
+                _ => true,
+            },
+            "price",
+            "the lowest price must not be above the highest",
+        )
+        .check(
+            request
+                .min_rating
+                .is_none_or(|r| r.is_finite() && (0.0..=5.0).contains(&r)),
+            "min_rating",
+            "ratings go from 0 to 5",
+        )
+        .check(
+            request.colors.len() <= 30 && request.sizes.len() <= 30,
+            "colors",
+            "at most 30 colors and 30 sizes at once",
+        );
+    v.finish().map_err(SearchError::Invalid)?;
+    Ok(Valid {
+        q: normalise_query(request.q.as_deref()),
+        page,
+        page_size,
+        request,
+    })
+}
+
+/// One word of a query: its stemmed term and, when typos are tolerated
+/// for it, its unstemmed form.
+#[derive(Debug)]
+struct Word {
+    stem: String,
+    fuzzy: Option<String>,
+}
+
+/// The words of a query, each once, stop words dropped.
+fn words_of(index: &SearchIndex, q: &str) -> Vec<Word> {
+    let mut raw = index.words.clone();
+    let mut english = index.english.clone();
+    let mut seen = HashSet::new();
+    let mut out: Vec<Word> = Vec::new();
+    for token in text::tokens(&mut raw, q) {
+        if !seen.insert(token.term.clone()) {
+            continue;
+        }
+        let Some(stem) = text::stem(&mut english, &token.term) else {
+            continue;
+        };
+        let fuzzy_so_far = out.iter().filter(|w| w.fuzzy.is_some()).count();
+        let fuzzy = (token.term.chars().count() >= FUZZY_MIN_CHARS
+            && fuzzy_so_far < MAX_FUZZY_WORDS)
+            .then_some(token.term);
+        if out.iter().all(|w| w.stem != stem) {
+            out.push(Word { stem, fuzzy });
+        }
+    }
+    out
+}
+
+fn term_query(
+    field: tantivy::schema::Field,
+    text: &str,
+    record: IndexRecordOption,
+) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, text), record))
+}
+
+fn boosted(query: Box<dyn Query>, boost: Score) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(query, boost))
+}
+
+/// Every word must match, in any text field: exactly (BM25 plus a bonus
+/// per word) or, for long words, at one edit (no score of its own).
+fn text_query(f: &Fields, words: &[Word]) -> Box<dyn Query> {
+    let scored = IndexRecordOption::WithFreqs;
+    let per_word = words.iter().map(|w| {
+        let exact = || -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(vec![
+                (
+                    Occur::Should,
+                    boosted(term_query(f.title, &w.stem, scored), TITLE_BOOST),
+                ),
+                (Occur::Should, term_query(f.description, &w.stem, scored)),
+                (
+                    Occur::Should,
+                    boosted(term_query(f.brand_text, &w.stem, scored), BRAND_BOOST),
+                ),
+                (
+                    Occur::Should,
+                    boosted(term_query(f.tags, &w.stem, scored), TAGS_BOOST),
+                ),
+            ]))
+        };
+        let mut either: Vec<(Occur, Box<dyn Query>)> = vec![
+            (
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(exact(), EXACT_BONUS)),
+            ),
+            (Occur::Should, exact()),
+        ];
+        if let Some(raw) = &w.fuzzy {
+            let fuzzy = |field, text: &str| -> (Occur, Box<dyn Query>) {
+                (
+                    Occur::Should,
+                    Box::new(FuzzyTermQuery::new(
+                        Term::from_field_text(field, text),
+                        1,
+                        true,
+                    )),
+                )
+            };
+            // Title stems catch typos in endings ("jackts"), whole words
+            // of title, brand, tags and colours the rest ("lether"). Not
+            // descriptions: their terms are many, and a typo matching one
+            // of them finds more noise than products.
+            let typos = BooleanQuery::new(vec![fuzzy(f.title, &w.stem), fuzzy(f.words, raw)]);
+            either.push((
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(Box::new(typos), 0.0)),
+            ));
+        }
+        (
+            Occur::Must,
+            Box::new(BooleanQuery::new(either)) as Box<dyn Query>,
+        )
+    });
+    Box::new(BooleanQuery::new(per_word.collect()))
+}
+
+fn trimmed(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn i64_range(field: tantivy::schema::Field, lo: Bound<i64>, hi: Bound<i64>) -> Box<dyn Query> {
+    let term = |v: i64| Term::from_field_i64(field, v);
+    Box::new(RangeQuery::new(lo.map(term), hi.map(term)))
+}
+
+/// The request's filters, each a query that scores nothing.
+fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Vec<Box<dyn Query>> {
+    let basic = IndexRecordOption::Basic;
+    let mut out: Vec<Box<dyn Query>> = Vec::new();
+    if let Some(c) = trimmed(&r.category) {
+        out.push(term_query(f.category, c, basic));
+    }
+    if let Some(c) = trimmed(&r.subcategory) {
+        out.push(term_query(f.subcategory, c, basic));
+    }
+    if let Some(c) = trimmed(&r.shop) {
+        out.push(term_query(f.shop, c, basic));
+    }
+    if r.min_price.is_some() || r.max_price.is_some() {
+        let lo = r.min_price.map_or(Bound::Unbounded, Bound::Included);
+        let hi = r.max_price.map_or(Bound::Unbounded, Bound::Included);
+        out.push(i64_range(f.price, lo, hi));
+    }
+    let any_of = |field, values: Vec<String>| -> Option<Box<dyn Query>> {
+        (!values.is_empty()).then(|| {
+            Box::new(TermSetQuery::new(
+                values.iter().map(|v| Term::from_field_text(field, v)),
+            )) as Box<dyn Query>
+        })
+    };
+    let colors = r
+        .colors
+        .iter()
+        .map(|c| c.trim().to_lowercase())
+        .filter(|c| !c.is_empty())
+        .collect();
+    out.extend(any_of(f.colors, colors));
+    let sizes = r
+        .sizes
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    out.extend(any_of(f.sizes, sizes));
+    if let Some(m) = r.min_rating.filter(|m| *m > 0.0) {
+        let term = Term::from_field_f64(f.rating, m);
+        out.push(Box::new(RangeQuery::new(
+            Bound::Included(term),
+            Bound::Unbounded,
+        )));
+    }
+    if r.in_stock {
+        out.push(i64_range(f.stock, Bound::Excluded(0), Bound::Unbounded));
+    }
+    if r.on_sale {
+        out.push(Box::new(TermQuery::new(
+            Term::from_field_bool(f.on_sale, true),
+            basic,
+        )));
+    }
+    if r.event {
+        let now = now.unix_timestamp();
+        out.push(i64_range(
+            f.event_starts,
+            Bound::Unbounded,
+            Bound::Included(now),
+        ));
+        out.push(i64_range(
+            f.event_ends,
+            Bound::Excluded(now),
+            Bound::Unbounded,
+        ));
+    }
+    out
+}
+
+struct Collected {
+    page: Vec<DocAddress>,
+    totals: Totals,
+    /// Whether the totals were counted now (not taken from the cache).
+    counted: bool,
+}
+
+/// The page's documents and, unless already known, the counts: in one
+/// pass over the matches.
+fn collect<C, K>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    top: C,
+    known: Option<Totals>,
+) -> Result<Collected, SearchError>
+where
+    C: Collector<Fruit = Vec<(K, DocAddress)>>,
+{
+    let addresses = |page: Vec<(K, DocAddress)>| page.into_iter().map(|(_, a)| a).collect();
+    Ok(match known {
+        Some(totals) => Collected {
+            page: addresses(searcher.search(query, &top)?),
+            totals,
+            counted: false,
+        },
+        None => {
+            let (page, counts) = searcher.search(query, &(top, FacetsCollector))?;
+            Collected {
+                page: addresses(page),
+                totals: (counts.total, counts.facets()),
+                counted: true,
+            }
+        }
+    })
+}
+
+/// What totals and facets depend on: the query and filters, not the sort
+/// or the page. `None` when they also depend on the moment (live flash
+/// sales).
+fn counts_key(s: &Valid<'_>) -> Result<Option<String>, SearchError> {
+    if s.request.event {
+        return Ok(None);
+    }
+    let key = SearchProducts {
+        q: s.q.clone(),
+        sort: SortOrder::default(),
+        page: None,
+        page_size: None,
+        ..s.request.clone()
+    };
+    Ok(Some(serde_json::to_string(&key)?))
+}
+
+pub fn search(
+    index: &SearchIndex,
+    searcher: &Searcher,
+    request: &SearchProducts,
+    now: OffsetDateTime,
+) -> Result<SearchResults, SearchError> {
+    let s = validate(request)?;
+    let f = &index.fields;
+    let words = s.q.as_deref().map(|q| words_of(index, q));
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    match &words {
+        // Only stop words: nothing in the index can match.
+        Some(words) if words.is_empty() => return Ok(empty_page(&s)),
+        Some(words) => clauses.push((Occur::Must, text_query(f, words))),
+        None => {}
+    }
+    for filter in filters(f, s.request, now) {
+        clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+    }
+    let query: Box<dyn Query> = if clauses.is_empty() {
+        Box::new(AllQuery)
+    } else {
+        Box::new(BooleanQuery::new(clauses))
+    };
+    let top =
+        TopDocs::with_limit(s.page_size as usize).and_offset(((s.page - 1) * s.page_size) as usize);
+    let by = |name: &str| SortByStaticFastValue::<i64>::for_field(name);
+    let generation = searcher.generation().generation_id();
+    let key = counts_key(&s)?;
+    let known = key
+        .as_deref()
+        .and_then(|k| index.counts().get(generation, k));
+    let Collected {
+        page,
+        totals: (total, facets),
+        counted,
+    } = match (s.request.sort, words.is_some()) {
+        (SortOrder::Relevance, true) => collect(
+            searcher,
+            &*query,
+            top.order_by((
+                (SortBySimilarityScore, Order::Desc),
+                (by(names::SALES), Order::Desc),
+            )),
+            known.clone(),
+        )?,
+        (SortOrder::Relevance | SortOrder::Newest, _) => collect(
+            searcher,
+            &*query,
+            top.order_by_fast_field::<i64>(names::CREATED_AT, Order::Desc),
+            known.clone(),
+        )?,
+        (SortOrder::PriceAsc, _) => collect(
+            searcher,
+            &*query,
+            top.order_by_fast_field::<i64>(names::PRICE, Order::Asc),
+            known.clone(),
+        )?,
+        (SortOrder::PriceDesc, _) => collect(
+            searcher,
+            &*query,
+            top.order_by_fast_field::<i64>(names::PRICE, Order::Desc),
+            known.clone(),
+        )?,
+        (SortOrder::TopSales, _) => collect(
+            searcher,
+            &*query,
+            top.order_by_fast_field::<i64>(names::SALES, Order::Desc),
+            known.clone(),
+        )?,
+        (SortOrder::Rating, _) => collect(
+            searcher,
+            &*query,
+            top.order_by((
+                (
+                    SortByStaticFastValue::<f64>::for_field(names::RATING),
+                    Order::Desc,
+                ),
+                (by(names::RATING_COUNT), Order::Desc),
+            )),
+            known.clone(),
+        )?,
+    };
+    let mut english = index.english.clone();
+    let mut raw = index.words.clone();
+    let mut items = Vec::with_capacity(page.len());
+    for addr in page {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let stored = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("");
+        let mut summary: ProductSummary = serde_json::from_str(stored(f.summary))?;
+        summary.event_live = is_live(summary.flash_sale.as_ref(), now);
+        if let Some(words) = &words {
+            let marked = highlight(stored(f.search_text), words, &mut english, &mut raw);
+            summary.snippet_html = Some(snippet_html(&marked));
+        }
+        items.push(summary);
+    }
+    if counted && let Some(key) = key {
+        index.counts().put(generation, key, (total, facets.clone()));
+    }
+    let total = i64::try_from(total).unwrap_or(i64::MAX);
+    Ok(SearchResults {
+        items,
+        total,
+        total_is_lower_bound: false,
+        page: s.page,
+        page_size: s.page_size,
+        pages: pages(total, s.page_size),
+        facets,
+    })
+}
+
+fn pages(total: i64, page_size: u32) -> u32 {
+    u32::try_from((total + i64::from(page_size) - 1) / i64::from(page_size)).unwrap_or(u32::MAX)
+}
+
+fn empty_page(s: &Valid<'_>) -> SearchResults {
+    SearchResults {
+        items: Vec::new(),
+        total: 0,
+        total_is_lower_bound: false,
+        page: s.page,
+        page_size: s.page_size,
+        pages: 0,
+        facets: Counts::default().facets(),
+    }
+}
+
+/// Whether a flash sale is running at `now` (as the catalog judges it).
+fn is_live(sale: Option<&FlashSale>, now: OffsetDateTime) -> bool {
+    let Some(sale) = sale else { return false };
+    let now = now.unix_timestamp();
+    matches!(
+        (unix_seconds(&sale.starts_at), unix_seconds(&sale.ends_at)),
+        (Some(s), Some(e)) if s <= now && now < e
+    )
+}
+
+/// `text` with every word that matched the query between the marks.
+fn highlight(
+    text: &str,
+    words: &[Word],
+    english: &mut TextAnalyzer,
+    raw: &mut TextAnalyzer,
+) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut at = 0;
+    for token in text::tokens(raw, text) {
+        let Some(stem) = text::stem(english, &token.term) else {
+            continue;
+        };
+        let hit = words.iter().any(|w| {
+            stem == w.stem
+                || w.fuzzy.as_deref().is_some_and(|fuzzy| {
+                    text::within_one_edit(&stem, &w.stem)
+                        || text::within_one_edit(&token.term, fuzzy)
+                })
+        });
+        if hit
+            && token.from >= at
+            && text.is_char_boundary(token.from)
+            && text.is_char_boundary(token.to)
+        {
+            out.push_str(&text[at..token.from]);
+            out.push(MARK_OPEN);
+            out.push_str(&text[token.from..token.to]);
+            out.push(MARK_CLOSE);
+            at = token.to;
+        }
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Around the first match, at most ~160 characters, HTML-escaped, matches in
+/// `<mark>` (the catalog's snippet, character for character).
+pub fn snippet_html(highlighted: &str) -> String {
+    const BEFORE: usize = 60;
+    const LENGTH: usize = 160;
+    let chars: Vec<char> = highlighted.chars().collect();
+    let first = chars.iter().position(|&c| c == MARK_OPEN).unwrap_or(0);
+    let mut start = first.saturating_sub(BEFORE);
+    // Start at a word boundary.
+    while start > 0 && start < first && !chars[start - 1].is_whitespace() {
+        start += 1;
+    }
+    let end = (start + LENGTH).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut open = false;
+    for &c in &chars[start..end] {
+        match c {
+            MARK_OPEN => {
+                out.push_str("<mark>");
+                open = true;
+            }
+            MARK_CLOSE => {
+                out.push_str("</mark>");
+                open = false;
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    if open {
+        out.push_str("</mark>");
+    }
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Title completions: live titles with a word starting with every typed
+/// word (of two letters or more), best sellers first.
+pub fn suggest(
+    index: &SearchIndex,
+    searcher: &Searcher,
+    request: &SuggestRequest,
+) -> Result<Suggestions, SearchError> {
+    let none = || Suggestions {
+        suggestions: Vec::new(),
+    };
+    let Some(q) = normalise_query(Some(&request.q)) else {
+        return Ok(none());
+    };
+    let mut prefixes: Vec<String> = text::tokens(&mut index.words.clone(), &q)
+        .into_iter()
+        .filter(|t| t.term.chars().count() >= PREFIX_MIN)
+        .map(|t| t.term.chars().take(PREFIX_MAX).collect())
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    if prefixes.is_empty() {
+        return Ok(none());
+    }
+    let f = &index.fields;
+    let query = BooleanQuery::new(
+        prefixes
+            .iter()
+            .map(|p| {
+                (
+                    Occur::Must,
+                    term_query(f.title_prefix, p, IndexRecordOption::Basic),
+                )
+            })
+            .collect(),
+    );
+    let top =
+        TopDocs::with_limit(SUGGESTIONS).order_by_fast_field::<i64>(names::SALES, Order::Desc);
+    let mut suggestions = Vec::new();
+    for (_, addr) in searcher.search(&query, &top)? {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let summary = doc
+            .get_first(f.summary)
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let summary: ProductSummary = serde_json::from_str(summary)?;
+        suggestions.push(Suggestion {
+            title: summary.title,
+            slug: summary.slug,
+        });
+    }
+    Ok(Suggestions { suggestions })
+}
