@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
-use crate::ui::errors::{PageError, error_view};
+use crate::ui::errors::{PageError, Refusal, Refusals};
 use crate::ui::forms::FieldErrors;
 use crate::ui::money::format_price;
 
@@ -57,17 +57,25 @@ pub fn routes() -> Router<EdgeState> {
         .route("/shops/{slug}/unfollow", post(unfollow))
 }
 
-fn not_for_buyers(viewer: Option<Account>) -> Response {
-    error_view(
-        viewer,
-        StatusCode::FORBIDDEN,
-        "Shops are for sellers",
-        "Only seller accounts run a shop. Sign up as a seller (with another email) to open one.",
-    )
+/// What a buyer is told at the shop form.
+const SHOPS_FOR_SELLERS: Refusal = Refusal {
+    title: "Shops are for sellers",
+    message: "Only seller accounts run a shop. Sign up as a seller (with another email) to open one.",
+};
+
+/// The shop form's answer to a refused call: signing in comes back to the
+/// form (the link names its path as it is), buyers are told shops are for
+/// sellers.
+fn refused(e: ErrorEnvelope) -> PageError {
+    match PageError::from(e).on_page(FORM_PATH, Refusals::forbidden(SHOPS_FOR_SELLERS)) {
+        PageError::SignIn(_) => sign_in_to(FORM_PATH),
+        other => other,
+    }
 }
 
-fn sign_in_first(next: &str) -> Response {
-    Redirect::to(&format!("/login?next={next}")).into_response()
+/// To sign in, and back to `next` (a plain path) after.
+fn sign_in_to(next: &str) -> PageError {
+    PageError::SignIn(format!("/login?next={next}"))
 }
 
 /// One day's row in the form: up to [`SLOTS`] opening times.
@@ -279,39 +287,35 @@ async fn form_page(
     Viewer(viewer): Viewer,
     chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, PageError> {
     if meta.authorization.is_none() {
-        return sign_in_first(FORM_PATH);
+        return Err(sign_in_to(FORM_PATH));
     }
     let notice = match (q.contains_key("opened"), q.contains_key("saved")) {
         (true, _) => Some("Your shop is open! Customers can find it now.".to_owned()),
         (_, true) => Some("Saved.".to_owned()),
         _ => None,
     };
-    match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
+    Ok(match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
         Ok(shop) => {
             let form = ShopForm::from_shop(&shop);
             render_form(&s, &meta, viewer, chrome, Some(shop), form, None, notice).await
         }
-        Err(ApiError(e)) => match e.status {
-            404 => {
-                render_form(
-                    &s,
-                    &meta,
-                    viewer,
-                    chrome,
-                    None,
-                    ShopForm::default(),
-                    None,
-                    None,
-                )
-                .await
-            }
-            401 => sign_in_first(FORM_PATH),
-            403 => not_for_buyers(viewer),
-            _ => PageError(e).into_response(),
-        },
-    }
+        Err(ApiError(e)) if e.status == 404 => {
+            render_form(
+                &s,
+                &meta,
+                viewer,
+                chrome,
+                None,
+                ShopForm::default(),
+                None,
+                None,
+            )
+            .await
+        }
+        Err(ApiError(e)) => return Err(refused(e)),
+    })
 }
 
 /// A multipart form's text fields, and the image files it carried (stored).
@@ -380,19 +384,15 @@ async fn save(
     Viewer(viewer): Viewer,
     chrome: Chrome,
     multipart: Multipart,
-) -> Response {
+) -> Result<Response, PageError> {
     if meta.authorization.is_none() {
-        return sign_in_first(FORM_PATH);
+        return Err(sign_in_to(FORM_PATH));
     }
     // Who may post is settled before any upload is read or stored.
     let current = match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
         Ok(shop) => Some(shop),
-        Err(ApiError(e)) => match e.status {
-            404 => None,
-            401 => return sign_in_first(FORM_PATH),
-            403 => return not_for_buyers(viewer),
-            _ => return PageError(e).into_response(),
-        },
+        Err(ApiError(e)) if e.status == 404 => None,
+        Err(ApiError(e)) => return Err(refused(e)),
     };
     let posted = match read_form(&s, multipart).await {
         Ok(p) => p,
@@ -401,7 +401,9 @@ async fn save(
                 .as_ref()
                 .map(ShopForm::from_shop)
                 .unwrap_or_default();
-            return render_form(&s, &meta, viewer, chrome, current, form, Some(e.0), None).await;
+            return Ok(
+                render_form(&s, &meta, viewer, chrome, current, form, Some(e.0), None).await,
+            );
         }
     };
     let mut form = ShopForm::from_fields(&posted.fields);
@@ -429,7 +431,7 @@ async fn save(
     }
     if !upload_errors.is_empty() {
         let e = ErrorEnvelope::validation(upload_errors);
-        return render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await;
+        return Ok(render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await);
     }
     let input = form.input();
     let (result, done) = match &current {
@@ -439,13 +441,13 @@ async fn save(
         ),
         None => (s.call::<sellers::CreateShop>(&meta, &input).await, "opened"),
     };
-    match result {
+    Ok(match result {
         Ok(_) => Redirect::to(&format!("{FORM_PATH}?{done}=1")).into_response(),
-        Err(ApiError(e)) if e.status == 401 => sign_in_first(FORM_PATH),
+        Err(ApiError(e)) if e.status == 401 => return Err(sign_in_to(FORM_PATH)),
         Err(ApiError(e)) => {
             render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await
         }
-    }
+    })
 }
 
 /// A product on a shop page.
@@ -577,7 +579,7 @@ async fn follow(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Path(slug): Path<String>,
-) -> Response {
+) -> Result<Redirect, PageError> {
     set_following(s, meta, slug, true).await
 }
 
@@ -585,11 +587,16 @@ async fn unfollow(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Path(slug): Path<String>,
-) -> Response {
+) -> Result<Redirect, PageError> {
     set_following(s, meta, slug, false).await
 }
 
-async fn set_following(s: EdgeState, meta: RequestMeta, slug: String, on: bool) -> Response {
+async fn set_following(
+    s: EdgeState,
+    meta: RequestMeta,
+    slug: String,
+    on: bool,
+) -> Result<Redirect, PageError> {
     let body = ShopSlug { slug };
     let result = if on {
         s.call::<sellers::FollowShop>(&meta, &body).await
@@ -598,11 +605,11 @@ async fn set_following(s: EdgeState, meta: RequestMeta, slug: String, on: bool) 
     };
     // The slug is echoed only once the sellers node has found the shop.
     match result {
-        Ok(_) => Redirect::to(&format!("/shops/{}", body.slug)).into_response(),
+        Ok(_) => Ok(Redirect::to(&format!("/shops/{}", body.slug))),
         Err(ApiError(e)) if e.status == 401 && is_plain_slug(&body.slug) => {
-            sign_in_first(&format!("/shops/{}", body.slug))
+            Err(sign_in_to(&format!("/shops/{}", body.slug)))
         }
-        Err(e) => PageError::from(e).into_response(),
+        Err(e) => Err(e.into()),
     }
 }
 
