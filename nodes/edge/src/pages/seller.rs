@@ -910,14 +910,36 @@ async fn save(
     target: Target,
     multipart: Multipart,
 ) -> Result<Response, PageError> {
-    let (form, mut errors) = match read_form(&s, multipart).await {
-        Ok(read) => read,
+    // What was posted, or the form to show again with why not.
+    let checked = match read_form(&s, multipart).await {
         Err(ApiError(e)) => {
             let form = match &target {
                 Target::New => ProductForm::default(),
                 Target::Existing(p) => ProductForm::from_product(p),
             };
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            Err((form, e, status))
+        }
+        Ok((form, mut errors)) => match form.input() {
+            Ok(input) if errors.is_empty() => Ok((form, input)),
+            Ok(_) => Err((
+                form,
+                ErrorEnvelope::validation(errors),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )),
+            Err(mut more) => {
+                errors.append(&mut more);
+                Err((
+                    form,
+                    ErrorEnvelope::validation(errors),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ))
+            }
+        },
+    };
+    let (form, input) = match checked {
+        Ok(checked) => checked,
+        Err((form, e, status)) => {
             return Ok(render_form(
                 &s,
                 &meta,
@@ -928,40 +950,6 @@ async fn save(
                 Some(e),
                 false,
                 status,
-            )
-            .await);
-        }
-    };
-    let input = match form.input() {
-        Ok(input) if errors.is_empty() => input,
-        Ok(_) => {
-            let e = ErrorEnvelope::validation(errors);
-            return Ok(render_form(
-                &s,
-                &meta,
-                viewer,
-                chrome,
-                &target,
-                form,
-                Some(e),
-                false,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await);
-        }
-        Err(mut more) => {
-            errors.append(&mut more);
-            let e = ErrorEnvelope::validation(errors);
-            return Ok(render_form(
-                &s,
-                &meta,
-                viewer,
-                chrome,
-                &target,
-                form,
-                Some(e),
-                false,
-                StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await);
         }
