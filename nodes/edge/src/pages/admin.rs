@@ -245,20 +245,7 @@ async fn create_category(
     chrome: Chrome,
     Form(form): Form<CategoryForm>,
 ) -> Result<Response, PageError> {
-    let result = match form.input(None) {
-        Ok(input) => s
-            .call::<admin::UpsertCategory>(&meta, &input)
-            .await
-            .map_err(|e| e.0),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(_) => Ok(Redirect::to("/admin?notice=category-created#categories").into_response()),
-        Err(e) if matches!(e.status, 401 | 403) => {
-            Err(PageError::from(e).on_page(HOME, Refusals::NODES))
-        }
-        Err(e) => render(&s, &meta, Some(viewer), chrome, None, Refused::New(form, e)).await,
-    }
+    save_category(&s, &meta, viewer, chrome, None, form).await
 }
 
 async fn edit_category(
@@ -269,30 +256,42 @@ async fn edit_category(
     Path(slug): Path<String>,
     Form(form): Form<CategoryForm>,
 ) -> Result<Response, PageError> {
-    let result = match form.input(Some(slug.clone())) {
+    save_category(&s, &meta, viewer, chrome, Some(slug), form).await
+}
+
+/// Creates a category (`slug` is `None`) or saves the one at `slug`; a
+/// refused form comes back in its place on the page.
+async fn save_category(
+    s: &EdgeState,
+    meta: &RequestMeta,
+    viewer: Account,
+    chrome: Chrome,
+    slug: Option<String>,
+    form: CategoryForm,
+) -> Result<Response, PageError> {
+    let result = match form.input(slug.clone()) {
         Ok(input) => s
-            .call::<admin::UpsertCategory>(&meta, &input)
+            .call::<admin::UpsertCategory>(meta, &input)
             .await
             .map_err(|e| e.0),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => Ok(Redirect::to("/admin?notice=category-saved#categories").into_response()),
+    let e = match result {
+        Ok(_) => {
+            let done = if slug.is_some() { "saved" } else { "created" };
+            let to = format!("/admin?notice=category-{done}#categories");
+            return Ok(Redirect::to(&to).into_response());
+        }
         Err(e) if matches!(e.status, 401 | 403) => {
-            Err(PageError::from(e).on_page(HOME, Refusals::NODES))
+            return Err(PageError::from(e).on_page(HOME, Refusals::NODES));
         }
-        Err(e) => {
-            render(
-                &s,
-                &meta,
-                Some(viewer),
-                chrome,
-                None,
-                Refused::Edit(slug, form, e),
-            )
-            .await
-        }
-    }
+        Err(e) => e,
+    };
+    let refused = match slug {
+        Some(slug) => Refused::Edit(slug, form, e),
+        None => Refused::New(form, e),
+    };
+    render(s, meta, Some(viewer), chrome, None, refused).await
 }
 
 #[derive(Template, WebTemplate)]
