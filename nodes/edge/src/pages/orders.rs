@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Form, Router};
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::orders::{
@@ -31,16 +31,16 @@ use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
-        .route("/orders", get(my_orders))
+        .route("/orders", order_list(Role::Buyer))
         .route("/orders/{id}", get(my_order))
         .route("/orders/{id}/cancel", post(cancel))
-        .route("/seller/orders", get(shop_orders))
+        .route("/seller/orders", order_list(Role::Seller))
         .route("/seller/orders/{id}", get(shop_order))
         .route("/seller/orders/{id}/status", post(advance))
         .route("/seller/orders/{id}/refund", post(refund))
         .route("/seller/coupons", get(coupons_page).post(create_coupon))
         .route("/seller/coupons/{id}/delete", post(delete_coupon))
-        .route("/admin/orders", get(all_orders))
+        .route("/admin/orders", order_list(Role::Admin))
 }
 
 /// The discount codes page, where its forms come back to.
@@ -220,34 +220,17 @@ async fn list_page(
     .into_response())
 }
 
-async fn my_orders(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    SignedIn(viewer): SignedIn,
-    chrome: Chrome,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    list_page(s, meta, viewer, chrome, q, Role::Buyer).await
-}
-
-async fn shop_orders(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    SignedIn(viewer): SignedIn,
-    chrome: Chrome,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    list_page(s, meta, viewer, chrome, q, Role::Seller).await
-}
-
-async fn all_orders(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    SignedIn(viewer): SignedIn,
-    chrome: Chrome,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    list_page(s, meta, viewer, chrome, q, Role::Admin).await
+/// The order list a role sees, as the handler of its route.
+fn order_list(role: Role) -> MethodRouter<EdgeState> {
+    get(
+        move |State(s): State<EdgeState>,
+              Meta(meta): Meta,
+              SignedIn(viewer): SignedIn,
+              chrome: Chrome,
+              Query(q): Query<HashMap<String, String>>| {
+            list_page(s, meta, viewer, chrome, q, role)
+        },
+    )
 }
 
 struct ItemView {
