@@ -32,10 +32,10 @@ use crate::ui::time::human_time;
 pub fn routes() -> Router<EdgeState> {
     Router::new()
         .route("/orders", order_list(Role::Buyer))
-        .route("/orders/{id}", get(my_order))
+        .route("/orders/{id}", order_detail(Role::Buyer))
         .route("/orders/{id}/cancel", post(cancel))
         .route("/seller/orders", order_list(Role::Seller))
-        .route("/seller/orders/{id}", get(shop_order))
+        .route("/seller/orders/{id}", order_detail(Role::Seller))
         .route("/seller/orders/{id}/status", post(advance))
         .route("/seller/orders/{id}/refund", post(refund))
         .route("/seller/coupons", get(coupons_page).post(create_coupon))
@@ -55,6 +55,15 @@ enum Role {
 }
 
 impl Role {
+    /// Where this role's order list is; an order's page is below it.
+    fn list_path(self) -> &'static str {
+        match self {
+            Role::Buyer => "/orders",
+            Role::Seller => "/seller/orders",
+            Role::Admin => "/admin/orders",
+        }
+    }
+
     /// How these pages read a refused call, in their own words.
     fn refusals(self) -> Refusals {
         let message = match self {
@@ -136,10 +145,11 @@ async fn list_page(
     q: HashMap<String, String>,
     role: Role,
 ) -> Result<Response, PageError> {
-    let (path, heading) = match role {
-        Role::Buyer => ("/orders", "Your orders"),
-        Role::Seller => ("/seller/orders", "Shop orders"),
-        Role::Admin => ("/admin/orders", "All orders"),
+    let path = role.list_path();
+    let heading = match role {
+        Role::Buyer => "Your orders",
+        Role::Seller => "Shop orders",
+        Role::Admin => "All orders",
     };
     let viewer = Some(viewer);
     let raw_status = q.get("status").cloned().unwrap_or_default();
@@ -160,11 +170,8 @@ async fn list_page(
         Role::Admin => s.call::<o::ListAllOrders>(&meta, &req).await,
     };
     let list = list.on_page(path, role.refusals())?;
-    let detail_base = match role {
-        Role::Buyer => Some("/orders"),
-        Role::Seller => Some("/seller/orders"),
-        Role::Admin => None,
-    };
+    // Admins see the list only.
+    let detail_base = (role != Role::Admin).then(|| role.list_path());
     let rows = list
         .orders
         .iter()
@@ -375,40 +382,42 @@ fn order_page(
     page.into_response()
 }
 
-async fn my_order(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    SignedIn(viewer): SignedIn,
-    chrome: Chrome,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    let here = format!("/orders/{}", urlencode(&id));
-    let order = s
-        .call::<o::GetMyOrder>(&meta, &OrderId { id })
-        .await
-        .on_page(&here, Role::Buyer.refusals())?;
-    let viewer = Some(viewer);
-    let nav = Nav::load(&s, &meta, &viewer, None).await;
-    Ok(order_page(viewer, chrome, nav, order, false, &q))
+/// An order's page for its buyer or its shop's seller, as the handler of
+/// its route (admins see the list only).
+fn order_detail(role: Role) -> MethodRouter<EdgeState> {
+    get(
+        move |State(s): State<EdgeState>,
+              Meta(meta): Meta,
+              SignedIn(viewer): SignedIn,
+              chrome: Chrome,
+              Path(id): Path<String>,
+              Query(q): Query<HashMap<String, String>>| {
+            detail_page(s, meta, viewer, chrome, id, q, role)
+        },
+    )
 }
 
-async fn shop_order(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    SignedIn(viewer): SignedIn,
+async fn detail_page(
+    s: EdgeState,
+    meta: bazaar_runtime::RequestMeta,
+    viewer: Account,
     chrome: Chrome,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    id: String,
+    q: HashMap<String, String>,
+    role: Role,
 ) -> Result<Response, PageError> {
-    let here = format!("/seller/orders/{}", urlencode(&id));
-    let order = s
-        .call::<o::GetShopOrder>(&meta, &OrderId { id })
-        .await
-        .on_page(&here, Role::Seller.refusals())?;
+    let seller = role == Role::Seller;
+    let here = format!("{}/{}", role.list_path(), urlencode(&id));
+    let which = OrderId { id };
+    let order = if seller {
+        s.call::<o::GetShopOrder>(&meta, &which).await
+    } else {
+        s.call::<o::GetMyOrder>(&meta, &which).await
+    }
+    .on_page(&here, role.refusals())?;
     let viewer = Some(viewer);
     let nav = Nav::load(&s, &meta, &viewer, None).await;
-    Ok(order_page(viewer, chrome, nav, order, true, &q))
+    Ok(order_page(viewer, chrome, nav, order, seller, &q))
 }
 
 /// Back to an order page with what happened.
