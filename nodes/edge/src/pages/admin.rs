@@ -21,13 +21,13 @@ use bazaar_subjects::auth::Account;
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
-use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::api::images::{MAX_IMAGE_BYTES, store_image};
 use crate::error::ApiError;
 use crate::extract::{Admin, Meta};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{OnPage, PageError, Refusals};
-use crate::ui::forms::FieldErrors;
+use crate::ui::forms::{FieldErrors, read_multipart, reason};
 use crate::ui::query::{first, is_on, query_pairs};
 
 pub fn routes() -> Router<EdgeState> {
@@ -336,48 +336,23 @@ async fn delete_category(
 /// The site form's fields and its two optional image files (stored).
 async fn read_site_form(
     s: &EdgeState,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<(Vec<(String, String)>, SiteConfigUpdate, FieldErrors), ApiError> {
-    let mut fields = Vec::new();
+    let posted = read_multipart(multipart, &["logo_file", "banner_file"]).await?;
     let mut update = SiteConfigUpdate::default();
     let mut errors = FieldErrors::default();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "logo_file" | "banner_file" => {
-                let bytes = field_bytes(field).await?;
-                if bytes.is_empty() {
-                    continue;
-                }
-                let target = if name == "logo_file" {
-                    ("logo_url", &mut update.logo_url)
-                } else {
-                    ("banner_url", &mut update.banner_url)
-                };
-                match store_image(s, bytes).await {
-                    Ok(img) => *target.1 = Some(img.url),
-                    Err(ApiError(e)) => errors.add(
-                        target.0,
-                        &e.fields
-                            .first()
-                            .map_or(e.message.clone(), |f| f.message.clone()),
-                    ),
-                }
-            }
-            _ => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
-                fields.push((name, text));
-            }
+    for file in posted.files {
+        let (key, url) = if file.field == "logo_file" {
+            ("logo_url", &mut update.logo_url)
+        } else {
+            ("banner_url", &mut update.banner_url)
+        };
+        match store_image(s, file.bytes).await {
+            Ok(img) => *url = Some(img.url),
+            Err(ApiError(e)) => errors.add(key, &reason(&e)),
         }
     }
-    Ok((fields, update, errors))
+    Ok((posted.fields, update, errors))
 }
 
 async fn update_site(

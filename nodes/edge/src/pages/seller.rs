@@ -26,13 +26,13 @@ use bazaar_subjects::{Empty, ErrorEnvelope, FieldError};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::api::images::{MAX_IMAGE_BYTES, store_image};
 use crate::error::ApiError;
 use crate::extract::{Meta, Seller, Viewer};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{OnPage, PageError, Refusals, SELLERS_ONLY};
-use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors};
+use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors, read_multipart, reason};
 use crate::ui::money::{format_price, major_units, parse_price, platform_currency};
 use crate::ui::query::{all, first, query_pairs, query_string};
 use crate::ui::time::human_time;
@@ -828,66 +828,26 @@ async fn edit_form(
     .await)
 }
 
-/// The form's text fields and the photos it carried (not yet stored).
-struct Posted {
-    fields: Vec<(String, String)>,
-    files: Vec<(String, bytes::Bytes)>,
-}
-
-async fn read_multipart(mut multipart: Multipart) -> Result<Posted, ApiError> {
-    let mut posted = Posted {
-        fields: Vec::new(),
-        files: Vec::new(),
-    };
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "files" {
-            let file_name = field.file_name().unwrap_or("photo").to_owned();
-            let bytes = field_bytes(field).await?;
-            // A file input left empty still sends an empty part.
-            if !bytes.is_empty() {
-                posted.files.push((file_name, bytes));
-            }
-        } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
-            posted.fields.push((name, text));
-        }
-    }
-    Ok(posted)
-}
-
 /// Reads the posted form, stores its new photos after the kept ones, and
 /// says what went wrong with any photo.
 async fn read_form(
     s: &EdgeState,
     multipart: Multipart,
 ) -> Result<(ProductForm, Vec<FieldError>), ApiError> {
-    let posted = read_multipart(multipart).await?;
+    let posted = read_multipart(multipart, &["files"]).await?;
     let mut form = ProductForm::from_fields(&posted.fields);
     let removed = all(&posted.fields, "remove_images");
     form.images.retain(|id| !removed.contains(id));
     let mut problems = Vec::new();
-    for (name, bytes) in posted.files {
+    for file in posted.files {
+        let name = file.file_name.as_deref().unwrap_or("photo");
         if form.images.len() >= MAX_IMAGES {
             problems.push(format!("{name}: a product has at most {MAX_IMAGES} photos"));
             continue;
         }
-        match store_image(s, bytes).await {
+        match store_image(s, file.bytes).await {
             Ok(img) => form.images.push(img.id),
-            Err(ApiError(e)) => {
-                let why = e
-                    .fields
-                    .first()
-                    .map_or(e.message.clone(), |f| f.message.clone());
-                problems.push(format!("{name}: {why}"));
-            }
+            Err(ApiError(e)) => problems.push(format!("{name}: {}", reason(&e))),
         }
     }
     let errors = if problems.is_empty() {

@@ -19,13 +19,13 @@ use bazaar_subjects::catalog::{SearchCatalog, SearchProducts, SortOrder};
 use bazaar_subjects::sellers::{self, OpeningHours, Shop, ShopInput, ShopSlug, SocialLink};
 use bazaar_subjects::{Empty, ErrorEnvelope};
 
-use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::api::images::{MAX_IMAGE_BYTES, store_image};
 use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{PageError, Refusal, Refusals};
-use crate::ui::forms::FieldErrors;
+use crate::ui::forms::{FieldErrors, read_multipart, reason};
 use crate::ui::money::format_price;
 
 const FORM_PATH: &str = "/seller/shop";
@@ -325,42 +325,22 @@ struct Posted {
     banner: Option<Result<String, ErrorEnvelope>>,
 }
 
-async fn read_form(s: &EdgeState, mut multipart: Multipart) -> Result<Posted, ApiError> {
+async fn read_form(s: &EdgeState, multipart: Multipart) -> Result<Posted, ApiError> {
+    let form = read_multipart(multipart, &["avatar_file", "banner_file"]).await?;
     let mut posted = Posted {
-        fields: HashMap::new(),
+        fields: form.fields.into_iter().collect(),
         avatar: None,
         banner: None,
     };
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "avatar_file" | "banner_file" => {
-                // A file input left empty still sends an empty part.
-                let bytes = field_bytes(field).await?;
-                if bytes.is_empty() {
-                    continue;
-                }
-                let stored = store_image(s, bytes)
-                    .await
-                    .map(|img| img.id)
-                    .map_err(|e| e.0);
-                if name == "avatar_file" {
-                    posted.avatar = Some(stored);
-                } else {
-                    posted.banner = Some(stored);
-                }
-            }
-            _ => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
-                posted.fields.insert(name, text);
-            }
+    for file in form.files {
+        let stored = store_image(s, file.bytes)
+            .await
+            .map(|img| img.id)
+            .map_err(|e| e.0);
+        if file.field == "avatar_file" {
+            posted.avatar = Some(stored);
+        } else {
+            posted.banner = Some(stored);
         }
     }
     Ok(posted)
@@ -370,10 +350,7 @@ async fn read_form(s: &EdgeState, mut multipart: Multipart) -> Result<Posted, Ap
 fn image_error(field: &str, e: ErrorEnvelope) -> bazaar_subjects::FieldError {
     bazaar_subjects::FieldError {
         field: field.to_owned(),
-        message: e
-            .fields
-            .first()
-            .map_or(e.message.clone(), |f| f.message.clone()),
+        message: reason(&e),
     }
 }
 
