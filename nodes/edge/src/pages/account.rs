@@ -22,7 +22,7 @@ use crate::extract::{Meta, REFRESH_COOKIE, SignedIn, Viewer, cookie_value};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::PageError;
-use crate::ui::forms::FieldErrors;
+use crate::ui::forms::{FieldErrors, reason};
 use crate::ui::query::urlencode;
 
 pub fn routes() -> Router<EdgeState> {
@@ -724,11 +724,7 @@ async fn update_profile(
         Ok(_) => Ok(Redirect::to("/account?saved=1").into_response()),
         Err(e) => {
             let st = AccountState {
-                error: Some(
-                    e.0.fields
-                        .first()
-                        .map_or(e.0.message.clone(), |f| f.message.clone()),
-                ),
+                error: Some(reason(&e.0)),
                 ..Default::default()
             };
             Ok(render_account(&s, &meta, account, st, status_of(&e.0)).await)
@@ -756,12 +752,8 @@ async fn upload_avatar(
     match result {
         Ok(()) => Ok(Redirect::to("/account?saved=1").into_response()),
         Err(e) => {
-            let message =
-                e.0.fields
-                    .first()
-                    .map_or(e.0.message.clone(), |f| f.message.clone());
             let st = AccountState {
-                error: Some(message),
+                error: Some(reason(&e.0)),
                 ..Default::default()
             };
             Ok(render_account(&s, &meta, account, st, status_of(&e.0)).await)
