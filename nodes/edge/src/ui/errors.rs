@@ -314,6 +314,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_refused_call_signs_in_or_speaks_in_the_pages_own_words() {
+        const WORDS: Refusals = Refusals {
+            forbidden: Some(Refusal {
+                title: "Sellers only",
+                message: "Open a seller account to sell.",
+            }),
+            missing: Some("There is no such thing."),
+        };
+        let refused = |status: u16| {
+            let code = match status {
+                401 => bazaar_subjects::ErrorCode::Unauthorized,
+                403 => bazaar_subjects::ErrorCode::Forbidden,
+                _ => bazaar_subjects::ErrorCode::NotFound,
+            };
+            Err::<(), _>(ErrorEnvelope::new(code, "the node's words"))
+        };
+
+        let signed_out = refused(401).on_page("/seller/x", WORDS).unwrap_err();
+        let response = signed_out.into_response();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "/login?next=%2Fseller%2Fx"
+        );
+
+        let response = refused(403)
+            .on_page("/x", WORDS)
+            .unwrap_err()
+            .into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let html = body_text(response).await;
+        assert!(
+            html.contains("Sellers only") && html.contains("Open a seller"),
+            "{html}"
+        );
+
+        let response = refused(404)
+            .on_page("/x", WORDS)
+            .unwrap_err()
+            .into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(
+            body_text(response)
+                .await
+                .contains("There is no such thing.")
+        );
+
+        // Without words of its own, the page says what the node said.
+        let response = refused(403)
+            .on_page("/x", Refusals::NODES)
+            .unwrap_err()
+            .into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(body_text(response).await.contains("the node&#39;s words"));
+    }
+
+    #[tokio::test]
     async fn unknown_api_paths_get_the_envelope_and_unknown_pages_a_page() {
         let app = Router::new().fallback(not_found);
         let api = get_page(app.clone(), "/api/nothing").await;
