@@ -55,6 +55,10 @@ pub struct RetrainArgs {
     pub alpha: f32,
     #[arg(long, default_value_t = 1.0)]
     pub regularization: f32,
+    /// Seed of the factors' initialisation (the same data and seed give the
+    /// same model).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
     /// No progress bars (for logs and tests).
     #[arg(long)]
     pub quiet: bool,
@@ -73,6 +77,7 @@ impl Default for RetrainArgs {
             iterations: 15,
             alpha: 10.0,
             regularization: 1.0,
+            seed: 42,
             quiet: true,
         }
     }
@@ -145,6 +150,7 @@ pub async fn retrain(nats: &async_nats::Client, args: &RetrainArgs) -> anyhow::R
         .iterations(args.iterations)
         .alpha(args.alpha)
         .regularization(args.regularization)
+        .seed(args.seed)
         .check()?;
     let (model, report) = train(args, &params, split, full).await?;
     println!("{report}");
