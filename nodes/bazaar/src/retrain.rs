@@ -343,3 +343,107 @@ pub fn interactions(subject: &str, payload: &[u8], at: OffsetDateTime, out: &mut
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bazaar_recommender::interactions::write_events_csv;
+    use bazaar_subjects::orders::{OrderEvent, OrderStatus, PaymentStatus};
+
+    #[test]
+    fn events_become_interactions_and_match_their_csv() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let mut out = Vec::new();
+        let view = catalog::ProductViewed {
+            product_id: "p1".into(),
+            shop_id: "s".into(),
+            account_id: Some("a1".into()),
+            at: String::new(),
+        };
+        let guest_view = catalog::ProductViewed {
+            account_id: None,
+            ..view.clone()
+        };
+        let cart = orders::CartItemAdded {
+            product_id: "p2".into(),
+            account_id: Some("a1".into()),
+            quantity: 2,
+            at: String::new(),
+        };
+        let wish = orders::WishlistItemAdded {
+            product_id: "p3".into(),
+            account_id: Some("a2".into()),
+            at: String::new(),
+        };
+        let placed = orders::OrderPlaced(OrderEvent {
+            order_id: "o".into(),
+            number: "1".into(),
+            buyer_id: "a2".into(),
+            shop_id: "s".into(),
+            status: OrderStatus::Ordered,
+            payment_status: PaymentStatus::Pending,
+            total: 1,
+            currency: "USD".into(),
+            product_ids: vec!["p1".into(), "p1".into(), "p3".into()],
+            items: Vec::new(),
+        });
+        let json = |v: &dyn erased::Json| v.bytes();
+        interactions(catalog::ProductViewed::SUBJECT, &json(&view), at, &mut out);
+        interactions(
+            catalog::ProductViewed::SUBJECT,
+            &json(&guest_view),
+            at,
+            &mut out,
+        );
+        interactions(orders::CartItemAdded::SUBJECT, &json(&cart), at, &mut out);
+        interactions(
+            orders::WishlistItemAdded::SUBJECT,
+            &json(&wish),
+            at,
+            &mut out,
+        );
+        interactions(orders::OrderPlaced::SUBJECT, &json(&placed), at, &mut out);
+        interactions(orders::OrderPlaced::SUBJECT, b"not json", at, &mut out);
+        let mut seen: Vec<(String, String, Kind)> = out
+            .iter()
+            .map(|i| (i.user.clone(), i.item.clone(), i.kind))
+            .collect();
+        seen.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        assert_eq!(
+            seen,
+            [
+                ("a1".into(), "p1".into(), Kind::View),
+                ("a1".into(), "p2".into(), Kind::CartAdd),
+                ("a2".into(), "p1".into(), Kind::Purchase),
+                ("a2".into(), "p3".into(), Kind::WishlistAdd),
+                ("a2".into(), "p3".into(), Kind::Purchase),
+            ]
+        );
+
+        // The event path and the CSV a data team would export agree.
+        let weights = Weights::default();
+        let from_events = Interactions::from_events(&out, &weights);
+        let mut csv = Vec::new();
+        write_events_csv(&out, &weights, &mut csv).unwrap();
+        let from_csv = Interactions::from_csv(csv.as_slice()).unwrap();
+        for (user, item) in [("a1", "p1"), ("a1", "p2"), ("a2", "p1"), ("a2", "p3")] {
+            assert_eq!(
+                from_events.weight(user, item),
+                from_csv.weight(user, item),
+                "{user} {item}"
+            );
+        }
+        assert_eq!(from_events.nnz(), from_csv.nnz());
+    }
+
+    mod erased {
+        pub trait Json {
+            fn bytes(&self) -> Vec<u8>;
+        }
+        impl<T: serde::Serialize> Json for T {
+            fn bytes(&self) -> Vec<u8> {
+                serde_json::to_vec(self).unwrap()
+            }
+        }
+    }
+}
