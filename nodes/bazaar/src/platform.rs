@@ -15,6 +15,7 @@ pub const DOMAINS: &[Domain] = &[
     Domain::Sellers,
     Domain::Catalog,
     Domain::Orders,
+    Domain::Recommend,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +102,9 @@ pub fn run_node(
             config.stripe = configs.stripe.connect()?;
             Ok(bazaar_orders::run(ctx, db, config, shutdown).await?)
         }),
+        Domain::Recommend => {
+            Box::pin(async move { Ok(bazaar_recommend::run(ctx, shutdown).await?) })
+        }
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
     }
 }

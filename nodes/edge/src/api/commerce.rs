@@ -145,7 +145,7 @@ pub(crate) struct CartSession {
 }
 
 impl CartSession {
-    fn headers(&self) -> AppendHeaders<Vec<(header::HeaderName, HeaderValue)>> {
+    pub(crate) fn headers(&self) -> AppendHeaders<Vec<(header::HeaderName, HeaderValue)>> {
         AppendHeaders(
             self.set_cookie
                 .iter()
