@@ -158,7 +158,7 @@ in
     # The binary's nodes/bazaar/src/platform.rs DOMAINS, in the topology's order.
     "helpers.served-domains" = expect
       (lib.filter helpers.isServed helpers.domains)
-      [ "admin" "auth" "mail" "catalog" "sellers" "orders" ];
+      [ "admin" "auth" "mail" "catalog" "sellers" "orders" "recommend" ];
 
     "helpers.nats-cluster" = expect
       (helpers.natsCluster { name = "bazaar"; port = 6222; routes = [ "nats://a:6222" ]; })
@@ -193,7 +193,7 @@ in
     ] ++ map (d: "bazaar-${d}@1.service") helpers.servedDomains));
 
     "one-box.units" = expect (lib.sort (a: b: a < b) (bazaarUnits oneBox))
-      (lib.sort (a: b: a < b) (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-secrets" ]));
+      (lib.sort (a: b: a < b) (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-retrain" "bazaar-secrets" ]));
 
     "one-box.exec-start" = expect
       {
