@@ -232,8 +232,7 @@ fn progress(quiet: bool, iterations: usize, what: &'static str) -> indicatif::Pr
 
 /// Every interaction on the catalog and orders event streams since `since`:
 /// product views, cart and wishlist adds (signed-in accounts only) and the
-/// products of placed orders. Reviews are not in the events with their
-/// author, so they do not count yet.
+/// products of placed orders, and product reviews with their stars.
 pub async fn read_events(
     js: &jetstream::Context,
     since: OffsetDateTime,
@@ -254,6 +253,7 @@ pub async fn read_events(
             orders::CartItemAdded::SUBJECT.to_owned(),
             orders::WishlistItemAdded::SUBJECT.to_owned(),
             orders::OrderPlaced::SUBJECT.to_owned(),
+            orders::ReviewChanged::SUBJECT.to_owned(),
         ],
         since,
         &mut out,
@@ -340,6 +340,14 @@ pub fn interactions(subject: &str, payload: &[u8], at: OffsetDateTime, out: &mut
                 }
             }
         }
+        s if s == orders::ReviewChanged::SUBJECT => {
+            if let Ok(e) = serde_json::from_slice::<orders::ReviewChanged>(payload)
+                && e.target == orders::ReviewTarget::Product
+                && let (Some(user), Some(stars)) = (&e.author_id, e.stars)
+            {
+                push(user, &e.target_id, Kind::Review(stars));
+            }
+        }
         _ => {}
     }
 }
@@ -387,6 +395,20 @@ mod tests {
             product_ids: vec!["p1".into(), "p1".into(), "p3".into()],
             items: Vec::new(),
         });
+        let review = orders::ReviewChanged {
+            target: orders::ReviewTarget::Product,
+            target_id: "p2".into(),
+            average: 4.0,
+            count: 1,
+            revision: 1,
+            author_id: Some("a2".into()),
+            stars: Some(4),
+        };
+        let shop_review = orders::ReviewChanged {
+            target: orders::ReviewTarget::Shop,
+            target_id: "s".into(),
+            ..review.clone()
+        };
         let json = |v: &dyn erased::Json| v.bytes();
         interactions(catalog::ProductViewed::SUBJECT, &json(&view), at, &mut out);
         interactions(
@@ -404,6 +426,13 @@ mod tests {
         );
         interactions(orders::OrderPlaced::SUBJECT, &json(&placed), at, &mut out);
         interactions(orders::OrderPlaced::SUBJECT, b"not json", at, &mut out);
+        interactions(orders::ReviewChanged::SUBJECT, &json(&review), at, &mut out);
+        interactions(
+            orders::ReviewChanged::SUBJECT,
+            &json(&shop_review),
+            at,
+            &mut out,
+        );
         let mut seen: Vec<(String, String, Kind)> = out
             .iter()
             .map(|i| (i.user.clone(), i.item.clone(), i.kind))
@@ -415,6 +444,7 @@ mod tests {
                 ("a1".into(), "p1".into(), Kind::View),
                 ("a1".into(), "p2".into(), Kind::CartAdd),
                 ("a2".into(), "p1".into(), Kind::Purchase),
+                ("a2".into(), "p2".into(), Kind::Review(4)),
                 ("a2".into(), "p3".into(), Kind::WishlistAdd),
                 ("a2".into(), "p3".into(), Kind::Purchase),
             ]
@@ -426,7 +456,13 @@ mod tests {
         let mut csv = Vec::new();
         write_events_csv(&out, &weights, &mut csv).unwrap();
         let from_csv = Interactions::from_csv(csv.as_slice()).unwrap();
-        for (user, item) in [("a1", "p1"), ("a1", "p2"), ("a2", "p1"), ("a2", "p3")] {
+        for (user, item) in [
+            ("a1", "p1"),
+            ("a1", "p2"),
+            ("a2", "p1"),
+            ("a2", "p2"),
+            ("a2", "p3"),
+        ] {
             assert_eq!(
                 from_events.weight(user, item),
                 from_csv.weight(user, item),
