@@ -9,7 +9,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use bazaar_subjects::ErrorEnvelope;
 use bazaar_subjects::catalog::{self, ProductSlug};
-use bazaar_subjects::orders as o;
 use bazaar_subjects::recommend::{
     ForYouRequest, RecommendForYou, Recommendations, SimilarProducts, SimilarRequest,
 };
@@ -89,18 +88,7 @@ pub async fn cart_also_bought(
     FormQuery(q): FormQuery<Limit>,
 ) -> Result<Response, ApiError> {
     let mut session = cart_session(&s, &meta, &headers).await?;
-    let cart = match session.merged.take() {
-        Some(cart) => cart,
-        None => {
-            s.call::<o::GetCart>(
-                &meta,
-                &o::CartOwner {
-                    guest_id: session.guest_id.clone(),
-                },
-            )
-            .await?
-        }
-    };
+    let cart = session.cart(&s, &meta).await?;
     let answer = crate::pages::cart::also_bought(&s, &meta, &cart, q.get())
         .await
         .map_err(ApiError)?;

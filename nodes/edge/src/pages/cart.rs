@@ -262,18 +262,7 @@ async fn load_cart(
     headers: &HeaderMap,
 ) -> Result<(CartSession, Cart), ErrorEnvelope> {
     let mut session = cart_session(s, meta, headers).await.map_err(|e| e.0)?;
-    let cart = match session.merged.take() {
-        Some(c) => c,
-        None => s
-            .call::<o::GetCart>(
-                meta,
-                &CartOwner {
-                    guest_id: session.guest_id.clone(),
-                },
-            )
-            .await
-            .map_err(|e| e.0)?,
-    };
+    let cart = session.cart(s, meta).await.map_err(|e| e.0)?;
     Ok((session, cart))
 }
 
