@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "listing_sorts",
         sql: include_str!("../migrations/0007_listing_sorts.surql"),
     },
+    Migration {
+        version: 8,
+        name: "chat",
+        sql: include_str!("../migrations/0008_chat.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.

@@ -201,6 +201,24 @@ endpoint!(/// Remove one of the caller's addresses.
     DeleteAddress, "auth.address.delete", Account, AddressId => Empty);
 endpoint!(/// An admin adds another admin.
     AddAdmin, "auth.admin.create", Admin, CreateAdmin => Account);
+endpoint!(/// Where to email an account that is not the caller (chat reminders).
+    /// Node to node only: the edge routes no path to it, and the bus's
+    /// permissions let only the nodes that email people request it.
+    GetContact, "auth.contact.get", Public, AccountRef => Contact);
+
+/// One account, by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccountRef {
+    pub account_id: String,
+}
+
+/// How to reach an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Contact {
+    pub account_id: String,
+    pub name: String,
+    pub email: String,
+}
 
 /// Begin "Sign in with Google": where to send the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

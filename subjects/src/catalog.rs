@@ -17,6 +17,9 @@ pub const EVENTS: Stream = Stream {
 /// The JetStream Object Store bucket holding product (and shop) images,
 /// each stored under its image id (see [`crate::is_image_id`]).
 pub const IMAGES_BUCKET: &str = "images";
+/// The metadata key of an image object naming the account that uploaded it
+/// (only its uploader may send it in a chat message).
+pub const IMAGE_UPLOADER_KEY: &str = "uploader";
 
 /// The most results one page may hold.
 pub const MAX_PAGE_SIZE: u32 = 60;

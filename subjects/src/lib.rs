@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod chat;
 mod error;
 pub mod headers;
 pub mod mail;
@@ -18,6 +19,7 @@ pub mod money;
 pub mod orders;
 pub mod recommend;
 pub mod sellers;
+pub mod socket;
 
 pub use error::{ErrorCode, ErrorEnvelope, FieldError, Validator};
 pub use money::{Currency, Money};
@@ -227,6 +229,24 @@ mod tests {
         check::<sellers::UpdateMyShop>();
         check::<sellers::GetShop>();
         check::<sellers::GetShopCard>();
+        check::<sellers::GetShopOwner>();
+        check::<auth::GetContact>();
+        check::<chat::StartChat>();
+        check::<chat::ListChats>();
+        check::<chat::ListChatMessages>();
+        check::<chat::SendChatMessage>();
+        check::<chat::EditChatMessage>();
+        check::<chat::DeleteChatMessage>();
+        check::<chat::MarkChatRead>();
+        check::<chat::ChatTyping>();
+        check::<chat::MuteChat>();
+        check::<chat::BlockChat>();
+        check::<chat::ReportChat>();
+        check::<chat::JoinChat>();
+        check::<chat::ListChatReports>();
+        check::<chat::CatchUpChat>();
+        check::<chat::GetResponseTime>();
+        check::<chat::AnnouncePresence>();
         check::<sellers::FollowShop>();
         check::<sellers::UnfollowShop>();
         check::<sellers::TopShops>();
@@ -297,6 +317,7 @@ mod tests {
         check::<orders::CartItemAdded>();
         check::<orders::WishlistItemAdded>();
         check::<orders::ReviewChanged>();
+        check::<chat::MessageSent>();
     }
 
     #[test]

@@ -69,6 +69,15 @@ pub enum Email {
         items: Vec<String>,
         link: String,
     },
+    /// A chat message waited unread while its recipient was away.
+    ChatUnread {
+        name: String,
+        /// Who wrote: a shop's name, or the buyer's.
+        from: String,
+        /// The first words of the newest message.
+        preview: String,
+        link: String,
+    },
 }
 
 /// `jobs.mail.send`: send one email.

@@ -185,6 +185,27 @@ impl Endpoint for GetShopCard {
     type Reply = ShopCard;
 }
 
+/// `sellers.shop.owner`: a shop and the account that runs it, by slug. Node
+/// to node only (the chat node routes a buyer's question to the seller):
+/// the edge routes no path to it.
+pub struct GetShopOwner;
+impl Endpoint for GetShopOwner {
+    const SUBJECT: &'static str = "sellers.shop.owner";
+    const DOMAIN: Domain = Domain::Sellers;
+    const ACCESS: Access = Access::Public;
+    type Request = ShopSlug;
+    type Reply = ShopOwner;
+}
+
+/// A shop's identity and its owner's account id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShopOwner {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub owner: String,
+}
+
 /// `sellers.shop.follow`: the caller follows a shop (idempotent).
 pub struct FollowShop;
 impl Endpoint for FollowShop {

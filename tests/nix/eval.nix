@@ -158,7 +158,7 @@ in
     # The binary's nodes/bazaar/src/platform.rs DOMAINS, in the topology's order.
     "helpers.served-domains" = expect
       (lib.filter helpers.isServed helpers.domains)
-      [ "admin" "auth" "mail" "catalog" "sellers" "orders" "recommend" ];
+      [ "admin" "auth" "mail" "catalog" "sellers" "orders" "chat" "recommend" ];
 
     "helpers.nats-cluster" = expect
       (helpers.natsCluster { name = "bazaar"; port = 6222; routes = [ "nats://a:6222" ]; })

@@ -25,6 +25,9 @@ pub enum AuthError {
     /// 404: no such address (or not the caller's).
     #[error("no such address")]
     NoSuchAddress,
+    /// 404: no account has that id.
+    #[error("no such account")]
+    NoSuchAccount,
     /// 409: an account with this email exists already.
     #[error("email taken")]
     EmailTaken,
@@ -68,6 +71,7 @@ impl From<AuthError> for ErrorEnvelope {
                 ErrorEnvelope::unauthorized("your session has ended; sign in again")
             }
             AuthError::NoSuchAddress => ErrorEnvelope::not_found("there is no such address"),
+            AuthError::NoSuchAccount => ErrorEnvelope::not_found("there is no such account"),
             AuthError::EmailTaken => {
                 ErrorEnvelope::conflict("an account with this email exists already")
             }

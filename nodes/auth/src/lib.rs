@@ -86,6 +86,7 @@ pub async fn run(
     .serve::<ResetPassword>(AuthService::reset_password)
     .serve::<ChangePassword>(AuthService::change_password)
     .serve::<GetMe>(AuthService::me)
+    .serve::<GetContact>(AuthService::contact)
     .serve::<UpdateMe>(AuthService::update_me)
     .serve::<ListAddresses>(AuthService::list_addresses)
     .serve::<CreateAddress>(AuthService::create_address)

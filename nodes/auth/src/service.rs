@@ -561,6 +561,19 @@ impl AuthService {
             .into())
     }
 
+    pub async fn contact(&self, req: Request<AccountRef>) -> Result<Contact, AuthError> {
+        let account = self
+            .account_by_id(&req.body.account_id)
+            .await?
+            .ok_or(AuthError::NoSuchAccount)?;
+        let account: Account = account.into();
+        Ok(Contact {
+            account_id: account.id,
+            name: account.name,
+            email: account.email,
+        })
+    }
+
     pub async fn update_me(&self, req: Request<ProfileUpdate>) -> Result<Account, AuthError> {
         let id = caller_id(&req.caller)?;
         let u = req.body;

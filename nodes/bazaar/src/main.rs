@@ -289,6 +289,7 @@ async fn dev(
     nodes.orders.test_payments = !nodes.stripe.enabled();
     edge.test_payments = nodes.orders.test_payments;
     nodes.orders.public_url = edge.public_url.clone();
+    nodes.chat.public_url = edge.public_url.clone();
     let nodes = platform::spawn_all(&ctx, &db, &nodes, &shutdown);
     let public_url = edge.public_url.clone();
     let state = EdgeState::new(

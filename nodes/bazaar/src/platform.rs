@@ -15,6 +15,7 @@ pub const DOMAINS: &[Domain] = &[
     Domain::Sellers,
     Domain::Catalog,
     Domain::Orders,
+    Domain::Chat,
     Domain::Recommend,
 ];
 
@@ -53,6 +54,8 @@ pub struct NodeConfigs {
     pub orders: bazaar_orders::OrdersConfig,
     #[command(flatten)]
     pub stripe: bazaar_stripe::StripeConfig,
+    #[command(flatten)]
+    pub chat: bazaar_chat::ChatConfig,
 }
 
 impl NodeConfigs {
@@ -64,6 +67,7 @@ impl NodeConfigs {
             catalog: bazaar_catalog::CatalogConfig::default(),
             orders: bazaar_orders::OrdersConfig::default(),
             stripe: bazaar_stripe::StripeConfig::default(),
+            chat: bazaar_chat::ChatConfig::default(),
         }
     }
 }
@@ -102,6 +106,9 @@ pub fn run_node(
             config.stripe = configs.stripe.connect()?;
             Ok(bazaar_orders::run(ctx, db, config, shutdown).await?)
         }),
+        Domain::Chat => {
+            Box::pin(async move { Ok(bazaar_chat::run(ctx, db, configs.chat, shutdown).await?) })
+        }
         Domain::Recommend => {
             Box::pin(async move { Ok(bazaar_recommend::run(ctx, shutdown).await?) })
         }

@@ -60,6 +60,7 @@ pub fn template_name(email: &Email) -> &'static str {
         Email::OrderPlaced { .. } => "order_placed",
         Email::OrderUpdate { .. } => "order_update",
         Email::NewOrder { .. } => "new_order",
+        Email::ChatUnread { .. } => "chat_unread",
     }
 }
 
@@ -159,6 +160,19 @@ pub fn render(email: &Email) -> Result<Rendered, askama::Error> {
             owned.push(format!("Pack it from {link}"));
             notice(shop, format!("New order {number}"), &owned)
         }
+        Email::ChatUnread {
+            name,
+            from,
+            preview,
+            link,
+        } => {
+            let owned = vec![
+                format!("{from} wrote to you on Bazaar:"),
+                format!("“{preview}”"),
+                format!("Read and answer at {link}"),
+            ];
+            notice(name, format!("New message from {from}"), &owned)
+        }
     }
 }
 
@@ -225,6 +239,12 @@ mod tests {
                 total: "1.00 USD".into(),
                 items: vec!["1 × Kettle".into()],
                 link: "http://x/seller/orders/2".into(),
+            },
+            Email::ChatUnread {
+                name: "Bea".into(),
+                from: "Ann's Shop".into(),
+                preview: "Yes, it ships <today>".into(),
+                link: "http://x/messages/3".into(),
             },
         ]
     }

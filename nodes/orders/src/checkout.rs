@@ -27,6 +27,7 @@ use bazaar_subjects::orders::{
     CheckoutRequest, CheckoutResult, CheckoutStatus, OrderPaid, OrderPlaced, PaymentMethod,
     PaymentStatus, ShippingAddress,
 };
+use bazaar_subjects::socket::ServerFrame;
 use bazaar_subjects::{Empty, ErrorEnvelope, FieldError, Validator};
 use std::collections::BTreeMap;
 
@@ -739,6 +740,15 @@ impl OrdersStore {
         });
         match placed.await {
             Ok(placed) => {
+                for note in &notes {
+                    let text = |k: &str| note[k].as_str().unwrap_or_default().to_owned();
+                    let frame = ServerFrame::Notification {
+                        title: text("title"),
+                        body: text("body"),
+                        link: note["link"].as_str().map(str::to_owned),
+                    };
+                    self.push(&text("account"), frame).await;
+                }
                 self.after_placed(row, &placed, payment_status).await;
                 Ok(Some(placed))
             }

@@ -8,6 +8,7 @@ use bazaar_runtime::{Caller, NodeContext, NodeError, RequestMeta};
 use bazaar_schema::Db;
 use bazaar_subjects::mail::{Email, SendEmail};
 use bazaar_subjects::orders::is_guest_id;
+use bazaar_subjects::socket::{ServerFrame, deliver_subject};
 use bazaar_subjects::{Endpoint, Event, mail, orders};
 
 use crate::{OrdersConfig, OrdersError};
@@ -78,6 +79,11 @@ impl OrdersStore {
         body: String,
         link: Option<String>,
     ) {
+        let title_body_link = ServerFrame::Notification {
+            title: title.clone(),
+            body: body.clone(),
+            link: link.clone(),
+        };
         let r = self
             .db
             .query("CREATE notification SET account = $account, title = $title, body = $body, link = $link RETURN NONE")
@@ -89,6 +95,25 @@ impl OrdersStore {
             .and_then(|r| r.check());
         if let Err(e) = r {
             tracing::warn!(error = %e, "notification not stored");
+            return;
+        }
+        self.push(account, title_body_link).await;
+    }
+
+    /// Tells the account's open sockets, on whichever edge, about a new
+    /// in-app notification, so its badge updates without a reload. Nothing
+    /// is lost when no socket listens: the notification is stored.
+    pub(crate) async fn push(&self, account: &str, frame: ServerFrame) {
+        let payload = match serde_json::to_vec(&frame) {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        if let Err(e) = self
+            .nats
+            .publish(deliver_subject(account), payload.into())
+            .await
+        {
+            tracing::warn!(error = %e, "live notification not sent");
         }
     }
 }

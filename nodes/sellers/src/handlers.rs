@@ -4,7 +4,7 @@ use bazaar_runtime::Request;
 use bazaar_subjects::Empty;
 use bazaar_subjects::sellers::{
     FollowState, OnboardingLink, PayoutStatus, Shop, ShopCard, ShopCards, ShopId, ShopIds,
-    ShopInput, ShopPage, ShopPayoutAccounts, ShopSlug, TopShopsRequest,
+    ShopInput, ShopOwner, ShopPage, ShopPayoutAccounts, ShopSlug, TopShopsRequest,
 };
 
 use crate::{SellersError, SellersStore};
@@ -59,4 +59,8 @@ pub(crate) async fn payout_accounts(
     req: Request<ShopIds>,
 ) -> Reply<ShopPayoutAccounts> {
     s.payout_accounts(&req.body).await
+}
+
+pub(crate) async fn owner(s: &SellersStore, req: Request<ShopSlug>) -> Reply<ShopOwner> {
+    s.owner(&req.body.slug).await
 }

@@ -21,7 +21,7 @@ use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::sellers::{
     ConnectPayouts, CreateShop, FollowShop, GetMyShop, GetPayoutAccounts, GetPayoutStatus, GetShop,
-    GetShopCard, TopShops, UnfollowShop, UpdateMyShop,
+    GetShopCard, GetShopOwner, TopShops, UnfollowShop, UpdateMyShop,
 };
 
 /// Serves the sellers domain until `shutdown`.
@@ -44,6 +44,7 @@ pub async fn run(
         .serve::<UpdateMyShop>(handlers::update)
         .serve::<GetShop>(handlers::page)
         .serve::<GetShopCard>(handlers::card)
+        .serve::<GetShopOwner>(handlers::owner)
         .serve::<FollowShop>(handlers::follow)
         .serve::<UnfollowShop>(handlers::unfollow)
         .serve::<TopShops>(handlers::top)

@@ -14,8 +14,8 @@ use bazaar_schema::{
 };
 use bazaar_subjects::admin::{CategorySlug, GetCategory};
 use bazaar_subjects::sellers::{
-    self, FollowState, Shop, ShopCard, ShopCards, ShopChanged, ShopFollowed, ShopInput, ShopPage,
-    TopShopsRequest,
+    self, FollowState, Shop, ShopCard, ShopCards, ShopChanged, ShopFollowed, ShopInput, ShopOwner,
+    ShopPage, TopShopsRequest,
 };
 use bazaar_subjects::{ErrorCode, ErrorEnvelope, Validator};
 use serde::Deserialize;
@@ -391,6 +391,19 @@ impl SellersStore {
             }
         };
         Ok(ShopPage { shop, following })
+    }
+
+    pub async fn owner(&self, slug: &str) -> Result<ShopOwner, SellersError> {
+        let row = self
+            .row_where("slug", slug.to_owned())
+            .await?
+            .ok_or(SellersError::NoSuchShop)?;
+        Ok(ShopOwner {
+            id: row.shop.id,
+            slug: row.shop.slug,
+            name: row.shop.name,
+            owner: row.owner,
+        })
     }
 
     pub async fn card(&self, id: &str) -> Result<ShopCard, SellersError> {
