@@ -13,12 +13,14 @@ mod error;
 mod extract;
 mod health;
 mod openapi;
+mod presence;
 mod state;
 
 /// REST under `/api` (and the few redirects and files that belong with it):
 /// each handler parses, calls one subject and maps the answer.
 mod api {
     pub(crate) mod auth;
+    pub(crate) mod chat;
     pub(crate) mod commerce;
     pub(crate) mod google;
     pub(crate) mod images;
@@ -27,6 +29,7 @@ mod api {
     pub(crate) mod reviews;
     pub(crate) mod shops;
     pub(crate) mod site;
+    pub(crate) mod socket;
     pub(crate) mod stripe_webhook;
 }
 
@@ -96,6 +99,8 @@ pub fn app(state: EdgeState) -> Router {
         .merge(pages::shops::routes())
         .merge(api::products::routes())
         .merge(api::recommend::routes())
+        .merge(api::socket::routes())
+        .merge(api::chat::routes())
         .merge(api::commerce::routes())
         .merge(api::reviews::routes())
         .merge(api::stripe_webhook::routes())

@@ -5,7 +5,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::{auth, commerce, images, products, recommend, reviews, shops, site};
+use crate::api::{auth, chat, commerce, images, products, recommend, reviews, shops, site};
 use crate::health;
 use crate::state::EdgeState;
 
@@ -60,6 +60,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(commerce::Doc::openapi());
     doc.merge(reviews::Doc::openapi());
     doc.merge(recommend::Doc::openapi());
+    doc.merge(chat::Doc::openapi());
     doc
 }
 

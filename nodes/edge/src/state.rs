@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) images: OnceCell<ObjectStore>,
     /// Signs guest cart cookies.
     pub(crate) cart_key: [u8; 32],
+    /// The accounts with a socket open here, and their heartbeats.
+    pub(crate) presence: Arc<crate::presence::Presence>,
 }
 
 impl EdgeState {
@@ -50,6 +52,7 @@ impl EdgeState {
                 rate_limits: OnceCell::new(),
                 images: OnceCell::new(),
                 cart_key: cart_key(config.cookie_secret.as_deref()),
+                presence: Arc::default(),
                 nats,
                 request_timeout,
                 domains,

@@ -113,8 +113,8 @@ pub async fn upload(
     multipart: Multipart,
 ) -> Result<Response, ApiError> {
     // The auth node judges the token; anonymous uploads stop here.
-    s.call::<GetMe>(&meta, &Empty {}).await?;
-    let uploaded = store_upload(&s, multipart).await?;
+    let me = s.call::<GetMe>(&meta, &Empty {}).await?;
+    let uploaded = store_upload(&s, multipart, Some(&me.id)).await?;
     Ok((StatusCode::CREATED, Json(uploaded)).into_response())
 }
 
@@ -122,6 +122,7 @@ pub async fn upload(
 pub(crate) async fn store_upload(
     s: &EdgeState,
     mut multipart: Multipart,
+    uploader: Option<&str>,
 ) -> Result<Uploaded, ApiError> {
     let mut bytes = None;
     while let Some(field) = multipart
@@ -134,7 +135,7 @@ pub(crate) async fn store_upload(
         }
     }
     let bytes = bytes.ok_or_else(|| invalid("choose an image file"))?;
-    store_image(s, bytes).await
+    store_image(s, bytes, uploader).await
 }
 
 /// Reads one multipart field whole; a body over the route's limit is a 413.
@@ -154,8 +155,13 @@ pub(crate) async fn field_bytes(
 }
 
 /// Checks and stores one uploaded image's bytes with its thumbnail; shared by
-/// the upload API, the avatar form and the shop form.
-pub(crate) async fn store_image(s: &EdgeState, bytes: bytes::Bytes) -> Result<Uploaded, ApiError> {
+/// the upload API, the avatar form and the shop form. The uploader, when
+/// known, is recorded with it: only they may send it in a chat message.
+pub(crate) async fn store_image(
+    s: &EdgeState,
+    bytes: bytes::Bytes,
+    uploader: Option<&str>,
+) -> Result<Uploaded, ApiError> {
     if bytes.is_empty() {
         return Err(invalid("the file is empty"));
     }
@@ -179,6 +185,15 @@ pub(crate) async fn store_image(s: &EdgeState, bytes: bytes::Bytes) -> Result<Up
         let meta = ObjectMetadata {
             name,
             description: Some(content_type.to_owned()),
+            metadata: uploader
+                .map(|u| {
+                    [(
+                        bazaar_subjects::catalog::IMAGE_UPLOADER_KEY.to_owned(),
+                        u.to_owned(),
+                    )]
+                    .into()
+                })
+                .unwrap_or_default(),
             ..Default::default()
         };
         store

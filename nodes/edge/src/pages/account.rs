@@ -739,7 +739,7 @@ async fn upload_avatar(
     multipart: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
     let account = account_of(viewer)?;
-    let result = match crate::api::images::store_upload(&s, multipart).await {
+    let result = match crate::api::images::store_upload(&s, multipart, Some(&account.id)).await {
         Ok(img) => {
             let update = ProfileUpdate {
                 name: None,

@@ -347,7 +347,7 @@ async fn read_site_form(
         } else {
             ("banner_url", &mut update.banner_url)
         };
-        match store_image(s, file.bytes).await {
+        match store_image(s, file.bytes, None).await {
             Ok(img) => *url = Some(img.url),
             Err(ApiError(e)) => errors.add(key, &reason(&e)),
         }

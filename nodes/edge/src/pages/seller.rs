@@ -845,7 +845,7 @@ async fn read_form(
             problems.push(format!("{name}: a product has at most {MAX_IMAGES} photos"));
             continue;
         }
-        match store_image(s, file.bytes).await {
+        match store_image(s, file.bytes, None).await {
             Ok(img) => form.images.push(img.id),
             Err(ApiError(e)) => problems.push(format!("{name}: {}", reason(&e))),
         }

@@ -333,7 +333,7 @@ async fn read_form(s: &EdgeState, multipart: Multipart) -> Result<Posted, ApiErr
         banner: None,
     };
     for file in form.files {
-        let stored = store_image(s, file.bytes)
+        let stored = store_image(s, file.bytes, None)
             .await
             .map(|img| img.id)
             .map_err(|e| e.0);
