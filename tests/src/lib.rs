@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod oidc;
 pub mod smtp_server;
+pub mod socket;
 pub mod story;
 pub mod stripe;
 
@@ -31,6 +32,7 @@ pub struct Platform {
     pub http: reqwest::Client,
     pub base_url: String,
     pub configs: platform::NodeConfigs,
+    edge_config: EdgeConfig,
     signer: TokenSigner,
     shutdown: Shutdown,
     nodes: Vec<JoinHandle<Result<(), platform::PlatformError>>>,
@@ -153,10 +155,11 @@ impl Platform {
             nats,
             Duration::from_secs(5),
             platform::DOMAINS.to_vec(),
-            edge,
+            edge.clone(),
         );
         tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
         let platform = Self {
+            edge_config: edge,
             nats_server,
             ctx,
             db,
@@ -181,6 +184,30 @@ impl Platform {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// Another edge on its own port and NATS connection, as a second box
+    /// would run it: its base URL. It stops with the platform.
+    pub async fn start_edge(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("edge binds");
+        let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let nats = connect_nats(self.nats_server.url(), "bazaar-test-edge")
+            .await
+            .expect("nats connects");
+        let edge = EdgeConfig {
+            public_url: base_url.clone(),
+            ..self.edge_config.clone()
+        };
+        let state = EdgeState::new(
+            nats,
+            Duration::from_secs(5),
+            platform::DOMAINS.to_vec(),
+            edge,
+        );
+        tokio::spawn(bazaar_edge::serve(listener, state, self.shutdown.clone()));
+        base_url
     }
 
     /// Keeps a temp dir alive as long as the platform.

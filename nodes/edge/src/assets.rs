@@ -32,6 +32,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../static/storefront.js"),
     },
     Asset {
+        name: "live.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../static/live.js"),
+    },
+    Asset {
         name: "logo.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../static/logo.svg"),

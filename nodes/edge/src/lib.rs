@@ -39,6 +39,7 @@ mod pages {
     pub(crate) mod admin;
     pub(crate) mod cart;
     pub(crate) mod mailbox;
+    pub(crate) mod messages;
     pub(crate) mod orders;
     pub(crate) mod reviews;
     pub(crate) mod seller;
@@ -106,6 +107,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(api::stripe_webhook::routes())
         .merge(pages::cart::routes())
         .merge(pages::orders::routes())
+        .merge(pages::messages::routes())
         .merge(pages::reviews::routes())
         .merge(pages::storefront::routes())
         .merge(pages::seller::routes())

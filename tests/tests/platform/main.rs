@@ -3,6 +3,7 @@
 
 mod browser;
 mod catalog;
+mod chat;
 mod commerce;
 mod email;
 mod foundation;

@@ -30,10 +30,7 @@ pub struct Doc;
 pub fn routes() -> Router<EdgeState> {
     Router::new()
         .route("/api/conversations", get(list).post(start))
-        .route(
-            "/api/conversations/{id}/messages",
-            get(messages).post(send),
-        )
+        .route("/api/conversations/{id}/messages", get(messages).post(send))
         .route(
             "/api/conversations/{id}/messages/{seq}",
             patch(edit).delete(delete),

@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::Router;
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::auth::{Account, GetMe};
 use bazaar_subjects::chat::{
@@ -48,8 +48,9 @@ pub fn routes() -> Router<EdgeState> {
     Router::new().route("/ws", get(upgrade))
 }
 
-/// Upgrades a signed-in caller (cookie or Bearer token) from an allowed
-/// origin; 401 for the signed out, 403 for a foreign page.
+/// Upgrades a signed-in caller (cookie or Bearer token) from one of our own
+/// pages (or a client that sends no `Origin`, which has no cookies to
+/// abuse); 401 for the signed out, 403 for a foreign page.
 async fn upgrade(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -57,8 +58,8 @@ async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or_default();
-        if !origin_allowed(&s, origin) {
+        let origin = origin.to_str().unwrap_or_default().to_ascii_lowercase();
+        if !crate::middleware::csrf::own_origins(&s, &headers).contains(&origin) {
             return Err(ApiError(ErrorEnvelope::forbidden(
                 "this page may not open a socket here",
             )));
@@ -72,13 +73,6 @@ async fn upgrade(
             let span = tracing::info_span!("socket", account = %account.id);
             session(s, meta, account, socket).instrument(span)
         }))
-}
-
-/// The site's own origin, or one of the configured CORS origins.
-fn origin_allowed(s: &EdgeState, origin: &str) -> bool {
-    let config = &s.inner.config;
-    let own = config.public_url.trim_end_matches('/');
-    origin == own || config.cors_origins.iter().any(|o| o == origin)
 }
 
 fn text(frame: &ServerFrame) -> Message {

@@ -23,14 +23,9 @@ fn origin_of(url: &str) -> Option<String> {
     ))
 }
 
-pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let h = req.headers();
-    let has_session =
-        cookie_value(h, ACCESS_COOKIE).is_some() || cookie_value(h, REFRESH_COOKIE).is_some();
-    if safe || !has_session {
-        return next.run(req).await;
-    }
+/// The origins our own pages are served from: the public URL, the
+/// configured CORS origins, and the host this request was sent to.
+pub(crate) fn own_origins(state: &EdgeState, h: &axum::http::HeaderMap) -> Vec<String> {
     let config = &state.inner.config;
     let host = h
         .get(header::HOST)
@@ -45,6 +40,18 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
     allowed.extend(origin_of(&config.public_url));
     allowed.push(format!("http://{host}"));
     allowed.push(format!("https://{host}"));
+    allowed
+}
+
+pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let h = req.headers();
+    let has_session =
+        cookie_value(h, ACCESS_COOKIE).is_some() || cookie_value(h, REFRESH_COOKIE).is_some();
+    if safe || !has_session {
+        return next.run(req).await;
+    }
+    let allowed = own_origins(&state, h);
     let from = h
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())

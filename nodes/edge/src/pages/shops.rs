@@ -457,6 +457,53 @@ struct ShopPageView {
     /// "1000+" past the catalog's count limit; empty when there are none.
     total_products: String,
     reviews: Option<crate::pages::reviews::ReviewsBlock>,
+    /// "Usually answers within 2 hours", once a conversation was answered.
+    answers: Option<String>,
+}
+
+/// How fast the shop answers buyers' questions, in words; `None` before
+/// its first answer or when the chat node does not answer.
+async fn response_time(
+    s: &EdgeState,
+    meta: &bazaar_runtime::RequestMeta,
+    shop_id: &str,
+) -> Option<String> {
+    let shop = bazaar_subjects::chat::ShopRef {
+        shop_id: shop_id.to_owned(),
+    };
+    let time = s
+        .call::<bazaar_subjects::chat::GetResponseTime>(meta, &shop)
+        .await
+        .ok()?;
+    Some(format!(
+        "Usually answers {}",
+        answer_time(time.average_secs?)
+    ))
+}
+
+/// "within a minute", "within 20 minutes", "within 3 hours", "within 2 days".
+fn answer_time(secs: i64) -> String {
+    let (n, unit) = match secs {
+        ..=60 => return "within a minute".to_owned(),
+        61..=3_599 => ((secs + 59) / 60, "minute"),
+        3_600..=86_399 => ((secs + 3_599) / 3_600, "hour"),
+        _ => ((secs + 86_399) / 86_400, "day"),
+    };
+    format!("within {n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer_time;
+
+    #[test]
+    fn answer_times_read_like_people_say_them() {
+        assert_eq!(answer_time(5), "within a minute");
+        assert_eq!(answer_time(61), "within 2 minutes");
+        assert_eq!(answer_time(3_600), "within 1 hour");
+        assert_eq!(answer_time(7_000), "within 2 hours");
+        assert_eq!(answer_time(90_000), "within 2 days");
+    }
 }
 
 fn hours_lines(hours: &[OpeningHours]) -> Vec<HoursLine> {
@@ -532,10 +579,12 @@ async fn shop_page(
         &page.shop.id,
     )
     .await;
+    let answers = response_time(&s, &meta, &page.shop.id).await;
     Ok(ShopPageView {
         viewer,
         chrome,
         reviews,
+        answers,
         hours: hours_lines(&page.shop.opening_hours),
         initial: page
             .shop
