@@ -104,6 +104,41 @@ impl Browser {
         el.send_keys(value).await.expect("type");
     }
 
+    /// Types into the first element matching `css` (a textarea, say).
+    pub async fn type_into(&self, css: &str, value: &str) {
+        let el = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("nothing matches {css}: {e}"));
+        el.send_keys(value).await.expect("type");
+    }
+
+    /// Waits until the page's HTML contains `text` (for what arrives live).
+    pub async fn wait_for_text(&self, text: &str) -> String {
+        let mut html = String::new();
+        for _ in 0..100 {
+            html = self.source().await;
+            if html.contains(text) {
+                return html;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("never saw {text:?} in {html}");
+    }
+
+    /// Signs in through the sign-in form of the site at `base_url`.
+    pub async fn sign_in(&self, base_url: &str, email: &str, password: &str) {
+        self.goto(&format!("{base_url}/login")).await;
+        self.fill("email", email).await;
+        self.fill("password", password).await;
+        self.click("form[action='/login'] button[type=submit]")
+            .await;
+        self.wait_for_path("/").await;
+    }
+
     /// Clicks the first element matching `css`.
     pub async fn click(&self, css: &str) {
         self.client

@@ -11,6 +11,7 @@ use bazaar_subjects::chat::{
     Messages, ResponseTime, ShopRef, Side,
 };
 use bazaar_subjects::socket::{ClientFrame, ServerFrame, deliver_subject};
+use bazaar_tests::browser::Browser;
 use bazaar_tests::socket::Socket;
 use bazaar_tests::story::{envelope, ok_as};
 use bazaar_tests::{Options, Platform};
@@ -785,4 +786,216 @@ async fn an_unread_message_brings_an_offline_seller_one_reminder_email() {
         2,
         "sign-up code and one reminder"
     );
+}
+
+#[tokio::test]
+async fn in_two_browsers_on_two_edges_a_buyer_asks_and_the_seller_answers_live() {
+    let p = Platform::spawn().await;
+    let (_seller, _buyer, _shop, item) = shop_and_buyer(&p).await;
+    let edge_b = p.start_edge().await;
+    let password = "a long and secret password";
+    let buyer = Browser::start().await;
+    let seller = Browser::start().await;
+    buyer
+        .sign_in(&p.base_url, "bea@example.com", password)
+        .await;
+    seller
+        .sign_in(&edge_b, "anna-audio@example.com", password)
+        .await;
+
+    // The buyer asks from the product page.
+    buyer
+        .goto(&p.url(&format!("/products/{}", item["slug"].as_str().unwrap())))
+        .await;
+    buyer.click("form.ask-seller button[type=submit]").await;
+    buyer.wait_for_text("About <a href=").await;
+    let conversation = buyer.path().await;
+    let id = conversation.trim_start_matches("/messages/").to_owned();
+    wait_until_live(&buyer).await;
+    buyer
+        .type_into("textarea[name=text]", "Does it come with <b>valves</b>?")
+        .await;
+    buyer.click("form[data-send] button[type=submit]").await;
+    buyer.wait_for_text("valves").await;
+
+    // The seller finds it in the shop inbox, escaped as typed.
+    seller.goto(&format!("{edge_b}/seller/messages")).await;
+    let inbox = seller.wait_for_text("Bea Buyer").await;
+    assert!(
+        inbox.contains("valves") && !inbox.contains("<b>valves"),
+        "{inbox}"
+    );
+    seller.goto(&format!("{edge_b}/seller/messages/{id}")).await;
+    wait_until_live(&seller).await;
+
+    // Both pages stay where they are (no reload) while messages arrive.
+    for b in [&buyer, &seller] {
+        b.client
+            .execute("window.stillHere = true", vec![])
+            .await
+            .unwrap();
+    }
+    seller
+        .type_into("textarea[name=text]", "Yes, a matched set of four.")
+        .await;
+    seller.click("form[data-send] button[type=submit]").await;
+    buyer.wait_for_text("a matched set of four").await;
+    buyer
+        .type_into("textarea[name=text]", "Wonderful, ordering now")
+        .await;
+    buyer.click("form[data-send] button[type=submit]").await;
+    seller.wait_for_text("ordering now").await;
+    for b in [&buyer, &seller] {
+        let kept = b
+            .client
+            .execute("return window.stillHere === true", vec![])
+            .await
+            .unwrap();
+        assert_eq!(kept, serde_json::Value::Bool(true), "the page reloaded");
+    }
+    // What the buyer typed is text on the seller's page, never markup.
+    let bold = seller
+        .client
+        .execute(
+            "return document.querySelectorAll('.messages b').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bold, json!(0));
+    buyer.close().await;
+    seller.close().await;
+}
+
+/// Waits until the page's script has its socket open.
+async fn wait_until_live(b: &Browser) {
+    for _ in 0..100 {
+        let live = b
+            .client
+            .execute("return document.documentElement.dataset.live || ''", vec![])
+            .await
+            .unwrap();
+        if live == json!("on") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the page never went live");
+}
+
+#[tokio::test]
+async fn without_javascript_the_forms_post_and_the_inboxes_count_unread() {
+    let p = Platform::spawn().await;
+    let (seller, buyer, shop, item) = shop_and_buyer(&p).await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // "Ask the seller" is a form: it lands on the conversation page.
+    let r = no_redirects
+        .post(p.url("/messages/start"))
+        .bearer_auth(&buyer)
+        .form(&[
+            ("shop_slug", shop["slug"].as_str().unwrap()),
+            ("product_id", item["id"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(page.starts_with("/messages/"), "{page}");
+    let html = p
+        .http
+        .get(p.url(&page))
+        .bearer_auth(&buyer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("No messages yet"), "{html}");
+    assert!(html.contains("Tube Amplifier"));
+
+    // The message form posts and comes back to the message.
+    let r = no_redirects
+        .post(p.url(&page))
+        .bearer_auth(&buyer)
+        .form(&[
+            ("client_id", "form-1"),
+            ("text", "Is <i>this</i> still available?"),
+            ("back", page.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], format!("{page}#m1").as_str());
+    // An empty message comes back with why.
+    let r = no_redirects
+        .post(p.url(&page))
+        .bearer_auth(&buyer)
+        .form(&[
+            ("client_id", "form-2"),
+            ("text", "   "),
+            ("back", page.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("error="));
+
+    // The shop inbox shows one unread, escaped; reading it clears the count.
+    let inbox = p
+        .http
+        .get(p.url("/seller/messages"))
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(inbox.contains("Bea Buyer"), "{inbox}");
+    assert!(inbox.contains("aria-label=\"1 unread\""), "{inbox}");
+    assert!(
+        inbox.contains("&lt;i&gt;this&lt;/i&gt;") || inbox.contains("&#60;i&#62;this"),
+        "{inbox}"
+    );
+    let id = page.trim_start_matches("/messages/");
+    let html = p
+        .http
+        .get(p.url(&format!("/seller/messages/{id}")))
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("still available?"));
+    assert!(!html.contains("<i>this</i>"));
+    let inbox = p
+        .http
+        .get(p.url("/seller/messages"))
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!inbox.contains("1 unread"), "{inbox}");
+    // A stranger gets the friendly refusal page, not the conversation.
+    let stranger = p.sign_up_buyer("eve@example.com").await;
+    let r = p
+        .http
+        .get(p.url(&page))
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!r.text().await.unwrap().contains("still available"));
 }
