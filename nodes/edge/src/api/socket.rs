@@ -39,6 +39,8 @@ pub const SEND_QUEUE: usize = 256;
 /// Frames larger than this close the socket (the protocol's limit, with room
 /// for the error frame that answers a frame over [`MAX_CLIENT_FRAME_BYTES`]).
 const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+/// Bytes read from a socket at a time.
+const READ_BUFFER: usize = 4 * 1024;
 /// How long one write to a client may take before it counts as not reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The close code for a client that did not keep up (RFC 6455: policy).
@@ -66,7 +68,12 @@ async fn upgrade(
         }
     }
     let account = s.call::<GetMe>(&meta, &Empty {}).await?;
+    // Small buffers: most sockets are idle most of the time, and the
+    // library's 128 KiB defaults would cost a quarter MiB per tab.
     Ok(ws
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(HARD_FRAME_LIMIT * 2)
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .on_upgrade(move |socket| {
