@@ -878,11 +878,11 @@ in
       (store { services.bazaar.edge = { port = 65535; instances = 2; }; });
 
     "rejects.unserved-domain" = rejects
-      "nodes.chat.enable: this version of bazaar does not serve\nthe chat domain yet"
-      (store { services.bazaar.nodes.chat.enable = true; });
+      "nodes.logs.enable: this version of bazaar does not serve\nthe logs domain yet"
+      (store { services.bazaar.nodes.logs.enable = true; });
 
     "rejects.unserved-domains" = rejects
-      "services.bazaar.nodes.chat.enable and services.bazaar.nodes.logs.enable: this version of bazaar does not serve\nthe chat and logs domains yet"
+      "services.bazaar.nodes.logs.enable: this version of bazaar does not serve\nthe logs domain yet"
       (store { services.bazaar.nodes = lib.genAttrs unserved (_: { enable = true; }); });
 
     "rejects.unserved-domain-on-three-boxes" = rejects
