@@ -163,11 +163,13 @@ fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// Per-IP limits on every `/api` request and every form post.
+/// Per-IP limits on every `/api` request, socket and form post.
 pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    // Every API call, and every form post (sign-in and sign-up pages included).
-    let limited = path.starts_with("/api/") || req.method() == axum::http::Method::POST;
+    // Every API call, every socket opened, and every form post (sign-in and
+    // sign-up pages included).
+    let limited =
+        path.starts_with("/api/") || path == "/ws" || req.method() == axum::http::Method::POST;
     if !limited {
         return next.run(req).await;
     }
