@@ -29,6 +29,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// A buyer's sending half, shared by the sends in flight.
+type Sender = Arc<Mutex<SplitSink<Ws, Message>>>;
 
 #[derive(Debug, Parser)]
 #[command(about = "Chat delivery latency and throughput over websockets on two edges")]
@@ -121,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
     let setup: Vec<(String, String, String)> = setup.into_iter().collect::<anyhow::Result<_>>()?;
 
     let before = rss_kib();
-    let mut senders: Vec<(Arc<Mutex<SplitSink<Ws, Message>>>, String)> = Vec::new();
+    let mut senders: Vec<(Sender, String)> = Vec::new();
     let mut receivers = Vec::new();
     let opened: Vec<anyhow::Result<(Ws, Ws, String)>> = stream::iter(setup)
         .map(|(buyer, seller, id)| {
@@ -209,8 +211,11 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let got = received.load(Ordering::Relaxed);
-    let h = histogram.lock().unwrap_or_else(|e| e.into_inner());
-    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let (p50, p99, max) = {
+        let h = histogram.lock().unwrap_or_else(|e| e.into_inner());
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        (ms(0.50), ms(0.99), h.max() as f64 / 1000.0)
+    };
     println!(
         "sent {sent} at {} msg/s target over {:.1} s; delivered {got} ({:.0} msg/s)",
         args.rate,
@@ -219,11 +224,8 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "delivery latency, send to receive: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(0.50),
-        ms(0.99),
-        h.max() as f64 / 1000.0
+        p50, p99, max
     );
-    drop(h);
     p.stop().await;
     Ok(())
 }

@@ -492,20 +492,6 @@ fn answer_time(secs: i64) -> String {
     format!("within {n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::answer_time;
-
-    #[test]
-    fn answer_times_read_like_people_say_them() {
-        assert_eq!(answer_time(5), "within a minute");
-        assert_eq!(answer_time(61), "within 2 minutes");
-        assert_eq!(answer_time(3_600), "within 1 hour");
-        assert_eq!(answer_time(7_000), "within 2 hours");
-        assert_eq!(answer_time(90_000), "within 2 days");
-    }
-}
-
 fn hours_lines(hours: &[OpeningHours]) -> Vec<HoursLine> {
     DAYS.iter()
         .filter_map(|(day, label)| {
@@ -680,5 +666,14 @@ mod tests {
         assert_eq!(rows[0].slots[0], ("09:00".to_owned(), "17:00".to_owned()));
         assert_eq!(rows[1].slots.len(), SLOTS);
         assert_eq!(form.link_rows().len(), 3);
+    }
+
+    #[test]
+    fn answer_times_read_like_people_say_them() {
+        assert_eq!(answer_time(5), "within a minute");
+        assert_eq!(answer_time(61), "within 2 minutes");
+        assert_eq!(answer_time(3_600), "within 1 hour");
+        assert_eq!(answer_time(7_000), "within 2 hours");
+        assert_eq!(answer_time(90_000), "within 2 days");
     }
 }
