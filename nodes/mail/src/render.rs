@@ -241,10 +241,10 @@ mod tests {
                 link: "http://x/seller/orders/2".into(),
             },
             Email::ChatUnread {
-                name: "Bea".into(),
-                from: "Ann's Shop".into(),
-                preview: "Yes, it ships <today>".into(),
-                link: "http://x/messages/3".into(),
+                name: "Ann".into(),
+                from: "Bea Buyer".into(),
+                preview: "Does it ship today?".into(),
+                link: "http://x/seller/messages/3".into(),
             },
         ]
     }
@@ -285,6 +285,12 @@ mod tests {
                 purpose: CodePurpose::PasswordReset,
                 valid_minutes: 10,
             },
+            Email::ChatUnread {
+                name: hostile.into(),
+                from: hostile.into(),
+                preview: hostile.into(),
+                link: "http://x/messages/3".into(),
+            },
         ] {
             let r = render(&email).unwrap();
             assert!(!r.html.contains("<script>"), "{}", r.html);
@@ -309,7 +315,8 @@ mod tests {
                 "password_changed",
                 "order_placed",
                 "order_update",
-                "new_order"
+                "new_order",
+                "chat_unread"
             ]
         );
     }
