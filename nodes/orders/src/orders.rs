@@ -468,6 +468,24 @@ impl OrdersStore {
         req: &MarkRead,
     ) -> Result<Notifications, OrdersError> {
         let me = account(caller)?;
+        // Ids are what `notifications` listed: record keys, never query text.
+        let plausible = |id: &String| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        let mut v = bazaar_subjects::Validator::default();
+        v.check(
+            req.ids.len() <= 100,
+            "ids",
+            "mark at most 100 notifications at a time",
+        );
+        v.check(
+            req.ids.iter().all(plausible),
+            "ids",
+            "use the ids the notifications list gave",
+        );
+        v.finish().map_err(OrdersError::Invalid)?;
         if req.ids.is_empty() {
             self.db
                 .query("UPDATE notification SET read = true WHERE account = $me AND read = false RETURN NONE")

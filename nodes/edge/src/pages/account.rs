@@ -169,8 +169,7 @@ fn signed_in(state: &EdgeState, session: &Session, to: &str) -> Response {
 }
 
 fn safe_next(next: Option<&str>) -> String {
-    // Only same-site paths: never an open redirect.
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+    next.filter(|n| crate::ui::redirect::is_local_path(n))
         .unwrap_or("/")
         .to_owned()
 }

@@ -948,7 +948,7 @@ fn note_view(n: Notification) -> NoteView {
             .link
             // Our own nodes write these links, always to this site.
             .map(|l| path_of(&l).map(str::to_owned).unwrap_or(l))
-            .filter(|l| l.starts_with('/') && !l.starts_with("//")),
+            .filter(|l| crate::ui::redirect::is_local_path(l)),
         read: n.read,
     }
 }

@@ -380,7 +380,7 @@ async fn send(
 ) -> Result<Response, PageError> {
     let back = form
         .get("back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .filter(|b| crate::ui::redirect::is_local_path(b))
         .cloned()
         .unwrap_or_else(|| path_for(Side::Buyer, &id));
     let request = SendMessage {

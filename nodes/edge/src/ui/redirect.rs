@@ -25,3 +25,42 @@ pub(crate) fn with_error(path: &str, message: &str) -> Redirect {
 fn with_message(path: &str, key: &str, message: &str) -> Redirect {
     Redirect::to(&format!("{path}?{key}={}", urlencode(message)))
 }
+
+/// Whether `next` (as decoded from the form or query) is a path on this
+/// site and nothing else: one `/`, then anything but `/` or `\`, and no
+/// control character or whitespace anywhere. Browsers drop tabs and
+/// newlines from URLs and read `\` as `/`, so `/\t/evil.example` or
+/// `/\\evil.example` would leave the site.
+pub(crate) fn is_local_path(next: &str) -> bool {
+    let mut chars = next.chars();
+    chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && !next
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed() {
+        for ok in ["/", "/account", "/orders/1?tab=x#y", "/shops/caf%C3%A9"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "account",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "https://evil.example",
+            "/path\\..\\x",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+    }
+}
