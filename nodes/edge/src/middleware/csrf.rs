@@ -48,7 +48,11 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
     let h = req.headers();
     let has_session =
         cookie_value(h, ACCESS_COOKIE).is_some() || cookie_value(h, REFRESH_COOKIE).is_some();
-    if safe || !has_session {
+    // Page forms are judged signed in or not: a hostile page must not sign
+    // a visitor into the attacker's account (login CSRF). API calls without
+    // our cookies carry a bearer token, which a hostile page cannot forge.
+    let form = !req.uri().path().starts_with("/api/");
+    if safe || !(has_session || form) {
         return next.run(req).await;
     }
     let allowed = own_origins(&state, h);
@@ -98,6 +102,7 @@ mod tests {
         .await;
         Router::new()
             .route("/cart/add", post(|| async { "added" }))
+            .route("/api/cart/items", post(|| async { "added" }))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 middleware,
@@ -154,11 +159,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_post_without_our_cookies_is_not_judged() {
+    async fn an_api_call_without_our_cookies_is_not_judged() {
         // API clients with a bearer token send no cookies: nothing to forge.
+        let request = Request::post("/api/cart/items")
+            .header("host", "shop.example")
+            .header("origin", "https://evil.example")
+            .body(Body::empty())
+            .unwrap();
+        let response = app().await.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_cross_site_form_post_is_refused_even_signed_out() {
+        // Login CSRF: a hostile page posting our sign-in form.
         assert_eq!(
             status(&[("origin", "https://evil.example")]).await,
-            StatusCode::OK
+            StatusCode::FORBIDDEN
         );
+        assert_eq!(
+            status(&[("sec-fetch-site", "cross-site")]).await,
+            StatusCode::FORBIDDEN
+        );
+        // A client that says nothing of where it comes from is not a browser
+        // on another site.
+        assert_eq!(status(&[]).await, StatusCode::OK);
     }
 }
