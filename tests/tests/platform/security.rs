@@ -65,3 +65,31 @@ async fn signing_in_never_sends_the_browser_to_another_site() {
         assert_eq!(r.headers()["location"], lands, "{next:?}");
     }
 }
+
+#[tokio::test]
+async fn the_sign_in_form_has_the_strict_limit_of_the_sign_in_api() {
+    let p = bazaar_tests::Platform::spawn_with(bazaar_tests::Options {
+        edge: bazaar_edge::EdgeConfig {
+            auth_rate_limit_per_minute: 5,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let r = p
+            .http
+            .post(p.url("/login"))
+            .form(&[
+                ("email", format!("guess{i}@example.com")),
+                ("password", "wrong password, again".to_owned()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert_eq!(&statuses[5..], &[429, 429], "{statuses:?}");
+}

@@ -132,12 +132,23 @@ fn too_many(retry_after: u64) -> ApiError {
     ))
 }
 
-/// Paths that send codes or check passwords get the stricter per-IP limit.
+/// Paths that send codes or check passwords get the stricter per-IP limit,
+/// whether an API client or a page's form calls them.
 fn is_auth_path(path: &str) -> bool {
     path.starts_with("/api/register/")
         || matches!(
             path,
-            "/api/login" | "/api/forgot-password" | "/api/reset-password" | "/api/refresh-token"
+            "/api/login"
+                | "/api/forgot-password"
+                | "/api/reset-password"
+                | "/api/refresh-token"
+                | "/login"
+                | "/signup"
+                | "/seller/signup"
+                | "/verify"
+                | "/verify/resend"
+                | "/forgot-password"
+                | "/reset-password"
         )
 }
 
@@ -252,7 +263,10 @@ mod tests {
         ] {
             assert!(is_auth_path(path), "{path}");
         }
-        for path in ["/api/products", "/api/cart", "/login"] {
+        for path in ["/login", "/signup", "/verify", "/forgot-password", "/reset-password"] {
+            assert!(is_auth_path(path), "the form at {path}");
+        }
+        for path in ["/api/products", "/api/cart", "/cart/add"] {
             assert!(!is_auth_path(path), "{path}");
         }
     }
