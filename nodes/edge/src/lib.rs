@@ -65,6 +65,7 @@ mod test_support;
 /// Layers every request passes through.
 mod middleware {
     pub(crate) mod csrf;
+    pub(crate) mod headers;
     pub(crate) mod page_errors;
     pub(crate) mod ratelimit;
     pub(crate) mod session;
@@ -133,6 +134,7 @@ pub fn app(state: EdgeState) -> Router {
             middleware::csrf::middleware,
         ))
         .with_state(state.clone())
+        .layer(axum::middleware::from_fn(middleware::headers::middleware))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(cors)
         .layer(TimeoutLayer::with_status_code(
