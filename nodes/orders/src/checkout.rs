@@ -240,6 +240,7 @@ impl OrdersStore {
             return self.same_key(&meta, existing, &hash).await;
         }
         let plan = self.plan(&meta, &buyer, body).await?;
+        self.refuse_own_shop(&req.caller, &meta).await?;
         let id = new_id();
         let created = self
             .db
@@ -280,6 +281,40 @@ impl OrdersStore {
             payment_intent: None,
         };
         self.advance(&meta, row).await
+    }
+
+    /// A seller cannot buy from their own shop: it would let them inflate
+    /// their sales and review their own products.
+    async fn refuse_own_shop(
+        &self,
+        caller: &bazaar_runtime::Caller,
+        meta: &RequestMeta,
+    ) -> Result<(), OrdersError> {
+        if !matches!(
+            caller.role(),
+            Some(bazaar_subjects::Role::Seller | bazaar_subjects::Role::Admin)
+        ) {
+            return Ok(());
+        }
+        let shop = match self
+            .call::<bazaar_subjects::sellers::GetMyShop>(meta, &bazaar_subjects::Empty {})
+            .await
+        {
+            Ok(shop) => shop,
+            Err(OrdersError::Upstream(e)) if e.status == 404 => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let cart = self.cart(meta, &format!("a:{}", account(caller)?)).await?;
+        if cart.shops.iter().any(|s| s.shop_id == shop.id) {
+            return Err(field_error(
+                "cart",
+                format!(
+                    "your cart holds products of your own shop, {}: remove them to check out",
+                    shop.name
+                ),
+            ));
+        }
+        Ok(())
     }
 
     async fn same_key(

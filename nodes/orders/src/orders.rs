@@ -472,7 +472,9 @@ impl OrdersStore {
         let plausible = |id: &String| {
             !id.is_empty()
                 && id.len() <= 64
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         };
         let mut v = bazaar_subjects::Validator::default();
         v.check(

@@ -10,7 +10,11 @@ use serde_json::json;
 async fn marking_notifications_read_refuses_ids_it_never_gave_out() {
     let p = Platform::spawn().await;
     let buyer = p.sign_up_buyer("nina@example.com").await;
-    for ids in [json!([""]), json!(["x'; DELETE notification; --"]), json!(["a".repeat(65)])] {
+    for ids in [
+        json!([""]),
+        json!(["x'; DELETE notification; --"]),
+        json!(["a".repeat(65)]),
+    ] {
         let r = p
             .send(
                 Method::POST,
@@ -92,4 +96,52 @@ async fn the_sign_in_form_has_the_strict_limit_of_the_sign_in_api() {
     }
     assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
     assert_eq!(&statuses[5..], &[429, 429], "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_seller_cannot_buy_from_their_own_shop() {
+    let p = crate::commerce::with_test_payments().await;
+    crate::catalog::categories(&p).await;
+    let (seller_a, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
+    let (seller_b, _) = p.seller_with_shop("Ben's Books", "electronics").await;
+    let amp = crate::catalog::create(
+        &p,
+        &seller_a,
+        &crate::commerce::cod_product("Tube Amplifier", 40_000, 5),
+    )
+    .await;
+    let book = crate::catalog::create(
+        &p,
+        &seller_b,
+        &crate::commerce::cod_product("Poetry Collection", 2_500, 10),
+    )
+    .await;
+    // Anna puts her own amplifier and Ben's book in her cart.
+    crate::commerce::add(&p, &seller_a, &amp["id"], 1).await;
+    crate::commerce::add(&p, &seller_a, &book["id"], 1).await;
+    let body = json!({ "address": crate::commerce::address(), "payment": "cod" });
+    let r = crate::commerce::checkout(&p, &seller_a, "own-1", body.clone()).await;
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422, "{e:?}");
+    assert_eq!(e.fields[0].field, "cart");
+    assert!(e.fields[0].message.contains("Anna's Audio"), "{e:?}");
+    // Without her own product she checks out Ben's book as any buyer would.
+    let cart: bazaar_subjects::orders::Cart =
+        ok_as(p.send(Method::GET, "/api/cart", &seller_a, None).await).await;
+    let own_line = cart
+        .lines
+        .iter()
+        .find(|l| l.product_id == amp["id"].as_str().unwrap())
+        .unwrap();
+    let r = p
+        .send(
+            Method::DELETE,
+            &format!("/api/cart/items/{}", own_line.line_id),
+            &seller_a,
+            None,
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = crate::commerce::checkout(&p, &seller_a, "own-2", body).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
 }

@@ -263,7 +263,13 @@ mod tests {
         ] {
             assert!(is_auth_path(path), "{path}");
         }
-        for path in ["/login", "/signup", "/verify", "/forgot-password", "/reset-password"] {
+        for path in [
+            "/login",
+            "/signup",
+            "/verify",
+            "/forgot-password",
+            "/reset-password",
+        ] {
             assert!(is_auth_path(path), "the form at {path}");
         }
         for path in ["/api/products", "/api/cart", "/cart/add"] {
