@@ -1,13 +1,16 @@
-//! One-time codes in JetStream KV: stored hashed, gone after 5 minutes, locked
-//! after 5 wrong tries, sent at most once a minute and 5 times an hour per
+//! One-time codes in JetStream KV: stored as a keyed hash (HMAC-SHA-256
+//! with a key derived from the token-signing key, so a read of the bucket
+//! reveals neither codes nor addresses), gone after 5 minutes, locked after
+//! 5 wrong tries, sent at most once a minute and 5 times an hour per
 //! address. Every change is compare-and-set, so all copies of the auth node
 //! enforce one limit.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::AuthError;
 
@@ -20,6 +23,8 @@ const MAX_WRONG_TRIES: u32 = 5;
 pub struct Codes {
     codes: kv::Store,
     sends: kv::Store,
+    /// The HMAC key of every stored hash.
+    key: [u8; 32],
 }
 
 #[derive(Serialize, Deserialize)]
@@ -35,17 +40,15 @@ struct Sends {
     last_sent: i64,
 }
 
-fn sha(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
+/// HMAC-SHA-256 of the parts (NUL-separated), in hex. Six-digit codes
+/// hashed without a key are reversed by trying all million.
+fn keyed(key: &[u8; 32], parts: &[&str]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
+        mac.update(p.as_bytes());
+        mac.update(&[0]);
     }
-    hex::encode(h.finalize())
-}
-
-fn key(purpose: &str, email: &str) -> String {
-    format!("{purpose}.{}", sha(&[email]))
+    hex::encode(mac.finalize().into_bytes())
 }
 
 fn now() -> i64 {
@@ -70,17 +73,26 @@ fn new_code() -> Result<String, AuthError> {
 }
 
 impl Codes {
-    pub async fn open(js: &jetstream::Context) -> Result<Self, bazaar_runtime::NodeError> {
+    pub async fn open(
+        js: &jetstream::Context,
+        key: [u8; 32],
+    ) -> Result<Self, bazaar_runtime::NodeError> {
         use bazaar_runtime::jetstream::ensure_kv;
         Ok(Self {
             codes: ensure_kv(js, "auth_codes", CODE_TTL).await?,
             sends: ensure_kv(js, "auth_code_sends", Duration::from_secs(3600)).await?,
+            key,
         })
+    }
+
+    /// The bucket key for an address's pending code of one purpose.
+    fn key(&self, purpose: &str, email: &str) -> String {
+        format!("{purpose}.{}", keyed(&self.key, &[email]))
     }
 
     /// Records one more `purpose` email sent to `email`, or says how long to wait.
     pub async fn allow_send(&self, purpose: &str, email: &str) -> Result<(), AuthError> {
-        let k = key(purpose, email);
+        let k = self.key(purpose, email);
         for _ in 0..10 {
             let entry = self.sends.entry(&k).await.map_err(kv_err)?;
             let (held, revision) = match &entry {
@@ -132,13 +144,13 @@ impl Codes {
     ) -> Result<String, AuthError> {
         let code = new_code()?;
         let pending = Pending {
-            code_hash: sha(&[purpose, email, &code]),
+            code_hash: keyed(&self.key, &[purpose, email, &code]),
             wrong_tries: 0,
             payload,
         };
         let bytes = serde_json::to_vec(&pending).map_err(kv_err)?;
         self.codes
-            .put(key(purpose, email), bytes.into())
+            .put(self.key(purpose, email), bytes.into())
             .await
             .map_err(kv_err)?;
         Ok(code)
@@ -146,7 +158,7 @@ impl Codes {
 
     /// The payload waiting behind a code, without using the code.
     pub async fn pending<T: DeserializeOwned>(&self, purpose: &str, email: &str) -> Option<T> {
-        let bytes = self.codes.get(key(purpose, email)).await.ok()??;
+        let bytes = self.codes.get(self.key(purpose, email)).await.ok()??;
         serde_json::from_slice::<Pending<T>>(&bytes)
             .ok()
             .map(|p| p.payload)
@@ -160,7 +172,7 @@ impl Codes {
         email: &str,
         code: &str,
     ) -> Result<T, AuthError> {
-        let k = key(purpose, email);
+        let k = self.key(purpose, email);
         for _ in 0..10 {
             let Some(entry) = self.codes.entry(&k).await.map_err(kv_err)? else {
                 return Err(AuthError::BadCode);
@@ -175,7 +187,7 @@ impl Codes {
             if pending.wrong_tries >= MAX_WRONG_TRIES {
                 return Err(AuthError::CodeLocked);
             }
-            if pending.code_hash == sha(&[purpose, email, code]) {
+            if pending.code_hash == keyed(&self.key, &[purpose, email, code]) {
                 // Only one redeemer wins: the delete names the revision it saw.
                 if self
                     .codes

@@ -103,7 +103,7 @@ impl AuthService {
         Ok(Self {
             db,
             js: ctx.jetstream.clone(),
-            codes: Codes::open(&ctx.jetstream).await?,
+            codes: Codes::open(&ctx.jetstream, signer.derived_key("one-time codes")).await?,
             signer,
             google: crate::google::Google::open(google, &ctx.jetstream).await?,
         })

@@ -89,13 +89,32 @@ impl TokenVerifier {
 #[derive(Clone)]
 pub struct TokenSigner {
     key: EncodingKey,
+    /// A secret only the holders of the private key know, for keyed hashes
+    /// (see [`TokenSigner::derived_key`]).
+    secret: [u8; 32],
 }
 
 impl TokenSigner {
     pub fn from_pem(pem: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
+        use sha2::Digest;
+        let mut secret = sha2::Sha256::new();
+        secret.update(b"bazaar derived secret\0");
+        secret.update(pem);
         Ok(Self {
             key: EncodingKey::from_ed_pem(pem)?,
+            secret: secret.finalize().into(),
         })
+    }
+
+    /// A 32-byte key for one `purpose` (e.g. hashing one-time codes), derived
+    /// from the private key: every copy of the auth node derives the same
+    /// one, and nobody without the private key can.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret)
+            .expect("HMAC takes a key of any length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {

@@ -145,3 +145,61 @@ async fn a_seller_cannot_buy_from_their_own_shop() {
     let r = crate::commerce::checkout(&p, &seller_a, "own-2", body).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
 }
+
+#[tokio::test]
+async fn a_read_of_the_code_bucket_reveals_neither_codes_nor_addresses() {
+    use futures::StreamExt;
+    use sha2::{Digest, Sha256};
+    let p = Platform::spawn().await;
+    let email = "quinn@example.com";
+    let r = p
+        .http
+        .post(p.url("/api/register/user"))
+        .json(&json!({ "name": "Quinn", "email": email, "password": "a long and secret password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let code = bazaar_tests::six_digit_code(&p.last_email(email).await.text).unwrap();
+
+    // Whoever reads the bucket (the bus is all they need) sees keys and
+    // hashes, and nothing in them is the address or the code unkeyed.
+    let bucket = p.ctx.jetstream.get_key_value("auth_codes").await.unwrap();
+    let keys: Vec<String> = bucket
+        .keys()
+        .await
+        .unwrap()
+        .filter_map(|k| async move { k.ok() })
+        .collect()
+        .await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let unkeyed = |parts: &[&str]| {
+        let mut h = Sha256::new();
+        for part in parts {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(h.finalize())
+    };
+    assert!(!keys[0].contains(&unkeyed(&[email])), "{}", keys[0]);
+    assert!(!keys[0].contains(email));
+    let stored = String::from_utf8(bucket.get(&keys[0]).await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(!stored.contains(&code), "{stored}");
+    let purpose = keys[0].split('.').next().unwrap();
+    // Trying every six-digit code against the stored hash finds nothing.
+    let held: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    let hash = held["code_hash"].as_str().unwrap();
+    let found = (0..1_000_000u32)
+        .map(|n| format!("{n:06}"))
+        .find(|c| unkeyed(&[purpose, email, c]) == hash);
+    assert_eq!(found, None);
+    // And the code still works.
+    let r = p
+        .http
+        .post(p.url("/api/register/verify"))
+        .json(&json!({ "email": email, "otp": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+}
