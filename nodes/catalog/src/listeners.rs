@@ -312,6 +312,7 @@ async fn tally(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bazaar_subjects::Currency;
     use bazaar_subjects::orders::{OrderEventItem, OrderStatus, PaymentStatus};
 
     fn order(id: &str) -> OrderEvent {
@@ -323,7 +324,7 @@ mod tests {
             status: OrderStatus::Ordered,
             payment_status: PaymentStatus::Pending,
             total: 100,
-            currency: "USD".into(),
+            currency: Currency::USD,
             product_ids: vec!["p1".into()],
             items: vec![OrderEventItem {
                 product_id: "p1".into(),

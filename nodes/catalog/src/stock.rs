@@ -425,7 +425,7 @@ fn reserved_lines(
             shop_name: p.shop_name.clone(),
             seller: stored.seller.clone(),
             unit_price: p.price,
-            currency: p.currency.clone(),
+            currency: p.currency,
             quantity: *quantity,
             cash_on_delivery: p.cash_on_delivery,
         });

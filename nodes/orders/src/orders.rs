@@ -10,7 +10,7 @@ use bazaar_subjects::orders::{
     OrderEvent, OrderEventItem, OrderList, OrderRefunded, OrderStatus, OrderStatusChanged,
     OrderSummary, PaymentMethod, PaymentStatus,
 };
-use bazaar_subjects::{Money, Role, Validator};
+use bazaar_subjects::{Role, Validator};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -49,7 +49,7 @@ impl StoredOrder {
             payment_method: o.payment_method,
             payment_status: o.payment_status,
             total: o.total,
-            currency: o.currency.clone(),
+            currency: o.currency,
             item_count: o.items.iter().map(|i| i.quantity).sum(),
             created_at: o.created_at.clone(),
         }
@@ -65,7 +65,7 @@ impl StoredOrder {
             status: o.status,
             payment_status: o.payment_status,
             total: o.total,
-            currency: o.currency.clone(),
+            currency: o.currency,
             product_ids: o.items.iter().map(|i| i.product_id.clone()).collect(),
             items: event_items(&o.items),
         }
@@ -267,7 +267,7 @@ impl OrdersStore {
         self.notify(
             &o.buyer_id,
             format!("Order {}: {}", o.number, status.label()),
-            format!("{} — {}", o.shop_name, Money::of(o.total, &o.currency)),
+            format!("{} — {}", o.shop_name, o.total()),
             Some(format!("/orders/{}", o.id)),
         )
         .await;

@@ -20,10 +20,10 @@ use bazaar_runtime::lease::Lease;
 use bazaar_runtime::{NodeError, RequestMeta, Shutdown};
 use bazaar_schema::take_rows;
 use bazaar_stripe::{NewCheckoutSession, PaymentLine};
-use bazaar_subjects::Job;
 use bazaar_subjects::catalog::Reservation;
 use bazaar_subjects::orders::{self, CheckoutStatus, PaymentNotification, PaymentStatus};
 use bazaar_subjects::sellers::{GetPayoutAccounts, ShopIds};
+use bazaar_subjects::{Currency, Job};
 use futures::StreamExt;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -120,7 +120,7 @@ impl OrdersStore {
             let result = stripe
                 .create_checkout_session(NewCheckoutSession {
                     checkout_id: &row.id,
-                    currency: &row.plan.currency,
+                    currency: row.plan.currency.code(),
                     lines,
                     customer_email: row.plan.buyer_email.as_deref(),
                     success_url: format!("{base}/checkout/{}", row.id),
@@ -389,7 +389,7 @@ impl OrdersStore {
         struct Due {
             id: String,
             payout: i64,
-            currency: String,
+            currency: Currency,
             stripe_account: String,
             payment_intent: String,
         }
@@ -414,7 +414,7 @@ impl OrdersStore {
                 .transfer(
                     &format!("transfer-order-{}", d.id),
                     d.payout,
-                    &d.currency,
+                    d.currency.code(),
                     &d.stripe_account,
                     checkout_id,
                     charge.as_deref(),

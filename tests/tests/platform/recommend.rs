@@ -13,7 +13,7 @@ use bazaar_recommender::Weights;
 use bazaar_recommender::synthetic::{self, SyntheticConfig};
 use bazaar_subjects::orders::{OrderEvent, OrderPlaced, OrderStatus, PaymentStatus};
 use bazaar_subjects::recommend::ModelPointer;
-use bazaar_subjects::{Event, catalog};
+use bazaar_subjects::{Currency, Event, catalog};
 use bazaar_tests::Platform;
 use serde_json::{Value, json};
 
@@ -203,7 +203,7 @@ fn placed(buyer: &str, products: &[&str]) -> OrderPlaced {
         status: OrderStatus::Ordered,
         payment_status: PaymentStatus::Pending,
         total: 100,
-        currency: "USD".to_owned(),
+        currency: Currency::USD,
         product_ids: products.iter().map(|s| (*s).to_owned()).collect(),
         items: Vec::new(),
     })

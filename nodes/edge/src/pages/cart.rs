@@ -33,7 +33,6 @@ use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
 use crate::ui::errors::PageError;
 use crate::ui::forms::FieldErrors;
-use crate::ui::money::format_price;
 use crate::ui::query::urlencode;
 use crate::ui::redirect::{sign_in_first, with_error, with_notice};
 use crate::ui::time::human_time;
@@ -103,10 +102,6 @@ fn path_of(url: &str) -> Option<&str> {
     rest.find('/').map(|i| &rest[i..])
 }
 
-fn money(minor: i64, currency: &str) -> String {
-    format_price(minor, currency)
-}
-
 // ---------------------------------------------------------------- cart
 
 struct LineView {
@@ -167,14 +162,14 @@ fn cart_view(cart: &Cart) -> CartView {
                     options: options(&l.color, &l.size),
                     quantity: l.quantity,
                     max: l.stock.clamp(1, 99),
-                    unit: money(l.unit_price, &l.currency),
-                    total: money(l.line_total, &l.currency),
+                    unit: l.unit_price().to_string(),
+                    total: l.line_total().to_string(),
                     available: l.available,
                 })
                 .collect(),
-            subtotal: money(shop.subtotal, &cart.currency),
-            discount: (shop.discount > 0).then(|| money(shop.discount, &cart.currency)),
-            total: money(shop.total, &cart.currency),
+            subtotal: cart.money(shop.subtotal).to_string(),
+            discount: (shop.discount > 0).then(|| cart.money(shop.discount).to_string()),
+            total: cart.money(shop.total).to_string(),
         })
         .collect::<Vec<_>>();
     // Lines of a shop the cart did not group (unavailable ones) still show.
@@ -192,8 +187,8 @@ fn cart_view(cart: &Cart) -> CartView {
             options: options(&l.color, &l.size),
             quantity: l.quantity,
             max: l.stock.clamp(1, 99),
-            unit: money(l.unit_price, &l.currency),
-            total: money(l.line_total, &l.currency),
+            unit: l.unit_price().to_string(),
+            total: l.line_total().to_string(),
             available: l.available,
         })
         .collect();
@@ -201,18 +196,18 @@ fn cart_view(cart: &Cart) -> CartView {
         groups.push(ShopGroup {
             shop_name: "Unavailable".into(),
             lines: loose,
-            subtotal: money(0, &cart.currency),
+            subtotal: cart.money(0).to_string(),
             discount: None,
-            total: money(0, &cart.currency),
+            total: cart.money(0).to_string(),
         });
     }
     CartView {
         groups,
         notices: cart.notices.iter().map(|n| n.message.clone()).collect(),
         coupon: cart.coupon.as_ref().map(|c| c.code.clone()),
-        subtotal: money(cart.subtotal, &cart.currency),
-        discount: (cart.discount > 0).then(|| money(cart.discount, &cart.currency)),
-        total: money(cart.total, &cart.currency),
+        subtotal: cart.subtotal().to_string(),
+        discount: (cart.discount > 0).then(|| cart.discount().to_string()),
+        total: cart.total().to_string(),
         item_count: cart.item_count,
         can_checkout: cart.lines.iter().any(|l| l.available),
     }
@@ -494,7 +489,7 @@ async fn wishlist_page(
         .items
         .into_iter()
         .map(|i| WishView {
-            price: money(i.price, &i.currency),
+            price: i.price().to_string(),
             product_id: i.product_id,
             slug: i.slug,
             title: i.title,
@@ -904,7 +899,7 @@ async fn result_page(
             id: o.id.clone(),
             number: o.number.clone(),
             shop_name: o.shop_name.clone(),
-            total: money(o.total, &o.currency),
+            total: o.total().to_string(),
             status: o.status.label().to_owned(),
         })
         .collect();
