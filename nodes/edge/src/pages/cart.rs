@@ -17,7 +17,7 @@ use bazaar_subjects::auth::{self as a, Account, Address};
 use bazaar_subjects::orders::{
     self as o, AddToCart, ApplyCoupon, Cart, CartOwner, CheckoutId, CheckoutRequest,
     CheckoutResult, CheckoutStatus, MarkRead, Notification, PaymentMethod, RemoveCartLine,
-    ShippingAddress, UpdateCartLine, Wishlist, WishlistChange,
+    UpdateCartLine, Wishlist, WishlistChange,
 };
 use bazaar_subjects::recommend::{
     AlsoBought, AlsoBoughtRequest, RecommendationSource, Recommendations,
@@ -29,6 +29,7 @@ use crate::api::commerce::{CartSession, cart_session};
 use crate::extract::{Meta, SignedIn, Viewer};
 use crate::pages::storefront::{Card, RECOMMENDATION_CARDS, recommendation_cards};
 use crate::state::EdgeState;
+use crate::ui::address::AddressFields;
 use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
 use crate::ui::errors::PageError;
@@ -607,20 +608,9 @@ struct CheckoutForm {
     idempotency_key: String,
     #[serde(default)]
     address_id: String,
-    #[serde(default)]
-    full_name: String,
-    #[serde(default)]
-    line1: String,
-    #[serde(default)]
-    line2: String,
-    #[serde(default)]
-    city: String,
-    #[serde(default)]
-    postal_code: String,
-    #[serde(default)]
-    country: String,
-    #[serde(default)]
-    phone: String,
+    /// A new address, when `address_id` is `new`.
+    #[serde(flatten)]
+    address: AddressFields,
     #[serde(default)]
     payment: String,
 }
@@ -696,7 +686,7 @@ async fn render_checkout(
     // A fresh key per rendered form: a double submit of this form orders once,
     // a corrected resubmission after a refusal is a new attempt.
     form.idempotency_key = uuid::Uuid::new_v4().simple().to_string();
-    if form.address_id.is_empty() && form.full_name.is_empty() {
+    if form.address_id.is_empty() && form.address.full_name.is_empty() {
         if let Some(a) = addresses
             .iter()
             .find(|a| a.fields.is_default)
@@ -772,11 +762,6 @@ async fn render_checkout(
         .into_response())
 }
 
-fn optional(v: &str) -> Option<String> {
-    let v = v.trim();
-    (!v.is_empty()).then(|| v.to_owned())
-}
-
 async fn place(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -802,18 +787,7 @@ async fn place(
         }
     };
     let (address_id, address) = if form.address_id.is_empty() || form.address_id == "new" {
-        (
-            None,
-            Some(ShippingAddress {
-                full_name: form.full_name.trim().to_owned(),
-                line1: form.line1.trim().to_owned(),
-                line2: optional(&form.line2),
-                city: form.city.trim().to_owned(),
-                postal_code: form.postal_code.trim().to_owned(),
-                country: form.country.trim().to_uppercase(),
-                phone: optional(&form.phone),
-            }),
-        )
+        (None, Some(form.address.address()))
     } else {
         (Some(form.address_id.clone()), None)
     };
