@@ -28,7 +28,7 @@ pub(crate) struct AddressFields {
 pub(crate) struct AddressField {
     /// The form field it posts.
     pub name: &'static str,
-    /// The element id, unique on the page.
+    /// The element id (one address form a page).
     pub id: String,
     pub label: &'static str,
     pub autocomplete: &'static str,
@@ -60,7 +60,8 @@ impl AddressFields {
     pub(crate) fn inputs(&self, scope: &str) -> Vec<AddressField> {
         let input = |name: &'static str, label, autocomplete, value: &String| AddressField {
             name,
-            id: format!("address-{}", name.replace('_', "-")),
+            // The ids checkout always had: `postal_code` is `postal-code`.
+            id: name.replace('_', "-"),
             label,
             autocomplete,
             value: value.clone(),
@@ -126,7 +127,7 @@ mod tests {
         let city = inputs.iter().find(|i| i.name == "city").unwrap();
         assert_eq!(city.value, "Berlin");
         assert_eq!(city.error_key, "address.city");
-        assert_eq!(inputs[4].id, "address-postal-code");
+        assert_eq!(inputs[4].id, "postal-code");
         assert_eq!(typed.inputs("")[0].error_key, "full_name");
     }
 }
