@@ -237,7 +237,7 @@ async fn deleted_out_of_stock_and_already_bought_products_are_never_recommended(
         body["stock"] = json!(stock);
         made.push(crate::catalog::create(&p, &seller, &body).await);
     }
-    let id = |i: usize| made[i]["id"].as_str().unwrap().to_owned();
+    let id = |i: usize| made[i].id.clone();
     let (bought, deleted, empty) = (id(0), id(1), id(2));
     let buyer = p.sign_up_buyer("bea@example.com").await;
     let me = get(&p, "/api/me", Some(&buyer)).await;
@@ -297,7 +297,7 @@ async fn deleted_out_of_stock_and_already_bought_products_are_never_recommended(
     assert!(!shown.is_empty(), "{for_you}");
     assert!(never.iter().all(|n| !shown.contains(n)), "{for_you}");
 
-    let slug = made[3]["slug"].as_str().unwrap();
+    let slug = &made[3].slug;
     let similar = get(&p, &format!("/api/products/{slug}/similar"), Some(&buyer)).await;
     let shown = ids(&similar);
     assert!(!shown.contains(&id(3)), "{similar}");
