@@ -3,7 +3,7 @@
 //! give the stock back once; notifications for everyone involved.
 
 use bazaar_runtime::{Caller, Request};
-use bazaar_schema::take_rows;
+use bazaar_schema::{take_count, take_rows};
 use bazaar_subjects::mail::Email;
 use bazaar_subjects::orders::{
     AdvanceOrder, ListOrders, MarkRead, Notification, Notifications, Order, OrderCancelled,
@@ -174,10 +174,7 @@ impl OrdersStore {
             .await?
             .check()?;
         let rows: Vec<StoredOrder> = take_rows(&mut res, 0)?;
-        let total = take_rows::<serde_json::Value>(&mut res, 1)?
-            .first()
-            .and_then(|v| v["n"].as_i64())
-            .unwrap_or(0);
+        let total = take_count(&mut res, 1)?;
         Ok(OrderList {
             orders: rows.iter().map(StoredOrder::summary).collect(),
             total,
@@ -452,10 +449,7 @@ impl OrdersStore {
             .await?
             .check()?;
         let notifications: Vec<Notification> = take_rows(&mut res, 0)?;
-        let unread = take_rows::<serde_json::Value>(&mut res, 1)?
-            .first()
-            .and_then(|v| v["n"].as_i64())
-            .unwrap_or(0);
+        let unread = take_count(&mut res, 1)?;
         Ok(Notifications {
             notifications,
             unread,

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::PullConsumer;
-use bazaar_runtime::jetstream::SharedConsumer;
+use bazaar_runtime::jetstream::{SharedConsumer, next_message};
 use bazaar_runtime::lease::Lease;
 use bazaar_runtime::{NodeError, RequestMeta, Shutdown};
 use bazaar_schema::take_rows;
@@ -24,7 +24,6 @@ use bazaar_subjects::catalog::Reservation;
 use bazaar_subjects::orders::{self, CheckoutStatus, PaymentNotification, PaymentStatus};
 use bazaar_subjects::sellers::{GetPayoutAccounts, ShopIds};
 use bazaar_subjects::{Currency, Job};
-use futures::StreamExt;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -523,23 +522,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
     let consumer = consumer(&js).await?;
-    loop {
-        let next = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            next = async {
-                let mut batch = consumer.fetch().max_messages(1).expires(Duration::from_secs(1)).messages().await?;
-                batch.next().await.transpose()
-            } => next,
-        };
-        let msg = match next {
-            Ok(Some(msg)) => msg,
-            Ok(None) => continue,
-            Err::<_, async_nats::Error>(e) => {
-                tracing::warn!(error = %e, "cannot pull payment notifications; trying again");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                continue;
-            }
-        };
+    while let Some(msg) = next_message(&consumer, &shutdown, "payment notifications").await {
         let notification: PaymentNotification = match serde_json::from_slice(&msg.payload) {
             Ok(n) => n,
             Err(e) => {
@@ -564,6 +547,7 @@ pub async fn run(
             }
         }
     }
+    Ok(())
 }
 
 /// Fails stale checkouts every `interval` on the copy holding the lease.
