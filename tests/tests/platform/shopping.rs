@@ -6,17 +6,10 @@ use bazaar_tests::browser::Browser;
 use bazaar_tests::story::Visitor;
 use serde_json::{Value, json};
 
-use crate::catalog::{categories, create, product};
-use crate::commerce::with_test_payments;
+use crate::catalog::{categories, create};
+use crate::commerce::{cod_product, with_test_payments};
 
 const PASSWORD: &str = "a long and secret password";
-
-fn cod_product(title: &str, price: i64) -> Value {
-    let mut b = product(title, "electronics", price);
-    b["cash_on_delivery"] = json!(true);
-    b["stock"] = json!(5);
-    b
-}
 
 /// Every `href="{prefix}…"` in the page, in order.
 fn links(html: &str, prefix: &str) -> Vec<String> {
@@ -44,7 +37,7 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
     let p = with_test_payments().await;
     categories(&p).await;
     let (seller_token, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
-    let amp = create(&p, &seller_token, &cod_product("Tube Amplifier", 40_000)).await;
+    let amp = create(&p, &seller_token, &cod_product("Tube Amplifier", 40_000, 5)).await;
     let slug = &amp.slug;
     let id = &amp.id;
 
@@ -312,7 +305,7 @@ async fn a_wishlist_keeps_products_and_moves_them_to_the_cart() {
     let p = with_test_payments().await;
     categories(&p).await;
     let (seller, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
-    let lamp = create(&p, &seller, &cod_product("<b>Bold</b> Lamp", 3_000)).await;
+    let lamp = create(&p, &seller, &cod_product("<b>Bold</b> Lamp", 3_000, 5)).await;
     let id = &lamp.id;
     let slug = &lamp.slug;
 
@@ -360,7 +353,7 @@ async fn checkout_says_when_the_last_one_went_to_someone_else() {
     let p = with_test_payments().await;
     categories(&p).await;
     let (seller, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
-    let mut body = cod_product("Last Lamp", 3_000);
+    let mut body = cod_product("Last Lamp", 3_000, 5);
     body["stock"] = json!(1);
     let lamp = create(&p, &seller, &body).await;
     let id = &lamp.id;
@@ -416,8 +409,8 @@ async fn in_a_browser_a_buyer_pays_by_card_for_two_shops_and_a_seller_delivers()
     categories(&p).await;
     let (anna, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
     let (ben, _) = p.real_seller_with_shop("Ben's Books", "electronics").await;
-    let amp = create(&p, &anna, &cod_product("Tube Amplifier", 40_000)).await;
-    let book = create(&p, &ben, &cod_product("Poetry Collection", 2_500)).await;
+    let amp = create(&p, &anna, &cod_product("Tube Amplifier", 40_000, 5)).await;
+    let book = create(&p, &ben, &cod_product("Poetry Collection", 2_500, 5)).await;
     p.sign_up_buyer("bea@example.com").await;
 
     let b = Browser::start().await;
