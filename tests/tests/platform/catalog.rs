@@ -258,14 +258,9 @@ async fn bad_product_input_is_refused_field_by_field() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 422);
-    let e: Value = r.json().await.unwrap();
-    let fields: Vec<&str> = e["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
     for f in ["title", "category", "sale_price", "stock", "images"] {
         assert!(fields.contains(&f), "{f} not in {fields:?}");
     }
