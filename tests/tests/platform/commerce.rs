@@ -80,6 +80,14 @@ pub(crate) async fn checkout_state(p: &Platform, token: &str, id: &str) -> Check
     ok_as(p.get(&path, Some(token)).await).await
 }
 
+/// Checks the buyer's cart out to pay on delivery, under idempotency `key`.
+pub(crate) async fn place_cod(p: &Platform, buyer: &str, key: &str) -> CheckoutResult {
+    let body = json!({ "address": address(), "payment": "cod" });
+    let r = checkout(p, buyer, key, body).await;
+    assert_eq!(r.status(), 201);
+    ok_as(r).await
+}
+
 pub(crate) fn cod_product(title: &str, price: i64, stock: i64) -> Value {
     let mut b = product(title, "electronics", price);
     b["cash_on_delivery"] = json!(true);
@@ -284,16 +292,7 @@ async fn nobody_sees_or_moves_orders_that_are_not_theirs() {
     let (seller_a, seller_b, amp, _) = two_shops(&p).await;
     let buyer = p.sign_up_buyer("owner@example.com").await;
     add(&p, &buyer, &amp.id, 1).await;
-    let placed: CheckoutResult = checkout(
-        &p,
-        &buyer,
-        "x",
-        json!({ "address": address(), "payment": "cod" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let placed = place_cod(&p, &buyer, "x").await;
     let id = placed.orders[0].id.clone();
 
     let stranger = p.sign_up_buyer("stranger@example.com").await;
@@ -370,16 +369,7 @@ async fn a_cash_on_delivery_order_moves_forward_to_delivered() {
     let (seller_a, _, amp, _) = two_shops(&p).await;
     let buyer = p.sign_up_buyer("cod@example.com").await;
     add(&p, &buyer, &amp.id, 1).await;
-    let placed: CheckoutResult = checkout(
-        &p,
-        &buyer,
-        "cod",
-        json!({ "address": address(), "payment": "cod" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let placed = place_cod(&p, &buyer, "cod").await;
     let id = placed.orders[0].id.clone();
     let status = |s: &'static str| {
         let (p, seller, id) = (&p, seller_a.clone(), id.clone());
@@ -453,16 +443,7 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
     let buyer = p.sign_up_buyer("undo@example.com").await;
     add(&p, &buyer, &amp.id, 2).await;
     add(&p, &buyer, &book.id, 3).await;
-    let placed: CheckoutResult = checkout(
-        &p,
-        &buyer,
-        "undo",
-        json!({ "address": address(), "payment": "cod" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let placed = place_cod(&p, &buyer, "undo").await;
     assert_eq!(stock_of(&p, "tube-amplifier").await, 3);
     assert_eq!(stock_of(&p, "poetry-collection").await, 7);
     let order_of = |shop: &str| {

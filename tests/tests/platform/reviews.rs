@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use bazaar_subjects::catalog::SearchResults;
-use bazaar_subjects::orders::{CheckoutResult, Order, OrderPlaced, Review, Reviews};
+use bazaar_subjects::orders::{Order, OrderPlaced, Review, Reviews};
 use bazaar_subjects::sellers::ShopPage;
 use bazaar_tests::Platform;
 use bazaar_tests::story::{envelope, ok_as};
@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::catalog::{ProductView, categories, create};
-use crate::commerce::{add, address, checkout, cod_product, with_test_payments};
+use crate::commerce::{add, cod_product, place_cod, with_test_payments};
 
 async fn get_as<T: DeserializeOwned>(p: &Platform, path: impl AsRef<str>) -> T {
     ok_as(p.get(path.as_ref(), None).await).await
@@ -22,9 +22,7 @@ async fn get_as<T: DeserializeOwned>(p: &Platform, path: impl AsRef<str>) -> T {
 /// Places a cash-on-delivery order of `quantity` units; its id.
 async fn order(p: &Platform, buyer: &str, product_id: &str, quantity: i64, key: &str) -> String {
     add(p, buyer, product_id, quantity).await;
-    let body = json!({ "address": address(), "payment": "cod" });
-    let placed: CheckoutResult = ok_as(checkout(p, buyer, key, body).await).await;
-    placed.orders[0].id.clone()
+    place_cod(p, buyer, key).await.orders[0].id.clone()
 }
 
 async fn deliver(p: &Platform, seller: &str, order_id: &str) {
