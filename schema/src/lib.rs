@@ -326,6 +326,15 @@ pub fn take_rows<T: DeserializeOwned>(
         .collect()
 }
 
+/// The `n` of a `SELECT count() AS n … GROUP ALL` statement: 0 when
+/// nothing matched (the statement then answers no row at all).
+pub fn take_count(res: &mut surrealdb::IndexedResults, index: usize) -> Result<i64, SchemaError> {
+    Ok(take_rows::<serde_json::Value>(res, index)?
+        .first()
+        .and_then(|v| v["n"].as_i64())
+        .unwrap_or(0))
+}
+
 /// The index of the statement just before `COMMIT TRANSACTION` in a
 /// committed transaction's results (COMMIT answers too, with nothing): where
 /// a transaction that ends by reading back what it wrote has its rows.

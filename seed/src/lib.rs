@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::object_store::{ObjectMetadata, ObjectStore};
-use bazaar_schema::{Db, take_rows};
+use bazaar_schema::{Db, take_count, take_rows};
 use bazaar_subjects::admin::{Category, CategoryList};
 use bazaar_subjects::catalog::{FlashSale, KeyValue, ProductInput, ProductStatus};
 use futures::{StreamExt, TryStreamExt};
@@ -420,8 +420,7 @@ async fn count_products(db: &Db) -> Result<u64, SeedError> {
         .query("SELECT count() AS n FROM product GROUP ALL")
         .await?
         .check()?;
-    let n: Vec<serde_json::Value> = take_rows(&mut res, 0)?;
-    Ok(n.first().and_then(|v| v["n"].as_u64()).unwrap_or(0))
+    Ok(take_count(&mut res, 0)?.try_into().unwrap_or(0))
 }
 
 fn progress_bar(options: &SeedOptions) -> Option<indicatif::ProgressBar> {

@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Access, Domain, Empty, Endpoint, Event, Stream};
+use crate::money::priced;
+use crate::{Access, Currency, Domain, Empty, Endpoint, Event, Stream};
 
 /// Every catalog event: `events.catalog.>`.
 pub const EVENTS: Stream = Stream {
@@ -84,7 +85,7 @@ pub struct ProductInput {
     pub sale_price: Option<i64>,
     /// ISO 4217, default `USD`.
     #[serde(default)]
-    pub currency: Option<String>,
+    pub currency: Option<Currency>,
     pub stock: i64,
     #[serde(default)]
     pub warranty: Option<String>,
@@ -122,7 +123,7 @@ pub struct Product {
     pub sale_price: Option<i64>,
     /// What a buyer pays now: the sale price when there is one.
     pub price: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub stock: i64,
     pub warranty: Option<String>,
     pub cash_on_delivery: bool,
@@ -141,6 +142,8 @@ pub struct Product {
     pub deleted_at: Option<String>,
 }
 
+priced!(Product: price, regular_price; sale_price);
+
 /// A product as a result card shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ProductSummary {
@@ -151,7 +154,7 @@ pub struct ProductSummary {
     pub regular_price: i64,
     pub sale_price: Option<i64>,
     pub price: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub in_stock: bool,
     pub rating_avg: f64,
     pub rating_count: i64,
@@ -166,6 +169,8 @@ pub struct ProductSummary {
     pub snippet_html: Option<String>,
     pub created_at: String,
 }
+
+priced!(ProductSummary: price, regular_price; sale_price);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -533,10 +538,12 @@ pub struct ReservedLine {
     pub shop_name: String,
     pub seller: String,
     pub unit_price: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub quantity: i64,
     pub cash_on_delivery: bool,
 }
+
+priced!(ReservedLine: unit_price);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Reservation {

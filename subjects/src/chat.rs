@@ -12,7 +12,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Access, Domain, Empty, Endpoint, Event, Stream};
+use crate::money::priced;
+use crate::{Access, Currency, Domain, Empty, Endpoint, Event, Stream};
 
 /// Every chat event: `events.chat.>`.
 pub const EVENTS: Stream = Stream {
@@ -72,8 +73,10 @@ pub struct ProductRef {
     pub image: Option<String>,
     /// Minor units, with `currency`.
     pub price: i64,
-    pub currency: String,
+    #[schema(value_type = String, example = "USD")]
+    pub currency: Currency,
 }
+priced!(ProductRef: price);
 
 /// A conversation as one participant (or an admin) sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -225,6 +225,37 @@ impl Money {
     }
 }
 
+/// Money accessors for a contract type whose amounts share its `currency`
+/// field: `priced!(Order: total, payout)` gives `order.total()` as [`Money`],
+/// so no caller pairs an amount with its currency by hand. Amounts after a
+/// `;` are optional ones. Every such type also gets `money(minor)` for the
+/// amounts around it that carry no currency of their own (a cart's shops, an
+/// order's items).
+macro_rules! priced {
+    ($ty:ident: $($amount:ident),+ $(; $($optional:ident),+)?) => {
+        impl $ty {
+            $(
+                #[doc = concat!("`", stringify!($amount), "` in this ", stringify!($ty), "'s currency.")]
+                pub fn $amount(&self) -> $crate::Money {
+                    $crate::Money::new(self.$amount, self.currency)
+                }
+            )+
+            $($(
+                #[doc = concat!("`", stringify!($optional), "`, when set, in this ", stringify!($ty), "'s currency.")]
+                pub fn $optional(&self) -> Option<$crate::Money> {
+                    self.$optional.map(|minor| $crate::Money::new(minor, self.currency))
+                }
+            )+)?
+
+            #[doc = concat!("Any amount in this ", stringify!($ty), "'s currency.")]
+            pub fn money(&self, minor: i64) -> $crate::Money {
+                $crate::Money::new(minor, self.currency)
+            }
+        }
+    };
+}
+pub(crate) use priced;
+
 /// Groups thousands: `1234567` → `1,234,567`.
 fn group(n: u64) -> String {
     let digits = n.to_string();
@@ -303,6 +334,19 @@ mod tests {
             jpy.unwrap_err().to_string(),
             "JPY has no decimals: enter an amount like 1200"
         );
+    }
+
+    #[test]
+    fn contract_types_price_their_amounts_in_their_currency() {
+        let item: crate::orders::WishlistItem = serde_json::from_value(serde_json::json!({
+            "product_id": "p", "slug": "p", "title": "P", "image": null,
+            "price": 1250, "currency": "EUR", "available": true, "added_at": "now",
+        }))
+        .unwrap();
+        assert_eq!(item.price(), Money::new(1250, Currency::EUR));
+        assert_eq!(item.money(99).to_string(), "€0.99");
+        // The wire keeps the plain code.
+        assert_eq!(serde_json::to_value(&item).unwrap()["currency"], "EUR");
     }
 
     #[test]

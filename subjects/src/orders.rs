@@ -8,7 +8,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Access, Domain, Empty, Endpoint, Event, Job, Stream};
+use crate::money::priced;
+use crate::{Access, Currency, Domain, Empty, Endpoint, Event, Job, Stream};
 
 /// Every orders event: `events.orders.>`.
 pub const EVENTS: Stream = Stream {
@@ -99,12 +100,14 @@ pub struct CartLine {
     pub quantity: i64,
     pub unit_price: i64,
     pub line_total: i64,
-    pub currency: String,
+    pub currency: Currency,
     /// Whether it can be bought as it stands (live, in stock).
     pub available: bool,
     pub stock: i64,
     pub cash_on_delivery: bool,
 }
+
+priced!(CartLine: unit_price, line_total);
 
 /// Something that changed since the buyer last looked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -134,11 +137,13 @@ pub struct Cart {
     pub subtotal: i64,
     pub discount: i64,
     pub total: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub item_count: i64,
     /// What changed (prices, stock, availability) since the last look.
     pub notices: Vec<CartNotice>,
 }
+
+priced!(Cart: subtotal, discount, total);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AppliedCoupon {
@@ -154,10 +159,12 @@ pub struct WishlistItem {
     pub title: String,
     pub image: Option<String>,
     pub price: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub available: bool,
     pub added_at: String,
 }
+
+priced!(WishlistItem: price);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Wishlist {
@@ -372,10 +379,12 @@ pub struct OrderSummary {
     pub payment_method: PaymentMethod,
     pub payment_status: PaymentStatus,
     pub total: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub item_count: i64,
     pub created_at: String,
 }
+
+priced!(OrderSummary: total);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Order {
@@ -395,7 +404,7 @@ pub struct Order {
     pub platform_fee: i64,
     /// What the shop receives.
     pub payout: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub payment_method: PaymentMethod,
     pub payment_status: PaymentStatus,
     pub status: OrderStatus,
@@ -403,6 +412,8 @@ pub struct Order {
     pub address: ShippingAddress,
     pub created_at: String,
 }
+
+priced!(Order: subtotal, discount, total, platform_fee, payout);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OrderId {
@@ -602,13 +613,15 @@ pub struct OrderEvent {
     pub status: OrderStatus,
     pub payment_status: PaymentStatus,
     pub total: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub product_ids: Vec<String>,
     /// What was bought: each product once, with its units (the sales
     /// counters add these up). Empty in events from older nodes.
     #[serde(default)]
     pub items: Vec<OrderEventItem>,
 }
+
+priced!(OrderEvent: total);
 
 /// One product of an order and how many units of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

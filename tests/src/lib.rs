@@ -297,6 +297,15 @@ impl Platform {
         }
     }
 
+    /// Every event of type `E` published so far, read as the contract's type.
+    pub async fn events_of<E: bazaar_subjects::Event>(&self) -> Vec<E> {
+        self.events(E::SUBJECT)
+            .await
+            .into_iter()
+            .map(|e| serde_json::from_value(e).expect("the event's contract shape"))
+            .collect()
+    }
+
     /// Every event published on `subject` so far (`events.<domain>.…` lives
     /// in the `<DOMAIN>_EVENTS` stream).
     pub async fn events(&self, subject: &str) -> Vec<serde_json::Value> {

@@ -1,6 +1,10 @@
 //! Steps many stories take: open a shop, call the API as someone, read what
 //! it answered.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_subjects::sellers::Shop;
 use bazaar_subjects::{ErrorEnvelope, Role};
 use serde_json::{Value, json};
 
@@ -9,7 +13,7 @@ use crate::Platform;
 impl Platform {
     /// Opens a shop named `name` in `category` for the seller holding
     /// `token`; the shop as the API returns it.
-    pub async fn open_shop(&self, token: &str, name: &str, category: &str) -> Value {
+    pub async fn open_shop(&self, token: &str, name: &str, category: &str) -> Shop {
         let r = self
             .http
             .post(self.url("/api/shops"))
@@ -26,7 +30,7 @@ impl Platform {
 
     /// A made-up seller account (a signed token, no sign-up) with a shop
     /// open in `category`: (token, shop).
-    pub async fn seller_with_shop(&self, name: &str, category: &str) -> (String, Value) {
+    pub async fn seller_with_shop(&self, name: &str, category: &str) -> (String, Shop) {
         let token = self.token(Role::Seller);
         let shop = self.open_shop(&token, name, category).await;
         (token, shop)
@@ -34,7 +38,7 @@ impl Platform {
 
     /// A seller who really signed up (what images and emails need), with a
     /// shop open in `category`: (token, shop).
-    pub async fn real_seller_with_shop(&self, name: &str, category: &str) -> (String, Value) {
+    pub async fn real_seller_with_shop(&self, name: &str, category: &str) -> (String, Shop) {
         let email = format!("{}@example.com", name.to_lowercase().replace(' ', "-"));
         let token = self.sign_up_seller(&email).await;
         let shop = self.open_shop(&token, name, category).await;
@@ -62,6 +66,15 @@ impl Platform {
             .expect("the account is stored");
         let token = self.token_for(&id, role);
         (id, token)
+    }
+
+    /// GETs `path` as the holder of `token`, or signed out.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut r = self.http.get(self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.expect("request sent")
     }
 
     /// Calls the API as the holder of `token`, with a JSON body if given.
@@ -106,4 +119,108 @@ pub async fn ok_as<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> T {
     let shown = body.to_string();
     serde_json::from_value(body)
         .unwrap_or_else(|e| panic!("not the contract's shape ({e}): {shown}"))
+}
+
+/// A browser-like HTTP client for the pages: keeps cookies, shows redirects
+/// instead of following them, sends the `Origin` a browser sends with its
+/// forms.
+pub struct Visitor {
+    client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    base: String,
+}
+
+/// What a page request answered.
+pub struct Reply {
+    pub status: u16,
+    /// Where a redirect points, else empty.
+    pub location: String,
+    pub html: String,
+}
+
+impl Visitor {
+    pub fn new(p: &Platform) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        Self {
+            client,
+            jar,
+            base: p.url("").trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Signed in as the account holding `token` (the access cookie).
+    pub fn sign_in(&self, token: &str) {
+        let url: reqwest::Url = self.base.parse().expect("base url");
+        self.jar
+            .add_cookie_str(&format!("bazaar_access={token}; Path=/"), &url);
+    }
+
+    async fn reply(r: reqwest::RequestBuilder) -> Reply {
+        let r = r.send().await.expect("request sent");
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Reply {
+            status,
+            location,
+            html: r.text().await.expect("a body"),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        Self::reply(self.client.get(format!("{}{path}", self.base))).await
+    }
+
+    /// Posts a form from this site's own pages.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.post_from(&self.base.clone(), path, form).await
+    }
+
+    /// Posts a form as a page of `origin` would, e.g. another site's.
+    pub async fn post_from(&self, origin: &str, path: &str, form: &[(&str, &str)]) -> Reply {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("origin", origin)
+            .form(form);
+        Self::reply(r).await
+    }
+
+    /// Posts a form with files (`multipart/form-data`) from `origin`.
+    pub async fn post_multipart_from(
+        &self,
+        origin: &str,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> Reply {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("origin", origin)
+            .multipart(form);
+        Self::reply(r).await
+    }
+
+    /// Posts a form with files from this site's own pages.
+    pub async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form) -> Reply {
+        self.post_multipart_from(&self.base.clone(), path, form)
+            .await
+    }
+
+    /// A page that must load.
+    pub async fn page(&self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status, 200, "{path}: {} {}", r.location, r.html);
+        r.html
+    }
 }

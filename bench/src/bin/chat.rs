@@ -110,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
                         reqwest::Method::POST,
                         "/api/conversations",
                         &buyer,
-                        Some(serde_json::json!({ "shop_slug": shop["slug"] })),
+                        Some(serde_json::json!({ "shop_slug": shop.slug })),
                     )
                     .await;
                 let c: Conversation = r.json().await?;

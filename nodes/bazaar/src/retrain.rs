@@ -356,6 +356,7 @@ pub fn interactions(subject: &str, payload: &[u8], at: OffsetDateTime, out: &mut
 mod tests {
     use super::*;
     use bazaar_recommender::interactions::write_events_csv;
+    use bazaar_subjects::Currency;
     use bazaar_subjects::orders::{OrderEvent, OrderStatus, PaymentStatus};
 
     #[test]
@@ -391,7 +392,7 @@ mod tests {
             status: OrderStatus::Ordered,
             payment_status: PaymentStatus::Pending,
             total: 1,
-            currency: "USD".into(),
+            currency: Currency::USD,
             product_ids: vec!["p1".into(), "p1".into(), "p3".into()],
             items: Vec::new(),
         });

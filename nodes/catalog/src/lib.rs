@@ -18,6 +18,9 @@ mod stock;
 pub mod store;
 pub mod validate;
 
+#[cfg(test)]
+mod test_support;
+
 pub use error::CatalogError;
 pub use maintenance::CatalogConfig;
 pub use store::CatalogStore;

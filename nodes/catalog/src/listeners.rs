@@ -312,6 +312,7 @@ async fn tally(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bazaar_subjects::Currency;
     use bazaar_subjects::orders::{OrderEventItem, OrderStatus, PaymentStatus};
 
     fn order(id: &str) -> OrderEvent {
@@ -323,7 +324,7 @@ mod tests {
             status: OrderStatus::Ordered,
             payment_status: PaymentStatus::Pending,
             total: 100,
-            currency: "USD".into(),
+            currency: Currency::USD,
             product_ids: vec!["p1".into()],
             items: vec![OrderEventItem {
                 product_id: "p1".into(),
@@ -343,17 +344,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_order_counts_once_and_a_cancel_takes_it_back_once_in_any_order() {
-        let db = bazaar_schema::connect("mem://", None).await.unwrap();
-        bazaar_schema::migrate(&db).await.unwrap();
-        db.query(
-            "CREATE product:p1 SET seller = 's', shop_id = 's', shop_slug = 's', shop_name = 'S',
-                slug = 'p1', title = 'P', category = 'c', regular_price = 1, price = 1,
-                currency = 'USD', stock = 1, status = 'active', live = true, search_text = 'p'",
-        )
-        .await
-        .unwrap()
-        .check()
-        .unwrap();
+        let db = crate::test_support::db_with_product(1, 1).await;
         let a = order("o1");
         for _ in 0..3 {
             tally(&db, PLACE_SALE, &a, "product_sale").await.unwrap();

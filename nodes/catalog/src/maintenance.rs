@@ -15,7 +15,7 @@ use std::time::Duration;
 use bazaar_runtime::Shutdown;
 use bazaar_runtime::jetstream::ensure_object_store;
 use bazaar_runtime::lease::Lease;
-use bazaar_schema::take_rows;
+use bazaar_schema::{take_count, take_rows};
 use bazaar_subjects::catalog::ProductChange;
 use serde::Deserialize;
 
@@ -129,11 +129,7 @@ pub async fn round(store: &CatalogStore, config: &CatalogConfig) -> Result<Round
                 .bind(("image", image.clone()))
                 .await?
                 .check()?;
-            let still_used = take_rows::<serde_json::Value>(&mut r, 0)?
-                .first()
-                .and_then(|v| v["n"].as_i64())
-                .unwrap_or(0)
-                > 0;
+            let still_used = take_count(&mut r, 0)? > 0;
             if let (false, Some(bucket)) = (still_used, &images) {
                 // The thumbnail first: an original without one is re-servable,
                 // a thumbnail without an original is garbage.

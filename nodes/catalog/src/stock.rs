@@ -425,7 +425,7 @@ fn reserved_lines(
             shop_name: p.shop_name.clone(),
             seller: stored.seller.clone(),
             unit_price: p.price,
-            currency: p.currency.clone(),
+            currency: p.currency,
             quantity: *quantity,
             cash_on_delivery: p.cash_on_delivery,
         });
@@ -444,17 +444,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_reservation_transaction_takes_stock_only_while_it_lasts() {
-        let db = bazaar_schema::connect("mem://", None).await.unwrap();
-        bazaar_schema::migrate(&db).await.unwrap();
-        db.query(
-            "CREATE product:p1 SET seller = 's', shop_id = 'x', shop_slug = 'x', shop_name = 'X',
-                slug = 'p1', title = 'P', category = 'c', regular_price = 100, price = 100,
-                currency = 'USD', stock = 5, status = 'active', live = true, search_text = 'p'",
-        )
-        .await
-        .unwrap()
-        .check()
-        .unwrap();
+        let db = crate::test_support::db_with_product(100, 5).await;
         let line = json!({
             "product_id": "p1", "slug": "p1", "title": "P", "shop_id": "x", "shop_name": "X",
             "seller": "s", "unit_price": 100, "currency": "USD", "quantity": 1,

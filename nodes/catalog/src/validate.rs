@@ -2,7 +2,6 @@
 
 use bazaar_subjects::admin::CategoryList;
 use bazaar_subjects::catalog::{KeyValue, ProductInput, ProductStatus};
-use bazaar_subjects::money::BadCurrency;
 use bazaar_subjects::{Currency, Validator};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -38,7 +37,7 @@ pub struct ProductDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_price: Option<i64>,
     pub price: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub stock: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warranty: Option<String>,
@@ -142,7 +141,7 @@ pub fn validate(
     let properties = clean_pairs(&input.properties);
     let warranty = optional(&input.warranty);
     let video_url = optional(&input.video_url);
-    let currency = optional(&input.currency).unwrap_or_else(|| Currency::DEFAULT.to_string());
+    let currency = input.currency.unwrap_or_default();
     let known_category = categories.categories.iter().find(|c| c.slug == category);
 
     let window = input
@@ -236,11 +235,6 @@ pub fn validate(
                 .is_none_or(|s| s > 0 && s <= input.regular_price),
             "sale_price",
             "the sale price must be above 0 and not more than the regular price",
-        )
-        .check(
-            currency.parse::<Currency>().is_ok(),
-            "currency",
-            &BadCurrency.to_string(),
         )
         .check(
             (0..=MAX_STOCK).contains(&input.stock),
@@ -370,7 +364,7 @@ mod tests {
             .unwrap();
         assert_eq!(doc.title, "Studio Headphones");
         assert_eq!(doc.price, 9_999);
-        assert_eq!(doc.currency, "USD");
+        assert_eq!(doc.currency, Currency::USD);
         assert_eq!(doc.tags, ["audio"]);
         assert_eq!(doc.colors, ["black"]);
         assert!(!doc.description.contains("script"), "{}", doc.description);
@@ -387,7 +381,6 @@ mod tests {
             images: vec!["../etc/passwd".into()],
             regular_price: 0,
             sale_price: Some(5),
-            currency: Some("usd".into()),
             stock: -1,
             video_url: Some("javascript:alert(1)".into()),
             flash_sale: Some(FlashSale {
@@ -408,7 +401,6 @@ mod tests {
             "images",
             "regular_price",
             "sale_price",
-            "currency",
             "stock",
             "video_url",
             "flash_sale",

@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::catalog::{ListMyProducts, ListMyProductsRequest};
-use bazaar_subjects::{ErrorCode, ErrorEnvelope};
+use bazaar_subjects::{ErrorCode, ErrorEnvelope, FieldError};
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, OnceLock};
 
@@ -84,7 +84,40 @@ fn json_rejection(rejection: JsonRejection) -> ErrorEnvelope {
         ErrorCode::PayloadTooLarge => "the request body is too large".to_owned(),
         _ => rejection.body_text(),
     };
-    ErrorEnvelope::new(code, message)
+    let mut envelope = ErrorEnvelope::new(code, message);
+    envelope.fields.extend(refused_field(&rejection));
+    envelope
+}
+
+/// The field a well-formed body carried a value the contract refuses in (a
+/// malformed currency, a word where a number belongs), so a client can point
+/// at it as it does at the nodes' validation errors. `None` for problems of
+/// the body as a whole (not JSON, a missing field named at the top).
+fn refused_field(rejection: &JsonRejection) -> Option<FieldError> {
+    type PathError = serde_path_to_error::Error<serde_json::Error>;
+    let JsonRejection::JsonDataError(e) = rejection else {
+        return None;
+    };
+    let mut source = std::error::Error::source(e);
+    let refused = loop {
+        let current = source?;
+        if let Some(refused) = current.downcast_ref::<PathError>() {
+            break refused;
+        }
+        source = current.source();
+    };
+    let field = refused.path().to_string();
+    if field == "." {
+        return None;
+    }
+    // serde_json ends its messages with where in the text it was.
+    let inner = refused.inner();
+    let message = inner.to_string();
+    let at = format!(" at line {} column {}", inner.line(), inner.column());
+    Some(FieldError {
+        field,
+        message: message.strip_suffix(&at).unwrap_or(&message).to_owned(),
+    })
 }
 
 /// The request's viewer once the [`Viewer`] extractor looked them up, put in
@@ -219,5 +252,55 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for FormQuery<T> {
                     "the query string is not valid: {e}"
                 )))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use bazaar_subjects::orders::MergeCart;
+
+    async fn read<T: DeserializeOwned>(body: &str) -> Result<T, ErrorEnvelope> {
+        let req = Request::builder()
+            .method("POST")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        ApiJson::<T>::from_request(req, &())
+            .await
+            .map(|ApiJson(v)| v)
+            .map_err(|ApiError(e)| e)
+    }
+
+    #[tokio::test]
+    async fn a_refused_value_names_its_field() {
+        #[derive(serde::Deserialize)]
+        struct Priced {
+            #[allow(dead_code)]
+            currency: bazaar_subjects::Currency,
+        }
+        let e = read::<Priced>(r#"{"currency": "dollars"}"#)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(e.code, ErrorCode::Validation);
+        assert_eq!(e.status, 422);
+        assert_eq!(e.fields.len(), 1);
+        assert_eq!(e.fields[0].field, "currency");
+        assert_eq!(
+            e.fields[0].message,
+            "use a three-letter ISO 4217 code such as USD or EUR"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_wrong_as_a_whole_names_no_field() {
+        let e = read::<MergeCart>("{}").await.err().unwrap();
+        assert_eq!(e.status, 422);
+        assert!(e.fields.is_empty(), "{:?}", e.fields);
+        let e = read::<MergeCart>("{\"guest_id\": ").await.err().unwrap();
+        assert_eq!(e.status, 400);
+        assert!(e.fields.is_empty(), "{:?}", e.fields);
     }
 }

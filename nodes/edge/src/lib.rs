@@ -50,6 +50,7 @@ mod pages {
 /// What the pages share: the layout's chrome, error pages, redirects, and
 /// the helpers their views use (prices, query strings, times, forms).
 mod ui {
+    pub(crate) mod address;
     pub(crate) mod chrome;
     pub(crate) mod errors;
     pub(crate) mod forms;

@@ -11,7 +11,7 @@ use bazaar_subjects::orders::{
     AddToCart, AppliedCoupon, ApplyCoupon, Cart, CartItemAdded, CartLine, CartNotice, CartShop,
     Wishlist, WishlistChange, WishlistItem, WishlistItemAdded,
 };
-use bazaar_subjects::{Currency, ErrorEnvelope, FieldError, Money, Validator};
+use bazaar_subjects::{ErrorEnvelope, FieldError, Validator};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -182,8 +182,8 @@ impl OrdersStore {
                     message: format!(
                         "the price of “{}” changed from {} to {}",
                         p.title,
-                        Money::of(seen, &p.currency),
-                        Money::of(p.price, &p.currency)
+                        p.money(seen),
+                        p.price()
                     ),
                 });
             }
@@ -214,7 +214,7 @@ impl OrdersStore {
                 } else {
                     0
                 },
-                currency: p.currency.clone(),
+                currency: p.currency,
                 available,
                 stock: p.stock,
                 cash_on_delivery: p.cash_on_delivery,
@@ -518,7 +518,7 @@ impl OrdersStore {
                     title: p.title.clone(),
                     image: p.images.first().cloned(),
                     price: p.price,
-                    currency: p.currency.clone(),
+                    currency: p.currency,
                     available: is_live(p) && p.stock > 0,
                     added_at: r.added_at,
                 })
@@ -590,10 +590,7 @@ pub(crate) fn assemble(
     coupon: Option<&StoredCoupon>,
     test_payments: bool,
 ) -> Cart {
-    let currency = lines
-        .first()
-        .map(|l| l.currency.clone())
-        .unwrap_or_else(|| Currency::DEFAULT.to_string());
+    let currency = lines.first().map(|l| l.currency).unwrap_or_default();
     let mut shops: Vec<CartShop> = Vec::new();
     for line in lines.iter().filter(|l| l.available) {
         match shops.iter_mut().find(|s| s.shop_id == line.shop_id) {

@@ -28,7 +28,7 @@ use bazaar_subjects::orders::{
     PaymentStatus, ShippingAddress,
 };
 use bazaar_subjects::socket::ServerFrame;
-use bazaar_subjects::{Empty, ErrorEnvelope, FieldError, Validator};
+use bazaar_subjects::{Currency, Empty, ErrorEnvelope, FieldError, Validator};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ pub(crate) struct Plan {
     pub address: ShippingAddress,
     pub buyer_email: Option<String>,
     pub buyer_name: String,
-    pub currency: String,
+    pub currency: Currency,
     /// The secret that gives the reserved stock back.
     pub release_token: String,
     /// Card payments through Stripe: each shop's connected account, as it
@@ -364,11 +364,7 @@ impl OrdersStore {
                             .iter()
                             .find(|r| r.product_id == l.product_id)?;
                         (got.unit_price != l.unit_price).then(|| {
-                            format!(
-                                "the price of “{}” is now {}",
-                                got.title,
-                                Money::of(got.unit_price, &got.currency)
-                            )
+                            format!("the price of “{}” is now {}", got.title, got.unit_price())
                         })
                     })
                     .collect();
@@ -825,7 +821,7 @@ impl OrdersStore {
                 self.announce(&OrderPaid(event), &format!("paid-{}", o.order.id))
                     .await;
             }
-            let total = Money::of(o.order.total, &o.order.currency).to_string();
+            let total = o.order.total().to_string();
             if let Some(to) = &o.buyer_email {
                 self.email(
                     format!("order-placed-{}", o.order.id),

@@ -3,14 +3,14 @@
 //! give the stock back once; notifications for everyone involved.
 
 use bazaar_runtime::{Caller, Request};
-use bazaar_schema::take_rows;
+use bazaar_schema::{take_count, take_rows};
 use bazaar_subjects::mail::Email;
 use bazaar_subjects::orders::{
     AdvanceOrder, ListOrders, MarkRead, Notification, Notifications, Order, OrderCancelled,
     OrderEvent, OrderEventItem, OrderList, OrderRefunded, OrderStatus, OrderStatusChanged,
     OrderSummary, PaymentMethod, PaymentStatus,
 };
-use bazaar_subjects::{Money, Role, Validator};
+use bazaar_subjects::{Role, Validator};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -49,7 +49,7 @@ impl StoredOrder {
             payment_method: o.payment_method,
             payment_status: o.payment_status,
             total: o.total,
-            currency: o.currency.clone(),
+            currency: o.currency,
             item_count: o.items.iter().map(|i| i.quantity).sum(),
             created_at: o.created_at.clone(),
         }
@@ -65,7 +65,7 @@ impl StoredOrder {
             status: o.status,
             payment_status: o.payment_status,
             total: o.total,
-            currency: o.currency.clone(),
+            currency: o.currency,
             product_ids: o.items.iter().map(|i| i.product_id.clone()).collect(),
             items: event_items(&o.items),
         }
@@ -174,10 +174,7 @@ impl OrdersStore {
             .await?
             .check()?;
         let rows: Vec<StoredOrder> = take_rows(&mut res, 0)?;
-        let total = take_rows::<serde_json::Value>(&mut res, 1)?
-            .first()
-            .and_then(|v| v["n"].as_i64())
-            .unwrap_or(0);
+        let total = take_count(&mut res, 1)?;
         Ok(OrderList {
             orders: rows.iter().map(StoredOrder::summary).collect(),
             total,
@@ -267,7 +264,7 @@ impl OrdersStore {
         self.notify(
             &o.buyer_id,
             format!("Order {}: {}", o.number, status.label()),
-            format!("{} — {}", o.shop_name, Money::of(o.total, &o.currency)),
+            format!("{} — {}", o.shop_name, o.total()),
             Some(format!("/orders/{}", o.id)),
         )
         .await;
@@ -452,10 +449,7 @@ impl OrdersStore {
             .await?
             .check()?;
         let notifications: Vec<Notification> = take_rows(&mut res, 0)?;
-        let unread = take_rows::<serde_json::Value>(&mut res, 1)?
-            .first()
-            .and_then(|v| v["n"].as_i64())
-            .unwrap_or(0);
+        let unread = take_count(&mut res, 1)?;
         Ok(Notifications {
             notifications,
             unread,

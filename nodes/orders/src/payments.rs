@@ -15,16 +15,15 @@ use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::PullConsumer;
-use bazaar_runtime::jetstream::SharedConsumer;
+use bazaar_runtime::jetstream::{SharedConsumer, next_message};
 use bazaar_runtime::lease::Lease;
 use bazaar_runtime::{NodeError, RequestMeta, Shutdown};
 use bazaar_schema::take_rows;
 use bazaar_stripe::{NewCheckoutSession, PaymentLine};
-use bazaar_subjects::Job;
 use bazaar_subjects::catalog::Reservation;
 use bazaar_subjects::orders::{self, CheckoutStatus, PaymentNotification, PaymentStatus};
 use bazaar_subjects::sellers::{GetPayoutAccounts, ShopIds};
-use futures::StreamExt;
+use bazaar_subjects::{Currency, Job};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -120,7 +119,7 @@ impl OrdersStore {
             let result = stripe
                 .create_checkout_session(NewCheckoutSession {
                     checkout_id: &row.id,
-                    currency: &row.plan.currency,
+                    currency: row.plan.currency.code(),
                     lines,
                     customer_email: row.plan.buyer_email.as_deref(),
                     success_url: format!("{base}/checkout/{}", row.id),
@@ -389,7 +388,7 @@ impl OrdersStore {
         struct Due {
             id: String,
             payout: i64,
-            currency: String,
+            currency: Currency,
             stripe_account: String,
             payment_intent: String,
         }
@@ -414,7 +413,7 @@ impl OrdersStore {
                 .transfer(
                     &format!("transfer-order-{}", d.id),
                     d.payout,
-                    &d.currency,
+                    d.currency.code(),
                     &d.stripe_account,
                     checkout_id,
                     charge.as_deref(),
@@ -523,23 +522,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
     let consumer = consumer(&js).await?;
-    loop {
-        let next = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            next = async {
-                let mut batch = consumer.fetch().max_messages(1).expires(Duration::from_secs(1)).messages().await?;
-                batch.next().await.transpose()
-            } => next,
-        };
-        let msg = match next {
-            Ok(Some(msg)) => msg,
-            Ok(None) => continue,
-            Err::<_, async_nats::Error>(e) => {
-                tracing::warn!(error = %e, "cannot pull payment notifications; trying again");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                continue;
-            }
-        };
+    while let Some(msg) = next_message(&consumer, &shutdown, "payment notifications").await {
         let notification: PaymentNotification = match serde_json::from_slice(&msg.payload) {
             Ok(n) => n,
             Err(e) => {
@@ -564,6 +547,7 @@ pub async fn run(
             }
         }
     }
+    Ok(())
 }
 
 /// Fails stale checkouts every `interval` on the copy holding the lease.

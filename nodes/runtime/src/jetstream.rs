@@ -34,6 +34,34 @@ pub async fn pull_batch(
     Ok(out)
 }
 
+/// The next message of a pull consumer that handles one at a time; `None`
+/// once `shutdown` is cancelled. A failed pull is logged (`what` names what
+/// is being pulled) and tried again after a pause, so the loop rides out a
+/// NATS restart.
+pub async fn next_message(
+    consumer: &jetstream::consumer::PullConsumer,
+    shutdown: &crate::Shutdown,
+    what: &str,
+) -> Option<jetstream::Message> {
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return None,
+            next = pull_batch(consumer, 1) => next,
+        };
+        match next {
+            Ok(batch) => {
+                if let Some(msg) = batch.into_iter().next() {
+                    return Some(msg);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot pull {what}; trying again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
 /// Makes sure a domain's event stream exists (file storage, dedupe window).
 pub async fn ensure_stream(
     js: &jetstream::Context,

@@ -201,6 +201,7 @@ async fn tally(db: &Db, sql: &str, event: &OrderEvent) -> Result<(), TallyError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bazaar_subjects::Currency;
     use bazaar_subjects::orders::{OrderEventItem, OrderStatus, PaymentStatus};
 
     fn order(id: &str, units: i64) -> OrderEvent {
@@ -212,7 +213,7 @@ mod tests {
             status: OrderStatus::Ordered,
             payment_status: PaymentStatus::Pending,
             total: 100,
-            currency: "USD".into(),
+            currency: Currency::USD,
             product_ids: vec!["p1".into(), "p2".into()],
             items: vec![
                 OrderEventItem {

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
-use bazaar_runtime::jetstream::SharedConsumer;
+use bazaar_runtime::jetstream::{SharedConsumer, next_message};
 use bazaar_runtime::{Caller, NodeError, Shutdown};
 use bazaar_schema::take_rows;
 use bazaar_subjects::Job;
@@ -20,7 +20,6 @@ use bazaar_subjects::sellers::{
     self, OnboardingLink, PayoutStatus, ShopIds, ShopPayoutAccount, ShopPayoutAccounts,
     StripeAccountChanged,
 };
-use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::store::{SellersError, SellersStore, owner};
@@ -182,23 +181,7 @@ pub async fn run_account_jobs(
         .max_deliver(50)
         .open(&stream)
         .await?;
-    loop {
-        let next = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            next = async {
-                let mut batch = consumer.fetch().max_messages(1).expires(Duration::from_secs(1)).messages().await?;
-                batch.next().await.transpose()
-            } => next,
-        };
-        let msg = match next {
-            Ok(Some(msg)) => msg,
-            Ok(None) => continue,
-            Err::<_, async_nats::Error>(e) => {
-                tracing::warn!(error = %e, "cannot pull Stripe account changes; trying again");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                continue;
-            }
-        };
+    while let Some(msg) = next_message(&consumer, &shutdown, "Stripe account changes").await {
         let Ok(job) = serde_json::from_slice::<StripeAccountChanged>(&msg.payload) else {
             tracing::error!("unreadable Stripe account change; dropped");
             let _ = msg.ack_with(AckKind::Term).await;
@@ -220,4 +203,5 @@ pub async fn run_account_jobs(
             }
         }
     }
+    Ok(())
 }

@@ -4,8 +4,15 @@
 use std::time::Duration;
 
 use bazaar::platform::NodeConfigs;
+use bazaar_subjects::catalog::{
+    FacetCount, Product, ProductChange, ProductChanged, ProductPage, ProductViewed, SearchResults,
+    Showcase, Suggestions,
+};
+use bazaar_subjects::sellers::ShopCard;
 use bazaar_subjects::{Domain, Role};
+use bazaar_tests::story::{envelope, ok_as};
 use bazaar_tests::{Options, Platform};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The categories these stories sell in.
@@ -27,7 +34,7 @@ pub(crate) fn product(title: &str, category: &str, price: i64) -> Value {
     })
 }
 
-pub(crate) async fn create(p: &Platform, token: &str, body: &Value) -> Value {
+pub(crate) async fn create(p: &Platform, token: &str, body: &Value) -> Product {
     let r = p
         .http
         .post(p.url("/api/seller/products"))
@@ -36,28 +43,46 @@ pub(crate) async fn create(p: &Platform, token: &str, body: &Value) -> Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
+    assert_eq!(r.status(), 201);
+    ok_as(r).await
 }
 
-pub(crate) async fn search(p: &Platform, query: &str) -> Value {
-    let r = p
-        .http
-        .get(p.url(&format!("/api/products?{query}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{query}: {}", r.text().await.unwrap());
-    r.json().await.unwrap()
+pub(crate) async fn search(p: &Platform, query: &str) -> SearchResults {
+    ok_as(p.get(&format!("/api/products?{query}"), None).await).await
 }
 
-pub(crate) fn titles(results: &Value) -> Vec<String> {
-    results["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["title"].as_str().unwrap().to_owned())
-        .collect()
+pub(crate) fn titles(results: &SearchResults) -> Vec<String> {
+    results.items.iter().map(|i| i.title.clone()).collect()
+}
+
+/// A product page's data: the product and its shop's card.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProductView {
+    pub product: Product,
+    pub shop: Option<ShopCard>,
+}
+
+/// The public product page's data for `slug`.
+pub(crate) async fn product_page(p: &Platform, slug: &str) -> ProductView {
+    ok_as(p.get(&format!("/api/products/{slug}"), None).await).await
+}
+
+/// One of the seller's own products, in any state.
+async fn my_product(p: &Platform, token: &str, id: &str) -> Product {
+    ok_as(
+        p.get(&format!("/api/seller/products/{id}"), Some(token))
+            .await,
+    )
+    .await
+}
+
+/// The seller's own products matching `query`.
+async fn my_products(p: &Platform, token: &str, query: &str) -> ProductPage {
+    ok_as(
+        p.get(&format!("/api/seller/products?{query}"), Some(token))
+            .await,
+    )
+    .await
 }
 
 pub(crate) async fn upload(p: &Platform, token: &str) -> String {
@@ -92,34 +117,24 @@ async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
     body["tags"] = json!(["wireless"]);
     body["description"] = json!("<p>Closed-back <b>headphones</b><script>alert(1)</script></p>");
     let created = create(&p, &seller, &body).await;
-    assert_eq!(created["slug"], "studio-headphones");
-    assert_eq!(created["price"], 9_999);
-    assert_eq!(created["shop_slug"], shop["slug"]);
-    assert!(!created["description"].as_str().unwrap().contains("script"));
+    assert_eq!(created.slug, "studio-headphones");
+    assert_eq!(created.price, 9_999);
+    assert_eq!(created.shop_slug, shop.slug);
+    assert!(!created.description.contains("script"));
 
     // A buyer searches with another form of the word and finds it, highlighted.
     let found = search(&p, "q=headphone").await;
     assert_eq!(titles(&found), ["Studio Headphones"]);
-    let item = &found["items"][0];
-    assert_eq!(item["image"], image.as_str());
-    assert!(
-        item["snippet_html"].as_str().unwrap().contains("<mark>"),
-        "{item}"
-    );
-    assert_eq!(found["facets"]["colors"].as_array().unwrap().len(), 2);
+    let item = &found.items[0];
+    assert_eq!(item.image.as_deref(), Some(image.as_str()));
+    let snippet = item.snippet_html.as_deref().unwrap_or_default();
+    assert!(snippet.contains("<mark>"), "{item:?}");
+    assert_eq!(found.facets.colors.len(), 2);
 
     // The product page carries the shop card, and the view is recorded.
-    let page: Value = p
-        .http
-        .get(p.url("/api/products/studio-headphones"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page["product"]["title"], "Studio Headphones");
-    assert_eq!(page["shop"]["name"], "Sound House");
+    let page = product_page(&p, "studio-headphones").await;
+    assert_eq!(page.product.title, "Studio Headphones");
+    assert_eq!(page.shop.expect("the shop's card").name, "Sound House");
     let img = p
         .http
         .get(p.url(&format!("/images/{image}")))
@@ -129,32 +144,18 @@ async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
     assert_eq!(img.status(), 200);
     let mut viewed = Vec::new();
     for _ in 0..40 {
-        viewed = p.events("events.catalog.product.viewed").await;
+        viewed = p.events_of::<ProductViewed>().await;
         if !viewed.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(viewed.len(), 1);
-    assert_eq!(viewed[0]["product_id"], created["id"]);
+    assert_eq!(viewed[0].product_id, created.id);
     // The view is counted for the seller, from the event.
-    let mine = p.url(&format!(
-        "/api/seller/products/{}",
-        created["id"].as_str().unwrap()
-    ));
-    let mut views = json!(0);
+    let mut views = 0;
     for _ in 0..60 {
-        let v: Value = p
-            .http
-            .get(&mine)
-            .bearer_auth(&seller)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        views = v["views"].clone();
+        views = my_product(&p, &seller, &created.id).await.views;
         if views == 1 {
             break;
         }
@@ -163,16 +164,8 @@ async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
     assert_eq!(views, 1);
 
     // Suggestions complete a half-typed word.
-    let s: Value = p
-        .http
-        .get(p.url("/api/search/suggest?q=head"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(s["suggestions"][0]["slug"], "studio-headphones");
+    let s: Suggestions = ok_as(p.get("/api/search/suggest?q=head", None).await).await;
+    assert_eq!(s.suggestions[0].slug, "studio-headphones");
 
     // A second product with the same title gets its own slug.
     let twin = create(
@@ -181,13 +174,8 @@ async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
         &product("Studio Headphones", "electronics", 5_000),
     )
     .await;
-    assert_ne!(twin["slug"], created["slug"]);
-    assert!(
-        twin["slug"]
-            .as_str()
-            .unwrap()
-            .starts_with("studio-headphones-")
-    );
+    assert_ne!(twin.slug, created.slug);
+    assert!(twin.slug.starts_with("studio-headphones-"), "{}", twin.slug);
 }
 
 #[tokio::test]
@@ -197,7 +185,7 @@ async fn a_seller_can_never_touch_another_sellers_product() {
     let (alice, _) = p.seller_with_shop("Alice Audio", "electronics").await;
     let (bob, _) = p.seller_with_shop("Bob Bikes", "electronics").await;
     let theirs = create(&p, &alice, &product("Vinyl Player", "electronics", 20_000)).await;
-    let id = theirs["id"].as_str().unwrap();
+    let id = theirs.id.as_str();
     let path = p.url(&format!("/api/seller/products/{id}"));
 
     let r = p.http.get(&path).bearer_auth(&bob).send().await.unwrap();
@@ -213,30 +201,10 @@ async fn a_seller_can_never_touch_another_sellers_product() {
     assert_eq!(r.status(), 404);
     let r = p.http.delete(&path).bearer_auth(&bob).send().await.unwrap();
     assert_eq!(r.status(), 404);
-    let bobs: Value = p
-        .http
-        .get(p.url("/api/seller/products"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(bobs["total"], 0);
+    assert_eq!(my_products(&p, &bob, "").await.total, 0);
 
     // Alice's product is as she left it, and still for sale.
-    let mine: Value = p
-        .http
-        .get(&path)
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(mine["title"], "Vinyl Player");
+    assert_eq!(my_product(&p, &alice, id).await.title, "Vinyl Player");
     assert_eq!(titles(&search(&p, "q=vinyl").await), ["Vinyl Player"]);
 
     // Buyers cannot sell; strangers must sign in; sellers need a shop first.
@@ -265,9 +233,9 @@ async fn a_seller_can_never_touch_another_sellers_product() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 409);
-    let e: Value = r.json().await.unwrap();
-    assert!(e["message"].as_str().unwrap().contains("shop"), "{e}");
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 409);
+    assert!(e.message.contains("shop"), "{e:?}");
 }
 
 #[tokio::test]
@@ -286,29 +254,32 @@ async fn bad_product_input_is_refused_field_by_field() {
             "sale_price": 2000,
             "stock": -3,
             "images": ["../../etc/passwd"],
-            "currency": "dollars",
         }))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 422);
-    let e: Value = r.json().await.unwrap();
-    let fields: Vec<&str> = e["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    for f in [
-        "title",
-        "category",
-        "sale_price",
-        "stock",
-        "images",
-        "currency",
-    ] {
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+    for f in ["title", "category", "sale_price", "stock", "images"] {
         assert!(fields.contains(&f), "{f} not in {fields:?}");
     }
+    // A currency that is not an ISO code is refused as the body is read.
+    let mut body = product("Sneakers", "electronics", 100);
+    body["currency"] = json!("dollars");
+    let r = p
+        .http
+        .post(p.url("/api/seller/products"))
+        .bearer_auth(&seller)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422);
+    assert_eq!(e.fields.len(), 1, "{e:?}");
+    assert_eq!(e.fields[0].field, "currency");
+    assert!(e.fields[0].message.contains("ISO 4217"), "{e:?}");
     // A body that is not a product at all.
     let r = p
         .http
@@ -433,7 +404,7 @@ async fn buyers_filter_sort_page_and_count_facets() {
     create(&p, &seller, &draft).await;
 
     let all = search(&p, "sort=price_asc").await;
-    assert_eq!(all["total"], 5, "drafts are not listed");
+    assert_eq!(all.total, 5, "drafts are not listed");
     assert_eq!(titles(&all)[0], "Red Running Shoes");
     let fashion = search(&p, "category=fashion&sort=price_desc").await;
     assert_eq!(
@@ -441,53 +412,44 @@ async fn buyers_filter_sort_page_and_count_facets() {
         ["Leather Bag", "Blue Running Shoes", "Red Running Shoes"]
     );
     let red = search(&p, "colors=red&colors=black&sort=price_asc").await;
-    assert_eq!(red["total"], 4);
+    assert_eq!(red.total, 4);
     let cheap_red = search(&p, "colors=red&min_price=5000&max_price=9000&in_stock=true").await;
     let mut t = titles(&cheap_red);
     t.sort();
     assert_eq!(t, ["Bluetooth Speaker", "Red Running Shoes"]);
     let shoes = search(&p, "q=running+shoes&subcategory=shoes").await;
-    assert_eq!(shoes["total"], 2);
-    let categories = &all["facets"]["categories"];
-    assert_eq!(categories[0], json!({ "value": "fashion", "count": 3 }));
-    assert_eq!(categories[1], json!({ "value": "electronics", "count": 2 }));
-    let reds = all["facets"]["colors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["value"] == "red")
-        .unwrap()
-        .clone();
-    assert_eq!(reds["count"], 3);
-    let by_shop = search(&p, &format!("shop={}", shop["slug"].as_str().unwrap())).await;
-    assert_eq!(by_shop["total"], 5);
-    assert_eq!(search(&p, "shop=nobody").await["total"], 0);
+    assert_eq!(shoes.total, 2);
+    let count = |value: &str, count| FacetCount {
+        value: value.into(),
+        count,
+    };
+    let categories = &all.facets.categories;
+    assert_eq!(
+        categories[..2],
+        [count("fashion", 3), count("electronics", 2)]
+    );
+    let reds = all.facets.colors.iter().find(|c| c.value == "red");
+    assert_eq!(reds, Some(&count("red", 3)));
+    let by_shop = search(&p, &format!("shop={}", shop.slug)).await;
+    assert_eq!(by_shop.total, 5);
+    assert_eq!(search(&p, "shop=nobody").await.total, 0);
 
     // Pages of two: three pages, no product twice, none missing.
     let mut seen = Vec::new();
     for page in 1..=3 {
         let r = search(&p, &format!("sort=price_asc&page_size=2&page={page}")).await;
-        assert_eq!(r["pages"], 3);
+        assert_eq!(r.pages, 3);
         seen.extend(titles(&r));
     }
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 5);
-    assert_eq!(search(&p, "page=4&page_size=2").await["items"], json!([]));
+    assert!(search(&p, "page=4&page_size=2").await.items.is_empty());
 
     // The seller sees their draft in their own list, searchable by title.
-    let mine: Value = p
-        .http
-        .get(p.url("/api/seller/products?status=draft"))
-        .bearer_auth(&seller)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(mine["total"], 1);
-    assert_eq!(mine["items"][0]["title"], "Secret Draft Shoes");
+    let mine = my_products(&p, &seller, "status=draft").await;
+    assert_eq!(mine.total, 1);
+    assert_eq!(mine.items[0].title, "Secret Draft Shoes");
 }
 
 #[tokio::test]
@@ -496,7 +458,7 @@ async fn an_edit_shows_at_once_however_warm_the_caches_are() {
     categories(&p).await;
     let (seller, _) = p.seller_with_shop("Quick Edits", "electronics").await;
     let made = create(&p, &seller, &product("Copper Kettle", "electronics", 4_000)).await;
-    let id = made["id"].as_str().unwrap();
+    let id = made.id.as_str();
     // Warm every cache: the search, the product page.
     for _ in 0..2 {
         assert_eq!(titles(&search(&p, "q=kettle").await), ["Copper Kettle"]);
@@ -518,23 +480,14 @@ async fn an_edit_shows_at_once_however_warm_the_caches_are() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let edited: Value = r.json().await.unwrap();
-    assert_eq!(edited["slug"], "copper-kettle", "the URL stays");
+    let edited: Product = ok_as(r).await;
+    assert_eq!(edited.slug, "copper-kettle", "the URL stays");
     let found = search(&p, "q=kettle").await;
     assert_eq!(titles(&found), ["Copper Tea Kettle"]);
-    assert_eq!(found["items"][0]["price"], 3_000);
-    let page: Value = p
-        .http
-        .get(p.url("/api/products/copper-kettle"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page["product"]["title"], "Copper Tea Kettle");
-    assert_eq!(page["product"]["price"], 3_000);
+    assert_eq!(found.items[0].price, 3_000);
+    let page = product_page(&p, "copper-kettle").await;
+    assert_eq!(page.product.title, "Copper Tea Kettle");
+    assert_eq!(page.product.price, 3_000);
 
     // Drafting it takes it off the shelves at once.
     edit["status"] = json!("draft");
@@ -545,7 +498,7 @@ async fn an_edit_shows_at_once_however_warm_the_caches_are() {
         .send()
         .await
         .unwrap();
-    assert_eq!(search(&p, "q=kettle").await["total"], 0);
+    assert_eq!(search(&p, "q=kettle").await.total, 0);
     let r = p
         .http
         .get(p.url("/api/products/copper-kettle"))
@@ -583,7 +536,7 @@ async fn the_bin_restores_and_then_empties_itself_with_the_images() {
     let mut body = product("Folding Chair", "electronics", 2_500);
     body["images"] = json!([image]);
     let made = create(&p, &seller, &body).await;
-    let id = made["id"].as_str().unwrap().to_owned();
+    let id = made.id;
     let path = p.url(&format!("/api/seller/products/{id}"));
 
     let r = p
@@ -594,7 +547,7 @@ async fn the_bin_restores_and_then_empties_itself_with_the_images() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(search(&p, "q=chair").await["total"], 0);
+    assert_eq!(search(&p, "q=chair").await.total, 0);
     let r = p
         .http
         .get(p.url("/api/products/folding-chair"))
@@ -602,17 +555,7 @@ async fn the_bin_restores_and_then_empties_itself_with_the_images() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let bin: Value = p
-        .http
-        .get(p.url("/api/seller/products?deleted=true"))
-        .bearer_auth(&seller)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(bin["total"], 1);
+    assert_eq!(my_products(&p, &seller, "deleted=true").await.total, 1);
     let r = p
         .http
         .post(p.url(&format!("/api/seller/products/{id}/restore")))
@@ -658,11 +601,11 @@ async fn the_bin_restores_and_then_empties_itself_with_the_images() {
     assert!(image_gone, "the image outlived its product");
     // Two copies ran the timer; the product was purged exactly once.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let purged: Vec<Value> = p
-        .events("events.catalog.product.changed")
+    let purged: Vec<ProductChanged> = p
+        .events_of::<ProductChanged>()
         .await
         .into_iter()
-        .filter(|e| e["product_id"] == id.as_str() && e["change"] == "purged")
+        .filter(|e| e.product_id == id && e.change == ProductChange::Purged)
         .collect();
     assert_eq!(purged.len(), 1, "{purged:?}");
     second.stop().await;
@@ -687,7 +630,7 @@ async fn flash_sales_show_only_inside_their_window() {
         "ends_at": fmt(ends),
     });
     let live = create(&p, &seller, &live).await;
-    assert_eq!(live["event_live"], true);
+    assert!(live.event_live);
     let mut later = product("Milk Frother", "electronics", 5_000);
     later["sale_price"] = json!(3_000);
     later["flash_sale"] = json!({
@@ -709,23 +652,10 @@ async fn flash_sales_show_only_inside_their_window() {
         .unwrap();
     assert_eq!(r.status(), 422);
 
-    let showcase: Value = p
-        .http
-        .get(p.url("/api/showcase"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let events: Vec<&str> = showcase["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["title"].as_str().unwrap())
-        .collect();
+    let showcase: Showcase = ok_as(p.get("/api/showcase", None).await).await;
+    let events: Vec<&str> = showcase.events.iter().map(|e| e.title.as_str()).collect();
     assert_eq!(events, ["Espresso Machine"]);
-    assert_eq!(showcase["new_arrivals"].as_array().unwrap().len(), 2);
+    assert_eq!(showcase.new_arrivals.len(), 2);
     assert_eq!(
         titles(&search(&p, "event=true").await),
         ["Espresso Machine"]
@@ -734,48 +664,22 @@ async fn flash_sales_show_only_inside_their_window() {
     // Once the window has passed it is no event anywhere, and the job ends it.
     let left = ends - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(500);
     tokio::time::sleep(left.try_into().unwrap_or_default()).await;
-    assert_eq!(search(&p, "event=true").await["total"], 0);
-    let showcase: Value = p
-        .http
-        .get(p.url("/api/showcase"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(showcase["events"], json!([]));
-    let id = live["id"].as_str().unwrap();
+    assert_eq!(search(&p, "event=true").await.total, 0);
+    let showcase: Showcase = ok_as(p.get("/api/showcase", None).await).await;
+    assert!(showcase.events.is_empty());
     let mut ended = false;
     for _ in 0..50 {
-        let mine: Value = p
-            .http
-            .get(p.url(&format!("/api/seller/products/{id}")))
-            .bearer_auth(&seller)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if mine["flash_sale"].is_null() {
-            assert_eq!(mine["event_live"], false);
+        let mine = my_product(&p, &seller, &live.id).await;
+        if mine.flash_sale.is_none() {
+            assert!(!mine.event_live);
             ended = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ended, "the ended flash sale was never expired");
-    let page: Value = p
-        .http
-        .get(p.url("/api/products/espresso-machine"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page["product"]["event_live"], false);
+    let page = product_page(&p, "espresso-machine").await;
+    assert!(!page.product.event_live);
 }
 
 async fn reserve(
@@ -808,16 +712,7 @@ async fn reserve(
 }
 
 pub(crate) async fn stock_of(p: &Platform, slug: &str) -> i64 {
-    let page: Value = p
-        .http
-        .get(p.url(&format!("/api/products/{slug}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page["product"]["stock"].as_i64().unwrap()
+    product_page(p, slug).await.product.stock
 }
 
 #[tokio::test]
@@ -829,7 +724,7 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
     body["stock"] = json!(5);
     let print = create(&p, &seller, &body).await;
     let other = create(&p, &seller, &product("Frame", "electronics", 1_000)).await;
-    let print_id = print["id"].as_str().unwrap().to_owned();
+    let print_id = print.id;
 
     let buyers: Vec<String> = (0..50).map(|_| p.token(Role::Buyer)).collect();
     let attempts = buyers.iter().enumerate().map(|(i, token)| {
@@ -865,10 +760,7 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
         &p,
         &buyer,
         "basket1",
-        vec![
-            (other["id"].as_str().unwrap().to_owned(), 2),
-            (print_id.clone(), 1),
-        ],
+        vec![(other.id.clone(), 2), (print_id.clone(), 1)],
     )
     .await;
     assert_eq!(r.unwrap_err().status, 409);
@@ -876,7 +768,7 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
 
     // A retried reservation takes stock once; releasing gives it back once,
     // and only for whoever holds the release token.
-    let frame = other["id"].as_str().unwrap().to_owned();
+    let frame = other.id;
     let first = reserve(&p, &buyer, "basket2", vec![(frame.clone(), 3)])
         .await
         .unwrap();

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use bazaar::platform::NodeConfigs;
 use bazaar_subjects::Role;
+use bazaar_subjects::catalog::Product;
 use bazaar_subjects::chat::{
     Conversation, Conversations, Cursor, ListMessages, Message, MessageBody, MessageInput,
     Messages, ResponseTime, ShopRef, Side,
 };
+use bazaar_subjects::sellers::Shop;
 use bazaar_subjects::socket::{ClientFrame, ServerFrame, deliver_subject};
 use bazaar_tests::browser::Browser;
 use bazaar_tests::socket::Socket;
@@ -23,7 +25,7 @@ use crate::commerce::{add, address, checkout, cod_product};
 
 /// A shop run by a seller who really signed up, one product in it, and a
 /// buyer who really signed up: (seller, buyer, shop, product).
-async fn shop_and_buyer(p: &Platform) -> (String, String, Value, Value) {
+async fn shop_and_buyer(p: &Platform) -> (String, String, Shop, Product) {
     categories(p).await;
     let (seller, shop) = p.real_seller_with_shop("Anna Audio", "electronics").await;
     let item = create(p, &seller, &cod_product("Tube Amplifier", 40_000, 5)).await;
@@ -31,10 +33,10 @@ async fn shop_and_buyer(p: &Platform) -> (String, String, Value, Value) {
     (seller, buyer, shop, item)
 }
 
-async fn start(p: &Platform, buyer: &str, shop: &Value, item: Option<&Value>) -> Conversation {
-    let mut body = json!({ "shop_slug": shop["slug"] });
+async fn start(p: &Platform, buyer: &str, shop: &Shop, item: Option<&Product>) -> Conversation {
+    let mut body = json!({ "shop_slug": shop.slug });
     if let Some(item) = item {
-        body["product_id"] = item["id"].clone();
+        body["product_id"] = json!(item.id);
     }
     ok_as(
         p.send(Method::POST, "/api/conversations", buyer, Some(body))
@@ -184,7 +186,7 @@ async fn a_buyer_and_a_seller_on_two_edges_talk_live() {
     assert_eq!(history.conversation.unread, 1);
 
     // The buyer places an order: the seller's socket hears of it at once.
-    add(&p, &buyer, &item["id"], 1).await;
+    add(&p, &buyer, &item.id, 1).await;
     let r = checkout(
         &p,
         &buyer,
@@ -608,7 +610,7 @@ async fn blocks_edits_images_and_the_rate_limit() {
             Method::POST,
             &format!("/api/conversations/{}/messages", c.id),
             &seller,
-            Some(json!({ "client_id": "card", "body": { "kind": "product", "product_id": item["id"] } })),
+            Some(json!({ "client_id": "card", "body": { "kind": "product", "product_id": item.id } })),
         )
         .await,
     )
@@ -805,7 +807,7 @@ async fn in_two_browsers_on_two_edges_a_buyer_asks_and_the_seller_answers_live()
 
     // The buyer asks from the product page.
     buyer
-        .goto(&p.url(&format!("/products/{}", item["slug"].as_str().unwrap())))
+        .goto(&p.url(&format!("/products/{}", item.slug)))
         .await;
     buyer.click("form.ask-seller button[type=submit]").await;
     buyer.wait_for_text("About <a href=").await;
@@ -896,8 +898,8 @@ async fn without_javascript_the_forms_post_and_the_inboxes_count_unread() {
         .post(p.url("/messages/start"))
         .bearer_auth(&buyer)
         .form(&[
-            ("shop_slug", shop["slug"].as_str().unwrap()),
-            ("product_id", item["id"].as_str().unwrap()),
+            ("shop_slug", shop.slug.as_str()),
+            ("product_id", item.id.as_str()),
         ])
         .send()
         .await

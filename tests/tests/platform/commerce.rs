@@ -6,9 +6,10 @@ use std::time::Duration;
 use bazaar::platform::NodeConfigs;
 use bazaar_edge::EdgeConfig;
 use bazaar_subjects::Role;
+use bazaar_subjects::catalog::Product;
 use bazaar_subjects::orders::{
-    Cart, CheckoutResult, CheckoutStatus, Coupon, Coupons, Notifications, Order, OrderStatus,
-    PaymentStatus,
+    Cart, CheckoutResult, CheckoutStatus, Coupon, Coupons, Notifications, Order, OrderList,
+    OrderStatus, PaymentStatus, Wishlist,
 };
 use bazaar_tests::story::{envelope, ok_as, ok_json};
 use bazaar_tests::{Options, Platform};
@@ -44,8 +45,8 @@ pub(crate) fn address() -> Value {
     })
 }
 
-pub(crate) async fn add(p: &Platform, token: &str, product_id: &Value, quantity: i64) -> Value {
-    ok_json(
+pub(crate) async fn add(p: &Platform, token: &str, product_id: &str, quantity: i64) -> Cart {
+    ok_as(
         p.send(
             reqwest::Method::POST,
             "/api/cart/items",
@@ -73,6 +74,20 @@ pub(crate) async fn checkout(
         .unwrap()
 }
 
+/// A checkout as its buyer sees it now.
+pub(crate) async fn checkout_state(p: &Platform, token: &str, id: &str) -> CheckoutResult {
+    let path = format!("/api/checkouts/{id}");
+    ok_as(p.get(&path, Some(token)).await).await
+}
+
+/// Checks the buyer's cart out to pay on delivery, under idempotency `key`.
+pub(crate) async fn place_cod(p: &Platform, buyer: &str, key: &str) -> CheckoutResult {
+    let body = json!({ "address": address(), "payment": "cod" });
+    let r = checkout(p, buyer, key, body).await;
+    assert_eq!(r.status(), 201);
+    ok_as(r).await
+}
+
 pub(crate) fn cod_product(title: &str, price: i64, stock: i64) -> Value {
     let mut b = product(title, "electronics", price);
     b["cash_on_delivery"] = json!(true);
@@ -81,7 +96,7 @@ pub(crate) fn cod_product(title: &str, price: i64, stock: i64) -> Value {
 }
 
 /// Two shops with a product each: (seller a, seller b, product a, product b).
-pub(crate) async fn two_shops(p: &Platform) -> (String, String, Value, Value) {
+pub(crate) async fn two_shops(p: &Platform) -> (String, String, Product, Product) {
     categories(p).await;
     let (a, _) = p.seller_with_shop("Anna's Audio", "electronics").await;
     let (b, _) = p.seller_with_shop("Ben's Books", "electronics").await;
@@ -120,8 +135,8 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     .await;
 
     let buyer = p.sign_up_buyer("bea@example.com").await;
-    add(&p, &buyer, &amp["id"], 1).await;
-    let cart: Cart = serde_json::from_value(add(&p, &buyer, &book["id"], 2).await).unwrap();
+    add(&p, &buyer, &amp.id, 1).await;
+    let cart = add(&p, &buyer, &book.id, 2).await;
     assert_eq!(cart.shops.len(), 2);
     assert_eq!(cart.total, 45_000);
     let r = p
@@ -225,7 +240,7 @@ async fn the_same_idempotency_key_never_orders_twice() {
     let p = with_test_payments().await;
     let (_, _, amp, _) = two_shops(&p).await;
     let buyer = p.sign_up_buyer("rita@example.com").await;
-    add(&p, &buyer, &amp["id"], 1).await;
+    add(&p, &buyer, &amp.id, 1).await;
     let body = json!({ "address": address(), "payment": "cod" });
     // Three tries at once and one later, all with the same key.
     let tries =
@@ -233,24 +248,20 @@ async fn the_same_idempotency_key_never_orders_twice() {
     let mut ids = Vec::new();
     for r in tries {
         let status = r.status();
-        let v: Value = r.json().await.unwrap();
-        assert_eq!(status, 201, "{v}");
-        ids.push(v["checkout_id"].clone());
+        assert_eq!(status, 201);
+        let v: CheckoutResult = ok_as(r).await;
+        ids.push(v.checkout_id);
     }
-    let again: Value = checkout(&p, &buyer, "k-1", body.clone())
-        .await
-        .json()
-        .await
-        .unwrap();
-    ids.push(again["checkout_id"].clone());
+    let again: CheckoutResult = ok_as(checkout(&p, &buyer, "k-1", body.clone()).await).await;
+    ids.push(again.checkout_id);
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let mine = ok_json(
+    let mine: OrderList = ok_as(
         p.send(reqwest::Method::GET, "/api/orders", &buyer, None)
             .await,
     )
     .await;
-    assert_eq!(mine["total"], 1);
+    assert_eq!(mine.total, 1);
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
     // The key with another body is refused; no key at all is explained.
     let r = checkout(
@@ -280,18 +291,9 @@ async fn nobody_sees_or_moves_orders_that_are_not_theirs() {
     let p = with_test_payments().await;
     let (seller_a, seller_b, amp, _) = two_shops(&p).await;
     let buyer = p.sign_up_buyer("owner@example.com").await;
-    add(&p, &buyer, &amp["id"], 1).await;
-    let placed: Value = checkout(
-        &p,
-        &buyer,
-        "x",
-        json!({ "address": address(), "payment": "cod" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let id = placed["orders"][0]["id"].as_str().unwrap().to_owned();
+    add(&p, &buyer, &amp.id, 1).await;
+    let placed = place_cod(&p, &buyer, "x").await;
+    let id = placed.orders[0].id.clone();
 
     let stranger = p.sign_up_buyer("stranger@example.com").await;
     let r = p
@@ -312,12 +314,12 @@ async fn nobody_sees_or_moves_orders_that_are_not_theirs() {
         )
         .await;
     assert_eq!(r.status(), 404);
-    let theirs = ok_json(
+    let theirs: OrderList = ok_as(
         p.send(reqwest::Method::GET, "/api/orders", &stranger, None)
             .await,
     )
     .await;
-    assert_eq!(theirs["total"], 0);
+    assert_eq!(theirs.total, 0);
     // Ben's shop did not sell it: he cannot see or move it.
     let r = p
         .send(
@@ -346,7 +348,7 @@ async fn nobody_sees_or_moves_orders_that_are_not_theirs() {
         .send(reqwest::Method::GET, "/api/admin/orders", &seller_a, None)
         .await;
     assert_eq!(r.status(), 403);
-    let all = ok_json(
+    let all: OrderList = ok_as(
         p.send(
             reqwest::Method::GET,
             "/api/admin/orders",
@@ -356,7 +358,7 @@ async fn nobody_sees_or_moves_orders_that_are_not_theirs() {
         .await,
     )
     .await;
-    assert_eq!(all["total"], 1);
+    assert_eq!(all.total, 1);
     let r = p.http.get(p.url("/api/orders")).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
@@ -366,18 +368,9 @@ async fn a_cash_on_delivery_order_moves_forward_to_delivered() {
     let p = with_test_payments().await;
     let (seller_a, _, amp, _) = two_shops(&p).await;
     let buyer = p.sign_up_buyer("cod@example.com").await;
-    add(&p, &buyer, &amp["id"], 1).await;
-    let placed: Value = checkout(
-        &p,
-        &buyer,
-        "cod",
-        json!({ "address": address(), "payment": "cod" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let id = placed["orders"][0]["id"].as_str().unwrap().to_owned();
+    add(&p, &buyer, &amp.id, 1).await;
+    let placed = place_cod(&p, &buyer, "cod").await;
+    let id = placed.orders[0].id.clone();
     let status = |s: &'static str| {
         let (p, seller, id) = (&p, seller_a.clone(), id.clone());
         async move {
@@ -410,36 +403,23 @@ async fn a_cash_on_delivery_order_moves_forward_to_delivered() {
         )
         .await;
     assert_eq!(r.status(), 409);
-    let delivered = ok_json(status("delivered").await).await;
-    assert_eq!(delivered["status"], "delivered");
+    let delivered: Order = ok_as(status("delivered").await).await;
+    assert_eq!(delivered.status, OrderStatus::Delivered);
     assert_eq!(
-        delivered["payment_status"], "paid",
+        delivered.payment_status,
+        PaymentStatus::Paid,
         "cash collected at the door"
     );
-    let steps: Vec<&str> = delivered["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        steps,
-        [
-            "ordered",
-            "packed",
-            "shipped",
-            "out_for_delivery",
-            "delivered"
-        ]
-    );
+    let steps: Vec<OrderStatus> = delivered.timeline.iter().map(|t| t.status).collect();
+    assert_eq!(steps, OrderStatus::FLOW);
     p.email_about("cod@example.com", "Delivered").await;
-    let notes = ok_json(
+    let notes: Notifications = ok_as(
         p.send(reqwest::Method::GET, "/api/notifications", &buyer, None)
             .await,
     )
     .await;
-    assert!(notes["unread"].as_i64().unwrap() >= 4);
-    let read = ok_json(
+    assert!(notes.unread >= 4);
+    let read: Notifications = ok_as(
         p.send(
             reqwest::Method::POST,
             "/api/notifications/read",
@@ -449,7 +429,7 @@ async fn a_cash_on_delivery_order_moves_forward_to_delivered() {
         .await,
     )
     .await;
-    assert_eq!(read["unread"], 0);
+    assert_eq!(read.unread, 0);
     assert_eq!(
         p.events("events.orders.order.status_changed").await.len(),
         3
@@ -461,35 +441,19 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
     let p = with_test_payments().await;
     let (seller_a, seller_b, amp, book) = two_shops(&p).await;
     let buyer = p.sign_up_buyer("undo@example.com").await;
-    add(&p, &buyer, &amp["id"], 2).await;
-    add(&p, &buyer, &book["id"], 3).await;
-    let placed: Value = checkout(
-        &p,
-        &buyer,
-        "undo",
-        json!({ "address": address(), "payment": "cod" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    add(&p, &buyer, &amp.id, 2).await;
+    add(&p, &buyer, &book.id, 3).await;
+    let placed = place_cod(&p, &buyer, "undo").await;
     assert_eq!(stock_of(&p, "tube-amplifier").await, 3);
     assert_eq!(stock_of(&p, "poetry-collection").await, 7);
     let order_of = |shop: &str| {
-        placed["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["shop_name"] == shop)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        let order = placed.orders.iter().find(|o| o.shop_name == shop);
+        order.expect("an order of the shop").id.clone()
     };
     // The buyer cancels Anna's order: only its items come back, once.
     let amp_order = order_of("Anna's Audio");
     for _ in 0..2 {
-        let r = ok_json(
+        let r: Order = ok_as(
             p.send(
                 reqwest::Method::POST,
                 &format!("/api/orders/{amp_order}/cancel"),
@@ -499,7 +463,7 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
             .await,
         )
         .await;
-        assert_eq!(r["status"], "cancelled");
+        assert_eq!(r.status, OrderStatus::Cancelled);
     }
     assert_eq!(stock_of(&p, "tube-amplifier").await, 5);
     assert_eq!(stock_of(&p, "poetry-collection").await, 7);
@@ -515,7 +479,7 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
         .await,
     )
     .await;
-    let refunded = ok_json(
+    let refunded: Order = ok_as(
         p.send(
             reqwest::Method::POST,
             &format!("/api/seller/orders/{book_order}/refund"),
@@ -525,8 +489,8 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
         .await,
     )
     .await;
-    assert_eq!(refunded["status"], "refunded");
-    assert_eq!(refunded["payment_status"], "refunded");
+    assert_eq!(refunded.status, OrderStatus::Refunded);
+    assert_eq!(refunded.payment_status, PaymentStatus::Refunded);
     assert_eq!(stock_of(&p, "poetry-collection").await, 10);
     let r = p
         .send(
@@ -546,9 +510,9 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
     let p = with_test_payments().await;
     let (_, _, amp, book) = two_shops(&p).await;
     let buyer = p.sign_up_buyer("card@example.com").await;
-    add(&p, &buyer, &amp["id"], 1).await;
-    add(&p, &buyer, &book["id"], 1).await;
-    let started: Value = checkout(
+    add(&p, &buyer, &amp.id, 1).await;
+    add(&p, &buyer, &book.id, 1).await;
+    let started: CheckoutResult = checkout(
         &p,
         &buyer,
         "card-1",
@@ -558,10 +522,14 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
     .json()
     .await
     .unwrap();
-    assert_eq!(started["status"], "awaiting_payment", "{started}");
-    assert_eq!(started["orders"], json!([]));
-    let id = started["checkout_id"].as_str().unwrap().to_owned();
-    let url = started["payment_url"].as_str().unwrap();
+    assert_eq!(
+        started.status,
+        CheckoutStatus::AwaitingPayment,
+        "{started:?}"
+    );
+    assert!(started.orders.is_empty());
+    let id = started.checkout_id.clone();
+    let url = started.payment_url.as_deref().unwrap_or_default();
     assert!(url.ends_with(&format!("/pay/test/{id}")), "{url}");
     // The stock is held while the buyer pays.
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
@@ -586,45 +554,35 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
             .unwrap();
         assert_eq!(r.status(), 303);
     }
-    let mut placed = json!(null);
+    let mut placed = started;
     for _ in 0..100 {
-        placed = ok_json(
-            p.send(
-                reqwest::Method::GET,
-                &format!("/api/checkouts/{id}"),
-                &buyer,
-                None,
-            )
-            .await,
-        )
-        .await;
-        if placed["status"] == "placed" {
+        placed = checkout_state(&p, &buyer, &id).await;
+        if placed.status == CheckoutStatus::Placed {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(placed["status"], "placed");
-    assert_eq!(placed["orders"].as_array().unwrap().len(), 2);
+    assert_eq!(placed.status, CheckoutStatus::Placed);
+    assert_eq!(placed.orders.len(), 2);
     assert!(
-        placed["orders"]
-            .as_array()
-            .unwrap()
+        placed
+            .orders
             .iter()
-            .all(|o| o["payment_status"] == "paid")
+            .all(|o| o.payment_status == PaymentStatus::Paid)
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mine = ok_json(
+    let mine: OrderList = ok_as(
         p.send(reqwest::Method::GET, "/api/orders", &buyer, None)
             .await,
     )
     .await;
-    assert_eq!(mine["total"], 2);
+    assert_eq!(mine.total, 2);
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
     assert_eq!(p.events("events.orders.order.paid").await.len(), 2);
 
     // A declined payment fails the checkout and gives its stock back.
-    add(&p, &buyer, &amp["id"], 2).await;
-    let started: Value = checkout(
+    add(&p, &buyer, &amp.id, 2).await;
+    let started: CheckoutResult = checkout(
         &p,
         &buyer,
         "card-2",
@@ -634,7 +592,7 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
     .json()
     .await
     .unwrap();
-    let id = started["checkout_id"].as_str().unwrap().to_owned();
+    let id = started.checkout_id;
     assert_eq!(stock_of(&p, "tube-amplifier").await, 2);
     no_redirects
         .post(p.url(&format!("/pay/test/{id}")))
@@ -642,25 +600,15 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
         .send()
         .await
         .unwrap();
-    let mut status = json!(null);
+    let mut status = CheckoutStatus::AwaitingPayment;
     for _ in 0..100 {
-        status = ok_json(
-            p.send(
-                reqwest::Method::GET,
-                &format!("/api/checkouts/{id}"),
-                &buyer,
-                None,
-            )
-            .await,
-        )
-        .await["status"]
-            .clone();
-        if status == "failed" {
+        status = checkout_state(&p, &buyer, &id).await.status;
+        if status == CheckoutStatus::Failed {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(status, "failed");
+    assert_eq!(status, CheckoutStatus::Failed);
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
 }
 
@@ -674,7 +622,7 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
         .unwrap();
     let r = browser
         .post(p.url("/api/cart/items"))
-        .json(&json!({ "product_id": amp["id"], "quantity": 2 }))
+        .json(&json!({ "product_id": amp.id, "quantity": 2 }))
         .send()
         .await
         .unwrap();
@@ -687,27 +635,18 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
         .unwrap()
         .to_owned();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
-    let guest: Value = browser
-        .get(p.url("/api/cart"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(guest["item_count"], 2);
+    let guest: Cart = ok_as(browser.get(p.url("/api/cart")).send().await.unwrap()).await;
+    assert_eq!(guest.item_count, 2);
     // A forged cookie is a fresh, empty cart.
-    let forged: Value = p
+    let forged = p
         .http
         .get(p.url("/api/cart"))
         .header("cookie", "bazaar_cart=0123456789abcdef0123456789abcdef.00")
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(forged["item_count"], 0);
+    let forged: Cart = ok_as(forged).await;
+    assert_eq!(forged.item_count, 0);
 
     // The seller raises the price meanwhile.
     let mut edit = cod_product("Tube Amplifier", 45_000, 5);
@@ -715,7 +654,7 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
     ok_json(
         p.send(
             reqwest::Method::PUT,
-            &format!("/api/seller/products/{}", amp["id"].as_str().unwrap()),
+            &format!("/api/seller/products/{}", amp.id),
             &seller_a,
             Some(edit),
         )
@@ -725,50 +664,28 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
 
     // Signed in, the same browser's cart is the account's, merged.
     let token = p.sign_up_buyer("guest@example.com").await;
-    let account_cart = add(&p, &token, &book["id"], 1).await;
-    assert_eq!(account_cart["item_count"], 1);
-    let merged: Value = browser
-        .get(p.url("/api/cart"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(merged["item_count"], 3, "{merged}");
-    let notices: Vec<&str> = merged["notices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["message"].as_str().unwrap())
-        .collect();
+    let account_cart = add(&p, &token, &book.id, 1).await;
+    assert_eq!(account_cart.item_count, 1);
+    let cart_of_browser = || async {
+        let r = browser.get(p.url("/api/cart")).bearer_auth(&token);
+        ok_as::<Cart>(r.send().await.unwrap()).await
+    };
+    let merged = cart_of_browser().await;
+    assert_eq!(merged.item_count, 3, "{merged:?}");
     assert!(
-        notices.iter().any(|n| n.contains("$400.00 to $450.00")),
-        "{merged}"
+        merged
+            .notices
+            .iter()
+            .any(|n| n.message.contains("$400.00 to $450.00")),
+        "{merged:?}"
     );
     // Seen once, the notice is not repeated; checkout goes through.
-    let again: Value = browser
-        .get(p.url("/api/cart"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(again["notices"], json!([]));
-    assert_eq!(again["total"], 92_500);
+    let again = cart_of_browser().await;
+    assert!(again.notices.is_empty(), "{again:?}");
+    assert_eq!(again.total, 92_500);
     // Asking for more than there is lowers the quantity, with a notice.
-    let line = again["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["product_id"] == amp["id"])
-        .unwrap()["line_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let line = again.lines.iter().find(|l| l.product_id == amp.id);
+    let line = line.expect("the amplifier's line").line_id.clone();
     let r = p
         .send(
             reqwest::Method::PATCH,
@@ -777,36 +694,31 @@ async fn a_guest_cart_follows_the_buyer_into_their_account_and_says_what_changed
             Some(json!({ "quantity": 9 })),
         )
         .await;
-    let lowered = ok_json(r).await;
-    assert!(
-        lowered["notices"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("only 5"),
-        "{lowered}"
-    );
-    let wish = ok_json(
+    let lowered: Cart = ok_as(r).await;
+    assert!(lowered.notices[0].message.contains("only 5"), "{lowered:?}");
+    let wish: Wishlist = ok_as(
         p.send(
             reqwest::Method::POST,
             "/api/wishlist",
             &token,
-            Some(json!({ "product_id": book["id"] })),
+            Some(json!({ "product_id": book.id })),
         )
         .await,
     )
     .await;
-    assert_eq!(wish["items"][0]["title"], "Poetry Collection");
-    let wish = ok_json(
+    assert_eq!(wish.items[0].title, "Poetry Collection");
+    assert_eq!(wish.items[0].price().to_string(), "$25.00");
+    let wish: Wishlist = ok_as(
         p.send(
             reqwest::Method::DELETE,
-            &format!("/api/wishlist/{}", book["id"].as_str().unwrap()),
+            &format!("/api/wishlist/{}", book.id),
             &token,
             None,
         )
         .await,
     )
     .await;
-    assert_eq!(wish["items"], json!([]));
+    assert!(wish.items.is_empty());
 }
 
 #[tokio::test]
@@ -816,7 +728,7 @@ async fn twenty_buyers_checking_out_the_last_five_units_get_five_orders() {
     let mut buyers = Vec::new();
     for i in 0..20 {
         let token = p.sign_up_buyer(&format!("racer{i}@example.com")).await;
-        add(&p, &token, &amp["id"], 1).await;
+        add(&p, &token, &amp.id, 1).await;
         buyers.push(token);
     }
     // A code of Ben's does nothing for a cart of Anna's amplifier.
@@ -838,15 +750,9 @@ async fn twenty_buyers_checking_out_the_last_five_units_get_five_orders() {
             Some(json!({ "code": "BEN" })),
         )
         .await;
-    assert_eq!(r.status(), 422);
-    let e: Value = r.json().await.unwrap();
-    assert!(
-        e["fields"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("another shop"),
-        "{e}"
-    );
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422);
+    assert!(e.fields[0].message.contains("another shop"), "{e:?}");
     let r = checkout(
         &p,
         &buyers[0],
@@ -874,26 +780,16 @@ async fn twenty_buyers_checking_out_the_last_five_units_get_five_orders() {
     let lost = statuses.iter().filter(|s| s.as_u16() == 409).count();
     assert_eq!((won, lost), (5, 15), "{statuses:?}");
     assert_eq!(stock_of(&p, "tube-amplifier").await, 0);
-    let shop = ok_json(
+    let shop: OrderList = ok_as(
         p.send(reqwest::Method::GET, "/api/seller/orders", &seller_a, None)
             .await,
     )
     .await;
-    assert_eq!(shop["total"], 5);
+    assert_eq!(shop.total, 5);
     // A buyer who lost keeps their cart, now saying what happened.
     let loser = statuses.iter().position(|s| s.as_u16() == 409).unwrap();
-    let cart = ok_json(
-        p.send(reqwest::Method::GET, "/api/cart", &buyers[loser], None)
-            .await,
-    )
-    .await;
-    assert_eq!(cart["lines"].as_array().unwrap().len(), 1, "{cart}");
-    assert_eq!(cart["lines"][0]["available"], false);
-    assert!(
-        cart["notices"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("out of stock"),
-        "{cart}"
-    );
+    let cart = ok_as::<Cart>(p.get("/api/cart", Some(&buyers[loser])).await).await;
+    assert_eq!(cart.lines.len(), 1, "{cart:?}");
+    assert!(!cart.lines[0].available);
+    assert!(cart.notices[0].message.contains("out of stock"), "{cart:?}");
 }

@@ -2,9 +2,11 @@
 
 use bazaar::platform::NodeConfigs;
 use bazaar_subjects::Role;
+use bazaar_subjects::auth::{Account, Session};
 use bazaar_tests::oidc::{GoogleUser, OidcProvider};
+use bazaar_tests::story::ok_as;
 use bazaar_tests::{Options, Platform, six_digit_code};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn user(email: &str) -> GoogleUser {
     GoogleUser {
@@ -42,6 +44,11 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// Who the browser `b` is signed in as.
+async fn signed_in_as(p: &Platform, b: &reqwest::Client) -> Account {
+    ok_as(b.get(p.url("/api/me")).send().await.unwrap()).await
+}
+
 #[tokio::test]
 async fn a_shopper_signs_in_with_google_and_comes_back_as_the_same_account() {
     let provider = OidcProvider::start(user("gia@gmail.test")).await;
@@ -60,30 +67,16 @@ async fn a_shopper_signs_in_with_google_and_comes_back_as_the_same_account() {
     let b = browser();
     let home = b.get(p.url("/auth/google")).send().await.unwrap();
     assert_eq!(home.url().path(), "/");
-    let me: Value = b
-        .get(p.url("/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(me["email"], "gia@gmail.test");
-    assert_eq!(me["role"], "buyer");
-    assert_eq!(me["name"], "Gia Google");
+    let me = signed_in_as(&p, &b).await;
+    assert_eq!(me.email, "gia@gmail.test");
+    assert_eq!(me.role, Role::Buyer);
+    assert_eq!(me.name, "Gia Google");
 
     let again = browser();
     again.get(p.url("/auth/google")).send().await.unwrap();
-    let me2: Value = again
-        .get(p.url("/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        me["id"], me2["id"],
+        signed_in_as(&p, &again).await.id,
+        me.id,
         "the same Google identity is the same account"
     );
 }
@@ -99,28 +92,19 @@ async fn google_links_to_an_existing_account_with_the_same_email() {
         .await
         .unwrap();
     let code = six_digit_code(&p.last_email("ann@example.com").await.text).unwrap();
-    let session: Value = p
+    let verified = p
         .http
         .post(p.url("/api/register/verify"))
         .json(&json!({ "email": "ann@example.com", "otp": code }))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    let session: Session = ok_as(verified).await;
     let b = browser();
     b.get(p.url("/auth/google")).send().await.unwrap();
-    let me: Value = b
-        .get(p.url("/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(me["id"], session["account"]["id"]);
-    assert_eq!(me["name"], "Ann", "linking keeps the account as it was");
+    let me = signed_in_as(&p, &b).await;
+    assert_eq!(me.id, session.account.id);
+    assert_eq!(me.name, "Ann", "linking keeps the account as it was");
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use bazaar_subjects::Role;
-use bazaar_tests::story::envelope;
+use bazaar_subjects::auth::{Account, Address, AddressList, Session};
+use bazaar_tests::story::{envelope, ok_as};
 use bazaar_tests::{Platform, six_digit_code};
 use serde_json::{Value, json};
 
@@ -14,7 +15,7 @@ async fn post(p: &Platform, path: &str, body: Value) -> reqwest::Response {
 }
 
 /// Signs up a buyer through the emailed code; returns the session body.
-async fn sign_up(p: &Platform, email: &str) -> Value {
+async fn sign_up(p: &Platform, email: &str) -> Session {
     let r = post(
         p,
         "/api/register/user",
@@ -31,7 +32,19 @@ async fn sign_up(p: &Platform, email: &str) -> Value {
     )
     .await;
     assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    ok_as(r).await
+}
+
+/// The saved addresses of `token`'s holder.
+async fn addresses(p: &Platform, token: &str) -> Vec<Address> {
+    ok_as::<AddressList>(p.get("/api/me/addresses", Some(token)).await)
+        .await
+        .addresses
+}
+
+/// The signed-in account, as `/api/me` shows it to `token`'s holder.
+async fn me(p: &Platform, token: &str) -> Account {
+    ok_as(p.get("/api/me", Some(token)).await).await
 }
 
 fn set_cookies(r: &reqwest::Response) -> Vec<String> {
@@ -95,9 +108,9 @@ async fn a_buyer_signs_up_with_the_emailed_code_and_is_signed_in() {
         refresh.contains("HttpOnly") && refresh.contains("SameSite=Strict"),
         "{refresh}"
     );
-    let session: Value = r.json().await.unwrap();
-    assert_eq!(session["account"]["role"], "buyer");
-    assert_eq!(session["account"]["email"], "ann@example.com");
+    let session: Session = ok_as(r).await;
+    assert_eq!(session.account.role, Role::Buyer);
+    assert_eq!(session.account.email, "ann@example.com");
 
     // The code works once.
     let r = post(
@@ -109,18 +122,8 @@ async fn a_buyer_signs_up_with_the_emailed_code_and_is_signed_in() {
     assert_eq!(envelope(r).await.0, 400);
 
     // Signed in: by bearer token (API clients) and by cookie (browsers).
-    let token = session["access_token"].as_str().unwrap();
-    let me: Value = p
-        .http
-        .get(p.url("/api/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(me["name"], "Ann");
+    let token = session.access_token.as_str();
+    assert_eq!(me(&p, token).await.name, "Ann");
     let cookie_jar = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -132,15 +135,8 @@ async fn a_buyer_signs_up_with_the_emailed_code_and_is_signed_in() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let me: Value = cookie_jar
-        .get(p.url("/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(me["email"], "ann@example.com");
+    let by_cookie: Account = ok_as(cookie_jar.get(p.url("/api/me")).send().await.unwrap()).await;
+    assert_eq!(by_cookie.email, "ann@example.com");
     // Signing out ends it.
     assert_eq!(
         cookie_jar
@@ -192,17 +188,17 @@ async fn a_seller_signs_up_with_phone_and_country() {
     .await;
     assert_eq!(r.status(), 202);
     let code = six_digit_code(&p.last_email("sam@shop.test").await.text).unwrap();
-    let session: Value = post(
-        &p,
-        "/api/register/verify",
-        json!({ "email": "sam@shop.test", "otp": code }),
+    let session: Session = ok_as(
+        post(
+            &p,
+            "/api/register/verify",
+            json!({ "email": "sam@shop.test", "otp": code }),
+        )
+        .await,
     )
-    .await
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(session["account"]["role"], "seller");
-    assert_eq!(session["account"]["country"], "DE");
+    .await;
+    assert_eq!(session.account.role, Role::Seller);
+    assert_eq!(session.account.country.as_deref(), Some("DE"));
 }
 
 #[tokio::test]
@@ -286,13 +282,10 @@ async fn wrong_password_and_unknown_email_get_the_same_answer() {
 async fn a_reused_refresh_token_ends_its_whole_family() {
     let p = Platform::spawn().await;
     let first = sign_up(&p, "ann@example.com").await;
-    let a = first["refresh_token"].as_str().unwrap().to_owned();
-    let second: Value = post(&p, "/api/refresh-token", json!({ "refresh_token": a }))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let b = second["refresh_token"].as_str().unwrap().to_owned();
+    let a = first.refresh_token;
+    let second: Session =
+        ok_as(post(&p, "/api/refresh-token", json!({ "refresh_token": a })).await).await;
+    let b = second.refresh_token;
     assert_ne!(a, b, "refresh tokens rotate");
     // A thief replays the old one: refused, and the legitimate new one dies too.
     assert_eq!(
@@ -308,19 +301,19 @@ async fn a_reused_refresh_token_ends_its_whole_family() {
         401
     );
     // Another session (another family) is untouched.
-    let other: Value = post(
-        &p,
-        "/api/login",
-        json!({ "email": "ann@example.com", "password": PASSWORD }),
+    let other: Session = ok_as(
+        post(
+            &p,
+            "/api/login",
+            json!({ "email": "ann@example.com", "password": PASSWORD }),
+        )
+        .await,
     )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
     let r = post(
         &p,
         "/api/refresh-token",
-        json!({ "refresh_token": other["refresh_token"] }),
+        json!({ "refresh_token": other.refresh_token }),
     )
     .await;
     assert_eq!(r.status(), 200);
@@ -364,7 +357,7 @@ async fn a_forgotten_password_is_reset_by_code_and_every_session_ends() {
     let r = post(
         &p,
         "/api/refresh-token",
-        json!({ "refresh_token": session["refresh_token"] }),
+        json!({ "refresh_token": session.refresh_token }),
     )
     .await;
     assert_eq!(envelope(r).await.0, 401, "old sessions ended");
@@ -470,18 +463,18 @@ async fn brute_forcing_a_login_is_stopped_with_429() {
 async fn tampered_expired_and_foreign_tokens_are_refused() {
     let p = Platform::spawn().await;
     let session = sign_up(&p, "ann@example.com").await;
-    let good = session["access_token"].as_str().unwrap();
+    let good = session.access_token.as_str();
     let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
     parts[1] = parts[1].replacen('e', "f", 1);
     let tampered = parts.join(".");
     let (private, _) = bazaar_runtime::tokens::generate_key_pair().unwrap();
     let foreign = bazaar_runtime::TokenSigner::from_pem(private.as_bytes())
         .unwrap()
-        .sign(session["account"]["id"].as_str().unwrap(), Role::Admin, 600)
+        .sign(&session.account.id, Role::Admin, 600)
         .unwrap();
     // Signed by the platform's own key, but long expired.
     let expired = p.sign_claims(&bazaar_runtime::Claims {
-        sub: session["account"]["id"].as_str().unwrap().to_owned(),
+        sub: session.account.id.clone(),
         role: Role::Buyer,
         iat: 1_000_000,
         exp: 1_000_900,
@@ -519,7 +512,7 @@ async fn buyers_cannot_call_admin_subjects_even_straight_over_nats() {
     let buyer = sign_up(&p, "ann@example.com").await;
     let meta = bazaar_runtime::RequestMeta {
         request_id: "direct".into(),
-        authorization: Some(buyer["access_token"].as_str().unwrap().to_owned()),
+        authorization: Some(buyer.access_token.clone()),
     };
     let input = bazaar_subjects::auth::CreateAdmin {
         name: "Mallory".into(),
@@ -539,7 +532,7 @@ async fn buyers_cannot_call_admin_subjects_even_straight_over_nats() {
     let r = p
         .http
         .post(p.url("/api/admins"))
-        .bearer_auth(buyer["access_token"].as_str().unwrap())
+        .bearer_auth(&buyer.access_token)
         .json(&input)
         .send()
         .await
@@ -560,8 +553,8 @@ async fn buyers_cannot_call_admin_subjects_even_straight_over_nats() {
         json!({ "email": "mallory@example.com", "password": PASSWORD }),
     )
     .await;
-    let session: Value = r.json().await.unwrap();
-    assert_eq!(session["account"]["role"], "admin");
+    let session: Session = ok_as(r).await;
+    assert_eq!(session.account.role, Role::Admin);
 }
 
 #[tokio::test]
@@ -569,8 +562,8 @@ async fn addresses_belong_to_their_owner_alone() {
     let p = Platform::spawn().await;
     let ann = sign_up(&p, "ann@example.com").await;
     let bob = sign_up(&p, "bob@example.com").await;
-    let ann_token = ann["access_token"].as_str().unwrap();
-    let bob_token = bob["access_token"].as_str().unwrap();
+    let ann_token = ann.access_token.as_str();
+    let bob_token = bob.access_token.as_str();
     let home = json!({ "label": "Home", "full_name": "Ann A", "line1": "1 Main St", "city": "Berlin",
                        "postal_code": "10115", "country": "de", "is_default": true });
     let r = p
@@ -582,9 +575,9 @@ async fn addresses_belong_to_their_owner_alone() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let created: Value = r.json().await.unwrap();
-    let id = created["id"].as_str().unwrap();
-    assert_eq!(created["country"], "DE");
+    let created: Address = ok_as(r).await;
+    let id = created.id.as_str();
+    assert_eq!(created.fields.country, "DE");
     let work = json!({ "full_name": "Ann A", "line1": "2 Work Rd", "city": "Berlin", "postal_code": "10117",
                        "country": "DE", "is_default": true });
     p.http
@@ -594,36 +587,15 @@ async fn addresses_belong_to_their_owner_alone() {
         .send()
         .await
         .unwrap();
-    let list: Value = p
-        .http
-        .get(p.url("/api/me/addresses"))
-        .bearer_auth(ann_token)
-        .send()
+    let defaults: Vec<bool> = addresses(&p, ann_token)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let defaults: Vec<bool> = list["addresses"]
-        .as_array()
-        .unwrap()
         .iter()
-        .map(|a| a["is_default"].as_bool().unwrap())
+        .map(|a| a.fields.is_default)
         .collect();
     assert_eq!(defaults, [true, false], "one default at a time");
 
     // Bob sees none of it and can change none of it.
-    let list: Value = p
-        .http
-        .get(p.url("/api/me/addresses"))
-        .bearer_auth(bob_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(list["addresses"].as_array().unwrap().is_empty());
+    assert!(addresses(&p, bob_token).await.is_empty());
     let r = p
         .http
         .put(p.url(&format!("/api/me/addresses/{id}")))
@@ -667,10 +639,7 @@ async fn addresses_belong_to_their_owner_alone() {
 async fn cookie_requests_from_a_foreign_site_are_refused() {
     let p = Platform::spawn().await;
     let session = sign_up(&p, "ann@example.com").await;
-    let cookie = format!(
-        "bazaar_access={}",
-        session["access_token"].as_str().unwrap()
-    );
+    let cookie = format!("bazaar_access={}", session.access_token);
     let body = json!({ "name": "Evil" });
     let r = p
         .http
@@ -682,17 +651,9 @@ async fn cookie_requests_from_a_foreign_site_are_refused() {
         .await
         .unwrap();
     assert_eq!(envelope(r).await.0, 403);
-    let me: Value = p
-        .http
-        .get(p.url("/api/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(me["name"], "Ann Buyer", "nothing changed");
+    let by_cookie = p.http.get(p.url("/api/me")).header("cookie", &cookie);
+    let by_cookie: Account = ok_as(by_cookie.send().await.unwrap()).await;
+    assert_eq!(by_cookie.name, "Ann Buyer", "nothing changed");
     let r = p
         .http
         .patch(p.url("/api/me"))
@@ -788,20 +749,14 @@ async fn no_password_code_or_token_ever_reaches_the_logs() {
         page.text().await.unwrap().contains(&code),
         "/dev/mailbox shows it"
     );
-    let session: Value = http
+    let verified = http
         .post(format!("{base}/api/register/verify"))
         .json(&json!({ "email": email, "otp": code }))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    let access = session["access_token"]
-        .as_str()
-        .expect("signed in")
-        .to_owned();
-    let refresh = session["refresh_token"].as_str().unwrap().to_owned();
+    let session: Session = ok_as(verified).await;
+    let (access, refresh) = (session.access_token, session.refresh_token);
     http.post(format!("{base}/api/login"))
         .json(&json!({ "email": email, "password": "a wrong password" }))
         .send()

@@ -2,8 +2,10 @@
 //! catalog), and the demo catalog's pictures, served the same way.
 
 use bazaar_subjects::Role;
+use bazaar_subjects::auth::{Account, Session};
 use bazaar_subjects::catalog::SearchResults;
 use bazaar_tests::Platform;
+use bazaar_tests::story::ok_as;
 use serde_json::{Value, json};
 
 fn form(bytes: Vec<u8>, name: &str) -> reqwest::multipart::Form {
@@ -23,17 +25,14 @@ async fn signed_in(p: &Platform) -> String {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let session: Value = p
+    let r = p
         .http
         .post(p.url("/api/login"))
         .json(&json!({ "email": "ima@example.com", "password": "ima's long password" }))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    session["access_token"].as_str().unwrap().to_owned()
+    ok_as::<Session>(r).await.access_token
 }
 
 #[tokio::test]
@@ -94,18 +93,16 @@ async fn an_uploaded_image_is_served_with_a_thumbnail_and_becomes_an_avatar() {
     let thumb = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (320, 213));
 
-    let me: Value = p
+    let r = p
         .http
         .patch(p.url("/api/me"))
         .bearer_auth(&token)
         .json(&json!({ "avatar_url": up["url"] }))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(me["avatar_url"], up["url"]);
+    let me: Account = ok_as(r).await;
+    assert_eq!(me.avatar_url.as_deref(), up["url"].as_str());
     let r = p
         .http
         .patch(p.url("/api/me"))
@@ -202,16 +199,8 @@ async fn the_demo_catalog_has_a_picture_on_every_product_served_like_an_upload()
     assert!(distinct.len() >= 10, "the pictures differ: {distinct:?}");
 
     let item = &found.items[0];
-    let view: Value = p
-        .http
-        .get(p.url(&format!("/api/products/{}", item.slug)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(view["product"]["images"][0], images[0]);
+    let view = crate::catalog::product_page(&p, &item.slug).await;
+    assert_eq!(view.product.images[0], images[0]);
     let r = p
         .http
         .get(p.url(&format!("/products/{}", item.slug)))

@@ -11,10 +11,12 @@ use bazaar::retrain::{Outcome, RetrainArgs, retrain};
 use bazaar_recommend::ModelStore;
 use bazaar_recommender::Weights;
 use bazaar_recommender::synthetic::{self, SyntheticConfig};
+use bazaar_subjects::auth::Account;
 use bazaar_subjects::orders::{OrderEvent, OrderPlaced, OrderStatus, PaymentStatus};
-use bazaar_subjects::recommend::ModelPointer;
-use bazaar_subjects::{Event, catalog};
+use bazaar_subjects::recommend::{ModelPointer, RecommendationSource, Recommendations};
+use bazaar_subjects::{Currency, Event, catalog};
 use bazaar_tests::Platform;
+use bazaar_tests::story::ok_as;
 use serde_json::{Value, json};
 
 /// A planted data set as a CSV file: 600 users × 150 items in 6 groups.
@@ -51,21 +53,16 @@ async fn retrain_csv(p: &Platform, csv: &std::path::Path, seed: u64) -> Outcome 
     .unwrap()
 }
 
-async fn get(p: &Platform, path: &str, token: Option<&str>) -> Value {
-    let mut r = p.http.get(p.url(path));
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    let r = r.send().await.unwrap();
-    assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap());
-    r.json().await.unwrap()
+/// Recommendations from `path`, as `token`'s holder (or a guest) gets them.
+async fn recommended(p: &Platform, path: &str, token: Option<&str>) -> Recommendations {
+    ok_as(p.get(path, token).await).await
 }
 
 /// The model version answering a guest right now.
 async fn served_version(p: &Platform) -> Option<String> {
-    get(p, "/api/recommendations", None).await["model_version"]
-        .as_str()
-        .map(str::to_owned)
+    recommended(p, "/api/recommendations", None)
+        .await
+        .model_version
 }
 
 async fn wait_for_version(p: &Platform, version: &str) {
@@ -85,9 +82,9 @@ async fn a_retrained_model_is_published_and_swapped_in_without_dropping_a_reques
     let csv = planted_csv(&dir);
 
     // No model yet: the catalog's best sellers (none in an empty shop).
-    let first = get(&p, "/api/recommendations", None).await;
-    assert_eq!(first["source"], "popular");
-    assert_eq!(first["model_version"], Value::Null);
+    let first = recommended(&p, "/api/recommendations", None).await;
+    assert_eq!(first.source, RecommendationSource::Popular);
+    assert_eq!(first.model_version, None);
 
     // The data team retrains from a CSV and writes the report.
     let report = dir.path().join("report.json");
@@ -203,19 +200,14 @@ fn placed(buyer: &str, products: &[&str]) -> OrderPlaced {
         status: OrderStatus::Ordered,
         payment_status: PaymentStatus::Pending,
         total: 100,
-        currency: "USD".to_owned(),
+        currency: Currency::USD,
         product_ids: products.iter().map(|s| (*s).to_owned()).collect(),
         items: Vec::new(),
     })
 }
 
-fn ids(answer: &Value) -> Vec<String> {
-    answer["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect()
+fn ids(answer: &Recommendations) -> Vec<String> {
+    answer.items.iter().map(|i| i.id.clone()).collect()
 }
 
 #[tokio::test]
@@ -237,11 +229,11 @@ async fn deleted_out_of_stock_and_already_bought_products_are_never_recommended(
         body["stock"] = json!(stock);
         made.push(crate::catalog::create(&p, &seller, &body).await);
     }
-    let id = |i: usize| made[i]["id"].as_str().unwrap().to_owned();
+    let id = |i: usize| made[i].id.clone();
     let (bought, deleted, empty) = (id(0), id(1), id(2));
     let buyer = p.sign_up_buyer("bea@example.com").await;
-    let me = get(&p, "/api/me", Some(&buyer)).await;
-    let buyer_id = me["id"].as_str().unwrap().to_owned();
+    let me: Account = ok_as(p.get("/api/me", Some(&buyer)).await).await;
+    let buyer_id = me.id;
 
     // With no model yet, the home page shows best sellers as recommendations.
     let (status, home) = crate::storefront::page(&p, "/", None).await;
@@ -291,17 +283,17 @@ async fn deleted_out_of_stock_and_already_bought_products_are_never_recommended(
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
     let never = [&bought, &deleted, &empty];
-    let for_you = get(&p, "/api/recommendations?limit=24", Some(&buyer)).await;
-    assert_eq!(for_you["model_version"], outcome.version.as_str());
+    let for_you = recommended(&p, "/api/recommendations?limit=24", Some(&buyer)).await;
+    assert_eq!(for_you.model_version, Some(outcome.version.clone()));
     let shown = ids(&for_you);
-    assert!(!shown.is_empty(), "{for_you}");
-    assert!(never.iter().all(|n| !shown.contains(n)), "{for_you}");
+    assert!(!shown.is_empty(), "{for_you:?}");
+    assert!(never.iter().all(|n| !shown.contains(n)), "{for_you:?}");
 
-    let slug = made[3]["slug"].as_str().unwrap();
-    let similar = get(&p, &format!("/api/products/{slug}/similar"), Some(&buyer)).await;
+    let slug = &made[3].slug;
+    let similar = recommended(&p, &format!("/api/products/{slug}/similar"), Some(&buyer)).await;
     let shown = ids(&similar);
-    assert!(!shown.contains(&id(3)), "{similar}");
-    assert!(never.iter().all(|n| !shown.contains(n)), "{similar}");
+    assert!(!shown.contains(&id(3)), "{similar:?}");
+    assert!(never.iter().all(|n| !shown.contains(n)), "{similar:?}");
 
     let (status, page) =
         crate::storefront::page(&p, &format!("/products/{slug}"), Some(&buyer)).await;
@@ -320,20 +312,20 @@ async fn deleted_out_of_stock_and_already_bought_products_are_never_recommended(
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    let also = get(&p, "/api/cart/also-bought", Some(&buyer)).await;
-    assert_eq!(also["source"], "co_purchase");
+    let also = recommended(&p, "/api/cart/also-bought", Some(&buyer)).await;
+    assert_eq!(also.source, RecommendationSource::CoPurchase);
     let shown = ids(&also);
-    assert!(!shown.is_empty(), "{also}");
-    assert!(!shown.contains(&id(3)), "{also}");
-    assert!(never.iter().all(|n| !shown.contains(n)), "{also}");
+    assert!(!shown.is_empty(), "{also:?}");
+    assert!(!shown.contains(&id(3)), "{also:?}");
+    assert!(never.iter().all(|n| !shown.contains(n)), "{also:?}");
     let (status, cart) = crate::storefront::page(&p, "/cart", Some(&buyer)).await;
     assert_eq!(status, 200);
     assert!(cart.contains("Customers also bought"), "{cart}");
 
     // A guest gets the popular products of the model.
-    let guest = get(&p, "/api/recommendations", None).await;
-    assert_eq!(guest["source"], "popular");
-    assert_eq!(guest["model_version"], outcome.version.as_str());
+    let guest = recommended(&p, "/api/recommendations", None).await;
+    assert_eq!(guest.source, RecommendationSource::Popular);
+    assert_eq!(guest.model_version, Some(outcome.version.clone()));
     let shown = ids(&guest);
     assert!(!shown.contains(&deleted) && !shown.contains(&empty));
 }

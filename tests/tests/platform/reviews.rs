@@ -4,51 +4,29 @@
 
 use std::time::{Duration, Instant};
 
+use bazaar_subjects::catalog::SearchResults;
+use bazaar_subjects::orders::{Order, OrderPlaced, Review, Reviews};
+use bazaar_subjects::sellers::ShopPage;
 use bazaar_tests::Platform;
-use bazaar_tests::story::ok_json;
+use bazaar_tests::story::{envelope, ok_as};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::catalog::{categories, create, product};
-use crate::commerce::with_test_payments;
+use crate::catalog::{ProductView, categories, create};
+use crate::commerce::{add, cod_product, place_cod, with_test_payments};
 
-async fn get_json(p: &Platform, path: impl AsRef<str>) -> Value {
-    ok_json(p.http.get(p.url(path.as_ref())).send().await.unwrap()).await
+async fn get_as<T: DeserializeOwned>(p: &Platform, path: impl AsRef<str>) -> T {
+    ok_as(p.get(path.as_ref(), None).await).await
 }
 
 /// Places a cash-on-delivery order of `quantity` units; its id.
-async fn order(p: &Platform, buyer: &str, product_id: &Value, quantity: i64, key: &str) -> String {
-    ok_json(
-        p.send(
-            reqwest::Method::POST,
-            "/api/cart/items",
-            buyer,
-            Some(json!({ "product_id": product_id, "quantity": quantity })),
-        )
-        .await,
-    )
-    .await;
-    let placed = ok_json(
-        p.http
-            .post(p.url("/api/checkout"))
-            .bearer_auth(buyer)
-            .header("Idempotency-Key", key)
-            .json(&json!({
-                "address": {
-                    "full_name": "Bea Buyer", "line1": "1 Market Street", "city": "Berlin",
-                    "postal_code": "10115", "country": "de",
-                },
-                "payment": "cod",
-            }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    placed["orders"][0]["id"].as_str().unwrap().to_owned()
+async fn order(p: &Platform, buyer: &str, product_id: &str, quantity: i64, key: &str) -> String {
+    add(p, buyer, product_id, quantity).await;
+    place_cod(p, buyer, key).await.orders[0].id.clone()
 }
 
 async fn deliver(p: &Platform, seller: &str, order_id: &str) {
-    ok_json(
+    let _: Order = ok_as(
         p.send(
             reqwest::Method::POST,
             &format!("/api/seller/orders/{order_id}/status"),
@@ -66,10 +44,10 @@ async fn review(p: &Platform, buyer: &str, body: Value) -> reqwest::Response {
 }
 
 /// Polls `read` until `done` says yes, for at most ten seconds.
-async fn eventually<F, Fut>(what: &str, read: F, done: impl Fn(&Value) -> bool) -> Value
+async fn eventually<T: std::fmt::Debug, F, Fut>(what: &str, read: F, done: impl Fn(&T) -> bool) -> T
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Value>,
+    Fut: std::future::Future<Output = T>,
 {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -77,15 +55,9 @@ where
         if done(&v) {
             return v;
         }
-        assert!(Instant::now() < deadline, "{what} never happened: {v}");
+        assert!(Instant::now() < deadline, "{what} never happened: {v:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn cod_product(title: &str) -> Value {
-    let mut b = product(title, "electronics", 4_000);
-    b["cash_on_delivery"] = json!(true);
-    b
 }
 
 #[tokio::test]
@@ -93,19 +65,18 @@ async fn a_buyer_reviews_what_was_delivered_once_and_the_ratings_follow() {
     let p = with_test_payments().await;
     categories(&p).await;
     let (seller, shop) = p.seller_with_shop("Rita's Records", "electronics").await;
-    let shop_id = shop["id"].as_str().unwrap().to_owned();
-    let shop_slug = shop["slug"].as_str().unwrap().to_owned();
-    let turntable = create(&p, &seller, &cod_product("Belt Turntable")).await;
-    let slug = turntable["slug"].as_str().unwrap().to_owned();
+    let (shop_id, shop_slug) = (shop.id, shop.slug);
+    let turntable = create(&p, &seller, &cod_product("Belt Turntable", 4_000, 10)).await;
+    let slug = turntable.slug.clone();
     let buyer = p.sign_up_buyer("rita-fan@example.com").await;
-    let order_id = order(&p, &buyer, &turntable["id"], 2, "first").await;
+    let order_id = order(&p, &buyer, &turntable.id, 2, "first").await;
 
     // Not yet delivered: a clear refusal.
-    let early = json!({ "target": "product", "target_id": turntable["id"], "rating": 5, "title": "Lovely" });
-    let r = review(&p, &buyer, early.clone()).await;
-    assert_eq!(r.status(), 403);
-    let e: Value = r.json().await.unwrap();
-    assert!(e["message"].as_str().unwrap().contains("delivered"), "{e}");
+    let early =
+        json!({ "target": "product", "target_id": turntable.id, "rating": 5, "title": "Lovely" });
+    let (status, e) = envelope(review(&p, &buyer, early.clone()).await).await;
+    assert_eq!(status, 403);
+    assert!(e.message.contains("delivered"), "{e:?}");
 
     deliver(&p, &seller, &order_id).await;
 
@@ -113,45 +84,44 @@ async fn a_buyer_reviews_what_was_delivered_once_and_the_ratings_follow() {
     for stars in [0, 6] {
         let mut bad = early.clone();
         bad["rating"] = json!(stars);
-        let r = review(&p, &buyer, bad).await;
-        assert_eq!(r.status(), 422, "{stars} stars");
-        let e: Value = r.json().await.unwrap();
-        assert_eq!(e["fields"][0]["field"], "rating", "{e}");
+        let (status, e) = envelope(review(&p, &buyer, bad).await).await;
+        assert_eq!(status, 422, "{stars} stars");
+        assert_eq!(e.fields[0].field, "rating", "{e:?}");
     }
 
-    let first = ok_json(
+    let first: Review = ok_as(
         review(
             &p,
             &buyer,
-            json!({ "target": "product", "target_id": turntable["id"], "rating": 4,
+            json!({ "target": "product", "target_id": turntable.id, "rating": 4,
                     "title": "<script>alert(1)</script> Spins true",
                     "body": "Arrived <b>well packed</b>." }),
         )
         .await,
     )
     .await;
-    assert_eq!(first["author_name"], "Bea B.");
+    assert_eq!(first.author_name, "Bea B.");
     // Writing again replaces it.
-    let edited = ok_json(
+    let edited: Review = ok_as(
         review(
             &p,
             &buyer,
-            json!({ "target": "product", "target_id": turntable["id"], "rating": 2,
+            json!({ "target": "product", "target_id": turntable.id, "rating": 2,
                     "title": "<script>alert(1)</script> Hums a bit",
                     "body": "Arrived <b>well packed</b>, but it hums." }),
         )
         .await,
     )
     .await;
-    assert_eq!(edited["id"], first["id"]);
-    assert_eq!(edited["created_at"], first["created_at"]);
-    let listed = get_json(&p, &format!("/api/products/{slug}/reviews")).await;
-    assert_eq!(listed["count"], 1, "{listed}");
-    assert_eq!(listed["average"], 2.0);
-    assert_eq!(listed["reviews"][0]["rating"], 2);
+    assert_eq!(edited.id, first.id);
+    assert_eq!(edited.created_at, first.created_at);
+    let listed: Reviews = get_as(&p, format!("/api/products/{slug}/reviews")).await;
+    assert_eq!(listed.count, 1, "{listed:?}");
+    assert_eq!(listed.average, 2.0);
+    assert_eq!(listed.reviews[0].rating, 2);
 
     // The shop, from the same delivered order.
-    ok_json(
+    let _: Review = ok_as(
         review(
             &p,
             &buyer,
@@ -160,9 +130,9 @@ async fn a_buyer_reviews_what_was_delivered_once_and_the_ratings_follow() {
         .await,
     )
     .await;
-    let shop_reviews = get_json(&p, &format!("/api/shops/{shop_slug}/reviews")).await;
-    assert_eq!(shop_reviews["count"], 1, "{shop_reviews}");
-    assert_eq!(shop_reviews["reviews"][0]["title"], "Fast and friendly");
+    let shop_reviews: Reviews = get_as(&p, format!("/api/shops/{shop_slug}/reviews")).await;
+    assert_eq!(shop_reviews.count, 1, "{shop_reviews:?}");
+    assert_eq!(shop_reviews.reviews[0].title, "Fast and friendly");
 
     // Someone who never bought it may not review it; nothing is no such thing.
     let stranger = p.sign_up_buyer("stranger@example.com").await;
@@ -186,27 +156,20 @@ async fn a_buyer_reviews_what_was_delivered_once_and_the_ratings_follow() {
     // The catalog and the shop keep the ratings (from events, so eventually).
     let view = eventually(
         "the product's rating",
-        || get_json(&p, format!("/api/products/{slug}")),
-        |v| v["product"]["rating_count"] == 1 && v["product"]["rating_avg"] == 2.0,
+        || get_as::<ProductView>(&p, format!("/api/products/{slug}")),
+        |v| v.product.rating_count == 1 && v.product.rating_avg == 2.0,
     )
     .await;
-    assert_eq!(view["product"]["sales"], 2, "two units sold");
-    let rated = get_json(&p, "/api/products?sort=rating&min_rating=1.5").await;
-    assert!(
-        rated["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["slug"] == slug.as_str()),
-        "{rated}"
-    );
+    assert_eq!(view.product.sales, 2, "two units sold");
+    let rated: SearchResults = get_as(&p, "/api/products?sort=rating&min_rating=1.5").await;
+    assert!(rated.items.iter().any(|i| i.slug == slug), "{rated:?}");
     let shop_now = eventually(
         "the shop's rating",
-        || get_json(&p, format!("/api/shops/{shop_slug}")),
-        |v| v["shop"]["rating_count"] == 1 && v["shop"]["rating_avg"] == 5.0,
+        || get_as::<ShopPage>(&p, format!("/api/shops/{shop_slug}")),
+        |v| v.shop.rating_count == 1 && v.shop.rating_avg == 5.0,
     )
     .await;
-    assert_eq!(shop_now["shop"]["sales"], 2);
+    assert_eq!(shop_now.shop.sales, 2);
 
     // Pages show the reviews, escaped.
     let html = p
@@ -247,28 +210,36 @@ async fn sales_counters_rise_once_per_order_and_fall_back_when_it_is_cancelled()
     let p = with_test_payments().await;
     categories(&p).await;
     let (seller, shop) = p.seller_with_shop("Sal's Saddles", "electronics").await;
-    let shop_slug = shop["slug"].as_str().unwrap().to_owned();
-    let saddle = create(&p, &seller, &cod_product("Leather Saddle")).await;
-    let slug = saddle["slug"].as_str().unwrap().to_owned();
+    let shop_slug = shop.slug;
+    let saddle = create(&p, &seller, &cod_product("Leather Saddle", 4_000, 10)).await;
+    let slug = saddle.slug.clone();
     let buyer = p.sign_up_buyer("rider@example.com").await;
     let product_sales = || {
         let (p, slug) = (&p, slug.clone());
-        async move { get_json(p, &format!("/api/products/{slug}")).await }
+        async move {
+            let page: ProductView = get_as(p, format!("/api/products/{slug}")).await;
+            page.product.sales
+        }
     };
     let shop_sales = || {
         let (p, slug) = (&p, shop_slug.clone());
-        async move { get_json(p, &format!("/api/shops/{slug}")).await }
+        async move {
+            get_as::<ShopPage>(p, format!("/api/shops/{slug}"))
+                .await
+                .shop
+                .sales
+        }
     };
 
-    order(&p, &buyer, &saddle["id"], 3, "one").await;
-    eventually("3 sales", product_sales, |v| v["product"]["sales"] == 3).await;
-    eventually("3 shop sales", shop_sales, |v| v["shop"]["sales"] == 3).await;
-    let top = get_json(&p, "/api/products?sort=top_sales").await;
-    assert_eq!(top["items"][0]["slug"], slug.as_str(), "{top}");
+    order(&p, &buyer, &saddle.id, 3, "one").await;
+    eventually("3 sales", product_sales, |n| *n == 3).await;
+    eventually("3 shop sales", shop_sales, |n| *n == 3).await;
+    let top: SearchResults = get_as(&p, "/api/products?sort=top_sales").await;
+    assert_eq!(top.items[0].slug, slug, "{top:?}");
 
-    let second = order(&p, &buyer, &saddle["id"], 1, "two").await;
-    eventually("4 sales", product_sales, |v| v["product"]["sales"] == 4).await;
-    ok_json(
+    let second = order(&p, &buyer, &saddle.id, 1, "two").await;
+    eventually("4 sales", product_sales, |n| *n == 4).await;
+    let _: Order = ok_as(
         p.send(
             reqwest::Method::POST,
             &format!("/api/orders/{second}/cancel"),
@@ -278,15 +249,9 @@ async fn sales_counters_rise_once_per_order_and_fall_back_when_it_is_cancelled()
         .await,
     )
     .await;
-    eventually("back to 3 sales", product_sales, |v| {
-        v["product"]["sales"] == 3
-    })
-    .await;
-    eventually("back to 3 shop sales", shop_sales, |v| {
-        v["shop"]["sales"] == 3
-    })
-    .await;
+    eventually("back to 3 sales", product_sales, |n| *n == 3).await;
+    eventually("back to 3 shop sales", shop_sales, |n| *n == 3).await;
     // Each order counted once, however often its events are read again.
-    assert_eq!(p.events("events.orders.order.placed").await.len(), 2);
+    assert_eq!(p.events_of::<OrderPlaced>().await.len(), 2);
     p.stop().await;
 }

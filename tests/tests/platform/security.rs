@@ -117,8 +117,8 @@ async fn a_seller_cannot_buy_from_their_own_shop() {
     )
     .await;
     // Anna puts her own amplifier and Ben's book in her cart.
-    crate::commerce::add(&p, &seller_a, &amp["id"], 1).await;
-    crate::commerce::add(&p, &seller_a, &book["id"], 1).await;
+    crate::commerce::add(&p, &seller_a, &amp.id, 1).await;
+    crate::commerce::add(&p, &seller_a, &book.id, 1).await;
     let body = json!({ "address": crate::commerce::address(), "payment": "cod" });
     let r = crate::commerce::checkout(&p, &seller_a, "own-1", body.clone()).await;
     let (status, e) = envelope(r).await;
@@ -128,11 +128,7 @@ async fn a_seller_cannot_buy_from_their_own_shop() {
     // Without her own product she checks out Ben's book as any buyer would.
     let cart: bazaar_subjects::orders::Cart =
         ok_as(p.send(Method::GET, "/api/cart", &seller_a, None).await).await;
-    let own_line = cart
-        .lines
-        .iter()
-        .find(|l| l.product_id == amp["id"].as_str().unwrap())
-        .unwrap();
+    let own_line = cart.lines.iter().find(|l| l.product_id == amp.id).unwrap();
     let r = p
         .send(
             Method::DELETE,

@@ -2,109 +2,14 @@
 //! signs in to check out, follows the order; the seller moves it along; and
 //! once in a real browser, a card payment on the test payment page.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use bazaar_tests::Platform;
 use bazaar_tests::browser::Browser;
+use bazaar_tests::story::Visitor;
 use serde_json::{Value, json};
 
-use crate::catalog::{categories, create, product};
-use crate::commerce::with_test_payments;
+use crate::catalog::{categories, create};
+use crate::commerce::{cod_product, with_test_payments};
 
 const PASSWORD: &str = "a long and secret password";
-
-/// A browser-like HTTP client: keeps cookies, shows redirects, sends the
-/// `Origin` a browser sends with its forms.
-struct Visitor {
-    client: reqwest::Client,
-    jar: Arc<reqwest::cookie::Jar>,
-    base: String,
-}
-
-struct Reply {
-    status: u16,
-    location: String,
-    html: String,
-}
-
-impl Visitor {
-    fn new(p: &Platform) -> Self {
-        let jar = Arc::new(reqwest::cookie::Jar::default());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_provider(jar.clone())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("http client");
-        let base = p.url("");
-        Self {
-            client,
-            jar,
-            base: base.trim_end_matches('/').to_owned(),
-        }
-    }
-
-    /// Signed in as the account holding `token` (the access cookie).
-    fn sign_in(&self, token: &str) {
-        let url: reqwest::Url = self.base.parse().expect("base url");
-        self.jar
-            .add_cookie_str(&format!("bazaar_access={token}; Path=/"), &url);
-    }
-
-    async fn reply(r: reqwest::Response) -> Reply {
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        Reply {
-            status,
-            location,
-            html: r.text().await.expect("a body"),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        Self::reply(
-            self.client
-                .get(format!("{}{path}", self.base))
-                .send()
-                .await
-                .expect("request sent"),
-        )
-        .await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
-        Self::reply(
-            self.client
-                .post(format!("{}{path}", self.base))
-                .header("origin", &self.base)
-                .form(form)
-                .send()
-                .await
-                .expect("request sent"),
-        )
-        .await
-    }
-
-    /// A page that must load.
-    async fn page(&self, path: &str) -> String {
-        let r = self.get(path).await;
-        assert_eq!(r.status, 200, "{path}: {} {}", r.location, r.html);
-        r.html
-    }
-}
-
-fn cod_product(title: &str, price: i64) -> Value {
-    let mut b = product(title, "electronics", price);
-    b["cash_on_delivery"] = json!(true);
-    b["stock"] = json!(5);
-    b
-}
 
 /// Every `href="{prefix}…"` in the page, in order.
 fn links(html: &str, prefix: &str) -> Vec<String> {
@@ -132,9 +37,9 @@ async fn a_guest_fills_a_cart_signs_in_checks_out_and_follows_the_order() {
     let p = with_test_payments().await;
     categories(&p).await;
     let (seller_token, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
-    let amp = create(&p, &seller_token, &cod_product("Tube Amplifier", 40_000)).await;
-    let slug = amp["slug"].as_str().expect("a slug");
-    let id = amp["id"].as_str().expect("an id");
+    let amp = create(&p, &seller_token, &cod_product("Tube Amplifier", 40_000, 5)).await;
+    let slug = &amp.slug;
+    let id = &amp.id;
 
     // The product page's form puts it in a guest's cart.
     let guest = Visitor::new(&p);
@@ -400,9 +305,9 @@ async fn a_wishlist_keeps_products_and_moves_them_to_the_cart() {
     let p = with_test_payments().await;
     categories(&p).await;
     let (seller, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
-    let lamp = create(&p, &seller, &cod_product("<b>Bold</b> Lamp", 3_000)).await;
-    let id = lamp["id"].as_str().expect("an id");
-    let slug = lamp["slug"].as_str().expect("a slug");
+    let lamp = create(&p, &seller, &cod_product("<b>Bold</b> Lamp", 3_000, 5)).await;
+    let id = &lamp.id;
+    let slug = &lamp.slug;
 
     let guest = Visitor::new(&p);
     let html = guest.page(&format!("/products/{slug}")).await;
@@ -448,10 +353,10 @@ async fn checkout_says_when_the_last_one_went_to_someone_else() {
     let p = with_test_payments().await;
     categories(&p).await;
     let (seller, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
-    let mut body = cod_product("Last Lamp", 3_000);
+    let mut body = cod_product("Last Lamp", 3_000, 5);
     body["stock"] = json!(1);
     let lamp = create(&p, &seller, &body).await;
-    let id = lamp["id"].as_str().expect("an id");
+    let id = &lamp.id;
 
     let address = [
         ("address_id", "new"),
@@ -493,7 +398,7 @@ async fn wait_for_text(b: &Browser, text: &str) -> String {
         if html.contains(text) {
             return html;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     panic!("never saw {text:?} in {html}");
 }
@@ -504,18 +409,14 @@ async fn in_a_browser_a_buyer_pays_by_card_for_two_shops_and_a_seller_delivers()
     categories(&p).await;
     let (anna, _) = p.real_seller_with_shop("Anna's Audio", "electronics").await;
     let (ben, _) = p.real_seller_with_shop("Ben's Books", "electronics").await;
-    let amp = create(&p, &anna, &cod_product("Tube Amplifier", 40_000)).await;
-    let book = create(&p, &ben, &cod_product("Poetry Collection", 2_500)).await;
+    let amp = create(&p, &anna, &cod_product("Tube Amplifier", 40_000, 5)).await;
+    let book = create(&p, &ben, &cod_product("Poetry Collection", 2_500, 5)).await;
     p.sign_up_buyer("bea@example.com").await;
 
     let b = Browser::start().await;
     // Shopping first, signing in at checkout.
     for prod in [&amp, &book] {
-        b.goto(&p.url(&format!(
-            "/products/{}",
-            prod["slug"].as_str().expect("a slug")
-        )))
-        .await;
+        b.goto(&p.url(&format!("/products/{}", &prod.slug))).await;
         b.click("form.add-to-cart button[type=submit]").await;
         b.wait_for_path("/cart").await;
     }
@@ -588,11 +489,7 @@ async fn in_a_browser_a_buyer_pays_by_card_for_two_shops_and_a_seller_delivers()
     b.fill("title", "Warm <b>sound</b>").await;
     b.click("form.review-form button[type=submit]").await;
     wait_for_text(&b, "review").await;
-    b.goto(&p.url(&format!(
-        "/products/{}",
-        amp["slug"].as_str().expect("a slug")
-    )))
-    .await;
+    b.goto(&p.url(&format!("/products/{}", &amp.slug))).await;
     let page = wait_for_text(&b, "Warm &lt;b&gt;sound&lt;/b&gt;").await;
     assert!(!page.contains("Warm <b>sound</b>"), "escaped: {page}");
     b.close().await;

@@ -2,10 +2,13 @@
 
 use std::time::Duration;
 
-use bazaar_subjects::sellers::{GetShopCard, ShopId};
+use bazaar_subjects::catalog::Product;
+use bazaar_subjects::sellers::{
+    FollowState, GetShopCard, Shop, ShopCards, ShopChanged, ShopFollowed, ShopId, ShopPage,
+};
 use bazaar_subjects::{ErrorEnvelope, Role};
 use bazaar_tests::Platform;
-use bazaar_tests::story::envelope;
+use bazaar_tests::story::{Visitor, envelope, ok_as};
 use serde_json::{Value, json};
 
 async fn categories(p: &Platform) {
@@ -27,19 +30,14 @@ async fn open_shop(p: &Platform, token: &str, body: &Value) -> reqwest::Response
         .unwrap()
 }
 
-async fn get(p: &Platform, path: &str, token: Option<&str>) -> reqwest::Response {
-    let mut r = p.http.get(p.url(path));
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    r.send().await.unwrap()
+/// A shop's public page, as `token`'s holder (or a stranger) sees it.
+async fn shop_page(p: &Platform, slug: &str, token: Option<&str>) -> ShopPage {
+    ok_as(p.get(&format!("/api/shops/{slug}"), token).await).await
 }
 
-async fn json_ok(r: reqwest::Response) -> Value {
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert_eq!(status, 200, "{text}");
-    serde_json::from_str(&text).unwrap()
+/// The seller's own shop.
+async fn my_shop(p: &Platform, token: &str) -> Shop {
+    ok_as(p.get("/api/shops/mine", Some(token)).await).await
 }
 
 fn fields(e: &ErrorEnvelope) -> Vec<&str> {
@@ -65,15 +63,6 @@ fn escaped(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// A browser-like client that shows redirects instead of following them.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_seller_opens_their_one_shop_and_everyone_can_see_it() {
     let p = Platform::spawn().await;
@@ -92,28 +81,27 @@ async fn a_seller_opens_their_one_shop_and_everyone_can_see_it() {
         ]
     });
     let r = open_shop(&p, &seller, &body).await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let created: Value = r.json().await.unwrap();
-    assert_eq!(created["name"], "Ada's Books");
-    assert_eq!(created["slug"], "ada-s-books");
-    assert_eq!(created["social_links"][0]["network"], "instagram");
-    assert_eq!(created["opening_hours"][0]["day"], "mon", "sorted by day");
-    assert_eq!(created["followers"], 0);
-    assert!(created["created_at"].as_str().unwrap().starts_with("20"));
+    assert_eq!(r.status(), 201);
+    let created: Shop = ok_as(r).await;
+    assert_eq!(created.name, "Ada's Books");
+    assert_eq!(created.slug, "ada-s-books");
+    assert_eq!(created.social_links[0].network, "instagram");
+    assert_eq!(created.opening_hours[0].day, "mon", "sorted by day");
+    assert_eq!(created.followers, 0);
+    assert!(created.created_at.starts_with("20"));
 
     // The seller finds it as theirs; anyone finds it by its slug.
-    let mine = json_ok(get(&p, "/api/shops/mine", Some(&seller)).await).await;
-    assert_eq!(mine, created);
-    let public = json_ok(get(&p, "/api/shops/ada-s-books", None).await).await;
-    assert_eq!(public["shop"], created);
-    assert!(public["following"].is_null(), "nobody is signed in");
+    assert_eq!(my_shop(&p, &seller).await, created);
+    let public = shop_page(&p, "ada-s-books", None).await;
+    assert_eq!(public.shop, created);
+    assert_eq!(public.following, None, "nobody is signed in");
 
     // Product pages ask for the card by id, over NATS.
     let card = bazaar_runtime::call::<GetShopCard>(
         &p.ctx.nats,
         &bazaar_runtime::RequestMeta::default(),
         &ShopId {
-            id: created["id"].as_str().unwrap().to_owned(),
+            id: created.id.clone(),
         },
         Duration::from_secs(5),
     )
@@ -128,27 +116,27 @@ async fn a_seller_opens_their_one_shop_and_everyone_can_see_it() {
     assert_eq!(status, 409);
     assert!(e.message.contains("one shop"), "{}", e.message);
     assert_eq!(
-        get(&p, "/api/shops/another-one", None).await.status(),
+        p.get("/api/shops/another-one", None).await.status(),
         404,
         "nothing was created"
     );
 
     // The world heard about it.
-    let changed = p.events("events.sellers.shop.changed").await;
+    let changed = p.events_of::<ShopChanged>().await;
     assert_eq!(changed.len(), 1);
-    assert_eq!(changed[0]["slug"], "ada-s-books");
-    assert_eq!(changed[0]["shop_id"], created["id"]);
+    assert_eq!(changed[0].slug, "ada-s-books");
+    assert_eq!(changed[0].shop_id, created.id);
 
     // Someone else's shop is not "mine"; unknown shops are 404.
     let other = p.token(Role::Seller);
     assert_eq!(
-        envelope(get(&p, "/api/shops/mine", Some(&other)).await)
+        envelope(p.get("/api/shops/mine", Some(&other)).await)
             .await
             .0,
         404
     );
     assert_eq!(
-        envelope(get(&p, "/api/shops/no-such-shop", None).await)
+        envelope(p.get("/api/shops/no-such-shop", None).await)
             .await
             .0,
         404
@@ -162,7 +150,7 @@ async fn buyers_and_strangers_cannot_open_shops() {
     let buyer = p.token(Role::Buyer);
     let (status, _) = envelope(open_shop(&p, &buyer, &shop("Buyer Shop")).await).await;
     assert_eq!(status, 403);
-    let (status, _) = envelope(get(&p, "/api/shops/mine", Some(&buyer)).await).await;
+    let (status, _) = envelope(p.get("/api/shops/mine", Some(&buyer)).await).await;
     assert_eq!(status, 403);
     let r = p
         .http
@@ -172,8 +160,8 @@ async fn buyers_and_strangers_cannot_open_shops() {
         .await
         .unwrap();
     assert_eq!(envelope(r).await.0, 401);
-    let top = json_ok(get(&p, "/api/shops/top", None).await).await;
-    assert!(top["shops"].as_array().unwrap().is_empty(), "{top}");
+    let top: ShopCards = ok_as(p.get("/api/shops/top", None).await).await;
+    assert!(top.shops.is_empty(), "{top:?}");
 }
 
 #[tokio::test]
@@ -183,14 +171,14 @@ async fn slugs_are_unique_and_never_change() {
     let (_, first) = p.seller_with_shop("Corner Shop", "books").await;
     let (second_token, second) = p.seller_with_shop("Corner  Shop!", "books").await;
     let (_, third) = p.seller_with_shop("corner shop", "books").await;
-    assert_eq!(first["slug"], "corner-shop");
-    assert_eq!(second["slug"], "corner-shop-2");
-    assert_eq!(third["slug"], "corner-shop-3");
+    assert_eq!(first.slug, "corner-shop");
+    assert_eq!(second.slug, "corner-shop-2");
+    assert_eq!(third.slug, "corner-shop-3");
     // A name that would shadow a fixed path gets a suffix too.
     let (_, top) = p.seller_with_shop("Top", "books").await;
-    assert_eq!(top["slug"], "top-2");
-    let listed = json_ok(get(&p, "/api/shops/top", None).await).await;
-    assert_eq!(listed["shops"].as_array().unwrap().len(), 4);
+    assert_eq!(top.slug, "top-2");
+    let listed: ShopCards = ok_as(p.get("/api/shops/top", None).await).await;
+    assert_eq!(listed.shops.len(), 4);
 
     // Renaming keeps the address; asking for another address is refused.
     let r = p
@@ -201,9 +189,9 @@ async fn slugs_are_unique_and_never_change() {
         .send()
         .await
         .unwrap();
-    let renamed = json_ok(r).await;
-    assert_eq!(renamed["name"], "Renamed");
-    assert_eq!(renamed["slug"], "corner-shop-2");
+    let renamed: Shop = ok_as(r).await;
+    assert_eq!(renamed.name, "Renamed");
+    assert_eq!(renamed.slug, "corner-shop-2");
     let r = p
         .http
         .patch(p.url("/api/shops/mine"))
@@ -215,9 +203,9 @@ async fn slugs_are_unique_and_never_change() {
     let (status, e) = envelope(r).await;
     assert_eq!(status, 422);
     assert_eq!(fields(&e), ["slug"]);
-    let public = json_ok(get(&p, "/api/shops/corner-shop", None).await).await;
+    let public = shop_page(&p, "corner-shop", None).await;
     assert_eq!(
-        public["shop"]["name"], "Corner Shop",
+        public.shop.name, "Corner Shop",
         "the first shop is untouched"
     );
 }
@@ -231,8 +219,8 @@ async fn a_seller_can_only_ever_edit_their_own_shop() {
 
     // B sends A's slug and id along: the edit still lands on B's own shop.
     let mut edit = shop("Beta Books & More");
-    edit["slug"] = b["slug"].clone();
-    edit["id"] = a["id"].clone();
+    edit["slug"] = json!(b.slug);
+    edit["id"] = json!(a.id);
     edit["bio"] = json!("Now with more.");
     let r = p
         .http
@@ -242,17 +230,17 @@ async fn a_seller_can_only_ever_edit_their_own_shop() {
         .send()
         .await
         .unwrap();
-    let edited = json_ok(r).await;
-    assert_eq!(edited["id"], b["id"]);
-    assert_eq!(edited["name"], "Beta Books & More");
-    let alpha = json_ok(get(&p, "/api/shops/alpha-books", None).await).await;
-    assert_eq!(alpha["shop"], a, "A's shop did not change at all");
-    let beta = json_ok(get(&p, "/api/shops/beta-books", None).await).await;
-    assert_eq!(beta["shop"]["bio"], "Now with more.");
+    let edited: Shop = ok_as(r).await;
+    assert_eq!(edited.id, b.id);
+    assert_eq!(edited.name, "Beta Books & More");
+    let alpha = shop_page(&p, "alpha-books", None).await;
+    assert_eq!(alpha.shop, a, "A's shop did not change at all");
+    let beta = shop_page(&p, "beta-books", None).await;
+    assert_eq!(beta.shop.bio, "Now with more.");
 
     // Asking to move onto A's address is refused, and a seller without a
     // shop has nothing to edit.
-    edit["slug"] = a["slug"].clone();
+    edit["slug"] = json!(a.slug);
     let r = p
         .http
         .patch(p.url("/api/shops/mine"))
@@ -280,9 +268,8 @@ async fn a_seller_can_only_ever_edit_their_own_shop() {
         .await
         .unwrap();
     assert_eq!(envelope(r).await.0, 403);
-    let alpha = json_ok(get(&p, "/api/shops/alpha-books", None).await).await;
-    assert_eq!(alpha["shop"], a);
-    assert_eq!(p.events("events.sellers.shop.changed").await.len(), 3);
+    assert_eq!(shop_page(&p, "alpha-books", None).await.shop, a);
+    assert_eq!(p.events_of::<ShopChanged>().await.len(), 3);
 }
 
 #[tokio::test]
@@ -341,7 +328,7 @@ async fn bad_shops_are_refused_field_by_field() {
     assert!(hours.contains("`someday` is not a day"), "{hours}");
     assert!(hours.contains("Tuesday: write times as HH:MM"), "{hours}");
     assert_eq!(
-        envelope(get(&p, "/api/shops/mine", Some(&seller)).await)
+        envelope(p.get("/api/shops/mine", Some(&seller)).await)
             .await
             .0,
         404,
@@ -382,34 +369,46 @@ async fn following_is_idempotent_and_counted_once() {
     let p = Platform::spawn().await;
     categories(&p).await;
     let (_, s) = p.seller_with_shop("Followed Books", "books").await;
-    let slug = s["slug"].as_str().unwrap();
+    let slug = s.slug.as_str();
     let buyer = p.token(Role::Buyer);
 
-    let first = json_ok(follow(&p, &buyer, slug, true).await).await;
-    let again = json_ok(follow(&p, &buyer, slug, true).await).await;
-    assert_eq!(first, json!({ "following": true, "followers": 1 }));
+    let first: FollowState = ok_as(follow(&p, &buyer, slug, true).await).await;
+    let again: FollowState = ok_as(follow(&p, &buyer, slug, true).await).await;
+    assert_eq!(
+        first,
+        FollowState {
+            following: true,
+            followers: 1
+        }
+    );
     assert_eq!(again, first, "following twice counts once");
-    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), Some(&buyer)).await).await;
-    assert_eq!(page["following"], true);
-    assert_eq!(page["shop"]["followers"], 1);
+    let page = shop_page(&p, slug, Some(&buyer)).await;
+    assert_eq!(page.following, Some(true));
+    assert_eq!(page.shop.followers, 1);
     let stranger = p.token(Role::Buyer);
-    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), Some(&stranger)).await).await;
-    assert_eq!(page["following"], false);
-    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), None).await).await;
-    assert!(page["following"].is_null());
+    let page = shop_page(&p, slug, Some(&stranger)).await;
+    assert_eq!(page.following, Some(false));
+    let page = shop_page(&p, slug, None).await;
+    assert_eq!(page.following, None, "nobody is signed in");
 
-    let gone = json_ok(follow(&p, &buyer, slug, false).await).await;
-    let gone_again = json_ok(follow(&p, &buyer, slug, false).await).await;
-    assert_eq!(gone, json!({ "following": false, "followers": 0 }));
+    let gone: FollowState = ok_as(follow(&p, &buyer, slug, false).await).await;
+    let gone_again: FollowState = ok_as(follow(&p, &buyer, slug, false).await).await;
+    assert_eq!(
+        gone,
+        FollowState {
+            following: false,
+            followers: 0
+        }
+    );
     assert_eq!(gone_again, gone);
-    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), Some(&buyer)).await).await;
-    assert_eq!(page["following"], false);
+    let page = shop_page(&p, slug, Some(&buyer)).await;
+    assert_eq!(page.following, Some(false));
 
     // Only real changes are events: one follow, one unfollow.
-    let followed = p.events("events.sellers.shop.followed").await;
-    let states: Vec<_> = followed.iter().map(|e| e["following"].clone()).collect();
-    assert_eq!(states, [json!(true), json!(false)]);
-    assert_eq!(followed[0]["shop_id"], s["id"]);
+    let followed = p.events_of::<ShopFollowed>().await;
+    let states: Vec<_> = followed.iter().map(|e| e.following).collect();
+    assert_eq!(states, [true, false]);
+    assert_eq!(followed[0].shop_id, s.id);
 
     // Nobody follows a shop that does not exist; signing in comes first.
     assert_eq!(
@@ -437,18 +436,16 @@ async fn following_is_idempotent_and_counted_once() {
     for r in futures::future::join_all(follows).await {
         assert_eq!(r.status(), 200);
     }
-    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), None).await).await;
-    assert_eq!(page["shop"]["followers"], 13);
+    assert_eq!(shop_page(&p, slug, None).await.shop.followers, 13);
     let unfollows = crowd.iter().map(|t| follow(&p, t, slug, false));
     futures::future::join_all(unfollows).await;
     let mut res =
         p.db.query("SELECT VALUE count() FROM follow WHERE shop = $shop GROUP ALL")
-            .bind(("shop", s["id"].as_str().unwrap().to_owned()))
+            .bind(("shop", s.id.clone()))
             .await
             .unwrap();
     let rows: Vec<i64> = res.take(0).unwrap();
-    let page = json_ok(get(&p, &format!("/api/shops/{slug}"), None).await).await;
-    assert_eq!(page["shop"]["followers"], 1);
+    assert_eq!(shop_page(&p, slug, None).await.shop.followers, 1);
     assert_eq!(rows, [1], "the count matches the rows");
 }
 
@@ -459,7 +456,7 @@ async fn top_shops_rank_by_sales_then_rating_then_followers() {
     let mut ids = Vec::new();
     for name in ["Quiet", "Loved", "Rated", "Busy"] {
         let (_, s) = p.seller_with_shop(name, "books").await;
-        ids.push(s["id"].as_str().unwrap().to_owned());
+        ids.push(s.id);
     }
     // Orders and reviews belong to other nodes; set their results directly.
     for (id, sales, rating) in [
@@ -481,33 +478,27 @@ async fn top_shops_rank_by_sales_then_rating_then_followers() {
     // Between equals, followers decide: Loved gets a follower over Quiet's none,
     // but ranks below Rated, whose rating is higher at the same sales.
     let (_, tie) = p.seller_with_shop("Tied", "books").await;
-    json_ok(follow(&p, &p.token(Role::Buyer), "loved", true).await).await;
-    json_ok(follow(&p, &p.token(Role::Buyer), "tied", true).await).await;
-    json_ok(follow(&p, &p.token(Role::Buyer), "tied", true).await).await;
+    for slug in ["loved", "tied", "tied"] {
+        let _: FollowState = ok_as(follow(&p, &p.token(Role::Buyer), slug, true).await).await;
+    }
     p.db.query("UPDATE type::record('shop', $id) SET sales = 5, rating_avg = 3.0")
-        .bind(("id", tie["id"].as_str().unwrap().to_owned()))
+        .bind(("id", tie.id))
         .await
         .unwrap()
         .check()
         .unwrap();
 
-    let top = json_ok(get(&p, "/api/shops/top", None).await).await;
-    let order: Vec<_> = top["shops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_owned())
-        .collect();
+    let top: ShopCards = ok_as(p.get("/api/shops/top", None).await).await;
+    let order: Vec<_> = top.shops.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(order, ["Busy", "Rated", "Tied", "Loved", "Quiet"]);
-    assert_eq!(top["shops"][0]["sales"], 40);
-    assert_eq!(top["shops"][1]["rating_avg"], 4.5);
-    assert_eq!(top["shops"][2]["followers"], 2);
+    assert_eq!(top.shops[0].sales, 40);
+    assert_eq!(top.shops[1].rating_avg, 4.5);
+    assert_eq!(top.shops[2].followers, 2);
 
-    let two = json_ok(get(&p, "/api/shops/top?limit=2", None).await).await;
-    assert_eq!(two["shops"].as_array().unwrap().len(), 2);
+    let two: ShopCards = ok_as(p.get("/api/shops/top?limit=2", None).await).await;
+    assert_eq!(two.shops.len(), 2);
     for bad in ["0", "51", "ten", "-1"] {
-        let (status, e) =
-            envelope(get(&p, &format!("/api/shops/top?limit={bad}"), None).await).await;
+        let (status, e) = envelope(p.get(&format!("/api/shops/top?limit={bad}"), None).await).await;
         assert_eq!(status, 422, "limit={bad}");
         assert_eq!(fields(&e), ["limit"]);
     }
@@ -533,8 +524,8 @@ async fn the_public_shop_page_shows_the_shop_escaped_with_its_products() {
     )
     .await;
     assert_eq!(r.status(), 201);
-    let created: Value = r.json().await.unwrap();
-    let slug = created["slug"].as_str().unwrap().to_owned();
+    let created: Shop = ok_as(r).await;
+    let slug = created.slug;
     assert_eq!(slug, "script-alert-1-script-books");
 
     // A product from the shop, through the catalog.
@@ -547,8 +538,8 @@ async fn the_public_shop_page_shows_the_shop_escaped_with_its_products() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let product: Value = r.json().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let product: Product = ok_as(r).await;
 
     let r = p
         .http
@@ -584,10 +575,7 @@ async fn the_public_shop_page_shows_the_shop_escaped_with_its_products() {
     );
     assert!(html.contains(&escaped("Moby <i>Dick</i>")), "{html}");
     assert!(html.contains("€12.50"));
-    assert!(html.contains(&format!(
-        "href=\"/products/{}\"",
-        product["slug"].as_str().unwrap()
-    )));
+    assert!(html.contains(&format!("href=\"/products/{}\"", product.slug)));
 
     // Unknown shops get the friendly 404 page.
     let r = p
@@ -609,91 +597,60 @@ async fn a_buyer_follows_from_the_shop_page_without_javascript() {
     let p = Platform::spawn().await;
     categories(&p).await;
     let (_, s) = p.seller_with_shop("Page Books", "books").await;
-    let slug = s["slug"].as_str().unwrap();
-    let http = browser();
-    let cookie = format!("bazaar_access={}", p.token(Role::Buyer));
-    let page = |http: reqwest::Client, cookie: String| {
-        let url = p.url(&format!("/shops/{slug}"));
-        async move {
-            let r = http.get(url).header("cookie", cookie).send().await.unwrap();
-            assert_eq!(r.status(), 200);
-            r.text().await.unwrap()
-        }
-    };
-    let html = page(http.clone(), cookie.clone()).await;
+    let slug = s.slug.as_str();
+    let shop_path = format!("/shops/{slug}");
+    let buyer = Visitor::new(&p);
+    buyer.sign_in(&p.token(Role::Buyer));
+    let html = buyer.page(&shop_path).await;
     assert!(
         html.contains(&format!("action=\"/shops/{slug}/follow\"")),
         "{html}"
     );
 
-    let r = http
-        .post(p.url(&format!("/shops/{slug}/follow")))
-        .header("cookie", &cookie)
-        .header("origin", &p.base_url)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], format!("/shops/{slug}"));
-    let html = page(http.clone(), cookie.clone()).await;
+    let r = buyer.post(&format!("/shops/{slug}/follow"), &[]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location, shop_path);
+    let html = buyer.page(&shop_path).await;
     assert!(html.contains(&format!("action=\"/shops/{slug}/unfollow\"")));
     assert!(html.contains("1 follower"));
 
     // Another site cannot make the buyer unfollow.
-    let r = http
-        .post(p.url(&format!("/shops/{slug}/unfollow")))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let shop = json_ok(get(&p, &format!("/api/shops/{slug}"), None).await).await;
-    assert_eq!(shop["shop"]["followers"], 1);
+    let r = buyer
+        .post_from(
+            "https://evil.example",
+            &format!("/shops/{slug}/unfollow"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(shop_page(&p, slug, None).await.shop.followers, 1);
 
     // Signed out, following means signing in first.
-    let r = http
-        .post(p.url(&format!("/shops/{slug}/follow")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(
-        r.headers()["location"],
-        format!("/login?next=/shops/{slug}")
-    );
+    let r = Visitor::new(&p)
+        .post(&format!("/shops/{slug}/follow"), &[])
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location, format!("/login?next=/shops/{slug}"));
 }
 
 #[tokio::test]
 async fn a_seller_opens_and_edits_their_shop_with_the_form_without_javascript() {
     let p = Platform::spawn().await;
     categories(&p).await;
-    let http = browser();
-
     // Signed out: sign in first. A buyer: a friendly refusal.
-    let r = http.get(p.url("/seller/shop")).send().await.unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/login?next=/seller/shop");
-    let buyer_cookie = format!("bazaar_access={}", p.token(Role::Buyer));
-    let r = http
-        .get(p.url("/seller/shop"))
-        .header("cookie", &buyer_cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("Shops are for sellers"));
+    let r = Visitor::new(&p).get("/seller/shop").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location, "/login?next=/seller/shop");
+    let buyer = Visitor::new(&p);
+    buyer.sign_in(&p.token(Role::Buyer));
+    let r = buyer.get("/seller/shop").await;
+    assert_eq!(r.status, 403);
+    assert!(r.html.contains("Shops are for sellers"));
 
     let token = p.sign_up_seller("sam@shop.test").await;
-    let cookie = format!("bazaar_access={token}");
-    let r = http
-        .get(p.url("/seller/shop"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let html = r.text().await.unwrap();
+    let seller = Visitor::new(&p);
+    seller.sign_in(&token);
+    let html = seller.page("/seller/shop").await;
     assert!(html.contains("Open your shop"));
     assert!(
         html.contains("Sam Seller"),
@@ -708,13 +665,7 @@ async fn a_seller_opens_and_edits_their_shop_with_the_form_without_javascript() 
     );
     assert!(html.contains("enctype=\"multipart/form-data\""));
 
-    let post = |form: reqwest::multipart::Form| {
-        http.post(p.url("/seller/shop"))
-            .header("cookie", &cookie)
-            .header("origin", &p.base_url)
-            .multipart(form)
-            .send()
-    };
+    let post = |form: reqwest::multipart::Form| seller.post_multipart("/seller/shop", form);
     let text = |pairs: &[(&str, &str)]| {
         pairs
             .iter()
@@ -737,10 +688,9 @@ async fn a_seller_opens_and_edits_their_shop_with_the_form_without_javascript() 
             reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
         ),
     )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 422);
-    let html = r.text().await.unwrap();
+    .await;
+    assert_eq!(r.status, 422);
+    let html = r.html;
     assert!(html.contains("Please correct the marked fields."));
     assert!(html.contains("use a full web address"), "{html}");
     assert!(html.contains("Monday: the shop must open before it closes"));
@@ -751,7 +701,7 @@ async fn a_seller_opens_and_edits_their_shop_with_the_form_without_javascript() 
     assert!(html.contains("value=\"not a website\""));
     assert!(html.contains("<option value=\"home-garden\" selected>"));
     assert_eq!(
-        envelope(get(&p, "/api/shops/mine", Some(&token)).await)
+        envelope(p.get("/api/shops/mine", Some(&token)).await)
             .await
             .0,
         404
@@ -778,16 +728,15 @@ async fn a_seller_opens_and_edits_their_shop_with_the_form_without_javascript() 
             reqwest::multipart::Part::bytes(bazaar_tests::png(400, 400)).file_name("me.png"),
         ),
     )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/seller/shop?opened=1");
-    let shop = json_ok(get(&p, "/api/shops/mine", Some(&token)).await).await;
-    assert_eq!(shop["name"], "Sam's <Shed>");
-    assert_eq!(shop["slug"], "sam-s-shed");
-    assert_eq!(shop["opening_hours"].as_array().unwrap().len(), 2);
-    assert_eq!(shop["social_links"][0]["url"], "https://instagram.com/shed");
-    let avatar = shop["avatar_image"].as_str().expect("an avatar").to_owned();
+    .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location, "/seller/shop?opened=1");
+    let shop = my_shop(&p, &token).await;
+    assert_eq!(shop.name, "Sam's <Shed>");
+    assert_eq!(shop.slug, "sam-s-shed");
+    assert_eq!(shop.opening_hours.len(), 2);
+    assert_eq!(shop.social_links[0].url, "https://instagram.com/shed");
+    let avatar = shop.avatar_image.expect("an avatar");
     let r = p
         .http
         .get(p.url(&format!("/images/{avatar}?size=thumb")))
@@ -797,13 +746,7 @@ async fn a_seller_opens_and_edits_their_shop_with_the_form_without_javascript() 
     assert_eq!(r.status(), 200, "the avatar was stored like any upload");
 
     // Now the same address shows the settings, filled in.
-    let r = http
-        .get(p.url("/seller/shop?opened=1"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    let html = r.text().await.unwrap();
+    let html = seller.page("/seller/shop?opened=1").await;
     assert!(html.contains("Your shop is open!"));
     assert!(html.contains("href=\"/shops/sam-s-shed\""));
     assert!(html.contains(&format!("name=\"avatar_image\" value=\"{avatar}\"")));
@@ -825,38 +768,34 @@ async fn a_seller_opens_and_edits_their_shop_with_the_form_without_javascript() 
                 .file_name("banner.png"),
         ),
     )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 422);
-    assert!(r.text().await.unwrap().contains("this is not an image"));
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(r.html.contains("this is not an image"));
     let r = post(text(&[
         ("name", "Sam's Shed"),
         ("category", "books"),
         ("avatar_image", &avatar),
     ]))
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/seller/shop?saved=1");
-    let shop = json_ok(get(&p, "/api/shops/mine", Some(&token)).await).await;
-    assert_eq!(shop["name"], "Sam's Shed");
-    assert_eq!(shop["slug"], "sam-s-shed", "the address stays");
-    assert_eq!(shop["category"], "books");
-    assert_eq!(shop["avatar_image"], avatar.as_str());
-    assert!(shop["opening_hours"].as_array().unwrap().is_empty());
+    .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location, "/seller/shop?saved=1");
+    let shop = my_shop(&p, &token).await;
+    assert_eq!(shop.name, "Sam's Shed");
+    assert_eq!(shop.slug, "sam-s-shed", "the address stays");
+    assert_eq!(shop.category, "books");
+    assert_eq!(shop.avatar_image.as_deref(), Some(avatar.as_str()));
+    assert!(shop.opening_hours.is_empty());
 
     // Another site cannot post the form with the seller's cookies.
-    let r = http
-        .post(p.url("/seller/shop"))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .multipart(text(&[("name", "Hijacked"), ("category", "books")]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let shop = json_ok(get(&p, "/api/shops/mine", Some(&token)).await).await;
-    assert_eq!(shop["name"], "Sam's Shed");
+    let r = seller
+        .post_multipart_from(
+            "https://evil.example",
+            "/seller/shop",
+            text(&[("name", "Hijacked"), ("category", "books")]),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(my_shop(&p, &token).await.name, "Sam's Shed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -882,8 +821,8 @@ async fn racing_openings_keep_one_shop_per_seller_and_one_slug_per_shop() {
     let mut slugs = Vec::new();
     for r in futures::future::join_all(opens).await {
         assert_eq!(r.status(), 201);
-        let s: Value = r.json().await.unwrap();
-        slugs.push(s["slug"].as_str().unwrap().to_owned());
+        let s: Shop = ok_as(r).await;
+        slugs.push(s.slug);
     }
     slugs.sort();
     assert_eq!(

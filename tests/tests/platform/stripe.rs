@@ -10,15 +10,18 @@ use bazaar::platform::NodeConfigs;
 use bazaar_edge::EdgeConfig;
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::Domain;
-use bazaar_subjects::sellers::{GetPayoutAccounts, ShopIds};
-use bazaar_tests::story::ok_json;
+use bazaar_subjects::orders::{
+    Cart, CheckoutResult, CheckoutStatus, Order, OrderList, PaymentStatus,
+};
+use bazaar_subjects::sellers::{GetPayoutAccounts, OnboardingLink, PayoutStatus, Shop, ShopIds};
+use bazaar_tests::story::{envelope, ok_as};
 use bazaar_tests::stripe::{SECRET_KEY, StripeStandIn, WEBHOOK_SECRET};
 use bazaar_tests::{Options, Platform};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::catalog::stock_of;
-use crate::commerce::{add, address, checkout, two_shops};
+use crate::commerce::{add, address, checkout, checkout_state, two_shops};
 use crate::storefront::page;
 
 /// A platform whose nodes call the stand-in as their Stripe, and whose edge
@@ -60,18 +63,21 @@ where
 /// The seller connects Stripe and finishes onboarding; `by_webhook` tells
 /// whether Stripe's `account.updated` or the seller's return visit tells us.
 async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook: bool) {
-    let status = ok_json(
-        p.send(Method::GET, "/api/shops/mine/payouts", seller, None)
-            .await,
-    )
-    .await;
+    let payouts = || async {
+        let r = p.get("/api/shops/mine/payouts", Some(seller)).await;
+        ok_as::<PayoutStatus>(r).await
+    };
     assert_eq!(
-        status,
-        json!({ "stripe_available": true, "connected": false, "ready": false })
+        payouts().await,
+        PayoutStatus {
+            stripe_available: true,
+            connected: false,
+            ready: false
+        }
     );
     let (_, dashboard) = page(p, "/seller", Some(seller)).await;
     assert!(dashboard.contains("Connect Stripe"), "{dashboard}");
-    let link = ok_json(
+    let link: OnboardingLink = ok_as(
         p.send(
             Method::POST,
             "/api/shops/mine/payouts/connect",
@@ -81,10 +87,10 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
         .await,
     )
     .await;
-    let url = link["url"].as_str().unwrap();
+    let url = link.url;
     assert!(url.starts_with(&stripe.base_url()), "{url}");
     // A second click opens no second account.
-    ok_json(
+    let _: OnboardingLink = ok_as(
         p.send(
             Method::POST,
             "/api/shops/mine/payouts/connect",
@@ -103,22 +109,16 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
             .count(),
         1
     );
-    let status = ok_json(
-        p.send(Method::GET, "/api/shops/mine/payouts", seller, None)
-            .await,
-    )
-    .await;
-    assert_eq!(status["connected"], true);
-    assert_eq!(status["ready"], false, "onboarding is not finished");
+    let status = payouts().await;
+    assert!(status.connected);
+    assert!(!status.ready, "onboarding is not finished");
     let updated = stripe.finish_onboarding(&account);
     if by_webhook {
         assert_eq!(stripe.deliver(&p.base_url, &updated).await, 200);
         // What carts and checkout read (the seller's own status page
         // would ask Stripe itself): only the webhook can have set it.
-        let shop = ok_json(p.send(Method::GET, "/api/shops/mine", seller, None).await).await;
-        let ids = ShopIds {
-            ids: vec![shop["id"].as_str().unwrap().to_owned()],
-        };
+        let shop: Shop = ok_as(p.get("/api/shops/mine", Some(seller)).await).await;
+        let ids = ShopIds { ids: vec![shop.id] };
         eventually("the webhook to mark the account ready", || async {
             let found = bazaar_runtime::call::<GetPayoutAccounts>(
                 &p.ctx.nats,
@@ -132,12 +132,7 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
         })
         .await;
     } else {
-        let status = ok_json(
-            p.send(Method::GET, "/api/shops/mine/payouts", seller, None)
-                .await,
-        )
-        .await;
-        assert_eq!(status["ready"], true, "the return visit asks Stripe");
+        assert!(payouts().await.ready, "the return visit asks Stripe");
     }
     let (_, dashboard) = page(p, "/seller", Some(seller)).await;
     assert!(
@@ -146,12 +141,9 @@ async fn connect(p: &Platform, stripe: &StripeStandIn, seller: &str, by_webhook:
     );
 }
 
-async fn checkout_state(p: &Platform, buyer: &str, id: &str) -> Value {
-    ok_json(
-        p.send(Method::GET, &format!("/api/checkouts/{id}"), buyer, None)
-            .await,
-    )
-    .await
+/// The buyer's orders.
+async fn orders_of(p: &Platform, buyer: &str) -> OrderList {
+    ok_as(p.get("/api/orders", Some(buyer)).await).await
 }
 
 #[tokio::test]
@@ -159,15 +151,11 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
     let (p, stripe) = with_stripe(Vec::new()).await;
     let (seller_a, seller_b, amp, book) = two_shops(&p).await;
     let buyer = p.sign_up_buyer("carla@example.com").await;
-    add(&p, &buyer, &amp["id"], 1).await;
-    let cart = add(&p, &buyer, &book["id"], 2).await;
+    add(&p, &buyer, &amp.id, 1).await;
+    let cart = add(&p, &buyer, &book.id, 2).await;
     assert!(
-        cart["shops"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["accepts_card"] == false),
-        "no shop has connected Stripe yet: {cart}"
+        cart.shops.iter().all(|s| !s.accepts_card),
+        "no shop has connected Stripe yet: {cart:?}"
     );
     let r = checkout(
         &p,
@@ -176,21 +164,15 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
         json!({ "address": address(), "payment": "card" }),
     )
     .await;
-    assert_eq!(r.status(), 422);
-    let e: Value = r.json().await.unwrap();
-    assert!(e.to_string().contains("cash on delivery only"), "{e}");
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422);
+    let said = format!("{} {:?}", e.message, e.fields);
+    assert!(said.contains("cash on delivery only"), "{said}");
 
     connect(&p, &stripe, &seller_a, true).await;
     connect(&p, &stripe, &seller_b, false).await;
-    let cart = ok_json(p.send(Method::GET, "/api/cart", &buyer, None).await).await;
-    assert!(
-        cart["shops"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["accepts_card"] == true),
-        "{cart}"
-    );
+    let cart: Cart = ok_as(p.get("/api/cart", Some(&buyer)).await).await;
+    assert!(cart.shops.iter().all(|s| s.accepts_card), "{cart:?}");
 
     let r = checkout(
         &p,
@@ -200,10 +182,10 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
     )
     .await;
     assert_eq!(r.status(), 201);
-    let started: Value = r.json().await.unwrap();
-    assert_eq!(started["status"], "awaiting_payment");
-    let checkout_id = started["checkout_id"].as_str().unwrap().to_owned();
-    let pay_url = started["payment_url"].as_str().unwrap();
+    let started: CheckoutResult = ok_as(r).await;
+    assert_eq!(started.status, CheckoutStatus::AwaitingPayment);
+    let checkout_id = started.checkout_id.clone();
+    let pay_url = started.payment_url.as_deref().unwrap_or_default();
     assert!(
         pay_url.starts_with(&stripe.base_url()),
         "the hosted page: {pay_url}"
@@ -216,8 +198,8 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
         json!({ "address": address(), "payment": "card" }),
     )
     .await;
-    let again: Value = again.json().await.unwrap();
-    assert_eq!(again["payment_url"], started["payment_url"]);
+    let again: CheckoutResult = ok_as(again).await;
+    assert_eq!(again.payment_url, started.payment_url);
     assert_eq!(stripe.sessions().len(), 1);
     let session = stripe.session_for(&checkout_id).unwrap();
     assert_eq!(session["amount_total"], 45_000, "40,000 + 2 × 2,500");
@@ -249,8 +231,8 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        checkout_state(&p, &buyer, &checkout_id).await["status"],
-        "awaiting_payment"
+        checkout_state(&p, &buyer, &checkout_id).await.status,
+        CheckoutStatus::AwaitingPayment
     );
 
     // The buyer pays on Stripe's page.
@@ -267,12 +249,16 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
     })
     .await;
     let placed = checkout_state(&p, &buyer, &checkout_id).await;
-    assert_eq!(placed["status"], "placed");
-    let orders = placed["orders"].as_array().unwrap();
-    assert_eq!(orders.len(), 2, "{placed}");
-    assert!(orders.iter().all(|o| o["payment_status"] == "paid"));
-    let mine = ok_json(p.send(Method::GET, "/api/orders", &buyer, None).await).await;
-    assert_eq!(mine["orders"].as_array().unwrap().len(), 2, "{mine}");
+    assert_eq!(placed.status, CheckoutStatus::Placed);
+    let orders = &placed.orders;
+    assert_eq!(orders.len(), 2, "{placed:?}");
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.payment_status == PaymentStatus::Paid)
+    );
+    let mine = orders_of(&p, &buyer).await;
+    assert_eq!(mine.orders.len(), 2, "{mine:?}");
 
     // Once more, later, as Stripe retries: still two orders and two transfers.
     for e in &events {
@@ -301,19 +287,13 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
         .map(|t| t["destination"].to_string())
         .collect();
     assert_eq!(accounts.len(), 2, "one transfer to each shop's account");
-    let mine = ok_json(p.send(Method::GET, "/api/orders", &buyer, None).await).await;
-    assert_eq!(mine["orders"].as_array().unwrap().len(), 2);
+    assert_eq!(orders_of(&p, &buyer).await.orders.len(), 2);
 
     // Ben refunds his order: the buyer gets the book money back, Ben's
     // share is reversed, the books return to stock.
-    let book_order = orders
-        .iter()
-        .find(|o| o["shop_name"] == "Ben's Books")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let refunded = ok_json(
+    let book_order = orders.iter().find(|o| o.shop_name == "Ben's Books");
+    let book_order = book_order.expect("Ben's order").id.clone();
+    let refunded: Order = ok_as(
         p.send(
             Method::POST,
             &format!("/api/seller/orders/{book_order}/refund"),
@@ -323,7 +303,7 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
         .await,
     )
     .await;
-    assert_eq!(refunded["payment_status"], "refunded");
+    assert_eq!(refunded.payment_status, PaymentStatus::Refunded);
     let refunds = stripe.refunds();
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0]["amount"], 5_000);
@@ -352,7 +332,7 @@ async fn an_orders_node_that_dies_mid_webhook_places_the_orders_once_after_resta
     let (seller_a, _seller_b, amp, _book) = two_shops(&p).await;
     connect(&p, &stripe, &seller_a, false).await;
     let buyer = p.sign_up_buyer("dana@example.com").await;
-    add(&p, &buyer, &amp["id"], 2).await;
+    add(&p, &buyer, &amp.id, 2).await;
     let r = checkout(
         &p,
         &buyer,
@@ -361,8 +341,8 @@ async fn an_orders_node_that_dies_mid_webhook_places_the_orders_once_after_resta
     )
     .await;
     assert_eq!(r.status(), 201);
-    let started: Value = r.json().await.unwrap();
-    let checkout_id = started["checkout_id"].as_str().unwrap().to_owned();
+    let started: CheckoutResult = ok_as(r).await;
+    let checkout_id = started.checkout_id;
     let session = stripe.session_for(&checkout_id).unwrap();
     let events = stripe.pay(session["id"].as_str().unwrap());
 
@@ -391,8 +371,8 @@ async fn an_orders_node_that_dies_mid_webhook_places_the_orders_once_after_resta
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let placed = checkout_state(&p, &buyer, &checkout_id).await;
-    assert_eq!(placed["status"], "placed");
-    assert_eq!(placed["orders"].as_array().unwrap().len(), 1, "{placed}");
+    assert_eq!(placed.status, CheckoutStatus::Placed);
+    assert_eq!(placed.orders.len(), 1, "{placed:?}");
     let transfers = stripe.transfers();
     assert_eq!(transfers.len(), 1, "{transfers:?}");
     assert_eq!(transfers[0]["amount"], 72_000, "80,000 minus the 10% fee");
@@ -406,7 +386,7 @@ async fn an_unpaid_session_that_expires_gives_the_stock_back_and_a_late_payment_
     let (seller_a, _seller_b, amp, _book) = two_shops(&p).await;
     connect(&p, &stripe, &seller_a, true).await;
     let buyer = p.sign_up_buyer("eli@example.com").await;
-    add(&p, &buyer, &amp["id"], 1).await;
+    add(&p, &buyer, &amp.id, 1).await;
     let r = checkout(
         &p,
         &buyer,
@@ -414,8 +394,8 @@ async fn an_unpaid_session_that_expires_gives_the_stock_back_and_a_late_payment_
         json!({ "address": address(), "payment": "card" }),
     )
     .await;
-    let started: Value = r.json().await.unwrap();
-    let checkout_id = started["checkout_id"].as_str().unwrap().to_owned();
+    let started: CheckoutResult = ok_as(r).await;
+    let checkout_id = started.checkout_id;
     assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
     let session_id = stripe.session_for(&checkout_id).unwrap()["id"]
         .as_str()
@@ -432,8 +412,8 @@ async fn an_unpaid_session_that_expires_gives_the_stock_back_and_a_late_payment_
     })
     .await;
     assert_eq!(
-        checkout_state(&p, &buyer, &checkout_id).await["status"],
-        "failed"
+        checkout_state(&p, &buyer, &checkout_id).await.status,
+        CheckoutStatus::Failed
     );
 
     // A payment that lands after we gave up (as when our own timeout runs
@@ -449,7 +429,6 @@ async fn an_unpaid_session_that_expires_gives_the_stock_back_and_a_late_payment_
     let refunds = stripe.refunds();
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0]["amount"], 40_000);
-    let mine = ok_json(p.send(Method::GET, "/api/orders", &buyer, None).await).await;
-    assert_eq!(mine["orders"].as_array().unwrap().len(), 0);
+    assert!(orders_of(&p, &buyer).await.orders.is_empty());
     assert!(stripe.transfers().is_empty());
 }

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::api::auth::{clear_cookies, limit_email, session_cookies};
 use crate::extract::{Meta, REFRESH_COOKIE, SignedIn, Viewer, cookie_value};
 use crate::state::EdgeState;
+use crate::ui::address::{AddressField, AddressFields};
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::PageError;
 use crate::ui::forms::{FieldErrors, reason};
@@ -598,7 +599,8 @@ struct AccountPage {
     addresses: Vec<Address>,
     notice: Option<String>,
     error: Option<String>,
-    address_fields: Vec<(String, &'static str, String)>,
+    address_label: String,
+    address_inputs: Vec<AddressField>,
     address_errors: FieldErrors,
     password_errors: FieldErrors,
 }
@@ -607,20 +609,8 @@ struct AccountPage {
 struct AddressForm {
     #[serde(default)]
     label: String,
-    #[serde(default)]
-    full_name: String,
-    #[serde(default)]
-    line1: String,
-    #[serde(default)]
-    line2: String,
-    #[serde(default)]
-    city: String,
-    #[serde(default)]
-    postal_code: String,
-    #[serde(default)]
-    country: String,
-    #[serde(default)]
-    phone: String,
+    #[serde(flatten)]
+    address: AddressFields,
     #[serde(default)]
     is_default: Option<String>,
 }
@@ -655,17 +645,6 @@ async fn render_account(
         .await
         .map(|l| l.addresses)
         .unwrap_or_default();
-    let f = st.address;
-    let address_fields = vec![
-        ("label".into(), "Label (e.g. Home)", f.label),
-        ("full_name".into(), "Full name", f.full_name),
-        ("line1".into(), "Street and number", f.line1),
-        ("line2".into(), "Apartment, floor (optional)", f.line2),
-        ("city".into(), "City", f.city),
-        ("postal_code".into(), "Postal code", f.postal_code),
-        ("country".into(), "Country (two letters)", f.country),
-        ("phone".into(), "Phone (optional)", f.phone),
-    ];
     let viewer = Some(account.clone());
     let chrome = Chrome::load(s, meta).await;
     let page = AccountPage {
@@ -681,7 +660,8 @@ async fn render_account(
         addresses,
         notice: st.notice,
         error: st.error,
-        address_fields,
+        address_inputs: st.address.address.inputs(""),
+        address_label: st.address.label,
         address_errors: st.address_errors,
         password_errors: st.password_errors,
     };
@@ -767,16 +747,16 @@ async fn add_address(
     Form(f): Form<AddressForm>,
 ) -> Result<Response, PageError> {
     let account = account_of(viewer)?;
-    let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
-    let input = AddressInput {
-        label: opt(&f.label),
-        full_name: f.full_name.clone(),
-        line1: f.line1.clone(),
-        line2: opt(&f.line2),
-        city: f.city.clone(),
-        postal_code: f.postal_code.clone(),
-        country: f.country.clone(),
-        phone: opt(&f.phone),
+    let typed = f.address.address();
+    let input = a::AddressInput {
+        label: Some(f.label.trim().to_owned()).filter(|l| !l.is_empty()),
+        full_name: typed.full_name,
+        line1: typed.line1,
+        line2: typed.line2,
+        city: typed.city,
+        postal_code: typed.postal_code,
+        country: typed.country,
+        phone: typed.phone,
         is_default: f.is_default.is_some(),
     };
     match s.call::<CreateAddress>(&meta, &input).await {

@@ -17,7 +17,7 @@ use bazaar_subjects::auth::{self as a, Account, Address};
 use bazaar_subjects::orders::{
     self as o, AddToCart, ApplyCoupon, Cart, CartOwner, CheckoutId, CheckoutRequest,
     CheckoutResult, CheckoutStatus, MarkRead, Notification, PaymentMethod, RemoveCartLine,
-    ShippingAddress, UpdateCartLine, Wishlist, WishlistChange,
+    UpdateCartLine, Wishlist, WishlistChange,
 };
 use bazaar_subjects::recommend::{
     AlsoBought, AlsoBoughtRequest, RecommendationSource, Recommendations,
@@ -29,11 +29,11 @@ use crate::api::commerce::{CartSession, cart_session};
 use crate::extract::{Meta, SignedIn, Viewer};
 use crate::pages::storefront::{Card, RECOMMENDATION_CARDS, recommendation_cards};
 use crate::state::EdgeState;
+use crate::ui::address::AddressFields;
 use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
 use crate::ui::errors::PageError;
 use crate::ui::forms::FieldErrors;
-use crate::ui::money::format_price;
 use crate::ui::query::urlencode;
 use crate::ui::redirect::{sign_in_first, with_error, with_notice};
 use crate::ui::time::human_time;
@@ -103,10 +103,6 @@ fn path_of(url: &str) -> Option<&str> {
     rest.find('/').map(|i| &rest[i..])
 }
 
-fn money(minor: i64, currency: &str) -> String {
-    format_price(minor, currency)
-}
-
 // ---------------------------------------------------------------- cart
 
 struct LineView {
@@ -167,14 +163,14 @@ fn cart_view(cart: &Cart) -> CartView {
                     options: options(&l.color, &l.size),
                     quantity: l.quantity,
                     max: l.stock.clamp(1, 99),
-                    unit: money(l.unit_price, &l.currency),
-                    total: money(l.line_total, &l.currency),
+                    unit: l.unit_price().to_string(),
+                    total: l.line_total().to_string(),
                     available: l.available,
                 })
                 .collect(),
-            subtotal: money(shop.subtotal, &cart.currency),
-            discount: (shop.discount > 0).then(|| money(shop.discount, &cart.currency)),
-            total: money(shop.total, &cart.currency),
+            subtotal: cart.money(shop.subtotal).to_string(),
+            discount: (shop.discount > 0).then(|| cart.money(shop.discount).to_string()),
+            total: cart.money(shop.total).to_string(),
         })
         .collect::<Vec<_>>();
     // Lines of a shop the cart did not group (unavailable ones) still show.
@@ -192,8 +188,8 @@ fn cart_view(cart: &Cart) -> CartView {
             options: options(&l.color, &l.size),
             quantity: l.quantity,
             max: l.stock.clamp(1, 99),
-            unit: money(l.unit_price, &l.currency),
-            total: money(l.line_total, &l.currency),
+            unit: l.unit_price().to_string(),
+            total: l.line_total().to_string(),
             available: l.available,
         })
         .collect();
@@ -201,18 +197,18 @@ fn cart_view(cart: &Cart) -> CartView {
         groups.push(ShopGroup {
             shop_name: "Unavailable".into(),
             lines: loose,
-            subtotal: money(0, &cart.currency),
+            subtotal: cart.money(0).to_string(),
             discount: None,
-            total: money(0, &cart.currency),
+            total: cart.money(0).to_string(),
         });
     }
     CartView {
         groups,
         notices: cart.notices.iter().map(|n| n.message.clone()).collect(),
         coupon: cart.coupon.as_ref().map(|c| c.code.clone()),
-        subtotal: money(cart.subtotal, &cart.currency),
-        discount: (cart.discount > 0).then(|| money(cart.discount, &cart.currency)),
-        total: money(cart.total, &cart.currency),
+        subtotal: cart.subtotal().to_string(),
+        discount: (cart.discount > 0).then(|| cart.discount().to_string()),
+        total: cart.total().to_string(),
         item_count: cart.item_count,
         can_checkout: cart.lines.iter().any(|l| l.available),
     }
@@ -494,7 +490,7 @@ async fn wishlist_page(
         .items
         .into_iter()
         .map(|i| WishView {
-            price: money(i.price, &i.currency),
+            price: i.price().to_string(),
             product_id: i.product_id,
             slug: i.slug,
             title: i.title,
@@ -612,20 +608,9 @@ struct CheckoutForm {
     idempotency_key: String,
     #[serde(default)]
     address_id: String,
-    #[serde(default)]
-    full_name: String,
-    #[serde(default)]
-    line1: String,
-    #[serde(default)]
-    line2: String,
-    #[serde(default)]
-    city: String,
-    #[serde(default)]
-    postal_code: String,
-    #[serde(default)]
-    country: String,
-    #[serde(default)]
-    phone: String,
+    /// A new address, when `address_id` is `new`.
+    #[serde(flatten)]
+    address: AddressFields,
     #[serde(default)]
     payment: String,
 }
@@ -701,7 +686,7 @@ async fn render_checkout(
     // A fresh key per rendered form: a double submit of this form orders once,
     // a corrected resubmission after a refusal is a new attempt.
     form.idempotency_key = uuid::Uuid::new_v4().simple().to_string();
-    if form.address_id.is_empty() && form.full_name.is_empty() {
+    if form.address_id.is_empty() && form.address.full_name.is_empty() {
         if let Some(a) = addresses
             .iter()
             .find(|a| a.fields.is_default)
@@ -777,11 +762,6 @@ async fn render_checkout(
         .into_response())
 }
 
-fn optional(v: &str) -> Option<String> {
-    let v = v.trim();
-    (!v.is_empty()).then(|| v.to_owned())
-}
-
 async fn place(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -807,18 +787,7 @@ async fn place(
         }
     };
     let (address_id, address) = if form.address_id.is_empty() || form.address_id == "new" {
-        (
-            None,
-            Some(ShippingAddress {
-                full_name: form.full_name.trim().to_owned(),
-                line1: form.line1.trim().to_owned(),
-                line2: optional(&form.line2),
-                city: form.city.trim().to_owned(),
-                postal_code: form.postal_code.trim().to_owned(),
-                country: form.country.trim().to_uppercase(),
-                phone: optional(&form.phone),
-            }),
-        )
+        (None, Some(form.address.address()))
     } else {
         (Some(form.address_id.clone()), None)
     };
@@ -904,7 +873,7 @@ async fn result_page(
             id: o.id.clone(),
             number: o.number.clone(),
             shop_name: o.shop_name.clone(),
-            total: money(o.total, &o.currency),
+            total: o.total().to_string(),
             status: o.status.label().to_owned(),
         })
         .collect();

@@ -26,7 +26,6 @@ use crate::extract::{Meta, SignedIn};
 use crate::state::EdgeState;
 use crate::ui::chrome::{Chrome, Nav};
 use crate::ui::errors::PageError;
-use crate::ui::money::format_price;
 use crate::ui::query::urlencode;
 use crate::ui::redirect::{with_error, with_notice};
 use crate::ui::time::human_time;
@@ -208,6 +207,7 @@ struct Bubble {
     author: String,
     text: Option<String>,
     image: Option<String>,
+    /// (link, price, title)
     product: Option<(String, String, String)>,
     deleted: bool,
     edited: bool,
@@ -222,8 +222,8 @@ fn bubble(m: Message, me: &str) -> Bubble {
         Some(MessageBody::Product { product: p }) => {
             product = Some((
                 format!("/products/{}", urlencode(&p.slug)),
+                p.price().to_string(),
                 p.title,
-                format_price(p.price, &p.currency),
             ));
         }
         None => {}

@@ -15,7 +15,7 @@ use bazaar_subjects::orders::{
     self as o, AdvanceOrder, Coupon, CouponId, CouponInput, CouponKind, ListOrders, Order, OrderId,
     OrderList, OrderStatus, PaymentMethod, PaymentStatus,
 };
-use bazaar_subjects::{Empty, ErrorEnvelope};
+use bazaar_subjects::{Currency, Empty, ErrorEnvelope, Money};
 use serde::Deserialize;
 
 use crate::extract::{Meta, SignedIn, Viewer};
@@ -24,7 +24,7 @@ use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
 use crate::ui::errors::{OnPage, PageError, Refusal, Refusals};
 use crate::ui::forms::FieldErrors;
-use crate::ui::money::{format_price, parse_price, platform_currency};
+use crate::ui::money::parse_price;
 use crate::ui::query::urlencode;
 use crate::ui::redirect::{with_error, with_notice};
 use crate::ui::time::human_time;
@@ -184,7 +184,7 @@ async fn list_page(
             status: o.status.label().to_owned(),
             status_key: o.status.as_str(),
             payment: payment_label(o.payment_method, o.payment_status),
-            total: format_price(o.total, &o.currency),
+            total: o.total().to_string(),
             items: o.item_count,
             at: human_time(&o.created_at),
         })
@@ -297,7 +297,7 @@ fn order_page(
     seller: bool,
     q: &HashMap<String, String>,
 ) -> Response {
-    let money = |m: i64| format_price(m, &order.currency);
+    let money = |m: i64| order.money(m).to_string();
     let items = order
         .items
         .iter()
@@ -364,11 +364,11 @@ fn order_page(
         status_key: order.status.as_str(),
         payment: payment_label(order.payment_method, order.payment_status),
         items,
-        subtotal: money(order.subtotal),
-        discount: (order.discount > 0).then(|| money(order.discount)),
-        total: money(order.total),
-        fee: money(order.platform_fee),
-        payout: money(order.payout),
+        subtotal: order.subtotal().to_string(),
+        discount: (order.discount > 0).then(|| order.discount().to_string()),
+        total: order.total().to_string(),
+        fee: order.platform_fee().to_string(),
+        payout: order.payout().to_string(),
         created: human_time(&order.created_at),
         steps,
         next_steps,
@@ -539,18 +539,18 @@ struct CouponsPage {
     errors: FieldErrors,
     error: Option<String>,
     notice: Option<String>,
-    currency: String,
+    currency: Currency,
 }
 
-fn coupon_row(c: Coupon, currency: &str) -> CouponRow {
+fn coupon_row(c: Coupon, currency: Currency) -> CouponRow {
     CouponRow {
         off: match c.kind {
             CouponKind::Percent => format!("{}%", c.amount),
-            CouponKind::Fixed => format_price(c.amount, currency),
+            CouponKind::Fixed => Money::new(c.amount, currency).to_string(),
         },
         min: c
             .min_subtotal
-            .map(|m| format_price(m, currency))
+            .map(|m| Money::new(m, currency).to_string())
             .unwrap_or_else(|| "—".into()),
         expires: c
             .expires_at
@@ -580,7 +580,8 @@ async fn render_coupons(
         .await
         .on_page(COUPONS, Role::Seller.refusals())?;
     let viewer = Some(viewer);
-    let currency = platform_currency();
+    // Discount codes carry no currency of their own: the platform's.
+    let currency = Currency::DEFAULT;
     let (errors, error, status) = match refused {
         Some(e) => {
             let errors = FieldErrors::from_envelope(&e);
@@ -614,7 +615,7 @@ async fn render_coupons(
             coupons: list
                 .coupons
                 .into_iter()
-                .map(|c| coupon_row(c, &currency))
+                .map(|c| coupon_row(c, currency))
                 .collect(),
             form,
             errors,
@@ -641,7 +642,7 @@ async fn coupons_page(
 }
 
 /// The form's text as a coupon, or the fields it got wrong.
-fn coupon_input(f: &CouponForm, currency: &str) -> Result<CouponInput, ErrorEnvelope> {
+fn coupon_input(f: &CouponForm, currency: Currency) -> Result<CouponInput, ErrorEnvelope> {
     let mut errors = Vec::new();
     let mut bad = |field: &str, message: &str| {
         errors.push(bazaar_subjects::FieldError {
@@ -716,7 +717,7 @@ async fn create_coupon(
     chrome: Chrome,
     Form(form): Form<CouponForm>,
 ) -> Result<Response, PageError> {
-    let input = match coupon_input(&form, &platform_currency()) {
+    let input = match coupon_input(&form, Currency::DEFAULT) {
         Ok(i) => i,
         Err(e) => {
             return render_coupons(&s, &meta, viewer, chrome, form, Some(e), &HashMap::new()).await;

@@ -21,8 +21,9 @@ use bazaar_subjects::catalog::{
     self, FlashSale, KeyValue, ListMyProductsRequest, Product, ProductId, ProductInput,
     ProductStatus, UpdateProduct,
 };
+use bazaar_subjects::money::BadCurrency;
 use bazaar_subjects::sellers::{self, PayoutStatus, Shop};
-use bazaar_subjects::{Empty, ErrorEnvelope, FieldError};
+use bazaar_subjects::{Currency, Empty, ErrorEnvelope, FieldError};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -33,7 +34,7 @@ use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{OnPage, PageError, Refusals, SELLERS_ONLY};
 use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors, read_multipart, reason};
-use crate::ui::money::{format_price, major_units, parse_price, platform_currency};
+use crate::ui::money::parse_price;
 use crate::ui::query::{all, first, query_pairs, query_string};
 use crate::ui::time::human_time;
 
@@ -179,8 +180,8 @@ impl Row {
             title: p.title.clone(),
             image: p.images.first().cloned(),
             draft: p.status == ProductStatus::Draft,
-            price: format_price(p.price, &p.currency),
-            was: (p.price < p.regular_price).then(|| format_price(p.regular_price, &p.currency)),
+            price: p.price().to_string(),
+            was: (p.price < p.regular_price).then(|| p.regular_price().to_string()),
             stock: p.stock,
             sales: p.sales,
             updated: human_time(&p.updated_at),
@@ -454,12 +455,9 @@ impl ProductForm {
             sizes: p.sizes.join(", "),
             specifications: pairs_text(&p.specifications),
             properties: pairs_text(&p.properties),
-            regular_price: major_units(p.regular_price, &p.currency),
-            sale_price: p
-                .sale_price
-                .map(|s| major_units(s, &p.currency))
-                .unwrap_or_default(),
-            currency: p.currency.clone(),
+            regular_price: p.regular_price().major_units(),
+            sale_price: p.sale_price().map(|s| s.major_units()).unwrap_or_default(),
+            currency: p.currency.to_string(),
             stock: p.stock.to_string(),
             warranty: p.warranty.clone().unwrap_or_default(),
             cash_on_delivery: p.cash_on_delivery,
@@ -521,12 +519,14 @@ impl ProductForm {
                 message,
             });
         };
-        let currency = if self.currency.is_empty() {
-            platform_currency()
-        } else {
-            self.currency.clone()
+        let currency = match self.currency.as_str() {
+            "" => Currency::DEFAULT,
+            code => code.parse().unwrap_or_else(|e: BadCurrency| {
+                fail("currency", e.to_string());
+                Currency::DEFAULT
+            }),
         };
-        let regular_price = match parse_price(&self.regular_price, &currency) {
+        let regular_price = match parse_price(&self.regular_price, currency) {
             Ok(Some(p)) => p,
             Ok(None) => {
                 fail("regular_price", "enter the price".into());
@@ -537,7 +537,7 @@ impl ProductForm {
                 0
             }
         };
-        let sale_price = parse_price(&self.sale_price, &currency).unwrap_or_else(|e| {
+        let sale_price = parse_price(&self.sale_price, currency).unwrap_or_else(|e| {
             fail("sale_price", e);
             None
         });
@@ -773,7 +773,7 @@ async fn new_form(
 ) -> Response {
     let needs_shop = lacks_shop(&s, &meta).await;
     let form = ProductForm {
-        currency: platform_currency(),
+        currency: Currency::DEFAULT.to_string(),
         ..Default::default()
     };
     render_form(
@@ -1038,7 +1038,7 @@ mod tests {
         assert_eq!(input.specifications[1].value, "40 cm: tall");
         assert_eq!(input.regular_price, 12999);
         assert_eq!(input.sale_price, Some(9900));
-        assert_eq!(input.currency.as_deref(), Some("USD"));
+        assert_eq!(input.currency, Some(Currency::USD));
         assert!(input.cash_on_delivery);
         assert_eq!(input.status, ProductStatus::Draft);
         let sale = input.flash_sale.unwrap();

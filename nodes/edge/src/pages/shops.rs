@@ -26,7 +26,6 @@ use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::{PageError, Refusal, Refusals};
 use crate::ui::forms::{FieldErrors, read_multipart, reason};
-use crate::ui::money::format_price;
 
 const FORM_PATH: &str = "/seller/shop";
 /// Opening times a day the form offers (the API allows two a day too).
@@ -535,9 +534,9 @@ async fn shop_page(
                     .items
                     .into_iter()
                     .map(|p| ProductTile {
-                        price: format_price(p.price, &p.currency),
+                        price: p.price().to_string(),
                         regular_price: (p.regular_price > p.price)
-                            .then(|| format_price(p.regular_price, &p.currency)),
+                            .then(|| p.regular_price().to_string()),
                         slug: p.slug,
                         title: p.title,
                         image: p.image,

@@ -11,7 +11,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bazaar_subjects::Empty;
 use bazaar_subjects::admin::{self, Category, SiteConfig};
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::catalog::{
@@ -21,6 +20,7 @@ use bazaar_subjects::recommend::{
     ForYouRequest, RecommendForYou, Recommendations, SimilarProducts, SimilarRequest,
 };
 use bazaar_subjects::sellers::{self, ShopCard, TopShopsRequest};
+use bazaar_subjects::{Currency, Empty};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -29,7 +29,7 @@ use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::PageError;
 use crate::ui::forms::{Choice, ChoiceGroup};
-use crate::ui::money::{format_price, parse_price, platform_currency};
+use crate::ui::money::parse_price;
 use crate::ui::query::{all, first, is_on, query_pairs, query_string};
 use crate::ui::time::human_time;
 
@@ -82,8 +82,8 @@ impl Card {
             slug: p.slug.clone(),
             title: p.title.clone(),
             image: p.image.clone(),
-            price: format_price(p.price, &p.currency),
-            was: (p.price < p.regular_price).then(|| format_price(p.regular_price, &p.currency)),
+            price: p.price().to_string(),
+            was: (p.price < p.regular_price).then(|| p.regular_price().to_string()),
             rating: (p.rating_count > 0).then(|| format!("{:.1}", p.rating_avg)),
             rating_count: p.rating_count,
             shop_name: p.shop_name.clone(),
@@ -256,7 +256,7 @@ impl ListingForm {
     /// The catalog's request, or what is wrong with the form.
     fn request(&self, page: u32) -> Result<SearchProducts, Vec<String>> {
         let mut errors = Vec::new();
-        let mut price = |label: &str, text: &str| match parse_price(text, &platform_currency()) {
+        let mut price = |label: &str, text: &str| match parse_price(text, Currency::DEFAULT) {
             Ok(v) => v,
             Err(e) => {
                 errors.push(format!("{label} price: {e}"));
@@ -695,8 +695,8 @@ async fn product_page(
         shop: view.shop,
         category_name: category.map_or_else(|| p.category.clone(), |c| c.name),
         subcategory_name,
-        price: format_price(p.price, &p.currency),
-        was: (p.price < p.regular_price).then(|| format_price(p.regular_price, &p.currency)),
+        price: p.price().to_string(),
+        was: (p.price < p.regular_price).then(|| p.regular_price().to_string()),
         gallery,
         main_image,
         ends: p
