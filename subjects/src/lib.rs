@@ -17,6 +17,7 @@ pub mod mail;
 pub mod money;
 pub mod orders;
 pub mod recommend;
+pub mod search;
 pub mod sellers;
 
 pub use error::{ErrorCode, ErrorEnvelope, FieldError, Validator};
@@ -105,6 +106,7 @@ impl Role {
 pub enum Domain {
     Auth,
     Catalog,
+    Search,
     Orders,
     Sellers,
     Admin,
@@ -116,11 +118,12 @@ pub enum Domain {
 
 impl Domain {
     /// Every domain of the platform, in start order.
-    pub const ALL: [Domain; 9] = [
+    pub const ALL: [Domain; 10] = [
         Domain::Admin,
         Domain::Auth,
         Domain::Mail,
         Domain::Catalog,
+        Domain::Search,
         Domain::Sellers,
         Domain::Orders,
         Domain::Chat,
@@ -133,6 +136,7 @@ impl Domain {
         match self {
             Domain::Auth => "auth",
             Domain::Catalog => "catalog",
+            Domain::Search => "search",
             Domain::Orders => "orders",
             Domain::Sellers => "sellers",
             Domain::Admin => "admin",
@@ -230,8 +234,8 @@ mod tests {
         check::<sellers::FollowShop>();
         check::<sellers::UnfollowShop>();
         check::<sellers::TopShops>();
-        check::<catalog::SearchCatalog>();
-        check::<catalog::Suggest>();
+        check::<search::SearchCatalog>();
+        check::<search::Suggest>();
         check::<catalog::GetShowcase>();
         check::<catalog::GetProduct>();
         check::<catalog::CreateProduct>();
@@ -289,6 +293,7 @@ mod tests {
         check::<sellers::ShopFollowed>();
         check::<catalog::ProductChanged>();
         check::<catalog::ProductViewed>();
+        check::<catalog::ProductsLoaded>();
         check::<orders::OrderPlaced>();
         check::<orders::OrderPaid>();
         check::<orders::OrderStatusChanged>();

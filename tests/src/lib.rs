@@ -304,13 +304,33 @@ impl Platform {
     }
 
     /// Another copy of a domain's node, sharing the database.
+    /// A search copy gets an index dir of its own (see
+    /// [`Platform::start_search_copy`] to choose it).
     pub fn start_node(&self, domain: Domain) -> NodeCopy {
+        if domain == Domain::Search {
+            let dir = self
+                .data_dir()
+                .join(format!("search-index-{}", uuid::Uuid::new_v4()));
+            return self.start_search_copy(&dir);
+        }
+        self.start_with(domain, self.configs.clone())
+    }
+
+    /// Another copy of the search node, keeping its index in `index_dir`
+    /// (an empty or missing dir: the copy rebuilds from the database).
+    pub fn start_search_copy(&self, index_dir: &std::path::Path) -> NodeCopy {
+        let mut configs = self.configs.clone();
+        configs.search.search_index_dir = Some(index_dir.to_path_buf());
+        self.start_with(Domain::Search, configs)
+    }
+
+    fn start_with(&self, domain: Domain, configs: platform::NodeConfigs) -> NodeCopy {
         let shutdown = Shutdown::new();
         let task = tokio::spawn(platform::run_node(
             domain,
             self.ctx.clone(),
             self.db.clone(),
-            self.configs.clone(),
+            configs,
             shutdown.clone(),
         ));
         NodeCopy { shutdown, task }

@@ -28,7 +28,6 @@ use bazaar_subjects::Domain;
 use bazaar_subjects::catalog::{
     CreateProduct, DeleteProduct, EditProduct, GetMyProduct, GetProduct, GetProductsByIds,
     GetShowcase, ListMyProducts, ReleaseStock, ReserveStock, RestockItems, RestoreProduct,
-    SearchCatalog, Suggest,
 };
 
 /// Serves the catalog domain until `shutdown`, with the scheduled jobs.
@@ -50,11 +49,9 @@ pub async fn run(
     let served = Node::new(
         ctx,
         Domain::Catalog,
-        "products, flash sales, browse and search",
+        "products, flash sales, product pages and stock",
     )
     .with_state(store)
-    .serve::<SearchCatalog>(handlers::search)
-    .serve::<Suggest>(handlers::suggest)
     .serve::<GetShowcase>(handlers::showcase)
     .serve::<GetProduct>(handlers::product)
     .serve::<CreateProduct>(handlers::create)

@@ -19,13 +19,11 @@ use bazaar_schema::{Db, TransactionError, take_rows, transaction_errors};
 use bazaar_subjects::admin::{CategoryList, ListCategories};
 use bazaar_subjects::catalog::{
     self, FlashSale, ListMyProductsRequest, Product, ProductChange, ProductChanged, ProductInput,
-    ProductPage, ProductStatus, ProductSummary, ProductViewed, SearchProducts, SearchResults,
-    Showcase, Suggestions,
+    ProductPage, ProductStatus, ProductSummary, ProductViewed, Showcase,
 };
 use bazaar_subjects::sellers::{GetMyShop, Shop};
 use bazaar_subjects::{Empty, ErrorCode, Validator};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -459,28 +457,6 @@ impl CatalogStore {
         Ok(value)
     }
 
-    pub async fn search(&self, request: SearchProducts) -> Result<SearchResults, CatalogError> {
-        let valid = search::validate(request)?;
-        let mut results = if valid.request.event {
-            // Live-event membership changes with the clock, not with writes.
-            search::search(&self.db, &valid).await?
-        } else {
-            let key = cache_key("search", &valid.request)?;
-            self.cached(key, || search::search(&self.db, &valid))
-                .await?
-        };
-        let now = OffsetDateTime::now_utc();
-        for item in &mut results.items {
-            item.event_live = is_live(item.flash_sale.as_ref(), now);
-        }
-        Ok(results)
-    }
-
-    pub async fn suggest(&self, q: &str) -> Result<Suggestions, CatalogError> {
-        let key = cache_key("suggest", &q.trim().to_lowercase())?;
-        self.cached(key, || search::suggest(&self.db, q)).await
-    }
-
     pub async fn showcase(&self) -> Result<Showcase, CatalogError> {
         let new_arrivals = self
             .cached("showcase.new".to_owned(), || async {
@@ -587,14 +563,6 @@ fn product_key(slug: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     ok.then(|| format!("p.{slug}"))
-}
-
-fn cache_key<T: serde::Serialize>(kind: &str, value: &T) -> Result<String, CatalogError> {
-    let bytes = serde_json::to_vec(value)?;
-    Ok(format!(
-        "{kind}.{}",
-        hex::encode(&Sha256::digest(&bytes)[..16])
-    ))
 }
 
 /// A readable, URL-safe slug from a title (a suffix is added on collision).
