@@ -27,7 +27,7 @@ use bazaar_subjects::catalog::{
 use bazaar_subjects::search::{SearchCatalog, Suggest};
 use bazaar_subjects::{Domain, Event};
 use futures::StreamExt;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::{ProductDoc, SearchError, SearchIndex};
 
@@ -37,6 +37,42 @@ pub const COMMIT_EVERY: Duration = Duration::from_millis(500);
 const REBUILD_PAGE: usize = 1_000;
 /// Events applied together (one database read for their products).
 const EVENT_BATCH: usize = 256;
+/// The longest a query waits for the index to reach the catalog's latest
+/// change before it answers from what the index has.
+const FRESHNESS_WAIT: Duration = Duration::from_secs(2);
+
+/// What the handlers share: the index, and how far its commits reach.
+struct Searcher {
+    index: Arc<SearchIndex>,
+    stream: JsStream,
+    /// The last stream sequence a commit made searchable.
+    committed: watch::Receiver<u64>,
+}
+
+impl Searcher {
+    /// Waits until the index holds every product change published before
+    /// the query arrived, so a seller's write shows in the next search
+    /// (a read of the stream's last change; at most [`FRESHNESS_WAIT`]).
+    async fn fresh(&self) {
+        let latest = match self
+            .stream
+            .get_last_raw_message_by_subject(ProductChanged::SUBJECT)
+            .await
+        {
+            Ok(msg) => msg.sequence,
+            // No change yet (or the stream cannot say): nothing to wait for.
+            Err(_) => return,
+        };
+        let mut committed = self.committed.clone();
+        let reached = tokio::time::timeout(FRESHNESS_WAIT, committed.wait_for(|c| *c >= latest));
+        if reached.await.is_err() {
+            tracing::warn!(
+                latest,
+                "search index behind the catalog; answering from it anyway"
+            );
+        }
+    }
+}
 
 /// Where this copy keeps its index.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -91,11 +127,15 @@ pub async fn run(
     let index = Arc::new(index);
     let stream = ensure_stream(&ctx.jetstream, catalog::EVENTS).await?;
     let (caught_up, ready) = oneshot::channel();
+    let (commits, committed) = watch::channel(index.last_applied_sequence().unwrap_or(0));
     let feed = tokio::spawn(follow(
         index.clone(),
         db,
-        stream,
-        caught_up,
+        stream.clone(),
+        Feed {
+            caught_up: Some(caught_up),
+            commits,
+        },
         shutdown.clone(),
     ));
     tokio::select! {
@@ -114,7 +154,11 @@ pub async fn run(
         "search index caught up; serving"
     );
     let served = Node::new(ctx, Domain::Search, "browse, search and suggest products")
-        .with_state(index)
+        .with_state(Searcher {
+            index,
+            stream,
+            committed,
+        })
         .serve::<SearchCatalog>(search)
         .serve::<Suggest>(suggest)
         .run(shutdown)
@@ -123,24 +167,28 @@ pub async fn run(
     served
 }
 
-async fn search(
-    index: &Arc<SearchIndex>,
-    req: Request<SearchProducts>,
-) -> Result<SearchResults, SearchError> {
-    let index = index.clone();
+async fn search(s: &Searcher, req: Request<SearchProducts>) -> Result<SearchResults, SearchError> {
+    s.fresh().await;
+    let index = s.index.clone();
     tokio::task::spawn_blocking(move || index.search(&req.body))
         .await
         .map_err(|e| SearchError::Io(std::io::Error::other(e)))?
 }
 
-async fn suggest(
-    index: &Arc<SearchIndex>,
-    req: Request<SuggestRequest>,
-) -> Result<Suggestions, SearchError> {
-    let index = index.clone();
+async fn suggest(s: &Searcher, req: Request<SuggestRequest>) -> Result<Suggestions, SearchError> {
+    s.fresh().await;
+    let index = s.index.clone();
     tokio::task::spawn_blocking(move || index.suggest(&req.body))
         .await
         .map_err(|e| SearchError::Io(std::io::Error::other(e)))?
+}
+
+/// Where the follower reports its progress.
+struct Feed {
+    /// Told once, when the index first caught up with the stream.
+    caught_up: Option<oneshot::Sender<()>>,
+    /// The sequence each commit reached.
+    commits: watch::Sender<u64>,
 }
 
 /// Follows the stream until `shutdown`, starting over (after a pause) when
@@ -149,12 +197,11 @@ async fn follow(
     index: Arc<SearchIndex>,
     db: Db,
     stream: JsStream,
-    caught_up: oneshot::Sender<()>,
+    mut feed: Feed,
     shutdown: Shutdown,
 ) {
-    let mut caught_up = Some(caught_up);
     loop {
-        match follow_once(&index, &db, &stream, &mut caught_up, &shutdown).await {
+        match follow_once(&index, &db, &stream, &mut feed, &shutdown).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "search index feed failed; starting again");
@@ -171,7 +218,7 @@ async fn follow_once(
     index: &Arc<SearchIndex>,
     db: &Db,
     stream: &JsStream,
-    caught_up: &mut Option<oneshot::Sender<()>>,
+    feed: &mut Feed,
     shutdown: &Shutdown,
 ) -> Result<(), FeedError> {
     let info = stream.get_info().await.map_err(stream_err)?;
@@ -254,8 +301,9 @@ async fn follow_once(
         if last_commit.elapsed() >= COMMIT_EVERY || drained {
             spawn_commit(index).await?;
             last_commit = Instant::now();
+            feed.commits.send_replace(applied);
         }
-        if drained && let Some(tell) = caught_up.take() {
+        if drained && let Some(tell) = feed.caught_up.take() {
             let _ = tell.send(());
         }
     }

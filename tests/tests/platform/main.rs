@@ -10,6 +10,7 @@ mod google;
 mod identity;
 mod images;
 mod reviews;
+mod search;
 mod shopping;
 mod shops;
 mod storefront;
