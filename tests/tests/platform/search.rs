@@ -86,12 +86,11 @@ async fn wait_for_search(p: &Platform) {
 
 /// A platform whose search copies the test starts itself.
 async fn without_search() -> Platform {
-    let p = Platform::spawn_with(Options {
+    Platform::spawn_with(Options {
         without: vec![Domain::Search],
         ..Options::default()
     })
-    .await;
-    p
+    .await
 }
 
 fn start(p: &Platform, dir: &std::path::Path) -> NodeCopy {
