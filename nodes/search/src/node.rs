@@ -50,19 +50,25 @@ struct Searcher {
 }
 
 impl Searcher {
-    /// Waits until the index holds every product change published before
-    /// the query arrived, so a seller's write shows in the next search
+    /// Waits until the index holds every product change (and bulk load)
+    /// published before the query arrived, so a seller's write shows in the next search
     /// (a read of the stream's last change; at most [`FRESHNESS_WAIT`]).
     async fn fresh(&self) {
-        let latest = match self
-            .stream
-            .get_last_raw_message_by_subject(ProductChanged::SUBJECT)
-            .await
-        {
-            Ok(msg) => msg.sequence,
-            // No change yet (or the stream cannot say): nothing to wait for.
-            Err(_) => return,
-        };
+        let (changed, loaded) = futures::join!(
+            self.stream
+                .get_last_raw_message_by_subject(ProductChanged::SUBJECT),
+            self.stream
+                .get_last_raw_message_by_subject(ProductsLoaded::SUBJECT),
+        );
+        // No such event yet (or the stream cannot say): nothing to wait for.
+        let latest = [changed.map(|m| m.sequence), loaded.map(|m| m.sequence)]
+            .into_iter()
+            .filter_map(Result::ok)
+            .max()
+            .unwrap_or(0);
+        if latest == 0 {
+            return;
+        }
         let mut committed = self.committed.clone();
         let reached = tokio::time::timeout(FRESHNESS_WAIT, committed.wait_for(|c| *c >= latest));
         if reached.await.is_err() {

@@ -379,7 +379,9 @@ async fn with_no_node_running_the_api_says_503_and_readyz_says_who_is_missing() 
         .collect();
     assert_eq!(
         listed,
-        ["admin", "auth", "mail", "sellers", "catalog", "orders"]
+        [
+            "admin", "auth", "mail", "sellers", "catalog", "search", "orders"
+        ]
     );
 
     // Starting the nodes makes the platform ready.
