@@ -4,7 +4,7 @@
 #   bazaar-edge@<port>.service      HTTP edges (`bazaar edge`), one per port
 #   bazaar-<domain>@<n>.service     the nodes (`bazaar node <domain>`), n copies each
 #   bazaar-migrate.service          `bazaar migrate`, before the nodes start
-#   bazaar-retrain.timer/.service   `bazaar retrain` on a schedule (not in this version yet)
+#   bazaar-retrain.timer/.service   `bazaar retrain` on a schedule
 #   bazaar-secrets.service          one-box secrets (JWT keys, SurrealDB password, cookie key)
 #   bazaar.service                  allInOne: the whole platform in one process
 # all pulled in by bazaar.target. NATS and SurrealDB come from nixpkgs' own
@@ -534,10 +534,11 @@ in
         default = cfg.nodes.recommend.enable;
         defaultText = literalExpression "config.services.bazaar.nodes.recommend.enable";
         description = ''
-          Retrain the recommender (`bazaar retrain`) on a timer. With several
-          boxes, enable it on one. This version of the binary has no `retrain`
-          command yet (the recommend domain is not served): turning it on fails
-          the build.
+          Retrain the recommender (`bazaar retrain`) on a timer: it reads the
+          last 90 days of events, evaluates the new model against popularity
+          and publishes it only when it is better (the run fails otherwise,
+          and the nodes keep the model they have). With several boxes, enable
+          it on one.
         '';
       };
       schedule = mkOption {
@@ -778,12 +779,6 @@ in
             ${helpers.listSentence (map (domain: "${opt}.nodes.${domain}.enable") unservedNodes)}: this version of bazaar does not serve
             the ${helpers.listSentence unservedNodes} domain${lib.optionalString (builtins.length unservedNodes > 1) "s"} yet (`bazaar node` would exit at start). It serves
             ${helpers.listSentence helpers.servedDomains}; leave the others off until a release serves them.'';
-        }
-        {
-          assertion = !runsRetrain;
-          message = ''
-            ${opt}.recommender.retrain.enable: this version of bazaar has no `retrain` command yet
-            (the recommend domain is not served); leave it off.'';
         }
         {
           assertion = (cfg.settings.BAZAAR_PORT or null) == null;

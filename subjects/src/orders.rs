@@ -671,6 +671,12 @@ pub struct ReviewChanged {
     /// out-of-order events change nothing.
     #[serde(default)]
     pub revision: i64,
+    /// The account whose review write this announces, and its stars: what
+    /// the recommender learns from.
+    #[serde(default)]
+    pub author_id: Option<String>,
+    #[serde(default)]
+    pub stars: Option<u8>,
 }
 impl Event for ReviewChanged {
     const STREAM: Stream = EVENTS;

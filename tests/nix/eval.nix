@@ -158,7 +158,7 @@ in
     # The binary's nodes/bazaar/src/platform.rs DOMAINS, in the topology's order.
     "helpers.served-domains" = expect
       (lib.filter helpers.isServed helpers.domains)
-      [ "admin" "auth" "mail" "catalog" "sellers" "orders" ];
+      [ "admin" "auth" "mail" "catalog" "sellers" "orders" "recommend" ];
 
     "helpers.nats-cluster" = expect
       (helpers.natsCluster { name = "bazaar"; port = 6222; routes = [ "nats://a:6222" ]; })
@@ -193,7 +193,7 @@ in
     ] ++ map (d: "bazaar-${d}@1.service") helpers.servedDomains));
 
     "one-box.units" = expect (lib.sort (a: b: a < b) (bazaarUnits oneBox))
-      (lib.sort (a: b: a < b) (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-secrets" ]));
+      (lib.sort (a: b: a < b) (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-retrain" "bazaar-secrets" ]));
 
     "one-box.exec-start" = expect
       {
@@ -335,8 +335,8 @@ in
       }
       {
         enabled = map helpers.isServed helpers.domains;
-        retrain = false;
-        timers = [ ];
+        retrain = true;
+        timers = [ "bazaar-retrain" ];
       };
 
     "one-box.local-nats" = expect
@@ -603,8 +603,7 @@ in
       }))
       [ "bazaar-mail@" "bazaar-migrate" "bazaar-secrets" ];
 
-    # The timer is ready for the release that serves the recommender (today
-    # turning it on fails an assertion; the units are still generated).
+    # The timer runs exactly `bazaar retrain`.
     "options.retrain-timer" =
       let
         config = store {
@@ -883,16 +882,12 @@ in
       (store { services.bazaar.nodes.chat.enable = true; });
 
     "rejects.unserved-domains" = rejects
-      "services.bazaar.nodes.chat.enable, services.bazaar.nodes.logs.enable and services.bazaar.nodes.recommend.enable: this version of bazaar does not serve\nthe chat, logs and recommend domains yet"
+      "services.bazaar.nodes.chat.enable and services.bazaar.nodes.logs.enable: this version of bazaar does not serve\nthe chat and logs domains yet"
       (store { services.bazaar.nodes = lib.genAttrs unserved (_: { enable = true; }); });
 
     "rejects.unserved-domain-on-three-boxes" = rejects
-      "the recommend domain yet"
-      (evalBazaar [ (examples + "/three-box/box2.nix") { services.bazaar.nodes.recommend.enable = true; } ]);
-
-    "rejects.retrain" = rejects
-      "recommender.retrain.enable: this version of bazaar has no `retrain` command yet"
-      (store { services.bazaar.recommender.retrain.enable = true; });
+      "the logs domain yet"
+      (evalBazaar [ (examples + "/three-box/box2.nix") { services.bazaar.nodes.logs.enable = true; } ]);
 
     "rejects.cookie-secret-in-settings" = rejects
       "settings.BAZAAR_COOKIE_SECRET would put a secret in the world-readable Nix store"

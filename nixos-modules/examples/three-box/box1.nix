@@ -8,7 +8,7 @@
 
   services.bazaar = {
     migrate.enable = true;
-    # When a release serves the recommender: nodes.recommend.enable on every
-    # box, and the retraining timer (recommender.retrain.enable) on this one.
+    # The recommender's retraining timer runs here (the default); the other
+    # boxes turn it off.
   };
 }

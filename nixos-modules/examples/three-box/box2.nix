@@ -7,5 +7,6 @@
 
   services.bazaar = {
     migrate.enable = false; # box 1 migrates; these nodes wait for it
+    recommender.retrain.enable = false; # box 1 retrains
   };
 }

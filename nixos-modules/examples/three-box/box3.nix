@@ -9,5 +9,6 @@
     edge.enable = false;
     nodes.orders.instances = 2;
     migrate.enable = false;
+    recommender.retrain.enable = false;
   };
 }

@@ -5,3 +5,4 @@
 
 pub mod natsd;
 pub mod platform;
+pub mod retrain;

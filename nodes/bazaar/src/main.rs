@@ -84,6 +84,12 @@ enum Command {
     },
     /// Print the effective configuration (secrets hidden) and check it.
     CheckConfig,
+    /// Train the recommender on the interactions since a date (or from a
+    /// CSV), evaluate it against popularity and publish it when it is better.
+    Retrain {
+        #[command(flatten)]
+        args: bazaar::retrain::RetrainArgs,
+    },
     /// Manage admin accounts.
     Admin {
         #[command(subcommand)]
@@ -153,6 +159,10 @@ async fn main() -> anyhow::Result<()> {
             seed_command(common, &database, options).await
         }
         Command::CheckConfig => check_config(&common, &database).await,
+        Command::Retrain { args } => {
+            let nats = connect_nats(&common.nats_url, "bazaar-retrain").await?;
+            bazaar::retrain::retrain(&nats, &args).await.map(|_| ())
+        }
         Command::Admin {
             command:
                 AdminCommand::Create {

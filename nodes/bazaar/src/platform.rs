@@ -16,6 +16,7 @@ pub const DOMAINS: &[Domain] = &[
     Domain::Catalog,
     Domain::Search,
     Domain::Orders,
+    Domain::Recommend,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +111,9 @@ pub fn run_node(
             config.stripe = configs.stripe.connect()?;
             Ok(bazaar_orders::run(ctx, db, config, shutdown).await?)
         }),
+        Domain::Recommend => {
+            Box::pin(async move { Ok(bazaar_recommend::run(ctx, shutdown).await?) })
+        }
         other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::PullConsumer;
-use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream};
+use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream, pull_batch};
 use bazaar_runtime::{NodeError, Shutdown};
 use bazaar_schema::take_rows;
 use bazaar_subjects::Event;
@@ -23,7 +23,6 @@ use bazaar_subjects::orders::{
     self, OrderCancelled, OrderEvent, OrderPlaced, OrderRefunded, ReviewChanged, ReviewTarget,
 };
 use bazaar_subjects::sellers::{self, ShopChanged};
-use futures::StreamExt;
 
 use crate::CatalogError;
 use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
@@ -94,7 +93,7 @@ where
     loop {
         let pulled = tokio::select! {
             () = shutdown.cancelled() => return,
-            pulled = pull_batch(&consumer) => pulled,
+            pulled = pull_batch(&consumer, BATCH) => pulled,
         };
         match pulled {
             Ok(batch) if batch.is_empty() => {}
@@ -123,20 +122,6 @@ where
             }
         }
     }
-}
-
-async fn pull_batch(consumer: &PullConsumer) -> Result<Vec<Message>, async_nats::Error> {
-    let mut batch = consumer
-        .fetch()
-        .max_messages(BATCH)
-        .expires(Duration::from_secs(1))
-        .messages()
-        .await?;
-    let mut out = Vec::new();
-    while let Some(msg) = batch.next().await {
-        out.push(msg?);
-    }
-    Ok(out)
 }
 
 /// Products carry their shop's name on their cards; keep it current.

@@ -4,12 +4,13 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use bazaar_runtime::RequestMeta;
+use bazaar_subjects::catalog::{ListMyProducts, ListMyProductsRequest};
 use bazaar_subjects::{ErrorCode, ErrorEnvelope};
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::ApiError;
-use crate::ui::redirect::sign_in_first;
+use crate::ui::errors::{ADMINS_ONLY, OnPage, PageError, Refusals, SELLERS_ONLY};
 
 /// The access-token cookie set by sign-in.
 pub(crate) const ACCESS_COOKIE: &str = "bazaar_access";
@@ -134,10 +135,10 @@ impl FromRequestParts<crate::state::EdgeState> for Viewer {
 
 /// A signed-in account, for pages only they may see; anyone else is sent to
 /// sign in and come back to this page.
-pub struct SignedIn(pub bazaar_subjects::auth::Account);
+pub(crate) struct SignedIn(pub bazaar_subjects::auth::Account);
 
 impl FromRequestParts<crate::state::EdgeState> for SignedIn {
-    type Rejection = axum::response::Response;
+    type Rejection = PageError;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -146,7 +147,59 @@ impl FromRequestParts<crate::state::EdgeState> for SignedIn {
         let Ok(Viewer(viewer)) = Viewer::from_request_parts(parts, state).await;
         viewer
             .map(SignedIn)
-            .ok_or_else(|| sign_in_first(parts.uri.path()))
+            .ok_or_else(|| PageError::sign_in(parts.uri.path()))
+    }
+}
+
+/// A seller (or an admin), for the seller pages: the signed-out are sent to
+/// sign in and come back to this page, other accounts get the friendly 403
+/// page. Who sells is the catalog's decision: it is asked for one of the
+/// caller's products.
+pub(crate) struct Seller;
+
+impl FromRequestParts<crate::state::EdgeState> for Seller {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::EdgeState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Meta(meta)) = Meta::from_request_parts(parts, state).await;
+        let here = parts.uri.path();
+        if meta.authorization.is_none() {
+            return Err(PageError::sign_in(here));
+        }
+        let probe = ListMyProductsRequest {
+            page_size: Some(1),
+            ..Default::default()
+        };
+        state
+            .call::<ListMyProducts>(&meta, &probe)
+            .await
+            .on_page(here, Refusals::forbidden(SELLERS_ONLY))?;
+        Ok(Seller)
+    }
+}
+
+/// An admin, for the admin page and its forms: the signed-out are sent to
+/// sign in and come back to the admin page, other accounts get the
+/// friendly 403 page.
+pub(crate) struct Admin(pub bazaar_subjects::auth::Account);
+
+impl FromRequestParts<crate::state::EdgeState> for Admin {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::EdgeState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Viewer(viewer)) = Viewer::from_request_parts(parts, state).await;
+        match viewer {
+            Some(v) if v.role == bazaar_subjects::Role::Admin => Ok(Admin(v)),
+            Some(_) => Err(PageError::refused(ADMINS_ONLY)),
+            // Signed out, or a session that no longer holds.
+            None => Err(PageError::sign_in("/admin")),
+        }
     }
 }
 

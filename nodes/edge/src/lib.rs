@@ -23,6 +23,7 @@ mod api {
     pub(crate) mod google;
     pub(crate) mod images;
     pub(crate) mod products;
+    pub(crate) mod recommend;
     pub(crate) mod reviews;
     pub(crate) mod shops;
     pub(crate) mod site;
@@ -94,6 +95,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(api::shops::routes())
         .merge(pages::shops::routes())
         .merge(api::products::routes())
+        .merge(api::recommend::routes())
         .merge(api::commerce::routes())
         .merge(api::reviews::routes())
         .merge(api::stripe_webhook::routes())

@@ -5,7 +5,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::{auth, commerce, images, products, reviews, shops, site};
+use crate::api::{auth, commerce, images, products, recommend, reviews, shops, site};
 use crate::health;
 use crate::state::EdgeState;
 
@@ -59,6 +59,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(products::Doc::openapi());
     doc.merge(commerce::Doc::openapi());
     doc.merge(reviews::Doc::openapi());
+    doc.merge(recommend::Doc::openapi());
     doc
 }
 

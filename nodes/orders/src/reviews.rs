@@ -179,7 +179,7 @@ impl OrdersStore {
                 "SELECT {REVIEW_FIELDS} FROM review WHERE author = $me AND target = $target AND target_id = $tid;
                  SELECT average, count, revision FROM type::record('review_total', [$target, $tid]);"
             ))
-            .bind(("me", me))
+            .bind(("me", me.clone()))
             .bind(("target", target))
             .bind(("tid", input.target_id.clone()))
             .await?
@@ -196,6 +196,8 @@ impl OrdersStore {
                     average: total.average,
                     count: total.count,
                     revision: total.revision,
+                    author_id: Some(me),
+                    stars: u8::try_from(review.rating).ok(),
                 },
                 &format!("review-{target}-{}-{}", input.target_id, total.revision),
             )

@@ -14,6 +14,26 @@ fn js_err(e: impl std::fmt::Display) -> NodeError {
     NodeError::JetStream(e.to_string())
 }
 
+/// Up to `max` messages from a pull consumer, waiting at most a second for
+/// the first: what a listener loop takes each round.
+pub async fn pull_batch(
+    consumer: &jetstream::consumer::PullConsumer,
+    max: usize,
+) -> Result<Vec<jetstream::Message>, async_nats::Error> {
+    use futures::StreamExt;
+    let mut batch = consumer
+        .fetch()
+        .max_messages(max)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await?;
+    let mut out = Vec::new();
+    while let Some(msg) = batch.next().await {
+        out.push(msg?);
+    }
+    Ok(out)
+}
+
 /// Makes sure a domain's event stream exists (file storage, dedupe window).
 pub async fn ensure_stream(
     js: &jetstream::Context,

@@ -14,14 +14,13 @@ use std::time::Duration;
 
 use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::PullConsumer;
-use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream};
+use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream, pull_batch};
 use bazaar_runtime::{NodeError, Shutdown};
 use bazaar_schema::{Db, TransactionError, retry_transaction, transaction_errors};
 use bazaar_subjects::Event;
 use bazaar_subjects::orders::{
     self, OrderCancelled, OrderEvent, OrderPlaced, OrderRefunded, ReviewChanged, ReviewTarget,
 };
-use futures::StreamExt;
 
 const RATINGS: &str = "sellers-ratings";
 const SALES: &str = "sellers-sales";
@@ -78,7 +77,7 @@ async fn listen(consumer: PullConsumer, db: Db, shutdown: Shutdown, kind: Kind) 
     loop {
         let pulled = tokio::select! {
             () = shutdown.cancelled() => return,
-            pulled = pull_batch(&consumer) => pulled,
+            pulled = pull_batch(&consumer, BATCH) => pulled,
         };
         let failed = match pulled {
             Ok(batch) => {
@@ -115,20 +114,6 @@ async fn listen(consumer: PullConsumer, db: Db, shutdown: Shutdown, kind: Kind) 
             }
         }
     }
-}
-
-async fn pull_batch(consumer: &PullConsumer) -> Result<Vec<Message>, async_nats::Error> {
-    let mut batch = consumer
-        .fetch()
-        .max_messages(BATCH)
-        .expires(Duration::from_secs(1))
-        .messages()
-        .await?;
-    let mut out = Vec::new();
-    while let Some(msg) = batch.next().await {
-        out.push(msg?);
-    }
-    Ok(out)
 }
 
 /// A shop takes a rating only when it is newer than the one it holds.

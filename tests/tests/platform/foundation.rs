@@ -380,7 +380,14 @@ async fn with_no_node_running_the_api_says_503_and_readyz_says_who_is_missing() 
     assert_eq!(
         listed,
         [
-            "admin", "auth", "mail", "sellers", "catalog", "search", "orders"
+            "admin",
+            "auth",
+            "mail",
+            "sellers",
+            "catalog",
+            "search",
+            "orders",
+            "recommend"
         ]
     );
 

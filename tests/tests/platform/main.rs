@@ -9,6 +9,7 @@ mod foundation;
 mod google;
 mod identity;
 mod images;
+mod recommend;
 mod reviews;
 mod search;
 mod shopping;

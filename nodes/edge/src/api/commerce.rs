@@ -145,7 +145,28 @@ pub(crate) struct CartSession {
 }
 
 impl CartSession {
-    fn headers(&self) -> AppendHeaders<Vec<(header::HeaderName, HeaderValue)>> {
+    /// The cart now: as the sign-in merge left it (read once, with what
+    /// changed), else fetched from the orders node.
+    pub(crate) async fn cart(
+        &mut self,
+        s: &EdgeState,
+        meta: &RequestMeta,
+    ) -> Result<Cart, ApiError> {
+        match self.merged.take() {
+            Some(cart) => Ok(cart),
+            None => {
+                s.call::<o::GetCart>(
+                    meta,
+                    &o::CartOwner {
+                        guest_id: self.guest_id.clone(),
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    pub(crate) fn headers(&self) -> AppendHeaders<Vec<(header::HeaderName, HeaderValue)>> {
         AppendHeaders(
             self.set_cookie
                 .iter()
@@ -206,18 +227,7 @@ pub async fn get_cart(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut session = cart_session(&s, &meta, &headers).await?;
-    let cart = match session.merged.take() {
-        Some(cart) => cart,
-        None => {
-            s.call::<o::GetCart>(
-                &meta,
-                &o::CartOwner {
-                    guest_id: session.guest_id.clone(),
-                },
-            )
-            .await?
-        }
-    };
+    let cart = session.cart(&s, &meta).await?;
     Ok((session.headers(), Json(cart)).into_response())
 }
 

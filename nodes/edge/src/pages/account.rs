@@ -18,10 +18,11 @@ use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 use serde::Deserialize;
 
 use crate::api::auth::{clear_cookies, limit_email, session_cookies};
-use crate::extract::{Meta, REFRESH_COOKIE, Viewer, cookie_value};
+use crate::extract::{Meta, REFRESH_COOKIE, SignedIn, Viewer, cookie_value};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
-use crate::ui::forms::FieldErrors;
+use crate::ui::errors::PageError;
+use crate::ui::forms::{FieldErrors, reason};
 use crate::ui::query::urlencode;
 
 pub fn routes() -> Router<EdgeState> {
@@ -634,16 +635,22 @@ struct AccountState {
     password_errors: FieldErrors,
 }
 
+/// The account page; its forms come back to it, and so does signing in.
+const ACCOUNT: &str = "/account";
+
+/// The account a form on the account page was sent by, or where they go
+/// to sign in first.
+fn account_of(viewer: Option<Account>) -> Result<Account, PageError> {
+    viewer.ok_or_else(|| PageError::sign_in(ACCOUNT))
+}
+
 async fn render_account(
     s: &EdgeState,
     meta: &RequestMeta,
+    account: Account,
     st: AccountState,
     status: StatusCode,
 ) -> Response {
-    let account = match s.call::<GetMe>(meta, &Empty {}).await {
-        Ok(a) => a,
-        Err(_) => return Redirect::to("/login?next=/account").into_response(),
-    };
     let addresses = s
         .call::<ListAddresses>(meta, &Empty {})
         .await
@@ -685,6 +692,7 @@ async fn render_account(
 async fn account_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    SignedIn(account): SignedIn,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let notice = if q.get("welcome").is_some_and(|w| w == "seller") {
@@ -695,6 +703,7 @@ async fn account_page(
     render_account(
         &s,
         &meta,
+        account,
         AccountState {
             notice,
             ..Default::default()
@@ -707,20 +716,18 @@ async fn account_page(
 async fn update_profile(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    Viewer(viewer): Viewer,
     Form(u): Form<ProfileUpdate>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let account = account_of(viewer)?;
     match s.call::<UpdateMe>(&meta, &u).await {
-        Ok(_) => Redirect::to("/account?saved=1").into_response(),
+        Ok(_) => Ok(Redirect::to("/account?saved=1").into_response()),
         Err(e) => {
             let st = AccountState {
-                error: Some(
-                    e.0.fields
-                        .first()
-                        .map_or(e.0.message.clone(), |f| f.message.clone()),
-                ),
+                error: Some(reason(&e.0)),
                 ..Default::default()
             };
-            render_account(&s, &meta, st, status_of(&e.0)).await
+            Ok(render_account(&s, &meta, account, st, status_of(&e.0)).await)
         }
     }
 }
@@ -728,11 +735,10 @@ async fn update_profile(
 async fn upload_avatar(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    Viewer(viewer): Viewer,
     multipart: axum::extract::Multipart,
-) -> Response {
-    if s.call::<GetMe>(&meta, &Empty {}).await.is_err() {
-        return Redirect::to("/login?next=/account").into_response();
-    }
+) -> Result<Response, PageError> {
+    let account = account_of(viewer)?;
     let result = match crate::api::images::store_upload(&s, multipart).await {
         Ok(img) => {
             let update = ProfileUpdate {
@@ -744,17 +750,13 @@ async fn upload_avatar(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Redirect::to("/account?saved=1").into_response(),
+        Ok(()) => Ok(Redirect::to("/account?saved=1").into_response()),
         Err(e) => {
-            let message =
-                e.0.fields
-                    .first()
-                    .map_or(e.0.message.clone(), |f| f.message.clone());
             let st = AccountState {
-                error: Some(message),
+                error: Some(reason(&e.0)),
                 ..Default::default()
             };
-            render_account(&s, &meta, st, status_of(&e.0)).await
+            Ok(render_account(&s, &meta, account, st, status_of(&e.0)).await)
         }
     }
 }
@@ -762,8 +764,10 @@ async fn upload_avatar(
 async fn add_address(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    Viewer(viewer): Viewer,
     Form(f): Form<AddressForm>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let account = account_of(viewer)?;
     let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let input = AddressInput {
         label: opt(&f.label),
@@ -777,7 +781,7 @@ async fn add_address(
         is_default: f.is_default.is_some(),
     };
     match s.call::<CreateAddress>(&meta, &input).await {
-        Ok(_) => Redirect::to("/account?saved=1").into_response(),
+        Ok(_) => Ok(Redirect::to("/account?saved=1").into_response()),
         Err(e) => {
             let st = AccountState {
                 error: Some("The address could not be saved: see the marked fields.".into()),
@@ -785,7 +789,7 @@ async fn add_address(
                 address: f,
                 ..Default::default()
             };
-            render_account(&s, &meta, st, status_of(&e.0)).await
+            Ok(render_account(&s, &meta, account, st, status_of(&e.0)).await)
         }
     }
 }
@@ -793,16 +797,18 @@ async fn add_address(
 async fn delete_address(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    Viewer(viewer): Viewer,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let account = account_of(viewer)?;
     match s.call::<DeleteAddress>(&meta, &AddressId { id }).await {
-        Ok(_) => Redirect::to("/account?saved=1").into_response(),
+        Ok(_) => Ok(Redirect::to("/account?saved=1").into_response()),
         Err(e) => {
             let st = AccountState {
                 error: Some(e.0.message.clone()),
                 ..Default::default()
             };
-            render_account(&s, &meta, st, status_of(&e.0)).await
+            Ok(render_account(&s, &meta, account, st, status_of(&e.0)).await)
         }
     }
 }
@@ -810,21 +816,23 @@ async fn delete_address(
 async fn change_password(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    Viewer(viewer): Viewer,
     Form(f): Form<ChangePasswordRequest>,
-) -> Response {
+) -> Result<Response, PageError> {
+    let account = account_of(viewer)?;
     match s.call::<ChangePassword>(&meta, &f).await {
-        Ok(session) => (
+        Ok(session) => Ok((
             session_cookies(&s, &session),
             Redirect::to("/account?saved=1"),
         )
-            .into_response(),
+            .into_response()),
         Err(e) => {
             let st = AccountState {
                 error: Some("The password was not changed.".into()),
                 password_errors: FieldErrors::from_envelope(&e.0),
                 ..Default::default()
             };
-            render_account(&s, &meta, st, status_of(&e.0)).await
+            Ok(render_account(&s, &meta, account, st, status_of(&e.0)).await)
         }
     }
 }

@@ -18,18 +18,17 @@ use bazaar_subjects::admin::{
     self, Category, CategoryInput, CategorySlug, SiteConfig, SiteConfigUpdate,
 };
 use bazaar_subjects::auth::Account;
-use bazaar_subjects::{Empty, ErrorEnvelope, Role};
+use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
-use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::api::images::{MAX_IMAGE_BYTES, store_image};
 use crate::error::ApiError;
-use crate::extract::{Meta, Viewer};
+use crate::extract::{Admin, Meta};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
-use crate::ui::errors::{PageError, envelope_page, error_view};
-use crate::ui::forms::FieldErrors;
+use crate::ui::errors::{OnPage, PageError, Refusals};
+use crate::ui::forms::{FieldErrors, read_multipart, reason};
 use crate::ui::query::{first, is_on, query_pairs};
-use crate::ui::redirect::sign_in_first;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
@@ -50,29 +49,8 @@ pub fn routes() -> Router<EdgeState> {
         )
 }
 
-/// Lets admins through (`None`); sends the signed-out to sign in and
-/// others to a 403 page.
-fn gate(viewer: &Option<Account>) -> Option<Response> {
-    match viewer {
-        Some(v) if v.role == Role::Admin => None,
-        Some(_) => Some(error_view(
-            viewer.clone(),
-            StatusCode::FORBIDDEN,
-            "Admins only",
-            "This part of Bazaar is for the people who run the site.",
-        )),
-        // Signed out, or a session that no longer holds.
-        None => Some(sign_in_first("/admin")),
-    }
-}
-
-/// What a refused admin call means for the page.
-fn refusal(viewer: Option<Account>, e: ErrorEnvelope) -> Response {
-    match e.status {
-        401 => sign_in_first("/admin"),
-        _ => envelope_page(viewer, e),
-    }
-}
+/// Where signing in comes back to from the admin page and its forms.
+const HOME: &str = "/admin";
 
 /// A category form, as typed.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -184,14 +162,11 @@ async fn render(
     chrome: Chrome,
     notice: Option<&'static str>,
     refused: Refused,
-) -> Response {
+) -> Result<Response, PageError> {
     // The site settings came with the page's chrome.
     let categories = s.call::<admin::ListCategories>(meta, &Empty {}).await;
-    let (site, categories) = match (chrome.site.clone(), categories) {
-        (Ok(site), Ok(list)) => (site, list.categories),
-        (Err(e), _) => return PageError(e).into_response(),
-        (_, Err(e)) => return PageError::from(e).into_response(),
-    };
+    let site = chrome.site.clone()?;
+    let categories = categories?.categories;
     let status = match &refused {
         Refused::None => StatusCode::OK,
         Refused::New(_, e) | Refused::Edit(_, _, e) | Refused::Site(_, e) => {
@@ -239,7 +214,7 @@ async fn render(
             page.site_form = form;
         }
     }
-    (status, page).into_response()
+    Ok((status, page).into_response())
 }
 
 fn notice(key: &str) -> Option<&'static str> {
@@ -255,74 +230,68 @@ fn notice(key: &str) -> Option<&'static str> {
 async fn page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    Admin(viewer): Admin,
     chrome: Chrome,
     RawQuery(raw): RawQuery,
-) -> Response {
-    if let Some(r) = gate(&viewer) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let notice = notice(&first(&query_pairs(raw.as_deref()), "notice"));
-    render(&s, &meta, viewer, chrome, notice, Refused::None).await
+    render(&s, &meta, Some(viewer), chrome, notice, Refused::None).await
 }
 
 async fn create_category(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    Admin(viewer): Admin,
     chrome: Chrome,
     Form(form): Form<CategoryForm>,
-) -> Response {
-    if let Some(r) = gate(&viewer) {
-        return r;
-    }
-    let result = match form.input(None) {
-        Ok(input) => s
-            .call::<admin::UpsertCategory>(&meta, &input)
-            .await
-            .map_err(|e| e.0),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(_) => Redirect::to("/admin?notice=category-created#categories").into_response(),
-        Err(e) if matches!(e.status, 401 | 403) => refusal(viewer, e),
-        Err(e) => render(&s, &meta, viewer, chrome, None, Refused::New(form, e)).await,
-    }
+) -> Result<Response, PageError> {
+    save_category(&s, &meta, viewer, chrome, None, form).await
 }
 
 async fn edit_category(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    Admin(viewer): Admin,
     chrome: Chrome,
     Path(slug): Path<String>,
     Form(form): Form<CategoryForm>,
-) -> Response {
-    if let Some(r) = gate(&viewer) {
-        return r;
-    }
-    let result = match form.input(Some(slug.clone())) {
+) -> Result<Response, PageError> {
+    save_category(&s, &meta, viewer, chrome, Some(slug), form).await
+}
+
+/// Creates a category (`slug` is `None`) or saves the one at `slug`; a
+/// refused form comes back in its place on the page.
+async fn save_category(
+    s: &EdgeState,
+    meta: &RequestMeta,
+    viewer: Account,
+    chrome: Chrome,
+    slug: Option<String>,
+    form: CategoryForm,
+) -> Result<Response, PageError> {
+    let result = match form.input(slug.clone()) {
         Ok(input) => s
-            .call::<admin::UpsertCategory>(&meta, &input)
+            .call::<admin::UpsertCategory>(meta, &input)
             .await
             .map_err(|e| e.0),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => Redirect::to("/admin?notice=category-saved#categories").into_response(),
-        Err(e) if matches!(e.status, 401 | 403) => refusal(viewer, e),
-        Err(e) => {
-            render(
-                &s,
-                &meta,
-                viewer,
-                chrome,
-                None,
-                Refused::Edit(slug, form, e),
-            )
-            .await
+    let e = match result {
+        Ok(_) => {
+            let done = if slug.is_some() { "saved" } else { "created" };
+            let to = format!("/admin?notice=category-{done}#categories");
+            return Ok(Redirect::to(&to).into_response());
         }
-    }
+        Err(e) if matches!(e.status, 401 | 403) => {
+            return Err(PageError::from(e).on_page(HOME, Refusals::NODES));
+        }
+        Err(e) => e,
+    };
+    let refused = match slug {
+        Some(slug) => Refused::Edit(slug, form, e),
+        None => Refused::New(form, e),
+    };
+    render(s, meta, Some(viewer), chrome, None, refused).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -336,110 +305,71 @@ struct ConfirmPage {
 async fn confirm_delete(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    Admin(viewer): Admin,
     chrome: Chrome,
     Path(slug): Path<String>,
-) -> Response {
-    if let Some(r) = gate(&viewer) {
-        return r;
-    }
-    match s
+) -> Result<Response, PageError> {
+    let category = s
         .call::<admin::GetCategory>(&meta, &CategorySlug { slug })
         .await
-    {
-        Ok(category) => ConfirmPage {
-            viewer,
-            chrome,
-            category,
-        }
-        .into_response(),
-        Err(e) => refusal(viewer, e.0),
+        .on_page(HOME, Refusals::NODES)?;
+    Ok(ConfirmPage {
+        viewer: Some(viewer),
+        chrome,
+        category,
     }
+    .into_response())
 }
 
 async fn delete_category(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    _: Admin,
     Path(slug): Path<String>,
-) -> Response {
-    if let Some(r) = gate(&viewer) {
-        return r;
-    }
-    match s
-        .call::<admin::DeleteCategory>(&meta, &CategorySlug { slug })
+) -> Result<Redirect, PageError> {
+    s.call::<admin::DeleteCategory>(&meta, &CategorySlug { slug })
         .await
-    {
-        Ok(_) => Redirect::to("/admin?notice=category-deleted#categories").into_response(),
-        Err(e) => refusal(viewer, e.0),
-    }
+        .on_page(HOME, Refusals::NODES)?;
+    Ok(Redirect::to("/admin?notice=category-deleted#categories"))
 }
 
 /// The site form's fields and its two optional image files (stored).
 async fn read_site_form(
     s: &EdgeState,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<(Vec<(String, String)>, SiteConfigUpdate, FieldErrors), ApiError> {
-    let mut fields = Vec::new();
+    let posted = read_multipart(multipart, &["logo_file", "banner_file"]).await?;
     let mut update = SiteConfigUpdate::default();
     let mut errors = FieldErrors::default();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "logo_file" | "banner_file" => {
-                let bytes = field_bytes(field).await?;
-                if bytes.is_empty() {
-                    continue;
-                }
-                let target = if name == "logo_file" {
-                    ("logo_url", &mut update.logo_url)
-                } else {
-                    ("banner_url", &mut update.banner_url)
-                };
-                match store_image(s, bytes).await {
-                    Ok(img) => *target.1 = Some(img.url),
-                    Err(ApiError(e)) => errors.add(
-                        target.0,
-                        &e.fields
-                            .first()
-                            .map_or(e.message.clone(), |f| f.message.clone()),
-                    ),
-                }
-            }
-            _ => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
-                fields.push((name, text));
-            }
+    for file in posted.files {
+        let (key, url) = if file.field == "logo_file" {
+            ("logo_url", &mut update.logo_url)
+        } else {
+            ("banner_url", &mut update.banner_url)
+        };
+        match store_image(s, file.bytes).await {
+            Ok(img) => *url = Some(img.url),
+            Err(ApiError(e)) => errors.add(key, &reason(&e)),
         }
     }
-    Ok((fields, update, errors))
+    Ok((posted.fields, update, errors))
 }
 
 async fn update_site(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    Admin(viewer): Admin,
     chrome: Chrome,
+    // Who may post is settled (by `Admin`) before any upload is read.
     multipart: Multipart,
-) -> Response {
-    // Who may post is settled before any upload is read or stored.
-    if let Some(r) = gate(&viewer) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let (fields, mut update, errors) = match read_site_form(&s, multipart).await {
         Ok(read) => read,
         Err(e) => {
             return render(
                 &s,
                 &meta,
-                viewer,
+                Some(viewer),
                 chrome,
                 None,
                 Refused::Site(SiteForm::default(), e.0),
@@ -469,7 +399,15 @@ async fn update_site(
                 });
             }
         }
-        return render(&s, &meta, viewer, chrome, None, Refused::Site(form, e)).await;
+        return render(
+            &s,
+            &meta,
+            Some(viewer),
+            chrome,
+            None,
+            Refused::Site(form, e),
+        )
+        .await;
     }
     update.name = name;
     update.tagline = tagline;
@@ -481,8 +419,20 @@ async fn update_site(
         update.banner_url = Some(String::new());
     }
     match s.call::<admin::UpdateSite>(&meta, &update).await {
-        Ok(_) => Redirect::to("/admin?notice=site-saved#site").into_response(),
-        Err(e) if matches!(e.0.status, 401 | 403) => refusal(viewer, e.0),
-        Err(e) => render(&s, &meta, viewer, chrome, None, Refused::Site(form, e.0)).await,
+        Ok(_) => Ok(Redirect::to("/admin?notice=site-saved#site").into_response()),
+        Err(e) if matches!(e.0.status, 401 | 403) => {
+            Err(PageError::from(e).on_page(HOME, Refusals::NODES))
+        }
+        Err(e) => {
+            render(
+                &s,
+                &meta,
+                Some(viewer),
+                chrome,
+                None,
+                Refused::Site(form, e.0),
+            )
+            .await
+        }
     }
 }

@@ -19,11 +19,15 @@ use bazaar_subjects::orders::{
     CheckoutResult, CheckoutStatus, MarkRead, Notification, PaymentMethod, RemoveCartLine,
     ShippingAddress, UpdateCartLine, Wishlist, WishlistChange,
 };
+use bazaar_subjects::recommend::{
+    AlsoBought, AlsoBoughtRequest, RecommendationSource, Recommendations,
+};
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
 use crate::api::commerce::{CartSession, cart_session};
 use crate::extract::{Meta, SignedIn, Viewer};
+use crate::pages::storefront::{Card, RECOMMENDATION_CARDS, recommendation_cards};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
@@ -222,6 +226,34 @@ struct CartPage {
     cart: CartView,
     error: Option<String>,
     notice: Option<String>,
+    /// "Customers also bought": empty (hidden) when there are none or the
+    /// recommend node does not answer.
+    also_bought: Vec<Card>,
+}
+
+/// What customers who bought the cart's products also bought.
+pub(crate) async fn also_bought(
+    s: &EdgeState,
+    meta: &RequestMeta,
+    cart: &Cart,
+    limit: u32,
+) -> Result<Recommendations, ErrorEnvelope> {
+    let mut product_ids: Vec<String> = Vec::new();
+    for line in &cart.lines {
+        if !product_ids.contains(&line.product_id) && product_ids.len() < 50 {
+            product_ids.push(line.product_id.clone());
+        }
+    }
+    if product_ids.is_empty() {
+        return Ok(Recommendations {
+            items: Vec::new(),
+            source: RecommendationSource::CoPurchase,
+            model_version: None,
+        });
+    }
+    s.call::<AlsoBought>(meta, &AlsoBoughtRequest { product_ids, limit })
+        .await
+        .map_err(|e| e.0)
 }
 
 async fn load_cart(
@@ -230,18 +262,7 @@ async fn load_cart(
     headers: &HeaderMap,
 ) -> Result<(CartSession, Cart), ErrorEnvelope> {
     let mut session = cart_session(s, meta, headers).await.map_err(|e| e.0)?;
-    let cart = match session.merged.take() {
-        Some(c) => c,
-        None => s
-            .call::<o::GetCart>(
-                meta,
-                &CartOwner {
-                    guest_id: session.guest_id.clone(),
-                },
-            )
-            .await
-            .map_err(|e| e.0)?,
-    };
+    let cart = session.cart(s, meta).await.map_err(|e| e.0)?;
     Ok((session, cart))
 }
 
@@ -254,7 +275,10 @@ async fn cart_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let (session, cart) = load_cart(&s, &meta, &headers).await?;
-    let nav = Nav::load(&s, &meta, &viewer, Some(cart.item_count)).await;
+    let (nav, also) = tokio::join!(
+        Nav::load(&s, &meta, &viewer, Some(cart.item_count)),
+        also_bought(&s, &meta, &cart, RECOMMENDATION_CARDS),
+    );
     Ok((
         cookie_headers(&session),
         CartPage {
@@ -263,6 +287,7 @@ async fn cart_page(
             cart: cart_view(&cart),
             error: q.get("error").cloned(),
             notice: q.get("notice").cloned(),
+            also_bought: recommendation_cards(also),
         },
     )
         .into_response())

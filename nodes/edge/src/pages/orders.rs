@@ -7,8 +7,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Form, Router};
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::orders::{
@@ -18,30 +18,33 @@ use bazaar_subjects::orders::{
 use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
-use crate::extract::{Meta, Viewer};
+use crate::extract::{Meta, SignedIn, Viewer};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::chrome::Nav;
-use crate::ui::errors::{envelope_page, error_view};
+use crate::ui::errors::{OnPage, PageError, Refusal, Refusals};
 use crate::ui::forms::FieldErrors;
 use crate::ui::money::{format_price, parse_price, platform_currency};
 use crate::ui::query::urlencode;
-use crate::ui::redirect::{sign_in_first, with_error, with_notice};
+use crate::ui::redirect::{with_error, with_notice};
 use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
-        .route("/orders", get(my_orders))
-        .route("/orders/{id}", get(my_order))
+        .route("/orders", order_list(Role::Buyer))
+        .route("/orders/{id}", order_detail(Role::Buyer))
         .route("/orders/{id}/cancel", post(cancel))
-        .route("/seller/orders", get(shop_orders))
-        .route("/seller/orders/{id}", get(shop_order))
+        .route("/seller/orders", order_list(Role::Seller))
+        .route("/seller/orders/{id}", order_detail(Role::Seller))
         .route("/seller/orders/{id}/status", post(advance))
         .route("/seller/orders/{id}/refund", post(refund))
         .route("/seller/coupons", get(coupons_page).post(create_coupon))
         .route("/seller/coupons/{id}/delete", post(delete_coupon))
-        .route("/admin/orders", get(all_orders))
+        .route("/admin/orders", order_list(Role::Admin))
 }
+
+/// The discount codes page, where its forms come back to.
+const COUPONS: &str = "/seller/coupons";
 
 /// Who is looking at an order list or order.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,27 +54,30 @@ enum Role {
     Admin,
 }
 
-/// What a refused call means for these pages.
-fn refusal(viewer: Option<Account>, e: ErrorEnvelope, next: &str, role: Role) -> Response {
-    match e.status {
-        401 => sign_in_first(next),
-        403 => error_view(
-            viewer,
-            StatusCode::FORBIDDEN,
-            "You can't go there",
-            match role {
-                Role::Seller => "Only sellers see their shop's orders and discount codes.",
-                Role::Admin => "Only admins see every order.",
-                Role::Buyer => "This is not yours to see.",
-            },
-        ),
-        404 => error_view(
-            viewer,
-            StatusCode::NOT_FOUND,
-            "Page not found",
-            "There is no such order.",
-        ),
-        _ => envelope_page(viewer, e),
+impl Role {
+    /// Where this role's order list is; an order's page is below it.
+    fn list_path(self) -> &'static str {
+        match self {
+            Role::Buyer => "/orders",
+            Role::Seller => "/seller/orders",
+            Role::Admin => "/admin/orders",
+        }
+    }
+
+    /// How these pages read a refused call, in their own words.
+    fn refusals(self) -> Refusals {
+        let message = match self {
+            Role::Seller => "Only sellers see their shop's orders and discount codes.",
+            Role::Admin => "Only admins see every order.",
+            Role::Buyer => "This is not yours to see.",
+        };
+        Refusals {
+            forbidden: Some(Refusal {
+                title: "You can't go there",
+                message,
+            }),
+            missing: Some("There is no such order."),
+        }
     }
 }
 
@@ -134,19 +140,18 @@ struct OrdersPage {
 async fn list_page(
     s: EdgeState,
     meta: bazaar_runtime::RequestMeta,
-    viewer: Option<Account>,
+    viewer: Account,
     chrome: Chrome,
     q: HashMap<String, String>,
     role: Role,
-) -> Response {
-    let (path, heading) = match role {
-        Role::Buyer => ("/orders", "Your orders"),
-        Role::Seller => ("/seller/orders", "Shop orders"),
-        Role::Admin => ("/admin/orders", "All orders"),
+) -> Result<Response, PageError> {
+    let path = role.list_path();
+    let heading = match role {
+        Role::Buyer => "Your orders",
+        Role::Seller => "Shop orders",
+        Role::Admin => "All orders",
     };
-    if viewer.is_none() {
-        return sign_in_first(path);
-    }
+    let viewer = Some(viewer);
     let raw_status = q.get("status").cloned().unwrap_or_default();
     let status = status_param(&raw_status);
     let page = q
@@ -164,15 +169,9 @@ async fn list_page(
         Role::Seller => s.call::<o::ListShopOrders>(&meta, &req).await,
         Role::Admin => s.call::<o::ListAllOrders>(&meta, &req).await,
     };
-    let list = match list {
-        Ok(l) => l,
-        Err(e) => return refusal(viewer, e.0, path, role),
-    };
-    let detail_base = match role {
-        Role::Buyer => Some("/orders"),
-        Role::Seller => Some("/seller/orders"),
-        Role::Admin => None,
-    };
+    let list = list.on_page(path, role.refusals())?;
+    // Admins see the list only.
+    let detail_base = (role != Role::Admin).then(|| role.list_path());
     let rows = list
         .orders
         .iter()
@@ -211,7 +210,7 @@ async fn list_page(
     )
     .collect();
     let nav = Nav::load(&s, &meta, &viewer, None).await;
-    OrdersPage {
+    Ok(OrdersPage {
         viewer,
         chrome: Chrome { nav, ..chrome },
         heading,
@@ -225,37 +224,20 @@ async fn list_page(
         next: (list.page < list.pages).then(|| href(list.page + 1)),
         show_shop: role != Role::Seller,
     }
-    .into_response()
+    .into_response())
 }
 
-async fn my_orders(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    chrome: Chrome,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    list_page(s, meta, viewer, chrome, q, Role::Buyer).await
-}
-
-async fn shop_orders(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    chrome: Chrome,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    list_page(s, meta, viewer, chrome, q, Role::Seller).await
-}
-
-async fn all_orders(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    chrome: Chrome,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    list_page(s, meta, viewer, chrome, q, Role::Admin).await
+/// The order list a role sees, as the handler of its route.
+fn order_list(role: Role) -> MethodRouter<EdgeState> {
+    get(
+        move |State(s): State<EdgeState>,
+              Meta(meta): Meta,
+              SignedIn(viewer): SignedIn,
+              chrome: Chrome,
+              Query(q): Query<HashMap<String, String>>| {
+            list_page(s, meta, viewer, chrome, q, role)
+        },
+    )
 }
 
 struct ItemView {
@@ -400,61 +382,54 @@ fn order_page(
     page.into_response()
 }
 
-async fn my_order(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-    chrome: Chrome,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let here = format!("/orders/{}", urlencode(&id));
-    if viewer.is_none() {
-        return sign_in_first(&here);
-    }
-    match s.call::<o::GetMyOrder>(&meta, &OrderId { id }).await {
-        Ok(order) => {
-            let nav = Nav::load(&s, &meta, &viewer, None).await;
-            order_page(viewer, chrome, nav, order, false, &q)
-        }
-        Err(e) => refusal(viewer, e.0, &here, Role::Buyer),
-    }
+/// An order's page for its buyer or its shop's seller, as the handler of
+/// its route (admins see the list only).
+fn order_detail(role: Role) -> MethodRouter<EdgeState> {
+    get(
+        move |State(s): State<EdgeState>,
+              Meta(meta): Meta,
+              SignedIn(viewer): SignedIn,
+              chrome: Chrome,
+              Path(id): Path<String>,
+              Query(q): Query<HashMap<String, String>>| {
+            detail_page(s, meta, viewer, chrome, id, q, role)
+        },
+    )
 }
 
-async fn shop_order(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+async fn detail_page(
+    s: EdgeState,
+    meta: bazaar_runtime::RequestMeta,
+    viewer: Account,
     chrome: Chrome,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let here = format!("/seller/orders/{}", urlencode(&id));
-    if viewer.is_none() {
-        return sign_in_first(&here);
+    id: String,
+    q: HashMap<String, String>,
+    role: Role,
+) -> Result<Response, PageError> {
+    let seller = role == Role::Seller;
+    let here = format!("{}/{}", role.list_path(), urlencode(&id));
+    let which = OrderId { id };
+    let order = if seller {
+        s.call::<o::GetShopOrder>(&meta, &which).await
+    } else {
+        s.call::<o::GetMyOrder>(&meta, &which).await
     }
-    match s.call::<o::GetShopOrder>(&meta, &OrderId { id }).await {
-        Ok(order) => {
-            let nav = Nav::load(&s, &meta, &viewer, None).await;
-            order_page(viewer, chrome, nav, order, true, &q)
-        }
-        Err(e) => refusal(viewer, e.0, &here, Role::Seller),
-    }
+    .on_page(&here, role.refusals())?;
+    let viewer = Some(viewer);
+    let nav = Nav::load(&s, &meta, &viewer, None).await;
+    Ok(order_page(viewer, chrome, nav, order, seller, &q))
 }
 
 /// Back to an order page with what happened.
 fn after(
-    viewer: Option<Account>,
     here: &str,
     result: Result<&str, crate::error::ApiError>,
     role: Role,
-) -> Response {
+) -> Result<Redirect, PageError> {
     match result {
-        Ok(notice) => with_notice(here, notice).into_response(),
-        Err(e) if matches!(e.0.status, 400 | 409 | 422) => {
-            with_error(here, &e.0.message).into_response()
-        }
-        Err(e) => refusal(viewer, e.0, here, role),
+        Ok(notice) => Ok(with_notice(here, notice)),
+        Err(e) if matches!(e.0.status, 400 | 409 | 422) => Ok(with_error(here, &e.0.message)),
+        Err(e) => Err(PageError::from(e).on_page(here, role.refusals())),
     }
 }
 
@@ -463,14 +438,13 @@ async fn cancel(
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Redirect, PageError> {
     let here = format!("/orders/{}", urlencode(&id));
     if viewer.is_none() {
-        return sign_in_first(&here);
+        return Err(PageError::sign_in(&here));
     }
     let result = s.call::<o::CancelMyOrder>(&meta, &OrderId { id }).await;
     after(
-        viewer,
         &here,
         result.map(|_| "Your order is cancelled."),
         Role::Buyer,
@@ -489,19 +463,19 @@ async fn advance(
     Viewer(viewer): Viewer,
     Path(id): Path<String>,
     Form(f): Form<StatusForm>,
-) -> Response {
+) -> Result<Redirect, PageError> {
     let here = format!("/seller/orders/{}", urlencode(&id));
     if viewer.is_none() {
-        return sign_in_first(&here);
+        return Err(PageError::sign_in(&here));
     }
     let Some(status) = status_param(&f.status) else {
-        return with_error(&here, "Choose the next step.").into_response();
+        return Ok(with_error(&here, "Choose the next step."));
     };
     let result = s
         .call::<o::AdvanceShopOrder>(&meta, &AdvanceOrder { id, status })
         .await;
     let notice = format!("Marked {}.", status.label().to_lowercase());
-    after(viewer, &here, result.map(|_| notice.as_str()), Role::Seller)
+    after(&here, result.map(|_| notice.as_str()), Role::Seller)
 }
 
 async fn refund(
@@ -509,14 +483,13 @@ async fn refund(
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Redirect, PageError> {
     let here = format!("/seller/orders/{}", urlencode(&id));
     if viewer.is_none() {
-        return sign_in_first(&here);
+        return Err(PageError::sign_in(&here));
     }
     let result = s.call::<o::RefundShopOrder>(&meta, &OrderId { id }).await;
     after(
-        viewer,
         &here,
         result.map(|o| {
             if o.status == OrderStatus::Refunded {
@@ -596,19 +569,17 @@ fn coupon_row(c: Coupon, currency: &str) -> CouponRow {
 async fn render_coupons(
     s: &EdgeState,
     meta: &bazaar_runtime::RequestMeta,
-    viewer: Option<Account>,
+    viewer: Account,
     chrome: Chrome,
     form: CouponForm,
     refused: Option<ErrorEnvelope>,
     q: &HashMap<String, String>,
-) -> Response {
-    if viewer.is_none() {
-        return sign_in_first("/seller/coupons");
-    }
-    let list = match s.call::<o::ListCoupons>(meta, &Empty {}).await {
-        Ok(l) => l,
-        Err(e) => return refusal(viewer, e.0, "/seller/coupons", Role::Seller),
-    };
+) -> Result<Response, PageError> {
+    let list = s
+        .call::<o::ListCoupons>(meta, &Empty {})
+        .await
+        .on_page(COUPONS, Role::Seller.refusals())?;
+    let viewer = Some(viewer);
     let currency = platform_currency();
     let (errors, error, status) = match refused {
         Some(e) => {
@@ -635,7 +606,7 @@ async fn render_coupons(
         None => (FieldErrors::default(), None, StatusCode::OK),
     };
     let nav = Nav::load(s, meta, &viewer, None).await;
-    (
+    Ok((
         status,
         CouponsPage {
             viewer,
@@ -652,16 +623,16 @@ async fn render_coupons(
             currency,
         },
     )
-        .into_response()
+        .into_response())
 }
 
 async fn coupons_page(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    SignedIn(viewer): SignedIn,
     chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, PageError> {
     let form = CouponForm {
         kind: "percent".into(),
         ..Default::default()
@@ -741,13 +712,10 @@ fn coupon_input(f: &CouponForm, currency: &str) -> Result<CouponInput, ErrorEnve
 async fn create_coupon(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
+    SignedIn(viewer): SignedIn,
     chrome: Chrome,
     Form(form): Form<CouponForm>,
-) -> Response {
-    if viewer.is_none() {
-        return sign_in_first("/seller/coupons");
-    }
+) -> Result<Response, PageError> {
     let input = match coupon_input(&form, &platform_currency()) {
         Ok(i) => i,
         Err(e) => {
@@ -755,13 +723,11 @@ async fn create_coupon(
         }
     };
     match s.call::<o::CreateCoupon>(&meta, &input).await {
-        Ok(c) => {
-            with_notice("/seller/coupons", &format!("Code {} created.", c.code)).into_response()
-        }
+        Ok(c) => Ok(with_notice(COUPONS, &format!("Code {} created.", c.code)).into_response()),
         Err(e) if matches!(e.0.status, 400 | 409 | 422) => {
             render_coupons(&s, &meta, viewer, chrome, form, Some(e.0), &HashMap::new()).await
         }
-        Err(e) => refusal(viewer, e.0, "/seller/coupons", Role::Seller),
+        Err(e) => Err(PageError::from(e).on_page(COUPONS, Role::Seller.refusals())),
     }
 }
 
@@ -770,12 +736,12 @@ async fn delete_coupon(
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Redirect, PageError> {
     if viewer.is_none() {
-        return sign_in_first("/seller/coupons");
+        return Err(PageError::sign_in(COUPONS));
     }
-    match s.call::<o::DeleteCoupon>(&meta, &CouponId { id }).await {
-        Ok(_) => with_notice("/seller/coupons", "Code deleted.").into_response(),
-        Err(e) => refusal(viewer, e.0, "/seller/coupons", Role::Seller),
-    }
+    s.call::<o::DeleteCoupon>(&meta, &CouponId { id })
+        .await
+        .on_page(COUPONS, Role::Seller.refusals())?;
+    Ok(with_notice(COUPONS, "Code deleted."))
 }

@@ -20,7 +20,7 @@ use crate::extract::{Meta, Viewer};
 use crate::state::EdgeState;
 use crate::ui::errors::{PageError, error_view};
 use crate::ui::query::urlencode;
-use crate::ui::redirect::{sign_in_first, with_error, with_notice};
+use crate::ui::redirect::{with_error, with_notice};
 use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
@@ -104,10 +104,10 @@ async fn write(
     Viewer(viewer): Viewer,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, PageError> {
     let here = format!("/orders/{}", urlencode(&id));
     if viewer.is_none() {
-        return sign_in_first(&here);
+        return Err(PageError::sign_in(&here));
     }
     let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let target = match field("target").as_str() {
@@ -116,12 +116,12 @@ async fn write(
         _ => None,
     };
     let (Some(target), Ok(rating)) = (target, field("rating").parse::<i64>()) else {
-        return error_view(
+        return Ok(error_view(
             viewer,
             StatusCode::UNPROCESSABLE_ENTITY,
             "That review could not be read",
             "Choose 1 to 5 stars and try again from your order's page.",
-        );
+        ));
     };
     let input = ReviewInput {
         target,
@@ -131,7 +131,7 @@ async fn write(
         body: field("body"),
         images: Vec::new(),
     };
-    match s.call::<UpsertReview>(&meta, &input).await {
+    Ok(match s.call::<UpsertReview>(&meta, &input).await {
         Ok(_) => with_notice(&here, "Thank you: your review is published.").into_response(),
         Err(ApiError(e)) if e.status == 422 => {
             let why: Vec<&str> = e.fields.iter().map(|f| f.message.as_str()).collect();
@@ -150,8 +150,8 @@ async fn write(
         Err(ApiError(e)) if matches!(e.status, 403 | 409) => {
             with_error(&here, &e.message).into_response()
         }
-        Err(e) => PageError::from(e).into_response(),
-    }
+        Err(e) => return Err(e.into()),
+    })
 }
 
 fn capitalised(s: &str) -> String {

@@ -26,16 +26,15 @@ use bazaar_subjects::{Empty, ErrorEnvelope, FieldError};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::api::images::{MAX_IMAGE_BYTES, store_image};
 use crate::error::ApiError;
-use crate::extract::{Meta, Viewer};
+use crate::extract::{Meta, Seller, Viewer};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
-use crate::ui::errors::{envelope_page, error_view};
-use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors};
+use crate::ui::errors::{OnPage, PageError, Refusals, SELLERS_ONLY};
+use crate::ui::forms::{Choice, ChoiceGroup, FieldErrors, read_multipart, reason};
 use crate::ui::money::{format_price, major_units, parse_price, platform_currency};
 use crate::ui::query::{all, first, query_pairs, query_string};
-use crate::ui::redirect::sign_in_first;
 use crate::ui::time::human_time;
 
 /// The most photos a product has (the catalog's limit).
@@ -64,39 +63,9 @@ pub fn routes() -> Router<EdgeState> {
         )
 }
 
-/// What a refused call means for a seller page.
-fn refusal(viewer: Option<Account>, e: ErrorEnvelope, next: &str) -> Response {
-    match e.status {
-        401 => sign_in_first(next),
-        403 => error_view(
-            viewer,
-            StatusCode::FORBIDDEN,
-            "The seller dashboard is for sellers",
-            "Only seller accounts sell on Bazaar. Sign up as a seller (with another email) to open a shop.",
-        ),
-        _ => envelope_page(viewer, e),
-    }
-}
-
-/// Lets sellers through; sends everyone else to sign in or a 403 page.
-async fn gate(
-    s: &EdgeState,
-    meta: &RequestMeta,
-    viewer: &Option<Account>,
-    next: &str,
-) -> Result<(), Response> {
-    if meta.authorization.is_none() {
-        return Err(sign_in_first(next));
-    }
-    let probe = ListMyProductsRequest {
-        page_size: Some(1),
-        ..Default::default()
-    };
-    match s.call::<catalog::ListMyProducts>(meta, &probe).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(refusal(viewer.clone(), e.0, next)),
-    }
-}
+/// How the seller pages answer a refused call: the signed-out are sent to
+/// sign in, accounts that do not sell get the friendly 403 page.
+const REFUSALS: Refusals = Refusals::forbidden(SELLERS_ONLY);
 
 // ---------------------------------------------------------------------------
 // Overview
@@ -123,9 +92,9 @@ async fn overview(
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
     chrome: Chrome,
-) -> Response {
+) -> Result<Response, PageError> {
     if meta.authorization.is_none() {
-        return sign_in_first("/seller");
+        return Err(PageError::sign_in("/seller"));
     }
     let count = |status: Option<ProductStatus>, deleted: bool| ListMyProductsRequest {
         status,
@@ -145,15 +114,12 @@ async fn overview(
         s.call::<sellers::GetMyShop>(&meta, &Empty {}),
         s.call::<sellers::GetPayoutStatus>(&meta, &Empty {}),
     );
-    let products = match all_products {
-        Ok(p) => p.total,
-        Err(e) => return refusal(viewer, e.0, "/seller"),
-    };
+    let products = all_products.on_page("/seller", REFUSALS)?.total;
     let (shop, needs_shop) = match shop {
         Ok(shop) => (Some(shop), false),
         Err(e) => (None, e.0.status == 404),
     };
-    OverviewPage {
+    Ok(OverviewPage {
         viewer,
         chrome,
         shop,
@@ -164,22 +130,22 @@ async fn overview(
         drafts: drafts.map(|p| p.total).unwrap_or(0),
         binned: binned.map(|p| p.total).unwrap_or(0),
     }
-    .into_response()
+    .into_response())
 }
 
 /// Sends the seller to Stripe's onboarding for their shop's account.
 async fn connect_payouts(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
-) -> Response {
+) -> Result<Redirect, PageError> {
     if meta.authorization.is_none() {
-        return sign_in_first("/seller");
+        return Err(PageError::sign_in("/seller"));
     }
-    match s.call::<sellers::ConnectPayouts>(&meta, &Empty {}).await {
-        Ok(link) => Redirect::to(&link.url).into_response(),
-        Err(e) => refusal(viewer, e.0, "/seller"),
-    }
+    let link = s
+        .call::<sellers::ConnectPayouts>(&meta, &Empty {})
+        .await
+        .on_page("/seller", REFUSALS)?;
+    Ok(Redirect::to(&link.url))
 }
 
 /// Where Stripe's onboarding returns: the dashboard asks Stripe afresh.
@@ -270,9 +236,9 @@ async fn products(
     Viewer(viewer): Viewer,
     chrome: Chrome,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     if meta.authorization.is_none() {
-        return sign_in_first("/seller/products");
+        return Err(PageError::sign_in("/seller/products"));
     }
     let pairs = query_pairs(raw.as_deref());
     let q = first(&pairs, "q");
@@ -299,7 +265,7 @@ async fn products(
     let (list, error) = match s.call::<catalog::ListMyProducts>(&meta, &request).await {
         Ok(list) => (Some(list), None),
         Err(e) if matches!(e.0.status, 401 | 403) => {
-            return refusal(viewer, e.0, "/seller/products");
+            return Err(PageError::from(e).on_page("/seller/products", REFUSALS));
         }
         Err(e) => (None, Some(e.0.message)),
     };
@@ -322,7 +288,7 @@ async fn products(
             l.pages,
         )
     });
-    ProductsPage {
+    Ok(ProductsPage {
         viewer,
         chrome,
         notice: notice(&first(&pairs, "notice")),
@@ -344,37 +310,29 @@ async fn products(
         page,
         pages,
     }
-    .into_response()
+    .into_response())
 }
 
 async fn delete(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
     Path(id): Path<String>,
-) -> Response {
-    match s
-        .call::<catalog::DeleteProduct>(&meta, &ProductId { id })
+) -> Result<Redirect, PageError> {
+    s.call::<catalog::DeleteProduct>(&meta, &ProductId { id })
         .await
-    {
-        Ok(_) => Redirect::to("/seller/products?notice=deleted").into_response(),
-        Err(e) => refusal(viewer, e.0, "/seller/products"),
-    }
+        .on_page("/seller/products", REFUSALS)?;
+    Ok(Redirect::to("/seller/products?notice=deleted"))
 }
 
 async fn restore(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Viewer(viewer): Viewer,
     Path(id): Path<String>,
-) -> Response {
-    match s
-        .call::<catalog::RestoreProduct>(&meta, &ProductId { id })
+) -> Result<Redirect, PageError> {
+    s.call::<catalog::RestoreProduct>(&meta, &ProductId { id })
         .await
-    {
-        Ok(_) => Redirect::to("/seller/products?notice=restored").into_response(),
-        Err(e) => refusal(viewer, e.0, "/seller/products?deleted=1"),
-    }
+        .on_page("/seller/products?deleted=1", REFUSALS)?;
+    Ok(Redirect::to("/seller/products?notice=restored"))
 }
 
 // ---------------------------------------------------------------------------
@@ -810,11 +768,9 @@ async fn new_form(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    _: Seller,
     chrome: Chrome,
 ) -> Response {
-    if let Err(r) = gate(&s, &meta, &viewer, "/seller/products/new").await {
-        return r;
-    }
     let needs_shop = lacks_shop(&s, &meta).await;
     let form = ProductForm {
         currency: platform_currency(),
@@ -835,19 +791,14 @@ async fn new_form(
 }
 
 /// One of the caller's products, or the page that says why not.
-async fn mine(
-    s: &EdgeState,
-    meta: &RequestMeta,
-    viewer: &Option<Account>,
-    id: String,
-) -> Result<Product, Response> {
+async fn mine(s: &EdgeState, meta: &RequestMeta, id: String) -> Result<Product, PageError> {
     let next = format!("/seller/products/{id}/edit");
     if meta.authorization.is_none() {
-        return Err(sign_in_first(&next));
+        return Err(PageError::sign_in(&next));
     }
     s.call::<catalog::GetMyProduct>(meta, &ProductId { id })
         .await
-        .map_err(|e| refusal(viewer.clone(), e.0, &next))
+        .on_page(&next, REFUSALS)
 }
 
 async fn edit_form(
@@ -856,17 +807,14 @@ async fn edit_form(
     Viewer(viewer): Viewer,
     chrome: Chrome,
     Path(id): Path<String>,
-) -> Response {
-    let product = match mine(&s, &meta, &viewer, id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let product = mine(&s, &meta, id).await?;
     let form = ProductForm::from_product(&product);
     let failure = product
         .deleted_at
         .as_ref()
         .map(|_| ErrorEnvelope::conflict("This product is in the bin: restore it before editing."));
-    render_form(
+    Ok(render_form(
         &s,
         &meta,
         viewer,
@@ -877,42 +825,7 @@ async fn edit_form(
         false,
         StatusCode::OK,
     )
-    .await
-}
-
-/// The form's text fields and the photos it carried (not yet stored).
-struct Posted {
-    fields: Vec<(String, String)>,
-    files: Vec<(String, bytes::Bytes)>,
-}
-
-async fn read_multipart(mut multipart: Multipart) -> Result<Posted, ApiError> {
-    let mut posted = Posted {
-        fields: Vec::new(),
-        files: Vec::new(),
-    };
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "files" {
-            let file_name = field.file_name().unwrap_or("photo").to_owned();
-            let bytes = field_bytes(field).await?;
-            // A file input left empty still sends an empty part.
-            if !bytes.is_empty() {
-                posted.files.push((file_name, bytes));
-            }
-        } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
-            posted.fields.push((name, text));
-        }
-    }
-    Ok(posted)
+    .await)
 }
 
 /// Reads the posted form, stores its new photos after the kept ones, and
@@ -921,25 +834,20 @@ async fn read_form(
     s: &EdgeState,
     multipart: Multipart,
 ) -> Result<(ProductForm, Vec<FieldError>), ApiError> {
-    let posted = read_multipart(multipart).await?;
+    let posted = read_multipart(multipart, &["files"]).await?;
     let mut form = ProductForm::from_fields(&posted.fields);
     let removed = all(&posted.fields, "remove_images");
     form.images.retain(|id| !removed.contains(id));
     let mut problems = Vec::new();
-    for (name, bytes) in posted.files {
+    for file in posted.files {
+        let name = file.file_name.as_deref().unwrap_or("photo");
         if form.images.len() >= MAX_IMAGES {
             problems.push(format!("{name}: a product has at most {MAX_IMAGES} photos"));
             continue;
         }
-        match store_image(s, bytes).await {
+        match store_image(s, file.bytes).await {
             Ok(img) => form.images.push(img.id),
-            Err(ApiError(e)) => {
-                let why = e
-                    .fields
-                    .first()
-                    .map_or(e.message.clone(), |f| f.message.clone());
-                problems.push(format!("{name}: {why}"));
-            }
+            Err(ApiError(e)) => problems.push(format!("{name}: {}", reason(&e))),
         }
     }
     let errors = if problems.is_empty() {
@@ -961,16 +869,38 @@ async fn save(
     chrome: Chrome,
     target: Target,
     multipart: Multipart,
-) -> Response {
-    let (form, mut errors) = match read_form(&s, multipart).await {
-        Ok(read) => read,
+) -> Result<Response, PageError> {
+    // What was posted, or the form to show again with why not.
+    let checked = match read_form(&s, multipart).await {
         Err(ApiError(e)) => {
             let form = match &target {
                 Target::New => ProductForm::default(),
                 Target::Existing(p) => ProductForm::from_product(p),
             };
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            return render_form(
+            Err((form, e, status))
+        }
+        Ok((form, mut errors)) => match form.input() {
+            Ok(input) if errors.is_empty() => Ok((form, input)),
+            Ok(_) => Err((
+                form,
+                ErrorEnvelope::validation(errors),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )),
+            Err(mut more) => {
+                errors.append(&mut more);
+                Err((
+                    form,
+                    ErrorEnvelope::validation(errors),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ))
+            }
+        },
+    };
+    let (form, input) = match checked {
+        Ok(checked) => checked,
+        Err((form, e, status)) => {
+            return Ok(render_form(
                 &s,
                 &meta,
                 viewer,
@@ -981,41 +911,7 @@ async fn save(
                 false,
                 status,
             )
-            .await;
-        }
-    };
-    let input = match form.input() {
-        Ok(input) if errors.is_empty() => input,
-        Ok(_) => {
-            let e = ErrorEnvelope::validation(errors);
-            return render_form(
-                &s,
-                &meta,
-                viewer,
-                chrome,
-                &target,
-                form,
-                Some(e),
-                false,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-        Err(mut more) => {
-            errors.append(&mut more);
-            let e = ErrorEnvelope::validation(errors);
-            return render_form(
-                &s,
-                &meta,
-                viewer,
-                chrome,
-                &target,
-                form,
-                Some(e),
-                false,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            .await);
         }
     };
     let (result, done) = match &target {
@@ -1035,9 +931,11 @@ async fn save(
             "saved",
         ),
     };
-    match result {
+    Ok(match result {
         Ok(_) => Redirect::to(&format!("/seller/products?notice={done}")).into_response(),
-        Err(ApiError(e)) if matches!(e.status, 401 | 403) => refusal(viewer, e, &target.action()),
+        Err(ApiError(e)) if matches!(e.status, 401 | 403) => {
+            return Err(PageError::from(e).on_page(&target.action(), REFUSALS));
+        }
         Err(ApiError(mut e)) => {
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
             let needs_shop = matches!(target, Target::New) && e.status == 409;
@@ -1057,20 +955,18 @@ async fn save(
             )
             .await
         }
-    }
+    })
 }
 
 async fn create(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
+    // Who may post is settled before any photo is read or stored.
+    _: Seller,
     chrome: Chrome,
     multipart: Multipart,
-) -> Response {
-    // Who may post is settled before any photo is read or stored.
-    if let Err(r) = gate(&s, &meta, &viewer, "/seller/products/new").await {
-        return r;
-    }
+) -> Result<Response, PageError> {
     save(s, meta, viewer, chrome, Target::New, multipart).await
 }
 
@@ -1081,11 +977,8 @@ async fn update(
     chrome: Chrome,
     Path(id): Path<String>,
     multipart: Multipart,
-) -> Response {
-    let product = match mine(&s, &meta, &viewer, id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let product = mine(&s, &meta, id).await?;
     save(
         s,
         meta,

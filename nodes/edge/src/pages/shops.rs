@@ -20,13 +20,13 @@ use bazaar_subjects::search::SearchCatalog;
 use bazaar_subjects::sellers::{self, OpeningHours, Shop, ShopInput, ShopSlug, SocialLink};
 use bazaar_subjects::{Empty, ErrorEnvelope};
 
-use crate::api::images::{MAX_IMAGE_BYTES, field_bytes, store_image};
+use crate::api::images::{MAX_IMAGE_BYTES, store_image};
 use crate::error::ApiError;
 use crate::extract::{Meta, Viewer};
 use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
-use crate::ui::errors::{PageError, error_view};
-use crate::ui::forms::FieldErrors;
+use crate::ui::errors::{PageError, Refusal, Refusals};
+use crate::ui::forms::{FieldErrors, read_multipart, reason};
 use crate::ui::money::format_price;
 
 const FORM_PATH: &str = "/seller/shop";
@@ -58,17 +58,25 @@ pub fn routes() -> Router<EdgeState> {
         .route("/shops/{slug}/unfollow", post(unfollow))
 }
 
-fn not_for_buyers(viewer: Option<Account>) -> Response {
-    error_view(
-        viewer,
-        StatusCode::FORBIDDEN,
-        "Shops are for sellers",
-        "Only seller accounts run a shop. Sign up as a seller (with another email) to open one.",
-    )
+/// What a buyer is told at the shop form.
+const SHOPS_FOR_SELLERS: Refusal = Refusal {
+    title: "Shops are for sellers",
+    message: "Only seller accounts run a shop. Sign up as a seller (with another email) to open one.",
+};
+
+/// The shop form's answer to a refused call: signing in comes back to the
+/// form (the link names its path as it is), buyers are told shops are for
+/// sellers.
+fn refused(e: ErrorEnvelope) -> PageError {
+    match PageError::from(e).on_page(FORM_PATH, Refusals::forbidden(SHOPS_FOR_SELLERS)) {
+        PageError::SignIn(_) => sign_in_to(FORM_PATH),
+        other => other,
+    }
 }
 
-fn sign_in_first(next: &str) -> Response {
-    Redirect::to(&format!("/login?next={next}")).into_response()
+/// To sign in, and back to `next` (a plain path) after.
+fn sign_in_to(next: &str) -> PageError {
+    PageError::SignIn(format!("/login?next={next}"))
 }
 
 /// One day's row in the form: up to [`SLOTS`] opening times.
@@ -280,39 +288,35 @@ async fn form_page(
     Viewer(viewer): Viewer,
     chrome: Chrome,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, PageError> {
     if meta.authorization.is_none() {
-        return sign_in_first(FORM_PATH);
+        return Err(sign_in_to(FORM_PATH));
     }
     let notice = match (q.contains_key("opened"), q.contains_key("saved")) {
         (true, _) => Some("Your shop is open! Customers can find it now.".to_owned()),
         (_, true) => Some("Saved.".to_owned()),
         _ => None,
     };
-    match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
+    Ok(match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
         Ok(shop) => {
             let form = ShopForm::from_shop(&shop);
             render_form(&s, &meta, viewer, chrome, Some(shop), form, None, notice).await
         }
-        Err(ApiError(e)) => match e.status {
-            404 => {
-                render_form(
-                    &s,
-                    &meta,
-                    viewer,
-                    chrome,
-                    None,
-                    ShopForm::default(),
-                    None,
-                    None,
-                )
-                .await
-            }
-            401 => sign_in_first(FORM_PATH),
-            403 => not_for_buyers(viewer),
-            _ => PageError(e).into_response(),
-        },
-    }
+        Err(ApiError(e)) if e.status == 404 => {
+            render_form(
+                &s,
+                &meta,
+                viewer,
+                chrome,
+                None,
+                ShopForm::default(),
+                None,
+                None,
+            )
+            .await
+        }
+        Err(ApiError(e)) => return Err(refused(e)),
+    })
 }
 
 /// A multipart form's text fields, and the image files it carried (stored).
@@ -322,42 +326,22 @@ struct Posted {
     banner: Option<Result<String, ErrorEnvelope>>,
 }
 
-async fn read_form(s: &EdgeState, mut multipart: Multipart) -> Result<Posted, ApiError> {
+async fn read_form(s: &EdgeState, multipart: Multipart) -> Result<Posted, ApiError> {
+    let form = read_multipart(multipart, &["avatar_file", "banner_file"]).await?;
     let mut posted = Posted {
-        fields: HashMap::new(),
+        fields: form.fields.into_iter().collect(),
         avatar: None,
         banner: None,
     };
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "avatar_file" | "banner_file" => {
-                // A file input left empty still sends an empty part.
-                let bytes = field_bytes(field).await?;
-                if bytes.is_empty() {
-                    continue;
-                }
-                let stored = store_image(s, bytes)
-                    .await
-                    .map(|img| img.id)
-                    .map_err(|e| e.0);
-                if name == "avatar_file" {
-                    posted.avatar = Some(stored);
-                } else {
-                    posted.banner = Some(stored);
-                }
-            }
-            _ => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
-                posted.fields.insert(name, text);
-            }
+    for file in form.files {
+        let stored = store_image(s, file.bytes)
+            .await
+            .map(|img| img.id)
+            .map_err(|e| e.0);
+        if file.field == "avatar_file" {
+            posted.avatar = Some(stored);
+        } else {
+            posted.banner = Some(stored);
         }
     }
     Ok(posted)
@@ -367,10 +351,7 @@ async fn read_form(s: &EdgeState, mut multipart: Multipart) -> Result<Posted, Ap
 fn image_error(field: &str, e: ErrorEnvelope) -> bazaar_subjects::FieldError {
     bazaar_subjects::FieldError {
         field: field.to_owned(),
-        message: e
-            .fields
-            .first()
-            .map_or(e.message.clone(), |f| f.message.clone()),
+        message: reason(&e),
     }
 }
 
@@ -381,19 +362,15 @@ async fn save(
     Viewer(viewer): Viewer,
     chrome: Chrome,
     multipart: Multipart,
-) -> Response {
+) -> Result<Response, PageError> {
     if meta.authorization.is_none() {
-        return sign_in_first(FORM_PATH);
+        return Err(sign_in_to(FORM_PATH));
     }
     // Who may post is settled before any upload is read or stored.
     let current = match s.call::<sellers::GetMyShop>(&meta, &Empty {}).await {
         Ok(shop) => Some(shop),
-        Err(ApiError(e)) => match e.status {
-            404 => None,
-            401 => return sign_in_first(FORM_PATH),
-            403 => return not_for_buyers(viewer),
-            _ => return PageError(e).into_response(),
-        },
+        Err(ApiError(e)) if e.status == 404 => None,
+        Err(ApiError(e)) => return Err(refused(e)),
     };
     let posted = match read_form(&s, multipart).await {
         Ok(p) => p,
@@ -402,7 +379,9 @@ async fn save(
                 .as_ref()
                 .map(ShopForm::from_shop)
                 .unwrap_or_default();
-            return render_form(&s, &meta, viewer, chrome, current, form, Some(e.0), None).await;
+            return Ok(
+                render_form(&s, &meta, viewer, chrome, current, form, Some(e.0), None).await,
+            );
         }
     };
     let mut form = ShopForm::from_fields(&posted.fields);
@@ -430,7 +409,7 @@ async fn save(
     }
     if !upload_errors.is_empty() {
         let e = ErrorEnvelope::validation(upload_errors);
-        return render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await;
+        return Ok(render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await);
     }
     let input = form.input();
     let (result, done) = match &current {
@@ -440,13 +419,13 @@ async fn save(
         ),
         None => (s.call::<sellers::CreateShop>(&meta, &input).await, "opened"),
     };
-    match result {
+    Ok(match result {
         Ok(_) => Redirect::to(&format!("{FORM_PATH}?{done}=1")).into_response(),
-        Err(ApiError(e)) if e.status == 401 => sign_in_first(FORM_PATH),
+        Err(ApiError(e)) if e.status == 401 => return Err(sign_in_to(FORM_PATH)),
         Err(ApiError(e)) => {
             render_form(&s, &meta, viewer, chrome, current, form, Some(e), None).await
         }
-    }
+    })
 }
 
 /// A product on a shop page.
@@ -578,7 +557,7 @@ async fn follow(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Path(slug): Path<String>,
-) -> Response {
+) -> Result<Redirect, PageError> {
     set_following(s, meta, slug, true).await
 }
 
@@ -586,11 +565,16 @@ async fn unfollow(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Path(slug): Path<String>,
-) -> Response {
+) -> Result<Redirect, PageError> {
     set_following(s, meta, slug, false).await
 }
 
-async fn set_following(s: EdgeState, meta: RequestMeta, slug: String, on: bool) -> Response {
+async fn set_following(
+    s: EdgeState,
+    meta: RequestMeta,
+    slug: String,
+    on: bool,
+) -> Result<Redirect, PageError> {
     let body = ShopSlug { slug };
     let result = if on {
         s.call::<sellers::FollowShop>(&meta, &body).await
@@ -599,11 +583,11 @@ async fn set_following(s: EdgeState, meta: RequestMeta, slug: String, on: bool) 
     };
     // The slug is echoed only once the sellers node has found the shop.
     match result {
-        Ok(_) => Redirect::to(&format!("/shops/{}", body.slug)).into_response(),
+        Ok(_) => Ok(Redirect::to(&format!("/shops/{}", body.slug))),
         Err(ApiError(e)) if e.status == 401 && is_plain_slug(&body.slug) => {
-            sign_in_first(&format!("/shops/{}", body.slug))
+            Err(sign_in_to(&format!("/shops/{}", body.slug)))
         }
-        Err(e) => PageError::from(e).into_response(),
+        Err(e) => Err(e.into()),
     }
 }
 

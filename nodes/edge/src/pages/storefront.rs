@@ -17,6 +17,9 @@ use bazaar_subjects::auth::Account;
 use bazaar_subjects::catalog::{
     self, FacetCount, Product, ProductSummary, SearchProducts, SearchResults, SortOrder,
 };
+use bazaar_subjects::recommend::{
+    ForYouRequest, RecommendForYou, Recommendations, SimilarProducts, SimilarRequest,
+};
 use bazaar_subjects::sellers::{self, ShopCard, TopShopsRequest};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -122,7 +125,21 @@ struct HomePage {
     arrivals: Option<Vec<Card>>,
     /// `None` when the sellers service did not answer: the section hides.
     shops: Option<Vec<ShopTile>>,
+    /// "Recommended for you": empty (the section hides) when the recommend
+    /// node has nothing or does not answer.
+    recommended: Vec<Card>,
 }
+
+/// Product cards of a recommendations answer; none when the recommend node
+/// did not answer, so its section hides instead of failing the page.
+pub(crate) fn recommendation_cards<E>(answer: Result<Recommendations, E>) -> Vec<Card> {
+    answer
+        .map(|r| r.items.iter().map(Card::from_summary).collect())
+        .unwrap_or_default()
+}
+
+/// How many products a recommendations section shows.
+pub(crate) const RECOMMENDATION_CARDS: u32 = 8;
 
 /// A shop in the home page's ranking.
 struct ShopTile {
@@ -158,10 +175,16 @@ async fn home(
     Viewer(viewer): Viewer,
     chrome: Chrome,
 ) -> Response {
-    let (categories, showcase, shops) = tokio::join!(
+    let (categories, showcase, shops, recommended) = tokio::join!(
         s.call::<admin::ListCategories>(&meta, &Empty {}),
         s.call::<catalog::GetShowcase>(&meta, &Empty {}),
         s.call::<sellers::TopShops>(&meta, &TopShopsRequest { limit: Some(8) }),
+        s.call::<RecommendForYou>(
+            &meta,
+            &ForYouRequest {
+                limit: RECOMMENDATION_CARDS
+            }
+        ),
     );
     let showcase = showcase.ok();
     HomePage {
@@ -178,6 +201,7 @@ async fn home(
         shops: shops
             .ok()
             .map(|s| s.shops.into_iter().map(ShopTile::from_card).collect()),
+        recommended: recommendation_cards(recommended),
     }
     .into_response()
 }
@@ -592,6 +616,9 @@ struct ProductPageView {
     max_quantity: i64,
     rating: Option<String>,
     reviews: Option<crate::pages::reviews::ReviewsBlock>,
+    /// "Similar products": empty (hidden) when there are none or the
+    /// recommend node does not answer.
+    similar: Vec<Card>,
 }
 
 struct GalleryImage {
@@ -624,13 +651,19 @@ async fn product_page(
     );
     let view = view?;
     let p = view.product;
-    let reviews = crate::pages::reviews::load(
-        &s,
-        &meta,
-        bazaar_subjects::orders::ReviewTarget::Product,
-        &p.id,
-    )
-    .await;
+    let similar_request = SimilarRequest {
+        product_id: p.id.clone(),
+        limit: RECOMMENDATION_CARDS,
+    };
+    let (reviews, similar) = tokio::join!(
+        crate::pages::reviews::load(
+            &s,
+            &meta,
+            bazaar_subjects::orders::ReviewTarget::Product,
+            &p.id,
+        ),
+        s.call::<SimilarProducts>(&meta, &similar_request),
+    );
     let chosen = first(&query_pairs(raw.as_deref()), "image")
         .parse::<usize>()
         .ok()
@@ -688,6 +721,7 @@ async fn product_page(
         max_quantity: p.stock.clamp(1, 99),
         rating: (p.rating_count > 0).then(|| format!("{:.1}", p.rating_avg)),
         reviews,
+        similar: recommendation_cards(similar),
         p,
     };
     Ok(page.into_response())

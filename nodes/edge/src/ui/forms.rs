@@ -1,7 +1,70 @@
-//! What form pages share: a refused form's messages by field, and the
-//! options of a select.
+//! What form pages share: reading a multipart post, a refused form's
+//! messages by field, and the options of a select.
 
+use axum::extract::Multipart;
 use bazaar_subjects::ErrorEnvelope;
+
+use crate::api::images::field_bytes;
+use crate::error::ApiError;
+
+/// A multipart form as posted: its text fields in order, and the file
+/// parts that carried bytes.
+pub(crate) struct Posted {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<PostedFile>,
+}
+
+/// One file part of a multipart form.
+pub(crate) struct PostedFile {
+    /// The form field it came in.
+    pub field: String,
+    /// The name the browser gave the file, if any.
+    pub file_name: Option<String>,
+    pub bytes: bytes::Bytes,
+}
+
+/// Reads a multipart form whole: the parts named in `file_fields` are
+/// files (a file input left empty still sends an empty part, which is
+/// dropped), the others text. A body over the route's limit is a 413.
+pub(crate) async fn read_multipart(
+    mut multipart: Multipart,
+    file_fields: &[&str],
+) -> Result<Posted, ApiError> {
+    let mut posted = Posted {
+        fields: Vec::new(),
+        files: Vec::new(),
+    };
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        ApiError(ErrorEnvelope::bad_request(e.body_text()))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if file_fields.contains(&name.as_str()) {
+            let file_name = field.file_name().map(str::to_owned);
+            let bytes = field_bytes(field).await?;
+            if !bytes.is_empty() {
+                posted.files.push(PostedFile {
+                    field: name,
+                    file_name,
+                    bytes,
+                });
+            }
+        } else {
+            posted
+                .fields
+                .push((name, field.text().await.map_err(unreadable)?));
+        }
+    }
+    Ok(posted)
+}
+
+/// Why a node refused, in one line for a form: its first field's message,
+/// else its message.
+pub(crate) fn reason(e: &ErrorEnvelope) -> String {
+    e.fields
+        .first()
+        .map_or(e.message.clone(), |f| f.message.clone())
+}
 
 /// A refused form's messages by field name, in the order they came.
 #[derive(Default)]

@@ -3,11 +3,12 @@
 
 use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::ui::errors::PageError;
 use crate::ui::query::urlencode;
 
 /// The page a signed-out visitor is sent to, coming back to `next` after.
 pub(crate) fn sign_in_first(next: &str) -> Response {
-    Redirect::to(&format!("/login?next={}", urlencode(next))).into_response()
+    PageError::sign_in(next).into_response()
 }
 
 /// Back to `path` with a notice the page shows once (`?notice=`).
