@@ -84,6 +84,35 @@ impl Default for Options {
     }
 }
 
+/// How long [`eventually`] keeps reading: the search index shows a write
+/// within about a second, other read models fed by events sooner; the rest
+/// is slack for a loaded machine.
+pub const EVENTUALLY: Duration = Duration::from_secs(5);
+
+/// Reads with `read` until `done` says yes (every 50 ms, at most
+/// [`EVENTUALLY`]) and returns what it read, for what a read model shows a
+/// moment after the write: a story that writes and then searches waits for
+/// the change to show instead of expecting it at once.
+pub async fn eventually<T, F, Fut>(what: &str, read: F, done: impl Fn(&T) -> bool) -> T
+where
+    T: std::fmt::Debug,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        let found = read().await;
+        if done(&found) {
+            return found;
+        }
+        assert!(
+            started.elapsed() < EVENTUALLY,
+            "{what}: not so after {EVENTUALLY:?}; last read: {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn install_crypto() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }

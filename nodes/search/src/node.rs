@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
-use async_nats::jetstream::stream::Stream as JsStream;
+use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream as JsStream};
 use bazaar_catalog::store::{PRODUCT_FIELDS, StoredProduct};
 use bazaar_runtime::jetstream::ensure_stream;
 use bazaar_runtime::{Node, NodeContext, NodeError, Request, Shutdown};
@@ -27,7 +27,7 @@ use bazaar_subjects::catalog::{
 use bazaar_subjects::search::{SearchCatalog, Suggest};
 use bazaar_subjects::{Domain, Event};
 use futures::StreamExt;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use crate::{ProductDoc, SearchError, SearchIndex};
 
@@ -37,48 +37,11 @@ pub const COMMIT_EVERY: Duration = Duration::from_millis(500);
 const REBUILD_PAGE: usize = 1_000;
 /// Events applied together (one database read for their products).
 const EVENT_BATCH: usize = 256;
-/// The longest a query waits for the index to reach the catalog's latest
-/// change before it answers from what the index has.
-const FRESHNESS_WAIT: Duration = Duration::from_secs(2);
 
-/// What the handlers share: the index, and how far its commits reach.
-struct Searcher {
-    index: Arc<SearchIndex>,
-    stream: JsStream,
-    /// The last stream sequence a commit made searchable.
-    committed: watch::Receiver<u64>,
-}
-
-impl Searcher {
-    /// Waits until the index holds every product change (and bulk load)
-    /// published before the query arrived, so a seller's write shows in the next search
-    /// (a read of the stream's last change; at most [`FRESHNESS_WAIT`]).
-    async fn fresh(&self) {
-        let (changed, loaded) = futures::join!(
-            self.stream
-                .get_last_raw_message_by_subject(ProductChanged::SUBJECT),
-            self.stream
-                .get_last_raw_message_by_subject(ProductsLoaded::SUBJECT),
-        );
-        // No such event yet (or the stream cannot say): nothing to wait for.
-        let latest = [changed.map(|m| m.sequence), loaded.map(|m| m.sequence)]
-            .into_iter()
-            .filter_map(Result::ok)
-            .max()
-            .unwrap_or(0);
-        if latest == 0 {
-            return;
-        }
-        let mut committed = self.committed.clone();
-        let reached = tokio::time::timeout(FRESHNESS_WAIT, committed.wait_for(|c| *c >= latest));
-        if reached.await.is_err() {
-            tracing::warn!(
-                latest,
-                "search index behind the catalog; answering from it anyway"
-            );
-        }
-    }
-}
+/// What the handlers share: this copy's index. A query reads the last
+/// commit and never waits for the feed: commits come at most every
+/// [`COMMIT_EVERY`], so a change is searchable within about a second.
+type Searcher = Arc<SearchIndex>;
 
 /// Where this copy keeps its index.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -133,14 +96,12 @@ pub async fn run(
     let index = Arc::new(index);
     let stream = ensure_stream(&ctx.jetstream, catalog::EVENTS).await?;
     let (caught_up, ready) = oneshot::channel();
-    let (commits, committed) = watch::channel(index.last_applied_sequence().unwrap_or(0));
     let feed = tokio::spawn(follow(
         index.clone(),
         db,
-        stream.clone(),
+        stream,
         Feed {
             caught_up: Some(caught_up),
-            commits,
         },
         shutdown.clone(),
     ));
@@ -160,11 +121,7 @@ pub async fn run(
         "search index caught up; serving"
     );
     let served = Node::new(ctx, Domain::Search, "browse, search and suggest products")
-        .with_state(Searcher {
-            index,
-            stream,
-            committed,
-        })
+        .with_state(index)
         .serve::<SearchCatalog>(search)
         .serve::<Suggest>(suggest)
         .run(shutdown)
@@ -174,16 +131,14 @@ pub async fn run(
 }
 
 async fn search(s: &Searcher, req: Request<SearchProducts>) -> Result<SearchResults, SearchError> {
-    s.fresh().await;
-    let index = s.index.clone();
+    let index = s.clone();
     tokio::task::spawn_blocking(move || index.search(&req.body))
         .await
         .map_err(|e| SearchError::Io(std::io::Error::other(e)))?
 }
 
 async fn suggest(s: &Searcher, req: Request<SuggestRequest>) -> Result<Suggestions, SearchError> {
-    s.fresh().await;
-    let index = s.index.clone();
+    let index = s.clone();
     tokio::task::spawn_blocking(move || index.suggest(&req.body))
         .await
         .map_err(|e| SearchError::Io(std::io::Error::other(e)))?
@@ -191,10 +146,9 @@ async fn suggest(s: &Searcher, req: Request<SuggestRequest>) -> Result<Suggestio
 
 /// Where the follower reports its progress.
 struct Feed {
-    /// Told once, when the index first caught up with the stream.
+    /// Told once, when a commit first holds every product event the stream
+    /// had when the copy started.
     caught_up: Option<oneshot::Sender<()>>,
-    /// The sequence each commit reached.
-    commits: watch::Sender<u64>,
 }
 
 /// Follows the stream until `shutdown`, starting over (after a pause) when
@@ -233,6 +187,9 @@ async fn follow_once(
         Some(seq) if seq + 1 >= info.state.first_sequence => seq,
         _ => rebuild(index, db, stream).await?,
     };
+    // The copy has caught up once a commit holds the newest product event
+    // the stream had now; until then it stays out of the queue group.
+    let target = newest_product_event(stream).await?;
     let consumer = stream
         .create_consumer(OrderedConfig {
             filter_subjects: vec![
@@ -247,40 +204,49 @@ async fn follow_once(
         .await
         .map_err(stream_err)?;
     let mut messages = consumer.messages().await.map_err(stream_err)?;
-    let mut last_commit = Instant::now();
+    // No commit yet in this run: the first change is committed at once.
+    let mut last_commit: Option<Instant> = None;
+    let mut dirty = false;
     loop {
-        // Gather what has arrived, up to a batch, waiting at most until the
-        // next commit is due.
+        if dirty && last_commit.is_none_or(|at| at.elapsed() >= COMMIT_EVERY) {
+            spawn_commit(index).await?;
+            last_commit = Some(Instant::now());
+            dirty = false;
+        }
+        if !dirty
+            && applied >= target
+            && let Some(tell) = feed.caught_up.take()
+        {
+            let _ = tell.send(());
+        }
+        // Wait for the next event; with changes not yet committed, only
+        // until their commit is due.
+        let due = last_commit.map(|at| COMMIT_EVERY.saturating_sub(at.elapsed()));
+        let first = tokio::select! {
+            () = shutdown.cancelled() => {
+                spawn_commit(index).await?;
+                return Ok(());
+            }
+            next = next_event(&mut messages, dirty.then_some(due).flatten()) => next?,
+        };
+        let Some(first) = first else {
+            continue;
+        };
+        // Take what else has already arrived, up to a batch, so one
+        // database read covers many events.
+        let mut batch = vec![first];
+        while batch.len() < EVENT_BATCH {
+            match next_event(&mut messages, Some(Duration::ZERO)).await? {
+                Some(msg) => batch.push(msg),
+                None => break,
+            }
+        }
         let mut ids: Vec<String> = Vec::new();
         let mut reload = false;
-        let mut newest: Option<u64> = None;
-        let mut drained = false;
-        while ids.len() < EVENT_BATCH {
-            let wait = if newest.is_some() {
-                Duration::from_millis(5)
-            } else {
-                COMMIT_EVERY.saturating_sub(last_commit.elapsed())
-            };
-            let next = tokio::select! {
-                () = shutdown.cancelled() => {
-                    spawn_commit(index).await?;
-                    return Ok(());
-                }
-                next = tokio::time::timeout(wait, messages.next()) => next,
-            };
-            let msg = match next {
-                Err(_) => {
-                    drained = true;
-                    break;
-                }
-                Ok(None) => return Err(FeedError::Stream("the event stream ended".into())),
-                Ok(Some(msg)) => msg.map_err(stream_err)?,
-            };
+        let mut newest = applied;
+        for msg in &batch {
             let meta = msg.info().map_err(stream_err)?;
-            newest = Some(meta.stream_sequence);
-            if meta.pending == 0 {
-                drained = true;
-            }
+            newest = newest.max(meta.stream_sequence);
             if msg.subject.as_str() == ProductsLoaded::SUBJECT {
                 reload = true;
             } else if let Ok(event) = serde_json::from_slice::<ProductChanged>(&msg.payload) {
@@ -288,31 +254,53 @@ async fn follow_once(
             } else {
                 tracing::error!("unreadable product event; skipped");
             }
-            if drained {
-                break;
-            }
         }
         if reload {
-            // Everything up to the rebuild's start is in the rebuild; what
-            // the batch held after it is re-read with the rest.
+            // Everything up to the rebuild's start is in the rebuild (which
+            // commits); what the batch held is re-read with the rest.
             applied = applied.max(rebuild(index, db, stream).await?);
+            last_commit = Some(Instant::now());
         }
         if !ids.is_empty() {
             apply(index, db, ids).await?;
         }
-        if let Some(seq) = newest {
-            applied = applied.max(seq);
-            index.mark_applied(applied);
-        }
-        if last_commit.elapsed() >= COMMIT_EVERY || drained {
-            spawn_commit(index).await?;
-            last_commit = Instant::now();
-            feed.commits.send_replace(applied);
-        }
-        if drained && let Some(tell) = feed.caught_up.take() {
-            let _ = tell.send(());
+        applied = applied.max(newest);
+        index.mark_applied(applied);
+        dirty = true;
+    }
+}
+
+/// The next event, waiting at most `wait` (forever if `None`); `None` when
+/// none came in time.
+async fn next_event(
+    messages: &mut async_nats::jetstream::consumer::pull::Ordered,
+    wait: Option<Duration>,
+) -> Result<Option<async_nats::jetstream::Message>, FeedError> {
+    let next = match wait {
+        None => messages.next().await,
+        Some(wait) => match tokio::time::timeout(wait, messages.next()).await {
+            Ok(next) => next,
+            Err(_) => return Ok(None),
+        },
+    };
+    match next {
+        None => Err(FeedError::Stream("the event stream ended".into())),
+        Some(msg) => Ok(Some(msg.map_err(stream_err)?)),
+    }
+}
+
+/// The stream sequence of the newest product change or bulk load (0 for
+/// none yet).
+async fn newest_product_event(stream: &JsStream) -> Result<u64, FeedError> {
+    let mut newest = 0;
+    for subject in [ProductChanged::SUBJECT, ProductsLoaded::SUBJECT] {
+        match stream.get_last_raw_message_by_subject(subject).await {
+            Ok(msg) => newest = newest.max(msg.sequence),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+            Err(e) => return Err(stream_err(e)),
         }
     }
+    Ok(newest)
 }
 
 async fn spawn_commit(index: &Arc<SearchIndex>) -> Result<bool, FeedError> {

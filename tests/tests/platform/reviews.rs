@@ -2,10 +2,8 @@
 //! it came from), once, editably; ratings and sales counters follow on the
 //! product and shop, and reviews show escaped on the pages.
 
-use std::time::{Duration, Instant};
-
-use bazaar_tests::Platform;
 use bazaar_tests::story::ok_json;
+use bazaar_tests::{Platform, eventually};
 use serde_json::{Value, json};
 
 use crate::catalog::{categories, create, product};
@@ -63,23 +61,6 @@ async fn deliver(p: &Platform, seller: &str, order_id: &str) {
 async fn review(p: &Platform, buyer: &str, body: Value) -> reqwest::Response {
     p.send(reqwest::Method::PUT, "/api/reviews", buyer, Some(body))
         .await
-}
-
-/// Polls `read` until `done` says yes, for at most ten seconds.
-async fn eventually<F, Fut>(what: &str, read: F, done: impl Fn(&Value) -> bool) -> Value
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Value>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let v = read().await;
-        if done(&v) {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what} never happened: {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn cod_product(title: &str) -> Value {
@@ -191,15 +172,19 @@ async fn a_buyer_reviews_what_was_delivered_once_and_the_ratings_follow() {
     )
     .await;
     assert_eq!(view["product"]["sales"], 2, "two units sold");
-    let rated = get_json(&p, "/api/products?sort=rating&min_rating=1.5").await;
-    assert!(
-        rated["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["slug"] == slug.as_str()),
-        "{rated}"
-    );
+    // Search follows too: the rated product is found by its rating.
+    eventually(
+        "the rated product in search",
+        || get_json(&p, "/api/products?sort=rating&min_rating=1.5"),
+        |found| {
+            found["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["slug"] == slug.as_str())
+        },
+    )
+    .await;
     let shop_now = eventually(
         "the shop's rating",
         || get_json(&p, format!("/api/shops/{shop_slug}")),
@@ -263,8 +248,12 @@ async fn sales_counters_rise_once_per_order_and_fall_back_when_it_is_cancelled()
     order(&p, &buyer, &saddle["id"], 3, "one").await;
     eventually("3 sales", product_sales, |v| v["product"]["sales"] == 3).await;
     eventually("3 shop sales", shop_sales, |v| v["shop"]["sales"] == 3).await;
-    let top = get_json(&p, "/api/products?sort=top_sales").await;
-    assert_eq!(top["items"][0]["slug"], slug.as_str(), "{top}");
+    eventually(
+        "the best seller first in search",
+        || get_json(&p, "/api/products?sort=top_sales"),
+        |top| top["items"][0]["slug"] == slug.as_str(),
+    )
+    .await;
 
     let second = order(&p, &buyer, &saddle["id"], 1, "two").await;
     eventually("4 sales", product_sales, |v| v["product"]["sales"] == 4).await;
