@@ -175,7 +175,7 @@ pub async fn seed_categories(ctx: &NodeContext, db: &Db) -> Result<(), PlatformE
 /// A synthetic catalog of `options.products` products (with their sellers
 /// and shops, and pictures in the images bucket) on top of whatever is there;
 /// the categories must exist. Moves the catalog revision on afterwards, so no
-/// cached search hides them, and announces the load so the search nodes
+/// cached showcase hides them, and announces the load so the search nodes
 /// rebuild their indexes.
 pub async fn seed_products(
     ctx: &NodeContext,

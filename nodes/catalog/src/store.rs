@@ -4,10 +4,14 @@
 //! - a product page is cached under its slug with the row's own revision
 //!   (bumped by every write), so a slow reader can never overwrite a newer
 //!   copy ([`RevisionCache`]);
-//! - search results are cached under a hash of the request together with
-//!   the catalog revision: the sequence number of the `revision` key, which
-//!   every write bumps after committing and before answering. A result read
-//!   at an older catalog revision is never served once an edit has returned.
+//! - the showcase's new arrivals are cached together with the
+//!   catalog revision: the sequence number of the `revision` key, which
+//!   every write bumps after committing and before answering. An answer
+//!   read at an older catalog revision is never served once an edit has
+//!   returned.
+//!
+//! Search, listings and suggestions are the search node's (fed by the
+//! `events.catalog.product.changed` every write publishes).
 
 use std::time::Duration;
 
@@ -28,7 +32,6 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::CatalogError;
-use crate::search::{self, SUMMARY_FIELDS};
 use crate::validate::{self, ProductDoc};
 
 const PRODUCT_CACHE: &str = "catalog_products";
@@ -44,6 +47,17 @@ pub const PRODUCT_FIELDS: &str = "record::id(id) AS id, slug, shop_id, shop_slug
     false AS event_live, rating_avg, rating_count, sales, views, \
     <string>created_at AS created_at, <string>updated_at AS updated_at, \
     IF deleted_at THEN <string>deleted_at END AS deleted_at, revision, seller";
+
+/// What a result card shows, projected straight from a product row.
+pub const SUMMARY_FIELDS: &str = "record::id(id) AS id, slug, title, images[0] AS image, \
+    regular_price, sale_price, price, currency, stock > 0 AS in_stock, rating_avg, rating_count, \
+    sales, shop_slug, shop_name, category, \
+    IF event_starts THEN { starts_at: <string>event_starts, ends_at: <string>event_ends } END AS flash_sale, \
+    false AS event_live, <string>created_at AS created_at";
+
+/// A seller's filter on their product titles is cut past this (a search
+/// box, not a document).
+const MAX_FILTER_CHARS: usize = 200;
 
 /// The fields a seller sets, from the bound `$d` (a [`ProductDoc`]).
 const EDITABLE: &str = "title = $d.title, description = $d.description, \
@@ -309,7 +323,7 @@ impl CatalogStore {
         if req.status.is_some() {
             cond.push("status = $status");
         }
-        let q = search::normalise_query(req.q.as_deref()).map(|q| q.to_lowercase());
+        let q = title_filter(req.q.as_deref());
         if q.is_some() {
             cond.push("string::contains(string::lowercase(title), $q)");
         }
@@ -563,6 +577,21 @@ fn product_key(slug: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     ok.then(|| format!("p.{slug}"))
+}
+
+/// A seller's filter on their own product titles: control characters and
+/// runs of spaces folded, lowercased; `None` when nothing is left to match.
+fn title_filter(q: Option<&str>) -> Option<String> {
+    let cleaned: String = q?
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_FILTER_CHARS)
+        .collect();
+    let words = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    words
+        .chars()
+        .any(char::is_alphanumeric)
+        .then(|| words.to_lowercase())
 }
 
 /// A readable, URL-safe slug from a title (a suffix is added on collision).
