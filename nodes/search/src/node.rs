@@ -305,7 +305,17 @@ async fn newest_product_event(stream: &JsStream) -> Result<u64, FeedError> {
 
 async fn spawn_commit(index: &Arc<SearchIndex>) -> Result<bool, FeedError> {
     let index = index.clone();
-    Ok(tokio::task::spawn_blocking(move || index.commit_if_dirty()).await??)
+    let started = Instant::now();
+    let committed = tokio::task::spawn_blocking(move || index.commit_if_dirty()).await??;
+    if committed {
+        // A commit syncs its files to disk: on a busy disk this is where
+        // freshness goes.
+        tracing::debug!(
+            secs = started.elapsed().as_secs_f64(),
+            "search index committed"
+        );
+    }
+    Ok(committed)
 }
 
 /// Re-reads changed products and puts them in the index as they are now (a
