@@ -22,6 +22,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod counts;
 mod doc;
 mod error;
 mod facets;
