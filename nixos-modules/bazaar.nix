@@ -203,6 +203,8 @@ let
       description = "Bazaar ${domain} node %i";
       args = "node ${domain}";
       credentials = credentialsFor { signing = domain == "auth"; };
+      extraEnvironment = optional (domain == "search")
+        "BAZAAR_SEARCH_INDEX_DIR=${helpers.searchIndexDir cfg.dataDir "%i"}";
     }))
     enabledNodes);
 

@@ -21,14 +21,19 @@ let
 in
 rec {
   # Every domain of the topology (`bazaar node <domain>`), in start order.
-  domains = [ "admin" "auth" "mail" "catalog" "sellers" "orders" "chat" "logs" "recommend" ];
+  domains = [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "logs" "recommend" ];
 
   # The domains this version of the binary serves (nodes/bazaar/src/platform.rs,
   # DOMAINS). `bazaar node <other>` exits with "not part of this build yet", so
   # the others stay declared, off, until the binary serves them.
-  servedDomains = [ "admin" "auth" "mail" "catalog" "sellers" "orders" "chat" "recommend" ];
+  servedDomains = [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "recommend" ];
 
   isServed = domain: elem domain servedDomains;
+
+  # Where copy `instance` of the search node keeps its index
+  # (`BAZAAR_SEARCH_INDEX_DIR`): under dataDir, one per copy, since an index
+  # directory takes one writer and each copy follows the events on its own.
+  searchIndexDir = dataDir: instance: "${dataDir}/search-index-${instance}";
 
   # Environment variables whose value is a secret. They reach the binary only
   # through `environmentFile` or a credential file, never through `settings`

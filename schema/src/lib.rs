@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "chat",
         sql: include_str!("../migrations/0008_chat.surql"),
     },
+    Migration {
+        version: 9,
+        name: "search_leaves_the_database",
+        sql: include_str!("../migrations/0009_search_leaves_the_database.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.
@@ -282,36 +287,6 @@ pub async fn require_current(db: &Db) -> Result<(), SchemaError> {
     }
 }
 
-/// The full-text indexes the migrations define on `table`, as (name, the
-/// `DEFINE INDEX` statement), the last definition of each name winning: a
-/// bulk load drops them first and defines them again afterwards, because
-/// maintaining them row by row is most of what a large insert costs.
-pub fn fulltext_indexes(table: &str) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = Vec::new();
-    for m in MIGRATIONS {
-        for statement in m.sql.split(';') {
-            let statement = statement
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let words: Vec<&str> = statement.split_whitespace().collect();
-            let is_fulltext = words.len() > 5
-                && words[0].eq_ignore_ascii_case("DEFINE")
-                && words[1].eq_ignore_ascii_case("INDEX")
-                && words[3].eq_ignore_ascii_case("ON")
-                && words[4] == table
-                && words.iter().any(|w| w.eq_ignore_ascii_case("FULLTEXT"));
-            if is_fulltext {
-                let name = words[2].to_owned();
-                found.retain(|(n, _)| *n != name);
-                found.push((name, words.join(" ")));
-            }
-        }
-    }
-    found
-}
-
 /// Takes statement `index` of a response as rows of a serde type.
 ///
 /// SurrealDB 3 hands out its own value type; going through JSON keeps domain
@@ -346,17 +321,37 @@ pub fn before_commit(results: &surrealdb::IndexedResults) -> usize {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_product_full_text_indexes_are_found_in_the_migrations() {
-        let found = fulltext_indexes("product");
-        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["product_search", "product_title_prefix"]);
+    /// What `INFO FOR TABLE product` says is defined on products.
+    async fn product_indexes(db: &Db) -> Vec<String> {
+        let mut res = db.query("INFO FOR TABLE product").await.unwrap();
+        let info: Option<serde_json::Value> = res.take(0).unwrap();
+        let info = info.unwrap();
+        let mut names: Vec<String> = info["indexes"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn products_keep_no_full_text_index_once_search_has_its_own() {
+        let db = connect("mem://", None).await.unwrap();
+        migrate(&db).await.unwrap();
+        let indexes = product_indexes(&db).await;
+        assert!(!indexes.is_empty(), "the listing indexes stay");
         assert!(
-            found[0]
-                .1
-                .starts_with("DEFINE INDEX product_search ON product FIELDS search_text FULLTEXT")
+            !indexes
+                .iter()
+                .any(|i| i == "product_search" || i == "product_title_prefix"),
+            "{indexes:?}"
         );
-        assert!(fulltext_indexes("shop").is_empty());
+        let mut res = db.query("INFO FOR DB").await.unwrap();
+        let info: Option<serde_json::Value> = res.take(0).unwrap();
+        let analyzers = &info.unwrap()["analyzers"];
+        assert_eq!(analyzers, &serde_json::json!({}), "{analyzers}");
     }
 
     #[tokio::test]

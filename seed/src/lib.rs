@@ -13,9 +13,9 @@
 //!
 //! Content is reproducible with a fixed seed; ids and slugs are fresh on
 //! every run, so running it twice adds more products instead of failing.
-//! The caller must move the catalog revision on afterwards
-//! ([`CatalogStore::bump_revision`](bazaar_catalog::CatalogStore::bump_revision)),
-//! or cached searches keep hiding the new products for up to ten minutes.
+//! The caller must announce the load afterwards (`bazaar seed` publishes
+//! `events.catalog.products.loaded`, on which the search nodes rebuild
+//! their indexes), or search does not see the new products.
 //!
 //! Seeded sellers and shops go straight into the auth and sellers tables,
 //! which is why this lives in a crate of its own rather than in a node.
@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::object_store::{ObjectMetadata, ObjectStore};
-use bazaar_schema::{Db, take_count, take_rows};
+use bazaar_schema::{Db, take_rows};
 use bazaar_subjects::admin::{Category, CategoryList};
 use bazaar_subjects::catalog::{FlashSale, KeyValue, ProductInput, ProductStatus};
 use futures::{StreamExt, TryStreamExt};
@@ -53,9 +53,6 @@ pub const DEFAULT_BATCH_SIZE: usize = 1000;
 pub const PRODUCTS_PER_SHOP: u64 = 500;
 /// The fewest shops a seeded catalog has.
 pub const MIN_SHOPS: u64 = 3;
-/// From this many products a load drops the full-text indexes and builds
-/// them afterwards (measured: see docs/benchmarks.md).
-pub const DEFER_FULLTEXT_FROM: u64 = 50_000;
 /// The most products one run makes (the slug suffix has room for this many).
 pub const MAX_PRODUCTS: u64 = 1 << 24;
 /// Pictures stored at once.
@@ -83,9 +80,6 @@ pub struct SeedOptions {
     pub shops: Option<u64>,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
-    /// Drop the full-text indexes for the load and build them after it
-    /// (by default from [`DEFER_FULLTEXT_FROM`] products).
-    pub defer_fulltext: bool,
 }
 
 impl SeedOptions {
@@ -96,7 +90,6 @@ impl SeedOptions {
             batch_size: DEFAULT_BATCH_SIZE,
             shops: None,
             progress: false,
-            defer_fulltext: products >= DEFER_FULLTEXT_FROM,
         }
     }
 
@@ -197,25 +190,7 @@ pub async fn seed_catalog(
     let shops = generator.make_shops(options.shop_count());
     insert_sellers(db, &shops, generator.now).await?;
 
-    // A large load drops the full-text indexes and builds them once at the
-    // end: kept up to date row by row they are most of an insert's cost, and
-    // at a million products the load slowed to a third and then stalled.
-    let deferred = if options.defer_fulltext {
-        let indexes = bazaar_schema::fulltext_indexes("product");
-        for (name, _) in &indexes {
-            db.query(format!("REMOVE INDEX IF EXISTS {name} ON product"))
-                .await?
-                .check()?;
-        }
-        indexes
-    } else {
-        Vec::new()
-    };
-    let loaded = load_products(db, pictures, options, generator).await;
-    // Defined again whether or not the load went through: search needs them.
-    let rebuilt = build_indexes(db, &deferred, options.progress).await;
-    let generator = loaded?;
-    rebuilt?;
+    let generator = load_products(db, pictures, options, generator).await?;
     update_shop_stats(db, &generator.shops).await?;
     Ok(SeedReport {
         products: options.products,
@@ -354,73 +329,6 @@ async fn store_pictures(store: &ObjectStore, pictures: Vec<Picture>) -> Result<(
         .buffer_unordered(PICTURE_PUTS)
         .try_collect()
         .await
-}
-
-/// Defines `indexes` again (built in the background by SurrealDB, in
-/// batches) and waits until every one answers queries, with a progress bar
-/// of the rows indexed so far.
-async fn build_indexes(
-    db: &Db,
-    indexes: &[(String, String)],
-    progress: bool,
-) -> Result<(), SeedError> {
-    if indexes.is_empty() {
-        return Ok(());
-    }
-    let total = count_products(db).await?;
-    for (name, ddl) in indexes {
-        let concurrently = ddl.replacen(" ON product ", " ON product CONCURRENTLY ", 1);
-        db.query(format!("{concurrently};")).await?.check()?;
-        let bar = progress.then(|| {
-            let bar = styled_bar(
-                total,
-                "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} rows in {msg}, ETA {eta}",
-            );
-            bar.set_message(name.clone());
-            bar
-        });
-        loop {
-            let state = index_build_state(db, name).await?;
-            let status = state["status"].as_str().unwrap_or("");
-            if let (Some(bar), Some(n)) = (&bar, state["initial"].as_u64()) {
-                bar.set_position(n.min(total));
-            }
-            match status {
-                "ready" => break,
-                "error" | "aborted" => {
-                    return Err(SeedError::Failed(format!(
-                        "building the {name} index failed: {}",
-                        state["error"].as_str().unwrap_or(status)
-                    )));
-                }
-                _ => tokio::time::sleep(Duration::from_millis(500)).await,
-            }
-        }
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-    }
-    Ok(())
-}
-
-/// `INFO FOR INDEX`'s build report: status, rows indexed (`initial`) …
-async fn index_build_state(db: &Db, name: &str) -> Result<serde_json::Value, SeedError> {
-    let mut res = db
-        .query(format!("INFO FOR INDEX {name} ON product"))
-        .await?
-        .check()?;
-    let info: Option<serde_json::Value> = res.take(0)?;
-    Ok(info
-        .map(|i| i["building"].clone())
-        .unwrap_or(serde_json::Value::Null))
-}
-
-async fn count_products(db: &Db) -> Result<u64, SeedError> {
-    let mut res = db
-        .query("SELECT count() AS n FROM product GROUP ALL")
-        .await?
-        .check()?;
-    Ok(take_count(&mut res, 0)?.try_into().unwrap_or(0))
 }
 
 fn progress_bar(options: &SeedOptions) -> Option<indicatif::ProgressBar> {
@@ -1120,8 +1028,9 @@ fn list(items: &[String]) -> String {
 #[allow(clippy::unwrap_used)] // a failing test should stop right there
 mod tests {
     use super::*;
-    use bazaar_catalog::search::{self, ValidSearch};
-    use bazaar_subjects::catalog::{FacetCount, SearchProducts};
+    use bazaar_catalog::store::{PRODUCT_FIELDS, StoredProduct};
+    use bazaar_search::{ProductDoc, SearchIndex};
+    use bazaar_subjects::catalog::SearchProducts;
     use std::collections::HashSet;
 
     /// Three of the demo categories and one these word lists do not know.
@@ -1146,8 +1055,22 @@ mod tests {
         db
     }
 
-    fn valid(r: SearchProducts) -> ValidSearch {
-        search::validate(r).map_err(|e| e.to_string()).unwrap()
+    /// A search index of every product in `db`, as a search node builds
+    /// it from the database.
+    async fn search_index(db: &Db, dir: &std::path::Path) -> SearchIndex {
+        let mut res = db
+            .query(format!("SELECT {PRODUCT_FIELDS} FROM product"))
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+        let rows: Vec<StoredProduct> = take_rows(&mut res, 0).unwrap();
+        let index = SearchIndex::open_or_create(dir).unwrap();
+        for row in &rows {
+            index.upsert(&ProductDoc::from(&row.product)).unwrap();
+        }
+        index.commit_if_dirty().unwrap();
+        index
     }
 
     #[derive(serde::Deserialize, Debug)]
@@ -1246,25 +1169,24 @@ mod tests {
 
         // Every live product is found by a word of its title (narrowed to
         // its shop and price so it is on the first page).
+        let dir = tempfile::tempdir().unwrap();
+        let index = search_index(&db, dir.path()).await;
         for p in products.iter().filter(|p| p.live) {
             let word = p
                 .title
                 .split([' ', '-', '?', '\''])
                 .rfind(|w| w.len() >= 3)
                 .unwrap_or(&p.title);
-            let found = search::search(
-                &db,
-                &valid(SearchProducts {
+            let found = index
+                .search(&SearchProducts {
                     q: Some(word.to_owned()),
                     shop: Some(p.shop_slug.clone()),
                     min_price: Some(p.price),
                     max_price: Some(p.price),
                     page_size: Some(60),
                     ..Default::default()
-                }),
-            )
-            .await
-            .unwrap();
+                })
+                .unwrap();
             assert!(
                 found.items.iter().any(|i| i.slug == p.slug),
                 "`{word}` does not find {:?} ({} results)",
@@ -1274,9 +1196,7 @@ mod tests {
         }
 
         // Browsing sees all live products; a second run adds, never clashes.
-        let all = search::search(&db, &valid(SearchProducts::default()))
-            .await
-            .unwrap();
+        let all = index.search(&SearchProducts::default()).unwrap();
         assert_eq!(all.total as u64, report.live);
         let again = seed_catalog(&db, None, &options).await.unwrap();
         assert_eq!(again.products, 300);
@@ -1378,305 +1298,6 @@ mod tests {
         let suffixes: HashSet<String> = (0..100_000).map(|i| g.suffix(i)).collect();
         assert_eq!(suffixes.len(), 100_000);
         assert!(suffixes.iter().all(|s| s.len() == 10));
-    }
-
-    /// The facets and total as separate statements straight on the table
-    /// (how search counted them before it read the matches once).
-    async fn facets_one_by_one(db: &Db, request: &ValidSearch) -> (i64, Vec<Vec<FacetCount>>) {
-        let (sql, params) = search::query_text(request);
-        let cond = sql
-            .split(';')
-            .find_map(|s| {
-                s.trim()
-                    .strip_prefix("LET $matches = SELECT category, subcategory, colors, sizes, brand FROM product WHERE ")
-            })
-            .unwrap()
-            .trim_end_matches(" LIMIT $sample_and_one")
-            .to_owned();
-        let plain = |f: &str| {
-            format!(
-                "SELECT {f} AS value, count() AS count FROM product WHERE {cond} AND {f} != NONE GROUP BY {f} ORDER BY count DESC LIMIT $facet_limit;"
-            )
-        };
-        let split = |f: &str| {
-            format!(
-                "SELECT {f} AS value, count() AS count FROM (SELECT {f} FROM product WHERE {cond} AND {f} != [] SPLIT {f}) GROUP BY {f} ORDER BY count DESC LIMIT $facet_limit;"
-            )
-        };
-        let mut res = db
-            .query(format!(
-                "SELECT count() AS total FROM product WHERE {cond} GROUP ALL; {} {} {} {} {}",
-                plain("category"),
-                plain("subcategory"),
-                split("colors"),
-                split("sizes"),
-                plain("brand")
-            ))
-            .bind(serde_json::Value::Object(params))
-            .await
-            .unwrap()
-            .check()
-            .unwrap();
-        let total: Vec<serde_json::Value> = take_rows(&mut res, 0).unwrap();
-        let total = total.first().and_then(|t| t["total"].as_i64()).unwrap_or(0);
-        let facets = (1..=5).map(|i| take_rows(&mut res, i).unwrap()).collect();
-        (total, facets)
-    }
-
-    #[tokio::test]
-    async fn facets_read_once_count_what_separate_statements_count() {
-        let db = db_with_categories().await;
-        let mut options = SeedOptions::new(400);
-        options.seed = Some(11);
-        seed_catalog(&db, None, &options).await.unwrap();
-        let requests = [
-            SearchProducts::default(),
-            SearchProducts {
-                category: Some("fashion".into()),
-                min_price: Some(2_000),
-                max_price: Some(30_000),
-                sort: bazaar_subjects::catalog::SortOrder::PriceAsc,
-                ..Default::default()
-            },
-            SearchProducts {
-                q: Some("wireless".into()),
-                ..Default::default()
-            },
-            SearchProducts {
-                q: Some("leather".into()),
-                colors: vec!["black".into(), "brown".into()],
-                in_stock: true,
-                ..Default::default()
-            },
-            SearchProducts {
-                q: Some("zzzz nothing matches".into()),
-                ..Default::default()
-            },
-            SearchProducts {
-                subcategory: Some("shoes".into()),
-                sizes: vec!["42".into()],
-                on_sale: true,
-                ..Default::default()
-            },
-        ];
-        for request in requests {
-            let request = valid(request);
-            let found = search::search(&db, &request).await.unwrap();
-            let (total, facets) = facets_one_by_one(&db, &request).await;
-            assert_eq!(found.total, total, "{request:?}");
-            let f = &found.facets;
-            let got = [
-                &f.categories,
-                &f.subcategories,
-                &f.colors,
-                &f.sizes,
-                &f.brands,
-            ];
-            for (got, want) in got.into_iter().zip(&facets) {
-                assert_eq!(got, want, "{request:?}");
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn a_load_that_defers_the_text_indexes_leaves_them_built_and_searchable() {
-        let db = db_with_categories().await;
-        let mut options = SeedOptions::new(200);
-        options.seed = Some(3);
-        options.defer_fulltext = true;
-        seed_catalog(&db, None, &options).await.unwrap();
-        for (name, _) in bazaar_schema::fulltext_indexes("product") {
-            let state = index_build_state(&db, &name).await.unwrap();
-            assert_eq!(state["status"], "ready", "{name}: {state}");
-        }
-        let products = rows(&db).await;
-        let p = products.iter().find(|p| p.live).unwrap();
-        let word = p.title.split(' ').next_back().unwrap();
-        let found = search::search(
-            &db,
-            &valid(SearchProducts {
-                q: Some(word.to_owned()),
-                shop: Some(p.shop_slug.clone()),
-                page_size: Some(60),
-                ..Default::default()
-            }),
-        )
-        .await
-        .unwrap();
-        assert!(found.items.iter().any(|i| i.slug == p.slug), "{word}");
-        let suggested = search::suggest(&db, &p.title[..3]).await.unwrap();
-        assert!(!suggested.suggestions.is_empty());
-    }
-
-    #[tokio::test]
-    async fn past_the_sample_the_total_and_the_facets_say_they_are_a_lower_bound_and_a_sample() {
-        let db = db_with_categories().await;
-        let mut options = SeedOptions::new(u64::from(search::FACET_SAMPLE) + 150);
-        options.seed = Some(5);
-        let report = seed_catalog(&db, None, &options).await.unwrap();
-        assert!(report.live > u64::from(search::FACET_SAMPLE), "{report:?}");
-        let all = search::search(&db, &valid(SearchProducts::default()))
-            .await
-            .unwrap();
-        assert_eq!(all.total, i64::from(search::FACET_SAMPLE));
-        assert!(all.total_is_lower_bound);
-        assert_eq!(
-            all.pages,
-            search::FACET_SAMPLE.div_ceil(search::DEFAULT_PAGE_SIZE)
-        );
-        assert_eq!(all.facets.sampled, Some(search::FACET_SAMPLE));
-        let counted: i64 = all.facets.categories.iter().map(|f| f.count).sum();
-        assert_eq!(counted, i64::from(search::FACET_SAMPLE));
-        // A narrower search under the sample counts every match again.
-        let shoes = search::search(
-            &db,
-            &valid(SearchProducts {
-                subcategory: Some("shoes".into()),
-                ..Default::default()
-            }),
-        )
-        .await
-        .unwrap();
-        assert!(shoes.total > 0 && shoes.total < i64::from(search::FACET_SAMPLE));
-        assert!(!shoes.total_is_lower_bound);
-        assert_eq!(shoes.facets.sampled, None);
-        let counted: i64 = shoes.facets.subcategories.iter().map(|f| f.count).sum();
-        assert_eq!(counted, shoes.total);
-    }
-
-    /// Not a check: prints each statement of the main search shapes with
-    /// its plan and time, for looking at index use.
-    #[tokio::test]
-    #[ignore = "prints query plans: cargo test -p bazaar-seed --lib explain -- --ignored --nocapture"]
-    async fn explain_search_query_shapes() {
-        let n: u64 = std::env::var("BAZAAR_EXPLAIN_PRODUCTS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(3000);
-        let db = db_with_categories().await;
-        // Index experiments: BAZAAR_EXPLAIN_DDL="DEFINE INDEX …; …".
-        if let Ok(ddl) = std::env::var("BAZAAR_EXPLAIN_DDL") {
-            db.query(ddl).await.unwrap().check().unwrap();
-        }
-        let mut options = SeedOptions::new(n);
-        options.seed = Some(1);
-        let report = seed_catalog(&db, None, &options).await.unwrap();
-        println!("{} products in {:?}", report.products, report.elapsed);
-        let shapes = [
-            ("browse newest", SearchProducts::default()),
-            (
-                "category + price range, by price",
-                SearchProducts {
-                    category: Some("electronics".into()),
-                    min_price: Some(1_000),
-                    max_price: Some(20_000),
-                    sort: bazaar_subjects::catalog::SortOrder::PriceAsc,
-                    ..Default::default()
-                },
-            ),
-            (
-                "category, newest",
-                SearchProducts {
-                    category: Some("fashion".into()),
-                    ..Default::default()
-                },
-            ),
-            (
-                "everything by price",
-                SearchProducts {
-                    sort: bazaar_subjects::catalog::SortOrder::PriceDesc,
-                    ..Default::default()
-                },
-            ),
-            (
-                "subcategory, top sales, in stock",
-                SearchProducts {
-                    subcategory: Some("shoes".into()),
-                    sort: bazaar_subjects::catalog::SortOrder::TopSales,
-                    in_stock: true,
-                    ..Default::default()
-                },
-            ),
-            (
-                "full text",
-                SearchProducts {
-                    q: Some("leather boots".into()),
-                    ..Default::default()
-                },
-            ),
-            (
-                "full text + category, by price",
-                SearchProducts {
-                    q: Some("wireless".into()),
-                    category: Some("electronics".into()),
-                    sort: bazaar_subjects::catalog::SortOrder::PriceAsc,
-                    ..Default::default()
-                },
-            ),
-        ];
-        for (name, request) in shapes {
-            let request = valid(request);
-            let started = Instant::now();
-            let found = search::search(&db, &request).await.unwrap();
-            let took = started.elapsed();
-            let started = Instant::now();
-            facets_one_by_one(&db, &request).await;
-            println!(
-                "\n=== {name}: {} matches, whole search {took:?} (total and facets one statement each, without the page: {:?})",
-                found.total,
-                started.elapsed()
-            );
-            let (sql, params) = search::query_text(&request);
-            let statements: Vec<&str> = sql
-                .split(';')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .collect();
-            let prelude = statements
-                .iter()
-                .find(|s| s.starts_with("LET "))
-                .map_or(String::new(), |s| format!("{s};"));
-            for statement in &statements {
-                // Statements reading `$matches` need the LET before them.
-                let (before, analysed) = match statement.strip_prefix("LET $matches = ") {
-                    Some(select) => (String::new(), select.to_owned()),
-                    None if statement.contains("$matches") => {
-                        (prelude.clone(), (*statement).to_owned())
-                    }
-                    None => (String::new(), (*statement).to_owned()),
-                };
-                let index = usize::from(!before.is_empty());
-                let started = Instant::now();
-                db.query(format!("{before}{analysed}"))
-                    .bind(serde_json::Value::Object(params.clone()))
-                    .await
-                    .unwrap()
-                    .check()
-                    .unwrap();
-                let took = started.elapsed();
-                let mut plan = db
-                    .query(format!("{before}EXPLAIN ANALYZE {analysed}"))
-                    .bind(serde_json::Value::Object(params.clone()))
-                    .await
-                    .unwrap();
-                let plan: Vec<serde_json::Value> = plan.take(index).unwrap_or_default();
-                let with = if before.is_empty() {
-                    ""
-                } else {
-                    " (with the LET)"
-                };
-                println!("--- {took:?}{with}: {statement}");
-                for p in plan {
-                    println!(
-                        "{}",
-                        p.as_str().map_or_else(|| p.to_string(), str::to_owned)
-                    );
-                }
-            }
-        }
-        let started = Instant::now();
-        search::suggest(&db, "lea").await.unwrap();
-        println!("\n=== suggest: {:?}", started.elapsed());
     }
 
     #[test]

@@ -277,9 +277,8 @@ pub struct Facets {
     pub colors: Vec<FacetCount>,
     pub sizes: Vec<FacetCount>,
     pub brands: Vec<FacetCount>,
-    /// Set when there were more matches than this: the counts are then of
-    /// this many of them (the way large shops show "1,000+"), so a search
-    /// costs the same in a catalog of a million as in one of a thousand.
+    /// Always absent now: the search index counts every match exactly. Kept
+    /// so clients written against sampled counts still read the reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampled: Option<u32>,
 }
@@ -287,10 +286,10 @@ pub struct Facets {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SearchResults {
     pub items: Vec<ProductSummary>,
-    /// Exact up to [`Facets::sampled`]'s size; past it, that size with
-    /// `total_is_lower_bound` set ("1,000+"): counting every match of a
-    /// broad search costs seconds in a large catalog.
+    /// Exact: every match is counted.
     pub total: i64,
+    /// Always false now (totals are exact); kept so clients that read it
+    /// still do.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub total_is_lower_bound: bool,
     pub page: u32,
@@ -365,26 +364,6 @@ pub struct ProductPage {
 pub struct Showcase {
     pub events: Vec<ProductSummary>,
     pub new_arrivals: Vec<ProductSummary>,
-}
-
-/// `catalog.products.search`: browse and search live products.
-pub struct SearchCatalog;
-impl Endpoint for SearchCatalog {
-    const SUBJECT: &'static str = "catalog.products.search";
-    const DOMAIN: Domain = Domain::Catalog;
-    const ACCESS: Access = Access::Public;
-    type Request = SearchProducts;
-    type Reply = SearchResults;
-}
-
-/// `catalog.products.suggest`: title completions for a search box.
-pub struct Suggest;
-impl Endpoint for Suggest {
-    const SUBJECT: &'static str = "catalog.products.suggest";
-    const DOMAIN: Domain = Domain::Catalog;
-    const ACCESS: Access = Access::Public;
-    type Request = SuggestRequest;
-    type Reply = Suggestions;
 }
 
 /// `catalog.products.showcase`: live flash sales and new arrivals.
@@ -506,6 +485,20 @@ pub struct ProductViewed {
 impl Event for ProductViewed {
     const STREAM: Stream = EVENTS;
     const SUBJECT: &'static str = "events.catalog.product.viewed";
+}
+
+/// `events.catalog.products.loaded`: products were written in bulk straight
+/// into the database (the seeder), without a change event each; read models
+/// of the products (the search index) rebuild from the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductsLoaded {
+    /// How many products were added.
+    pub products: u64,
+    pub at: String,
+}
+impl Event for ProductsLoaded {
+    const STREAM: Stream = EVENTS;
+    const SUBJECT: &'static str = "events.catalog.products.loaded";
 }
 
 /// A quantity of one product.

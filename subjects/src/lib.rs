@@ -18,6 +18,7 @@ pub mod mail;
 pub mod money;
 pub mod orders;
 pub mod recommend;
+pub mod search;
 pub mod sellers;
 pub mod socket;
 
@@ -107,6 +108,7 @@ impl Role {
 pub enum Domain {
     Auth,
     Catalog,
+    Search,
     Orders,
     Sellers,
     Admin,
@@ -118,11 +120,12 @@ pub enum Domain {
 
 impl Domain {
     /// Every domain of the platform, in start order.
-    pub const ALL: [Domain; 9] = [
+    pub const ALL: [Domain; 10] = [
         Domain::Admin,
         Domain::Auth,
         Domain::Mail,
         Domain::Catalog,
+        Domain::Search,
         Domain::Sellers,
         Domain::Orders,
         Domain::Chat,
@@ -135,6 +138,7 @@ impl Domain {
         match self {
             Domain::Auth => "auth",
             Domain::Catalog => "catalog",
+            Domain::Search => "search",
             Domain::Orders => "orders",
             Domain::Sellers => "sellers",
             Domain::Admin => "admin",
@@ -250,8 +254,8 @@ mod tests {
         check::<sellers::FollowShop>();
         check::<sellers::UnfollowShop>();
         check::<sellers::TopShops>();
-        check::<catalog::SearchCatalog>();
-        check::<catalog::Suggest>();
+        check::<search::SearchCatalog>();
+        check::<search::Suggest>();
         check::<catalog::GetShowcase>();
         check::<catalog::GetProduct>();
         check::<catalog::CreateProduct>();
@@ -309,6 +313,7 @@ mod tests {
         check::<sellers::ShopFollowed>();
         check::<catalog::ProductChanged>();
         check::<catalog::ProductViewed>();
+        check::<catalog::ProductsLoaded>();
         check::<orders::OrderPlaced>();
         check::<orders::OrderPaid>();
         check::<orders::OrderStatusChanged>();

@@ -158,7 +158,7 @@ in
     # The binary's nodes/bazaar/src/platform.rs DOMAINS, in the topology's order.
     "helpers.served-domains" = expect
       (lib.filter helpers.isServed helpers.domains)
-      [ "admin" "auth" "mail" "catalog" "sellers" "orders" "chat" "recommend" ];
+      [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "recommend" ];
 
     "helpers.nats-cluster" = expect
       (helpers.natsCluster { name = "bazaar"; port = 6222; routes = [ "nats://a:6222" ]; })
@@ -243,6 +243,18 @@ in
     "one-box.edge-listens-per-instance" = expect
       (serviceConfig oneBox "bazaar-edge@").Environment
       [ "BAZAAR_HTTP_ADDR=127.0.0.1:%i" ];
+
+    # Each search copy keeps its own index (one writer per directory); other
+    # nodes get no such setting.
+    "one-box.search-index-per-copy" = expect
+      {
+        search = (serviceConfig oneBox "bazaar-search@").Environment;
+        catalog = (serviceConfig oneBox "bazaar-catalog@").Environment;
+      }
+      {
+        search = [ "BAZAAR_SEARCH_INDEX_DIR=/var/lib/bazaar/search-index-%i" ];
+        catalog = [ ];
+      };
 
     "one-box.hardening" = expect
       (builtins.intersectAttrs

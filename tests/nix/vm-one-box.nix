@@ -190,7 +190,7 @@ in
         store.wait_for_unit("nats.service")
         store.wait_for_unit("surrealdb.service")
         store.wait_for_unit("bazaar-migrate.service")
-        for domain in ("admin", "auth", "mail", "catalog", "sellers", "orders", "recommend"):
+        for domain in ("admin", "auth", "mail", "catalog", "search", "sellers", "orders", "recommend"):
             store.wait_for_unit(f"bazaar-{domain}@1.service")
         store.wait_for_unit("bazaar-edge@8080.service")
         store.wait_until_succeeds(f"curl -fsS {BASE}/readyz", timeout=300)

@@ -86,6 +86,35 @@ impl Default for Options {
     }
 }
 
+/// How long [`eventually`] keeps reading: the search index shows a write
+/// within about a second, other read models fed by events sooner; the rest
+/// is slack for a loaded machine.
+pub const EVENTUALLY: Duration = Duration::from_secs(10);
+
+/// Reads with `read` until `done` says yes (every 50 ms, at most
+/// [`EVENTUALLY`]) and returns what it read, for what a read model shows a
+/// moment after the write: a story that writes and then searches waits for
+/// the change to show instead of expecting it at once.
+pub async fn eventually<T, F, Fut>(what: &str, read: F, done: impl Fn(&T) -> bool) -> T
+where
+    T: std::fmt::Debug,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        let found = read().await;
+        if done(&found) {
+            return found;
+        }
+        assert!(
+            started.elapsed() < EVENTUALLY,
+            "{what}: not so after {EVENTUALLY:?}; last read: {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn install_crypto() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
@@ -345,13 +374,33 @@ impl Platform {
     }
 
     /// Another copy of a domain's node, sharing the database.
+    /// A search copy gets an index dir of its own (see
+    /// [`Platform::start_search_copy`] to choose it).
     pub fn start_node(&self, domain: Domain) -> NodeCopy {
+        if domain == Domain::Search {
+            let dir = self
+                .data_dir()
+                .join(format!("search-index-{}", uuid::Uuid::new_v4()));
+            return self.start_search_copy(&dir);
+        }
+        self.start_with(domain, self.configs.clone())
+    }
+
+    /// Another copy of the search node, keeping its index in `index_dir`
+    /// (an empty or missing dir: the copy rebuilds from the database).
+    pub fn start_search_copy(&self, index_dir: &std::path::Path) -> NodeCopy {
+        let mut configs = self.configs.clone();
+        configs.search.search_index_dir = Some(index_dir.to_path_buf());
+        self.start_with(Domain::Search, configs)
+    }
+
+    fn start_with(&self, domain: Domain, configs: platform::NodeConfigs) -> NodeCopy {
         let shutdown = Shutdown::new();
         let task = tokio::spawn(platform::run_node(
             domain,
             self.ctx.clone(),
             self.db.clone(),
-            self.configs.clone(),
+            configs,
             shutdown.clone(),
         ));
         NodeCopy { shutdown, task }

@@ -3,13 +3,14 @@
 #
 #              bazaar1 (10.0.0.1)   bazaar2 (10.0.0.2)   bazaar3 (10.0.0.3)
 #   nginx+edge        yes                  yes                   -
-#   nodes       all seven, once     all seven, once     all seven, orders twice
+#   nodes       all eight, once     all eight, once     all eight, orders twice
 #   NATS        ────────────── one JetStream cluster of three ──────────────
 #   SurrealDB   a server on each box, all three on one TiKV cluster (PD+TiKV on each)
 #   migrations        yes                   -                    -
 #
-# "All seven": admin, auth, mail, catalog, sellers, orders and recommend, the
-# domains this version of bazaar serves; chat and logs are declared but off.
+# "All eight": admin, auth, mail, catalog, search, sellers, orders and
+# recommend, the domains this version of bazaar serves; chat and logs are
+# declared but off.
 #
 # Every node copy anywhere serves requests from every edge: the edges and the
 # nodes only meet on NATS. The boxes talk over a private network (here

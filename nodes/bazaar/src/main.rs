@@ -77,10 +77,6 @@ enum Command {
         /// Products per INSERT statement.
         #[arg(long, default_value_t = bazaar_seed::DEFAULT_BATCH_SIZE)]
         batch_size: usize,
-        /// Build the full-text indexes once after the load instead of row by
-        /// row (default: from 50,000 products).
-        #[arg(long)]
-        text_index_after_load: Option<bool>,
     },
     /// Print the effective configuration (secrets hidden) and check it.
     CheckConfig,
@@ -143,7 +139,6 @@ async fn main() -> anyhow::Result<()> {
             seed,
             shops,
             batch_size,
-            text_index_after_load,
         } => {
             let options = products.map(|n| {
                 let defaults = bazaar_seed::SeedOptions::new(n);
@@ -152,7 +147,6 @@ async fn main() -> anyhow::Result<()> {
                     shops,
                     batch_size,
                     progress: true,
-                    defer_fulltext: text_index_after_load.unwrap_or(defaults.defer_fulltext),
                     ..defaults
                 }
             });

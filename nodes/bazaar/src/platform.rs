@@ -14,6 +14,7 @@ pub const DOMAINS: &[Domain] = &[
     Domain::Mail,
     Domain::Sellers,
     Domain::Catalog,
+    Domain::Search,
     Domain::Orders,
     Domain::Chat,
     Domain::Recommend,
@@ -51,6 +52,8 @@ pub struct NodeConfigs {
     #[command(flatten)]
     pub catalog: bazaar_catalog::CatalogConfig,
     #[command(flatten)]
+    pub search: bazaar_search::SearchConfig,
+    #[command(flatten)]
     pub orders: bazaar_orders::OrdersConfig,
     #[command(flatten)]
     pub stripe: bazaar_stripe::StripeConfig,
@@ -65,6 +68,7 @@ impl NodeConfigs {
             mail: bazaar_mail::MailConfig::in_data_dir(data_dir),
             auth: bazaar_auth::AuthConfig::default(),
             catalog: bazaar_catalog::CatalogConfig::default(),
+            search: bazaar_search::SearchConfig::default(),
             orders: bazaar_orders::OrdersConfig::default(),
             stripe: bazaar_stripe::StripeConfig::default(),
             chat: bazaar_chat::ChatConfig::default(),
@@ -99,6 +103,11 @@ pub fn run_node(
         Domain::Catalog => {
             Box::pin(
                 async move { Ok(bazaar_catalog::run(ctx, db, configs.catalog, shutdown).await?) },
+            )
+        }
+        Domain::Search => {
+            Box::pin(
+                async move { Ok(bazaar_search::run(ctx, db, configs.search, shutdown).await?) },
             )
         }
         Domain::Orders => Box::pin(async move {
@@ -173,7 +182,8 @@ pub async fn seed_categories(ctx: &NodeContext, db: &Db) -> Result<(), PlatformE
 /// A synthetic catalog of `options.products` products (with their sellers
 /// and shops, and pictures in the images bucket) on top of whatever is there;
 /// the categories must exist. Moves the catalog revision on afterwards, so no
-/// cached search hides them.
+/// cached showcase hides them, and announces the load so the search nodes
+/// rebuild their indexes.
 pub async fn seed_products(
     ctx: &NodeContext,
     db: &Db,
@@ -187,5 +197,19 @@ pub async fn seed_products(
     let report = bazaar_seed::seed_catalog(db, Some(&pictures), options).await?;
     let store = bazaar_catalog::CatalogStore::open(ctx, db.clone()).await?;
     store.bump_revision().await;
+    // The products went straight into the database: tell the search nodes
+    // to rebuild their indexes from it.
+    let loaded = bazaar_subjects::catalog::ProductsLoaded {
+        products: report.products,
+        at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    };
+    bazaar_runtime::jetstream::ensure_stream(&ctx.jetstream, bazaar_subjects::catalog::EVENTS)
+        .await?;
+    let dedupe = format!("products-loaded-{}", uuid::Uuid::now_v7());
+    bazaar_runtime::jetstream::publish_event(&ctx.jetstream, &loaded, &dedupe)
+        .await
+        .map_err(|e| NodeError::JetStream(format!("products loaded: {e}")))?;
     Ok(report)
 }

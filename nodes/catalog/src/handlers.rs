@@ -4,21 +4,13 @@ use bazaar_runtime::Request;
 use bazaar_subjects::Empty;
 use bazaar_subjects::catalog::{
     ListMyProductsRequest, Product, ProductId, ProductIds, ProductInput, ProductPage, ProductSlug,
-    Products, ReleaseRequest, Reservation, ReserveStockRequest, RestockRequest, SearchProducts,
-    SearchResults, Showcase, SuggestRequest, Suggestions, UpdateProduct,
+    Products, ReleaseRequest, Reservation, ReserveStockRequest, RestockRequest, Showcase,
+    UpdateProduct,
 };
 
 use crate::{CatalogError, CatalogStore};
 
 type Reply<T> = Result<T, CatalogError>;
-
-pub(crate) async fn search(s: &CatalogStore, req: Request<SearchProducts>) -> Reply<SearchResults> {
-    s.search(req.body).await
-}
-
-pub(crate) async fn suggest(s: &CatalogStore, req: Request<SuggestRequest>) -> Reply<Suggestions> {
-    s.suggest(&req.body.q).await
-}
 
 pub(crate) async fn showcase(s: &CatalogStore, _: Request<Empty>) -> Reply<Showcase> {
     s.showcase().await

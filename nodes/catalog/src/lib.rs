@@ -1,10 +1,12 @@
-//! The catalog node: products, flash sales, browse and full-text search.
+//! The catalog node: products, flash sales, stock, product pages.
 //!
 //! Sellers write their own products (the seller's shop comes from the
 //! sellers node, asked on the caller's behalf; ownership is checked here on
 //! every read and write of a seller's product). Buyers read live products
-//! through search, suggestions, the showcase and product pages, served from
-//! JetStream KV caches that every write invalidates before it answers.
+//! through the showcase and product pages, served from JetStream KV caches
+//! that every write invalidates before it answers; every change is
+//! announced on `events.catalog.product.changed`, which feeds the search
+//! node's indexes (search, listings and suggestions live there).
 //! Shop renames and product views arrive as events (see `listeners`).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -13,7 +15,6 @@ mod error;
 mod handlers;
 mod listeners;
 pub mod maintenance;
-pub mod search;
 mod stock;
 pub mod store;
 pub mod validate;
@@ -31,7 +32,6 @@ use bazaar_subjects::Domain;
 use bazaar_subjects::catalog::{
     CreateProduct, DeleteProduct, EditProduct, GetMyProduct, GetProduct, GetProductsByIds,
     GetShowcase, ListMyProducts, ReleaseStock, ReserveStock, RestockItems, RestoreProduct,
-    SearchCatalog, Suggest,
 };
 
 /// Serves the catalog domain until `shutdown`, with the scheduled jobs.
@@ -53,11 +53,9 @@ pub async fn run(
     let served = Node::new(
         ctx,
         Domain::Catalog,
-        "products, flash sales, browse and search",
+        "products, flash sales, product pages and stock",
     )
     .with_state(store)
-    .serve::<SearchCatalog>(handlers::search)
-    .serve::<Suggest>(handlers::suggest)
     .serve::<GetShowcase>(handlers::showcase)
     .serve::<GetProduct>(handlers::product)
     .serve::<CreateProduct>(handlers::create)

@@ -253,12 +253,12 @@ async fn count_sales(
     touched.sort();
     touched.dedup();
     if !touched.is_empty() {
+        // Sales order listings: the search index re-reads these products.
         for id in &touched {
             if let Some(p) = store.load_by_id(id).await? {
-                store.cache_product(&p).await;
+                store.after_change(&p, ProductChange::Updated).await;
             }
         }
-        store.bump_revision().await;
     }
     Ok(batch)
 }

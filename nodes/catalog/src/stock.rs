@@ -10,7 +10,8 @@ use bazaar_schema::{
     Retryable, TransactionError, committed, retry_transaction, take_rows, transaction_errors,
 };
 use bazaar_subjects::catalog::{
-    Products, Reservation, ReserveStockRequest, ReservedLine, RestockRequest, StockLine,
+    ProductChange, Products, Reservation, ReserveStockRequest, ReservedLine, RestockRequest,
+    StockLine,
 };
 use bazaar_subjects::{ErrorEnvelope, Validator};
 use serde::Deserialize;
@@ -359,12 +360,12 @@ impl CatalogStore {
     }
 
     /// Caches products as they are after a stock change (read inside the
-    /// change's transaction) and invalidates searches.
+    /// change's transaction) and announces the change, so the search index
+    /// sees stock (and sold-out products) move.
     async fn recache(&self, rows: Vec<StoredProduct>) {
         for p in rows.into_iter().map(StoredProduct::now) {
-            self.cache_product(&p).await;
+            self.after_change(&p, ProductChange::Updated).await;
         }
-        self.bump_revision().await;
     }
 
     /// The reservation made earlier under this id, for whoever holds its

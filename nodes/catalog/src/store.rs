@@ -4,10 +4,14 @@
 //! - a product page is cached under its slug with the row's own revision
 //!   (bumped by every write), so a slow reader can never overwrite a newer
 //!   copy ([`RevisionCache`]);
-//! - search results are cached under a hash of the request together with
-//!   the catalog revision: the sequence number of the `revision` key, which
-//!   every write bumps after committing and before answering. A result read
-//!   at an older catalog revision is never served once an edit has returned.
+//! - the showcase's new arrivals are cached together with the
+//!   catalog revision: the sequence number of the `revision` key, which
+//!   every write bumps after committing and before answering. An answer
+//!   read at an older catalog revision is never served once an edit has
+//!   returned.
+//!
+//! Search, listings and suggestions are the search node's (fed by the
+//! `events.catalog.product.changed` every write publishes).
 
 use std::time::Duration;
 
@@ -19,18 +23,15 @@ use bazaar_schema::{Db, TransactionError, take_rows, transaction_errors};
 use bazaar_subjects::admin::{CategoryList, ListCategories};
 use bazaar_subjects::catalog::{
     self, FlashSale, ListMyProductsRequest, Product, ProductChange, ProductChanged, ProductInput,
-    ProductPage, ProductStatus, ProductSummary, ProductViewed, SearchProducts, SearchResults,
-    Showcase, Suggestions,
+    ProductPage, ProductStatus, ProductSummary, ProductViewed, Showcase,
 };
 use bazaar_subjects::sellers::{GetMyShop, Shop};
 use bazaar_subjects::{Empty, ErrorCode, Validator};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::CatalogError;
-use crate::search::{self, SUMMARY_FIELDS};
 use crate::validate::{self, ProductDoc};
 
 const PRODUCT_CACHE: &str = "catalog_products";
@@ -46,6 +47,17 @@ pub const PRODUCT_FIELDS: &str = "record::id(id) AS id, slug, shop_id, shop_slug
     false AS event_live, rating_avg, rating_count, sales, views, \
     <string>created_at AS created_at, <string>updated_at AS updated_at, \
     IF deleted_at THEN <string>deleted_at END AS deleted_at, revision, seller";
+
+/// What a result card shows, projected straight from a product row.
+pub const SUMMARY_FIELDS: &str = "record::id(id) AS id, slug, title, images[0] AS image, \
+    regular_price, sale_price, price, currency, stock > 0 AS in_stock, rating_avg, rating_count, \
+    sales, shop_slug, shop_name, category, \
+    IF event_starts THEN { starts_at: <string>event_starts, ends_at: <string>event_ends } END AS flash_sale, \
+    false AS event_live, <string>created_at AS created_at";
+
+/// A seller's filter on their product titles is cut past this (a search
+/// box, not a document).
+const MAX_FILTER_CHARS: usize = 200;
 
 /// The fields a seller sets, from the bound `$d` (a [`ProductDoc`]).
 const EDITABLE: &str = "title = $d.title, description = $d.description, \
@@ -311,7 +323,7 @@ impl CatalogStore {
         if req.status.is_some() {
             cond.push("status = $status");
         }
-        let q = search::normalise_query(req.q.as_deref()).map(|q| q.to_lowercase());
+        let q = title_filter(req.q.as_deref());
         if q.is_some() {
             cond.push("string::contains(string::lowercase(title), $q)");
         }
@@ -459,28 +471,6 @@ impl CatalogStore {
         Ok(value)
     }
 
-    pub async fn search(&self, request: SearchProducts) -> Result<SearchResults, CatalogError> {
-        let valid = search::validate(request)?;
-        let mut results = if valid.request.event {
-            // Live-event membership changes with the clock, not with writes.
-            search::search(&self.db, &valid).await?
-        } else {
-            let key = cache_key("search", &valid.request)?;
-            self.cached(key, || search::search(&self.db, &valid))
-                .await?
-        };
-        let now = OffsetDateTime::now_utc();
-        for item in &mut results.items {
-            item.event_live = is_live(item.flash_sale.as_ref(), now);
-        }
-        Ok(results)
-    }
-
-    pub async fn suggest(&self, q: &str) -> Result<Suggestions, CatalogError> {
-        let key = cache_key("suggest", &q.trim().to_lowercase())?;
-        self.cached(key, || search::suggest(&self.db, q)).await
-    }
-
     pub async fn showcase(&self) -> Result<Showcase, CatalogError> {
         let new_arrivals = self
             .cached("showcase.new".to_owned(), || async {
@@ -589,12 +579,19 @@ fn product_key(slug: &str) -> Option<String> {
     ok.then(|| format!("p.{slug}"))
 }
 
-fn cache_key<T: serde::Serialize>(kind: &str, value: &T) -> Result<String, CatalogError> {
-    let bytes = serde_json::to_vec(value)?;
-    Ok(format!(
-        "{kind}.{}",
-        hex::encode(&Sha256::digest(&bytes)[..16])
-    ))
+/// A seller's filter on their own product titles: control characters and
+/// runs of spaces folded, lowercased; `None` when nothing is left to match.
+fn title_filter(q: Option<&str>) -> Option<String> {
+    let cleaned: String = q?
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_FILTER_CHARS)
+        .collect();
+    let words = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    words
+        .chars()
+        .any(char::is_alphanumeric)
+        .then(|| words.to_lowercase())
 }
 
 /// A readable, URL-safe slug from a title (a suffix is added on collision).

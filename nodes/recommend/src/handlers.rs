@@ -5,13 +5,13 @@ use std::collections::{HashMap, HashSet};
 
 use bazaar_runtime::{Request, call};
 use bazaar_subjects::catalog::{
-    GetProductsByIds, Product, ProductIds, ProductStatus, ProductSummary, SearchCatalog,
-    SearchProducts, SortOrder,
+    GetProductsByIds, Product, ProductIds, ProductStatus, ProductSummary, SearchProducts, SortOrder,
 };
 use bazaar_subjects::recommend::{
     AlsoBoughtRequest, ForYouRequest, MAX_RECOMMENDATIONS, ModelPointer, RecommendationSource,
     Recommendations, SimilarRequest,
 };
+use bazaar_subjects::search::SearchCatalog;
 use bazaar_subjects::{Empty, ErrorEnvelope};
 
 use crate::Recommend;
@@ -231,7 +231,7 @@ pub(crate) fn visible_in_order(
         .collect()
 }
 
-/// No model yet: the catalog's best sellers in stock, so the storefront
+/// No model yet: the best sellers in stock (from the search index), so the storefront
 /// always has something to show.
 async fn best_sellers<T>(
     s: &Recommend,

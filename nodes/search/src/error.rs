@@ -21,3 +21,12 @@ pub enum SearchError {
     #[error("search index document: {0}")]
     Stored(#[from] serde_json::Error),
 }
+
+impl From<SearchError> for ErrorEnvelope {
+    fn from(e: SearchError) -> Self {
+        match e {
+            SearchError::Invalid(envelope) => envelope,
+            other => bazaar_runtime::internal(other),
+        }
+    }
+}

@@ -1,12 +1,9 @@
 //! The index on disk, its one writer and its reader.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use bazaar_subjects::catalog::{
-    Facets, SearchProducts, SearchResults, SuggestRequest, Suggestions,
-};
+use bazaar_subjects::catalog::{SearchProducts, SearchResults, SuggestRequest, Suggestions};
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
 use tantivy::tokenizer::TextAnalyzer;
@@ -14,8 +11,9 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::doc::ProductDoc;
 use crate::error::SearchError;
+use crate::query::Queries;
 use crate::schema::{self, Fields};
-use crate::{query, text};
+use crate::text;
 
 /// How much the writer may buffer before it flushes a segment, and with how
 /// many threads it indexes.
@@ -62,52 +60,14 @@ struct WriterState {
 /// answering queries; a search never waits for a write.
 pub struct SearchIndex {
     index: Index,
-    pub(crate) fields: Fields,
+    fields: Fields,
     reader: IndexReader,
     writer: Mutex<WriterState>,
     options: WriterOptions,
-    pub(crate) english: TextAnalyzer,
-    pub(crate) words: TextAnalyzer,
-    pub(crate) counts: Mutex<CountsCache>,
-}
-
-/// Totals and facets depend on the query and filters only, not on the
-/// sort or the page: kept per (query, filters) for one reader generation,
-/// so paging and re-sorting the same results skip the counting. A commit
-/// starts a new generation, and an empty cache.
-#[derive(Default)]
-pub(crate) struct CountsCache {
-    generation: u64,
-    entries: HashMap<String, Totals>,
-}
-
-/// A total and its facets.
-pub(crate) type Totals = (u64, Facets);
-
-/// Past this many different filter sets in one generation the cache
-/// starts over (a commit every ~500 ms keeps it far smaller).
-const COUNTS_CACHED: usize = 4_096;
-
-impl CountsCache {
-    pub(crate) fn get(&mut self, generation: u64, key: &str) -> Option<Totals> {
-        if self.generation != generation {
-            return None;
-        }
-        self.entries.get(key).cloned()
-    }
-
-    pub(crate) fn put(&mut self, generation: u64, key: String, counts: Totals) {
-        if self.generation != generation || self.entries.len() >= COUNTS_CACHED {
-            // Only a newer generation replaces the cache: a slow search on
-            // an older searcher must not bring stale counts back.
-            if generation < self.generation {
-                return;
-            }
-            self.entries.clear();
-            self.generation = generation;
-        }
-        self.entries.insert(key, counts);
-    }
+    /// Cuts documents into the words the title prefixes are made of.
+    words: TextAnalyzer,
+    /// How queries read the index.
+    queries: Queries,
 }
 
 impl SearchIndex {
@@ -146,16 +106,9 @@ impl SearchIndex {
                 pending_sequence: committed_sequence,
                 committed_sequence,
             }),
-            english: text::english(),
             words: text::words(),
-            counts: Mutex::new(CountsCache::default()),
+            queries: Queries::new(fields),
         })
-    }
-
-    pub(crate) fn counts(&self) -> std::sync::MutexGuard<'_, CountsCache> {
-        self.counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, WriterState> {
@@ -248,8 +201,7 @@ impl SearchIndex {
     /// Browse or search, exactly as the catalog's `SearchCatalog` endpoint
     /// answers (exact totals and facets).
     pub fn search(&self, request: &SearchProducts) -> Result<SearchResults, SearchError> {
-        query::search(
-            self,
+        self.queries.search(
             &self.reader.searcher(),
             request,
             time::OffsetDateTime::now_utc(),
@@ -262,12 +214,12 @@ impl SearchIndex {
         request: &SearchProducts,
         now: time::OffsetDateTime,
     ) -> Result<SearchResults, SearchError> {
-        query::search(self, &self.reader.searcher(), request, now)
+        self.queries.search(&self.reader.searcher(), request, now)
     }
 
     /// Title completions for a search box, best sellers first.
     pub fn suggest(&self, request: &SuggestRequest) -> Result<Suggestions, SearchError> {
-        query::suggest(self, &self.reader.searcher(), request)
+        self.queries.suggest(&self.reader.searcher(), request)
     }
 
     /// Waits for the background merges a bulk load started, so searches

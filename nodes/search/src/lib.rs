@@ -1,5 +1,7 @@
-//! The search read model: a tantivy index of the live products, and the
-//! browse, search and suggest queries over it.
+//! The search node and its read model: a tantivy index of the live
+//! products, the browse, search and suggest queries over it, and [`run`],
+//! which keeps one copy's index fed from the catalog's events and serves the
+//! search domain's endpoints.
 //!
 //! SurrealDB stays the system of record; this index is built from it and
 //! from the catalog's events, and answers the catalog's own request and
@@ -20,10 +22,12 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod counts;
 mod doc;
 mod error;
 mod facets;
 mod index;
+mod node;
 mod query;
 mod schema;
 mod text;
@@ -31,4 +35,5 @@ mod text;
 pub use doc::ProductDoc;
 pub use error::SearchError;
 pub use index::{SearchIndex, WriterOptions};
+pub use node::{COMMIT_EVERY, SearchConfig, run};
 pub use query::{DEFAULT_PAGE_SIZE, MAX_QUERY_CHARS, normalise_query, snippet_html};

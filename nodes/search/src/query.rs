@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bazaar_subjects::Validator;
 use bazaar_subjects::catalog::{
@@ -25,10 +26,10 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Order, Score, Searcher, TantivyDocument, Term};
 use time::OffsetDateTime;
 
+use crate::counts::{CountsCache, Totals};
 use crate::doc::unix_seconds;
 use crate::error::SearchError;
 use crate::facets::{Counts, FacetsCollector};
-use crate::index::{SearchIndex, Totals};
 use crate::schema::{Fields, names};
 use crate::text::{self, PREFIX_MAX, PREFIX_MIN};
 
@@ -132,10 +133,55 @@ struct Word {
     fuzzy: Option<String>,
 }
 
+/// What queries need of an index besides a searcher: its fields, the
+/// analyzers its text was indexed with, and the counts of recent queries.
+pub(crate) struct Queries {
+    fields: Fields,
+    english: TextAnalyzer,
+    words: TextAnalyzer,
+    counts: Mutex<CountsCache>,
+}
+
+impl Queries {
+    pub(crate) fn new(fields: Fields) -> Queries {
+        Queries {
+            fields,
+            english: text::english(),
+            words: text::words(),
+            counts: Mutex::new(CountsCache::default()),
+        }
+    }
+
+    fn counts(&self) -> MutexGuard<'_, CountsCache> {
+        // A cache: whatever a panicking search left in it is still counts.
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Browse or search with exact totals and facets, flash sales judged
+    /// at `now`.
+    pub(crate) fn search(
+        &self,
+        searcher: &Searcher,
+        request: &SearchProducts,
+        now: OffsetDateTime,
+    ) -> Result<SearchResults, SearchError> {
+        search(self, searcher, request, now)
+    }
+
+    /// Title completions, best sellers first.
+    pub(crate) fn suggest(
+        &self,
+        searcher: &Searcher,
+        request: &SuggestRequest,
+    ) -> Result<Suggestions, SearchError> {
+        suggest(self, searcher, request)
+    }
+}
+
 /// The words of a query, each once, stop words dropped.
-fn words_of(index: &SearchIndex, q: &str) -> Vec<Word> {
-    let mut raw = index.words.clone();
-    let mut english = index.english.clone();
+fn words_of(queries: &Queries, q: &str) -> Vec<Word> {
+    let mut raw = queries.words.clone();
+    let mut english = queries.english.clone();
     let mut seen = HashSet::new();
     let mut out: Vec<Word> = Vec::new();
     for token in text::tokens(&mut raw, q) {
@@ -359,15 +405,15 @@ fn counts_key(s: &Valid<'_>) -> Result<Option<String>, SearchError> {
     Ok(Some(serde_json::to_string(&key)?))
 }
 
-pub fn search(
-    index: &SearchIndex,
+fn search(
+    queries: &Queries,
     searcher: &Searcher,
     request: &SearchProducts,
     now: OffsetDateTime,
 ) -> Result<SearchResults, SearchError> {
     let s = validate(request)?;
-    let f = &index.fields;
-    let words = s.q.as_deref().map(|q| words_of(index, q));
+    let f = &queries.fields;
+    let words = s.q.as_deref().map(|q| words_of(queries, q));
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     match &words {
         // Only stop words: nothing in the index can match.
@@ -390,7 +436,7 @@ pub fn search(
     let key = counts_key(&s)?;
     let known = key
         .as_deref()
-        .and_then(|k| index.counts().get(generation, k));
+        .and_then(|k| queries.counts().get(generation, k));
     let Collected {
         page,
         totals: (total, facets),
@@ -442,8 +488,8 @@ pub fn search(
             known.clone(),
         )?,
     };
-    let mut english = index.english.clone();
-    let mut raw = index.words.clone();
+    let mut english = queries.english.clone();
+    let mut raw = queries.words.clone();
     let mut items = Vec::with_capacity(page.len());
     for addr in page {
         let doc: TantivyDocument = searcher.doc(addr)?;
@@ -457,7 +503,9 @@ pub fn search(
         items.push(summary);
     }
     if counted && let Some(key) = key {
-        index.counts().put(generation, key, (total, facets.clone()));
+        queries
+            .counts()
+            .put(generation, key, (total, facets.clone()));
     }
     let total = i64::try_from(total).unwrap_or(i64::MAX);
     Ok(SearchResults {
@@ -581,8 +629,8 @@ pub fn snippet_html(highlighted: &str) -> String {
 
 /// Title completions: live titles with a word starting with every typed
 /// word (of two letters or more), best sellers first.
-pub fn suggest(
-    index: &SearchIndex,
+fn suggest(
+    queries: &Queries,
     searcher: &Searcher,
     request: &SuggestRequest,
 ) -> Result<Suggestions, SearchError> {
@@ -592,7 +640,7 @@ pub fn suggest(
     let Some(q) = normalise_query(Some(&request.q)) else {
         return Ok(none());
     };
-    let mut prefixes: Vec<String> = text::tokens(&mut index.words.clone(), &q)
+    let mut prefixes: Vec<String> = text::tokens(&mut queries.words.clone(), &q)
         .into_iter()
         .filter(|t| t.term.chars().count() >= PREFIX_MIN)
         .map(|t| t.term.chars().take(PREFIX_MAX).collect())
@@ -602,7 +650,7 @@ pub fn suggest(
     if prefixes.is_empty() {
         return Ok(none());
     }
-    let f = &index.fields;
+    let f = &queries.fields;
     let query = BooleanQuery::new(
         prefixes
             .iter()

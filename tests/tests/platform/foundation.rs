@@ -385,6 +385,7 @@ async fn with_no_node_running_the_api_says_503_and_readyz_says_who_is_missing() 
             "mail",
             "sellers",
             "catalog",
+            "search",
             "orders",
             "chat",
             "recommend"

@@ -4,8 +4,8 @@
 use bazaar_subjects::Role;
 use bazaar_subjects::auth::{Account, Session};
 use bazaar_subjects::catalog::SearchResults;
-use bazaar_tests::Platform;
 use bazaar_tests::story::ok_as;
+use bazaar_tests::{Platform, eventually};
 use serde_json::{Value, json};
 
 fn form(bytes: Vec<u8>, name: &str) -> reqwest::multipart::Form {
@@ -176,16 +176,22 @@ async fn non_images_oversized_files_and_strangers_are_refused() {
 async fn the_demo_catalog_has_a_picture_on_every_product_served_like_an_upload() {
     let p = Platform::spawn().await;
     bazaar::platform::seed(&p.ctx, &p.db).await.unwrap();
-    let found: SearchResults = p
-        .http
-        .get(p.url("/api/products?page_size=60"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(!found.items.is_empty());
+    // The seeder loads the database directly; search rebuilds from it.
+    let found: SearchResults = eventually(
+        "the demo catalog in search",
+        || async {
+            p.http
+                .get(p.url("/api/products?page_size=60"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        },
+        |found: &SearchResults| !found.items.is_empty(),
+    )
+    .await;
     let images: Vec<&str> = found
         .items
         .iter()

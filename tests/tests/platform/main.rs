@@ -12,6 +12,7 @@ mod identity;
 mod images;
 mod recommend;
 mod reviews;
+mod search;
 mod security;
 mod shopping;
 mod shops;

@@ -2,13 +2,11 @@
 //! it came from), once, editably; ratings and sales counters follow on the
 //! product and shop, and reviews show escaped on the pages.
 
-use std::time::{Duration, Instant};
-
 use bazaar_subjects::catalog::SearchResults;
 use bazaar_subjects::orders::{Order, OrderPlaced, Review, Reviews};
 use bazaar_subjects::sellers::ShopPage;
-use bazaar_tests::Platform;
 use bazaar_tests::story::{envelope, ok_as};
+use bazaar_tests::{Platform, eventually};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -41,23 +39,6 @@ async fn deliver(p: &Platform, seller: &str, order_id: &str) {
 async fn review(p: &Platform, buyer: &str, body: Value) -> reqwest::Response {
     p.send(reqwest::Method::PUT, "/api/reviews", buyer, Some(body))
         .await
-}
-
-/// Polls `read` until `done` says yes, for at most ten seconds.
-async fn eventually<T: std::fmt::Debug, F, Fut>(what: &str, read: F, done: impl Fn(&T) -> bool) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let v = read().await;
-        if done(&v) {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what} never happened: {v:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]
@@ -161,8 +142,13 @@ async fn a_buyer_reviews_what_was_delivered_once_and_the_ratings_follow() {
     )
     .await;
     assert_eq!(view.product.sales, 2, "two units sold");
-    let rated: SearchResults = get_as(&p, "/api/products?sort=rating&min_rating=1.5").await;
-    assert!(rated.items.iter().any(|i| i.slug == slug), "{rated:?}");
+    // Search follows too: the rated product is found by its rating.
+    eventually(
+        "the rated product in search",
+        || get_as::<SearchResults>(&p, "/api/products?sort=rating&min_rating=1.5"),
+        |found| found.items.iter().any(|i| i.slug == slug),
+    )
+    .await;
     let shop_now = eventually(
         "the shop's rating",
         || get_as::<ShopPage>(&p, format!("/api/shops/{shop_slug}")),
@@ -234,8 +220,12 @@ async fn sales_counters_rise_once_per_order_and_fall_back_when_it_is_cancelled()
     order(&p, &buyer, &saddle.id, 3, "one").await;
     eventually("3 sales", product_sales, |n| *n == 3).await;
     eventually("3 shop sales", shop_sales, |n| *n == 3).await;
-    let top: SearchResults = get_as(&p, "/api/products?sort=top_sales").await;
-    assert_eq!(top.items[0].slug, slug, "{top:?}");
+    eventually(
+        "the best seller first in search",
+        || get_as::<SearchResults>(&p, "/api/products?sort=top_sales"),
+        |top| top.items.first().is_some_and(|i| i.slug == slug),
+    )
+    .await;
 
     let second = order(&p, &buyer, &saddle.id, 1, "two").await;
     eventually("4 sales", product_sales, |n| *n == 4).await;

@@ -540,6 +540,15 @@ async fn the_public_shop_page_shows_the_shop_escaped_with_its_products() {
         .unwrap();
     assert_eq!(r.status(), 201);
     let product: Product = ok_as(r).await;
+    // The shop page lists its products from search, which shows a new
+    // product within moments.
+    crate::catalog::search_until(
+        &p,
+        &format!("shop={slug}"),
+        "the new product listed under its shop",
+        |found| found.total == 1,
+    )
+    .await;
 
     let r = p
         .http

@@ -142,6 +142,9 @@ async fn the_listing_filters_by_category_and_words_and_its_links_keep_the_filter
     }
     create(&p, &seller, product("Lamp-print shoes", "fashion", 5000)).await;
     create(&p, &seller, product("Headphones", "electronics", 9000)).await;
+    // Listings come from search, which shows new products within moments;
+    // the last one listed means every one before it is too.
+    crate::catalog::search_finds(&p, "q=headphones", &["Headphones"]).await;
 
     let (status, html) = page(&p, "/products?q=lamp&category=electronics", None).await;
     assert_eq!(status, 200, "{html}");

@@ -67,7 +67,10 @@ pub async fn search(
     Meta(meta): Meta,
     FormQuery(query): FormQuery<SearchProducts>,
 ) -> Result<Json<SearchResults>, ApiError> {
-    Ok(Json(s.call::<catalog::SearchCatalog>(&meta, &query).await?))
+    Ok(Json(
+        s.call::<bazaar_subjects::search::SearchCatalog>(&meta, &query)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,7 +89,7 @@ pub async fn suggest(
     FormQuery(query): FormQuery<SuggestQuery>,
 ) -> Result<Json<Suggestions>, ApiError> {
     Ok(Json(
-        s.call::<catalog::Suggest>(&meta, &SuggestRequest { q: query.q })
+        s.call::<bazaar_subjects::search::Suggest>(&meta, &SuggestRequest { q: query.q })
             .await?,
     ))
 }

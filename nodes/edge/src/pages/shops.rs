@@ -15,7 +15,8 @@ use axum::routing::{get, post};
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::admin::{self, Category};
 use bazaar_subjects::auth::Account;
-use bazaar_subjects::catalog::{SearchCatalog, SearchProducts, SortOrder};
+use bazaar_subjects::catalog::{SearchProducts, SortOrder};
+use bazaar_subjects::search::SearchCatalog;
 use bazaar_subjects::sellers::{self, OpeningHours, Shop, ShopInput, ShopSlug, SocialLink};
 use bazaar_subjects::{Empty, ErrorEnvelope};
 

@@ -461,7 +461,10 @@ async fn listing(
         .unwrap_or_default();
     let (status, errors, results) = match form.request(page) {
         Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None),
-        Ok(request) => match s.call::<catalog::SearchCatalog>(&meta, &request).await {
+        Ok(request) => match s
+            .call::<bazaar_subjects::search::SearchCatalog>(&meta, &request)
+            .await
+        {
             Ok(r) => (StatusCode::OK, Vec::new(), Some(r)),
             Err(e) => {
                 let status =
