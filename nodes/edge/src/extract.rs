@@ -3,7 +3,6 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use bazaar_runtime::RequestMeta;
 use bazaar_subjects::catalog::{ListMyProducts, ListMyProductsRequest};
 use bazaar_subjects::{ErrorCode, ErrorEnvelope, FieldError};
 use serde::de::DeserializeOwned;
@@ -12,51 +11,8 @@ use std::sync::{Arc, OnceLock};
 use crate::error::ApiError;
 use crate::ui::errors::{ADMINS_ONLY, OnPage, PageError, Refusals, SELLERS_ONLY};
 
-/// The access-token cookie set by sign-in.
-pub(crate) const ACCESS_COOKIE: &str = "bazaar_access";
-/// The refresh-token cookie set by sign-in.
-pub(crate) const REFRESH_COOKIE: &str = "bazaar_refresh";
-
-/// The request id and the caller's token, from the request's headers: an
-/// `Authorization: Bearer` header for API clients, else the access cookie.
-/// The edge does not judge the token; the node that serves the call does.
-pub struct Meta(pub RequestMeta);
-
-impl<S: Send + Sync> FromRequestParts<S> for Meta {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let request_id = parts
-            .headers
-            .get(crate::state::REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let bearer = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned);
-        let authorization = bearer.or_else(|| cookie_value(&parts.headers, ACCESS_COOKIE));
-        Ok(Meta(RequestMeta {
-            request_id,
-            authorization,
-        }))
-    }
-}
-
-/// One cookie's value from the request's `Cookie` headers.
-pub(crate) fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
+pub use crate::meta::Meta;
+pub(crate) use crate::meta::{ACCESS_COOKIE, REFRESH_COOKIE, cookie_value};
 
 /// A JSON body whose problems come back as the error envelope.
 pub struct ApiJson<T>(pub T);

@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod extract;
 mod health;
+mod meta;
 mod openapi;
 mod presence;
 mod state;

@@ -10,7 +10,7 @@ use bazaar_subjects::auth::Account;
 use bazaar_subjects::orders as o;
 use bazaar_subjects::{Empty, ErrorEnvelope};
 
-use crate::extract::Meta;
+use crate::meta::Meta;
 use crate::state::EdgeState;
 
 /// The name the layout shows while the admin node does not answer.
