@@ -64,6 +64,14 @@ impl ConversationRow {
         all
     }
 
+    /// Everyone a frame about this conversation goes to but `me`.
+    pub fn others(&self, me: &str) -> Vec<String> {
+        self.participants()
+            .into_iter()
+            .filter(|a| a != me)
+            .collect()
+    }
+
     /// The account on the other side from `side` (admins see the seller).
     pub fn counterpart(&self, side: Side) -> &str {
         match side {

@@ -685,11 +685,7 @@ impl ChatStore {
             .bind(("seq", seq))
             .await?
             .check()?;
-        let others: Vec<String> = row
-            .participants()
-            .into_iter()
-            .filter(|a| a != me.id)
-            .collect();
+        let others = row.others(me.id);
         deliver::frame(
             &self.nats,
             &others,
@@ -711,11 +707,7 @@ impl ChatStore {
         if row.blocked_by.is_some() {
             return Err(ChatError::Blocked);
         }
-        let others: Vec<String> = row
-            .participants()
-            .into_iter()
-            .filter(|a| a != me.id)
-            .collect();
+        let others = row.others(me.id);
         deliver::frame(
             &self.nats,
             &others,

@@ -23,6 +23,26 @@ use serde_json::{Value, json};
 use crate::catalog::{categories, create};
 use crate::commerce::{add, address, checkout, cod_product};
 
+/// A platform whose chat node has these settings.
+async fn with_chat(settings: impl FnOnce(&mut bazaar_chat::ChatConfig)) -> Platform {
+    let dir = tempfile::tempdir().unwrap();
+    let mut configs = NodeConfigs::in_data_dir(dir.path());
+    configs.mail.serve_mailbox = true;
+    settings(&mut configs.chat);
+    let mut p = Platform::spawn_with(Options {
+        configs: Some(configs),
+        ..Default::default()
+    })
+    .await;
+    p.keep(dir);
+    p
+}
+
+/// A page's HTML as the holder of `token` sees it.
+async fn html_of(p: &Platform, path: &str, token: &str) -> String {
+    p.get(path, Some(token)).await.text().await.unwrap()
+}
+
 /// A shop run by a seller who really signed up, one product in it, and a
 /// buyer who really signed up: (seller, buyer, shop, product).
 async fn shop_and_buyer(p: &Platform) -> (String, String, Shop, Product) {
@@ -567,16 +587,7 @@ async fn bad_frames_get_an_error_frame_and_the_socket_stays_open() {
 
 #[tokio::test]
 async fn blocks_edits_images_and_the_rate_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut configs = NodeConfigs::in_data_dir(dir.path());
-    configs.mail.serve_mailbox = true;
-    configs.chat.messages_per_10s = 5;
-    let mut p = Platform::spawn_with(Options {
-        configs: Some(configs),
-        ..Default::default()
-    })
-    .await;
-    p.keep(dir);
+    let p = with_chat(|chat| chat.messages_per_10s = 5).await;
     let (seller, buyer, shop, item) = shop_and_buyer(&p).await;
     let c = start(&p, &buyer, &shop, None).await;
     let first: Message = ok_as(post_text(&p, &buyer, &c.id, "Is it red?").await).await;
@@ -751,17 +762,11 @@ async fn blocks_edits_images_and_the_rate_limit() {
 
 #[tokio::test]
 async fn an_unread_message_brings_an_offline_seller_one_reminder_email() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut configs = NodeConfigs::in_data_dir(dir.path());
-    configs.mail.serve_mailbox = true;
-    configs.chat.reminder_after_secs = 1;
-    configs.chat.reminder_tick_ms = 200;
-    let mut p = Platform::spawn_with(Options {
-        configs: Some(configs),
-        ..Default::default()
+    let p = with_chat(|chat| {
+        chat.reminder_after_secs = 1;
+        chat.reminder_tick_ms = 200;
     })
     .await;
-    p.keep(dir);
     let (_seller, buyer, shop, _) = shop_and_buyer(&p).await;
     let c = start(&p, &buyer, &shop, None).await;
     assert_eq!(
@@ -907,16 +912,7 @@ async fn without_javascript_the_forms_post_and_the_inboxes_count_unread() {
     assert_eq!(r.status(), 303);
     let page = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(page.starts_with("/messages/"), "{page}");
-    let html = p
-        .http
-        .get(p.url(&page))
-        .bearer_auth(&buyer)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = html_of(&p, &page, &buyer).await;
     assert!(html.contains("No messages yet"), "{html}");
     assert!(html.contains("Tube Amplifier"));
 
@@ -949,16 +945,7 @@ async fn without_javascript_the_forms_post_and_the_inboxes_count_unread() {
     assert!(r.headers()["location"].to_str().unwrap().contains("error="));
 
     // The shop inbox shows one unread, escaped; reading it clears the count.
-    let inbox = p
-        .http
-        .get(p.url("/seller/messages"))
-        .bearer_auth(&seller)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let inbox = html_of(&p, "/seller/messages", &seller).await;
     assert!(inbox.contains("Bea Buyer"), "{inbox}");
     assert!(inbox.contains("aria-label=\"1 unread\""), "{inbox}");
     assert!(
@@ -966,38 +953,14 @@ async fn without_javascript_the_forms_post_and_the_inboxes_count_unread() {
         "{inbox}"
     );
     let id = page.trim_start_matches("/messages/");
-    let html = p
-        .http
-        .get(p.url(&format!("/seller/messages/{id}")))
-        .bearer_auth(&seller)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = html_of(&p, &format!("/seller/messages/{id}"), &seller).await;
     assert!(html.contains("still available?"));
     assert!(!html.contains("<i>this</i>"));
-    let inbox = p
-        .http
-        .get(p.url("/seller/messages"))
-        .bearer_auth(&seller)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let inbox = html_of(&p, "/seller/messages", &seller).await;
     assert!(!inbox.contains("1 unread"), "{inbox}");
     // A stranger gets the friendly refusal page, not the conversation.
     let stranger = p.sign_up_buyer("eve@example.com").await;
-    let r = p
-        .http
-        .get(p.url(&page))
-        .bearer_auth(&stranger)
-        .send()
-        .await
-        .unwrap();
+    let r = p.get(&page, Some(&stranger)).await;
     assert_eq!(r.status(), 403);
     assert!(!r.text().await.unwrap().contains("still available"));
 }

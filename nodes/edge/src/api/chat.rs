@@ -225,11 +225,7 @@ pub async fn mute(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Switch>,
 ) -> Result<Json<Conversation>, ApiError> {
-    let request = ConversationFlag {
-        conversation: id,
-        on: body.on,
-    };
-    Ok(Json(s.call::<MuteChat>(&meta, &request).await?))
+    switch::<MuteChat>(&s, &meta, id, body).await
 }
 
 /// Block (or unblock) the other side: no new messages while blocked.
@@ -242,11 +238,24 @@ pub async fn block(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Switch>,
 ) -> Result<Json<Conversation>, ApiError> {
+    switch::<BlockChat>(&s, &meta, id, body).await
+}
+
+/// Sets one of the caller's switches on a conversation (mute, block).
+async fn switch<E>(
+    s: &EdgeState,
+    meta: &bazaar_runtime::RequestMeta,
+    conversation: String,
+    body: Switch,
+) -> Result<Json<Conversation>, ApiError>
+where
+    E: bazaar_subjects::Endpoint<Request = ConversationFlag, Reply = Conversation>,
+{
     let request = ConversationFlag {
-        conversation: id,
+        conversation,
         on: body.on,
     };
-    Ok(Json(s.call::<BlockChat>(&meta, &request).await?))
+    Ok(Json(s.call::<E>(meta, &request).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
