@@ -152,6 +152,22 @@ fn is_auth_path(path: &str) -> bool {
         )
 }
 
+/// Who a limit counts: an IPv4 address, or an IPv6 client's /64 (one
+/// subscriber's network gets a whole /64, and would otherwise have 2^64
+/// addresses to rotate through).
+fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// The client's address. Behind our own proxy it is the last entry of
 /// `X-Forwarded-For`: the one the proxy appended for the connection it got
 /// (nginx's `$proxy_add_x_forwarded_for`); earlier entries are whatever the
@@ -186,7 +202,7 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
     }
     let config = &state.inner.config;
     let ip = client_ip(&req, config.trust_forwarded)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        .map_or_else(|| "unknown".to_owned(), client_key);
     let (class, max) = if is_auth_path(path) {
         ("auth", config.auth_rate_limit_per_minute)
     } else {
@@ -250,6 +266,17 @@ mod tests {
         assert_eq!(response.headers()[header::RETRY_AFTER], "37");
         let body: ErrorEnvelope = serde_json::from_str(&body_text(response).await).unwrap();
         assert_eq!(body.retry_after_secs, Some(37));
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(other));
+        assert_eq!(client_key("192.0.2.7".parse().unwrap()), "192.0.2.7");
+        assert_eq!(client_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
     }
 
     #[test]
