@@ -26,7 +26,7 @@ use bazaar_subjects::Domain;
 use bazaar_subjects::auth::*;
 
 /// The auth node's own settings.
-#[derive(Clone, Default, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct AuthConfig {
     /// Ed25519 private key (PKCS#8 PEM) that signs access tokens.
     /// Defaults to keys/jwt-ed25519.pem under the data dir.
@@ -39,6 +39,25 @@ pub struct AuthConfig {
 
     #[command(flatten)]
     pub google: GoogleConfig,
+
+    /// The longest a session lives however often it is refreshed, in
+    /// seconds (its refresh tokens rotate within it).
+    #[arg(long, env = "BAZAAR_SESSION_MAX_AGE_SECS", default_value_t = SESSION_MAX_AGE_SECS)]
+    pub session_max_age_secs: u64,
+}
+
+/// Thirty days.
+pub const SESSION_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_private_key_file: None,
+            signer: None,
+            google: GoogleConfig::default(),
+            session_max_age_secs: SESSION_MAX_AGE_SECS,
+        }
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -69,7 +88,9 @@ pub async fn run(
     config: AuthConfig,
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
-    let svc = AuthService::open(&ctx, db, config.signer(&ctx)?, &config.google).await?;
+    let svc = AuthService::open(&ctx, db, config.signer(&ctx)?, &config.google)
+        .await?
+        .with_session_max_age(config.session_max_age_secs);
     Node::new(
         ctx,
         Domain::Auth,

@@ -27,6 +27,8 @@ pub struct AuthService {
     codes: Codes,
     signer: TokenSigner,
     google: Option<crate::google::Google>,
+    /// How long a session (a refresh-token family) may live in all.
+    session_max_age_secs: u64,
 }
 
 /// A sign-up waiting for its code: everything but the proof of the address.
@@ -106,7 +108,14 @@ impl AuthService {
             codes: Codes::open(&ctx.jetstream, signer.derived_key("one-time codes")).await?,
             signer,
             google: crate::google::Google::open(google, &ctx.jetstream).await?,
+            session_max_age_secs: crate::SESSION_MAX_AGE_SECS,
         })
+    }
+
+    /// Sessions end this many seconds after they began, refreshed or not.
+    pub fn with_session_max_age(mut self, secs: u64) -> Self {
+        self.session_max_age_secs = secs;
+        self
     }
 
     pub async fn start_google(
@@ -403,6 +412,29 @@ impl AuthService {
         self.session(row.into(), None).await
     }
 
+    /// Whether the session a refresh-token family is began within the
+    /// session's maximum age (its first token's creation).
+    async fn family_young(&self, family: &str) -> Result<bool, AuthError> {
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT created_at, created_at > time::now() - {}s AS young FROM refresh_token
+                 WHERE family = $family ORDER BY created_at ASC LIMIT 1",
+                self.session_max_age_secs
+            ))
+            .bind(("family", family.to_owned()))
+            .await?
+            .check()?;
+        #[derive(Deserialize)]
+        struct Young {
+            young: bool,
+        }
+        Ok(take_rows::<Young>(&mut res, 0)?
+            .into_iter()
+            .next()
+            .is_some_and(|y| y.young))
+    }
+
     pub async fn refresh(&self, req: Request<RefreshRequest>) -> Result<Session, AuthError> {
         let hash = sha_hex(req.body.refresh_token.trim());
         // Mark it used only if it is still good; the WHERE makes this the one winner.
@@ -422,6 +454,10 @@ impl AuthService {
             family: String,
         }
         if let Some(used) = take_rows::<Used>(&mut res, 0)?.into_iter().next() {
+            if !self.family_young(&used.family).await? {
+                // Refreshing never makes a session older than its limit.
+                return Err(AuthError::BadRefreshToken);
+            }
             let account = self
                 .account_by_id(&used.account)
                 .await?

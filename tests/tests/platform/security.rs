@@ -199,3 +199,78 @@ async fn a_read_of_the_code_bucket_reveals_neither_codes_nor_addresses() {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
 }
+
+#[tokio::test]
+async fn on_an_https_site_the_google_sign_in_state_cookie_is_secure() {
+    let provider = bazaar_tests::oidc::OidcProvider::start(bazaar_tests::oidc::GoogleUser {
+        sub: "google-1".into(),
+        email: "gia@gmail.test".into(),
+        name: "Gia".into(),
+        email_verified: true,
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut configs = bazaar::platform::NodeConfigs::in_data_dir(dir.path());
+    configs.auth.google = provider.google_config();
+    let mut p = bazaar_tests::Platform::spawn_with(bazaar_tests::Options {
+        configs: Some(configs),
+        edge: bazaar_edge::EdgeConfig {
+            google_sign_in: true,
+            public_url: "https://shop.example".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    p.keep(dir);
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects
+        .get(p.url("/auth/google"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("bazaar_oidc_state="), "{cookie}");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+}
+
+#[tokio::test]
+async fn refreshing_never_keeps_a_session_past_its_maximum_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut configs = bazaar::platform::NodeConfigs::in_data_dir(dir.path());
+    configs.mail.serve_mailbox = true;
+    configs.auth.session_max_age_secs = 2;
+    let mut p = bazaar_tests::Platform::spawn_with(bazaar_tests::Options {
+        configs: Some(configs),
+        ..Default::default()
+    })
+    .await;
+    p.keep(dir);
+    p.sign_up_buyer("rhea@example.com").await;
+    let login = |p: &Platform| {
+        p.http
+            .post(p.url("/api/login"))
+            .json(&json!({ "email": "rhea@example.com", "password": "a long and secret password" }))
+            .send()
+    };
+    let session: bazaar_subjects::auth::Session = ok_as(login(&p).await.unwrap()).await;
+    let refresh = |token: String| {
+        p.http
+            .post(p.url("/api/refresh-token"))
+            .json(&json!({ "refresh_token": token }))
+            .send()
+    };
+    // Rotating works while the session is young…
+    let next: bazaar_subjects::auth::Session =
+        ok_as(refresh(session.refresh_token).await.unwrap()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // …and not once it is older than its maximum age, however fresh the
+    // token presented.
+    let (status, _) = envelope(refresh(next.refresh_token).await.unwrap()).await;
+    assert_eq!(status, 401);
+}

@@ -43,8 +43,9 @@ async fn start(State(s): State<EdgeState>, Meta(meta): Meta) -> Response {
     {
         Ok(r) => {
             let cookie = format!(
-                "{STATE_COOKIE}={}; Path=/auth/google; Max-Age=600; HttpOnly; SameSite=Lax",
-                r.state
+                "{STATE_COOKIE}={}; Path=/auth/google; Max-Age=600; HttpOnly; SameSite=Lax{}",
+                r.state,
+                crate::api::auth::secure_attribute(&s)
             );
             (
                 AppendHeaders([(

@@ -201,8 +201,8 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
         return next.run(req).await;
     }
     let config = &state.inner.config;
-    let ip = client_ip(&req, config.trust_forwarded)
-        .map_or_else(|| "unknown".to_owned(), client_key);
+    let ip =
+        client_ip(&req, config.trust_forwarded).map_or_else(|| "unknown".to_owned(), client_key);
     let (class, max) = if is_auth_path(path) {
         ("auth", config.auth_rate_limit_per_minute)
     } else {
