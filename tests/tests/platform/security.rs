@@ -274,3 +274,100 @@ async fn refreshing_never_keeps_a_session_past_its_maximum_age() {
     let (status, _) = envelope(refresh(next.refresh_token).await.unwrap()).await;
     assert_eq!(status, 401);
 }
+
+/// A PNG that says it is `w`×`h` pixels (its header only, with a valid
+/// checksum): what a decompression bomb looks like before it is decoded.
+fn png_header_claiming(w: u32, h: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(13u32.to_be_bytes());
+    png.extend(&ihdr);
+    png.extend(crc32(&ihdr).to_be_bytes());
+    let idat = b"IDAT\x78\x9c\x03\x00\x00\x00\x00\x01";
+    png.extend(((idat.len() - 4) as u32).to_be_bytes());
+    png.extend(idat);
+    png.extend(crc32(idat).to_be_bytes());
+    png.extend(0u32.to_be_bytes());
+    png.extend(b"IEND");
+    png.extend(crc32(b"IEND").to_be_bytes());
+    png
+}
+
+/// A JPEG photo as a phone sends it: with an EXIF block naming where it
+/// was taken.
+fn jpeg_with_location() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+    let jpeg = jpeg.into_inner();
+    let mut exif = b"Exif\0\0MM\0*\0\0\0\x08\0\0\0\0\0\0".to_vec();
+    exif.extend(b"GPS 52.5200N 13.4050E");
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xff, 0xe1]);
+    out.extend(((exif.len() + 2) as u16).to_be_bytes());
+    out.extend(exif);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+async fn upload(p: &Platform, token: &str, bytes: Vec<u8>, name: &str) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+    );
+    p.http
+        .post(p.url("/api/images"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn uploads_lose_their_location_and_bombs_are_refused_before_decoding() {
+    let p = Platform::spawn().await;
+    let token = p.sign_up_buyer("pia@example.com").await;
+
+    let sent = jpeg_with_location();
+    assert!(sent.windows(4).any(|w| w == b"Exif"));
+    let r = upload(&p, &token, sent, "holiday.jpg").await;
+    assert_eq!(r.status(), 201);
+    let up: serde_json::Value = r.json().await.unwrap();
+    let served = p
+        .http
+        .get(p.url(up["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(!served.windows(4).any(|w| w == b"Exif"), "EXIF was served");
+    assert!(!served.windows(3).any(|w| w == b"GPS"));
+    assert_eq!(image::load_from_memory(&served).unwrap().width(), 64);
+
+    // 7000×7000 is under 8000 a side but 49 megapixels: refused from its
+    // header, before a single pixel is decoded.
+    let r = upload(&p, &token, png_header_claiming(7000, 7000), "bomb.png").await;
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422, "{e:?}");
+    assert!(e.fields[0].message.contains("40 megapixels"), "{e:?}");
+}

@@ -23,8 +23,17 @@ use crate::state::EdgeState;
 
 /// The largest image accepted.
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
-/// Images larger than this in either dimension are refused (decompression bombs).
+/// Images larger than this in either dimension, or than this many pixels,
+/// are refused before they are decoded (decompression bombs: a few hundred
+/// KB of PNG can decode to a quarter GB).
 const MAX_DIMENSION: u32 = 8000;
+const MAX_PIXELS: u64 = 40_000_000;
+/// Decodes running at once on this edge; more uploads wait their turn, so
+/// a burst of large images cannot take all the memory.
+const DECODES_AT_ONCE: usize = 2;
+
+/// Decodes in flight on this edge (see [`DECODES_AT_ONCE`]).
+static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(DECODES_AT_ONCE);
 const THUMB: u32 = 320;
 
 pub fn routes() -> Router<EdgeState> {
@@ -83,24 +92,63 @@ fn sniff(bytes: &[u8]) -> Result<(ImageFormat, &'static str), ApiError> {
     Ok((format, mime))
 }
 
-/// Decodes (proving the file is whole) and makes a JPEG thumbnail.
-fn thumbnail(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32, Vec<u8>), ApiError> {
+/// An upload, decoded and cleaned: its size, the original to store
+/// (re-encoded without metadata, so no camera or GPS data is published;
+/// GIFs as sent, for their animation) and a JPEG thumbnail.
+struct Decoded {
+    width: u32,
+    height: u32,
+    original: Option<Vec<u8>>,
+    thumb: Vec<u8>,
+}
+
+/// Decodes (proving the file is whole): the header first, so a small file
+/// that would decode to a huge bitmap is refused before any pixel is.
+fn decode(bytes: &[u8], format: ImageFormat) -> Result<Decoded, ApiError> {
+    let too_large =
+        || invalid("the image is too large: at most 40 megapixels and 8000 pixels a side");
+    let header = image::ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|_| invalid("the image is damaged"))?;
+    let (w, h) = header;
+    if w > MAX_DIMENSION || h > MAX_DIMENSION || u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(too_large());
+    }
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_alloc = Some(MAX_PIXELS * 4 + 16 * 1024 * 1024);
     reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|_| invalid("the image is damaged or too large (at most 8000×8000 pixels)"))?;
+    let img = reader.decode().map_err(|_| too_large())?;
     let (w, h) = (img.width(), img.height());
-    let thumb = img.thumbnail(THUMB, THUMB).to_rgb8();
-    let mut out = Cursor::new(Vec::new());
-    thumb
-        .write_to(&mut out, ImageFormat::Jpeg)
-        .map_err(|e| ApiError(bazaar_runtime::internal(e)))?;
-    Ok((w, h, out.into_inner()))
+    let encode = |img: &image::DynamicImage, format: ImageFormat| {
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, format)
+            .map(|()| out.into_inner())
+            .map_err(|e| ApiError(bazaar_runtime::internal(e)))
+    };
+    let original = match format {
+        ImageFormat::Jpeg => {
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+                .encode_image(&img.to_rgb8())
+                .map_err(|e| ApiError(bazaar_runtime::internal(e)))?;
+            Some(out)
+        }
+        ImageFormat::Png | ImageFormat::WebP => Some(encode(&img, format)?),
+        _ => None,
+    };
+    let thumb = encode(
+        &image::DynamicImage::ImageRgb8(img.thumbnail(THUMB, THUMB).to_rgb8()),
+        ImageFormat::Jpeg,
+    )?;
+    Ok(Decoded {
+        width: w,
+        height: h,
+        original,
+        thumb,
+    })
 }
 
 /// Upload an image (multipart field `file`, at most 5 MiB) as a signed-in account.
@@ -173,13 +221,26 @@ pub(crate) async fn store_image(
     }
     let (format, mime) = sniff(&bytes)?;
     let data = bytes.clone();
-    let (width, height, thumb) = tokio::task::spawn_blocking(move || thumbnail(&data, format))
-        .await
-        .map_err(|e| ApiError(bazaar_runtime::internal(e)))??;
+    let decoded = {
+        let _turn = DECODES
+            .acquire()
+            .await
+            .map_err(|e| ApiError(bazaar_runtime::internal(e)))?;
+        tokio::task::spawn_blocking(move || decode(&data, format))
+            .await
+            .map_err(|e| ApiError(bazaar_runtime::internal(e)))??
+    };
+    let Decoded {
+        width,
+        height,
+        original,
+        thumb,
+    } = decoded;
+    let original = original.unwrap_or_else(|| bytes.to_vec());
     let id = uuid::Uuid::now_v7().simple().to_string();
     let store = object_store(s).await?;
     for (name, body, content_type) in [
-        (id.clone(), bytes.to_vec(), mime),
+        (id.clone(), original, mime),
         (format!("{id}.thumb"), thumb, "image/jpeg"),
     ] {
         let meta = ObjectMetadata {
