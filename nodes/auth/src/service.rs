@@ -310,6 +310,9 @@ impl AuthService {
         v.finish().map_err(AuthError::Invalid)?;
         self.codes.allow_send(SIGN_UP, &email).await?;
         let answer = accepted("check your email for a 6-digit code");
+        // Hashed whether or not the address is taken, so the answer takes
+        // as long either way (argon2 is most of the time spent here).
+        let password_hash = passwords::hash(r.password).await?;
         if let Some(existing) = self.account_by_email(&email).await? {
             // Same answer as for a new address; the owner learns by email.
             self.mail(
@@ -324,7 +327,7 @@ impl AuthService {
         let pending = PendingSignUp {
             name: r.name.trim().to_owned(),
             role,
-            password_hash: passwords::hash(r.password).await?,
+            password_hash,
             phone: r
                 .phone
                 .filter(|_| role == Role::Seller)
@@ -504,10 +507,12 @@ impl AuthService {
         if !is_email(&email) {
             return Ok(answer);
         }
+        // Counted for every address, known or not: a 429 for the second
+        // request must not tell a registered address from an unknown one.
+        self.codes.allow_send(RESET, &email).await?;
         let Some(account) = self.account_by_email(&email).await? else {
             return Ok(answer);
         };
-        self.codes.allow_send(RESET, &email).await?;
         let code = self.codes.issue(RESET, &email, &account.id).await?;
         self.send_code(&email, &account.name, code, CodePurpose::PasswordReset)
             .await?;

@@ -371,3 +371,26 @@ async fn uploads_lose_their_location_and_bombs_are_refused_before_decoding() {
     assert_eq!(status, 422, "{e:?}");
     assert!(e.fields[0].message.contains("40 megapixels"), "{e:?}");
 }
+
+#[tokio::test]
+async fn asking_twice_for_a_reset_code_answers_the_same_for_any_address() {
+    let p = Platform::spawn().await;
+    p.sign_up_buyer("sara@example.com").await;
+    let mut answers = Vec::new();
+    for email in ["sara@example.com", "nobody-here@example.com"] {
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            let r = p
+                .http
+                .post(p.url("/api/forgot-password"))
+                .json(&json!({ "email": email }))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        answers.push(statuses);
+    }
+    assert_eq!(answers[0], answers[1], "{answers:?}");
+    assert_eq!(answers[0], [202, 429]);
+}
