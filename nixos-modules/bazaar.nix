@@ -225,7 +225,8 @@ let
 
   allInOneUnit = daemon {
     description = "Bazaar, the whole platform in one process";
-    args = "dev --port ${toString cfg.edge.port}" + lib.optionalString (!cfg.allInOne.seed) " --no-seed";
+    # `serve`, not `dev`: no file mailbox on the web, no test payment page.
+    args = "serve --port ${toString cfg.edge.port}" + lib.optionalString cfg.allInOne.seed " --demo-data";
     credentials = credentialsFor { signing = true; cookie = true; };
     extraEnvironment = [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address cfg.edge.port}" ];
     extraServiceConfig = bindService cfg.edge.port;
@@ -399,7 +400,7 @@ in
 
     allInOne = {
       enable = mkEnableOption ''
-        the single-process platform (`bazaar dev`): every node and the edge in
+        the single-process platform (`bazaar serve`): every node and the edge in
         one process on embedded storage under {option}`dataDir`, with its own
         nats-server unless {option}`services.bazaar.nats.local` is set. For the
         smallest shops; it cannot be scaled out (one copy, one box)'';
@@ -814,6 +815,9 @@ in
         BAZAAR_DATABASE_USER = if cfg.surrealdb.url != null then cfg.surrealdb.user else null;
         BAZAAR_CORS_ORIGINS = if cfg.corsOrigins == [ ] then null else cfg.corsOrigins;
         BAZAAR_SMTP_URL = cfg.mail.smtpUrl;
+        # One box without SMTP keeps mail as files under dataDir, never
+        # served over HTTP (`bazaar serve` needs one transport or the other).
+        BAZAAR_MAILBOX_DIR = if allInOne && cfg.mail.smtpUrl == null then "${cfg.dataDir}/mailbox" else null;
         BAZAAR_MAIL_FROM = cfg.mail.from;
         BAZAAR_GOOGLE_CLIENT_ID = cfg.google.clientId;
         BAZAAR_GOOGLE_ISSUER = cfg.google.issuer;

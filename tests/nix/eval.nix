@@ -389,7 +389,7 @@ in
 
     "all-in-one.exec-start" = expect
       (serviceConfig allInOne "bazaar").ExecStart
-      "${start} dev --port 8080 --no-seed";
+      "${start} serve --port 8080";
 
     "all-in-one.embedded-storage" = expect
       {
@@ -413,7 +413,7 @@ in
 
     "all-in-one.seed" = expect
       (serviceConfig (evalBazaar [ (examples + "/all-in-one.nix") { services.bazaar.allInOne.seed = true; } ]) "bazaar").ExecStart
-      "${start} dev --port 8080";
+      "${start} serve --port 8080 --demo-data";
 
     # ---- three boxes (examples/three-box/) ------------------------------------
     "three-box.clean" = holds

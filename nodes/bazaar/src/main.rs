@@ -46,6 +46,22 @@ enum Command {
         #[command(flatten)]
         nodes: NodeConfigs,
     },
+    /// Run the whole platform in this process for production on one box:
+    /// as `dev`, but without the development pages (no file mailbox on the
+    /// web, no test payment page) and without demo data unless asked; it
+    /// refuses to start without a mail transport.
+    Serve {
+        /// Port the web server listens on (overrides the port of --http-addr).
+        #[arg(long, env = "BAZAAR_PORT")]
+        port: Option<u16>,
+        #[command(flatten)]
+        edge: EdgeConfig,
+        /// Create the demo shop data on first start.
+        #[arg(long)]
+        demo_data: bool,
+        #[command(flatten)]
+        nodes: NodeConfigs,
+    },
     /// Run one domain's node (any number of copies may run).
     Node {
         /// auth, catalog, orders, sellers, admin, chat, logs, recommend or mail.
@@ -121,7 +137,33 @@ async fn main() -> anyhow::Result<()> {
             edge,
             no_seed,
             nodes,
-        } => dev(common, &database, edge, nodes, port, !no_seed).await,
+        } => {
+            one_process(
+                common,
+                &database,
+                edge,
+                nodes,
+                port,
+                Mode::Dev { seed: !no_seed },
+            )
+            .await
+        }
+        Command::Serve {
+            port,
+            edge,
+            demo_data,
+            nodes,
+        } => {
+            one_process(
+                common,
+                &database,
+                edge,
+                nodes,
+                port,
+                Mode::Serve { seed: demo_data },
+            )
+            .await
+        }
         Command::Node { domain, nodes } => node(common, &database, domain, nodes).await,
         Command::Edge { edge } => edge_only(common, edge).await,
         Command::Migrate => {
@@ -247,14 +289,36 @@ async fn connect_platform(
     Ok((NodeContext::new(common, nats.clone(), verifier), db, nats))
 }
 
-async fn dev(
+/// How the one-process platform runs.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// Development: the file mailbox on the web without SMTP, the test
+    /// payment page without Stripe, demo data unless `--no-seed`.
+    Dev { seed: bool },
+    /// Production on one box: none of the development pages, demo data only
+    /// when asked, and a mail transport required.
+    Serve { seed: bool },
+}
+
+/// `bazaar dev` and `bazaar serve`: every node and the edge in this process.
+async fn one_process(
     mut common: CommonConfig,
     database: &DatabaseConfig,
     mut edge: EdgeConfig,
     mut nodes: NodeConfigs,
     port: Option<u16>,
-    seed: bool,
+    mode: Mode,
 ) -> anyhow::Result<()> {
+    let (seed, dev) = match mode {
+        Mode::Dev { seed } => (seed, true),
+        Mode::Serve { seed } => (seed, false),
+    };
+    if !dev && nodes.mail.smtp_url.is_none() && nodes.mail.mailbox_dir.is_none() {
+        anyhow::bail!(
+            "`bazaar serve` sends real mail: set BAZAAR_SMTP_URL (or, to keep mail as \
+             files that are never served, BAZAAR_MAILBOX_DIR)"
+        );
+    }
     ensure_writable(&common.data_dir)?;
     if let Some(port) = port {
         let host = edge
@@ -275,12 +339,13 @@ async fn dev(
         platform::seed(&ctx, &db).await?;
     }
     let shutdown = Shutdown::new();
-    // One box without SMTP: show what would have been mailed at /dev/mailbox.
-    nodes.mail.serve_mailbox = nodes.mail.smtp_url.is_none();
-    // One box without a payment provider: card payments go through the
-    // clearly labelled test payment page, so a purchase can be completed.
-    // With a Stripe key set the test page is off (the edge refuses it).
-    nodes.orders.test_payments = !nodes.stripe.enabled();
+    // Development without SMTP: what would have been mailed is at
+    // /dev/mailbox. Development without a payment provider: card payments
+    // go through the clearly labelled test payment page, so a purchase can
+    // be completed (with a Stripe key set the test page is off). `serve`
+    // has neither.
+    nodes.mail.serve_mailbox = dev && nodes.mail.smtp_url.is_none();
+    nodes.orders.test_payments = dev && !nodes.stripe.enabled();
     edge.test_payments = nodes.orders.test_payments;
     nodes.orders.public_url = edge.public_url.clone();
     nodes.chat.public_url = edge.public_url.clone();

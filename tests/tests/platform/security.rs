@@ -394,3 +394,75 @@ async fn asking_twice_for_a_reset_code_answers_the_same_for_any_address() {
     assert_eq!(answers[0], answers[1], "{answers:?}");
     assert_eq!(answers[0], [202, 429]);
 }
+
+#[tokio::test]
+async fn bazaar_serve_has_no_development_pages_and_needs_a_mail_transport() {
+    bazaar_tests::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let dead_nats = bazaar::natsd::free_port().unwrap();
+    let serve = |port: u16| {
+        let mut command = tokio::process::Command::new(bazaar_tests::bazaar_binary());
+        command
+            .args(["serve", "--port", &port.to_string(), "--data-dir"])
+            .arg(dir.path())
+            .env("BAZAAR_NATS_URL", format!("nats://127.0.0.1:{dead_nats}"))
+            .env_remove("BAZAAR_SMTP_URL")
+            .env_remove("BAZAAR_MAILBOX_DIR")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true);
+        command
+    };
+    // Without SMTP or an explicit mailbox it refuses to start, and says why.
+    let refused = serve(bazaar::natsd::free_port().unwrap())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("BAZAAR_SMTP_URL"), "{why}");
+
+    let port = bazaar::natsd::free_port().unwrap();
+    let mut child = serve(port)
+        .env("BAZAAR_MAILBOX_DIR", dir.path().join("mail"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..600 {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "bazaar serve became ready");
+    for path in ["/dev/mailbox", "/pay/test/0123456789abcdef0123456789abcdef"] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // No demo data unless asked for.
+    let list: bazaar_subjects::admin::CategoryList = http
+        .get(format!("{base}/api/categories"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list.categories.is_empty());
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("it stops on SIGTERM")
+        .unwrap();
+    assert!(status.success());
+}
