@@ -81,6 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "search_leaves_the_database",
         sql: include_str!("../migrations/0009_search_leaves_the_database.surql"),
     },
+    Migration {
+        version: 10,
+        name: "coupons_per_shop",
+        sql: include_str!("../migrations/0010_coupons_per_shop.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.

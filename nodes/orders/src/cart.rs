@@ -220,13 +220,21 @@ impl OrdersStore {
                 cash_on_delivery: p.cash_on_delivery,
             });
         }
+        let shop_ids: Vec<String> = {
+            let mut ids: Vec<String> = lines.iter().map(|l| l.shop_id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
         let coupon = match coupon {
-            Some(code) => match coupons::find(self, &code).await? {
+            Some(code) => match coupons::find(self, &code, &shop_ids).await? {
                 Some(c) => Some(c),
                 None => {
                     notices.push(CartNotice {
                         line_id: String::new(),
-                        message: format!("the code {code} no longer exists and was removed"),
+                        message: format!(
+                            "the code {code} no longer applies to your cart and was removed"
+                        ),
                     });
                     self.set_coupon(owner, None).await?;
                     None
@@ -427,10 +435,11 @@ impl OrdersStore {
             self.set_coupon(&owner, None).await?;
             return self.cart(meta, &owner).await;
         }
-        let coupon = coupons::find(self, &code).await?;
         let cart = self.cart(meta, &owner).await?;
+        let shops: Vec<String> = cart.shops.iter().map(|s| s.shop_id.clone()).collect();
+        let coupon = coupons::find(self, &code, &shops).await?;
         let refusal = match &coupon {
-            None => Some("there is no such code".to_owned()),
+            None => Some(coupons::NOT_FOR_THIS_CART.to_owned()),
             Some(c) => coupons::refusal(c, &cart, OffsetDateTime::now_utc()),
         };
         if let Some(why) = refusal {

@@ -97,7 +97,8 @@ static PLACE_ORDERS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(
                      IF !$open { THROW 'checkout closed'; };
                      IF $counts_coupon {
                         LET $c = UPDATE coupon SET used += 1
-                            WHERE code = $code AND (usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
+                            WHERE code = $code AND shop_id = $coupon_shop
+                                AND (usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
                         IF array::len($c) = 0 { THROW 'coupon used up'; };
                      };
                      FOR $o IN $orders {
@@ -562,8 +563,9 @@ impl OrdersStore {
             .or_else(|| cart.coupon.as_ref().map(|c| c.code.clone()));
         let mut coupon_shop = None;
         if let Some(code) = &code {
-            let Some(c) = coupons::find(self, code).await? else {
-                return Err(field_error("coupon", "there is no such code".into()));
+            let shops: Vec<String> = cart.shops.iter().map(|s| s.shop_id.clone()).collect();
+            let Some(c) = coupons::find(self, code, &shops).await? else {
+                return Err(field_error("coupon", coupons::NOT_FOR_THIS_CART.into()));
             };
             if let Some(why) = coupons::refusal(&c, &cart, OffsetDateTime::now_utc()) {
                 return Err(field_error("coupon", why));
@@ -675,7 +677,10 @@ impl OrdersStore {
             }
         }
         let coupon = match &row.plan.coupon {
-            Some(code) => coupons::find(self, code).await?,
+            Some(code) => {
+                let shops: Vec<String> = row.plan.coupon_shop.iter().cloned().collect();
+                coupons::find(self, code, &shops).await?
+            }
             None => None,
         };
         let mut orders = Vec::new();
@@ -759,6 +764,7 @@ impl OrdersStore {
                 .bind(("checkout", row.id.clone()))
                 .bind(("counts_coupon", counts_coupon))
                 .bind(("code", row.plan.coupon.clone()))
+                .bind(("coupon_shop", row.plan.coupon_shop.clone()))
                 .bind(("orders", serde_json::Value::Array(orders.clone())))
                 .bind(("owner", format!("a:{}", row.buyer)))
                 .bind(("products", product_ids.clone()))

@@ -29,18 +29,29 @@ impl std::ops::Deref for StoredCoupon {
     }
 }
 
+/// The code `code` of one of `shops` (codes are per shop: two shops may
+/// each have a `WELCOME10`). A code of no shop in the cart is not found,
+/// the same answer as a code that does not exist, so codes cannot be
+/// probed across shops.
 pub(crate) async fn find(
     store: &OrdersStore,
     code: &str,
+    shops: &[String],
 ) -> Result<Option<StoredCoupon>, OrdersError> {
     let mut res = store
         .db
-        .query(format!("SELECT {FIELDS} FROM coupon WHERE code = $code"))
+        .query(format!(
+            "SELECT {FIELDS} FROM coupon WHERE code = $code AND shop_id IN $shops LIMIT 1"
+        ))
         .bind(("code", code.trim().to_uppercase()))
+        .bind(("shops", shops.to_vec()))
         .await?
         .check()?;
     Ok(take_rows(&mut res, 0)?.into_iter().next())
 }
+
+/// The one answer for a code that cannot be found for this cart.
+pub(crate) const NOT_FOR_THIS_CART: &str = "this code does not apply to the items in your cart";
 
 /// Why a coupon cannot be used on a shop subtotal now, if it cannot.
 pub(crate) fn usable(c: &Coupon, subtotal: i64, now: OffsetDateTime) -> Result<(), String> {
@@ -71,7 +82,7 @@ pub(crate) fn usable(c: &Coupon, subtotal: i64, now: OffsetDateTime) -> Result<(
 /// Why the coupon does not apply to this cart, if it does not.
 pub(crate) fn refusal(c: &Coupon, cart: &Cart, now: OffsetDateTime) -> Option<String> {
     let Some(shop) = cart.shops.iter().find(|s| s.shop_id == c.shop_id) else {
-        return Some("the code is for another shop's items".into());
+        return Some(NOT_FOR_THIS_CART.into());
     };
     usable(c, shop.subtotal, now).err()
 }
@@ -157,7 +168,10 @@ impl OrdersStore {
                 other => other,
             })?;
         let (code, expires) = validate(&req.body, OffsetDateTime::now_utc())?;
-        if find(self, &code).await?.is_some() {
+        if find(self, &code, std::slice::from_ref(&shop.id))
+            .await?
+            .is_some()
+        {
             return Err(OrdersError::Invalid(
                 bazaar_subjects::ErrorEnvelope::validation(vec![bazaar_subjects::FieldError {
                     field: "code".into(),
@@ -175,7 +189,7 @@ impl OrdersStore {
             )
             .bind(("id", id.clone()))
             .bind(("code", code.clone()))
-            .bind(("shop", shop.id))
+            .bind(("shop", shop.id.clone()))
             .bind(("seller", seller))
             .bind(("kind", match req.body.kind {
                 CouponKind::Percent => "percent",
@@ -195,7 +209,7 @@ impl OrdersStore {
             }
             Err(e) => return Err(e.into()),
         }
-        find(self, &code)
+        find(self, &code, std::slice::from_ref(&shop.id))
             .await?
             .map(|c| c.coupon)
             .ok_or_else(|| OrdersError::Internal("coupon vanished".into()))

@@ -466,3 +466,46 @@ async fn bazaar_serve_has_no_development_pages_and_needs_a_mail_transport() {
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn discount_codes_belong_to_their_shop_and_cannot_be_probed() {
+    let p = crate::commerce::with_test_payments().await;
+    let (anna, ben, _amp, book) = crate::commerce::two_shops(&p).await;
+    async fn code(p: &Platform, token: &str, code: &str) -> u16 {
+        p.send(
+            Method::POST,
+            "/api/seller/coupons",
+            token,
+            Some(json!({ "code": code, "kind": "percent", "amount": 10 })),
+        )
+        .await
+        .status()
+        .as_u16()
+    }
+    // Both shops may have the same code.
+    assert_eq!(code(&p, &anna, "WELCOME10").await, 201);
+    assert_eq!(code(&p, &ben, "WELCOME10").await, 201);
+    assert_eq!(code(&p, &anna, "ANNA5").await, 201);
+    assert_eq!(code(&p, &anna, "ANNA5").await, 422, "one shop, one ANNA5");
+
+    // A buyer with Ben's book only: Anna's code and a made-up one get the
+    // same answer; Ben's WELCOME10 applies to his book.
+    let buyer = p.sign_up_buyer("cody@example.com").await;
+    crate::commerce::add(&p, &buyer, &book.id, 1).await;
+    async fn apply(p: &Platform, buyer: &str, c: &str) -> reqwest::Response {
+        p.send(
+            Method::POST,
+            "/api/cart/coupon",
+            buyer,
+            Some(json!({ "code": c })),
+        )
+        .await
+    }
+    let (s1, e1) = envelope(apply(&p, &buyer, "ANNA5").await).await;
+    let (s2, e2) = envelope(apply(&p, &buyer, "NOSUCHCODE").await).await;
+    assert_eq!((s1, &e1.fields), (s2, &e2.fields));
+    assert_eq!(s1, 422);
+    let cart: bazaar_subjects::orders::Cart = ok_as(apply(&p, &buyer, "welcome10").await).await;
+    assert_eq!(cart.coupon.as_ref().unwrap().code, "WELCOME10");
+    assert!(cart.discount > 0, "{cart:?}");
+}
