@@ -509,3 +509,26 @@ async fn discount_codes_belong_to_their_shop_and_cannot_be_probed() {
     assert_eq!(cart.coupon.as_ref().unwrap().code, "WELCOME10");
     assert!(cart.discount > 0, "{cart:?}");
 }
+
+#[tokio::test]
+async fn without_its_counters_the_sign_in_limit_fails_closed_and_browsing_goes_on() {
+    let p = Platform::spawn().await;
+    p.sign_up_buyer("tess@example.com").await;
+    // The counters' bucket goes away (an outage of the limiter's store).
+    p.ctx
+        .jetstream
+        .delete_key_value("edge_rate_limits")
+        .await
+        .unwrap();
+    let r = p
+        .http
+        .post(p.url("/api/login"))
+        .json(&json!({ "email": "tess@example.com", "password": "a long and secret password" }))
+        .send()
+        .await
+        .unwrap();
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 503, "{e:?}");
+    let r = p.http.get(p.url("/api/categories")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "browsing is not rate-limited shut");
+}

@@ -23,6 +23,10 @@ const BUCKET: &str = "edge_rate_limits";
 pub struct Limit {
     pub max: u32,
     pub window_secs: u64,
+    /// Refuse when the counters cannot be read (the limits that guard
+    /// passwords and codes); the general limit lets traffic through
+    /// instead, so a limiter outage does not take the shop down.
+    pub fail_closed: bool,
 }
 
 impl Limit {
@@ -30,8 +34,18 @@ impl Limit {
         Self {
             max: c.account_rate_limit_per_15min,
             window_secs: 15 * 60,
+            fail_closed: true,
         }
     }
+}
+
+/// Why a hit is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Over the limit: retry after this many seconds.
+    Over(u64),
+    /// A strict limit's counters cannot be read right now.
+    Unavailable,
 }
 
 /// A short, KV-safe digest of a key part (emails, IPs never stored in clear).
@@ -58,16 +72,24 @@ async fn store<'a>(
 }
 
 /// Counts one hit on `key`; over the limit → 429 with `Retry-After`.
-/// When the store cannot be reached the hit is let through (and logged):
-/// a rate limiter must not take the shop down.
+/// When the store cannot be reached the hit is let through (and logged),
+/// unless the limit fails closed: a rate limiter must not take the shop
+/// down, and must not open the door to password guessing either.
 async fn hit(
     cell: &OnceCell<Option<kv::Store>>,
     js: &async_nats::jetstream::Context,
     key: &str,
     limit: Limit,
-) -> Result<(), u64> {
+) -> Result<(), Refusal> {
+    let outage = || {
+        if limit.fail_closed {
+            Err(Refusal::Unavailable)
+        } else {
+            Ok(())
+        }
+    };
     let Some(store) = store(cell, js).await else {
-        return Ok(());
+        return outage();
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
     let window = now / limit.window_secs;
@@ -78,7 +100,7 @@ async fn hit(
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(error = %e, "rate-limit read failed");
-                return Ok(());
+                return outage();
             }
         };
         let (count, revision) = match &entry {
@@ -92,7 +114,7 @@ async fn hit(
             _ => (0, None),
         };
         if count >= limit.max {
-            return Err(retry_after);
+            return Err(Refusal::Over(retry_after));
         }
         let next = (count + 1).to_string();
         let written = match revision {
@@ -103,7 +125,9 @@ async fn hit(
             return Ok(());
         }
     }
-    Ok(())
+    // Sixteen writers in a row beat us to the same counter: the limit is
+    // being hammered; the strict limits treat that as an outage.
+    outage()
 }
 
 impl EdgeState {
@@ -121,15 +145,21 @@ impl LimiterHandle<'_> {
         let inner = &self.state.inner;
         hit(&inner.rate_limits, &inner.jetstream, key, limit)
             .await
-            .map_err(too_many)
+            .map_err(refused)
     }
 }
 
-fn too_many(retry_after: u64) -> ApiError {
-    ApiError(ErrorEnvelope::rate_limited(
-        format!("too many requests: try again in {retry_after} seconds"),
-        retry_after,
-    ))
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Over(retry_after) => ApiError(ErrorEnvelope::rate_limited(
+            format!("too many requests: try again in {retry_after} seconds"),
+            retry_after,
+        )),
+        Refusal::Unavailable => ApiError(ErrorEnvelope::new(
+            bazaar_subjects::ErrorCode::Unavailable,
+            "signing in is paused for a moment: try again shortly",
+        )),
+    }
 }
 
 /// Paths that send codes or check passwords get the stricter per-IP limit,
@@ -216,6 +246,7 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
             Limit {
                 max,
                 window_secs: 60,
+                fail_closed: class == "auth",
             },
         )
         .await
@@ -260,8 +291,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_strict_limit_whose_counters_are_gone_is_503() {
+        let response = refused(Refusal::Unavailable).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test]
     async fn over_the_limit_is_429_with_when_to_come_back() {
-        let response = too_many(37).into_response();
+        let response = refused(Refusal::Over(37)).into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "37");
         let body: ErrorEnvelope = serde_json::from_str(&body_text(response).await).unwrap();
