@@ -517,6 +517,20 @@ impl Drop for Platform {
     }
 }
 
+/// Waits until the edge at `base` answers `/readyz` with 200 (a minute at
+/// most, for a binary just started) and returns what it said.
+pub async fn ready_at(http: &reqwest::Client, base: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return r.json().await.expect("readyz answers JSON");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{base} never became ready");
+}
+
 /// The `bazaar` binary built alongside this test (target/<profile>/bazaar).
 pub fn bazaar_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");

@@ -282,37 +282,32 @@ async fn nobody_outside_a_conversation_reads_or_writes_it() {
     assert!(inbox.conversations.is_empty());
 
     // Straight over NATS, past the edge, the chat node refuses too.
-    let meta = bazaar_runtime::RequestMeta {
-        request_id: "outsider".into(),
-        authorization: Some(stranger.clone()),
+    let over_nats = |authorization: Option<String>| {
+        let meta = bazaar_runtime::RequestMeta {
+            request_id: "outsider".into(),
+            authorization,
+        };
+        let request = ListMessages {
+            conversation: c.id.clone(),
+            before: None,
+            after: None,
+            limit: None,
+        };
+        let nats = p.ctx.nats.clone();
+        async move {
+            bazaar_runtime::call::<bazaar_subjects::chat::ListChatMessages>(
+                &nats,
+                &meta,
+                &request,
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap_err()
+        }
     };
-    let refused = bazaar_runtime::call::<bazaar_subjects::chat::ListChatMessages>(
-        &p.ctx.nats,
-        &meta,
-        &ListMessages {
-            conversation: c.id.clone(),
-            before: None,
-            after: None,
-            limit: None,
-        },
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap_err();
+    let refused = over_nats(Some(stranger.clone())).await;
     assert_eq!(refused.status, 403);
-    let anonymous = bazaar_runtime::call::<bazaar_subjects::chat::ListChatMessages>(
-        &p.ctx.nats,
-        &Default::default(),
-        &ListMessages {
-            conversation: c.id.clone(),
-            before: None,
-            after: None,
-            limit: None,
-        },
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap_err();
+    let anonymous = over_nats(None).await;
     assert_eq!(anonymous.status, 401);
     // A stranger's socket hears nothing of it.
     let stranger_account = p.sign_up_buyer("eve@example.com").await;

@@ -612,17 +612,7 @@ async fn bazaar_dev_runs_everything_from_nothing_and_leaves_nothing_behind() {
         .unwrap();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let mut ready = None;
-    for _ in 0..600 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            ready = Some(r.json::<Value>().await.unwrap());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ready = ready.expect("bazaar dev became ready");
+    let ready = bazaar_tests::ready_at(&http, &base).await;
     let names: Vec<&str> = ready["domains"]
         .as_array()
         .unwrap()

@@ -430,17 +430,7 @@ async fn bazaar_serve_has_no_development_pages_and_needs_a_mail_transport() {
         .unwrap();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let mut ready = false;
-    for _ in 0..600 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ready, "bazaar serve became ready");
+    bazaar_tests::ready_at(&http, &base).await;
     for path in ["/dev/mailbox", "/pay/test/0123456789abcdef0123456789abcdef"] {
         let r = http.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 404, "{path}");
