@@ -77,6 +77,22 @@ impl Platform {
         r.send().await.expect("request sent")
     }
 
+    /// Uploads `bytes` as an image file named `name`, as the holder of
+    /// `token` would (`POST /api/images`); the answer as it came.
+    pub async fn upload_image(&self, token: &str, bytes: Vec<u8>, name: &str) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+        self.http
+            .post(self.url("/api/images"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Calls the API as the holder of `token`, with a JSON body if given.
     pub async fn send(
         &self,

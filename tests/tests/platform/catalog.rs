@@ -103,19 +103,11 @@ async fn my_products(p: &Platform, token: &str, query: &str) -> ProductPage {
     .await
 }
 
+/// Uploads a photo as the holder of `token`: its image id.
 pub(crate) async fn upload(p: &Platform, token: &str) -> String {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bazaar_tests::png(64, 48)).file_name("photo.png"),
-    );
     let r = p
-        .http
-        .post(p.url("/api/images"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .upload_image(token, bazaar_tests::png(64, 48), "photo.png")
+        .await;
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
     v["id"].as_str().unwrap().to_owned()

@@ -624,28 +624,7 @@ async fn blocks_edits_images_and_the_rate_limit() {
     assert!(
         matches!(card.body, Some(MessageBody::Product { ref product }) if product.title == "Tube Amplifier")
     );
-    let upload = |token: String| {
-        let p = &p;
-        async move {
-            let form = reqwest::multipart::Form::new().part(
-                "file",
-                reqwest::multipart::Part::bytes(bazaar_tests::png(64, 64)).file_name("a.png"),
-            );
-            let v: Value = p
-                .http
-                .post(p.url("/api/images"))
-                .bearer_auth(token)
-                .multipart(form)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let sellers_picture = upload(seller.clone()).await;
+    let sellers_picture = crate::catalog::upload(&p, &seller).await;
     let image_msg = |image: &str, id: &str| json!({ "client_id": id, "body": { "kind": "image", "image": image } });
     let path = format!("/api/conversations/{}/messages", c.id);
     let r = p
@@ -953,6 +932,18 @@ async fn without_javascript_the_forms_post_and_the_inboxes_count_unread() {
     assert!(!html.contains("<i>this</i>"));
     let inbox = html_of(&p, "/seller/messages", &seller).await;
     assert!(!inbox.contains("1 unread"), "{inbox}");
+    // The buyer's and the admins' inboxes list it too, each from its side.
+    let mine = html_of(&p, "/messages", &buyer).await;
+    assert!(
+        mine.contains("<h1>Messages") && mine.contains("Anna Audio"),
+        "{mine}"
+    );
+    let (_, admin) = p.account("Ada Admin", Role::Admin).await;
+    let all = html_of(&p, "/admin/messages", &admin).await;
+    assert!(
+        all.contains("All conversations") && all.contains("Bea Buyer ↔ Anna Audio"),
+        "{all}"
+    );
     // A stranger gets the friendly refusal page, not the conversation.
     let stranger = p.sign_up_buyer("eve@example.com").await;
     let r = p.get(&page, Some(&stranger)).await;

@@ -327,20 +327,6 @@ fn jpeg_with_location() -> Vec<u8> {
     out
 }
 
-async fn upload(p: &Platform, token: &str, bytes: Vec<u8>, name: &str) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
-    );
-    p.http
-        .post(p.url("/api/images"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn uploads_lose_their_location_and_bombs_are_refused_before_decoding() {
     let p = Platform::spawn().await;
@@ -348,7 +334,7 @@ async fn uploads_lose_their_location_and_bombs_are_refused_before_decoding() {
 
     let sent = jpeg_with_location();
     assert!(sent.windows(4).any(|w| w == b"Exif"));
-    let r = upload(&p, &token, sent, "holiday.jpg").await;
+    let r = p.upload_image(&token, sent, "holiday.jpg").await;
     assert_eq!(r.status(), 201);
     let up: serde_json::Value = r.json().await.unwrap();
     let served = p
@@ -366,7 +352,9 @@ async fn uploads_lose_their_location_and_bombs_are_refused_before_decoding() {
 
     // 7000×7000 is under 8000 a side but 49 megapixels: refused from its
     // header, before a single pixel is decoded.
-    let r = upload(&p, &token, png_header_claiming(7000, 7000), "bomb.png").await;
+    let r = p
+        .upload_image(&token, png_header_claiming(7000, 7000), "bomb.png")
+        .await;
     let (status, e) = envelope(r).await;
     assert_eq!(status, 422, "{e:?}");
     assert!(e.fields[0].message.contains("40 megapixels"), "{e:?}");

@@ -32,16 +32,16 @@ use crate::ui::time::human_time;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new()
-        .route("/messages", get(buyer_inbox))
+        .route("/messages", get(inbox))
         .route("/messages/start", post(start))
         .route("/messages/{id}", get(conversation).post(send))
         .route("/messages/{id}/mute", post(mute))
         .route("/messages/{id}/block", post(block))
         .route("/messages/{id}/report", post(report))
         .route("/messages/{id}/join", post(join))
-        .route("/seller/messages", get(seller_inbox))
+        .route("/seller/messages", get(inbox))
         .route("/seller/messages/{id}", get(conversation))
-        .route("/admin/messages", get(admin_inbox))
+        .route("/admin/messages", get(inbox))
         .route("/admin/messages/{id}", get(conversation))
 }
 
@@ -79,46 +79,22 @@ struct PageQuery {
     before: Option<String>,
 }
 
-async fn buyer_inbox(
-    s: State<EdgeState>,
-    meta: Meta,
-    viewer: SignedIn,
-    chrome: Chrome,
-    q: Query<PageQuery>,
-) -> Result<Response, PageError> {
-    inbox(s, meta, viewer, chrome, q, Side::Buyer).await
-}
-
-async fn seller_inbox(
-    s: State<EdgeState>,
-    meta: Meta,
-    viewer: SignedIn,
-    chrome: Chrome,
-    q: Query<PageQuery>,
-) -> Result<Response, PageError> {
-    inbox(s, meta, viewer, chrome, q, Side::Seller).await
-}
-
-async fn admin_inbox(
-    s: State<EdgeState>,
-    meta: Meta,
-    viewer: SignedIn,
-    chrome: Chrome,
-    q: Query<PageQuery>,
-) -> Result<Response, PageError> {
-    inbox(s, meta, viewer, chrome, q, Side::Admin).await
-}
-
-/// The inbox of one side: the buyer's questions, the shop's inbox, or (for
-/// admins) every conversation with the reports on top.
+/// The inbox of one side, named by its path: the buyer's questions
+/// (`/messages`), the shop's inbox (`/seller/messages`), or every
+/// conversation with the reports on top (`/admin/messages`).
 async fn inbox(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     SignedIn(viewer): SignedIn,
     chrome: Chrome,
+    uri: axum::http::Uri,
     Query(q): Query<PageQuery>,
-    side: Side,
 ) -> Result<Response, PageError> {
+    let side = match uri.path() {
+        "/seller/messages" => Side::Seller,
+        "/admin/messages" => Side::Admin,
+        _ => Side::Buyer,
+    };
     let request = ListConversations {
         side: (side != Side::Admin).then_some(side),
         all: side == Side::Admin,
