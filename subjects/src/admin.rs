@@ -6,6 +6,9 @@ use utoipa::ToSchema;
 use crate::{Access, Domain, Empty, Endpoint, Event, Stream};
 
 /// Every admin event: `events.admin.>`.
+/// The admin node's key-value cache (categories, site settings).
+pub const CACHE_BUCKET: &str = "admin_cache";
+
 pub const EVENTS: Stream = Stream {
     name: "ADMIN_EVENTS",
     subjects: "events.admin.>",

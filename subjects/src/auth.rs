@@ -5,6 +5,13 @@ use utoipa::ToSchema;
 
 use crate::{Access, Domain, Empty, Endpoint, Role};
 
+/// One-time codes (keyed hashes only) while they are valid.
+pub const CODES_BUCKET: &str = "auth_codes";
+/// When a code was last sent to an address (the resend limit).
+pub const CODE_SENDS_BUCKET: &str = "auth_code_sends";
+/// Google sign-ins between the redirect and the callback.
+pub const OIDC_PENDING_BUCKET: &str = "auth_oidc_pending";
+
 /// Start signing up: a code goes to the email. Sellers add phone and country.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RegisterRequest {

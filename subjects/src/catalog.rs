@@ -17,6 +17,12 @@ pub const EVENTS: Stream = Stream {
 
 /// The JetStream Object Store bucket holding product (and shop) images,
 /// each stored under its image id (see [`crate::is_image_id`]).
+/// The catalog node's product cache.
+pub const PRODUCT_CACHE_BUCKET: &str = "catalog_products";
+/// The catalog node's cache of seller product searches and its revision.
+pub const SEARCH_CACHE_BUCKET: &str = "catalog_search";
+/// Leases that let one catalog node at a time run maintenance.
+pub const LEASES_BUCKET: &str = "catalog_leases";
 pub const IMAGES_BUCKET: &str = "images";
 /// The metadata key of an image object naming the account that uploaded it
 /// (only its uploader may send it in a chat message).

@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bus;
 pub mod catalog;
 pub mod chat;
 mod error;

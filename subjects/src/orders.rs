@@ -23,6 +23,9 @@ pub const ORDER_EVENTS: &str = "events.orders.order.>";
 
 /// Payment provider notifications, verified at the edge and queued here so
 /// a node crash mid-way is redelivered: `jobs.orders.>`.
+/// Leases that let one orders node at a time sweep stale payments.
+pub const LEASES_BUCKET: &str = "orders_leases";
+
 pub const JOBS: Stream = Stream {
     name: "ORDERS_JOBS",
     subjects: "jobs.orders.>",

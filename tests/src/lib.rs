@@ -17,9 +17,9 @@ use std::time::Duration;
 use bazaar::natsd::NatsServer;
 use bazaar::platform;
 use bazaar_edge::{EdgeConfig, EdgeState};
-use bazaar_runtime::node::connect_nats;
 use bazaar_runtime::tokens::generate_key_pair;
 use bazaar_runtime::{CommonConfig, NodeContext, Shutdown, TokenSigner, TokenVerifier};
+use bazaar_subjects::bus::Principal;
 use bazaar_subjects::{Domain, Role};
 use tokio::task::JoinHandle;
 
@@ -131,10 +131,15 @@ impl Platform {
             bazaar_runtime::telemetry::init(bazaar_runtime::telemetry::LogFormat::Pretty);
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let nats_server = NatsServer::start(&dir.path().join("nats"))
+        // The bus is closed as in production: every node, the edge and the
+        // test itself connect with their own credentials and permissions.
+        let bus =
+            bazaar::bus_setup::write(&dir.path().join("nats-bus"), None).expect("bus credentials");
+        let nats_server = NatsServer::start(&dir.path().join("nats"), &bus)
             .await
             .expect("nats-server starts");
-        let config = CommonConfig::for_nats(nats_server.url(), dir.path().to_path_buf());
+        let mut config = CommonConfig::for_nats(nats_server.url(), dir.path().to_path_buf());
+        config.nats_credentials_dir = Some(bus.dir.clone());
         let db = bazaar_schema::connect("mem://", None)
             .await
             .expect("database opens");
@@ -142,10 +147,12 @@ impl Platform {
         let (private, public) = generate_key_pair().expect("key pair");
         let signer = TokenSigner::from_pem(private.as_bytes()).expect("signer");
         let verifier = TokenVerifier::from_pem(public.as_bytes()).expect("verifier");
-        let nats = connect_nats(nats_server.url(), "bazaar-test")
+        let nats = config
+            .bus()
+            .connect(Principal::Operator, "bazaar-test")
             .await
             .expect("nats connects");
-        let ctx = NodeContext::new(&config, nats.clone(), verifier);
+        let ctx = NodeContext::new(&config, Principal::Operator, nats, verifier);
         let shutdown = Shutdown::new();
         let configs = options.configs.clone().unwrap_or_else(|| {
             let mut c = platform::NodeConfigs::in_data_dir(dir.path());
@@ -180,8 +187,13 @@ impl Platform {
         if edge.public_url == EdgeConfig::default().public_url {
             edge.public_url = base_url.clone();
         }
+        let edge_nats = config
+            .bus()
+            .connect(Principal::Edge, "bazaar-test-edge")
+            .await
+            .expect("the edge connects");
         let state = EdgeState::new(
-            nats,
+            edge_nats,
             Duration::from_secs(5),
             platform::DOMAINS.to_vec(),
             edge.clone(),
@@ -222,9 +234,12 @@ impl Platform {
             .await
             .expect("edge binds");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
-        let nats = connect_nats(self.nats_server.url(), "bazaar-test-edge")
+        let nats = self
+            .ctx
+            .bus
+            .connect(Principal::Edge, "bazaar-test-edge")
             .await
-            .expect("nats connects");
+            .expect("the edge connects");
         let edge = EdgeConfig {
             public_url: base_url.clone(),
             ..self.edge_config.clone()
@@ -567,6 +582,16 @@ pub fn six_digit_code(text: &str) -> Option<String> {
 
 /// The port of the nats-server that `bazaar dev` started in `data_dir`
 /// (read from that server's log).
+/// The bus a `bazaar dev` with this data dir started, as its operator
+/// credentials reach it.
+pub fn dev_bus(data_dir: &std::path::Path) -> bazaar_runtime::BusAccess {
+    bazaar_runtime::BusAccess {
+        url: format!("nats://127.0.0.1:{}", dev_nats_port(data_dir)),
+        credentials_dir: Some(data_dir.join("nats-bus")),
+        ca_file: None,
+    }
+}
+
 pub fn dev_nats_port(data_dir: &std::path::Path) -> u16 {
     let log =
         std::fs::read_to_string(data_dir.join("nats/nats-server.log")).expect("nats-server log");

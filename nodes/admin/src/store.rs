@@ -11,7 +11,7 @@ use bazaar_subjects::admin::{
 use bazaar_subjects::{ErrorEnvelope, Validator};
 use serde::Deserialize;
 
-const CACHE_BUCKET: &str = "admin_cache";
+use bazaar_subjects::admin::CACHE_BUCKET;
 const CATEGORIES_KEY: &str = "categories";
 const SITE_KEY: &str = "site";
 

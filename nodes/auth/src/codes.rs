@@ -79,8 +79,13 @@ impl Codes {
     ) -> Result<Self, bazaar_runtime::NodeError> {
         use bazaar_runtime::jetstream::ensure_kv;
         Ok(Self {
-            codes: ensure_kv(js, "auth_codes", CODE_TTL).await?,
-            sends: ensure_kv(js, "auth_code_sends", Duration::from_secs(3600)).await?,
+            codes: ensure_kv(js, bazaar_subjects::auth::CODES_BUCKET, CODE_TTL).await?,
+            sends: ensure_kv(
+                js,
+                bazaar_subjects::auth::CODE_SENDS_BUCKET,
+                Duration::from_secs(3600),
+            )
+            .await?,
             key,
         })
     }

@@ -106,9 +106,12 @@ impl Google {
         else {
             return Ok(None);
         };
-        let pending =
-            bazaar_runtime::jetstream::ensure_kv(js, "auth_oidc_pending", Duration::from_secs(600))
-                .await?;
+        let pending = bazaar_runtime::jetstream::ensure_kv(
+            js,
+            bazaar_subjects::auth::OIDC_PENDING_BUCKET,
+            Duration::from_secs(600),
+        )
+        .await?;
         Ok(Some(Self {
             client_id: id.clone(),
             client_secret: secret.clone(),

@@ -8,11 +8,11 @@ use anyhow::{Context, bail};
 use bazaar::natsd::NatsServer;
 use bazaar::platform::{self, NodeConfigs};
 use bazaar_edge::{EdgeConfig, EdgeState};
-use bazaar_runtime::node::connect_nats;
 use bazaar_runtime::tokens::ensure_key_pair;
 use bazaar_runtime::{CommonConfig, NodeContext, Shutdown, TokenVerifier, telemetry};
 use bazaar_schema::{DatabaseConfig, Db};
 use bazaar_subjects::Domain;
+use bazaar_subjects::bus::Principal;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -73,6 +73,21 @@ enum Command {
     Edge {
         #[command(flatten)]
         edge: EdgeConfig,
+    },
+    /// Write the NATS credentials (one nkey seed per identity, kept when
+    /// present) and the server configuration with the permissions the
+    /// contract gives each identity, then exit.
+    NatsSetup {
+        /// Directory for `<identity>.nk` and `nats-server.conf`.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// A JSON server configuration to add the users to (ports,
+        /// JetStream, TLS, cluster), as NixOS writes one.
+        #[arg(long)]
+        base_config: Option<std::path::PathBuf>,
+        /// Print the permissions as a Markdown table instead.
+        #[arg(long, conflicts_with_all = ["base_config"])]
+        print_permissions: bool,
     },
     /// Apply database migrations, then exit.
     Migrate,
@@ -166,6 +181,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Node { domain, nodes } => node(common, &database, domain, nodes).await,
         Command::Edge { edge } => edge_only(common, edge).await,
+        Command::NatsSetup {
+            out,
+            base_config,
+            print_permissions,
+        } => {
+            if print_permissions {
+                print!("{}", bazaar::bus_setup::permissions_table());
+                return Ok(());
+            }
+            let setup = bazaar::bus_setup::write(&out, base_config.as_deref())?;
+            println!(
+                "NATS credentials in {} ({} new), server configuration {}",
+                setup.dir.display(),
+                setup.created.len(),
+                setup.server_config().display()
+            );
+            Ok(())
+        }
         Command::Migrate => {
             let db = open_db(&common, &database).await?;
             let applied = bazaar_schema::migrate(&db).await?;
@@ -196,7 +229,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::CheckConfig => check_config(&common, &database).await,
         Command::Retrain { args } => {
-            let nats = connect_nats(&common.nats_url, "bazaar-retrain").await?;
+            let nats = common
+                .bus()
+                .connect(Principal::Operator, "bazaar-retrain")
+                .await?;
             bazaar::retrain::retrain(&nats, &args).await.map(|_| ())
         }
         Command::Admin {
@@ -238,14 +274,16 @@ fn ensure_writable(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reaches NATS at the configured URL; in dev, starts a server when none answers.
+/// Reaches NATS at the configured URL as `principal`; on one box, starts a
+/// server when none answers, closed with credentials kept in the data dir.
 async fn reach_nats(
     common: &mut CommonConfig,
     may_start: bool,
+    principal: Principal,
 ) -> anyhow::Result<Option<NatsServer>> {
     let reachable = tokio::time::timeout(
         Duration::from_secs(2),
-        async_nats::connect(&common.nats_url),
+        common.bus().connect(principal, "bazaar-probe"),
     )
     .await
     .is_ok_and(|r| r.is_ok());
@@ -255,16 +293,20 @@ async fn reach_nats(
     }
     if !may_start {
         bail!(
-            "cannot reach NATS at {} (set BAZAAR_NATS_URL, or use `bazaar dev`, which starts one)",
+            "cannot reach NATS at {} as `{principal}` (set BAZAAR_NATS_URL and \
+             BAZAAR_NATS_CREDENTIALS_DIR, or use `bazaar dev`, which starts one)",
             common.nats_url
         );
     }
-    let server = NatsServer::start(&common.data_dir.join("nats")).await?;
+    let setup = bazaar::bus_setup::write(&common.data_dir.join("nats-bus"), None)?;
+    let server = NatsServer::start(&common.data_dir.join("nats"), &setup).await?;
     tracing::info!(
         url = server.url(),
+        credentials = %setup.dir.display(),
         "started nats-server (it stops with bazaar)"
     );
     common.nats_url = server.url().to_owned();
+    common.nats_credentials_dir = Some(setup.dir);
     Ok(Some(server))
 }
 
@@ -273,6 +315,7 @@ async fn connect_platform(
     common: &CommonConfig,
     database: &DatabaseConfig,
     dev: bool,
+    principal: Principal,
 ) -> anyhow::Result<(NodeContext, Db, async_nats::Client)> {
     let db = open_db(common, database).await?;
     if dev {
@@ -285,8 +328,15 @@ async fn connect_platform(
         bazaar_schema::require_current(&db).await?;
     }
     let verifier = TokenVerifier::from_file(&common.jwt_public_key_file())?;
-    let nats = connect_nats(&common.nats_url, "bazaar").await?;
-    Ok((NodeContext::new(common, nats.clone(), verifier), db, nats))
+    let nats = common
+        .bus()
+        .connect(principal, &format!("bazaar-{principal}"))
+        .await?;
+    Ok((
+        NodeContext::new(common, principal, nats.clone(), verifier),
+        db,
+        nats,
+    ))
 }
 
 /// How the one-process platform runs.
@@ -333,8 +383,8 @@ async fn one_process(
     }
     // Bind first: a taken port is the most common mistake, and it is cheap to find out.
     let listener = bazaar_edge::bind(&edge.http_addr).await?;
-    let nats_server = reach_nats(&mut common, true).await?;
-    let (ctx, db, nats) = connect_platform(&common, database, true).await?;
+    let nats_server = reach_nats(&mut common, true, Principal::Operator).await?;
+    let (ctx, db, _) = connect_platform(&common, database, true, Principal::Operator).await?;
     if seed {
         platform::seed(&ctx, &db).await?;
     }
@@ -351,6 +401,7 @@ async fn one_process(
     nodes.chat.public_url = edge.public_url.clone();
     let nodes = platform::spawn_all(&ctx, &db, &nodes, &shutdown);
     let public_url = edge.public_url.clone();
+    let nats = common.bus().connect(Principal::Edge, "bazaar-edge").await?;
     let state = EdgeState::new(
         nats,
         common.request_timeout(),
@@ -386,9 +437,10 @@ async fn seed_command(
     if one_box {
         ensure_writable(&common.data_dir)?;
     }
-    let nats_server = reach_nats(&mut common, one_box).await?;
+    let nats_server = reach_nats(&mut common, one_box, Principal::Operator).await?;
     let result = async {
-        let (ctx, db, nats) = connect_platform(&common, database, one_box).await?;
+        let (ctx, db, nats) =
+            connect_platform(&common, database, one_box, Principal::Operator).await?;
         match products {
             None => platform::seed(&ctx, &db).await?,
             Some(options) => seed_products(&ctx, &db, &options).await?,
@@ -431,8 +483,9 @@ async fn node(
     domain: Domain,
     nodes: NodeConfigs,
 ) -> anyhow::Result<()> {
-    reach_nats(&mut common, false).await?;
-    let (ctx, db, _nats) = connect_platform(&common, database, false).await?;
+    let principal = Principal::Node(domain);
+    reach_nats(&mut common, false, principal).await?;
+    let (ctx, db, _nats) = connect_platform(&common, database, false, principal).await?;
     let shutdown = Shutdown::new();
     let task = tokio::spawn(platform::run_node(domain, ctx, db, nodes, shutdown.clone()));
     tokio::select! {
@@ -443,9 +496,9 @@ async fn node(
 }
 
 async fn edge_only(mut common: CommonConfig, edge: EdgeConfig) -> anyhow::Result<()> {
-    reach_nats(&mut common, false).await?;
+    reach_nats(&mut common, false, Principal::Edge).await?;
     let listener = bazaar_edge::bind(&edge.http_addr).await?;
-    let nats = connect_nats(&common.nats_url, "bazaar-edge").await?;
+    let nats = common.bus().connect(Principal::Edge, "bazaar-edge").await?;
     let shutdown = Shutdown::new();
     let state = EdgeState::new(
         nats,
@@ -461,6 +514,13 @@ async fn edge_only(mut common: CommonConfig, edge: EdgeConfig) -> anyhow::Result
 
 async fn check_config(common: &CommonConfig, database: &DatabaseConfig) -> anyhow::Result<()> {
     println!("nats url:        {}", common.nats_url);
+    println!(
+        "nats identity:   {}",
+        common.nats_credentials_dir.as_ref().map_or(
+            "none (an open server)".to_owned(),
+            |d| format!("nkey seeds in {}", d.display())
+        )
+    );
     println!("data dir:        {}", common.data_dir.display());
     println!("database url:    {}", database.url(&common.data_dir));
     println!(

@@ -1,9 +1,15 @@
 //! A `nats-server -js` child process on a free loopback port, for one-box
-//! runs and tests. It is killed when dropped, so nothing outlives its owner.
+//! runs and tests, closed with the credentials of a [`BusSetup`]. It is
+//! killed when dropped, so nothing outlives its owner.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use bazaar_runtime::BusAccess;
+use bazaar_subjects::bus::Principal;
+
+use crate::bus_setup::BusSetup;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NatsdError {
@@ -35,13 +41,14 @@ pub struct NatsServer {
 
 impl NatsServer {
     /// Starts `nats-server -js` on 127.0.0.1 and a free port, with its store in
-    /// `store_dir`, and waits until it accepts clients.
-    pub async fn start(store_dir: &Path) -> Result<Self, NatsdError> {
-        Self::start_on(store_dir, free_port().map_err(NatsdError::Port)?).await
+    /// `store_dir` and the users and permissions of `bus`, and waits until it
+    /// accepts clients.
+    pub async fn start(store_dir: &Path, bus: &BusSetup) -> Result<Self, NatsdError> {
+        Self::start_on(store_dir, free_port().map_err(NatsdError::Port)?, bus).await
     }
 
     /// Like [`start`](Self::start) but on a given port (to restart a server where it was).
-    pub async fn start_on(store_dir: &Path, port: u16) -> Result<Self, NatsdError> {
+    pub async fn start_on(store_dir: &Path, port: u16, bus: &BusSetup) -> Result<Self, NatsdError> {
         let binary = find_binary().ok_or(NatsdError::Missing)?;
         std::fs::create_dir_all(store_dir).map_err(|source| NatsdError::StoreDir {
             path: store_dir.display().to_string(),
@@ -49,6 +56,8 @@ impl NatsServer {
         })?;
         let log = store_dir.join("nats-server.log");
         let child = tokio::process::Command::new(binary)
+            .arg("-c")
+            .arg(bus.server_config())
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store_dir)
             .arg("-l")
@@ -67,10 +76,15 @@ impl NatsServer {
             url: format!("nats://127.0.0.1:{port}"),
             port,
         };
+        let probe = BusAccess {
+            url: server.url.clone(),
+            credentials_dir: Some(bus.dir.clone()),
+            ca_file: None,
+        };
         let deadline = Duration::from_secs(15);
         let started = Instant::now();
         while started.elapsed() < deadline {
-            if let Ok(client) = async_nats::connect(&server.url).await {
+            if let Ok(client) = probe.connect(Principal::Operator, "bazaar-probe").await {
                 // JetStream answers once the server is fully up.
                 if async_nats::jetstream::new(client)
                     .query_account()

@@ -4,6 +4,7 @@ use bazaar_runtime::{NodeContext, NodeError, Shutdown};
 use bazaar_schema::Db;
 use bazaar_seed::{SeedOptions, SeedReport};
 use bazaar_subjects::Domain;
+use bazaar_subjects::bus::Principal;
 use futures::future::BoxFuture;
 
 /// The domains whose nodes this build contains, in start order. The edge's
@@ -76,9 +77,22 @@ impl NodeConfigs {
     }
 }
 
-/// Runs one domain's node until `shutdown`; the nodes that keep tables
-/// keep them in `db`.
+/// Runs one domain's node until `shutdown`, connected to the bus as that
+/// domain (whoever `ctx` is); the nodes that keep tables keep them in `db`.
 pub fn run_node(
+    domain: Domain,
+    ctx: NodeContext,
+    db: Db,
+    configs: NodeConfigs,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, Result<(), PlatformError>> {
+    Box::pin(async move {
+        let ctx = ctx.as_principal(Principal::Node(domain)).await?;
+        run_as_node(domain, ctx, db, configs, shutdown).await
+    })
+}
+
+fn run_as_node(
     domain: Domain,
     ctx: NodeContext,
     db: Db,

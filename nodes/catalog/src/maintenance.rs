@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::CatalogError;
 use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
 
-const LEASE_BUCKET: &str = "catalog_leases";
+use bazaar_subjects::catalog::LEASES_BUCKET as LEASE_BUCKET;
 /// Products purged per round (the next round takes the rest).
 const PURGE_BATCH: i64 = 500;
 

@@ -34,8 +34,9 @@ use time::format_description::well_known::Rfc3339;
 use crate::CatalogError;
 use crate::validate::{self, ProductDoc};
 
-const PRODUCT_CACHE: &str = "catalog_products";
-const SEARCH_CACHE: &str = "catalog_search";
+use bazaar_subjects::catalog::{
+    PRODUCT_CACHE_BUCKET as PRODUCT_CACHE, SEARCH_CACHE_BUCKET as SEARCH_CACHE,
+};
 const REVISION_KEY: &str = "revision";
 
 /// Every field of a product, as the wire type spells it.

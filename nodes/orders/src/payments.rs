@@ -33,7 +33,7 @@ use crate::orders::StoredOrder;
 use crate::store::OrdersStore;
 
 const CONSUMER: &str = "orders-payments";
-const SWEEP_LEASE: &str = "orders_leases";
+use bazaar_subjects::orders::LEASES_BUCKET as SWEEP_LEASE;
 
 /// The part of a Stripe event the orders node reads: its object is a
 /// Checkout Session or a PaymentIntent.

@@ -17,6 +17,15 @@ pub struct CommonConfig {
     )]
     pub nats_url: String,
 
+    /// The directory with this deployment's NATS credentials (`<identity>.nk`
+    /// nkey seeds, written by `bazaar nats-setup`); none: connect without.
+    #[arg(long, global = true, env = "BAZAAR_NATS_CREDENTIALS_DIR")]
+    pub nats_credentials_dir: Option<PathBuf>,
+
+    /// CA certificate (PEM) of the NATS servers' TLS; set, TLS is required.
+    #[arg(long, global = true, env = "BAZAAR_NATS_CA_FILE")]
+    pub nats_ca_file: Option<PathBuf>,
+
     /// Where Bazaar keeps its files on this box (embedded database, keys, mail).
     #[arg(long, global = true, env = "BAZAAR_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -59,6 +68,15 @@ impl CommonConfig {
             .unwrap_or_else(|| self.data_dir.join("keys").join("jwt-ed25519.pem"))
     }
 
+    /// How this process reaches NATS.
+    pub fn bus(&self) -> crate::BusAccess {
+        crate::BusAccess {
+            url: self.nats_url.clone(),
+            credentials_dir: self.nats_credentials_dir.clone(),
+            ca_file: self.nats_ca_file.clone(),
+        }
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
     }
@@ -68,6 +86,8 @@ impl CommonConfig {
     pub fn for_nats(nats_url: &str, data_dir: PathBuf) -> Self {
         Self {
             nats_url: nats_url.to_owned(),
+            nats_credentials_dir: None,
+            nats_ca_file: None,
             data_dir,
             jwt_public_key_file: None,
             request_timeout_ms: 10_000,

@@ -9,6 +9,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bus;
 pub mod cache;
 pub mod call;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod node;
 pub mod telemetry;
 pub mod tokens;
 
+pub use bus::BusAccess;
 pub use call::{RequestMeta, call};
 pub use config::CommonConfig;
 pub use node::{Caller, Node, NodeContext, NodeError, Request, Shutdown, internal};

@@ -13,12 +13,14 @@ use std::time::Duration;
 
 use async_nats::service::ServiceExt;
 use async_nats::{HeaderMap, Message};
+use bazaar_subjects::bus::Principal;
 use bazaar_subjects::{Access, Domain, Endpoint, ErrorEnvelope, Role, headers};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tracing::Instrument;
 
+use crate::bus::BusAccess;
 use crate::config::CommonConfig;
 use crate::tokens::TokenVerifier;
 
@@ -32,8 +34,11 @@ pub type Shutdown = tokio_util::sync::CancellationToken;
 /// all-in-one `bazaar dev` can run many nodes in one process.
 #[derive(Clone)]
 pub struct NodeContext {
-    /// Where the NATS servers are (each node opens its own serving connection).
-    pub nats_url: String,
+    /// Where the NATS servers are and the credentials (each node opens its
+    /// own serving connection).
+    pub bus: BusAccess,
+    /// Who this context's connection is on the bus.
+    pub principal: Principal,
     /// The shared connection: replies, events, calls to other nodes.
     pub nats: async_nats::Client,
     pub jetstream: async_nats::jetstream::Context,
@@ -67,48 +72,54 @@ pub enum NodeError {
     Config(String),
 }
 
-/// Connects to NATS with reconnects on and a name that shows in `nats server report`.
-pub async fn connect_nats(url: &str, name: &str) -> Result<async_nats::Client, NodeError> {
-    async_nats::ConnectOptions::new()
-        .name(name)
-        .max_reconnects(None)
-        .connection_timeout(Duration::from_secs(5))
-        .event_callback(|event| async move {
-            match event {
-                async_nats::Event::Disconnected => {
-                    tracing::warn!("NATS disconnected, reconnecting")
-                }
-                async_nats::Event::Connected => tracing::info!("NATS connected"),
-                other => tracing::debug!(event = %other, "NATS event"),
-            }
-        })
-        .connect(url)
-        .await
-        .map_err(|source| NodeError::Connect {
-            url: url.to_owned(),
-            source,
-        })
-}
-
 impl NodeContext {
     /// Connects to NATS and loads the token verifier, the way a node started
     /// on its own does. Nodes that keep tables get their database from
     /// whoever starts them (see `bazaar_schema::connect`).
-    pub async fn connect(config: &CommonConfig, name: &str) -> Result<Self, NodeError> {
-        let nats = connect_nats(&config.nats_url, name).await?;
+    pub async fn connect(config: &CommonConfig, principal: Principal) -> Result<Self, NodeError> {
+        let nats = config
+            .bus()
+            .connect(principal, &format!("bazaar-{principal}"))
+            .await?;
         let verifier = TokenVerifier::from_file(&config.jwt_public_key_file())?;
-        Ok(Self::new(config, nats, verifier))
+        Ok(Self::new(config, principal, nats, verifier))
     }
 
-    pub fn new(config: &CommonConfig, nats: async_nats::Client, verifier: TokenVerifier) -> Self {
+    /// A context around a connection made as `principal`.
+    pub fn new(
+        config: &CommonConfig,
+        principal: Principal,
+        nats: async_nats::Client,
+        verifier: TokenVerifier,
+    ) -> Self {
         Self {
-            nats_url: config.nats_url.clone(),
+            principal,
+            bus: config.bus(),
             jetstream: async_nats::jetstream::new(nats.clone()),
             nats,
             verifier: Arc::new(verifier),
             request_timeout: config.request_timeout(),
             data_dir: config.data_dir.clone(),
         }
+    }
+
+    /// This context as `principal`, on a connection of its own unless it is
+    /// that identity already: how one process runs several nodes, each with
+    /// only its own permissions.
+    pub async fn as_principal(&self, principal: Principal) -> Result<Self, NodeError> {
+        if self.principal == principal {
+            return Ok(self.clone());
+        }
+        let nats = self
+            .bus
+            .connect(principal, &format!("bazaar-{principal}"))
+            .await?;
+        Ok(Self {
+            principal,
+            jetstream: async_nats::jetstream::new(nats.clone()),
+            nats,
+            ..self.clone()
+        })
     }
 }
 
@@ -301,7 +312,11 @@ impl<S: Send + Sync + 'static> Node<S> {
     /// the ones in flight and flushes their replies.
     pub async fn run(self, shutdown: Shutdown) -> Result<(), NodeError> {
         let domain = self.domain;
-        let serving = connect_nats(&self.ctx.nats_url, &format!("bazaar-{domain}")).await?;
+        let serving = self
+            .ctx
+            .bus
+            .connect(Principal::Node(domain), &format!("bazaar-{domain}-serving"))
+            .await?;
         let service = serving
             .service_builder()
             .description(self.description.clone())

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bazaar_subjects::admin::{self, CategoryChanged, CategoryList};
+use bazaar_subjects::bus::Principal;
 use bazaar_subjects::{Domain, Empty, Endpoint, Role};
 use bazaar_tests::story::envelope;
 use bazaar_tests::{Options, Platform};
@@ -641,11 +642,15 @@ async fn bazaar_dev_runs_everything_from_nothing_and_leaves_nothing_behind() {
         "nats store under the data dir"
     );
 
-    // The nats-server it started is registered with the service API.
+    // The nats-server it started is closed: no credentials, no connection.
     let nats_port = bazaar_tests::dev_nats_port(dir.path());
-    let nats = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
-        .await
-        .unwrap();
+    let bus = bazaar_tests::dev_bus(dir.path());
+    assert!(
+        async_nats::connect(&bus.url).await.is_err(),
+        "a connection without credentials is refused"
+    );
+    // With the operator's, the nodes are there in the service API.
+    let nats = bus.connect(Principal::Operator, "test").await.unwrap();
     let info = nats.request("$SRV.INFO.admin", "".into()).await.unwrap();
     let info: Value = serde_json::from_slice(&info.payload).unwrap();
     assert_eq!(info["name"], "admin");

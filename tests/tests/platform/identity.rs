@@ -714,8 +714,8 @@ async fn no_password_code_or_token_ever_reaches_the_logs() {
         .unwrap();
     assert_eq!(r.status(), 202);
     // Read the code from the one-box mailbox (the same list /dev/mailbox shows).
-    let nats_port = bazaar_tests::dev_nats_port(&dir.path().join("data"));
-    let nats = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
+    let nats = bazaar_tests::dev_bus(&dir.path().join("data"))
+        .connect(bazaar_subjects::bus::Principal::Operator, "test")
         .await
         .unwrap();
     let mut code = None;

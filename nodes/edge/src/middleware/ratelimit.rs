@@ -16,7 +16,7 @@ use crate::config::EdgeConfig;
 use crate::error::ApiError;
 use crate::state::EdgeState;
 
-const BUCKET: &str = "edge_rate_limits";
+use bazaar_subjects::bus::EDGE_RATE_LIMITS_BUCKET as BUCKET;
 
 /// How many hits per how long.
 #[derive(Debug, Clone, Copy)]
