@@ -510,3 +510,114 @@ async fn without_its_counters_the_sign_in_limit_fails_closed_and_browsing_goes_o
     let r = p.http.get(p.url("/api/categories")).send().await.unwrap();
     assert_eq!(r.status(), 200, "browsing is not rate-limited shut");
 }
+
+/// Lets a minute pass for the sign-up code cooldown: every send log entry
+/// is moved back two minutes.
+async fn skip_code_cooldown(p: &Platform) {
+    use futures::StreamExt;
+    let sends = p
+        .ctx
+        .jetstream
+        .get_key_value("auth_code_sends")
+        .await
+        .unwrap();
+    let keys: Vec<String> = sends
+        .keys()
+        .await
+        .unwrap()
+        .filter_map(|k| async move { k.ok() })
+        .collect()
+        .await;
+    let earlier = time::OffsetDateTime::now_utc().unix_timestamp() - 120;
+    for k in keys {
+        let log = json!({ "count": 1, "last_sent": earlier });
+        sends
+            .put(&k, serde_json::to_vec(&log).unwrap().into())
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_second_sign_up_for_a_waiting_address_cannot_set_its_password() {
+    let p = Platform::spawn().await;
+    let sign_up = |password: &'static str| {
+        let body =
+            json!({ "name": "Vera Victim", "email": "vera@example.com", "password": password });
+        let http = p.http.clone();
+        let url = p.url("/api/register/user");
+        async move { http.post(url).json(&body).send().await.unwrap() }
+    };
+    let login = |password: &'static str| {
+        let body = json!({ "email": "vera@example.com", "password": password });
+        let http = p.http.clone();
+        let url = p.url("/api/login");
+        async move { http.post(url).json(&body).send().await.unwrap().status() }
+    };
+    // Vera signs up; before she enters her code, a minute later, Mallory
+    // signs up with her address and his own password.
+    assert_eq!(sign_up("vera's own long password").await.status(), 202);
+    p.last_email("vera@example.com").await;
+    let before = p.email_count("vera@example.com").await;
+    skip_code_cooldown(&p).await;
+    assert_eq!(
+        sign_up("mallory's chosen password").await.status(),
+        202,
+        "the same answer as any sign-up"
+    );
+    // The new code goes to Vera's mailbox, not Mallory's.
+    let code = bazaar_tests::six_digit_code(&p.email_after("vera@example.com", before).await.text)
+        .expect("a code");
+    let r = p
+        .http
+        .post(p.url("/api/register/verify"))
+        .json(&json!({ "email": "vera@example.com", "otp": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "Vera, who holds the code, gets her account"
+    );
+    assert_eq!(
+        login("mallory's chosen password").await,
+        401,
+        "Mallory's password does not open Vera's account"
+    );
+
+    // Signing up twice with the same password is just asking for the code again.
+    let body =
+        json!({ "name": "Walt", "email": "walt@example.com", "password": "walt's long password" });
+    for before in 0..2 {
+        if before > 0 {
+            skip_code_cooldown(&p).await;
+        }
+        let r = p
+            .http
+            .post(p.url("/api/register/user"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        p.email_after("walt@example.com", before).await;
+    }
+    let code = bazaar_tests::six_digit_code(&p.last_email("walt@example.com").await.text).unwrap();
+    let r = p
+        .http
+        .post(p.url("/api/register/verify"))
+        .json(&json!({ "email": "walt@example.com", "otp": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = p
+        .http
+        .post(p.url("/api/login"))
+        .json(&json!({ "email": "walt@example.com", "password": "walt's long password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "his password stands");
+}
