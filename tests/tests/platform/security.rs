@@ -621,3 +621,75 @@ async fn a_second_sign_up_for_a_waiting_address_cannot_set_its_password() {
         .unwrap();
     assert_eq!(r.status(), 200, "his password stands");
 }
+
+#[tokio::test]
+async fn a_seller_can_neither_show_nor_purge_someone_elses_image() {
+    use crate::catalog::{categories, create, product, upload, with_fast_maintenance};
+    let p = with_fast_maintenance().await;
+    categories(&p).await;
+    // Bea's shop has a banner she uploaded.
+    let bea = p.sign_up_seller("bea-banner@example.com").await;
+    let banner = upload(&p, &bea).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/api/shops",
+            &bea,
+            Some(json!({ "name": "Bea's Bags", "category": "fashion", "banner_image": banner })),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let served = |image: String| {
+        let r = p.http.get(p.url(&format!("/images/{image}")));
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+
+    // Max cannot put her banner on a product of his.
+    let (max, _) = p.real_seller_with_shop("Max Mischief", "electronics").await;
+    let mut body = product("Decoy", "electronics", 1_000);
+    body["images"] = json!([banner]);
+    let r = p
+        .send(
+            Method::POST,
+            "/api/seller/products",
+            &max,
+            Some(body.clone()),
+        )
+        .await;
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422, "{e:?}");
+    assert_eq!(e.fields[0].field, "images");
+    // His own photo is fine, and an edit keeps it; hers still is not.
+    let own = upload(&p, &max).await;
+    body["images"] = json!([own]);
+    let made = create(&p, &max, &body).await;
+    let path = format!("/api/seller/products/{}", made.id);
+    body["images"] = json!([own, banner]);
+    let r = p.send(Method::PUT, &path, &max, Some(body.clone())).await;
+    assert_eq!(envelope(r).await.0, 422);
+
+    // A product that shows her banner anyway (one listed before images
+    // were checked) goes to the bin and is purged: the banner stays, only
+    // the photo nothing else shows goes.
+    p.db.query("UPDATE type::record('product', $id) SET images = [$own, $banner]")
+        .bind(("id", made.id.clone()))
+        .bind(("own", own.clone()))
+        .bind(("banner", banner.clone()))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let r = p.send(Method::DELETE, &path, &max, None).await;
+    assert_eq!(r.status(), 200);
+    bazaar_tests::eventually(
+        "the binned product's own photo to be purged",
+        || served(own.clone()),
+        |s| *s == 404,
+    )
+    .await;
+    assert_eq!(
+        served(banner.clone()).await,
+        200,
+        "Bea's banner is still hers"
+    );
+}
