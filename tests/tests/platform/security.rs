@@ -693,3 +693,68 @@ async fn a_seller_can_neither_show_nor_purge_someone_elses_image() {
         "Bea's banner is still hers"
     );
 }
+
+#[tokio::test]
+async fn a_locked_out_account_still_lets_its_owner_in_from_a_device_they_signed_in_on() {
+    let p = bazaar_tests::Platform::spawn_with(bazaar_tests::Options {
+        edge: bazaar_edge::EdgeConfig {
+            // Everyone here comes from one address: only the per-account
+            // limit is in play.
+            auth_rate_limit_per_minute: 10_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    p.sign_up_buyer("ulla@example.com").await;
+    let sign_in = |password: &'static str, cookie: Option<String>| {
+        let mut r = p.http.post(p.url("/api/login")).json(&json!({
+            "email": "ulla@example.com", "password": password,
+        }));
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        async move { r.send().await.unwrap() }
+    };
+    // Ulla signs in on her laptop, which remembers it.
+    let r = sign_in("a long and secret password", None).await;
+    assert_eq!(r.status(), 200);
+    let device = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("bazaar_device="))
+        .expect("a device cookie")
+        .to_owned();
+    assert!(device.contains("HttpOnly"), "{device}");
+    assert!(device.contains("Max-Age="), "long-lived: {device}");
+    let device = device.split(';').next().unwrap().to_owned();
+
+    // Someone guesses her password until her account is locked.
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(
+            sign_in("one more wrong guess", None)
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // On a new phone, even her right password waits out the lock.
+    assert_eq!(
+        sign_in("a long and secret password", None).await.status(),
+        429
+    );
+    // A device cookie of hers is not a way in for a wrong password either.
+    assert_eq!(
+        sign_in("one more wrong guess", Some(device.clone()))
+            .await
+            .status(),
+        401
+    );
+    // Her laptop gets in.
+    let r = sign_in("a long and secret password", Some(device.clone())).await;
+    assert_eq!(r.status(), 200);
+}
