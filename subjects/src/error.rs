@@ -28,6 +28,8 @@ pub enum ErrorCode {
     Unavailable,
     /// 504: the node did not answer in time.
     Timeout,
+    /// 507: the storage this needs is full (e.g. the images bucket).
+    InsufficientStorage,
 }
 
 impl ErrorCode {
@@ -45,6 +47,7 @@ impl ErrorCode {
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
             ErrorCode::Timeout => 504,
+            ErrorCode::InsufficientStorage => 507,
         }
     }
 
@@ -61,6 +64,7 @@ impl ErrorCode {
             429 => ErrorCode::RateLimited,
             503 => ErrorCode::Unavailable,
             504 => ErrorCode::Timeout,
+            507 => ErrorCode::InsufficientStorage,
             _ => ErrorCode::Internal,
         }
     }
@@ -199,6 +203,7 @@ mod tests {
             ErrorCode::Internal,
             ErrorCode::Unavailable,
             ErrorCode::Timeout,
+            ErrorCode::InsufficientStorage,
         ] {
             assert_eq!(ErrorCode::from_status(code.status()), code);
         }

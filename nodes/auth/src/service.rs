@@ -39,6 +39,12 @@ struct PendingSignUp {
     password_hash: String,
     phone: Option<String>,
     country: Option<String>,
+    /// Someone signed up again for this address with another password
+    /// while it waited: the account is then created without a password
+    /// (whoever holds the code is signed in and sets one by reset), so
+    /// neither sign-up's password can take the account over.
+    #[serde(default)]
+    contested: bool,
 }
 
 #[derive(Deserialize)]
@@ -310,6 +316,18 @@ impl AuthService {
         v.finish().map_err(AuthError::Invalid)?;
         self.codes.allow_send(SIGN_UP, &email).await?;
         let answer = accepted("check your email for a 6-digit code");
+        if let Some(mut pending) = self.codes.pending::<PendingSignUp>(SIGN_UP, &email).await {
+            // A sign-up is already waiting: it is kept as it is and a new
+            // code goes to the address, so a second sign-up cannot put its
+            // own password on the account. Checking the password costs what
+            // hashing it does, so the answer takes as long as for a new one.
+            let same = passwords::verify(r.password, Some(pending.password_hash.clone())).await;
+            pending.contested |= !same;
+            let code = self.codes.issue(SIGN_UP, &email, &pending).await?;
+            self.send_code(&email, &pending.name, code, CodePurpose::SignUp)
+                .await?;
+            return Ok(answer);
+        }
         // Hashed whether or not the address is taken, so the answer takes
         // as long either way (argon2 is most of the time spent here).
         let password_hash = passwords::hash(r.password).await?;
@@ -336,6 +354,7 @@ impl AuthService {
                 .country
                 .filter(|_| role == Role::Seller)
                 .map(|c| c.trim().to_uppercase()),
+            contested: false,
         };
         let code = self.codes.issue(SIGN_UP, &email, &pending).await?;
         self.send_code(&email, &pending.name, code, CodePurpose::SignUp)
@@ -377,7 +396,7 @@ impl AuthService {
             .bind(("email", email.clone()))
             .bind(("name", p.name.clone()))
             .bind(("role", serde_json::to_value(p.role).unwrap_or_default()))
-            .bind(("hash", p.password_hash))
+            .bind(("hash", (!p.contested).then_some(p.password_hash)))
             .bind(("phone", p.phone.clone()))
             .bind(("country", p.country.clone()))
             .await?
@@ -386,7 +405,7 @@ impl AuthService {
             // The unique email index: someone finished signing up first.
             return Err(AuthError::EmailTaken);
         }
-        tracing::info!(account = %id, role = ?p.role, "account created");
+        tracing::info!(account = %id, role = ?p.role, contested = p.contested, "account created");
         let account = Account {
             id,
             name: p.name,

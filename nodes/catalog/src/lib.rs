@@ -13,6 +13,7 @@
 
 mod error;
 mod handlers;
+mod images;
 mod listeners;
 pub mod maintenance;
 mod stock;
@@ -41,6 +42,13 @@ pub async fn run(
     config: CatalogConfig,
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
+    // The images bucket with its cap, before anything opens it.
+    bazaar_runtime::jetstream::ensure_capped_object_store(
+        &ctx.jetstream,
+        bazaar_subjects::catalog::IMAGES_BUCKET,
+        config.images_max_bytes,
+    )
+    .await?;
     let store = CatalogStore::open(&ctx, db).await?;
     let holder = format!("catalog-{}", uuid::Uuid::now_v7());
     let jobs = tokio::spawn(maintenance::run(

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bazaar_runtime::Shutdown;
 use bazaar_runtime::jetstream::ensure_object_store;
 use bazaar_runtime::lease::Lease;
-use bazaar_schema::{take_count, take_rows};
+use bazaar_schema::take_rows;
 use bazaar_subjects::catalog::ProductChange;
 use serde::Deserialize;
 
@@ -39,13 +39,25 @@ pub struct CatalogConfig {
     /// How often the scheduled work runs (on whichever copy holds the lease).
     #[arg(long, env = "BAZAAR_CATALOG_MAINTENANCE_SECS", default_value_t = 60)]
     pub maintenance_interval_secs: u64,
+    /// The most the images bucket (every uploaded image and thumbnail) may
+    /// hold, in bytes; 0 for no cap. Uploads are refused once it is full.
+    #[arg(
+        long,
+        env = "BAZAAR_IMAGES_MAX_BYTES",
+        default_value_t = DEFAULT_IMAGES_MAX_BYTES
+    )]
+    pub images_max_bytes: u64,
 }
+
+/// 10 GiB: room for tens of thousands of photos on one box.
+pub const DEFAULT_IMAGES_MAX_BYTES: u64 = 10 * 1024 * 1024 * 1024;
 
 impl Default for CatalogConfig {
     fn default() -> Self {
         Self {
             purge_after_secs: 86_400,
             maintenance_interval_secs: 60,
+            images_max_bytes: DEFAULT_IMAGES_MAX_BYTES,
         }
     }
 }
@@ -123,13 +135,9 @@ pub async fn round(store: &CatalogStore, config: &CatalogConfig) -> Result<Round
     };
     for p in &purged {
         for image in &p.product.images {
-            let mut r = store
-                .db()
-                .query("SELECT count() AS n FROM product WHERE images CONTAINS $image GROUP ALL")
-                .bind(("image", image.clone()))
-                .await?
-                .check()?;
-            let still_used = take_count(&mut r, 0)? > 0;
+            // Only an image nothing shows any more: the same image may be
+            // another product's, a shop's logo, a review's or a chat's.
+            let still_used = crate::images::in_use(store.db(), image).await?;
             if let (false, Some(bucket)) = (still_used, &images) {
                 // The thumbnail first: an original without one is re-servable,
                 // a thumbnail without an original is garbage.

@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
+use async_nats::jetstream::object_store::ObjectStore;
 use bazaar_runtime::cache::RevisionCache;
 use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request};
@@ -102,6 +103,8 @@ pub struct CatalogStore {
     products: RevisionCache,
     searches: RevisionCache,
     search_kv: kv::Store,
+    /// The images bucket, to see who uploaded an image.
+    images: ObjectStore,
     timeout: Duration,
 }
 
@@ -110,6 +113,11 @@ impl CatalogStore {
         ensure_stream(&ctx.jetstream, catalog::EVENTS).await?;
         let products = ensure_kv(&ctx.jetstream, PRODUCT_CACHE, Duration::from_secs(3600)).await?;
         let search_kv = ensure_kv(&ctx.jetstream, SEARCH_CACHE, Duration::from_secs(600)).await?;
+        let images = bazaar_runtime::jetstream::ensure_object_store(
+            &ctx.jetstream,
+            bazaar_subjects::catalog::IMAGES_BUCKET,
+        )
+        .await?;
         Ok(Self {
             db,
             nats: ctx.nats.clone(),
@@ -117,6 +125,7 @@ impl CatalogStore {
             products: RevisionCache::new(products),
             searches: RevisionCache::new(search_kv.clone()),
             search_kv,
+            images,
             timeout: ctx.request_timeout,
         })
     }
@@ -145,6 +154,41 @@ impl CatalogStore {
             .map_err(CatalogError::Upstream)
     }
 
+    /// Refuses images the seller may not put on a product: each must be
+    /// one they uploaded, their shop's logo or banner, or one the product
+    /// shows already (`kept`). The shop is asked for only when needed.
+    async fn check_images<T>(
+        &self,
+        req: &Request<T>,
+        seller: &str,
+        images: &[String],
+        kept: &[String],
+        shop: Option<&Shop>,
+    ) -> Result<(), CatalogError> {
+        let mut shop_images = shop.map(crate::images::of_shop);
+        for image in images {
+            if kept.contains(image)
+                || crate::images::uploader(&self.images, image)
+                    .await
+                    .as_deref()
+                    == Some(seller)
+            {
+                continue;
+            }
+            if shop_images.is_none() {
+                shop_images = Some(match self.my_shop(req).await {
+                    Ok(shop) => crate::images::of_shop(&shop),
+                    Err(CatalogError::NoShop) => Vec::new(),
+                    Err(e) => return Err(e),
+                });
+            }
+            if !shop_images.as_ref().is_some_and(|s| s.contains(image)) {
+                return Err(crate::images::not_yours());
+            }
+        }
+        Ok(())
+    }
+
     fn seller(caller: &Caller) -> Result<String, CatalogError> {
         caller
             .account_id()
@@ -157,6 +201,8 @@ impl CatalogStore {
         let shop = self.my_shop(req).await?;
         let categories = self.categories(req).await?;
         let doc = validate::validate(&req.body, &categories, OffsetDateTime::now_utc())?;
+        self.check_images(req, &seller, &doc.images, &[], Some(&shop))
+            .await?;
         let id = uuid::Uuid::now_v7().simple().to_string();
         let base = base_slug(&doc.title);
         let mut attempt = 0;
@@ -218,6 +264,14 @@ impl CatalogStore {
         let categories = self.categories(req).await?;
         let doc: ProductDoc =
             validate::validate(&req.body.product, &categories, OffsetDateTime::now_utc())?;
+        self.check_images(
+            req,
+            &current.seller,
+            &doc.images,
+            &current.product.images,
+            None,
+        )
+        .await?;
         self.db
             .query(format!(
                 "UPDATE type::record('product', $id) SET {EDITABLE},

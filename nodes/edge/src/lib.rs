@@ -67,6 +67,7 @@ mod test_support;
 /// Layers every request passes through.
 mod middleware {
     pub(crate) mod csrf;
+    pub(crate) mod device;
     pub(crate) mod headers;
     pub(crate) mod page_errors;
     pub(crate) mod ratelimit;

@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) images: OnceCell<ObjectStore>,
     /// Signs guest cart cookies.
     pub(crate) cart_key: [u8; 32],
+    /// Signs device cookies (see `middleware::device`).
+    pub(crate) device_key: [u8; 32],
     /// The accounts with a socket open here, and their heartbeats.
     pub(crate) presence: Arc<crate::presence::Presence>,
 }
@@ -46,12 +48,14 @@ impl EdgeState {
         domains: Vec<Domain>,
         config: EdgeConfig,
     ) -> Self {
+        let cart_key = cart_key(config.cookie_secret.as_deref());
         Self {
             inner: Arc::new(Inner {
                 jetstream: async_nats::jetstream::new(nats.clone()),
                 rate_limits: OnceCell::new(),
                 images: OnceCell::new(),
-                cart_key: cart_key(config.cookie_secret.as_deref()),
+                cart_key,
+                device_key: crate::middleware::device::derive_key(&cart_key),
                 presence: Arc::default(),
                 nats,
                 request_timeout,

@@ -620,7 +620,7 @@ pub(crate) fn assemble(
         && let Some(shop) = shops.iter_mut().find(|s| s.shop_id == c.shop_id)
         && coupons::usable(c, shop.subtotal, now).is_ok()
     {
-        shop.discount = coupons::discount(c, shop.subtotal);
+        shop.discount = coupons::discount(c.kind, c.amount, shop.subtotal);
         applied = Some(AppliedCoupon {
             code: c.code.clone(),
             shop_id: c.shop_id.clone(),

@@ -24,8 +24,8 @@ use bazaar_subjects::catalog::{
 };
 use bazaar_subjects::mail::Email;
 use bazaar_subjects::orders::{
-    CheckoutRequest, CheckoutResult, CheckoutStatus, OrderPaid, OrderPlaced, PaymentMethod,
-    PaymentStatus, ShippingAddress,
+    CheckoutRequest, CheckoutResult, CheckoutStatus, CouponKind, OrderPaid, OrderPlaced,
+    PaymentMethod, PaymentStatus, ShippingAddress,
 };
 use bazaar_subjects::socket::ServerFrame;
 use bazaar_subjects::{Currency, Empty, ErrorEnvelope, FieldError, Validator};
@@ -47,6 +47,11 @@ pub(crate) struct Plan {
     pub lines: Vec<PlanLine>,
     pub coupon: Option<String>,
     pub coupon_shop: Option<String>,
+    /// The code's terms as they were at checkout: the orders get this
+    /// discount whatever the seller does to the code meanwhile (a card
+    /// payment was priced with it).
+    #[serde(default)]
+    pub coupon_terms: Option<CouponTerms>,
     pub address: ShippingAddress,
     pub buyer_email: Option<String>,
     pub buyer_name: String,
@@ -57,6 +62,13 @@ pub(crate) struct Plan {
     /// was when the buyer checked out.
     #[serde(default)]
     pub payout_accounts: BTreeMap<String, String>,
+}
+
+/// What a discount code takes off, frozen in a checkout's plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CouponTerms {
+    pub kind: CouponKind,
+    pub amount: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,8 +110,8 @@ static PLACE_ORDERS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(
                      IF $counts_coupon {
                         LET $c = UPDATE coupon SET used += 1
                             WHERE code = $code AND shop_id = $coupon_shop
-                                AND (usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
-                        IF array::len($c) = 0 { THROW 'coupon used up'; };
+                                AND (!$enforce_limit OR usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
+                        IF $enforce_limit AND array::len($c) = 0 { THROW 'coupon used up'; };
                      };
                      FOR $o IN $orders {
                         CREATE type::record('shop_order', $o.id) CONTENT object::remove($o, 'id') RETURN NONE;
@@ -562,6 +574,7 @@ impl OrdersStore {
             .map(str::to_uppercase)
             .or_else(|| cart.coupon.as_ref().map(|c| c.code.clone()));
         let mut coupon_shop = None;
+        let mut coupon_terms = None;
         if let Some(code) = &code {
             let shops: Vec<String> = cart.shops.iter().map(|s| s.shop_id.clone()).collect();
             let Some(c) = coupons::find(self, code, &shops).await? else {
@@ -571,6 +584,10 @@ impl OrdersStore {
                 return Err(field_error("coupon", why));
             }
             coupon_shop = Some(c.shop_id.clone());
+            coupon_terms = Some(CouponTerms {
+                kind: c.kind,
+                amount: c.amount,
+            });
         }
         match body.payment {
             PaymentMethod::Cod => {
@@ -650,6 +667,7 @@ impl OrdersStore {
                 .collect(),
             coupon: code,
             coupon_shop,
+            coupon_terms,
             address,
             buyer_email: Some(me.email),
             buyer_name: me.name,
@@ -676,12 +694,27 @@ impl OrdersStore {
                 shops.push((l.shop_id.clone(), l.shop_name.clone(), l.seller.clone()));
             }
         }
-        let coupon = match &row.plan.coupon {
-            Some(code) => {
+        // The terms frozen at checkout; a plan written before they were
+        // frozen looks the code up.
+        let coupon = match (
+            &row.plan.coupon,
+            &row.plan.coupon_terms,
+            &row.plan.coupon_shop,
+        ) {
+            (Some(_), Some(terms), Some(shop)) => Some((shop.clone(), terms.clone())),
+            (Some(code), None, _) => {
                 let shops: Vec<String> = row.plan.coupon_shop.iter().cloned().collect();
-                coupons::find(self, code, &shops).await?
+                coupons::find(self, code, &shops).await?.map(|c| {
+                    (
+                        c.shop_id.clone(),
+                        CouponTerms {
+                            kind: c.kind,
+                            amount: c.amount,
+                        },
+                    )
+                })
             }
-            None => None,
+            _ => None,
         };
         let mut orders = Vec::new();
         for (shop_id, shop_name, seller) in shops {
@@ -691,17 +724,21 @@ impl OrdersStore {
                 .filter(|l| l.shop_id == shop_id)
                 .map(|l| {
                     let planned = row.plan.lines.iter().find(|p| p.product_id == l.product_id);
+                    // The price the buyer agreed to at checkout.
+                    let unit_price = planned.map_or(l.unit_price, |p| p.unit_price);
                     serde_json::json!({
                         "product_id": l.product_id, "slug": l.slug, "title": l.title,
                         "image": l.image, "color": planned.and_then(|p| p.color.clone()),
                         "size": planned.and_then(|p| p.size.clone()), "quantity": l.quantity,
-                        "unit_price": l.unit_price, "line_total": l.unit_price * l.quantity,
+                        "unit_price": unit_price, "line_total": unit_price * l.quantity,
                     })
                 })
                 .collect();
             let subtotal: i64 = items.iter().filter_map(|i| i["line_total"].as_i64()).sum();
             let discount = match &coupon {
-                Some(c) if c.shop_id == shop_id => coupons::discount(c, subtotal),
+                Some((shop, terms)) if *shop == shop_id => {
+                    coupons::discount(terms.kind, terms.amount, subtotal)
+                }
                 _ => 0,
             };
             let total = subtotal - discount;
@@ -763,6 +800,9 @@ impl OrdersStore {
                 .query(PLACE_ORDERS_SQL.as_str())
                 .bind(("checkout", row.id.clone()))
                 .bind(("counts_coupon", counts_coupon))
+                // Paid orders were priced with the code when the buyer
+                // paid: they are placed even if it has run out since.
+                .bind(("enforce_limit", payment_status != PaymentStatus::Paid))
                 .bind(("code", row.plan.coupon.clone()))
                 .bind(("coupon_shop", row.plan.coupon_shop.clone()))
                 .bind(("orders", serde_json::Value::Array(orders.clone())))

@@ -59,6 +59,12 @@ struct StripeObject {
     /// An id, or the expanded object (then its id is taken).
     #[serde(default, deserialize_with = "id_or_object")]
     payment_intent: Option<String>,
+    /// What a Checkout Session charged, in minor units.
+    #[serde(default)]
+    amount_total: Option<i64>,
+    /// What a PaymentIntent received, in minor units.
+    #[serde(default)]
+    amount_received: Option<i64>,
 }
 
 fn id_or_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -232,7 +238,7 @@ impl OrdersStore {
                 }
                 let t: TestPayment = serde_json::from_str(&n.payload)?;
                 if t.approved {
-                    self.payment_succeeded(&t.checkout_id, None).await
+                    self.payment_succeeded(&t.checkout_id, None, None).await
                 } else {
                     self.payment_failed(&t.checkout_id, "the payment was declined")
                         .await
@@ -248,6 +254,7 @@ impl OrdersStore {
                 }
                 let event: StripeEvent = serde_json::from_str(&n.payload)?;
                 let o = event.data.object;
+                let charged = o.amount_total.or(o.amount_received);
                 let Some(checkout_id) = o
                     .client_reference_id
                     .clone()
@@ -262,8 +269,12 @@ impl OrdersStore {
                 match kind {
                     "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
                         if o.payment_status.as_deref() == Some("paid") {
-                            self.payment_succeeded(&checkout_id, o.payment_intent.as_deref())
-                                .await
+                            self.payment_succeeded(
+                                &checkout_id,
+                                o.payment_intent.as_deref(),
+                                charged,
+                            )
+                            .await
                         } else {
                             // Bank debits and the like: the money follows
                             // in `async_payment_succeeded`.
@@ -271,7 +282,8 @@ impl OrdersStore {
                         }
                     }
                     "payment_intent.succeeded" => {
-                        self.payment_succeeded(&checkout_id, Some(&o.id)).await
+                        self.payment_succeeded(&checkout_id, Some(&o.id), charged)
+                            .await
                     }
                     "checkout.session.expired" => {
                         self.payment_failed(&checkout_id, "the payment was not completed in time")
@@ -291,12 +303,16 @@ impl OrdersStore {
         }
     }
 
-    /// The money is in: place the orders (once) from the reservation, then
-    /// pay each shop its share.
+    /// The money is in: place the orders (once) from the plan frozen at
+    /// checkout, then pay each shop its share. A Stripe payment must be
+    /// exactly the plan's total (`charged`, when the notification does not
+    /// say, is asked of Stripe): otherwise no order is placed, the checkout
+    /// fails and the payment is refunded.
     pub(crate) async fn payment_succeeded(
         &self,
         checkout_id: &str,
         payment_intent: Option<&str>,
+        charged: Option<i64>,
     ) -> Result<(), OrdersError> {
         if let Some(intent) = payment_intent {
             // First writer wins; a later event names the same payment.
@@ -325,45 +341,74 @@ impl OrdersStore {
                 }
                 // Idempotent at the catalog: the stock taken at checkout.
                 let reservation = self.reserve(&RequestMeta::default(), &row).await?;
+                if row.payment_session.is_some() {
+                    let charged = match charged {
+                        Some(amount) => amount,
+                        None => self.charged(&row).await?,
+                    };
+                    let due: i64 = self
+                        .draft_orders(&row, &reservation, PaymentStatus::Paid)
+                        .await?
+                        .iter()
+                        .filter_map(|o| o["total"].as_i64())
+                        .sum();
+                    if charged != due {
+                        tracing::error!(
+                            checkout = checkout_id,
+                            charged,
+                            due,
+                            "a payment does not match its checkout's total; no order placed, refunding"
+                        );
+                        self.fail(
+                            &row,
+                            "the payment did not match the order total, so it is refunded; check out again",
+                        )
+                        .await?;
+                        self.release(&row).await;
+                        return self.refund_late_payment(&row).await;
+                    }
+                }
                 self.place_orders(&row, &reservation, PaymentStatus::Paid)
                     .await?;
                 self.pay_shops(checkout_id).await
             }
             // Finishes the transfers a crash may have left undone.
             CheckoutStatus::Placed => self.pay_shops(checkout_id).await,
-            CheckoutStatus::Failed => {
-                // Paid after we gave up on it (expired): the buyer gets the
-                // money back; we never sell stock we already released.
-                match (&self.config.stripe, &row.payment_intent) {
-                    (Some(stripe), Some(intent)) => {
-                        let refund = stripe
-                            .refund(
-                                &format!("refund-checkout-{checkout_id}"),
-                                intent,
-                                self.charged(&row).await?,
-                            )
-                            .await?;
-                        self.db
-                            .query(
-                                "UPDATE type::record('checkout', $id) SET refund = $r RETURN NONE",
-                            )
-                            .bind(("id", checkout_id.to_owned()))
-                            .bind(("r", refund))
-                            .await?
-                            .check()?;
-                        tracing::warn!(
-                            checkout = checkout_id,
-                            "payment arrived for a failed checkout; refunded"
-                        );
-                    }
-                    _ => tracing::error!(
-                        checkout = checkout_id,
-                        "payment arrived for a failed checkout; refund it"
-                    ),
-                }
-                Ok(())
-            }
+            // Paid after we gave up on it (expired): the buyer gets the
+            // money back; we never sell stock we already released.
+            CheckoutStatus::Failed => self.refund_late_payment(&row).await,
         }
+    }
+
+    /// Refunds in full a payment for a checkout that will not be placed.
+    async fn refund_late_payment(&self, row: &CheckoutRow) -> Result<(), OrdersError> {
+        let checkout_id = row.id.as_str();
+        match (&self.config.stripe, &row.payment_intent) {
+            (Some(stripe), Some(intent)) => {
+                let refund = stripe
+                    .refund(
+                        &format!("refund-checkout-{checkout_id}"),
+                        intent,
+                        self.charged(row).await?,
+                    )
+                    .await?;
+                self.db
+                    .query("UPDATE type::record('checkout', $id) SET refund = $r RETURN NONE")
+                    .bind(("id", checkout_id.to_owned()))
+                    .bind(("r", refund))
+                    .await?
+                    .check()?;
+                tracing::warn!(
+                    checkout = checkout_id,
+                    "payment arrived for a failed checkout; refunded"
+                );
+            }
+            _ => tracing::error!(
+                checkout = checkout_id,
+                "payment arrived for a failed checkout; refund it"
+            ),
+        }
+        Ok(())
     }
 
     /// What a failed checkout's buyer was charged: asked of Stripe, since
@@ -438,7 +483,7 @@ impl OrdersStore {
         };
         let s = stripe.checkout_session(session).await?;
         if s.payment_status == "paid" {
-            self.payment_succeeded(&row.id, s.payment_intent.as_deref())
+            self.payment_succeeded(&row.id, s.payment_intent.as_deref(), s.amount_total)
                 .await?;
             return Ok(true);
         }

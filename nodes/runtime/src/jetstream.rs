@@ -133,6 +133,67 @@ pub async fn ensure_object_store(
     }
 }
 
+/// The stream behind an Object Store bucket.
+fn object_stream_name(bucket: &str) -> String {
+    format!("OBJ_{bucket}")
+}
+
+/// Makes sure an Object Store bucket exists and holds at most `max_bytes`
+/// (0: no cap). A bucket that exists already gets the cap too, so a cap
+/// set (or changed) in the configuration applies at the next start.
+pub async fn ensure_capped_object_store(
+    js: &jetstream::Context,
+    bucket: &str,
+    max_bytes: u64,
+) -> Result<object_store::ObjectStore, NodeError> {
+    let cap = if max_bytes == 0 {
+        -1
+    } else {
+        i64::try_from(max_bytes).unwrap_or(i64::MAX)
+    };
+    if js.get_object_store(bucket).await.is_err() {
+        let created = js
+            .create_object_store(object_store::Config {
+                bucket: bucket.to_owned(),
+                storage: stream::StorageType::File,
+                max_bytes: cap,
+                ..Default::default()
+            })
+            .await;
+        if let Ok(store) = created {
+            return Ok(store);
+        }
+        // Another copy created it meanwhile: it gets the cap below.
+    }
+    let mut found = js
+        .get_stream(object_stream_name(bucket))
+        .await
+        .map_err(js_err)?;
+    let mut config = found.info().await.map_err(js_err)?.config.clone();
+    if config.max_bytes != cap {
+        config.max_bytes = cap;
+        js.update_stream(&config).await.map_err(js_err)?;
+    }
+    js.get_object_store(bucket).await.map_err(js_err)
+}
+
+/// How many more bytes an Object Store bucket takes before its cap; `None`
+/// when it has no cap.
+pub async fn object_store_room(
+    js: &jetstream::Context,
+    bucket: &str,
+) -> Result<Option<u64>, NodeError> {
+    let mut found = js
+        .get_stream(object_stream_name(bucket))
+        .await
+        .map_err(js_err)?;
+    let info = found.info().await.map_err(js_err)?;
+    Ok(u64::try_from(info.config.max_bytes)
+        .ok()
+        .filter(|cap| *cap > 0)
+        .map(|cap| cap.saturating_sub(info.state.bytes)))
+}
+
 /// Publishes an event and waits for JetStream to store it. `dedupe_id`
 /// (a `Nats-Msg-Id`) makes a retried publish land once.
 pub async fn publish_event<E: Event>(

@@ -528,7 +528,7 @@ async fn an_edit_shows_however_warm_the_caches_are() {
 
 /// A platform whose catalog runs its scheduled jobs every second and
 /// empties the bin after one.
-async fn with_fast_maintenance() -> Platform {
+pub(crate) async fn with_fast_maintenance() -> Platform {
     let dir = tempfile::tempdir().unwrap();
     let mut configs = NodeConfigs::in_data_dir(dir.path());
     configs.mail.serve_mailbox = true;

@@ -248,3 +248,45 @@ async fn the_demo_catalog_has_a_picture_on_every_product_served_like_an_upload()
         "a card shows its picture"
     );
 }
+
+#[tokio::test]
+async fn a_full_image_store_refuses_uploads_with_507_and_a_cap_reaches_an_existing_bucket() {
+    let p = Platform::spawn().await;
+    let token = signed_in(&p).await;
+    let r = p
+        .upload_image(&token, bazaar_tests::png(300, 200), "first.png")
+        .await;
+    assert_eq!(r.status(), 201, "the bucket exists, with the default cap");
+    let first: Value = r.json().await.unwrap();
+    // The catalog starts again with a small cap (what it does at every start).
+    bazaar_runtime::jetstream::ensure_capped_object_store(
+        &p.ctx.jetstream,
+        bazaar_subjects::catalog::IMAGES_BUCKET,
+        100_000,
+    )
+    .await
+    .unwrap();
+    let mut statuses = Vec::new();
+    let mut refusal = None;
+    for i in 0..60 {
+        let r = p
+            .upload_image(&token, bazaar_tests::png(300, 200 + i), "more.png")
+            .await;
+        statuses.push(r.status().as_u16());
+        if r.status() != 201 {
+            refusal = Some(r.json::<bazaar_subjects::ErrorEnvelope>().await.unwrap());
+            break;
+        }
+    }
+    let refusal = refusal.unwrap_or_else(|| panic!("never full: {statuses:?}"));
+    assert!(statuses.len() > 1, "some fit first: {statuses:?}");
+    assert_eq!(refusal.status, 507, "{refusal:?}");
+    assert_eq!(
+        refusal.code,
+        bazaar_subjects::ErrorCode::InsufficientStorage
+    );
+    assert!(refusal.message.contains("full"), "{}", refusal.message);
+    // What is stored is still served.
+    let r = p.get(first["url"].as_str().unwrap(), None).await;
+    assert_eq!(r.status(), 200);
+}

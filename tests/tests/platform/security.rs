@@ -510,3 +510,251 @@ async fn without_its_counters_the_sign_in_limit_fails_closed_and_browsing_goes_o
     let r = p.http.get(p.url("/api/categories")).send().await.unwrap();
     assert_eq!(r.status(), 200, "browsing is not rate-limited shut");
 }
+
+/// Lets a minute pass for the sign-up code cooldown: every send log entry
+/// is moved back two minutes.
+async fn skip_code_cooldown(p: &Platform) {
+    use futures::StreamExt;
+    let sends = p
+        .ctx
+        .jetstream
+        .get_key_value("auth_code_sends")
+        .await
+        .unwrap();
+    let keys: Vec<String> = sends
+        .keys()
+        .await
+        .unwrap()
+        .filter_map(|k| async move { k.ok() })
+        .collect()
+        .await;
+    let earlier = time::OffsetDateTime::now_utc().unix_timestamp() - 120;
+    for k in keys {
+        let log = json!({ "count": 1, "last_sent": earlier });
+        sends
+            .put(&k, serde_json::to_vec(&log).unwrap().into())
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_second_sign_up_for_a_waiting_address_cannot_set_its_password() {
+    let p = Platform::spawn().await;
+    let sign_up = |password: &'static str| {
+        let body =
+            json!({ "name": "Vera Victim", "email": "vera@example.com", "password": password });
+        let http = p.http.clone();
+        let url = p.url("/api/register/user");
+        async move { http.post(url).json(&body).send().await.unwrap() }
+    };
+    let login = |password: &'static str| {
+        let body = json!({ "email": "vera@example.com", "password": password });
+        let http = p.http.clone();
+        let url = p.url("/api/login");
+        async move { http.post(url).json(&body).send().await.unwrap().status() }
+    };
+    // Vera signs up; before she enters her code, a minute later, Mallory
+    // signs up with her address and his own password.
+    assert_eq!(sign_up("vera's own long password").await.status(), 202);
+    p.last_email("vera@example.com").await;
+    let before = p.email_count("vera@example.com").await;
+    skip_code_cooldown(&p).await;
+    assert_eq!(
+        sign_up("mallory's chosen password").await.status(),
+        202,
+        "the same answer as any sign-up"
+    );
+    // The new code goes to Vera's mailbox, not Mallory's.
+    let code = bazaar_tests::six_digit_code(&p.email_after("vera@example.com", before).await.text)
+        .expect("a code");
+    let r = p
+        .http
+        .post(p.url("/api/register/verify"))
+        .json(&json!({ "email": "vera@example.com", "otp": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "Vera, who holds the code, gets her account"
+    );
+    assert_eq!(
+        login("mallory's chosen password").await,
+        401,
+        "Mallory's password does not open Vera's account"
+    );
+
+    // Signing up twice with the same password is just asking for the code again.
+    let body =
+        json!({ "name": "Walt", "email": "walt@example.com", "password": "walt's long password" });
+    for before in 0..2 {
+        if before > 0 {
+            skip_code_cooldown(&p).await;
+        }
+        let r = p
+            .http
+            .post(p.url("/api/register/user"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        p.email_after("walt@example.com", before).await;
+    }
+    let code = bazaar_tests::six_digit_code(&p.last_email("walt@example.com").await.text).unwrap();
+    let r = p
+        .http
+        .post(p.url("/api/register/verify"))
+        .json(&json!({ "email": "walt@example.com", "otp": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = p
+        .http
+        .post(p.url("/api/login"))
+        .json(&json!({ "email": "walt@example.com", "password": "walt's long password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "his password stands");
+}
+
+#[tokio::test]
+async fn a_seller_can_neither_show_nor_purge_someone_elses_image() {
+    use crate::catalog::{categories, create, product, upload, with_fast_maintenance};
+    let p = with_fast_maintenance().await;
+    categories(&p).await;
+    // Bea's shop has a banner she uploaded.
+    let bea = p.sign_up_seller("bea-banner@example.com").await;
+    let banner = upload(&p, &bea).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/api/shops",
+            &bea,
+            Some(json!({ "name": "Bea's Bags", "category": "fashion", "banner_image": banner })),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let served = |image: String| {
+        let r = p.http.get(p.url(&format!("/images/{image}")));
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+
+    // Max cannot put her banner on a product of his.
+    let (max, _) = p.real_seller_with_shop("Max Mischief", "electronics").await;
+    let mut body = product("Decoy", "electronics", 1_000);
+    body["images"] = json!([banner]);
+    let r = p
+        .send(
+            Method::POST,
+            "/api/seller/products",
+            &max,
+            Some(body.clone()),
+        )
+        .await;
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 422, "{e:?}");
+    assert_eq!(e.fields[0].field, "images");
+    // His own photo is fine, and an edit keeps it; hers still is not.
+    let own = upload(&p, &max).await;
+    body["images"] = json!([own]);
+    let made = create(&p, &max, &body).await;
+    let path = format!("/api/seller/products/{}", made.id);
+    body["images"] = json!([own, banner]);
+    let r = p.send(Method::PUT, &path, &max, Some(body.clone())).await;
+    assert_eq!(envelope(r).await.0, 422);
+
+    // A product that shows her banner anyway (one listed before images
+    // were checked) goes to the bin and is purged: the banner stays, only
+    // the photo nothing else shows goes.
+    p.db.query("UPDATE type::record('product', $id) SET images = [$own, $banner]")
+        .bind(("id", made.id.clone()))
+        .bind(("own", own.clone()))
+        .bind(("banner", banner.clone()))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let r = p.send(Method::DELETE, &path, &max, None).await;
+    assert_eq!(r.status(), 200);
+    bazaar_tests::eventually(
+        "the binned product's own photo to be purged",
+        || served(own.clone()),
+        |s| *s == 404,
+    )
+    .await;
+    assert_eq!(
+        served(banner.clone()).await,
+        200,
+        "Bea's banner is still hers"
+    );
+}
+
+#[tokio::test]
+async fn a_locked_out_account_still_lets_its_owner_in_from_a_device_they_signed_in_on() {
+    let p = bazaar_tests::Platform::spawn_with(bazaar_tests::Options {
+        edge: bazaar_edge::EdgeConfig {
+            // Everyone here comes from one address: only the per-account
+            // limit is in play.
+            auth_rate_limit_per_minute: 10_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    p.sign_up_buyer("ulla@example.com").await;
+    let sign_in = |password: &'static str, cookie: Option<String>| {
+        let mut r = p.http.post(p.url("/api/login")).json(&json!({
+            "email": "ulla@example.com", "password": password,
+        }));
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        async move { r.send().await.unwrap() }
+    };
+    // Ulla signs in on her laptop, which remembers it.
+    let r = sign_in("a long and secret password", None).await;
+    assert_eq!(r.status(), 200);
+    let device = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("bazaar_device="))
+        .expect("a device cookie")
+        .to_owned();
+    assert!(device.contains("HttpOnly"), "{device}");
+    assert!(device.contains("Max-Age="), "long-lived: {device}");
+    let device = device.split(';').next().unwrap().to_owned();
+
+    // Someone guesses her password until her account is locked.
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(
+            sign_in("one more wrong guess", None)
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // On a new phone, even her right password waits out the lock.
+    assert_eq!(
+        sign_in("a long and secret password", None).await.status(),
+        429
+    );
+    // A device cookie of hers is not a way in for a wrong password either.
+    assert_eq!(
+        sign_in("one more wrong guess", Some(device.clone()))
+            .await
+            .status(),
+        401
+    );
+    // Her laptop gets in.
+    let r = sign_in("a long and secret password", Some(device.clone())).await;
+    assert_eq!(r.status(), 200);
+}

@@ -346,7 +346,8 @@ async fn the_product_form_puts_errors_beside_fields_and_saves_with_photos() {
     assert!(html.contains("Create your shop first"), "{html}");
     assert!(html.contains(r#"value="Reading lamp""#), "kept: {html}");
 
-    let seller = p.seller_with_shop("Form Shop", "electronics").await.0;
+    // A real account: photos are stored as their uploader's.
+    let seller = p.real_seller_with_shop("Form Shop", "electronics").await.0;
     // What the edge cannot read is named at once, with what was typed kept.
     let (status, _, html) = post(
         seller.clone(),

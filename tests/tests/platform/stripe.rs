@@ -11,7 +11,7 @@ use bazaar_edge::EdgeConfig;
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::Domain;
 use bazaar_subjects::orders::{
-    Cart, CheckoutResult, CheckoutStatus, Order, OrderList, PaymentStatus,
+    Cart, CheckoutResult, CheckoutStatus, Coupon, Order, OrderList, PaymentStatus,
 };
 use bazaar_subjects::sellers::{GetPayoutAccounts, OnboardingLink, PayoutStatus, Shop, ShopIds};
 use bazaar_tests::story::{envelope, ok_as};
@@ -431,4 +431,124 @@ async fn an_unpaid_session_that_expires_gives_the_stock_back_and_a_late_payment_
     assert_eq!(refunds[0]["amount"], 40_000);
     assert!(orders_of(&p, &buyer).await.orders.is_empty());
     assert!(stripe.transfers().is_empty());
+}
+
+/// A buyer checks out Anna's amplifier by card (with `body`), and the
+/// Stripe session it opened.
+async fn card_checkout(
+    p: &Platform,
+    stripe: &StripeStandIn,
+    buyer: &str,
+    body: serde_json::Value,
+) -> (String, serde_json::Value) {
+    let r = checkout(p, buyer, "frozen", body).await;
+    assert_eq!(r.status(), 201);
+    let started: CheckoutResult = ok_as(r).await;
+    let session = stripe.session_for(&started.checkout_id).unwrap();
+    (started.checkout_id, session)
+}
+
+#[tokio::test]
+async fn a_card_buyer_gets_the_price_they_paid_even_if_the_code_changes_before_the_payment_lands() {
+    let (p, stripe) = with_stripe(Vec::new()).await;
+    let (seller_a, _seller_b, amp, _book) = two_shops(&p).await;
+    connect(&p, &stripe, &seller_a, true).await;
+    let coupon = |kind: &str, amount: i64| {
+        let body = json!({ "code": "AMP10", "kind": kind, "amount": amount });
+        let seller = seller_a.clone();
+        let p = &p;
+        async move {
+            let c: Coupon = ok_as(
+                p.send(Method::POST, "/api/seller/coupons", &seller, Some(body))
+                    .await,
+            )
+            .await;
+            c
+        }
+    };
+    let ten = coupon("percent", 10).await;
+    let buyer = p.sign_up_buyer("fay@example.com").await;
+    add(&p, &buyer, &amp.id, 1).await;
+    let (checkout_id, session) = card_checkout(
+        &p,
+        &stripe,
+        &buyer,
+        json!({ "address": address(), "payment": "card", "coupon": "amp10" }),
+    )
+    .await;
+    assert_eq!(session["amount_total"], 36_000, "40,000 less 10%");
+    // While Fay is on Stripe's page, Anna swaps the code for a 50% one.
+    let r = p
+        .send(
+            Method::DELETE,
+            &format!("/api/seller/coupons/{}", ten.id),
+            &seller_a,
+            None,
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    coupon("percent", 50).await;
+    for e in stripe.pay(session["id"].as_str().unwrap()) {
+        assert_eq!(stripe.deliver(&p.base_url, &e).await, 200);
+    }
+    eventually("the orders to be placed", || async {
+        checkout_state(&p, &buyer, &checkout_id).await.status == CheckoutStatus::Placed
+    })
+    .await;
+    let placed = checkout_state(&p, &buyer, &checkout_id).await;
+    assert_eq!(placed.orders.len(), 1);
+    let order: Order = ok_as(
+        p.get(
+            &format!("/api/orders/{}", placed.orders[0].id),
+            Some(&buyer),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (order.subtotal, order.discount, order.total),
+        (40_000, 4_000, 36_000),
+        "exactly what Fay paid"
+    );
+    assert_eq!(order.payment_status, PaymentStatus::Paid);
+    assert!(stripe.refunds().is_empty());
+}
+
+#[tokio::test]
+async fn a_payment_of_another_amount_than_the_checkout_total_places_no_order() {
+    let (p, stripe) = with_stripe(Vec::new()).await;
+    let (seller_a, _seller_b, amp, _book) = two_shops(&p).await;
+    connect(&p, &stripe, &seller_a, true).await;
+    let buyer = p.sign_up_buyer("gus@example.com").await;
+    add(&p, &buyer, &amp.id, 1).await;
+    let (checkout_id, session) = card_checkout(
+        &p,
+        &stripe,
+        &buyer,
+        json!({ "address": address(), "payment": "card" }),
+    )
+    .await;
+    assert_eq!(session["amount_total"], 40_000);
+    // The completed session says one cent was charged.
+    let mut events = stripe.pay(session["id"].as_str().unwrap());
+    events[0]["data"]["object"]["amount_total"] = json!(1);
+    assert_eq!(stripe.deliver(&p.base_url, &events[0]).await, 200);
+    eventually("the checkout to be refused", || async {
+        checkout_state(&p, &buyer, &checkout_id).await.status == CheckoutStatus::Failed
+    })
+    .await;
+    eventually("the payment to be refunded", || async {
+        !stripe.refunds().is_empty()
+    })
+    .await;
+    // The payment's own event, arriving after, places nothing either.
+    assert_eq!(stripe.deliver(&p.base_url, &events[1]).await, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(orders_of(&p, &buyer).await.orders.is_empty());
+    assert_eq!(stripe.refunds().len(), 1);
+    assert!(stripe.transfers().is_empty());
+    eventually("the stock to come back", || async {
+        stock_of(&p, "tube-amplifier").await == 5
+    })
+    .await;
 }

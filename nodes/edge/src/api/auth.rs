@@ -12,6 +12,7 @@ use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 
 use crate::error::ApiError;
 use crate::extract::{ACCESS_COOKIE, ApiJson, Meta, REFRESH_COOKIE, cookie_value};
+use crate::middleware::device;
 use crate::middleware::ratelimit::Limit;
 use crate::state::EdgeState;
 
@@ -174,17 +175,59 @@ pub async fn resend(
     Ok(accepted(s.call::<ResendCode>(&meta, &req).await?))
 }
 
-/// Sign in (buyers, sellers and admins): session cookies and tokens.
+/// Signs in with a password, for the API and the sign-in form. A client
+/// whose device cookie shows it signed in to this account before counts
+/// against its own per-account limit, not the account's shared one, so
+/// someone else's wrong passwords cannot lock it out. The session, and the
+/// device cookie to set.
+pub(crate) async fn password_sign_in(
+    state: &EdgeState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    req: &LoginRequest,
+) -> Result<(Session, HeaderValue), ApiError> {
+    let known = device::of_request(state, headers, &req.email);
+    match &known {
+        Some(d) => {
+            let action = format!(
+                "login.device.{}",
+                crate::middleware::ratelimit::digest(&d.id)
+            );
+            limit_email(state, &action, &req.email).await?;
+        }
+        None => limit_email(state, "login", &req.email).await?,
+    }
+    let session = state.call::<Login>(meta, req).await?;
+    let known = match known {
+        Some(d) if d.account == session.account.id => Some(d),
+        // A cookie from an earlier account of the same email: this try
+        // counts as a stranger's after all.
+        Some(_) => {
+            limit_email(state, "login", &req.email).await?;
+            None
+        }
+        None => None,
+    };
+    let cookie = device::cookie(state, known.as_ref(), &session.account.id, &req.email);
+    Ok((session, cookie))
+}
+
+/// Sign in (buyers, sellers and admins): session cookies and tokens, and a
+/// device cookie that keeps this client out of the account's lockout.
 #[utoipa::path(post, path = "/api/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = Session), (status = 401, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 pub async fn login(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    limit_email(&s, "login", &req.email).await?;
-    let session = s.call::<Login>(&meta, &req).await?;
-    Ok(with_session(&s, session))
+    let (session, device) = password_sign_in(&s, &meta, &headers, &req).await?;
+    Ok((
+        AppendHeaders([(header::SET_COOKIE, device)]),
+        with_session(&s, session),
+    )
+        .into_response())
 }
 
 /// The refresh token from the cookie, or from a JSON body for API clients.

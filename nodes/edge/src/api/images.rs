@@ -154,7 +154,8 @@ fn decode(bytes: &[u8], format: ImageFormat) -> Result<Decoded, ApiError> {
 /// Upload an image (multipart field `file`, at most 5 MiB) as a signed-in account.
 #[utoipa::path(post, path = "/api/images", tag = "images",
     responses((status = 201, body = Uploaded), (status = 401, body = ErrorEnvelope),
-              (status = 413, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+              (status = 413, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope),
+              (status = 507, body = ErrorEnvelope)))]
 pub async fn upload(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -239,6 +240,18 @@ pub(crate) async fn store_image(
     let original = original.unwrap_or_else(|| bytes.to_vec());
     let id = uuid::Uuid::now_v7().simple().to_string();
     let store = object_store(s).await?;
+    // Refused whole when the bucket cannot take it (rather than half
+    // stored); a put that fails for want of room says the same.
+    let needed = (original.len() + thumb.len()) as u64;
+    let room = bazaar_runtime::jetstream::object_store_room(
+        &s.inner.jetstream,
+        bazaar_subjects::catalog::IMAGES_BUCKET,
+    )
+    .await
+    .map_err(|e| ApiError(bazaar_runtime::internal(e)))?;
+    if room.is_some_and(|room| room < needed + PUT_OVERHEAD) {
+        return Err(storage_full());
+    }
     for (name, body, content_type) in [
         (id.clone(), original, mime),
         (format!("{id}.thumb"), thumb, "image/jpeg"),
@@ -257,10 +270,19 @@ pub(crate) async fn store_image(
                 .unwrap_or_default(),
             ..Default::default()
         };
-        store
-            .put(meta, &mut Cursor::new(body))
+        if let Err(e) = store.put(meta, &mut Cursor::new(body)).await {
+            let full = bazaar_runtime::jetstream::object_store_room(
+                &s.inner.jetstream,
+                bazaar_subjects::catalog::IMAGES_BUCKET,
+            )
             .await
-            .map_err(|e| ApiError(bazaar_runtime::internal(e)))?;
+            .is_ok_and(|room| room.is_some_and(|room| room < needed + PUT_OVERHEAD));
+            return Err(if full {
+                storage_full()
+            } else {
+                ApiError(bazaar_runtime::internal(e))
+            });
+        }
     }
     Ok(Uploaded {
         url: format!("/images/{id}"),
@@ -270,6 +292,18 @@ pub(crate) async fn store_image(
         width,
         height,
     })
+}
+
+/// Room kept for an upload's bookkeeping in the bucket (object metadata
+/// and per-chunk headers), on top of its bytes.
+const PUT_OVERHEAD: u64 = 16 * 1024;
+
+/// The images bucket is at its configured cap.
+fn storage_full() -> ApiError {
+    ApiError(ErrorEnvelope::new(
+        bazaar_subjects::ErrorCode::InsufficientStorage,
+        "image storage is full: no more images can be uploaded for now",
+    ))
 }
 
 #[derive(Deserialize)]

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use bazaar_runtime::RequestMeta;
@@ -17,7 +17,7 @@ use bazaar_subjects::auth::{self as a, *};
 use bazaar_subjects::{Empty, ErrorEnvelope, Role};
 use serde::Deserialize;
 
-use crate::api::auth::{clear_cookies, limit_email, session_cookies};
+use crate::api::auth::{clear_cookies, limit_email, password_sign_in, session_cookies};
 use crate::extract::{Meta, REFRESH_COOKIE, SignedIn, Viewer, cookie_value};
 use crate::state::EdgeState;
 use crate::ui::address::{AddressField, AddressFields};
@@ -440,6 +440,7 @@ async fn login_page(
 async fn login(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    headers: HeaderMap,
     chrome: Chrome,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -447,12 +448,15 @@ async fn login(
         email: f.email.clone(),
         password: f.password.clone(),
     };
-    let result = match limit_email(&s, "login", &f.email).await {
-        Ok(()) => s.call::<Login>(&meta, &req).await.map_err(|e| e.0),
-        Err(e) => Err(e.0),
-    };
+    let result = password_sign_in(&s, &meta, &headers, &req)
+        .await
+        .map_err(|e| e.0);
     match result {
-        Ok(session) => signed_in(&s, &session, &safe_next(Some(&f.next))),
+        Ok((session, device)) => (
+            AppendHeaders([(header::SET_COOKIE, device)]),
+            signed_in(&s, &session, &safe_next(Some(&f.next))),
+        )
+            .into_response(),
         Err(e) => render(
             None,
             chrome,

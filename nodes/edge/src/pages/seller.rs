@@ -828,11 +828,12 @@ async fn edit_form(
     .await)
 }
 
-/// Reads the posted form, stores its new photos after the kept ones, and
-/// says what went wrong with any photo.
+/// Reads the posted form, stores its new photos (as `uploader`'s) after the
+/// kept ones, and says what went wrong with any photo.
 async fn read_form(
     s: &EdgeState,
     multipart: Multipart,
+    uploader: Option<&str>,
 ) -> Result<(ProductForm, Vec<FieldError>), ApiError> {
     let posted = read_multipart(multipart, &["files"]).await?;
     let mut form = ProductForm::from_fields(&posted.fields);
@@ -845,7 +846,7 @@ async fn read_form(
             problems.push(format!("{name}: a product has at most {MAX_IMAGES} photos"));
             continue;
         }
-        match store_image(s, file.bytes, None).await {
+        match store_image(s, file.bytes, uploader).await {
             Ok(img) => form.images.push(img.id),
             Err(ApiError(e)) => problems.push(format!("{name}: {}", reason(&e))),
         }
@@ -871,7 +872,8 @@ async fn save(
     multipart: Multipart,
 ) -> Result<Response, PageError> {
     // What was posted, or the form to show again with why not.
-    let checked = match read_form(&s, multipart).await {
+    let uploader = viewer.as_ref().map(|v| v.id.clone());
+    let checked = match read_form(&s, multipart, uploader.as_deref()).await {
         Err(ApiError(e)) => {
             let form = match &target {
                 Target::New => ProductForm::default(),
