@@ -601,6 +601,11 @@ pub struct PaymentNotification {
     pub kind: String,
     /// The provider's JSON, as received.
     pub payload: String,
+    /// The provider's signature of `payload` as received (Stripe's
+    /// `Stripe-Signature`): the orders node checks it again, so queueing a
+    /// payment takes the provider's secret, not only access to the bus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 impl Job for PaymentNotification {
     const STREAM: Stream = JOBS;

@@ -162,6 +162,10 @@ impl Platform {
         });
         let mut configs = configs;
         configs.auth.signer = Some(signer.clone());
+        // One secret, read by the edge and the orders node from one setting.
+        if configs.orders.stripe_webhook_secret.is_none() {
+            configs.orders.stripe_webhook_secret = options.edge.stripe_webhook_secret.clone();
+        }
         let nodes = if options.nodes {
             platform::DOMAINS
                 .iter()
@@ -252,6 +256,36 @@ impl Platform {
         );
         tokio::spawn(bazaar_edge::serve(listener, state, self.shutdown.clone()));
         base_url
+    }
+
+    /// A connection to this platform's bus as `principal`, with its own
+    /// credentials, and what the server refuses it (permission violations),
+    /// as the server words them.
+    pub async fn connect_as(
+        &self,
+        principal: Principal,
+    ) -> (
+        async_nats::Client,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) {
+        let seed_file = self.ctx.bus.seed_file(principal).expect("credentials");
+        let seed = std::fs::read_to_string(seed_file).expect("seed file");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = async_nats::ConnectOptions::new()
+            .nkey(seed.trim().to_owned())
+            .custom_inbox_prefix(principal.inbox_prefix())
+            .event_callback(move |event| {
+                let tx = tx.clone();
+                async move {
+                    if let async_nats::Event::ServerError(e) = event {
+                        let _ = tx.send(e.to_string());
+                    }
+                }
+            })
+            .connect(self.nats_server.url())
+            .await
+            .expect("connects with its credentials");
+        (client, rx)
     }
 
     /// Keeps a temp dir alive as long as the platform.

@@ -26,6 +26,16 @@ pub struct OrdersConfig {
     /// the shared Stripe settings by whoever starts the node).
     #[arg(skip)]
     pub stripe: Option<bazaar_stripe::Stripe>,
+    /// Stripe's webhook signing secret (`whsec_…`), the edge's too: every
+    /// queued Stripe event's signature is checked again here, and one that
+    /// does not verify changes nothing.
+    #[arg(
+        id = "orders_stripe_webhook_secret",
+        long = "orders-stripe-webhook-secret",
+        env = "BAZAAR_STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    pub stripe_webhook_secret: Option<String>,
 }
 
 impl OrdersConfig {
@@ -44,6 +54,10 @@ impl std::fmt::Debug for OrdersConfig {
             .field("public_url", &self.public_url)
             .field("test_payments", &self.test_payments)
             .field("stripe", &self.stripe.is_some())
+            .field(
+                "stripe_webhook_secret",
+                &self.stripe_webhook_secret.as_ref().map(|_| "(hidden)"),
+            )
             .finish()
     }
 }
@@ -56,6 +70,7 @@ impl Default for OrdersConfig {
             public_url: "http://localhost:8080".into(),
             test_payments: false,
             stripe: None,
+            stripe_webhook_secret: None,
         }
     }
 }

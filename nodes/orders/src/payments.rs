@@ -229,6 +229,17 @@ impl OrdersStore {
     }
 
     /// Applies one payment notification; `Ok` means done (or nothing to do).
+    /// Whether Stripe signed this event: only then may it move money.
+    fn signed_by_stripe(&self, n: &PaymentNotification) -> bool {
+        let (Some(secret), Some(signature)) = (
+            self.config.stripe_webhook_secret.as_deref(),
+            n.signature.as_deref(),
+        ) else {
+            return false;
+        };
+        bazaar_stripe::webhook::verify_origin(signature, n.payload.as_bytes(), secret).is_ok()
+    }
+
     pub(crate) async fn apply_payment(&self, n: &PaymentNotification) -> Result<(), OrdersError> {
         match n.kind.as_str() {
             "test.payment" => {
@@ -249,6 +260,13 @@ impl OrdersStore {
                     tracing::warn!(
                         kind,
                         "a Stripe event arrived but Stripe is not set up; ignored"
+                    );
+                    return Ok(());
+                }
+                if !self.signed_by_stripe(n) {
+                    tracing::warn!(
+                        kind,
+                        "a Stripe event without Stripe's valid signature; ignored"
                     );
                     return Ok(());
                 }

@@ -17,6 +17,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod webhook;
+
 use std::collections::HashMap;
 use std::str::FromStr;
 

@@ -2,6 +2,7 @@
 //! told as the people who use it meet it.
 
 mod browser;
+mod bus;
 mod catalog;
 mod chat;
 mod commerce;

@@ -11,7 +11,8 @@ use bazaar_edge::EdgeConfig;
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::Domain;
 use bazaar_subjects::orders::{
-    Cart, CheckoutResult, CheckoutStatus, Coupon, Order, OrderList, PaymentStatus,
+    Cart, CheckoutResult, CheckoutStatus, Coupon, Order, OrderList, PaymentNotification,
+    PaymentStatus,
 };
 use bazaar_subjects::sellers::{GetPayoutAccounts, OnboardingLink, PayoutStatus, Shop, ShopIds};
 use bazaar_tests::story::{envelope, ok_as};
@@ -549,6 +550,62 @@ async fn a_payment_of_another_amount_than_the_checkout_total_places_no_order() {
     assert!(stripe.transfers().is_empty());
     eventually("the stock to come back", || async {
         stock_of(&p, "tube-amplifier").await == 5
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_payment_queued_on_the_bus_without_stripes_signature_pays_for_nothing() {
+    let (p, stripe) = with_stripe(Vec::new()).await;
+    let (seller_a, _seller_b, amp, _book) = two_shops(&p).await;
+    connect(&p, &stripe, &seller_a, true).await;
+    let buyer = p.sign_up_buyer("hal@example.com").await;
+    add(&p, &buyer, &amp.id, 1).await;
+    let (checkout_id, session) = card_checkout(
+        &p,
+        &stripe,
+        &buyer,
+        json!({ "address": address(), "payment": "card" }),
+    )
+    .await;
+    // Whoever holds the edge's bus credentials may queue payment jobs (that
+    // is how webhooks reach the orders node), but not sign them as Stripe.
+    // (Made up: Hal has not paid, and Stripe says so to anyone who asks.)
+    let mut paid_looking = session.clone();
+    paid_looking["status"] = json!("complete");
+    paid_looking["payment_status"] = json!("paid");
+    let made_up = json!({
+        "id": "evt_made_up", "object": "event", "type": "checkout.session.completed",
+        "data": { "object": paid_looking },
+    });
+    let (edge, _) = p.connect_as(bazaar_subjects::bus::Principal::Edge).await;
+    for signature in [None, Some(format!("t=1,v1={}", "00".repeat(32)))] {
+        let forged = PaymentNotification {
+            event_id: format!("evt_forged_{}", signature.is_some()),
+            kind: "checkout.session.completed".into(),
+            payload: made_up.to_string(),
+            signature,
+        };
+        bazaar_runtime::jetstream::enqueue_job(
+            &async_nats::jetstream::new(edge.clone()),
+            &forged,
+            &forged.event_id,
+        )
+        .await
+        .expect("the edge may queue payment jobs");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        checkout_state(&p, &buyer, &checkout_id).await.status,
+        CheckoutStatus::AwaitingPayment,
+        "nothing was paid"
+    );
+    assert!(orders_of(&p, &buyer).await.orders.is_empty());
+    // Hal pays; Stripe's own signed delivery places the order.
+    let completed = stripe.pay(session["id"].as_str().unwrap());
+    assert_eq!(stripe.deliver(&p.base_url, &completed[0]).await, 200);
+    eventually("the orders to be placed", || async {
+        checkout_state(&p, &buyer, &checkout_id).await.status == CheckoutStatus::Placed
     })
     .await;
 }

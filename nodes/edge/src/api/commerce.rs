@@ -705,6 +705,7 @@ async fn test_payment(
         kind: "test.payment".into(),
         payload: serde_json::json!({ "checkout_id": checkout_id, "approved": approved })
             .to_string(),
+        signature: None,
     };
     enqueue_job(&s.inner.jetstream, &job, &job.event_id)
         .await
