@@ -104,6 +104,15 @@ impl Principal {
 }
 
 impl Principal {
+    /// What it uses, by name; `None` for the operator, who may do anything.
+    pub fn grants(self) -> Option<Grants> {
+        match self {
+            Principal::Node(d) => Some(node_grants(d)),
+            Principal::Edge => Some(edge_grants()),
+            Principal::Operator => None,
+        }
+    }
+
     /// Whether this identity may request any of `domain`'s endpoints.
     fn may_call(self, domain: Domain) -> bool {
         let prefix = format!("{}.", domain.name());
@@ -141,20 +150,20 @@ pub struct Permissions {
 
 /// What one identity uses, named by the contract.
 #[derive(Debug, Default)]
-struct Grants {
+pub struct Grants {
     /// Endpoint subjects it requests.
-    calls: Vec<&'static str>,
+    pub calls: Vec<&'static str>,
     /// Subjects it publishes on besides requests: its events, the jobs it
     /// queues, socket frames.
-    publishes: Vec<&'static str>,
+    pub publishes: Vec<&'static str>,
     /// Streams it reads (durable or ephemeral consumers) or creates.
-    reads: Vec<Stream>,
+    pub reads: Vec<Stream>,
     /// Work queues it only adds jobs to (and creates when missing).
-    queues_to: Vec<Stream>,
+    pub queues_to: Vec<Stream>,
     /// Key-value buckets it keeps.
-    kv: Vec<&'static str>,
+    pub kv: Vec<&'static str>,
     /// Object Store buckets it keeps.
-    objects: Vec<&'static str>,
+    pub objects: Vec<&'static str>,
 }
 
 fn subject<E: Endpoint>() -> &'static str {

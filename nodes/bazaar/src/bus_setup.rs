@@ -174,27 +174,52 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// The permissions as a Markdown table, one row per identity (README's
-/// Security section shows it; a test keeps the two the same).
+/// The permissions as a Markdown table, one row per identity, by what the
+/// contract names (the server configuration spells each out in subjects).
+/// README's Security section shows it; a test keeps the two the same.
 pub fn permissions_table() -> String {
     let mut out = String::from(
-        "| identity | publishes (requests, events, jobs, JetStream API) | subscribes | answers requests |\n|---|---|---|---|\n",
+        "| identity | serves (listens to) | requests | publishes | reads streams | queues to | KV buckets | Object Store |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
-    for p in Principal::all() {
-        let perms = p.permissions();
-        let list = |subjects: &[String]| {
-            subjects
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "–".to_owned()
+        } else {
+            items
                 .iter()
                 .map(|s| format!("`{s}`"))
                 .collect::<Vec<_>>()
                 .join(" ")
+        }
+    };
+    for p in Principal::all() {
+        let Some(g) = p.grants() else {
+            out.push_str(&format!(
+                "| {} | everything (`>`): the operator's commands on the box |||||||\n",
+                p.name()
+            ));
+            continue;
         };
+        let serves = match p {
+            Principal::Node(d) => vec![format!("{}.>", d.name())],
+            _ => vec!["deliver.>".to_owned()],
+        };
+        let requests = match p {
+            Principal::Edge => "every endpoint".to_owned(),
+            _ => list(g.calls.iter().map(|s| (*s).to_owned()).collect()),
+        };
+        let streams = |s: &[bazaar_subjects::Stream]| s.iter().map(|s| s.name.to_owned()).collect();
         out.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             p.name(),
-            list(&perms.publish),
-            list(&perms.subscribe),
-            if perms.allow_responses { "yes" } else { "no" }
+            list(serves),
+            requests,
+            list(g.publishes.iter().map(|s| (*s).to_owned()).collect()),
+            list(streams(&g.reads)),
+            list(streams(&g.queues_to)),
+            list(g.kv.iter().map(|s| (*s).to_owned()).collect()),
+            list(g.objects.iter().map(|s| (*s).to_owned()).collect()),
         ));
     }
     out
@@ -245,6 +270,16 @@ mod tests {
         assert_eq!(config["port"], 4222);
         assert_eq!(config["jetstream"]["store_dir"], "/x");
         assert!(config["authorization"]["users"].as_array().unwrap().len() > 5);
+    }
+
+    #[test]
+    fn the_readme_shows_the_permissions_the_contract_gives() {
+        let readme = include_str!("../../../README.md");
+        let table = permissions_table();
+        assert!(
+            readme.contains(&table),
+            "README's permissions table is out of date; `bazaar nats-setup --print-permissions` prints it:\n{table}"
+        );
     }
 
     #[test]

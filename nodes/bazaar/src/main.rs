@@ -79,8 +79,8 @@ enum Command {
     /// contract gives each identity, then exit.
     NatsSetup {
         /// Directory for `<identity>.nk` and `nats-server.conf`.
-        #[arg(long)]
-        out: std::path::PathBuf,
+        #[arg(long, required_unless_present = "print_permissions")]
+        out: Option<std::path::PathBuf>,
         /// A JSON server configuration to add the users to (ports,
         /// JetStream, TLS, cluster), as NixOS writes one.
         #[arg(long)]
@@ -186,10 +186,10 @@ async fn main() -> anyhow::Result<()> {
             base_config,
             print_permissions,
         } => {
-            if print_permissions {
+            let Some(out) = out.filter(|_| !print_permissions) else {
                 print!("{}", bazaar::bus_setup::permissions_table());
                 return Ok(());
-            }
+            };
             let setup = bazaar::bus_setup::write(&out, base_config.as_deref())?;
             println!(
                 "NATS credentials in {} ({} new), server configuration {}",
