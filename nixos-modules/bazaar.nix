@@ -6,6 +6,7 @@
 #   bazaar-migrate.service          `bazaar migrate`, before the nodes start
 #   bazaar-retrain.timer/.service   `bazaar retrain` on a schedule
 #   bazaar-secrets.service          one-box secrets (JWT keys, SurrealDB password, cookie key)
+#   bazaar-nats-setup.service       `bazaar nats-setup`: NATS credentials and server config
 #   bazaar.service                  allInOne: the whole platform in one process
 # all pulled in by bazaar.target. NATS and SurrealDB come from nixpkgs' own
 # modules (nats.local, surrealdb.local) or from elsewhere (nats.url, surrealdb.url).
@@ -88,8 +89,8 @@ let
   # Secret files, loaded with LoadCredential= (systemd reads them as root, so
   # they may stay root-only). The start script exports BAZAAR_* names: the
   # content, or the path for *_FILE names.
-  credentialsFor = { signing ? false, database ? true, cookie ? false }:
-    filterAttrs (_: path: path != null) (
+  credentialsFor = { signing ? false, database ? true, cookie ? false, nats ? [ ] }:
+    natsCredentials nats // filterAttrs (_: path: path != null) (
       {
         BAZAAR_SMTP_PASSWORD = cfg.mail.passwordFile;
         BAZAAR_STRIPE_SECRET_KEY = cfg.stripe.secretKeyFile;
@@ -102,6 +103,32 @@ let
       // optionalAttrs cookie { BAZAAR_COOKIE_SECRET = cookieSecretFile; }
       // cfg.credentials
     );
+
+  # The closed bus (README, Security): `bazaar nats-setup` writes one nkey
+  # seed per identity and the server configuration into nats.credentialsDir
+  # (on the box that runs NATS; other boxes get a copy of the directory).
+  # Each unit loads the seeds of the identities it runs as credentials and
+  # finds them in its credentials directory.
+  natsClosed = cfg.nats.credentialsDir != null;
+  natsCredentials = identities:
+    optionalAttrs natsClosed (lib.listToAttrs (map (id: nameValuePair "${id}.nk" "${cfg.nats.credentialsDir}/${id}.nk") identities))
+    // optionalAttrs (identities != [ ] && cfg.nats.tls.caFile != null) { "nats-ca.pem" = cfg.nats.tls.caFile; };
+  natsEnvironment =
+    optional natsClosed "BAZAAR_NATS_CREDENTIALS_DIR=%d"
+    ++ optional (cfg.nats.tls.caFile != null) "BAZAAR_NATS_CA_FILE=%d/nats-ca.pem";
+
+  # The local server's whole configuration, users added by nats-setup: the
+  # unit runs `nats-server -c` on the result, whatever nixpkgs' module puts
+  # on its command line.
+  natsTls = optionalAttrs (cfg.nats.tls.certFile != null) {
+    tls = {
+      cert_file = cfg.nats.tls.certFile;
+      key_file = cfg.nats.tls.keyFile;
+    } // optionalAttrs (cfg.nats.tls.caFile != null) { ca_file = cfg.nats.tls.caFile; };
+  };
+  natsBaseConfig = pkgs.writeText "bazaar-nats-base.json" (builtins.toJSON (helpers.natsServerSettings {
+    inherit (config.services.nats) settings serverName port jetstream dataDir;
+  }));
 
   credentialConfig = credentials: {
     LoadCredential = mapAttrsToList (name: path: "${name}:${path}") credentials;
@@ -181,19 +208,20 @@ let
   };
 
   # A oneshot that runs `bazaar <args>` with the units' environment.
-  oneshot = { description, args, restart }: {
+  oneshot = { description, args, restart, nats ? [ ] }: {
     inherit description environment;
     after = [ "network-online.target" ] ++ backingUnits;
     wants = [ "network-online.target" ] ++ backingUnits;
     unitConfig.StartLimitIntervalSec = 0;
     serviceConfig = mkMerge [
       hardening
-      (credentialConfig (credentialsFor { }))
+      (credentialConfig (credentialsFor { inherit nats; }))
       {
         Type = "oneshot";
         ExecStart = "${startScript} ${args}";
         Restart = restart;
         RestartSec = 5;
+        Environment = optionals (nats != [ ]) natsEnvironment;
       }
     ];
   };
@@ -202,8 +230,8 @@ let
     (domain: nameValuePair "bazaar-${domain}@" (daemon {
       description = "Bazaar ${domain} node %i";
       args = "node ${domain}";
-      credentials = credentialsFor { signing = domain == "auth"; };
-      extraEnvironment = optional (domain == "search")
+      credentials = credentialsFor { signing = domain == "auth"; nats = [ domain ]; };
+      extraEnvironment = natsEnvironment ++ optional (domain == "search")
         "BAZAAR_SEARCH_INDEX_DIR=${helpers.searchIndexDir cfg.dataDir "%i"}";
     }))
     enabledNodes);
@@ -217,9 +245,9 @@ let
   edgeUnit = daemon {
     description = "Bazaar HTTP edge on port %i";
     args = "edge";
-    credentials = credentialsFor { database = false; cookie = true; };
+    credentials = credentialsFor { database = false; cookie = true; nats = [ "edge" ]; };
     afterMigrate = false;
-    extraEnvironment = [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address "%i"}" ];
+    extraEnvironment = natsEnvironment ++ [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address "%i"}" ];
     extraServiceConfig = bindService cfg.edge.port;
   };
 
@@ -241,8 +269,9 @@ let
   # as the units do, with their sandbox, environment and credentials.
   ctlProperties = helpers.runProperties {
     inherit environment;
-    serviceConfig = hardening // credentialConfig (credentialsFor { signing = true; }) // {
+    serviceConfig = hardening // credentialConfig (credentialsFor { signing = true; nats = optional (!allInOne) "operator"; }) // {
       EnvironmentFile = cfg.environmentFile;
+      Environment = optionals (!allInOne) natsEnvironment;
     };
   };
   ctl = pkgs.writeShellScriptBin "bazaar-ctl" ''
@@ -574,6 +603,47 @@ in
           in the URL are secrets: put such a URL in {option}`environmentFile`.
         '';
       };
+      credentialsDir = mkOption {
+        type = types.nullOr types.str;
+        default = if allInOne then null else "/var/lib/bazaar-nats";
+        defaultText = literalExpression ''if allInOne.enable then null else "/var/lib/bazaar-nats"'';
+        description = ''
+          Where the bus's credentials are: one nkey seed per identity
+          (`<identity>.nk`, root only) and the server configuration, as
+          `bazaar nats-setup --out` writes them. With {option}`nats.local`,
+          `bazaar-nats-setup.service` writes them here before NATS starts
+          (keeping seeds that exist) and the server runs with its
+          configuration. Boxes of one deployment share the credentials: run it
+          on one box and copy the directory to the others (the same path).
+          The units load the seeds they need as systemd credentials. `null`
+          connects without credentials (a NATS server that asks for none).
+          allInOne keeps its own in its data dir.
+        '';
+      };
+      tls = {
+        certFile = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "/var/lib/nats-tls/server.pem";
+          description = "Certificate (PEM) of the local NATS server, for client and cluster connections; readable by the nats user.";
+        };
+        keyFile = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "/var/lib/nats-tls/server-key.pem";
+          description = "Private key of {option}`nats.tls.certFile`; readable by the nats user only.";
+        };
+        caFile = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "/var/lib/nats-tls/ca.pem";
+          description = ''
+            CA that signed the NATS servers' certificates. Set, every Bazaar
+            unit requires TLS to NATS (`BAZAAR_NATS_CA_FILE`, loaded as a
+            credential) and the servers verify each other's routes with it.
+          '';
+        };
+      };
       cluster = {
         enable = mkEnableOption "clustering of the local NATS server with the other boxes' (needs nats.local)";
         name = mkOption {
@@ -740,6 +810,20 @@ in
             or ${opt}.nats.url = "nats://host:4222".'';
         }
         {
+          assertion = (cfg.nats.tls.certFile == null) == (cfg.nats.tls.keyFile == null);
+          message = "${opt}.nats.tls: set certFile and keyFile together.";
+        }
+        {
+          assertion = cfg.nats.tls.certFile == null || cfg.nats.local;
+          message = "${opt}.nats.tls.certFile is the local NATS server's certificate: set ${opt}.nats.local = true too (other boxes need only nats.tls.caFile).";
+        }
+        {
+          assertion = !(cfg.nats.local && !allInOne && !natsClosed);
+          message = ''
+            ${opt}.nats.credentialsDir is null, so the local NATS server would take anyone's connection:
+            leave it at its default (bazaar-nats-setup.service writes the credentials).'';
+        }
+        {
           assertion = !cfg.nats.cluster.enable || cfg.nats.local;
           message = "${opt}.nats.cluster.enable clusters the local NATS server: set ${opt}.nats.local = true too.";
         }
@@ -875,6 +959,7 @@ in
         description = "Bazaar recommender retraining";
         args = "retrain";
         restart = "no";
+        nats = [ "operator" ];
       };
       systemd.timers.bazaar-retrain = {
         description = "Retrain the Bazaar recommender";
@@ -925,8 +1010,34 @@ in
         settings = {
           host = mkDefault (if cfg.nats.cluster.enable then "0.0.0.0" else "127.0.0.1");
         } // optionalAttrs cfg.nats.cluster.enable {
-          cluster = helpers.natsCluster { inherit (cfg.nats.cluster) name port routes; };
+          cluster = helpers.natsCluster { inherit (cfg.nats.cluster) name port routes; } // natsTls;
+        } // natsTls;
+      };
+    })
+
+    (mkIf (cfg.nats.local && natsClosed && !allInOne) {
+      # Writes the credentials (seeds kept) and the server configuration
+      # with the permissions of this release's contract at every start.
+      systemd.services.bazaar-nats-setup = {
+        description = "Bazaar NATS credentials and server configuration";
+        before = [ "nats.service" ];
+        requiredBy = [ "nats.service" ];
+        partOf = [ "bazaar.target" ];
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          ExecStart = "${cfg.package}/bin/bazaar nats-setup --out ${cfg.nats.credentialsDir} --base-config ${natsBaseConfig}";
+          UMask = "0022";
+          PrivateTmp = true;
+          PrivateNetwork = true;
+          ProtectHome = true;
+          NoNewPrivileges = true;
+          RestrictAddressFamilies = [ "AF_UNIX" ];
         };
+      };
+      systemd.services.nats = {
+        after = [ "bazaar-nats-setup.service" ];
+        serviceConfig.ExecStart = lib.mkForce "${pkgs.nats-server}/bin/nats-server -c ${cfg.nats.credentialsDir}/nats-server.conf";
       };
     })
 

@@ -100,6 +100,14 @@ rec {
   isServerDatabase = url: any (scheme: hasPrefix scheme url) [ "ws://" "wss://" "http://" "https://" ];
 
   # The NATS cluster block of nats-server's configuration.
+  # The local NATS server's whole configuration, before `bazaar nats-setup`
+  # adds the users: nixpkgs' settings plus what its module may otherwise put
+  # on the command line.
+  natsServerSettings = { settings, serverName, port, jetstream, dataDir }:
+    settings
+    // { server_name = serverName; inherit port; }
+    // lib.optionalAttrs jetstream { jetstream = { store_dir = dataDir; }; };
+
   natsCluster = { name, port, routes }: {
     inherit name routes;
     listen = "0.0.0.0:${toString port}";

@@ -193,7 +193,7 @@ in
     ] ++ map (d: "bazaar-${d}@1.service") helpers.servedDomains));
 
     "one-box.units" = expect (lib.sort (a: b: a < b) (bazaarUnits oneBox))
-      (lib.sort (a: b: a < b) (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-retrain" "bazaar-secrets" ]));
+      (lib.sort (a: b: a < b) (everyNode ++ [ "bazaar-edge@" "bazaar-migrate" "bazaar-nats-setup" "bazaar-retrain" "bazaar-secrets" ]));
 
     "one-box.exec-start" = expect
       {
@@ -242,7 +242,7 @@ in
 
     "one-box.edge-listens-per-instance" = expect
       (serviceConfig oneBox "bazaar-edge@").Environment
-      [ "BAZAAR_HTTP_ADDR=127.0.0.1:%i" ];
+      [ "BAZAAR_NATS_CREDENTIALS_DIR=%d" "BAZAAR_HTTP_ADDR=127.0.0.1:%i" ];
 
     # Each search copy keeps its own index (one writer per directory); other
     # nodes get no such setting.
@@ -252,8 +252,8 @@ in
         catalog = (serviceConfig oneBox "bazaar-catalog@").Environment;
       }
       {
-        search = [ "BAZAAR_SEARCH_INDEX_DIR=/var/lib/bazaar/search-index-%i" ];
-        catalog = [ ];
+        search = [ "BAZAAR_NATS_CREDENTIALS_DIR=%d" "BAZAAR_SEARCH_INDEX_DIR=/var/lib/bazaar/search-index-%i" ];
+        catalog = [ "BAZAAR_NATS_CREDENTIALS_DIR=%d" ];
       };
 
     "one-box.hardening" = expect
@@ -319,7 +319,84 @@ in
         "BAZAAR_SMTP_PASSWORD:/run/secrets/bazaar/smtp-password"
         "BAZAAR_STRIPE_SECRET_KEY:/run/secrets/bazaar/stripe-secret-key"
         "BAZAAR_STRIPE_WEBHOOK_SECRET:/run/secrets/bazaar/stripe-webhook-secret"
+        "orders.nk:/var/lib/bazaar-nats/orders.nk"
       ];
+
+    # The closed bus: the credentials and the server configuration are
+    # written before NATS starts, the server runs with them, and each unit
+    # loads only the seed of the identity it runs.
+    "one-box.closed-bus" =
+      let
+        setup = serviceConfig oneBox "bazaar-nats-setup";
+        seeds = name: lib.filter (c: hasInfix ".nk:" c) (serviceConfig oneBox name).LoadCredential;
+      in
+      expect
+        {
+          setup = hasInfix "/bin/bazaar nats-setup --out /var/lib/bazaar-nats --base-config " setup.ExecStart;
+          before = (unit oneBox "bazaar-nats-setup").requiredBy;
+          server = (serviceConfig oneBox "nats").ExecStart;
+          catalog = seeds "bazaar-catalog@";
+          edge = seeds "bazaar-edge@";
+          retrain = seeds "bazaar-retrain";
+          migrate = seeds "bazaar-migrate";
+        }
+        {
+          setup = true;
+          before = [ "nats.service" ];
+          server = "${pkgs.nats-server}/bin/nats-server -c /var/lib/bazaar-nats/nats-server.conf";
+          catalog = [ "catalog.nk:/var/lib/bazaar-nats/catalog.nk" ];
+          edge = [ "edge.nk:/var/lib/bazaar-nats/edge.nk" ];
+          retrain = [ "operator.nk:/var/lib/bazaar-nats/operator.nk" ];
+          migrate = [ ];
+        };
+
+    # The configuration nats-setup adds the users to is the whole of the
+    # local server's settings, whatever nixpkgs puts on its command line.
+    "helpers.nats-server-settings" = expect
+      (helpers.natsServerSettings {
+        settings = { host = "127.0.0.1"; };
+        serverName = "box1";
+        port = 4222;
+        jetstream = true;
+        dataDir = "/var/lib/nats";
+      })
+      { host = "127.0.0.1"; server_name = "box1"; port = 4222; jetstream = { store_dir = "/var/lib/nats"; }; };
+
+    # TLS for clients and routes when certificates are given; the units
+    # then require TLS with the CA, loaded as a credential.
+    "options.nats-tls" =
+      let
+        config = store {
+          services.bazaar.nats.tls = {
+            certFile = "/var/lib/nats-tls/server.pem";
+            keyFile = "/var/lib/nats-tls/server-key.pem";
+            caFile = "/var/lib/nats-tls/ca.pem";
+          };
+          services.bazaar.nats.cluster = { enable = true; routes = [ "nats://10.0.0.1:6222" ]; };
+        };
+        tls = { cert_file = "/var/lib/nats-tls/server.pem"; key_file = "/var/lib/nats-tls/server-key.pem"; ca_file = "/var/lib/nats-tls/ca.pem"; };
+      in
+      expect
+        {
+          client = config.services.nats.settings.tls;
+          routes = config.services.nats.settings.cluster.tls;
+          env = lib.elem "BAZAAR_NATS_CA_FILE=%d/nats-ca.pem" (serviceConfig config "bazaar-orders@").Environment;
+          ca = lib.elem "nats-ca.pem:/var/lib/nats-tls/ca.pem" (serviceConfig config "bazaar-orders@").LoadCredential;
+        }
+        { client = tls; routes = tls; env = true; ca = true; };
+
+    "rejects.nats-cert-without-key" = rejects "set certFile and keyFile together"
+      (store { services.bazaar.nats.tls.certFile = "/var/lib/nats-tls/server.pem"; });
+
+    "rejects.local-nats-without-credentials" = rejects "would take anyone's connection"
+      (store { services.bazaar.nats.credentialsDir = null; });
+
+    "all-in-one.no-bus-setup" = expect
+      {
+        units = lib.elem "bazaar-nats-setup" (bazaarUnits allInOne);
+        seeds = lib.any (hasInfix ".nk:") ((serviceConfig allInOne "bazaar").LoadCredential or [ ]);
+      }
+      { units = false; seeds = false; };
 
     "one-box.edge-has-no-database-password" = holds
       (!lib.any (hasPrefix "BAZAAR_DATABASE_PASSWORD:") (serviceConfig oneBox "bazaar-edge@").LoadCredential)
@@ -613,7 +690,7 @@ in
           recommender.retrain.enable = false;
         };
       }))
-      [ "bazaar-mail@" "bazaar-migrate" "bazaar-secrets" ];
+      [ "bazaar-mail@" "bazaar-migrate" "bazaar-nats-setup" "bazaar-secrets" ];
 
     # The timer runs exactly `bazaar retrain`.
     "options.retrain-timer" =

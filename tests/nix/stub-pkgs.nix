@@ -19,4 +19,5 @@ in
   systemd = fake "systemd-258";
   writeShellScript = script;
   writeShellScriptBin = script;
+  writeText = script;
 }
