@@ -7,6 +7,7 @@ mod chat;
 mod commerce;
 mod email;
 mod foundation;
+mod fuzz;
 mod google;
 mod identity;
 mod images;
