@@ -84,7 +84,11 @@ fn config(k: &Known) -> String {
         (r"^/api/categories/\{slug\}", "slug", "categories"),
         (r"^/api/products/\{slug\}", "slug", "products"),
         (r"^/api/seller/products/\{id\}", "id", "product_ids"),
-        (r"^/api/wishlist/\{product_id\}", "product_id", "product_ids"),
+        (
+            r"^/api/wishlist/\{product_id\}",
+            "product_id",
+            "product_ids",
+        ),
         (r"^/api/seller/coupons/\{id\}", "id", "coupons"),
         (r"^/api/(seller/)?orders/\{id\}", "id", "orders"),
         (r"^/api/checkouts/\{id\}", "id", "checkouts"),
@@ -166,6 +170,8 @@ async fn run(
     token: &str,
 ) -> (std::process::ExitStatus, String) {
     let output = tokio::process::Command::new(schemathesis())
+        // Its cache of failures stays in the temp dir, out of the checkout.
+        .current_dir(config.parent().expect("the config's dir"))
         .arg("--config-file")
         .arg(config)
         .arg("--no-color")

@@ -188,21 +188,23 @@ pub async fn login(
 }
 
 /// The refresh token from the cookie, or from a JSON body for API clients.
-fn refresh_token(headers: &HeaderMap, body: &str) -> Option<String> {
+fn refresh_token(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     cookie_value(headers, REFRESH_COOKIE).or_else(|| {
-        serde_json::from_str::<RefreshRequest>(body)
+        serde_json::from_slice::<RefreshRequest>(body)
             .ok()
             .map(|r| r.refresh_token)
     })
 }
 
 /// Sign out: the session's refresh-token family ends and the cookies go.
-#[utoipa::path(post, path = "/api/logout", tag = "auth", responses((status = 204)))]
+#[utoipa::path(post, path = "/api/logout", tag = "auth",
+    request_body(content = Option<RefreshRequest>, description = "the refresh token, for clients without the cookie"),
+    responses((status = 204)))]
 pub async fn logout(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     headers: HeaderMap,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     if let Some(refresh_token) = refresh_token(&headers, &body) {
         s.call::<Logout>(&meta, &RefreshRequest { refresh_token })
@@ -218,7 +220,7 @@ pub async fn refresh(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     headers: HeaderMap,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let Some(refresh_token) = refresh_token(&headers, &body) else {
         return Err(ApiError(ErrorEnvelope::unauthorized(

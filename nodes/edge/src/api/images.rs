@@ -6,6 +6,7 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use async_nats::jetstream::object_store::{ObjectMetadata, ObjectStore};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -154,14 +155,15 @@ fn decode(bytes: &[u8], format: ImageFormat) -> Result<Decoded, ApiError> {
 /// Upload an image (multipart field `file`, at most 5 MiB) as a signed-in account.
 #[utoipa::path(post, path = "/api/images", tag = "images",
     responses((status = 201, body = Uploaded), (status = 401, body = ErrorEnvelope),
-              (status = 413, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+              (status = 413, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope), (status = 400, body = ErrorEnvelope)))]
 pub async fn upload(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     // The auth node judges the token; anonymous uploads stop here.
     let me = s.call::<GetMe>(&meta, &Empty {}).await?;
+    let multipart = multipart.map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
     let uploaded = store_upload(&s, multipart, Some(&me.id)).await?;
     Ok((StatusCode::CREATED, Json(uploaded)).into_response())
 }

@@ -158,7 +158,7 @@ pub async fn create(
            ("deleted" = Option<bool>, Query, description = "the bin"),
            ("sort" = Option<String>, Query, description = "newest, oldest, title, price_asc, price_desc, stock, sales"),
            ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query)),
-    responses((status = 200, body = ProductPage), (status = 403, body = ErrorEnvelope)))]
+    responses((status = 200, body = ProductPage), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn list_mine(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -172,7 +172,7 @@ pub async fn list_mine(
 /// One of the caller's products, in any state.
 #[utoipa::path(get, path = "/api/seller/products/{id}", tag = "seller products",
     params(("id" = String, Path)),
-    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn get_mine(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -187,7 +187,7 @@ pub async fn get_mine(
 /// Replace one of the caller's products (the slug stays).
 #[utoipa::path(put, path = "/api/seller/products/{id}", tag = "seller products", request_body = ProductInput,
     params(("id" = String, Path)),
-    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn update(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -203,7 +203,7 @@ pub async fn update(
 /// Move one of the caller's products to the bin (purged after 24 hours).
 #[utoipa::path(delete, path = "/api/seller/products/{id}", tag = "seller products",
     params(("id" = String, Path)),
-    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn delete(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -218,7 +218,7 @@ pub async fn delete(
 /// Take one of the caller's products out of the bin.
 #[utoipa::path(post, path = "/api/seller/products/{id}/restore", tag = "seller products",
     params(("id" = String, Path)),
-    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn restore(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
