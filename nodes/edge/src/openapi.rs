@@ -141,3 +141,36 @@ fn refuse(op: &mut Operation, status: u16, description: &str) {
 pub fn routes() -> Router<EdgeState> {
     Router::new().merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", document()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_operation_documents_the_refusals_the_edge_gives() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let api = paths.iter().filter(|(path, _)| path.starts_with("/api/"));
+        let mut operations = 0;
+        for (path, item) in api {
+            for method in ["get", "put", "post", "patch", "delete"] {
+                let Some(op) = item.get(method) else {
+                    continue;
+                };
+                operations += 1;
+                let mut expected = vec!["401", "429"];
+                if op.get("requestBody").is_some() {
+                    expected.extend(["400", "413", "415", "422"]);
+                }
+                for status in expected {
+                    let schema = &op["responses"][status]["content"]["application/json"]["schema"];
+                    assert_eq!(
+                        schema["$ref"], "#/components/schemas/ErrorEnvelope",
+                        "{method} {path} does not document its {status}"
+                    );
+                }
+            }
+        }
+        assert!(operations > 80, "only {operations} operations documented");
+    }
+}

@@ -1,6 +1,6 @@
 //! Fuzzing every operation: schemathesis reads the OpenAPI document the edge
 //! serves and calls each operation with data made from it, valid and not, as
-//! a signed-in buyer, seller and admin in turn. Nothing may answer 5xx, and
+//! a signed-out visitor and a signed-in buyer, seller and admin in turn. Nothing may answer 5xx, and
 //! every answer must be one the document describes: its status, its content
 //! type and its body's schema. Real ids (a shop, a product, an order, a
 //! conversation …) are mixed into the path parameters, so the operations
@@ -27,8 +27,13 @@ use crate::commerce::{add, cod_product, place_cod};
 
 /// The same run every time.
 const SEED: &str = "20261206";
-/// Examples per operation and phase, per account.
-const MAX_EXAMPLES: &str = "8";
+/// Examples per operation and phase, per account; `BAZAAR_FUZZ_EXAMPLES`
+/// asks for more (a deeper run, minutes longer).
+const MAX_EXAMPLES: &str = "10";
+
+fn max_examples() -> String {
+    std::env::var("BAZAAR_FUZZ_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.to_owned())
+}
 
 /// `schemathesis` on PATH or in the venv `scripts/setup` makes.
 fn schemathesis() -> PathBuf {
@@ -161,14 +166,17 @@ async fn stocked(p: &Platform) -> (Known, [(&'static str, String); 3]) {
     )
 }
 
-/// One schemathesis run as the holder of `token`; its exit status and
-/// output.
+/// One schemathesis run as the holder of `token` (signed out: `None`);
+/// its exit status and output.
 async fn run(
     p: &Platform,
     config: &Path,
     reports: &Path,
-    token: &str,
+    token: Option<&str>,
 ) -> (std::process::ExitStatus, String) {
+    let auth = token
+        .map(|t| vec!["--header".to_owned(), format!("Authorization: Bearer {t}")])
+        .unwrap_or_default();
     let output = tokio::process::Command::new(schemathesis())
         // Its cache of failures stays in the temp dir, out of the checkout.
         .current_dir(config.parent().expect("the config's dir"))
@@ -184,9 +192,9 @@ async fn run(
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--seed", SEED, "--generation-deterministic"])
-        .args(["--max-examples", MAX_EXAMPLES])
+        .args(["--max-examples", &max_examples()])
         .args(["--workers", "2", "--request-timeout", "20"])
-        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(auth)
         .arg("--report-dir")
         .arg(reports)
         .stdin(Stdio::null())
@@ -203,7 +211,7 @@ async fn run(
 }
 
 #[tokio::test]
-async fn every_operation_answers_as_documented_whatever_a_buyer_seller_or_admin_sends() {
+async fn every_operation_answers_as_documented_whatever_a_visitor_buyer_seller_or_admin_sends() {
     let st = schemathesis();
     let p = Platform::spawn_with(Options {
         edge: EdgeConfig {
@@ -221,7 +229,9 @@ async fn every_operation_answers_as_documented_whatever_a_buyer_seller_or_admin_
     let config_file = dir.path().join("schemathesis.toml");
     std::fs::write(&config_file, config(&known)).expect("config written");
     let mut failed = Vec::new();
-    for (who, token) in &accounts {
+    let signed_out = [("visitor", None)];
+    let signed_in = accounts.iter().map(|(who, t)| (*who, Some(t.as_str())));
+    for (who, token) in signed_out.into_iter().chain(signed_in) {
         let started = Instant::now();
         let (status, output) = run(&p, &config_file, &dir.path().join(who), token).await;
         eprintln!(

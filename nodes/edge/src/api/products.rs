@@ -53,13 +53,14 @@ pub struct ProductView {
         ("q" = Option<String>, Query, description = "words to search for (stemmed)"),
         ("category" = Option<String>, Query), ("subcategory" = Option<String>, Query),
         ("shop" = Option<String>, Query, description = "shop slug"),
-        ("min_price" = Option<i64>, Query, description = "minor units"),
-        ("max_price" = Option<i64>, Query, description = "minor units"),
-        ("colors" = Option<Vec<String>>, Query), ("sizes" = Option<Vec<String>>, Query),
-        ("min_rating" = Option<f64>, Query), ("in_stock" = Option<bool>, Query),
+        ("min_price" = Option<i64>, Query, minimum = 0, description = "minor units"),
+        ("max_price" = Option<i64>, Query, minimum = 0, description = "minor units, at least `min_price`"),
+        ("colors" = Option<Vec<String>>, Query, max_items = 30), ("sizes" = Option<Vec<String>>, Query, max_items = 30),
+        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5), ("in_stock" = Option<bool>, Query),
         ("on_sale" = Option<bool>, Query), ("event" = Option<bool>, Query, description = "live flash sales only"),
-        ("sort" = Option<String>, Query, description = "relevance, newest, price_asc, price_desc, top_sales, rating"),
-        ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query, description = "1 to 60"),
+        ("sort" = Option<catalog::SortOrder>, Query),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based; `page` × `page_size` at most 10,000"),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 60, description = "default 24"),
     ),
     responses((status = 200, body = SearchResults), (status = 400, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn search(
@@ -154,10 +155,12 @@ pub async fn create(
 
 /// The caller's products (sellers): search by title, filter by status, the bin.
 #[utoipa::path(get, path = "/api/seller/products", tag = "seller products",
-    params(("q" = Option<String>, Query), ("status" = Option<String>, Query, description = "active or draft"),
+    params(("q" = Option<String>, Query), ("status" = Option<catalog::ProductStatus>, Query),
            ("deleted" = Option<bool>, Query, description = "the bin"),
-           ("sort" = Option<String>, Query, description = "newest, oldest, title, price_asc, price_desc, stock, sales"),
-           ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query)),
+           ("sort" = Option<String>, Query, pattern = "^(newest|oldest|title|price_asc|price_desc|stock|sales)$",
+            description = "newest, oldest, title, price_asc, price_desc, stock, sales"),
+           ("page" = Option<u32>, Query, minimum = 1, maximum = 10000),
+           ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100)),
     responses((status = 200, body = ProductPage), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn list_mine(
     State(s): State<EdgeState>,
