@@ -67,7 +67,8 @@ struct Known {
     address_id: String,
 }
 
-/// schemathesis' settings: real ids for the path parameters, half the time.
+/// schemathesis' settings: real ids for the path parameters and the body
+/// fields that name something, half the time.
 fn config(k: &Known) -> String {
     let dictionaries = [
         ("shops", &k.shop_slug),
@@ -100,6 +101,20 @@ fn config(k: &Known) -> String {
         (r"^/api/conversations/\{id\}", "id", "conversations"),
         (r"^/api/me/addresses/\{id\}", "id", "addresses"),
     ];
+    // Body fields that name something, wherever they appear.
+    toml.push_str("[parameters]\n");
+    for (field, dictionary) in [
+        ("category", "categories"),
+        ("shop_slug", "shops"),
+        ("product_id", "product_ids"),
+        ("target_id", "product_ids"),
+        ("address_id", "addresses"),
+    ] {
+        toml.push_str(&format!(
+            "\"body.{field}\" = {{ dictionary = \"{dictionary}\", probability = 0.5 }}\n"
+        ));
+    }
+    toml.push('\n');
     for (path, parameter, dictionary) in bindings {
         toml.push_str(&format!(
             "[[operations]]\ninclude-path-regex = {path:?}\nparameters = {{ \"path.{parameter}\" = {{ dictionary = \"{dictionary}\", probability = 0.5 }} }}\n\n"

@@ -126,8 +126,26 @@ pub async fn register_user(
     register(s, meta, Role::Buyer, req).await
 }
 
+/// What `POST /api/register/seller` reads: a [`RegisterRequest`] whose
+/// phone and country are required (the auth node checks them for sellers).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "only its schema is used: the handler reads a RegisterRequest"
+)]
+pub struct SellerRegistration {
+    #[serde(flatten)]
+    account: RegisterRequest,
+    /// 6 to 20 digits, with spaces, `+`, `-` and brackets.
+    #[schema(pattern = r"^[ +()-]*([0-9][ +()-]*){6,20}$")]
+    phone: String,
+    /// ISO 3166-1 alpha-2, e.g. `DE`.
+    #[schema(pattern = r"^\s*[A-Za-z]{2}\s*$")]
+    country: String,
+}
+
 /// Start a seller sign-up (phone and country required).
-#[utoipa::path(post, path = "/api/register/seller", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/api/register/seller", tag = "auth", request_body = SellerRegistration,
     responses((status = 202, body = Accepted), (status = 422, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 pub async fn register_seller(
     State(s): State<EdgeState>,

@@ -152,8 +152,21 @@ fn decode(bytes: &[u8], format: ImageFormat) -> Result<Decoded, ApiError> {
     })
 }
 
+/// What `POST /api/images` reads: one multipart field, `file`.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "only its schema is used: the handler reads the multipart stream"
+)]
+pub struct ImageUpload {
+    /// A JPEG, PNG, WebP or GIF file of at most 5 MiB.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 /// Upload an image (multipart field `file`, at most 5 MiB) as a signed-in account.
 #[utoipa::path(post, path = "/api/images", tag = "images",
+    request_body(content = ImageUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = Uploaded), (status = 401, body = ErrorEnvelope),
               (status = 413, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope), (status = 400, body = ErrorEnvelope)))]
 pub async fn upload(
