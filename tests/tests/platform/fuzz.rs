@@ -1,10 +1,11 @@
 //! Fuzzing every operation: schemathesis reads the OpenAPI document the edge
 //! serves and calls each operation with data made from it, valid and not, as
-//! a signed-out visitor and a signed-in buyer, seller and admin in turn. Nothing may answer 5xx, and
-//! every answer must be one the document describes: its status, its content
-//! type and its body's schema. Real ids (a shop, a product, an order, a
-//! conversation …) are mixed into the path parameters, so the operations
-//! behind an id are reached too, not only their 404s.
+//! a signed-out visitor and then a signed-in buyer, seller and admin. Nothing
+//! may answer 5xx, and every answer must be one the document describes: its
+//! status, its content type and its body's schema. Real ids (a shop, a
+//! product, an order, a conversation …) are mixed into the path parameters
+//! and the body fields that name something, so the operations behind an id
+//! are reached too, not only their 404s and 422s.
 //!
 //! Bounded and repeatable: a fixed seed, deterministic generation and a few
 //! examples per operation. `scripts/setup` installs schemathesis.
@@ -54,7 +55,7 @@ fn schemathesis() -> PathBuf {
     })
 }
 
-/// The ids a run mixes into path parameters, operation by operation.
+/// The ids a run mixes into path parameters and body fields.
 struct Known {
     shop_slug: String,
     category_slug: String,
