@@ -173,4 +173,29 @@ mod tests {
         }
         assert!(operations > 80, "only {operations} operations documented");
     }
+
+    #[test]
+    fn every_reference_in_the_document_resolves() {
+        fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    out.extend(m.get("$ref").and_then(|r| r.as_str()));
+                    m.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let doc = serde_json::to_value(document()).unwrap();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{r} names no schema in the document"
+            );
+        }
+    }
 }

@@ -19,9 +19,13 @@ use crate::extract::{ApiJson, FormQuery, Meta};
 use crate::state::EdgeState;
 
 #[derive(OpenApi)]
-#[openapi(paths(
-    search, suggest, showcase, product, create, list_mine, get_mine, update, delete, restore
-))]
+#[openapi(
+    paths(
+        search, suggest, showcase, product, create, list_mine, get_mine, update, delete, restore
+    ),
+    // Named only by query parameters, which utoipa does not collect.
+    components(schemas(catalog::SortOrder, catalog::ProductStatus))
+)]
 pub struct Doc;
 
 pub fn routes() -> Router<EdgeState> {
