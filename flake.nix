@@ -71,9 +71,10 @@
             };
           });
 
-          python = pkgs.python3.withPackages (ps: [ ps.aiosmtpd ]);
+          python = pkgs.python3.withPackages (ps: [ ps.aiosmtpd ps.schemathesis ]);
 
-          # Real servers the integration tests start: NATS, SMTP, a browser.
+          # Real servers the integration tests start: NATS, SMTP, a browser (and
+          # schemathesis, the API fuzzer, from the same Python).
           testServers = [ pkgs.nats-server python pkgs.chromium pkgs.chromedriver ];
           browserEnv = {
             CHROME_BIN = "${pkgs.chromium}/bin/chromium";

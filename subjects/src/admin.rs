@@ -40,13 +40,20 @@ pub struct CategoryList {
 /// Create or replace a category. The slug is derived from the name when absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CategoryInput {
+    /// Lowercase letters, digits and single dashes, at most 64; derived
+    /// from the name when absent.
     #[serde(default)]
+    #[schema(pattern = r"^\s*[a-z0-9]+(-[a-z0-9]+)*\s*$")]
     pub slug: Option<String>,
+    /// 1–80 characters once trimmed.
+    #[schema(max_length = 80, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10_000)]
     pub position: Option<i64>,
-    /// Subcategory names; their slugs are derived.
+    /// Subcategory names (at most 100); their slugs are derived.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub subcategories: Vec<String>,
 }
 

@@ -15,14 +15,24 @@ pub const OIDC_PENDING_BUCKET: &str = "auth_oidc_pending";
 /// Start signing up: a code goes to the email. Sellers add phone and country.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    /// 1–80 characters once trimmed, no control characters.
+    #[schema(
+        max_length = 80,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 10–128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
-    /// Sellers only.
+    /// Sellers only (required for them): 6 to 20 digits, with spaces, `+`, `-` and brackets.
     #[serde(default)]
+    #[schema(pattern = r"^[ +()-]*([0-9][ +()-]*){6,20}$")]
     pub phone: Option<String>,
-    /// Sellers only: ISO 3166-1 alpha-2, e.g. `DE`.
+    /// Sellers only (required for them): ISO 3166-1 alpha-2, e.g. `DE`.
     #[serde(default)]
+    #[schema(pattern = r"^\s*[A-Za-z]{2}\s*$")]
     pub country: Option<String>,
 }
 
@@ -42,7 +52,10 @@ pub struct Accepted {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct VerifyRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// The six digits from the email.
+    #[schema(pattern = r"^\s*[0-9]{6}\s*$")]
     pub otp: String,
 }
 
@@ -65,13 +78,19 @@ pub struct RefreshRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     pub email: String,
+    /// The six digits from the email.
+    #[schema(pattern = r"^\s*[0-9]{6}\s*$")]
     pub otp: String,
+    /// 10–128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    /// 10–128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 
@@ -121,18 +140,31 @@ pub struct Address {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AddressInput {
-    /// e.g. "Home".
+    /// e.g. "Home"; at most 40 characters.
     #[serde(default)]
+    #[schema(max_length = 40)]
     pub label: Option<String>,
+    /// 1–120 characters once trimmed.
+    #[schema(max_length = 120, pattern = r"\S")]
     pub full_name: String,
+    /// 1–200 characters once trimmed.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub line1: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub line2: Option<String>,
+    /// 1–100 characters once trimmed.
+    #[schema(max_length = 100, pattern = r"\S")]
     pub city: String,
+    /// 1–20 characters once trimmed.
+    #[schema(max_length = 20, pattern = r"\S")]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2.
+    #[schema(pattern = r"^\s*[A-Za-z]{2}\s*$")]
     pub country: String,
+    /// Empty, or 6 to 20 digits with spaces, `+`, `-` and brackets.
     #[serde(default)]
+    #[schema(pattern = r"^([ +()-]*([0-9][ +()-]*){6,20})?$")]
     pub phone: Option<String>,
     #[serde(default)]
     pub is_default: bool,
@@ -157,8 +189,16 @@ pub struct AddressUpdate {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CreateAdmin {
+    /// 1–80 characters once trimmed, no control characters.
+    #[schema(
+        max_length = 80,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 10–128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
 }
 

@@ -61,43 +61,64 @@ pub struct FlashSale {
 /// What a seller fills in to create or edit a product.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProductInput {
+    /// 1–200 characters once trimmed.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub title: String,
     /// Rich text (HTML); sanitized to a safe subset on save.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: String,
     /// Category and subcategory slugs from the admin-managed list.
     pub category: String,
     #[serde(default)]
     pub subcategory: Option<String>,
+    /// At most 20, each at most 40 characters.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub tags: Vec<String>,
     #[serde(default)]
+    #[schema(max_length = 80)]
     pub brand: Option<String>,
+    /// At most 30, each at most 40 characters.
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub colors: Vec<String>,
+    /// At most 30, each at most 20 characters.
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub sizes: Vec<String>,
+    /// At most 50; keys 1–60 characters, values 1–500.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub specifications: Vec<KeyValue>,
+    /// At most 50; keys 1–60 characters, values 1–500.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub properties: Vec<KeyValue>,
     /// Image ids from `POST /api/images`, in display order.
     #[serde(default)]
+    #[schema(max_items = 12)]
     pub images: Vec<String>,
     /// Minor units, e.g. 1999 for 19.99.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub regular_price: i64,
     /// At most the regular price.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub sale_price: Option<i64>,
     /// ISO 4217, default `USD`.
     #[serde(default)]
     pub currency: Option<Currency>,
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub stock: i64,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub warranty: Option<String>,
     #[serde(default)]
     pub cash_on_delivery: bool,
+    /// An http(s) link, or empty.
     #[serde(default)]
+    #[schema(max_length = 2048, pattern = r"^\s*(https?://[^\s/?#]+\S*)?\s*$")]
     pub video_url: Option<String>,
     #[serde(default)]
     pub status: ProductStatus,

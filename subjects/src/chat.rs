@@ -179,9 +179,17 @@ pub enum MessageBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MessageInput {
-    Text { text: String },
-    Image { image: String },
-    Product { product_id: String },
+    Text {
+        /// 1–4,000 characters once trimmed.
+        #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
+        text: String,
+    },
+    Image {
+        image: String,
+    },
+    Product {
+        product_id: String,
+    },
 }
 
 /// One message.

@@ -193,16 +193,22 @@ pub enum CouponKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CouponInput {
     /// 3–32 letters, digits, `-` or `_`; stored upper-case.
+    #[schema(pattern = r"^\s*[A-Za-z0-9_-]{3,32}\s*$")]
     pub code: String,
     pub kind: CouponKind,
+    /// Percent: 1–100; fixed: 1–100,000,000 minor units.
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub amount: i64,
     /// Minimum subtotal of the shop's items, minor units.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub min_subtotal: Option<i64>,
-    /// RFC 3339.
+    /// RFC 3339, in the future.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub usage_limit: Option<i64>,
 }
 
@@ -485,11 +491,16 @@ pub struct ReviewInput {
     /// The product or shop id.
     pub target_id: String,
     /// 1–5.
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i64,
+    /// 1–120 characters once trimmed.
+    #[schema(max_length = 120, pattern = r"\S")]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub body: String,
     #[serde(default)]
+    #[schema(max_items = 6)]
     pub images: Vec<String>,
 }
 

@@ -40,19 +40,32 @@ pub struct OpeningHours {
 /// What a seller fills in to create or edit their shop.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ShopInput {
+    /// 1–80 characters once trimmed, one line.
+    #[schema(
+        max_length = 80,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// Derived from the name when absent; fixed once the shop exists.
     #[serde(default)]
     pub slug: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub bio: String,
+    /// Text and line breaks, at most 300 characters.
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub address: String,
+    /// At most 14 (two a day).
     #[serde(default)]
+    #[schema(max_items = 14)]
     pub opening_hours: Vec<OpeningHours>,
+    /// An http(s) address, or empty.
     #[serde(default)]
+    #[schema(max_length = 2048)]
     pub website: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub social_links: Vec<SocialLink>,
     /// A category slug from the admin-managed list.
     pub category: String,

@@ -211,6 +211,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for FormQuery<T> {
     }
 }
 
+/// Path parameters whose problems (a number too large, a word where a
+/// number belongs) come back as the error envelope, 400.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|rejection| ApiError(ErrorEnvelope::bad_request(rejection.body_text())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ mod chat;
 mod commerce;
 mod email;
 mod foundation;
+mod fuzz;
 mod google;
 mod identity;
 mod images;

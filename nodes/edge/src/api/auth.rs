@@ -127,8 +127,26 @@ pub async fn register_user(
     register(s, meta, Role::Buyer, req).await
 }
 
+/// What `POST /api/register/seller` reads: a [`RegisterRequest`] whose
+/// phone and country are required (the auth node checks them for sellers).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "only its schema is used: the handler reads a RegisterRequest"
+)]
+pub struct SellerRegistration {
+    #[serde(flatten)]
+    account: RegisterRequest,
+    /// 6 to 20 digits, with spaces, `+`, `-` and brackets.
+    #[schema(pattern = r"^[ +()-]*([0-9][ +()-]*){6,20}$")]
+    phone: String,
+    /// ISO 3166-1 alpha-2, e.g. `DE`.
+    #[schema(pattern = r"^\s*[A-Za-z]{2}\s*$")]
+    country: String,
+}
+
 /// Start a seller sign-up (phone and country required).
-#[utoipa::path(post, path = "/api/register/seller", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/api/register/seller", tag = "auth", request_body = SellerRegistration,
     responses((status = 202, body = Accepted), (status = 422, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 pub async fn register_seller(
     State(s): State<EdgeState>,
@@ -231,21 +249,23 @@ pub async fn login(
 }
 
 /// The refresh token from the cookie, or from a JSON body for API clients.
-fn refresh_token(headers: &HeaderMap, body: &str) -> Option<String> {
+fn refresh_token(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     cookie_value(headers, REFRESH_COOKIE).or_else(|| {
-        serde_json::from_str::<RefreshRequest>(body)
+        serde_json::from_slice::<RefreshRequest>(body)
             .ok()
             .map(|r| r.refresh_token)
     })
 }
 
 /// Sign out: the session's refresh-token family ends and the cookies go.
-#[utoipa::path(post, path = "/api/logout", tag = "auth", responses((status = 204)))]
+#[utoipa::path(post, path = "/api/logout", tag = "auth",
+    request_body(content = Option<RefreshRequest>, description = "the refresh token, for clients without the cookie"),
+    responses((status = 204)))]
 pub async fn logout(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     headers: HeaderMap,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     if let Some(refresh_token) = refresh_token(&headers, &body) {
         s.call::<Logout>(&meta, &RefreshRequest { refresh_token })
@@ -261,7 +281,7 @@ pub async fn refresh(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     headers: HeaderMap,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let Some(refresh_token) = refresh_token(&headers, &body) else {
         return Err(ApiError(ErrorEnvelope::unauthorized(

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, FormQuery, Meta};
+use crate::extract::{ApiJson, ApiPath, FormQuery, Meta};
 use crate::state::EdgeState;
 
 #[derive(OpenApi)]
@@ -53,8 +53,10 @@ pub struct ListQuery {
     #[serde(default)]
     unread_only: bool,
     /// The previous page's `next_before`.
+    #[param(format = DateTime)]
     before: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
@@ -96,6 +98,7 @@ pub struct MessagesQuery {
     /// Newer than this sequence (catching up).
     after: Option<i64>,
     /// 1–100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
@@ -123,6 +126,8 @@ pub async fn messages(
 /// stores one message) and the message.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewMessage {
+    /// 1–64 printable ASCII characters, no spaces.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     client_id: String,
     body: MessageInput,
 }
@@ -131,7 +136,7 @@ pub struct NewMessage {
 #[utoipa::path(post, path = "/api/conversations/{id}/messages", tag = "chat",
     params(("id" = String, Path)), request_body = NewMessage,
     responses((status = 201, body = Message), (status = 403, body = ErrorEnvelope),
-              (status = 422, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
+              (status = 422, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn send(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -149,6 +154,8 @@ pub async fn send(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewText {
+    /// 1–4,000 characters once trimmed.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     text: String,
 }
 
@@ -156,11 +163,11 @@ pub struct NewText {
 #[utoipa::path(patch, path = "/api/conversations/{id}/messages/{seq}", tag = "chat",
     params(("id" = String, Path), ("seq" = i64, Path)), request_body = NewText,
     responses((status = 200, body = Message), (status = 403, body = ErrorEnvelope),
-              (status = 409, body = ErrorEnvelope)))]
+              (status = 409, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn edit(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Path((id, seq)): Path<(String, i64)>,
+    ApiPath((id, seq)): ApiPath<(String, i64)>,
     ApiJson(body): ApiJson<NewText>,
 ) -> Result<Json<Message>, ApiError> {
     let request = EditMessage {
@@ -175,11 +182,11 @@ pub async fn edit(
 #[utoipa::path(delete, path = "/api/conversations/{id}/messages/{seq}", tag = "chat",
     params(("id" = String, Path), ("seq" = i64, Path)),
     responses((status = 200, body = Message), (status = 403, body = ErrorEnvelope),
-              (status = 409, body = ErrorEnvelope)))]
+              (status = 409, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn delete(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    Path((id, seq)): Path<(String, i64)>,
+    ApiPath((id, seq)): ApiPath<(String, i64)>,
 ) -> Result<Json<Message>, ApiError> {
     let request = MessageRef {
         conversation: id,
@@ -196,7 +203,7 @@ pub struct SeenUpTo {
 /// The caller has seen the conversation up to `seq` (a "seen" receipt).
 #[utoipa::path(post, path = "/api/conversations/{id}/read", tag = "chat",
     params(("id" = String, Path)), request_body = SeenUpTo,
-    responses((status = 200, body = Conversation), (status = 403, body = ErrorEnvelope)))]
+    responses((status = 200, body = Conversation), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn read(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -218,7 +225,7 @@ pub struct Switch {
 /// Mute or unmute the conversation for the caller.
 #[utoipa::path(put, path = "/api/conversations/{id}/mute", tag = "chat",
     params(("id" = String, Path)), request_body = Switch,
-    responses((status = 200, body = Conversation), (status = 403, body = ErrorEnvelope)))]
+    responses((status = 200, body = Conversation), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn mute(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -231,7 +238,7 @@ pub async fn mute(
 /// Block (or unblock) the other side: no new messages while blocked.
 #[utoipa::path(put, path = "/api/conversations/{id}/block", tag = "chat",
     params(("id" = String, Path)), request_body = Switch,
-    responses((status = 200, body = Conversation), (status = 403, body = ErrorEnvelope)))]
+    responses((status = 200, body = Conversation), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn block(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -260,6 +267,8 @@ where
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Reason {
+    /// 1–1,000 characters once trimmed.
+    #[schema(min_length = 1, max_length = 1000, pattern = "\\S")]
     reason: String,
 }
 
@@ -267,7 +276,7 @@ pub struct Reason {
 #[utoipa::path(post, path = "/api/conversations/{id}/report", tag = "chat",
     params(("id" = String, Path)), request_body = Reason,
     responses((status = 201, body = Report), (status = 403, body = ErrorEnvelope),
-              (status = 422, body = ErrorEnvelope)))]
+              (status = 422, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn report(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -285,7 +294,7 @@ pub async fn report(
 /// An admin joins the conversation (a dispute).
 #[utoipa::path(post, path = "/api/conversations/{id}/join", tag = "chat",
     params(("id" = String, Path)),
-    responses((status = 200, body = Conversation), (status = 403, body = ErrorEnvelope)))]
+    responses((status = 200, body = Conversation), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn join(
     State(s): State<EdgeState>,
     Meta(meta): Meta,

@@ -365,19 +365,20 @@ pub async fn get_wishlist(
     Ok((session.headers(), Json(list)).into_response())
 }
 
+/// The product to add to a wishlist.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct ProductRef {
+pub struct WishlistAdd {
     pub product_id: String,
 }
 
 /// Add a product to the wishlist (idempotent).
-#[utoipa::path(post, path = "/api/wishlist", tag = "wishlist", request_body = ProductRef,
+#[utoipa::path(post, path = "/api/wishlist", tag = "wishlist", request_body = WishlistAdd,
     responses((status = 200, body = Wishlist), (status = 404, body = ErrorEnvelope)))]
 pub async fn add_wish(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     headers: HeaderMap,
-    ApiJson(p): ApiJson<ProductRef>,
+    ApiJson(p): ApiJson<WishlistAdd>,
 ) -> Result<Response, ApiError> {
     let session = cart_session(&s, &meta, &headers).await?;
     let list = s
@@ -416,7 +417,7 @@ pub async fn remove_wish(
 
 /// Create a discount code for the caller's shop (sellers).
 #[utoipa::path(post, path = "/api/seller/coupons", tag = "seller coupons", request_body = CouponInput,
-    responses((status = 201, body = Coupon), (status = 422, body = ErrorEnvelope)))]
+    responses((status = 201, body = Coupon), (status = 422, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub async fn create_coupon(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -429,7 +430,7 @@ pub async fn create_coupon(
 }
 
 /// The caller's discount codes.
-#[utoipa::path(get, path = "/api/seller/coupons", tag = "seller coupons", responses((status = 200, body = Coupons)))]
+#[utoipa::path(get, path = "/api/seller/coupons", tag = "seller coupons", responses((status = 200, body = Coupons), (status = 403, body = ErrorEnvelope)))]
 pub async fn list_coupons(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -439,7 +440,7 @@ pub async fn list_coupons(
 
 /// Delete one of the caller's discount codes.
 #[utoipa::path(delete, path = "/api/seller/coupons/{id}", tag = "seller coupons",
-    params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn delete_coupon(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -509,8 +510,10 @@ pub async fn get_checkout(
 
 /// The caller's orders, newest first.
 #[utoipa::path(get, path = "/api/orders", tag = "orders",
-    params(("status" = Option<String>, Query), ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query)),
-    responses((status = 200, body = OrderList)))]
+    params(("status" = Option<OrderStatus>, Query),
+           ("page" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "1-based"),
+           ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "default 20")),
+    responses((status = 200, body = OrderList), (status = 422, body = ErrorEnvelope)))]
 pub async fn my_orders(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -532,7 +535,7 @@ pub async fn my_order(
 
 /// Cancel one of the caller's orders before it ships.
 #[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders",
-    params(("id" = String, Path)), responses((status = 200, body = Order), (status = 409, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), responses((status = 200, body = Order), (status = 409, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn cancel_order(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -545,8 +548,10 @@ pub async fn cancel_order(
 
 /// The caller's shop's orders (sellers).
 #[utoipa::path(get, path = "/api/seller/orders", tag = "seller orders",
-    params(("status" = Option<String>, Query), ("page" = Option<u32>, Query)),
-    responses((status = 200, body = OrderList)))]
+    params(("status" = Option<OrderStatus>, Query),
+           ("page" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "1-based"),
+           ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "default 20")),
+    responses((status = 200, body = OrderList), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn shop_orders(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -557,7 +562,7 @@ pub async fn shop_orders(
 
 /// One order of the caller's shop.
 #[utoipa::path(get, path = "/api/seller/orders/{id}", tag = "seller orders",
-    params(("id" = String, Path)), responses((status = 200, body = Order), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), responses((status = 200, body = Order), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn shop_order(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -575,7 +580,7 @@ pub struct NewStatus {
 
 /// Move an order forward: packed, shipped, out_for_delivery, delivered.
 #[utoipa::path(post, path = "/api/seller/orders/{id}/status", tag = "seller orders", request_body = NewStatus,
-    params(("id" = String, Path)), responses((status = 200, body = Order), (status = 409, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), responses((status = 200, body = Order), (status = 409, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn advance_order(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -596,7 +601,7 @@ pub async fn advance_order(
 
 /// Refund (card) or cancel (cash on delivery) an order; its stock comes back.
 #[utoipa::path(post, path = "/api/seller/orders/{id}/refund", tag = "seller orders",
-    params(("id" = String, Path)), responses((status = 200, body = Order), (status = 409, body = ErrorEnvelope)))]
+    params(("id" = String, Path)), responses((status = 200, body = Order), (status = 409, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn refund_order(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -609,8 +614,10 @@ pub async fn refund_order(
 
 /// Every order (admins).
 #[utoipa::path(get, path = "/api/admin/orders", tag = "admin",
-    params(("status" = Option<String>, Query), ("page" = Option<u32>, Query)),
-    responses((status = 200, body = OrderList), (status = 403, body = ErrorEnvelope)))]
+    params(("status" = Option<OrderStatus>, Query),
+           ("page" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "1-based"),
+           ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "default 20")),
+    responses((status = 200, body = OrderList), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn all_orders(
     State(s): State<EdgeState>,
     Meta(meta): Meta,

@@ -6,6 +6,7 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use async_nats::jetstream::object_store::{ObjectMetadata, ObjectStore};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -151,18 +152,32 @@ fn decode(bytes: &[u8], format: ImageFormat) -> Result<Decoded, ApiError> {
     })
 }
 
+/// What `POST /api/images` reads: one multipart field, `file`.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "only its schema is used: the handler reads the multipart stream"
+)]
+pub struct ImageUpload {
+    /// A JPEG, PNG, WebP or GIF file of at most 5 MiB.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 /// Upload an image (multipart field `file`, at most 5 MiB) as a signed-in account.
 #[utoipa::path(post, path = "/api/images", tag = "images",
+    request_body(content = ImageUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = Uploaded), (status = 401, body = ErrorEnvelope),
               (status = 413, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope),
-              (status = 507, body = ErrorEnvelope)))]
+              (status = 400, body = ErrorEnvelope), (status = 507, body = ErrorEnvelope)))]
 pub async fn upload(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-    multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     // The auth node judges the token; anonymous uploads stop here.
     let me = s.call::<GetMe>(&meta, &Empty {}).await?;
+    let multipart = multipart.map_err(|e| ApiError(ErrorEnvelope::bad_request(e.body_text())))?;
     let uploaded = store_upload(&s, multipart, Some(&me.id)).await?;
     Ok((StatusCode::CREATED, Json(uploaded)).into_response())
 }

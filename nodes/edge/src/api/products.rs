@@ -19,9 +19,13 @@ use crate::extract::{ApiJson, FormQuery, Meta};
 use crate::state::EdgeState;
 
 #[derive(OpenApi)]
-#[openapi(paths(
-    search, suggest, showcase, product, create, list_mine, get_mine, update, delete, restore
-))]
+#[openapi(
+    paths(
+        search, suggest, showcase, product, create, list_mine, get_mine, update, delete, restore
+    ),
+    // Named only by query parameters, which utoipa does not collect.
+    components(schemas(catalog::SortOrder, catalog::ProductStatus))
+)]
 pub struct Doc;
 
 pub fn routes() -> Router<EdgeState> {
@@ -53,13 +57,14 @@ pub struct ProductView {
         ("q" = Option<String>, Query, description = "words to search for (stemmed)"),
         ("category" = Option<String>, Query), ("subcategory" = Option<String>, Query),
         ("shop" = Option<String>, Query, description = "shop slug"),
-        ("min_price" = Option<i64>, Query, description = "minor units"),
-        ("max_price" = Option<i64>, Query, description = "minor units"),
-        ("colors" = Option<Vec<String>>, Query), ("sizes" = Option<Vec<String>>, Query),
-        ("min_rating" = Option<f64>, Query), ("in_stock" = Option<bool>, Query),
+        ("min_price" = Option<i64>, Query, minimum = 0, description = "minor units"),
+        ("max_price" = Option<i64>, Query, minimum = 0, description = "minor units, at least `min_price`"),
+        ("colors" = Option<Vec<String>>, Query, max_items = 30), ("sizes" = Option<Vec<String>>, Query, max_items = 30),
+        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5), ("in_stock" = Option<bool>, Query),
         ("on_sale" = Option<bool>, Query), ("event" = Option<bool>, Query, description = "live flash sales only"),
-        ("sort" = Option<String>, Query, description = "relevance, newest, price_asc, price_desc, top_sales, rating"),
-        ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query, description = "1 to 60"),
+        ("sort" = Option<catalog::SortOrder>, Query),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based; `page` × `page_size` at most 10,000"),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 60, description = "default 24"),
     ),
     responses((status = 200, body = SearchResults), (status = 400, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn search(
@@ -154,11 +159,13 @@ pub async fn create(
 
 /// The caller's products (sellers): search by title, filter by status, the bin.
 #[utoipa::path(get, path = "/api/seller/products", tag = "seller products",
-    params(("q" = Option<String>, Query), ("status" = Option<String>, Query, description = "active or draft"),
+    params(("q" = Option<String>, Query), ("status" = Option<catalog::ProductStatus>, Query),
            ("deleted" = Option<bool>, Query, description = "the bin"),
-           ("sort" = Option<String>, Query, description = "newest, oldest, title, price_asc, price_desc, stock, sales"),
-           ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query)),
-    responses((status = 200, body = ProductPage), (status = 403, body = ErrorEnvelope)))]
+           ("sort" = Option<String>, Query, pattern = "^(newest|oldest|title|price_asc|price_desc|stock|sales)$",
+            description = "newest, oldest, title, price_asc, price_desc, stock, sales"),
+           ("page" = Option<u32>, Query, minimum = 1, maximum = 10000),
+           ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = ProductPage), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn list_mine(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -172,7 +179,7 @@ pub async fn list_mine(
 /// One of the caller's products, in any state.
 #[utoipa::path(get, path = "/api/seller/products/{id}", tag = "seller products",
     params(("id" = String, Path)),
-    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn get_mine(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -187,7 +194,7 @@ pub async fn get_mine(
 /// Replace one of the caller's products (the slug stays).
 #[utoipa::path(put, path = "/api/seller/products/{id}", tag = "seller products", request_body = ProductInput,
     params(("id" = String, Path)),
-    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn update(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -203,7 +210,7 @@ pub async fn update(
 /// Move one of the caller's products to the bin (purged after 24 hours).
 #[utoipa::path(delete, path = "/api/seller/products/{id}", tag = "seller products",
     params(("id" = String, Path)),
-    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn delete(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -218,7 +225,7 @@ pub async fn delete(
 /// Take one of the caller's products out of the bin.
 #[utoipa::path(post, path = "/api/seller/products/{id}/restore", tag = "seller products",
     params(("id" = String, Path)),
-    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Product), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 pub async fn restore(
     State(s): State<EdgeState>,
     Meta(meta): Meta,

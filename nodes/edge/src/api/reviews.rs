@@ -38,8 +38,8 @@ pub struct PageQuery {
 
 /// A live product's reviews, newest first, with its average and count.
 #[utoipa::path(get, path = "/api/products/{slug}/reviews", tag = "reviews",
-    params(("slug" = String, Path), ("page" = Option<u32>, Query, description = "1-based; ten reviews a page")),
-    responses((status = 200, body = Reviews), (status = 404, body = ErrorEnvelope)))]
+    params(("slug" = String, Path), ("page" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "1-based; ten reviews a page")),
+    responses((status = 200, body = Reviews), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn product_reviews(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
@@ -64,8 +64,8 @@ pub async fn product_reviews(
 
 /// A shop's reviews, newest first, with its average and count.
 #[utoipa::path(get, path = "/api/shops/{slug}/reviews", tag = "reviews",
-    params(("slug" = String, Path), ("page" = Option<u32>, Query, description = "1-based; ten reviews a page")),
-    responses((status = 200, body = Reviews), (status = 404, body = ErrorEnvelope)))]
+    params(("slug" = String, Path), ("page" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "1-based; ten reviews a page")),
+    responses((status = 200, body = Reviews), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn shop_reviews(
     State(s): State<EdgeState>,
     Meta(meta): Meta,

@@ -147,7 +147,7 @@ pub async fn update_my_shop(
 
 /// The best shops: by sales, then rating, then followers.
 #[utoipa::path(get, path = "/api/shops/top", tag = "shops",
-    params(("limit" = Option<u32>, Query, description = "1 to 50, default 10")),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "default 10")),
     responses((status = 200, body = ShopCards), (status = 422, body = ErrorEnvelope)))]
 pub async fn top_shops(
     State(s): State<EdgeState>,

@@ -68,7 +68,8 @@ pub async fn create_category(
 
 /// Create or replace the category at this slug (admins).
 #[utoipa::path(put, path = "/api/categories/{slug}", tag = "categories", request_body = CategoryInput,
-    params(("slug" = String, Path, description = "category slug")),
+    params(("slug" = String, Path, max_length = 64, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+            description = "category slug: lowercase letters, digits and single dashes")),
     responses((status = 200, body = Category), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn replace_category(
