@@ -17,6 +17,10 @@ use crate::{search, sellers};
 /// The edges' per-address request counters.
 pub const EDGE_RATE_LIMITS_BUCKET: &str = "edge_rate_limits";
 
+/// Where edges tell each other the hits their general rate limit let
+/// through (plain NATS: losing a report only loosens the limit a little).
+pub const EDGE_HITS: &str = "edges.hits";
+
 /// A subject a node publishes a socket frame on for one account; edges
 /// subscribe to all of them (see `socket::deliver_subject`).
 const DELIVER: &str = "deliver.*";
@@ -76,7 +80,7 @@ impl Principal {
                 publish.extend(grants.jetstream());
                 Permissions {
                     publish,
-                    subscribe: vec![inbox, "deliver.>".into()],
+                    subscribe: vec![inbox, "deliver.>".into(), EDGE_HITS.into()],
                     allow_responses: false,
                 }
             }
@@ -284,6 +288,7 @@ fn edge_grants() -> Grants {
         publishes: vec![
             job::<orders::PaymentNotification>(),
             job::<sellers::StripeAccountChanged>(),
+            EDGE_HITS,
         ],
         queues_to: vec![orders::JOBS, sellers::JOBS],
         kv: vec![EDGE_RATE_LIMITS_BUCKET, chat::PRESENCE_BUCKET],

@@ -203,7 +203,10 @@ pub fn permissions_table() -> String {
         };
         let serves = match p {
             Principal::Node(d) => vec![format!("{}.>", d.name())],
-            _ => vec!["deliver.>".to_owned()],
+            _ => vec![
+                "deliver.>".to_owned(),
+                bazaar_subjects::bus::EDGE_HITS.to_owned(),
+            ],
         };
         let requests = match p {
             Principal::Edge => "every endpoint".to_owned(),

@@ -72,6 +72,7 @@ mod middleware {
     pub(crate) mod page_errors;
     pub(crate) mod ratelimit;
     pub(crate) mod session;
+    pub(crate) mod shared_limit;
 }
 
 pub use config::EdgeConfig;
@@ -215,6 +216,13 @@ pub async fn serve(
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "edge listening");
+    tokio::spawn(
+        state
+            .inner
+            .shared_limit
+            .clone()
+            .share(state.inner.nats.clone(), shutdown.clone()),
+    );
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -33,6 +33,9 @@ pub(crate) struct Inner {
     pub(crate) rate_limits: OnceCell<Option<kv::Store>>,
     /// The images' object store, opened on first use.
     pub(crate) images: OnceCell<ObjectStore>,
+    /// The general per-address limit, decided here and shared with the
+    /// other edges.
+    pub(crate) shared_limit: Arc<crate::middleware::shared_limit::SharedLimiter>,
     /// Signs guest cart cookies.
     pub(crate) cart_key: [u8; 32],
     /// Signs device cookies (see `middleware::device`).
@@ -53,6 +56,9 @@ impl EdgeState {
             inner: Arc::new(Inner {
                 jetstream: async_nats::jetstream::new(nats.clone()),
                 rate_limits: OnceCell::new(),
+                shared_limit: Arc::new(crate::middleware::shared_limit::SharedLimiter::new(
+                    config.rate_limit_per_minute,
+                )),
                 images: OnceCell::new(),
                 cart_key,
                 device_key: crate::middleware::device::derive_key(&cart_key),

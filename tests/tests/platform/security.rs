@@ -758,3 +758,49 @@ async fn a_locked_out_account_still_lets_its_owner_in_from_a_device_they_signed_
     let r = sign_in("a long and secret password", Some(device.clone())).await;
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn two_edges_enforce_one_general_limit_decided_in_memory() {
+    let p = bazaar_tests::Platform::spawn_with(bazaar_tests::Options {
+        edge: bazaar_edge::EdgeConfig {
+            rate_limit_per_minute: 20,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let second = p.start_edge().await;
+    // One client, alternating between the two edges, a request every 50 ms.
+    let mut admitted = 0;
+    let mut refused = None;
+    for i in 0..60 {
+        let base = if i % 2 == 0 { &p.base_url } else { &second };
+        let r = p
+            .http
+            .get(format!("{base}/api/categories"))
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            200 => admitted += 1,
+            429 => refused = Some(r),
+            other => panic!("unexpected {other}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The limit is one burst of 20 that refills one every 3 s; each edge
+    // hears the other's hits within 250 ms, so the overshoot is a few hits.
+    assert!(
+        (20..=28).contains(&admitted),
+        "one limit across both edges: {admitted} admitted"
+    );
+    let refused = refused.expect("the limit was reached");
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&retry_after), "{retry_after}");
+    let body: bazaar_subjects::ErrorEnvelope = refused.json().await.unwrap();
+    assert_eq!(body.status, 429);
+}

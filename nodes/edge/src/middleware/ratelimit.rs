@@ -1,5 +1,8 @@
-//! Rate limits shared by every edge copy: fixed-window counters in JetStream
-//! KV, bumped with compare-and-set, so two edges enforce one limit.
+//! Rate limits shared by every edge copy. The strict ones (sign-in, codes,
+//! per account) are fixed-window counters in JetStream KV, bumped with
+//! compare-and-set, so two edges enforce exactly one limit and a store
+//! outage refuses; the general per-address limit is decided in memory
+//! (`shared_limit`), so an ordinary request never waits on a round trip.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -239,6 +242,12 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
         ("api", config.rate_limit_per_minute)
     };
     let key = format!("ip.{class}.{}", digest(&ip));
+    if class == "api" {
+        if let Err(retry_after) = state.inner.shared_limit.hit(&key) {
+            return refused(Refusal::Over(retry_after)).into_response();
+        }
+        return next.run(req).await;
+    }
     if let Err(e) = state
         .limiter()
         .check(
@@ -246,7 +255,7 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
             Limit {
                 max,
                 window_secs: 60,
-                fail_closed: class == "auth",
+                fail_closed: true,
             },
         )
         .await
