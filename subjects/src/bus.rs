@@ -80,7 +80,13 @@ impl Principal {
                 publish.extend(grants.jetstream());
                 Permissions {
                     publish,
-                    subscribe: vec![inbox, "deliver.>".into(), EDGE_HITS.into()],
+                    subscribe: vec![
+                        inbox,
+                        "deliver.>".into(),
+                        EDGE_HITS.into(),
+                        // What it keeps in memory changes with these.
+                        admin::EVENTS.subjects.into(),
+                    ],
                     allow_responses: false,
                 }
             }

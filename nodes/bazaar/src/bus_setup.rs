@@ -206,6 +206,7 @@ pub fn permissions_table() -> String {
             _ => vec![
                 "deliver.>".to_owned(),
                 bazaar_subjects::bus::EDGE_HITS.to_owned(),
+                bazaar_subjects::admin::EVENTS.subjects.to_owned(),
             ],
         };
         let requests = match p {

@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod extract;
 mod health;
+mod hot;
 mod meta;
 mod openapi;
 mod presence;
@@ -216,6 +217,7 @@ pub async fn serve(
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "edge listening");
+    tokio::spawn(hot::follow_changes(state.clone(), shutdown.clone()));
     tokio::spawn(
         state
             .inner

@@ -36,6 +36,8 @@ pub(crate) struct Inner {
     /// The general per-address limit, decided here and shared with the
     /// other edges.
     pub(crate) shared_limit: Arc<crate::middleware::shared_limit::SharedLimiter>,
+    /// The category tree and site settings, kept while unchanged.
+    pub(crate) hot: crate::hot::HotReads,
     /// Signs guest cart cookies.
     pub(crate) cart_key: [u8; 32],
     /// Signs device cookies (see `middleware::device`).
@@ -56,6 +58,7 @@ impl EdgeState {
             inner: Arc::new(Inner {
                 jetstream: async_nats::jetstream::new(nats.clone()),
                 rate_limits: OnceCell::new(),
+                hot: crate::hot::HotReads::default(),
                 shared_limit: Arc::new(crate::middleware::shared_limit::SharedLimiter::new(
                     config.rate_limit_per_minute,
                 )),
@@ -77,9 +80,12 @@ impl EdgeState {
         meta: &RequestMeta,
         body: &E::Request,
     ) -> Result<E::Reply, ApiError> {
-        bazaar_runtime::call::<E>(&self.inner.nats, meta, body, self.inner.request_timeout)
-            .await
-            .map_err(|e| ApiError(e.with_request_id(Some(meta.request_id.clone()))))
+        let reply =
+            bazaar_runtime::call::<E>(&self.inner.nats, meta, body, self.inner.request_timeout)
+                .await
+                .map_err(|e| ApiError(e.with_request_id(Some(meta.request_id.clone()))))?;
+        self.after_call::<E>();
+        Ok(reply)
     }
 }
 

@@ -10,6 +10,7 @@ mod email;
 mod foundation;
 mod fuzz;
 mod google;
+mod hot_reads;
 mod identity;
 mod images;
 mod recommend;

@@ -3,10 +3,10 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use bazaar_subjects::ErrorEnvelope;
 use bazaar_subjects::admin::{
     self, Category, CategoryInput, CategoryList, CategorySlug, SiteConfig, SiteConfigUpdate,
 };
-use bazaar_subjects::{Empty, ErrorEnvelope};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Meta};
@@ -34,9 +34,7 @@ pub async fn list_categories(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
 ) -> Result<Json<CategoryList>, ApiError> {
-    Ok(Json(
-        s.call::<admin::ListCategories>(&meta, &Empty {}).await?,
-    ))
+    Ok(Json(s.categories(&meta).await?))
 }
 
 /// One category.
@@ -102,7 +100,7 @@ pub async fn get_site(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
 ) -> Result<Json<SiteConfig>, ApiError> {
-    Ok(Json(s.call::<admin::GetSite>(&meta, &Empty {}).await?))
+    Ok(Json(s.site(&meta).await?))
 }
 
 /// Change the site configuration (admins); absent fields stay, "" clears an image.

@@ -14,11 +14,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use bazaar_runtime::RequestMeta;
+use bazaar_subjects::ErrorEnvelope;
 use bazaar_subjects::admin::{
     self, Category, CategoryInput, CategorySlug, SiteConfig, SiteConfigUpdate,
 };
 use bazaar_subjects::auth::Account;
-use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::Deserialize;
 
 use crate::api::images::{MAX_IMAGE_BYTES, store_image};
@@ -164,7 +164,7 @@ async fn render(
     refused: Refused,
 ) -> Result<Response, PageError> {
     // The site settings came with the page's chrome.
-    let categories = s.call::<admin::ListCategories>(meta, &Empty {}).await;
+    let categories = s.categories(meta).await;
     let site = chrome.site.clone()?;
     let categories = categories?.categories;
     let status = match &refused {

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use bazaar_runtime::RequestMeta;
-use bazaar_subjects::admin::{self, Category};
+use bazaar_subjects::admin::Category;
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::catalog::{
     self, FlashSale, KeyValue, ListMyProductsRequest, Product, ProductId, ProductInput,
@@ -696,7 +696,7 @@ async fn render_form(
     status: StatusCode,
 ) -> Response {
     let categories: Vec<Category> = s
-        .call::<admin::ListCategories>(meta, &Empty {})
+        .categories(meta)
         .await
         .map(|c| c.categories)
         .unwrap_or_default();

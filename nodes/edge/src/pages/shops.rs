@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use bazaar_runtime::RequestMeta;
-use bazaar_subjects::admin::{self, Category};
+use bazaar_subjects::admin::Category;
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::catalog::{SearchProducts, SortOrder};
 use bazaar_subjects::search::SearchCatalog;
@@ -249,7 +249,7 @@ async fn render_form(
     notice: Option<String>,
 ) -> Response {
     let categories = s
-        .call::<admin::ListCategories>(meta, &Empty {})
+        .categories(meta)
         .await
         .map(|l| l.categories)
         .unwrap_or_default();

@@ -11,7 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bazaar_subjects::admin::{self, Category, SiteConfig};
+use bazaar_subjects::admin::{Category, SiteConfig};
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::catalog::{
     self, FacetCount, Product, ProductSummary, SearchProducts, SearchResults, SortOrder,
@@ -176,7 +176,7 @@ async fn home(
     chrome: Chrome,
 ) -> Response {
     let (categories, showcase, shops, recommended) = tokio::join!(
-        s.call::<admin::ListCategories>(&meta, &Empty {}),
+        s.categories(&meta),
         s.call::<catalog::GetShowcase>(&meta, &Empty {}),
         s.call::<sellers::TopShops>(&meta, &TopShopsRequest { limit: Some(8) }),
         s.call::<RecommendForYou>(
@@ -455,7 +455,7 @@ async fn listing(
         .filter(|p| *p >= 1)
         .unwrap_or(1);
     let categories = s
-        .call::<admin::ListCategories>(&meta, &Empty {})
+        .categories(&meta)
         .await
         .map(|c| c.categories)
         .unwrap_or_default();
@@ -647,7 +647,7 @@ async fn product_page(
 ) -> Result<Response, PageError> {
     let (view, categories) = tokio::join!(
         crate::api::products::product_view(&s, &meta, slug),
-        s.call::<admin::ListCategories>(&meta, &Empty {}),
+        s.categories(&meta),
     );
     let view = view?;
     let p = view.product;

@@ -5,7 +5,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use bazaar_runtime::RequestMeta;
-use bazaar_subjects::admin::{GetSite, SiteConfig};
+use bazaar_subjects::admin::SiteConfig;
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::orders as o;
 use bazaar_subjects::{Empty, ErrorEnvelope};
@@ -38,7 +38,7 @@ impl Chrome {
 
     /// The chrome with the site settings from the admin node.
     pub(crate) async fn load(s: &EdgeState, meta: &RequestMeta) -> Self {
-        Self::from_site(s.call::<GetSite>(meta, &Empty {}).await.map_err(|e| e.0))
+        Self::from_site(s.site(meta).await.map_err(|e| e.0))
     }
 
     fn from_site(site: Result<SiteConfig, ErrorEnvelope>) -> Self {
