@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::header;
 use axum::body::Bytes;
+use axum::http::header;
 use axum::routing::get;
 use clap::Parser;
 

@@ -10,16 +10,11 @@
 //! hidden for longer than its event takes to arrive.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bazaar_runtime::RequestMeta;
 use bazaar_subjects::admin::{self, CategoryList, SiteConfig};
-use bazaar_subjects::{Access, Domain, Empty, Endpoint};
 use futures::StreamExt;
-
-use crate::error::ApiError;
-use crate::state::EdgeState;
 
 /// The longest an entry is kept without a change event.
 pub const KEEP: Duration = Duration::from_secs(30);
@@ -30,11 +25,11 @@ pub const CHANGES: &str = admin::EVENTS.subjects;
 #[derive(Default)]
 pub(crate) struct HotReads {
     generation: AtomicU64,
-    categories: Mutex<Option<Entry<CategoryList>>>,
-    site: Mutex<Option<Entry<SiteConfig>>>,
+    pub(crate) categories: Mutex<Option<Entry<CategoryList>>>,
+    pub(crate) site: Mutex<Option<Entry<SiteConfig>>>,
 }
 
-struct Entry<T> {
+pub(crate) struct Entry<T> {
     value: T,
     generation: u64,
     stored: Instant,
@@ -48,7 +43,7 @@ impl HotReads {
         *lock(&self.site) = None;
     }
 
-    fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 }
@@ -59,7 +54,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The kept value, if fresh and of the current generation.
-fn kept<T: Clone>(slot: &Mutex<Option<Entry<T>>>, generation: u64) -> Option<T> {
+pub(crate) fn kept<T: Clone>(slot: &Mutex<Option<Entry<T>>>, generation: u64) -> Option<T> {
     lock(slot)
         .as_ref()
         .filter(|e| e.generation == generation && e.stored.elapsed() < KEEP)
@@ -67,7 +62,7 @@ fn kept<T: Clone>(slot: &Mutex<Option<Entry<T>>>, generation: u64) -> Option<T> 
 }
 
 /// Keeps `value`, read since `generation` began, unless a change came since.
-fn keep<T>(hot: &HotReads, slot: &Mutex<Option<Entry<T>>>, value: T, generation: u64) {
+pub(crate) fn keep<T>(hot: &HotReads, slot: &Mutex<Option<Entry<T>>>, value: T, generation: u64) {
     let mut slot = lock(slot);
     if hot.generation() == generation {
         *slot = Some(Entry {
@@ -78,44 +73,14 @@ fn keep<T>(hot: &HotReads, slot: &Mutex<Option<Entry<T>>>, value: T, generation:
     }
 }
 
-impl EdgeState {
-    /// Every category, from memory when nothing changed since it was read.
-    pub(crate) async fn categories(&self, meta: &RequestMeta) -> Result<CategoryList, ApiError> {
-        let hot = &self.inner.hot;
-        let generation = hot.generation();
-        if let Some(list) = kept(&hot.categories, generation) {
-            return Ok(list);
-        }
-        let list = self.call::<admin::ListCategories>(meta, &Empty {}).await?;
-        keep(hot, &hot.categories, list.clone(), generation);
-        Ok(list)
-    }
-
-    /// The site settings, from memory when nothing changed since they were read.
-    pub(crate) async fn site(&self, meta: &RequestMeta) -> Result<SiteConfig, ApiError> {
-        let hot = &self.inner.hot;
-        let generation = hot.generation();
-        if let Some(site) = kept(&hot.site, generation) {
-            return Ok(site);
-        }
-        let site = self.call::<admin::GetSite>(meta, &Empty {}).await?;
-        keep(hot, &hot.site, site.clone(), generation);
-        Ok(site)
-    }
-
-    /// After a call this edge made: an admin's change to the site's own
-    /// settings or categories shows on this edge at once.
-    pub(crate) fn after_call<E: Endpoint>(&self) {
-        if E::DOMAIN == Domain::Admin && E::ACCESS == Access::Admin {
-            self.inner.hot.invalidate();
-        }
-    }
-}
-
 /// Drops what is kept whenever the admin node announces a change, until
 /// `shutdown`.
-pub(crate) async fn follow_changes(state: EdgeState, shutdown: bazaar_runtime::Shutdown) {
-    let mut changes = match state.inner.nats.subscribe(CHANGES).await {
+pub(crate) async fn follow_changes(
+    hot: Arc<HotReads>,
+    nats: async_nats::Client,
+    shutdown: bazaar_runtime::Shutdown,
+) {
+    let mut changes = match nats.subscribe(CHANGES).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "cannot follow the admin node's changes; kept reads expire after {KEEP:?}");
@@ -126,7 +91,7 @@ pub(crate) async fn follow_changes(state: EdgeState, shutdown: bazaar_runtime::S
         tokio::select! {
             () = shutdown.cancelled() => return,
             next = changes.next() => match next {
-                Some(_) => state.inner.hot.invalidate(),
+                Some(_) => hot.invalidate(),
                 None => return,
             },
         }

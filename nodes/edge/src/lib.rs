@@ -217,7 +217,11 @@ pub async fn serve(
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "edge listening");
-    tokio::spawn(hot::follow_changes(state.clone(), shutdown.clone()));
+    tokio::spawn(hot::follow_changes(
+        state.inner.hot.clone(),
+        state.inner.nats.clone(),
+        shutdown.clone(),
+    ));
     tokio::spawn(
         state
             .inner

@@ -8,12 +8,14 @@ use async_nats::jetstream::kv;
 use async_nats::jetstream::object_store::ObjectStore;
 use axum::http::HeaderName;
 use bazaar_runtime::RequestMeta;
-use bazaar_subjects::{Domain, Endpoint};
+use bazaar_subjects::admin::{self, CategoryList, SiteConfig};
+use bazaar_subjects::{Access, Domain, Empty, Endpoint};
 use sha2::Sha256;
 use tokio::sync::OnceCell;
 
 use crate::config::EdgeConfig;
 use crate::error::ApiError;
+use crate::hot;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -37,7 +39,7 @@ pub(crate) struct Inner {
     /// other edges.
     pub(crate) shared_limit: Arc<crate::middleware::shared_limit::SharedLimiter>,
     /// The category tree and site settings, kept while unchanged.
-    pub(crate) hot: crate::hot::HotReads,
+    pub(crate) hot: Arc<crate::hot::HotReads>,
     /// Signs guest cart cookies.
     pub(crate) cart_key: [u8; 32],
     /// Signs device cookies (see `middleware::device`).
@@ -58,13 +60,13 @@ impl EdgeState {
             inner: Arc::new(Inner {
                 jetstream: async_nats::jetstream::new(nats.clone()),
                 rate_limits: OnceCell::new(),
-                hot: crate::hot::HotReads::default(),
+                hot: Arc::default(),
                 shared_limit: Arc::new(crate::middleware::shared_limit::SharedLimiter::new(
                     config.rate_limit_per_minute,
                 )),
                 images: OnceCell::new(),
                 cart_key,
-                device_key: crate::middleware::device::derive_key(&cart_key),
+                device_key: device_key(&cart_key),
                 presence: Arc::default(),
                 nats,
                 request_timeout,
@@ -101,6 +103,60 @@ fn cart_key(secret: Option<&str>) -> [u8; 32] {
             key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
             key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
             key
+        }
+    }
+}
+
+/// The key device cookies are signed with (`middleware::device`), derived
+/// from the cookie key so that no other cookie's signature is ever a device
+/// cookie's.
+fn device_key(cookie_key: &[u8; 32]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(cookie_key).expect("HMAC takes a key of any length");
+    mac.update(b"device cookies");
+    mac.finalize().into_bytes().into()
+}
+
+impl EdgeState {
+    /// `; Secure` for every cookie unless the site is plain http.
+    pub(crate) fn secure_attribute(&self) -> &'static str {
+        if self.inner.config.public_url.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        }
+    }
+
+    /// Every category, from memory when nothing changed since it was read.
+    pub(crate) async fn categories(&self, meta: &RequestMeta) -> Result<CategoryList, ApiError> {
+        let hot = &self.inner.hot;
+        let generation = hot.generation();
+        if let Some(list) = hot::kept(&hot.categories, generation) {
+            return Ok(list);
+        }
+        let list = self.call::<admin::ListCategories>(meta, &Empty {}).await?;
+        hot::keep(hot, &hot.categories, list.clone(), generation);
+        Ok(list)
+    }
+
+    /// The site settings, from memory when nothing changed since they were read.
+    pub(crate) async fn site(&self, meta: &RequestMeta) -> Result<SiteConfig, ApiError> {
+        let hot = &self.inner.hot;
+        let generation = hot.generation();
+        if let Some(site) = hot::kept(&hot.site, generation) {
+            return Ok(site);
+        }
+        let site = self.call::<admin::GetSite>(meta, &Empty {}).await?;
+        hot::keep(hot, &hot.site, site.clone(), generation);
+        Ok(site)
+    }
+
+    /// After a call this edge made: an admin's change to the site's own
+    /// settings or categories shows on this edge at once.
+    pub(crate) fn after_call<E: Endpoint>(&self) {
+        if E::DOMAIN == Domain::Admin && E::ACCESS == Access::Admin {
+            self.inner.hot.invalidate();
         }
     }
 }

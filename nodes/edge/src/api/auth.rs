@@ -40,22 +40,13 @@ pub fn routes() -> Router<EdgeState> {
         .route("/api/admins", post(add_admin))
 }
 
-/// `; Secure` for every cookie unless the site is plain http.
-pub(crate) fn secure_attribute(state: &EdgeState) -> &'static str {
-    if state.inner.config.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    }
-}
-
 /// The cookies that carry a session; `Secure` unless the site is plain http.
 /// Appended: two `Set-Cookie` headers, not one replacing the other.
 pub(crate) fn session_cookies(
     state: &EdgeState,
     s: &Session,
 ) -> AppendHeaders<[(header::HeaderName, HeaderValue); 2]> {
-    let secure = secure_attribute(state);
+    let secure = state.secure_attribute();
     let access = format!(
         "{ACCESS_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
         s.access_token, s.access_expires_in

@@ -45,7 +45,7 @@ async fn start(State(s): State<EdgeState>, Meta(meta): Meta) -> Response {
             let cookie = format!(
                 "{STATE_COOKIE}={}; Path=/auth/google; Max-Age=600; HttpOnly; SameSite=Lax{}",
                 r.state,
-                crate::api::auth::secure_attribute(&s)
+                s.secure_attribute()
             );
             (
                 AppendHeaders([(

@@ -29,14 +29,6 @@ pub(crate) struct Device {
     pub account: String,
 }
 
-/// The key device cookies are signed with, derived from the cookie key so
-/// that no other cookie's signature is ever a device cookie's.
-pub(crate) fn derive_key(cookie_key: &[u8; 32]) -> [u8; 32] {
-    let mut mac = mac(cookie_key);
-    mac.update(b"device cookies");
-    mac.finalize().into_bytes().into()
-}
-
 fn mac(key: &[u8]) -> Hmac<Sha256> {
     Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length")
 }
@@ -111,7 +103,7 @@ pub(crate) fn cookie(
             account: account.to_owned(),
         },
     };
-    let secure = crate::api::auth::secure_attribute(state);
+    let secure = state.secure_attribute();
     let cookie = format!(
         "{DEVICE_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
         value(&state.inner.device_key, &device, email),
