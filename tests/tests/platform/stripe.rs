@@ -515,12 +515,16 @@ async fn a_card_buyer_gets_the_price_they_paid_even_if_the_code_changes_before_t
     assert!(stripe.refunds().is_empty());
 }
 
-#[tokio::test]
-async fn a_payment_of_another_amount_than_the_checkout_total_places_no_order() {
+/// Anna's shop takes cards, and a new buyer (`email`) has checked out her
+/// amplifier by card: the platform, the stand-in, the buyer's token, the
+/// checkout and its Stripe session (not paid yet).
+async fn amplifier_by_card(
+    email: &str,
+) -> (Platform, StripeStandIn, String, String, serde_json::Value) {
     let (p, stripe) = with_stripe(Vec::new()).await;
     let (seller_a, _seller_b, amp, _book) = two_shops(&p).await;
     connect(&p, &stripe, &seller_a, true).await;
-    let buyer = p.sign_up_buyer("gus@example.com").await;
+    let buyer = p.sign_up_buyer(email).await;
     add(&p, &buyer, &amp.id, 1).await;
     let (checkout_id, session) = card_checkout(
         &p,
@@ -529,6 +533,12 @@ async fn a_payment_of_another_amount_than_the_checkout_total_places_no_order() {
         json!({ "address": address(), "payment": "card" }),
     )
     .await;
+    (p, stripe, buyer, checkout_id, session)
+}
+
+#[tokio::test]
+async fn a_payment_of_another_amount_than_the_checkout_total_places_no_order() {
+    let (p, stripe, buyer, checkout_id, session) = amplifier_by_card("gus@example.com").await;
     assert_eq!(session["amount_total"], 40_000);
     // The completed session says one cent was charged.
     let mut events = stripe.pay(session["id"].as_str().unwrap());
@@ -556,18 +566,7 @@ async fn a_payment_of_another_amount_than_the_checkout_total_places_no_order() {
 
 #[tokio::test]
 async fn a_payment_queued_on_the_bus_without_stripes_signature_pays_for_nothing() {
-    let (p, stripe) = with_stripe(Vec::new()).await;
-    let (seller_a, _seller_b, amp, _book) = two_shops(&p).await;
-    connect(&p, &stripe, &seller_a, true).await;
-    let buyer = p.sign_up_buyer("hal@example.com").await;
-    add(&p, &buyer, &amp.id, 1).await;
-    let (checkout_id, session) = card_checkout(
-        &p,
-        &stripe,
-        &buyer,
-        json!({ "address": address(), "payment": "card" }),
-    )
-    .await;
+    let (p, stripe, buyer, checkout_id, session) = amplifier_by_card("hal@example.com").await;
     // Whoever holds the edge's bus credentials may queue payment jobs (that
     // is how webhooks reach the orders node), but not sign them as Stripe.
     // (Made up: Hal has not paid, and Stripe says so to anyone who asks.)
