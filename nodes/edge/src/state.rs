@@ -76,6 +76,28 @@ impl EdgeState {
         }
     }
 
+    /// Calls endpoint `E` and answers with its reply as the node encoded
+    /// it: for API routes that return a reply unchanged.
+    pub async fn relay<E: Endpoint>(
+        &self,
+        meta: &RequestMeta,
+        body: &E::Request,
+    ) -> Result<Relayed<E::Reply>, ApiError> {
+        let json = bazaar_runtime::call_json::<E>(
+            &self.inner.nats,
+            meta,
+            body,
+            self.inner.request_timeout,
+        )
+        .await
+        .map_err(|e| ApiError(e.with_request_id(Some(meta.request_id.clone()))))?;
+        self.after_call::<E>();
+        Ok(Relayed {
+            json,
+            reply: std::marker::PhantomData,
+        })
+    }
+
     /// Calls endpoint `E` on whichever node serves it.
     pub async fn call<E: Endpoint>(
         &self,
@@ -158,5 +180,25 @@ impl EdgeState {
         if E::DOMAIN == Domain::Admin && E::ACCESS == Access::Admin {
             self.inner.hot.invalidate();
         }
+    }
+}
+
+/// A node's JSON reply of type `T`, answered as it came (200,
+/// `application/json`).
+pub struct Relayed<T> {
+    json: bytes::Bytes,
+    reply: std::marker::PhantomData<T>,
+}
+
+impl<T> axum::response::IntoResponse for Relayed<T> {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            self.json,
+        )
+            .into_response()
     }
 }

@@ -24,6 +24,20 @@ pub async fn call<E: Endpoint>(
     body: &E::Request,
     timeout: Duration,
 ) -> Result<E::Reply, ErrorEnvelope> {
+    let reply = call_json::<E>(nats, meta, body, timeout).await?;
+    serde_json::from_slice(&reply)
+        .map_err(|e| crate::internal(format!("{}: undecodable reply: {e}", E::SUBJECT)))
+}
+
+/// As [`call`], but the reply is left as the JSON the node sent (an
+/// `E::Reply`): for whoever passes it on as it is, without decoding and
+/// encoding it again.
+pub async fn call_json<E: Endpoint>(
+    nats: &async_nats::Client,
+    meta: &RequestMeta,
+    body: &E::Request,
+    timeout: Duration,
+) -> Result<bytes::Bytes, ErrorEnvelope> {
     let payload = serde_json::to_vec(body).map_err(crate::internal)?;
     let mut hdrs = HeaderMap::new();
     hdrs.insert(headers::REQUEST_ID, meta.request_id.as_str());
@@ -70,6 +84,5 @@ pub async fn call<E: Endpoint>(
             }),
         );
     }
-    serde_json::from_slice(&reply.payload)
-        .map_err(|e| crate::internal(format!("{}: undecodable reply: {e}", E::SUBJECT)))
+    Ok(reply.payload)
 }

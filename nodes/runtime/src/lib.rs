@@ -20,7 +20,7 @@ pub mod telemetry;
 pub mod tokens;
 
 pub use bus::BusAccess;
-pub use call::{RequestMeta, call};
+pub use call::{RequestMeta, call, call_json};
 pub use config::CommonConfig;
 pub use node::{Caller, Node, NodeContext, NodeError, Request, Shutdown, internal};
 pub use tokens::{Claims, TokenSigner, TokenVerifier};

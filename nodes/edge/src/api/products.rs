@@ -16,7 +16,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, FormQuery, Meta};
-use crate::state::EdgeState;
+use crate::state::{EdgeState, Relayed};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -71,11 +71,9 @@ pub async fn search(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     FormQuery(query): FormQuery<SearchProducts>,
-) -> Result<Json<SearchResults>, ApiError> {
-    Ok(Json(
-        s.call::<bazaar_subjects::search::SearchCatalog>(&meta, &query)
-            .await?,
-    ))
+) -> Result<Relayed<SearchResults>, ApiError> {
+    s.relay::<bazaar_subjects::search::SearchCatalog>(&meta, &query)
+        .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,11 +90,9 @@ pub async fn suggest(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     FormQuery(query): FormQuery<SuggestQuery>,
-) -> Result<Json<Suggestions>, ApiError> {
-    Ok(Json(
-        s.call::<bazaar_subjects::search::Suggest>(&meta, &SuggestRequest { q: query.q })
-            .await?,
-    ))
+) -> Result<Relayed<Suggestions>, ApiError> {
+    s.relay::<bazaar_subjects::search::Suggest>(&meta, &SuggestRequest { q: query.q })
+        .await
 }
 
 /// Live flash sales and new arrivals, for the home page.
@@ -105,10 +101,8 @@ pub async fn suggest(
 pub async fn showcase(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
-) -> Result<Json<Showcase>, ApiError> {
-    Ok(Json(
-        s.call::<catalog::GetShowcase>(&meta, &Empty {}).await?,
-    ))
+) -> Result<Relayed<Showcase>, ApiError> {
+    s.relay::<catalog::GetShowcase>(&meta, &Empty {}).await
 }
 
 /// The product page's product with its shop card (loads record a view).
