@@ -519,15 +519,18 @@ impl Platform {
 
     /// Waits until `/readyz` says every node answers.
     pub async fn wait_ready(&self) {
+        let mut last = String::new();
         for _ in 0..200 {
-            if let Ok(r) = self.http.get(self.url("/readyz")).send().await
-                && r.status().is_success()
-            {
-                return;
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+                last = r.text().await.unwrap_or_default();
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("platform never became ready");
+        let stopped = self.nodes.iter().filter(|n| n.is_finished()).count();
+        panic!("platform never became ready ({stopped} node tasks stopped): {last}");
     }
 
     /// Every copy of `domain` answering the NATS service API's ping, by id.

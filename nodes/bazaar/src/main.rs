@@ -412,16 +412,43 @@ async fn one_process(
     println!(
         "Bazaar is running at {public_url}  (API docs: /api-docs, health: /readyz; Ctrl-C stops)"
     );
-    wait_for_signal(&shutdown).await;
+    // A node that cannot start (or stops) stops the whole box with its
+    // error: a platform that looks up but never becomes ready helps no one.
+    let mut nodes: futures::stream::FuturesUnordered<_> = nodes
+        .into_iter()
+        .zip(platform::DOMAINS)
+        .map(|(task, domain)| async move {
+            let ended = match task.await {
+                Ok(ran) => ran.map_err(anyhow::Error::new),
+                Err(panicked) => Err(anyhow::Error::new(panicked)),
+            };
+            (domain, ended)
+        })
+        .collect();
+    let failed = tokio::select! {
+        () = wait_for_signal(&shutdown) => None,
+        Some((domain, ended)) = futures::StreamExt::next(&mut nodes) => Some(
+            ended
+                .and_then(|()| Err(anyhow::anyhow!("it stopped on its own")))
+                .with_context(|| format!("the {domain} node stopped")),
+        ),
+    };
     shutdown.cancel();
-    edge_task.await??;
-    for n in nodes {
-        n.await??;
+    let mut result = failed.unwrap_or(Ok(()));
+    if let Err(e) = &result {
+        tracing::error!(error = format!("{e:#}"), "stopping Bazaar");
     }
+    while let Some((domain, ended)) = futures::StreamExt::next(&mut nodes).await {
+        if result.is_ok() {
+            result = ended.with_context(|| format!("the {domain} node stopped"));
+        }
+    }
+    let edge_stopped = edge_task.await;
     if let Some(server) = nats_server {
         server.stop().await;
     }
-    Ok(())
+    result?;
+    Ok(edge_stopped??)
 }
 
 /// `bazaar seed`: on embedded storage (one box) the data dir, schema, keys

@@ -48,7 +48,13 @@ pub async fn run(
         bazaar_subjects::catalog::IMAGES_BUCKET,
         config.images_max_bytes,
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        NodeError::JetStream(why) => {
+            NodeError::JetStream(format!("{why}: set BAZAAR_IMAGES_MAX_BYTES lower"))
+        }
+        other => other,
+    })?;
     let store = CatalogStore::open(&ctx, db).await?;
     let holder = format!("catalog-{}", uuid::Uuid::now_v7());
     let jobs = tokio::spawn(maintenance::run(

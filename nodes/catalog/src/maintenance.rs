@@ -49,8 +49,10 @@ pub struct CatalogConfig {
     pub images_max_bytes: u64,
 }
 
-/// 10 GiB: room for tens of thousands of photos on one box.
-pub const DEFAULT_IMAGES_MAX_BYTES: u64 = 10 * 1024 * 1024 * 1024;
+/// 1 GiB: thousands of photos. JetStream reserves the cap on its store when
+/// the bucket is made, so the default must fit a small box's free disk; a
+/// shop that outgrows it raises the cap.
+pub const DEFAULT_IMAGES_MAX_BYTES: u64 = 1024 * 1024 * 1024;
 
 impl Default for CatalogConfig {
     fn default() -> Self {

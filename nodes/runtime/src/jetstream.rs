@@ -160,10 +160,14 @@ pub async fn ensure_capped_object_store(
                 ..Default::default()
             })
             .await;
-        if let Ok(store) = created {
-            return Ok(store);
+        match created {
+            Ok(store) => return Ok(store),
+            // Another copy created it meanwhile: it gets the cap below.
+            Err(refused) if js.get_stream(object_stream_name(bucket)).await.is_ok() => {
+                tracing::debug!(bucket, error = %refused, "the bucket came from another copy");
+            }
+            Err(refused) => return Err(cap_refused(bucket, max_bytes, refused)),
         }
-        // Another copy created it meanwhile: it gets the cap below.
     }
     let mut found = js
         .get_stream(object_stream_name(bucket))
@@ -172,9 +176,20 @@ pub async fn ensure_capped_object_store(
     let mut config = found.info().await.map_err(js_err)?.config.clone();
     if config.max_bytes != cap {
         config.max_bytes = cap;
-        js.update_stream(&config).await.map_err(js_err)?;
+        js.update_stream(&config)
+            .await
+            .map_err(|e| cap_refused(bucket, max_bytes, e))?;
     }
     js.get_object_store(bucket).await.map_err(js_err)
+}
+
+/// JetStream reserves a capped bucket's bytes on its store when the bucket is
+/// made or its cap changes, so a cap larger than the store is refused.
+fn cap_refused(bucket: &str, max_bytes: u64, e: impl std::fmt::Display) -> NodeError {
+    NodeError::JetStream(format!(
+        "the {bucket} bucket with a cap of {max_bytes} bytes was refused ({e}); \
+         JetStream reserves the cap on its store, so a cap must fit the server's free storage"
+    ))
 }
 
 /// How many more bytes an Object Store bucket takes before its cap; `None`

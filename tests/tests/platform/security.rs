@@ -409,6 +409,18 @@ async fn bazaar_serve_has_no_development_pages_and_needs_a_mail_transport() {
     assert!(!refused.status.success());
     let why = String::from_utf8_lossy(&refused.stderr);
     assert!(why.contains("BAZAAR_SMTP_URL"), "{why}");
+    // An images cap larger than the disk stops it too, instead of a site
+    // that never becomes ready.
+    let refused = serve(bazaar::natsd::free_port().unwrap())
+        .env("BAZAAR_MAILBOX_DIR", dir.path().join("mail"))
+        .env("BAZAAR_IMAGES_MAX_BYTES", "1000000000000000000")
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("BAZAAR_IMAGES_MAX_BYTES"), "{why}");
 
     let port = bazaar::natsd::free_port().unwrap();
     let mut child = serve(port)
