@@ -80,13 +80,9 @@ impl Principal {
                 publish.extend(grants.jetstream());
                 Permissions {
                     publish,
-                    subscribe: vec![
-                        inbox,
-                        "deliver.>".into(),
-                        EDGE_HITS.into(),
-                        // What it keeps in memory changes with these.
-                        admin::EVENTS.subjects.into(),
-                    ],
+                    subscribe: std::iter::once(inbox)
+                        .chain(edge_listens().into_iter().map(str::to_owned))
+                        .collect(),
                     allow_responses: false,
                 }
             }
@@ -287,6 +283,21 @@ fn own_events(domain: Domain) -> Option<Stream> {
         Domain::Sellers => Some(sellers::EVENTS),
         Domain::Auth | Domain::Search | Domain::Logs | Domain::Recommend | Domain::Mail => None,
     }
+}
+
+/// What an edge subscribes to besides its inbox: sockets' frames, the
+/// other edges' rate-limit hits, and the events that change what it keeps
+/// in memory (the category tree and site settings, product pages and shop
+/// cards).
+pub fn edge_listens() -> Vec<&'static str> {
+    vec![
+        "deliver.>",
+        EDGE_HITS,
+        admin::EVENTS.subjects,
+        <catalog::ProductChanged as crate::Event>::SUBJECT,
+        <sellers::ShopChanged as crate::Event>::SUBJECT,
+        <sellers::ShopFollowed as crate::Event>::SUBJECT,
+    ]
 }
 
 fn edge_grants() -> Grants {

@@ -403,7 +403,8 @@ impl Endpoint for GetShowcase {
     type Reply = Showcase;
 }
 
-/// `catalog.product.get`: a live product by slug; records a view.
+/// `catalog.product.get`: a live product by slug. Views are recorded
+/// apart, with [`RecordViews`], by whoever serves the page.
 pub struct GetProduct;
 impl Endpoint for GetProduct {
     const SUBJECT: &'static str = "catalog.product.get";
@@ -632,6 +633,41 @@ impl Endpoint for RestockItems {
     const DOMAIN: Domain = Domain::Catalog;
     const ACCESS: Access = Access::Public;
     type Request = RestockRequest;
+    type Reply = Empty;
+}
+
+/// One product page served, as the edge that served it saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductViewNotice {
+    pub product_id: String,
+    pub shop_id: String,
+    /// The page request's id: a view is recorded once per request.
+    pub request_id: String,
+    /// The viewer's access token as it came, verified by the catalog node
+    /// (who viewed is the node's finding, never the edge's); absent for
+    /// guests.
+    pub authorization: Option<String>,
+    pub at: String,
+}
+
+/// Product page views, batched by an edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductViews {
+    /// At most [`MAX_VIEWS_PER_BATCH`].
+    pub views: Vec<ProductViewNotice>,
+}
+
+/// The most views one [`RecordViews`] call carries.
+pub const MAX_VIEWS_PER_BATCH: usize = 500;
+
+/// `catalog.product.views`: product pages were served (by an edge, from its
+/// memory or not); each becomes an `events.catalog.product.viewed`.
+pub struct RecordViews;
+impl Endpoint for RecordViews {
+    const SUBJECT: &'static str = "catalog.product.views";
+    const DOMAIN: Domain = Domain::Catalog;
+    const ACCESS: Access = Access::Public;
+    type Request = ProductViews;
     type Reply = Empty;
 }
 

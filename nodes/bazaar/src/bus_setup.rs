@@ -203,11 +203,10 @@ pub fn permissions_table() -> String {
         };
         let serves = match p {
             Principal::Node(d) => vec![format!("{}.>", d.name())],
-            _ => vec![
-                "deliver.>".to_owned(),
-                bazaar_subjects::bus::EDGE_HITS.to_owned(),
-                bazaar_subjects::admin::EVENTS.subjects.to_owned(),
-            ],
+            _ => bazaar_subjects::bus::edge_listens()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         };
         let requests = match p {
             Principal::Edge => "every endpoint".to_owned(),

@@ -4,8 +4,8 @@ use bazaar_runtime::Request;
 use bazaar_subjects::Empty;
 use bazaar_subjects::catalog::{
     ListMyProductsRequest, Product, ProductId, ProductIds, ProductInput, ProductPage, ProductSlug,
-    Products, ReleaseRequest, Reservation, ReserveStockRequest, RestockRequest, Showcase,
-    UpdateProduct,
+    ProductViews, Products, ReleaseRequest, Reservation, ReserveStockRequest, RestockRequest,
+    Showcase, UpdateProduct,
 };
 
 use crate::{CatalogError, CatalogStore};
@@ -17,7 +17,12 @@ pub(crate) async fn showcase(s: &CatalogStore, _: Request<Empty>) -> Reply<Showc
 }
 
 pub(crate) async fn product(s: &CatalogStore, req: Request<ProductSlug>) -> Reply<Product> {
-    s.get_public(&req).await
+    s.get_public(&req.body.slug).await
+}
+
+pub(crate) async fn views(s: &CatalogStore, req: Request<ProductViews>) -> Reply<Empty> {
+    s.record_views(&req.body).await?;
+    Ok(Empty {})
 }
 
 pub(crate) async fn create(s: &CatalogStore, req: Request<ProductInput>) -> Reply<Product> {

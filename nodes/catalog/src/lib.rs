@@ -7,7 +7,9 @@
 //! that every write invalidates before it answers; every change is
 //! announced on `events.catalog.product.changed`, which feeds the search
 //! node's indexes (search, listings and suggestions live there).
-//! Shop renames and product views arrive as events (see `listeners`).
+//! Edges send the product pages they served (`catalog.product.views`,
+//! see `views`); shop renames and the views' counts arrive as events (see
+//! `listeners`).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -19,6 +21,7 @@ pub mod maintenance;
 mod stock;
 pub mod store;
 pub mod validate;
+mod views;
 
 #[cfg(test)]
 mod test_support;
@@ -32,7 +35,8 @@ use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::catalog::{
     CreateProduct, DeleteProduct, EditProduct, GetMyProduct, GetProduct, GetProductsByIds,
-    GetShowcase, ListMyProducts, ReleaseStock, ReserveStock, RestockItems, RestoreProduct,
+    GetShowcase, ListMyProducts, RecordViews, ReleaseStock, ReserveStock, RestockItems,
+    RestoreProduct,
 };
 
 /// Serves the catalog domain until `shutdown`, with the scheduled jobs.
@@ -82,6 +86,7 @@ pub async fn run(
     .serve::<ReleaseStock>(handlers::release)
     .serve::<RestockItems>(handlers::restock)
     .serve::<GetProductsByIds>(handlers::by_ids)
+    .serve::<RecordViews>(handlers::views)
     .run(shutdown)
     .await;
     let _ = jobs.await;

@@ -24,7 +24,7 @@ use bazaar_schema::{Db, TransactionError, take_rows, transaction_errors};
 use bazaar_subjects::admin::{CategoryList, ListCategories};
 use bazaar_subjects::catalog::{
     self, FlashSale, ListMyProductsRequest, Product, ProductChange, ProductChanged, ProductInput,
-    ProductPage, ProductStatus, ProductSummary, ProductViewed, Showcase,
+    ProductPage, ProductStatus, ProductSummary, Showcase,
 };
 use bazaar_subjects::sellers::{GetMyShop, Shop};
 use bazaar_subjects::{Empty, ErrorCode, Validator};
@@ -106,6 +106,8 @@ pub struct CatalogStore {
     /// The images bucket, to see who uploaded an image.
     images: ObjectStore,
     timeout: Duration,
+    /// Judges the viewers' tokens that views carry.
+    verifier: std::sync::Arc<bazaar_runtime::TokenVerifier>,
 }
 
 impl CatalogStore {
@@ -127,11 +129,16 @@ impl CatalogStore {
             search_kv,
             images,
             timeout: ctx.request_timeout,
+            verifier: ctx.verifier.clone(),
         })
     }
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub(crate) fn verifier(&self) -> &bazaar_runtime::TokenVerifier {
+        &self.verifier
     }
 
     pub fn jetstream(&self) -> &async_nats::jetstream::Context {
@@ -452,12 +459,9 @@ impl CatalogStore {
             .map(StoredProduct::now))
     }
 
-    /// A live product's page, from the cache when it has it; records a view.
-    pub async fn get_public(
-        &self,
-        req: &Request<catalog::ProductSlug>,
-    ) -> Result<Product, CatalogError> {
-        let slug = req.body.slug.trim();
+    /// A live product's page, from the cache when it has it.
+    pub async fn get_public(&self, slug: &str) -> Result<Product, CatalogError> {
+        let slug = slug.trim();
         let key = product_key(slug).ok_or_else(|| CatalogError::NoSuchProduct(slug.to_owned()))?;
         let stored = match self.products.get::<StoredProduct>(&key).await {
             Some(p) => p,
@@ -473,22 +477,6 @@ impl CatalogStore {
         if !stored.is_live() {
             return Err(CatalogError::NoSuchProduct(slug.to_owned()));
         }
-        let viewed = ProductViewed {
-            product_id: stored.product.id.clone(),
-            shop_id: stored.product.shop_id.clone(),
-            account_id: req.caller.account_id().map(str::to_owned),
-            at: OffsetDateTime::now_utc()
-                .format(&Rfc3339)
-                .unwrap_or_default(),
-        };
-        let js = self.js.clone();
-        let dedupe = format!("view-{}", req.request_id);
-        // A view is analytics: it must not slow the page or fail it.
-        tokio::spawn(async move {
-            if let Err(e) = publish_event(&js, &viewed, &dedupe).await {
-                tracing::warn!(error = %e, "view event not published");
-            }
-        });
         Ok(with_event_state(stored.product, OffsetDateTime::now_utc()))
     }
 

@@ -16,7 +16,9 @@ mod hot;
 mod meta;
 mod openapi;
 mod presence;
+mod product_pages;
 mod state;
+mod views;
 
 /// REST under `/api` (and the few redirects and files that belong with it):
 /// each handler parses, calls one subject and maps the answer.
@@ -222,6 +224,18 @@ pub async fn serve(
         state.inner.nats.clone(),
         shutdown.clone(),
     ));
+    tokio::spawn(product_pages::follow_changes(
+        state.inner.pages.clone(),
+        state.inner.nats.clone(),
+        shutdown.clone(),
+    ));
+    {
+        let views = state.inner.views.clone();
+        let nats = state.inner.nats.clone();
+        let timeout = state.inner.request_timeout;
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { views.send(nats, timeout, shutdown).await });
+    }
     tokio::spawn(
         state
             .inner

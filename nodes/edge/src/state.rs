@@ -40,6 +40,10 @@ pub(crate) struct Inner {
     pub(crate) shared_limit: Arc<crate::middleware::shared_limit::SharedLimiter>,
     /// The category tree and site settings, kept while unchanged.
     pub(crate) hot: Arc<crate::hot::HotReads>,
+    /// Product pages and shop cards, kept while unchanged.
+    pub(crate) pages: Arc<crate::product_pages::ProductPages>,
+    /// Product page views on their way to the catalog node.
+    pub(crate) views: Arc<crate::views::ViewRecorder>,
     /// Signs guest cart cookies.
     pub(crate) cart_key: [u8; 32],
     /// Signs device cookies (see `middleware::device`).
@@ -61,6 +65,8 @@ impl EdgeState {
                 jetstream: async_nats::jetstream::new(nats.clone()),
                 rate_limits: OnceCell::new(),
                 hot: Arc::default(),
+                pages: Arc::default(),
+                views: Arc::default(),
                 shared_limit: Arc::new(crate::middleware::shared_limit::SharedLimiter::new(
                     config.rate_limit_per_minute,
                 )),
@@ -188,6 +194,16 @@ impl EdgeState {
 pub struct Relayed<T> {
     json: bytes::Bytes,
     reply: std::marker::PhantomData<T>,
+}
+
+impl<T> Relayed<T> {
+    /// `json`, already encoded from a `T`.
+    pub(crate) fn encoded(json: bytes::Bytes) -> Self {
+        Self {
+            json,
+            reply: std::marker::PhantomData,
+        }
+    }
 }
 
 impl<T> axum::response::IntoResponse for Relayed<T> {

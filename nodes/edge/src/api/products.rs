@@ -14,8 +14,11 @@ use bazaar_subjects::{Empty, ErrorEnvelope};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+use std::sync::Arc;
+
 use crate::error::ApiError;
 use crate::extract::{ApiJson, FormQuery, Meta};
+use crate::product_pages::KeptPage;
 use crate::state::{EdgeState, Relayed};
 
 #[derive(OpenApi)]
@@ -105,25 +108,39 @@ pub async fn showcase(
     s.relay::<catalog::GetShowcase>(&meta, &Empty {}).await
 }
 
-/// The product page's product with its shop card (loads record a view).
+/// The product page's product with its shop card, from the edge's memory
+/// when nothing changed since it was read; records a view either way.
 pub(crate) async fn product_view(
     s: &EdgeState,
     meta: &bazaar_runtime::RequestMeta,
     slug: String,
-) -> Result<ProductView, ApiError> {
-    let product = s
-        .call::<catalog::GetProduct>(meta, &ProductSlug { slug })
-        .await?;
-    let shop = s
-        .call::<GetShopCard>(
-            meta,
-            &ShopId {
-                id: product.shop_id.clone(),
-            },
-        )
-        .await
-        .ok();
-    Ok(ProductView { product, shop })
+) -> Result<Arc<KeptPage>, ApiError> {
+    let pages = &s.inner.pages;
+    let page = match pages.page(&slug) {
+        Some(page) => page,
+        None => {
+            let generation = pages.generation();
+            let product = s
+                .call::<catalog::GetProduct>(meta, &ProductSlug { slug })
+                .await?;
+            let shop = match pages.card(&product.shop_id) {
+                Some(card) => Some(card),
+                None => {
+                    let id = ShopId {
+                        id: product.shop_id.clone(),
+                    };
+                    let card = s.call::<GetShopCard>(meta, &id).await.ok();
+                    if let Some(card) = &card {
+                        pages.keep_card(card.clone(), generation);
+                    }
+                    card
+                }
+            };
+            pages.keep_page(ProductView { product, shop }, generation)
+        }
+    };
+    s.inner.views.record(meta, &page.view.product);
+    Ok(page)
 }
 
 /// A live product by slug, with its shop.
@@ -134,8 +151,9 @@ pub async fn product(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Path(slug): Path<String>,
-) -> Result<Json<ProductView>, ApiError> {
-    Ok(Json(product_view(&s, &meta, slug).await?))
+) -> Result<Relayed<ProductView>, ApiError> {
+    let page = product_view(&s, &meta, slug).await?;
+    Ok(Relayed::encoded(page.json.clone()))
 }
 
 /// Add a product to the caller's shop (sellers).

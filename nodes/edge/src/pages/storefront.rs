@@ -650,6 +650,7 @@ async fn product_page(
         s.categories(&meta),
     );
     let view = view?;
+    let view = view.view.clone();
     let p = view.product;
     let similar_request = SimilarRequest {
         product_id: p.id.clone(),

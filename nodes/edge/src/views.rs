@@ -1,0 +1,125 @@
+//! Product page views, sent to the catalog node in batches so that serving
+//! a page (often from the edge's memory) never waits for one.
+//!
+//! A view is analytics: the queue is bounded and a full queue drops views
+//! (counted and logged); a crash loses at most the views of the last
+//! [`BATCH_EVERY`]. Who viewed is decided by the catalog node from the
+//! viewer's own token, which each view carries.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use bazaar_runtime::RequestMeta;
+use bazaar_subjects::catalog::{
+    MAX_VIEWS_PER_BATCH, Product, ProductViewNotice, ProductViews, RecordViews,
+};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::mpsc;
+
+/// How long views gather before they are sent.
+pub const BATCH_EVERY: Duration = Duration::from_millis(250);
+/// Views waiting to be sent at most; beyond it they are dropped.
+const QUEUE: usize = 50_000;
+
+pub(crate) struct ViewRecorder {
+    queue: mpsc::Sender<ProductViewNotice>,
+    waiting: Mutex<Option<mpsc::Receiver<ProductViewNotice>>>,
+    dropped: AtomicU64,
+}
+
+impl Default for ViewRecorder {
+    fn default() -> Self {
+        let (queue, waiting) = mpsc::channel(QUEUE);
+        Self {
+            queue,
+            waiting: Mutex::new(Some(waiting)),
+            dropped: AtomicU64::new(0),
+        }
+    }
+}
+
+impl ViewRecorder {
+    /// Queues a view of `product` by whoever made the request `meta`.
+    pub(crate) fn record(&self, meta: &RequestMeta, product: &Product) {
+        let notice = ProductViewNotice {
+            product_id: product.id.clone(),
+            shop_id: product.shop_id.clone(),
+            request_id: meta.request_id.clone(),
+            authorization: meta.authorization.clone(),
+            at: OffsetDateTime::now_utc()
+                .format(&Rfc3339)
+                .unwrap_or_default(),
+        };
+        if self.queue.try_send(notice).is_err() {
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(dropped, "views dropped: the catalog node is not keeping up");
+            }
+        }
+    }
+
+    /// Sends the queued views every [`BATCH_EVERY`] until `shutdown`, then
+    /// what is left.
+    pub(crate) async fn send(
+        &self,
+        nats: async_nats::Client,
+        timeout: Duration,
+        shutdown: bazaar_runtime::Shutdown,
+    ) {
+        let Some(mut waiting) = self
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        let mut views = Vec::new();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                got = waiting.recv_many(&mut views, MAX_VIEWS_PER_BATCH) => {
+                    if got == 0 {
+                        break;
+                    }
+                }
+            }
+            // A moment for more to gather, then one call for all of them.
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(BATCH_EVERY) => {}
+            }
+            while views.len() < MAX_VIEWS_PER_BATCH
+                && let Ok(more) = waiting.try_recv()
+            {
+                views.push(more);
+            }
+            send_batch(&nats, timeout, std::mem::take(&mut views)).await;
+        }
+        while let Ok(more) = waiting.try_recv() {
+            views.push(more);
+            if views.len() == MAX_VIEWS_PER_BATCH {
+                send_batch(&nats, timeout, std::mem::take(&mut views)).await;
+            }
+        }
+        send_batch(&nats, timeout, views).await;
+    }
+}
+
+async fn send_batch(nats: &async_nats::Client, timeout: Duration, views: Vec<ProductViewNotice>) {
+    if views.is_empty() {
+        return;
+    }
+    let meta = RequestMeta {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        authorization: None,
+    };
+    let count = views.len();
+    if let Err(e) =
+        bazaar_runtime::call::<RecordViews>(nats, &meta, &ProductViews { views }, timeout).await
+    {
+        tracing::warn!(count, error = %e.message, "views not recorded");
+    }
+}
