@@ -344,6 +344,7 @@ in
           BAZAAR_REQUEST_TIMEOUT_MS = setting types.ints.positive "How long a NATS request may take, in milliseconds (binary default 10000).";
           BAZAAR_HTTP_TIMEOUT_MS = setting types.ints.positive "Edges: the longest an HTTP request may take, in milliseconds (binary default 30000).";
           BAZAAR_BODY_LIMIT_BYTES = setting types.ints.positive "Edges: the largest request body accepted, in bytes (binary default 1048576).";
+          BAZAAR_EDGE_KEPT_PAGES = setting types.ints.unsigned "Edges: product pages kept in memory at most; 0 keeps none (binary default 20000).";
           BAZAAR_CATALOG_PURGE_AFTER_SECS = setting types.ints.unsigned "Catalog: how long a deleted product stays in the bin before it is purged, in seconds (binary default 86400).";
           BAZAAR_CATALOG_MAINTENANCE_SECS = setting types.ints.positive "Catalog: how often its scheduled work runs, in seconds (binary default 60).";
           BAZAAR_IMAGES_MAX_BYTES = setting types.ints.unsigned "Catalog: the most the images bucket may hold, in bytes; 0 for no cap (binary default 1073741824).";

@@ -48,6 +48,11 @@ pub struct EdgeConfig {
     )]
     pub account_rate_limit_per_15min: u32,
 
+    /// Product pages an edge keeps in memory at most (the least used go
+    /// first); 0 keeps none, so every page is read from the catalog node.
+    #[arg(long, env = "BAZAAR_EDGE_KEPT_PAGES", default_value_t = 20_000)]
+    pub kept_pages: usize,
+
     /// Take the client IP from the last X-Forwarded-For entry, the one your
     /// proxy appends (only behind a proxy you run).
     #[arg(long, env = "BAZAAR_TRUST_FORWARDED", default_value_t = false)]
@@ -91,6 +96,7 @@ impl std::fmt::Debug for EdgeConfig {
                 "account_rate_limit_per_15min",
                 &self.account_rate_limit_per_15min,
             )
+            .field("kept_pages", &self.kept_pages)
             .field("trust_forwarded", &self.trust_forwarded)
             .field("google_sign_in", &self.google_sign_in)
             .field(
@@ -117,6 +123,7 @@ impl Default for EdgeConfig {
             rate_limit_per_minute: 1200,
             auth_rate_limit_per_minute: 30,
             account_rate_limit_per_15min: 10,
+            kept_pages: 20_000,
             trust_forwarded: false,
             google_sign_in: std::env::var_os("BAZAAR_GOOGLE_CLIENT_ID").is_some(),
             cookie_secret: None,

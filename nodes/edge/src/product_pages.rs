@@ -29,8 +29,6 @@ use crate::api::products::ProductView;
 
 /// The longest a page or a card is kept without a change event.
 pub const KEEP: Duration = Duration::from_secs(30);
-/// Pages kept at most (the least used go first).
-const PAGES: usize = 20_000;
 /// Shop cards kept at most.
 const CARDS: usize = 5_000;
 
@@ -55,29 +53,32 @@ pub(crate) struct ProductPages {
     /// stored after it.
     generation: AtomicU64,
     changes: Mutex<()>,
-    pages: quick_cache::sync::Cache<String, Arc<KeptPage>>,
+    /// `None` when the edge keeps no pages.
+    pages: Option<quick_cache::sync::Cache<String, Arc<KeptPage>>>,
     cards: quick_cache::sync::Cache<String, KeptCard>,
 }
 
-impl Default for ProductPages {
-    fn default() -> Self {
+impl ProductPages {
+    /// Keeps up to `pages` pages (none for 0).
+    pub(crate) fn new(pages: usize) -> Self {
         Self {
             generation: AtomicU64::new(0),
             changes: Mutex::new(()),
-            pages: quick_cache::sync::Cache::new(PAGES),
+            pages: (pages > 0).then(|| quick_cache::sync::Cache::new(pages)),
             cards: quick_cache::sync::Cache::new(CARDS),
         }
     }
-}
 
-impl ProductPages {
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
     /// The kept page of `slug`, while it is still the page.
     pub(crate) fn page(&self, slug: &str) -> Option<Arc<KeptPage>> {
-        self.pages.get(slug).filter(|p| Instant::now() < p.until)
+        self.pages
+            .as_ref()?
+            .get(slug)
+            .filter(|p| Instant::now() < p.until)
     }
 
     /// The page for `view`, read since `generation` began; kept unless a
@@ -90,11 +91,12 @@ impl ProductPages {
             view,
             json,
         });
-        if page.view.shop.is_some() {
+        if let Some(pages) = &self.pages
+            && page.view.shop.is_some()
+        {
             let _changes = lock(&self.changes);
             if self.generation() == generation {
-                self.pages
-                    .insert(page.view.product.slug.clone(), page.clone());
+                pages.insert(page.view.product.slug.clone(), page.clone());
             }
         }
         page
@@ -124,7 +126,9 @@ impl ProductPages {
     pub(crate) fn product_changed(&self, slug: &str) {
         let _changes = lock(&self.changes);
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.pages.remove(slug);
+        if let Some(pages) = &self.pages {
+            pages.remove(slug);
+        }
     }
 
     /// A shop changed: its card and every page that shows it go.
@@ -132,14 +136,18 @@ impl ProductPages {
         let _changes = lock(&self.changes);
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.cards.remove(shop_id);
-        self.pages.retain(|_, p| p.view.product.shop_id != shop_id);
+        if let Some(pages) = &self.pages {
+            pages.retain(|_, p| p.view.product.shop_id != shop_id);
+        }
     }
 
     /// Something changed that cannot be told apart: everything goes.
     pub(crate) fn forget_all(&self) {
         let _changes = lock(&self.changes);
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.pages.clear();
+        if let Some(pages) = &self.pages {
+            pages.clear();
+        }
         self.cards.clear();
     }
 }
@@ -242,7 +250,7 @@ mod tests {
 
     #[test]
     fn a_page_read_before_a_change_is_not_kept() {
-        let pages = ProductPages::default();
+        let pages = ProductPages::new(100);
         let before = pages.generation();
         pages.product_changed("lamp");
         pages.keep_page(view("lamp", "s1", None), before);
@@ -253,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_shop_change_drops_its_pages_and_only_those() {
-        let pages = ProductPages::default();
+        let pages = ProductPages::new(100);
         let g = pages.generation();
         pages.keep_page(view("lamp", "s1", None), g);
         pages.keep_page(view("rug", "s2", None), g);

@@ -65,7 +65,7 @@ impl EdgeState {
                 jetstream: async_nats::jetstream::new(nats.clone()),
                 rate_limits: OnceCell::new(),
                 hot: Arc::default(),
-                pages: Arc::default(),
+                pages: Arc::new(crate::product_pages::ProductPages::new(config.kept_pages)),
                 views: Arc::default(),
                 shared_limit: Arc::new(crate::middleware::shared_limit::SharedLimiter::new(
                     config.rate_limit_per_minute,
