@@ -70,6 +70,7 @@ mod middleware {
     pub(crate) mod csrf;
     pub(crate) mod device;
     pub(crate) mod headers;
+    pub(crate) mod metrics;
     pub(crate) mod page_errors;
     pub(crate) mod ratelimit;
     pub(crate) mod session;
@@ -146,6 +147,7 @@ pub fn app(state: EdgeState) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_millis(config.http_timeout_ms),
         ))
+        .layer(axum::middleware::from_fn(middleware::metrics::middleware))
         .layer(PropagateRequestIdLayer::new(state::REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let request_id = req
