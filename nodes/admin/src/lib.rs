@@ -1,4 +1,5 @@
-//! The admin node: the site configuration and the category tree.
+//! The admin node: the site configuration, the category tree, and the
+//! system report (which nodes run, their traffic, JetStream's state).
 //!
 //! Reads are public and served from a JetStream KV cache; writes are for
 //! admins (checked here, by the runtime, from the endpoint's access level),
@@ -9,12 +10,14 @@
 
 mod handlers;
 mod store;
+mod system;
 
 pub use store::{AdminError, AdminStore};
 
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_schema::Db;
 use bazaar_subjects::Domain;
+use bazaar_subjects::system::GetSystem;
 use bazaar_subjects::admin::{
     DeleteCategory, GetCategory, GetSite, ListCategories, UpdateSite, UpsertCategory,
 };
@@ -30,6 +33,7 @@ pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), Nod
         .serve::<DeleteCategory>(handlers::delete_category)
         .serve::<GetSite>(handlers::get_site)
         .serve::<UpdateSite>(handlers::update_site)
+        .serve::<GetSystem>(handlers::system)
         .run(shutdown)
         .await
 }

@@ -33,6 +33,7 @@ mod api {
     pub(crate) mod site;
     pub(crate) mod socket;
     pub(crate) mod stripe_webhook;
+    pub(crate) mod system;
 }
 
 /// Server-rendered pages, one module per part of the site.
@@ -47,6 +48,7 @@ mod pages {
     pub(crate) mod seller;
     pub(crate) mod shops;
     pub(crate) mod storefront;
+    pub(crate) mod system;
 }
 
 /// What the pages share: the layout's chrome, error pages, redirects, and
@@ -119,6 +121,8 @@ pub fn app(state: EdgeState) -> Router {
         .merge(pages::storefront::routes())
         .merge(pages::seller::routes())
         .merge(pages::admin::routes())
+        .merge(pages::system::routes())
+        .merge(api::system::routes())
         .merge(health::routes())
         .merge(assets::routes())
         .merge(openapi::routes())
