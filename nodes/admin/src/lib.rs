@@ -17,10 +17,10 @@ pub use store::{AdminError, AdminStore};
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_schema::Db;
 use bazaar_subjects::Domain;
-use bazaar_subjects::system::GetSystem;
 use bazaar_subjects::admin::{
     DeleteCategory, GetCategory, GetSite, ListCategories, UpdateSite, UpsertCategory,
 };
+use bazaar_subjects::system::GetSystem;
 
 /// Serves the admin domain until `shutdown`.
 pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), NodeError> {

@@ -77,9 +77,7 @@ impl AdminStore {
     }
 
     /// Which nodes run, their traffic and failures, and JetStream's state.
-    pub async fn system_report(
-        &self,
-    ) -> Result<bazaar_subjects::system::SystemReport, AdminError> {
+    pub async fn system_report(&self) -> Result<bazaar_subjects::system::SystemReport, AdminError> {
         Ok(self.inspector.report().await?)
     }
 

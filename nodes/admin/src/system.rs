@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use bazaar_subjects::system::{
-    ConsumerReport, EndpointFigures, InstanceReport, NodeReport, RecentError, SRV_INFO,
-    SRV_STATS, StreamReport, SubjectReport, SystemReport,
+    ConsumerReport, EndpointFigures, InstanceReport, NodeReport, RecentError, SRV_INFO, SRV_STATS,
+    StreamReport, SubjectReport, SystemReport,
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -74,7 +74,11 @@ impl Inspector {
         subject: &'static str,
     ) -> Result<Vec<T>, InspectError> {
         let inbox = self.nats.new_inbox();
-        let mut replies = self.nats.subscribe(inbox.clone()).await.map_err(inspect_err)?;
+        let mut replies = self
+            .nats
+            .subscribe(inbox.clone())
+            .await
+            .map_err(inspect_err)?;
         self.nats
             .publish_with_reply(subject, inbox, "".into())
             .await

@@ -7,9 +7,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::{
-    auth, chat, commerce, images, products, recommend, reviews, shops, site, system,
-};
+use crate::api::{auth, chat, commerce, images, products, recommend, reviews, shops, site, system};
 use crate::health;
 use crate::state::EdgeState;
 
