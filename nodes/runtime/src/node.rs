@@ -506,6 +506,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_endpoint_counts_its_answers_refusals_and_failures() {
+        let figures = Figures::default();
+        let took = Duration::from_millis(3);
+        let subject = "admin.category.get";
+        figures.count(subject, Ok(()), took, "r1");
+        figures.count(
+            subject,
+            Err(&ErrorEnvelope::not_found("no such")),
+            took,
+            "r2",
+        );
+        figures.count(subject, Err(&ErrorEnvelope::internal()), took, "r3");
+        let data: EndpointFigures = serde_json::from_value(figures.data(subject)).unwrap();
+        assert_eq!((data.requests, data.refused, data.errors), (3, 1, 1));
+        assert_eq!(data.busy_micros, 9_000);
+        let last = data.last_error.unwrap();
+        assert_eq!((last.status, last.request_id.as_str()), (500, "r3"));
+        assert_eq!(last.subject, subject);
+        // A subject not asked yet reports zeros.
+        let none: EndpointFigures = serde_json::from_value(figures.data("admin.site.get")).unwrap();
+        assert_eq!(none, EndpointFigures::default());
+    }
+
+    #[test]
     fn access_is_checked_by_role() {
         let buyer = Caller::Account {
             id: "a".into(),

@@ -131,3 +131,55 @@ async fn prometheus_scrapes_bazaar_dev_and_counts_what_shoppers_asked_for() {
         .await;
     prometheus.stop().await;
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_edge_of_its_own_serves_its_metrics_on_the_metrics_address() {
+    let p = bazaar_tests::Platform::spawn().await;
+    let http_port = bazaar::natsd::free_port().unwrap();
+    let metrics_port = bazaar::natsd::free_port().unwrap();
+    let _edge = tokio::process::Command::new(bazaar_tests::bazaar_binary())
+        .arg("edge")
+        .env("BAZAAR_NATS_URL", p.nats_server.url())
+        .env("BAZAAR_NATS_CREDENTIALS_DIR", p.data_dir().join("nats-bus"))
+        .env("BAZAAR_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
+        .env("BAZAAR_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .env("BAZAAR_DATA_DIR", p.data_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{http_port}");
+    bazaar_tests::ready_at(&http, &base).await;
+    let r = http
+        .get(format!("{base}/api/categories/lamps"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // Its metrics are on their own address, not on the web.
+    let text = http
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"bazaar_http_requests_total{route="/api/categories/{slug}",method="GET",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"bazaar_nats_requests_total{side="made",subject="admin.category.get",status="404"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("bazaar_process_resident_memory_bytes"));
+    let web = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(web.status(), 404);
+}
