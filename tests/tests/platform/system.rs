@@ -136,3 +136,69 @@ async fn a_buyer_is_refused_the_system_report_by_the_admin_node_itself() {
     assert_eq!(page.status, 403);
     assert!(!page.html.contains("MAIL_JOBS"));
 }
+
+#[tokio::test]
+async fn a_failed_request_shows_among_the_recent_errors_with_a_link_to_its_logs() {
+    // The catalog node is not running: the orders node cannot price a cart.
+    let p = Platform::spawn_with(bazaar_tests::Options {
+        without: vec![Domain::Catalog],
+        ..Default::default()
+    })
+    .await;
+    let admin = p.token(Role::Admin);
+    eventually(
+        "the orders and admin nodes answering",
+        || async { p.node_ids(Domain::Orders).await.len() + p.node_ids(Domain::Admin).await.len() },
+        |n| *n == 2,
+    )
+    .await;
+
+    // A buyer puts something in their cart and is told to try again.
+    let buyer = p.token(Role::Buyer);
+    let r = p
+        .send(
+            reqwest::Method::POST,
+            "/api/cart/items",
+            &buyer,
+            Some(serde_json::json!({ "product_id": "0193a5b8c3d47e2f9a1b2c3d4e5f6071" })),
+        )
+        .await;
+    let (status, e) = envelope(r).await;
+    assert_eq!(status, 503, "{e:?}");
+    let request_id = e.request_id.expect("the failure names its request");
+
+    // The admin sees it, with the subject, the status and the request id.
+    let seen = eventually(
+        "the failure in the report",
+        || report(&p, &admin),
+        |r| r.recent_errors.iter().any(|e| e.request_id == request_id),
+    )
+    .await;
+    let failure = seen
+        .recent_errors
+        .iter()
+        .find(|e| e.request_id == request_id)
+        .expect("the failure");
+    assert_eq!(failure.subject, "orders.cart.add");
+    assert_eq!(failure.status, 503);
+    let add = seen
+        .subjects
+        .iter()
+        .find(|s| s.subject == "orders.cart.add")
+        .expect("the subject");
+    assert_eq!(add.errors, 1);
+    assert!((add.error_rate - 1.0).abs() < f64::EPSILON, "{add:?}");
+    assert_eq!(copies(&seen, Domain::Catalog), 0);
+
+    // On the page, the failure links to its request's logs.
+    let (_, admin_token) = p.account("Ada Admin", Role::Admin).await;
+    let visitor = Visitor::new(&p);
+    visitor.sign_in(&admin_token);
+    let html = visitor.page("/admin/system").await;
+    assert!(
+        html.contains(&format!(
+            r#"<a href="/admin/logs?request_id={request_id}">"#
+        )),
+        "{html}"
+    );
+}
