@@ -579,6 +579,13 @@ async fn check_config(common: &CommonConfig, database: &DatabaseConfig) -> anyho
         common.jwt_public_key_file().display()
     );
     println!("request timeout: {:?}", common.request_timeout());
+    println!(
+        "metrics:         {}",
+        common.metrics_addr.map_or(
+            "not served (bazaar dev: /metrics on the edge)".to_owned(),
+            |a| { format!("http://{a}/metrics") }
+        )
+    );
     let db = open_db(common, database).await?;
     let version = bazaar_schema::current_version(&db).await?;
     println!(
