@@ -185,6 +185,23 @@ let
     ++ optional cfg.surrealdb.local "surrealdb.service"
     ++ optional runsSecrets "bazaar-secrets.service";
 
+  # Metrics: one address per unit, edges first, then each node's copies.
+  metricsPorts = helpers.metricsPorts {
+    inherit (cfg.metrics) port;
+    inherit allInOne;
+    edges = if runsEdge then cfg.edge.instances else 0;
+    nodes = optionals runsNodes (map (domain: { inherit domain; inherit (cfg.nodes.${domain}) instances; }) enabledNodes);
+  };
+  metricsTargets = map (helpers.hostPort cfg.metrics.address) metricsPorts.all;
+  # The start script turns these into BAZAAR_METRICS_ADDR for copy %i of a
+  # template unit whose first copy is `first` and serves on `port`.
+  metricsEnvironment = { port, first }: optionals cfg.metrics.enable [
+    "BAZAAR_UNIT_METRICS_HOST=${if lib.hasInfix ":" cfg.metrics.address then "[${cfg.metrics.address}]" else cfg.metrics.address}"
+    "BAZAAR_UNIT_METRICS_PORT=${toString port}"
+    "BAZAAR_UNIT_INSTANCE=%i"
+    "BAZAAR_UNIT_FIRST_INSTANCE=${toString first}"
+  ];
+
   # What a long-running bazaar unit shares.
   daemon = { description, args, credentials, afterMigrate ? true, extraServiceConfig ? { }, extraEnvironment ? [ ] }: {
     inherit description environment;
@@ -232,7 +249,8 @@ let
       args = "node ${domain}";
       credentials = credentialsFor { signing = domain == "auth"; nats = [ domain ]; };
       extraEnvironment = natsEnvironment ++ optional (domain == "search")
-        "BAZAAR_SEARCH_INDEX_DIR=${helpers.searchIndexDir cfg.dataDir "%i"}";
+        "BAZAAR_SEARCH_INDEX_DIR=${helpers.searchIndexDir cfg.dataDir "%i"}"
+        ++ metricsEnvironment { port = metricsPorts.nodes.${domain} or cfg.metrics.port; first = 1; };
     }))
     enabledNodes);
 
@@ -247,7 +265,8 @@ let
     args = "edge";
     credentials = credentialsFor { database = false; cookie = true; nats = [ "edge" ]; };
     afterMigrate = false;
-    extraEnvironment = natsEnvironment ++ [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address "%i"}" ];
+    extraEnvironment = natsEnvironment ++ [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address "%i"}" ]
+      ++ metricsEnvironment { port = cfg.metrics.port; first = cfg.edge.port; };
     extraServiceConfig = bindService cfg.edge.port;
   };
 
@@ -256,7 +275,8 @@ let
     # `serve`, not `dev`: no file mailbox on the web, no test payment page.
     args = "serve --port ${toString cfg.edge.port}" + lib.optionalString cfg.allInOne.seed " --demo-data";
     credentials = credentialsFor { signing = true; cookie = true; };
-    extraEnvironment = [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address cfg.edge.port}" ];
+    extraEnvironment = [ "BAZAAR_HTTP_ADDR=${helpers.hostPort cfg.edge.address cfg.edge.port}" ]
+      ++ optional cfg.metrics.enable "BAZAAR_METRICS_ADDR=${helpers.hostPort cfg.metrics.address cfg.metrics.port}";
     extraServiceConfig = bindService cfg.edge.port;
   };
 
@@ -551,6 +571,39 @@ in
         '';
       };
     });
+
+    metrics = {
+      enable = mkEnableOption ''
+        Prometheus metrics: every Bazaar unit on this box serves them
+        (`BAZAAR_METRICS_ADDR`) on a port of its own, from
+        {option}`services.bazaar.metrics.port` up: the edges' copies first,
+        then each node's copies in start order (admin, auth, mail, catalog,
+        search, sellers, orders, chat, recommend). See docs/metrics.md'';
+      address = mkOption {
+        type = types.str;
+        default = "127.0.0.1";
+        example = "0.0.0.0";
+        description = ''
+          Address the units serve their metrics on. The default suits a
+          Prometheus on the same box; one elsewhere needs a reachable address
+          (and {option}`networking.firewall` opened for it).
+        '';
+      };
+      port = mkOption {
+        type = types.port;
+        default = 9464;
+        description = "The first unit's metrics port; the others follow it, one each.";
+      };
+      scrape = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Add every unit of this box to the local Prometheus
+          ({option}`services.prometheus.scrapeConfigs`, job `bazaar`) when
+          {option}`services.prometheus.enable` is set.
+        '';
+      };
+    };
 
     migrate.enable = mkOption {
       type = types.bool;
@@ -863,6 +916,14 @@ in
           message = "${opt}.edge: ${toString cfg.edge.instances} copies from port ${toString cfg.edge.port} run past port 65535.";
         }
         {
+          assertion = !cfg.metrics.enable || lib.all (port: port <= 65535) metricsPorts.all;
+          message = "${opt}.metrics: ${toString (builtins.length metricsPorts.all)} units from port ${toString cfg.metrics.port} run past port 65535.";
+        }
+        {
+          assertion = !cfg.metrics.enable || !(lib.any (port: lib.elem port metricsPorts.all) (if allInOne then [ cfg.edge.port ] else optionals runsEdge edgePorts));
+          message = "${opt}.metrics.port: the units' metrics ports (${toString cfg.metrics.port} and up, one per unit) overlap the edges' ports; pick another.";
+        }
+        {
           assertion = unservedNodes == [ ];
           message = ''
             ${helpers.listSentence (map (domain: "${opt}.nodes.${domain}.enable") unservedNodes)}: this version of bazaar does not serve
@@ -930,6 +991,15 @@ in
         ++ optionals cfg.nats.cluster.enable [ cfg.nats.port cfg.nats.cluster.port ]
       );
     }
+
+    (mkIf (cfg.metrics.enable && cfg.metrics.scrape && config.services.prometheus.enable) {
+      services.prometheus.scrapeConfigs = [
+        {
+          job_name = "bazaar";
+          static_configs = [{ targets = metricsTargets; }];
+        }
+      ];
+    })
 
     (mkIf allInOne {
       systemd.services.bazaar = allInOneUnit;

@@ -87,6 +87,28 @@ rec {
   # The ports of `count` edge copies, from `port` up.
   edgePorts = port: count: genList (i: port + i) count;
 
+  # The metrics ports of a box's units (`BAZAAR_METRICS_ADDR`), one each,
+  # from `port` up: the all-in-one process alone, or the edges' copies
+  # first, then each node's copies in `nodes`' order (a list of
+  # { domain; instances; }). Gives { edges = [ port … ]; nodes = { <domain> =
+  # first port; }; all = [ every port ]; }.
+  metricsPorts = { port, allInOne, edges, nodes }:
+    if allInOne then { edges = [ ]; nodes = { }; all = [ port ]; }
+    else
+      let
+        edgePortList = genList (i: port + i) edges;
+        step = acc: node: {
+          next = acc.next + node.instances;
+          nodes = acc.nodes // { ${node.domain} = acc.next; };
+        };
+        laid = builtins.foldl' step { next = port + edges; nodes = { }; } nodes;
+      in
+      {
+        edges = edgePortList;
+        inherit (laid) nodes;
+        all = genList (i: port + i) (laid.next - port);
+      };
+
   # host:port, with brackets around an IPv6 address.
   hostPort = address: port:
     if hasInfix ":" address then "[${address}]:${toString port}" else "${address}:${toString port}";
@@ -130,6 +152,12 @@ rec {
             ;;
         esac
       done
+    fi
+    # A copy of a template unit serves its metrics on the unit's first
+    # metrics port plus its place among the copies.
+    if [ -n "''${BAZAAR_UNIT_METRICS_PORT:-}" ]; then
+      port=$((BAZAAR_UNIT_METRICS_PORT + BAZAAR_UNIT_INSTANCE - BAZAAR_UNIT_FIRST_INSTANCE))
+      export BAZAAR_METRICS_ADDR="$BAZAAR_UNIT_METRICS_HOST:$port"
     fi
     exec ${bazaar} "$@"
   '';

@@ -12,7 +12,7 @@
 //! reaches the auth buckets.
 
 use crate::{Domain, Endpoint, Job, Stream, admin, auth, catalog, chat, mail, orders, recommend};
-use crate::{search, sellers};
+use crate::{search, sellers, system};
 
 /// The edges' per-address request counters.
 pub const EDGE_RATE_LIMITS_BUCKET: &str = "edge_rate_limits";
@@ -194,6 +194,9 @@ fn node_grants(domain: Domain) -> Grants {
             ..Grants::default()
         },
         Domain::Admin => Grants {
+            // The system page: every node's service info and stats, every
+            // stream's and consumer's state.
+            calls: system::INSPECT.to_vec(),
             kv: vec![admin::CACHE_BUCKET],
             ..Grants::default()
         },
@@ -443,6 +446,20 @@ mod tests {
         let search = Principal::Node(Domain::Search).permissions();
         assert!(allows(&search.publish, "_INBOX_recommend.abc"));
         assert!(!allows(&search.publish, "_INBOX_orders.abc"));
+    }
+
+    #[test]
+    fn only_the_admin_node_inspects_the_system() {
+        let admin = Principal::Node(Domain::Admin).permissions();
+        assert!(allows(&admin.publish, "$SRV.STATS"));
+        assert!(allows(
+            &admin.publish,
+            "$JS.API.CONSUMER.INFO.MAIL_JOBS.mail"
+        ));
+        assert!(!allows(&admin.publish, "$JS.API.STREAM.DELETE.MAIL_JOBS"));
+        let catalog = Principal::Node(Domain::Catalog).permissions();
+        assert!(!allows(&catalog.publish, "$SRV.STATS"));
+        assert!(!allows(&catalog.publish, "$JS.API.STREAM.INFO.MAIL_JOBS"));
     }
 
     #[test]

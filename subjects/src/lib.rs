@@ -22,6 +22,7 @@ pub mod recommend;
 pub mod search;
 pub mod sellers;
 pub mod socket;
+pub mod system;
 
 pub use error::{ErrorCode, ErrorEnvelope, FieldError, Validator};
 pub use money::{Currency, Money};
@@ -299,6 +300,7 @@ mod tests {
         check::<recommend::SimilarProducts>();
         check::<recommend::AlsoBought>();
         check::<recommend::GetCurrentModel>();
+        check::<system::GetSystem>();
     }
 
     #[test]

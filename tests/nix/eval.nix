@@ -1007,6 +1007,57 @@ in
     "rejects.zero-rate-limit" = throws
       (store { services.bazaar.edge.rateLimit.authPerMinute = 0; }).systemd.services."bazaar-edge@".environment;
 
+    "metrics.one-box-scraped" =
+      let
+        config = store {
+          services.bazaar = {
+            metrics.enable = true;
+            edge.instances = 2;
+            nodes.catalog.instances = 2;
+          };
+          services.prometheus.enable = true;
+        };
+        env = name: (unit config name).serviceConfig.Environment;
+        targets = (builtins.head config.services.prometheus.scrapeConfigs).static_configs;
+      in
+      expect
+        {
+          edge = lib.filter (hasPrefix "BAZAAR_UNIT_") (env "bazaar-edge@");
+          catalog = lib.filter (hasPrefix "BAZAAR_UNIT_METRICS_PORT") (env "bazaar-catalog@");
+          search = lib.filter (hasPrefix "BAZAAR_UNIT_METRICS_PORT") (env "bazaar-search@");
+          inherit targets;
+          clean = failures config;
+        }
+        {
+          # Edges 9464-9465, admin 9466, auth 9467, mail 9468, catalog 9469-9470, search 9471 …
+          edge = [ "BAZAAR_UNIT_METRICS_HOST=127.0.0.1" "BAZAAR_UNIT_METRICS_PORT=9464" "BAZAAR_UNIT_INSTANCE=%i" "BAZAAR_UNIT_FIRST_INSTANCE=8080" ];
+          catalog = [ "BAZAAR_UNIT_METRICS_PORT=9469" ];
+          search = [ "BAZAAR_UNIT_METRICS_PORT=9471" ];
+          targets = [{ targets = map (p: "127.0.0.1:${toString p}") (lib.range 9464 9475); }];
+          clean = [ ];
+        };
+
+    "metrics.all-in-one-one-address" =
+      let config = evalBazaar [ (examples + "/all-in-one.nix") { services.bazaar.metrics.enable = true; services.prometheus.enable = true; } ];
+      in
+      expect
+        {
+          env = lib.filter (hasPrefix "BAZAAR_METRICS_ADDR") (serviceConfig config "bazaar").Environment;
+          targets = (builtins.head config.services.prometheus.scrapeConfigs).static_configs;
+        }
+        {
+          env = [ "BAZAAR_METRICS_ADDR=127.0.0.1:9464" ];
+          targets = [{ targets = [ "127.0.0.1:9464" ]; }];
+        };
+
+    "metrics.off-by-default" =
+      let config = store { services.prometheus.enable = true; };
+      in expect config.services.prometheus.scrapeConfigs [ ];
+
+    "rejects.metrics-ports-on-edge-ports" = rejects
+      "overlap the edges' ports"
+      (store { services.bazaar = { metrics = { enable = true; port = 8079; }; }; });
+
     "rejects.unknown-node" = throws
       (store { services.bazaar.nodes.payments.enable = true; }).systemd.targets.bazaar.wants;
 

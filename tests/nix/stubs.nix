@@ -195,6 +195,18 @@ in
       };
     };
 
+    # nixos/modules/services/monitoring/prometheus/default.nix
+    services.prometheus = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      scrapeConfigs = mkOption {
+        type = types.listOf (types.attrsOf types.anything);
+        default = [ ];
+      };
+    };
+
     services.nginx = freeform;
     security.acme = freeform;
     virtualisation = {

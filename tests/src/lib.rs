@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod oidc;
+pub mod prometheus;
 pub mod smtp_server;
 pub mod socket;
 pub mod story;

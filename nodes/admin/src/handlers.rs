@@ -47,3 +47,10 @@ pub(crate) async fn update_site(
 ) -> Result<SiteConfig, AdminError> {
     s.update_site(req.body).await
 }
+
+pub(crate) async fn system(
+    s: &AdminStore,
+    _: Request<Empty>,
+) -> Result<bazaar_subjects::system::SystemReport, AdminError> {
+    s.system_report().await
+}

@@ -1,4 +1,5 @@
-//! The admin node: the site configuration and the category tree.
+//! The admin node: the site configuration, the category tree, and the
+//! system report (which nodes run, their traffic, JetStream's state).
 //!
 //! Reads are public and served from a JetStream KV cache; writes are for
 //! admins (checked here, by the runtime, from the endpoint's access level),
@@ -9,6 +10,7 @@
 
 mod handlers;
 mod store;
+mod system;
 
 pub use store::{AdminError, AdminStore};
 
@@ -18,6 +20,7 @@ use bazaar_subjects::Domain;
 use bazaar_subjects::admin::{
     DeleteCategory, GetCategory, GetSite, ListCategories, UpdateSite, UpsertCategory,
 };
+use bazaar_subjects::system::GetSystem;
 
 /// Serves the admin domain until `shutdown`.
 pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), NodeError> {
@@ -30,6 +33,7 @@ pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), Nod
         .serve::<DeleteCategory>(handlers::delete_category)
         .serve::<GetSite>(handlers::get_site)
         .serve::<UpdateSite>(handlers::update_site)
+        .serve::<GetSystem>(handlers::system)
         .run(shutdown)
         .await
 }

@@ -29,6 +29,9 @@ pub enum AdminError {
     /// 500: the database answered in an unexpected shape.
     #[error(transparent)]
     Schema(#[from] bazaar_schema::SchemaError),
+    /// 500: the system report could not be gathered.
+    #[error(transparent)]
+    Inspect(#[from] crate::system::InspectError),
 }
 
 impl From<AdminError> for ErrorEnvelope {
@@ -48,6 +51,7 @@ pub struct AdminStore {
     db: Db,
     cache: RevisionCache,
     js: async_nats::jetstream::Context,
+    inspector: crate::system::Inspector,
 }
 
 #[derive(Deserialize)]
@@ -68,7 +72,13 @@ impl AdminStore {
             db,
             cache: RevisionCache::new(kv),
             js: ctx.jetstream.clone(),
+            inspector: crate::system::Inspector::new(ctx.nats.clone(), ctx.jetstream.clone()),
         })
+    }
+
+    /// Which nodes run, their traffic and failures, and JetStream's state.
+    pub async fn system_report(&self) -> Result<bazaar_subjects::system::SystemReport, AdminError> {
+        Ok(self.inspector.report().await?)
     }
 
     /// Every category in display order, from the cache when it has them.

@@ -399,15 +399,25 @@ async fn one_process(
     edge.test_payments = nodes.orders.test_payments;
     nodes.orders.public_url = edge.public_url.clone();
     nodes.chat.public_url = edge.public_url.clone();
+    // One recorder for every node and the edge in this process. `dev`
+    // serves it on the edge's /metrics; `serve` on its metrics address.
+    let metrics = if dev || common.metrics_addr.is_some() {
+        Some(bazaar_runtime::metrics::install(common.metrics_addr)?)
+    } else {
+        None
+    };
     let nodes = platform::spawn_all(&ctx, &db, &nodes, &shutdown);
     let public_url = edge.public_url.clone();
     let nats = common.bus().connect(Principal::Edge, "bazaar-edge").await?;
-    let state = EdgeState::new(
+    let mut state = EdgeState::new(
         nats,
         common.request_timeout(),
         platform::DOMAINS.to_vec(),
         edge,
     );
+    if let Some(handle) = metrics.filter(|_| dev) {
+        state = state.with_metrics(handle);
+    }
     let edge_task = tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
     println!(
         "Bazaar is running at {public_url}  (API docs: /api-docs, health: /readyz; Ctrl-C stops)"
@@ -513,6 +523,9 @@ async fn node(
     let principal = Principal::Node(domain);
     reach_nats(&mut common, false, principal).await?;
     let (ctx, db, _nats) = connect_platform(&common, database, false, principal).await?;
+    if let Some(addr) = common.metrics_addr {
+        bazaar_runtime::metrics::install(Some(addr))?;
+    }
     let shutdown = Shutdown::new();
     let task = tokio::spawn(platform::run_node(domain, ctx, db, nodes, shutdown.clone()));
     tokio::select! {
@@ -525,6 +538,9 @@ async fn node(
 async fn edge_only(mut common: CommonConfig, edge: EdgeConfig) -> anyhow::Result<()> {
     reach_nats(&mut common, false, Principal::Edge).await?;
     let listener = bazaar_edge::bind(&edge.http_addr).await?;
+    if let Some(addr) = common.metrics_addr {
+        bazaar_runtime::metrics::install(Some(addr))?;
+    }
     let nats = common.bus().connect(Principal::Edge, "bazaar-edge").await?;
     let shutdown = Shutdown::new();
     let state = EdgeState::new(
@@ -563,6 +579,13 @@ async fn check_config(common: &CommonConfig, database: &DatabaseConfig) -> anyho
         common.jwt_public_key_file().display()
     );
     println!("request timeout: {:?}", common.request_timeout());
+    println!(
+        "metrics:         {}",
+        common.metrics_addr.map_or(
+            "not served (bazaar dev: /metrics on the edge)".to_owned(),
+            |a| { format!("http://{a}/metrics") }
+        )
+    );
     let db = open_db(common, database).await?;
     let version = bazaar_schema::current_version(&db).await?;
     println!(

@@ -15,6 +15,25 @@ pub fn routes() -> Router<EdgeState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// The process' metrics in Prometheus' text format, when this edge was
+/// given the process' recorder (`bazaar dev`); elsewhere each process
+/// serves them on its own metrics address and this is 404.
+async fn metrics(State(state): State<EdgeState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.inner.metrics.get() {
+        Some(handle) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            handle.render(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

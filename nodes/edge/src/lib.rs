@@ -35,6 +35,7 @@ mod api {
     pub(crate) mod site;
     pub(crate) mod socket;
     pub(crate) mod stripe_webhook;
+    pub(crate) mod system;
 }
 
 /// Server-rendered pages, one module per part of the site.
@@ -49,6 +50,7 @@ mod pages {
     pub(crate) mod seller;
     pub(crate) mod shops;
     pub(crate) mod storefront;
+    pub(crate) mod system;
 }
 
 /// What the pages share: the layout's chrome, error pages, redirects, and
@@ -72,6 +74,7 @@ mod middleware {
     pub(crate) mod csrf;
     pub(crate) mod device;
     pub(crate) mod headers;
+    pub(crate) mod metrics;
     pub(crate) mod page_errors;
     pub(crate) mod ratelimit;
     pub(crate) mod session;
@@ -120,6 +123,8 @@ pub fn app(state: EdgeState) -> Router {
         .merge(pages::storefront::routes())
         .merge(pages::seller::routes())
         .merge(pages::admin::routes())
+        .merge(pages::system::routes())
+        .merge(api::system::routes())
         .merge(health::routes())
         .merge(assets::routes())
         .merge(openapi::routes())
@@ -148,6 +153,7 @@ pub fn app(state: EdgeState) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_millis(config.http_timeout_ms),
         ))
+        .layer(axum::middleware::from_fn(middleware::metrics::middleware))
         .layer(PropagateRequestIdLayer::new(state::REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let request_id = req

@@ -7,7 +7,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::{auth, chat, commerce, images, products, recommend, reviews, shops, site};
+use crate::api::{auth, chat, commerce, images, products, recommend, reviews, shops, site, system};
 use crate::health;
 use crate::state::EdgeState;
 
@@ -45,6 +45,7 @@ use crate::state::EdgeState;
         auth::delete_address,
         auth::add_admin,
         images::upload,
+        system::system,
     ),
     components(schemas(
         bazaar_subjects::ErrorEnvelope,

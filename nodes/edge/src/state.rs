@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) device_key: [u8; 32],
     /// The accounts with a socket open here, and their heartbeats.
     pub(crate) presence: Arc<crate::presence::Presence>,
+    /// The process' metrics, rendered on `/metrics` when set.
+    pub(crate) metrics: std::sync::OnceLock<bazaar_runtime::metrics::PrometheusHandle>,
 }
 
 impl EdgeState {
@@ -74,12 +76,20 @@ impl EdgeState {
                 cart_key,
                 device_key: device_key(&cart_key),
                 presence: Arc::default(),
+                metrics: std::sync::OnceLock::new(),
                 nats,
                 request_timeout,
                 domains,
                 config,
             }),
         }
+    }
+
+    /// Serves the process' metrics on `/metrics` (the one-box development
+    /// platform, which has no metrics address of its own).
+    pub fn with_metrics(self, handle: bazaar_runtime::metrics::PrometheusHandle) -> Self {
+        let _ = self.inner.metrics.set(handle);
+        self
     }
 
     /// Calls endpoint `E` and answers with its reply as the node encoded

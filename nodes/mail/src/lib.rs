@@ -199,6 +199,7 @@ async fn list_mailbox(
 /// The work queue and its shared durable consumer, created by the first copy.
 async fn mail_consumer(js: &async_nats::jetstream::Context) -> Result<PullConsumer, NodeError> {
     let stream = ensure_work_queue(js, mail::JOBS).await?;
+    bazaar_runtime::metrics::watch_depth(bazaar_runtime::metrics::MAIL_QUEUE_DEPTH, &stream);
     SharedConsumer::new(CONSUMER, SendEmail::SUBJECT)
         .description("every mail node copy delivers from here")
         .ack_wait(ACK_WAIT)

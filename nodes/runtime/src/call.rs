@@ -38,6 +38,19 @@ pub async fn call_json<E: Endpoint>(
     body: &E::Request,
     timeout: Duration,
 ) -> Result<bytes::Bytes, ErrorEnvelope> {
+    let started = std::time::Instant::now();
+    let result = request_json::<E>(nats, meta, body, timeout).await;
+    let status = result.as_ref().map_or_else(|e| e.status, |_| 200);
+    crate::metrics::nats_request(crate::metrics::Side::Made, E::SUBJECT, status, started);
+    result
+}
+
+async fn request_json<E: Endpoint>(
+    nats: &async_nats::Client,
+    meta: &RequestMeta,
+    body: &E::Request,
+    timeout: Duration,
+) -> Result<bytes::Bytes, ErrorEnvelope> {
     let payload = serde_json::to_vec(body).map_err(crate::internal)?;
     let mut hdrs = HeaderMap::new();
     hdrs.insert(headers::REQUEST_ID, meta.request_id.as_str());

@@ -52,6 +52,12 @@ pub struct CommonConfig {
         default_value = "pretty"
     )]
     pub log_format: crate::telemetry::LogFormat,
+
+    /// Where this process serves its Prometheus metrics (e.g.
+    /// 127.0.0.1:9464); unset: none (`bazaar dev` serves them on the
+    /// edge's `/metrics`).
+    #[arg(long, global = true, env = "BAZAAR_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl CommonConfig {
@@ -92,6 +98,7 @@ impl CommonConfig {
             jwt_public_key_file: None,
             request_timeout_ms: 10_000,
             log_format: crate::telemetry::LogFormat::Pretty,
+            metrics_addr: None,
         }
     }
 }

@@ -311,7 +311,7 @@ impl<'a> SharedConsumer<'a> {
         self,
         stream: &stream::Stream,
     ) -> Result<jetstream::consumer::PullConsumer, NodeError> {
-        stream
+        let consumer = stream
             .get_or_create_consumer(
                 self.name,
                 jetstream::consumer::pull::Config {
@@ -325,6 +325,8 @@ impl<'a> SharedConsumer<'a> {
                 },
             )
             .await
-            .map_err(|e| NodeError::JetStream(format!("{}: {e}", self.name)))
+            .map_err(|e| NodeError::JetStream(format!("{}: {e}", self.name)))?;
+        crate::metrics::watch_consumer(&stream.cached_info().config.name, &consumer);
+        Ok(consumer)
     }
 }

@@ -6,14 +6,16 @@
 //! on shutdown that connection is drained (no new requests, none dropped) while
 //! replies to the requests in flight still go out on the shared connection.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::service::ServiceExt;
 use async_nats::{HeaderMap, Message};
 use bazaar_subjects::bus::Principal;
+use bazaar_subjects::system::{EndpointFigures, RecentError};
 use bazaar_subjects::{Access, Domain, Endpoint, ErrorEnvelope, Role, headers};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -194,6 +196,55 @@ struct Route {
     handler: Erased,
 }
 
+/// Each endpoint's figures since this copy started, by subject. Replies go
+/// out on the shared connection (so a stopping node can drain), past the
+/// service API's own counters, so the copy counts them here and reports them
+/// in each endpoint's `$SRV.STATS` `data`.
+#[derive(Clone, Default)]
+struct Figures(Arc<Mutex<HashMap<&'static str, EndpointFigures>>>);
+
+impl Figures {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, EndpointFigures>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(
+        &self,
+        subject: &'static str,
+        result: Result<(), &ErrorEnvelope>,
+        took: Duration,
+        request_id: &str,
+    ) {
+        let mut all = self.lock();
+        let f = all.entry(subject).or_default();
+        f.requests += 1;
+        f.busy_micros += u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        match result {
+            Ok(()) => {}
+            Err(e) if e.status >= 500 => {
+                f.errors += 1;
+                f.last_error = Some(RecentError {
+                    subject: subject.to_owned(),
+                    status: e.status,
+                    message: e.message.clone(),
+                    request_id: request_id.to_owned(),
+                    at: time::OffsetDateTime::now_utc()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                });
+            }
+            Err(_) => f.refused += 1,
+        }
+    }
+
+    /// What `$SRV.STATS` carries in an endpoint's `data`.
+    fn data(&self, subject: &str) -> serde_json::Value {
+        let all = self.lock();
+        let figures = all.get(subject).cloned().unwrap_or_default();
+        serde_json::to_value(figures).unwrap_or_default()
+    }
+}
+
 /// What [`Node::serve`] takes: an async function of the node's state and one
 /// decoded request, such as `async fn create(&self, req: Request<ShopInput>)
 /// -> Result<Shop, SellersError>` on the state's type, whose error becomes
@@ -317,9 +368,12 @@ impl<S: Send + Sync + 'static> Node<S> {
             .bus
             .connect(Principal::Node(domain), &format!("bazaar-{domain}-serving"))
             .await?;
+        let figures = Figures::default();
+        let reported = figures.clone();
         let service = serving
             .service_builder()
             .description(self.description.clone())
+            .stats_handler(move |_, stats| reported.data(&stats.subject))
             .start(domain.name(), crate::VERSION)
             .await
             .map_err(|source| NodeError::Register { domain, source })?;
@@ -333,6 +387,7 @@ impl<S: Send + Sync + 'static> Node<S> {
                 .map_err(|source| NodeError::Register { domain, source })?;
             let ctx = self.ctx.clone();
             let tracker = tracker.clone();
+            let figures = figures.clone();
             let route = Arc::new(route);
             // Aborted with this future: a node killed where it stands
             // stops answering at once, as a crashed process would.
@@ -340,7 +395,7 @@ impl<S: Send + Sync + 'static> Node<S> {
                 while let Some(request) = endpoint.next().await {
                     let ctx = ctx.clone();
                     let route = route.clone();
-                    tracker.spawn(serve_one(ctx, route, request.message));
+                    tracker.spawn(serve_one(ctx, route, figures.clone(), request.message));
                 }
             })));
         }
@@ -378,7 +433,7 @@ fn header<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
     msg.headers.as_ref()?.get(name).map(|v| v.as_str())
 }
 
-async fn serve_one(ctx: NodeContext, route: Arc<Route>, msg: Message) {
+async fn serve_one(ctx: NodeContext, route: Arc<Route>, figures: Figures, msg: Message) {
     let request_id = header(&msg, headers::REQUEST_ID)
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
@@ -392,6 +447,15 @@ async fn serve_one(ctx: NodeContext, route: Arc<Route>, msg: Message) {
             },
             Err(e) => Err(e),
         };
+        let took = started.elapsed();
+        let status = result.as_ref().map_or_else(|e| e.status, |_| 200);
+        figures.count(
+            route.subject,
+            result.as_ref().map(|_| ()),
+            took,
+            &request_id,
+        );
+        crate::metrics::nats_request(crate::metrics::Side::Served, route.subject, status, started);
         let Some(reply) = msg.reply.clone() else {
             tracing::debug!("request without a reply subject");
             return;
@@ -448,6 +512,30 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_endpoint_counts_its_answers_refusals_and_failures() {
+        let figures = Figures::default();
+        let took = Duration::from_millis(3);
+        let subject = "admin.category.get";
+        figures.count(subject, Ok(()), took, "r1");
+        figures.count(
+            subject,
+            Err(&ErrorEnvelope::not_found("no such")),
+            took,
+            "r2",
+        );
+        figures.count(subject, Err(&ErrorEnvelope::internal()), took, "r3");
+        let data: EndpointFigures = serde_json::from_value(figures.data(subject)).unwrap();
+        assert_eq!((data.requests, data.refused, data.errors), (3, 1, 1));
+        assert_eq!(data.busy_micros, 9_000);
+        let last = data.last_error.unwrap();
+        assert_eq!((last.status, last.request_id.as_str()), (500, "r3"));
+        assert_eq!(last.subject, subject);
+        // A subject not asked yet reports zeros.
+        let none: EndpointFigures = serde_json::from_value(figures.data("admin.site.get")).unwrap();
+        assert_eq!(none, EndpointFigures::default());
+    }
 
     #[test]
     fn access_is_checked_by_role() {
