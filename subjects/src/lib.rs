@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod chat;
 mod error;
 pub mod headers;
+pub mod logs;
 pub mod mail;
 pub mod money;
 pub mod orders;
@@ -299,6 +300,8 @@ mod tests {
         check::<recommend::SimilarProducts>();
         check::<recommend::AlsoBought>();
         check::<recommend::GetCurrentModel>();
+        check::<logs::QueryLogs>();
+        check::<logs::FollowLogRequest>();
     }
 
     #[test]

@@ -127,9 +127,13 @@ impl Platform {
 
     pub async fn spawn_with(options: Options) -> Self {
         install_crypto();
-        if std::env::var_os("BAZAAR_TEST_LOG").is_some() {
-            bazaar_runtime::telemetry::init(bazaar_runtime::telemetry::LogFormat::Pretty);
-        }
+        // Records always go to the platform's central logs; to the console
+        // only when asked.
+        bazaar_runtime::telemetry::init_with(
+            std::env::var_os("BAZAAR_TEST_LOG")
+                .map(|_| bazaar_runtime::telemetry::LogFormat::Pretty),
+            tracing::level_filters::LevelFilter::INFO,
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         // The bus is closed as in production: every node, the edge and the
         // test itself connect with their own credentials and permissions.

@@ -6,6 +6,7 @@ use bazaar_seed::{SeedOptions, SeedReport};
 use bazaar_subjects::Domain;
 use bazaar_subjects::bus::Principal;
 use futures::future::BoxFuture;
+use tracing::Instrument;
 
 /// The domains whose nodes this build contains, in start order. The edge's
 /// `/readyz` waits for all of them.
@@ -86,10 +87,15 @@ pub fn run_node(
     configs: NodeConfigs,
     shutdown: Shutdown,
 ) -> BoxFuture<'static, Result<(), PlatformError>> {
-    Box::pin(async move {
-        let ctx = ctx.as_principal(Principal::Node(domain)).await?;
-        run_as_node(domain, ctx, db, configs, shutdown).await
-    })
+    // What a node records outside a request's span is still its own.
+    let span = tracing::info_span!("node", domain = domain.name());
+    Box::pin(
+        async move {
+            let ctx = ctx.as_principal(Principal::Node(domain)).await?;
+            run_as_node(domain, ctx, db, configs, shutdown).await
+        }
+        .instrument(span),
+    )
 }
 
 fn run_as_node(

@@ -153,8 +153,8 @@ pub fn app(state: EdgeState) -> Router {
                 .get(state::REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
-        }))
+            tracing::info_span!("http", domain = "edge", method = %req.method(), path = %req.uri().path(), request_id)
+        }).on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(SetRequestIdLayer::new(state::REQUEST_ID, MakeRequestUuid))
 }
 

@@ -52,6 +52,16 @@ pub struct CommonConfig {
         default_value = "pretty"
     )]
     pub log_format: crate::telemetry::LogFormat,
+
+    /// The lowest level of the records sent to the central logs (the LOGS
+    /// stream): trace, debug, info, warn, error or off.
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_LOG_PUBLISH_LEVEL",
+        default_value = "info"
+    )]
+    pub log_publish_level: tracing_subscriber::filter::LevelFilter,
 }
 
 impl CommonConfig {
@@ -92,6 +102,7 @@ impl CommonConfig {
             jwt_public_key_file: None,
             request_timeout_ms: 10_000,
             log_format: crate::telemetry::LogFormat::Pretty,
+            log_publish_level: tracing_subscriber::filter::LevelFilter::INFO,
         }
     }
 }

@@ -92,6 +92,7 @@ impl NodeContext {
         nats: async_nats::Client,
         verifier: TokenVerifier,
     ) -> Self {
+        crate::logbus::attach(principal.name(), nats.clone());
         Self {
             principal,
             bus: config.bus(),
@@ -114,6 +115,7 @@ impl NodeContext {
             .bus
             .connect(principal, &format!("bazaar-{principal}"))
             .await?;
+        crate::logbus::attach(principal.name(), nats.clone());
         Ok(Self {
             principal,
             jetstream: async_nats::jetstream::new(nats.clone()),
@@ -189,6 +191,7 @@ type BoxFuture = Pin<Box<dyn Future<Output = Result<Bytes, ErrorEnvelope>> + Sen
 type Erased = Arc<dyn Fn(Message, Caller, String) -> BoxFuture + Send + Sync>;
 
 struct Route {
+    domain: Domain,
     subject: &'static str,
     access: Access,
     handler: Erased,
@@ -301,6 +304,7 @@ impl<S: Send + Sync + 'static> Node<S> {
             })
         });
         self.routes.push(Route {
+            domain: E::DOMAIN,
             subject: E::SUBJECT,
             access: E::ACCESS,
             handler: erased,
@@ -382,7 +386,12 @@ async fn serve_one(ctx: NodeContext, route: Arc<Route>, msg: Message) {
     let request_id = header(&msg, headers::REQUEST_ID)
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let span = tracing::info_span!("request", subject = route.subject, request_id = %request_id);
+    let span = tracing::info_span!(
+        "request",
+        domain = route.domain.name(),
+        subject = route.subject,
+        request_id = %request_id
+    );
     async move {
         let started = std::time::Instant::now();
         let result = match authenticate(&ctx, &msg) {
@@ -400,7 +409,7 @@ async fn serve_one(ctx: NodeContext, route: Arc<Route>, msg: Message) {
         out.insert(headers::REQUEST_ID, request_id.as_str());
         let payload = match result {
             Ok(bytes) => {
-                tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "handled");
+                tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "handled");
                 bytes
             }
             Err(envelope) => {
