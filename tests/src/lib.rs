@@ -502,6 +502,13 @@ impl Platform {
         panic!("no new email to {to} arrived");
     }
 
+    /// Every email to `to` in the one-box mailbox, newest first.
+    pub async fn emails_to(&self, to: &str) -> Vec<bazaar_subjects::mail::MailboxMessage> {
+        let mut all = self.mailbox().await;
+        all.retain(|m| m.to == to);
+        all
+    }
+
     /// How many emails to `to` are in the one-box mailbox.
     pub async fn email_count(&self, to: &str) -> usize {
         self.mailbox().await.iter().filter(|m| m.to == to).count()

@@ -20,6 +20,7 @@ pub const DOMAINS: &[Domain] = &[
     Domain::Orders,
     Domain::Chat,
     Domain::Recommend,
+    Domain::Logs,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,8 @@ pub struct NodeConfigs {
     pub stripe: bazaar_stripe::StripeConfig,
     #[command(flatten)]
     pub chat: bazaar_chat::ChatConfig,
+    #[command(flatten)]
+    pub logs: bazaar_logs::LogsConfig,
 }
 
 impl NodeConfigs {
@@ -74,6 +77,7 @@ impl NodeConfigs {
             orders: bazaar_orders::OrdersConfig::default(),
             stripe: bazaar_stripe::StripeConfig::default(),
             chat: bazaar_chat::ChatConfig::default(),
+            logs: bazaar_logs::LogsConfig::default(),
         }
     }
 }
@@ -141,7 +145,9 @@ fn run_as_node(
         Domain::Recommend => {
             Box::pin(async move { Ok(bazaar_recommend::run(ctx, shutdown).await?) })
         }
-        other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
+        Domain::Logs => {
+            Box::pin(async move { Ok(bazaar_logs::run(ctx, configs.logs, shutdown).await?) })
+        }
     }
 }
 
