@@ -206,6 +206,35 @@ impl Endpoint for FollowLogRequest {
     type Reply = RequestTrail;
 }
 
+/// What a live tail's page sends on its socket (`GET /ws/logs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TailClientFrame {
+    /// Stop sending records; nothing is missed, they come on resume.
+    Pause,
+    /// Send the records held back since the pause, and the new ones.
+    Resume,
+}
+
+/// What the edge sends a live tail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TailServerFrame {
+    /// New records matching the tail's filters, oldest first.
+    Records {
+        records: Vec<StoredRecord>,
+        last_seq: u64,
+    },
+    Paused,
+    Resumed,
+    /// The logs node refused the tail (signed out, not an admin, or a bad
+    /// filter); the socket closes after it.
+    Refused {
+        status: u16,
+        message: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ mod pages {
     pub(crate) mod account;
     pub(crate) mod admin;
     pub(crate) mod cart;
+    pub(crate) mod logs;
     pub(crate) mod mailbox;
     pub(crate) mod messages;
     pub(crate) mod orders;
@@ -122,6 +123,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(pages::storefront::routes())
         .merge(pages::seller::routes())
         .merge(pages::admin::routes())
+        .merge(pages::logs::routes())
         .merge(health::routes())
         .merge(assets::routes())
         .merge(openapi::routes())

@@ -1,7 +1,8 @@
 //! Central logs: an admin follows one of their own requests through the
 //! edge and the nodes, a buyer is refused (by the API and straight on the
 //! bus), and a buyer's whole life — sign-up with the emailed code, sign-in,
-//! a password reset, a card payment — leaves no secret in any record.
+//! a password reset, a card payment — leaves no secret in any record. An
+//! admin watches the live tail in a real browser, pauses and resumes it.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use bazaar_subjects::logs::{
     FollowLogRequest, FollowRequest, Level, LogPage, LogQuery, QueryLogs, RequestTrail,
 };
 use bazaar_subjects::orders::CheckoutStatus;
+use bazaar_tests::browser::Browser;
 use bazaar_tests::story::{envelope, ok_as};
 use bazaar_tests::{Platform, eventually, six_digit_code};
 use reqwest::Method;
@@ -294,4 +296,66 @@ fn holds(text: &str, secret: &str) -> bool {
         let after = text[at + secret.len()..].chars().next();
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
+}
+
+#[tokio::test]
+async fn the_live_tail_shows_a_new_record_in_the_browser_and_holds_them_while_paused() {
+    let p = Platform::spawn().await;
+    // Ada signed up and was made an admin; she signs in in her browser.
+    p.sign_up_buyer("ada@example.com").await;
+    p.db.query("UPDATE account SET role = 'admin' WHERE email = $email RETURN NONE")
+        .bind(("email", "ada@example.com"))
+        .await
+        .and_then(|r| r.check())
+        .unwrap();
+    let (_, admin) = p.account("Another Admin", Role::Admin).await;
+    let b = Browser::start().await;
+    b.sign_in(&p.base_url, "ada@example.com", "a long and secret password")
+        .await;
+    // The newest page, filtered to the orders node, works without the script.
+    b.goto(&p.url("/admin/logs?node=orders")).await;
+    assert_eq!(b.text("h1").await, "Logs");
+    b.click("#log-tail").await;
+    b.wait_for_text(">Live<").await;
+
+    // A buyer knocks on the admins' door; the orders node records it.
+    let buyer = p.token(Role::Buyer);
+    let refused_request = |p: &Platform| {
+        let buyer = buyer.clone();
+        let url = p.url("/api/admin/orders");
+        let http = p.http.clone();
+        async move {
+            let r = http.get(url).bearer_auth(buyer).send().await.unwrap();
+            assert_eq!(r.status(), 403);
+            r.headers()["x-request-id"].to_str().unwrap().to_owned()
+        }
+    };
+    let first = refused_request(&p).await;
+    b.wait_for_text(&first).await;
+
+    // Paused, nothing new arrives; resumed, what happened meanwhile does.
+    b.click("#log-tail").await;
+    b.wait_for_text("Paused").await;
+    let second = refused_request(&p).await;
+    // The node's record is in the logs, yet the paused page does not show it.
+    eventually(
+        "the second request's record to be kept",
+        || trail(&p, &admin, &second),
+        |t| t.nodes.contains(&"orders".to_owned()),
+    )
+    .await;
+    assert!(!b.source().await.contains(&second));
+    b.click("#log-tail").await;
+    b.wait_for_text(&second).await;
+    // Only the orders node's records came, as the filter asked.
+    let nodes = b
+        .client
+        .find_all(fantoccini::Locator::Css("tr.tailed td:nth-child(3)"))
+        .await
+        .unwrap();
+    assert!(!nodes.is_empty());
+    for n in nodes {
+        assert_eq!(n.text().await.unwrap(), "orders");
+    }
+    b.close().await;
 }
