@@ -12,10 +12,13 @@
 //!
 //! The node is the `domain` field of the innermost span that has one (the
 //! runtime's `request` span, the edge's `http` span, the one-box `node`
-//! span), else the process's identity. The request id is the innermost
-//! span's `request_id`. Spans' other fields are never copied, and a field
-//! whose name says it holds a secret (password, token, secret, cookie,
-//! authorization) is replaced by `[redacted]`.
+//! span), else the node crate the record came from (`bazaar_mail::…` is
+//! `mail`: work a node spawned outside any request), else the process's
+//! identity. The request id is the innermost span's `request_id`. Of the
+//! spans' other fields only `method`, `path` (never the query) and
+//! `subject` are copied, and a field whose name says it holds a secret
+//! (password, token, secret, cookie, authorization, card) is replaced by
+//! `[redacted]`.
 //!
 //! No loops: records of this module and of `async_nats` (whose own events
 //! happen while a record is published) are never published, and nothing
@@ -213,11 +216,17 @@ where
 
 struct PublishLayer;
 
+/// The span fields a record takes along: what the request was (an HTTP
+/// method and path without its query, a NATS subject). No other span field
+/// is copied.
+const SPAN_FIELDS: [&str; 3] = ["method", "path", "subject"];
+
 /// What a span tells its records.
 #[derive(Default)]
 struct SpanTags {
     domain: Option<String>,
     request_id: Option<String>,
+    fields: Vec<(&'static str, String)>,
 }
 
 impl Visit for SpanTags {
@@ -225,15 +234,32 @@ impl Visit for SpanTags {
         match field.name() {
             "domain" => self.domain = Some(value.to_owned()),
             "request_id" if !value.is_empty() => self.request_id = Some(value.to_owned()),
-            _ => {}
+            name => {
+                if let Some(kept) = SPAN_FIELDS.iter().find(|f| **f == name) {
+                    self.fields.push((kept, value.to_owned()));
+                }
+            }
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if matches!(field.name(), "domain" | "request_id") {
+        if matches!(field.name(), "domain" | "request_id") || SPAN_FIELDS.contains(&field.name()) {
             self.record_str(field, &format!("{value:?}"));
         }
     }
+}
+
+/// The node a target belongs to when no span says: the domain of a node
+/// crate (`bazaar_mail::…` → `mail`), `edge` for the edge's.
+fn node_of_target(target: &str) -> Option<String> {
+    let krate = target.split("::").next()?.strip_prefix("bazaar_")?;
+    if krate == "edge" {
+        return Some("edge".to_owned());
+    }
+    krate
+        .parse::<bazaar_subjects::Domain>()
+        .ok()
+        .map(|d| d.name().to_owned())
 }
 
 impl<S> Layer<S> for PublishLayer
@@ -275,19 +301,27 @@ where
                     if request_id.is_none() {
                         request_id.clone_from(&tags.request_id);
                     }
+                    for (name, value) in &tags.fields {
+                        fields
+                            .values
+                            .entry((*name).to_owned())
+                            .or_insert_with(|| value.clone().into());
+                    }
                 }
             }
         }
         spans.reverse();
+        let target = fields
+            .log_target
+            .take()
+            .unwrap_or_else(|| meta.target().to_owned());
+        let node = node.or_else(|| node_of_target(&target));
         let record = LogRecord {
             time: now(),
             level: level(meta.level()),
             node: node.unwrap_or_default(),
             instance: hub().instance.clone(),
-            target: fields
-                .log_target
-                .take()
-                .unwrap_or_else(|| meta.target().to_owned()),
+            target,
             message: fields.message.unwrap_or_default(),
             fields: fields.values,
             request_id,
@@ -408,5 +442,16 @@ mod tests {
         assert_eq!(r.fields["password"], "[redacted]");
         assert_eq!(r.fields["attempts"], 3);
         assert_eq!(r.level, Level::Info);
+    }
+
+    #[test]
+    fn work_outside_a_span_belongs_to_its_crate() {
+        assert_eq!(
+            node_of_target("bazaar_mail::queue").as_deref(),
+            Some("mail")
+        );
+        assert_eq!(node_of_target("bazaar_edge::api").as_deref(), Some("edge"));
+        assert_eq!(node_of_target("bazaar_runtime::bus"), None);
+        assert_eq!(node_of_target("tower_http::trace"), None);
     }
 }

@@ -97,6 +97,12 @@ async fn an_admin_follows_a_request_they_made_across_the_edge_and_the_nodes() {
         .find(|r| r.record.node == "edge")
         .unwrap();
     assert_eq!(edge.record.fields["status"], 200);
+    assert_eq!(edge.record.fields["method"], "GET");
+    assert_eq!(edge.record.fields["path"], "/api/admin/orders");
+    assert_eq!(
+        orders.record.fields["subject"],
+        <bazaar_subjects::orders::ListAllOrders as bazaar_subjects::Endpoint>::SUBJECT
+    );
     assert!(edge.record.spans.contains(&"http".to_owned()));
 
     // The same records through the query, filtered to one node.
