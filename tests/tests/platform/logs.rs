@@ -20,7 +20,7 @@ use bazaar_tests::{Platform, eventually, six_digit_code};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::commerce::checkout_state;
+use crate::commerce::{checkout_state, two_shops};
 use crate::stripe::amplifier_by_card;
 
 /// The records of request `id`, as an admin asks for them.
@@ -133,6 +133,35 @@ async fn an_admin_follows_a_request_they_made_across_the_edge_and_the_nodes() {
     assert_eq!(page.records.len(), 1, "{page:?}");
     let (status, _) = envelope(p.get("/api/admin/logs?since=yesterday", Some(&admin)).await).await;
     assert_eq!(status, 400);
+
+    // Putting a product in her cart goes from the edge to the orders node
+    // and on to the catalog: one request id through all three.
+    let (_, _, amp, _) = two_shops(&p).await;
+    let r = p
+        .send(
+            Method::POST,
+            "/api/cart/items",
+            &admin,
+            Some(json!({ "product_id": amp.id, "quantity": 1 })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let followed = eventually(
+        "the cart request's records from three places",
+        || trail(&p, &admin, &id),
+        |t| {
+            ["edge", "orders", "catalog"]
+                .iter()
+                .all(|n| t.nodes.contains(&(*n).to_owned()))
+        },
+    )
+    .await;
+    assert_eq!(
+        followed.nodes.last().map(String::as_str),
+        Some("edge"),
+        "the edge answers last"
+    );
 }
 
 #[tokio::test]
