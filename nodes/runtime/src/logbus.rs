@@ -418,8 +418,31 @@ mod tests {
     use super::*;
     use tracing_subscriber::layer::SubscriberExt;
 
+    /// The queue is the process's one: tests that fill or drain it take turns.
+    static QUEUE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn a_full_queue_drops_records_without_waiting_and_counts_them() {
+        let _turn = QUEUE_TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let subscriber = tracing_subscriber::registry().with(layer(LevelFilter::INFO));
+        let before = dropped();
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..QUEUE_CAPACITY + 10 {
+                tracing::info!(target: "story", i, "busy");
+            }
+        });
+        assert!(dropped() >= before + 10, "{} dropped", dropped() - before);
+        let warning = dropped_record(10);
+        assert_eq!(warning.level, Level::Warn);
+        assert_eq!(warning.fields["dropped"], 10);
+        // Empty it again for the next test.
+        let mut rx = hub().rx.try_lock().unwrap();
+        while rx.try_recv().is_ok() {}
+    }
+
     #[test]
     fn a_record_carries_its_span_tags_and_no_secret() {
+        let _turn = QUEUE_TURN.lock().unwrap_or_else(|e| e.into_inner());
         let subscriber = tracing_subscriber::registry().with(layer(LevelFilter::INFO));
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(target: "story", "request", domain = "auth", request_id = "r-1");
