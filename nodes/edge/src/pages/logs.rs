@@ -24,6 +24,10 @@ use bazaar_subjects::logs::{
     TailServerFrame,
 };
 use bazaar_subjects::{Domain, ErrorEnvelope};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
 use crate::extract::{Admin, Meta};
@@ -243,58 +247,137 @@ async fn tail(
     Ok(ws.on_upgrade(move |socket| follow(s, meta, filters, after, socket)))
 }
 
-fn frame(f: &TailServerFrame) -> Message {
-    Message::Text(Utf8Bytes::from(
-        serde_json::to_string(f).unwrap_or_default(),
-    ))
-}
-
 /// One live tail: every [`TAIL_EVERY`] the records after the last one sent
 /// (none while paused), until the client goes or the logs node refuses.
-async fn follow(
-    s: EdgeState,
-    meta: RequestMeta,
+/// A reader task takes the client's frames, a writer task owns the sink
+/// and is fed through a bounded queue; this task asks the logs node.
+async fn follow(s: EdgeState, meta: RequestMeta, filters: LogQuery, after: u64, socket: WebSocket) {
+    let (sink, stream) = socket.split();
+    let (tx, rx) = mpsc::channel::<TailServerFrame>(TAIL_QUEUE);
+    let (paused_tx, paused) = watch::channel(false);
+    let done = CancellationToken::new();
+    let writer = tokio::spawn(write_frames(sink, rx, done.clone()));
+    let reader = tokio::spawn(read_frames(stream, tx.clone(), paused_tx, done.clone()));
+    poll(&s, &meta, filters, after, &tx, paused, &done).await;
+    done.cancel();
+    drop(tx);
+    let _ = reader.await;
+    let _ = writer.await;
+}
+
+/// Frames waiting for a slow client before the tail is closed.
+const TAIL_QUEUE: usize = 16;
+
+/// Asks the logs node for new records until `done`.
+async fn poll(
+    s: &EdgeState,
+    meta: &RequestMeta,
     filters: LogQuery,
     mut after: u64,
-    mut socket: WebSocket,
+    tx: &mpsc::Sender<TailServerFrame>,
+    mut paused: watch::Receiver<bool>,
+    done: &CancellationToken,
 ) {
-    let mut paused = false;
     let mut tick = tokio::time::interval(TAIL_EVERY);
     loop {
-        let out = tokio::select! {
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
-                    Ok(TailClientFrame::Pause) => { paused = true; Some(TailServerFrame::Paused) }
-                    Ok(TailClientFrame::Resume) => { paused = false; Some(TailServerFrame::Resumed) }
-                    Err(_) => None,
-                },
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => None,
-            },
-            _ = tick.tick(), if !paused => {
-                let query = LogQuery { after: Some(after), limit: Some(TAIL_BATCH), ..filters.clone() };
-                match s.call::<QueryLogs>(&meta, &query).await {
-                    Ok(page) => {
-                        after = page.last_seq.max(after);
-                        (!page.records.is_empty()).then_some(TailServerFrame::Records {
-                            records: page.records,
-                            last_seq: after,
-                        })
-                    }
-                    Err(ApiError(e)) => {
-                        let refused = TailServerFrame::Refused { status: e.status, message: e.message };
-                        let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(frame(&refused))).await;
-                        let _ = socket.send(Message::Close(None)).await;
-                        return;
-                    }
+        tokio::select! {
+            () = done.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if *paused.borrow_and_update() {
+            tokio::select! {
+                () = done.cancelled() => return,
+                changed = paused.wait_for(|p| !p) => if changed.is_err() { return },
+            }
+            continue;
+        }
+        let query = LogQuery {
+            after: Some(after),
+            limit: Some(TAIL_BATCH),
+            ..filters.clone()
+        };
+        let frame = match s.call::<QueryLogs>(meta, &query).await {
+            // Paused while asking: these come again on resume.
+            Ok(_) if *paused.borrow() => continue,
+            Ok(page) => {
+                after = page.last_seq.max(after);
+                if page.records.is_empty() {
+                    continue;
+                }
+                TailServerFrame::Records {
+                    records: page.records,
+                    last_seq: after,
                 }
             }
-        };
-        if let Some(out) = out {
-            match tokio::time::timeout(WRITE_TIMEOUT, socket.send(frame(&out))).await {
-                Ok(Ok(())) => {}
-                _ => return,
+            Err(ApiError(e)) => {
+                let _ = tx
+                    .send(TailServerFrame::Refused {
+                        status: e.status,
+                        message: e.message,
+                    })
+                    .await;
+                return;
             }
+        };
+        // A client that does not read is let go, not waited for.
+        if tx.try_send(frame).is_err() {
+            return;
         }
     }
+}
+
+/// The client's frames: pause and resume, until it goes.
+async fn read_frames(
+    mut stream: SplitStream<WebSocket>,
+    tx: mpsc::Sender<TailServerFrame>,
+    paused: watch::Sender<bool>,
+    done: CancellationToken,
+) {
+    loop {
+        let incoming = tokio::select! {
+            () = done.cancelled() => return,
+            incoming = stream.next() => incoming,
+        };
+        let answer = match incoming {
+            Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
+                Ok(TailClientFrame::Pause) => {
+                    paused.send_replace(true);
+                    TailServerFrame::Paused
+                }
+                Ok(TailClientFrame::Resume) => {
+                    paused.send_replace(false);
+                    TailServerFrame::Resumed
+                }
+                Err(_) => continue,
+            },
+            Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                done.cancel();
+                return;
+            }
+            Some(Ok(_)) => continue,
+        };
+        if tx.send(answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes the queued frames; closes the socket when the queue ends.
+async fn write_frames(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<TailServerFrame>,
+    done: CancellationToken,
+) {
+    while let Some(frame) = rx.recv().await {
+        let refused = matches!(frame, TailServerFrame::Refused { .. });
+        let text = Message::Text(Utf8Bytes::from(
+            serde_json::to_string(&frame).unwrap_or_default(),
+        ));
+        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(text)).await {
+            Ok(Ok(())) if !refused => {}
+            _ => break,
+        }
+    }
+    done.cancel();
+    let _ = sink.send(Message::Close(None)).await;
 }
