@@ -6,17 +6,18 @@
 
 use std::time::Duration;
 
+use bazaar::platform::NodeConfigs;
 use bazaar_runtime::RequestMeta;
-use bazaar_subjects::Role;
 use bazaar_subjects::auth::Session;
 use bazaar_subjects::bus::Principal;
 use bazaar_subjects::logs::{
     FollowLogRequest, FollowRequest, Level, LogPage, LogQuery, QueryLogs, RequestTrail,
 };
 use bazaar_subjects::orders::CheckoutStatus;
+use bazaar_subjects::{Domain, Role};
 use bazaar_tests::browser::Browser;
 use bazaar_tests::story::{envelope, ok_as};
-use bazaar_tests::{Platform, eventually, six_digit_code};
+use bazaar_tests::{Options, Platform, eventually, six_digit_code};
 use reqwest::Method;
 use serde_json::json;
 
@@ -393,4 +394,51 @@ async fn the_live_tail_shows_a_new_record_in_the_browser_and_holds_them_while_pa
         assert_eq!(n.text().await.unwrap(), "orders");
     }
     b.close().await;
+}
+
+#[tokio::test]
+async fn the_logs_stream_keeps_the_configured_size_and_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut configs = NodeConfigs::in_data_dir(dir.path());
+    configs.mail.serve_mailbox = true;
+    configs.logs.logs_max_bytes = 8 * 1024 * 1024;
+    configs.logs.logs_max_age_secs = 3600;
+    let mut p = Platform::spawn_with(Options {
+        configs: Some(configs),
+        ..Options::default()
+    })
+    .await;
+    p.keep(dir);
+    let mut stream = p
+        .ctx
+        .jetstream
+        .get_stream(bazaar_subjects::logs::STREAM)
+        .await
+        .unwrap();
+    let config = stream.info().await.unwrap().config.clone();
+    assert_eq!(config.max_bytes, 8 * 1024 * 1024);
+    assert_eq!(config.max_age, Duration::from_secs(3600));
+    // Each identity's records, and none of the logs node's requests.
+    assert!(config.subjects.contains(&"logs.edge.*".to_owned()));
+    assert!(config.subjects.contains(&"logs.orders.*".to_owned()));
+    assert!(!config.subjects.iter().any(|s| s == "logs.>"));
+
+    // A logs node started with a larger limit brings the stream to it.
+    p.configs.logs.logs_max_bytes = 16 * 1024 * 1024;
+    let copy = p.start_node(Domain::Logs);
+    eventually(
+        "the stream to take the new limit",
+        || async {
+            let mut stream = p
+                .ctx
+                .jetstream
+                .get_stream(bazaar_subjects::logs::STREAM)
+                .await
+                .unwrap();
+            stream.info().await.unwrap().config.max_bytes
+        },
+        |max| *max == 16 * 1024 * 1024,
+    )
+    .await;
+    copy.stop().await;
 }
