@@ -69,6 +69,7 @@ pub async fn run(
 ) -> Result<(), NodeError> {
     let store = LogStore::open(&ctx.jetstream, &config).await?;
     Node::new(ctx, Domain::Logs, "central logs")
+        .quiet()
         .with_state(store)
         .serve::<QueryLogs>(query)
         .serve::<FollowLogRequest>(follow)

@@ -238,6 +238,7 @@ where
 pub struct Node<S = ()> {
     ctx: NodeContext,
     domain: Domain,
+    quiet: bool,
     description: String,
     state: Arc<S>,
     routes: Vec<Route>,
@@ -248,6 +249,7 @@ impl Node {
         Self {
             ctx,
             domain,
+            quiet: false,
             description: description.into(),
             state: Arc::new(()),
             routes: Vec::new(),
@@ -261,10 +263,19 @@ impl<S: Send + Sync + 'static> Node<S> {
         Node {
             ctx: self.ctx,
             domain: self.domain,
+            quiet: self.quiet,
             description: self.description,
             state: Arc::new(state),
             routes: self.routes,
         }
+    }
+
+    /// Records a request it answered at `debug`, not `info` (refusals stay
+    /// `info`): for the logs node, whose every answer would otherwise be a
+    /// new record, and a live tail would show its own polls.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
     }
 
     /// Serves endpoint `E` with `handler`, an async function of the state
@@ -338,13 +349,14 @@ impl<S: Send + Sync + 'static> Node<S> {
             let ctx = self.ctx.clone();
             let tracker = tracker.clone();
             let route = Arc::new(route);
+            let quiet = self.quiet;
             // Aborted with this future: a node killed where it stands
             // stops answering at once, as a crashed process would.
             loops.push(AbortOnDropHandle::new(tokio::spawn(async move {
                 while let Some(request) = endpoint.next().await {
                     let ctx = ctx.clone();
                     let route = route.clone();
-                    tracker.spawn(serve_one(ctx, route, request.message));
+                    tracker.spawn(serve_one(ctx, route, request.message, quiet));
                 }
             })));
         }
@@ -382,7 +394,7 @@ fn header<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
     msg.headers.as_ref()?.get(name).map(|v| v.as_str())
 }
 
-async fn serve_one(ctx: NodeContext, route: Arc<Route>, msg: Message) {
+async fn serve_one(ctx: NodeContext, route: Arc<Route>, msg: Message, quiet: bool) {
     let request_id = header(&msg, headers::REQUEST_ID)
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
@@ -409,7 +421,12 @@ async fn serve_one(ctx: NodeContext, route: Arc<Route>, msg: Message) {
         out.insert(headers::REQUEST_ID, request_id.as_str());
         let payload = match result {
             Ok(bytes) => {
-                tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "handled");
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                if quiet {
+                    tracing::debug!(elapsed_ms, "handled");
+                } else {
+                    tracing::info!(elapsed_ms, "handled");
+                }
                 bytes
             }
             Err(envelope) => {
