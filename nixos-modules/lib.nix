@@ -26,7 +26,7 @@ rec {
   # The domains this version of the binary serves (nodes/bazaar/src/platform.rs,
   # DOMAINS). `bazaar node <other>` exits with "not part of this build yet", so
   # the others stay declared, off, until the binary serves them.
-  servedDomains = [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "recommend" ];
+  servedDomains = [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "logs" "recommend" ];
 
   isServed = domain: elem domain servedDomains;
 

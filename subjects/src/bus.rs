@@ -11,8 +11,8 @@
 //! webhooks' jobs and keeps its own buckets; nobody but the auth node
 //! reaches the auth buckets.
 
-use crate::{Domain, Endpoint, Job, Stream, admin, auth, catalog, chat, mail, orders, recommend};
-use crate::{search, sellers, system};
+use crate::{Domain, Endpoint, Job, Stream, admin, auth, catalog, chat, logs, mail, orders};
+use crate::{recommend, search, sellers, system};
 
 /// The edges' per-address request counters.
 pub const EDGE_RATE_LIMITS_BUCKET: &str = "edge_rate_limits";
@@ -24,6 +24,29 @@ pub const EDGE_HITS: &str = "edges.hits";
 /// A subject a node publishes a socket frame on for one account; edges
 /// subscribe to all of them (see `socket::deliver_subject`).
 const DELIVER: &str = "deliver.*";
+
+/// The logs domain's endpoints (its other subjects are records).
+const LOGS_ENDPOINTS: [&str; 2] = [
+    <logs::QueryLogs as Endpoint>::SUBJECT,
+    <logs::FollowLogRequest as Endpoint>::SUBJECT,
+];
+
+/// The stream of log records, as the grants name it (it takes every
+/// identity's `logs.<identity>.*`, see [`log_stream_subjects`]).
+pub const LOG_STREAM: Stream = Stream {
+    name: logs::STREAM,
+    subjects: "logs.<identity>.<level>",
+};
+
+/// The subjects the [`LOG_STREAM`] keeps: each identity's records. Not
+/// `logs.>`, which also holds the logs node's endpoints: a stream taking a
+/// request's subject would answer the request with its acknowledgement.
+pub fn log_stream_subjects() -> Vec<String> {
+    Principal::all()
+        .into_iter()
+        .map(|p| format!("{}.{}.*", logs::PREFIX, p.name()))
+        .collect()
+}
 
 /// One identity on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +80,26 @@ impl Principal {
         }
     }
 
+    /// Where this identity publishes its own log records (`logs.<name>.>`).
+    pub const fn log_records(self) -> &'static str {
+        match self {
+            Principal::Node(d) => match d {
+                Domain::Auth => "logs.auth.>",
+                Domain::Catalog => "logs.catalog.>",
+                Domain::Search => "logs.search.>",
+                Domain::Orders => "logs.orders.>",
+                Domain::Sellers => "logs.sellers.>",
+                Domain::Admin => "logs.admin.>",
+                Domain::Chat => "logs.chat.>",
+                Domain::Logs => "logs.logs.>",
+                Domain::Recommend => "logs.recommend.>",
+                Domain::Mail => "logs.mail.>",
+            },
+            Principal::Edge => "logs.edge.>",
+            Principal::Operator => "logs.operator.>",
+        }
+    }
+
     /// Where replies to this identity's requests arrive. Each identity has
     /// its own, so no one else may subscribe to its replies.
     pub fn inbox_prefix(self) -> String {
@@ -74,8 +117,14 @@ impl Principal {
             },
             Principal::Edge => {
                 let grants = edge_grants();
-                let mut publish: Vec<String> =
-                    Domain::ALL.iter().map(|d| format!("{}.>", d)).collect();
+                // Every domain's endpoints; of the logs domain's subjects
+                // only the endpoints, so no edge can forge another's records.
+                let mut publish: Vec<String> = Domain::ALL
+                    .iter()
+                    .filter(|d| **d != Domain::Logs)
+                    .map(|d| format!("{}.>", d))
+                    .collect();
+                publish.extend(LOGS_ENDPOINTS.iter().map(|s| (*s).to_owned()));
                 publish.push("$SRV.>".into());
                 publish.extend(grants.jetstream());
                 Permissions {
@@ -267,8 +316,13 @@ fn node_grants(domain: Domain) -> Grants {
             objects: vec![recommend::MODELS_BUCKET],
             ..Grants::default()
         },
-        Domain::Logs => Grants::default(),
+        // It reads the records and keeps the stream's limits current.
+        Domain::Logs => Grants {
+            reads: vec![LOG_STREAM],
+            ..Grants::default()
+        },
     };
+    g.publishes.push(Principal::Node(domain).log_records());
     if let Some(events) = own_events(domain) {
         g.publishes.push(events.subjects);
         g.reads.push(events);
@@ -309,6 +363,7 @@ fn edge_grants() -> Grants {
             job::<orders::PaymentNotification>(),
             job::<sellers::StripeAccountChanged>(),
             EDGE_HITS,
+            Principal::Edge.log_records(),
         ],
         queues_to: vec![orders::JOBS, sellers::JOBS],
         kv: vec![EDGE_RATE_LIMITS_BUCKET, chat::PRESENCE_BUCKET],
@@ -329,6 +384,9 @@ impl Grants {
         }
         for s in &self.reads {
             out.extend(read_stream(s.name));
+            if s.name == LOG_STREAM.name {
+                out.push(format!("$JS.API.STREAM.UPDATE.{}", s.name));
+            }
         }
         for bucket in &self.kv {
             out.push(format!("$KV.{bucket}.>"));
@@ -460,6 +518,39 @@ mod tests {
         let catalog = Principal::Node(Domain::Catalog).permissions();
         assert!(!allows(&catalog.publish, "$SRV.STATS"));
         assert!(!allows(&catalog.publish, "$JS.API.STREAM.INFO.MAIL_JOBS"));
+    }
+
+    #[test]
+    fn each_publishes_only_its_own_log_records() {
+        for p in Principal::all() {
+            let perms = p.permissions();
+            for other in Principal::all() {
+                let subject = format!("logs.{}.info", other.name());
+                let expected = other == p || p == Principal::Operator;
+                assert_eq!(
+                    allows(&perms.publish, &subject),
+                    expected,
+                    "{p} → {subject}"
+                );
+            }
+        }
+        let edge = Principal::Edge.permissions();
+        assert!(allows(&edge.publish, "logs.records.query"));
+        assert!(allows(&edge.publish, "logs.request.follow"));
+        let logs = Principal::Node(Domain::Logs).permissions();
+        assert!(allows(&logs.publish, "$JS.API.CONSUMER.CREATE.LOGS"));
+        assert!(allows(&logs.publish, "$JS.API.STREAM.UPDATE.LOGS"));
+        assert!(!allows(&edge.publish, "$JS.API.CONSUMER.CREATE.LOGS"));
+    }
+
+    #[test]
+    fn the_log_stream_takes_no_endpoint() {
+        let subjects = log_stream_subjects();
+        for endpoint in LOGS_ENDPOINTS {
+            assert!(!allows(&subjects, endpoint), "{endpoint}");
+        }
+        assert!(allows(&subjects, "logs.edge.info"));
+        assert!(allows(&subjects, "logs.auth.error"));
     }
 
     #[test]

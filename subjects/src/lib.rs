@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod chat;
 mod error;
 pub mod headers;
+pub mod logs;
 pub mod mail;
 pub mod money;
 pub mod orders;
@@ -301,6 +302,8 @@ mod tests {
         check::<recommend::AlsoBought>();
         check::<recommend::GetCurrentModel>();
         check::<system::GetSystem>();
+        check::<logs::QueryLogs>();
+        check::<logs::FollowLogRequest>();
     }
 
     #[test]

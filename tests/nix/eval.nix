@@ -77,7 +77,6 @@ let
 
   # The node units of the domains the binary serves (the others are off).
   everyNode = map (domain: "bazaar-${domain}@") helpers.servedDomains;
-  unserved = lib.subtractLists helpers.servedDomains helpers.domains;
 
   # flake.nix's outputs with stand-in inputs.
   inputs = import ./stub-flake-inputs.nix { inherit lib; };
@@ -158,7 +157,7 @@ in
     # The binary's nodes/bazaar/src/platform.rs DOMAINS, in the topology's order.
     "helpers.served-domains" = expect
       (lib.filter helpers.isServed helpers.domains)
-      [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "recommend" ];
+      [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "logs" "recommend" ];
 
     "helpers.nats-cluster" = expect
       (helpers.natsCluster { name = "bazaar"; port = 6222; routes = [ "nats://a:6222" ]; })
@@ -966,17 +965,9 @@ in
       "run past port 65535"
       (store { services.bazaar.edge = { port = 65535; instances = 2; }; });
 
-    "rejects.unserved-domain" = rejects
-      "nodes.logs.enable: this version of bazaar does not serve\nthe logs domain yet"
-      (store { services.bazaar.nodes.logs.enable = true; });
-
-    "rejects.unserved-domains" = rejects
-      "services.bazaar.nodes.logs.enable: this version of bazaar does not serve\nthe logs domain yet"
-      (store { services.bazaar.nodes = lib.genAttrs unserved (_: { enable = true; }); });
-
-    "rejects.unserved-domain-on-three-boxes" = rejects
-      "the logs domain yet"
-      (evalBazaar [ (examples + "/three-box/box2.nix") { services.bazaar.nodes.logs.enable = true; } ]);
+    # Every domain is served now; an unserved one (a domain the contract
+    # names before the binary has its node) is refused at build time.
+    "every-domain-is-served" = expect helpers.servedDomains helpers.domains;
 
     "rejects.cookie-secret-in-settings" = rejects
       "settings.BAZAAR_COOKIE_SECRET would put a secret in the world-readable Nix store"

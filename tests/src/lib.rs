@@ -128,9 +128,13 @@ impl Platform {
 
     pub async fn spawn_with(options: Options) -> Self {
         install_crypto();
-        if std::env::var_os("BAZAAR_TEST_LOG").is_some() {
-            bazaar_runtime::telemetry::init(bazaar_runtime::telemetry::LogFormat::Pretty);
-        }
+        // Records always go to the platform's central logs; to the console
+        // only when asked.
+        bazaar_runtime::telemetry::init_with(
+            std::env::var_os("BAZAAR_TEST_LOG")
+                .map(|_| bazaar_runtime::telemetry::LogFormat::Pretty),
+            tracing::level_filters::LevelFilter::INFO,
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         // The bus is closed as in production: every node, the edge and the
         // test itself connect with their own credentials and permissions.
@@ -163,6 +167,13 @@ impl Platform {
         });
         let mut configs = configs;
         configs.auth.signer = Some(signer.clone());
+        // JetStream reserves the images bucket's cap on disk when it makes
+        // the bucket: stories upload a few small images, so a small cap
+        // keeps many platforms at once from needing gigabytes free.
+        if configs.catalog.images_max_bytes == bazaar_catalog::maintenance::DEFAULT_IMAGES_MAX_BYTES
+        {
+            configs.catalog.images_max_bytes = 64 * 1024 * 1024;
+        }
         // One secret, read by the edge and the orders node from one setting.
         if configs.orders.stripe_webhook_secret.is_none() {
             configs.orders.stripe_webhook_secret = options.edge.stripe_webhook_secret.clone();
@@ -497,6 +508,13 @@ impl Platform {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("no new email to {to} arrived");
+    }
+
+    /// Every email to `to` in the one-box mailbox, newest first.
+    pub async fn emails_to(&self, to: &str) -> Vec<bazaar_subjects::mail::MailboxMessage> {
+        let mut all = self.mailbox().await;
+        all.retain(|m| m.to == to);
+        all
     }
 
     /// How many emails to `to` are in the one-box mailbox.

@@ -3,14 +3,13 @@
 #
 #              bazaar1 (10.0.0.1)   bazaar2 (10.0.0.2)   bazaar3 (10.0.0.3)
 #   nginx+edge        yes                  yes                   -
-#   nodes       all eight, once     all eight, once     all eight, orders twice
+#   nodes       all ten, once     all ten, once     all ten, orders twice
 #   NATS        ────────────── one JetStream cluster of three ──────────────
 #   SurrealDB   a server on each box, all three on one TiKV cluster (PD+TiKV on each)
 #   migrations        yes                   -                    -
 #
-# "All eight": admin, auth, mail, catalog, search, sellers, orders and
-# recommend, the domains this version of bazaar serves; chat and logs are
-# declared but off.
+# "All ten": admin, auth, mail, catalog, search, sellers, orders, chat, logs
+# and recommend.
 #
 # Every node copy anywhere serves requests from every edge: the edges and the
 # nodes only meet on NATS. The boxes talk over a private network (here

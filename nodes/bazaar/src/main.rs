@@ -143,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
     // SurrealDB brings rustls' aws-lc provider and NATS brings ring; pick one.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    telemetry::init(cli.common.log_format);
+    telemetry::init_with(Some(cli.common.log_format), cli.common.log_publish_level);
     let common = cli.common;
     let database = cli.database;
     match cli.command {

@@ -6,6 +6,7 @@ use bazaar_seed::{SeedOptions, SeedReport};
 use bazaar_subjects::Domain;
 use bazaar_subjects::bus::Principal;
 use futures::future::BoxFuture;
+use tracing::Instrument;
 
 /// The domains whose nodes this build contains, in start order. The edge's
 /// `/readyz` waits for all of them.
@@ -19,6 +20,7 @@ pub const DOMAINS: &[Domain] = &[
     Domain::Orders,
     Domain::Chat,
     Domain::Recommend,
+    Domain::Logs,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,8 @@ pub struct NodeConfigs {
     pub stripe: bazaar_stripe::StripeConfig,
     #[command(flatten)]
     pub chat: bazaar_chat::ChatConfig,
+    #[command(flatten)]
+    pub logs: bazaar_logs::LogsConfig,
 }
 
 impl NodeConfigs {
@@ -73,6 +77,7 @@ impl NodeConfigs {
             orders: bazaar_orders::OrdersConfig::default(),
             stripe: bazaar_stripe::StripeConfig::default(),
             chat: bazaar_chat::ChatConfig::default(),
+            logs: bazaar_logs::LogsConfig::default(),
         }
     }
 }
@@ -86,10 +91,15 @@ pub fn run_node(
     configs: NodeConfigs,
     shutdown: Shutdown,
 ) -> BoxFuture<'static, Result<(), PlatformError>> {
-    Box::pin(async move {
-        let ctx = ctx.as_principal(Principal::Node(domain)).await?;
-        run_as_node(domain, ctx, db, configs, shutdown).await
-    })
+    // What a node records outside a request's span is still its own.
+    let span = tracing::info_span!("node", domain = domain.name());
+    Box::pin(
+        async move {
+            let ctx = ctx.as_principal(Principal::Node(domain)).await?;
+            run_as_node(domain, ctx, db, configs, shutdown).await
+        }
+        .instrument(span),
+    )
 }
 
 fn run_as_node(
@@ -135,7 +145,9 @@ fn run_as_node(
         Domain::Recommend => {
             Box::pin(async move { Ok(bazaar_recommend::run(ctx, shutdown).await?) })
         }
-        other => Box::pin(async move { Err(PlatformError::NotBuilt(other)) }),
+        Domain::Logs => {
+            Box::pin(async move { Ok(bazaar_logs::run(ctx, configs.logs, shutdown).await?) })
+        }
     }
 }
 

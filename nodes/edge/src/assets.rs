@@ -37,6 +37,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../static/live.js"),
     },
     Asset {
+        name: "logs.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../static/logs.js"),
+    },
+    Asset {
         name: "logo.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../static/logo.svg"),

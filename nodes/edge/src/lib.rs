@@ -28,6 +28,7 @@ mod api {
     pub(crate) mod commerce;
     pub(crate) mod google;
     pub(crate) mod images;
+    pub(crate) mod logs;
     pub(crate) mod products;
     pub(crate) mod recommend;
     pub(crate) mod reviews;
@@ -43,6 +44,7 @@ mod pages {
     pub(crate) mod account;
     pub(crate) mod admin;
     pub(crate) mod cart;
+    pub(crate) mod logs;
     pub(crate) mod mailbox;
     pub(crate) mod messages;
     pub(crate) mod orders;
@@ -92,7 +94,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, StatusCode};
 use bazaar_runtime::Shutdown;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -111,6 +115,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(pages::shops::routes())
         .merge(api::products::routes())
         .merge(api::recommend::routes())
+        .merge(api::logs::routes())
         .merge(api::socket::routes())
         .merge(api::chat::routes())
         .merge(api::commerce::routes())
@@ -125,6 +130,7 @@ pub fn app(state: EdgeState) -> Router {
         .merge(pages::admin::routes())
         .merge(pages::system::routes())
         .merge(api::system::routes())
+        .merge(pages::logs::routes())
         .merge(health::routes())
         .merge(assets::routes())
         .merge(openapi::routes())
@@ -161,9 +167,22 @@ pub fn app(state: EdgeState) -> Router {
                 .get(state::REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
-        }))
-        .layer(SetRequestIdLayer::new(state::REQUEST_ID, MakeRequestUuid))
+            tracing::info_span!("http", domain = "edge", method = %req.method(), path = %req.uri().path(), request_id)
+        }).on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(SetRequestIdLayer::new(state::REQUEST_ID, MakeRequestUuidV7))
+}
+
+/// Request ids are UUID v7: they say when the request began, which is how
+/// the logs node finds a request's records however old it is.
+#[derive(Clone, Copy)]
+struct MakeRequestUuidV7;
+
+impl MakeRequestId for MakeRequestUuidV7 {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {

@@ -7,7 +7,9 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::{auth, chat, commerce, images, products, recommend, reviews, shops, site, system};
+use crate::api::{
+    auth, chat, commerce, images, logs, products, recommend, reviews, shops, site, system,
+};
 use crate::health;
 use crate::state::EdgeState;
 
@@ -64,6 +66,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(reviews::Doc::openapi());
     doc.merge(recommend::Doc::openapi());
     doc.merge(chat::Doc::openapi());
+    doc.merge(logs::Doc::openapi());
     EdgeRefusals.modify(&mut doc);
     doc
 }

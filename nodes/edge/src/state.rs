@@ -62,6 +62,7 @@ impl EdgeState {
         config: EdgeConfig,
     ) -> Self {
         let cart_key = cart_key(config.cookie_secret.as_deref());
+        bazaar_runtime::logbus::attach(bazaar_subjects::bus::Principal::Edge.name(), nats.clone());
         Self {
             inner: Arc::new(Inner {
                 jetstream: async_nats::jetstream::new(nats.clone()),

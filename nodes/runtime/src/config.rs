@@ -58,6 +58,15 @@ pub struct CommonConfig {
     /// edge's `/metrics`).
     #[arg(long, global = true, env = "BAZAAR_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// The lowest level of the records sent to the central logs (the LOGS
+    /// stream): trace, debug, info, warn, error or off.
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_LOG_PUBLISH_LEVEL",
+        default_value = "info"
+    )]
+    pub log_publish_level: tracing_subscriber::filter::LevelFilter,
 }
 
 impl CommonConfig {
@@ -99,6 +108,7 @@ impl CommonConfig {
             request_timeout_ms: 10_000,
             log_format: crate::telemetry::LogFormat::Pretty,
             metrics_addr: None,
+            log_publish_level: tracing_subscriber::filter::LevelFilter::INFO,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod call;
 pub mod config;
 pub mod jetstream;
 pub mod lease;
+pub mod logbus;
 pub mod metrics;
 pub mod node;
 pub mod telemetry;

@@ -94,6 +94,7 @@ impl NodeContext {
         nats: async_nats::Client,
         verifier: TokenVerifier,
     ) -> Self {
+        crate::logbus::attach(principal.name(), nats.clone());
         Self {
             principal,
             bus: config.bus(),
@@ -116,6 +117,7 @@ impl NodeContext {
             .bus
             .connect(principal, &format!("bazaar-{principal}"))
             .await?;
+        crate::logbus::attach(principal.name(), nats.clone());
         Ok(Self {
             principal,
             jetstream: async_nats::jetstream::new(nats.clone()),
@@ -191,6 +193,7 @@ type BoxFuture = Pin<Box<dyn Future<Output = Result<Bytes, ErrorEnvelope>> + Sen
 type Erased = Arc<dyn Fn(Message, Caller, String) -> BoxFuture + Send + Sync>;
 
 struct Route {
+    domain: Domain,
     subject: &'static str,
     access: Access,
     handler: Erased,
@@ -286,6 +289,7 @@ where
 pub struct Node<S = ()> {
     ctx: NodeContext,
     domain: Domain,
+    quiet: bool,
     description: String,
     state: Arc<S>,
     routes: Vec<Route>,
@@ -296,6 +300,7 @@ impl Node {
         Self {
             ctx,
             domain,
+            quiet: false,
             description: description.into(),
             state: Arc::new(()),
             routes: Vec::new(),
@@ -309,10 +314,19 @@ impl<S: Send + Sync + 'static> Node<S> {
         Node {
             ctx: self.ctx,
             domain: self.domain,
+            quiet: self.quiet,
             description: self.description,
             state: Arc::new(state),
             routes: self.routes,
         }
+    }
+
+    /// Records a request it answered at `debug`, not `info` (refusals stay
+    /// `info`): for the logs node, whose every answer would otherwise be a
+    /// new record, and a live tail would show its own polls.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
     }
 
     /// Serves endpoint `E` with `handler`, an async function of the state
@@ -352,6 +366,7 @@ impl<S: Send + Sync + 'static> Node<S> {
             })
         });
         self.routes.push(Route {
+            domain: E::DOMAIN,
             subject: E::SUBJECT,
             access: E::ACCESS,
             handler: erased,
@@ -389,13 +404,20 @@ impl<S: Send + Sync + 'static> Node<S> {
             let tracker = tracker.clone();
             let figures = figures.clone();
             let route = Arc::new(route);
+            let quiet = self.quiet;
             // Aborted with this future: a node killed where it stands
             // stops answering at once, as a crashed process would.
             loops.push(AbortOnDropHandle::new(tokio::spawn(async move {
                 while let Some(request) = endpoint.next().await {
                     let ctx = ctx.clone();
                     let route = route.clone();
-                    tracker.spawn(serve_one(ctx, route, figures.clone(), request.message));
+                    tracker.spawn(serve_one(
+                        ctx,
+                        route,
+                        figures.clone(),
+                        request.message,
+                        quiet,
+                    ));
                 }
             })));
         }
@@ -433,11 +455,22 @@ fn header<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
     msg.headers.as_ref()?.get(name).map(|v| v.as_str())
 }
 
-async fn serve_one(ctx: NodeContext, route: Arc<Route>, figures: Figures, msg: Message) {
+async fn serve_one(
+    ctx: NodeContext,
+    route: Arc<Route>,
+    figures: Figures,
+    msg: Message,
+    quiet: bool,
+) {
     let request_id = header(&msg, headers::REQUEST_ID)
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let span = tracing::info_span!("request", subject = route.subject, request_id = %request_id);
+    let span = tracing::info_span!(
+        "request",
+        domain = route.domain.name(),
+        subject = route.subject,
+        request_id = %request_id
+    );
     async move {
         let started = std::time::Instant::now();
         let result = match authenticate(&ctx, &msg) {
@@ -464,7 +497,12 @@ async fn serve_one(ctx: NodeContext, route: Arc<Route>, figures: Figures, msg: M
         out.insert(headers::REQUEST_ID, request_id.as_str());
         let payload = match result {
             Ok(bytes) => {
-                tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "handled");
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                if quiet {
+                    tracing::debug!(elapsed_ms, "handled");
+                } else {
+                    tracing::info!(elapsed_ms, "handled");
+                }
                 bytes
             }
             Err(envelope) => {

@@ -389,7 +389,8 @@ async fn with_no_node_running_the_api_says_503_and_readyz_says_who_is_missing() 
             "search",
             "orders",
             "chat",
-            "recommend"
+            "recommend",
+            "logs"
         ]
     );
 

@@ -13,6 +13,7 @@ mod google;
 mod hot_reads;
 mod identity;
 mod images;
+mod logs;
 mod metrics;
 mod recommend;
 mod reviews;

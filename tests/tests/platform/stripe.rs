@@ -518,7 +518,7 @@ async fn a_card_buyer_gets_the_price_they_paid_even_if_the_code_changes_before_t
 /// Anna's shop takes cards, and a new buyer (`email`) has checked out her
 /// amplifier by card: the platform, the stand-in, the buyer's token, the
 /// checkout and its Stripe session (not paid yet).
-async fn amplifier_by_card(
+pub(crate) async fn amplifier_by_card(
     email: &str,
 ) -> (Platform, StripeStandIn, String, String, serde_json::Value) {
     let (p, stripe) = with_stripe(Vec::new()).await;
