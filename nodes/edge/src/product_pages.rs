@@ -25,12 +25,22 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::api::products::ProductView;
+use bazaar_subjects::catalog::Product;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The longest a page or a card is kept without a change event.
 pub const KEEP: Duration = Duration::from_secs(30);
 /// Shop cards kept at most.
 const CARDS: usize = 5_000;
+
+/// A product page: the product and the card of the shop that sells it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProductView {
+    pub product: Product,
+    /// Absent only while the sellers service is unreachable.
+    pub shop: Option<ShopCard>,
+}
 
 /// A product page as it is answered.
 pub(crate) struct KeptPage {
@@ -235,7 +245,7 @@ fn apply(pages: &ProductPages, msg: &async_nats::Message) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bazaar_subjects::catalog::{FlashSale, Product};
+    use bazaar_subjects::catalog::FlashSale;
 
     fn view(slug: &str, shop: &str, sale: Option<FlashSale>) -> ProductView {
         let mut product: Product =

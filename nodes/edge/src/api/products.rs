@@ -9,16 +9,17 @@ use bazaar_subjects::catalog::{
     self, ListMyProductsRequest, Product, ProductId, ProductInput, ProductPage, ProductSlug,
     SearchProducts, SearchResults, Showcase, SuggestRequest, Suggestions, UpdateProduct,
 };
-use bazaar_subjects::sellers::{GetShopCard, ShopCard, ShopId};
+use bazaar_subjects::sellers::{GetShopCard, ShopId};
 use bazaar_subjects::{Empty, ErrorEnvelope};
-use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use serde::Deserialize;
+use utoipa::OpenApi;
 
 use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, FormQuery, Meta};
 use crate::product_pages::KeptPage;
+pub use crate::product_pages::ProductView;
 use crate::state::{EdgeState, Relayed};
 
 #[derive(OpenApi)]
@@ -43,14 +44,6 @@ pub fn routes() -> Router<EdgeState> {
             get(get_mine).put(update).delete(delete),
         )
         .route("/api/seller/products/{id}/restore", post(restore))
-}
-
-/// A product page: the product and the card of the shop that sells it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ProductView {
-    pub product: Product,
-    /// Absent only while the sellers service is unreachable.
-    pub shop: Option<ShopCard>,
 }
 
 /// Search and browse live products: full-text `q`, filters, sort, pages and
