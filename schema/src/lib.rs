@@ -227,6 +227,52 @@ pub async fn connect(url: &str, credentials: Option<&Credentials>) -> Result<Db,
     Ok(db)
 }
 
+/// How long [`close`] waits for embedded storage to close.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Lets go of `db` (the last handle: every clone must be gone) and, on
+/// embedded surrealkv storage, waits until the storage engine has closed,
+/// so that the next start opens it without replaying its write-ahead log.
+///
+/// The engine closes the storage in a task of its own once the last handle
+/// is dropped; a process that returned from `main` at once would end that
+/// task midway. The storage holds an exclusive lock on its `LOCK` file until
+/// it has closed, so the wait is for that lock.
+pub async fn close(db: Db, url: &str) {
+    drop(db);
+    let Some(path) = url.strip_prefix("surrealkv://") else {
+        return;
+    };
+    let dir = path.split('?').next().unwrap_or(path);
+    let lock = std::path::Path::new(dir).join("LOCK");
+    let started = std::time::Instant::now();
+    loop {
+        let free = match std::fs::File::open(&lock) {
+            Ok(file) => match file.try_lock() {
+                Ok(()) => true,
+                Err(std::fs::TryLockError::WouldBlock) => false,
+                Err(std::fs::TryLockError::Error(e)) => {
+                    tracing::debug!(error = %e, "cannot tell whether the storage closed");
+                    true
+                }
+            },
+            // No lock file: the storage was never opened here.
+            Err(_) => true,
+        };
+        if free {
+            tracing::info!(waited = ?started.elapsed(), "database closed");
+            return;
+        }
+        if started.elapsed() > CLOSE_WAIT {
+            tracing::warn!(
+                "the database did not close within {CLOSE_WAIT:?}; its next start replays its log"
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The highest migration version recorded, 0 on an empty database.
 pub async fn current_version(db: &Db) -> Result<i64, SchemaError> {
     let mut res = db

@@ -454,6 +454,7 @@ async fn one_process(
         }
     }
     let edge_stopped = edge_task.await;
+    bazaar_schema::close(db, &database.url(&common.data_dir)).await;
     if let Some(server) = nats_server {
         server.stop().await;
     }
@@ -478,10 +479,12 @@ async fn seed_command(
     let result = async {
         let (ctx, db, nats) =
             connect_platform(&common, database, one_box, Principal::Operator).await?;
-        match products {
-            None => platform::seed(&ctx, &db).await?,
-            Some(options) => seed_products(&ctx, &db, &options).await?,
-        }
+        let seeded = match products {
+            None => platform::seed(&ctx, &db).await.map_err(anyhow::Error::from),
+            Some(options) => seed_products(&ctx, &db, &options).await,
+        };
+        bazaar_schema::close(db, &url).await;
+        seeded?;
         // Everything published is with the server before it may stop.
         nats.flush().await?;
         nats.drain().await?;

@@ -692,3 +692,25 @@ async fn bazaar_dev_runs_everything_from_nothing_and_leaves_nothing_behind() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn bazaar_seed_waits_for_its_storage_to_close_before_it_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead_nats = bazaar::natsd::free_port().unwrap();
+    let seeded = std::process::Command::new(bazaar_tests::bazaar_binary())
+        .args(["seed", "--products", "40", "--seed", "7", "--data-dir"])
+        .arg(dir.path())
+        .env("BAZAAR_NATS_URL", format!("nats://127.0.0.1:{dead_nats}"))
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&seeded.stdout).into_owned()
+        + &String::from_utf8_lossy(&seeded.stderr);
+    assert!(seeded.status.success(), "{said}");
+    assert!(said.contains("seeded 40 products"), "{said}");
+    // The storage engine closes in a task of its own; the command saw its
+    // lock let go (its memtables flushed) before it returned.
+    assert!(said.contains("database closed"), "{said}");
+    assert!(!said.contains("did not close"), "{said}");
+}
