@@ -7,7 +7,7 @@
 //! viewer's own token, which each view carries.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bazaar_runtime::RequestMeta;
@@ -16,12 +16,14 @@ use bazaar_subjects::catalog::{
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 /// How long views gather before they are sent.
 pub const BATCH_EVERY: Duration = Duration::from_millis(250);
 /// Views waiting to be sent at most; beyond it they are dropped.
 const QUEUE: usize = 50_000;
+/// Batches on their way to the catalog node at once.
+const IN_FLIGHT: u32 = 4;
 
 pub(crate) struct ViewRecorder {
     queue: mpsc::Sender<ProductViewNotice>,
@@ -76,6 +78,7 @@ impl ViewRecorder {
         else {
             return;
         };
+        let in_flight = Arc::new(Semaphore::new(IN_FLIGHT as usize));
         let mut views = Vec::new();
         loop {
             tokio::select! {
@@ -86,18 +89,31 @@ impl ViewRecorder {
                     }
                 }
             }
-            // A moment for more to gather, then one call for all of them.
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                () = tokio::time::sleep(BATCH_EVERY) => {}
+            if views.len() < MAX_VIEWS_PER_BATCH {
+                // A moment for more to gather, then one call for all of them.
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = tokio::time::sleep(BATCH_EVERY) => {}
+                }
+                while views.len() < MAX_VIEWS_PER_BATCH
+                    && let Ok(more) = waiting.try_recv()
+                {
+                    views.push(more);
+                }
             }
-            while views.len() < MAX_VIEWS_PER_BATCH
-                && let Ok(more) = waiting.try_recv()
-            {
-                views.push(more);
-            }
-            send_batch(&nats, timeout, std::mem::take(&mut views)).await;
+            // A full batch goes at once, beside the ones still in flight.
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                break;
+            };
+            let batch = std::mem::take(&mut views);
+            let nats = nats.clone();
+            tokio::spawn(async move {
+                send_batch(&nats, timeout, batch).await;
+                drop(permit);
+            });
         }
+        // What is left goes before the edge stops.
+        let _ = in_flight.acquire_many(IN_FLIGHT).await;
         while let Ok(more) = waiting.try_recv() {
             views.push(more);
             if views.len() == MAX_VIEWS_PER_BATCH {
