@@ -730,6 +730,18 @@ pub(crate) async fn stock_of(p: &Platform, slug: &str) -> i64 {
     product_page(p, slug).await.product.stock
 }
 
+/// Waits for the product page to show `expected` units in stock. An edge
+/// keeps a product page until the catalog announces the change, so a buyer
+/// sees new stock a moment after the write that made it.
+pub(crate) async fn stock_shows(p: &Platform, slug: &str, expected: i64) {
+    eventually(
+        &format!("{slug} to show {expected} in stock"),
+        || stock_of(p, slug),
+        |stock| *stock == expected,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn fifty_buyers_racing_for_five_units_never_oversell() {
     let p = Platform::spawn().await;
@@ -767,7 +779,7 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
             lost.message
         );
     }
-    assert_eq!(stock_of(&p, "signed-print").await, 0);
+    stock_shows(&p, "signed-print", 0).await;
 
     // All or nothing: a basket with the sold-out print takes no frames either.
     let buyer = p.token(Role::Buyer);
@@ -779,7 +791,7 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
     )
     .await;
     assert_eq!(r.unwrap_err().status, 409);
-    assert_eq!(stock_of(&p, "frame").await, 10);
+    stock_shows(&p, "frame", 10).await;
 
     // A retried reservation takes stock once; releasing gives it back once,
     // and only for whoever holds the release token.
@@ -792,7 +804,7 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
         .unwrap();
     assert_eq!(first, again);
     assert_eq!(first.lines[0].unit_price, 1_000);
-    assert_eq!(stock_of(&p, "frame").await, 7);
+    stock_shows(&p, "frame", 7).await;
     let release = |token: String| {
         let p = &p;
         async move {
@@ -824,5 +836,5 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
             .unwrap()
             .released
     );
-    assert_eq!(stock_of(&p, "frame").await, 10);
+    stock_shows(&p, "frame", 10).await;
 }

@@ -15,7 +15,7 @@ use bazaar_tests::story::{envelope, ok_as, ok_json};
 use bazaar_tests::{Options, Platform};
 use serde_json::{Value, json};
 
-use crate::catalog::{categories, create, product, stock_of};
+use crate::catalog::{categories, create, product, stock_shows};
 
 /// A platform with the one-box test payment page on, as `bazaar dev` runs.
 pub(crate) async fn with_test_payments() -> Platform {
@@ -207,8 +207,8 @@ async fn a_two_shop_cart_becomes_one_order_per_shop_with_discount_and_fee() {
     assert_eq!(detail.timeline[0].status, OrderStatus::Ordered);
 
     // Stock was taken, the cart is empty, the code counted once.
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
-    assert_eq!(stock_of(&p, "poetry-collection").await, 8);
+    stock_shows(&p, "tube-amplifier", 4).await;
+    stock_shows(&p, "poetry-collection", 8).await;
     let cart: Cart = ok_as(
         p.send(reqwest::Method::GET, "/api/cart", &buyer, None)
             .await,
@@ -262,7 +262,7 @@ async fn the_same_idempotency_key_never_orders_twice() {
     )
     .await;
     assert_eq!(mine.total, 1);
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    stock_shows(&p, "tube-amplifier", 4).await;
     // The key with another body is refused; no key at all is explained.
     let r = checkout(
         &p,
@@ -444,8 +444,8 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
     add(&p, &buyer, &amp.id, 2).await;
     add(&p, &buyer, &book.id, 3).await;
     let placed = place_cod(&p, &buyer, "undo").await;
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 3);
-    assert_eq!(stock_of(&p, "poetry-collection").await, 7);
+    stock_shows(&p, "tube-amplifier", 3).await;
+    stock_shows(&p, "poetry-collection", 7).await;
     let order_of = |shop: &str| {
         let order = placed.orders.iter().find(|o| o.shop_name == shop);
         order.expect("an order of the shop").id.clone()
@@ -465,8 +465,8 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
         .await;
         assert_eq!(r.status, OrderStatus::Cancelled);
     }
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 5);
-    assert_eq!(stock_of(&p, "poetry-collection").await, 7);
+    stock_shows(&p, "tube-amplifier", 5).await;
+    stock_shows(&p, "poetry-collection", 7).await;
     // Ben delivers (cash collected), then refunds: the books come back.
     let book_order = order_of("Ben's Books");
     ok_json(
@@ -491,7 +491,7 @@ async fn cancelling_and_refunding_give_the_stock_back_once() {
     .await;
     assert_eq!(refunded.status, OrderStatus::Refunded);
     assert_eq!(refunded.payment_status, PaymentStatus::Refunded);
-    assert_eq!(stock_of(&p, "poetry-collection").await, 10);
+    stock_shows(&p, "poetry-collection", 10).await;
     let r = p
         .send(
             reqwest::Method::POST,
@@ -532,7 +532,7 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
     let url = started.payment_url.as_deref().unwrap_or_default();
     assert!(url.ends_with(&format!("/pay/test/{id}")), "{url}");
     // The stock is held while the buyer pays.
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    stock_shows(&p, "tube-amplifier", 4).await;
     let page = p
         .http
         .get(p.url(&format!("/pay/test/{id}")))
@@ -577,7 +577,7 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
     )
     .await;
     assert_eq!(mine.total, 2);
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    stock_shows(&p, "tube-amplifier", 4).await;
     assert_eq!(p.events("events.orders.order.paid").await.len(), 2);
 
     // A declined payment fails the checkout and gives its stock back.
@@ -593,7 +593,7 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
     .await
     .unwrap();
     let id = started.checkout_id;
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 2);
+    stock_shows(&p, "tube-amplifier", 2).await;
     no_redirects
         .post(p.url(&format!("/pay/test/{id}")))
         .form(&[("decision", "decline")])
@@ -609,7 +609,7 @@ async fn a_card_payment_on_the_test_page_places_the_orders_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, CheckoutStatus::Failed);
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    stock_shows(&p, "tube-amplifier", 4).await;
 }
 
 #[tokio::test]
@@ -785,7 +785,7 @@ async fn twenty_buyers_checking_out_the_last_five_units_get_five_orders() {
     let won = statuses.iter().filter(|s| s.as_u16() == 201).count();
     let lost = statuses.iter().filter(|s| s.as_u16() == 409).count();
     assert_eq!((won, lost), (5, 15), "{statuses:?}");
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 0);
+    stock_shows(&p, "tube-amplifier", 0).await;
     let shop: OrderList = ok_as(
         p.send(reqwest::Method::GET, "/api/seller/orders", &seller_a, None)
             .await,

@@ -21,7 +21,7 @@ use bazaar_tests::{Options, Platform};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::catalog::stock_of;
+use crate::catalog::{stock_of, stock_shows};
 use crate::commerce::{add, address, checkout, checkout_state, two_shops};
 use crate::storefront::page;
 
@@ -206,7 +206,7 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
     assert_eq!(session["amount_total"], 45_000, "40,000 + 2 × 2,500");
     assert_eq!(session["currency"], "usd");
     // Stock is held while the buyer pays.
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    stock_shows(&p, "tube-amplifier", 4).await;
 
     // Before the buyer pays, a forged "paid" event and a replayed old one
     // change nothing: the checkout still waits (Stripe, asked, says unpaid).
@@ -311,7 +311,7 @@ async fn a_two_shop_card_payment_becomes_two_paid_orders_and_two_transfers_exact
     let reversals = stripe.reversals();
     assert_eq!(reversals.len(), 1);
     assert_eq!(reversals[0]["amount"], 4_500);
-    assert_eq!(stock_of(&p, "poetry-collection").await, 10);
+    stock_shows(&p, "poetry-collection", 10).await;
     // Anna cannot refund Ben's order.
     let r = p
         .send(
@@ -377,7 +377,7 @@ async fn an_orders_node_that_dies_mid_webhook_places_the_orders_once_after_resta
     let transfers = stripe.transfers();
     assert_eq!(transfers.len(), 1, "{transfers:?}");
     assert_eq!(transfers[0]["amount"], 72_000, "80,000 minus the 10% fee");
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 3, "taken once");
+    stock_shows(&p, "tube-amplifier", 3).await;
     second.stop().await;
 }
 
@@ -397,7 +397,7 @@ async fn an_unpaid_session_that_expires_gives_the_stock_back_and_a_late_payment_
     .await;
     let started: CheckoutResult = ok_as(r).await;
     let checkout_id = started.checkout_id;
-    assert_eq!(stock_of(&p, "tube-amplifier").await, 4);
+    stock_shows(&p, "tube-amplifier", 4).await;
     let session_id = stripe.session_for(&checkout_id).unwrap()["id"]
         .as_str()
         .unwrap()
