@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use bazaar_outbox::Outgoing;
 use bazaar_runtime::{Caller, RequestMeta};
 use bazaar_schema::take_rows;
 use bazaar_subjects::catalog::{GetProductsByIds, Product, ProductIds, ProductStatus};
@@ -337,6 +338,15 @@ impl OrdersStore {
         }
         // One line per product and options: adding again adds to it, in one
         // transaction so two adds at once never make two lines.
+        let outbox = bazaar_outbox::bind(&[Outgoing::event(
+            &CartItemAdded {
+                product_id: product.id.clone(),
+                account_id: caller.account_id().map(str::to_owned),
+                quantity,
+                at: now(),
+            },
+            &format!("cart-add-{}", new_id()),
+        )]);
         let added = bazaar_schema::retry_transaction(11, || async {
             let result = self
                 .db
@@ -350,7 +360,9 @@ impl OrdersStore {
                         CREATE type::record('cart_line', $id) SET owner = $owner, product_id = $product,
                             color = $color, size = $size, quantity = math::min([$q, $stock]), seen_price = $price RETURN NONE;
                      };
-                     COMMIT TRANSACTION;",
+                     OUTBOX_WRITE
+                     COMMIT TRANSACTION;"
+                        .replace("OUTBOX_WRITE", bazaar_outbox::WRITE),
                 )
                 .bind(("owner", owner.clone()))
                 .bind(("product", product.id.clone()))
@@ -361,20 +373,12 @@ impl OrdersStore {
                 .bind(("stock", product.stock))
                 .bind(("price", product.price))
                 .bind(("id", new_id()))
+                .bind(("outbox", outbox.clone()))
                 .await;
             bazaar_schema::transaction_errors(result)
         });
         added.await?;
-        self.announce(
-            &CartItemAdded {
-                product_id: product.id.clone(),
-                account_id: caller.account_id().map(str::to_owned),
-                quantity,
-                at: now(),
-            },
-            &format!("cart-add-{}", new_id()),
-        )
-        .await;
+        self.outbox.written();
         let (rows, coupon) = self.lines_and_coupon(&owner).await?;
         self.cart_of(meta, &owner, rows, coupon, &products).await
     }
@@ -561,25 +565,32 @@ impl OrdersStore {
                     "your wishlist is full (200 items)".into(),
                 ));
             }
-            self.db
-                .query(
-                    "IF !(SELECT VALUE id FROM wishlist WHERE owner = $owner AND product_id = $product)[0] {
-                        CREATE wishlist SET owner = $owner, product_id = $product RETURN NONE;
-                     };",
-                )
-                .bind(("owner", owner.clone()))
-                .bind(("product", req.product_id.clone()))
-                .await?
-                .check()?;
-            self.announce(
+            // Announced only when it was not on the list already.
+            let outbox = bazaar_outbox::bind(&[Outgoing::event(
                 &WishlistItemAdded {
                     product_id: req.product_id.clone(),
                     account_id: caller.account_id().map(str::to_owned),
                     at: now(),
                 },
                 &format!("wish-{owner}-{}", req.product_id),
-            )
-            .await;
+            )]);
+            let result = self
+                .db
+                .query(format!(
+                    "BEGIN TRANSACTION;
+                     IF !(SELECT VALUE id FROM wishlist WHERE owner = $owner AND product_id = $product)[0] {{
+                        CREATE wishlist SET owner = $owner, product_id = $product RETURN NONE;
+                        {}
+                     }};
+                     COMMIT TRANSACTION;",
+                    bazaar_outbox::WRITE
+                ))
+                .bind(("owner", owner.clone()))
+                .bind(("product", req.product_id.clone()))
+                .bind(("outbox", outbox))
+                .await;
+            bazaar_schema::transaction_errors(result)?;
+            self.outbox.written();
         } else {
             self.db
                 .query("DELETE wishlist WHERE owner = $owner AND product_id = $product RETURN NONE")

@@ -13,6 +13,7 @@
 //! Cash on delivery goes straight to 3; card payments wait for the payment
 //! provider between 2 and 3 (see `payments`).
 
+use bazaar_outbox::Outgoing;
 use bazaar_runtime::{Request, RequestMeta};
 use bazaar_schema::{
     Retryable, TransactionError, committed, retry_transaction, take_rows, transaction_errors,
@@ -120,9 +121,11 @@ static PLACE_ORDERS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(
                      UPDATE type::record('checkout', $checkout) SET status = 'placed', orders = $orders.id, updated_at = time::now() RETURN NONE;
                      FOR $p IN $products { DELETE cart_line WHERE owner = $owner AND product_id = $p RETURN NONE; };
                      UPSERT type::record('cart', $owner) SET coupon = NONE RETURN NONE;
+                     OUTBOX_WRITE
                      SELECT ORDER_FIELDS FROM shop_order WHERE checkout_id = $checkout ORDER BY shop_name;
                      COMMIT TRANSACTION;"
     .replace("ORDER_FIELDS", ORDER_FIELDS)
+    .replace("OUTBOX_WRITE", bazaar_outbox::WRITE)
 });
 
 fn request_hash(req: &CheckoutRequest) -> String {
@@ -789,9 +792,11 @@ impl OrdersStore {
         let counts_coupon = orders
             .iter()
             .any(|o| o["discount"].as_i64().unwrap_or(0) > 0);
-        // The buyer's and each seller's in-app notification are written with
-        // the orders, so they exist exactly when the orders do.
+        // The buyer's and each seller's in-app notification, the events and
+        // the confirmation emails are written with the orders, so they exist
+        // exactly when the orders do.
         let notes: Vec<serde_json::Value> = orders.iter().flat_map(placed_notifications).collect();
+        let outbox = bazaar_outbox::bind(&self.placed_messages(row, &orders, payment_status)?);
         // Another request for this checkout writing at the same time is a
         // conflict: look again (it may have placed the orders already).
         let placed = retry_transaction(20, || async {
@@ -809,6 +814,7 @@ impl OrdersStore {
                 .bind(("owner", format!("a:{}", row.buyer)))
                 .bind(("products", product_ids.clone()))
                 .bind(("notes", serde_json::Value::Array(notes.clone())))
+                .bind(("outbox", outbox.clone()))
                 .await;
             let mut res = committed(result)?;
             let last = bazaar_schema::before_commit(&res);
@@ -826,7 +832,7 @@ impl OrdersStore {
                     };
                     self.push(&text("account"), frame).await;
                 }
-                self.after_placed(row, &placed, payment_status).await;
+                self.outbox.written();
                 Ok(Some(placed))
             }
             Err(OrdersError::Transaction(TransactionError::Thrown(code))) => match code.as_str() {
@@ -849,34 +855,37 @@ impl OrdersStore {
         }
     }
 
-    /// Tells everyone about freshly placed orders.
-    async fn after_placed(
+    /// What freshly drafted orders announce: `placed` (and `paid` for a
+    /// paid checkout) for each, and the buyer's confirmation email.
+    fn placed_messages(
         &self,
         row: &CheckoutRow,
-        orders: &[StoredOrder],
+        drafts: &[serde_json::Value],
         payment_status: PaymentStatus,
-    ) {
-        for o in orders {
+    ) -> Result<Vec<Outgoing>, OrdersError> {
+        let mut out = Vec::new();
+        for draft in drafts {
+            let o = StoredOrder::drafted(draft)?;
             let event = o.event();
-            self.announce(
+            out.push(Outgoing::event(
                 &OrderPlaced(event.clone()),
                 &format!("placed-{}", o.order.id),
-            )
-            .await;
+            ));
             if payment_status == PaymentStatus::Paid {
-                self.announce(&OrderPaid(event), &format!("paid-{}", o.order.id))
-                    .await;
+                out.push(Outgoing::event(
+                    &OrderPaid(event),
+                    &format!("paid-{}", o.order.id),
+                ));
             }
-            let total = o.order.total().to_string();
             if let Some(to) = &o.buyer_email {
-                self.email(
+                out.push(OrdersStore::email_job(
                     format!("order-placed-{}", o.order.id),
                     to,
                     Email::OrderPlaced {
                         name: row.plan.buyer_name.clone(),
                         number: o.order.number.clone(),
                         shop: o.order.shop_name.clone(),
-                        total,
+                        total: o.order.total().to_string(),
                         items: o
                             .order
                             .items
@@ -885,10 +894,10 @@ impl OrdersStore {
                             .collect(),
                         link: format!("{}/orders/{}", self.config.public_url, o.order.id),
                     },
-                )
-                .await;
+                ));
             }
         }
+        Ok(out)
     }
 }
 

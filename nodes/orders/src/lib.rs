@@ -31,8 +31,8 @@ use bazaar_schema::Db;
 use bazaar_subjects::Domain;
 use bazaar_subjects::orders::*;
 
-/// Serves the orders domain until `shutdown`, with the payment applier and
-/// the stale-checkout sweeper.
+/// Serves the orders domain until `shutdown`, with the payment applier, the
+/// stale-checkout sweeper and the outbox relay.
 pub async fn run(
     ctx: NodeContext,
     db: Db,
@@ -46,6 +46,7 @@ pub async fn run(
         ctx.jetstream.clone(),
         shutdown.clone(),
     )));
+    let outbox = AbortOnDropHandle::new(tokio::spawn(store.outbox.clone().run(shutdown.clone())));
     let sweeper = AbortOnDropHandle::new(tokio::spawn(payments::sweeper(
         store.clone(),
         ctx.jetstream.clone(),
@@ -89,5 +90,6 @@ pub async fn run(
     .await;
     let _ = payments.await;
     let _ = sweeper.await;
+    let _ = outbox.await;
     served
 }

@@ -2,8 +2,9 @@
 //! (forward-only delivery steps), admins see all; cancelling and refunding
 //! give the stock back once; notifications for everyone involved.
 
+use bazaar_outbox::Outgoing;
 use bazaar_runtime::{Caller, Request};
-use bazaar_schema::{take_count, take_rows};
+use bazaar_schema::{TransactionError, take_count, take_rows};
 use bazaar_subjects::mail::Email;
 use bazaar_subjects::orders::{
     AdvanceOrder, ListOrders, MarkRead, Notification, Notifications, Order, OrderCancelled,
@@ -38,6 +39,16 @@ pub(crate) struct StoredOrder {
 }
 
 impl StoredOrder {
+    /// An order as `draft_orders` drafts it, read as it will be stored
+    /// (the row names the buyer `buyer`; the database stamps the time).
+    pub fn drafted(draft: &serde_json::Value) -> Result<Self, OrdersError> {
+        let mut row = draft.clone();
+        row["buyer_id"] = draft["buyer"].clone();
+        row["created_at"] = serde_json::Value::String(String::new());
+        serde_json::from_value(row)
+            .map_err(|e| OrdersError::Internal(format!("a drafted order does not read back: {e}")))
+    }
+
     pub fn summary(&self) -> OrderSummary {
         let o = &self.order;
         OrderSummary {
@@ -87,6 +98,31 @@ fn event_items(items: &[bazaar_subjects::orders::OrderItem]) -> Vec<OrderEventIt
     }
     out
 }
+
+/// Moves an order forward from `$from`, and writes what that announces.
+static ADVANCE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    "BEGIN TRANSACTION;
+     LET $moved = UPDATE type::record('shop_order', $id) SET status = $to, timeline += $steps,
+        payment_status = IF $to = 'delivered' AND payment_method = 'cod' THEN 'paid' ELSE payment_status END,
+        updated_at = time::now()
+        WHERE status = $from RETURN VALUE id;
+     IF array::len($moved) = 0 { THROW 'order changed'; };
+     OUTBOX_WRITE
+     COMMIT TRANSACTION;"
+        .replace("OUTBOX_WRITE", bazaar_outbox::WRITE)
+});
+
+/// Cancels or refunds an order still open, and writes what that announces.
+static STOP_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    "BEGIN TRANSACTION;
+     LET $stopped = UPDATE type::record('shop_order', $id) SET status = $status, payment_status = $payment,
+        timeline += [{ status: $status, at: $now }], updated_at = time::now()
+        WHERE status NOT IN ['cancelled', 'refunded'] RETURN VALUE id;
+     IF array::len($stopped) = 0 { THROW 'already stopped'; };
+     OUTBOX_WRITE
+     COMMIT TRANSACTION;"
+        .replace("OUTBOX_WRITE", bazaar_outbox::WRITE)
+});
 
 /// Whose orders a listing shows.
 enum Scope {
@@ -226,39 +262,61 @@ impl OrdersStore {
             .map(|s| serde_json::json!({ "status": s.as_str(), "at": now }))
             .collect();
         // Delivered cash-on-delivery orders have been paid at the door.
-        let mut res = self
+        let mut after = current.clone();
+        after.order.status = to;
+        if to == OrderStatus::Delivered && after.order.payment_method == PaymentMethod::Cod {
+            after.order.payment_status = PaymentStatus::Paid;
+        }
+        let mut messages = vec![Outgoing::event(
+            &OrderStatusChanged(after.event()),
+            &format!("status-{}-{}", after.order.id, to.as_str()),
+        )];
+        messages.extend(self.status_email(&after, to));
+        let result = self
             .db
-            .query(
-                "UPDATE type::record('shop_order', $id) SET status = $to, timeline += $steps,
-                    payment_status = IF $to = 'delivered' AND payment_method = 'cod' THEN 'paid' ELSE payment_status END,
-                    updated_at = time::now()
-                 WHERE status = $from RETURN VALUE id",
-            )
+            .query(ADVANCE_SQL.as_str())
             .bind(("id", req.body.id.clone()))
             .bind(("to", to.as_str()))
             .bind(("from", from.as_str()))
             .bind(("steps", serde_json::Value::Array(steps)))
-            .await?
-            .check()?;
-        let moved: Vec<serde_json::Value> = res.take(0)?;
-        if moved.is_empty() {
-            return Err(OrdersError::Conflict(
-                "the order changed meanwhile; reload it and try again".into(),
-            ));
+            .bind(("outbox", bazaar_outbox::bind(&messages)))
+            .await;
+        match bazaar_schema::transaction_errors(result) {
+            Err(TransactionError::Thrown(code)) if code == "order changed" => {
+                return Err(OrdersError::Conflict(
+                    "the order changed meanwhile; reload it and try again".into(),
+                ));
+            }
+            other => other?,
         }
+        self.outbox.written();
         let order = self
             .order(&req.body.id)
             .await?
             .ok_or_else(|| OrdersError::Internal("order vanished".into()))?;
-        self.announce(
-            &OrderStatusChanged(order.event()),
-            &format!("status-{}-{}", order.order.id, to.as_str()),
-        )
-        .await;
         self.tell_buyer(&order, to).await;
         Ok(order.order)
     }
 
+    /// The buyer's email about an order's new status, when the order has
+    /// their address.
+    fn status_email(&self, order: &StoredOrder, status: OrderStatus) -> Option<Outgoing> {
+        let o = &order.order;
+        let to = order.buyer_email.as_deref()?;
+        Some(OrdersStore::email_job(
+            format!("order-{}-{}", o.id, status.as_str()),
+            to,
+            Email::OrderUpdate {
+                name: o.address.full_name.clone(),
+                number: o.number.clone(),
+                status: status.label().to_owned(),
+                link: format!("{}/orders/{}", self.config.public_url, o.id),
+            },
+        ))
+    }
+
+    /// The buyer's in-app notification of an order's new status (the email
+    /// went out with the change).
     async fn tell_buyer(&self, order: &StoredOrder, status: OrderStatus) {
         let o = &order.order;
         self.notify(
@@ -268,19 +326,6 @@ impl OrdersStore {
             Some(format!("/orders/{}", o.id)),
         )
         .await;
-        if let Some(to) = &order.buyer_email {
-            self.email(
-                format!("order-{}-{}", o.id, status.as_str()),
-                to,
-                Email::OrderUpdate {
-                    name: o.address.full_name.clone(),
-                    number: o.number.clone(),
-                    status: status.label().to_owned(),
-                    link: format!("{}/orders/{}", self.config.public_url, o.id),
-                },
-            )
-            .await;
-        }
     }
 
     /// The buyer cancels before shipping.
@@ -335,47 +380,47 @@ impl OrdersStore {
         let now = OffsetDateTime::now_utc()
             .format(&Rfc3339)
             .unwrap_or_default();
-        let mut res = self
+        let mut after = order.clone();
+        after.order.status = status;
+        after.order.payment_status = payment_status;
+        let event = after.event();
+        let mut messages = vec![match status {
+            OrderStatus::Refunded => {
+                Outgoing::event(&OrderRefunded(event), &format!("refunded-{}", o.id))
+            }
+            _ => Outgoing::event(&OrderCancelled(event), &format!("cancelled-{}", o.id)),
+        }];
+        messages.extend(self.status_email(&after, status));
+        let result = self
             .db
-            .query(
-                "UPDATE type::record('shop_order', $id) SET status = $status, payment_status = $payment,
-                    timeline += [{ status: $status, at: $now }], updated_at = time::now()
-                 WHERE status NOT IN ['cancelled', 'refunded'] RETURN VALUE id",
-            )
+            .query(STOP_SQL.as_str())
             .bind(("id", o.id.clone()))
             .bind(("status", status.as_str()))
-            .bind(("payment", match payment_status {
-                PaymentStatus::Refunded => "refunded",
-                _ => "cancelled",
-            }))
+            .bind((
+                "payment",
+                match payment_status {
+                    PaymentStatus::Refunded => "refunded",
+                    _ => "cancelled",
+                },
+            ))
             .bind(("now", now))
-            .await?
-            .check()?;
-        let changed: Vec<serde_json::Value> = res.take(0)?;
+            .bind(("outbox", bazaar_outbox::bind(&messages)))
+            .await;
+        let stopped = match bazaar_schema::transaction_errors(result) {
+            Ok(()) => true,
+            // Stopped meanwhile by another call, which told everyone.
+            Err(TransactionError::Thrown(code)) if code == "already stopped" => false,
+            Err(e) => return Err(e.into()),
+        };
         let updated = self
             .order(&o.id)
             .await?
             .ok_or_else(|| OrdersError::Internal("order vanished".into()))?;
-        if changed.is_empty() {
+        if !stopped {
             return Ok(updated.order);
         }
+        self.outbox.written();
         self.restore_stock(&updated).await;
-        match status {
-            OrderStatus::Refunded => {
-                self.announce(
-                    &OrderRefunded(updated.event()),
-                    &format!("refunded-{}", o.id),
-                )
-                .await
-            }
-            _ => {
-                self.announce(
-                    &OrderCancelled(updated.event()),
-                    &format!("cancelled-{}", o.id),
-                )
-                .await
-            }
-        }
         self.tell_buyer(&updated, status).await;
         self.notify(
             &updated.seller,

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use bazaar_runtime::jetstream::{enqueue_job, ensure_stream, ensure_work_queue, publish_event};
+use bazaar_outbox::{Outgoing, Relay};
+use bazaar_runtime::jetstream::{ensure_stream, ensure_work_queue, publish_event};
 use bazaar_runtime::{Caller, NodeContext, NodeError, RequestMeta};
 use bazaar_schema::Db;
 use bazaar_subjects::mail::{Email, SendEmail};
@@ -19,6 +20,8 @@ pub struct OrdersStore {
     pub(crate) nats: async_nats::Client,
     pub(crate) js: async_nats::jetstream::Context,
     pub(crate) config: OrdersConfig,
+    /// Publishes the events and jobs written with each change.
+    pub(crate) outbox: Relay,
     timeout: Duration,
 }
 
@@ -27,11 +30,13 @@ impl OrdersStore {
         ensure_stream(&ctx.jetstream, orders::EVENTS).await?;
         ensure_work_queue(&ctx.jetstream, orders::JOBS).await?;
         ensure_work_queue(&ctx.jetstream, mail::JOBS).await?;
+        let db_for_outbox = db.clone();
         Ok(Self {
             db,
             nats: ctx.nats.clone(),
             js: ctx.jetstream.clone(),
             config,
+            outbox: Relay::new(db_for_outbox, ctx.jetstream.clone()),
             timeout: ctx.request_timeout,
         })
     }
@@ -59,16 +64,15 @@ impl OrdersStore {
         }
     }
 
-    /// Queues an email with the mail node (deduplicated by `id`).
-    pub(crate) async fn email(&self, id: String, to: &str, email: Email) {
+    /// An email for the mail node's queue, to write with the change it tells
+    /// about (deduplicated by `id`).
+    pub(crate) fn email_job(id: String, to: &str, email: Email) -> Outgoing {
         let job = SendEmail {
             id,
             to: to.to_owned(),
             email,
         };
-        if let Err(e) = enqueue_job(&self.js, &job, &job.id).await {
-            tracing::warn!(error = %e, "email not queued");
-        }
+        Outgoing::job(&job, &job.id)
     }
 
     /// Stores an in-app notification for an account.

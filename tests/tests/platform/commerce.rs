@@ -9,10 +9,10 @@ use bazaar_subjects::Role;
 use bazaar_subjects::catalog::Product;
 use bazaar_subjects::orders::{
     Cart, CheckoutResult, CheckoutStatus, Coupon, Coupons, Notifications, Order, OrderList,
-    OrderStatus, PaymentStatus, Wishlist,
+    OrderPlaced, OrderStatus, PaymentStatus, Wishlist,
 };
 use bazaar_tests::story::{envelope, ok_as, ok_json};
-use bazaar_tests::{Options, Platform};
+use bazaar_tests::{Options, Platform, eventually};
 use serde_json::{Value, json};
 
 use crate::catalog::{categories, create, product, stock_shows};
@@ -361,6 +361,72 @@ async fn nobody_sees_or_moves_orders_that_are_not_theirs() {
     assert_eq!(all.total, 1);
     let r = p.http.get(p.url("/api/orders")).send().await.unwrap();
     assert_eq!(r.status(), 401);
+}
+
+/// Makes the orders' event stream refuse (`full`) or take new events: a
+/// JetStream that cannot store what the orders node announces.
+async fn orders_events_full(p: &Platform, full: bool) {
+    use async_nats::jetstream::stream::DiscardPolicy;
+    let mut stream = p.ctx.jetstream.get_stream("ORDERS_EVENTS").await.unwrap();
+    let info = stream.info().await.unwrap();
+    let mut config = info.config.clone();
+    let held = i64::try_from(info.state.messages).unwrap();
+    (config.max_messages, config.discard) = if full {
+        (held, DiscardPolicy::New)
+    } else {
+        (-1, DiscardPolicy::Old)
+    };
+    p.ctx.jetstream.update_stream(config).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_order_placed_while_its_events_cannot_be_stored_is_announced_and_confirmed_once_they_can()
+ {
+    let p = with_test_payments().await;
+    let (_, _, amp, _) = two_shops(&p).await;
+    let buyer = p.sign_up_buyer("patient@example.com").await;
+    add(&p, &buyer, &amp.id, 1).await;
+    orders_events_full(&p, true).await;
+
+    // The order is placed: the events and the email wait with it.
+    let placed = place_cod(&p, &buyer, "while-full").await;
+    let id = placed.orders[0].id.clone();
+    let announced = || async {
+        p.events_of::<OrderPlaced>()
+            .await
+            .into_iter()
+            .filter(|e| e.0.order_id == id)
+            .count()
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(announced().await, 0, "the stream is full");
+    assert!(
+        p.emails_to("patient@example.com")
+            .await
+            .iter()
+            .all(|m| !m.subject.contains("confirmed"))
+    );
+
+    // Once JetStream takes events again, everything goes out, once.
+    orders_events_full(&p, false).await;
+    p.email_about("patient@example.com", "is confirmed").await;
+    eventually("the order to be announced", announced, |n| *n >= 1).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(announced().await, 1);
+    let confirmations = p.emails_to("patient@example.com").await;
+    assert_eq!(
+        confirmations
+            .iter()
+            .filter(|m| m.subject.contains("confirmed"))
+            .count(),
+        1
+    );
+    let mine: OrderList = ok_as(
+        p.send(reqwest::Method::GET, "/api/orders", &buyer, None)
+            .await,
+    )
+    .await;
+    assert_eq!(mine.total, 1);
 }
 
 #[tokio::test]
