@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use bazaar_outbox::{Outgoing, Relay};
-use bazaar_runtime::jetstream::{ensure_stream, ensure_work_queue, publish_event};
+use bazaar_runtime::jetstream::{ensure_stream, ensure_work_queue};
 use bazaar_runtime::{Caller, NodeContext, NodeError, RequestMeta};
 use bazaar_schema::Db;
 use bazaar_subjects::mail::{Email, SendEmail};
 use bazaar_subjects::orders::is_guest_id;
 use bazaar_subjects::socket::{ServerFrame, deliver_subject};
-use bazaar_subjects::{Endpoint, Event, mail, orders};
+use bazaar_subjects::{Endpoint, mail, orders};
 
 use crate::{OrdersConfig, OrdersError};
 
@@ -18,7 +18,6 @@ use crate::{OrdersConfig, OrdersError};
 pub struct OrdersStore {
     pub(crate) db: Db,
     pub(crate) nats: async_nats::Client,
-    pub(crate) js: async_nats::jetstream::Context,
     pub(crate) config: OrdersConfig,
     /// Publishes the events and jobs written with each change.
     pub(crate) outbox: Relay,
@@ -34,7 +33,6 @@ impl OrdersStore {
         Ok(Self {
             db,
             nats: ctx.nats.clone(),
-            js: ctx.jetstream.clone(),
             config,
             outbox: Relay::new(db_for_outbox, ctx.jetstream.clone()),
             timeout: ctx.request_timeout,
@@ -54,14 +52,6 @@ impl OrdersStore {
         bazaar_runtime::call::<E>(&self.nats, meta, body, self.timeout)
             .await
             .map_err(OrdersError::Upstream)
-    }
-
-    /// Publishes an event after a commit; a lost event is logged, not fatal
-    /// (the database holds the truth).
-    pub(crate) async fn announce<E: Event>(&self, event: &E, dedupe: &str) {
-        if let Err(e) = publish_event(&self.js, event, dedupe).await {
-            tracing::warn!(error = %e, subject = E::SUBJECT, "event not published");
-        }
     }
 
     /// An email for the mail node's queue, to write with the change it tells

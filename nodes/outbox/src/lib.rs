@@ -27,7 +27,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 /// SurrealQL that stores the messages bound as `$outbox` (see [`bind`]);
-/// put it inside the transaction that makes the change.
+/// put it inside the transaction that makes the change. A message whose
+/// body depends on what the transaction computes is written by the
+/// transaction itself, as a row of the same shape (see `outbox` in the
+/// schema).
 pub const WRITE: &str = "FOR $m IN $outbox {
         UPSERT type::record('outbox', $m.id) CONTENT {
             subject: $m.subject, payload: $m.payload, n: $m.n, at: time::now()
@@ -51,8 +54,8 @@ pub struct Outgoing {
     /// Unique per message: the row id and the `Nats-Msg-Id`.
     pub id: String,
     pub subject: String,
-    /// The message body as JSON text.
-    pub payload: String,
+    /// The message body (a contract type as JSON: always an object).
+    pub payload: serde_json::Value,
 }
 
 impl Outgoing {
@@ -71,7 +74,7 @@ impl Outgoing {
             id: id.to_owned(),
             subject: subject.to_owned(),
             // The contract's types are plain data: encoding cannot fail.
-            payload: serde_json::to_string(body).unwrap_or_default(),
+            payload: serde_json::to_value(body).unwrap_or_default(),
         }
     }
 }
@@ -95,7 +98,7 @@ pub fn bind(messages: &[Outgoing]) -> serde_json::Value {
 struct Row {
     id: String,
     subject: String,
-    payload: String,
+    payload: serde_json::Value,
 }
 
 /// Takes up to `$batch` rows nobody holds, oldest first, and holds them for
@@ -200,9 +203,11 @@ impl Relay {
     async fn publish(&self, row: &Row) -> Result<(), RelayError> {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", row.id.as_str());
+        let payload = serde_json::to_vec(&row.payload)
+            .map_err(|e| RelayError::Publish(row.subject.clone(), e.to_string()))?;
         let ack = self
             .js
-            .publish_with_headers(row.subject.clone(), headers, row.payload.clone().into())
+            .publish_with_headers(row.subject.clone(), headers, payload.into())
             .await
             .map_err(|e| RelayError::Publish(row.subject.clone(), e.to_string()))?;
         ack.await
@@ -266,8 +271,27 @@ mod tests {
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["b-placed", "a-paid"]);
         assert_eq!(rows[0].subject, "events.test.note");
-        assert_eq!(rows[0].payload, r#"{"text":"first"}"#);
+        assert_eq!(rows[0].payload, serde_json::json!({ "text": "first" }));
         assert!(claim(&db).await.is_empty(), "held by the first claim");
+    }
+
+    #[tokio::test]
+    async fn a_body_reads_back_as_it_was_written() {
+        let db = db().await;
+        let body = serde_json::json!({
+            "average": 4.0, "count": 3, "author_id": null, "stars": 5,
+            "items": [{ "product_id": "p-1", "quantity": 2 }], "at": "2026-12-06T19:00:00Z",
+        });
+        let message = Outgoing {
+            id: "review-1".into(),
+            subject: "events.test.review".into(),
+            payload: body.clone(),
+        };
+        let sql = format!("BEGIN TRANSACTION; {WRITE} COMMIT TRANSACTION;");
+        let result = db.query(sql).bind(("outbox", bind(&[message]))).await;
+        bazaar_schema::committed(result).unwrap();
+        let rows = claim(&db).await;
+        assert_eq!(rows[0].payload, body);
     }
 
     #[tokio::test]
