@@ -91,6 +91,9 @@ pub async fn run(
         config.reminder_tick(),
         shutdown.clone(),
     )));
+    let _outbox = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+        store.outbox.clone().run(shutdown.clone()),
+    ));
     Node::new(ctx, Domain::Chat, "conversations between buyers and shops")
         .with_state(store)
         .serve::<StartChat>(handlers::start)

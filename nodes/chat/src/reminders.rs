@@ -3,13 +3,12 @@
 //! email, at most one per conversation per hour, never for a muted side.
 //!
 //! Every copy of the node runs the loop; a reminder is claimed by setting
-//! the conversation's `reminded_at` on the condition that it is old, so two
-//! copies never send the same one, and the email job's dedupe id makes a
-//! retried enqueue land once.
+//! the conversation's `reminded_at` on the condition that it is old, in the
+//! transaction that writes its email into the outbox, so two copies never
+//! send the same one and a claimed reminder is never lost.
 
 use std::time::Duration;
 
-use bazaar_runtime::jetstream::enqueue_job;
 use bazaar_runtime::{RequestMeta, Shutdown};
 use bazaar_schema::take_rows;
 use bazaar_subjects::auth::{AccountRef, GetContact};
@@ -59,21 +58,6 @@ async fn remind(store: &ChatStore, side: Side) -> Result<(), ChatError> {
         if presence::of(&store.presence, &recipient).await.online {
             continue;
         }
-        // Claim it: only the copy whose update matched sends.
-        let mut res = store
-            .db
-            .query(format!(
-                "UPDATE type::record('conversation', $c) SET reminded_at = time::now()
-                 WHERE reminded_at = NONE OR reminded_at < time::now() - {every}s
-                 RETURN VALUE <string>reminded_at"
-            ))
-            .bind(("c", row.id.clone()))
-            .await?
-            .check()?;
-        let claimed: Vec<String> = res.take(0)?;
-        let Some(at) = claimed.into_iter().next() else {
-            continue;
-        };
         let contact = bazaar_runtime::call::<GetContact>(
             &store.nats,
             &RequestMeta {
@@ -96,19 +80,38 @@ async fn remind(store: &ChatStore, side: Side) -> Result<(), ChatError> {
             store.config.public_url.trim_end_matches('/'),
             conversation_path(side, &row.id)
         );
-        let job = SendEmail {
-            id: format!("chat-reminder-{}-{at}", row.id),
-            to: contact.email,
-            email: Email::ChatUnread {
-                name: contact.name,
-                from,
-                preview: row.last_preview.clone().unwrap_or_default(),
-                link,
-            },
+        let email = Email::ChatUnread {
+            name: contact.name,
+            from,
+            preview: row.last_preview.clone().unwrap_or_default(),
+            link,
         };
-        if let Err(e) = enqueue_job(&store.js, &job, &job.id).await {
-            tracing::warn!(error = %e, "chat reminder not queued");
-        }
+        // Claim it and queue the email in one transaction: only the copy
+        // whose update matched writes the email (see the outbox), and a
+        // claim never goes without its email.
+        let result = store
+            .db
+            .query(format!(
+                "BEGIN TRANSACTION;
+                 LET $claimed = UPDATE type::record('conversation', $c) SET reminded_at = time::now()
+                     WHERE reminded_at = NONE OR reminded_at < time::now() - {every}s
+                     RETURN VALUE <string>reminded_at;
+                 IF array::len($claimed) > 0 {{
+                     LET $job = 'chat-reminder-' + $c + '-' + $claimed[0];
+                     UPSERT type::record('outbox', $job) CONTENT {{
+                         subject: $subject, n: 0, at: time::now(),
+                         payload: {{ id: $job, to: $to, email: $email }},
+                     }} RETURN NONE;
+                 }};
+                 COMMIT TRANSACTION;"
+            ))
+            .bind(("c", row.id.clone()))
+            .bind(("subject", <SendEmail as bazaar_subjects::Job>::SUBJECT))
+            .bind(("to", contact.email))
+            .bind(("email", serde_json::to_value(&email)?))
+            .await;
+        bazaar_schema::transaction_errors(result)?;
+        store.outbox.written();
     }
     Ok(())
 }

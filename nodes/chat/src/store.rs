@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{kv, object_store::ObjectStore};
-use bazaar_runtime::jetstream::{ensure_kv, ensure_object_store, ensure_stream, publish_event};
+use bazaar_outbox::Relay;
+use bazaar_runtime::jetstream::{ensure_kv, ensure_object_store, ensure_stream};
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request, RequestMeta};
 use bazaar_schema::{Db, TransactionError, committed, retry_transaction, take_rows};
 use bazaar_subjects::auth::GetMe;
@@ -37,10 +38,11 @@ const MAX_MISSED: u32 = 200;
 pub struct ChatStore {
     pub(crate) db: Db,
     pub(crate) nats: async_nats::Client,
-    pub(crate) js: async_nats::jetstream::Context,
     pub(crate) presence: kv::Store,
     images: ObjectStore,
     pub(crate) config: ChatConfig,
+    /// Publishes the events and emails written with each change.
+    pub(crate) outbox: Relay,
     timeout: Duration,
 }
 
@@ -79,9 +81,9 @@ impl ChatStore {
         let images =
             ensure_object_store(&ctx.jetstream, bazaar_subjects::catalog::IMAGES_BUCKET).await?;
         Ok(Self {
+            outbox: Relay::new(db.clone(), ctx.jetstream.clone()),
             db,
             nats: ctx.nats.clone(),
-            js: ctx.jetstream.clone(),
             presence,
             images,
             config,
@@ -390,6 +392,8 @@ impl ChatStore {
                 .bind(("kind", kind))
                 .bind(("body", serde_json::to_value(&content)?))
                 .bind(("preview", preview(&content)))
+                .bind(("shop_id", row.shop_id.clone()))
+                .bind(("subject", <MessageSent as bazaar_subjects::Event>::SUBJECT))
                 .await;
             let mut res = committed(result)?;
             let last = bazaar_schema::before_commit(&res);
@@ -405,19 +409,7 @@ impl ChatStore {
                 .ok_or(ChatError::NoMessage)?,
             Err(e) => return Err(e),
         };
-        let event = MessageSent {
-            conversation: row.id.clone(),
-            seq: message.seq,
-            shop_id: row.shop_id.clone(),
-            author_id: me.id.to_owned(),
-            author_side: side,
-            kind: kind.to_owned(),
-            at: message.sent_at.clone(),
-        };
-        let dedupe = format!("chat-{}-{}", row.id, message.seq);
-        if let Err(e) = publish_event(&self.js, &event, &dedupe).await {
-            tracing::warn!(error = %e, "chat event not published");
-        }
+        self.outbox.written();
         deliver::frame(
             &self.nats,
             &row.participants(),
@@ -945,6 +937,13 @@ fn send_sql(side: Side) -> String {
          CREATE chat_message CONTENT {{
              conversation: $id, seq: $seq, author: $me, author_name: $name,
              author_side: $side, client_id: $cid, kind: $kind, body: $body
+         }} RETURN NONE;
+         -- `MessageSent`, written with the message (see the outbox).
+         LET $sent = (SELECT VALUE <string>sent_at FROM chat_message WHERE conversation = $id AND seq = $seq)[0];
+         UPSERT type::record('outbox', 'chat-' + $id + '-' + <string>$seq) CONTENT {{
+             subject: $subject, n: 0, at: time::now(),
+             payload: {{ conversation: $id, seq: $seq, shop_id: $shop_id, author_id: $me,
+                 author_side: $side, kind: $kind, at: $sent }},
          }} RETURN NONE;
          SELECT {MESSAGE_FIELDS} FROM chat_message WHERE conversation = $id AND seq = $seq;
          COMMIT TRANSACTION;"

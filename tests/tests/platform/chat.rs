@@ -9,14 +9,14 @@ use bazaar_subjects::Role;
 use bazaar_subjects::catalog::Product;
 use bazaar_subjects::chat::{
     Conversation, Conversations, Cursor, ListMessages, Message, MessageBody, MessageInput,
-    Messages, ResponseTime, ShopRef, Side,
+    MessageSent, Messages, ResponseTime, ShopRef, Side,
 };
 use bazaar_subjects::sellers::Shop;
 use bazaar_subjects::socket::{ClientFrame, ServerFrame, deliver_subject};
 use bazaar_tests::browser::Browser;
 use bazaar_tests::socket::Socket;
 use bazaar_tests::story::{envelope, ok_as};
-use bazaar_tests::{Options, Platform};
+use bazaar_tests::{Options, Platform, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -186,6 +186,28 @@ async fn a_buyer_and_a_seller_on_two_edges_talk_live() {
     let answer = next_message(&mut buyer_socket).await;
     assert_eq!(answer.seq, 4);
     assert_eq!(answer.author_name, "Anna Audio");
+
+    // Each message was announced once, with its sequence and side.
+    let announced = eventually(
+        "four messages announced",
+        || p.events_of::<MessageSent>(),
+        |events| events.len() >= 4,
+    )
+    .await;
+    let sides: Vec<(i64, Side)> = announced
+        .iter()
+        .filter(|e| e.conversation == c.id)
+        .map(|e| (e.seq, e.author_side))
+        .collect();
+    assert_eq!(
+        sides,
+        [
+            (1, Side::Buyer),
+            (2, Side::Buyer),
+            (3, Side::Buyer),
+            (4, Side::Seller)
+        ]
+    );
 
     // The history holds the four messages and nothing of the typing.
     let history: Messages = ok_as(
