@@ -81,6 +81,7 @@ mod middleware {
     pub(crate) mod ratelimit;
     pub(crate) mod session;
     pub(crate) mod shared_limit;
+    pub(crate) mod trace;
 }
 
 pub use config::EdgeConfig;
@@ -161,14 +162,11 @@ pub fn app(state: EdgeState) -> Router {
         ))
         .layer(axum::middleware::from_fn(middleware::metrics::middleware))
         .layer(PropagateRequestIdLayer::new(state::REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let request_id = req
-                .headers()
-                .get(state::REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!("http", domain = "edge", method = %req.method(), path = %req.uri().path(), request_id)
-        }).on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(middleware::trace::make_span)
+                .on_response(middleware::trace::on_response),
+        )
         .layer(SetRequestIdLayer::new(state::REQUEST_ID, MakeRequestUuidV7))
 }
 
