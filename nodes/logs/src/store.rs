@@ -94,6 +94,7 @@ impl LogStore {
             discard: stream::DiscardPolicy::Old,
             storage: stream::StorageType::File,
             allow_direct: true,
+            num_replicas: bazaar_runtime::jetstream::replicas(),
             ..Default::default()
         };
         let refused = |e: &dyn std::fmt::Display| {

@@ -67,6 +67,18 @@ pub struct CommonConfig {
         default_value = "info"
     )]
     pub log_publish_level: tracing_subscriber::filter::LevelFilter,
+
+    /// Copies of every stream, KV bucket and Object Store this process
+    /// creates: 1 on one NATS server, 3 on a cluster of three. Applies when
+    /// it creates them; existing ones keep theirs.
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_JETSTREAM_REPLICAS",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u8).range(1..=5)
+    )]
+    pub jetstream_replicas: u8,
 }
 
 impl CommonConfig {
@@ -109,6 +121,7 @@ impl CommonConfig {
             log_format: crate::telemetry::LogFormat::Pretty,
             metrics_addr: None,
             log_publish_level: tracing_subscriber::filter::LevelFilter::INFO,
+            jetstream_replicas: 1,
         }
     }
 }

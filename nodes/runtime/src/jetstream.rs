@@ -62,6 +62,22 @@ pub async fn next_message(
     }
 }
 
+/// How many copies of a stream, bucket or store this process makes (set from
+/// `BAZAAR_JETSTREAM_REPLICAS` when the node context is made).
+static REPLICAS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+pub fn set_replicas(replicas: u8) {
+    REPLICAS.store(
+        usize::from(replicas.max(1)),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// The replicas every stream, KV bucket and Object Store is created with.
+pub fn replicas() -> usize {
+    REPLICAS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Makes sure a domain's event stream exists (file storage, dedupe window).
 pub async fn ensure_stream(
     js: &jetstream::Context,
@@ -81,6 +97,7 @@ async fn ensure_with_retention(
         retention,
         storage: stream::StorageType::File,
         duplicate_window: Duration::from_secs(120),
+        num_replicas: replicas(),
         ..Default::default()
     })
     .await
@@ -102,6 +119,7 @@ pub async fn ensure_kv(
             history: 1,
             max_age,
             storage: stream::StorageType::File,
+            num_replicas: replicas(),
             ..Default::default()
         })
         .await;
@@ -124,6 +142,7 @@ pub async fn ensure_object_store(
         .create_object_store(object_store::Config {
             bucket: bucket.to_owned(),
             storage: stream::StorageType::File,
+            num_replicas: replicas(),
             ..Default::default()
         })
         .await;
@@ -157,6 +176,7 @@ pub async fn ensure_capped_object_store(
                 bucket: bucket.to_owned(),
                 storage: stream::StorageType::File,
                 max_bytes: cap,
+                num_replicas: replicas(),
                 ..Default::default()
             })
             .await;

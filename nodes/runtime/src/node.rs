@@ -95,6 +95,7 @@ impl NodeContext {
         verifier: TokenVerifier,
     ) -> Self {
         crate::logbus::attach(principal.name(), nats.clone());
+        crate::jetstream::set_replicas(config.jetstream_replicas);
         Self {
             principal,
             bus: config.bus(),
