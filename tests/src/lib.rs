@@ -455,7 +455,9 @@ impl Platform {
         self.start_with(Domain::Search, configs)
     }
 
-    fn start_with(&self, domain: Domain, configs: platform::NodeConfigs) -> NodeCopy {
+    /// Another copy of a domain's node with settings of its own (a fault
+    /// for a failure drill, say).
+    pub fn start_with(&self, domain: Domain, configs: platform::NodeConfigs) -> NodeCopy {
         let shutdown = Shutdown::new();
         let task = tokio::spawn(platform::run_node(
             domain,

@@ -22,6 +22,11 @@ pub struct OrdersConfig {
     /// mode without Stripe keys only).
     #[arg(skip)]
     pub test_payments: bool,
+    /// A fault for failure drills, set only by tests: this copy never
+    /// relays its outbox, as a copy killed between its commit and its
+    /// publish would not. Its changes go out when another copy relays.
+    #[arg(skip)]
+    pub dies_before_relaying: bool,
     /// Stripe, when this site takes card payments through it (set from
     /// the shared Stripe settings by whoever starts the node).
     #[arg(skip)]
@@ -69,6 +74,7 @@ impl Default for OrdersConfig {
             checkout_ttl_secs: 1800,
             public_url: "http://localhost:8080".into(),
             test_payments: false,
+            dies_before_relaying: false,
             stripe: None,
             stripe_webhook_secret: None,
         }

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use bazaar::platform::NodeConfigs;
 use bazaar_edge::EdgeConfig;
-use bazaar_subjects::Role;
 use bazaar_subjects::catalog::Product;
 use bazaar_subjects::orders::{
     Cart, CheckoutResult, CheckoutStatus, Coupon, Coupons, Notifications, Order, OrderList,
     OrderPlaced, OrderStatus, PaymentStatus, Wishlist,
 };
+use bazaar_subjects::{Domain, Role};
 use bazaar_tests::story::{envelope, ok_as, ok_json};
 use bazaar_tests::{Options, Platform, eventually};
 use serde_json::{Value, json};
@@ -427,6 +427,67 @@ async fn an_order_placed_while_its_events_cannot_be_stored_is_announced_and_conf
     )
     .await;
     assert_eq!(mine.total, 1);
+}
+
+#[tokio::test]
+async fn an_orders_copy_killed_between_its_commit_and_its_publish_loses_no_event_or_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut configs = NodeConfigs::in_data_dir(dir.path());
+    configs.mail.serve_mailbox = true;
+    let mut p = Platform::spawn_with(Options {
+        configs: Some(configs),
+        without: vec![Domain::Orders],
+        edge: EdgeConfig {
+            auth_rate_limit_per_minute: 10_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    p.keep(dir);
+    let mut dying = p.configs.clone();
+    dying.orders.dies_before_relaying = true;
+    let first = p.start_with(Domain::Orders, dying);
+    p.wait_ready().await;
+    let (_, _, amp, _) = two_shops(&p).await;
+    let buyer = p.sign_up_buyer("kept@example.com").await;
+    add(&p, &buyer, &amp.id, 2).await;
+    let placed = place_cod(&p, &buyer, "before-the-kill").await;
+    let id = placed.orders[0].id.clone();
+    let announced = || async {
+        p.events_of::<OrderPlaced>()
+            .await
+            .into_iter()
+            .filter(|e| e.0.order_id == id)
+            .count()
+    };
+
+    // The orders are written, and the copy dies before it publishes.
+    first.crash();
+    assert_eq!(announced().await, 0);
+    assert!(
+        p.emails_to("kept@example.com")
+            .await
+            .iter()
+            .all(|m| !m.subject.contains("confirmed"))
+    );
+
+    // The next copy sends what the first one wrote, once.
+    let second = p.start_node(Domain::Orders);
+    p.email_about("kept@example.com", "is confirmed").await;
+    eventually("the order to be announced", announced, |n| *n >= 1).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(announced().await, 1);
+    let confirmations = p.emails_to("kept@example.com").await;
+    assert_eq!(
+        confirmations
+            .iter()
+            .filter(|m| m.subject.contains("confirmed"))
+            .count(),
+        1
+    );
+    stock_shows(&p, "tube-amplifier", 3).await;
+    second.stop().await;
 }
 
 #[tokio::test]
