@@ -34,6 +34,9 @@ pub async fn run(
     let store = SellersStore::open(&ctx, db.clone(), config).await?;
     // The rating and sales listeners end at `shutdown` on their own.
     let _tallies = listeners::spawn(db, ctx.jetstream.clone(), shutdown.clone()).await?;
+    let _outbox = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+        store.outbox.clone().run(shutdown.clone()),
+    ));
     let accounts = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
         payouts::run_account_jobs(store.clone(), ctx.jetstream.clone(), shutdown.clone()),
     ));

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use bazaar_runtime::jetstream::{ensure_stream, publish_event};
+use bazaar_outbox::{Outgoing, Relay};
+use bazaar_runtime::jetstream::ensure_stream;
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request};
 use bazaar_schema::{
     Db, TransactionError, committed, retry_transaction, take_rows, transaction_errors,
@@ -167,7 +168,8 @@ pub struct SellersStore {
     pub(crate) config: SellersConfig,
     pub(crate) db: Db,
     nats: async_nats::Client,
-    js: async_nats::jetstream::Context,
+    /// Publishes the events written with each change.
+    pub(crate) outbox: Relay,
     timeout: Duration,
 }
 
@@ -196,9 +198,9 @@ impl SellersStore {
         ensure_stream(&ctx.jetstream, sellers::EVENTS).await?;
         Ok(Self {
             config,
+            outbox: Relay::new(db.clone(), ctx.jetstream.clone()),
             db,
             nats: ctx.nats.clone(),
-            js: ctx.jetstream.clone(),
             timeout: ctx.request_timeout,
         })
     }
@@ -267,15 +269,30 @@ impl SellersStore {
         let doc = serde_json::to_value(&shop)?;
         let opened = retry_transaction(ATTEMPTS, || async {
             let slug = self.free_slug(&base).await?;
+            let event = ShopChanged {
+                shop_id: id.clone(),
+                slug: slug.clone(),
+                name: shop.name.clone(),
+                owner_id: owner.clone(),
+            };
+            let outbox = bazaar_outbox::bind(&[Outgoing::event(
+                &event,
+                &format!("shop-{}", uuid::Uuid::now_v7().simple()),
+            )]);
             let result = self
                 .db
                 .query(format!(
-                    "CREATE type::record('shop', $id) SET owner = $owner, slug = $slug, {EDITABLE} RETURN NONE"
+                    "BEGIN TRANSACTION;
+                     CREATE type::record('shop', $id) SET owner = $owner, slug = $slug, {EDITABLE} RETURN NONE;
+                     {}
+                     COMMIT TRANSACTION;",
+                    bazaar_outbox::WRITE
                 ))
                 .bind(("id", id.clone()))
                 .bind(("owner", owner.clone()))
                 .bind(("slug", slug))
                 .bind(("d", doc.clone()))
+                .bind(("outbox", outbox))
                 .await;
             match transaction_errors(result) {
                 Ok(()) => Ok(()),
@@ -291,7 +308,7 @@ impl SellersStore {
             .await?
             .ok_or(SellersError::NoShop)?;
         tracing::info!(shop = %row.shop.id, slug = %row.shop.slug, "shop opened");
-        self.changed(&row).await;
+        self.outbox.written();
         Ok(row.shop)
     }
 
@@ -340,33 +357,29 @@ impl SellersStore {
                 .query(format!(
                     "BEGIN TRANSACTION;
                      UPDATE shop SET {EDITABLE}, updated_at = time::now() WHERE owner = $owner RETURN NONE;
+                     -- `ShopChanged`, written with the edit (see the outbox).
+                     LET $changed = (SELECT record::id(id) AS shop_id, slug, name, owner AS owner_id
+                         FROM shop WHERE owner = $owner)[0];
+                     IF $changed != NONE {{
+                         UPSERT type::record('outbox', $event) CONTENT {{
+                             subject: $subject, payload: $changed, n: 0, at: time::now()
+                         }} RETURN NONE;
+                     }};
                      SELECT {SHOP_FIELDS} FROM shop WHERE owner = $owner;
                      COMMIT TRANSACTION;"
                 ))
                 .bind(("owner", owner.clone()))
                 .bind(("d", doc.clone()))
+                .bind(("event", format!("shop-{}", uuid::Uuid::now_v7().simple())))
+                .bind(("subject", <ShopChanged as bazaar_subjects::Event>::SUBJECT))
                 .await;
             let mut res = committed(result)?;
-            Ok::<_, SellersError>(take_rows::<ShopRow>(&mut res, 2)?.into_iter().next())
+            let last = bazaar_schema::before_commit(&res);
+            Ok::<_, SellersError>(take_rows::<ShopRow>(&mut res, last)?.into_iter().next())
         });
         let row = edited.await?.ok_or(SellersError::NoShop)?;
-        self.changed(&row).await;
+        self.outbox.written();
         Ok(row.shop)
-    }
-
-    /// Tells the world a shop was opened or edited (after the commit).
-    async fn changed(&self, row: &ShopRow) {
-        let event = ShopChanged {
-            shop_id: row.shop.id.clone(),
-            slug: row.shop.slug.clone(),
-            name: row.shop.name.clone(),
-            owner_id: row.owner.clone(),
-        };
-        // The database holds the truth; a lost event only delays listeners.
-        let dedupe = format!("shop-{}", uuid::Uuid::now_v7().simple());
-        if let Err(e) = publish_event(&self.js, &event, &dedupe).await {
-            tracing::warn!(error = %e, "shop event not published");
-        }
     }
 
     /// A public shop page; `following` says whether a signed-in caller follows it.
@@ -477,6 +490,13 @@ impl SellersStore {
              LET $had = IF $shop != NONE {{ SELECT VALUE id FROM follow WHERE account = $account AND shop = $shop }} ELSE {{ [] }};
              {change}
              {{ shop: $shop, changed: $changed, followers: IF $shop != NONE {{ (SELECT VALUE followers FROM type::record('shop', $shop))[0] }} }};
+             -- `ShopFollowed`, written with the follow (see the outbox).
+             IF $changed {{
+                 UPSERT type::record('outbox', $event) CONTENT {{
+                     subject: $subject, n: 0, at: time::now(),
+                     payload: {{ shop_id: $shop, account_id: $account, following: $following }},
+                 }} RETURN NONE;
+             }};
              COMMIT TRANSACTION;"
         );
         let followed = retry_transaction(ATTEMPTS, || async {
@@ -486,6 +506,9 @@ impl SellersStore {
                 .bind(("slug", slug.to_owned()))
                 .bind(("account", account.clone()))
                 .bind(("id", uuid::Uuid::now_v7().simple().to_string()))
+                .bind(("event", format!("follow-{}", uuid::Uuid::now_v7().simple())))
+                .bind(("subject", <ShopFollowed as bazaar_subjects::Event>::SUBJECT))
+                .bind(("following", follow))
                 .await;
             let mut res = committed(result).map_err(|e| raced_on("follow_pair", e))?;
             // 0 BEGIN, 1-3 LETs, 4 the outcome.
@@ -495,17 +518,9 @@ impl SellersStore {
             )?)
         });
         let outcome = followed.await?;
-        let shop_id = outcome.shop.ok_or(SellersError::NoSuchShop)?;
+        outcome.shop.ok_or(SellersError::NoSuchShop)?;
         if outcome.changed {
-            let event = ShopFollowed {
-                shop_id,
-                account_id: account,
-                following: follow,
-            };
-            let dedupe = format!("follow-{}", uuid::Uuid::now_v7().simple());
-            if let Err(e) = publish_event(&self.js, &event, &dedupe).await {
-                tracing::warn!(error = %e, "follow event not published");
-            }
+            self.outbox.written();
         }
         Ok(FollowState {
             following: follow,
