@@ -86,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "coupons_per_shop",
         sql: include_str!("../migrations/0010_coupons_per_shop.surql"),
     },
+    Migration {
+        version: 11,
+        name: "analytics",
+        sql: include_str!("../migrations/0011_analytics.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.

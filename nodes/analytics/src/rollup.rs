@@ -1,0 +1,790 @@
+//! Keeping the rollups from the domain events.
+//!
+//! Three durable consumers (one per events stream: catalog, orders,
+//! sellers), shared by every copy of the node, take the events in batches.
+//! Each event becomes a [`Fact`]; a batch of facts is written in one
+//! SurrealDB transaction in which every fact is guarded by its `an_applied`
+//! row: a fact whose row exists already changes nothing, else its counts
+//! and its row are written together. A fact's key is its stream and
+//! sequence (`CATALOG_EVENTS:42`), or for an order's lifecycle what
+//! happened and the order (`placed:<id>`, `paid:<id>`, `reversed:<id>`),
+//! so a redelivered message and an order announced twice both count once,
+//! and so does an order cancelled and then refunded. The batch is
+//! acknowledged once committed; a batch that fails is redelivered whole.
+//!
+//! Days are the UTC day of the event's own time (`at`) when it carries one,
+//! else of the time its stream received it: both are kept by the stream, so
+//! a rebuild dates every event as the live consumers did.
+//!
+//! Unique visitors go into a sketch per shop and day, read before the
+//! transaction and written in it only if nobody wrote it meanwhile (its
+//! `rev`); inserting a visitor twice changes nothing, so sketches need no
+//! `an_applied` guard. A view counts its account when signed in, else its
+//! visitor cookie.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, PullConsumer};
+use async_nats::jetstream::{self, Message};
+use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream, pull_batch};
+use bazaar_runtime::{NodeError, Shutdown};
+use bazaar_schema::{Db, TransactionError, retry_transaction, transaction_errors};
+use bazaar_subjects::catalog::{self, ProductChange, ProductChanged, ProductViewed};
+use bazaar_subjects::orders::{
+    self, CartItemAdded, OrderCancelled, OrderEvent, OrderPaid, OrderPlaced, OrderRefunded,
+    ReviewChanged, ReviewTarget, WishlistItemAdded,
+};
+use bazaar_subjects::sellers::{self, ShopChanged, ShopFollowed};
+use bazaar_subjects::{Event, Stream};
+use futures::StreamExt;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::sketch::Visitors;
+
+/// The streams the rollups come from, in the order a rebuild reads them
+/// (shops and products before the orders that name them).
+pub const STREAMS: [Stream; 3] = [sellers::EVENTS, catalog::EVENTS, orders::EVENTS];
+
+const BATCH: usize = 200;
+const ATTEMPTS: u32 = 10;
+/// What a stale visitor sketch throws: the batch is read and tried again.
+const STALE: &str = "an_visitors_stale";
+
+fn durable(stream: &Stream) -> String {
+    format!("analytics-{}", stream.name.to_lowercase().replace('_', "-"))
+}
+
+/// Why a batch was not written (it is then redelivered).
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
+    #[error(transparent)]
+    Db(Box<surrealdb::Error>),
+}
+
+impl From<surrealdb::Error> for RollupError {
+    fn from(e: surrealdb::Error) -> Self {
+        RollupError::Db(Box::new(e))
+    }
+}
+
+impl bazaar_schema::Retryable for RollupError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            RollupError::Transaction(e) => e.is_retryable() || e.thrown() == Some(STALE),
+            RollupError::Db(_) => false,
+        }
+    }
+}
+
+/// What one event adds to the rollups.
+#[derive(Debug, Clone, PartialEq)]
+pub enum What {
+    View {
+        shop: String,
+        product: String,
+        visitor: Option<String>,
+    },
+    CartAdd {
+        product: String,
+        quantity: i64,
+    },
+    WishlistAdd {
+        product: String,
+    },
+    Placed(OrderEvent),
+    Paid(OrderEvent),
+    /// Cancelled or refunded.
+    Reversed(OrderEvent),
+    Review {
+        target: ReviewTarget,
+        target_id: String,
+    },
+    Follow {
+        shop: String,
+        following: bool,
+    },
+    Shop(ShopChanged),
+    Product {
+        product: String,
+        shop: String,
+    },
+}
+
+/// One event, read: its key, its day and what it adds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    pub key: String,
+    pub day: String,
+    pub what: What,
+}
+
+/// The UTC day of an RFC 3339 time.
+pub fn day_of(at: OffsetDateTime) -> String {
+    let d = at.to_offset(time::UtcOffset::UTC).date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+fn day_from(at: Option<&str>, received: OffsetDateTime) -> String {
+    at.and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+        .map_or_else(|| day_of(received), day_of)
+}
+
+/// Reads one message of `stream` (its sequence `seq`, received at
+/// `received`) into a fact; `None` for events the rollups ignore.
+pub fn read_fact(
+    stream: &str,
+    seq: u64,
+    received: OffsetDateTime,
+    subject: &str,
+    payload: &[u8],
+) -> Option<Fact> {
+    let seq_key = || format!("{stream}:{seq}");
+    let order = |what: &str, make: fn(OrderEvent) -> What| {
+        let e: OrderEvent = serde_json::from_slice(payload).ok()?;
+        Some(Fact {
+            key: format!("{what}:{}", e.order_id),
+            day: day_from(e.at.as_deref(), received),
+            what: make(e),
+        })
+    };
+    match subject {
+        s if s == ProductViewed::SUBJECT => {
+            let e: ProductViewed = serde_json::from_slice(payload).ok()?;
+            Some(Fact {
+                key: seq_key(),
+                day: day_from(Some(&e.at), received),
+                what: What::View {
+                    shop: e.shop_id,
+                    product: e.product_id,
+                    visitor: e.account_id.or(e.visitor_id),
+                },
+            })
+        }
+        s if s == ProductChanged::SUBJECT => {
+            let e: ProductChanged = serde_json::from_slice(payload).ok()?;
+            matches!(
+                e.change,
+                ProductChange::Created | ProductChange::Updated | ProductChange::Restored
+            )
+            .then(|| Fact {
+                key: seq_key(),
+                day: day_of(received),
+                what: What::Product {
+                    product: e.product_id,
+                    shop: e.shop_id,
+                },
+            })
+        }
+        s if s == CartItemAdded::SUBJECT => {
+            let e: CartItemAdded = serde_json::from_slice(payload).ok()?;
+            Some(Fact {
+                key: seq_key(),
+                day: day_from(Some(&e.at), received),
+                what: What::CartAdd {
+                    product: e.product_id,
+                    quantity: e.quantity,
+                },
+            })
+        }
+        s if s == WishlistItemAdded::SUBJECT => {
+            let e: WishlistItemAdded = serde_json::from_slice(payload).ok()?;
+            Some(Fact {
+                key: seq_key(),
+                day: day_from(Some(&e.at), received),
+                what: What::WishlistAdd {
+                    product: e.product_id,
+                },
+            })
+        }
+        s if s == OrderPlaced::SUBJECT => order("placed", What::Placed),
+        s if s == OrderPaid::SUBJECT => order("paid", What::Paid),
+        s if s == OrderCancelled::SUBJECT || s == OrderRefunded::SUBJECT => {
+            order("reversed", What::Reversed)
+        }
+        s if s == ReviewChanged::SUBJECT => {
+            let e: ReviewChanged = serde_json::from_slice(payload).ok()?;
+            // Only a write by an author is a review; a recount announces none.
+            e.author_id.as_ref()?;
+            Some(Fact {
+                key: seq_key(),
+                day: day_of(received),
+                what: What::Review {
+                    target: e.target,
+                    target_id: e.target_id,
+                },
+            })
+        }
+        s if s == ShopFollowed::SUBJECT => {
+            let e: ShopFollowed = serde_json::from_slice(payload).ok()?;
+            Some(Fact {
+                key: seq_key(),
+                day: day_of(received),
+                what: What::Follow {
+                    shop: e.shop_id,
+                    following: e.following,
+                },
+            })
+        }
+        s if s == ShopChanged::SUBJECT => {
+            let e: ShopChanged = serde_json::from_slice(payload).ok()?;
+            Some(Fact {
+                key: seq_key(),
+                day: day_of(received),
+                what: What::Shop(e),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A JetStream message as a fact.
+pub fn fact_of(msg: &Message) -> Option<Fact> {
+    let info = msg.info().ok()?;
+    let received = info.published;
+    read_fact(
+        info.stream,
+        info.stream_sequence,
+        received,
+        msg.subject.as_str(),
+        &msg.payload,
+    )
+}
+
+/// One transaction's statements and the values they are bound to.
+#[derive(Default)]
+struct Script {
+    sql: String,
+    vars: Map<String, Value>,
+}
+
+impl Script {
+    /// Binds a value and gives its `$name`.
+    fn var(&mut self, v: impl Into<Value>) -> String {
+        let name = format!("v{}", self.vars.len());
+        self.vars.insert(name.clone(), v.into());
+        format!("${name}")
+    }
+
+    fn line(&mut self, s: &str) {
+        self.sql.push_str(s);
+        self.sql.push('\n');
+    }
+
+    /// Adds `adds` to the row `table:id` (creating it with `fields`).
+    fn bump(&mut self, table: &str, id: &str, fields: &[(&str, String)], adds: &[(&str, i64)]) {
+        let mut set: Vec<String> = fields.iter().map(|(f, v)| format!("{f} = {v}")).collect();
+        for (field, by) in adds {
+            let by = self.var(*by);
+            set.push(format!("{field} = ({field} ?? 0) + {by}"));
+        }
+        self.line(&format!(
+            "UPSERT type::record('{table}', {id}) SET {} RETURN NONE;",
+            set.join(", ")
+        ));
+    }
+
+    /// A fact's statements, guarded by its `an_applied` row.
+    fn fact(&mut self, n: usize, fact: &Fact) {
+        let key = self.var(fact.key.clone());
+        let day = self.var(fact.day.clone());
+        self.line(&format!(
+            "LET $seen{n} = (SELECT VALUE id FROM type::record('an_applied', {key}))[0];"
+        ));
+        self.line(&format!("IF $seen{n} = NONE {{"));
+        self.line(&format!(
+            "CREATE type::record('an_applied', {key}) SET day = {day} RETURN NONE;"
+        ));
+        let platform = day.clone();
+        match &fact.what {
+            What::View { shop, product, .. } => {
+                let shop = self.var(shop.clone());
+                let product = self.var(product.clone());
+                self.shop_day(&shop, &day, &[("views", 1)]);
+                self.product_day(&product, &shop, &day, &[("views", 1)]);
+                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("views", 1)]);
+                self.bump("an_product", &product, &[("shop", shop)], &[]);
+            }
+            What::CartAdd { product, quantity } => {
+                self.by_product(n, product, &day, &[("cart_adds", 1), ("cart_units", *quantity)]);
+            }
+            What::WishlistAdd { product } => {
+                self.by_product(n, product, &day, &[("wishlist_adds", 1)]);
+            }
+            What::Placed(o) => {
+                let shop = self.var(o.shop_id.clone());
+                let units: i64 = o.items.iter().map(|i| i.quantity).sum();
+                let buyer = self.var(o.buyer_id.clone());
+                let currency = self.var(o.currency.to_string());
+                // The shop's first order of the day makes it active that day.
+                self.line(&format!(
+                    "IF ((SELECT VALUE placed FROM type::record('an_shop_day', [{shop}, {day}]))[0] ?? 0) = 0 {{"
+                ));
+                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("active_shops", 1)]);
+                self.line("};");
+                self.shop_day(
+                    &shop,
+                    &day,
+                    &[
+                        ("placed", 1),
+                        ("placed_total", o.total),
+                        ("units", units),
+                        ("fees", o.platform_fee),
+                    ],
+                );
+                for item in &o.items {
+                    let product = self.var(item.product_id.clone());
+                    self.product_day(
+                        &product,
+                        &shop,
+                        &day,
+                        &[("orders", 1), ("units", item.quantity)],
+                    );
+                }
+                self.bump(
+                    "an_platform_day",
+                    &platform,
+                    &[("day", day.clone()), ("currency", currency.clone())],
+                    &[("placed", 1), ("placed_total", o.total), ("fees", o.platform_fee)],
+                );
+                self.bump("an_shop", &shop, &[("currency", currency)], &[]);
+                self.line(&format!(
+                    "IF (SELECT VALUE id FROM type::record('an_buyer', {buyer}))[0] = NONE {{"
+                ));
+                self.line(&format!(
+                    "CREATE type::record('an_buyer', {buyer}) SET day = {day} RETURN NONE;"
+                ));
+                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("new_buyers", 1)]);
+                self.line("};");
+            }
+            What::Paid(o) => {
+                let shop = self.var(o.shop_id.clone());
+                self.shop_day(&shop, &day, &[("paid", 1), ("paid_total", o.total)]);
+                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("paid", 1)]);
+            }
+            What::Reversed(o) => {
+                let shop = self.var(o.shop_id.clone());
+                self.shop_day(
+                    &shop,
+                    &day,
+                    &[
+                        ("cancelled", 1),
+                        ("cancelled_total", o.total),
+                        ("cancelled_fees", o.platform_fee),
+                    ],
+                );
+                self.bump(
+                    "an_platform_day",
+                    &platform,
+                    &[("day", day.clone())],
+                    &[
+                        ("cancelled", 1),
+                        ("cancelled_total", o.total),
+                        ("cancelled_fees", o.platform_fee),
+                    ],
+                );
+            }
+            What::Review { target, target_id } => match target {
+                ReviewTarget::Shop => {
+                    let shop = self.var(target_id.clone());
+                    self.shop_day(&shop, &day, &[("reviews", 1)]);
+                }
+                ReviewTarget::Product => {
+                    self.by_product(n, target_id, &day, &[("reviews", 1)]);
+                }
+            },
+            What::Follow { shop, following } => {
+                let shop = self.var(shop.clone());
+                let (field, by) = if *following {
+                    ("follows", 1)
+                } else {
+                    ("unfollows", 1)
+                };
+                self.shop_day(&shop, &day, &[(field, by)]);
+                let net = if *following { 1 } else { -1 };
+                self.bump("an_shop", &shop, &[], &[("followers", net)]);
+            }
+            What::Shop(s) => {
+                let shop = self.var(s.shop_id.clone());
+                let owner = self.var(s.owner_id.clone());
+                let name = self.var(s.name.clone());
+                let slug = self.var(s.slug.clone());
+                self.line(&format!(
+                    "IF (SELECT VALUE opened FROM type::record('an_shop', {shop}))[0] = NONE {{"
+                ));
+                self.bump("an_shop", &shop, &[("opened", day.clone())], &[]);
+                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("new_sellers", 1)]);
+                self.line("};");
+                self.bump(
+                    "an_shop",
+                    &shop,
+                    &[("owner", owner), ("name", name), ("slug", slug)],
+                    &[],
+                );
+            }
+            What::Product { product, shop } => {
+                let product = self.var(product.clone());
+                let shop = self.var(shop.clone());
+                self.bump("an_product", &product, &[("shop", shop)], &[]);
+            }
+        }
+        self.line("};");
+    }
+
+    fn shop_day(&mut self, shop: &str, day: &str, adds: &[(&str, i64)]) {
+        self.bump(
+            "an_shop_day",
+            &format!("[{shop}, {day}]"),
+            &[("shop", shop.to_owned()), ("day", day.to_owned())],
+            adds,
+        );
+    }
+
+    fn product_day(&mut self, product: &str, shop: &str, day: &str, adds: &[(&str, i64)]) {
+        self.bump(
+            "an_product_day",
+            &format!("[{product}, {day}]"),
+            &[
+                ("product", product.to_owned()),
+                ("shop", shop.to_owned()),
+                ("day", day.to_owned()),
+            ],
+            adds,
+        );
+    }
+
+    /// Counts for a product, and for its shop when the product's shop is
+    /// known (from its views and its catalog changes).
+    fn by_product(&mut self, n: usize, product: &str, day: &str, adds: &[(&str, i64)]) {
+        let product = self.var(product.to_owned());
+        self.line(&format!(
+            "LET $shop{n} = (SELECT VALUE shop FROM type::record('an_product', {product}))[0];"
+        ));
+        let shop = format!("$shop{n}");
+        self.product_day(&product, &shop, day, adds);
+        self.line(&format!("IF $shop{n} != NONE {{"));
+        self.shop_day(&shop, day, adds);
+        self.line("};");
+    }
+}
+
+/// Writes a batch of facts, each at most once, and their visitors.
+pub async fn apply(db: &Db, facts: &[Fact]) -> Result<(), RollupError> {
+    if facts.is_empty() {
+        return Ok(());
+    }
+    retry_transaction(ATTEMPTS, || async { apply_once(db, facts).await }).await
+}
+
+async fn apply_once(db: &Db, facts: &[Fact]) -> Result<(), RollupError> {
+    let mut visitors: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+    for f in facts {
+        if let What::View {
+            shop,
+            visitor: Some(v),
+            ..
+        } = &f.what
+        {
+            visitors
+                .entry((shop.clone(), f.day.clone()))
+                .or_default()
+                .push(v);
+        }
+    }
+    let mut script = Script::default();
+    script.line("BEGIN TRANSACTION;");
+    for ((shop, day), ids) in &visitors {
+        let (mut sketch, rev) = read_sketch(db, shop, day).await?;
+        for id in ids {
+            sketch.insert(id);
+        }
+        let count = sketch.count();
+        let shop_v = script.var(shop.clone());
+        let day_v = script.var(day.clone());
+        let rev_v = script.var(rev);
+        let json_v = script.var(sketch.to_json());
+        let count_v = script.var(count);
+        script.line(&format!(
+            "IF ((SELECT VALUE rev FROM type::record('an_visitors', [{shop_v}, {day_v}]))[0] ?? 0) != {rev_v} {{ THROW '{STALE}'; }};"
+        ));
+        script.line(&format!(
+            "UPSERT type::record('an_visitors', [{shop_v}, {day_v}]) SET shop = {shop_v}, day = {day_v}, sketch = {json_v}, rev = {rev_v} + 1 RETURN NONE;"
+        ));
+        script.line(&format!(
+            "UPSERT type::record('an_shop_day', [{shop_v}, {day_v}]) SET shop = {shop_v}, day = {day_v}, visitors = {count_v} RETURN NONE;"
+        ));
+    }
+    for (n, fact) in facts.iter().enumerate() {
+        script.fact(n, fact);
+    }
+    script.line("COMMIT TRANSACTION;");
+    let Script { sql, vars } = script;
+    let result = db.query(sql).bind(Value::Object(vars)).await;
+    transaction_errors(result)?;
+    Ok(())
+}
+
+/// A shop's sketch of a day and its revision (0: none yet).
+async fn read_sketch(db: &Db, shop: &str, day: &str) -> Result<(Visitors, i64), RollupError> {
+    let mut r = db
+        .query("SELECT sketch, rev FROM type::record('an_visitors', [$shop, $day])")
+        .bind(("shop", shop.to_owned()))
+        .bind(("day", day.to_owned()))
+        .await?;
+    let rows: Vec<Value> = r.take(0)?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok((Visitors::new(), 0));
+    };
+    let sketch = row
+        .get("sketch")
+        .and_then(Value::as_str)
+        .map(Visitors::from_json)
+        .unwrap_or_default();
+    let rev = row.get("rev").and_then(Value::as_i64).unwrap_or(0);
+    Ok((sketch, rev))
+}
+
+/// Opens the durable consumers and starts a listener on each; they end at
+/// `shutdown`.
+pub async fn spawn(
+    db: Db,
+    js: jetstream::Context,
+    shutdown: Shutdown,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, NodeError> {
+    let mut tasks = Vec::new();
+    for s in STREAMS {
+        let stream = ensure_stream(&js, s).await?;
+        let name = durable(&s);
+        let consumer = SharedConsumer::new(&name, s.subjects)
+            .description("analytics rollups")
+            .open(&stream)
+            .await?;
+        tasks.push(tokio::spawn(listen(consumer, db.clone(), shutdown.clone())));
+    }
+    Ok(tasks)
+}
+
+/// Pulls batches until `shutdown`: each is written in one transaction,
+/// then acknowledged; a batch that fails is left for redelivery.
+async fn listen(consumer: PullConsumer, db: Db, shutdown: Shutdown) {
+    loop {
+        let pulled = tokio::select! {
+            () = shutdown.cancelled() => return,
+            pulled = pull_batch(&consumer, BATCH) => pulled,
+        };
+        let failed = match pulled {
+            Ok(batch) if batch.is_empty() => false,
+            Ok(batch) => {
+                let facts: Vec<Fact> = batch.iter().filter_map(fact_of).collect();
+                match apply(&db, &facts).await {
+                    Ok(()) => {
+                        for msg in &batch {
+                            if let Err(e) = msg.ack().await {
+                                tracing::warn!(error = %e, "ack lost; the event will be applied again (and change nothing)");
+                            }
+                        }
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, events = batch.len(), "events not applied; they will be redelivered");
+                        true
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot pull events; trying again");
+                true
+            }
+        };
+        if failed {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+    }
+}
+
+/// How far a rebuild has come.
+pub trait Progress {
+    /// A stream of `total` messages starts.
+    fn stream(&self, name: &str, total: u64);
+    /// `n` more messages of it were read.
+    fn advance(&self, n: u64);
+}
+
+/// Empties the rollups and applies every event the streams hold again, in
+/// batches. The live consumers may go on meanwhile: an event they apply
+/// first is skipped here by its `an_applied` row, and the other way round.
+pub async fn rebuild(
+    db: &Db,
+    js: &jetstream::Context,
+    progress: &dyn Progress,
+) -> Result<u64, RebuildError> {
+    db.query(
+        "DELETE an_applied; DELETE an_shop_day; DELETE an_product_day; DELETE an_platform_day;
+         DELETE an_visitors; DELETE an_shop; DELETE an_product; DELETE an_buyer;",
+    )
+    .await?
+    .check()?;
+    let mut applied = 0;
+    for s in STREAMS {
+        let mut stream = ensure_stream(js, s)
+            .await
+            .map_err(|e| RebuildError::Stream(e.to_string()))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| RebuildError::Stream(e.to_string()))?;
+        let (first, last) = (info.state.first_sequence, info.state.last_sequence);
+        progress.stream(s.name, info.state.messages);
+        if info.state.messages == 0 {
+            continue;
+        }
+        let consumer = stream
+            .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: first,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| RebuildError::Stream(e.to_string()))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| RebuildError::Stream(e.to_string()))?;
+        let mut facts = Vec::new();
+        let mut read = 0;
+        while let Some(msg) = messages.next().await {
+            let msg = msg.map_err(|e| RebuildError::Stream(e.to_string()))?;
+            let seq = msg.info().map(|i| i.stream_sequence).unwrap_or(last);
+            if let Some(f) = fact_of(&msg) {
+                facts.push(f);
+            }
+            read += 1;
+            if facts.len() >= BATCH || seq >= last {
+                apply(db, &facts).await?;
+                applied += facts.len() as u64;
+                facts.clear();
+                progress.advance(read);
+                read = 0;
+            }
+            if seq >= last {
+                break;
+            }
+        }
+    }
+    Ok(applied)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error("reading the events: {0}")]
+    Stream(String),
+    #[error(transparent)]
+    Rollup(#[from] RollupError),
+    #[error(transparent)]
+    Db(#[from] surrealdb::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bazaar_subjects::Currency;
+    use bazaar_subjects::orders::{OrderEventItem, OrderStatus, PaymentStatus};
+
+    fn order(id: &str) -> OrderEvent {
+        OrderEvent {
+            order_id: id.into(),
+            number: "N1".into(),
+            buyer_id: "b1".into(),
+            shop_id: "s1".into(),
+            status: OrderStatus::Ordered,
+            payment_status: PaymentStatus::Pending,
+            total: 2500,
+            currency: Currency::EUR,
+            product_ids: vec!["p1".into()],
+            items: vec![OrderEventItem {
+                product_id: "p1".into(),
+                quantity: 2,
+            }],
+            platform_fee: 250,
+            at: Some("2026-03-02T10:00:00Z".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_fact_counts_once() {
+        let db = bazaar_schema::connect("mem://", None).await.unwrap();
+        bazaar_schema::migrate(&db).await.unwrap();
+        let view = |seq: u64, visitor: &str| Fact {
+            key: format!("CATALOG_EVENTS:{seq}"),
+            day: "2026-03-02".into(),
+            what: What::View {
+                shop: "s1".into(),
+                product: "p1".into(),
+                visitor: Some(visitor.into()),
+            },
+        };
+        let placed = Fact {
+            key: "placed:o1".into(),
+            day: "2026-03-02".into(),
+            what: What::Placed(order("o1")),
+        };
+        let cart = Fact {
+            key: "ORDERS_EVENTS:7".into(),
+            day: "2026-03-02".into(),
+            what: What::CartAdd {
+                product: "p1".into(),
+                quantity: 3,
+            },
+        };
+        let batch = vec![view(1, "a"), view(2, "b"), view(2, "b"), cart, placed.clone()];
+        apply(&db, &batch).await.unwrap();
+        apply(&db, &batch).await.unwrap();
+        apply(&db, &[placed]).await.unwrap();
+        let mut r = db
+            .query("SELECT * OMIT id FROM an_shop_day")
+            .await
+            .unwrap();
+        let rows: Vec<Value> = r.take(0).unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let row = &rows[0];
+        assert_eq!(row["views"], 2, "{row}");
+        assert_eq!(row["visitors"], 2, "{row}");
+        assert_eq!(row["cart_adds"], 1, "{row}");
+        assert_eq!(row["placed"], 1, "{row}");
+        assert_eq!(row["placed_total"], 2500, "{row}");
+        assert_eq!(row["units"], 2, "{row}");
+        let mut r = db
+            .query("SELECT * OMIT id FROM an_platform_day")
+            .await
+            .unwrap();
+        let rows: Vec<Value> = r.take(0).unwrap();
+        assert_eq!(rows[0]["new_buyers"], 1, "{rows:?}");
+        assert_eq!(rows[0]["active_shops"], 1, "{rows:?}");
+        assert_eq!(rows[0]["fees"], 250, "{rows:?}");
+
+        let days = crate::report::Days::check(&bazaar_subjects::analytics::AnalyticsRange {
+            from: "2026-03-01".into(),
+            to: "2026-03-07".into(),
+            shop_id: None,
+        })
+        .unwrap();
+        let shop = crate::report::shop(&db, "s1", days).await.unwrap();
+        assert_eq!(shop.current.revenue, 2500);
+        assert_eq!(shop.current.unique_visitors, 2);
+        assert_eq!(shop.currency, Currency::EUR);
+        assert_eq!(shop.days.len(), 7);
+        assert_eq!(shop.top_products[0].units, 2);
+        let platform = crate::report::platform(&db, days).await.unwrap();
+        assert_eq!(platform.current.gmv, 2500);
+        assert_eq!(platform.current.active_shops, 1);
+        assert_eq!(platform.top_shops[0].shop_id, "s1");
+    }
+}
