@@ -86,7 +86,9 @@ async fn shop_for(db: &Db, caller: &Caller, asked: Option<&str>) -> Result<Strin
     match (own, asked) {
         (Some(own), None) => Ok(own),
         (Some(own), Some(asked)) if own == asked => Ok(own),
-        (_, Some(_)) => Err(ErrorEnvelope::forbidden("that shop's figures are its seller's").into()),
+        (_, Some(_)) => {
+            Err(ErrorEnvelope::forbidden("that shop's figures are its seller's").into())
+        }
         (None, None) => Err(ErrorEnvelope::not_found("you have no shop yet").into()),
     }
 }

@@ -153,7 +153,11 @@ fn shop_totals(rows: &[&ShopRow], visitors: i64) -> ShopTotals {
         t.new_followers += r.follows - r.unfollows;
         t.reviews += r.reviews;
     }
-    t.average_order_value = if t.orders > 0 { t.revenue / t.orders } else { 0 };
+    t.average_order_value = if t.orders > 0 {
+        t.revenue / t.orders
+    } else {
+        0
+    };
     t.unique_visitors = visitors;
     t
 }
@@ -254,15 +258,17 @@ pub async fn shop(db: &Db, shop_id: &str, days: Days) -> Result<ShopAnalytics, A
             cart_adds: p.cart_adds,
         })
         .collect();
-    top.sort_by(|a, b| {
-        (b.units, b.views, &a.product_id).cmp(&(a.units, a.views, &b.product_id))
-    });
+    top.sort_by(|a, b| (b.units, b.views, &a.product_id).cmp(&(a.units, a.views, &b.product_id)));
     top.truncate(TOP);
 
     let shop_row = shop_row.first();
     Ok(ShopAnalytics {
         shop_id: shop_id.to_owned(),
-        currency: currency(shop_row.and_then(|s| s.get("currency")).and_then(Value::as_str)),
+        currency: currency(
+            shop_row
+                .and_then(|s| s.get("currency"))
+                .and_then(Value::as_str),
+        ),
         from,
         to,
         previous_from: pfrom,
@@ -320,7 +326,11 @@ pub async fn platform(db: &Db, days: Days) -> Result<PlatformAnalytics, Analytic
     let series = Days::each(days.from, days.to)
         .map(|d| {
             let key = fmt_day(d);
-            let r = by_day.get(key.as_str()).copied().cloned().unwrap_or_default();
+            let r = by_day
+                .get(key.as_str())
+                .copied()
+                .cloned()
+                .unwrap_or_default();
             PlatformDay {
                 day: key,
                 gmv: r.placed_total - r.cancelled_total,
@@ -346,9 +356,7 @@ pub async fn platform(db: &Db, days: Days) -> Result<PlatformAnalytics, Analytic
     top.truncate(TOP);
     let ids: Vec<String> = top.iter().map(|s| s.shop_id.clone()).collect();
     let mut names = db
-        .query(
-            "SELECT record::id(id) AS id, name FROM $ids.map(|$i| type::record('an_shop', $i))",
-        )
+        .query("SELECT record::id(id) AS id, name FROM $ids.map(|$i| type::record('an_shop', $i))")
         .bind(("ids", ids))
         .await?
         .check()?;

@@ -306,11 +306,21 @@ impl Script {
                 let product = self.var(product.clone());
                 self.shop_day(&shop, &day, &[("views", 1)]);
                 self.product_day(&product, &shop, &day, &[("views", 1)]);
-                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("views", 1)]);
+                self.bump(
+                    "an_platform_day",
+                    &platform,
+                    &[("day", day.clone())],
+                    &[("views", 1)],
+                );
                 self.bump("an_product", &product, &[("shop", shop)], &[]);
             }
             What::CartAdd { product, quantity } => {
-                self.by_product(n, product, &day, &[("cart_adds", 1), ("cart_units", *quantity)]);
+                self.by_product(
+                    n,
+                    product,
+                    &day,
+                    &[("cart_adds", 1), ("cart_units", *quantity)],
+                );
             }
             What::WishlistAdd { product } => {
                 self.by_product(n, product, &day, &[("wishlist_adds", 1)]);
@@ -324,7 +334,12 @@ impl Script {
                 self.line(&format!(
                     "IF ((SELECT VALUE placed FROM type::record('an_shop_day', [{shop}, {day}]))[0] ?? 0) = 0 {{"
                 ));
-                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("active_shops", 1)]);
+                self.bump(
+                    "an_platform_day",
+                    &platform,
+                    &[("day", day.clone())],
+                    &[("active_shops", 1)],
+                );
                 self.line("};");
                 self.shop_day(
                     &shop,
@@ -349,7 +364,11 @@ impl Script {
                     "an_platform_day",
                     &platform,
                     &[("day", day.clone()), ("currency", currency.clone())],
-                    &[("placed", 1), ("placed_total", o.total), ("fees", o.platform_fee)],
+                    &[
+                        ("placed", 1),
+                        ("placed_total", o.total),
+                        ("fees", o.platform_fee),
+                    ],
                 );
                 self.bump("an_shop", &shop, &[("currency", currency)], &[]);
                 self.line(&format!(
@@ -358,13 +377,23 @@ impl Script {
                 self.line(&format!(
                     "CREATE type::record('an_buyer', {buyer}) SET day = {day} RETURN NONE;"
                 ));
-                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("new_buyers", 1)]);
+                self.bump(
+                    "an_platform_day",
+                    &platform,
+                    &[("day", day.clone())],
+                    &[("new_buyers", 1)],
+                );
                 self.line("};");
             }
             What::Paid(o) => {
                 let shop = self.var(o.shop_id.clone());
                 self.shop_day(&shop, &day, &[("paid", 1), ("paid_total", o.total)]);
-                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("paid", 1)]);
+                self.bump(
+                    "an_platform_day",
+                    &platform,
+                    &[("day", day.clone())],
+                    &[("paid", 1)],
+                );
             }
             What::Reversed(o) => {
                 let shop = self.var(o.shop_id.clone());
@@ -417,7 +446,12 @@ impl Script {
                     "IF (SELECT VALUE opened FROM type::record('an_shop', {shop}))[0] = NONE {{"
                 ));
                 self.bump("an_shop", &shop, &[("opened", day.clone())], &[]);
-                self.bump("an_platform_day", &platform, &[("day", day.clone())], &[("new_sellers", 1)]);
+                self.bump(
+                    "an_platform_day",
+                    &platform,
+                    &[("day", day.clone())],
+                    &[("new_sellers", 1)],
+                );
                 self.line("};");
                 self.bump(
                     "an_shop",
@@ -744,14 +778,17 @@ mod tests {
                 quantity: 3,
             },
         };
-        let batch = vec![view(1, "a"), view(2, "b"), view(2, "b"), cart, placed.clone()];
+        let batch = vec![
+            view(1, "a"),
+            view(2, "b"),
+            view(2, "b"),
+            cart,
+            placed.clone(),
+        ];
         apply(&db, &batch).await.unwrap();
         apply(&db, &batch).await.unwrap();
         apply(&db, &[placed]).await.unwrap();
-        let mut r = db
-            .query("SELECT * OMIT id FROM an_shop_day")
-            .await
-            .unwrap();
+        let mut r = db.query("SELECT * OMIT id FROM an_shop_day").await.unwrap();
         let rows: Vec<Value> = r.take(0).unwrap();
         assert_eq!(rows.len(), 1, "{rows:?}");
         let row = &rows[0];

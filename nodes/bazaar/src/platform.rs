@@ -149,7 +149,9 @@ fn run_as_node(
         Domain::Logs => {
             Box::pin(async move { Ok(bazaar_logs::run(ctx, configs.logs, shutdown).await?) })
         }
-        Domain::Analytics => Box::pin(async move { Ok(bazaar_analytics::run(ctx, db, shutdown).await?) }),
+        Domain::Analytics => {
+            Box::pin(async move { Ok(bazaar_analytics::run(ctx, db, shutdown).await?) })
+        }
     }
 }
 
