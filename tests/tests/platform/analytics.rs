@@ -370,6 +370,27 @@ async fn analytics_a_buyer_or_another_seller_is_refused_a_shops_figures() {
         .status(),
         403
     );
+    // The admins' page draws the platform's figures; a seller is turned away.
+    let (_, real_admin) = p.account("Ada Admin", Role::Admin).await;
+    let admin_browser = Visitor::new(&p);
+    admin_browser.sign_in(&real_admin);
+    let html = admin_browser.page("/admin/analytics?range=90").await;
+    assert!(html.contains("Platform analytics"), "{html}");
+    assert!(html.contains("<svg class=\"chart\" id=\"chart-gmv\" role=\"img\""));
+    let csv = admin_browser
+        .get("/admin/analytics.csv?table=days&range=7")
+        .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(
+        csv::Reader::from_reader(csv.html.as_bytes())
+            .records()
+            .count(),
+        7
+    );
+    let (_, real_seller) = p.account("Sam Seller", Role::Seller).await;
+    let seller_browser = Visitor::new(&p);
+    seller_browser.sign_in(&real_seller);
+    assert_eq!(seller_browser.get("/admin/analytics").await.status, 403);
     let bad = ask::<GetShopAnalytics>(&p, &seller, &range("2026-02-30", "2026-03-01"))
         .await
         .unwrap_err();
