@@ -264,6 +264,9 @@ async fn write_rollups(p: &Platform, shop_id: &str, orders: u64) -> anyhow::Resu
             })
         })
         .collect();
+    // The shop's opening already counted a new seller today: these rows
+    // replace the platform's days.
+    p.db.query("DELETE an_platform_day").await?.check()?;
     for (table, rows) in [
         ("an_shop_day", shop_rows),
         ("an_platform_day", platform_rows),
