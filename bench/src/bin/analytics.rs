@@ -86,10 +86,8 @@ async fn main() -> anyhow::Result<()> {
             Duration::from_secs(30),
         )
         .await;
-        if let Ok(a) = &a {
-            if a.current.orders as u64 >= args.orders {
-                break;
-            }
+        if a.is_ok_and(|a| a.current.orders as u64 >= args.orders) {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

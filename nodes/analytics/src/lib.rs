@@ -77,10 +77,8 @@ async fn shop_for(db: &Db, caller: &Caller, asked: Option<&str>) -> Result<Strin
     let (Some(me), Some(role)) = (caller.account_id(), caller.role()) else {
         return Err(ErrorEnvelope::unauthorized("sign in to do this").into());
     };
-    if role == Role::Admin {
-        if let Some(shop) = asked {
-            return Ok(shop.to_owned());
-        }
+    if let (Role::Admin, Some(shop)) = (role, asked) {
+        return Ok(shop.to_owned());
     }
     let own = report::shop_of_owner(db, me).await?;
     match (own, asked) {
