@@ -534,3 +534,75 @@ async fn analytics_charts_draw_for_an_empty_shop_and_a_year_of_orders() {
     assert!(html.contains("365 days from 2025-01-01 to 2025-12-31"));
     assert!(html.contains("<th scope=\"row\">2025-12-31</th>"));
 }
+
+#[tokio::test]
+async fn analytics_in_a_browser_a_seller_reads_the_charts_and_changes_the_range() {
+    let p = Platform::spawn().await;
+    categories(&p).await;
+    let (seller, shop) = p.real_seller_with_shop("Lumen Lamps", "electronics").await;
+    let now = OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for i in 0..3 {
+        publish(
+            &p,
+            &OrderPlaced(order(&format!("l{i}"), &shop.id, "b", 4_000, 1, &now)),
+        )
+        .await;
+    }
+    let today = today();
+    eventually(
+        "the orders counted",
+        || async {
+            ask::<GetShopAnalytics>(&p, &seller, &range(&today, &today))
+                .await
+                .map(|a| a.current.orders)
+                .ok()
+        },
+        |n| *n == Some(3),
+    )
+    .await;
+
+    let b = bazaar_tests::browser::Browser::start().await;
+    b.sign_in(
+        &p.base_url,
+        "lumen-lamps@example.com",
+        "a long and secret password",
+    )
+    .await;
+    b.goto(&p.url("/seller?range=7")).await;
+    assert_eq!(b.text("#analytics h2").await, "Analytics");
+    let chart = b
+        .client
+        .find(fantoccini::Locator::Css("svg#chart-revenue"))
+        .await
+        .unwrap();
+    assert!(chart.is_displayed().await.unwrap());
+    let (_, _, width, height) = chart.rectangle().await.unwrap();
+    assert!(width > 100.0 && height > 30.0, "{width}×{height}");
+    assert_eq!(chart.attr("role").await.unwrap().as_deref(), Some("img"));
+    let orders = b
+        .text(".analytics-kpis tbody tr:nth-child(2) .kpi-value")
+        .await;
+    assert_eq!(orders, "3");
+
+    // The range form works without a script: 90 days, then a data table.
+    b.click("input[name=range][value='90']").await;
+    b.click("form.analytics-range button[type=submit]").await;
+    for _ in 0..50 {
+        let url = b.client.current_url().await.unwrap();
+        if url.query().unwrap_or_default().contains("range=90") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = b.client.current_url().await.unwrap();
+    assert!(
+        url.query().unwrap_or_default().contains("range=90"),
+        "{url}"
+    );
+    b.click("figure[data-chart='chart-orders'] summary").await;
+    let table = b.text("figure[data-chart='chart-orders'] table").await;
+    assert!(table.contains(&today), "{table}");
+    b.close().await;
+}
