@@ -2,15 +2,23 @@
 //!
 //! Three durable consumers (one per events stream: catalog, orders,
 //! sellers), shared by every copy of the node, take the events in batches.
-//! Each event becomes a [`Fact`]; a batch of facts is written in one
-//! SurrealDB transaction in which every fact is guarded by its `an_applied`
-//! row: a fact whose row exists already changes nothing, else its counts
-//! and its row are written together. A fact's key is its stream and
-//! sequence (`CATALOG_EVENTS:42`), or for an order's lifecycle what
-//! happened and the order (`placed:<id>`, `paid:<id>`, `reversed:<id>`),
-//! so a redelivered message and an order announced twice both count once,
-//! and so does an order cancelled and then refunded. The batch is
-//! acknowledged once committed; a batch that fails is redelivered whole.
+//! Each event becomes a [`Fact`] with a key: its stream and sequence
+//! (`CATALOG_EVENTS:42`), or for an order's lifecycle what happened and the
+//! order (`placed:<id>`, `paid:<id>`, `reversed:<id>`), so a redelivered
+//! message and an order announced twice both count once, and so does an
+//! order cancelled and then refunded.
+//!
+//! A batch is written in one SurrealDB transaction. First what it depends on
+//! is read: which of its keys have an `an_applied` row already (those facts
+//! change nothing), the products' shops, the buyers seen before, the shop
+//! days' orders so far, the shops opened. The new facts are then folded
+//! into one write per row (a shop's day, a product's day, the platform's
+//! day, a shop), and the transaction creates each new fact's `an_applied`
+//! row (and each new buyer's row) — a `CREATE` that fails if another writer
+//! made it meanwhile — checks that the shop days and shops it read are
+//! unchanged, and writes the rows. Anything that changed under it makes the
+//! whole batch fail and be read and tried again. The batch is acknowledged
+//! once committed; a batch that fails is redelivered whole.
 //!
 //! Days are the UTC day of the event's own time (`at`) when it carries one,
 //! else of the time its stream received it: both are kept by the stream, so
@@ -22,7 +30,7 @@
 //! `an_applied` guard. A view counts its account when signed in, else its
 //! visitor cookie.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, PullConsumer};
@@ -38,7 +46,7 @@ use bazaar_subjects::orders::{
 use bazaar_subjects::sellers::{self, ShopChanged, ShopFollowed};
 use bazaar_subjects::{Event, Stream};
 use futures::StreamExt;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -75,7 +83,11 @@ impl From<surrealdb::Error> for RollupError {
 impl bazaar_schema::Retryable for RollupError {
     fn is_retryable(&self) -> bool {
         match self {
-            RollupError::Transaction(e) => e.is_retryable() || e.thrown() == Some(STALE),
+            RollupError::Transaction(e) => {
+                e.is_retryable()
+                    || e.thrown() == Some(STALE)
+                    || matches!(e, TransactionError::Exists(_))
+            }
             RollupError::Db(_) => false,
         }
     }
@@ -274,76 +286,223 @@ impl Script {
         self.sql.push_str(s);
         self.sql.push('\n');
     }
+}
 
-    /// Adds `adds` to the row `table:id` (creating it with `fields`).
-    fn bump(&mut self, table: &str, id: &str, fields: &[(&str, String)], adds: &[(&str, i64)]) {
-        let mut set: Vec<String> = fields.iter().map(|(f, v)| format!("{f} = {v}")).collect();
-        for (field, by) in adds {
-            let by = self.var(*by);
-            set.push(format!("{field} = ({field} ?? 0) + {by}"));
+/// What the rollups hold already, as far as a batch needs to know.
+#[derive(Default)]
+struct Known {
+    applied: HashSet<String>,
+    product_shop: HashMap<String, String>,
+    buyers: HashSet<String>,
+    /// Orders placed per `(shop, day)`.
+    placed: HashMap<(String, String), i64>,
+    opened: HashSet<String>,
+}
+
+const KNOWN: &str = "
+    SELECT VALUE record::id(id) FROM $applied.map(|$k| type::record('an_applied', $k));
+    SELECT record::id(id) AS id, shop FROM $products.map(|$k| type::record('an_product', $k));
+    SELECT VALUE record::id(id) FROM $buyers.map(|$k| type::record('an_buyer', $k));
+    SELECT shop, day, placed FROM $shop_days.map(|$k| type::record('an_shop_day', $k));
+    SELECT VALUE record::id(id) FROM $shops.map(|$k| type::record('an_shop', $k)) WHERE opened != NONE;
+";
+
+impl Known {
+    async fn read(db: &Db, facts: &[&Fact]) -> Result<Self, RollupError> {
+        let mut products = BTreeSet::new();
+        let mut buyers = BTreeSet::new();
+        let mut shop_days = BTreeSet::new();
+        let mut shops = BTreeSet::new();
+        for f in facts {
+            match &f.what {
+                What::CartAdd { product, .. } | What::WishlistAdd { product } => {
+                    products.insert(product.clone());
+                }
+                What::Review {
+                    target: ReviewTarget::Product,
+                    target_id,
+                } => {
+                    products.insert(target_id.clone());
+                }
+                What::Placed(o) => {
+                    buyers.insert(o.buyer_id.clone());
+                    shop_days.insert((o.shop_id.clone(), f.day.clone()));
+                }
+                What::Shop(s) => {
+                    shops.insert(s.shop_id.clone());
+                }
+                _ => {}
+            }
         }
-        self.line(&format!(
-            "UPSERT type::record('{table}', {id}) SET {} RETURN NONE;",
-            set.join(", ")
-        ));
+        let keys: Vec<String> = facts.iter().map(|f| f.key.clone()).collect();
+        let shop_days: Vec<Value> = shop_days
+            .into_iter()
+            .map(|(s, d)| Value::Array(vec![s.into(), d.into()]))
+            .collect();
+        let mut r = db
+            .query(KNOWN)
+            .bind(("applied", keys))
+            .bind(("products", products.into_iter().collect::<Vec<_>>()))
+            .bind(("buyers", buyers.into_iter().collect::<Vec<_>>()))
+            .bind(("shop_days", shop_days))
+            .bind(("shops", shops.into_iter().collect::<Vec<_>>()))
+            .await?
+            .check()?;
+        let applied: Vec<String> = r.take(0)?;
+        let products: Vec<Value> = r.take(1)?;
+        let buyers: Vec<String> = r.take(2)?;
+        let placed: Vec<Value> = r.take(3)?;
+        let opened: Vec<String> = r.take(4)?;
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(Self {
+            applied: applied.into_iter().collect(),
+            product_shop: products
+                .iter()
+                .filter_map(|p| Some((text(p, "id")?, text(p, "shop")?)))
+                .collect(),
+            buyers: buyers.into_iter().collect(),
+            placed: placed
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        (text(r, "shop")?, text(r, "day")?),
+                        r.get("placed").and_then(Value::as_i64).unwrap_or(0),
+                    ))
+                })
+                .collect(),
+            opened: opened.into_iter().collect(),
+        })
+    }
+}
+
+/// The rows a batch changes: for each, fields to set and counts to add.
+#[derive(Default)]
+struct Rows {
+    rows:
+        BTreeMap<(&'static str, String), (Value, Map<String, Value>, BTreeMap<&'static str, i64>)>,
+}
+
+impl Rows {
+    fn row(
+        &mut self,
+        table: &'static str,
+        id: Value,
+    ) -> &mut (Value, Map<String, Value>, BTreeMap<&'static str, i64>) {
+        self.rows
+            .entry((table, id.to_string()))
+            .or_insert_with(|| (id, Map::new(), BTreeMap::new()))
     }
 
-    /// A fact's statements, guarded by its `an_applied` row.
-    fn fact(&mut self, n: usize, fact: &Fact) {
-        let key = self.var(fact.key.clone());
-        let day = self.var(fact.day.clone());
-        self.line(&format!(
-            "LET $seen{n} = (SELECT VALUE id FROM type::record('an_applied', {key}))[0];"
-        ));
-        self.line(&format!("IF $seen{n} = NONE {{"));
-        self.line(&format!(
-            "CREATE type::record('an_applied', {key}) SET day = {day} RETURN NONE;"
-        ));
-        let platform = day.clone();
-        match &fact.what {
+    fn bump(
+        &mut self,
+        table: &'static str,
+        id: Value,
+        set: &[(&str, Value)],
+        adds: &[(&'static str, i64)],
+    ) {
+        let (_, fields, counts) = self.row(table, id);
+        for (f, v) in set {
+            fields.insert((*f).to_owned(), v.clone());
+        }
+        for (f, by) in adds {
+            *counts.entry(*f).or_default() += by;
+        }
+    }
+
+    fn shop_day(&mut self, shop: &str, day: &str, adds: &[(&'static str, i64)]) {
+        self.bump(
+            "an_shop_day",
+            json!([shop, day]),
+            &[("shop", json!(shop)), ("day", json!(day))],
+            adds,
+        );
+    }
+
+    fn product_day(
+        &mut self,
+        product: &str,
+        shop: Option<&str>,
+        day: &str,
+        adds: &[(&'static str, i64)],
+    ) {
+        let mut set = vec![("product", json!(product)), ("day", json!(day))];
+        if let Some(shop) = shop {
+            set.push(("shop", json!(shop)));
+        }
+        self.bump("an_product_day", json!([product, day]), &set, adds);
+    }
+
+    fn platform(&mut self, day: &str, set: &[(&str, Value)], adds: &[(&'static str, i64)]) {
+        let mut fields = vec![("day", json!(day))];
+        fields.extend(set.iter().cloned());
+        self.bump("an_platform_day", json!(day), &fields, adds);
+    }
+}
+
+/// What a batch writes: the `an_applied` rows of its new facts, the guards
+/// that what it read is still so, and its folded counts.
+#[derive(Default)]
+struct Plan {
+    applied: Vec<(String, String)>,
+    new_buyers: Vec<(String, String)>,
+    /// `(shop, day, orders placed when read)`.
+    placed_guards: Vec<(String, String, i64)>,
+    opened_guards: Vec<String>,
+    rows: Rows,
+}
+
+fn plan(facts: &[&Fact], mut known: Known) -> Plan {
+    let mut p = Plan::default();
+    let mut guarded_days = HashSet::new();
+    for f in facts {
+        if known.applied.contains(&f.key) {
+            continue;
+        }
+        known.applied.insert(f.key.clone());
+        p.applied.push((f.key.clone(), f.day.clone()));
+        let day = f.day.as_str();
+        let rows = &mut p.rows;
+        match &f.what {
             What::View { shop, product, .. } => {
-                let shop = self.var(shop.clone());
-                let product = self.var(product.clone());
-                self.shop_day(&shop, &day, &[("views", 1)]);
-                self.product_day(&product, &shop, &day, &[("views", 1)]);
-                self.bump(
-                    "an_platform_day",
-                    &platform,
-                    &[("day", day.clone())],
-                    &[("views", 1)],
-                );
-                self.bump("an_product", &product, &[("shop", shop)], &[]);
+                rows.shop_day(shop, day, &[("views", 1)]);
+                rows.product_day(product, Some(shop), day, &[("views", 1)]);
+                rows.platform(day, &[], &[("views", 1)]);
+                rows.bump("an_product", json!(product), &[("shop", json!(shop))], &[]);
+                known.product_shop.insert(product.clone(), shop.clone());
+            }
+            What::Product { product, shop } => {
+                rows.bump("an_product", json!(product), &[("shop", json!(shop))], &[]);
+                known.product_shop.insert(product.clone(), shop.clone());
             }
             What::CartAdd { product, quantity } => {
-                self.by_product(
-                    n,
-                    product,
-                    &day,
-                    &[("cart_adds", 1), ("cart_units", *quantity)],
-                );
+                let adds = [("cart_adds", 1), ("cart_units", *quantity)];
+                let shop = known.product_shop.get(product).cloned();
+                rows.product_day(product, shop.as_deref(), day, &adds);
+                if let Some(shop) = shop {
+                    rows.shop_day(&shop, day, &adds);
+                }
             }
             What::WishlistAdd { product } => {
-                self.by_product(n, product, &day, &[("wishlist_adds", 1)]);
+                let shop = known.product_shop.get(product).cloned();
+                rows.product_day(product, shop.as_deref(), day, &[("wishlist_adds", 1)]);
+                if let Some(shop) = shop {
+                    rows.shop_day(&shop, day, &[("wishlist_adds", 1)]);
+                }
             }
             What::Placed(o) => {
-                let shop = self.var(o.shop_id.clone());
                 let units: i64 = o.items.iter().map(|i| i.quantity).sum();
-                let buyer = self.var(o.buyer_id.clone());
-                let currency = self.var(o.currency.to_string());
-                // The shop's first order of the day makes it active that day.
-                self.line(&format!(
-                    "IF ((SELECT VALUE placed FROM type::record('an_shop_day', [{shop}, {day}]))[0] ?? 0) = 0 {{"
-                ));
-                self.bump(
-                    "an_platform_day",
-                    &platform,
-                    &[("day", day.clone())],
-                    &[("active_shops", 1)],
-                );
-                self.line("};");
-                self.shop_day(
-                    &shop,
-                    &day,
+                let key = (o.shop_id.clone(), f.day.clone());
+                let before = known.placed.get(&key).copied().unwrap_or(0);
+                if guarded_days.insert(key.clone()) {
+                    p.placed_guards.push((key.0.clone(), key.1.clone(), before));
+                }
+                if before == 0 {
+                    rows.platform(day, &[], &[("active_shops", 1)]);
+                }
+                known.placed.insert(key, before + 1);
+                rows.shop_day(
+                    &o.shop_id,
+                    day,
                     &[
                         ("placed", 1),
                         ("placed_total", o.total),
@@ -352,157 +511,125 @@ impl Script {
                     ],
                 );
                 for item in &o.items {
-                    let product = self.var(item.product_id.clone());
-                    self.product_day(
-                        &product,
-                        &shop,
-                        &day,
+                    rows.product_day(
+                        &item.product_id,
+                        Some(&o.shop_id),
+                        day,
                         &[("orders", 1), ("units", item.quantity)],
                     );
                 }
-                self.bump(
-                    "an_platform_day",
-                    &platform,
-                    &[("day", day.clone()), ("currency", currency.clone())],
+                let currency = json!(o.currency.to_string());
+                rows.platform(
+                    day,
+                    &[("currency", currency.clone())],
                     &[
                         ("placed", 1),
                         ("placed_total", o.total),
                         ("fees", o.platform_fee),
                     ],
                 );
-                self.bump("an_shop", &shop, &[("currency", currency)], &[]);
-                self.line(&format!(
-                    "IF (SELECT VALUE id FROM type::record('an_buyer', {buyer}))[0] = NONE {{"
-                ));
-                self.line(&format!(
-                    "CREATE type::record('an_buyer', {buyer}) SET day = {day} RETURN NONE;"
-                ));
-                self.bump(
-                    "an_platform_day",
-                    &platform,
-                    &[("day", day.clone())],
-                    &[("new_buyers", 1)],
-                );
-                self.line("};");
+                rows.bump("an_shop", json!(o.shop_id), &[("currency", currency)], &[]);
+                if known.buyers.insert(o.buyer_id.clone()) {
+                    p.new_buyers.push((o.buyer_id.clone(), f.day.clone()));
+                    rows.platform(day, &[], &[("new_buyers", 1)]);
+                }
             }
             What::Paid(o) => {
-                let shop = self.var(o.shop_id.clone());
-                self.shop_day(&shop, &day, &[("paid", 1), ("paid_total", o.total)]);
-                self.bump(
-                    "an_platform_day",
-                    &platform,
-                    &[("day", day.clone())],
-                    &[("paid", 1)],
-                );
+                rows.shop_day(&o.shop_id, day, &[("paid", 1), ("paid_total", o.total)]);
+                rows.platform(day, &[], &[("paid", 1)]);
             }
             What::Reversed(o) => {
-                let shop = self.var(o.shop_id.clone());
-                self.shop_day(
-                    &shop,
-                    &day,
-                    &[
-                        ("cancelled", 1),
-                        ("cancelled_total", o.total),
-                        ("cancelled_fees", o.platform_fee),
-                    ],
-                );
-                self.bump(
-                    "an_platform_day",
-                    &platform,
-                    &[("day", day.clone())],
-                    &[
-                        ("cancelled", 1),
-                        ("cancelled_total", o.total),
-                        ("cancelled_fees", o.platform_fee),
-                    ],
-                );
+                let adds = [
+                    ("cancelled", 1),
+                    ("cancelled_total", o.total),
+                    ("cancelled_fees", o.platform_fee),
+                ];
+                rows.shop_day(&o.shop_id, day, &adds);
+                rows.platform(day, &[], &adds);
             }
             What::Review { target, target_id } => match target {
-                ReviewTarget::Shop => {
-                    let shop = self.var(target_id.clone());
-                    self.shop_day(&shop, &day, &[("reviews", 1)]);
-                }
+                ReviewTarget::Shop => rows.shop_day(target_id, day, &[("reviews", 1)]),
                 ReviewTarget::Product => {
-                    self.by_product(n, target_id, &day, &[("reviews", 1)]);
+                    if let Some(shop) = known.product_shop.get(target_id).cloned() {
+                        rows.shop_day(&shop, day, &[("reviews", 1)]);
+                    }
                 }
             },
             What::Follow { shop, following } => {
-                let shop = self.var(shop.clone());
-                let (field, by) = if *following {
-                    ("follows", 1)
-                } else {
-                    ("unfollows", 1)
-                };
-                self.shop_day(&shop, &day, &[(field, by)]);
+                let field = if *following { "follows" } else { "unfollows" };
+                rows.shop_day(shop, day, &[(field, 1)]);
                 let net = if *following { 1 } else { -1 };
-                self.bump("an_shop", &shop, &[], &[("followers", net)]);
+                rows.bump("an_shop", json!(shop), &[], &[("followers", net)]);
             }
             What::Shop(s) => {
-                let shop = self.var(s.shop_id.clone());
-                let owner = self.var(s.owner_id.clone());
-                let name = self.var(s.name.clone());
-                let slug = self.var(s.slug.clone());
-                self.line(&format!(
-                    "IF (SELECT VALUE opened FROM type::record('an_shop', {shop}))[0] = NONE {{"
-                ));
-                self.bump("an_shop", &shop, &[("opened", day.clone())], &[]);
-                self.bump(
-                    "an_platform_day",
-                    &platform,
-                    &[("day", day.clone())],
-                    &[("new_sellers", 1)],
-                );
-                self.line("};");
-                self.bump(
+                if known.opened.insert(s.shop_id.clone()) {
+                    p.opened_guards.push(s.shop_id.clone());
+                    rows.bump("an_shop", json!(s.shop_id), &[("opened", json!(day))], &[]);
+                    rows.platform(day, &[], &[("new_sellers", 1)]);
+                }
+                rows.bump(
                     "an_shop",
-                    &shop,
-                    &[("owner", owner), ("name", name), ("slug", slug)],
+                    json!(s.shop_id),
+                    &[
+                        ("owner", json!(s.owner_id)),
+                        ("name", json!(s.name)),
+                        ("slug", json!(s.slug)),
+                    ],
                     &[],
                 );
             }
-            What::Product { product, shop } => {
-                let product = self.var(product.clone());
-                let shop = self.var(shop.clone());
-                self.bump("an_product", &product, &[("shop", shop)], &[]);
-            }
         }
-        self.line("};");
     }
+    p
+}
 
-    fn shop_day(&mut self, shop: &str, day: &str, adds: &[(&str, i64)]) {
-        self.bump(
-            "an_shop_day",
-            &format!("[{shop}, {day}]"),
-            &[("shop", shop.to_owned()), ("day", day.to_owned())],
-            adds,
-        );
-    }
-
-    fn product_day(&mut self, product: &str, shop: &str, day: &str, adds: &[(&str, i64)]) {
-        self.bump(
-            "an_product_day",
-            &format!("[{product}, {day}]"),
-            &[
-                ("product", product.to_owned()),
-                ("shop", shop.to_owned()),
-                ("day", day.to_owned()),
-            ],
-            adds,
-        );
-    }
-
-    /// Counts for a product, and for its shop when the product's shop is
-    /// known (from its views and its catalog changes).
-    fn by_product(&mut self, n: usize, product: &str, day: &str, adds: &[(&str, i64)]) {
-        let product = self.var(product.to_owned());
-        self.line(&format!(
-            "LET $shop{n} = (SELECT VALUE shop FROM type::record('an_product', {product}))[0];"
-        ));
-        let shop = format!("$shop{n}");
-        self.product_day(&product, &shop, day, adds);
-        self.line(&format!("IF $shop{n} != NONE {{"));
-        self.shop_day(&shop, day, adds);
-        self.line("};");
+impl Plan {
+    fn write(self, script: &mut Script) {
+        // Facts another writer applied meanwhile, or buyers it counted,
+        // make these fail (the batch is read and tried again).
+        for (key, day) in self.applied {
+            let (k, d) = (script.var(key), script.var(day));
+            script.line(&format!(
+                "CREATE type::record('an_applied', {k}) SET day = {d} RETURN NONE;"
+            ));
+        }
+        for (buyer, day) in self.new_buyers {
+            let (b, d) = (script.var(buyer), script.var(day));
+            script.line(&format!(
+                "CREATE type::record('an_buyer', {b}) SET day = {d} RETURN NONE;"
+            ));
+        }
+        for (shop, day, before) in self.placed_guards {
+            let (s, d, n) = (script.var(shop), script.var(day), script.var(before));
+            script.line(&format!(
+                "IF ((SELECT VALUE placed FROM type::record('an_shop_day', [{s}, {d}]))[0] ?? 0) != {n} {{ THROW '{STALE}'; }};"
+            ));
+        }
+        for shop in self.opened_guards {
+            let s = script.var(shop);
+            script.line(&format!(
+                "IF (SELECT VALUE opened FROM type::record('an_shop', {s}))[0] != NONE {{ THROW '{STALE}'; }};"
+            ));
+        }
+        for ((table, _), (id, fields, counts)) in self.rows.rows {
+            let id = script.var(id);
+            let mut set: Vec<String> = Vec::new();
+            for (f, v) in fields {
+                let v = script.var(v);
+                set.push(format!("{f} = {v}"));
+            }
+            for (f, by) in counts {
+                let by = script.var(by);
+                set.push(format!("{f} = ({f} ?? 0) + {by}"));
+            }
+            if set.is_empty() {
+                continue;
+            }
+            script.line(&format!(
+                "UPSERT type::record('{table}', {id}) SET {} RETURN NONE;",
+                set.join(", ")
+            ));
+        }
     }
 }
 
@@ -514,9 +641,18 @@ pub async fn apply(db: &Db, facts: &[Fact]) -> Result<(), RollupError> {
     retry_transaction(ATTEMPTS, || async { apply_once(db, facts).await }).await
 }
 
+/// Reads what the batch depends on, folds its new facts into one write per
+/// row, and writes them with their `an_applied` rows and the guards that
+/// what was read still holds, in one transaction.
 async fn apply_once(db: &Db, facts: &[Fact]) -> Result<(), RollupError> {
+    let mut keys = HashSet::new();
+    let facts: Vec<&Fact> = facts
+        .iter()
+        .filter(|f| keys.insert(f.key.as_str()))
+        .collect();
+    let known = Known::read(db, &facts).await?;
     let mut visitors: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
-    for f in facts {
+    for f in &facts {
         if let What::View {
             shop,
             visitor: Some(v),
@@ -552,9 +688,7 @@ async fn apply_once(db: &Db, facts: &[Fact]) -> Result<(), RollupError> {
             "UPSERT type::record('an_shop_day', [{shop_v}, {day_v}]) SET shop = {shop_v}, day = {day_v}, visitors = {count_v} RETURN NONE;"
         ));
     }
-    for (n, fact) in facts.iter().enumerate() {
-        script.fact(n, fact);
-    }
+    plan(&facts, known).write(&mut script);
     script.line("COMMIT TRANSACTION;");
     let Script { sql, vars } = script;
     let result = db.query(sql).bind(Value::Object(vars)).await;
