@@ -375,19 +375,17 @@ impl Known {
     }
 }
 
-/// The rows a batch changes: for each, fields to set and counts to add.
+/// One row's write: its id, the fields to set and the counts to add.
+type RowWrite = (Value, Map<String, Value>, BTreeMap<&'static str, i64>);
+
+/// The rows a batch changes, by table and id.
 #[derive(Default)]
 struct Rows {
-    rows:
-        BTreeMap<(&'static str, String), (Value, Map<String, Value>, BTreeMap<&'static str, i64>)>,
+    rows: BTreeMap<(&'static str, String), RowWrite>,
 }
 
 impl Rows {
-    fn row(
-        &mut self,
-        table: &'static str,
-        id: Value,
-    ) -> &mut (Value, Map<String, Value>, BTreeMap<&'static str, i64>) {
+    fn row(&mut self, table: &'static str, id: Value) -> &mut RowWrite {
         self.rows
             .entry((table, id.to_string()))
             .or_insert_with(|| (id, Map::new(), BTreeMap::new()))
