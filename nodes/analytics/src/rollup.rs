@@ -665,8 +665,11 @@ async fn apply_once(db: &Db, facts: &[Fact]) -> Result<(), RollupError> {
     }
     let mut script = Script::default();
     script.line("BEGIN TRANSACTION;");
+    let mut stored = read_sketches(db, visitors.keys()).await?;
     for ((shop, day), ids) in &visitors {
-        let (mut sketch, rev) = read_sketch(db, shop, day).await?;
+        let (mut sketch, rev) = stored
+            .remove(&(shop.clone(), day.clone()))
+            .unwrap_or_default();
         for id in ids {
             sketch.insert(id);
         }
@@ -694,24 +697,35 @@ async fn apply_once(db: &Db, facts: &[Fact]) -> Result<(), RollupError> {
     Ok(())
 }
 
-/// A shop's sketch of a day and its revision (0: none yet).
-async fn read_sketch(db: &Db, shop: &str, day: &str) -> Result<(Visitors, i64), RollupError> {
+/// The stored sketches of these shop days and their revisions (a day
+/// without one is absent: an empty sketch at revision 0).
+async fn read_sketches(
+    db: &Db,
+    days: impl Iterator<Item = &(String, String)>,
+) -> Result<HashMap<(String, String), (Visitors, i64)>, RollupError> {
+    let ids: Vec<Value> = days.map(|(s, d)| json!([s, d])).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut r = db
-        .query("SELECT sketch, rev FROM type::record('an_visitors', [$shop, $day])")
-        .bind(("shop", shop.to_owned()))
-        .bind(("day", day.to_owned()))
-        .await?;
+        .query("SELECT shop, day, sketch, rev FROM $ids.map(|$k| type::record('an_visitors', $k))")
+        .bind(("ids", ids))
+        .await?
+        .check()?;
     let rows: Vec<Value> = r.take(0)?;
-    let Some(row) = rows.into_iter().next() else {
-        return Ok((Visitors::new(), 0));
-    };
-    let sketch = row
-        .get("sketch")
-        .and_then(Value::as_str)
-        .map(Visitors::from_json)
-        .unwrap_or_default();
-    let rev = row.get("rev").and_then(Value::as_i64).unwrap_or(0);
-    Ok((sketch, rev))
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let sketch = row
+                .get("sketch")
+                .and_then(Value::as_str)
+                .map(Visitors::from_json)
+                .unwrap_or_default();
+            let rev = row.get("rev").and_then(Value::as_i64).unwrap_or(0);
+            Some(((text(row, "shop")?, text(row, "day")?), (sketch, rev)))
+        })
+        .collect())
 }
 
 /// Opens the durable consumers and starts a listener on each; they end at
