@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "outbox",
         sql: include_str!("../migrations/0011_outbox.surql"),
     },
+    Migration {
+        version: 12,
+        name: "analytics",
+        sql: include_str!("../migrations/0012_analytics.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.

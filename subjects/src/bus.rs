@@ -94,6 +94,7 @@ impl Principal {
                 Domain::Logs => "logs.logs.>",
                 Domain::Recommend => "logs.recommend.>",
                 Domain::Mail => "logs.mail.>",
+                Domain::Analytics => "logs.analytics.>",
             },
             Principal::Edge => "logs.edge.>",
             Principal::Operator => "logs.operator.>",
@@ -316,6 +317,11 @@ fn node_grants(domain: Domain) -> Grants {
             objects: vec![recommend::MODELS_BUCKET],
             ..Grants::default()
         },
+        // It keeps its rollups from the other domains' events.
+        Domain::Analytics => Grants {
+            reads: vec![catalog::EVENTS, orders::EVENTS, sellers::EVENTS],
+            ..Grants::default()
+        },
         // It reads the records and keeps the stream's limits current.
         Domain::Logs => Grants {
             reads: vec![LOG_STREAM],
@@ -338,7 +344,12 @@ fn own_events(domain: Domain) -> Option<Stream> {
         Domain::Chat => Some(chat::EVENTS),
         Domain::Orders => Some(orders::EVENTS),
         Domain::Sellers => Some(sellers::EVENTS),
-        Domain::Auth | Domain::Search | Domain::Logs | Domain::Recommend | Domain::Mail => None,
+        Domain::Auth
+        | Domain::Search
+        | Domain::Logs
+        | Domain::Recommend
+        | Domain::Mail
+        | Domain::Analytics => None,
     }
 }
 

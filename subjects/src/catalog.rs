@@ -509,6 +509,11 @@ pub struct ProductViewed {
     /// Absent for guests.
     pub account_id: Option<String>,
     pub at: String,
+    /// The browser's first-party visitor id (the edge's `bazaar_visitor`
+    /// cookie): what unique visitors are counted by when no one is signed
+    /// in. Absent from older edges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<String>,
 }
 impl Event for ProductViewed {
     const STREAM: Stream = EVENTS;
@@ -648,6 +653,9 @@ pub struct ProductViewNotice {
     /// guests.
     pub authorization: Option<String>,
     pub at: String,
+    /// The browser's visitor cookie, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<String>,
 }
 
 /// Product page views, batched by an edge.

@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod admin;
+pub mod analytics;
 pub mod auth;
 pub mod bus;
 pub mod catalog;
@@ -119,11 +120,12 @@ pub enum Domain {
     Logs,
     Recommend,
     Mail,
+    Analytics,
 }
 
 impl Domain {
     /// Every domain of the platform, in start order.
-    pub const ALL: [Domain; 10] = [
+    pub const ALL: [Domain; 11] = [
         Domain::Admin,
         Domain::Auth,
         Domain::Mail,
@@ -134,6 +136,7 @@ impl Domain {
         Domain::Chat,
         Domain::Logs,
         Domain::Recommend,
+        Domain::Analytics,
     ];
 
     /// The service name, which is also the first token of its subjects.
@@ -149,6 +152,7 @@ impl Domain {
             Domain::Logs => "logs",
             Domain::Recommend => "recommend",
             Domain::Mail => "mail",
+            Domain::Analytics => "analytics",
         }
     }
 }
@@ -304,6 +308,8 @@ mod tests {
         check::<system::GetSystem>();
         check::<logs::QueryLogs>();
         check::<logs::FollowLogRequest>();
+        check::<analytics::GetShopAnalytics>();
+        check::<analytics::GetPlatformAnalytics>();
     }
 
     #[test]

@@ -638,6 +638,14 @@ pub struct OrderEvent {
     /// counters add these up). Empty in events from older nodes.
     #[serde(default)]
     pub items: Vec<OrderEventItem>,
+    /// The platform's fee kept from the shop's payout (0 in events from
+    /// older nodes).
+    #[serde(default)]
+    pub platform_fee: i64,
+    /// When it happened (RFC 3339); absent from older nodes, whose events
+    /// are dated by the time the stream received them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 priced!(OrderEvent: total);

@@ -122,6 +122,21 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The analytics rollups.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCommand {
+    /// Empty the rollups and count every event the streams hold again.
+    Rebuild {
+        /// No progress bars (for logs and scripts).
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -243,6 +258,20 @@ async fn main() -> anyhow::Result<()> {
                     password_file,
                 },
         } => create_admin(&common, &database, email, name, password_file).await,
+        Command::Analytics {
+            command: AnalyticsCommand::Rebuild { quiet },
+        } => {
+            let db = open_db(&common, &database).await?;
+            bazaar_schema::require_current(&db).await?;
+            let nats = common
+                .bus()
+                .connect(Principal::Operator, "bazaar-analytics")
+                .await?;
+            let js = async_nats::jetstream::new(nats);
+            let applied = bazaar::analytics::rebuild(&db, &js, quiet).await?;
+            println!("analytics rebuilt from {applied} events");
+            Ok(())
+        }
     }
 }
 

@@ -21,6 +21,7 @@ pub const DOMAINS: &[Domain] = &[
     Domain::Chat,
     Domain::Recommend,
     Domain::Logs,
+    Domain::Analytics,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +148,9 @@ fn run_as_node(
         }
         Domain::Logs => {
             Box::pin(async move { Ok(bazaar_logs::run(ctx, configs.logs, shutdown).await?) })
+        }
+        Domain::Analytics => {
+            Box::pin(async move { Ok(bazaar_analytics::run(ctx, db, shutdown).await?) })
         }
     }
 }

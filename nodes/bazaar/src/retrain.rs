@@ -368,6 +368,7 @@ mod tests {
             shop_id: "s".into(),
             account_id: Some("a1".into()),
             at: String::new(),
+            visitor_id: None,
         };
         let guest_view = catalog::ProductViewed {
             account_id: None,
@@ -395,6 +396,8 @@ mod tests {
             currency: Currency::USD,
             product_ids: vec!["p1".into(), "p1".into(), "p3".into()],
             items: Vec::new(),
+            platform_fee: 0,
+            at: None,
         });
         let review = orders::ReviewChanged {
             target: orders::ReviewTarget::Product,

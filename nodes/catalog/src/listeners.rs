@@ -330,6 +330,8 @@ mod tests {
                 product_id: "p1".into(),
                 quantity: 3,
             }],
+            platform_fee: 0,
+            at: None,
         }
     }
 

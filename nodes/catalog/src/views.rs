@@ -54,6 +54,7 @@ fn viewed(verifier: &TokenVerifier, notice: &ProductViewNotice) -> ProductViewed
         shop_id: notice.shop_id.clone(),
         account_id,
         at: notice.at.clone(),
+        visitor_id: notice.visitor_id.clone(),
     }
 }
 
@@ -92,6 +93,7 @@ mod tests {
             request_id: request_id.into(),
             authorization: None,
             at: "2026-12-06T16:00:00Z".into(),
+            visitor_id: None,
         }
     }
 

@@ -23,6 +23,7 @@ mod views;
 /// REST under `/api` (and the few redirects and files that belong with it):
 /// each handler parses, calls one subject and maps the answer.
 mod api {
+    pub(crate) mod analytics;
     pub(crate) mod auth;
     pub(crate) mod chat;
     pub(crate) mod commerce;
@@ -43,6 +44,7 @@ mod api {
 mod pages {
     pub(crate) mod account;
     pub(crate) mod admin;
+    pub(crate) mod analytics;
     pub(crate) mod cart;
     pub(crate) mod logs;
     pub(crate) mod mailbox;
@@ -59,6 +61,7 @@ mod pages {
 /// the helpers their views use (prices, query strings, times, forms).
 mod ui {
     pub(crate) mod address;
+    pub(crate) mod charts;
     pub(crate) mod chrome;
     pub(crate) mod errors;
     pub(crate) mod forms;
@@ -82,6 +85,7 @@ mod middleware {
     pub(crate) mod session;
     pub(crate) mod shared_limit;
     pub(crate) mod trace;
+    pub(crate) mod visitor;
 }
 
 pub use config::EdgeConfig;
@@ -132,10 +136,16 @@ pub fn app(state: EdgeState) -> Router {
         .merge(pages::system::routes())
         .merge(api::system::routes())
         .merge(pages::logs::routes())
+        .merge(pages::analytics::routes())
+        .merge(api::analytics::routes())
         .merge(health::routes())
         .merge(assets::routes())
         .merge(openapi::routes())
         .fallback(ui::errors::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::visitor::middleware,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::page_errors::middleware,

@@ -8,7 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{
-    auth, chat, commerce, images, logs, products, recommend, reviews, shops, site, system,
+    analytics, auth, chat, commerce, images, logs, products, recommend, reviews, shops, site,
+    system,
 };
 use crate::health;
 use crate::state::EdgeState;
@@ -67,6 +68,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(recommend::Doc::openapi());
     doc.merge(chat::Doc::openapi());
     doc.merge(logs::Doc::openapi());
+    doc.merge(analytics::Doc::openapi());
     EdgeRefusals.modify(&mut doc);
     doc
 }

@@ -53,6 +53,7 @@ impl ViewRecorder {
             at: OffsetDateTime::now_utc()
                 .format(&Rfc3339)
                 .unwrap_or_default(),
+            visitor_id: crate::middleware::visitor::current(),
         };
         if self.queue.try_send(notice).is_err() {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;

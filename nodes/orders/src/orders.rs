@@ -79,6 +79,10 @@ impl StoredOrder {
             currency: o.currency,
             product_ids: o.items.iter().map(|i| i.product_id.clone()).collect(),
             items: event_items(&o.items),
+            platform_fee: o.platform_fee,
+            at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok(),
         }
     }
 }

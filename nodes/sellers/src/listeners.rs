@@ -225,6 +225,8 @@ mod tests {
                     quantity: 1,
                 },
             ],
+            platform_fee: 0,
+            at: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Platform tests, one binary (link time): each module is one capability,
 //! told as the people who use it meet it.
 
+mod analytics;
 mod browser;
 mod bus;
 mod catalog;

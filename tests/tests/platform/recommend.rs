@@ -203,6 +203,8 @@ fn placed(buyer: &str, products: &[&str]) -> OrderPlaced {
         currency: Currency::USD,
         product_ids: products.iter().map(|s| (*s).to_owned()).collect(),
         items: Vec::new(),
+        platform_fee: 0,
+        at: None,
     })
 }
 
@@ -253,6 +255,7 @@ async fn deleted_out_of_stock_and_already_bought_products_are_never_recommended(
             shop_id: "shop".to_owned(),
             account_id: Some(buyer_id.clone()),
             at: "2026-12-06T09:00:00Z".to_owned(),
+            visitor_id: None,
         };
         publish(&p, &view).await;
     }

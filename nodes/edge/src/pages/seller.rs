@@ -86,6 +86,10 @@ struct OverviewPage {
     products: i64,
     drafts: i64,
     binned: i64,
+    /// The shop's figures for the range the query picks.
+    analytics: Option<crate::pages::analytics::ShopView>,
+    /// Why there are none (no shop yet, a range that cannot be read).
+    analytics_error: Option<String>,
 }
 
 async fn overview(
@@ -93,6 +97,7 @@ async fn overview(
     Meta(meta): Meta,
     Viewer(viewer): Viewer,
     chrome: Chrome,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     if meta.authorization.is_none() {
         return Err(PageError::sign_in("/seller"));
@@ -108,12 +113,13 @@ async fn overview(
         count(Some(ProductStatus::Draft), false),
         count(None, true),
     );
-    let (all_products, drafts, binned, shop, payouts) = tokio::join!(
+    let (all_products, drafts, binned, shop, payouts, analytics) = tokio::join!(
         s.call::<catalog::ListMyProducts>(&meta, &every),
         s.call::<catalog::ListMyProducts>(&meta, &draft),
         s.call::<catalog::ListMyProducts>(&meta, &bin),
         s.call::<sellers::GetMyShop>(&meta, &Empty {}),
         s.call::<sellers::GetPayoutStatus>(&meta, &Empty {}),
+        crate::pages::analytics::shop_view(&s, &meta, raw.as_deref()),
     );
     let products = all_products.on_page("/seller", REFUSALS)?.total;
     let (shop, needs_shop) = match shop {
@@ -130,6 +136,8 @@ async fn overview(
         products,
         drafts: drafts.map(|p| p.total).unwrap_or(0),
         binned: binned.map(|p| p.total).unwrap_or(0),
+        analytics_error: analytics.as_ref().err().map(|e| e.message.clone()),
+        analytics: analytics.ok(),
     }
     .into_response())
 }

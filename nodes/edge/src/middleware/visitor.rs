@@ -1,0 +1,64 @@
+//! The visitor cookie: a random first-party id (`bazaar_visitor`) given to
+//! a browser the first time it opens a product page, so the analytics node
+//! can count unique visitors who are not signed in. It is only ever sent
+//! with product views (and counted as a hash in a sketch); a signed-in
+//! viewer is counted by their account instead.
+//!
+//! Only product pages (HTML and JSON) read or set it; the id is handed to
+//! the view recorder through a task-local, so no handler signature carries
+//! it.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::extract::cookie_value;
+use crate::state::EdgeState;
+
+pub(crate) const VISITOR_COOKIE: &str = "bazaar_visitor";
+const MAX_AGE_SECS: u64 = 365 * 86_400;
+
+tokio::task_local! {
+    static VISITOR: String;
+}
+
+/// The visitor id of the request being served, on a product page.
+pub(crate) fn current() -> Option<String> {
+    VISITOR.try_with(Clone::clone).ok()
+}
+
+fn is_visitor_id(v: &str) -> bool {
+    v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn counted(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == Method::GET
+        && (path.starts_with("/products/") || path.starts_with("/api/products/"))
+}
+
+pub(crate) async fn middleware(
+    State(state): State<EdgeState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !counted(&req) {
+        return next.run(req).await;
+    }
+    let known = cookie_value(req.headers(), VISITOR_COOKIE).filter(|v| is_visitor_id(v));
+    let id = known
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let mut response = VISITOR.scope(id.clone(), next.run(req)).await;
+    if known.is_none() {
+        let secure = state.secure_attribute();
+        let cookie = format!(
+            "{VISITOR_COOKIE}={id}; Path=/; Max-Age={MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}"
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
