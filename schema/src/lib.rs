@@ -8,6 +8,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod audit;
 mod transaction;
 
 pub use transaction::{
@@ -85,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 10,
         name: "coupons_per_shop",
         sql: include_str!("../migrations/0010_coupons_per_shop.surql"),
+    },
+    Migration {
+        version: 11,
+        name: "console",
+        sql: include_str!("../migrations/0011_console.surql"),
     },
 ];
 

@@ -8,6 +8,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod audit;
 mod handlers;
 mod store;
 mod system;
@@ -34,6 +35,7 @@ pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), Nod
         .serve::<GetSite>(handlers::get_site)
         .serve::<UpdateSite>(handlers::update_site)
         .serve::<GetSystem>(handlers::system)
+        .serve::<bazaar_subjects::console::SearchAudit>(audit::search)
         .run(shutdown)
         .await
 }

@@ -76,6 +76,10 @@ impl AdminStore {
         })
     }
 
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Which nodes run, their traffic and failures, and JetStream's state.
     pub async fn system_report(&self) -> Result<bazaar_subjects::system::SystemReport, AdminError> {
         Ok(self.inspector.report().await?)

@@ -29,6 +29,8 @@ pub struct AuthService {
     google: Option<crate::google::Google>,
     /// How long a session (a refresh-token family) may live in all.
     session_max_age_secs: u64,
+    /// Banned accounts, watched by every node (see `crate::console`).
+    revoked: async_nats::jetstream::kv::Store,
 }
 
 /// A sign-up waiting for its code: everything but the proof of the address.
@@ -58,6 +60,8 @@ struct AccountRow {
     avatar_url: Option<String>,
     #[serde(default)]
     password_hash: Option<String>,
+    #[serde(default)]
+    banned: bool,
 }
 
 impl From<AccountRow> for Account {
@@ -74,8 +78,7 @@ impl From<AccountRow> for Account {
     }
 }
 
-const ACCOUNT_FIELDS: &str =
-    "record::id(id) AS id, name, email, role, phone, country, avatar_url, password_hash";
+const ACCOUNT_FIELDS: &str = "record::id(id) AS id, name, email, role, phone, country, avatar_url, password_hash, banned_at != NONE AS banned";
 
 fn accepted(message: &str) -> Accepted {
     Accepted {
@@ -108,7 +111,9 @@ impl AuthService {
         google: &crate::GoogleConfig,
     ) -> Result<Self, NodeError> {
         ensure_work_queue(&ctx.jetstream, mail::JOBS).await?;
+        let revoked = crate::console::open_bucket(&ctx.jetstream).await?;
         Ok(Self {
+            revoked,
             db,
             js: ctx.jetstream.clone(),
             codes: Codes::open(&ctx.jetstream, signer.derived_key("one-time codes")).await?,
@@ -116,6 +121,14 @@ impl AuthService {
             google: crate::google::Google::open(google, &ctx.jetstream).await?,
             session_max_age_secs: crate::SESSION_MAX_AGE_SECS,
         })
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub(crate) fn revoked(&self) -> &async_nats::jetstream::kv::Store {
+        &self.revoked
     }
 
     /// Sessions end this many seconds after they began, refreshed or not.
@@ -151,10 +164,16 @@ impl AuthService {
             .await?
             .check()?;
         if let Some(row) = take_rows::<AccountRow>(&mut res, 0)?.into_iter().next() {
+            if row.banned {
+                return Err(AuthError::Banned);
+            }
             return self.session(row.into(), None).await;
         }
         let email = normalize_email(&who.email);
         if let Some(row) = self.account_by_email(&email).await? {
+            if row.banned {
+                return Err(AuthError::Banned);
+            }
             if row.role != Role::Buyer {
                 return Err(AuthError::PasswordOnly);
             }
@@ -431,6 +450,9 @@ impl AuthService {
             return Err(AuthError::WrongCredentials);
         }
         let row = row.ok_or(AuthError::WrongCredentials)?;
+        if row.banned {
+            return Err(AuthError::Banned);
+        }
         self.session(row.into(), None).await
     }
 
@@ -484,6 +506,9 @@ impl AuthService {
                 .account_by_id(&used.account)
                 .await?
                 .ok_or(AuthError::BadRefreshToken)?;
+            if account.banned {
+                return Err(AuthError::Banned);
+            }
             return self.session(account.into(), Some(used.family)).await;
         }
         // Unknown, expired, revoked — or reused: a used token presented again

@@ -26,6 +26,7 @@ mod api {
     pub(crate) mod auth;
     pub(crate) mod chat;
     pub(crate) mod commerce;
+    pub(crate) mod console;
     pub(crate) mod google;
     pub(crate) mod images;
     pub(crate) mod logs;
@@ -44,6 +45,7 @@ mod pages {
     pub(crate) mod account;
     pub(crate) mod admin;
     pub(crate) mod cart;
+    pub(crate) mod console;
     pub(crate) mod logs;
     pub(crate) mod mailbox;
     pub(crate) mod messages;
@@ -128,6 +130,8 @@ pub fn app(state: EdgeState) -> Router {
         .merge(pages::storefront::routes())
         .merge(pages::seller::routes())
         .merge(pages::admin::routes())
+        .merge(pages::console::routes())
+        .merge(api::console::routes())
         .merge(pages::system::routes())
         .merge(api::system::routes())
         .merge(pages::logs::routes())

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{
-    auth, chat, commerce, images, logs, products, recommend, reviews, shops, site, system,
+    auth, chat, commerce, console, images, logs, products, recommend, reviews, shops, site, system,
 };
 use crate::health;
 use crate::state::EdgeState;
@@ -67,6 +67,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(recommend::Doc::openapi());
     doc.merge(chat::Doc::openapi());
     doc.merge(logs::Doc::openapi());
+    doc.merge(console::Doc::openapi());
     EdgeRefusals.modify(&mut doc);
     doc
 }

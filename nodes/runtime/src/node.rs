@@ -95,10 +95,16 @@ impl NodeContext {
         verifier: TokenVerifier,
     ) -> Self {
         crate::logbus::attach(principal.name(), nats.clone());
+        let jetstream = async_nats::jetstream::new(nats.clone());
+        // Every node this context serves refuses banned accounts' tokens.
+        tokio::spawn(crate::revocation::follow(
+            jetstream.clone(),
+            verifier.revocations().clone(),
+        ));
         Self {
             principal,
             bus: config.bus(),
-            jetstream: async_nats::jetstream::new(nats.clone()),
+            jetstream,
             nats,
             verifier: Arc::new(verifier),
             request_timeout: config.request_timeout(),

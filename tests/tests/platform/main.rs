@@ -6,6 +6,7 @@ mod bus;
 mod catalog;
 mod chat;
 mod commerce;
+mod console;
 mod email;
 mod foundation;
 mod fuzz;
