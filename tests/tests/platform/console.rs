@@ -90,7 +90,7 @@ async fn a_banned_buyer_is_refused_within_seconds_and_an_unban_lets_them_back() 
     // Their session is over and they cannot sign in again.
     let r = p
         .http
-        .post(p.url("/api/refresh"))
+        .post(p.url("/api/refresh-token"))
         .json(&json!({ "refresh_token": session.refresh_token }))
         .send()
         .await
@@ -195,7 +195,7 @@ async fn only_admins_reach_the_console_even_straight_over_nats() {
     for path in ["/admin/accounts", "/admin/audit"] {
         assert_eq!(visitor.get(path).await.status, 403, "{path}");
     }
-    let admin = p.token(Role::Admin);
+    let (_, admin) = p.account("Ada Admin", Role::Admin).await;
     let visitor = bazaar_tests::story::Visitor::new(&p);
     visitor.sign_in(&admin);
     let page = visitor.get("/admin/accounts?q=carl").await;
@@ -209,10 +209,11 @@ async fn every_admin_action_is_in_the_audit_log_once_with_before_and_after() {
     let p = Platform::spawn().await;
     let (admin_id, admin) = p.account("Ada Admin", Role::Admin).await;
     let (id, _) = buyer(&p, "dora@example.com").await;
+    let ban_path = format!("/api/admin/accounts/{id}/ban");
     let ban = |reason: &'static str| {
         p.send(
             Method::POST,
-            &format!("/api/admin/accounts/{id}/ban"),
+            &ban_path,
             &admin,
             Some(json!({ "reason": reason })),
         )
