@@ -360,3 +360,64 @@ async fn an_admin_bans_a_buyer_through_the_console_pages() {
         .await;
     assert!(me.is_err());
 }
+
+#[tokio::test]
+async fn category_and_site_changes_are_in_the_audit_log_with_before_and_after() {
+    let p = Platform::spawn().await;
+    let (admin_id, admin) = p.account("Ada Admin", Role::Admin).await;
+    let made = p
+        .send(
+            Method::POST,
+            "/api/categories",
+            &admin,
+            Some(json!({ "name": "Garden Tools", "subcategories": ["Rakes"] })),
+        )
+        .await;
+    assert_eq!(made.status(), 200);
+    let renamed = p
+        .send(
+            Method::PUT,
+            "/api/categories/garden-tools",
+            &admin,
+            Some(json!({ "name": "Garden Tools & More" })),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    let gone = p
+        .send(Method::DELETE, "/api/categories/garden-tools", &admin, None)
+        .await;
+    assert_eq!(gone.status(), 204);
+    // Deleting what is not there changes nothing and records nothing.
+    let again = p
+        .send(Method::DELETE, "/api/categories/garden-tools", &admin, None)
+        .await;
+    assert_eq!(again.status(), 404);
+
+    let mut log = audit_of(&p, &admin, "garden-tools").await.entries;
+    log.reverse();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["category.upsert", "category.upsert", "category.delete"]
+    );
+    assert!(log.iter().all(|e| e.admin == admin_id));
+    assert!(log[0].before.is_none());
+    assert!(log[0].after.as_deref().unwrap().contains("Garden Tools"));
+    assert!(log[1].before.as_deref().unwrap().contains("Rakes"));
+    assert!(log[1].after.as_deref().unwrap().contains("Garden Tools & More"));
+    assert!(log[2].after.is_none());
+
+    let site = p
+        .send(
+            Method::PATCH,
+            "/api/site",
+            &admin,
+            Some(json!({ "tagline": "Tools for every garden" })),
+        )
+        .await;
+    assert_eq!(site.status(), 200);
+    let log = audit_of(&p, &admin, "main").await.entries;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].action, "site.update");
+    assert!(log[0].after.as_deref().unwrap().contains("Tools for every garden"));
+}
