@@ -6,7 +6,16 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{Access, Domain, Endpoint, Role};
+use crate::{Access, Domain, Endpoint, Role, catalog};
+
+/// Hide or restore one thing (a product), saying why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ModerateRequest {
+    pub id: String,
+    /// 1–500 characters once trimmed.
+    #[schema(max_length = 500, pattern = r"\S")]
+    pub reason: String,
+}
 
 /// Banned accounts, in JetStream KV: key = account id, value = when the ban
 /// began (RFC 3339). The auth node keeps it; every node watches it and
@@ -122,6 +131,11 @@ endpoint!(/// Lift a ban (admins).
     UnbanAccount, "auth.account.unban", Auth, UnbanRequest => AccountSummary);
 endpoint!(/// Make an existing account an admin (admins).
     PromoteAccount, "auth.account.promote", Auth, AccountId => AccountSummary);
+endpoint!(/// Hide a product from buyers: it leaves the storefront, listings and
+    /// search until restored (admins).
+    HideProduct, "catalog.product.hide", Catalog, ModerateRequest => catalog::Product);
+endpoint!(/// Show a hidden product again (admins).
+    RestoreProduct, "catalog.product.unhide", Catalog, ModerateRequest => catalog::Product);
 endpoint!(/// Search the audit log, newest first (admins).
     SearchAudit, "admin.audit.search", Admin, AuditQuery => AuditPage);
 

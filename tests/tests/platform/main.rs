@@ -16,6 +16,7 @@ mod identity;
 mod images;
 mod logs;
 mod metrics;
+mod moderation;
 mod recommend;
 mod reviews;
 mod search;

@@ -11,9 +11,10 @@ use bazaar_runtime::RequestMeta;
 use bazaar_subjects::ErrorEnvelope;
 use bazaar_subjects::console::{
     AccountId, AccountPage, AccountSearch, AccountSummary, AuditEntry, AuditPage, AuditQuery,
-    BanAccount, BanRequest, GetAccount, PromoteAccount, Reason, SearchAccounts, SearchAudit,
-    UnbanAccount, UnbanRequest,
+    BanAccount, BanRequest, GetAccount, HideProduct, ModerateRequest, PromoteAccount, Reason,
+    RestoreProduct, SearchAccounts, SearchAudit, UnbanAccount, UnbanRequest,
 };
+use bazaar_subjects::catalog::Product;
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
@@ -28,7 +29,9 @@ use crate::state::{EdgeState, Relayed};
     unban,
     promote,
     audit,
-    audit_csv
+    audit_csv,
+    hide_product,
+    restore_product
 ))]
 pub struct Doc;
 
@@ -39,6 +42,8 @@ pub fn routes() -> Router<EdgeState> {
         .route("/api/admin/accounts/{id}/ban", post(ban))
         .route("/api/admin/accounts/{id}/unban", post(unban))
         .route("/api/admin/accounts/{id}/promote", post(promote))
+        .route("/api/admin/products/{id}/hide", post(hide_product))
+        .route("/api/admin/products/{id}/restore", post(restore_product))
         .route("/api/admin/audit", get(audit))
         .route("/api/admin/audit.csv", get(audit_csv))
 }
@@ -121,6 +126,45 @@ pub async fn promote(
 ) -> Result<Relayed<AccountSummary>, ApiError> {
     s.relay::<PromoteAccount>(&meta, &AccountId { account_id: id })
         .await
+}
+
+/// Hide a product from buyers, saying why: it leaves the storefront,
+/// listings, carts and search until restored (admins).
+#[utoipa::path(post, path = "/api/admin/products/{id}/hide", tag = "admin", request_body = Reason,
+    params(("id" = String, Path, description = "a product id")),
+    responses((status = 200, body = Product), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn hide_product(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Relayed<Product>, ApiError> {
+    let req = ModerateRequest {
+        id,
+        reason: body.reason,
+    };
+    s.relay::<HideProduct>(&meta, &req).await
+}
+
+/// Show a hidden product again, saying why (admins).
+#[utoipa::path(post, path = "/api/admin/products/{id}/restore", tag = "admin", request_body = Reason,
+    params(("id" = String, Path, description = "a product id")),
+    responses((status = 200, body = Product), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn restore_product(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Relayed<Product>, ApiError> {
+    let req = ModerateRequest {
+        id,
+        reason: body.reason,
+    };
+    s.relay::<RestoreProduct>(&meta, &req).await
 }
 
 /// The audit log, newest first, by admin, action, target and time (admins).
