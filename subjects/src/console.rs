@@ -204,3 +204,102 @@ pub struct AuditPage {
     pub page: u32,
     pub per_page: u32,
 }
+
+/// What a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportKind {
+    Product,
+    Review,
+    Shop,
+}
+
+impl ReportKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportKind::Product => "product",
+            ReportKind::Review => "review",
+            ReportKind::Shop => "shop",
+        }
+    }
+}
+
+/// A buyer reports a product, a review or a shop to the admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FileReport {
+    pub kind: ReportKind,
+    /// The product's, review's or shop's id.
+    #[schema(max_length = 200, pattern = r"\S")]
+    pub target: String,
+    /// 1–1000 characters once trimmed.
+    #[schema(max_length = 1000, pattern = r"\S")]
+    pub reason: String,
+}
+
+/// A report in the admins' queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReportEntry {
+    pub id: String,
+    pub kind: ReportKind,
+    pub target: String,
+    pub reporter: String,
+    pub reason: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// `open` or `resolved`.
+    pub status: String,
+    #[serde(default)]
+    pub resolved_at: Option<String>,
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    #[serde(default)]
+    pub resolution: Option<String>,
+}
+
+/// Which reports: open (the default) or resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// `open` (default) or `resolved`.
+    #[serde(default)]
+    #[param(pattern = "^(open|resolved)$")]
+    pub status: Option<String>,
+}
+
+/// The queue, oldest first for open reports, newest first for resolved ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReportList {
+    pub reports: Vec<ReportEntry>,
+}
+
+/// Resolve one report, saying what was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResolveReport {
+    pub id: String,
+    /// 1–500 characters once trimmed.
+    #[schema(max_length = 500, pattern = r"\S")]
+    pub resolution: String,
+}
+
+/// The body of the resolve route (the report is in the path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Resolution {
+    /// 1–500 characters once trimmed.
+    #[schema(max_length = 500, pattern = r"\S")]
+    pub resolution: String,
+}
+
+/// `admin.report.file`: any signed-in account reports a product, review or shop.
+pub struct FileReportEndpoint;
+impl Endpoint for FileReportEndpoint {
+    const SUBJECT: &'static str = "admin.report.file";
+    const DOMAIN: Domain = Domain::Admin;
+    const ACCESS: Access = Access::Account;
+    type Request = FileReport;
+    type Reply = ReportEntry;
+}
+
+endpoint!(/// The reports queue (admins).
+    ListReports, "admin.report.list", Admin, ReportQuery => ReportList);
+endpoint!(/// Resolve a report (admins).
+    ResolveReportEndpoint, "admin.report.resolve", Admin, ResolveReport => ReportEntry);

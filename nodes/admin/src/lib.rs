@@ -10,6 +10,7 @@
 
 mod audit;
 mod handlers;
+mod reports;
 mod store;
 mod system;
 
@@ -36,6 +37,9 @@ pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), Nod
         .serve::<UpdateSite>(handlers::update_site)
         .serve::<GetSystem>(handlers::system)
         .serve::<bazaar_subjects::console::SearchAudit>(audit::search)
+        .serve::<bazaar_subjects::console::FileReportEndpoint>(reports::file)
+        .serve::<bazaar_subjects::console::ListReports>(reports::list)
+        .serve::<bazaar_subjects::console::ResolveReportEndpoint>(reports::resolve)
         .run(shutdown)
         .await
 }

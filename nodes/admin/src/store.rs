@@ -24,6 +24,15 @@ pub enum AdminError {
     /// 422: invalid input, per field.
     #[error("invalid input")]
     Invalid(ErrorEnvelope),
+    /// 404: no report with that id.
+    #[error("no such report")]
+    NoSuchReport,
+    /// 409: the report is resolved already.
+    #[error("report resolved already")]
+    ReportResolved,
+    /// 500: a write did not commit.
+    #[error(transparent)]
+    Write(#[from] bazaar_schema::TransactionError),
     /// 500: the database failed.
     #[error(transparent)]
     Db(#[from] surrealdb::Error),
@@ -42,6 +51,10 @@ impl From<AdminError> for ErrorEnvelope {
                 ErrorEnvelope::not_found(format!("there is no category `{slug}`"))
             }
             AdminError::Invalid(envelope) => envelope,
+            AdminError::NoSuchReport => ErrorEnvelope::not_found("there is no such report"),
+            AdminError::ReportResolved => {
+                ErrorEnvelope::conflict("this report is resolved already")
+            }
             other => bazaar_runtime::internal(other),
         }
     }

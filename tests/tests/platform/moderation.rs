@@ -131,3 +131,66 @@ async fn a_hidden_product_leaves_the_storefront_and_search_and_comes_back_when_r
         assert!(e.before.is_some() && e.after.is_some());
     }
 }
+
+#[tokio::test]
+async fn a_buyers_report_reaches_the_queue_and_an_admin_resolves_it() {
+    use bazaar_subjects::console::{ReportEntry, ReportList};
+    let p = Platform::spawn().await;
+    let (_, buyer) = p.account("Bea Buyer", Role::Buyer).await;
+    let (admin_id, admin) = p.account("Ada Admin", Role::Admin).await;
+
+    // Signed out, nobody reports; a buyer does.
+    let body = json!({ "kind": "product", "target": "p123", "reason": "fake brand logo" });
+    let r = p.http.post(p.url("/api/reports")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = p.send(Method::POST, "/api/reports", &buyer, Some(body)).await;
+    assert_eq!(r.status(), 201);
+    let filed: ReportEntry = ok_as(r).await;
+    assert_eq!(filed.status, "open");
+
+    // Only admins see the queue.
+    assert_eq!(p.get("/api/admin/reports", Some(&buyer)).await.status(), 403);
+    let open: ReportList = ok_as(p.get("/api/admin/reports", Some(&admin)).await).await;
+    assert_eq!(open.reports.len(), 1);
+    assert_eq!(open.reports[0].reason, "fake brand logo");
+
+    // The admin works through it on the page.
+    let visitor = bazaar_tests::story::Visitor::new(&p);
+    visitor.sign_in(&admin);
+    let page = visitor.page("/admin/reports").await;
+    assert!(page.contains("fake brand logo"), "{page}");
+    let path = format!("/admin/reports/{}/resolve", filed.id);
+    let empty = visitor.post(&path, &[("resolution", " ")]).await;
+    assert_eq!(empty.status, 422);
+    let done = visitor
+        .post(&path, &[("resolution", "the product was hidden")])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let page = visitor.page("/admin/reports").await;
+    assert!(page.contains("No open report"), "{page}");
+    let resolved: ReportList = ok_as(
+        p.get("/api/admin/reports?status=resolved", Some(&admin))
+            .await,
+    )
+    .await;
+    assert_eq!(resolved.reports.len(), 1);
+    assert_eq!(resolved.reports[0].resolved_by.as_deref(), Some(admin_id.as_str()));
+    let again = p
+        .send(
+            Method::POST,
+            &format!("/api/admin/reports/{}/resolve", filed.id),
+            &admin,
+            Some(json!({ "resolution": "twice" })),
+        )
+        .await;
+    assert_eq!(again.status(), 409);
+
+    let log: AuditPage = ok_as(
+        p.get(&format!("/api/admin/audit?target={}", filed.id), Some(&admin))
+            .await,
+    )
+    .await;
+    assert_eq!(log.total, 1);
+    assert_eq!(log.entries[0].action, "report.resolve");
+    assert!(log.entries[0].after.as_deref().unwrap().contains("resolved"));
+}

@@ -15,6 +15,10 @@ use bazaar_subjects::console::{
     RestoreProduct, SearchAccounts, SearchAudit, UnbanAccount, UnbanRequest,
 };
 use bazaar_subjects::catalog::Product;
+use bazaar_subjects::console::{
+    FileReport, FileReportEndpoint, ListReports, ReportEntry, ReportList, ReportQuery,
+    ResolveReport, ResolveReportEndpoint, Resolution,
+};
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
@@ -31,7 +35,10 @@ use crate::state::{EdgeState, Relayed};
     audit,
     audit_csv,
     hide_product,
-    restore_product
+    restore_product,
+    file_report,
+    reports,
+    resolve_report
 ))]
 pub struct Doc;
 
@@ -44,6 +51,9 @@ pub fn routes() -> Router<EdgeState> {
         .route("/api/admin/accounts/{id}/promote", post(promote))
         .route("/api/admin/products/{id}/hide", post(hide_product))
         .route("/api/admin/products/{id}/restore", post(restore_product))
+        .route("/api/reports", post(file_report))
+        .route("/api/admin/reports", get(reports))
+        .route("/api/admin/reports/{id}/resolve", post(resolve_report))
         .route("/api/admin/audit", get(audit))
         .route("/api/admin/audit.csv", get(audit_csv))
 }
@@ -165,6 +175,50 @@ pub async fn restore_product(
         reason: body.reason,
     };
     s.relay::<RestoreProduct>(&meta, &req).await
+}
+
+/// Report a product, a review or a shop to the admins (signed in).
+#[utoipa::path(post, path = "/api/reports", tag = "admin", request_body = FileReport,
+    responses((status = 201, body = ReportEntry), (status = 401, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn file_report(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<FileReport>,
+) -> Result<Response, ApiError> {
+    let report = s.call::<FileReportEndpoint>(&meta, &body).await?;
+    Ok((axum::http::StatusCode::CREATED, axum::Json(report)).into_response())
+}
+
+/// The reports queue: open reports oldest first, or resolved ones (admins).
+#[utoipa::path(get, path = "/api/admin/reports", tag = "admin",
+    params(ReportQuery),
+    responses((status = 200, body = ReportList), (status = 403, body = ErrorEnvelope)))]
+pub async fn reports(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    FormQuery(q): FormQuery<ReportQuery>,
+) -> Result<Relayed<ReportList>, ApiError> {
+    s.relay::<ListReports>(&meta, &q).await
+}
+
+/// Resolve a report, saying what was done (admins).
+#[utoipa::path(post, path = "/api/admin/reports/{id}/resolve", tag = "admin", request_body = Resolution,
+    params(("id" = String, Path, description = "a report id")),
+    responses((status = 200, body = ReportEntry), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn resolve_report(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Resolution>,
+) -> Result<Relayed<ReportEntry>, ApiError> {
+    let req = ResolveReport {
+        id,
+        resolution: body.resolution,
+    };
+    s.relay::<ResolveReportEndpoint>(&meta, &req).await
 }
 
 /// The audit log, newest first, by admin, action, target and time (admins).

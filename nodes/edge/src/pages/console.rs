@@ -16,7 +16,9 @@ use axum::routing::{get, post};
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::console::{
     AccountId, AccountSearch, AccountSummary, AuditEntry, AuditQuery, BanAccount, BanRequest,
-    GetAccount, PromoteAccount, SearchAccounts, SearchAudit, UnbanAccount, UnbanRequest,
+    GetAccount, HideProduct, ListReports, ModerateRequest, PromoteAccount, ReportEntry,
+    ReportQuery, ResolveReport, ResolveReportEndpoint, RestoreProduct, SearchAccounts,
+    SearchAudit, UnbanAccount, UnbanRequest,
 };
 use bazaar_subjects::{ErrorEnvelope, Role};
 use serde::Deserialize;
@@ -34,6 +36,9 @@ pub fn routes() -> Router<EdgeState> {
         .route("/admin/accounts/{id}/ban", post(ban))
         .route("/admin/accounts/{id}/unban", post(unban))
         .route("/admin/accounts/{id}/promote", post(promote))
+        .route("/admin/reports", get(reports))
+        .route("/admin/reports/{id}/resolve", post(resolve))
+        .route("/admin/moderation/products", post(moderate_product))
         .route("/admin/audit", get(audit))
         .route("/admin/audit.csv", get(audit_csv))
 }
@@ -441,6 +446,150 @@ async fn audit_csv(
         body,
     )
         .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_reports.html")]
+struct ReportsPage {
+    viewer: Option<Account>,
+    chrome: Chrome,
+    section: &'static str,
+    resolved: bool,
+    reports: Vec<ReportEntry>,
+    chat_reports: Vec<bazaar_subjects::chat::Report>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+fn reports_notice(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "resolved" => "The report is resolved.",
+        "hidden" => "The product is hidden from buyers.",
+        "restored" => "The product is shown to buyers again.",
+        _ => return None,
+    })
+}
+
+async fn render_reports(
+    s: &EdgeState,
+    meta: &bazaar_runtime::RequestMeta,
+    viewer: Account,
+    chrome: Chrome,
+    resolved: bool,
+    notice: Option<&'static str>,
+    error: Option<ErrorEnvelope>,
+) -> Result<Response, PageError> {
+    let query = ReportQuery {
+        status: resolved.then(|| "resolved".to_owned()),
+    };
+    let list = s
+        .call::<ListReports>(meta, &query)
+        .await
+        .on_page("/admin/reports", Refusals::NODES)?;
+    // Chat reports live with the chat node; shown here so one page holds
+    // every report (an unreachable chat node only leaves them out).
+    let chat_reports = if resolved {
+        Vec::new()
+    } else {
+        s.call::<bazaar_subjects::chat::ListChatReports>(meta, &bazaar_subjects::Empty {})
+            .await
+            .map(|r| r.reports)
+            .unwrap_or_default()
+    };
+    let status = error.as_ref().map_or(StatusCode::OK, |e| {
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST)
+    });
+    let page = ReportsPage {
+        viewer: Some(viewer),
+        chrome,
+        section: "reports",
+        resolved,
+        reports: list.reports,
+        chat_reports,
+        notice,
+        error: error.map(|e| {
+            e.fields
+                .first()
+                .map_or_else(|| e.message.clone(), |f| f.message.clone())
+        }),
+    };
+    Ok((status, page).into_response())
+}
+
+async fn reports(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Admin(viewer): Admin,
+    chrome: Chrome,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let pairs = query_pairs(raw.as_deref());
+    let resolved = first(&pairs, "status") == "resolved";
+    let notice = reports_notice(&first(&pairs, "notice"));
+    render_reports(&s, &meta, viewer, chrome, resolved, notice, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ResolveForm {
+    #[serde(default)]
+    resolution: String,
+}
+
+async fn resolve(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Admin(viewer): Admin,
+    chrome: Chrome,
+    Path(id): Path<String>,
+    Form(form): Form<ResolveForm>,
+) -> Result<Response, PageError> {
+    let req = ResolveReport {
+        id,
+        resolution: form.resolution,
+    };
+    match s.call::<ResolveReportEndpoint>(&meta, &req).await {
+        Ok(_) => Ok(Redirect::to("/admin/reports?notice=resolved").into_response()),
+        Err(e) if matches!(e.0.status, 401 | 403) => {
+            Err(PageError::from(e).on_page("/admin/reports", Refusals::NODES))
+        }
+        Err(e) => render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0)).await,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ModerateForm {
+    #[serde(default)]
+    product: String,
+    #[serde(default)]
+    reason: String,
+    /// `hide` or `restore`.
+    #[serde(default)]
+    action: String,
+}
+
+async fn moderate_product(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Admin(viewer): Admin,
+    chrome: Chrome,
+    Form(form): Form<ModerateForm>,
+) -> Result<Response, PageError> {
+    let req = ModerateRequest {
+        id: form.product.trim().to_owned(),
+        reason: form.reason,
+    };
+    let (result, done) = if form.action == "restore" {
+        (s.call::<RestoreProduct>(&meta, &req).await, "restored")
+    } else {
+        (s.call::<HideProduct>(&meta, &req).await, "hidden")
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/reports?notice={done}")).into_response()),
+        Err(e) if matches!(e.0.status, 401 | 403) => {
+            Err(PageError::from(e).on_page("/admin/reports", Refusals::NODES))
+        }
+        Err(e) => render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0)).await,
+    }
 }
 
 /// How a role reads on the pages.
