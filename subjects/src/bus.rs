@@ -577,7 +577,10 @@ mod tests {
                 ),
                 "{d}"
             );
-            assert!(allows(&perms.publish, "$JS.API.STREAM.INFO.KV_revoked_accounts"));
+            assert!(allows(
+                &perms.publish,
+                "$JS.API.STREAM.INFO.KV_revoked_accounts"
+            ));
             assert_eq!(
                 allows(&perms.publish, "$KV.revoked_accounts.a"),
                 d == Domain::Auth,

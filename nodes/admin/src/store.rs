@@ -3,13 +3,13 @@
 use bazaar_runtime::cache::RevisionCache;
 use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
 use bazaar_runtime::{NodeContext, NodeError};
+use bazaar_schema::audit::{self, Audit};
 use bazaar_schema::{Db, take_rows};
 use bazaar_subjects::admin::{
     self, Category, CategoryChange, CategoryChanged, CategoryInput, CategoryList, SiteConfig,
     SiteConfigUpdate, SiteUpdated, Subcategory,
 };
 use bazaar_subjects::{ErrorEnvelope, Validator};
-use bazaar_schema::audit::{self, Audit};
 use serde::Deserialize;
 
 use bazaar_subjects::admin::CACHE_BUCKET;

@@ -114,11 +114,10 @@ impl AuthService {
         let per_page = q.per_page.unwrap_or(25).clamp(1, MAX_PAGE_SIZE);
         let page = q.page.unwrap_or(1).clamp(1, 100_000);
         let mut filters = vec!["true".to_owned()];
-        let text = q
-            .q
-            .as_deref()
-            .map(|t| t.trim().to_lowercase())
-            .filter(|t| !t.is_empty());
+        let text =
+            q.q.as_deref()
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty());
         if text.is_some() {
             filters.push(
                 "(string::contains(string::lowercase(email), $text) \
@@ -170,18 +169,15 @@ impl AuthService {
         self.summary(&req.body.account_id).await
     }
 
-    pub async fn ban_account(
-        &self,
-        req: Request<BanRequest>,
-    ) -> Result<AccountSummary, AuthError> {
+    pub async fn ban_account(&self, req: Request<BanRequest>) -> Result<AccountSummary, AuthError> {
         let admin = admin_of(&req)?;
         let id = req.body.account_id.trim().to_owned();
         let why = reason(&req.body.reason)?;
         if id == admin {
             return Err(AuthError::CannotBanSelf);
         }
-        let record = Audit::new(&admin, "account.ban", "account", &id, &req.request_id)
-            .with_reason(&why);
+        let record =
+            Audit::new(&admin, "account.ban", "account", &id, &req.request_id).with_reason(&why);
         let result = self
             .db()
             .query(format!(
@@ -230,8 +226,8 @@ impl AuthService {
         let admin = admin_of(&req)?;
         let id = req.body.account_id.trim().to_owned();
         let why = reason(&req.body.reason)?;
-        let record = Audit::new(&admin, "account.unban", "account", &id, &req.request_id)
-            .with_reason(&why);
+        let record =
+            Audit::new(&admin, "account.unban", "account", &id, &req.request_id).with_reason(&why);
         let result = self
             .db()
             .query(format!(

@@ -100,10 +100,12 @@ impl From<AuthError> for ErrorEnvelope {
             AuthError::Banned => ErrorEnvelope::forbidden(
                 "this account has been suspended; contact support if you think this is a mistake",
             ),
-            AuthError::CannotBanSelf => ErrorEnvelope::validation(vec![bazaar_subjects::FieldError {
-                field: "account_id".into(),
-                message: "you cannot ban your own account".into(),
-            }]),
+            AuthError::CannotBanSelf => {
+                ErrorEnvelope::validation(vec![bazaar_subjects::FieldError {
+                    field: "account_id".into(),
+                    message: "you cannot ban your own account".into(),
+                }])
+            }
             AuthError::AlreadyBanned => ErrorEnvelope::conflict("this account is banned already"),
             AuthError::NotBanned => ErrorEnvelope::conflict("this account is not banned"),
             AuthError::AlreadyAdmin => ErrorEnvelope::conflict("this account is an admin already"),

@@ -82,7 +82,9 @@ async fn moderate(
     if let Err(e) = committed(result) {
         return Err(match e.thrown() {
             Some("no_such_product") => CatalogError::NoSuchProduct(id),
-            Some("unchanged") if hide => CatalogError::Conflict("the product is hidden already".into()),
+            Some("unchanged") if hide => {
+                CatalogError::Conflict("the product is hidden already".into())
+            }
             Some("unchanged") => CatalogError::Conflict("the product is not hidden".into()),
             _ => CatalogError::Write(e),
         });

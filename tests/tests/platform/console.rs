@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use bazaar_subjects::Role;
 use bazaar_subjects::auth::{Account, Session};
 use bazaar_subjects::console::{
     AccountPage, AccountSearch, AccountSummary, AuditPage, AuditQuery, BanAccount, BanRequest,
     SearchAccounts, SearchAudit,
 };
-use bazaar_subjects::Role;
 use bazaar_tests::browser::Browser;
 use bazaar_tests::story::{envelope, ok_as};
 use bazaar_tests::{Platform, eventually};
@@ -186,7 +186,11 @@ async fn only_admins_reach_the_console_even_straight_over_nats() {
 
     // Through the edge: the API and the pages.
     let token = session.access_token.as_str();
-    for path in ["/api/admin/accounts", "/api/admin/audit", "/api/admin/audit.csv"] {
+    for path in [
+        "/api/admin/accounts",
+        "/api/admin/audit",
+        "/api/admin/audit.csv",
+    ] {
         assert_eq!(p.get(path, Some(token)).await.status(), 403, "{path}");
         assert_eq!(p.get(path, None).await.status(), 401, "{path}");
     }
@@ -288,27 +292,30 @@ async fn every_admin_action_is_in_the_audit_log_once_with_before_and_after() {
     )
     .await;
     assert_eq!(by_action.total, 1);
-    let r = p.get("/api/admin/audit?since=yesterday", Some(&admin)).await;
+    let r = p
+        .get("/api/admin/audit?since=yesterday", Some(&admin))
+        .await;
     assert_eq!(r.status(), 422);
     let csv = p
         .get(&format!("/api/admin/audit.csv?target={id}"), Some(&admin))
         .await;
     assert_eq!(csv.status(), 200);
-    assert!(csv.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/csv"));
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let text = csv.text().await.unwrap();
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(text.contains("\"appeal granted\""), "{text}");
 
     // The log is append-only, even for someone at the database.
-    let tampered = p
-        .db
-        .query("DELETE audit; UPDATE audit SET reason = 'nothing happened';")
-        .await
-        .unwrap()
-        .check();
+    let tampered =
+        p.db.query("DELETE audit; UPDATE audit SET reason = 'nothing happened';")
+            .await
+            .unwrap()
+            .check();
     assert!(tampered.is_err());
     assert_eq!(audit_of(&p, &admin, &id).await.total, 3);
 }
@@ -404,7 +411,13 @@ async fn category_and_site_changes_are_in_the_audit_log_with_before_and_after() 
     assert!(log[0].before.is_none());
     assert!(log[0].after.as_deref().unwrap().contains("Garden Tools"));
     assert!(log[1].before.as_deref().unwrap().contains("Rakes"));
-    assert!(log[1].after.as_deref().unwrap().contains("Garden Tools & More"));
+    assert!(
+        log[1]
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("Garden Tools & More")
+    );
     assert!(log[2].after.is_none());
 
     let site = p
@@ -419,5 +432,11 @@ async fn category_and_site_changes_are_in_the_audit_log_with_before_and_after() 
     let log = audit_of(&p, &admin, "main").await.entries;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].action, "site.update");
-    assert!(log[0].after.as_deref().unwrap().contains("Tools for every garden"));
+    assert!(
+        log[0]
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("Tools for every garden")
+    );
 }

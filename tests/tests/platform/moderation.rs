@@ -36,7 +36,12 @@ async fn a_hidden_product_leaves_the_storefront_and_search_and_comes_back_when_r
     let p = Platform::spawn().await;
     categories(&p).await;
     let (seller, _) = p.seller_with_shop("Gadget Hut", "electronics").await;
-    let made: Product = create(&p, &seller, &product("Counterfeit Headphones", "electronics", 4_999)).await;
+    let made: Product = create(
+        &p,
+        &seller,
+        &product("Counterfeit Headphones", "electronics", 4_999),
+    )
+    .await;
     let (admin_id, admin) = p.account("Ada Admin", Role::Admin).await;
     eventually(
         "search finds the product",
@@ -119,8 +124,11 @@ async fn a_hidden_product_leaves_the_storefront_and_search_and_comes_back_when_r
 
     // Both actions are in the audit log once, with before and after.
     let log: AuditPage = ok_as(
-        p.get(&format!("/api/admin/audit?target={}", made.id), Some(&admin))
-            .await,
+        p.get(
+            &format!("/api/admin/audit?target={}", made.id),
+            Some(&admin),
+        )
+        .await,
     )
     .await;
     let mut actions: Vec<&str> = log.entries.iter().map(|e| e.action.as_str()).collect();
@@ -141,15 +149,26 @@ async fn a_buyers_report_reaches_the_queue_and_an_admin_resolves_it() {
 
     // Signed out, nobody reports; a buyer does.
     let body = json!({ "kind": "product", "target": "p123", "reason": "fake brand logo" });
-    let r = p.http.post(p.url("/api/reports")).json(&body).send().await.unwrap();
+    let r = p
+        .http
+        .post(p.url("/api/reports"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = p.send(Method::POST, "/api/reports", &buyer, Some(body)).await;
+    let r = p
+        .send(Method::POST, "/api/reports", &buyer, Some(body))
+        .await;
     assert_eq!(r.status(), 201);
     let filed: ReportEntry = ok_as(r).await;
     assert_eq!(filed.status, "open");
 
     // Only admins see the queue.
-    assert_eq!(p.get("/api/admin/reports", Some(&buyer)).await.status(), 403);
+    assert_eq!(
+        p.get("/api/admin/reports", Some(&buyer)).await.status(),
+        403
+    );
     let open: ReportList = ok_as(p.get("/api/admin/reports", Some(&admin)).await).await;
     assert_eq!(open.reports.len(), 1);
     assert_eq!(open.reports[0].reason, "fake brand logo");
@@ -174,7 +193,10 @@ async fn a_buyers_report_reaches_the_queue_and_an_admin_resolves_it() {
     )
     .await;
     assert_eq!(resolved.reports.len(), 1);
-    assert_eq!(resolved.reports[0].resolved_by.as_deref(), Some(admin_id.as_str()));
+    assert_eq!(
+        resolved.reports[0].resolved_by.as_deref(),
+        Some(admin_id.as_str())
+    );
     let again = p
         .send(
             Method::POST,
@@ -186,11 +208,20 @@ async fn a_buyers_report_reaches_the_queue_and_an_admin_resolves_it() {
     assert_eq!(again.status(), 409);
 
     let log: AuditPage = ok_as(
-        p.get(&format!("/api/admin/audit?target={}", filed.id), Some(&admin))
-            .await,
+        p.get(
+            &format!("/api/admin/audit?target={}", filed.id),
+            Some(&admin),
+        )
+        .await,
     )
     .await;
     assert_eq!(log.total, 1);
     assert_eq!(log.entries[0].action, "report.resolve");
-    assert!(log.entries[0].after.as_deref().unwrap().contains("resolved"));
+    assert!(
+        log.entries[0]
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("resolved")
+    );
 }

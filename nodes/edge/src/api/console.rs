@@ -9,15 +9,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::ErrorEnvelope;
+use bazaar_subjects::catalog::Product;
 use bazaar_subjects::console::{
     AccountId, AccountPage, AccountSearch, AccountSummary, AuditEntry, AuditPage, AuditQuery,
     BanAccount, BanRequest, GetAccount, HideProduct, ModerateRequest, PromoteAccount, Reason,
     RestoreProduct, SearchAccounts, SearchAudit, UnbanAccount, UnbanRequest,
 };
-use bazaar_subjects::catalog::Product;
 use bazaar_subjects::console::{
-    FileReport, FileReportEndpoint, ListReports, ReportEntry, ReportList, ReportQuery,
-    ResolveReport, ResolveReportEndpoint, Resolution,
+    FileReport, FileReportEndpoint, ListReports, ReportEntry, ReportList, ReportQuery, Resolution,
+    ResolveReport, ResolveReportEndpoint,
 };
 use utoipa::OpenApi;
 

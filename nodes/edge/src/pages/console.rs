@@ -17,8 +17,8 @@ use bazaar_subjects::auth::Account;
 use bazaar_subjects::console::{
     AccountId, AccountSearch, AccountSummary, AuditEntry, AuditQuery, BanAccount, BanRequest,
     GetAccount, HideProduct, ListReports, ModerateRequest, PromoteAccount, ReportEntry,
-    ReportQuery, ResolveReport, ResolveReportEndpoint, RestoreProduct, SearchAccounts,
-    SearchAudit, UnbanAccount, UnbanRequest,
+    ReportQuery, ResolveReport, ResolveReportEndpoint, RestoreProduct, SearchAccounts, SearchAudit,
+    UnbanAccount, UnbanRequest,
 };
 use bazaar_subjects::{ErrorEnvelope, Role};
 use serde::Deserialize;
@@ -303,7 +303,17 @@ async fn unban(
         reason: form.reason.clone(),
     };
     let result = s.call::<UnbanAccount>(&meta, &req).await;
-    after(&s, &meta, viewer, chrome, id, "unbanned", form.reason, result).await
+    after(
+        &s,
+        &meta,
+        viewer,
+        chrome,
+        id,
+        "unbanned",
+        form.reason,
+        result,
+    )
+    .await
 }
 
 async fn promote(
@@ -317,7 +327,17 @@ async fn promote(
         account_id: id.clone(),
     };
     let result = s.call::<PromoteAccount>(&meta, &req).await;
-    after(&s, &meta, viewer, chrome, id, "promoted", String::new(), result).await
+    after(
+        &s,
+        &meta,
+        viewer,
+        chrome,
+        id,
+        "promoted",
+        String::new(),
+        result,
+    )
+    .await
 }
 
 /// The audit filters as typed.
@@ -388,28 +408,26 @@ async fn audit(
         "/admin/audit.csv?{}",
         serde_html_form::to_string(&kept).unwrap_or_default()
     );
-    let (entries, total, pager, error, status) =
-        match s.call::<SearchAudit>(&meta, &query).await {
-            Ok(p) => {
-                let pager = Pager::new("/admin/audit", &pairs, p.page, p.per_page, p.total);
-                (p.entries, p.total, pager, None, StatusCode::OK)
-            }
-            Err(e) if e.0.status == 422 => {
-                let message = e
-                    .0
-                    .fields
+    let (entries, total, pager, error, status) = match s.call::<SearchAudit>(&meta, &query).await {
+        Ok(p) => {
+            let pager = Pager::new("/admin/audit", &pairs, p.page, p.per_page, p.total);
+            (p.entries, p.total, pager, None, StatusCode::OK)
+        }
+        Err(e) if e.0.status == 422 => {
+            let message =
+                e.0.fields
                     .first()
                     .map_or_else(|| e.0.message.clone(), |f| f.message.clone());
-                (
-                    Vec::new(),
-                    0,
-                    Pager::new("/admin/audit", &pairs, 1, 50, 0),
-                    Some(message),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-            }
-            Err(e) => return Err(PageError::from(e).on_page("/admin/audit", Refusals::NODES)),
-        };
+            (
+                Vec::new(),
+                0,
+                Pager::new("/admin/audit", &pairs, 1, 50, 0),
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(e) => return Err(PageError::from(e).on_page("/admin/audit", Refusals::NODES)),
+    };
     let page = AuditPageView {
         viewer: Some(viewer),
         chrome,
