@@ -206,6 +206,20 @@ async fn only_admins_reach_the_console_even_straight_over_nats() {
     assert_eq!(page.status, 200);
     assert!(page.html.contains("carl@example.com"), "{}", page.html);
     assert!(page.html.contains("href=\"/admin/audit\""));
+    // One console: every admin page carries the same navigation.
+    for path in [
+        "/admin",
+        "/admin/accounts",
+        "/admin/reports",
+        "/admin/orders",
+        "/admin/audit",
+        "/admin/system",
+        "/admin/logs",
+    ] {
+        let html = visitor.page(path).await;
+        assert!(html.contains("class=\"console-nav\""), "{path}");
+        assert!(html.contains("aria-current=\"page\""), "{path}");
+    }
 }
 
 #[tokio::test]
