@@ -789,7 +789,16 @@ impl AuthService {
     }
 
     pub async fn add_admin(&self, req: Request<CreateAdmin>) -> Result<Account, AuthError> {
-        create_admin(&self.db, req.body).await
+        let admin = req.caller.account_id().unwrap_or_default().to_owned();
+        let record = bazaar_schema::audit::Audit::new(
+            admin,
+            "account.create_admin",
+            "account",
+            // The new account's id, set once it is made.
+            "",
+            &req.request_id,
+        );
+        create_admin_as(&self.db, req.body, Some(&record)).await
     }
 }
 
@@ -856,6 +865,16 @@ fn validate_address(mut a: AddressInput) -> Result<AddressInput, AuthError> {
 /// Creates an admin account (the first one from the command line; later ones
 /// by an admin through `auth.admin.create`).
 pub async fn create_admin(db: &Db, input: CreateAdmin) -> Result<Account, AuthError> {
+    create_admin_as(db, input, None).await
+}
+
+/// Creates an admin account; with `audit` (an admin's request), the action
+/// is recorded in the same transaction, with the new account as `after`.
+async fn create_admin_as(
+    db: &Db,
+    input: CreateAdmin,
+    audit: Option<&bazaar_schema::audit::Audit>,
+) -> Result<Account, AuthError> {
     let email = normalize_email(&input.email);
     let mut v = Validator::default();
     check_name(&mut v, &input.name);
@@ -864,8 +883,29 @@ pub async fn create_admin(db: &Db, input: CreateAdmin) -> Result<Account, AuthEr
     v.finish().map_err(AuthError::Invalid)?;
     let id = uuid::Uuid::now_v7().to_string();
     let hash = passwords::hash(input.password).await?;
+    let audit = audit.map(|a| bazaar_schema::audit::Audit {
+        target: id.clone(),
+        ..a.clone()
+    });
+    let record = if audit.is_some() {
+        bazaar_schema::audit::RECORD
+    } else {
+        ""
+    };
     let created = db
-        .query("CREATE type::record('account', $id) SET email = $email, name = $name, role = 'admin', password_hash = $hash RETURN NONE")
+        .query(format!(
+            "BEGIN TRANSACTION;
+             CREATE type::record('account', $id) SET email = $email, name = $name, role = 'admin', password_hash = $hash RETURN NONE;
+             LET $before = NONE;
+             LET $after = (SELECT record::id(id) AS id, name, email, role FROM type::record('account', $id))[0];
+             {record}
+             COMMIT TRANSACTION;"
+        ))
+        .bind(
+            audit
+                .as_ref()
+                .map_or(("audit", serde_json::Value::Null), |a| a.bind()),
+        )
         .bind(("id", id.clone()))
         .bind(("email", email.clone()))
         .bind(("name", input.name.trim().to_owned()))

@@ -324,6 +324,31 @@ async fn every_admin_action_is_in_the_audit_log_once_with_before_and_after() {
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(text.contains("\"appeal granted\""), "{text}");
 
+    // Adding an admin is recorded too, with the new account as `after`.
+    let added: Account = ok_as(
+        p.send(
+            Method::POST,
+            "/api/admins",
+            &admin,
+            Some(
+                json!({ "name": "Noor Admin", "email": "noor@example.com", "password": PASSWORD }),
+            ),
+        )
+        .await,
+    )
+    .await;
+    let log = audit_of(&p, &admin, &added.id).await;
+    assert_eq!(log.total, 1);
+    assert_eq!(log.entries[0].action, "account.create_admin");
+    assert!(log.entries[0].before.is_none());
+    assert!(
+        log.entries[0]
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("noor@example.com")
+    );
+
     // The log is append-only, even for someone at the database.
     let tampered =
         p.db.query("DELETE audit; UPDATE audit SET reason = 'nothing happened';")
