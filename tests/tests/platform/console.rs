@@ -378,8 +378,10 @@ async fn an_admin_bans_a_buyer_through_the_console_pages() {
     b.goto(&p.url("/admin")).await;
     b.click("nav.console-nav a[href='/admin/accounts']").await;
     b.wait_for_path("/admin/accounts").await;
-    b.fill("q", "eve@").await;
+    b.type_into("#accounts-q", "eve@").await;
     b.click("form.console-filters button[type=submit]").await;
+    // The filtered list, not the one the search was typed on.
+    b.wait_for_text("value=\"eve@\"").await;
     b.click(&format!("tr[data-account='{id}'] a")).await;
     b.wait_for_path(&format!("/admin/accounts/{id}")).await;
     // A ban without a reason comes back with the reason asked for.
