@@ -8,6 +8,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod audit;
 mod transaction;
 
 pub use transaction::{
@@ -95,6 +96,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 12,
         name: "analytics",
         sql: include_str!("../migrations/0012_analytics.surql"),
+    },
+    Migration {
+        version: 13,
+        name: "console",
+        sql: include_str!("../migrations/0013_console.surql"),
     },
 ];
 

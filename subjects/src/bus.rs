@@ -12,7 +12,7 @@
 //! reaches the auth buckets.
 
 use crate::{Domain, Endpoint, Job, Stream, admin, auth, catalog, chat, logs, mail, orders};
-use crate::{recommend, search, sellers, system};
+use crate::{console, recommend, search, sellers, system};
 
 /// The edges' per-address request counters.
 pub const EDGE_RATE_LIMITS_BUCKET: &str = "edge_rate_limits";
@@ -139,6 +139,7 @@ impl Principal {
             Principal::Node(domain) => {
                 let grants = node_grants(domain);
                 let mut publish = grants.jetstream();
+                publish.extend(watch_bucket(console::REVOKED_BUCKET));
                 publish.extend(grants.calls.iter().map(|s| (*s).to_owned()));
                 // Replies go out on the node's shared connection (its serving
                 // connection drains at shutdown), so it may publish into the
@@ -240,6 +241,7 @@ fn node_grants(domain: Domain) -> Grants {
                 auth::CODES_BUCKET,
                 auth::CODE_SENDS_BUCKET,
                 auth::OIDC_PENDING_BUCKET,
+                console::REVOKED_BUCKET,
             ],
             ..Grants::default()
         },
@@ -435,6 +437,17 @@ fn read_stream(stream: &str) -> Vec<String> {
     .collect()
 }
 
+/// Watching a bucket someone else keeps: its stream's info, ordered
+/// consumers over it and their flow control; never a write. Every node
+/// watches the banned accounts this way (see `console::REVOKED_BUCKET`).
+fn watch_bucket(bucket: &str) -> Vec<String> {
+    let stream = format!("KV_{bucket}");
+    read_stream(&stream)
+        .into_iter()
+        .filter(|s| !s.starts_with("$JS.API.STREAM.CREATE.") && !s.starts_with("$JS.ACK."))
+        .collect()
+}
+
 /// Keeping a bucket's stream: everything reading does, plus updating its
 /// settings and purging (a deleted object's chunks go by purge).
 fn keep_stream(stream: &str) -> Vec<String> {
@@ -562,6 +575,29 @@ mod tests {
         }
         assert!(allows(&subjects, "logs.edge.info"));
         assert!(allows(&subjects, "logs.auth.error"));
+    }
+
+    #[test]
+    fn every_node_watches_the_banned_accounts_and_only_auth_writes_them() {
+        for d in Domain::ALL {
+            let perms = Principal::Node(d).permissions();
+            assert!(
+                allows(
+                    &perms.publish,
+                    "$JS.API.CONSUMER.CREATE.KV_revoked_accounts.x.$KV.revoked_accounts.>"
+                ),
+                "{d}"
+            );
+            assert!(allows(
+                &perms.publish,
+                "$JS.API.STREAM.INFO.KV_revoked_accounts"
+            ));
+            assert_eq!(
+                allows(&perms.publish, "$KV.revoked_accounts.a"),
+                d == Domain::Auth,
+                "{d}"
+            );
+        }
     }
 
     #[test]

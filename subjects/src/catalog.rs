@@ -167,6 +167,9 @@ pub struct Product {
     pub updated_at: String,
     /// Set while the product is in the bin (purged 24 hours later).
     pub deleted_at: Option<String>,
+    /// Set while an admin keeps the product hidden from buyers (moderation).
+    #[serde(default)]
+    pub hidden_at: Option<String>,
 }
 
 priced!(Product: price, regular_price; sale_price);

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bus;
 pub mod catalog;
 pub mod chat;
+pub mod console;
 mod error;
 pub mod headers;
 pub mod logs;

@@ -1,6 +1,7 @@
 //! One async function per endpoint: unpacks the request and asks the store.
 
 use bazaar_runtime::Request;
+use bazaar_schema::audit::Audit;
 use bazaar_subjects::Empty;
 use bazaar_subjects::admin::{
     Category, CategoryInput, CategoryList, CategorySlug, SiteConfig, SiteConfigUpdate,
@@ -22,18 +23,38 @@ pub(crate) async fn get_category(
     s.category(&req.body.slug).await
 }
 
+/// The audit record of an admin's request (the runtime let only admins in).
+fn audit<T>(req: &Request<T>, action: &str, target_kind: &str, target: &str) -> Audit {
+    Audit::new(
+        req.caller.account_id().unwrap_or_default(),
+        action,
+        target_kind,
+        target,
+        &req.request_id,
+    )
+}
+
 pub(crate) async fn upsert_category(
     s: &AdminStore,
     req: Request<CategoryInput>,
 ) -> Result<Category, AdminError> {
-    s.upsert_category(req.body).await
+    // The slug the store derives when none is given, as the target.
+    let target = req
+        .body
+        .slug
+        .clone()
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| slug::slugify(req.body.name.trim()));
+    let record = audit(&req, "category.upsert", "category", &target);
+    s.upsert_category_as(req.body, Some(&record)).await
 }
 
 pub(crate) async fn delete_category(
     s: &AdminStore,
     req: Request<CategorySlug>,
 ) -> Result<Empty, AdminError> {
-    s.delete_category(&req.body.slug).await?;
+    let record = audit(&req, "category.delete", "category", &req.body.slug);
+    s.delete_category_as(&req.body.slug, Some(&record)).await?;
     Ok(Empty {})
 }
 
@@ -45,7 +66,8 @@ pub(crate) async fn update_site(
     s: &AdminStore,
     req: Request<SiteConfigUpdate>,
 ) -> Result<SiteConfig, AdminError> {
-    s.update_site(req.body).await
+    let record = audit(&req, "site.update", "site", "main");
+    s.update_site_as(req.body, Some(&record)).await
 }
 
 pub(crate) async fn system(

@@ -8,7 +8,9 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod audit;
 mod handlers;
+mod reports;
 mod store;
 mod system;
 
@@ -34,6 +36,10 @@ pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), Nod
         .serve::<GetSite>(handlers::get_site)
         .serve::<UpdateSite>(handlers::update_site)
         .serve::<GetSystem>(handlers::system)
+        .serve::<bazaar_subjects::console::SearchAudit>(audit::search)
+        .serve::<bazaar_subjects::console::FileReportEndpoint>(reports::file)
+        .serve::<bazaar_subjects::console::ListReports>(reports::list)
+        .serve::<bazaar_subjects::console::ResolveReportEndpoint>(reports::resolve)
         .run(shutdown)
         .await
 }

@@ -3,6 +3,7 @@
 use bazaar_runtime::cache::RevisionCache;
 use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
 use bazaar_runtime::{NodeContext, NodeError};
+use bazaar_schema::audit::{self, Audit};
 use bazaar_schema::{Db, take_rows};
 use bazaar_subjects::admin::{
     self, Category, CategoryChange, CategoryChanged, CategoryInput, CategoryList, SiteConfig,
@@ -23,6 +24,15 @@ pub enum AdminError {
     /// 422: invalid input, per field.
     #[error("invalid input")]
     Invalid(ErrorEnvelope),
+    /// 404: no report with that id.
+    #[error("no such report")]
+    NoSuchReport,
+    /// 409: the report is resolved already.
+    #[error("report resolved already")]
+    ReportResolved,
+    /// 500: a write did not commit.
+    #[error(transparent)]
+    Write(#[from] bazaar_schema::TransactionError),
     /// 500: the database failed.
     #[error(transparent)]
     Db(#[from] surrealdb::Error),
@@ -41,6 +51,10 @@ impl From<AdminError> for ErrorEnvelope {
                 ErrorEnvelope::not_found(format!("there is no category `{slug}`"))
             }
             AdminError::Invalid(envelope) => envelope,
+            AdminError::NoSuchReport => ErrorEnvelope::not_found("there is no such report"),
+            AdminError::ReportResolved => {
+                ErrorEnvelope::conflict("this report is resolved already")
+            }
             other => bazaar_runtime::internal(other),
         }
     }
@@ -74,6 +88,10 @@ impl AdminStore {
             js: ctx.jetstream.clone(),
             inspector: crate::system::Inspector::new(ctx.nats.clone(), ctx.jetstream.clone()),
         })
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Which nodes run, their traffic and failures, and JetStream's state.
@@ -121,24 +139,40 @@ impl AdminStore {
     }
 
     pub async fn upsert_category(&self, input: CategoryInput) -> Result<Category, AdminError> {
+        self.upsert_category_as(input, None).await
+    }
+
+    /// Creates or replaces a category; with `audit`, the admin's action is
+    /// recorded in the same transaction, with the category before and after.
+    pub async fn upsert_category_as(
+        &self,
+        input: CategoryInput,
+        audit: Option<&Audit>,
+    ) -> Result<Category, AdminError> {
         let category = validate_category(input)?;
+        let record = if audit.is_some() { audit::RECORD } else { "" };
         let mut res = self
             .db
-            .query(
+            .query(format!(
                 "BEGIN TRANSACTION;
+                 LET $before = (SELECT slug, name, position, subcategories FROM type::record('category', $slug))[0];
                  LET $position = $given ?? (SELECT VALUE position FROM ONLY type::record('category', $slug)) ?? (count(SELECT * FROM category));
-                 UPSERT type::record('category', $slug) CONTENT { slug: $slug, name: $name, position: $position, subcategories: $subs } RETURN NONE;
+                 UPSERT type::record('category', $slug) CONTENT {{ slug: $slug, name: $name, position: $position, subcategories: $subs }} RETURN NONE;
                  UPSERT revision:categories SET value = (value ?? 0) + 1 RETURN NONE;
                  SELECT slug, name, position, subcategories FROM ONLY type::record('category', $slug);
+                 LET $after = (SELECT slug, name, position, subcategories FROM type::record('category', $slug))[0];
+                 {record}
                  COMMIT TRANSACTION;",
-            )
+            ))
+            .bind(audit_binding(audit))
             .bind(("slug", category.slug.clone()))
             .bind(("name", category.name.clone()))
             .bind(("given", category.position))
             .bind(("subs", serde_json::to_value(&category.subcategories).unwrap_or_default()))
             .await?
             .check()?;
-        let stored: Option<serde_json::Value> = res.take(4)?;
+        // Statement 0 is BEGIN, then two LETs and two UPSERTs.
+        let stored: Option<serde_json::Value> = res.take(5)?;
         let stored: Category = serde_json::from_value(stored.unwrap_or_default())
             .map_err(bazaar_schema::SchemaError::from)?;
         self.after_category_change(&stored.slug, CategoryChange::Upserted)
@@ -147,15 +181,29 @@ impl AdminStore {
     }
 
     pub async fn delete_category(&self, slug: &str) -> Result<(), AdminError> {
+        self.delete_category_as(slug, None).await
+    }
+
+    /// Deletes a category; with `audit`, recorded in the same transaction.
+    pub async fn delete_category_as(
+        &self,
+        slug: &str,
+        audit: Option<&Audit>,
+    ) -> Result<(), AdminError> {
+        let record = if audit.is_some() { audit::RECORD } else { "" };
         let mut res = self
             .db
-            .query(
+            .query(format!(
                 "BEGIN TRANSACTION;
                  LET $gone = DELETE type::record('category', $slug) RETURN BEFORE;
-                 IF array::len($gone) > 0 { UPSERT revision:categories SET value = (value ?? 0) + 1 RETURN NONE; };
+                 IF array::len($gone) > 0 {{ UPSERT revision:categories SET value = (value ?? 0) + 1 RETURN NONE; }};
                  array::len($gone);
+                 LET $before = (SELECT slug, name, position, subcategories FROM $gone)[0];
+                 LET $after = NONE;
+                 IF array::len($gone) > 0 {{ {record} }};
                  COMMIT TRANSACTION;",
-            )
+            ))
+            .bind(audit_binding(audit))
             .bind(("slug", slug.to_owned()))
             .await?
             .check()?;
@@ -214,19 +262,36 @@ impl AdminStore {
     }
 
     pub async fn update_site(&self, update: SiteConfigUpdate) -> Result<SiteConfig, AdminError> {
+        self.update_site_as(update, None).await
+    }
+
+    /// Changes the site settings; with `audit`, recorded in the same
+    /// transaction, with the settings before and after.
+    pub async fn update_site_as(
+        &self,
+        update: SiteConfigUpdate,
+        audit: Option<&Audit>,
+    ) -> Result<SiteConfig, AdminError> {
         let update = validate_site(update)?;
         let defaults = default_site();
+        let record = if audit.is_some() { audit::RECORD } else { "" };
         let mut res = self
             .db
-            .query(
-                "UPSERT site:main SET
+            .query(format!(
+                "BEGIN TRANSACTION;
+                 LET $before = (SELECT name, tagline, logo_url, banner_url, revision FROM site:main)[0];
+                 UPSERT site:main SET
                     name = $name ?? name ?? $default_name,
                     tagline = $tagline ?? tagline ?? $default_tagline,
                     logo_url = IF $logo_url = '' THEN NONE ELSE $logo_url ?? logo_url END,
                     banner_url = IF $banner_url = '' THEN NONE ELSE $banner_url ?? banner_url END,
                     revision = (revision ?? 0) + 1
-                 RETURN name, tagline, logo_url, banner_url, revision",
-            )
+                 RETURN name, tagline, logo_url, banner_url, revision;
+                 LET $after = (SELECT name, tagline, logo_url, banner_url, revision FROM site:main)[0];
+                 {record}
+                 COMMIT TRANSACTION;",
+            ))
+            .bind(audit_binding(audit))
             .bind(("name", update.name))
             .bind(("tagline", update.tagline))
             .bind(("logo_url", update.logo_url))
@@ -235,7 +300,8 @@ impl AdminStore {
             .bind(("default_tagline", defaults.tagline))
             .await?
             .check()?;
-        let row = take_rows::<SiteRow>(&mut res, 0)?
+        // Statement 0 is BEGIN, 1 the LET.
+        let row = take_rows::<SiteRow>(&mut res, 2)?
             .into_iter()
             .next()
             .ok_or_else(|| AdminError::Invalid(ErrorEnvelope::internal()))?;
@@ -260,6 +326,11 @@ impl AdminStore {
         }
         Ok(site)
     }
+}
+
+/// `$audit` for [`audit::RECORD`], or nothing to record.
+fn audit_binding(audit: Option<&Audit>) -> (&'static str, serde_json::Value) {
+    audit.map_or(("audit", serde_json::Value::Null), Audit::bind)
 }
 
 fn default_site() -> SiteConfig {

@@ -40,6 +40,21 @@ pub enum AuthError {
     /// 403: this account signs in with its password.
     #[error("not a buyer account")]
     PasswordOnly,
+    /// 403: the account is banned; it cannot sign in until an admin lifts the ban.
+    #[error("account banned")]
+    Banned,
+    /// 422: an admin cannot ban their own account.
+    #[error("cannot ban oneself")]
+    CannotBanSelf,
+    /// 409: the account is banned already.
+    #[error("already banned")]
+    AlreadyBanned,
+    /// 409: the account is not banned.
+    #[error("not banned")]
+    NotBanned,
+    /// 409: the account is an admin already.
+    #[error("already an admin")]
+    AlreadyAdmin,
     /// 500
     #[error(transparent)]
     Db(#[from] surrealdb::Error),
@@ -82,6 +97,18 @@ impl From<AuthError> for ErrorEnvelope {
             AuthError::PasswordOnly => {
                 ErrorEnvelope::forbidden("this account signs in with its email and password")
             }
+            AuthError::Banned => ErrorEnvelope::forbidden(
+                "this account has been suspended; contact support if you think this is a mistake",
+            ),
+            AuthError::CannotBanSelf => {
+                ErrorEnvelope::validation(vec![bazaar_subjects::FieldError {
+                    field: "account_id".into(),
+                    message: "you cannot ban your own account".into(),
+                }])
+            }
+            AuthError::AlreadyBanned => ErrorEnvelope::conflict("this account is banned already"),
+            AuthError::NotBanned => ErrorEnvelope::conflict("this account is not banned"),
+            AuthError::AlreadyAdmin => ErrorEnvelope::conflict("this account is an admin already"),
             other => bazaar_runtime::internal(other),
         }
     }

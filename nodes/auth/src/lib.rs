@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod codes;
+mod console;
 mod error;
 mod google;
 mod passwords;
@@ -91,6 +92,9 @@ pub async fn run(
     let svc = AuthService::open(&ctx, db, config.signer(&ctx)?, &config.google)
         .await?
         .with_session_max_age(config.session_max_age_secs);
+    svc.reconcile_bans()
+        .await
+        .map_err(|e| NodeError::JetStream(format!("putting the bans in their bucket: {e}")))?;
     Node::new(
         ctx,
         Domain::Auth,
@@ -116,6 +120,11 @@ pub async fn run(
     .serve::<AddAdmin>(AuthService::add_admin)
     .serve::<StartGoogleSignIn>(AuthService::start_google)
     .serve::<FinishGoogleSignIn>(AuthService::finish_google)
+    .serve::<bazaar_subjects::console::SearchAccounts>(AuthService::search_accounts)
+    .serve::<bazaar_subjects::console::GetAccount>(AuthService::get_account)
+    .serve::<bazaar_subjects::console::BanAccount>(AuthService::ban_account)
+    .serve::<bazaar_subjects::console::UnbanAccount>(AuthService::unban_account)
+    .serve::<bazaar_subjects::console::PromoteAccount>(AuthService::promote_account)
     .run(shutdown)
     .await
 }

@@ -29,6 +29,8 @@ pub struct AuthService {
     google: Option<crate::google::Google>,
     /// How long a session (a refresh-token family) may live in all.
     session_max_age_secs: u64,
+    /// Banned accounts, watched by every node (see `crate::console`).
+    revoked: async_nats::jetstream::kv::Store,
 }
 
 /// A sign-up waiting for its code: everything but the proof of the address.
@@ -58,6 +60,8 @@ struct AccountRow {
     avatar_url: Option<String>,
     #[serde(default)]
     password_hash: Option<String>,
+    #[serde(default)]
+    banned: bool,
 }
 
 impl From<AccountRow> for Account {
@@ -74,8 +78,7 @@ impl From<AccountRow> for Account {
     }
 }
 
-const ACCOUNT_FIELDS: &str =
-    "record::id(id) AS id, name, email, role, phone, country, avatar_url, password_hash";
+const ACCOUNT_FIELDS: &str = "record::id(id) AS id, name, email, role, phone, country, avatar_url, password_hash, banned_at != NONE AS banned";
 
 fn accepted(message: &str) -> Accepted {
     Accepted {
@@ -108,7 +111,9 @@ impl AuthService {
         google: &crate::GoogleConfig,
     ) -> Result<Self, NodeError> {
         ensure_work_queue(&ctx.jetstream, mail::JOBS).await?;
+        let revoked = crate::console::open_bucket(&ctx.jetstream).await?;
         Ok(Self {
+            revoked,
             db,
             js: ctx.jetstream.clone(),
             codes: Codes::open(&ctx.jetstream, signer.derived_key("one-time codes")).await?,
@@ -116,6 +121,14 @@ impl AuthService {
             google: crate::google::Google::open(google, &ctx.jetstream).await?,
             session_max_age_secs: crate::SESSION_MAX_AGE_SECS,
         })
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub(crate) fn revoked(&self) -> &async_nats::jetstream::kv::Store {
+        &self.revoked
     }
 
     /// Sessions end this many seconds after they began, refreshed or not.
@@ -151,10 +164,16 @@ impl AuthService {
             .await?
             .check()?;
         if let Some(row) = take_rows::<AccountRow>(&mut res, 0)?.into_iter().next() {
+            if row.banned {
+                return Err(AuthError::Banned);
+            }
             return self.session(row.into(), None).await;
         }
         let email = normalize_email(&who.email);
         if let Some(row) = self.account_by_email(&email).await? {
+            if row.banned {
+                return Err(AuthError::Banned);
+            }
             if row.role != Role::Buyer {
                 return Err(AuthError::PasswordOnly);
             }
@@ -431,6 +450,9 @@ impl AuthService {
             return Err(AuthError::WrongCredentials);
         }
         let row = row.ok_or(AuthError::WrongCredentials)?;
+        if row.banned {
+            return Err(AuthError::Banned);
+        }
         self.session(row.into(), None).await
     }
 
@@ -484,6 +506,9 @@ impl AuthService {
                 .account_by_id(&used.account)
                 .await?
                 .ok_or(AuthError::BadRefreshToken)?;
+            if account.banned {
+                return Err(AuthError::Banned);
+            }
             return self.session(account.into(), Some(used.family)).await;
         }
         // Unknown, expired, revoked — or reused: a used token presented again
@@ -764,7 +789,16 @@ impl AuthService {
     }
 
     pub async fn add_admin(&self, req: Request<CreateAdmin>) -> Result<Account, AuthError> {
-        create_admin(&self.db, req.body).await
+        let admin = req.caller.account_id().unwrap_or_default().to_owned();
+        let record = bazaar_schema::audit::Audit::new(
+            admin,
+            "account.create_admin",
+            "account",
+            // The new account's id, set once it is made.
+            "",
+            &req.request_id,
+        );
+        create_admin_as(&self.db, req.body, Some(&record)).await
     }
 }
 
@@ -831,6 +865,16 @@ fn validate_address(mut a: AddressInput) -> Result<AddressInput, AuthError> {
 /// Creates an admin account (the first one from the command line; later ones
 /// by an admin through `auth.admin.create`).
 pub async fn create_admin(db: &Db, input: CreateAdmin) -> Result<Account, AuthError> {
+    create_admin_as(db, input, None).await
+}
+
+/// Creates an admin account; with `audit` (an admin's request), the action
+/// is recorded in the same transaction, with the new account as `after`.
+async fn create_admin_as(
+    db: &Db,
+    input: CreateAdmin,
+    audit: Option<&bazaar_schema::audit::Audit>,
+) -> Result<Account, AuthError> {
     let email = normalize_email(&input.email);
     let mut v = Validator::default();
     check_name(&mut v, &input.name);
@@ -839,8 +883,29 @@ pub async fn create_admin(db: &Db, input: CreateAdmin) -> Result<Account, AuthEr
     v.finish().map_err(AuthError::Invalid)?;
     let id = uuid::Uuid::now_v7().to_string();
     let hash = passwords::hash(input.password).await?;
+    let audit = audit.map(|a| bazaar_schema::audit::Audit {
+        target: id.clone(),
+        ..a.clone()
+    });
+    let record = if audit.is_some() {
+        bazaar_schema::audit::RECORD
+    } else {
+        ""
+    };
     let created = db
-        .query("CREATE type::record('account', $id) SET email = $email, name = $name, role = 'admin', password_hash = $hash RETURN NONE")
+        .query(format!(
+            "BEGIN TRANSACTION;
+             CREATE type::record('account', $id) SET email = $email, name = $name, role = 'admin', password_hash = $hash RETURN NONE;
+             LET $before = NONE;
+             LET $after = (SELECT record::id(id) AS id, name, email, role FROM type::record('account', $id))[0];
+             {record}
+             COMMIT TRANSACTION;"
+        ))
+        .bind(
+            audit
+                .as_ref()
+                .map_or(("audit", serde_json::Value::Null), |a| a.bind()),
+        )
         .bind(("id", id.clone()))
         .bind(("email", email.clone()))
         .bind(("name", input.name.trim().to_owned()))

@@ -18,6 +18,7 @@ mod handlers;
 mod images;
 mod listeners;
 pub mod maintenance;
+mod moderation;
 mod stock;
 pub mod store;
 pub mod validate;
@@ -79,6 +80,8 @@ pub async fn run(
     .serve::<CreateProduct>(handlers::create)
     .serve::<EditProduct>(handlers::edit)
     .serve::<DeleteProduct>(handlers::delete)
+    .serve::<bazaar_subjects::console::HideProduct>(moderation::hide)
+    .serve::<bazaar_subjects::console::RestoreProduct>(moderation::restore)
     .serve::<RestoreProduct>(handlers::restore)
     .serve::<GetMyProduct>(handlers::my_product)
     .serve::<ListMyProducts>(handlers::my_products)

@@ -408,8 +408,9 @@ fn reserved_lines(
             continue;
         };
         let p = &stored.product;
-        let live =
-            p.status == bazaar_subjects::catalog::ProductStatus::Active && p.deleted_at.is_none();
+        let live = p.status == bazaar_subjects::catalog::ProductStatus::Active
+            && p.deleted_at.is_none()
+            && p.hidden_at.is_none();
         if !live {
             problems.push(format!("“{}” is no longer for sale", p.title));
         } else if p.stock == 0 {

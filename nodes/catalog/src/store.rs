@@ -48,7 +48,8 @@ pub const PRODUCT_FIELDS: &str = "record::id(id) AS id, slug, shop_id, shop_slug
     IF event_starts THEN { starts_at: <string>event_starts, ends_at: <string>event_ends } END AS flash_sale, \
     false AS event_live, rating_avg, rating_count, sales, views, \
     <string>created_at AS created_at, <string>updated_at AS updated_at, \
-    IF deleted_at THEN <string>deleted_at END AS deleted_at, revision, seller";
+    IF deleted_at THEN <string>deleted_at END AS deleted_at, \
+    IF hidden_at THEN <string>hidden_at END AS hidden_at, revision, seller";
 
 /// What a result card shows, projected straight from a product row.
 pub const SUMMARY_FIELDS: &str = "record::id(id) AS id, slug, title, images[0] AS image, \
@@ -91,7 +92,9 @@ impl StoredProduct {
 
     /// Whether buyers may see it.
     pub fn is_live(&self) -> bool {
-        self.product.status == ProductStatus::Active && self.product.deleted_at.is_none()
+        self.product.status == ProductStatus::Active
+            && self.product.deleted_at.is_none()
+            && self.product.hidden_at.is_none()
     }
 }
 
@@ -282,7 +285,7 @@ impl CatalogStore {
         self.db
             .query(format!(
                 "UPDATE type::record('product', $id) SET {EDITABLE},
-                    live = $d.status = 'active' AND deleted_at = NONE, revision += 1
+                    live = $d.status = 'active' AND deleted_at = NONE AND hidden_at = NONE, revision += 1
                  WHERE seller = $seller RETURN NONE"
             ))
             .bind(("id", req.body.id.clone()))
@@ -330,7 +333,7 @@ impl CatalogStore {
         self.db
             .query(
                 "UPDATE type::record('product', $id)
-                    SET deleted_at = NONE, live = status = 'active', revision += 1, updated_at = time::now()
+                    SET deleted_at = NONE, live = status = 'active' AND hidden_at = NONE, revision += 1, updated_at = time::now()
                  WHERE seller = $seller RETURN NONE",
             )
             .bind(("id", id.to_owned()))

@@ -231,7 +231,9 @@ impl ChatStore {
         found
             .items
             .into_iter()
-            .find(|p| p.status == ProductStatus::Active && p.deleted_at.is_none())
+            .find(|p| {
+                p.status == ProductStatus::Active && p.deleted_at.is_none() && p.hidden_at.is_none()
+            })
             .ok_or_else(|| {
                 ChatError::Invalid(ErrorEnvelope::validation(vec![
                     bazaar_subjects::FieldError {

@@ -27,6 +27,7 @@ mod api {
     pub(crate) mod auth;
     pub(crate) mod chat;
     pub(crate) mod commerce;
+    pub(crate) mod console;
     pub(crate) mod google;
     pub(crate) mod images;
     pub(crate) mod logs;
@@ -46,6 +47,7 @@ mod pages {
     pub(crate) mod admin;
     pub(crate) mod analytics;
     pub(crate) mod cart;
+    pub(crate) mod console;
     pub(crate) mod logs;
     pub(crate) mod mailbox;
     pub(crate) mod messages;
@@ -133,6 +135,8 @@ pub fn app(state: EdgeState) -> Router {
         .merge(pages::storefront::routes())
         .merge(pages::seller::routes())
         .merge(pages::admin::routes())
+        .merge(pages::console::routes())
+        .merge(api::console::routes())
         .merge(pages::system::routes())
         .merge(api::system::routes())
         .merge(pages::logs::routes())

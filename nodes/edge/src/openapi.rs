@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{
-    analytics, auth, chat, commerce, images, logs, products, recommend, reviews, shops, site,
-    system,
+    analytics, auth, chat, commerce, console, images, logs, products, recommend, reviews, shops,
+    site, system,
 };
 use crate::health;
 use crate::state::EdgeState;
@@ -69,6 +69,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(chat::Doc::openapi());
     doc.merge(logs::Doc::openapi());
     doc.merge(analytics::Doc::openapi());
+    doc.merge(console::Doc::openapi());
     EdgeRefusals.modify(&mut doc);
     doc
 }

@@ -42,7 +42,7 @@ fn now() -> String {
 }
 
 fn is_live(p: &Product) -> bool {
-    p.status == ProductStatus::Active && p.deleted_at.is_none()
+    p.status == ProductStatus::Active && p.deleted_at.is_none() && p.hidden_at.is_none()
 }
 
 fn option(s: &str) -> Option<String> {

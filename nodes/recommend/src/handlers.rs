@@ -210,7 +210,10 @@ async fn answer<T>(
 
 /// Whether a buyer may be shown `p` now.
 pub(crate) fn visible(p: &Product) -> bool {
-    p.status == ProductStatus::Active && p.deleted_at.is_none() && p.stock > 0
+    p.status == ProductStatus::Active
+        && p.deleted_at.is_none()
+        && p.hidden_at.is_none()
+        && p.stock > 0
 }
 
 /// The visible products among `found`, in the order of `ids`, at most `k`.

@@ -96,10 +96,16 @@ impl NodeContext {
     ) -> Self {
         crate::logbus::attach(principal.name(), nats.clone());
         crate::jetstream::set_replicas(config.jetstream_replicas);
+        let jetstream = async_nats::jetstream::new(nats.clone());
+        // Every node this context serves refuses banned accounts' tokens.
+        tokio::spawn(crate::revocation::follow(
+            jetstream.clone(),
+            verifier.revocations().clone(),
+        ));
         Self {
             principal,
             bus: config.bus(),
-            jetstream: async_nats::jetstream::new(nats.clone()),
+            jetstream,
             nats,
             verifier: Arc::new(verifier),
             request_timeout: config.request_timeout(),

@@ -49,6 +49,9 @@ pub enum KeyError {
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
+    /// Banned accounts, whose tokens are refused however valid they look
+    /// (see [`crate::revocation`]).
+    revoked: crate::revocation::Revocations,
 }
 
 impl TokenVerifier {
@@ -60,6 +63,7 @@ impl TokenVerifier {
         Ok(Self {
             key: DecodingKey::from_ed_pem(pem)?,
             validation,
+            revoked: crate::revocation::Revocations::default(),
         })
     }
 
@@ -74,14 +78,28 @@ impl TokenVerifier {
         })
     }
 
-    /// The claims of a valid token; any flaw (signature, expiry, issuer) is a 401.
+    /// The banned accounts this verifier refuses (kept current by
+    /// [`crate::revocation::follow`]).
+    pub fn revocations(&self) -> &crate::revocation::Revocations {
+        &self.revoked
+    }
+
+    /// The claims of a valid token; any flaw (signature, expiry, issuer) is
+    /// a 401, and so is the token of a banned account.
     pub fn verify(&self, token: &str) -> Result<Claims, ErrorEnvelope> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| {
                 tracing::debug!(reason = %e, "access token refused");
                 ErrorEnvelope::unauthorized("your session is invalid or has expired; sign in again")
-            })
+            })?;
+        if self.revoked.is_banned(&claims.sub) {
+            tracing::info!("access token of a banned account refused");
+            return Err(ErrorEnvelope::unauthorized(
+                "this account has been suspended; contact support",
+            ));
+        }
+        Ok(claims)
     }
 }
 
@@ -244,6 +262,20 @@ mod tests {
         ] {
             assert_eq!(verifier.verify(bad).unwrap_err().status, 401, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_banned_accounts_tokens_are_refused_until_the_ban_is_lifted() {
+        let (signer, verifier) = pair();
+        let token = signer.sign("a1", Role::Buyer, 60).unwrap();
+        verifier
+            .revocations()
+            .set("a1", Some("2026-12-06T19:00:00Z".into()));
+        assert_eq!(verifier.verify(&token).unwrap_err().status, 401);
+        let other = signer.sign("a2", Role::Buyer, 60).unwrap();
+        assert!(verifier.verify(&other).is_ok());
+        verifier.revocations().set("a1", None);
+        assert!(verifier.verify(&token).is_ok());
     }
 
     #[test]

@@ -73,7 +73,9 @@ impl From<&Product> for ProductDoc {
             sales: p.sales,
             flash_sale: p.flash_sale.clone(),
             created_at: p.created_at.clone(),
-            live: p.status == ProductStatus::Active && p.deleted_at.is_none(),
+            live: p.status == ProductStatus::Active
+                && p.deleted_at.is_none()
+                && p.hidden_at.is_none(),
         }
     }
 }
