@@ -82,8 +82,14 @@ impl SegmentRange {
             buffer.clear();
             buffer.resize(docs.len(), 0);
             self.column.values.get_vals(docs, buffer);
-            let mut values = buffer.iter();
-            docs.retain(|_| values.next().is_some_and(|v| self.values.contains(v)));
+            // Compacted in place without a branch a document: whether one
+            // is kept is as unpredictable as the values.
+            let mut kept = 0;
+            for i in 0..docs.len() {
+                docs[kept] = docs[i];
+                kept += usize::from(self.values.contains(&buffer[i]));
+            }
+            docs.truncate(kept);
         } else {
             docs.retain(|&doc| self.matches(doc));
         }
@@ -140,8 +146,7 @@ impl<C: Collector> Collector for Blocks<C> {
         if self.requires_scoring() {
             // Scored matches come one at a time anyway.
             weight.for_each(reader, &mut |doc, score| {
-                if alive.is_none_or(|a| a.is_alive(doc)) && ranges.iter().all(|r| r.matches(doc))
-                {
+                if alive.is_none_or(|a| a.is_alive(doc)) && ranges.iter().all(|r| r.matches(doc)) {
                     child.collect(doc, score);
                 }
             })?;

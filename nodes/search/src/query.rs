@@ -376,7 +376,7 @@ struct Collected {
 fn collect<C, K>(
     searcher: &Searcher,
     query: &dyn Query,
-    ranges: &[FastRange],
+    (ranges, facets): (&[FastRange], FacetsCollector),
     top: C,
     known: Option<Totals>,
 ) -> Result<Collected, SearchError>
@@ -391,7 +391,7 @@ where
             counted: false,
         },
         None => {
-            let both = Blocks::new((top, FacetsCollector), ranges.to_vec());
+            let both = Blocks::new((top, facets), ranges.to_vec());
             let (page, counts) = searcher.search(query, &both)?;
             Collected {
                 page: addresses(page),
@@ -457,6 +457,12 @@ fn search(
     } else {
         Box::new(BooleanQuery::new(clauses))
     };
+    let facets = || {
+        FacetsCollector::new(
+            trimmed(&s.request.category),
+            trimmed(&s.request.subcategory),
+        )
+    };
     let top =
         TopDocs::with_limit(s.page_size as usize).and_offset(((s.page - 1) * s.page_size) as usize);
     let by = |name: &str| SortByStaticFastValue::<i64>::for_field(name);
@@ -473,7 +479,7 @@ fn search(
         (SortOrder::Relevance, true) => collect(
             searcher,
             &*query,
-            &ranges,
+            (&ranges, facets()),
             top.order_by((
                 (SortBySimilarityScore, Order::Desc),
                 (by(names::SALES), Order::Desc),
@@ -483,35 +489,35 @@ fn search(
         (SortOrder::Relevance | SortOrder::Newest, _) => collect(
             searcher,
             &*query,
-            &ranges,
+            (&ranges, facets()),
             top.order_by_fast_field::<i64>(names::CREATED_AT, Order::Desc),
             known.clone(),
         )?,
         (SortOrder::PriceAsc, _) => collect(
             searcher,
             &*query,
-            &ranges,
+            (&ranges, facets()),
             top.order_by_fast_field::<i64>(names::PRICE, Order::Asc),
             known.clone(),
         )?,
         (SortOrder::PriceDesc, _) => collect(
             searcher,
             &*query,
-            &ranges,
+            (&ranges, facets()),
             top.order_by_fast_field::<i64>(names::PRICE, Order::Desc),
             known.clone(),
         )?,
         (SortOrder::TopSales, _) => collect(
             searcher,
             &*query,
-            &ranges,
+            (&ranges, facets()),
             top.order_by_fast_field::<i64>(names::SALES, Order::Desc),
             known.clone(),
         )?,
         (SortOrder::Rating, _) => collect(
             searcher,
             &*query,
-            &ranges,
+            (&ranges, facets()),
             top.order_by((
                 (
                     SortByStaticFastValue::<f64>::for_field(names::RATING),
