@@ -8,6 +8,10 @@
 //!
 //! Products are seeded (the same N gives the same catalog) and made of a
 //! small sample of the seed vocabulary. A benchmark, not a test.
+//!
+//! `BENCH_INDEX_DIR=dir` keeps each size's index in `dir/N` for the next
+//! run; `BENCH_ONLY=search|listing|suggest` runs only that kind of query
+//! (for a profile of one of them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops on the first failure
 
@@ -382,6 +386,16 @@ enum Query {
     Suggest(SuggestRequest),
 }
 
+impl Query {
+    fn kind(&self) -> &'static str {
+        match self {
+            Query::Search(_) => "search",
+            Query::Listing(_) => "listing",
+            Query::Suggest(_) => "suggest",
+        }
+    }
+}
+
 fn queries(seed: u64) -> Vec<Query> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::new();
@@ -584,7 +598,12 @@ fn main() {
         let index = Arc::new(SearchIndex::open_or_create(dir).unwrap());
         assert_eq!(index.doc_count(), n as u64);
         assert_eq!(index.last_applied_sequence(), Some(n as u64));
-        let queries = Arc::new(queries(n as u64 + 1));
+        let only = std::env::var("BENCH_ONLY").ok();
+        let queries: Vec<Query> = queries(n as u64 + 1)
+            .into_iter()
+            .filter(|q| only.as_deref().is_none_or(|only| only == q.kind()))
+            .collect();
+        let queries = Arc::new(queries);
         pass("cold", CONCURRENCY, &index, &queries);
         pass("warm", CONCURRENCY, &index, &queries);
         pass("1-thr", 1, &index, &queries);

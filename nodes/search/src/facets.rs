@@ -23,7 +23,27 @@ const FIELDS: [&str; 5] = [
     names::BRAND,
 ];
 
-pub struct FacetsCollector;
+/// Counts the facets of every match, but for a facet the filters fix: a
+/// product has one category and at most one subcategory, so a listing of
+/// category `c` counts `c` once for each match without reading a column.
+pub struct FacetsCollector {
+    /// Per field (in the order of [`FIELDS`]), the value every match has.
+    fixed: [Option<String>; 5],
+}
+
+impl FacetsCollector {
+    pub fn new(category: Option<&str>, subcategory: Option<&str>) -> FacetsCollector {
+        FacetsCollector {
+            fixed: [
+                category.map(str::to_owned),
+                subcategory.map(str::to_owned),
+                None,
+                None,
+                None,
+            ],
+        }
+    }
+}
 
 /// The number of matches and, per facet field, the count of each value.
 #[derive(Debug, Default)]
@@ -68,7 +88,11 @@ impl Collector for FacetsCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentCounts> {
         let mut columns = Vec::with_capacity(FIELDS.len());
-        for name in FIELDS {
+        for (name, fixed) in FIELDS.into_iter().zip(&self.fixed) {
+            if fixed.is_some() {
+                columns.push(None);
+                continue;
+            }
             let column = reader.fast_fields().str(name)?;
             columns.push(column.map(|column| FacetColumn {
                 counts: vec![0; column.num_terms()],
@@ -96,6 +120,13 @@ impl Collector for FacetsCollector {
                 for (value, n) in from {
                     *into.entry(value).or_default() += n;
                 }
+            }
+        }
+        for (into, fixed) in all.values.iter_mut().zip(&self.fixed) {
+            if let Some(value) = fixed
+                && all.total > 0
+            {
+                into.insert(value.clone(), all.total);
             }
         }
         Ok(all)

@@ -22,6 +22,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod blocks;
 mod counts;
 mod doc;
 mod error;

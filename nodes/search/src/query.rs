@@ -26,6 +26,7 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Order, Score, Searcher, TantivyDocument, Term};
 use time::OffsetDateTime;
 
+use crate::blocks::{Blocks, FastRange};
 use crate::counts::{CountsCache, Totals};
 use crate::doc::unix_seconds;
 use crate::error::SearchError;
@@ -276,15 +277,17 @@ fn trimmed(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn i64_range(field: tantivy::schema::Field, lo: Bound<i64>, hi: Bound<i64>) -> Box<dyn Query> {
-    let term = |v: i64| Term::from_field_i64(field, v);
-    Box::new(RangeQuery::new(lo.map(term), hi.map(term)))
+/// A request's filters: term filters as queries that score nothing, number
+/// ranges apart (see [`crate::blocks`]).
+struct Filters {
+    queries: Vec<Box<dyn Query>>,
+    ranges: Vec<FastRange>,
 }
 
-/// The request's filters, each a query that scores nothing.
-fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Vec<Box<dyn Query>> {
+fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Filters {
     let basic = IndexRecordOption::Basic;
     let mut out: Vec<Box<dyn Query>> = Vec::new();
+    let mut ranges = Vec::new();
     if let Some(c) = trimmed(&r.category) {
         out.push(term_query(f.category, c, basic));
     }
@@ -295,9 +298,11 @@ fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Vec<Box<dyn Q
         out.push(term_query(f.shop, c, basic));
     }
     if r.min_price.is_some() || r.max_price.is_some() {
-        let lo = r.min_price.map_or(Bound::Unbounded, Bound::Included);
-        let hi = r.max_price.map_or(Bound::Unbounded, Bound::Included);
-        out.push(i64_range(f.price, lo, hi));
+        ranges.push(FastRange {
+            field: f.price,
+            name: names::PRICE,
+            values: r.min_price.unwrap_or(i64::MIN)..=r.max_price.unwrap_or(i64::MAX),
+        });
     }
     let any_of = |field, values: Vec<String>| -> Option<Box<dyn Query>> {
         (!values.is_empty()).then(|| {
@@ -328,7 +333,11 @@ fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Vec<Box<dyn Q
         )));
     }
     if r.in_stock {
-        out.push(i64_range(f.stock, Bound::Excluded(0), Bound::Unbounded));
+        ranges.push(FastRange {
+            field: f.stock,
+            name: names::STOCK,
+            values: 1..=i64::MAX,
+        });
     }
     if r.on_sale {
         out.push(Box::new(TermQuery::new(
@@ -338,18 +347,21 @@ fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Vec<Box<dyn Q
     }
     if r.event {
         let now = now.unix_timestamp();
-        out.push(i64_range(
-            f.event_starts,
-            Bound::Unbounded,
-            Bound::Included(now),
-        ));
-        out.push(i64_range(
-            f.event_ends,
-            Bound::Excluded(now),
-            Bound::Unbounded,
-        ));
+        ranges.push(FastRange {
+            field: f.event_starts,
+            name: names::EVENT_STARTS,
+            values: i64::MIN..=now,
+        });
+        ranges.push(FastRange {
+            field: f.event_ends,
+            name: names::EVENT_ENDS,
+            values: now.saturating_add(1)..=i64::MAX,
+        });
     }
-    out
+    Filters {
+        queries: out,
+        ranges,
+    }
 }
 
 struct Collected {
@@ -364,6 +376,7 @@ struct Collected {
 fn collect<C, K>(
     searcher: &Searcher,
     query: &dyn Query,
+    (ranges, facets): (&[FastRange], FacetsCollector),
     top: C,
     known: Option<Totals>,
 ) -> Result<Collected, SearchError>
@@ -373,12 +386,13 @@ where
     let addresses = |page: Vec<(K, DocAddress)>| page.into_iter().map(|(_, a)| a).collect();
     Ok(match known {
         Some(totals) => Collected {
-            page: addresses(searcher.search(query, &top)?),
+            page: addresses(searcher.search(query, &Blocks::new(top, ranges.to_vec()))?),
             totals,
             counted: false,
         },
         None => {
-            let (page, counts) = searcher.search(query, &(top, FacetsCollector))?;
+            let both = Blocks::new((top, facets), ranges.to_vec());
+            let (page, counts) = searcher.search(query, &both)?;
             Collected {
                 page: addresses(page),
                 totals: (counts.total, counts.facets()),
@@ -421,13 +435,33 @@ fn search(
         Some(words) => clauses.push((Occur::Must, text_query(f, words))),
         None => {}
     }
-    for filter in filters(f, s.request, now) {
+    let Filters {
+        queries: mut filter_queries,
+        ranges,
+    } = filters(f, s.request, now);
+    // A listing scores nothing, so its matches reach the collectors in
+    // blocks, where number ranges are checked in batches; a search's come
+    // one at a time with their scores, and there a range is best a clause
+    // of the query, checked before anything is scored.
+    let ranges = if words.is_some() {
+        filter_queries.extend(ranges.iter().map(FastRange::query));
+        Vec::new()
+    } else {
+        ranges
+    };
+    for filter in filter_queries {
         clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
     }
     let query: Box<dyn Query> = if clauses.is_empty() {
         Box::new(AllQuery)
     } else {
         Box::new(BooleanQuery::new(clauses))
+    };
+    let facets = || {
+        FacetsCollector::new(
+            trimmed(&s.request.category),
+            trimmed(&s.request.subcategory),
+        )
     };
     let top =
         TopDocs::with_limit(s.page_size as usize).and_offset(((s.page - 1) * s.page_size) as usize);
@@ -445,6 +479,7 @@ fn search(
         (SortOrder::Relevance, true) => collect(
             searcher,
             &*query,
+            (&ranges, facets()),
             top.order_by((
                 (SortBySimilarityScore, Order::Desc),
                 (by(names::SALES), Order::Desc),
@@ -454,30 +489,35 @@ fn search(
         (SortOrder::Relevance | SortOrder::Newest, _) => collect(
             searcher,
             &*query,
+            (&ranges, facets()),
             top.order_by_fast_field::<i64>(names::CREATED_AT, Order::Desc),
             known.clone(),
         )?,
         (SortOrder::PriceAsc, _) => collect(
             searcher,
             &*query,
+            (&ranges, facets()),
             top.order_by_fast_field::<i64>(names::PRICE, Order::Asc),
             known.clone(),
         )?,
         (SortOrder::PriceDesc, _) => collect(
             searcher,
             &*query,
+            (&ranges, facets()),
             top.order_by_fast_field::<i64>(names::PRICE, Order::Desc),
             known.clone(),
         )?,
         (SortOrder::TopSales, _) => collect(
             searcher,
             &*query,
+            (&ranges, facets()),
             top.order_by_fast_field::<i64>(names::SALES, Order::Desc),
             known.clone(),
         )?,
         (SortOrder::Rating, _) => collect(
             searcher,
             &*query,
+            (&ranges, facets()),
             top.order_by((
                 (
                     SortByStaticFastValue::<f64>::for_field(names::RATING),

@@ -52,7 +52,7 @@ pub struct Fields {
     pub search_text: Field,
 }
 
-/// Fast-field names the queries sort and count by.
+/// Fast-field names the queries sort, count and filter by.
 pub mod names {
     pub const CATEGORY: &str = "category";
     pub const SUBCATEGORY: &str = "subcategory";
@@ -64,6 +64,9 @@ pub mod names {
     pub const RATING_COUNT: &str = "rating_count";
     pub const SALES: &str = "sales";
     pub const CREATED_AT: &str = "created_at";
+    pub const STOCK: &str = "stock";
+    pub const EVENT_STARTS: &str = "event_starts";
+    pub const EVENT_ENDS: &str = "event_ends";
 }
 
 fn text_field(tokenizer: &str, record: IndexRecordOption) -> TextOptions {
@@ -102,9 +105,9 @@ pub fn build() -> (Schema, Fields) {
         rating_count: b.add_i64_field(names::RATING_COUNT, fast()),
         sales: b.add_i64_field(names::SALES, fast()),
         created_at: b.add_i64_field(names::CREATED_AT, fast()),
-        stock: b.add_i64_field("stock", fast()),
-        event_starts: b.add_i64_field("event_starts", fast()),
-        event_ends: b.add_i64_field("event_ends", fast()),
+        stock: b.add_i64_field(names::STOCK, fast()),
+        event_starts: b.add_i64_field(names::EVENT_STARTS, fast()),
+        event_ends: b.add_i64_field(names::EVENT_ENDS, fast()),
         on_sale: b.add_bool_field("on_sale", INDEXED),
         summary: b.add_text_field("summary", STORED),
         search_text: b.add_text_field("search_text", STORED),

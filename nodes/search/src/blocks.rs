@@ -1,0 +1,175 @@
+//! Matches handed to collectors a block at a time, deleted documents or
+//! not, with the number ranges of a listing checked on the block.
+//!
+//! Tantivy gives a collector that needs no scores its matches in blocks
+//! (`collect_block`), which the facet counts read in batched column
+//! lookups; but only in a segment without deletions. In a segment with any,
+//! every match goes through `collect` one at a time, to be checked against
+//! the segment's deletions first. A live index always has deletions (an
+//! edit deletes the old document and adds the new one), so [`Blocks`]
+//! drops the deleted documents of each block itself and keeps the batched
+//! path.
+//!
+//! A number range as a query clause (price, stock, a flash sale's window)
+//! costs a point lookup through the intersection's layers for every
+//! candidate: at 1M products about a quarter of a filtered listing's time.
+//! Checked here instead, a block's values are read in one batched call and
+//! compared in a loop; the documents kept are exactly those the range query
+//! would have matched.
+
+use std::ops::{Bound, RangeInclusive};
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, ColumnIndex, ColumnValues};
+use tantivy::query::{Query, RangeQuery, Weight};
+use tantivy::schema::{Field, Schema};
+use tantivy::{DocId, SegmentOrdinal, SegmentReader, Term};
+
+/// Only documents whose `field` (an i64 fast field named `name`) has a
+/// value in `values`.
+#[derive(Debug, Clone)]
+pub(crate) struct FastRange {
+    pub field: Field,
+    pub name: &'static str,
+    pub values: RangeInclusive<i64>,
+}
+
+impl FastRange {
+    /// The same filter as a query clause.
+    pub(crate) fn query(&self) -> Box<dyn Query> {
+        let term = |v: i64| Bound::Included(Term::from_field_i64(self.field, v));
+        Box::new(RangeQuery::new(
+            term(*self.values.start()),
+            term(*self.values.end()),
+        ))
+    }
+}
+
+/// `C`, fed blocks of the live matches that pass every range.
+pub(crate) struct Blocks<C> {
+    pub collector: C,
+    pub ranges: Vec<FastRange>,
+}
+
+impl<C> Blocks<C> {
+    pub(crate) fn new(collector: C, ranges: Vec<FastRange>) -> Blocks<C> {
+        Blocks { collector, ranges }
+    }
+}
+
+/// The most matches tantivy hands over at once.
+const BLOCK: usize = 64;
+
+type SegmentFruit<C> = <<C as Collector>::Child as SegmentCollector>::Fruit;
+
+/// One range over one segment's column.
+struct SegmentRange {
+    column: Column<i64>,
+    values: RangeInclusive<i64>,
+}
+
+impl SegmentRange {
+    fn matches(&self, doc: DocId) -> bool {
+        self.column
+            .values_for_doc(doc)
+            .any(|v| self.values.contains(&v))
+    }
+
+    /// Keeps the documents of `docs` with a value in range.
+    fn retain(&self, docs: &mut Vec<DocId>, buffer: &mut Vec<i64>) {
+        if let ColumnIndex::Full = self.column.index {
+            // One value a document, at the document's own row.
+            buffer.clear();
+            buffer.resize(docs.len(), 0);
+            self.column.values.get_vals(docs, buffer);
+            // Compacted in place without a branch a document: whether one
+            // is kept is as unpredictable as the values.
+            let mut kept = 0;
+            for i in 0..docs.len() {
+                docs[kept] = docs[i];
+                kept += usize::from(self.values.contains(&buffer[i]));
+            }
+            docs.truncate(kept);
+        } else {
+            docs.retain(|&doc| self.matches(doc));
+        }
+    }
+}
+
+impl<C: Collector> Collector for Blocks<C> {
+    type Fruit = C::Fruit;
+    type Child = C::Child;
+
+    fn check_schema(&self, schema: &Schema) -> tantivy::Result<()> {
+        self.collector.check_schema(schema)
+    }
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<C::Child> {
+        self.collector.for_segment(segment, reader)
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.collector.requires_scoring()
+    }
+
+    fn merge_fruits(&self, fruits: Vec<SegmentFruit<C>>) -> tantivy::Result<C::Fruit> {
+        self.collector.merge_fruits(fruits)
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentFruit<C>> {
+        let alive = reader.alive_bitset();
+        if alive.is_none() && self.ranges.is_empty() {
+            // Tantivy's own path already hands over blocks.
+            return self.collector.collect_segment(weight, segment, reader);
+        }
+        let mut child = self.collector.for_segment(segment, reader)?;
+        let mut ranges = Vec::with_capacity(self.ranges.len());
+        for range in &self.ranges {
+            let Some(column) = reader.fast_fields().column_opt::<i64>(range.name)? else {
+                // No document of this segment has a value: none matches.
+                return Ok(child.harvest());
+            };
+            ranges.push(SegmentRange {
+                column,
+                values: range.values.clone(),
+            });
+        }
+        if self.requires_scoring() {
+            // Scored matches come one at a time anyway.
+            weight.for_each(reader, &mut |doc, score| {
+                if alive.is_none_or(|a| a.is_alive(doc)) && ranges.iter().all(|r| r.matches(doc)) {
+                    child.collect(doc, score);
+                }
+            })?;
+            return Ok(child.harvest());
+        }
+        let mut kept: Vec<DocId> = Vec::with_capacity(BLOCK);
+        let mut values: Vec<i64> = Vec::with_capacity(BLOCK);
+        weight.for_each_no_score(reader, &mut |docs| {
+            kept.clear();
+            match alive {
+                Some(alive) => kept.extend(docs.iter().copied().filter(|&d| alive.is_alive(d))),
+                None => kept.extend_from_slice(docs),
+            }
+            for range in &ranges {
+                if kept.is_empty() {
+                    break;
+                }
+                range.retain(&mut kept, &mut values);
+            }
+            if !kept.is_empty() {
+                child.collect_block(&kept);
+            }
+        })?;
+        Ok(child.harvest())
+    }
+}
