@@ -21,12 +21,12 @@ let
 in
 rec {
   # Every domain of the topology (`bazaar node <domain>`), in start order.
-  domains = [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "logs" "recommend" ];
+  domains = [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "logs" "recommend" "analytics" ];
 
   # The domains this version of the binary serves (nodes/bazaar/src/platform.rs,
   # DOMAINS). `bazaar node <other>` exits with "not part of this build yet", so
   # the others stay declared, off, until the binary serves them.
-  servedDomains = [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "logs" "recommend" ];
+  servedDomains = [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "logs" "recommend" "analytics" ];
 
   isServed = domain: elem domain servedDomains;
 

@@ -157,7 +157,7 @@ in
     # The binary's nodes/bazaar/src/platform.rs DOMAINS, in the topology's order.
     "helpers.served-domains" = expect
       (lib.filter helpers.isServed helpers.domains)
-      [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "logs" "recommend" ];
+      [ "admin" "auth" "mail" "catalog" "search" "sellers" "orders" "chat" "logs" "recommend" "analytics" ];
 
     "helpers.nats-cluster" = expect
       (helpers.natsCluster { name = "bazaar"; port = 6222; routes = [ "nats://a:6222" ]; })
@@ -1024,7 +1024,7 @@ in
           edge = [ "BAZAAR_UNIT_METRICS_HOST=127.0.0.1" "BAZAAR_UNIT_METRICS_PORT=9464" "BAZAAR_UNIT_INSTANCE=%i" "BAZAAR_UNIT_FIRST_INSTANCE=8080" ];
           catalog = [ "BAZAAR_UNIT_METRICS_PORT=9469" ];
           search = [ "BAZAAR_UNIT_METRICS_PORT=9471" ];
-          targets = [{ targets = map (p: "127.0.0.1:${toString p}") (lib.range 9464 9475); }];
+          targets = [{ targets = map (p: "127.0.0.1:${toString p}") (lib.range 9464 9477); }];
           clean = [ ];
         };
 
