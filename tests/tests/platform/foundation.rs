@@ -390,7 +390,8 @@ async fn with_no_node_running_the_api_says_503_and_readyz_says_who_is_missing() 
             "orders",
             "chat",
             "recommend",
-            "logs"
+            "logs",
+            "analytics"
         ]
     );
 
