@@ -27,6 +27,9 @@ use bazaar_subjects::system::GetSystem;
 /// Serves the admin domain until `shutdown`.
 pub async fn run(ctx: NodeContext, db: Db, shutdown: Shutdown) -> Result<(), NodeError> {
     let store = AdminStore::open(&ctx, db).await?;
+    let _outbox = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+        store.outbox.clone().run(shutdown.clone()),
+    ));
     Node::new(ctx, Domain::Admin, "site configuration and categories")
         .with_state(store)
         .serve::<ListCategories>(handlers::list_categories)

@@ -1,13 +1,14 @@
 //! The admin domain's data: SurrealDB for truth, KV for the cache.
 
+use bazaar_outbox::Relay;
 use bazaar_runtime::cache::RevisionCache;
-use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
+use bazaar_runtime::jetstream::{ensure_kv, ensure_stream};
 use bazaar_runtime::{NodeContext, NodeError};
 use bazaar_schema::audit::{self, Audit};
 use bazaar_schema::{Db, take_rows};
 use bazaar_subjects::admin::{
-    self, Category, CategoryChange, CategoryChanged, CategoryInput, CategoryList, SiteConfig,
-    SiteConfigUpdate, SiteUpdated, Subcategory,
+    self, Category, CategoryChanged, CategoryInput, CategoryList, SiteConfig, SiteConfigUpdate,
+    SiteUpdated, Subcategory,
 };
 use bazaar_subjects::{ErrorEnvelope, Validator};
 use serde::Deserialize;
@@ -64,8 +65,9 @@ impl From<AdminError> for ErrorEnvelope {
 pub struct AdminStore {
     db: Db,
     cache: RevisionCache,
-    js: async_nats::jetstream::Context,
     inspector: crate::system::Inspector,
+    /// Publishes the events written with each change.
+    pub(crate) outbox: Relay,
 }
 
 #[derive(Deserialize)]
@@ -77,15 +79,23 @@ struct SiteRow {
     revision: u64,
 }
 
+/// `CategoryChanged` (`$change`, `$slug`), written by the transaction that
+/// changes a category, after it has moved the tree's revision on (see the
+/// outbox).
+const CATEGORY_CHANGED: &str = "LET $rev = (SELECT VALUE value FROM ONLY revision:categories);
+    UPSERT type::record('outbox', 'category-' + <string>$rev) CONTENT {
+        subject: $subject, payload: { slug: $slug, change: $change, revision: $rev }, n: 0, at: time::now()
+    } RETURN NONE;";
+
 impl AdminStore {
     /// Sets up the event stream and cache bucket (idempotently).
     pub async fn open(ctx: &NodeContext, db: Db) -> Result<Self, NodeError> {
         ensure_stream(&ctx.jetstream, admin::EVENTS).await?;
         let kv = ensure_kv(&ctx.jetstream, CACHE_BUCKET, std::time::Duration::ZERO).await?;
         Ok(Self {
+            outbox: Relay::new(db.clone(), ctx.jetstream.clone()),
             db,
             cache: RevisionCache::new(kv),
-            js: ctx.jetstream.clone(),
             inspector: crate::system::Inspector::new(ctx.nats.clone(), ctx.jetstream.clone()),
         })
     }
@@ -162,9 +172,12 @@ impl AdminStore {
                  SELECT slug, name, position, subcategories FROM ONLY type::record('category', $slug);
                  LET $after = (SELECT slug, name, position, subcategories FROM type::record('category', $slug))[0];
                  {record}
+                 {CATEGORY_CHANGED}
                  COMMIT TRANSACTION;",
             ))
             .bind(audit_binding(audit))
+            .bind(("change", "upserted"))
+            .bind(("subject", <CategoryChanged as bazaar_subjects::Event>::SUBJECT))
             .bind(("slug", category.slug.clone()))
             .bind(("name", category.name.clone()))
             .bind(("given", category.position))
@@ -175,8 +188,7 @@ impl AdminStore {
         let stored: Option<serde_json::Value> = res.take(5)?;
         let stored: Category = serde_json::from_value(stored.unwrap_or_default())
             .map_err(bazaar_schema::SchemaError::from)?;
-        self.after_category_change(&stored.slug, CategoryChange::Upserted)
-            .await?;
+        self.after_category_change().await?;
         Ok(stored)
     }
 
@@ -201,9 +213,12 @@ impl AdminStore {
                  LET $before = (SELECT slug, name, position, subcategories FROM $gone)[0];
                  LET $after = NONE;
                  IF array::len($gone) > 0 {{ {record} }};
+                 IF array::len($gone) > 0 {{ {CATEGORY_CHANGED} }};
                  COMMIT TRANSACTION;",
             ))
             .bind(audit_binding(audit))
+            .bind(("change", "deleted"))
+            .bind(("subject", <CategoryChanged as bazaar_subjects::Event>::SUBJECT))
             .bind(("slug", slug.to_owned()))
             .await?
             .check()?;
@@ -211,28 +226,15 @@ impl AdminStore {
         if deleted.unwrap_or(0) == 0 {
             return Err(AdminError::NoSuchCategory(slug.to_owned()));
         }
-        self.after_category_change(slug, CategoryChange::Deleted)
-            .await
+        self.after_category_change().await
     }
 
-    /// Refreshes the cache from the database and tells the world.
-    async fn after_category_change(
-        &self,
-        slug: &str,
-        change: CategoryChange,
-    ) -> Result<(), AdminError> {
+    /// Refreshes the cache from the database; the change's event went into
+    /// the outbox with it.
+    async fn after_category_change(&self) -> Result<(), AdminError> {
         let (revision, list) = self.load_categories().await?;
         self.cache.put(CATEGORIES_KEY, revision, &list).await;
-        let event = CategoryChanged {
-            slug: slug.to_owned(),
-            change,
-            revision,
-        };
-        // The database holds the truth; a lost event only delays listeners
-        // until the next change, so it is logged rather than failing the write.
-        if let Err(e) = publish_event(&self.js, &event, &format!("category-{revision}")).await {
-            tracing::warn!(error = %e, "category event not published");
-        }
+        self.outbox.written();
         Ok(())
     }
 
@@ -289,9 +291,14 @@ impl AdminStore {
                  RETURN name, tagline, logo_url, banner_url, revision;
                  LET $after = (SELECT name, tagline, logo_url, banner_url, revision FROM site:main)[0];
                  {record}
+                 -- `SiteUpdated`, written with the change (see the outbox).
+                 UPSERT type::record('outbox', 'site-' + <string>$after.revision) CONTENT {{
+                     subject: $subject, payload: {{ revision: $after.revision }}, n: 0, at: time::now()
+                 }} RETURN NONE;
                  COMMIT TRANSACTION;",
             ))
             .bind(audit_binding(audit))
+            .bind(("subject", <SiteUpdated as bazaar_subjects::Event>::SUBJECT))
             .bind(("name", update.name))
             .bind(("tagline", update.tagline))
             .bind(("logo_url", update.logo_url))
@@ -313,17 +320,7 @@ impl AdminStore {
             revision: row.revision,
         };
         self.cache.put(SITE_KEY, site.revision, &site).await;
-        if let Err(e) = publish_event(
-            &self.js,
-            &SiteUpdated {
-                revision: site.revision,
-            },
-            &format!("site-{}", site.revision),
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "site event not published");
-        }
+        self.outbox.written();
         Ok(site)
     }
 }
