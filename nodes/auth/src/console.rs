@@ -8,7 +8,6 @@
 //! the account's access tokens are refused everywhere within seconds (see
 //! `bazaar_runtime::revocation`).
 
-use async_nats::jetstream::kv;
 use bazaar_runtime::Request;
 use bazaar_schema::audit::{self, Audit};
 use bazaar_schema::{TransactionError, committed, take_count, take_rows};
@@ -334,11 +333,4 @@ impl AuthService {
             Err(e) => Err(AuthError::Internal(e.to_string())),
         }
     }
-}
-
-/// Opens (creating when missing) the banned-accounts bucket.
-pub(crate) async fn open_bucket(
-    js: &async_nats::jetstream::Context,
-) -> Result<kv::Store, bazaar_runtime::NodeError> {
-    bazaar_runtime::jetstream::ensure_kv(js, REVOKED_BUCKET, std::time::Duration::ZERO).await
 }

@@ -111,7 +111,13 @@ impl AuthService {
         google: &crate::GoogleConfig,
     ) -> Result<Self, NodeError> {
         ensure_work_queue(&ctx.jetstream, mail::JOBS).await?;
-        let revoked = crate::console::open_bucket(&ctx.jetstream).await?;
+        // The banned accounts, kept until an unban deletes them.
+        let revoked = bazaar_runtime::jetstream::ensure_kv(
+            &ctx.jetstream,
+            bazaar_subjects::console::REVOKED_BUCKET,
+            std::time::Duration::ZERO,
+        )
+        .await?;
         Ok(Self {
             revoked,
             db,

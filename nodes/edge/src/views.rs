@@ -42,6 +42,12 @@ impl Default for ViewRecorder {
     }
 }
 
+tokio::task_local! {
+    /// The visitor id of the product page being served (set by the visitor
+    /// cookie middleware), sent with its view.
+    pub(crate) static VISITOR: String;
+}
+
 impl ViewRecorder {
     /// Queues a view of `product` by whoever made the request `meta`.
     pub(crate) fn record(&self, meta: &RequestMeta, product: &Product) {
@@ -53,7 +59,7 @@ impl ViewRecorder {
             at: OffsetDateTime::now_utc()
                 .format(&Rfc3339)
                 .unwrap_or_default(),
-            visitor_id: crate::middleware::visitor::current(),
+            visitor_id: VISITOR.try_with(Clone::clone).ok(),
         };
         if self.queue.try_send(notice).is_err() {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;

@@ -5,8 +5,8 @@
 //! viewer is counted by their account instead.
 //!
 //! Only product pages (HTML and JSON) read or set it; the id is handed to
-//! the view recorder through a task-local, so no handler signature carries
-//! it.
+//! the view recorder through a task-local (`views::VISITOR`), so no handler
+//! signature carries it.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
@@ -18,15 +18,6 @@ use crate::state::EdgeState;
 
 pub(crate) const VISITOR_COOKIE: &str = "bazaar_visitor";
 const MAX_AGE_SECS: u64 = 365 * 86_400;
-
-tokio::task_local! {
-    static VISITOR: String;
-}
-
-/// The visitor id of the request being served, on a product page.
-pub(crate) fn current() -> Option<String> {
-    VISITOR.try_with(Clone::clone).ok()
-}
 
 fn is_visitor_id(v: &str) -> bool {
     v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())
@@ -50,7 +41,7 @@ pub(crate) async fn middleware(
     let id = known
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let mut response = VISITOR.scope(id.clone(), next.run(req)).await;
+    let mut response = crate::views::VISITOR.scope(id.clone(), next.run(req)).await;
     if known.is_none() {
         let secure = state.secure_attribute();
         let cookie = format!(
