@@ -93,7 +93,7 @@ impl AdminStore {
         ensure_stream(&ctx.jetstream, admin::EVENTS).await?;
         let kv = ensure_kv(&ctx.jetstream, CACHE_BUCKET, std::time::Duration::ZERO).await?;
         Ok(Self {
-            outbox: Relay::new(db.clone(), ctx.jetstream.clone()),
+            outbox: Relay::for_node(ctx, db.clone()),
             db,
             cache: RevisionCache::new(kv),
             inspector: crate::system::Inspector::new(ctx.nats.clone(), ctx.jetstream.clone()),

@@ -81,7 +81,7 @@ impl ChatStore {
         let images =
             ensure_object_store(&ctx.jetstream, bazaar_subjects::catalog::IMAGES_BUCKET).await?;
         Ok(Self {
-            outbox: Relay::new(db.clone(), ctx.jetstream.clone()),
+            outbox: Relay::for_node(ctx, db.clone()),
             db,
             nats: ctx.nats.clone(),
             presence,

@@ -34,7 +34,7 @@ impl OrdersStore {
             db,
             nats: ctx.nats.clone(),
             config,
-            outbox: Relay::new(db_for_outbox, ctx.jetstream.clone()),
+            outbox: Relay::for_node(ctx, db_for_outbox),
             timeout: ctx.request_timeout,
         })
     }

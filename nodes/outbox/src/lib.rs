@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream;
-use bazaar_runtime::Shutdown;
+use bazaar_runtime::{NodeContext, Shutdown};
 use bazaar_schema::{Db, TransactionError};
 use bazaar_subjects::{Event, Job};
 use serde::{Deserialize, Serialize};
@@ -101,30 +101,90 @@ struct Row {
     payload: serde_json::Value,
 }
 
-/// Takes up to `$batch` rows nobody holds, oldest first, and holds them for
-/// [`CLAIM`] (the `30s`).
-/// Two relays claiming at once conflict; the loser tries again later.
-const CLAIM_SQL: &str = "BEGIN TRANSACTION;
+/// Takes up to `$batch` rows of this relay's lane that nobody else holds,
+/// oldest first, and holds them for [`CLAIM`] (the `30s`): rows no relay
+/// holds, rows whose claim ran out, and this relay's own (whose publish
+/// failed last time). Two relays claiming at once conflict; the loser tries
+/// again later.
+fn claim_sql(lane: &str) -> String {
+    format!(
+        "BEGIN TRANSACTION;
     LET $rows = SELECT id, subject, payload, at, n FROM outbox
-        WHERE claimed_until = NONE OR claimed_until < time::now()
+        WHERE ({lane}) AND (claimed_until = NONE OR claimed_until < time::now() OR claimed_by = $me)
         ORDER BY at, n LIMIT $batch;
-    FOR $r IN $rows { UPDATE $r.id SET claimed_until = time::now() + 30s RETURN NONE; };
+    FOR $r IN $rows {{ UPDATE $r.id SET claimed_until = time::now() + 30s, claimed_by = $me RETURN NONE; }};
     SELECT record::id(id) AS id, subject, payload, at, n FROM $rows ORDER BY at, n;
-    COMMIT TRANSACTION;";
+    COMMIT TRANSACTION;"
+    )
+}
+
+/// The subjects a relay may publish, as the bus grants them to its node
+/// (`events.orders.>`, `jobs.mail.send`): all nodes share the table, and a
+/// row goes out only through a node whose credentials may publish it.
+#[derive(Debug, Clone)]
+struct Lane {
+    prefixes: Vec<String>,
+    exact: Vec<String>,
+}
+
+impl Lane {
+    fn of<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut lane = Self {
+            prefixes: Vec::new(),
+            exact: Vec::new(),
+        };
+        for p in patterns {
+            if let Some(prefix) = p.strip_suffix('>') {
+                lane.prefixes.push(prefix.to_owned());
+            } else if !p.contains('*') {
+                lane.exact.push(p.to_owned());
+            }
+        }
+        lane
+    }
+
+    /// The SurrealQL condition on `subject`, over `$lane_prefix_<i>` and
+    /// `$lane_exact`.
+    fn condition(&self) -> String {
+        let mut any: Vec<String> = (0..self.prefixes.len())
+            .map(|i| format!("string::starts_with(subject, $lane_prefix_{i})"))
+            .collect();
+        any.push("subject IN $lane_exact".to_owned());
+        any.join(" OR ")
+    }
+}
 
 /// Publishes what the transactions of its node wrote into the outbox.
 #[derive(Clone)]
 pub struct Relay {
     db: Db,
     js: jetstream::Context,
+    lane: Arc<Lane>,
+    claim_sql: Arc<str>,
+    /// Names this relay's claims.
+    me: String,
     wake: Arc<Notify>,
 }
 
 impl Relay {
-    pub fn new(db: Db, js: jetstream::Context) -> Self {
+    /// The relay of a node: it publishes with the node's connection, so it
+    /// takes only the rows the node's identity may publish.
+    pub fn for_node(ctx: &NodeContext, db: Db) -> Self {
+        let granted = ctx
+            .principal
+            .grants()
+            .map(|g| g.publishes)
+            .unwrap_or_default();
+        Self::new(db, ctx.jetstream.clone(), Lane::of(granted))
+    }
+
+    fn new(db: Db, js: jetstream::Context, lane: Lane) -> Self {
         Self {
             db,
             js,
+            claim_sql: claim_sql(&lane.condition()).into(),
+            lane: Arc::new(lane),
+            me: uuid::Uuid::now_v7().to_string(),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -179,22 +239,25 @@ impl Relay {
                 .map_err(|e| RelayError::Database(e.to_string()))?;
         }
         if let Some(e) = failed {
-            // Let the claim go, so the next sweep (here or elsewhere) retries.
-            let _ = self
-                .db
-                .query("UPDATE outbox SET claimed_until = NONE WHERE claimed_until != NONE AND record::id(id) IN $ids RETURN NONE")
-                .bind((
-                    "ids",
-                    rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
-                ))
-                .await;
+            // The rows stay claimed by this relay, which takes them again at
+            // its next sweep; should it die, another relay takes them once
+            // the claim runs out.
             return Err(e);
         }
         Ok(rows.len())
     }
 
     async fn claim(&self) -> Result<Vec<Row>, RelayError> {
-        let result = self.db.query(CLAIM_SQL).bind(("batch", BATCH as i64)).await;
+        let mut query = self
+            .db
+            .query(self.claim_sql.as_ref())
+            .bind(("batch", BATCH as i64))
+            .bind(("me", self.me.clone()))
+            .bind(("lane_exact", self.lane.exact.clone()));
+        for (i, prefix) in self.lane.prefixes.iter().enumerate() {
+            query = query.bind((format!("lane_prefix_{i}"), prefix.clone()));
+        }
+        let result = query.await;
         let mut res = bazaar_schema::committed(result).map_err(RelayError::Claim)?;
         let last = bazaar_schema::before_commit(&res);
         bazaar_schema::take_rows(&mut res, last).map_err(|e| RelayError::Database(e.to_string()))
@@ -245,17 +308,23 @@ mod tests {
         db
     }
 
-    /// The claiming half of a relay, without a bus behind it.
-    async fn claim(db: &Db) -> Vec<Row> {
+    /// A relay without a bus behind it: only its claiming half is used.
+    async fn relay(db: &Db) -> Relay {
         let nats = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
             .connect("127.0.0.1:1")
             .await
             .unwrap();
-        Relay::new(db.clone(), jetstream::new(nats))
-            .claim()
-            .await
-            .unwrap()
+        Relay::new(
+            db.clone(),
+            jetstream::new(nats),
+            Lane::of(["events.test.>", "jobs.test"]),
+        )
+    }
+
+    /// What a new relay claims.
+    async fn claim(db: &Db) -> Vec<Row> {
+        relay(db).await.claim().await.unwrap()
     }
 
     #[tokio::test]
@@ -267,12 +336,16 @@ mod tests {
         let result = db.query(sql).bind(("outbox", bind(&written))).await;
         bazaar_schema::committed(result).unwrap();
 
-        let rows = claim(&db).await;
+        let first = relay(&db).await;
+        let rows = first.claim().await.unwrap();
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["b-placed", "a-paid"]);
         assert_eq!(rows[0].subject, "events.test.note");
         assert_eq!(rows[0].payload, serde_json::json!({ "text": "first" }));
-        assert!(claim(&db).await.is_empty(), "held by the first claim");
+        assert!(claim(&db).await.is_empty(), "held by the first relay");
+        // Unpublished (say, JetStream refused them), they are the first
+        // relay's to try again at once.
+        assert_eq!(first.claim().await.unwrap().len(), 2);
     }
 
     #[tokio::test]
@@ -292,6 +365,22 @@ mod tests {
         bazaar_schema::committed(result).unwrap();
         let rows = claim(&db).await;
         assert_eq!(rows[0].payload, body);
+    }
+
+    #[tokio::test]
+    async fn a_relay_takes_only_what_its_node_may_publish() {
+        let db = db().await;
+        let sql = format!("BEGIN TRANSACTION; {WRITE} COMMIT TRANSACTION;");
+        let written = vec![
+            Outgoing::of("events.test.note", &Note { text: "ours" }, "ours"),
+            Outgoing::of("events.other.note", &Note { text: "theirs" }, "theirs"),
+            Outgoing::of("jobs.test", &Note { text: "a job" }, "job"),
+            Outgoing::of("events.testing.note", &Note { text: "near" }, "near"),
+        ];
+        let result = db.query(sql).bind(("outbox", bind(&written))).await;
+        bazaar_schema::committed(result).unwrap();
+        let ids: Vec<String> = claim(&db).await.into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["ours", "job"]);
     }
 
     #[tokio::test]

@@ -198,7 +198,7 @@ impl SellersStore {
         ensure_stream(&ctx.jetstream, sellers::EVENTS).await?;
         Ok(Self {
             config,
-            outbox: Relay::new(db.clone(), ctx.jetstream.clone()),
+            outbox: Relay::for_node(ctx, db.clone()),
             db,
             nats: ctx.nats.clone(),
             timeout: ctx.request_timeout,

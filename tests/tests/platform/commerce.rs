@@ -388,7 +388,7 @@ async fn an_order_placed_while_its_events_cannot_be_stored_is_announced_and_conf
     add(&p, &buyer, &amp.id, 1).await;
     orders_events_full(&p, true).await;
 
-    // The order is placed: the events and the email wait with it.
+    // The order is placed; its event waits with it.
     let placed = place_cod(&p, &buyer, "while-full").await;
     let id = placed.orders[0].id.clone();
     let announced = || async {
@@ -400,12 +400,6 @@ async fn an_order_placed_while_its_events_cannot_be_stored_is_announced_and_conf
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(announced().await, 0, "the stream is full");
-    assert!(
-        p.emails_to("patient@example.com")
-            .await
-            .iter()
-            .all(|m| !m.subject.contains("confirmed"))
-    );
 
     // Once JetStream takes events again, everything goes out, once.
     orders_events_full(&p, false).await;
@@ -462,15 +456,11 @@ async fn an_orders_copy_killed_between_its_commit_and_its_publish_loses_no_event
             .count()
     };
 
-    // The orders are written, and the copy dies before it publishes.
+    // The orders are written, and the copy dies before it publishes. Its
+    // event waits for an orders copy (only orders may publish it); the email
+    // may already have gone through another node allowed to queue mail.
     first.crash();
     assert_eq!(announced().await, 0);
-    assert!(
-        p.emails_to("kept@example.com")
-            .await
-            .iter()
-            .all(|m| !m.subject.contains("confirmed"))
-    );
 
     // The next copy sends what the first one wrote, once.
     let second = p.start_node(Domain::Orders);
