@@ -234,7 +234,7 @@ impl AdminStore {
     async fn after_category_change(&self) -> Result<(), AdminError> {
         let (revision, list) = self.load_categories().await?;
         self.cache.put(CATEGORIES_KEY, revision, &list).await;
-        self.outbox.written();
+        self.outbox.written().await;
         Ok(())
     }
 
@@ -320,7 +320,7 @@ impl AdminStore {
             revision: row.revision,
         };
         self.cache.put(SITE_KEY, site.revision, &site).await;
-        self.outbox.written();
+        self.outbox.written().await;
         Ok(site)
     }
 }

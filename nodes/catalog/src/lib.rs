@@ -69,6 +69,9 @@ pub async fn run(
         shutdown.clone(),
     ));
     let listeners = listeners::spawn(store.clone(), shutdown.clone()).await?;
+    let _outbox = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+        store.outbox.clone().run(shutdown.clone()),
+    ));
     let served = Node::new(
         ctx,
         Domain::Catalog,

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use async_nats::jetstream::object_store::ObjectStore;
+use bazaar_outbox::Relay;
 use bazaar_runtime::cache::RevisionCache;
 use bazaar_runtime::jetstream::{ensure_kv, ensure_stream, publish_event};
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request};
@@ -111,6 +112,23 @@ pub struct CatalogStore {
     timeout: Duration,
     /// Judges the viewers' tokens that views carry.
     verifier: std::sync::Arc<bazaar_runtime::TokenVerifier>,
+    /// Publishes the events a seller's writes put in the outbox.
+    pub(crate) outbox: Relay,
+}
+
+/// `ProductChanged` for the product `$id` as the transaction leaves it
+/// (`$change`, `$subject`), written by that transaction (see the outbox);
+/// its id is the one a direct publish used: product, revision and change.
+const PRODUCT_CHANGED: &str = "LET $p = (SELECT record::id(id) AS product_id, slug, shop_id, images, revision
+        FROM ONLY type::record('product', $id));
+    UPSERT type::record('outbox', 'product-' + $p.product_id + '-' + <string>$p.revision + '-' + $change) CONTENT {
+        subject: $subject, n: 0, at: time::now(),
+        payload: { product_id: $p.product_id, slug: $p.slug, shop_id: $p.shop_id, change: $change, images: $p.images },
+    } RETURN NONE;";
+
+/// The `$change` binding of [`PRODUCT_CHANGED`].
+fn changed(change: ProductChange) -> (&'static str, serde_json::Value) {
+    ("change", serde_json::to_value(change).unwrap_or_default())
 }
 
 impl CatalogStore {
@@ -124,6 +142,7 @@ impl CatalogStore {
         )
         .await?;
         Ok(Self {
+            outbox: Relay::for_node(ctx, db.clone()),
             db,
             nats: ctx.nats.clone(),
             js: ctx.jetstream.clone(),
@@ -225,9 +244,17 @@ impl CatalogStore {
             let result = self
                 .db
                 .query(format!(
-                    "CREATE type::record('product', $id) SET seller = $seller, shop_id = $shop_id,
+                    "BEGIN TRANSACTION;
+                     CREATE type::record('product', $id) SET seller = $seller, shop_id = $shop_id,
                         shop_slug = $shop_slug, shop_name = $shop_name, slug = $slug,
-                        live = $d.status = 'active', {EDITABLE} RETURN NONE"
+                        live = $d.status = 'active', {EDITABLE} RETURN NONE;
+                     {PRODUCT_CHANGED}
+                     COMMIT TRANSACTION;"
+                ))
+                .bind(changed(ProductChange::Created))
+                .bind((
+                    "subject",
+                    <ProductChanged as bazaar_subjects::Event>::SUBJECT,
                 ))
                 .bind(("id", id.clone()))
                 .bind(("seller", seller.clone()))
@@ -248,7 +275,7 @@ impl CatalogStore {
             .load_by_id(&id)
             .await?
             .ok_or(CatalogError::NoSuchProduct(id))?;
-        self.after_change(&stored, ProductChange::Created).await;
+        self.after_write(&stored).await;
         Ok(stored.product)
     }
 
@@ -282,22 +309,28 @@ impl CatalogStore {
             None,
         )
         .await?;
-        self.db
+        let result = self
+            .db
             .query(format!(
-                "UPDATE type::record('product', $id) SET {EDITABLE},
+                "BEGIN TRANSACTION;
+                 UPDATE type::record('product', $id) SET {EDITABLE},
                     live = $d.status = 'active' AND deleted_at = NONE AND hidden_at = NONE, revision += 1
-                 WHERE seller = $seller RETURN NONE"
+                 WHERE seller = $seller RETURN NONE;
+                 {PRODUCT_CHANGED}
+                 COMMIT TRANSACTION;"
             ))
+            .bind(changed(ProductChange::Updated))
+            .bind(("subject", <ProductChanged as bazaar_subjects::Event>::SUBJECT))
             .bind(("id", req.body.id.clone()))
             .bind(("seller", current.seller.clone()))
             .bind(("d", serde_json::to_value(&doc)?))
-            .await?
-            .check()?;
+            .await;
+        transaction_errors(result)?;
         let stored = self
             .load_by_id(&req.body.id)
             .await?
             .ok_or_else(|| CatalogError::NoSuchProduct(req.body.id.clone()))?;
-        self.after_change(&stored, ProductChange::Updated).await;
+        self.after_write(&stored).await;
         Ok(stored.product)
     }
 
@@ -307,21 +340,27 @@ impl CatalogStore {
         if current.product.deleted_at.is_some() {
             return Ok(current.product);
         }
-        self.db
-            .query(
-                "UPDATE type::record('product', $id)
+        let result = self
+            .db
+            .query(format!(
+                "BEGIN TRANSACTION;
+                 UPDATE type::record('product', $id)
                     SET deleted_at = time::now(), live = false, revision += 1, updated_at = time::now()
-                 WHERE seller = $seller AND deleted_at = NONE RETURN NONE",
-            )
+                 WHERE seller = $seller AND deleted_at = NONE RETURN NONE;
+                 {PRODUCT_CHANGED}
+                 COMMIT TRANSACTION;"
+            ))
+            .bind(changed(ProductChange::Deleted))
+            .bind(("subject", <ProductChanged as bazaar_subjects::Event>::SUBJECT))
             .bind(("id", id.to_owned()))
             .bind(("seller", current.seller.clone()))
-            .await?
-            .check()?;
+            .await;
+        transaction_errors(result)?;
         let stored = self
             .load_by_id(id)
             .await?
             .ok_or_else(|| CatalogError::NoSuchProduct(id.to_owned()))?;
-        self.after_change(&stored, ProductChange::Deleted).await;
+        self.after_write(&stored).await;
         Ok(stored.product)
     }
 
@@ -330,21 +369,27 @@ impl CatalogStore {
         if current.product.deleted_at.is_none() {
             return Ok(current.product);
         }
-        self.db
-            .query(
-                "UPDATE type::record('product', $id)
+        let result = self
+            .db
+            .query(format!(
+                "BEGIN TRANSACTION;
+                 UPDATE type::record('product', $id)
                     SET deleted_at = NONE, live = status = 'active' AND hidden_at = NONE, revision += 1, updated_at = time::now()
-                 WHERE seller = $seller RETURN NONE",
-            )
+                 WHERE seller = $seller RETURN NONE;
+                 {PRODUCT_CHANGED}
+                 COMMIT TRANSACTION;"
+            ))
+            .bind(changed(ProductChange::Restored))
+            .bind(("subject", <ProductChanged as bazaar_subjects::Event>::SUBJECT))
             .bind(("id", id.to_owned()))
             .bind(("seller", current.seller.clone()))
-            .await?
-            .check()?;
+            .await;
+        transaction_errors(result)?;
         let stored = self
             .load_by_id(id)
             .await?
             .ok_or_else(|| CatalogError::NoSuchProduct(id.to_owned()))?;
-        self.after_change(&stored, ProductChange::Restored).await;
+        self.after_write(&stored).await;
         Ok(stored.product)
     }
 
@@ -577,6 +622,15 @@ impl CatalogStore {
         if let Err(e) = publish_event(&self.js, &event, &dedupe).await {
             tracing::warn!(error = %e, "product event not published");
         }
+    }
+
+    /// After a seller's committed write, whose `ProductChanged` went into the
+    /// outbox with it: refresh the cache entry and the catalog revision, and
+    /// send the event now.
+    async fn after_write(&self, stored: &StoredProduct) {
+        self.cache_product(stored).await;
+        self.bump_revision().await;
+        self.outbox.written().await;
     }
 
     /// Puts a product's current row in the page cache (a newer one wins).

@@ -411,7 +411,7 @@ impl ChatStore {
                 .ok_or(ChatError::NoMessage)?,
             Err(e) => return Err(e),
         };
-        self.outbox.written();
+        self.outbox.written().await;
         deliver::frame(
             &self.nats,
             &row.participants(),

@@ -378,7 +378,7 @@ impl OrdersStore {
             bazaar_schema::transaction_errors(result)
         });
         added.await?;
-        self.outbox.written();
+        self.outbox.written().await;
         let (rows, coupon) = self.lines_and_coupon(&owner).await?;
         self.cart_of(meta, &owner, rows, coupon, &products).await
     }
@@ -590,7 +590,7 @@ impl OrdersStore {
                 .bind(("outbox", outbox))
                 .await;
             bazaar_schema::transaction_errors(result)?;
-            self.outbox.written();
+            self.outbox.written().await;
         } else {
             self.db
                 .query("DELETE wishlist WHERE owner = $owner AND product_id = $product RETURN NONE")

@@ -832,7 +832,7 @@ impl OrdersStore {
                     };
                     self.push(&text("account"), frame).await;
                 }
-                self.outbox.written();
+                self.outbox.written().await;
                 Ok(Some(placed))
             }
             Err(OrdersError::Transaction(TransactionError::Thrown(code))) => match code.as_str() {

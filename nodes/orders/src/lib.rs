@@ -46,13 +46,7 @@ pub async fn run(
         ctx.jetstream.clone(),
         shutdown.clone(),
     )));
-    let relay = (!store.config.dies_before_relaying).then(|| store.outbox.clone());
-    let stopping = shutdown.clone();
-    let outbox = AbortOnDropHandle::new(tokio::spawn(async move {
-        if let Some(relay) = relay {
-            relay.run(stopping).await;
-        }
-    }));
+    let outbox = AbortOnDropHandle::new(tokio::spawn(store.outbox.clone().run(shutdown.clone())));
     let sweeper = AbortOnDropHandle::new(tokio::spawn(payments::sweeper(
         store.clone(),
         ctx.jetstream.clone(),

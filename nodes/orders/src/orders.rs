@@ -293,7 +293,7 @@ impl OrdersStore {
             }
             other => other?,
         }
-        self.outbox.written();
+        self.outbox.written().await;
         let order = self
             .order(&req.body.id)
             .await?
@@ -423,7 +423,7 @@ impl OrdersStore {
         if !stopped {
             return Ok(updated.order);
         }
-        self.outbox.written();
+        self.outbox.written().await;
         self.restore_stock(&updated).await;
         self.tell_buyer(&updated, status).await;
         self.notify(

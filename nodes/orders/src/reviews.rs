@@ -198,7 +198,7 @@ impl OrdersStore {
             .into_iter()
             .next()
             .ok_or_else(|| OrdersError::Internal("review vanished".into()))?;
-        self.outbox.written();
+        self.outbox.written().await;
         Ok(review)
     }
 

@@ -30,11 +30,16 @@ impl OrdersStore {
         ensure_work_queue(&ctx.jetstream, orders::JOBS).await?;
         ensure_work_queue(&ctx.jetstream, mail::JOBS).await?;
         let db_for_outbox = db.clone();
+        let dead = config.dies_before_relaying;
         Ok(Self {
             db,
             nats: ctx.nats.clone(),
             config,
-            outbox: Relay::for_node(ctx, db_for_outbox),
+            outbox: if dead {
+                Relay::for_node(ctx, db_for_outbox).dead()
+            } else {
+                Relay::for_node(ctx, db_for_outbox)
+            },
             timeout: ctx.request_timeout,
         })
     }

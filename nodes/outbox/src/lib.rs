@@ -164,6 +164,9 @@ pub struct Relay {
     /// Names this relay's claims.
     me: String,
     wake: Arc<Notify>,
+    /// A fault for failure drills: this relay never publishes, as one
+    /// killed between its node's commit and its publish would not.
+    dead: bool,
 }
 
 impl Relay {
@@ -186,18 +189,36 @@ impl Relay {
             lane: Arc::new(lane),
             me: uuid::Uuid::now_v7().to_string(),
             wake: Arc::new(Notify::new()),
+            dead: false,
         }
     }
 
-    /// Says that a transaction has just written rows, so they go out now
-    /// rather than at the next sweep.
-    pub fn written(&self) {
-        self.wake.notify_one();
+    /// The same relay, never publishing (a fault only tests set): what its
+    /// node writes waits for another copy's relay.
+    pub fn dead(mut self) -> Self {
+        self.dead = true;
+        self
+    }
+
+    /// Sends what a transaction has just written, before the caller answers
+    /// (so listeners hear of a change about as soon as its writer does); on
+    /// any failure the relay loop takes over.
+    pub async fn written(&self) {
+        if self.dead {
+            return;
+        }
+        if let Err(e) = self.relay_once().await {
+            tracing::debug!(error = %e, "outbox rows left to the relay loop");
+            self.wake.notify_one();
+        }
     }
 
     /// Relays until `shutdown`: at once when told rows were written, and
     /// every second for any left behind.
     pub async fn run(self, shutdown: Shutdown) {
+        if self.dead {
+            return;
+        }
         loop {
             match self.relay_once().await {
                 // A full batch: there may be more waiting.

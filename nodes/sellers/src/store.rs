@@ -308,7 +308,7 @@ impl SellersStore {
             .await?
             .ok_or(SellersError::NoShop)?;
         tracing::info!(shop = %row.shop.id, slug = %row.shop.slug, "shop opened");
-        self.outbox.written();
+        self.outbox.written().await;
         Ok(row.shop)
     }
 
@@ -378,7 +378,7 @@ impl SellersStore {
             Ok::<_, SellersError>(take_rows::<ShopRow>(&mut res, last)?.into_iter().next())
         });
         let row = edited.await?.ok_or(SellersError::NoShop)?;
-        self.outbox.written();
+        self.outbox.written().await;
         Ok(row.shop)
     }
 
@@ -520,7 +520,7 @@ impl SellersStore {
         let outcome = followed.await?;
         outcome.shop.ok_or(SellersError::NoSuchShop)?;
         if outcome.changed {
-            self.outbox.written();
+            self.outbox.written().await;
         }
         Ok(FollowState {
             following: follow,
