@@ -8,7 +8,8 @@
 //! stored them. So a process that dies between its commit and its publish
 //! delays the event until a relay runs again; it never loses it.
 //!
-//! Any copy may relay any row. A relay claims a batch for [`CLAIM`] before
+//! A relay takes the rows its node's identity may publish, whichever copy
+//! wrote them. It claims a batch for [`CLAIM`] before
 //! publishing it, so two copies do not publish the same rows at once; a
 //! relay that dies holding a claim is taken over when the claim runs out.
 //! A row published twice (a relay died after the publish, before the
@@ -102,7 +103,7 @@ struct Row {
 }
 
 /// Takes up to `$batch` rows of this relay's lane that nobody else holds,
-/// oldest first, and holds them for [`CLAIM`] (the `30s`): rows no relay
+/// oldest first, and holds them for [`CLAIM`]: rows no relay
 /// holds, rows whose claim ran out, and this relay's own (whose publish
 /// failed last time). Two relays claiming at once conflict; the loser tries
 /// again later.
@@ -112,9 +113,10 @@ fn claim_sql(lane: &str) -> String {
     LET $rows = SELECT id, subject, payload, at, n FROM outbox
         WHERE ({lane}) AND (claimed_until = NONE OR claimed_until < time::now() OR claimed_by = $me)
         ORDER BY at, n LIMIT $batch;
-    FOR $r IN $rows {{ UPDATE $r.id SET claimed_until = time::now() + 30s, claimed_by = $me RETURN NONE; }};
+    FOR $r IN $rows {{ UPDATE $r.id SET claimed_until = time::now() + {hold}s, claimed_by = $me RETURN NONE; }};
     SELECT record::id(id) AS id, subject, payload, at, n FROM $rows ORDER BY at, n;
-    COMMIT TRANSACTION;"
+    COMMIT TRANSACTION;",
+        hold = CLAIM.as_secs()
     )
 }
 
