@@ -170,6 +170,21 @@ pub struct Product {
     /// Set while an admin keeps the product hidden from buyers (moderation).
     #[serde(default)]
     pub hidden_at: Option<String>,
+    /// Whether an admin keeps its shop hidden (moderation).
+    #[serde(default)]
+    pub shop_hidden: bool,
+}
+
+impl Product {
+    /// Whether buyers may see it: published, not deleted, and neither it
+    /// nor its shop hidden by an admin. (Stock and flash-sale windows are
+    /// separate questions.)
+    pub fn shown_to_buyers(&self) -> bool {
+        self.status == ProductStatus::Active
+            && self.deleted_at.is_none()
+            && self.hidden_at.is_none()
+            && !self.shop_hidden
+    }
 }
 
 priced!(Product: price, regular_price; sale_price);

@@ -277,6 +277,19 @@ pub struct Report {
     pub reporter_id: String,
     pub reason: String,
     pub created_at: String,
+    /// `open` or `resolved`.
+    #[serde(default = "open")]
+    pub status: String,
+    #[serde(default)]
+    pub resolved_at: Option<String>,
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    #[serde(default)]
+    pub resolution: Option<String>,
+}
+
+fn open() -> String {
+    "open".to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -380,8 +393,8 @@ endpoint!(/// Report a conversation to the admins.
     ReportChat, "chat.conversation.report", Account, ReportConversation => Report);
 endpoint!(/// An admin joins a conversation (a dispute): they receive and may post.
     JoinChat, "chat.conversation.join", Admin, ConversationId => Conversation);
-endpoint!(/// Reports, newest first (admins).
-    ListChatReports, "chat.report.list", Admin, Empty => Reports);
+endpoint!(/// Open reports oldest first, or resolved ones newest first (admins).
+    ListChatReports, "chat.report.list", Admin, crate::console::ReportQuery => Reports);
 endpoint!(/// What a reconnecting client missed since its cursors.
     CatchUpChat, "chat.message.missed", Account, CatchUp => Missed);
 endpoint!(/// A shop's average first-response time (shop pages show it).

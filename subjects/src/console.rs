@@ -1,14 +1,16 @@
 //! The admin console's contract: accounts (search, view, ban, unban,
-//! promote) served by the auth node, which owns accounts, and the audit log
-//! served by the admin node. Every endpoint here is for admins only, checked
-//! by the node that serves it.
+//! promote) served by the auth node, which owns accounts; moderation (hide
+//! or restore a product, a review or a shop) served by the node that owns
+//! each; the audit log and the reports queue served by the admin node. Every
+//! endpoint here is for admins only (but filing a report), checked by the
+//! node that serves it.
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{Access, Domain, Endpoint, Role, catalog};
+use crate::{Access, Domain, Endpoint, Role, catalog, chat, orders, sellers};
 
-/// Hide or restore one thing (a product), saying why.
+/// Hide or restore one thing (a product, a review or a shop), saying why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ModerateRequest {
     pub id: String,
@@ -80,6 +82,15 @@ pub struct AccountId {
     pub account_id: String,
 }
 
+/// One account's reviews, a page at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuthorReviews {
+    pub account_id: String,
+    /// From 1; default 1.
+    #[serde(default)]
+    pub page: Option<u32>,
+}
+
 /// Ban an account, saying why (shown in the audit log and on its page).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BanRequest {
@@ -136,6 +147,22 @@ endpoint!(/// Hide a product from buyers: it leaves the storefront, listings and
     HideProduct, "catalog.product.hide", Catalog, ModerateRequest => catalog::Product);
 endpoint!(/// Show a hidden product again (admins).
     RestoreProduct, "catalog.product.unhide", Catalog, ModerateRequest => catalog::Product);
+endpoint!(/// Hide a review: it leaves the product's or shop's page and no longer
+    /// counts in its rating until restored (admins).
+    HideReview, "orders.review.hide", Orders, ModerateRequest => orders::Review);
+endpoint!(/// Show a hidden review again (admins).
+    RestoreReview, "orders.review.unhide", Orders, ModerateRequest => orders::Review);
+endpoint!(/// The reviews an account wrote, hidden ones included (admins).
+    ListAuthorReviews, "orders.reviews.by_author", Orders, AuthorReviews => orders::AuthoredReviews);
+endpoint!(/// Hide a shop: its page and all its products leave the storefront,
+    /// listings and search until restored (admins).
+    HideShop, "sellers.shop.hide", Sellers, ModerateRequest => sellers::Shop);
+endpoint!(/// Show a hidden shop again (admins).
+    RestoreShop, "sellers.shop.unhide", Sellers, ModerateRequest => sellers::Shop);
+endpoint!(/// The shop an account owns, if any, hidden or not (admins).
+    GetShopOfOwner, "sellers.shop.of_owner", Sellers, AccountId => sellers::OwnedShop);
+endpoint!(/// Resolve a chat report, saying what was done (admins).
+    ResolveChatReport, "chat.report.resolve", Chat, ResolveReport => chat::Report);
 endpoint!(/// Search the audit log, newest first (admins).
     SearchAudit, "admin.audit.search", Admin, AuditQuery => AuditPage);
 

@@ -433,6 +433,13 @@ pub struct OrderId {
 pub struct ListOrders {
     #[serde(default)]
     pub status: Option<OrderStatus>,
+    /// Only this buyer's orders (an account id). Admins only: the buyer's
+    /// and seller's own lists are theirs whatever this says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer: Option<String>,
+    /// Only this seller's shop's orders (the seller's account id). Admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seller: Option<String>,
     #[serde(default)]
     pub page: Option<u32>,
     #[serde(default)]
@@ -516,6 +523,20 @@ pub struct Review {
     pub images: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// When an admin hid it (RFC 3339); only admins ever see hidden reviews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_reason: Option<String>,
+}
+
+/// The reviews one account wrote, newest first (for admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuthoredReviews {
+    pub reviews: Vec<Review>,
+    pub total: i64,
+    pub page: u32,
+    pub pages: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

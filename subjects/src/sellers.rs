@@ -96,6 +96,18 @@ pub struct Shop {
     pub rating_count: i64,
     /// RFC 3339.
     pub created_at: String,
+    /// When an admin hid it (RFC 3339): buyers see neither it nor its
+    /// products; its owner and admins still do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_reason: Option<String>,
+}
+
+/// The shop an account owns, if any (for admins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OwnedShop {
+    pub shop: Option<Shop>,
 }
 
 /// The small card a shop appears as on product pages and rankings.
@@ -256,6 +268,9 @@ pub struct ShopChanged {
     pub slug: String,
     pub name: String,
     pub owner_id: String,
+    /// Whether an admin has hidden it: its products are then not live.
+    #[serde(default)]
+    pub hidden: bool,
 }
 impl Event for ShopChanged {
     const STREAM: Stream = EVENTS;

@@ -124,7 +124,8 @@ where
     }
 }
 
-/// Products carry their shop's name on their cards; keep it current.
+/// Products carry their shop's name on their cards, and are not live while
+/// an admin keeps their shop hidden; keep both current.
 async fn rename_shops(
     store: &CatalogStore,
     batch: Vec<Message>,
@@ -137,12 +138,16 @@ async fn rename_shops(
         let mut res = store
             .db()
             .query(format!(
-                "UPDATE product SET shop_name = $name, revision += 1
-                   WHERE shop_id = $shop AND shop_name != $name RETURN NONE;
-                 SELECT {PRODUCT_FIELDS} FROM product WHERE shop_id = $shop AND shop_name = $name;"
+                "UPDATE product SET shop_name = $name, shop_hidden = $hidden,
+                     live = status = 'active' AND deleted_at = NONE AND hidden_at = NONE AND !$hidden,
+                     revision += 1
+                   WHERE shop_id = $shop AND (shop_name != $name OR shop_hidden != $hidden) RETURN NONE;
+                 SELECT {PRODUCT_FIELDS} FROM product
+                   WHERE shop_id = $shop AND shop_name = $name AND shop_hidden = $hidden;"
             ))
             .bind(("shop", event.shop_id.clone()))
             .bind(("name", event.name.clone()))
+            .bind(("hidden", event.hidden))
             .await?
             .check()?;
         let renamed: Vec<StoredProduct> = take_rows(&mut res, 1)?;

@@ -58,7 +58,7 @@ async fn moderate(
     } else {
         "IF $before.hidden_at = NONE { THROW 'unchanged'; };
          UPDATE type::record('product', $id) SET hidden_at = NONE, hidden_reason = NONE,
-             live = status = 'active' AND deleted_at = NONE, revision += 1, updated_at = time::now()
+             live = status = 'active' AND deleted_at = NONE AND !shop_hidden, revision += 1, updated_at = time::now()
              RETURN NONE;"
     };
     let result = s

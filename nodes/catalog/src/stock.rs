@@ -408,10 +408,7 @@ fn reserved_lines(
             continue;
         };
         let p = &stored.product;
-        let live = p.status == bazaar_subjects::catalog::ProductStatus::Active
-            && p.deleted_at.is_none()
-            && p.hidden_at.is_none();
-        if !live {
+        if !p.shown_to_buyers() {
             problems.push(format!("“{}” is no longer for sale", p.title));
         } else if p.stock == 0 {
             problems.push(format!("“{}” is out of stock", p.title));

@@ -50,7 +50,7 @@ pub const PRODUCT_FIELDS: &str = "record::id(id) AS id, slug, shop_id, shop_slug
     false AS event_live, rating_avg, rating_count, sales, views, \
     <string>created_at AS created_at, <string>updated_at AS updated_at, \
     IF deleted_at THEN <string>deleted_at END AS deleted_at, \
-    IF hidden_at THEN <string>hidden_at END AS hidden_at, revision, seller";
+    IF hidden_at THEN <string>hidden_at END AS hidden_at, shop_hidden, revision, seller";
 
 /// What a result card shows, projected straight from a product row.
 pub const SUMMARY_FIELDS: &str = "record::id(id) AS id, slug, title, images[0] AS image, \
@@ -93,9 +93,7 @@ impl StoredProduct {
 
     /// Whether buyers may see it.
     pub fn is_live(&self) -> bool {
-        self.product.status == ProductStatus::Active
-            && self.product.deleted_at.is_none()
-            && self.product.hidden_at.is_none()
+        self.product.shown_to_buyers()
     }
 }
 
@@ -247,7 +245,8 @@ impl CatalogStore {
                     "BEGIN TRANSACTION;
                      CREATE type::record('product', $id) SET seller = $seller, shop_id = $shop_id,
                         shop_slug = $shop_slug, shop_name = $shop_name, slug = $slug,
-                        live = $d.status = 'active', {EDITABLE} RETURN NONE;
+                        shop_hidden = $shop_hidden, live = $d.status = 'active' AND !$shop_hidden,
+                        {EDITABLE} RETURN NONE;
                      {PRODUCT_CHANGED}
                      COMMIT TRANSACTION;"
                 ))
@@ -261,6 +260,7 @@ impl CatalogStore {
                 .bind(("shop_id", shop.id.clone()))
                 .bind(("shop_slug", shop.slug.clone()))
                 .bind(("shop_name", shop.name.clone()))
+                .bind(("shop_hidden", shop.hidden_at.is_some()))
                 .bind(("slug", slug))
                 .bind(("d", serde_json::to_value(&doc)?))
                 .await;
@@ -314,7 +314,7 @@ impl CatalogStore {
             .query(format!(
                 "BEGIN TRANSACTION;
                  UPDATE type::record('product', $id) SET {EDITABLE},
-                    live = $d.status = 'active' AND deleted_at = NONE AND hidden_at = NONE, revision += 1
+                    live = $d.status = 'active' AND deleted_at = NONE AND hidden_at = NONE AND !shop_hidden, revision += 1
                  WHERE seller = $seller RETURN NONE;
                  {PRODUCT_CHANGED}
                  COMMIT TRANSACTION;"
@@ -374,7 +374,7 @@ impl CatalogStore {
             .query(format!(
                 "BEGIN TRANSACTION;
                  UPDATE type::record('product', $id)
-                    SET deleted_at = NONE, live = status = 'active' AND hidden_at = NONE, revision += 1, updated_at = time::now()
+                    SET deleted_at = NONE, live = status = 'active' AND hidden_at = NONE AND !shop_hidden, revision += 1, updated_at = time::now()
                  WHERE seller = $seller RETURN NONE;
                  {PRODUCT_CHANGED}
                  COMMIT TRANSACTION;"

@@ -13,6 +13,8 @@ pub enum ChatError {
     NoConversation,
     #[error("no such message")]
     NoMessage,
+    #[error("no such report")]
+    NoReport,
     /// 404: no shop with that slug.
     #[error("no such shop")]
     NoShop,
@@ -79,6 +81,7 @@ impl From<ChatError> for ErrorEnvelope {
             ChatError::SignedOut => ErrorEnvelope::unauthorized("sign in to do this"),
             ChatError::NoConversation => ErrorEnvelope::not_found("there is no such conversation"),
             ChatError::NoMessage => ErrorEnvelope::not_found("there is no such message"),
+            ChatError::NoReport => ErrorEnvelope::not_found("there is no such report"),
             ChatError::NoShop => ErrorEnvelope::not_found("there is no such shop"),
             ChatError::NotParticipant => {
                 ErrorEnvelope::forbidden("you take no part in this conversation")

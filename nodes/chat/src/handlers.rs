@@ -7,6 +7,7 @@ use bazaar_subjects::chat::{
     ListConversations, ListMessages, Message, MessageRef, Messages, Missed, PresenceChange, Report,
     ReportConversation, Reports, ResponseTime, SendMessage, ShopRef, StartConversation,
 };
+use bazaar_subjects::console::{ReportQuery, ResolveReport};
 
 use crate::{ChatError, ChatStore};
 
@@ -63,8 +64,13 @@ pub(crate) async fn join(s: &ChatStore, req: Request<ConversationId>) -> Reply<C
     s.join(&req.caller, &req.body.conversation).await
 }
 
-pub(crate) async fn reports(s: &ChatStore, _req: Request<Empty>) -> Reply<Reports> {
-    s.reports().await
+pub(crate) async fn reports(s: &ChatStore, req: Request<ReportQuery>) -> Reply<Reports> {
+    s.reports(req.body.status.as_deref() == Some("resolved"))
+        .await
+}
+
+pub(crate) async fn resolve_report(s: &ChatStore, req: Request<ResolveReport>) -> Reply<Report> {
+    s.resolve_report(&req).await
 }
 
 pub(crate) async fn catch_up(s: &ChatStore, req: Request<CatchUp>) -> Reply<Missed> {

@@ -33,6 +33,7 @@ use bazaar_subjects::chat::{
     GetResponseTime, JoinChat, ListChatMessages, ListChatReports, ListChats, MarkChatRead,
     MuteChat, ReportChat, SendChatMessage, StartChat,
 };
+use bazaar_subjects::console::ResolveChatReport;
 
 /// The chat node's own settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -109,6 +110,7 @@ pub async fn run(
         .serve::<ReportChat>(handlers::report)
         .serve::<JoinChat>(handlers::join)
         .serve::<ListChatReports>(handlers::reports)
+        .serve::<ResolveChatReport>(handlers::resolve_report)
         .serve::<CatchUpChat>(handlers::catch_up)
         .serve::<GetResponseTime>(handlers::response_time)
         .serve::<AnnouncePresence>(handlers::announce)

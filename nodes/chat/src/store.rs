@@ -7,15 +7,17 @@ use async_nats::jetstream::{kv, object_store::ObjectStore};
 use bazaar_outbox::Relay;
 use bazaar_runtime::jetstream::{ensure_kv, ensure_object_store, ensure_stream};
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request, RequestMeta};
+use bazaar_schema::audit::{self, Audit};
 use bazaar_schema::{Db, TransactionError, committed, retry_transaction, take_rows};
 use bazaar_subjects::auth::GetMe;
-use bazaar_subjects::catalog::{GetProductsByIds, Product, ProductIds, ProductStatus};
+use bazaar_subjects::catalog::{GetProductsByIds, Product, ProductIds};
 use bazaar_subjects::chat::{
     self, CatchUp, Conversation, ConversationFlag, Conversations, EDIT_WINDOW_SECS,
     ListConversations, ListMessages, Message, MessageBody, MessageInput, MessageSent, Messages,
     Missed, PRESENCE_BUCKET, ProductRef, Report, ReportConversation, Reports, ResponseTime,
     SendMessage, Side, StartConversation,
 };
+use bazaar_subjects::console::ResolveReport;
 use bazaar_subjects::sellers::{GetShopOwner, ShopSlug};
 use bazaar_subjects::socket::ServerFrame;
 use bazaar_subjects::{Empty, Endpoint, ErrorEnvelope, Role};
@@ -26,6 +28,11 @@ use crate::{ChatConfig, ChatError, deliver, presence, validate};
 
 /// How often a write that lost a race with another is tried in all.
 const ATTEMPTS: u32 = 20;
+
+/// A chat report as admins read it.
+const REPORT_FIELDS: &str = "record::id(id) AS id, conversation, reporter AS reporter_id, reason, \
+    <string>created_at AS created_at, status, \
+    IF resolved_at THEN <string>resolved_at END AS resolved_at, resolved_by, resolution";
 /// Presence entries are kept this long (last seen survives a month offline).
 const PRESENCE_KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The most cursors one catch-up may carry, and messages it returns per
@@ -231,9 +238,7 @@ impl ChatStore {
         found
             .items
             .into_iter()
-            .find(|p| {
-                p.status == ProductStatus::Active && p.deleted_at.is_none() && p.hidden_at.is_none()
-            })
+            .find(|p| p.shown_to_buyers())
             .ok_or_else(|| {
                 ChatError::Invalid(ErrorEnvelope::validation(vec![
                     bazaar_subjects::FieldError {
@@ -763,11 +768,10 @@ impl ChatStore {
         let (row, _) = self.joined(caller, &r.conversation).await?;
         let mut res = self
             .db
-            .query(
-                "CREATE chat_report CONTENT { conversation: $c, reporter: $me, reason: $reason }
-                 RETURN record::id(id) AS id, conversation, reporter AS reporter_id, reason,
-                     <string>created_at AS created_at",
-            )
+            .query(format!(
+                "CREATE chat_report CONTENT {{ conversation: $c, reporter: $me, reason: $reason }}
+                 RETURN {REPORT_FIELDS}"
+            ))
             .bind(("c", row.id))
             .bind(("me", me.id.to_owned()))
             .bind(("reason", reason))
@@ -779,20 +783,89 @@ impl ChatStore {
             .ok_or(ChatError::NoConversation)
     }
 
-    /// Reports, newest first.
-    pub async fn reports(&self) -> Result<Reports> {
+    /// Open reports oldest first (the queue), or resolved ones newest first.
+    pub async fn reports(&self, resolved: bool) -> Result<Reports> {
+        let (status, order) = if resolved {
+            ("resolved", "resolved_at DESC")
+        } else {
+            ("open", "created_at ASC")
+        };
         let mut res = self
             .db
-            .query(
-                "SELECT record::id(id) AS id, conversation, reporter AS reporter_id, reason,
-                     <string>created_at AS created_at, created_at AS at
-                 FROM chat_report ORDER BY at DESC LIMIT 100",
-            )
+            .query(format!(
+                "SELECT {REPORT_FIELDS}, created_at, resolved_at FROM chat_report
+                   WHERE status = $status ORDER BY {order} LIMIT 500"
+            ))
+            .bind(("status", status))
             .await?
             .check()?;
         Ok(Reports {
             reports: take_rows(&mut res, 0)?,
         })
+    }
+
+    /// An admin resolves a report, saying what was done; the audit row is
+    /// written in the same transaction.
+    pub async fn resolve_report(&self, req: &Request<ResolveReport>) -> Result<Report> {
+        let me = me(&req.caller)?;
+        let id = req.body.id.trim().to_owned();
+        let resolution = validate::resolution(&req.body.resolution)?;
+        let record = Audit::new(
+            me.id,
+            "chat_report.resolve",
+            "chat_report",
+            &id,
+            &req.request_id,
+        )
+        .with_reason(&resolution);
+        let snapshot = |var: &str| {
+            format!(
+                "LET {var} = (SELECT conversation, reporter, reason, status, resolution \
+                 FROM type::record('chat_report', $id))[0];"
+            )
+        };
+        let result = self
+            .db
+            .query(format!(
+                "BEGIN TRANSACTION;
+                 {before}
+                 IF $before = NONE {{ THROW 'no_such_report'; }};
+                 IF $before.status = 'resolved' {{ THROW 'resolved_already'; }};
+                 UPDATE type::record('chat_report', $id) SET status = 'resolved',
+                     resolved_at = time::now(), resolved_by = $admin, resolution = $resolution
+                     RETURN NONE;
+                 {after}
+                 {record}
+                 COMMIT TRANSACTION;",
+                before = snapshot("$before"),
+                after = snapshot("$after"),
+                record = audit::RECORD,
+            ))
+            .bind(("id", id.clone()))
+            .bind(("admin", me.id.to_owned()))
+            .bind(("resolution", resolution))
+            .bind(record.bind())
+            .await;
+        if let Err(e) = committed(result) {
+            return Err(match e.thrown() {
+                Some("no_such_report") => ChatError::NoReport,
+                Some("resolved_already") => ChatError::TooLate("this report is resolved already"),
+                _ => ChatError::Transaction(e),
+            });
+        }
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {REPORT_FIELDS} FROM type::record('chat_report', $id)"
+            ))
+            .bind(("id", id))
+            .await?
+            .check()?;
+        tracing::info!("chat report resolved");
+        take_rows::<Report>(&mut res, 0)?
+            .into_iter()
+            .next()
+            .ok_or(ChatError::NoReport)
     }
 
     /// An admin joins: from now on they receive its frames and may post.

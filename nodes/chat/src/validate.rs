@@ -45,6 +45,19 @@ pub(crate) fn reason(reason: &str) -> Result<String, ChatError> {
     Ok(trimmed.to_owned())
 }
 
+/// What an admin did about a report: 1–500 characters.
+pub(crate) fn resolution(text: &str) -> Result<String, ChatError> {
+    let trimmed = text.trim();
+    let mut v = Validator::default();
+    v.check(
+        !trimmed.is_empty() && trimmed.chars().count() <= 500,
+        "resolution",
+        "say what was done, in at most 500 characters",
+    );
+    v.finish().map_err(ChatError::Invalid)?;
+    Ok(trimmed.to_owned())
+}
+
 /// A page size: 1–100, `default` when absent.
 pub(crate) fn limit(limit: Option<u32>, default: u32) -> Result<u32, ChatError> {
     let limit = limit.unwrap_or(default);

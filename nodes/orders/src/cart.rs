@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use bazaar_outbox::Outgoing;
 use bazaar_runtime::{Caller, RequestMeta};
 use bazaar_schema::take_rows;
-use bazaar_subjects::catalog::{GetProductsByIds, Product, ProductIds, ProductStatus};
+use bazaar_subjects::catalog::{GetProductsByIds, Product, ProductIds};
 use bazaar_subjects::orders::{
     AddToCart, AppliedCoupon, ApplyCoupon, Cart, CartItemAdded, CartLine, CartNotice, CartShop,
     Wishlist, WishlistChange, WishlistItem, WishlistItemAdded,
@@ -42,7 +42,7 @@ fn now() -> String {
 }
 
 fn is_live(p: &Product) -> bool {
-    p.status == ProductStatus::Active && p.deleted_at.is_none() && p.hidden_at.is_none()
+    p.shown_to_buyers()
 }
 
 fn option(s: &str) -> Option<String> {

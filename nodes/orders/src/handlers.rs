@@ -4,6 +4,7 @@
 
 use bazaar_runtime::Request;
 use bazaar_subjects::Empty;
+use bazaar_subjects::console::{AuthorReviews, ModerateRequest};
 use bazaar_subjects::orders::*;
 
 use crate::store::owner_key;
@@ -122,6 +123,24 @@ pub(crate) async fn mark_read(s: &OrdersStore, req: Request<MarkRead>) -> Reply<
 
 pub(crate) async fn upsert_review(s: &OrdersStore, req: Request<ReviewInput>) -> Reply<Review> {
     s.upsert_review(&req).await
+}
+
+pub(crate) async fn hide_review(s: &OrdersStore, req: Request<ModerateRequest>) -> Reply<Review> {
+    s.moderate_review(&req, true).await
+}
+
+pub(crate) async fn restore_review(
+    s: &OrdersStore,
+    req: Request<ModerateRequest>,
+) -> Reply<Review> {
+    s.moderate_review(&req, false).await
+}
+
+pub(crate) async fn author_reviews(
+    s: &OrdersStore,
+    req: Request<AuthorReviews>,
+) -> Reply<AuthoredReviews> {
+    s.author_reviews(&req.body).await
 }
 
 pub(crate) async fn list_reviews(s: &OrdersStore, req: Request<ListReviews>) -> Reply<Reviews> {

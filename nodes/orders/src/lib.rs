@@ -29,6 +29,7 @@ use std::time::Duration;
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_schema::Db;
 use bazaar_subjects::Domain;
+use bazaar_subjects::console::{HideReview, ListAuthorReviews, RestoreReview};
 use bazaar_subjects::orders::*;
 
 /// Serves the orders domain until `shutdown`, with the payment applier, the
@@ -86,6 +87,9 @@ pub async fn run(
     .serve::<MarkNotificationsRead>(handlers::mark_read)
     .serve::<UpsertReview>(handlers::upsert_review)
     .serve::<ListTargetReviews>(handlers::list_reviews)
+    .serve::<HideReview>(handlers::hide_review)
+    .serve::<RestoreReview>(handlers::restore_review)
+    .serve::<ListAuthorReviews>(handlers::author_reviews)
     .run(shutdown)
     .await;
     let _ = payments.await;

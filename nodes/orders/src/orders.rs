@@ -235,7 +235,28 @@ impl OrdersStore {
     }
 
     pub async fn all_orders(&self, req: &Request<ListOrders>) -> Result<OrderList, OrdersError> {
-        self.list(Scope::All, &req.body).await
+        let mut v = Validator::default();
+        v.check(
+            req.body.buyer.is_none() || req.body.seller.is_none(),
+            "seller",
+            "filter on a buyer or on a seller, not both",
+        );
+        for (field, value) in [("buyer", &req.body.buyer), ("seller", &req.body.seller)] {
+            if let Some(id) = value {
+                v.check(
+                    (1..=200).contains(&id.trim().len()),
+                    field,
+                    "an account id of 1 to 200 characters",
+                );
+            }
+        }
+        v.finish().map_err(OrdersError::Invalid)?;
+        let scope = match (&req.body.buyer, &req.body.seller) {
+            (Some(buyer), _) => Scope::Buyer(buyer.trim().to_owned()),
+            (None, Some(seller)) => Scope::Shop(seller.trim().to_owned()),
+            (None, None) => Scope::All,
+        };
+        self.list(scope, &req.body).await
     }
 
     /// Moves an order forward (one or more steps, never back), stamping

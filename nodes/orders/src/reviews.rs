@@ -5,16 +5,21 @@
 //! transaction and bumps the target's review revision, then publishes
 //! `events.orders.review.changed` with that revision, so the catalog and the
 //! sellers node keep their copies of the rating and apply only newer news.
+//!
+//! Admins may hide a review (and restore it): a hidden review leaves the
+//! target's page and its rating, recomputed and announced the same way.
 
 use bazaar_runtime::{Request, RequestMeta};
+use bazaar_schema::audit::{self, Audit};
 use bazaar_schema::{TransactionError, retry_transaction, take_rows, transaction_errors};
 use bazaar_subjects::auth::GetMe;
 use bazaar_subjects::catalog::{GetProductsByIds, ProductIds};
+use bazaar_subjects::console::{AuthorReviews, ModerateRequest};
 use bazaar_subjects::orders::{
-    ListReviews, Review, ReviewChanged, ReviewInput, ReviewTarget, Reviews,
+    AuthoredReviews, ListReviews, Review, ReviewChanged, ReviewInput, ReviewTarget, Reviews,
 };
 use bazaar_subjects::sellers::{GetShopCard, ShopId};
-use bazaar_subjects::{Empty, ErrorCode, Validator, is_image_id};
+use bazaar_subjects::{Empty, ErrorCode, ErrorEnvelope, FieldError, Validator, is_image_id};
 use serde::Deserialize;
 
 use crate::OrdersError;
@@ -29,7 +34,37 @@ pub const MAX_IMAGES: usize = 6;
 const ATTEMPTS: u32 = 10;
 
 const REVIEW_FIELDS: &str = "record::id(id) AS id, target, target_id, author_name, rating, \
-    title, body, images, <string>created_at AS created_at, <string>updated_at AS updated_at";
+    title, body, images, <string>created_at AS created_at, <string>updated_at AS updated_at, \
+    IF hidden_at THEN <string>hidden_at END AS hidden_at, hidden_reason";
+
+/// Recomputes the average and count of `$target`/`$tid` over its shown
+/// reviews, bumps its revision and writes the `ReviewChanged` event into the
+/// outbox, inside the caller's transaction. `$author` and `$stars` are the
+/// write's author and stars, or `NONE` for a recount (a moderation), which
+/// announces no new review.
+const RETOTAL: &str = "LET $stats = (SELECT math::mean(rating) AS average, count() AS count FROM review
+         WHERE target = $target AND target_id = $tid AND hidden_at = NONE GROUP ALL)[0];
+     UPSERT type::record('review_total', [$target, $tid])
+         SET average = <float>($stats.average OR 0), count = $stats.count OR 0,
+             revision = (revision OR 0) + 1 RETURN NONE;
+     LET $t = (SELECT average, count, revision FROM ONLY type::record('review_total', [$target, $tid]));
+     UPSERT type::record('outbox', 'review-' + $target + '-' + $tid + '-' + <string>$t.revision) CONTENT {
+         subject: $subject, n: 0, at: time::now(),
+         payload: { target: $target, target_id: $tid, average: $t.average, count: $t.count,
+             revision: $t.revision, author_id: $author, stars: $stars },
+     } RETURN NONE;";
+
+/// Writes the caller's review (a new one, or over their old one).
+const WRITE_REVIEW: &str = "BEGIN TRANSACTION;
+             LET $old = (SELECT VALUE id FROM review WHERE author = $me AND target = $target AND target_id = $tid)[0];
+             IF $old != NONE {
+                 UPDATE $old SET rating = $rating, title = $title, body = $body, images = $images,
+                     author_name = $name, updated_at = time::now() RETURN NONE;
+             } ELSE {
+                 CREATE type::record('review', $new) SET author = $me, author_name = $name,
+                     target = $target, target_id = $tid, rating = $rating, title = $title,
+                     body = $body, images = $images RETURN NONE;
+             };";
 
 fn target_str(t: ReviewTarget) -> &'static str {
     match t {
@@ -132,40 +167,19 @@ impl OrdersStore {
         self.may_review(&req.onward(), &me, &input).await?;
         let me_account = self.call::<GetMe>(&req.onward(), &Empty {}).await?;
         let author_name = display_name(&me_account.name);
-        let sql = "BEGIN TRANSACTION;
-             LET $old = (SELECT VALUE id FROM review WHERE author = $me AND target = $target AND target_id = $tid)[0];
-             IF $old != NONE {
-                 UPDATE $old SET rating = $rating, title = $title, body = $body, images = $images,
-                     author_name = $name, updated_at = time::now() RETURN NONE;
-             } ELSE {
-                 CREATE type::record('review', $new) SET author = $me, author_name = $name,
-                     target = $target, target_id = $tid, rating = $rating, title = $title,
-                     body = $body, images = $images RETURN NONE;
-             };
-             LET $stats = (SELECT math::mean(rating) AS average, count() AS count FROM review
-                 WHERE target = $target AND target_id = $tid GROUP ALL)[0];
-             UPSERT type::record('review_total', [$target, $tid])
-                 SET average = <float>$stats.average, count = $stats.count,
-                     revision = (revision OR 0) + 1 RETURN NONE;
-             -- The `ReviewChanged` event, written with the review (see the
-             -- outbox): its numbers are the ones just computed.
-             LET $t = (SELECT average, count, revision FROM ONLY type::record('review_total', [$target, $tid]));
-             UPSERT type::record('outbox', 'review-' + $target + '-' + $tid + '-' + <string>$t.revision) CONTENT {
-                 subject: $subject, n: 0, at: time::now(),
-                 payload: { target: $target, target_id: $tid, average: $t.average, count: $t.count,
-                     revision: $t.revision, author_id: $me, stars: $rating },
-             } RETURN NONE;
-             COMMIT TRANSACTION;";
+        let sql = format!("{WRITE_REVIEW}\n{RETOTAL}\nCOMMIT TRANSACTION;");
         let written = retry_transaction(ATTEMPTS, || async {
             let result = self
                 .db
-                .query(sql)
+                .query(sql.as_str())
                 .bind(("me", me.clone()))
+                .bind(("author", me.clone()))
                 .bind(("target", target))
                 .bind(("tid", input.target_id.clone()))
                 .bind(("new", new_id()))
                 .bind(("name", author_name.clone()))
                 .bind(("rating", input.rating))
+                .bind(("stars", input.rating))
                 .bind(("title", input.title.clone()))
                 .bind(("body", input.body.clone()))
                 .bind(("images", input.images.clone()))
@@ -296,7 +310,7 @@ impl OrdersStore {
             .db
             .query(format!(
                 "SELECT {REVIEW_FIELDS} FROM review WHERE target = $target AND target_id = $tid
-                   ORDER BY created_at DESC LIMIT $limit START $start;
+                   AND hidden_at = NONE ORDER BY created_at DESC LIMIT $limit START $start;
                  SELECT average, count, revision FROM type::record('review_total', [$target, $tid]);"
             ))
             .bind(("target", target))
@@ -316,6 +330,149 @@ impl OrdersStore {
             count,
             page,
             pages: u32::try_from((count + i64::from(PAGE_SIZE) - 1) / i64::from(PAGE_SIZE))
+                .unwrap_or(0),
+        })
+    }
+}
+
+/// What the audit row keeps of a review, before and after.
+const REVIEW_SNAPSHOT: &str = "(SELECT record::id(id) AS id, author, target, target_id, rating, title, \
+    hidden_at, hidden_reason FROM type::record('review', $id))[0]";
+
+fn moderation_reason(text: &str) -> Result<String, OrdersError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 500 {
+        return Err(OrdersError::Invalid(ErrorEnvelope::validation(vec![
+            FieldError {
+                field: "reason".into(),
+                message: "say why, in at most 500 characters".into(),
+            },
+        ])));
+    }
+    Ok(text.to_owned())
+}
+
+impl OrdersStore {
+    /// Hides a review (or shows it again) for an admin: its target's rating
+    /// is recomputed over the reviews still shown and announced, and the
+    /// audit row is written, all in one transaction.
+    #[tracing::instrument(skip(self, req), fields(review = %req.body.id, hide))]
+    pub async fn moderate_review(
+        &self,
+        req: &Request<ModerateRequest>,
+        hide: bool,
+    ) -> Result<Review, OrdersError> {
+        let id = req.body.id.trim().to_owned();
+        if !plausible_id(&id) {
+            return Err(OrdersError::NotFound("there is no such review".into()));
+        }
+        let why = moderation_reason(&req.body.reason)?;
+        let admin = account(&req.caller)?;
+        let action = if hide {
+            "review.hide"
+        } else {
+            "review.restore"
+        };
+        let record = Audit::new(admin, action, "review", &id, &req.request_id).with_reason(&why);
+        let change = if hide {
+            "IF $before.hidden_at != NONE { THROW 'unchanged'; };
+             UPDATE type::record('review', $id) SET hidden_at = time::now(), hidden_reason = $reason RETURN NONE;"
+        } else {
+            "IF $before.hidden_at = NONE { THROW 'unchanged'; };
+             UPDATE type::record('review', $id) SET hidden_at = NONE, hidden_reason = NONE RETURN NONE;"
+        };
+        let sql = format!(
+            "BEGIN TRANSACTION;
+             LET $before = {REVIEW_SNAPSHOT};
+             IF $before = NONE {{ THROW 'no_such_review'; }};
+             LET $target = $before.target;
+             LET $tid = $before.target_id;
+             {change}
+             {RETOTAL}
+             LET $after = {REVIEW_SNAPSHOT};
+             {record}
+             COMMIT TRANSACTION;",
+            record = audit::RECORD,
+        );
+        let written = retry_transaction(ATTEMPTS, || async {
+            transaction_errors(
+                self.db
+                    .query(sql.as_str())
+                    .bind(("id", id.clone()))
+                    .bind(("reason", why.clone()))
+                    .bind(("author", None::<String>))
+                    .bind(("stars", None::<i64>))
+                    .bind((
+                        "subject",
+                        <ReviewChanged as bazaar_subjects::Event>::SUBJECT,
+                    ))
+                    .bind(record.bind())
+                    .await,
+            )
+        });
+        match written.await {
+            Ok(()) => {}
+            Err(e) => {
+                return Err(match e.thrown() {
+                    Some("no_such_review") => {
+                        OrdersError::NotFound("there is no such review".into())
+                    }
+                    Some("unchanged") if hide => {
+                        OrdersError::Conflict("the review is hidden already".into())
+                    }
+                    Some("unchanged") => OrdersError::Conflict("the review is not hidden".into()),
+                    _ => OrdersError::Transaction(e),
+                });
+            }
+        }
+        self.outbox.written().await;
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {REVIEW_FIELDS} FROM type::record('review', $id);"
+            ))
+            .bind(("id", id))
+            .await?
+            .check()?;
+        let review: Review = take_rows(&mut res, 0)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| OrdersError::Internal("review vanished".into()))?;
+        tracing::info!(hidden = hide, "review moderated");
+        Ok(review)
+    }
+
+    /// The reviews one account wrote, newest first, hidden ones included
+    /// (for admins).
+    pub async fn author_reviews(
+        &self,
+        req: &AuthorReviews,
+    ) -> Result<AuthoredReviews, OrdersError> {
+        let page = req.page.unwrap_or(1);
+        let author = req.account_id.trim().to_owned();
+        let mut v = Validator::default();
+        v.check(plausible_id(&author), "account_id", "say whose reviews")
+            .check((1..=10_000).contains(&page), "page", "pages start at 1");
+        v.finish().map_err(OrdersError::Invalid)?;
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT {REVIEW_FIELDS} FROM review WHERE author = $author
+                   ORDER BY created_at DESC LIMIT $limit START $start;
+                 SELECT count() AS n FROM review WHERE author = $author GROUP ALL;"
+            ))
+            .bind(("author", author))
+            .bind(("limit", PAGE_SIZE))
+            .bind(("start", (page - 1) * PAGE_SIZE))
+            .await?
+            .check()?;
+        let reviews: Vec<Review> = take_rows(&mut res, 0)?;
+        let total = bazaar_schema::take_count(&mut res, 1)?;
+        Ok(AuthoredReviews {
+            reviews,
+            total,
+            page,
+            pages: u32::try_from((total + i64::from(PAGE_SIZE) - 1) / i64::from(PAGE_SIZE))
                 .unwrap_or(0),
         })
     }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use bazaar_runtime::{Request, call};
 use bazaar_subjects::catalog::{
-    GetProductsByIds, Product, ProductIds, ProductStatus, ProductSummary, SearchProducts, SortOrder,
+    GetProductsByIds, Product, ProductIds, ProductSummary, SearchProducts, SortOrder,
 };
 use bazaar_subjects::recommend::{
     AlsoBoughtRequest, ForYouRequest, MAX_RECOMMENDATIONS, ModelPointer, RecommendationSource,
@@ -210,10 +210,7 @@ async fn answer<T>(
 
 /// Whether a buyer may be shown `p` now.
 pub(crate) fn visible(p: &Product) -> bool {
-    p.status == ProductStatus::Active
-        && p.deleted_at.is_none()
-        && p.hidden_at.is_none()
-        && p.stock > 0
+    p.shown_to_buyers() && p.stock > 0
 }
 
 /// The visible products among `found`, in the order of `ids`, at most `k`.

@@ -1,7 +1,7 @@
 //! The indexed document: what search needs of a product, and how it maps
 //! onto the schema's fields.
 
-use bazaar_subjects::catalog::{FlashSale, Product, ProductStatus, ProductSummary};
+use bazaar_subjects::catalog::{FlashSale, Product, ProductSummary};
 use tantivy::TantivyDocument;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -73,9 +73,7 @@ impl From<&Product> for ProductDoc {
             sales: p.sales,
             flash_sale: p.flash_sale.clone(),
             created_at: p.created_at.clone(),
-            live: p.status == ProductStatus::Active
-                && p.deleted_at.is_none()
-                && p.hidden_at.is_none(),
+            live: p.shown_to_buyers(),
         }
     }
 }

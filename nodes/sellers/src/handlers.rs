@@ -2,9 +2,10 @@
 
 use bazaar_runtime::Request;
 use bazaar_subjects::Empty;
+use bazaar_subjects::console::{AccountId, ModerateRequest};
 use bazaar_subjects::sellers::{
-    FollowState, OnboardingLink, PayoutStatus, Shop, ShopCard, ShopCards, ShopId, ShopIds,
-    ShopInput, ShopOwner, ShopPage, ShopPayoutAccounts, ShopSlug, TopShopsRequest,
+    FollowState, OnboardingLink, OwnedShop, PayoutStatus, Shop, ShopCard, ShopCards, ShopId,
+    ShopIds, ShopInput, ShopOwner, ShopPage, ShopPayoutAccounts, ShopSlug, TopShopsRequest,
 };
 
 use crate::{SellersError, SellersStore};
@@ -25,6 +26,18 @@ pub(crate) async fn update(s: &SellersStore, req: Request<ShopInput>) -> Reply<S
 
 pub(crate) async fn page(s: &SellersStore, req: Request<ShopSlug>) -> Reply<ShopPage> {
     s.page(&req.caller, &req.body.slug).await
+}
+
+pub(crate) async fn hide(s: &SellersStore, req: Request<ModerateRequest>) -> Reply<Shop> {
+    s.moderate(&req, true).await
+}
+
+pub(crate) async fn restore(s: &SellersStore, req: Request<ModerateRequest>) -> Reply<Shop> {
+    s.moderate(&req, false).await
+}
+
+pub(crate) async fn of_owner(s: &SellersStore, req: Request<AccountId>) -> Reply<OwnedShop> {
+    s.of_owner(&req.body).await
 }
 
 pub(crate) async fn card(s: &SellersStore, req: Request<ShopId>) -> Reply<ShopCard> {

@@ -9,6 +9,7 @@
 
 mod handlers;
 mod listeners;
+mod moderation;
 mod payouts;
 mod store;
 mod validate;
@@ -19,6 +20,7 @@ pub use validate::{ValidShop, is_image_id, slug_from_name, validate_shop};
 use bazaar_runtime::{Node, NodeContext, NodeError, Shutdown};
 use bazaar_schema::Db;
 use bazaar_subjects::Domain;
+use bazaar_subjects::console::{GetShopOfOwner, HideShop, RestoreShop};
 use bazaar_subjects::sellers::{
     ConnectPayouts, CreateShop, FollowShop, GetMyShop, GetPayoutAccounts, GetPayoutStatus, GetShop,
     GetShopCard, GetShopOwner, TopShops, UnfollowShop, UpdateMyShop,
@@ -48,6 +50,9 @@ pub async fn run(
         .serve::<GetShop>(handlers::page)
         .serve::<GetShopCard>(handlers::card)
         .serve::<GetShopOwner>(handlers::owner)
+        .serve::<HideShop>(handlers::hide)
+        .serve::<RestoreShop>(handlers::restore)
+        .serve::<GetShopOfOwner>(handlers::of_owner)
         .serve::<FollowShop>(handlers::follow)
         .serve::<UnfollowShop>(handlers::unfollow)
         .serve::<TopShops>(handlers::top)

@@ -24,9 +24,10 @@ use serde::Deserialize;
 use crate::validate::{self, ValidShop};
 
 /// Every field of a shop as the wire spells it, plus its owner.
-const SHOP_FIELDS: &str = "record::id(id) AS id, owner, slug, name, bio, address, \
+pub(crate) const SHOP_FIELDS: &str = "record::id(id) AS id, owner, slug, name, bio, address, \
     opening_hours, website, social_links, category, avatar_image, banner_image, \
-    followers, sales, rating_avg, rating_count, <string>created_at AS created_at";
+    followers, sales, rating_avg, rating_count, <string>created_at AS created_at, \
+    IF hidden_at THEN <string>hidden_at END AS hidden_at, hidden_reason";
 
 /// A shop's card; `created_at` is there because results are ordered by it.
 const CARD_FIELDS: &str = "record::id(id) AS id, slug, name, avatar_image, followers, \
@@ -75,6 +76,9 @@ pub enum SellersError {
     /// 500: a write did not commit for a reason we do not retry.
     #[error(transparent)]
     Transaction(#[from] TransactionError),
+    /// 409: the shop is not in a state that allows it.
+    #[error("{0}")]
+    Conflict(String),
     /// 409: this site takes no card payments (no Stripe key).
     #[error("Stripe is not set up")]
     PaymentsOff,
@@ -112,6 +116,7 @@ impl From<SellersError> for ErrorEnvelope {
                 "you have a shop already: each seller runs one shop, edit it instead",
             ),
             SellersError::SignedOut => ErrorEnvelope::unauthorized("sign in to do this"),
+            SellersError::Conflict(why) => ErrorEnvelope::conflict(why),
             SellersError::Invalid(envelope) | SellersError::Upstream(envelope) => envelope,
             SellersError::PaymentsOff => ErrorEnvelope::conflict(
                 "this site does not take card payments, so there is nothing to connect",
@@ -140,10 +145,10 @@ impl From<serde_json::Error> for SellersError {
 
 /// A shop row with what only this node sees.
 #[derive(Debug, Deserialize)]
-struct ShopRow {
+pub(crate) struct ShopRow {
     #[serde(flatten)]
-    shop: Shop,
-    owner: String,
+    pub(crate) shop: Shop,
+    pub(crate) owner: String,
 }
 
 /// What a follow or unfollow transaction reports.
@@ -244,7 +249,7 @@ impl SellersStore {
         Ok(take_rows::<ShopRow>(&mut res, 0)?.into_iter().next())
     }
 
-    async fn row_by_owner(&self, owner: &str) -> Result<Option<ShopRow>, SellersError> {
+    pub(crate) async fn row_by_owner(&self, owner: &str) -> Result<Option<ShopRow>, SellersError> {
         self.row_where("owner", owner.to_owned()).await
     }
 
@@ -274,6 +279,7 @@ impl SellersStore {
                 slug: slug.clone(),
                 name: shop.name.clone(),
                 owner_id: owner.clone(),
+                hidden: false,
             };
             let outbox = bazaar_outbox::bind(&[Outgoing::event(
                 &event,
@@ -358,8 +364,8 @@ impl SellersStore {
                     "BEGIN TRANSACTION;
                      UPDATE shop SET {EDITABLE}, updated_at = time::now() WHERE owner = $owner RETURN NONE;
                      -- `ShopChanged`, written with the edit (see the outbox).
-                     LET $changed = (SELECT record::id(id) AS shop_id, slug, name, owner AS owner_id
-                         FROM shop WHERE owner = $owner)[0];
+                     LET $changed = (SELECT record::id(id) AS shop_id, slug, name, owner AS owner_id,
+                         hidden_at != NONE AS hidden FROM shop WHERE owner = $owner)[0];
                      IF $changed != NONE {{
                          UPSERT type::record('outbox', $event) CONTENT {{
                              subject: $subject, payload: $changed, n: 0, at: time::now()
@@ -383,12 +389,18 @@ impl SellersStore {
     }
 
     /// A public shop page; `following` says whether a signed-in caller follows it.
+    /// A hidden shop is there only for its owner and admins.
     pub async fn page(&self, caller: &Caller, slug: &str) -> Result<ShopPage, SellersError> {
-        let shop = self
+        let row = self
             .row_where("slug", slug.to_owned())
             .await?
-            .ok_or(SellersError::NoSuchShop)?
-            .shop;
+            .ok_or(SellersError::NoSuchShop)?;
+        let insider = caller.account_id() == Some(row.owner.as_str())
+            || caller.role() == Some(bazaar_subjects::Role::Admin);
+        if row.shop.hidden_at.is_some() && !insider {
+            return Err(SellersError::NoSuchShop);
+        }
+        let shop = row.shop;
         let following = match caller.account_id() {
             None => None,
             Some(account) => {
@@ -423,7 +435,7 @@ impl SellersStore {
         let mut res = self
             .db
             .query(format!(
-                "SELECT {CARD_FIELDS} FROM type::record('shop', $id)"
+                "SELECT {CARD_FIELDS} FROM type::record('shop', $id) WHERE hidden_at = NONE"
             ))
             .bind(("id", id.to_owned()))
             .await?
@@ -447,7 +459,7 @@ impl SellersStore {
         let mut res = self
             .db
             .query(format!(
-                "SELECT {CARD_FIELDS} FROM shop
+                "SELECT {CARD_FIELDS} FROM shop WHERE hidden_at = NONE
                  ORDER BY sales DESC, rating_avg DESC, followers DESC, created_at ASC
                  LIMIT $limit"
             ))

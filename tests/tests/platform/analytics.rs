@@ -208,6 +208,7 @@ async fn analytics_rollups_equal_a_recount_after_duplicates_redeliveries_and_a_r
             slug: "lamps".into(),
             name: "Lamps".into(),
             owner_id: owner.clone(),
+            hidden: false,
         },
     )
     .await;

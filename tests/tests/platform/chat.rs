@@ -45,7 +45,7 @@ async fn html_of(p: &Platform, path: &str, token: &str) -> String {
 
 /// A shop run by a seller who really signed up, one product in it, and a
 /// buyer who really signed up: (seller, buyer, shop, product).
-async fn shop_and_buyer(p: &Platform) -> (String, String, Shop, Product) {
+pub(crate) async fn shop_and_buyer(p: &Platform) -> (String, String, Shop, Product) {
     categories(p).await;
     let (seller, shop) = p.real_seller_with_shop("Anna Audio", "electronics").await;
     let item = create(p, &seller, &cod_product("Tube Amplifier", 40_000, 5)).await;
@@ -53,7 +53,12 @@ async fn shop_and_buyer(p: &Platform) -> (String, String, Shop, Product) {
     (seller, buyer, shop, item)
 }
 
-async fn start(p: &Platform, buyer: &str, shop: &Shop, item: Option<&Product>) -> Conversation {
+pub(crate) async fn start(
+    p: &Platform,
+    buyer: &str,
+    shop: &Shop,
+    item: Option<&Product>,
+) -> Conversation {
     let mut body = json!({ "shop_slug": shop.slug });
     if let Some(item) = item {
         body["product_id"] = json!(item.id);

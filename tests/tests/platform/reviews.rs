@@ -18,12 +18,18 @@ async fn get_as<T: DeserializeOwned>(p: &Platform, path: impl AsRef<str>) -> T {
 }
 
 /// Places a cash-on-delivery order of `quantity` units; its id.
-async fn order(p: &Platform, buyer: &str, product_id: &str, quantity: i64, key: &str) -> String {
+pub(crate) async fn order(
+    p: &Platform,
+    buyer: &str,
+    product_id: &str,
+    quantity: i64,
+    key: &str,
+) -> String {
     add(p, buyer, product_id, quantity).await;
     place_cod(p, buyer, key).await.orders[0].id.clone()
 }
 
-async fn deliver(p: &Platform, seller: &str, order_id: &str) {
+pub(crate) async fn deliver(p: &Platform, seller: &str, order_id: &str) {
     let _: Order = ok_as(
         p.send(
             reqwest::Method::POST,
@@ -36,7 +42,7 @@ async fn deliver(p: &Platform, seller: &str, order_id: &str) {
     .await;
 }
 
-async fn review(p: &Platform, buyer: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn review(p: &Platform, buyer: &str, body: Value) -> reqwest::Response {
     p.send(reqwest::Method::PUT, "/api/reviews", buyer, Some(body))
         .await
 }

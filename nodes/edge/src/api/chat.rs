@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
+use bazaar_subjects::ErrorEnvelope;
 use bazaar_subjects::chat::{
     BlockChat, Conversation, ConversationFlag, ConversationId, Conversations, DeleteChatMessage,
     EditChatMessage, EditMessage, JoinChat, ListChatMessages, ListChatReports, ListChats,
@@ -13,7 +14,7 @@ use bazaar_subjects::chat::{
     MuteChat, Report, ReportChat, ReportConversation, Reports, SendChatMessage, SendMessage, Side,
     StartChat, StartConversation,
 };
-use bazaar_subjects::{Empty, ErrorEnvelope};
+use bazaar_subjects::console::{ReportQuery, Resolution, ResolveChatReport, ResolveReport};
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -23,7 +24,19 @@ use crate::state::EdgeState;
 
 #[derive(OpenApi)]
 #[openapi(paths(
-    list, start, messages, send, edit, delete, read, mute, block, report, join, reports
+    list,
+    start,
+    messages,
+    send,
+    edit,
+    delete,
+    read,
+    mute,
+    block,
+    report,
+    join,
+    reports,
+    resolve_report
 ))]
 pub struct Doc;
 
@@ -41,6 +54,7 @@ pub fn routes() -> Router<EdgeState> {
         .route("/api/conversations/{id}/report", post(report))
         .route("/api/conversations/{id}/join", post(join))
         .route("/api/admin/chat-reports", get(reports))
+        .route("/api/admin/chat-reports/{id}/resolve", post(resolve_report))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -304,12 +318,34 @@ pub async fn join(
     Ok(Json(s.call::<JoinChat>(&meta, &request).await?))
 }
 
-/// Reported conversations, newest first (admins).
+/// Reported conversations: open ones oldest first, or resolved ones
+/// newest first (admins).
 #[utoipa::path(get, path = "/api/admin/chat-reports", tag = "chat",
+    params(ReportQuery),
     responses((status = 200, body = Reports), (status = 403, body = ErrorEnvelope)))]
 pub async fn reports(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
+    FormQuery(q): FormQuery<ReportQuery>,
 ) -> Result<Json<Reports>, ApiError> {
-    Ok(Json(s.call::<ListChatReports>(&meta, &Empty {}).await?))
+    Ok(Json(s.call::<ListChatReports>(&meta, &q).await?))
+}
+
+/// Resolve a chat report, saying what was done (admins).
+#[utoipa::path(post, path = "/api/admin/chat-reports/{id}/resolve", tag = "chat", request_body = Resolution,
+    params(("id" = String, Path, description = "a chat report id")),
+    responses((status = 200, body = Report), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn resolve_report(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Resolution>,
+) -> Result<Json<Report>, ApiError> {
+    let req = ResolveReport {
+        id,
+        resolution: body.resolution,
+    };
+    Ok(Json(s.call::<ResolveChatReport>(&meta, &req).await?))
 }

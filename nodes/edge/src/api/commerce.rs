@@ -616,7 +616,9 @@ pub async fn refund_order(
 #[utoipa::path(get, path = "/api/admin/orders", tag = "admin",
     params(("status" = Option<OrderStatus>, Query),
            ("page" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "1-based"),
-           ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "default 20")),
+           ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "default 20"),
+           ("buyer" = Option<String>, Query, max_length = 200, description = "only this buyer's orders (account id)"),
+           ("seller" = Option<String>, Query, max_length = 200, description = "only this seller's shop's orders (the seller's account id)")),
     responses((status = 200, body = OrderList), (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn all_orders(
     State(s): State<EdgeState>,

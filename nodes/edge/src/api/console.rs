@@ -1,6 +1,7 @@
 //! REST routes of the admin console (admins; the node that serves each
-//! call checks): accounts (search, view, ban, unban, promote) and the audit
-//! log (search, CSV export).
+//! call checks): accounts (search, view, ban, unban, promote, their shop and
+//! reviews), moderation (hide or restore a product, a review or a shop),
+//! the reports queue and the audit log (search, CSV export).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -16,9 +17,15 @@ use bazaar_subjects::console::{
     RestoreProduct, SearchAccounts, SearchAudit, UnbanAccount, UnbanRequest,
 };
 use bazaar_subjects::console::{
+    AuthorReviews, GetShopOfOwner, HideReview, HideShop, ListAuthorReviews, RestoreReview,
+    RestoreShop,
+};
+use bazaar_subjects::console::{
     FileReport, FileReportEndpoint, ListReports, ReportEntry, ReportList, ReportQuery, Resolution,
     ResolveReport, ResolveReportEndpoint,
 };
+use bazaar_subjects::orders::{AuthoredReviews, Review};
+use bazaar_subjects::sellers::{OwnedShop, Shop};
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
@@ -36,6 +43,12 @@ use crate::state::{EdgeState, Relayed};
     audit_csv,
     hide_product,
     restore_product,
+    hide_review,
+    restore_review,
+    hide_shop,
+    restore_shop,
+    account_reviews,
+    account_shop,
     file_report,
     reports,
     resolve_report
@@ -51,6 +64,12 @@ pub fn routes() -> Router<EdgeState> {
         .route("/api/admin/accounts/{id}/promote", post(promote))
         .route("/api/admin/products/{id}/hide", post(hide_product))
         .route("/api/admin/products/{id}/restore", post(restore_product))
+        .route("/api/admin/reviews/{id}/hide", post(hide_review))
+        .route("/api/admin/reviews/{id}/restore", post(restore_review))
+        .route("/api/admin/shops/{id}/hide", post(hide_shop))
+        .route("/api/admin/shops/{id}/restore", post(restore_shop))
+        .route("/api/admin/accounts/{id}/reviews", get(account_reviews))
+        .route("/api/admin/accounts/{id}/shop", get(account_shop))
         .route("/api/reports", post(file_report))
         .route("/api/admin/reports", get(reports))
         .route("/api/admin/reports/{id}/resolve", post(resolve_report))
@@ -175,6 +194,125 @@ pub async fn restore_product(
         reason: body.reason,
     };
     s.relay::<RestoreProduct>(&meta, &req).await
+}
+
+/// Hide a review, saying why: it leaves its product's or shop's page and
+/// rating until restored (admins).
+#[utoipa::path(post, path = "/api/admin/reviews/{id}/hide", tag = "admin", request_body = Reason,
+    params(("id" = String, Path, description = "a review id")),
+    responses((status = 200, body = Review), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn hide_review(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Relayed<Review>, ApiError> {
+    let req = ModerateRequest {
+        id,
+        reason: body.reason,
+    };
+    s.relay::<HideReview>(&meta, &req).await
+}
+
+/// Show a hidden review again, saying why (admins).
+#[utoipa::path(post, path = "/api/admin/reviews/{id}/restore", tag = "admin", request_body = Reason,
+    params(("id" = String, Path, description = "a review id")),
+    responses((status = 200, body = Review), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn restore_review(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Relayed<Review>, ApiError> {
+    let req = ModerateRequest {
+        id,
+        reason: body.reason,
+    };
+    s.relay::<RestoreReview>(&meta, &req).await
+}
+
+/// Hide a shop, saying why: its page and all its products leave the
+/// storefront, listings and search until restored (admins).
+#[utoipa::path(post, path = "/api/admin/shops/{id}/hide", tag = "admin", request_body = Reason,
+    params(("id" = String, Path, description = "a shop id")),
+    responses((status = 200, body = Shop), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn hide_shop(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Relayed<Shop>, ApiError> {
+    let req = ModerateRequest {
+        id,
+        reason: body.reason,
+    };
+    s.relay::<HideShop>(&meta, &req).await
+}
+
+/// Show a hidden shop again, saying why (admins).
+#[utoipa::path(post, path = "/api/admin/shops/{id}/restore", tag = "admin", request_body = Reason,
+    params(("id" = String, Path, description = "a shop id")),
+    responses((status = 200, body = Shop), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn restore_shop(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Relayed<Shop>, ApiError> {
+    let req = ModerateRequest {
+        id,
+        reason: body.reason,
+    };
+    s.relay::<RestoreShop>(&meta, &req).await
+}
+
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// From 1; default 1.
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 10000)]
+    page: Option<u32>,
+}
+
+/// The reviews an account wrote, newest first, hidden ones included (admins).
+#[utoipa::path(get, path = "/api/admin/accounts/{id}/reviews", tag = "admin",
+    params(("id" = String, Path, description = "an account id"), PageQuery),
+    responses((status = 200, body = AuthoredReviews), (status = 403, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn account_reviews(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    FormQuery(q): FormQuery<PageQuery>,
+) -> Result<Relayed<AuthoredReviews>, ApiError> {
+    let req = AuthorReviews {
+        account_id: id,
+        page: q.page,
+    };
+    s.relay::<ListAuthorReviews>(&meta, &req).await
+}
+
+/// The shop an account owns (`shop` is null when it has none), hidden or
+/// not (admins).
+#[utoipa::path(get, path = "/api/admin/accounts/{id}/shop", tag = "admin",
+    params(("id" = String, Path, description = "an account id")),
+    responses((status = 200, body = OwnedShop), (status = 403, body = ErrorEnvelope)))]
+pub async fn account_shop(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+) -> Result<Relayed<OwnedShop>, ApiError> {
+    s.relay::<GetShopOfOwner>(&meta, &AccountId { account_id: id })
+        .await
 }
 
 /// Report a product, a review or a shop to the admins (signed in).

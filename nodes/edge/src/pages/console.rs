@@ -1,7 +1,9 @@
-//! The admin console's account and audit pages: find an account (by email
-//! or name, role, standing), open it, ban it or lift its ban with a reason,
-//! make it an admin; read the audit log with filters and export it as CSV.
-//! Plain HTML forms and links, no script.
+//! The admin console's account, moderation and audit pages: find an account
+//! (by email or name, role, standing), open it (its orders, shop and
+//! reviews), ban it or lift its ban with a reason, make it an admin; hide or
+//! restore a product, a review or a shop; work through the reports queue
+//! (chat reports included); read the audit log with filters and export it
+//! as CSV. Plain HTML forms and links, no script.
 //!
 //! The auth node (accounts) and the admin node (audit log) check the admin
 //! themselves; the pages only spare other accounts forms they could not use.
@@ -20,6 +22,12 @@ use bazaar_subjects::console::{
     ReportQuery, ResolveReport, ResolveReportEndpoint, RestoreProduct, SearchAccounts, SearchAudit,
     UnbanAccount, UnbanRequest,
 };
+use bazaar_subjects::console::{
+    AuthorReviews, GetShopOfOwner, HideReview, HideShop, ListAuthorReviews, ResolveChatReport,
+    RestoreReview, RestoreShop,
+};
+use bazaar_subjects::orders::{AuthoredReviews, ListAllOrders, ListOrders, OrderList};
+use bazaar_subjects::sellers::Shop;
 use bazaar_subjects::{ErrorEnvelope, Role};
 use serde::Deserialize;
 
@@ -38,7 +46,9 @@ pub fn routes() -> Router<EdgeState> {
         .route("/admin/accounts/{id}/promote", post(promote))
         .route("/admin/reports", get(reports))
         .route("/admin/reports/{id}/resolve", post(resolve))
-        .route("/admin/moderation/products", post(moderate_product))
+        .route("/admin/chat-reports/{id}/resolve", post(resolve_chat))
+        .route("/admin/moderation", post(moderate))
+        .route("/admin/moderation/products", post(moderate))
         .route("/admin/audit", get(audit))
         .route("/admin/audit.csv", get(audit_csv))
 }
@@ -165,6 +175,20 @@ struct AccountPage {
     error: Option<String>,
     reason: String,
     history: Vec<AuditEntry>,
+    /// What the account bought, newest first (`None`: the orders node did
+    /// not answer).
+    orders: Option<OrderList>,
+    /// Its shop's orders, for a seller.
+    shop_orders: Option<OrderList>,
+    /// `Some(None)`: it owns no shop; `None`: the sellers node did not answer.
+    shop: Option<Option<Shop>>,
+    reviews: Option<AuthoredReviews>,
+}
+
+impl AccountPage {
+    fn money(&self, o: &bazaar_subjects::orders::OrderSummary) -> String {
+        o.total().to_string()
+    }
 }
 
 fn notice(key: &str) -> Option<&'static str> {
@@ -172,6 +196,8 @@ fn notice(key: &str) -> Option<&'static str> {
         "banned" => "The account is banned. Its sessions have ended.",
         "unbanned" => "The ban is lifted. The account can sign in again.",
         "promoted" => "The account is an admin now. It signs in again to use the console.",
+        "hidden" => "Hidden from buyers.",
+        "restored" => "Shown to buyers again.",
         _ => return None,
     })
 }
@@ -202,6 +228,34 @@ async fn render_account(
         .await
         .map(|p| p.entries)
         .unwrap_or_default();
+    let orders_of = |buyer: Option<String>, seller: Option<String>| ListOrders {
+        page_size: Some(10),
+        buyer,
+        seller,
+        ..ListOrders::default()
+    };
+    let bought = orders_of(Some(account.id.clone()), None);
+    let sold = orders_of(None, Some(account.id.clone()));
+    let owner = AccountId {
+        account_id: account.id.clone(),
+    };
+    let written = AuthorReviews {
+        account_id: account.id.clone(),
+        page: None,
+    };
+    let is_seller = account.role == Role::Seller;
+    let (orders, shop_orders, shop, reviews) = tokio::join!(
+        s.call::<ListAllOrders>(meta, &bought),
+        async {
+            if is_seller {
+                s.call::<ListAllOrders>(meta, &sold).await.ok()
+            } else {
+                None
+            }
+        },
+        s.call::<GetShopOfOwner>(meta, &owner),
+        s.call::<ListAuthorReviews>(meta, &written),
+    );
     let (status, reason, error) = match refused {
         None => (StatusCode::OK, String::new(), None),
         Some((reason, e)) => {
@@ -226,6 +280,10 @@ async fn render_account(
         error,
         reason,
         history,
+        orders: orders.ok(),
+        shop_orders,
+        shop: shop.ok().map(|owned| owned.shop),
+        reviews: reviews.ok(),
     };
     Ok((status, page).into_response())
 }
@@ -477,17 +535,28 @@ struct ReportsPage {
     chat_reports: Vec<bazaar_subjects::chat::Report>,
     notice: Option<&'static str>,
     error: Option<String>,
+    /// What the moderation form starts with (from a report's "moderate" link).
+    kind: String,
+    target: String,
 }
 
 fn reports_notice(key: &str) -> Option<&'static str> {
     Some(match key {
         "resolved" => "The report is resolved.",
-        "hidden" => "The product is hidden from buyers.",
-        "restored" => "The product is shown to buyers again.",
+        "hidden" => "Hidden from buyers.",
+        "restored" => "Shown to buyers again.",
         _ => return None,
     })
 }
 
+/// The moderation form's starting values.
+#[derive(Default)]
+struct Prefill {
+    kind: String,
+    target: String,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn render_reports(
     s: &EdgeState,
     meta: &bazaar_runtime::RequestMeta,
@@ -496,6 +565,7 @@ async fn render_reports(
     resolved: bool,
     notice: Option<&'static str>,
     error: Option<ErrorEnvelope>,
+    prefill: Prefill,
 ) -> Result<Response, PageError> {
     let query = ReportQuery {
         status: resolved.then(|| "resolved".to_owned()),
@@ -506,14 +576,11 @@ async fn render_reports(
         .on_page("/admin/reports", Refusals::NODES)?;
     // Chat reports live with the chat node; shown here so one page holds
     // every report (an unreachable chat node only leaves them out).
-    let chat_reports = if resolved {
-        Vec::new()
-    } else {
-        s.call::<bazaar_subjects::chat::ListChatReports>(meta, &bazaar_subjects::Empty {})
-            .await
-            .map(|r| r.reports)
-            .unwrap_or_default()
-    };
+    let chat_reports = s
+        .call::<bazaar_subjects::chat::ListChatReports>(meta, &query)
+        .await
+        .map(|r| r.reports)
+        .unwrap_or_default();
     let status = error.as_ref().map_or(StatusCode::OK, |e| {
         StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST)
     });
@@ -530,6 +597,8 @@ async fn render_reports(
                 .first()
                 .map_or_else(|| e.message.clone(), |f| f.message.clone())
         }),
+        kind: prefill.kind,
+        target: prefill.target,
     };
     Ok((status, page).into_response())
 }
@@ -544,7 +613,11 @@ async fn reports(
     let pairs = query_pairs(raw.as_deref());
     let resolved = first(&pairs, "status") == "resolved";
     let notice = reports_notice(&first(&pairs, "notice"));
-    render_reports(&s, &meta, viewer, chrome, resolved, notice, None).await
+    let prefill = Prefill {
+        kind: first(&pairs, "kind"),
+        target: first(&pairs, "target"),
+    };
+    render_reports(&s, &meta, viewer, chrome, resolved, notice, None, prefill).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -570,12 +643,45 @@ async fn resolve(
         Err(e) if matches!(e.0.status, 401 | 403) => {
             Err(PageError::from(e).on_page("/admin/reports", Refusals::NODES))
         }
-        Err(e) => render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0)).await,
+        Err(e) => {
+            let none = Prefill::default();
+            render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0), none).await
+        }
+    }
+}
+
+async fn resolve_chat(
+    State(s): State<EdgeState>,
+    Meta(meta): Meta,
+    Admin(viewer): Admin,
+    chrome: Chrome,
+    Path(id): Path<String>,
+    Form(form): Form<ResolveForm>,
+) -> Result<Response, PageError> {
+    let req = ResolveReport {
+        id,
+        resolution: form.resolution,
+    };
+    match s.call::<ResolveChatReport>(&meta, &req).await {
+        Ok(_) => Ok(Redirect::to("/admin/reports?notice=resolved").into_response()),
+        Err(e) if matches!(e.0.status, 401 | 403) => {
+            Err(PageError::from(e).on_page("/admin/reports", Refusals::NODES))
+        }
+        Err(e) => {
+            let none = Prefill::default();
+            render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0), none).await
+        }
     }
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct ModerateForm {
+    /// `product` (the default), `review` or `shop`.
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    target: String,
+    /// The older name of `target` for a product.
     #[serde(default)]
     product: String,
     #[serde(default)]
@@ -583,30 +689,59 @@ struct ModerateForm {
     /// `hide` or `restore`.
     #[serde(default)]
     action: String,
+    /// An account page to go back to (`/admin/accounts/…`), else the reports.
+    #[serde(default)]
+    back: String,
 }
 
-async fn moderate_product(
+/// Hides or restores a product, a review or a shop; each is asked of the
+/// node that owns it.
+async fn moderate(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Admin(viewer): Admin,
     chrome: Chrome,
     Form(form): Form<ModerateForm>,
 ) -> Result<Response, PageError> {
-    let req = ModerateRequest {
-        id: form.product.trim().to_owned(),
-        reason: form.reason,
-    };
-    let (result, done) = if form.action == "restore" {
-        (s.call::<RestoreProduct>(&meta, &req).await, "restored")
+    let target = if form.target.trim().is_empty() {
+        form.product.trim()
     } else {
-        (s.call::<HideProduct>(&meta, &req).await, "hidden")
+        form.target.trim()
     };
+    let req = ModerateRequest {
+        id: target.to_owned(),
+        reason: form.reason.clone(),
+    };
+    let restore = form.action == "restore";
+    let result = match (form.kind.as_str(), restore) {
+        ("review", false) => s.call::<HideReview>(&meta, &req).await.map(drop),
+        ("review", true) => s.call::<RestoreReview>(&meta, &req).await.map(drop),
+        ("shop", false) => s.call::<HideShop>(&meta, &req).await.map(drop),
+        ("shop", true) => s.call::<RestoreShop>(&meta, &req).await.map(drop),
+        (_, false) => s.call::<HideProduct>(&meta, &req).await.map(drop),
+        (_, true) => s.call::<RestoreProduct>(&meta, &req).await.map(drop),
+    };
+    let done = if restore { "restored" } else { "hidden" };
+    // Only a page of the console is a place to go back to.
+    let back = Some(form.back.as_str())
+        .filter(|b| {
+            b.starts_with("/admin/accounts/")
+                && b.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"/-_".contains(&c))
+        })
+        .unwrap_or("/admin/reports");
     match result {
-        Ok(_) => Ok(Redirect::to(&format!("/admin/reports?notice={done}")).into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("{back}?notice={done}")).into_response()),
         Err(e) if matches!(e.0.status, 401 | 403) => {
             Err(PageError::from(e).on_page("/admin/reports", Refusals::NODES))
         }
-        Err(e) => render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0)).await,
+        Err(e) => {
+            let prefill = Prefill {
+                kind: form.kind,
+                target: target.to_owned(),
+            };
+            render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0), prefill).await
+        }
     }
 }
 

@@ -12,7 +12,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use bazaar_subjects::Empty;
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::chat::{
     BlockChat, Conversation, ConversationFlag, ConversationId, JoinChat, ListChatMessages,
@@ -104,7 +103,7 @@ async fn inbox(
     };
     let list = s.call::<ListChats>(&meta, &request).await?;
     let reports = if side == Side::Admin {
-        s.call::<ListChatReports>(&meta, &Empty {})
+        s.call::<ListChatReports>(&meta, &bazaar_subjects::console::ReportQuery::default())
             .await?
             .reports
             .into_iter()

@@ -135,6 +135,8 @@ struct OrdersPage {
     prev: Option<String>,
     next: Option<String>,
     show_shop: bool,
+    /// An admin's narrowing to one buyer or seller, kept by the filter form.
+    only: Vec<(&'static str, String)>,
 }
 
 async fn list_page(
@@ -159,10 +161,19 @@ async fn list_page(
         .and_then(|p| p.parse::<u32>().ok())
         .unwrap_or(1)
         .max(1);
+    // Admins may narrow the list to one buyer's or one seller's orders
+    // (the account pages link here so).
+    let admin_filter = |key: &str| {
+        q.get(key)
+            .filter(|v| role == Role::Admin && !v.trim().is_empty())
+            .cloned()
+    };
     let req = ListOrders {
         status,
         page: Some(page),
         page_size: Some(20),
+        buyer: admin_filter("buyer"),
+        seller: admin_filter("seller"),
     };
     let list: Result<OrderList, _> = match role {
         Role::Buyer => s.call::<o::ListMyOrders>(&meta, &req).await,
@@ -189,9 +200,14 @@ async fn list_page(
             at: human_time(&o.created_at),
         })
         .collect();
-    let filter = status
+    let mut filter = status
         .map(|s| format!("status={}&", s.as_str()))
         .unwrap_or_default();
+    for (key, value) in [("buyer", &req.buyer), ("seller", &req.seller)] {
+        if let Some(v) = value {
+            filter.push_str(&format!("{key}={}&", urlencode(v)));
+        }
+    }
     let href = |n: u32| format!("{path}?{filter}page={n}");
     let statuses = std::iter::once(StatusChoice {
         value: "",
@@ -223,6 +239,10 @@ async fn list_page(
         prev: (list.page > 1).then(|| href(list.page - 1)),
         next: (list.page < list.pages).then(|| href(list.page + 1)),
         show_shop: role != Role::Seller,
+        only: [("buyer", req.buyer.clone()), ("seller", req.seller.clone())]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect(),
     }
     .into_response())
 }
