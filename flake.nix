@@ -35,6 +35,17 @@
         filter = path: type: type == "directory" || lib.hasSuffix ".nix" (toString path);
       };
 
+      # What the OCI image and docs/compose/compose.yaml agree on: the
+      # user's id, its data dir (a volume), where the NATS credentials are
+      # written, the edge's HTTP port and every process's metrics port.
+      image = {
+        uid = 10001;
+        dataDir = "/var/lib/bazaar";
+        natsDir = "/var/lib/bazaar-nats";
+        httpPort = 8080;
+        metricsPort = 9464;
+      };
+
       perSystem = pkgs:
         let
           craneLib = crane.mkLib pkgs;
@@ -91,11 +102,66 @@
               exec bazaar dev "$@"
             '';
           };
+
+          # The OCI image, for hosts without Nix: `docker load < result`.
+          # No base distribution: the binary, nats-server (which `bazaar
+          # serve` starts when no NATS answers, for a one-box container), CA
+          # certificates for outbound TLS (Stripe, SMTP, Google sign-in), a
+          # passwd entry for the one non-root user, and its directories,
+          # owned by it so that a fresh named volume mounted there is too.
+          # docs/containers.md runs a cluster of them with compose.
+          oci-image = pkgs.dockerTools.buildLayeredImage {
+            name = "bazaar";
+            tag = version;
+            contents = [
+              bazaar
+              pkgs.nats-server
+              pkgs.dockerTools.caCertificates
+              (pkgs.dockerTools.fakeNss.override {
+                extraPasswdLines = [ "bazaar:x:${toString image.uid}:${toString image.uid}:Bazaar:${image.dataDir}:/sbin/nologin" ];
+                extraGroupLines = [ "bazaar:x:${toString image.uid}:" ];
+              })
+            ];
+            fakeRootCommands = ''
+              mkdir -p .${image.dataDir} .${image.natsDir} tmp
+              chown ${toString image.uid}:${toString image.uid} .${image.dataDir} .${image.natsDir}
+              chmod 0700 .${image.dataDir}
+              chmod 1777 tmp
+            '';
+            config = {
+              Entrypoint = [ "${bazaar}/bin/bazaar" ];
+              # The whole platform in one process; compose gives each
+              # container its own command (`node <domain>`, `edge`, …).
+              Cmd = [ "serve" ];
+              User = "${toString image.uid}:${toString image.uid}";
+              WorkingDir = image.dataDir;
+              Env = [
+                "PATH=/bin"
+                "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
+                "BAZAAR_DATA_DIR=${image.dataDir}"
+                "BAZAAR_HTTP_ADDR=0.0.0.0:${toString image.httpPort}"
+                "BAZAAR_METRICS_ADDR=0.0.0.0:${toString image.metricsPort}"
+                "BAZAAR_LOG_FORMAT=json"
+                "RUST_LOG=info"
+              ];
+              ExposedPorts = {
+                "${toString image.httpPort}/tcp" = { };
+                "${toString image.metricsPort}/tcp" = { };
+              };
+              Volumes = { "${image.dataDir}" = { }; };
+              Labels = {
+                "org.opencontainers.image.title" = "bazaar";
+                "org.opencontainers.image.description" = "Bazaar, a multi-vendor marketplace: the one binary (nodes, edge, migrations, NATS credentials)";
+                "org.opencontainers.image.version" = version;
+                "org.opencontainers.image.licenses" = "AGPL-3.0-or-later";
+              };
+            };
+          };
         in
         {
           packages = {
             default = bazaar;
-            inherit bazaar;
+            inherit bazaar oci-image;
           };
 
           apps.default = {

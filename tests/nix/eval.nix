@@ -94,6 +94,31 @@ let
       vmTest.nodes.${name}
     ];
   };
+
+  # The OCI image's arguments, and docs/compose/compose.yaml read line by line
+  # (Nix reads no YAML; tests/nix/run checks its structure with Python).
+  image = flake.packages.${x86}.oci-image.args;
+  version = (lib.importTOML ../../Cargo.toml).workspace.package.version;
+  composeDir = ../../docs/compose;
+  composeLines = lib.splitString "\n" (builtins.readFile (composeDir + "/compose.yaml"));
+  # Each `  <name>:` under `services:` and the `command:` lines under it.
+  composeServices = (builtins.foldl'
+    (acc: line:
+      let
+        top = builtins.match "([a-z-]+):.*" line;
+        service = builtins.match "  ([a-z0-9-]+):( &[a-z-]+)?" line;
+        command = builtins.match "    command: [[](.*)[]]" line;
+      in
+      if top != null then acc // { inServices = builtins.head top == "services"; }
+      else if !acc.inServices then acc
+      else if service != null then acc // { services = acc.services ++ [{ name = builtins.head service; command = null; }]; }
+      else if command != null && acc.services != [ ] then
+        acc // { services = lib.init acc.services ++ [ (lib.last acc.services // { command = lib.splitString ", " (builtins.head command); }) ]; }
+      else acc)
+    { inServices = false; services = [ ]; }
+    composeLines).services;
+  composeService = name: lib.findFirst (s: s.name == name) null composeServices;
+  natsBase = lib.importJSON (composeDir + "/nats-server.json");
 in
 {
   results = {
@@ -577,7 +602,7 @@ in
         overlay = (flake.overlays.default (inputs.pkgsFor x86) { }).bazaar.name;
       }
       {
-        packages = [ "bazaar" "default" ];
+        packages = [ "bazaar" "default" "oci-image" ];
         checks = [ "bazaar" "clippy" "fmt" "module-eval" "nix-lint" "tests" "vm-one-box" ];
         armChecks = [ "bazaar" "clippy" "fmt" "module-eval" "nix-lint" "tests" ];
         devShells = [ "default" ];
@@ -615,6 +640,88 @@ in
         tests = [ "cmake" "perl" "nats-server-2.12.0" "python3-env" "chromium" "chromedriver" ];
         shell = [ "nats-server-2.12.0" "python3-env" "chromium" "chromedriver" "rust-analyzer" "natscli" "surrealdb-3.0.0" "mold" "nixpkgs-fmt" "deadnix" ];
         chrome = "/nix/store/00000000000000000000000000000000-chromium/bin/chromium";
+      };
+
+    "flake.oci-image" = expect
+      {
+        inherit (image) name tag;
+        contents = map (p: p.name) image.contents;
+        users = (lib.elemAt image.contents 3).args;
+        inherit (image.config) Entrypoint Cmd User WorkingDir ExposedPorts Volumes;
+        env = image.config.Env;
+        ownsDirs = lib.all (line: hasInfix line image.fakeRootCommands) [
+          "mkdir -p ./var/lib/bazaar ./var/lib/bazaar-nats tmp"
+          "chown 10001:10001 ./var/lib/bazaar ./var/lib/bazaar-nats"
+          "chmod 1777 tmp"
+        ];
+      }
+      {
+        name = "bazaar";
+        tag = version;
+        contents = [ "bazaar" "nats-server-2.12.0" "docker-ca-certificates" "fake-nss" ];
+        users = {
+          extraPasswdLines = [ "bazaar:x:10001:10001:Bazaar:/var/lib/bazaar:/sbin/nologin" ];
+          extraGroupLines = [ "bazaar:x:10001:" ];
+        };
+        Entrypoint = [ "${flake.packages.${x86}.bazaar}/bin/bazaar" ];
+        Cmd = [ "serve" ];
+        User = "10001:10001";
+        WorkingDir = "/var/lib/bazaar";
+        ExposedPorts = { "8080/tcp" = { }; "9464/tcp" = { }; };
+        Volumes = { "/var/lib/bazaar" = { }; };
+        env = [
+          "PATH=/bin"
+          "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
+          "BAZAAR_DATA_DIR=/var/lib/bazaar"
+          "BAZAAR_HTTP_ADDR=0.0.0.0:8080"
+          "BAZAAR_METRICS_ADDR=0.0.0.0:9464"
+          "BAZAAR_LOG_FORMAT=json"
+          "RUST_LOG=info"
+        ];
+        ownsDirs = true;
+      };
+
+    # ---- docs/compose/compose.yaml -------------------------------------------------
+    # One service per domain of the topology, named after it, running
+    # `bazaar node <domain>`, in the topology's order.
+    "compose.a-service-per-domain" = expect
+      (lib.filter (s: s.command != null && builtins.head s.command == "node") composeServices)
+      (map (domain: { name = domain; command = [ "node" domain ]; }) helpers.domains);
+
+    "compose.services" = expect (map (s: s.name) composeServices)
+      ([ "nats-setup" "secrets" "migrate" "nats-1" "nats-2" "nats-3" "surrealdb" "edge-1" "edge-2" ]
+        ++ helpers.domains ++ [ "ctl" ]);
+
+    "compose.commands" = expect
+      (map (name: (composeService name).command) [ "nats-setup" "migrate" "edge-1" "nats-1" "nats-2" "nats-3" ])
+      [
+        [ "nats-setup" "--out" "/var/lib/bazaar-nats" "--base-config" "/etc/bazaar/nats-server.json" ]
+        [ "migrate" ]
+        [ "edge" ]
+        [ "--config" "/etc/nats/nats-server.conf" "--name" "nats-1" ]
+        [ "--config" "/etc/nats/nats-server.conf" "--name" "nats-2" ]
+        [ "--config" "/etc/nats/nats-server.conf" "--name" "nats-3" ]
+      ];
+
+    # The image it runs is the one the flake builds, on the image's ports.
+    "compose.image-and-ports" = holds
+      (lib.elem "  image: \${BAZAAR_IMAGE:-bazaar:${image.tag}}" composeLines
+        && lib.elem "      - \"8081:8080\"" composeLines
+        && lib.elem "      - \"8082:8080\"" composeLines
+        && lib.elem "  BAZAAR_JETSTREAM_REPLICAS: \"3\"" composeLines)
+      "compose.yaml runs another image (bazaar:${image.tag}), other ports or other replicas";
+
+    # The servers' base configuration: JetStream, and routes to all three.
+    "compose.nats-cluster" = expect natsBase
+      {
+        port = 4222;
+        http_port = 8222;
+        jetstream.store_dir = "/data";
+        cluster = {
+          name = "bazaar";
+          port = 6222;
+          routes = map (n: "nats://nats-${toString n}:6222") [ 1 2 3 ];
+        };
       };
 
     "flake.module-sets-package" = expect

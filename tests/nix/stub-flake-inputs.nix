@@ -24,6 +24,11 @@ let
     writeShellApplication = args: builder args.name args;
     runCommand = name: env: script: builder name { inherit env script; };
     testers.runNixOSTest = builder "nixos-test";
+    dockerTools = {
+      buildLayeredImage = args: builder "docker-image-${args.name}.tar.gz" args;
+      caCertificates = fake "docker-ca-certificates";
+      fakeNss = fake "fake-nss" // { override = builder "fake-nss"; };
+    };
     stdenv.hostPlatform = {
       inherit system;
       isx86_64 = lib.hasPrefix "x86_64" system;
