@@ -708,8 +708,11 @@ in
       (lib.elem "  image: \${BAZAAR_IMAGE:-bazaar:${image.tag}}" composeLines
         && lib.elem "      - \"8081:8080\"" composeLines
         && lib.elem "      - \"8082:8080\"" composeLines
-        && lib.elem "  BAZAAR_JETSTREAM_REPLICAS: \"3\"" composeLines)
-      "compose.yaml runs another image (bazaar:${image.tag}), other ports or other replicas";
+        && lib.elem "  BAZAAR_JETSTREAM_REPLICAS: \"3\"" composeLines
+        # The credentials and keys belong to the image's user.
+        && lib.elem "        chown -R ${image.config.User} /bus" composeLines
+        && lib.elem "        chown -R ${image.config.User} /keys" composeLines)
+      "compose.yaml runs another image (bazaar:${image.tag}), other ports, other replicas or another user than ${image.config.User}";
 
     # The servers' base configuration: JetStream, and routes to all three.
     "compose.nats-cluster" = expect natsBase
