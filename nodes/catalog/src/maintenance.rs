@@ -16,11 +16,10 @@ use bazaar_runtime::Shutdown;
 use bazaar_runtime::jetstream::ensure_object_store;
 use bazaar_runtime::lease::Lease;
 use bazaar_schema::take_rows;
-use bazaar_subjects::catalog::ProductChange;
-use serde::Deserialize;
+use bazaar_subjects::catalog::{ProductChange, ProductChanged};
 
 use crate::CatalogError;
-use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
+use crate::store::{CatalogStore, PRODUCT_FIELDS, PRODUCTS_CHANGED, StoredProduct, changed};
 
 use bazaar_subjects::catalog::LEASES_BUCKET as LEASE_BUCKET;
 /// Products purged per round (the next round takes the rest).
@@ -103,31 +102,31 @@ pub async fn run(store: CatalogStore, config: CatalogConfig, holder: String, shu
     lease.release().await;
 }
 
-#[derive(Deserialize)]
-struct Ended {
-    id: String,
-}
-
 /// One round of every scheduled job.
 pub async fn round(store: &CatalogStore, config: &CatalogConfig) -> Result<Round, CatalogError> {
     let mut done = Round::default();
-    // Purge: what is due is read and deleted in one transaction, so two
-    // overlapping rounds cannot both purge (and announce) a product.
+    // Purge: what is due is read, announced (see the outbox) and deleted in
+    // one transaction, so two overlapping rounds cannot both purge a
+    // product, and a crash cannot purge one unannounced.
     let mut res = store
         .db()
         .query(format!(
             "BEGIN TRANSACTION;
              LET $rows = (SELECT {PRODUCT_FIELDS} FROM product
                 WHERE deleted_at != NONE AND deleted_at < time::now() - <duration>$age LIMIT $batch);
+             LET $announce = $rows.id;
+             {PRODUCTS_CHANGED}
              FOR $r IN $rows {{ DELETE type::record('product', $r.id) RETURN NONE; }};
              $rows;
              COMMIT TRANSACTION;"
         ))
         .bind(("age", format!("{}s", config.purge_after_secs)))
         .bind(("batch", PURGE_BATCH))
+        .bind(changed(ProductChange::Purged))
+        .bind(("subject", <ProductChanged as bazaar_subjects::Event>::SUBJECT))
         .await?
         .check()?;
-    let purged: Vec<StoredProduct> = take_rows(&mut res, 3)?;
+    let purged: Vec<StoredProduct> = take_rows(&mut res, 5)?;
     let images = if purged.is_empty() {
         None
     } else {
@@ -149,24 +148,35 @@ pub async fn round(store: &CatalogStore, config: &CatalogConfig) -> Result<Round
                 }
             }
         }
-        store.after_change(p, ProductChange::Purged).await;
+        store.cache_product(p).await;
+    }
+    if !purged.is_empty() {
+        store.bump_revision().await;
+        store.outbox.written().await;
     }
     done.purged = purged.len();
 
-    // End flash sales whose window has passed.
+    // End flash sales whose window has passed, announcing each (see the
+    // outbox) in the same transaction.
     let mut res = store
         .db()
-        .query(
-            "UPDATE product SET event_starts = NONE, event_ends = NONE, revision += 1
+        .query(format!(
+            "BEGIN TRANSACTION;
+             LET $announce = (UPDATE product SET event_starts = NONE, event_ends = NONE, revision += 1
                WHERE event_ends != NONE AND event_ends <= time::now()
-               RETURN record::id(id) AS id",
-        )
+               RETURN VALUE record::id(id));
+             {PRODUCTS_CHANGED}
+             $announce;
+             COMMIT TRANSACTION;"
+        ))
+        .bind(changed(ProductChange::Updated))
+        .bind(("subject", <ProductChanged as bazaar_subjects::Event>::SUBJECT))
         .await?
         .check()?;
-    let ended: Vec<Ended> = take_rows(&mut res, 0)?;
-    for e in &ended {
-        if let Some(p) = store.load_by_id(&e.id).await? {
-            store.after_change(&p, ProductChange::Updated).await;
+    let ended: Vec<String> = res.take(3)?;
+    for id in &ended {
+        if let Some(p) = store.load_by_id(id).await? {
+            store.after_write(&p).await;
         }
     }
     done.events_ended = ended.len();

@@ -4,17 +4,18 @@
 //! carts and search. The change goes out as an ordinary
 //! `events.catalog.product.changed`, so every read model (the search index,
 //! the edges' kept pages) follows it the way it follows a seller's edit.
-//! Each change is written with its audit row in one transaction.
+//! Each change is written with its event (see the outbox) and its audit row
+//! in one transaction.
 
 use bazaar_runtime::Request;
 use bazaar_schema::audit::{self, Audit};
 use bazaar_schema::committed;
-use bazaar_subjects::catalog::{Product, ProductChange};
+use bazaar_subjects::catalog::{Product, ProductChange, ProductChanged};
 use bazaar_subjects::console::ModerateRequest;
 use bazaar_subjects::{ErrorEnvelope, FieldError};
 
 use crate::CatalogError;
-use crate::store::CatalogStore;
+use crate::store::{CatalogStore, PRODUCT_CHANGED, changed};
 
 /// What the audit row keeps of a product, before and after.
 fn snapshot(var: &str) -> String {
@@ -70,6 +71,7 @@ async fn moderate(
              {change}
              {after}
              {record}
+             {PRODUCT_CHANGED}
              COMMIT TRANSACTION;",
             before = snapshot("$before"),
             after = snapshot("$after"),
@@ -78,6 +80,11 @@ async fn moderate(
         .bind(("id", id.clone()))
         .bind(("reason", why))
         .bind(record.bind())
+        .bind(changed(ProductChange::Updated))
+        .bind((
+            "subject",
+            <ProductChanged as bazaar_subjects::Event>::SUBJECT,
+        ))
         .await;
     if let Err(e) = committed(result) {
         return Err(match e.thrown() {
@@ -93,7 +100,7 @@ async fn moderate(
         .load_by_id(&id)
         .await?
         .ok_or_else(|| CatalogError::NoSuchProduct(id.clone()))?;
-    s.after_change(&stored, ProductChange::Updated).await;
+    s.after_write(&stored).await;
     tracing::info!(product = %id, hidden = hide, "product moderated");
     Ok(stored.product)
 }

@@ -114,18 +114,31 @@ pub struct CatalogStore {
     pub(crate) outbox: Relay,
 }
 
-/// `ProductChanged` for the product `$id` as the transaction leaves it
-/// (`$change`, `$subject`), written by that transaction (see the outbox);
-/// its id is the one a direct publish used: product, revision and change.
-const PRODUCT_CHANGED: &str = "LET $p = (SELECT record::id(id) AS product_id, slug, shop_id, images, revision
-        FROM ONLY type::record('product', $id));
-    UPSERT type::record('outbox', 'product-' + $p.product_id + '-' + <string>$p.revision + '-' + $change) CONTENT {
-        subject: $subject, n: 0, at: time::now(),
-        payload: { product_id: $p.product_id, slug: $p.slug, shop_id: $p.shop_id, change: $change, images: $p.images },
-    } RETURN NONE;";
+/// `ProductChanged` for every product id in `$announce` as the transaction
+/// leaves it (`$change`, `$subject`), written by that transaction (see the
+/// outbox); its id is the one a direct publish used: product, revision and
+/// change (the purge keeps a product's last revision, so the change is part
+/// of it).
+macro_rules! products_changed {
+    () => {
+        "FOR $pid IN $announce {
+            LET $p = (SELECT record::id(id) AS product_id, slug, shop_id, images, revision
+                FROM ONLY type::record('product', $pid));
+            UPSERT type::record('outbox', 'product-' + $p.product_id + '-' + <string>$p.revision + '-' + $change) CONTENT {
+                subject: $subject, n: 0, at: time::now(),
+                payload: { product_id: $p.product_id, slug: $p.slug, shop_id: $p.shop_id, change: $change, images: $p.images },
+            } RETURN NONE;
+        };"
+    };
+}
+
+pub(crate) const PRODUCTS_CHANGED: &str = products_changed!();
+
+/// [`PRODUCTS_CHANGED`] for the one product `$id`.
+pub(crate) const PRODUCT_CHANGED: &str = concat!("LET $announce = [$id];", products_changed!());
 
 /// The `$change` binding of [`PRODUCT_CHANGED`].
-fn changed(change: ProductChange) -> (&'static str, serde_json::Value) {
+pub(crate) fn changed(change: ProductChange) -> (&'static str, serde_json::Value) {
     ("change", serde_json::to_value(change).unwrap_or_default())
 }
 
@@ -604,6 +617,13 @@ impl CatalogStore {
 
     /// After a committed write: refresh the product's cache entry, move the
     /// catalog revision on (invalidating cached searches), tell listeners.
+    ///
+    /// For changes that are safe without the outbox: those the listeners
+    /// make from an event (a redelivered event announces again, under the
+    /// same id) and stock moves, which stay off the outbox to keep the
+    /// checkout's transaction short (a crash between the commit and this
+    /// publish leaves the search index's stock of those products behind
+    /// until their next change).
     pub async fn after_change(&self, stored: &StoredProduct, change: ProductChange) {
         self.cache_product(stored).await;
         self.bump_revision().await;
@@ -624,10 +644,10 @@ impl CatalogStore {
         }
     }
 
-    /// After a seller's committed write, whose `ProductChanged` went into the
-    /// outbox with it: refresh the cache entry and the catalog revision, and
-    /// send the event now.
-    async fn after_write(&self, stored: &StoredProduct) {
+    /// After a committed write whose `ProductChanged` went into the outbox
+    /// with it: refresh the cache entry and the catalog revision, and send
+    /// the event now.
+    pub(crate) async fn after_write(&self, stored: &StoredProduct) {
         self.cache_product(stored).await;
         self.bump_revision().await;
         self.outbox.written().await;
