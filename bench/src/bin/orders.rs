@@ -18,8 +18,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Mutex;
+
+#[path = "../shop_client.rs"]
+mod shop_client;
+use shop_client::{Client, address, uuid_like};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Payment {
@@ -49,103 +53,6 @@ struct Args {
     products: usize,
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-        key: Option<&str>,
-    ) -> anyhow::Result<(u16, Value)> {
-        let mut r = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        if let Some(k) = key {
-            r = r.header("Idempotency-Key", k);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await?;
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
-    }
-
-    /// Signs an account up and returns its access token, reading the code
-    /// from the one-box mailbox page.
-    async fn sign_up(&self, path: &str, email: &str) -> anyhow::Result<String> {
-        let mut body = json!({ "name": "Bench User", "email": email, "password": "a long benchmark password" });
-        if path.ends_with("seller") {
-            body["phone"] = json!("+49 30 1234567");
-            body["country"] = json!("DE");
-        }
-        let (status, v) = self
-            .call(reqwest::Method::POST, path, None, Some(body), None)
-            .await?;
-        if status != 202 {
-            bail!("sign-up {email}: {status} {v}");
-        }
-        let mut code = None;
-        for _ in 0..100 {
-            let page = self
-                .http
-                .get(format!("{}/dev/mailbox", self.base))
-                .send()
-                .await?
-                .text()
-                .await?;
-            code = page
-                .split("<article")
-                .find(|a| a.contains(&format!("to {email}")))
-                .and_then(|a| {
-                    // The random address itself may hold six digits in a row.
-                    a.replace(email, "")
-                        .split(|c: char| !c.is_ascii_digit())
-                        .find(|w| w.len() == 6)
-                        .map(str::to_owned)
-                });
-            if code.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let code = code.with_context(|| {
-            format!("no code for {email} on /dev/mailbox (is this `bazaar dev` without SMTP?)")
-        })?;
-        let (status, session) = self
-            .call(
-                reqwest::Method::POST,
-                "/api/register/verify",
-                None,
-                Some(json!({ "email": email, "otp": code })),
-                None,
-            )
-            .await?;
-        if status != 200 {
-            bail!("verify {email}: {status} {session}");
-        }
-        session["access_token"]
-            .as_str()
-            .map(str::to_owned)
-            .context("no access token")
-    }
-}
-
-fn address() -> Value {
-    json!({ "full_name": "Bench Buyer", "line1": "1 Load Street", "city": "Berlin", "postal_code": "10115", "country": "DE" })
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -162,45 +69,8 @@ async fn main() -> anyhow::Result<()> {
         "setting up: a seller, {} products, {} buyers …",
         args.products, args.buyers
     );
-    let seller = client
-        .sign_up("/api/register/seller", &format!("seller-{run}@bench.test"))
-        .await?;
-    let (_, categories) = client
-        .call(reqwest::Method::GET, "/api/categories", None, None, None)
-        .await?;
-    let category = categories["categories"][0]["slug"]
-        .as_str()
-        .context("no categories: seed the site")?
-        .to_owned();
-    let (status, shop) = client
-        .call(
-            reqwest::Method::POST,
-            "/api/shops",
-            Some(&seller),
-            Some(json!({ "name": format!("Bench Shop {run}"), "category": category })),
-            None,
-        )
-        .await?;
-    if status != 201 {
-        bail!("shop: {status} {shop}");
-    }
-    let mut products = Vec::new();
-    for i in 0..args.products {
-        let (status, p) = client
-            .call(
-                reqwest::Method::POST,
-                "/api/seller/products",
-                Some(&seller),
-                Some(json!({ "title": format!("Bench Item {i} {run}"), "category": category, "regular_price": 1000 + i as i64,
-                              "stock": 1_000_000, "cash_on_delivery": true })),
-                None,
-            )
-            .await?;
-        if status != 201 {
-            bail!("product: {status} {p}");
-        }
-        products.push(p["id"].as_str().context("product id")?.to_owned());
-    }
+    let (seller, listed) = shop_client::open_bench_shop(&client, &run, args.products).await?;
+    let products: Vec<String> = listed.into_iter().map(|(id, _)| id).collect();
     let mut buyers = Vec::new();
     for i in 0..args.buyers {
         buyers.push(
@@ -385,14 +255,4 @@ async fn order_once(
         }
     }
     bail!("checkout {id} never placed")
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    )
 }
