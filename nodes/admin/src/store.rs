@@ -1,6 +1,6 @@
 //! The admin domain's data: SurrealDB for truth, KV for the cache.
 
-use bazaar_outbox::Relay;
+use bazaar_outbox::{Relay, WRITE_ONE};
 use bazaar_runtime::cache::RevisionCache;
 use bazaar_runtime::jetstream::{ensure_kv, ensure_stream};
 use bazaar_runtime::{NodeContext, NodeError};
@@ -82,10 +82,12 @@ struct SiteRow {
 /// `CategoryChanged` (`$change`, `$slug`), written by the transaction that
 /// changes a category, after it has moved the tree's revision on (see the
 /// outbox).
-const CATEGORY_CHANGED: &str = "LET $rev = (SELECT VALUE value FROM ONLY revision:categories);
-    UPSERT type::record('outbox', 'category-' + <string>$rev) CONTENT {
-        subject: $subject, payload: { slug: $slug, change: $change, revision: $rev }, n: 0, at: time::now()
-    } RETURN NONE;";
+const CATEGORY_CHANGED: &str = concat!(
+    "LET $rev = (SELECT VALUE value FROM ONLY revision:categories);
+    LET $event_id = 'category-' + <string>$rev;
+    LET $event = { slug: $slug, change: $change, revision: $rev };",
+    bazaar_outbox::write_one!()
+);
 
 impl AdminStore {
     /// Sets up the event stream and cache bucket (idempotently).
@@ -292,9 +294,9 @@ impl AdminStore {
                  LET $after = (SELECT name, tagline, logo_url, banner_url, revision FROM site:main)[0];
                  {record}
                  -- `SiteUpdated`, written with the change (see the outbox).
-                 UPSERT type::record('outbox', 'site-' + <string>$after.revision) CONTENT {{
-                     subject: $subject, payload: {{ revision: $after.revision }}, n: 0, at: time::now()
-                 }} RETURN NONE;
+                 LET $event_id = 'site-' + <string>$after.revision;
+                 LET $event = {{ revision: $after.revision }};
+                 {WRITE_ONE}
                  COMMIT TRANSACTION;",
             ))
             .bind(audit_binding(audit))

@@ -121,14 +121,15 @@ pub struct CatalogStore {
 /// of it).
 macro_rules! products_changed {
     () => {
-        "FOR $pid IN $announce {
+        concat!(
+            "FOR $pid IN $announce {
             LET $p = (SELECT record::id(id) AS product_id, slug, shop_id, images, revision
                 FROM ONLY type::record('product', $pid));
-            UPSERT type::record('outbox', 'product-' + $p.product_id + '-' + <string>$p.revision + '-' + $change) CONTENT {
-                subject: $subject, n: 0, at: time::now(),
-                payload: { product_id: $p.product_id, slug: $p.slug, shop_id: $p.shop_id, change: $change, images: $p.images },
-            } RETURN NONE;
-        };"
+            LET $event_id = 'product-' + $p.product_id + '-' + <string>$p.revision + '-' + $change;
+            LET $event = { product_id: $p.product_id, slug: $p.slug, shop_id: $p.shop_id, change: $change, images: $p.images };",
+            bazaar_outbox::write_one!(),
+            "};"
+        )
     };
 }
 

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use bazaar_outbox::WRITE_ONE;
 use bazaar_runtime::{RequestMeta, Shutdown};
 use bazaar_schema::take_rows;
 use bazaar_subjects::auth::{AccountRef, GetContact};
@@ -97,11 +98,9 @@ async fn remind(store: &ChatStore, side: Side) -> Result<(), ChatError> {
                      WHERE reminded_at = NONE OR reminded_at < time::now() - {every}s
                      RETURN VALUE <string>reminded_at;
                  IF array::len($claimed) > 0 {{
-                     LET $job = 'chat-reminder-' + $c + '-' + $claimed[0];
-                     UPSERT type::record('outbox', $job) CONTENT {{
-                         subject: $subject, n: 0, at: time::now(),
-                         payload: {{ id: $job, to: $to, email: $email }},
-                     }} RETURN NONE;
+                     LET $event_id = 'chat-reminder-' + $c + '-' + $claimed[0];
+                     LET $event = {{ id: $event_id, to: $to, email: $email }};
+                     {WRITE_ONE}
                  }};
                  COMMIT TRANSACTION;"
             ))

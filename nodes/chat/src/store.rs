@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{kv, object_store::ObjectStore};
-use bazaar_outbox::Relay;
+use bazaar_outbox::{Relay, WRITE_ONE};
 use bazaar_runtime::jetstream::{ensure_kv, ensure_object_store, ensure_stream};
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request, RequestMeta};
 use bazaar_schema::audit::{self, Audit};
@@ -1015,11 +1015,10 @@ fn send_sql(side: Side) -> String {
          }} RETURN NONE;
          -- `MessageSent`, written with the message (see the outbox).
          LET $sent = (SELECT VALUE <string>sent_at FROM chat_message WHERE conversation = $id AND seq = $seq)[0];
-         UPSERT type::record('outbox', 'chat-' + $id + '-' + <string>$seq) CONTENT {{
-             subject: $subject, n: 0, at: time::now(),
-             payload: {{ conversation: $id, seq: $seq, shop_id: $shop_id, author_id: $me,
-                 author_side: $side, kind: $kind, at: $sent }},
-         }} RETURN NONE;
+         LET $event_id = 'chat-' + $id + '-' + <string>$seq;
+         LET $event = {{ conversation: $id, seq: $seq, shop_id: $shop_id, author_id: $me,
+             author_side: $side, kind: $kind, at: $sent }};
+         {WRITE_ONE}
          SELECT {MESSAGE_FIELDS} FROM chat_message WHERE conversation = $id AND seq = $seq;
          COMMIT TRANSACTION;"
     )

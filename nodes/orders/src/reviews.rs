@@ -42,17 +42,18 @@ const REVIEW_FIELDS: &str = "record::id(id) AS id, target, target_id, author_nam
 /// outbox, inside the caller's transaction. `$author` and `$stars` are the
 /// write's author and stars, or `NONE` for a recount (a moderation), which
 /// announces no new review.
-const RETOTAL: &str = "LET $stats = (SELECT math::mean(rating) AS average, count() AS count FROM review
+const RETOTAL: &str = concat!(
+    "LET $stats = (SELECT math::mean(rating) AS average, count() AS count FROM review
          WHERE target = $target AND target_id = $tid AND hidden_at = NONE GROUP ALL)[0];
      UPSERT type::record('review_total', [$target, $tid])
          SET average = <float>($stats.average OR 0), count = $stats.count OR 0,
              revision = (revision OR 0) + 1 RETURN NONE;
      LET $t = (SELECT average, count, revision FROM ONLY type::record('review_total', [$target, $tid]));
-     UPSERT type::record('outbox', 'review-' + $target + '-' + $tid + '-' + <string>$t.revision) CONTENT {
-         subject: $subject, n: 0, at: time::now(),
-         payload: { target: $target, target_id: $tid, average: $t.average, count: $t.count,
-             revision: $t.revision, author_id: $author, stars: $stars },
-     } RETURN NONE;";
+     LET $event_id = 'review-' + $target + '-' + $tid + '-' + <string>$t.revision;
+     LET $event = { target: $target, target_id: $tid, average: $t.average, count: $t.count,
+         revision: $t.revision, author_id: $author, stars: $stars };",
+    bazaar_outbox::write_one!()
+);
 
 /// Writes the caller's review (a new one, or over their old one).
 const WRITE_REVIEW: &str = "BEGIN TRANSACTION;

@@ -30,13 +30,29 @@ use tokio::sync::Notify;
 /// SurrealQL that stores the messages bound as `$outbox` (see [`bind`]);
 /// put it inside the transaction that makes the change. A message whose
 /// body depends on what the transaction computes is written by the
-/// transaction itself, as a row of the same shape (see `outbox` in the
-/// schema).
+/// transaction itself with [`WRITE_ONE`].
 pub const WRITE: &str = "FOR $m IN $outbox {
         UPSERT type::record('outbox', $m.id) CONTENT {
             subject: $m.subject, payload: $m.payload, n: $m.n, at: time::now()
         } RETURN NONE;
     };";
+
+/// [`WRITE_ONE`] as a literal, for SurrealQL constants built with `concat!`.
+#[macro_export]
+macro_rules! write_one {
+    () => {
+        "UPSERT type::record('outbox', $event_id) CONTENT {
+            subject: $subject, payload: $event, n: 0, at: time::now()
+        } RETURN NONE;"
+    };
+}
+
+/// SurrealQL that stores one message the transaction computed itself: its
+/// id in `$event_id` and its body in `$event` (both set with `LET` before
+/// it), its subject bound as `$subject`. The id is what deduplicates the
+/// message in JetStream, so it names the change (e.g. the record and its
+/// revision), never a random value a retried transaction would change.
+pub const WRITE_ONE: &str = write_one!();
 
 /// How long a relay holds the rows it claimed: far longer than publishing a
 /// batch takes, short enough that a dead relay's rows are soon taken over.

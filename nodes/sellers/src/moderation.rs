@@ -72,20 +72,22 @@ impl SellersStore {
                  {after}
                  {record}
                  -- `ShopChanged`, written with the change (see the outbox).
-                 LET $changed = {{ shop_id: $id, slug: $after.slug, name: $after.name,
+                 LET $event = {{ shop_id: $id, slug: $after.slug, name: $after.name,
                      owner_id: $after.owner, hidden: $after.hidden_at != NONE }};
-                 UPSERT type::record('outbox', $event) CONTENT {{
-                     subject: $subject, payload: $changed, n: 0, at: time::now()
-                 }} RETURN NONE;
+                 {write_one}
                  COMMIT TRANSACTION;",
                 before = snapshot("$before"),
                 after = snapshot("$after"),
                 record = audit::RECORD,
+                write_one = bazaar_outbox::WRITE_ONE,
             ))
             .bind(("id", id.clone()))
             .bind(("reason", why))
             .bind(record.bind())
-            .bind(("event", format!("shop-{}", uuid::Uuid::now_v7().simple())))
+            .bind((
+                "event_id",
+                format!("shop-{}", uuid::Uuid::now_v7().simple()),
+            ))
             .bind(("subject", <ShopChanged as bazaar_subjects::Event>::SUBJECT))
             .await;
         if let Err(e) = committed(result) {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use bazaar_outbox::{Outgoing, Relay};
+use bazaar_outbox::{Outgoing, Relay, WRITE_ONE};
 use bazaar_runtime::jetstream::ensure_stream;
 use bazaar_runtime::{Caller, NodeContext, NodeError, Request};
 use bazaar_schema::{
@@ -367,16 +367,15 @@ impl SellersStore {
                      LET $changed = (SELECT record::id(id) AS shop_id, slug, name, owner AS owner_id,
                          hidden_at != NONE AS hidden FROM shop WHERE owner = $owner)[0];
                      IF $changed != NONE {{
-                         UPSERT type::record('outbox', $event) CONTENT {{
-                             subject: $subject, payload: $changed, n: 0, at: time::now()
-                         }} RETURN NONE;
+                         LET $event = $changed;
+                         {WRITE_ONE}
                      }};
                      SELECT {SHOP_FIELDS} FROM shop WHERE owner = $owner;
                      COMMIT TRANSACTION;"
                 ))
                 .bind(("owner", owner.clone()))
                 .bind(("d", doc.clone()))
-                .bind(("event", format!("shop-{}", uuid::Uuid::now_v7().simple())))
+                .bind(("event_id", format!("shop-{}", uuid::Uuid::now_v7().simple())))
                 .bind(("subject", <ShopChanged as bazaar_subjects::Event>::SUBJECT))
                 .await;
             let mut res = committed(result)?;
@@ -504,10 +503,8 @@ impl SellersStore {
              {{ shop: $shop, changed: $changed, followers: IF $shop != NONE {{ (SELECT VALUE followers FROM type::record('shop', $shop))[0] }} }};
              -- `ShopFollowed`, written with the follow (see the outbox).
              IF $changed {{
-                 UPSERT type::record('outbox', $event) CONTENT {{
-                     subject: $subject, n: 0, at: time::now(),
-                     payload: {{ shop_id: $shop, account_id: $account, following: $following }},
-                 }} RETURN NONE;
+                 LET $event = {{ shop_id: $shop, account_id: $account, following: $following }};
+                 {WRITE_ONE}
              }};
              COMMIT TRANSACTION;"
         );
@@ -518,7 +515,10 @@ impl SellersStore {
                 .bind(("slug", slug.to_owned()))
                 .bind(("account", account.clone()))
                 .bind(("id", uuid::Uuid::now_v7().simple().to_string()))
-                .bind(("event", format!("follow-{}", uuid::Uuid::now_v7().simple())))
+                .bind((
+                    "event_id",
+                    format!("follow-{}", uuid::Uuid::now_v7().simple()),
+                ))
                 .bind(("subject", <ShopFollowed as bazaar_subjects::Event>::SUBJECT))
                 .bind(("following", follow))
                 .await;
