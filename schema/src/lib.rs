@@ -102,6 +102,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "console",
         sql: include_str!("../migrations/0013_console.surql"),
     },
+    Migration {
+        version: 14,
+        name: "analytics_revenue_categories_months",
+        sql: include_str!("../migrations/0014_analytics_revenue_categories_months.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.
