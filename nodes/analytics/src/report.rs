@@ -238,8 +238,16 @@ struct ShopGroup {
     cancelled_total: i64,
 }
 
+/// Rows read into `T`; a field a row lacks comes back as null when it is
+/// named in the projection, and reads as its default like an absent one.
 fn rows<T: for<'de> Deserialize<'de>>(v: Vec<Value>) -> Vec<T> {
     v.into_iter()
+        .map(|mut r| {
+            if let Value::Object(fields) = &mut r {
+                fields.retain(|_, v| !v.is_null());
+            }
+            r
+        })
         .filter_map(|r| serde_json::from_value(r).ok())
         .collect()
 }
@@ -286,10 +294,10 @@ pub async fn shop_of_owner(db: &Db, account: &str) -> Result<Option<String>, Ana
 /// its products by whole months and the days around them; the follows
 /// after the range (to go back from the followers now); the shop.
 const SHOP_QUERY: &str = "
-    SELECT * OMIT id FROM an_shop_day:[$shop, $from]..=[$shop, $to];
-    SELECT * OMIT id FROM an_shop_day:[$shop, $p_h0]..=[$shop, $p_h1];
-    SELECT * OMIT id FROM an_shop_month:[$shop, $p_m0]..=[$shop, $p_m1];
-    SELECT * OMIT id FROM an_shop_day:[$shop, $p_t0]..=[$shop, $p_t1];
+    SELECT SHOP_FIELDS FROM an_shop_day:[$shop, $from]..=[$shop, $to];
+    SELECT SHOP_FIELDS FROM an_shop_day:[$shop, $p_h0]..=[$shop, $p_h1];
+    SELECT SHOP_FIELDS FROM an_shop_month:[$shop, $p_m0]..=[$shop, $p_m1];
+    SELECT SHOP_FIELDS FROM an_shop_day:[$shop, $p_t0]..=[$shop, $p_t1];
     SELECT follows, unfollows FROM an_shop_day:[$shop, $after]..=[$shop, $month_end];
     SELECT follows, unfollows FROM an_shop_month:[$shop, $next_month]..[$shop, '~'];
     SELECT VALUE sketch FROM an_visitors:[$shop, $c_h0]..=[$shop, $c_h1];
@@ -298,14 +306,28 @@ const SHOP_QUERY: &str = "
     SELECT VALUE sketch FROM an_visitors:[$shop, $p_h0]..=[$shop, $p_h1];
     SELECT VALUE sketch FROM an_visitors_month:[$shop, $p_m0]..=[$shop, $p_m1];
     SELECT VALUE sketch FROM an_visitors:[$shop, $p_t0]..=[$shop, $p_t1];
-    SELECT product, units, orders, views, cart_adds, revenue, cancelled_revenue
-        FROM an_shop_product_day:[$shop, $c_h0]..[$shop, $c_h1_end];
-    SELECT product, units, orders, views, cart_adds, revenue, cancelled_revenue
-        FROM an_product_month:[$shop, $c_m0]..[$shop, $c_m1_end];
-    SELECT product, units, orders, views, cart_adds, revenue, cancelled_revenue
-        FROM an_shop_product_day:[$shop, $c_t0]..[$shop, $c_t1_end];
+    SELECT PRODUCT_SUMS FROM an_shop_product_day:[$shop, $c_h0]..[$shop, $c_h1_end] GROUP BY product;
+    SELECT PRODUCT_SUMS FROM an_product_month:[$shop, $c_m0]..[$shop, $c_m1_end] GROUP BY product;
+    SELECT PRODUCT_SUMS FROM an_shop_product_day:[$shop, $c_t0]..[$shop, $c_t1_end] GROUP BY product;
     SELECT followers, currency FROM type::record('an_shop', $shop);
 ";
+
+/// What a shop's figures need of its days and months (every field read
+/// is a value the database hands over, so no more than these).
+const SHOP_FIELDS: &str = "day, placed, placed_total, cancelled, cancelled_total, units, views, \
+    cart_adds, wishlist_adds, follows, unfollows, reviews, visitors";
+
+/// A product's rows summed in the database, which hands over one row per
+/// product rather than one per product and day.
+const PRODUCT_SUMS: &str = "product, math::sum(units) AS units, math::sum(orders) AS orders, \
+    math::sum(views) AS views, math::sum(cart_adds) AS cart_adds, \
+    math::sum(revenue) AS revenue, math::sum(cancelled_revenue) AS cancelled_revenue";
+
+static SHOP_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    SHOP_QUERY
+        .replace("SHOP_FIELDS", SHOP_FIELDS)
+        .replace("PRODUCT_SUMS", PRODUCT_SUMS)
+});
 
 /// The distinct visitors of the sketches, merged.
 fn visitors(sketches: &[Vec<String>]) -> i64 {
@@ -352,7 +374,7 @@ pub async fn shop(db: &Db, shop_id: &str, days: Days) -> Result<ShopAnalytics, A
     let (pfrom, pto) = (fmt_day(days.previous_from), fmt_day(days.previous_to));
     let month_end = last_of_month(days.to);
     let mut q = db
-        .query(SHOP_QUERY)
+        .query(SHOP_SQL.as_str())
         .bind(("shop", shop_id.to_owned()))
         .bind(("from", from.clone()))
         .bind(("to", to.clone()))

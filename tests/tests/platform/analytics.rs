@@ -375,7 +375,7 @@ async fn analytics_rollups_equal_a_recount_after_duplicates_redeliveries_and_a_r
             .into(),
             categories: [
                 ("decor".into(), (1_500, 1, 1)),
-                ("lighting".into(), (3_500, 4, 7)),
+                ("lighting".into(), (5_500, 4, 7)),
             ]
             .into(),
         }
