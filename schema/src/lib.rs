@@ -107,6 +107,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "moderation",
         sql: include_str!("../migrations/0014_moderation.surql"),
     },
+    Migration {
+        version: 15,
+        name: "analytics_revenue_categories_months",
+        sql: include_str!("../migrations/0015_analytics_revenue_categories_months.surql"),
+    },
 ];
 
 /// The schema version this build of Bazaar expects.

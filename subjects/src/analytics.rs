@@ -77,6 +77,11 @@ pub struct ShopDay {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProductStat {
     pub product_id: String,
+    /// What buyers paid for it in the orders placed, less in those
+    /// cancelled or refunded, in minor units (its share of an order's
+    /// discount taken off; 0 for orders announced without it).
+    #[serde(default)]
+    pub revenue: i64,
     pub units: i64,
     pub orders: i64,
     pub views: i64,
@@ -97,7 +102,7 @@ pub struct ShopAnalytics {
     pub previous: ShopTotals,
     /// Every day of the range, oldest first (days without activity too).
     pub days: Vec<ShopDay>,
-    /// By units sold, then views; at most [`TOP`].
+    /// By revenue, then units sold, then views; at most [`TOP`].
     pub top_products: Vec<ProductStat>,
     /// Followers now.
     pub followers: i64,
@@ -142,6 +147,25 @@ pub struct ShopStat {
     pub orders: i64,
 }
 
+/// One category's sales over the range: the orders with a product of it,
+/// counted by the category the product had when it was ordered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CategoryStat {
+    /// The category's slug.
+    pub category_id: String,
+    /// What buyers paid for its products, less the orders cancelled or
+    /// refunded, in minor units.
+    pub gmv: i64,
+    /// The same over the period before.
+    pub previous_gmv: i64,
+    /// Orders placed with at least one of its products.
+    pub orders: i64,
+    pub previous_orders: i64,
+    /// Units of its products in the orders placed.
+    pub units: i64,
+    pub previous_units: i64,
+}
+
 /// What the admins' analytics page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PlatformAnalytics {
@@ -155,6 +179,9 @@ pub struct PlatformAnalytics {
     pub days: Vec<PlatformDay>,
     /// By revenue; at most [`TOP`].
     pub top_shops: Vec<ShopStat>,
+    /// By GMV, then orders; at most [`TOP`].
+    #[serde(default)]
+    pub top_categories: Vec<CategoryStat>,
 }
 
 macro_rules! endpoint {

@@ -585,6 +585,10 @@ pub struct ReservedLine {
     pub currency: Currency,
     pub quantity: i64,
     pub cash_on_delivery: bool,
+    /// The product's category slug as it was reserved (absent from older
+    /// reservations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
 }
 
 priced!(ReservedLine: unit_price);

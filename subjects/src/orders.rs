@@ -369,6 +369,10 @@ pub struct OrderItem {
     pub quantity: i64,
     pub unit_price: i64,
     pub line_total: i64,
+    /// The product's category slug when it was ordered (absent from older
+    /// orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
 }
 
 /// One step of the delivery timeline.
@@ -672,10 +676,22 @@ pub struct OrderEvent {
 priced!(OrderEvent: total);
 
 /// One product of an order and how many units of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderEventItem {
     pub product_id: String,
     pub quantity: i64,
+    /// What the buyer paid for this product's lines, in minor units of the
+    /// order's currency: their line totals less the product's share of the
+    /// order's discount (shared in proportion to the line totals, what
+    /// rounding leaves taken from the first item), so an order's items add
+    /// up to its `total`. 0 in events from older nodes.
+    #[serde(default)]
+    pub revenue: i64,
+    /// The product's category (its slug in the admins' category list) when
+    /// the order was placed; absent from older nodes' events and for
+    /// products the catalog had no category for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_id: Option<String>,
 }
 
 macro_rules! order_event {

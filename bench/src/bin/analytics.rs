@@ -49,6 +49,20 @@ fn day(i: u64) -> String {
     d.to_string()
 }
 
+/// The value of `key` in a query string of ours.
+fn query_value(query: &str, key: &str) -> String {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The month (`YYYY-MM`) of a day.
+fn month(day: &str) -> String {
+    bazaar_analytics::rollup::month_of(day).to_owned()
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -133,15 +147,39 @@ async fn main() -> anyhow::Result<()> {
             }
             latency.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX))?;
         }
+        // The analytics node's answer alone, without the edge's page.
+        let asked = AnalyticsRange {
+            from: query_value(&query, "from"),
+            to: query_value(&query, "to"),
+            shop_id: None,
+        };
+        let mut node = Histogram::<u64>::new(3)?;
+        for _ in 0..args.requests {
+            let t = Instant::now();
+            let a = bazaar_runtime::call::<GetShopAnalytics>(
+                &p.ctx.nats,
+                &meta,
+                &asked,
+                Duration::from_secs(30),
+            )
+            .await;
+            if a.is_err() {
+                failed += 1;
+            }
+            node.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+        }
+        let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         println!(
             "{}",
             json!({
                 "range": name,
                 "requests": args.requests,
                 "failed": failed,
-                "p50_ms": latency.value_at_quantile(0.5) as f64 / 1000.0,
-                "p99_ms": latency.value_at_quantile(0.99) as f64 / 1000.0,
+                "p50_ms": ms(&latency, 0.5),
+                "p99_ms": ms(&latency, 0.99),
                 "max_ms": latency.max() as f64 / 1000.0,
+                "node_p50_ms": ms(&node, 0.5),
+                "node_p99_ms": ms(&node, 0.99),
             })
         );
     }
@@ -174,6 +212,8 @@ async fn send_events(p: &Platform, shop_id: &str, orders: u64) {
                     items: vec![OrderEventItem {
                         product_id: product.clone(),
                         quantity: 1 + (i % 3) as i64,
+                        revenue: 1_000 + (i % 9_000) as i64,
+                        category_id: Some("electronics".into()),
                     }],
                     platform_fee: 100,
                     at: Some(at.clone()),
@@ -207,13 +247,15 @@ async fn send_events(p: &Platform, shop_id: &str, orders: u64) {
 }
 
 /// The rollup rows the same orders lead to, written in bulk: one row per
-/// day for the shop and the platform, one per product and day, and a
-/// visitor sketch per day.
+/// day for the shop and the platform, one per product and day (keyed by
+/// the product and by the shop), a visitor sketch per day, and the same per
+/// month for the shop, its products and its visitors.
 async fn write_rollups(p: &Platform, shop_id: &str, orders: u64) -> anyhow::Result<()> {
     use std::collections::BTreeMap;
     let mut shop_days: BTreeMap<u64, [i64; 5]> = BTreeMap::new();
-    let mut product_days: BTreeMap<(u64, u64), [i64; 3]> = BTreeMap::new();
+    let mut product_days: BTreeMap<(u64, u64), [i64; 4]> = BTreeMap::new();
     let mut sketches: BTreeMap<u64, bazaar_analytics::sketch::Visitors> = BTreeMap::new();
+    let mut month_sketches: BTreeMap<String, bazaar_analytics::sketch::Visitors> = BTreeMap::new();
     for i in 0..orders {
         let d = i % 365;
         let total = 1_000 + (i % 9_000) as i64;
@@ -228,14 +270,41 @@ async fn write_rollups(p: &Platform, shop_id: &str, orders: u64) -> anyhow::Resu
         pd[0] += 1;
         pd[1] += units;
         pd[2] += 1;
-        sketches
-            .entry(d)
+        pd[3] += total;
+        let visitor = format!("{:032x}", i % 40_000);
+        sketches.entry(d).or_default().insert(&visitor);
+        month_sketches
+            .entry(month(&day(d)))
             .or_default()
-            .insert(&format!("{:032x}", i % 40_000));
+            .insert(&visitor);
     }
     let mut shop_rows = Vec::new();
     let mut platform_rows = Vec::new();
     let mut sketch_rows = Vec::new();
+    let mut shop_months: BTreeMap<String, [i64; 5]> = BTreeMap::new();
+    for (d, counts) in &shop_days {
+        let m = shop_months.entry(month(&day(*d))).or_default();
+        for (sum, c) in m.iter_mut().zip(counts) {
+            *sum += c;
+        }
+    }
+    let shop_month_rows: Vec<serde_json::Value> = shop_months
+        .iter()
+        .map(|(m, [placed, placed_total, units, views, fees])| {
+            json!({
+                "id": [shop_id, m], "shop": shop_id, "month": m, "placed": placed,
+                "placed_total": placed_total, "units": units, "views": views, "fees": fees,
+            })
+        })
+        .collect();
+    let month_sketch_rows: Vec<serde_json::Value> = month_sketches
+        .iter()
+        .map(|(m, sketch)| {
+            json!({
+                "id": [shop_id, m], "shop": shop_id, "month": m, "sketch": sketch.to_json(), "rev": 1,
+            })
+        })
+        .collect();
     for (d, [placed, placed_total, units, views, fees]) in &shop_days {
         let day = day(*d);
         let sketch = sketches.get_mut(d).expect("a sketch per day");
@@ -254,11 +323,40 @@ async fn write_rollups(p: &Platform, shop_id: &str, orders: u64) -> anyhow::Resu
     }
     let product_rows: Vec<serde_json::Value> = product_days
         .iter()
-        .map(|((product, d), [orders, units, views])| {
+        .map(|((product, d), [orders, units, views, revenue])| {
             let (product, day) = (format!("p{product}"), day(*d));
             json!({
                 "id": [product, day], "product": product, "shop": shop_id, "day": day,
-                "orders": orders, "units": units, "views": views,
+                "orders": orders, "units": units, "views": views, "revenue": revenue,
+            })
+        })
+        .collect();
+    let shop_product_rows: Vec<serde_json::Value> = product_days
+        .iter()
+        .map(|((product, d), [orders, units, views, revenue])| {
+            let (product, day) = (format!("p{product}"), day(*d));
+            json!({
+                "id": [shop_id, day, product], "product": product, "shop": shop_id, "day": day,
+                "orders": orders, "units": units, "views": views, "revenue": revenue,
+            })
+        })
+        .collect();
+    let mut product_months: BTreeMap<(u64, String), [i64; 4]> = BTreeMap::new();
+    for ((product, d), counts) in &product_days {
+        let m = product_months
+            .entry((*product, month(&day(*d))))
+            .or_default();
+        for (sum, c) in m.iter_mut().zip(counts) {
+            *sum += c;
+        }
+    }
+    let product_month_rows: Vec<serde_json::Value> = product_months
+        .iter()
+        .map(|((product, m), [orders, units, views, revenue])| {
+            let product = format!("p{product}");
+            json!({
+                "id": [shop_id, m, product], "product": product, "shop": shop_id, "month": m,
+                "orders": orders, "units": units, "views": views, "revenue": revenue,
             })
         })
         .collect();
@@ -270,6 +368,10 @@ async fn write_rollups(p: &Platform, shop_id: &str, orders: u64) -> anyhow::Resu
         ("an_platform_day", platform_rows),
         ("an_visitors", sketch_rows),
         ("an_product_day", product_rows),
+        ("an_shop_month", shop_month_rows),
+        ("an_visitors_month", month_sketch_rows),
+        ("an_product_month", product_month_rows),
+        ("an_shop_product_day", shop_product_rows),
     ] {
         for chunk in rows.chunks(1_000) {
             p.db.query(format!("INSERT INTO {table} $rows RETURN NONE"))

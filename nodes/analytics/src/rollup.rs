@@ -135,6 +135,25 @@ pub struct Fact {
     pub what: What,
 }
 
+/// The month (`YYYY-MM`) of a day (`YYYY-MM-DD`).
+pub fn month_of(day: &str) -> &str {
+    day.get(..7).unwrap_or(day)
+}
+
+/// An order's items per category (those without one left out): what was
+/// paid for them and their units.
+fn per_category(o: &OrderEvent) -> BTreeMap<&str, (i64, i64)> {
+    let mut out: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for item in &o.items {
+        if let Some(c) = item.category_id.as_deref() {
+            let e = out.entry(c).or_default();
+            e.0 += item.revenue;
+            e.1 += item.quantity;
+        }
+    }
+    out
+}
+
 /// The UTC day of an RFC 3339 time.
 pub fn day_of(at: OffsetDateTime) -> String {
     let d = at.to_offset(time::UtcOffset::UTC).date();
@@ -407,6 +426,7 @@ impl Rows {
         }
     }
 
+    /// Adds to a shop's day and to its month.
     fn shop_day(&mut self, shop: &str, day: &str, adds: &[(&'static str, i64)]) {
         self.bump(
             "an_shop_day",
@@ -414,8 +434,18 @@ impl Rows {
             &[("shop", json!(shop)), ("day", json!(day))],
             adds,
         );
+        let month = month_of(day);
+        self.bump(
+            "an_shop_month",
+            json!([shop, month]),
+            &[("shop", json!(shop)), ("month", json!(month))],
+            adds,
+        );
     }
 
+    /// Adds to a product's day and, once its shop is known, to the shop's
+    /// rows of the product's day and month (what a shop's report reads, by
+    /// a range of ids).
     fn product_day(
         &mut self,
         product: &str,
@@ -428,6 +458,37 @@ impl Rows {
             set.push(("shop", json!(shop)));
         }
         self.bump("an_product_day", json!([product, day]), &set, adds);
+        let Some(shop) = shop else {
+            return;
+        };
+        let month = month_of(day);
+        for (table, field, at) in [
+            ("an_shop_product_day", "day", day),
+            ("an_product_month", "month", month),
+        ] {
+            self.bump(
+                table,
+                json!([shop, at, product]),
+                &[
+                    ("shop", json!(shop)),
+                    (field, json!(at)),
+                    ("product", json!(product)),
+                ],
+                adds,
+            );
+        }
+    }
+
+    fn category_day(
+        &mut self,
+        category: &str,
+        day: &str,
+        set: &[(&str, Value)],
+        adds: &[(&'static str, i64)],
+    ) {
+        let mut fields = vec![("category", json!(category)), ("day", json!(day))];
+        fields.extend(set.iter().cloned());
+        self.bump("an_category_day", json!([category, day]), &fields, adds);
     }
 
     fn platform(&mut self, day: &str, set: &[(&str, Value)], adds: &[(&'static str, i64)]) {
@@ -513,10 +574,22 @@ fn plan(facts: &[&Fact], mut known: Known) -> Plan {
                         &item.product_id,
                         Some(&o.shop_id),
                         day,
-                        &[("orders", 1), ("units", item.quantity)],
+                        &[
+                            ("orders", 1),
+                            ("units", item.quantity),
+                            ("revenue", item.revenue),
+                        ],
                     );
                 }
                 let currency = json!(o.currency.to_string());
+                for (category, (revenue, units)) in per_category(o) {
+                    rows.category_day(
+                        category,
+                        day,
+                        &[("currency", currency.clone())],
+                        &[("placed", 1), ("placed_total", revenue), ("units", units)],
+                    );
+                }
                 rows.platform(
                     day,
                     &[("currency", currency.clone())],
@@ -544,6 +617,22 @@ fn plan(facts: &[&Fact], mut known: Known) -> Plan {
                 ];
                 rows.shop_day(&o.shop_id, day, &adds);
                 rows.platform(day, &[], &adds);
+                for item in &o.items {
+                    rows.product_day(
+                        &item.product_id,
+                        Some(&o.shop_id),
+                        day,
+                        &[("cancelled_revenue", item.revenue)],
+                    );
+                }
+                for (category, (revenue, _)) in per_category(o) {
+                    rows.category_day(
+                        category,
+                        day,
+                        &[],
+                        &[("cancelled", 1), ("cancelled_total", revenue)],
+                    );
+                }
             }
             What::Review { target, target_id } => match target {
                 ReviewTarget::Shop => rows.shop_day(target_id, day, &[("reviews", 1)]),
@@ -649,45 +738,10 @@ async fn apply_once(db: &Db, facts: &[Fact]) -> Result<(), RollupError> {
         .filter(|f| keys.insert(f.key.as_str()))
         .collect();
     let known = Known::read(db, &facts).await?;
-    let mut visitors: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
-    for f in &facts {
-        if let What::View {
-            shop,
-            visitor: Some(v),
-            ..
-        } = &f.what
-        {
-            visitors
-                .entry((shop.clone(), f.day.clone()))
-                .or_default()
-                .push(v);
-        }
-    }
     let mut script = Script::default();
     script.line("BEGIN TRANSACTION;");
-    let mut stored = read_sketches(db, visitors.keys()).await?;
-    for ((shop, day), ids) in &visitors {
-        let (mut sketch, rev) = stored
-            .remove(&(shop.clone(), day.clone()))
-            .unwrap_or_default();
-        for id in ids {
-            sketch.insert(id);
-        }
-        let count = sketch.count();
-        let shop_v = script.var(shop.clone());
-        let day_v = script.var(day.clone());
-        let rev_v = script.var(rev);
-        let json_v = script.var(sketch.to_json());
-        let count_v = script.var(count);
-        script.line(&format!(
-            "IF ((SELECT VALUE rev FROM type::record('an_visitors', [{shop_v}, {day_v}]))[0] ?? 0) != {rev_v} {{ THROW '{STALE}'; }};"
-        ));
-        script.line(&format!(
-            "UPSERT type::record('an_visitors', [{shop_v}, {day_v}]) SET shop = {shop_v}, day = {day_v}, sketch = {json_v}, rev = {rev_v} + 1 RETURN NONE;"
-        ));
-        script.line(&format!(
-            "UPSERT type::record('an_shop_day', [{shop_v}, {day_v}]) SET shop = {shop_v}, day = {day_v}, visitors = {count_v} RETURN NONE;"
-        ));
+    for period in [Period::Day, Period::Month] {
+        write_sketches(db, &mut script, period, &facts).await?;
     }
     plan(&facts, known).write(&mut script);
     script.line("COMMIT TRANSACTION;");
@@ -697,18 +751,104 @@ async fn apply_once(db: &Db, facts: &[Fact]) -> Result<(), RollupError> {
     Ok(())
 }
 
-/// The stored sketches of these shop days and their revisions (a day
-/// without one is absent: an empty sketch at revision 0).
+/// What a visitor sketch covers: a shop's day (`an_visitors`, whose count
+/// the shop's day keeps too) or its month (`an_visitors_month`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Period {
+    Day,
+    Month,
+}
+
+impl Period {
+    fn table(self) -> &'static str {
+        match self {
+            Period::Day => "an_visitors",
+            Period::Month => "an_visitors_month",
+        }
+    }
+
+    fn field(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Month => "month",
+        }
+    }
+
+    fn of(self, day: &str) -> &str {
+        match self {
+            Period::Day => day,
+            Period::Month => month_of(day),
+        }
+    }
+}
+
+/// Adds the batch's visitors to the sketches of their shops' days (or
+/// months): each sketch is read, its visitors added, and written back in
+/// the transaction only if its revision is still the one read.
+async fn write_sketches(
+    db: &Db,
+    script: &mut Script,
+    period: Period,
+    facts: &[&Fact],
+) -> Result<(), RollupError> {
+    let mut visitors: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+    for f in facts {
+        if let What::View {
+            shop,
+            visitor: Some(v),
+            ..
+        } = &f.what
+        {
+            visitors
+                .entry((shop.clone(), period.of(&f.day).to_owned()))
+                .or_default()
+                .push(v);
+        }
+    }
+    let mut stored = read_sketches(db, period, visitors.keys()).await?;
+    let (table, field) = (period.table(), period.field());
+    for (key, ids) in &visitors {
+        let (mut sketch, rev) = stored.remove(key).unwrap_or_default();
+        for id in ids {
+            sketch.insert(id);
+        }
+        let count = sketch.count();
+        let shop_v = script.var(key.0.clone());
+        let at_v = script.var(key.1.clone());
+        let rev_v = script.var(rev);
+        let json_v = script.var(sketch.to_json());
+        script.line(&format!(
+            "IF ((SELECT VALUE rev FROM type::record('{table}', [{shop_v}, {at_v}]))[0] ?? 0) != {rev_v} {{ THROW '{STALE}'; }};"
+        ));
+        script.line(&format!(
+            "UPSERT type::record('{table}', [{shop_v}, {at_v}]) SET shop = {shop_v}, {field} = {at_v}, sketch = {json_v}, rev = {rev_v} + 1 RETURN NONE;"
+        ));
+        if period == Period::Day {
+            let count_v = script.var(count);
+            script.line(&format!(
+                "UPSERT type::record('an_shop_day', [{shop_v}, {at_v}]) SET shop = {shop_v}, day = {at_v}, visitors = {count_v} RETURN NONE;"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The stored sketches of these shop days (or months) and their revisions
+/// (one without a row is absent: an empty sketch at revision 0).
 async fn read_sketches(
     db: &Db,
-    days: impl Iterator<Item = &(String, String)>,
+    period: Period,
+    keys: impl Iterator<Item = &(String, String)>,
 ) -> Result<HashMap<(String, String), (Visitors, i64)>, RollupError> {
-    let ids: Vec<Value> = days.map(|(s, d)| json!([s, d])).collect();
+    let ids: Vec<Value> = keys.map(|(s, d)| json!([s, d])).collect();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
+    let (table, field) = (period.table(), period.field());
     let mut r = db
-        .query("SELECT shop, day, sketch, rev FROM $ids.map(|$k| type::record('an_visitors', $k))")
+        .query(format!(
+            "SELECT shop, {field} AS at, sketch, rev FROM $ids.map(|$k| type::record('{table}', $k))"
+        ))
         .bind(("ids", ids))
         .await?
         .check()?;
@@ -723,7 +863,7 @@ async fn read_sketches(
                 .map(Visitors::from_json)
                 .unwrap_or_default();
             let rev = row.get("rev").and_then(Value::as_i64).unwrap_or(0);
-            Some(((text(row, "shop")?, text(row, "day")?), (sketch, rev)))
+            Some(((text(row, "shop")?, text(row, "at")?), (sketch, rev)))
         })
         .collect())
 }
@@ -807,7 +947,9 @@ pub async fn rebuild(
 ) -> Result<u64, RebuildError> {
     db.query(
         "DELETE an_applied; DELETE an_shop_day; DELETE an_product_day; DELETE an_platform_day;
-         DELETE an_visitors; DELETE an_shop; DELETE an_product; DELETE an_buyer;",
+         DELETE an_visitors; DELETE an_shop; DELETE an_product; DELETE an_buyer;
+         DELETE an_category_day; DELETE an_shop_month; DELETE an_product_month;
+         DELETE an_shop_product_day; DELETE an_visitors_month;",
     )
     .await?
     .check()?;
@@ -892,6 +1034,8 @@ mod tests {
             items: vec![OrderEventItem {
                 product_id: "p1".into(),
                 quantity: 2,
+                revenue: 2500,
+                category_id: Some("home".into()),
             }],
             platform_fee: 250,
             at: Some("2026-03-02T10:00:00Z".into()),
@@ -965,9 +1109,12 @@ mod tests {
         assert_eq!(shop.currency, Currency::EUR);
         assert_eq!(shop.days.len(), 7);
         assert_eq!(shop.top_products[0].units, 2);
+        assert_eq!(shop.top_products[0].revenue, 2500);
         let platform = crate::report::platform(&db, days).await.unwrap();
         assert_eq!(platform.current.gmv, 2500);
         assert_eq!(platform.current.active_shops, 1);
         assert_eq!(platform.top_shops[0].shop_id, "s1");
+        assert_eq!(platform.top_categories[0].category_id, "home");
+        assert_eq!(platform.top_categories[0].gmv, 2500);
     }
 }

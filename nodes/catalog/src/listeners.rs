@@ -334,6 +334,7 @@ mod tests {
             items: vec![OrderEventItem {
                 product_id: "p1".into(),
                 quantity: 3,
+                ..Default::default()
             }],
             platform_fee: 0,
             at: None,

@@ -427,6 +427,9 @@ fn reserved_lines(
             currency: p.currency,
             quantity: *quantity,
             cash_on_delivery: p.cash_on_delivery,
+            // The orders keep it, so sales count per category as the
+            // product was filed when sold.
+            category: Some(p.category.clone()).filter(|c| !c.is_empty()),
         });
     }
     if problems.is_empty() {

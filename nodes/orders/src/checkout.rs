@@ -729,12 +729,16 @@ impl OrdersStore {
                     let planned = row.plan.lines.iter().find(|p| p.product_id == l.product_id);
                     // The price the buyer agreed to at checkout.
                     let unit_price = planned.map_or(l.unit_price, |p| p.unit_price);
-                    serde_json::json!({
+                    let mut item = serde_json::json!({
                         "product_id": l.product_id, "slug": l.slug, "title": l.title,
                         "image": l.image, "color": planned.and_then(|p| p.color.clone()),
                         "size": planned.and_then(|p| p.size.clone()), "quantity": l.quantity,
                         "unit_price": unit_price, "line_total": unit_price * l.quantity,
-                    })
+                    });
+                    if let Some(category) = &l.category {
+                        item["category"] = serde_json::Value::String(category.clone());
+                    }
+                    item
                 })
                 .collect();
             let subtotal: i64 = items.iter().filter_map(|i| i["line_total"].as_i64()).sum();

@@ -8,8 +8,8 @@ use bazaar_schema::{TransactionError, take_count, take_rows};
 use bazaar_subjects::mail::Email;
 use bazaar_subjects::orders::{
     AdvanceOrder, ListOrders, MarkRead, Notification, Notifications, Order, OrderCancelled,
-    OrderEvent, OrderEventItem, OrderList, OrderRefunded, OrderStatus, OrderStatusChanged,
-    OrderSummary, PaymentMethod, PaymentStatus,
+    OrderEvent, OrderEventItem, OrderItem, OrderList, OrderRefunded, OrderStatus,
+    OrderStatusChanged, OrderSummary, PaymentMethod, PaymentStatus,
 };
 use bazaar_subjects::{Role, Validator};
 use serde::Deserialize;
@@ -78,7 +78,7 @@ impl StoredOrder {
             total: o.total,
             currency: o.currency,
             product_ids: o.items.iter().map(|i| i.product_id.clone()).collect(),
-            items: event_items(&o.items),
+            items: event_items(&o.items, o.discount),
             platform_fee: o.platform_fee,
             at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
@@ -88,19 +88,56 @@ impl StoredOrder {
 }
 
 /// Each product of an order once, with all its units (a product bought in
-/// two colours is two lines).
-fn event_items(items: &[bazaar_subjects::orders::OrderItem]) -> Vec<OrderEventItem> {
+/// two colours is two lines), what the buyer paid for them and its
+/// category.
+fn event_items(items: &[OrderItem], discount: i64) -> Vec<OrderEventItem> {
     let mut out: Vec<OrderEventItem> = Vec::new();
     for i in items {
         match out.iter_mut().find(|e| e.product_id == i.product_id) {
-            Some(e) => e.quantity += i.quantity,
+            Some(e) => {
+                e.quantity += i.quantity;
+                e.revenue += i.line_total;
+            }
             None => out.push(OrderEventItem {
                 product_id: i.product_id.clone(),
                 quantity: i.quantity,
+                revenue: i.line_total,
+                category_id: i.category.clone(),
             }),
         }
     }
+    share_discount(&mut out, discount);
     out
+}
+
+/// Takes the order's discount off its items in proportion to what each
+/// cost, so that the items' revenues add up to the order's total (the
+/// minor units rounding leaves come off the first items, one each).
+fn share_discount(items: &mut [OrderEventItem], discount: i64) {
+    let subtotal: i64 = items.iter().map(|i| i.revenue).sum();
+    if discount <= 0 || subtotal <= 0 {
+        return;
+    }
+    let discount = discount.min(subtotal);
+    let mut shared = 0;
+    for i in items.iter_mut() {
+        // i128: a line total times a discount may not fit in an i64.
+        let share = (i128::from(i.revenue) * i128::from(discount) / i128::from(subtotal)) as i64;
+        i.revenue -= share;
+        shared += share;
+    }
+    // Never more than what is left to take: the items still hold at least
+    // the discount's unshared part.
+    let mut left = discount - shared;
+    while left > 0 {
+        for i in items.iter_mut().filter(|i| i.revenue > 0) {
+            if left == 0 {
+                break;
+            }
+            i.revenue -= 1;
+            left -= 1;
+        }
+    }
 }
 
 /// Moves an order forward from `$from`, and writes what that announces.
@@ -571,5 +608,45 @@ impl OrdersStore {
                 .check()?;
         }
         self.notifications(caller).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(product: &str, line_total: i64) -> OrderItem {
+        OrderItem {
+            product_id: product.into(),
+            slug: product.into(),
+            title: product.into(),
+            image: None,
+            color: None,
+            size: None,
+            quantity: 1,
+            unit_price: line_total,
+            line_total,
+            category: Some("home".into()),
+        }
+    }
+
+    #[test]
+    fn the_items_revenues_add_up_to_the_discounted_total() {
+        let lines = [
+            line("a", 1_000),
+            line("b", 333),
+            line("a", 500),
+            line("c", 1),
+        ];
+        let items = event_items(&lines, 100);
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].quantity, 2);
+        assert_eq!(items.iter().map(|i| i.revenue).sum::<i64>(), 1_834 - 100);
+        assert!(items.iter().all(|i| i.revenue >= 0));
+        assert_eq!(items[0].category_id.as_deref(), Some("home"));
+        let whole = event_items(&lines, 0);
+        assert_eq!(whole[0].revenue, 1_500);
+        let free = event_items(&lines, 5_000);
+        assert!(free.iter().all(|i| i.revenue == 0));
     }
 }

@@ -219,10 +219,12 @@ mod tests {
                 OrderEventItem {
                     product_id: "p1".into(),
                     quantity: units,
+                    ..Default::default()
                 },
                 OrderEventItem {
                     product_id: "p2".into(),
                     quantity: 1,
+                    ..Default::default()
                 },
             ],
             platform_fee: 0,

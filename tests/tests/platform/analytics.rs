@@ -71,9 +71,95 @@ fn order(id: &str, shop: &str, buyer: &str, total: i64, units: i64, at: &str) ->
         items: vec![OrderEventItem {
             product_id: "p-lamp".into(),
             quantity: units,
+            revenue: total,
+            category_id: Some("lighting".into()),
         }],
         platform_fee: total / 10,
         at: Some(at.into()),
+    }
+}
+
+/// An order of a lamp and a shade (another category), `units` of each,
+/// the shade paid `shade` of the total.
+fn two_item_order(
+    id: &str,
+    shop: &str,
+    total: i64,
+    shade: i64,
+    units: i64,
+    at: &str,
+) -> OrderEvent {
+    let mut o = order(id, shop, "b-two", total, units, at);
+    o.items[0].revenue = total - shade;
+    o.items.push(OrderEventItem {
+        product_id: "p-shade".into(),
+        quantity: units,
+        revenue: shade,
+        category_id: Some("decor".into()),
+    });
+    o.product_ids.push("p-shade".into());
+    o
+}
+
+/// Per product and per category, as the order events of the streams say
+/// (each order once): what was paid less what was cancelled, and for the
+/// categories their orders and units too.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Split {
+    products: BTreeMap<String, i64>,
+    categories: BTreeMap<String, (i64, i64, i64)>,
+}
+
+async fn recount_split(p: &Platform, shop: &str) -> Split {
+    let placed: BTreeMap<String, OrderEvent> = p
+        .events_of::<OrderPlaced>()
+        .await
+        .into_iter()
+        .filter(|e| e.0.shop_id == shop)
+        .map(|e| (e.0.order_id.clone(), e.0))
+        .collect();
+    let cancelled: HashSet<String> = p
+        .events_of::<OrderCancelled>()
+        .await
+        .into_iter()
+        .filter(|e| e.0.shop_id == shop)
+        .map(|e| e.0.order_id)
+        .collect();
+    let mut split = Split::default();
+    for (id, o) in &placed {
+        let sign = if cancelled.contains(id) { 0 } else { 1 };
+        let mut seen = HashSet::new();
+        for item in &o.items {
+            *split.products.entry(item.product_id.clone()).or_default() += sign * item.revenue;
+            let Some(c) = item.category_id.clone() else {
+                continue;
+            };
+            let e = split.categories.entry(c.clone()).or_default();
+            e.0 += sign * item.revenue;
+            e.2 += item.quantity;
+            if seen.insert(c) {
+                e.1 += 1;
+            }
+        }
+    }
+    split
+}
+
+/// The same, as the analytics node answers them.
+async fn split_of(p: &Platform, seller: &str, admin: &str, asked: &AnalyticsRange) -> Split {
+    let shop = ask::<GetShopAnalytics>(p, seller, asked).await.unwrap();
+    let platform = ask::<GetPlatformAnalytics>(p, admin, asked).await.unwrap();
+    Split {
+        products: shop
+            .top_products
+            .iter()
+            .map(|t| (t.product_id.clone(), t.revenue))
+            .collect(),
+        categories: platform
+            .top_categories
+            .iter()
+            .map(|c| (c.category_id.clone(), (c.gmv, c.orders, c.units)))
+            .collect(),
     }
 }
 
@@ -228,18 +314,20 @@ async fn analytics_rollups_equal_a_recount_after_duplicates_redeliveries_and_a_r
         .enumerate()
     {
         let at = format!("{day}T10:00:00Z");
-        publish(
-            &p,
-            &OrderPlaced(order(
-                &format!("o{i}"),
-                shop,
-                &format!("b{}", i % 2),
-                1_000 * (i as i64 + 1),
-                2,
-                &at,
-            )),
-        )
-        .await;
+        let mut placed = order(
+            &format!("o{i}"),
+            shop,
+            &format!("b{}", i % 2),
+            1_000 * (i as i64 + 1),
+            2,
+            &at,
+        );
+        if i == 3 {
+            // A lamp and a shade: 2 units in all, 1,500 of the 4,000 the shade's.
+            placed = two_item_order("o3", shop, 4_000, 1_500, 1, &at);
+            placed.buyer_id = "b1".into();
+        }
+        publish(&p, &OrderPlaced(placed)).await;
         publish(&p, &view(shop, &format!("v{}", i % 3), &at)).await;
     }
     // The same order announced twice (another message id, past the
@@ -273,6 +361,27 @@ async fn analytics_rollups_equal_a_recount_after_duplicates_redeliveries_and_a_r
         *f == expected
     })
     .await;
+    // Per product and per category too, the duplicated order once and the
+    // cancelled one taken back out.
+    let admin = p.token(Role::Admin);
+    let split = || split_of(&p, &seller, &admin, &asked);
+    let expected_split = recount_split(&p, shop).await;
+    assert_eq!(
+        expected_split,
+        Split {
+            products: [
+                ("p-lamp".into(), 1_000 + 2_000 + 2_500),
+                ("p-shade".into(), 1_500)
+            ]
+            .into(),
+            categories: [
+                ("decor".into(), (1_500, 1, 1)),
+                ("lighting".into(), (5_500, 4, 7)),
+            ]
+            .into(),
+        }
+    );
+    assert_eq!(split().await, expected_split);
 
     // Stopped: events go on arriving; restarted, the node carries on
     // from where its durable consumers were.
@@ -290,16 +399,19 @@ async fn analytics_rollups_equal_a_recount_after_duplicates_redeliveries_and_a_r
         *f == expected
     })
     .await;
+    let expected_split = recount_split(&p, shop).await;
+    assert_eq!(expected_split.products["p-lamp"], 6_000);
+    assert_eq!(split().await, expected_split);
 
     // Every message delivered again changes nothing.
     redeliver_everything(&p).await;
     assert_eq!(figures().await, expected);
+    assert_eq!(split().await, expected_split);
     let a = ask::<GetShopAnalytics>(&p, &seller, &asked).await.unwrap();
     assert_eq!(a.current.cancelled, 1);
     assert_eq!(a.followers, 1);
     assert_eq!(a.days.len(), 7);
     assert_eq!(a.days[1].orders, 2, "{:?}", a.days[1]);
-    let admin = p.token(Role::Admin);
     let platform: PlatformAnalytics = ask::<GetPlatformAnalytics>(&p, &admin, &asked)
         .await
         .unwrap();
@@ -314,6 +426,7 @@ async fn analytics_rollups_equal_a_recount_after_duplicates_redeliveries_and_a_r
         .unwrap();
     assert!(applied >= 12, "{applied}");
     assert_eq!(figures().await, expected);
+    assert_eq!(split().await, expected_split);
 }
 
 #[tokio::test]
@@ -429,6 +542,38 @@ async fn analytics_a_seller_sees_their_numbers_after_a_few_orders_and_exports_th
     assert_eq!(a.current.average_order_value, 3 * 1_250 / 2);
     assert_eq!(a.current.unique_visitors, 2, "two cookies, two visitors");
     assert_eq!(a.top_products[0].product_id, candle.id);
+    // Revenue per product and per category, as the orders placed say.
+    let placed: Vec<OrderEvent> = p
+        .events_of::<OrderPlaced>()
+        .await
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    assert_eq!(placed.len(), 2);
+    let paid_for_candles: i64 = placed
+        .iter()
+        .flat_map(|o| &o.items)
+        .filter(|i| i.product_id == candle.id)
+        .map(|i| i.revenue)
+        .sum();
+    assert_eq!(paid_for_candles, 3 * 1_250);
+    assert!(
+        placed
+            .iter()
+            .flat_map(|o| &o.items)
+            .all(|i| i.category_id.as_deref() == Some("electronics"))
+    );
+    assert_eq!(a.top_products[0].revenue, paid_for_candles);
+    let (_, real_admin) = p.account("Ada Admin", Role::Admin).await;
+    let platform = ask::<GetPlatformAnalytics>(&p, &real_admin, &range(&today, &today))
+        .await
+        .unwrap();
+    let electronics = &platform.top_categories[0];
+    assert_eq!(electronics.category_id, "electronics");
+    assert_eq!(
+        (electronics.gmv, electronics.orders, electronics.units),
+        (paid_for_candles, 2, 3)
+    );
 
     // The overview page shows them, with charts and their tables.
     let browser = Visitor::new(&p);
@@ -468,9 +613,40 @@ async fn analytics_a_seller_sees_their_numbers_after_a_few_orders_and_exports_th
     );
     let r = browser.get(&csv_of("products")).await;
     let mut reader = csv::Reader::from_reader(r.html.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(&rows[0][0], candle.id.as_str());
-    assert_eq!(rows[0][1].parse::<i64>().unwrap(), 3);
+    assert_eq!(&rows[0][col("product_id")], candle.id.as_str());
+    assert_eq!(rows[0][col("units")].parse::<i64>().unwrap(), 3);
+    assert_eq!(&rows[0][col("revenue")], "37.50");
+    assert_eq!(&rows[0][col("currency")], "USD");
+    assert!(html.contains("Top products by revenue"));
+
+    // The admins' top categories, by name, and as CSV.
+    let admin_browser = Visitor::new(&p);
+    admin_browser.sign_in(&real_admin);
+    let html = admin_browser.page("/admin/analytics?range=7").await;
+    assert!(html.contains("Top categories"), "{html}");
+    assert!(
+        html.contains("<th scope=\"row\" data-category=\"electronics\">Electronics</th>"),
+        "{html}"
+    );
+    let r = admin_browser
+        .get(&format!(
+            "/admin/analytics.csv?table=categories&range=custom&from={today}&to={today}"
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    let mut reader = csv::Reader::from_reader(r.html.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][col("category_id")], "electronics");
+    assert_eq!(&rows[0][col("name")], "Electronics");
+    assert_eq!(&rows[0][col("gmv")], "37.50");
+    assert_eq!(&rows[0][col("orders")], "2");
+    assert_eq!(&rows[0][col("units")], "3");
     let r = browser.get(&csv_of("totals")).await;
     let mut reader = csv::Reader::from_reader(r.html.as_bytes());
     let totals: BTreeMap<String, String> = reader

@@ -21,6 +21,7 @@ use bazaar_subjects::analytics::{
 use bazaar_subjects::auth::Account;
 use bazaar_subjects::catalog::{GetProductsByIds, ProductIds};
 use bazaar_subjects::{Currency, ErrorEnvelope, Money};
+use std::collections::HashMap;
 use time::{Duration, OffsetDateTime};
 
 use crate::extract::{Admin, Meta};
@@ -160,6 +161,8 @@ pub(crate) struct FunnelStep {
 pub(crate) struct TopProduct {
     pub name: String,
     pub product_id: String,
+    /// Formatted in the shop's currency.
+    pub revenue: String,
     pub units: i64,
     pub orders: i64,
     pub views: i64,
@@ -361,6 +364,7 @@ fn build_shop_view(
                 .cloned()
                 .unwrap_or_else(|| t.product_id.clone()),
             product_id: t.product_id.clone(),
+            revenue: m(t.revenue),
             units: t.units,
             orders: t.orders,
             views: t.views,
@@ -449,10 +453,19 @@ pub(crate) fn shop_csv_rows(table: &str, a: &ShopAnalytics) -> Option<(String, V
             rows
         }
         "products" => {
+            // Revenue comes last, so columns read by position stay put.
             let mut rows = vec![
-                ["product_id", "units", "orders", "views", "cart_adds"]
-                    .map(str::to_owned)
-                    .to_vec(),
+                [
+                    "product_id",
+                    "units",
+                    "orders",
+                    "views",
+                    "cart_adds",
+                    "currency",
+                    "revenue",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
             ];
             rows.extend(a.top_products.iter().map(|p| {
                 vec![
@@ -461,6 +474,8 @@ pub(crate) fn shop_csv_rows(table: &str, a: &ShopAnalytics) -> Option<(String, V
                     p.orders.to_string(),
                     p.views.to_string(),
                     p.cart_adds.to_string(),
+                    code.clone(),
+                    major(p.revenue, cur),
                 ]
             }));
             rows
@@ -539,6 +554,35 @@ struct PlatformPage {
     kpis: Vec<Kpi>,
     charts: Vec<Chart>,
     top_shops: Vec<(String, String, String, i64)>,
+    top_categories: Vec<TopCategory>,
+}
+
+/// A row of the top categories table, formatted.
+struct TopCategory {
+    category_id: String,
+    name: String,
+    gmv: String,
+    previous_gmv: String,
+    change: String,
+    orders: i64,
+    units: i64,
+}
+
+/// Category names by slug, as the admins' list has them now; a category
+/// since deleted (or a list that cannot be read) shows by its slug.
+async fn category_names(s: &EdgeState, meta: &RequestMeta) -> HashMap<String, String> {
+    match s.categories(meta).await {
+        Ok(list) => list
+            .categories
+            .into_iter()
+            .map(|c| (c.slug, c.name))
+            .collect(),
+        Err(_) => HashMap::new(),
+    }
+}
+
+fn category_name(names: &HashMap<String, String>, slug: &str) -> String {
+    names.get(slug).cloned().unwrap_or_else(|| slug.to_owned())
 }
 
 async fn admin_page(
@@ -549,9 +593,12 @@ async fn admin_page(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     let picked = Picked::read(raw.as_deref());
-    let a = s
-        .call::<GetPlatformAnalytics>(&meta, &picked.range())
-        .await?;
+    let range = picked.range();
+    let (a, names) = tokio::join!(
+        s.call::<GetPlatformAnalytics>(&meta, &range),
+        category_names(&s, &meta),
+    );
+    let a = a?;
     let m = money(a.currency);
     let (c, p) = (&a.current, &a.previous);
     let kpis = vec![
@@ -622,6 +669,19 @@ async fn admin_page(
             (t.shop_id.clone(), name, m(t.revenue), t.orders)
         })
         .collect();
+    let top_categories = a
+        .top_categories
+        .iter()
+        .map(|c| TopCategory {
+            category_id: c.category_id.clone(),
+            name: category_name(&names, &c.category_id),
+            gmv: m(c.gmv),
+            previous_gmv: m(c.previous_gmv),
+            change: change(c.gmv, c.previous_gmv),
+            orders: c.orders,
+            units: c.units,
+        })
+        .collect();
     Ok(PlatformPage {
         viewer: Some(viewer),
         chrome,
@@ -631,6 +691,7 @@ async fn admin_page(
         kpis,
         charts,
         top_shops,
+        top_categories,
         a,
     }
     .into_response())
@@ -649,6 +710,11 @@ async fn admin_csv(
     let a = s
         .call::<GetPlatformAnalytics>(&meta, &picked.range())
         .await?;
+    let names = if table == "categories" {
+        category_names(&s, &meta).await
+    } else {
+        HashMap::new()
+    };
     let cur = a.currency;
     let code = cur.to_string();
     let rows = match table.as_str() {
@@ -698,7 +764,40 @@ async fn admin_csv(
             }));
             rows
         }
-        _ => return Err(ErrorEnvelope::bad_request("`table` is days or shops").into()),
+        "categories" => {
+            let mut rows = vec![
+                [
+                    "category_id",
+                    "name",
+                    "currency",
+                    "gmv",
+                    "orders",
+                    "units",
+                    "previous_gmv",
+                    "previous_orders",
+                    "previous_units",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+            ];
+            rows.extend(a.top_categories.iter().map(|c| {
+                vec![
+                    c.category_id.clone(),
+                    category_name(&names, &c.category_id),
+                    code.clone(),
+                    major(c.gmv, cur),
+                    c.orders.to_string(),
+                    c.units.to_string(),
+                    major(c.previous_gmv, cur),
+                    c.previous_orders.to_string(),
+                    c.previous_units.to_string(),
+                ]
+            }));
+            rows
+        }
+        _ => {
+            return Err(ErrorEnvelope::bad_request("`table` is days, shops or categories").into());
+        }
     };
     let table = if table.is_empty() { "days" } else { &table };
     Ok(csv_response(
