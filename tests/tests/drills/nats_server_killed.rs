@@ -122,6 +122,10 @@ async fn a_nats_server_killed_while_buyers_check_out_loses_and_doubles_no_order(
         ..Default::default()
     })
     .await;
+    // Orders' events live on all three servers.
+    let mut events = p.ctx.jetstream.get_stream("ORDERS_EVENTS").await.unwrap();
+    let info = events.info().await.unwrap();
+    assert_eq!(info.config.num_replicas, 3);
     let (seller, lamp) = shop_selling(&p, "Drill Lamp", STOCK).await;
     let mut buyers = Vec::new();
     for i in 0..BUYERS {
