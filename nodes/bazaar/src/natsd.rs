@@ -82,7 +82,10 @@ impl NatsServer {
             command
                 .args(["--server_name", &role.server_name])
                 .args(["--cluster_name", &role.cluster_name])
-                .args(["--cluster", &format!("nats://127.0.0.1:{}", role.route_port)])
+                .args([
+                    "--cluster",
+                    &format!("nats://127.0.0.1:{}", role.route_port),
+                ])
                 .args(["--routes", &role.routes.join(",")]);
         }
         let child = command

@@ -17,8 +17,11 @@ use bazaar_tests::story::ok_as;
 use bazaar_tests::{Options, Platform};
 use serde_json::{Value, json};
 
-/// A platform as `bazaar dev` runs it (mailbox, test payment page), with
-/// these options on top.
+/// A platform as `scripts/cluster` runs it: three NATS servers in a
+/// JetStream cluster, 3 replicas of everything, with the mailbox and test
+/// payment page of `bazaar dev`, and these options on top. Every drill runs
+/// on the cluster: the replicas setting is one per process, and a test
+/// binary run by `cargo test` is one process for all its drills.
 async fn platform(options: Options) -> Platform {
     let dir = tempfile::tempdir().unwrap();
     let mut configs = NodeConfigs::in_data_dir(dir.path());
@@ -32,6 +35,7 @@ async fn platform(options: Options) -> Platform {
             auth_rate_limit_per_minute: 10_000,
             ..Default::default()
         },
+        nats_cluster: true,
         ..options
     })
     .await;

@@ -117,11 +117,7 @@ async fn placed_checkout(p: &Platform, tally: &Tally, token: &str, id: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_server_killed_while_buyers_check_out_loses_and_doubles_no_order() {
-    let p = platform(Options {
-        nats_cluster: true,
-        ..Default::default()
-    })
-    .await;
+    let p = platform(Options::default()).await;
     // Orders' events live on all three servers.
     let mut events = p.ctx.jetstream.get_stream("ORDERS_EVENTS").await.unwrap();
     let info = events.info().await.unwrap();
