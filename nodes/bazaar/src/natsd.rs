@@ -233,16 +233,17 @@ impl NatsCluster {
     /// until its JetStream answers.
     pub async fn restart(&self, i: usize, bus: &BusSetup) -> Result<(), NatsdError> {
         let m = &self.members[i];
-        let mut slot = m.lock();
-        if slot.is_none() {
-            *slot = Some(NatsServer::spawn(
-                &m.store_dir,
-                m.port,
-                bus,
-                m.role.as_ref(),
-            )?);
+        {
+            let mut slot = m.lock();
+            if slot.is_none() {
+                *slot = Some(NatsServer::spawn(
+                    &m.store_dir,
+                    m.port,
+                    bus,
+                    m.role.as_ref(),
+                )?);
+            }
         }
-        drop(slot);
         m.wait_ready(bus).await
     }
 }
