@@ -1,6 +1,7 @@
 //! The platform test harness: real `nats-server -js` on a free loopback port
-//! with a temp store (or three in a JetStream cluster, for failure drills), SurrealDB `mem://`, the nodes in-process, and an HTTP
-//! client against a real edge. Everything stops when the [`Platform`] drops,
+//! with a temp store (or three in a JetStream cluster, for failure drills),
+//! SurrealDB `mem://`, the nodes in-process, and an HTTP client against a
+//! real edge. Everything stops when the [`Platform`] drops,
 //! panics included (the nats-server child is killed on drop, the temp dir is
 //! removed).
 
@@ -173,6 +174,9 @@ impl Platform {
         let nats_server = NatsCluster::start(&dir.path().join("nats"), &bus, servers)
             .await
             .expect("nats-server starts");
+        // Every connection is given every server's URL; async-nats picks
+        // one at random, so the nodes' and edges' connections spread over
+        // the cluster and move to another server when theirs dies.
         let mut config = CommonConfig::for_nats(&nats_server.url(), dir.path().to_path_buf());
         config.nats_credentials_dir = Some(bus.dir.clone());
         // Every copy lives on every server, so losing one loses nothing.
