@@ -1,10 +1,12 @@
 //! The platform test harness: real `nats-server -js` on a free loopback port
-//! with a temp store, SurrealDB `mem://`, the nodes in-process, and an HTTP
-//! client against a real edge. Everything stops when the [`Platform`] drops,
+//! with a temp store (or three in a JetStream cluster, for failure drills),
+//! SurrealDB `mem://`, the nodes in-process, and an HTTP client against a
+//! real edge. Everything stops when the [`Platform`] drops,
 //! panics included (the nats-server child is killed on drop, the temp dir is
 //! removed).
 
 pub mod browser;
+pub mod drill;
 pub mod oidc;
 pub mod prometheus;
 pub mod smtp_server;
@@ -15,7 +17,8 @@ pub mod stripe;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bazaar::natsd::NatsServer;
+use bazaar::bus_setup::BusSetup;
+use bazaar::natsd::NatsCluster;
 use bazaar::platform;
 use bazaar_edge::{EdgeConfig, EdgeState};
 use bazaar_runtime::tokens::generate_key_pair;
@@ -26,7 +29,8 @@ use tokio::task::JoinHandle;
 
 /// One running platform for one test.
 pub struct Platform {
-    pub nats_server: NatsServer,
+    /// One server, or three clustered with [`Options::nats_cluster`].
+    pub nats_server: NatsCluster,
     pub ctx: NodeContext,
     /// The database every node of this platform shares.
     pub db: bazaar_schema::Db,
@@ -34,6 +38,10 @@ pub struct Platform {
     pub base_url: String,
     pub configs: platform::NodeConfigs,
     edge_config: EdgeConfig,
+    /// The first edge's own connection: which server it is on.
+    edge_nats: async_nats::Client,
+    /// The credentials a killed NATS server restarts with.
+    bus: BusSetup,
     signer: TokenSigner,
     shutdown: Shutdown,
     nodes: Vec<JoinHandle<Result<(), platform::PlatformError>>>,
@@ -45,6 +53,23 @@ pub struct Platform {
 pub struct NodeCopy {
     shutdown: Shutdown,
     task: JoinHandle<Result<(), platform::PlatformError>>,
+}
+
+/// An edge started by a test ([`Platform::start_edge_copy`]).
+pub struct EdgeCopy {
+    pub base_url: String,
+    shutdown: Shutdown,
+    task: JoinHandle<Result<(), bazaar_edge::ServeError>>,
+}
+
+impl EdgeCopy {
+    /// Stops the edge as a box taken out of service would: it stops
+    /// listening, finishes what is in flight and closes its sockets.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        // A client that holds its connection open must not hold the drill.
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
 }
 
 impl NodeCopy {
@@ -74,6 +99,10 @@ pub struct Options {
     pub configs: Option<platform::NodeConfigs>,
     /// Domains whose node the test starts itself ([`Platform::start_node`]).
     pub without: Vec<Domain>,
+    /// Three `nats-server`s in a JetStream cluster instead of one, every
+    /// stream, bucket and store with 3 replicas, as `scripts/cluster` and
+    /// production run: for drills that kill a server.
+    pub nats_cluster: bool,
 }
 
 impl Default for Options {
@@ -83,6 +112,7 @@ impl Default for Options {
             edge: EdgeConfig::default(),
             configs: None,
             without: Vec::new(),
+            nats_cluster: false,
         }
     }
 }
@@ -140,11 +170,18 @@ impl Platform {
         // test itself connect with their own credentials and permissions.
         let bus =
             bazaar::bus_setup::write(&dir.path().join("nats-bus"), None).expect("bus credentials");
-        let nats_server = NatsServer::start(&dir.path().join("nats"), &bus)
+        let servers = if options.nats_cluster { 3 } else { 1 };
+        let nats_server = NatsCluster::start(&dir.path().join("nats"), &bus, servers)
             .await
             .expect("nats-server starts");
-        let mut config = CommonConfig::for_nats(nats_server.url(), dir.path().to_path_buf());
+        // Every connection is given every server's URL; async-nats picks
+        // one at random, so the nodes' and edges' connections spread over
+        // the cluster and move to another server when theirs dies.
+        let mut config = CommonConfig::for_nats(&nats_server.url(), dir.path().to_path_buf());
         config.nats_credentials_dir = Some(bus.dir.clone());
+        // Every copy lives on every server, so losing one loses nothing.
+        // The setting is per process (nextest runs each test in its own).
+        config.jetstream_replicas = if options.nats_cluster { 3 } else { 1 };
         let db = bazaar_schema::connect("mem://", None)
             .await
             .expect("database opens");
@@ -209,7 +246,7 @@ impl Platform {
             .await
             .expect("the edge connects");
         let state = EdgeState::new(
-            edge_nats,
+            edge_nats.clone(),
             Duration::from_secs(5),
             platform::DOMAINS.to_vec(),
             edge.clone(),
@@ -217,6 +254,8 @@ impl Platform {
         tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
         let platform = Self {
             edge_config: edge,
+            edge_nats,
+            bus,
             nats_server,
             ctx,
             db,
@@ -246,6 +285,12 @@ impl Platform {
     /// Another edge on its own port and NATS connection, as a second box
     /// would run it: its base URL. It stops with the platform.
     pub async fn start_edge(&self) -> String {
+        self.start_edge_copy().await.base_url
+    }
+
+    /// Another edge (see [`Platform::start_edge`]) that the test may stop
+    /// on its own, as a box taken out of service.
+    pub async fn start_edge_copy(&self) -> EdgeCopy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("edge binds");
@@ -266,8 +311,35 @@ impl Platform {
             platform::DOMAINS.to_vec(),
             edge,
         );
-        tokio::spawn(bazaar_edge::serve(listener, state, self.shutdown.clone()));
-        base_url
+        // A child of the platform's: it stops with the platform or alone.
+        let shutdown = self.shutdown.child_token();
+        let task = tokio::spawn(bazaar_edge::serve(listener, state, shutdown.clone()));
+        EdgeCopy {
+            base_url,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Which NATS server (0, 1 or 2 in a cluster) the first edge's
+    /// connection is on now: the one whose loss its requests feel.
+    pub fn edge_nats_server(&self) -> usize {
+        self.nats_server
+            .member_on(self.edge_nats.server_info().port)
+            .expect("the edge is on one of the platform's servers")
+    }
+
+    /// Kills NATS server `i` with SIGKILL (see [`NatsCluster::kill`]).
+    pub async fn kill_nats_server(&self, i: usize) {
+        self.nats_server.kill(i).await;
+    }
+
+    /// Starts a killed NATS server again on its port and store.
+    pub async fn restart_nats_server(&self, i: usize) {
+        self.nats_server
+            .restart(i, &self.bus)
+            .await
+            .expect("the server starts again");
     }
 
     /// A connection to this platform's bus as `principal`, with its own
@@ -294,7 +366,7 @@ impl Platform {
                     }
                 }
             })
-            .connect(self.nats_server.url())
+            .connect(self.ctx.bus.servers())
             .await
             .expect("connects with its credentials");
         (client, rx)

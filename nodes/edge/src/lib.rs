@@ -256,6 +256,14 @@ pub async fn serve(
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "edge listening");
+    {
+        let closing = state.inner.closing.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            closing.cancel();
+        });
+    }
     tokio::spawn(hot::follow_changes(
         state.inner.hot.clone(),
         state.inner.nats.clone(),

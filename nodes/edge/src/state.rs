@@ -52,6 +52,9 @@ pub(crate) struct Inner {
     pub(crate) presence: Arc<crate::presence::Presence>,
     /// The process' metrics, rendered on `/metrics` when set.
     pub(crate) metrics: std::sync::OnceLock<bazaar_runtime::metrics::PrometheusHandle>,
+    /// Cancelled when the edge stops: its sockets, which the HTTP server's
+    /// graceful shutdown does not wait for, close as "going away" then.
+    pub(crate) closing: tokio_util::sync::CancellationToken,
 }
 
 impl EdgeState {
@@ -78,6 +81,7 @@ impl EdgeState {
                 device_key: device_key(&cart_key),
                 presence: Arc::default(),
                 metrics: std::sync::OnceLock::new(),
+                closing: tokio_util::sync::CancellationToken::new(),
                 nats,
                 request_timeout,
                 domains,

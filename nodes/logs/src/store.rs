@@ -104,10 +104,10 @@ impl LogStore {
                 config.logs_max_bytes, config.logs_max_age_secs
             ))
         };
-        let mut stream = js
-            .get_or_create_stream(wanted.clone())
-            .await
-            .map_err(|e| refused(&e))?;
+        let mut stream =
+            bazaar_runtime::jetstream::settled(|| js.get_or_create_stream(wanted.clone()))
+                .await
+                .map_err(|e| refused(&e))?;
         let current = stream.info().await.map_err(|e| refused(&e))?.config.clone();
         if current.max_bytes != wanted.max_bytes
             || current.max_age != wanted.max_age

@@ -33,6 +33,17 @@ impl BusAccess {
         }
     }
 
+    /// Every server address in [`url`](Self::url): async-nats reads one
+    /// string as one address, so a cluster's list is split here, and the
+    /// client then moves to another member when its server goes.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
+    }
+
     /// The seed file of one identity, when credentials are configured.
     pub fn seed_file(&self, principal: Principal) -> Option<PathBuf> {
         self.credentials_dir
@@ -80,7 +91,7 @@ impl BusAccess {
             options = options.add_root_certificates(ca.clone()).require_tls(true);
         }
         options
-            .connect(&self.url)
+            .connect(self.servers())
             .await
             .map_err(|source| NodeError::Connect {
                 url: self.url.clone(),

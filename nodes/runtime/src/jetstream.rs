@@ -91,7 +91,7 @@ async fn ensure_with_retention(
     s: Stream,
     retention: stream::RetentionPolicy,
 ) -> Result<stream::Stream, NodeError> {
-    js.get_or_create_stream(stream::Config {
+    let config = stream::Config {
         name: s.name.to_owned(),
         subjects: vec![s.subjects.to_owned()],
         retention,
@@ -99,9 +99,32 @@ async fn ensure_with_retention(
         duplicate_window: Duration::from_secs(120),
         num_replicas: replicas(),
         ..Default::default()
-    })
-    .await
-    .map_err(js_err)
+    };
+    settled(|| js.get_or_create_stream(config.clone()))
+        .await
+        .map_err(js_err)
+}
+
+/// Runs a get-or-create of a JetStream asset again, a few times, while it
+/// fails. Copies of a node start together: in a cluster the second create
+/// of a stream or consumer is refused while the first is still being
+/// agreed on, and a moment later the look-up finds it.
+pub async fn settled<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    const TRIES: u32 = 5;
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(_) if tries < TRIES => {
+                tokio::time::sleep(Duration::from_millis(250) * tries).await;
+                tries += 1;
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Makes sure a KV bucket exists; `max_age` zero keeps entries forever.
@@ -126,7 +149,7 @@ pub async fn ensure_kv(
     match created {
         Ok(store) => Ok(store),
         // Another copy created it between our look-up and our create.
-        Err(_) => js.get_key_value(bucket).await.map_err(js_err),
+        Err(_) => settled(|| js.get_key_value(bucket)).await.map_err(js_err),
     }
 }
 
@@ -148,7 +171,9 @@ pub async fn ensure_object_store(
         .await;
     match created {
         Ok(store) => Ok(store),
-        Err(_) => js.get_object_store(bucket).await.map_err(js_err),
+        Err(_) => settled(|| js.get_object_store(bucket))
+            .await
+            .map_err(js_err),
     }
 }
 
@@ -331,19 +356,16 @@ impl<'a> SharedConsumer<'a> {
         self,
         stream: &stream::Stream,
     ) -> Result<jetstream::consumer::PullConsumer, NodeError> {
-        let consumer = stream
-            .get_or_create_consumer(
-                self.name,
-                jetstream::consumer::pull::Config {
-                    durable_name: Some(self.name.into()),
-                    description: self.description.map(str::to_owned),
-                    filter_subject: self.filter_subject.into(),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: self.ack_wait,
-                    max_deliver: self.max_deliver,
-                    ..Default::default()
-                },
-            )
+        let config = jetstream::consumer::pull::Config {
+            durable_name: Some(self.name.into()),
+            description: self.description.map(str::to_owned),
+            filter_subject: self.filter_subject.into(),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_wait: self.ack_wait,
+            max_deliver: self.max_deliver,
+            ..Default::default()
+        };
+        let consumer = settled(|| stream.get_or_create_consumer(self.name, config.clone()))
             .await
             .map_err(|e| NodeError::JetStream(format!("{}: {e}", self.name)))?;
         crate::metrics::watch_consumer(&stream.cached_info().config.name, &consumer);

@@ -32,7 +32,7 @@ fn jetstream_of(client: async_nats::Client) -> jetstream::Context {
 #[tokio::test]
 async fn without_credentials_or_with_a_key_it_does_not_know_the_bus_refuses_the_connection() {
     let p = Platform::spawn().await;
-    let url = p.nats_server.url();
+    let url = &p.nats_server.url();
     let anonymous = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(2))
         .connect(url)

@@ -45,6 +45,9 @@ const READ_BUFFER: usize = 4 * 1024;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The close code for a client that did not keep up (RFC 6455: policy).
 const CLOSE_TOO_SLOW: u16 = 1008;
+/// The close code for a socket whose edge is stopping (RFC 6455: going
+/// away): the client connects again, to another edge, and resumes.
+const CLOSE_GOING_AWAY: u16 = 1001;
 
 pub fn routes() -> Router<EdgeState> {
     Router::new().route("/ws", get(upgrade))
@@ -114,7 +117,7 @@ async fn session(s: EdgeState, meta: RequestMeta, account: Account, socket: WebS
     let (tx, mut rx) = mpsc::channel::<Message>(SEND_QUEUE);
     // Set when the client must go: the reason goes out in the close frame.
     let cut = CancellationToken::new();
-    let reason = std::sync::Arc::new(std::sync::Mutex::new(None::<&'static str>));
+    let reason = std::sync::Arc::new(std::sync::Mutex::new(None::<(u16, &'static str)>));
 
     let writer = {
         let cut = cut.clone();
@@ -131,15 +134,15 @@ async fn session(s: EdgeState, meta: RequestMeta, account: Account, socket: WebS
                     Ok(Err(_)) => return,
                     Err(_) => {
                         *reason.lock().unwrap_or_else(|e| e.into_inner()) =
-                            Some("too slow: frames were not read in time");
+                            Some((CLOSE_TOO_SLOW, "too slow: frames were not read in time"));
                         break;
                     }
                 }
             }
             let why = reason.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(why) = why {
+            if let Some((code, why)) = why {
                 let close = Message::Close(Some(CloseFrame {
-                    code: CLOSE_TOO_SLOW,
+                    code,
                     reason: Utf8Bytes::from_static(why),
                 }));
                 let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
@@ -171,8 +174,10 @@ async fn session(s: EdgeState, meta: RequestMeta, account: Account, socket: WebS
                 match tx.try_send(Message::Text(Utf8Bytes::from(frame))) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        *reason.lock().unwrap_or_else(|e| e.into_inner()) =
-                            Some("too slow: more frames waited than the queue holds");
+                        *reason.lock().unwrap_or_else(|e| e.into_inner()) = Some((
+                            CLOSE_TOO_SLOW,
+                            "too slow: more frames waited than the queue holds",
+                        ));
                         cut.cancel();
                         break;
                     }
@@ -187,6 +192,11 @@ async fn session(s: EdgeState, meta: RequestMeta, account: Account, socket: WebS
     loop {
         let incoming = tokio::select! {
             () = cut.cancelled() => break,
+            () = s.inner.closing.cancelled() => {
+                *reason.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((CLOSE_GOING_AWAY, "this edge is stopping; connect again"));
+                break;
+            }
             incoming = stream.next() => incoming,
         };
         let reply = match incoming {
