@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::ops::Bound;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bazaar_subjects::Validator;
 use bazaar_subjects::catalog::{
@@ -30,7 +30,7 @@ use crate::blocks::{Blocks, FastRange};
 use crate::counts::{CountsCache, Totals};
 use crate::doc::unix_seconds;
 use crate::error::SearchError;
-use crate::facets::{Counts, FacetsCollector};
+use crate::facets::{Counts, FacetsCollector, Masks};
 use crate::schema::{Fields, names};
 use crate::text::{self, PREFIX_MAX, PREFIX_MIN};
 use crate::top::{FieldKind, SortField, TopByFields};
@@ -142,6 +142,8 @@ pub(crate) struct Queries {
     english: TextAnalyzer,
     words: TextAnalyzer,
     counts: Mutex<CountsCache>,
+    /// Facet values as bits, kept up to date by the reader's warmer.
+    pub(crate) masks: Arc<Masks>,
 }
 
 impl Queries {
@@ -151,6 +153,7 @@ impl Queries {
             english: text::english(),
             words: text::words(),
             counts: Mutex::new(CountsCache::default()),
+            masks: Arc::new(Masks::default()),
         }
     }
 
@@ -462,6 +465,7 @@ fn search(
         FacetsCollector::new(
             trimmed(&s.request.category),
             trimmed(&s.request.subcategory),
+            queries.masks.clone(),
         )
     };
     let (limit, offset) = (s.page_size as usize, ((s.page - 1) * s.page_size) as usize);
