@@ -1,13 +1,13 @@
 //! The index on disk, its one writer and its reader.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bazaar_subjects::catalog::{SearchProducts, SearchResults, SuggestRequest, Suggestions};
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, Warmer};
 
 use crate::doc::ProductDoc;
 use crate::error::SearchError;
@@ -91,9 +91,14 @@ impl SearchIndex {
             None => None,
         };
         let writer = index.writer_with_num_threads(options.threads, options.memory_bytes)?;
+        let queries = Queries::new(fields);
+        // The facet masks of every new segment are built before a reload
+        // publishes it, so no query waits for them.
+        let masks: Arc<dyn Warmer> = queries.masks.clone();
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .warmers(vec![Arc::downgrade(&masks)])
             .try_into()?;
         Ok(SearchIndex {
             index,
@@ -107,7 +112,7 @@ impl SearchIndex {
                 committed_sequence,
             }),
             words: text::words(),
-            queries: Queries::new(fields),
+            queries,
         })
     }
 

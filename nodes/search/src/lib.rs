@@ -32,6 +32,7 @@ mod node;
 mod query;
 mod schema;
 mod text;
+mod top;
 
 pub use doc::ProductDoc;
 pub use error::SearchError;

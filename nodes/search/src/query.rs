@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::ops::Bound;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bazaar_subjects::Validator;
 use bazaar_subjects::catalog::{
@@ -30,9 +30,10 @@ use crate::blocks::{Blocks, FastRange};
 use crate::counts::{CountsCache, Totals};
 use crate::doc::unix_seconds;
 use crate::error::SearchError;
-use crate::facets::{Counts, FacetsCollector};
+use crate::facets::{Counts, FacetsCollector, Masks};
 use crate::schema::{Fields, names};
 use crate::text::{self, PREFIX_MAX, PREFIX_MIN};
+use crate::top::{FieldKind, SortField, TopByFields};
 
 pub const DEFAULT_PAGE_SIZE: u32 = 24;
 /// Longer queries are cut (a search box, not a document).
@@ -141,6 +142,8 @@ pub(crate) struct Queries {
     english: TextAnalyzer,
     words: TextAnalyzer,
     counts: Mutex<CountsCache>,
+    /// Facet values as bits, kept up to date by the reader's warmer.
+    pub(crate) masks: Arc<Masks>,
 }
 
 impl Queries {
@@ -150,6 +153,7 @@ impl Queries {
             english: text::english(),
             words: text::words(),
             counts: Mutex::new(CountsCache::default()),
+            masks: Arc::new(Masks::default()),
         }
     }
 
@@ -461,10 +465,11 @@ fn search(
         FacetsCollector::new(
             trimmed(&s.request.category),
             trimmed(&s.request.subcategory),
+            queries.masks.clone(),
         )
     };
-    let top =
-        TopDocs::with_limit(s.page_size as usize).and_offset(((s.page - 1) * s.page_size) as usize);
+    let (limit, offset) = (s.page_size as usize, ((s.page - 1) * s.page_size) as usize);
+    let top = TopDocs::with_limit(limit).and_offset(offset);
     let by = |name: &str| SortByStaticFastValue::<i64>::for_field(name);
     let generation = searcher.generation().generation_id();
     let key = counts_key(&s)?;
@@ -486,45 +491,11 @@ fn search(
             )),
             known.clone(),
         )?,
-        (SortOrder::Relevance | SortOrder::Newest, _) => collect(
+        (sort, _) => collect(
             searcher,
             &*query,
             (&ranges, facets()),
-            top.order_by_fast_field::<i64>(names::CREATED_AT, Order::Desc),
-            known.clone(),
-        )?,
-        (SortOrder::PriceAsc, _) => collect(
-            searcher,
-            &*query,
-            (&ranges, facets()),
-            top.order_by_fast_field::<i64>(names::PRICE, Order::Asc),
-            known.clone(),
-        )?,
-        (SortOrder::PriceDesc, _) => collect(
-            searcher,
-            &*query,
-            (&ranges, facets()),
-            top.order_by_fast_field::<i64>(names::PRICE, Order::Desc),
-            known.clone(),
-        )?,
-        (SortOrder::TopSales, _) => collect(
-            searcher,
-            &*query,
-            (&ranges, facets()),
-            top.order_by_fast_field::<i64>(names::SALES, Order::Desc),
-            known.clone(),
-        )?,
-        (SortOrder::Rating, _) => collect(
-            searcher,
-            &*query,
-            (&ranges, facets()),
-            top.order_by((
-                (
-                    SortByStaticFastValue::<f64>::for_field(names::RATING),
-                    Order::Desc,
-                ),
-                (by(names::RATING_COUNT), Order::Desc),
-            )),
+            TopByFields::new(sort_fields(sort), offset, limit),
             known.clone(),
         )?,
     };
@@ -557,6 +528,24 @@ fn search(
         pages: pages(total, s.page_size),
         facets,
     })
+}
+
+/// The number fields a sort orders by, for [`TopByFields`] (relevance
+/// without a query is newest first).
+fn sort_fields(sort: SortOrder) -> Vec<SortField> {
+    let field = |name, kind, order| SortField { name, kind, order };
+    match sort {
+        SortOrder::Relevance | SortOrder::Newest => {
+            vec![field(names::CREATED_AT, FieldKind::I64, Order::Desc)]
+        }
+        SortOrder::PriceAsc => vec![field(names::PRICE, FieldKind::I64, Order::Asc)],
+        SortOrder::PriceDesc => vec![field(names::PRICE, FieldKind::I64, Order::Desc)],
+        SortOrder::TopSales => vec![field(names::SALES, FieldKind::I64, Order::Desc)],
+        SortOrder::Rating => vec![
+            field(names::RATING, FieldKind::F64, Order::Desc),
+            field(names::RATING_COUNT, FieldKind::I64, Order::Desc),
+        ],
+    }
 }
 
 fn pages(total: i64, page_size: u32) -> u32 {
