@@ -381,9 +381,11 @@ async fn analytics_rollups_equal_a_recount_after_duplicates_redeliveries_and_a_r
             .into(),
         }
     );
-    eventually("products and categories to count every event once", split, |s| {
-        *s == expected_split
-    })
+    eventually(
+        "products and categories to count every event once",
+        split,
+        |s| *s == expected_split,
+    )
     .await;
 
     // Stopped: events go on arriving; restarted, the node carries on
