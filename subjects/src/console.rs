@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{Access, Domain, Endpoint, Role, catalog, chat, orders, sellers};
+use crate::{
+    Access, Domain, Endpoint, ErrorEnvelope, FieldError, Role, catalog, chat, orders, sellers,
+};
 
 /// Hide or restore one thing (a product, a review or a shop), saying why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -17,6 +19,21 @@ pub struct ModerateRequest {
     /// 1–500 characters once trimmed.
     #[schema(max_length = 500, pattern = r"\S")]
     pub reason: String,
+}
+
+impl ModerateRequest {
+    /// The reason, trimmed, as every node that moderates takes it: 1–500
+    /// characters, else a 422 naming `reason`.
+    pub fn reason(&self) -> Result<String, ErrorEnvelope> {
+        let text = self.reason.trim();
+        if text.is_empty() || text.chars().count() > 500 {
+            return Err(ErrorEnvelope::validation(vec![FieldError {
+                field: "reason".into(),
+                message: "say why, in at most 500 characters".into(),
+            }]));
+        }
+        Ok(text.to_owned())
+    }
 }
 
 /// Banned accounts, in JetStream KV: key = account id, value = when the ban

@@ -12,7 +12,6 @@ use bazaar_schema::audit::{self, Audit};
 use bazaar_schema::committed;
 use bazaar_subjects::catalog::{Product, ProductChange, ProductChanged};
 use bazaar_subjects::console::ModerateRequest;
-use bazaar_subjects::{ErrorEnvelope, FieldError};
 
 use crate::CatalogError;
 use crate::store::{CatalogStore, PRODUCT_CHANGED, changed};
@@ -25,26 +24,13 @@ fn snapshot(var: &str) -> String {
     )
 }
 
-fn reason(text: &str) -> Result<String, CatalogError> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > 500 {
-        return Err(CatalogError::Invalid(ErrorEnvelope::validation(vec![
-            FieldError {
-                field: "reason".into(),
-                message: "say why, in at most 500 characters".into(),
-            },
-        ])));
-    }
-    Ok(text.to_owned())
-}
-
 async fn moderate(
     s: &CatalogStore,
     req: Request<ModerateRequest>,
     hide: bool,
 ) -> Result<Product, CatalogError> {
     let id = req.body.id.trim().to_owned();
-    let why = reason(&req.body.reason)?;
+    let why = req.body.reason().map_err(CatalogError::Invalid)?;
     let admin = req.caller.account_id().unwrap_or_default().to_owned();
     let action = if hide {
         "product.hide"

@@ -19,7 +19,7 @@ use bazaar_subjects::orders::{
     AuthoredReviews, ListReviews, Review, ReviewChanged, ReviewInput, ReviewTarget, Reviews,
 };
 use bazaar_subjects::sellers::{GetShopCard, ShopId};
-use bazaar_subjects::{Empty, ErrorCode, ErrorEnvelope, FieldError, Validator, is_image_id};
+use bazaar_subjects::{Empty, ErrorCode, Validator, is_image_id};
 use serde::Deserialize;
 
 use crate::OrdersError;
@@ -340,19 +340,6 @@ impl OrdersStore {
 const REVIEW_SNAPSHOT: &str = "(SELECT record::id(id) AS id, author, target, target_id, rating, title, \
     hidden_at, hidden_reason FROM type::record('review', $id))[0]";
 
-fn moderation_reason(text: &str) -> Result<String, OrdersError> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > 500 {
-        return Err(OrdersError::Invalid(ErrorEnvelope::validation(vec![
-            FieldError {
-                field: "reason".into(),
-                message: "say why, in at most 500 characters".into(),
-            },
-        ])));
-    }
-    Ok(text.to_owned())
-}
-
 impl OrdersStore {
     /// Hides a review (or shows it again) for an admin: its target's rating
     /// is recomputed over the reviews still shown and announced, and the
@@ -367,7 +354,7 @@ impl OrdersStore {
         if !plausible_id(&id) {
             return Err(OrdersError::NotFound("there is no such review".into()));
         }
-        let why = moderation_reason(&req.body.reason)?;
+        let why = req.body.reason().map_err(OrdersError::Invalid)?;
         let admin = account(&req.caller)?;
         let action = if hide {
             "review.hide"

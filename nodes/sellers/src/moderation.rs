@@ -12,7 +12,6 @@ use bazaar_schema::audit::{self, Audit};
 use bazaar_schema::{committed, take_rows};
 use bazaar_subjects::console::{AccountId, ModerateRequest};
 use bazaar_subjects::sellers::{OwnedShop, Shop, ShopChanged};
-use bazaar_subjects::{ErrorEnvelope, FieldError};
 
 use crate::store::{SHOP_FIELDS, SellersError, SellersStore, ShopRow};
 
@@ -22,19 +21,6 @@ fn snapshot(var: &str) -> String {
         "LET {var} = (SELECT record::id(id) AS id, slug, name, owner, hidden_at, hidden_reason \
          FROM type::record('shop', $id))[0];"
     )
-}
-
-fn reason(text: &str) -> Result<String, SellersError> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > 500 {
-        return Err(SellersError::Invalid(ErrorEnvelope::validation(vec![
-            FieldError {
-                field: "reason".into(),
-                message: "say why, in at most 500 characters".into(),
-            },
-        ])));
-    }
-    Ok(text.to_owned())
 }
 
 impl SellersStore {
@@ -49,7 +35,7 @@ impl SellersStore {
         if id.is_empty() || id.len() > 200 {
             return Err(SellersError::NoSuchShop);
         }
-        let why = reason(&req.body.reason)?;
+        let why = req.body.reason().map_err(SellersError::Invalid)?;
         let admin = req.caller.account_id().unwrap_or_default().to_owned();
         let action = if hide { "shop.hide" } else { "shop.restore" };
         let record = Audit::new(admin, action, "shop", &id, &req.request_id).with_reason(&why);
