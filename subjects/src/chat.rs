@@ -395,6 +395,8 @@ endpoint!(/// An admin joins a conversation (a dispute): they receive and may po
     JoinChat, "chat.conversation.join", Admin, ConversationId => Conversation);
 endpoint!(/// Open reports oldest first, or resolved ones newest first (admins).
     ListChatReports, "chat.report.list", Admin, crate::console::ReportQuery => Reports);
+endpoint!(/// Resolve a report, saying what was done (admins).
+    ResolveChatReport, "chat.report.resolve", Admin, crate::console::ResolveReport => Report);
 endpoint!(/// What a reconnecting client missed since its cursors.
     CatchUpChat, "chat.message.missed", Account, CatchUp => Missed);
 endpoint!(/// A shop's average first-response time (shop pages show it).

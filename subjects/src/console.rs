@@ -8,9 +8,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{
-    Access, Domain, Endpoint, ErrorEnvelope, FieldError, Role, catalog, chat, orders, sellers,
-};
+use crate::{Access, Domain, Endpoint, ErrorEnvelope, FieldError, Role, catalog, orders, sellers};
 
 /// Hide or restore one thing (a product, a review or a shop), saying why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -178,8 +176,6 @@ endpoint!(/// Show a hidden shop again (admins).
     RestoreShop, "sellers.shop.unhide", Sellers, ModerateRequest => sellers::Shop);
 endpoint!(/// The shop an account owns, if any, hidden or not (admins).
     GetShopOfOwner, "sellers.shop.of_owner", Sellers, AccountId => sellers::OwnedShop);
-endpoint!(/// Resolve a chat report, saying what was done (admins).
-    ResolveChatReport, "chat.report.resolve", Chat, ResolveReport => chat::Report);
 endpoint!(/// Search the audit log, newest first (admins).
     SearchAudit, "admin.audit.search", Admin, AuditQuery => AuditPage);
 

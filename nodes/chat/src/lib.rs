@@ -31,9 +31,8 @@ use bazaar_subjects::Domain;
 use bazaar_subjects::chat::{
     AnnouncePresence, BlockChat, CatchUpChat, ChatTyping, DeleteChatMessage, EditChatMessage,
     GetResponseTime, JoinChat, ListChatMessages, ListChatReports, ListChats, MarkChatRead,
-    MuteChat, ReportChat, SendChatMessage, StartChat,
+    MuteChat, ReportChat, ResolveChatReport, SendChatMessage, StartChat,
 };
-use bazaar_subjects::console::ResolveChatReport;
 
 /// The chat node's own settings.
 #[derive(Debug, Clone, clap::Args)]

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use bazaar_subjects::ErrorEnvelope;
+use bazaar_subjects::chat::ResolveChatReport;
 use bazaar_subjects::chat::{
     BlockChat, Conversation, ConversationFlag, ConversationId, Conversations, DeleteChatMessage,
     EditChatMessage, EditMessage, JoinChat, ListChatMessages, ListChatReports, ListChats,
@@ -14,7 +15,7 @@ use bazaar_subjects::chat::{
     MuteChat, Report, ReportChat, ReportConversation, Reports, SendChatMessage, SendMessage, Side,
     StartChat, StartConversation,
 };
-use bazaar_subjects::console::{ReportQuery, Resolution, ResolveChatReport, ResolveReport};
+use bazaar_subjects::console::{ReportQuery, Resolution, ResolveReport};
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 

@@ -16,6 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use bazaar_subjects::auth::Account;
+use bazaar_subjects::chat::ResolveChatReport;
 use bazaar_subjects::console::{
     AccountId, AccountSearch, AccountSummary, AuditEntry, AuditQuery, BanAccount, BanRequest,
     GetAccount, HideProduct, ListReports, ModerateRequest, PromoteAccount, ReportEntry,
@@ -23,8 +24,8 @@ use bazaar_subjects::console::{
     UnbanAccount, UnbanRequest,
 };
 use bazaar_subjects::console::{
-    AuthorReviews, GetShopOfOwner, HideReview, HideShop, ListAuthorReviews, ResolveChatReport,
-    RestoreReview, RestoreShop,
+    AuthorReviews, GetShopOfOwner, HideReview, HideShop, ListAuthorReviews, RestoreReview,
+    RestoreShop,
 };
 use bazaar_subjects::orders::{AuthoredReviews, ListAllOrders, ListOrders, OrderList};
 use bazaar_subjects::sellers::Shop;
