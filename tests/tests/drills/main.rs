@@ -10,8 +10,6 @@ mod edge_restart;
 mod nats_server_killed;
 mod node_copy_crashed;
 
-use bazaar::platform::NodeConfigs;
-use bazaar_edge::EdgeConfig;
 use bazaar_subjects::catalog::Product;
 use bazaar_tests::story::ok_as;
 use bazaar_tests::{Options, Platform};
@@ -23,24 +21,11 @@ use serde_json::{Value, json};
 /// on the cluster: the replicas setting is one per process, and a test
 /// binary run by `cargo test` is one process for all its drills.
 async fn platform(options: Options) -> Platform {
-    let dir = tempfile::tempdir().unwrap();
-    let mut configs = NodeConfigs::in_data_dir(dir.path());
-    configs.mail.serve_mailbox = true;
-    configs.orders.test_payments = true;
-    let mut p = Platform::spawn_with(Options {
-        configs: Some(configs),
-        edge: EdgeConfig {
-            test_payments: true,
-            // Drills sign many buyers up from one address.
-            auth_rate_limit_per_minute: 10_000,
-            ..Default::default()
-        },
+    Platform::spawn_like_dev(Options {
         nats_cluster: true,
         ..options
     })
-    .await;
-    p.keep(dir);
-    p
+    .await
 }
 
 /// A seller's shop with one product that can be paid on delivery or by

@@ -19,23 +19,7 @@ use crate::catalog::{categories, create, product, stock_shows};
 
 /// A platform with the one-box test payment page on, as `bazaar dev` runs.
 pub(crate) async fn with_test_payments() -> Platform {
-    let dir = tempfile::tempdir().unwrap();
-    let mut configs = NodeConfigs::in_data_dir(dir.path());
-    configs.mail.serve_mailbox = true;
-    configs.orders.test_payments = true;
-    let mut p = Platform::spawn_with(Options {
-        configs: Some(configs),
-        edge: EdgeConfig {
-            test_payments: true,
-            // Stories here sign many buyers up from one address.
-            auth_rate_limit_per_minute: 10_000,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await;
-    p.keep(dir);
-    p
+    Platform::spawn_like_dev(Options::default()).await
 }
 
 pub(crate) fn address() -> Value {

@@ -46,8 +46,14 @@ pub fn routes() -> Router<EdgeState> {
         .route("/admin/accounts/{id}/unban", post(unban))
         .route("/admin/accounts/{id}/promote", post(promote))
         .route("/admin/reports", get(reports))
-        .route("/admin/reports/{id}/resolve", post(resolve))
-        .route("/admin/chat-reports/{id}/resolve", post(resolve_chat))
+        .route(
+            "/admin/reports/{id}/resolve",
+            post(resolve::<ResolveReportEndpoint>),
+        )
+        .route(
+            "/admin/chat-reports/{id}/resolve",
+            post(resolve::<ResolveChatReport>),
+        )
         .route("/admin/moderation", post(moderate))
         .route("/admin/moderation/products", post(moderate))
         .route("/admin/audit", get(audit))
@@ -627,50 +633,70 @@ struct ResolveForm {
     resolution: String,
 }
 
-async fn resolve(
+/// Resolves a report of the queue: the admin node's own reports, or the
+/// chat node's (`E` says which).
+async fn resolve<E>(
     State(s): State<EdgeState>,
     Meta(meta): Meta,
     Admin(viewer): Admin,
     chrome: Chrome,
     Path(id): Path<String>,
     Form(form): Form<ResolveForm>,
-) -> Result<Response, PageError> {
+) -> Result<Response, PageError>
+where
+    E: bazaar_subjects::Endpoint<Request = ResolveReport>,
+{
     let req = ResolveReport {
         id,
         resolution: form.resolution,
     };
-    match s.call::<ResolveReportEndpoint>(&meta, &req).await {
-        Ok(_) => Ok(Redirect::to("/admin/reports?notice=resolved").into_response()),
-        Err(e) if matches!(e.0.status, 401 | 403) => {
-            Err(PageError::from(e).on_page("/admin/reports", Refusals::NODES))
-        }
-        Err(e) => {
-            let none = Prefill::default();
-            render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0), none).await
-        }
-    }
+    let result = s.call::<E>(&meta, &req).await.map(drop);
+    let then = Then {
+        back: "/admin/reports",
+        notice: "resolved",
+        prefill: Prefill::default(),
+    };
+    after_action(&s, &meta, viewer, chrome, result, then).await
 }
 
-async fn resolve_chat(
-    State(s): State<EdgeState>,
-    Meta(meta): Meta,
-    Admin(viewer): Admin,
+/// Where an action of the reports page leads.
+struct Then<'a> {
+    /// The page to go on to, with `?notice=…`.
+    back: &'a str,
+    notice: &'static str,
+    /// The moderation form's values if the action is refused.
+    prefill: Prefill,
+}
+
+/// After an action of the reports page: on with a notice, an error page for
+/// a caller the node refused, or the reports page again with the refusal.
+async fn after_action(
+    s: &EdgeState,
+    meta: &bazaar_runtime::RequestMeta,
+    viewer: Account,
     chrome: Chrome,
-    Path(id): Path<String>,
-    Form(form): Form<ResolveForm>,
+    result: Result<(), crate::error::ApiError>,
+    then: Then<'_>,
 ) -> Result<Response, PageError> {
-    let req = ResolveReport {
-        id,
-        resolution: form.resolution,
-    };
-    match s.call::<ResolveChatReport>(&meta, &req).await {
-        Ok(_) => Ok(Redirect::to("/admin/reports?notice=resolved").into_response()),
+    match result {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("{}?notice={}", then.back, then.notice)).into_response())
+        }
         Err(e) if matches!(e.0.status, 401 | 403) => {
             Err(PageError::from(e).on_page("/admin/reports", Refusals::NODES))
         }
         Err(e) => {
-            let none = Prefill::default();
-            render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0), none).await
+            render_reports(
+                s,
+                meta,
+                viewer,
+                chrome,
+                false,
+                None,
+                Some(e.0),
+                then.prefill,
+            )
+            .await
         }
     }
 }
@@ -722,7 +748,6 @@ async fn moderate(
         (_, false) => s.call::<HideProduct>(&meta, &req).await.map(drop),
         (_, true) => s.call::<RestoreProduct>(&meta, &req).await.map(drop),
     };
-    let done = if restore { "restored" } else { "hidden" };
     // Only a page of the console is a place to go back to.
     let back = Some(form.back.as_str())
         .filter(|b| {
@@ -731,19 +756,15 @@ async fn moderate(
                     .all(|c| c.is_ascii_alphanumeric() || b"/-_".contains(&c))
         })
         .unwrap_or("/admin/reports");
-    match result {
-        Ok(()) => Ok(Redirect::to(&format!("{back}?notice={done}")).into_response()),
-        Err(e) if matches!(e.0.status, 401 | 403) => {
-            Err(PageError::from(e).on_page("/admin/reports", Refusals::NODES))
-        }
-        Err(e) => {
-            let prefill = Prefill {
-                kind: form.kind,
-                target: target.to_owned(),
-            };
-            render_reports(&s, &meta, viewer, chrome, false, None, Some(e.0), prefill).await
-        }
-    }
+    let then = Then {
+        back,
+        notice: if restore { "restored" } else { "hidden" },
+        prefill: Prefill {
+            kind: form.kind.clone(),
+            target: target.to_owned(),
+        },
+    };
+    after_action(&s, &meta, viewer, chrome, result, then).await
 }
 
 /// How a role reads on the pages.
