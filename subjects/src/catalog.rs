@@ -519,7 +519,9 @@ impl Event for ProductChanged {
     const SUBJECT: &'static str = "events.catalog.product.changed";
 }
 
-/// `events.catalog.product.viewed`: someone opened a product page.
+/// `events.catalog.product.viewed`: someone opened a product page. Views
+/// are announced in batches ([`ProductsViewed`]); this one-view event is
+/// still read from streams written before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductViewed {
     pub product_id: String,
@@ -536,6 +538,36 @@ pub struct ProductViewed {
 impl Event for ProductViewed {
     const STREAM: Stream = EVENTS;
     const SUBJECT: &'static str = "events.catalog.product.viewed";
+}
+
+/// `events.catalog.products.viewed`: product pages were opened; one event
+/// for each batch of views an edge sends (at most
+/// [`MAX_VIEWS_PER_BATCH`]), so a busy page costs the bus one message per
+/// batch, not one per view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductsViewed {
+    pub views: Vec<ProductViewed>,
+}
+impl Event for ProductsViewed {
+    const STREAM: Stream = EVENTS;
+    const SUBJECT: &'static str = "events.catalog.products.viewed";
+}
+
+/// What the view counters follow: both [`ProductsViewed`] and the one-view
+/// [`ProductViewed`] of older streams.
+pub const VIEW_EVENTS: &str = "events.catalog.*.viewed";
+
+/// The views an event of [`VIEW_EVENTS`] announces (none when it is not one).
+pub fn views_of(subject: &str, payload: &[u8]) -> Vec<ProductViewed> {
+    match subject {
+        ProductsViewed::SUBJECT => serde_json::from_slice::<ProductsViewed>(payload)
+            .map(|e| e.views)
+            .unwrap_or_default(),
+        ProductViewed::SUBJECT => serde_json::from_slice::<ProductViewed>(payload)
+            .map(|v| vec![v])
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 /// `events.catalog.products.loaded`: products were written in bulk straight
@@ -691,7 +723,7 @@ pub struct ProductViews {
 pub const MAX_VIEWS_PER_BATCH: usize = 500;
 
 /// `catalog.product.views`: product pages were served (by an edge, from its
-/// memory or not); each becomes an `events.catalog.product.viewed`.
+/// memory or not); the batch becomes one `events.catalog.products.viewed`.
 pub struct RecordViews;
 impl Endpoint for RecordViews {
     const SUBJECT: &'static str = "catalog.product.views";
@@ -709,4 +741,33 @@ impl Endpoint for GetProductsByIds {
     const ACCESS: Access = Access::Public;
     type Request = ProductIds;
     type Reply = Products;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_events_of_both_shapes_are_read_and_others_are_not() {
+        let view = ProductViewed {
+            product_id: "p1".into(),
+            shop_id: "s1".into(),
+            account_id: None,
+            at: "2026-12-06T16:00:00Z".into(),
+            visitor_id: Some("v1".into()),
+        };
+        let batch = ProductsViewed {
+            views: vec![view.clone(), view.clone()],
+        };
+        let batch = serde_json::to_vec(&batch).unwrap();
+        assert_eq!(views_of(ProductsViewed::SUBJECT, &batch).len(), 2);
+        let one = serde_json::to_vec(&view).unwrap();
+        assert_eq!(views_of(ProductViewed::SUBJECT, &one), [view]);
+        assert!(views_of(ProductsViewed::SUBJECT, b"not json").is_empty());
+        assert!(views_of(ProductChanged::SUBJECT, &batch).is_empty());
+        for subject in [ProductViewed::SUBJECT, ProductsViewed::SUBJECT] {
+            let (prefix, suffix) = VIEW_EVENTS.split_once('*').expect("a wildcard");
+            assert!(subject.starts_with(prefix) && subject.ends_with(suffix));
+        }
+    }
 }

@@ -326,6 +326,7 @@ mod tests {
         check::<sellers::ShopFollowed>();
         check::<catalog::ProductChanged>();
         check::<catalog::ProductViewed>();
+        check::<catalog::ProductsViewed>();
         check::<catalog::ProductsLoaded>();
         check::<orders::OrderPlaced>();
         check::<orders::OrderPaid>();

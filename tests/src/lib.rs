@@ -491,6 +491,19 @@ impl Platform {
             .collect()
     }
 
+    /// Every product view announced so far, batched or one by one.
+    pub async fn views(&self) -> Vec<bazaar_subjects::catalog::ProductViewed> {
+        use bazaar_subjects::catalog::{ProductViewed, ProductsViewed};
+        let mut views: Vec<ProductViewed> = self
+            .events_of::<ProductsViewed>()
+            .await
+            .into_iter()
+            .flat_map(|e| e.views)
+            .collect();
+        views.extend(self.events_of::<ProductViewed>().await);
+        views
+    }
+
     /// Every event published on `subject` so far (`events.<domain>.…` lives
     /// in the `<DOMAIN>_EVENTS` stream).
     pub async fn events(&self, subject: &str) -> Vec<serde_json::Value> {

@@ -3,8 +3,9 @@
 //! Three durable consumers (one per events stream: catalog, orders,
 //! sellers), shared by every copy of the node, take the events in batches.
 //! Each event becomes a [`Fact`] with a key: its stream and sequence
-//! (`CATALOG_EVENTS:42`), or for an order's lifecycle what happened and the
-//! order (`placed:<id>`, `paid:<id>`, `reversed:<id>`), so a redelivered
+//! (`CATALOG_EVENTS:42`; a batch of views, a fact per day it spans,
+//! `CATALOG_EVENTS:42:2026-03-02`), or for an order's lifecycle what
+//! happened and the order (`placed:<id>`, `paid:<id>`, `reversed:<id>`), so a redelivered
 //! message and an order announced twice both count once, and so does an
 //! order cancelled and then refunded.
 //!
@@ -38,7 +39,9 @@ use async_nats::jetstream::{self, Message};
 use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream, pull_batch};
 use bazaar_runtime::{NodeError, Shutdown};
 use bazaar_schema::{Db, TransactionError, retry_transaction, transaction_errors};
-use bazaar_subjects::catalog::{self, ProductChange, ProductChanged, ProductViewed};
+use bazaar_subjects::catalog::{
+    self, ProductChange, ProductChanged, ProductViewed, ProductsViewed,
+};
 use bazaar_subjects::orders::{
     self, CartItemAdded, OrderCancelled, OrderEvent, OrderPaid, OrderPlaced, OrderRefunded,
     ReviewChanged, ReviewTarget, WishlistItemAdded,
@@ -96,11 +99,8 @@ impl bazaar_schema::Retryable for RollupError {
 /// What one event adds to the rollups.
 #[derive(Debug, Clone, PartialEq)]
 pub enum What {
-    View {
-        shop: String,
-        product: String,
-        visitor: Option<String>,
-    },
+    /// Product pages opened (one event's, on one day).
+    Views(Vec<View>),
     CartAdd {
         product: String,
         quantity: i64,
@@ -125,6 +125,25 @@ pub enum What {
         product: String,
         shop: String,
     },
+}
+
+/// A product page opened, by whom when known (the account signed in, else
+/// the visitor cookie).
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub shop: String,
+    pub product: String,
+    pub visitor: Option<String>,
+}
+
+impl From<ProductViewed> for View {
+    fn from(e: ProductViewed) -> Self {
+        Self {
+            shop: e.shop_id,
+            product: e.product_id,
+            visitor: e.account_id.or(e.visitor_id),
+        }
+    }
 }
 
 /// One event, read: its key, its day and what it adds.
@@ -167,7 +186,44 @@ fn day_from(at: Option<&str>, received: OffsetDateTime) -> String {
 
 /// Reads one message of `stream` (its sequence `seq`, received at
 /// `received`) into a fact; `None` for events the rollups ignore.
-pub fn read_fact(
+pub fn read_facts(
+    stream: &str,
+    seq: u64,
+    received: OffsetDateTime,
+    subject: &str,
+    payload: &[u8],
+) -> Vec<Fact> {
+    if subject == ProductsViewed::SUBJECT {
+        return views_by_day(stream, seq, received, payload);
+    }
+    read_fact(stream, seq, received, subject, payload)
+        .into_iter()
+        .collect()
+}
+
+/// A batch of views, as a fact per day it spans (keyed by the event and
+/// the day, so the batch counts once).
+fn views_by_day(stream: &str, seq: u64, received: OffsetDateTime, payload: &[u8]) -> Vec<Fact> {
+    let Ok(e) = serde_json::from_slice::<ProductsViewed>(payload) else {
+        return Vec::new();
+    };
+    let mut days: BTreeMap<String, Vec<View>> = BTreeMap::new();
+    for v in e.views {
+        days.entry(day_from(Some(&v.at), received))
+            .or_default()
+            .push(v.into());
+    }
+    days.into_iter()
+        .map(|(day, views)| Fact {
+            key: format!("{stream}:{seq}:{day}"),
+            day,
+            what: What::Views(views),
+        })
+        .collect()
+}
+
+/// An event other than a batch of views, as its fact.
+fn read_fact(
     stream: &str,
     seq: u64,
     received: OffsetDateTime,
@@ -189,11 +245,7 @@ pub fn read_fact(
             Some(Fact {
                 key: seq_key(),
                 day: day_from(Some(&e.at), received),
-                what: What::View {
-                    shop: e.shop_id,
-                    product: e.product_id,
-                    visitor: e.account_id.or(e.visitor_id),
-                },
+                what: What::Views(vec![e.into()]),
             })
         }
         s if s == ProductChanged::SUBJECT => {
@@ -273,11 +325,13 @@ pub fn read_fact(
     }
 }
 
-/// A JetStream message as a fact.
-pub fn fact_of(msg: &Message) -> Option<Fact> {
-    let info = msg.info().ok()?;
+/// A JetStream message as its facts.
+pub fn facts_of(msg: &Message) -> Vec<Fact> {
+    let Ok(info) = msg.info() else {
+        return Vec::new();
+    };
     let received = info.published;
-    read_fact(
+    read_facts(
         info.stream,
         info.stream_sequence,
         received,
@@ -522,12 +576,14 @@ fn plan(facts: &[&Fact], mut known: Known) -> Plan {
         let day = f.day.as_str();
         let rows = &mut p.rows;
         match &f.what {
-            What::View { shop, product, .. } => {
-                rows.shop_day(shop, day, &[("views", 1)]);
-                rows.product_day(product, Some(shop), day, &[("views", 1)]);
-                rows.platform(day, &[], &[("views", 1)]);
-                rows.bump("an_product", json!(product), &[("shop", json!(shop))], &[]);
-                known.product_shop.insert(product.clone(), shop.clone());
+            What::Views(views) => {
+                for View { shop, product, .. } in views {
+                    rows.shop_day(shop, day, &[("views", 1)]);
+                    rows.product_day(product, Some(shop), day, &[("views", 1)]);
+                    rows.platform(day, &[], &[("views", 1)]);
+                    rows.bump("an_product", json!(product), &[("shop", json!(shop))], &[]);
+                    known.product_shop.insert(product.clone(), shop.clone());
+                }
             }
             What::Product { product, shop } => {
                 rows.bump("an_product", json!(product), &[("shop", json!(shop))], &[]);
@@ -793,16 +849,16 @@ async fn write_sketches(
 ) -> Result<(), RollupError> {
     let mut visitors: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
     for f in facts {
-        if let What::View {
-            shop,
-            visitor: Some(v),
-            ..
-        } = &f.what
-        {
-            visitors
-                .entry((shop.clone(), period.of(&f.day).to_owned()))
-                .or_default()
-                .push(v);
+        let What::Views(views) = &f.what else {
+            continue;
+        };
+        for view in views {
+            if let Some(v) = &view.visitor {
+                visitors
+                    .entry((view.shop.clone(), period.of(&f.day).to_owned()))
+                    .or_default()
+                    .push(v);
+            }
         }
     }
     let mut stored = read_sketches(db, period, visitors.keys()).await?;
@@ -899,7 +955,7 @@ async fn listen(consumer: PullConsumer, db: Db, shutdown: Shutdown) {
         let failed = match pulled {
             Ok(batch) if batch.is_empty() => false,
             Ok(batch) => {
-                let facts: Vec<Fact> = batch.iter().filter_map(fact_of).collect();
+                let facts: Vec<Fact> = batch.iter().flat_map(facts_of).collect();
                 match apply(&db, &facts).await {
                     Ok(()) => {
                         for msg in &batch {
@@ -985,9 +1041,7 @@ pub async fn rebuild(
         while let Some(msg) = messages.next().await {
             let msg = msg.map_err(|e| RebuildError::Stream(e.to_string()))?;
             let seq = msg.info().map(|i| i.stream_sequence).unwrap_or(last);
-            if let Some(f) = fact_of(&msg) {
-                facts.push(f);
-            }
+            facts.extend(facts_of(&msg));
             read += 1;
             if facts.len() >= BATCH || seq >= last {
                 apply(db, &facts).await?;
@@ -1042,6 +1096,47 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_batch_of_views_is_a_fact_per_day_it_spans() {
+        let view = |product: &str, at: &str, account: Option<&str>| ProductViewed {
+            product_id: product.into(),
+            shop_id: "s1".into(),
+            account_id: account.map(Into::into),
+            at: at.into(),
+            visitor_id: Some("v1".into()),
+        };
+        let batch = ProductsViewed {
+            views: vec![
+                view("p1", "2026-03-01T23:59:59.9Z", None),
+                view("p2", "2026-03-02T00:00:00.1Z", Some("a1")),
+                view("p1", "2026-03-02T00:00:00.2Z", None),
+            ],
+        };
+        let payload = serde_json::to_vec(&batch).unwrap();
+        let received = OffsetDateTime::now_utc();
+        let facts = read_facts(
+            "CATALOG_EVENTS",
+            9,
+            received,
+            ProductsViewed::SUBJECT,
+            &payload,
+        );
+        let keys: Vec<&str> = facts.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["CATALOG_EVENTS:9:2026-03-01", "CATALOG_EVENTS:9:2026-03-02"]
+        );
+        let What::Views(second) = &facts[1].what else {
+            panic!("views");
+        };
+        let who: Vec<Option<&str>> = second.iter().map(|v| v.visitor.as_deref()).collect();
+        assert_eq!(who, [Some("a1"), Some("v1")]);
+        let one = serde_json::to_vec(&batch.views[0]).unwrap();
+        let old = read_facts("CATALOG_EVENTS", 3, received, ProductViewed::SUBJECT, &one);
+        assert_eq!(old.len(), 1);
+        assert_eq!(old[0].key, "CATALOG_EVENTS:3");
+    }
+
     #[tokio::test]
     async fn each_fact_counts_once() {
         let db = bazaar_schema::connect("mem://", None).await.unwrap();
@@ -1049,11 +1144,11 @@ mod tests {
         let view = |seq: u64, visitor: &str| Fact {
             key: format!("CATALOG_EVENTS:{seq}"),
             day: "2026-03-02".into(),
-            what: What::View {
+            what: What::Views(vec![View {
                 shop: "s1".into(),
                 product: "p1".into(),
                 visitor: Some(visitor.into()),
-            },
+            }]),
         };
         let placed = Fact {
             key: "placed:o1".into(),

@@ -241,7 +241,7 @@ pub async fn read_events(
     read_stream(
         js,
         catalog::EVENTS.name,
-        vec![catalog::ProductViewed::SUBJECT.to_owned()],
+        vec![catalog::VIEW_EVENTS.to_owned()],
         since,
         &mut out,
     )
@@ -311,11 +311,11 @@ pub fn interactions(subject: &str, payload: &[u8], at: OffsetDateTime, out: &mut
         })
     };
     match subject {
-        s if s == catalog::ProductViewed::SUBJECT => {
-            if let Ok(e) = serde_json::from_slice::<catalog::ProductViewed>(payload)
-                && let Some(user) = &e.account_id
-            {
-                push(user, &e.product_id, Kind::View);
+        s if s == catalog::ProductViewed::SUBJECT || s == catalog::ProductsViewed::SUBJECT => {
+            for e in catalog::views_of(s, payload) {
+                if let Some(user) = &e.account_id {
+                    push(user, &e.product_id, Kind::View);
+                }
             }
         }
         s if s == orders::CartItemAdded::SUBJECT => {
@@ -421,6 +421,22 @@ mod tests {
             at,
             &mut out,
         );
+        let batch = catalog::ProductsViewed {
+            views: vec![
+                catalog::ProductViewed {
+                    product_id: "p4".into(),
+                    account_id: Some("a2".into()),
+                    ..view.clone()
+                },
+                guest_view.clone(),
+            ],
+        };
+        interactions(
+            catalog::ProductsViewed::SUBJECT,
+            &json(&batch),
+            at,
+            &mut out,
+        );
         interactions(orders::CartItemAdded::SUBJECT, &json(&cart), at, &mut out);
         interactions(
             orders::WishlistItemAdded::SUBJECT,
@@ -451,6 +467,7 @@ mod tests {
                 ("a2".into(), "p2".into(), Kind::Review(4)),
                 ("a2".into(), "p3".into(), Kind::WishlistAdd),
                 ("a2".into(), "p3".into(), Kind::Purchase),
+                ("a2".into(), "p4".into(), Kind::View),
             ]
         );
 
@@ -466,6 +483,7 @@ mod tests {
             ("a2", "p1"),
             ("a2", "p2"),
             ("a2", "p3"),
+            ("a2", "p4"),
         ] {
             assert_eq!(
                 from_events.weight(user, item),

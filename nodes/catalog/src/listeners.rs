@@ -18,7 +18,7 @@ use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream, pull_batch};
 use bazaar_runtime::{NodeError, Shutdown};
 use bazaar_schema::take_rows;
 use bazaar_subjects::Event;
-use bazaar_subjects::catalog::{self, ProductChange, ProductViewed};
+use bazaar_subjects::catalog::{self, ProductChange};
 use bazaar_subjects::orders::{
     self, OrderCancelled, OrderEvent, OrderPlaced, OrderRefunded, ReviewChanged, ReviewTarget,
 };
@@ -53,7 +53,7 @@ pub async fn spawn(
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, NodeError> {
     let js = store.jetstream().clone();
     let names = consumer(&js, sellers::EVENTS, SHOP_NAMES, ShopChanged::SUBJECT).await?;
-    let views = consumer(&js, catalog::EVENTS, VIEW_COUNTER, ProductViewed::SUBJECT).await?;
+    let views = consumer(&js, catalog::EVENTS, VIEW_COUNTER, catalog::VIEW_EVENTS).await?;
     let ratings = consumer(&js, orders::EVENTS, RATINGS, ReviewChanged::SUBJECT).await?;
     let sales = consumer(&js, orders::EVENTS, SALES, orders::ORDER_EVENTS).await?;
     let (s1, s2, s3, s4) = (store.clone(), store.clone(), store.clone(), store);
@@ -165,7 +165,7 @@ async fn count_views(
 ) -> Result<Vec<Message>, CatalogError> {
     let mut counts: HashMap<String, i64> = HashMap::new();
     for msg in &batch {
-        if let Ok(v) = serde_json::from_slice::<ProductViewed>(&msg.payload) {
+        for v in catalog::views_of(msg.subject.as_str(), &msg.payload) {
             *counts.entry(v.product_id).or_default() += 1;
         }
     }

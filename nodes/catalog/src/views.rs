@@ -1,14 +1,16 @@
 //! Product page views. Whoever serves a page (an edge, often from its own
-//! memory) sends the views in batches; each becomes one
-//! `events.catalog.product.viewed`, deduplicated by the page request's id.
-//! Who viewed is decided here, from the viewer's own token: a token that no
-//! longer verifies makes the view a guest's, since the page was served.
+//! memory) sends the views in batches; each batch becomes one
+//! `events.catalog.products.viewed`, deduplicated by its first page
+//! request's id (a request id is in one batch only, so a batch sent again
+//! lands once). Who viewed is decided here, from the viewer's own token: a
+//! token that no longer verifies makes the view a guest's, since the page
+//! was served.
 
 use bazaar_runtime::jetstream::publish_event;
 use bazaar_runtime::{Caller, TokenVerifier};
 use bazaar_subjects::Validator;
 use bazaar_subjects::catalog::{
-    MAX_VIEWS_PER_BATCH, ProductViewNotice, ProductViewed, ProductViews,
+    MAX_VIEWS_PER_BATCH, ProductViewNotice, ProductViewed, ProductViews, ProductsViewed,
 };
 
 use crate::CatalogError;
@@ -58,25 +60,29 @@ fn viewed(verifier: &TokenVerifier, notice: &ProductViewNotice) -> ProductViewed
     }
 }
 
+/// The id JetStream deduplicates a batch by.
+fn dedupe_id(batch: &ProductViews) -> Option<String> {
+    let first = batch.views.first()?;
+    Some(format!("views-{}-{}", first.request_id, batch.views.len()))
+}
+
 impl CatalogStore {
-    /// Publishes one view event per notice, all at once, and answers once
-    /// JetStream has them.
+    /// Announces the batch as one event and answers once JetStream has it.
     pub async fn record_views(&self, batch: &ProductViews) -> Result<(), CatalogError> {
         validate(batch)?;
-        let js = self.jetstream();
-        let published = batch.views.iter().map(|notice| {
-            let event = viewed(self.verifier(), notice);
-            let dedupe = format!("view-{}", notice.request_id);
-            async move { publish_event(js, &event, &dedupe).await }
-        });
-        let failed = futures::future::join_all(published)
-            .await
-            .into_iter()
-            .filter(Result::is_err)
-            .count();
-        if failed > 0 {
-            // Analytics: a lost view is logged, never worth failing a page.
-            tracing::warn!(failed, of = batch.views.len(), "view events not published");
+        let Some(dedupe) = dedupe_id(batch) else {
+            return Ok(());
+        };
+        let event = ProductsViewed {
+            views: batch
+                .views
+                .iter()
+                .map(|notice| viewed(self.verifier(), notice))
+                .collect(),
+        };
+        if let Err(e) = publish_event(self.jetstream(), &event, &dedupe).await {
+            // Analytics: lost views are logged, never worth failing a page.
+            tracing::warn!(error = %e, views = batch.views.len(), "view events not published");
         }
         Ok(())
     }
@@ -111,5 +117,21 @@ mod tests {
             views: vec![notice("r"); MAX_VIEWS_PER_BATCH + 1],
         };
         assert!(validate(&too_many).is_err());
+    }
+
+    #[test]
+    fn a_batch_sent_again_is_the_same_event_and_another_batch_is_not() {
+        let batch = |ids: &[&str]| ProductViews {
+            views: ids.iter().map(|id| notice(id)).collect(),
+        };
+        assert_eq!(
+            dedupe_id(&batch(&["r-1", "r-2"])),
+            dedupe_id(&batch(&["r-1", "r-2"]))
+        );
+        assert_ne!(
+            dedupe_id(&batch(&["r-1", "r-2"])),
+            dedupe_id(&batch(&["r-3"]))
+        );
+        assert_eq!(dedupe_id(&batch(&[])), None);
     }
 }

@@ -365,9 +365,16 @@ impl<'a> SharedConsumer<'a> {
             max_deliver: self.max_deliver,
             ..Default::default()
         };
-        let consumer = settled(|| stream.get_or_create_consumer(self.name, config.clone()))
+        let mut consumer = settled(|| stream.get_or_create_consumer(self.name, config.clone()))
             .await
             .map_err(|e| NodeError::JetStream(format!("{}: {e}", self.name)))?;
+        if consumer.cached_info().config.filter_subject != config.filter_subject {
+            // The subjects a listener follows changed in a newer version: the
+            // consumer keeps its place in the stream and follows the new ones.
+            consumer = settled(|| stream.update_consumer(config.clone()))
+                .await
+                .map_err(|e| NodeError::JetStream(format!("{}: {e}", self.name)))?;
+        }
         crate::metrics::watch_consumer(&stream.cached_info().config.name, &consumer);
         Ok(consumer)
     }

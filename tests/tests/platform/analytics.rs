@@ -199,7 +199,7 @@ async fn recount(p: &Platform, shop: &str) -> (i64, i64, i64, i64, usize) {
         .sum();
     let units = placed.values().map(|(_, u)| u).sum();
     let views: Vec<ProductViewed> = p
-        .events_of::<ProductViewed>()
+        .views()
         .await
         .into_iter()
         .filter(|v| v.shop_id == shop)
@@ -265,7 +265,7 @@ async fn redeliver_everything(p: &Platform) {
             .unwrap();
         let mut facts = Vec::new();
         while let Some(Ok(msg)) = batch.next().await {
-            facts.extend(bazaar_analytics::rollup::fact_of(&msg));
+            facts.extend(bazaar_analytics::rollup::facts_of(&msg));
         }
         bazaar_analytics::rollup::apply(&p.db, &facts)
             .await

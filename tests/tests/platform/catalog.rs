@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bazaar::platform::NodeConfigs;
 use bazaar_subjects::catalog::{
-    FacetCount, Product, ProductChange, ProductChanged, ProductPage, ProductViewed, SearchResults,
-    Showcase, Suggestions,
+    FacetCount, Product, ProductChange, ProductChanged, ProductPage, SearchResults, Showcase,
+    Suggestions,
 };
 use bazaar_subjects::sellers::ShopCard;
 use bazaar_subjects::{Domain, Role};
@@ -153,7 +153,7 @@ async fn a_seller_lists_a_product_and_a_buyer_finds_and_opens_it() {
     assert_eq!(img.status(), 200);
     let mut viewed = Vec::new();
     for _ in 0..40 {
-        viewed = p.events_of::<ProductViewed>().await;
+        viewed = p.views().await;
         if !viewed.is_empty() {
             break;
         }

@@ -129,7 +129,7 @@ async fn a_product_page_kept_by_two_edges_shows_an_edit_and_a_follow_on_both() {
     }
     eventually(
         "the four openings are four views",
-        || p.events_of::<bazaar_subjects::catalog::ProductViewed>(),
+        || p.views(),
         |v| v.len() == 4,
     )
     .await;
