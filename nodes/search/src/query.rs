@@ -574,7 +574,11 @@ fn is_live(sale: Option<&FlashSale>, now: OffsetDateTime) -> bool {
     )
 }
 
-/// `text` with every word that matched the query between the marks.
+/// `text` with every word that matched the query between the marks, as far
+/// as a snippet can show: past [`SNIPPET_LENGTH`] characters from the first
+/// match, words are neither stemmed nor marked (a snippet never reaches
+/// them; stemming every word of every description was most of a search's
+/// time).
 fn highlight(
     text: &str,
     words: &[Word],
@@ -583,38 +587,50 @@ fn highlight(
 ) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut at = 0;
-    for token in text::tokens(raw, text) {
-        let Some(stem) = text::stem(english, &token.term) else {
+    // Since the first match: where counting stopped and the characters counted.
+    let mut since_first: Option<(usize, usize)> = None;
+    let mut stream = raw.token_stream(text);
+    while stream.advance() {
+        let token = stream.token();
+        let (from, to) = (token.offset_from, token.offset_to);
+        if let Some((counted_to, chars)) = &mut since_first {
+            *chars += text.get(*counted_to..from).map_or(0, |s| s.chars().count());
+            *counted_to = from.max(*counted_to);
+            if *chars > SNIPPET_LENGTH {
+                break;
+            }
+        }
+        let Some(stem) = text::stem(english, &token.text) else {
             continue;
         };
         let hit = words.iter().any(|w| {
             stem == w.stem
                 || w.fuzzy.as_deref().is_some_and(|fuzzy| {
                     text::within_one_edit(&stem, &w.stem)
-                        || text::within_one_edit(&token.term, fuzzy)
+                        || text::within_one_edit(&token.text, fuzzy)
                 })
         });
-        if hit
-            && token.from >= at
-            && text.is_char_boundary(token.from)
-            && text.is_char_boundary(token.to)
-        {
-            out.push_str(&text[at..token.from]);
+        if hit && from >= at && text.is_char_boundary(from) && text.is_char_boundary(to) {
+            out.push_str(&text[at..from]);
             out.push(MARK_OPEN);
-            out.push_str(&text[token.from..token.to]);
+            out.push_str(&text[from..to]);
             out.push(MARK_CLOSE);
-            at = token.to;
+            at = to;
+            since_first.get_or_insert((from, 0));
         }
     }
     out.push_str(&text[at..]);
     out
 }
 
+/// The characters a snippet shows.
+const SNIPPET_LENGTH: usize = 160;
+
 /// Around the first match, at most ~160 characters, HTML-escaped, matches in
 /// `<mark>` (the catalog's snippet, character for character).
 pub fn snippet_html(highlighted: &str) -> String {
     const BEFORE: usize = 60;
-    const LENGTH: usize = 160;
+    const LENGTH: usize = SNIPPET_LENGTH;
     let chars: Vec<char> = highlighted.chars().collect();
     let first = chars.iter().position(|&c| c == MARK_OPEN).unwrap_or(0);
     let mut start = first.saturating_sub(BEFORE);

@@ -123,6 +123,36 @@ fn snippets_mark_matches_and_escape_the_rest() {
     assert_eq!(browse.items[0].snippet_html, None);
 }
 
+#[test]
+fn a_long_description_gives_a_snippet_around_its_first_match() {
+    let mut doc = product(0, "Trail boots");
+    // "running" at 90 characters from the start (inside the snippet), and
+    // again far past it.
+    let filler = "quiet words ".repeat(7);
+    doc.description = format!("{filler}running {} running", "more words ".repeat(40));
+    let (_dir, index) = index_of(&[doc]);
+    let found = index
+        .search(&SearchProducts {
+            q: Some("running".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let snippet = found.items[0].snippet_html.clone().unwrap();
+    assert_eq!(
+        snippet.matches("<mark>running</mark>").count(),
+        1,
+        "{snippet}"
+    );
+    assert!(
+        snippet.starts_with('…') && snippet.ends_with('…'),
+        "{snippet}"
+    );
+    assert!(
+        snippet.contains("quiet words <mark>running</mark> more words"),
+        "{snippet}"
+    );
+}
+
 const CATEGORIES: [&str; 3] = ["fashion", "home", "garden"];
 const SUBCATEGORIES: [&str; 4] = ["shoes", "lamps", "tools", "bags"];
 const COLORS: [&str; 5] = ["red", "blue", "black", "green", "white"];
