@@ -1,6 +1,15 @@
 //! `bazaar`: the one binary. `dev` runs the whole platform in one process;
 //! `node` and `edge` run one piece each for a cluster.
 
+// glibc's allocator took about a fifth of the edge's CPU answering
+// `/healthz` under load (`perf`, release build of 62eca7f: malloc, free
+// and malloc_consolidate), and a quarter of an order's CPU went to the
+// allocator and memmove on SurrealDB's behalf: mimalloc's thread-local
+// free lists suit a process of many small, short-lived allocations on
+// many threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::time::Duration;
 
