@@ -13,6 +13,7 @@ mod error;
 mod extract;
 mod health;
 mod hot;
+mod ids;
 mod meta;
 mod openapi;
 mod presence;
@@ -200,7 +201,7 @@ struct MakeRequestUuidV7;
 
 impl MakeRequestId for MakeRequestUuidV7 {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+        HeaderValue::from_str(&ids::uuid_v7().to_string())
             .ok()
             .map(RequestId::new)
     }

@@ -25,7 +25,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
             .get(crate::state::REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+            .unwrap_or_else(|| crate::ids::uuid_v7().to_string());
         let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

@@ -8,8 +8,9 @@
 //! nothing. The names are the constants here; `docs/metrics.md` says what
 //! each one counts.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::PullConsumer;
@@ -256,11 +257,59 @@ pub fn nats_request(side: Side, subject: &'static str, status: u16, started: Ins
         .record(started.elapsed().as_secs_f64());
 }
 
+/// The counter and histogram of one route, method and status.
+type HttpHandles = (metrics::Counter, metrics::Histogram);
+/// Route → (method, status) → handles.
+type HttpHandlesByRoute = HashMap<String, HashMap<(&'static str, u16), HttpHandles>>;
+
+/// Handles made once per route, method and status: building the labelled
+/// keys and finding them in the registry on every request was a visible
+/// part of what the edge spends on a page it keeps.
+static HTTP_HANDLES: LazyLock<RwLock<HttpHandlesByRoute>> = LazyLock::new(RwLock::default);
+
+/// The methods whose requests keep handles (any other is labelled as sent,
+/// and not kept: a client may send any token as a method).
+fn known_method(method: &str) -> Option<&'static str> {
+    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        .into_iter()
+        .find(|m| *m == method)
+}
+
+fn http_handles(route: &str, method: &str, status: u16) -> HttpHandles {
+    (
+        counter!(HTTP_REQUESTS, "route" => route.to_owned(), "method" => method.to_owned(), "status" => status.to_string()),
+        metrics::histogram!(HTTP_DURATION, "route" => route.to_owned(), "method" => method.to_owned()),
+    )
+}
+
 /// Records one HTTP request answered on `route` (the route's template,
 /// never the URL as asked).
-pub fn http_request(route: String, method: String, status: u16, started: Instant) {
-    counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method.clone(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!(HTTP_DURATION, "route" => route, "method" => method)
-        .record(started.elapsed().as_secs_f64());
+pub fn http_request(route: &str, method: &str, status: u16, started: Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    let record = |(requests, duration): &HttpHandles| {
+        requests.increment(1);
+        duration.record(seconds);
+    };
+    // Without the recorder the facade hands out handles that do nothing;
+    // none is kept before it is installed.
+    let (Some(method), Some(_)) = (known_method(method), HANDLE.get()) else {
+        return record(&http_handles(route, method, status));
+    };
+    let key = (method, status);
+    if let Some(handles) = HTTP_HANDLES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(route)
+        .and_then(|by| by.get(&key))
+    {
+        return record(handles);
+    }
+    let handles = http_handles(route, method, status);
+    record(&handles);
+    HTTP_HANDLES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(route.to_owned())
+        .or_default()
+        .insert(key, handles);
 }

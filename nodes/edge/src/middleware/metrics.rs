@@ -12,13 +12,14 @@ const UNMATCHED: &str = "unmatched";
 
 pub async fn middleware(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED, MatchedPath::as_str)
-        .to_owned();
-    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let response = next.run(req).await;
-    bazaar_runtime::metrics::http_request(route, method, response.status().as_u16(), started);
+    bazaar_runtime::metrics::http_request(
+        route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
+        method.as_str(),
+        response.status().as_u16(),
+        started,
+    );
     response
 }

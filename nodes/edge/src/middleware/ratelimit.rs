@@ -234,20 +234,23 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
         return next.run(req).await;
     }
     let config = &state.inner.config;
-    let ip =
-        client_ip(&req, config.trust_forwarded).map_or_else(|| "unknown".to_owned(), client_key);
-    let (class, max) = if is_auth_path(path) {
-        ("auth", config.auth_rate_limit_per_minute)
-    } else {
-        ("api", config.rate_limit_per_minute)
+    let client = client_ip(&req, config.trust_forwarded);
+    let key_of = |class: &str| {
+        let ip = client.map_or_else(|| "unknown".to_owned(), client_key);
+        format!("ip.{class}.{}", digest(&ip))
     };
-    let key = format!("ip.{class}.{}", digest(&ip));
-    if class == "api" {
-        if let Err(retry_after) = state.inner.shared_limit.hit(&key) {
+    if !is_auth_path(path) {
+        let shared = &state.inner.shared_limit;
+        let hit = match client {
+            Some(ip) => shared.hit_client(ip, || key_of("api")),
+            None => shared.hit(&key_of("api").into()),
+        };
+        if let Err(retry_after) = hit {
             return refused(Refusal::Over(retry_after)).into_response();
         }
         return next.run(req).await;
     }
+    let (key, max) = (key_of("auth"), config.auth_rate_limit_per_minute);
     if let Err(e) = state
         .limiter()
         .check(

@@ -11,6 +11,7 @@
 //! never use this: they keep exact shared counters (`ratelimit.rs`).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -36,12 +37,18 @@ struct Hits {
 }
 
 pub struct SharedLimiter {
-    limiter: DefaultKeyedRateLimiter<String>,
+    limiter: DefaultKeyedRateLimiter<Arc<str>>,
     clock: DefaultClock,
     /// Hits let through here and not reported yet.
-    unreported: Mutex<HashMap<String, u32>>,
+    unreported: Mutex<HashMap<Arc<str>, u32>>,
+    /// The keys of client addresses seen lately: making one hashes the
+    /// address, which is not worth doing on every request.
+    keys: quick_cache::sync::Cache<IpAddr, Arc<str>>,
     edge: String,
 }
+
+/// Client addresses whose keys are kept.
+const KEYS: usize = 10_000;
 
 impl SharedLimiter {
     /// `per_minute` hits a minute per key (0 is taken as 1).
@@ -51,20 +58,34 @@ impl SharedLimiter {
             limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(max)),
             clock: DefaultClock::default(),
             unreported: Mutex::new(HashMap::new()),
+            keys: quick_cache::sync::Cache::new(KEYS),
             edge: uuid::Uuid::new_v4().simple().to_string(),
         }
     }
 
+    /// Counts one hit from `client`, whose key `make_key` makes (once in
+    /// a while): `Err(seconds)` to wait when over the limit.
+    pub fn hit_client(&self, client: IpAddr, make_key: impl FnOnce() -> String) -> Result<(), u64> {
+        let key = match self.keys.get(&client) {
+            Some(key) => key,
+            None => {
+                let key: Arc<str> = make_key().into();
+                self.keys.insert(client, key.clone());
+                key
+            }
+        };
+        self.hit(&key)
+    }
+
     /// Counts one hit on `key`: `Err(seconds)` to wait when over the limit.
-    pub fn hit(&self, key: &str) -> Result<(), u64> {
-        let key = key.to_owned();
-        match self.limiter.check_key(&key) {
+    pub fn hit(&self, key: &Arc<str>) -> Result<(), u64> {
+        match self.limiter.check_key(key) {
             Ok(()) => {
                 *self
                     .unreported
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .entry(key)
+                    .entry(key.clone())
                     .or_default() += 1;
                 Ok(())
             }
@@ -77,7 +98,7 @@ impl SharedLimiter {
 
     /// Another edge's hits, taken from this edge's allowance for the key
     /// (as many as it still has).
-    fn apply(&self, key: String, n: u32) {
+    fn apply(&self, key: Arc<str>, n: u32) {
         for _ in 0..n {
             if self.limiter.check_key(&key).is_err() {
                 break;
@@ -85,7 +106,7 @@ impl SharedLimiter {
         }
     }
 
-    fn take_unreported(&self) -> Vec<(String, u32)> {
+    fn take_unreported(&self) -> Vec<(Arc<str>, u32)> {
         std::mem::take(
             &mut *self
                 .unreported
@@ -121,6 +142,7 @@ impl SharedLimiter {
                     if hits.is_empty() {
                         continue;
                     }
+                    let hits = hits.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
                     let report = Hits { edge: self.edge.clone(), hits };
                     if let Ok(payload) = serde_json::to_vec(&report)
                         && let Err(e) = nats.publish(EDGE_HITS, payload.into()).await
@@ -145,7 +167,7 @@ impl SharedLimiter {
                         continue;
                     }
                     for (key, n) in report.hits {
-                        self.apply(key, n);
+                        self.apply(key.into(), n);
                     }
                 }
             }
@@ -160,21 +182,23 @@ mod tests {
     #[test]
     fn a_key_gets_its_burst_then_waits_and_other_keys_are_untouched() {
         let limiter = SharedLimiter::new(5);
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
         for _ in 0..5 {
-            assert_eq!(limiter.hit("a"), Ok(()));
+            assert_eq!(limiter.hit(&a), Ok(()));
         }
-        let wait = limiter.hit("a").unwrap_err();
+        let wait = limiter.hit(&a).unwrap_err();
         assert!((1..=12).contains(&wait), "a hit refills every 12 s: {wait}");
-        assert_eq!(limiter.hit("b"), Ok(()));
+        assert_eq!(limiter.hit(&b), Ok(()));
     }
 
     #[test]
     fn two_edges_that_hear_each_other_admit_one_limit() {
         let (one, two) = (SharedLimiter::new(10), SharedLimiter::new(10));
+        let client: IpAddr = "192.0.2.7".parse().unwrap();
         let mut admitted = 0;
         for i in 0..40 {
             let edge = if i % 2 == 0 { &one } else { &two };
-            if edge.hit("client").is_ok() {
+            if edge.hit_client(client, || "ip.api.client".into()).is_ok() {
                 admitted += 1;
             }
             // Every few hits each edge hears the other's report.

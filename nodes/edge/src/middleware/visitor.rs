@@ -38,9 +38,7 @@ pub(crate) async fn middleware(
         return next.run(req).await;
     }
     let known = cookie_value(req.headers(), VISITOR_COOKIE).filter(|v| is_visitor_id(v));
-    let id = known
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let id = known.clone().unwrap_or_else(crate::ids::random_hex);
     let mut response = crate::views::VISITOR.scope(id.clone(), next.run(req)).await;
     if known.is_none() {
         let secure = state.secure_attribute();
