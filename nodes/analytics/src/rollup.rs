@@ -577,13 +577,25 @@ fn plan(facts: &[&Fact], mut known: Known) -> Plan {
         let rows = &mut p.rows;
         match &f.what {
             What::Views(views) => {
+                // A batch holds many views of few pages: each row is
+                // bumped once with its count.
+                let mut per_product: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+                let mut per_shop: BTreeMap<&str, i64> = BTreeMap::new();
                 for View { shop, product, .. } in views {
-                    rows.shop_day(shop, day, &[("views", 1)]);
-                    rows.product_day(product, Some(shop), day, &[("views", 1)]);
-                    rows.platform(day, &[], &[("views", 1)]);
-                    rows.bump("an_product", json!(product), &[("shop", json!(shop))], &[]);
-                    known.product_shop.insert(product.clone(), shop.clone());
+                    *per_product.entry((shop, product)).or_default() += 1;
+                    *per_shop.entry(shop).or_default() += 1;
                 }
+                for ((shop, product), n) in per_product {
+                    rows.product_day(product, Some(shop), day, &[("views", n)]);
+                    rows.bump("an_product", json!(product), &[("shop", json!(shop))], &[]);
+                    known
+                        .product_shop
+                        .insert(product.to_owned(), shop.to_owned());
+                }
+                for (shop, n) in per_shop {
+                    rows.shop_day(shop, day, &[("views", n)]);
+                }
+                rows.platform(day, &[], &[("views", views.len() as i64)]);
             }
             What::Product { product, shop } => {
                 rows.bump("an_product", json!(product), &[("shop", json!(shop))], &[]);

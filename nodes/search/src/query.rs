@@ -6,7 +6,7 @@
 //! index's own analyzers and each word becomes term queries, so no
 //! character of any query is syntax.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -501,6 +501,7 @@ fn search(
     };
     let mut english = queries.english.clone();
     let mut raw = queries.words.clone();
+    let mut judged = HashMap::new();
     let mut items = Vec::with_capacity(page.len());
     for addr in page {
         let doc: TantivyDocument = searcher.doc(addr)?;
@@ -508,7 +509,13 @@ fn search(
         let mut summary: ProductSummary = serde_json::from_str(stored(f.summary))?;
         summary.event_live = is_live(summary.flash_sale.as_ref(), now);
         if let Some(words) = &words {
-            let marked = highlight(stored(f.search_text), words, &mut english, &mut raw);
+            let marked = highlight(
+                stored(f.search_text),
+                words,
+                &mut english,
+                &mut raw,
+                &mut judged,
+            );
             summary.snippet_html = Some(snippet_html(&marked));
         }
         items.push(summary);
@@ -577,13 +584,15 @@ fn is_live(sale: Option<&FlashSale>, now: OffsetDateTime) -> bool {
 /// `text` with every word that matched the query between the marks, as far
 /// as a snippet can show: past [`SNIPPET_LENGTH`] characters from the first
 /// match, words are neither stemmed nor marked (a snippet never reaches
-/// them; stemming every word of every description was most of a search's
-/// time).
+/// them). Whether a word matches is judged once per page (`judged`): the
+/// results of one search share most of their words, and stemming every
+/// word of every description was most of a search's time.
 fn highlight(
     text: &str,
     words: &[Word],
     english: &mut TextAnalyzer,
     raw: &mut TextAnalyzer,
+    judged: &mut HashMap<String, bool>,
 ) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut at = 0;
@@ -600,16 +609,14 @@ fn highlight(
                 break;
             }
         }
-        let Some(stem) = text::stem(english, &token.text) else {
-            continue;
+        let hit = match judged.get(token.text.as_str()) {
+            Some(hit) => *hit,
+            None => {
+                let hit = matches(&token.text, words, english);
+                judged.insert(token.text.clone(), hit);
+                hit
+            }
         };
-        let hit = words.iter().any(|w| {
-            stem == w.stem
-                || w.fuzzy.as_deref().is_some_and(|fuzzy| {
-                    text::within_one_edit(&stem, &w.stem)
-                        || text::within_one_edit(&token.text, fuzzy)
-                })
-        });
         if hit && from >= at && text.is_char_boundary(from) && text.is_char_boundary(to) {
             out.push_str(&text[at..from]);
             out.push(MARK_OPEN);
@@ -621,6 +628,20 @@ fn highlight(
     }
     out.push_str(&text[at..]);
     out
+}
+
+/// Whether `word` (as the raw analyzer gives it) matches one of the query's
+/// words: the same stem, or for long words within one edit.
+fn matches(word: &str, words: &[Word], english: &mut TextAnalyzer) -> bool {
+    let Some(stem) = text::stem(english, word) else {
+        return false;
+    };
+    words.iter().any(|w| {
+        stem == w.stem
+            || w.fuzzy.as_deref().is_some_and(|fuzzy| {
+                text::within_one_edit(&stem, &w.stem) || text::within_one_edit(word, fuzzy)
+            })
+    })
 }
 
 /// The characters a snippet shows.

@@ -17,6 +17,10 @@ use crate::ui::chrome::Chrome;
 use crate::ui::errors::RefusedPage;
 
 pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
+    // Only pages answer with a page; the API answers errors in JSON.
+    if req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
     let slot = ViewerSlot::default();
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(slot.clone());
