@@ -84,6 +84,7 @@ mod middleware {
     pub(crate) mod headers;
     pub(crate) mod metrics;
     pub(crate) mod page_errors;
+    pub(crate) mod policy;
     pub(crate) mod ratelimit;
     pub(crate) mod session;
     pub(crate) mod shared_limit;
@@ -170,26 +171,9 @@ pub fn app(state: EdgeState) -> Router {
                 ))
                 .layer(cors)
                 .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-                .layer(axum::middleware::from_fn(middleware::headers::middleware))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
-                    middleware::csrf::middleware,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    middleware::ratelimit::middleware,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    middleware::session::middleware,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    middleware::page_errors::middleware,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    middleware::visitor::middleware,
+                    middleware::policy::middleware,
                 )),
         )
 }

@@ -3,9 +3,8 @@
 //! request comes from (`Origin`, `Sec-Fetch-Site`, or `Referer`); API clients
 //! using `Authorization: Bearer` send no cookies and are not affected.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bazaar_subjects::ErrorEnvelope;
 
@@ -43,7 +42,9 @@ pub(crate) fn own_origins(state: &EdgeState, h: &axum::http::HeaderMap) -> Vec<S
     allowed
 }
 
-pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
+/// Refuses a state-changing request from another site that carries our
+/// session cookies (or posts one of our forms).
+pub(crate) fn check(state: &EdgeState, req: &Request) -> Result<(), Response> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let h = req.headers();
     let has_session =
@@ -53,9 +54,9 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
     // our cookies carry a bearer token, which a hostile page cannot forge.
     let form = !req.uri().path().starts_with("/api/");
     if safe || !(has_session || form) {
-        return next.run(req).await;
+        return Ok(());
     }
-    let allowed = own_origins(&state, h);
+    let allowed = own_origins(state, h);
     let from = h
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
@@ -74,12 +75,12 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
     };
     if foreign {
         tracing::warn!("cross-site request with session cookies refused");
-        return ApiError(ErrorEnvelope::forbidden(
+        return Err(ApiError(ErrorEnvelope::forbidden(
             "cross-site requests are not allowed",
         ))
-        .into_response();
+        .into_response());
     }
-    next.run(req).await
+    Ok(())
 }
 
 #[cfg(test)]
@@ -90,7 +91,6 @@ mod tests {
     use axum::routing::post;
     use tower::ServiceExt;
 
-    use super::*;
     use crate::config::EdgeConfig;
     use crate::test_support::offline_state;
 
@@ -105,7 +105,7 @@ mod tests {
             .route("/api/cart/items", post(|| async { "added" }))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
-                middleware,
+                crate::middleware::policy::middleware,
             ))
             .with_state(state)
     }

@@ -5,7 +5,6 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
 /// For every page and API answer.
@@ -17,9 +16,14 @@ const CSP_DOCS: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
     object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
 
-pub async fn middleware(req: Request, next: Next) -> Response {
-    let docs = req.uri().path().starts_with("/api-docs");
-    let mut response = next.run(req).await;
+/// Whether `req` is for the API docs (whose Swagger UI needs its inline
+/// bootstrap).
+pub(crate) fn for_docs(req: &Request) -> bool {
+    req.uri().path().starts_with("/api-docs")
+}
+
+/// Puts the security headers on `response` (a handler's own are kept).
+pub(crate) fn apply(response: &mut Response, docs: bool) {
     let h = response.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
         h.entry(name).or_insert(HeaderValue::from_static(value));
@@ -41,7 +45,6 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         HeaderName::from_static("permissions-policy"),
         "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
     );
-    response
 }
 
 #[cfg(test)]
@@ -55,10 +58,15 @@ mod tests {
 
     #[tokio::test]
     async fn every_answer_carries_the_security_headers() {
+        let state = crate::test_support::offline_state(crate::EdgeConfig::default()).await;
         let app = Router::new()
             .route("/", get(|| async { "home" }))
             .route("/api-docs/", get(|| async { "docs" }))
-            .layer(axum::middleware::from_fn(middleware));
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::middleware::policy::middleware,
+            ))
+            .with_state(state);
         let page = app
             .clone()
             .oneshot(Request::get("/").body(Body::empty()).unwrap())

@@ -4,10 +4,10 @@
 //! and the viewer the handler already looked up (or looks them up itself
 //! when the handler had not yet).
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::Response;
+use bazaar_runtime::RequestMeta;
 use bazaar_subjects::Empty;
 use bazaar_subjects::auth::GetMe;
 
@@ -16,16 +16,38 @@ use crate::state::EdgeState;
 use crate::ui::chrome::Chrome;
 use crate::ui::errors::RefusedPage;
 
-pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
-    // Only pages answer with a page; the API answers errors in JSON.
+/// What a page's error page will need: the viewer slot its handler fills,
+/// and who asked.
+pub(crate) struct PageContext {
+    slot: ViewerSlot,
+    meta: RequestMeta,
+}
+
+/// Gives a page's handler a slot for the viewer it looks up (the API is
+/// left alone: it answers errors in JSON).
+pub(crate) async fn prepare(state: &EdgeState, req: Request) -> (Request, Option<PageContext>) {
     if req.uri().path().starts_with("/api/") {
-        return next.run(req).await;
+        return (req, None);
     }
     let slot = ViewerSlot::default();
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(slot.clone());
-    let Ok(Meta(meta)) = Meta::from_request_parts(&mut parts, &state).await;
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let Ok(Meta(meta)) = Meta::from_request_parts(&mut parts, state).await;
+    (
+        Request::from_parts(parts, body),
+        Some(PageContext { slot, meta }),
+    )
+}
+
+/// Renders a refused page again with the site's chrome and the viewer.
+pub(crate) async fn finish(
+    state: &EdgeState,
+    page: Option<PageContext>,
+    mut response: Response,
+) -> Response {
+    let Some(PageContext { slot, meta }) = page else {
+        return response;
+    };
     let Some(refused) = response.extensions_mut().remove::<RefusedPage>() else {
         return response;
     };
@@ -34,7 +56,7 @@ pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next
         None if meta.authorization.is_some() => state.call::<GetMe>(&meta, &Empty {}).await.ok(),
         None => None,
     };
-    let chrome = Chrome::load(&state, &meta).await;
+    let chrome = Chrome::load(state, &meta).await;
     let (mut parts, _) = response.into_parts();
     let (_, body) = refused.render(viewer, chrome).into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);

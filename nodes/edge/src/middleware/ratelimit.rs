@@ -8,8 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
+use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use bazaar_subjects::ErrorEnvelope;
 use sha2::{Digest, Sha256};
@@ -224,48 +223,63 @@ fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
 }
 
 /// Per-IP limits on every `/api` request, socket and form post.
-pub async fn middleware(State(state): State<EdgeState>, req: Request, next: Next) -> Response {
+/// Counts the request against its client's limit: over it, the 429 to
+/// answer with. The general limit is decided at once, in memory; the
+/// strict one (sign-in and code paths) is the returned future's round trip
+/// to the shared counters. The future holds nothing of the request, whose
+/// body may not be shared between threads.
+pub(crate) fn check(
+    state: &EdgeState,
+    req: &Request,
+) -> impl Future<Output = Result<(), Response>> + Send + use<> {
+    let strict = general(state, req);
+    let state = state.clone();
+    async move {
+        let Some((key, max)) = strict? else {
+            return Ok(());
+        };
+        state
+            .limiter()
+            .check(
+                &key,
+                Limit {
+                    max,
+                    window_secs: 60,
+                    fail_closed: true,
+                },
+            )
+            .await
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// The general limit, decided here; `Ok(Some(key, max))` when the strict
+/// limit is the one to count.
+fn general(state: &EdgeState, req: &Request) -> Result<Option<(String, u32)>, Response> {
     let path = req.uri().path();
     // Every API call, every socket opened, and every form post (sign-in and
     // sign-up pages included).
     let limited =
         path.starts_with("/api/") || path == "/ws" || req.method() == axum::http::Method::POST;
     if !limited {
-        return next.run(req).await;
+        return Ok(None);
     }
     let config = &state.inner.config;
-    let client = client_ip(&req, config.trust_forwarded);
+    let client = client_ip(req, config.trust_forwarded);
     let key_of = |class: &str| {
         let ip = client.map_or_else(|| "unknown".to_owned(), client_key);
         format!("ip.{class}.{}", digest(&ip))
     };
-    if !is_auth_path(path) {
-        let shared = &state.inner.shared_limit;
-        let hit = match client {
-            Some(ip) => shared.hit_client(ip, || key_of("api")),
-            None => shared.hit(&key_of("api").into()),
-        };
-        if let Err(retry_after) = hit {
-            return refused(Refusal::Over(retry_after)).into_response();
-        }
-        return next.run(req).await;
+    if is_auth_path(path) {
+        return Ok(Some((key_of("auth"), config.auth_rate_limit_per_minute)));
     }
-    let (key, max) = (key_of("auth"), config.auth_rate_limit_per_minute);
-    if let Err(e) = state
-        .limiter()
-        .check(
-            &key,
-            Limit {
-                max,
-                window_secs: 60,
-                fail_closed: true,
-            },
-        )
-        .await
-    {
-        return e.into_response();
-    }
-    next.run(req).await
+    let shared = &state.inner.shared_limit;
+    let hit = match client {
+        Some(ip) => shared.hit_client(ip, || key_of("api")),
+        None => shared.hit(&key_of("api").into()),
+    };
+    hit.map(|()| None)
+        .map_err(|retry_after| refused(Refusal::Over(retry_after)).into_response())
 }
 
 #[cfg(test)]
@@ -289,7 +303,7 @@ mod tests {
             .route("/products", get(|| async { "products" }))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
-                middleware,
+                crate::middleware::policy::middleware,
             ))
             .with_state(state);
         let request = axum::http::Request::get("/products")

@@ -2,8 +2,8 @@
 //! gone (it lives 15 minutes) but the refresh cookie is there, the edge
 //! rotates the session before the page is rendered and sends the new cookies.
 
-use axum::extract::State;
-use axum::http::header;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 use bazaar_runtime::RequestMeta;
 use bazaar_subjects::auth::{self as a, RefreshRequest};
@@ -12,14 +12,13 @@ use crate::api::auth::{clear_cookies, session_cookies};
 use crate::extract::{REFRESH_COOKIE, cookie_value};
 use crate::state::EdgeState;
 
-/// Pages keep a session alive without JavaScript: when the access cookie is
-/// gone (it lives 15 minutes) but the refresh cookie is there, the edge
-/// rotates the session before the page is rendered and sends the new cookies.
-pub async fn middleware(
-    State(state): State<EdgeState>,
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+/// The cookies a page's answer carries after [`renew`]: the rotated
+/// session's, or those that clear a session that could not be renewed.
+pub(crate) struct Renewed([(HeaderName, HeaderValue); 2]);
+
+/// For a page whose access cookie is gone while the refresh cookie is
+/// there: rotates the session and gives the page the new access token.
+pub(crate) async fn renew(state: &EdgeState, req: &mut Request) -> Option<Renewed> {
     let path = req.uri().path();
     let page = !path.starts_with("/api/")
         && !path.starts_with("/static/")
@@ -29,7 +28,7 @@ pub async fn middleware(
         && cookie_value(h, crate::extract::ACCESS_COOKIE).is_none()
         && cookie_value(h, REFRESH_COOKIE).is_some();
     if !needs {
-        return next.run(req).await;
+        return None;
     }
     let refresh_token = cookie_value(h, REFRESH_COOKIE).unwrap_or_default();
     let meta = RequestMeta {
@@ -45,18 +44,15 @@ pub async fn middleware(
             if let Ok(v) = header::HeaderValue::from_str(&cookie) {
                 req.headers_mut().append(header::COOKIE, v);
             }
-            let mut response = next.run(req).await;
-            for (name, value) in session_cookies(&state, &session).0 {
-                response.headers_mut().append(name, value);
-            }
-            response
+            Some(Renewed(session_cookies(state, &session).0))
         }
-        Err(_) => {
-            let mut response = next.run(req).await;
-            for (name, value) in clear_cookies().0 {
-                response.headers_mut().append(name, value);
-            }
-            response
-        }
+        Err(_) => Some(Renewed(clear_cookies().0)),
+    }
+}
+
+/// Sends the cookies of a renewal with the page.
+pub(crate) fn finish(renewed: Option<Renewed>, response: &mut Response) {
+    for (name, value) in renewed.into_iter().flat_map(|r| r.0) {
+        response.headers_mut().append(name, value);
     }
 }

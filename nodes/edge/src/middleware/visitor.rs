@@ -8,9 +8,8 @@
 //! the view recorder through a task-local (`views::VISITOR`), so no handler
 //! signature carries it.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::extract::cookie_value;
@@ -29,25 +28,38 @@ fn counted(req: &Request) -> bool {
         && (path.starts_with("/products/") || path.starts_with("/api/products/"))
 }
 
-pub(crate) async fn middleware(
-    State(state): State<EdgeState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if !counted(&req) {
-        return next.run(req).await;
+/// The visitor a product page is served to: the cookie's id, or a new one.
+pub(crate) struct Visitor {
+    pub(crate) id: String,
+    new: bool,
+}
+
+/// The visitor of a product page (`None` for any other request).
+pub(crate) fn of(req: &Request) -> Option<Visitor> {
+    if !counted(req) {
+        return None;
     }
-    let known = cookie_value(req.headers(), VISITOR_COOKIE).filter(|v| is_visitor_id(v));
-    let id = known.clone().unwrap_or_else(crate::ids::random_hex);
-    let mut response = crate::views::VISITOR.scope(id.clone(), next.run(req)).await;
-    if known.is_none() {
-        let secure = state.secure_attribute();
-        let cookie = format!(
-            "{VISITOR_COOKIE}={id}; Path=/; Max-Age={MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}"
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+    Some(
+        match cookie_value(req.headers(), VISITOR_COOKIE).filter(|v| is_visitor_id(v)) {
+            Some(id) => Visitor { id, new: false },
+            None => Visitor {
+                id: crate::ids::random_hex(),
+                new: true,
+            },
+        },
+    )
+}
+
+/// Gives a new visitor their cookie with the page.
+pub(crate) fn finish(state: &EdgeState, visitor: Option<Visitor>, response: &mut Response) {
+    let Some(Visitor { id, new: true }) = visitor else {
+        return;
+    };
+    let secure = state.secure_attribute();
+    let cookie = format!(
+        "{VISITOR_COOKIE}={id}; Path=/; Max-Age={MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}"
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
     }
-    response
 }
