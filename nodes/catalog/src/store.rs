@@ -589,10 +589,14 @@ impl CatalogStore {
                 Ok::<_, CatalogError>(take_rows::<ProductSummary>(&mut res, 0)?)
             })
             .await?;
+        // The index on the sale's end, named: left to itself the planner
+        // walks every live product (`product_live_category_created`) and sorts, a
+        // tenth of a second at 10,000 products on every home page; the
+        // end's index reads only the sales not yet over, in order.
         let mut res = self
             .db
             .query(format!(
-                "SELECT {SUMMARY_FIELDS}, event_ends FROM product
+                "SELECT {SUMMARY_FIELDS}, event_ends FROM product WITH INDEX product_event_ends
                    WHERE event_ends > time::now() AND event_starts <= time::now() AND live = true
                    ORDER BY event_ends ASC LIMIT 12"
             ))
