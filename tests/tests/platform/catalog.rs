@@ -838,3 +838,67 @@ async fn fifty_buyers_racing_for_five_units_never_oversell() {
     );
     stock_shows(&p, "frame", 10).await;
 }
+
+#[tokio::test]
+async fn a_view_counter_from_before_views_were_batched_follows_the_batches_from_where_it_was() {
+    use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream, publish_event};
+    use bazaar_subjects::Event;
+    use bazaar_subjects::catalog::{self, ProductViewed, ProductsViewed};
+
+    let p = Platform::spawn().await;
+    let stream = ensure_stream(&p.ctx.jetstream, catalog::EVENTS)
+        .await
+        .unwrap();
+    let view = |product: &str| ProductViewed {
+        product_id: product.into(),
+        shop_id: "s1".into(),
+        account_id: None,
+        at: "2026-12-07T02:00:00Z".into(),
+        visitor_id: Some("v1".into()),
+    };
+    // A counter as an older version made it: one view per event.
+    let old = async_nats::jetstream::consumer::pull::Config {
+        durable_name: Some("views-before-batches".into()),
+        filter_subject: ProductViewed::SUBJECT.into(),
+        ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+        ..Default::default()
+    };
+    stream.create_consumer(old).await.unwrap();
+    publish_event(&p.ctx.jetstream, &view("p-old"), "view-old-1")
+        .await
+        .unwrap();
+
+    // The newer version opens it under the same name: it follows both
+    // shapes and has not lost the view published meanwhile.
+    let counter = SharedConsumer::new("views-before-batches", catalog::VIEW_EVENTS)
+        .open(&stream)
+        .await
+        .unwrap();
+    assert_eq!(
+        counter.cached_info().config.filter_subject,
+        catalog::VIEW_EVENTS
+    );
+    let batch = ProductsViewed {
+        views: vec![view("p-new"), view("p-new")],
+    };
+    publish_event(&p.ctx.jetstream, &batch, "views-new-1")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut messages = counter
+        .fetch()
+        .max_messages(10)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .unwrap();
+    while let Some(Ok(msg)) = futures::StreamExt::next(&mut messages).await {
+        seen.extend(
+            catalog::views_of(msg.subject.as_str(), &msg.payload)
+                .into_iter()
+                .map(|v| v.product_id),
+        );
+        msg.ack().await.unwrap();
+    }
+    assert_eq!(seen, ["p-old", "p-new", "p-new"]);
+}
