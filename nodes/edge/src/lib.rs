@@ -164,7 +164,7 @@ pub fn app(state: EdgeState) -> Router {
                         .on_response(middleware::trace::on_response),
                 )
                 .layer(PropagateRequestIdLayer::new(state::REQUEST_ID))
-                .layer(axum::middleware::from_fn(middleware::metrics::middleware))
+                .layer(middleware::metrics::MetricsLayer)
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::GATEWAY_TIMEOUT,
                     Duration::from_millis(config.http_timeout_ms),
