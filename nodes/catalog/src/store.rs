@@ -90,11 +90,6 @@ impl StoredProduct {
         self.product = with_event_state(self.product, OffsetDateTime::now_utc());
         self
     }
-
-    /// Whether buyers may see it.
-    pub fn is_live(&self) -> bool {
-        self.product.shown_to_buyers()
-    }
 }
 
 #[derive(Clone)]
@@ -102,6 +97,11 @@ pub struct CatalogStore {
     db: Db,
     nats: async_nats::Client,
     js: async_nats::jetstream::Context,
+    /// Product pages by slug: the public `Product` alone, not the row
+    /// (`StoredProduct` flattens it, and serde reads a flattened struct by
+    /// buffering every field first, which made reading a cached page the
+    /// dearest step of a product page). Entries written as whole rows read
+    /// as pages too: the fields only the node sees are skipped.
     products: RevisionCache,
     searches: RevisionCache,
     search_kv: kv::Store,
@@ -525,21 +525,21 @@ impl CatalogStore {
     pub async fn get_public(&self, slug: &str) -> Result<Product, CatalogError> {
         let slug = slug.trim();
         let key = product_key(slug).ok_or_else(|| CatalogError::NoSuchProduct(slug.to_owned()))?;
-        let stored = match self.products.get::<StoredProduct>(&key).await {
-            Some(p) => p,
+        let product = match self.products.get::<Product>(&key).await {
+            Some(product) => product,
             None => {
                 let p = self
                     .load_by_slug(slug)
                     .await?
                     .ok_or_else(|| CatalogError::NoSuchProduct(slug.to_owned()))?;
-                self.products.put(&key, p.revision, &p).await;
-                p
+                self.products.put(&key, p.revision, &p.product).await;
+                p.product
             }
         };
-        if !stored.is_live() {
+        if !product.shown_to_buyers() {
             return Err(CatalogError::NoSuchProduct(slug.to_owned()));
         }
-        Ok(with_event_state(stored.product, OffsetDateTime::now_utc()))
+        Ok(with_event_state(product, OffsetDateTime::now_utc()))
     }
 
     /// The catalog revision: bumped (after commit) by every write.
@@ -661,7 +661,9 @@ impl CatalogStore {
     /// Puts a product's current row in the page cache (a newer one wins).
     pub async fn cache_product(&self, stored: &StoredProduct) {
         if let Some(key) = product_key(&stored.product.slug) {
-            self.products.put(&key, stored.revision, stored).await;
+            self.products
+                .put(&key, stored.revision, &stored.product)
+                .await;
         }
     }
 

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bazaar_runtime::RequestMeta;
-use bazaar_subjects::catalog::{
-    MAX_VIEWS_PER_BATCH, Product, ProductViewNotice, ProductViews, RecordViews,
-};
+use bazaar_subjects::catalog::{MAX_VIEWS_PER_BATCH, ProductViewNotice, ProductViews, RecordViews};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Semaphore, mpsc};
+
+use crate::product_pages::KeptPage;
 
 /// How long views gather before they are sent.
 pub const BATCH_EVERY: Duration = Duration::from_millis(250);
@@ -26,9 +26,34 @@ const QUEUE: usize = 50_000;
 const IN_FLIGHT: u32 = 4;
 
 pub(crate) struct ViewRecorder {
-    queue: mpsc::Sender<ProductViewNotice>,
-    waiting: Mutex<Option<mpsc::Receiver<ProductViewNotice>>>,
+    queue: mpsc::Sender<PendingView>,
+    waiting: Mutex<Option<mpsc::Receiver<PendingView>>>,
     dropped: AtomicU64,
+}
+
+/// A view as it waits: the page it saw (shared, not copied) and the moment
+/// as a number. The notice on the wire, with its ids and its time as text,
+/// is made when the batch goes, off the request's path.
+struct PendingView {
+    page: Arc<KeptPage>,
+    request_id: String,
+    authorization: Option<String>,
+    at: OffsetDateTime,
+    visitor_id: Option<String>,
+}
+
+impl PendingView {
+    fn notice(self) -> ProductViewNotice {
+        let product = &self.page.view.product;
+        ProductViewNotice {
+            product_id: product.id.clone(),
+            shop_id: product.shop_id.clone(),
+            request_id: self.request_id,
+            authorization: self.authorization,
+            at: self.at.format(&Rfc3339).unwrap_or_default(),
+            visitor_id: self.visitor_id,
+        }
+    }
 }
 
 impl Default for ViewRecorder {
@@ -49,19 +74,16 @@ tokio::task_local! {
 }
 
 impl ViewRecorder {
-    /// Queues a view of `product` by whoever made the request `meta`.
-    pub(crate) fn record(&self, meta: &RequestMeta, product: &Product) {
-        let notice = ProductViewNotice {
-            product_id: product.id.clone(),
-            shop_id: product.shop_id.clone(),
+    /// Queues a view of `page`'s product by whoever made the request `meta`.
+    pub(crate) fn record(&self, meta: &RequestMeta, page: &Arc<KeptPage>) {
+        let view = PendingView {
+            page: page.clone(),
             request_id: meta.request_id.clone(),
             authorization: meta.authorization.clone(),
-            at: OffsetDateTime::now_utc()
-                .format(&Rfc3339)
-                .unwrap_or_default(),
+            at: OffsetDateTime::now_utc(),
             visitor_id: VISITOR.try_with(Clone::clone).ok(),
         };
-        if self.queue.try_send(notice).is_err() {
+        if self.queue.try_send(view).is_err() {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "views dropped: the catalog node is not keeping up");
@@ -131,10 +153,11 @@ impl ViewRecorder {
     }
 }
 
-async fn send_batch(nats: &async_nats::Client, timeout: Duration, views: Vec<ProductViewNotice>) {
+async fn send_batch(nats: &async_nats::Client, timeout: Duration, views: Vec<PendingView>) {
     if views.is_empty() {
         return;
     }
+    let views: Vec<ProductViewNotice> = views.into_iter().map(PendingView::notice).collect();
     let meta = RequestMeta {
         request_id: uuid::Uuid::now_v7().to_string(),
         authorization: None,

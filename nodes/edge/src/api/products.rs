@@ -132,7 +132,7 @@ pub(crate) async fn product_view(
             pages.keep_page(ProductView { product, shop }, generation)
         }
     };
-    s.inner.views.record(meta, &page.view.product);
+    s.inner.views.record(meta, &page);
     Ok(page)
 }
 
