@@ -31,8 +31,8 @@ pub(crate) struct ViewRecorder {
     dropped: AtomicU64,
 }
 
-/// A view as it waits: the page it saw (shared, not copied) and the moment
-/// as a number. The notice on the wire, with its ids and its time as text,
+/// A view as it waits: the page it saw (shared, not copied) and the moment,
+/// not yet formatted. The notice on the wire, with its ids and its time as text,
 /// is made when the batch goes, off the request's path.
 struct PendingView {
     page: Arc<KeptPage>,

@@ -480,15 +480,11 @@ async fn serve_one(
     );
     async move {
         let started = std::time::Instant::now();
-        let mut anonymous = false;
-        let result = match authenticate(&ctx, &msg) {
-            Ok(caller) => match caller.require(route.access) {
-                Ok(()) => {
-                    anonymous = matches!(caller, Caller::Anonymous);
-                    (route.handler)(msg.clone(), caller, request_id.clone()).await
-                }
-                Err(e) => Err(e),
-            },
+        let admitted = authenticate(&ctx, &msg)
+            .and_then(|caller| caller.require(route.access).map(|()| caller));
+        let anonymous = matches!(admitted, Ok(Caller::Anonymous));
+        let result = match admitted {
+            Ok(caller) => (route.handler)(msg.clone(), caller, request_id.clone()).await,
             Err(e) => Err(e),
         };
         let took = started.elapsed();
