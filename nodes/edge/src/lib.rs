@@ -82,7 +82,7 @@ mod middleware {
     pub(crate) mod csrf;
     pub(crate) mod device;
     pub(crate) mod headers;
-    pub(crate) mod metrics;
+    pub(crate) mod observe;
     pub(crate) mod page_errors;
     pub(crate) mod policy;
     pub(crate) mod ratelimit;
@@ -100,15 +100,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method};
 use bazaar_runtime::Shutdown;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 /// The whole HTTP application.
 pub fn app(state: EdgeState) -> Router {
@@ -157,38 +152,15 @@ pub fn app(state: EdgeState) -> Router {
         // page the edge keeps, after the allocator).
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(state::REQUEST_ID, MakeRequestUuidV7))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(middleware::trace::make_span)
-                        .on_response(middleware::trace::on_response),
-                )
-                .layer(PropagateRequestIdLayer::new(state::REQUEST_ID))
-                .layer(middleware::metrics::MetricsLayer)
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    Duration::from_millis(config.http_timeout_ms),
-                ))
+                .layer(middleware::observe::ObserveLayer {
+                    timeout: Duration::from_millis(config.http_timeout_ms),
+                })
                 .layer(cors)
                 .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    middleware::policy::middleware,
-                )),
+                .layer(middleware::policy::PolicyLayer {
+                    state: state.clone(),
+                }),
         )
-}
-
-/// Request ids are UUID v7: they say when the request began, which is how
-/// the logs node finds a request's records however old it is.
-#[derive(Clone, Copy)]
-struct MakeRequestUuidV7;
-
-impl MakeRequestId for MakeRequestUuidV7 {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&ids::uuid_v7().to_string())
-            .ok()
-            .map(RequestId::new)
-    }
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {

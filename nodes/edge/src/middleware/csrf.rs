@@ -103,10 +103,9 @@ mod tests {
         Router::new()
             .route("/cart/add", post(|| async { "added" }))
             .route("/api/cart/items", post(|| async { "added" }))
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                crate::middleware::policy::middleware,
-            ))
+            .layer(crate::middleware::policy::PolicyLayer {
+                state: state.clone(),
+            })
             .with_state(state)
     }
 

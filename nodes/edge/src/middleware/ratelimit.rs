@@ -301,10 +301,9 @@ mod tests {
         let state = offline_state(EdgeConfig::default()).await;
         let app = Router::new()
             .route("/products", get(|| async { "products" }))
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                crate::middleware::policy::middleware,
-            ))
+            .layer(crate::middleware::policy::PolicyLayer {
+                state: state.clone(),
+            })
             .with_state(state);
         let request = axum::http::Request::get("/products")
             .body(Body::empty())
