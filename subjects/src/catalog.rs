@@ -720,7 +720,7 @@ pub struct ProductViews {
 }
 
 /// The most views one [`RecordViews`] call carries.
-pub const MAX_VIEWS_PER_BATCH: usize = 500;
+pub const MAX_VIEWS_PER_BATCH: usize = 2_000;
 
 /// `catalog.product.views`: product pages were served (by an edge, from its
 /// memory or not); the batch becomes one `events.catalog.products.viewed`.

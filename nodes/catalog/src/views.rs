@@ -28,7 +28,7 @@ fn validate(batch: &ProductViews) -> Result<(), CatalogError> {
     v.check(
         batch.views.len() <= MAX_VIEWS_PER_BATCH,
         "views",
-        "send at most 500 views at a time",
+        "send at most 2,000 views at a time",
     );
     for notice in &batch.views {
         v.check(
