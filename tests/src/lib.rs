@@ -712,6 +712,19 @@ pub async fn ready_at(http: &reqwest::Client, base: &str) -> serde_json::Value {
     panic!("{base} never became ready");
 }
 
+/// Stops a `bazaar` process the way an operator does (SIGTERM) and waits
+/// for it (20 s at most), so it stops the nats-server it started too; a
+/// process dropped with `kill_on_drop` dies by SIGKILL and leaves that
+/// server running.
+pub async fn terminate(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+}
+
 /// The `bazaar` binary built alongside this test (target/<profile>/bazaar).
 pub fn bazaar_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");

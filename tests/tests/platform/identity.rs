@@ -772,12 +772,7 @@ async fn no_password_code_or_token_ever_reaches_the_logs() {
         .send()
         .await
         .unwrap();
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+    bazaar_tests::terminate(&mut child).await;
     let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         logs.contains("account created"),

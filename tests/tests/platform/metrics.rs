@@ -13,7 +13,7 @@ async fn prometheus_scrapes_bazaar_dev_and_counts_what_shoppers_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let port = bazaar::natsd::free_port().unwrap();
     let dead_nats = bazaar::natsd::free_port().unwrap();
-    let _bazaar = tokio::process::Command::new(bazaar_tests::bazaar_binary())
+    let mut bazaar = tokio::process::Command::new(bazaar_tests::bazaar_binary())
         .args([
             "dev",
             "--no-seed",
@@ -130,6 +130,7 @@ async fn prometheus_scrapes_bazaar_dev_and_counts_what_shoppers_asked_for() {
         .eventually("bazaar_log_records_dropped_total", |v| v >= 0.0)
         .await;
     prometheus.stop().await;
+    bazaar_tests::terminate(&mut bazaar).await;
 }
 
 #[cfg(unix)]
