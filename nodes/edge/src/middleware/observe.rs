@@ -50,7 +50,8 @@ pub(crate) struct Observe<S> {
     timeout: Duration,
 }
 
-/// A new request id.
+/// A new request id: a UUID v7, which says when the request began; that is
+/// how the logs node finds a request's records however old it is.
 fn new_request_id() -> HeaderValue {
     let mut buf = uuid::Uuid::encode_buffer();
     let id = crate::ids::uuid_v7().hyphenated().encode_lower(&mut buf);
