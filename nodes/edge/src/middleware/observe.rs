@@ -6,7 +6,7 @@
 //!
 //! One service with one future rather than a layer for each: every layer
 //! beneath the router is cloned for each request and adds a future of its
-//! own, and on a page the edge keeps from memory those four layers cost
+//! own, and on a page the edge keeps from memory those five layers cost
 //! more than the page (see the hot read path in docs/benchmarks.md).
 
 use std::convert::Infallible;
