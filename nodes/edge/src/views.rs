@@ -24,6 +24,10 @@ pub const BATCH_EVERY: Duration = Duration::from_millis(250);
 const QUEUE: usize = 50_000;
 /// Batches on their way to the catalog node at once.
 const IN_FLIGHT: u32 = 4;
+/// The most one call's notices may weigh, well under NATS's default 1 MB
+/// payload: a signed-in viewer's notice carries their token, so a full
+/// batch of them would not fit in one message.
+const CALL_BYTES: usize = 768 * 1024;
 
 pub(crate) struct ViewRecorder {
     queue: mpsc::Sender<PendingView>,
@@ -154,18 +158,86 @@ impl ViewRecorder {
 }
 
 async fn send_batch(nats: &async_nats::Client, timeout: Duration, views: Vec<PendingView>) {
-    if views.is_empty() {
-        return;
+    let notices = views.into_iter().map(PendingView::notice);
+    for views in calls(notices) {
+        let meta = RequestMeta {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            authorization: None,
+        };
+        let count = views.len();
+        if let Err(e) =
+            bazaar_runtime::call::<RecordViews>(nats, &meta, &ProductViews { views }, timeout).await
+        {
+            tracing::warn!(count, error = %e.message, "views not recorded");
+        }
     }
-    let views: Vec<ProductViewNotice> = views.into_iter().map(PendingView::notice).collect();
-    let meta = RequestMeta {
-        request_id: uuid::Uuid::now_v7().to_string(),
-        authorization: None,
-    };
-    let count = views.len();
-    if let Err(e) =
-        bazaar_runtime::call::<RecordViews>(nats, &meta, &ProductViews { views }, timeout).await
-    {
-        tracing::warn!(count, error = %e.message, "views not recorded");
+}
+
+/// About what a notice weighs in JSON: its text and its field names.
+fn weight(n: &ProductViewNotice) -> usize {
+    100 + n.product_id.len()
+        + n.shop_id.len()
+        + n.request_id.len()
+        + n.at.len()
+        + n.authorization.as_ref().map_or(0, String::len)
+        + n.visitor_id.as_ref().map_or(0, String::len)
+}
+
+/// A batch's notices cut into calls of at most [`CALL_BYTES`] each.
+fn calls(notices: impl Iterator<Item = ProductViewNotice>) -> Vec<Vec<ProductViewNotice>> {
+    let mut out: Vec<Vec<ProductViewNotice>> = Vec::new();
+    let mut bytes = 0;
+    for notice in notices {
+        let w = weight(&notice);
+        match out.last_mut() {
+            Some(call) if bytes + w <= CALL_BYTES => call.push(notice),
+            _ => {
+                bytes = 0;
+                out.push(vec![notice]);
+            }
+        }
+        bytes += w;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(token: Option<usize>) -> ProductViewNotice {
+        ProductViewNotice {
+            product_id: "0".repeat(32),
+            shop_id: "1".repeat(32),
+            request_id: "01a24f08-53fd-786e-909a-e52fe4a9dee7".into(),
+            authorization: token.map(|n| format!("Bearer {}", "t".repeat(n))),
+            at: "2026-12-07T07:30:00.123456789Z".into(),
+            visitor_id: Some("2".repeat(32)),
+        }
+    }
+
+    #[test]
+    fn a_batch_of_signed_in_views_goes_in_calls_that_fit_a_nats_message() {
+        let signed_in = (0..MAX_VIEWS_PER_BATCH).map(|_| notice(Some(600)));
+        let calls = calls(signed_in);
+        assert!(calls.len() > 1);
+        assert_eq!(
+            calls.iter().map(Vec::len).sum::<usize>(),
+            MAX_VIEWS_PER_BATCH
+        );
+        for call in &calls {
+            let body = serde_json::to_vec(&ProductViews {
+                views: call.clone(),
+            })
+            .unwrap();
+            assert!(body.len() < 1024 * 1024, "{} bytes", body.len());
+        }
+    }
+
+    #[test]
+    fn a_batch_of_guests_goes_in_one_call_and_nothing_makes_no_call() {
+        let guests = (0..MAX_VIEWS_PER_BATCH).map(|_| notice(None));
+        assert_eq!(calls(guests).len(), 1);
+        assert!(calls(std::iter::empty()).is_empty());
     }
 }
