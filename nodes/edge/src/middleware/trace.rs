@@ -42,12 +42,14 @@ pub fn make_span<B>(req: &Request<B>) -> Span {
 }
 
 /// The closing record, at the span's level; a failed signed-out read is
-/// told at `info` all the same.
+/// told at `info` all the same, and a server error at `error`.
 pub fn on_response<B>(res: &Response<B>, latency: Duration, span: &Span) {
     let status = res.status().as_u16();
     let latency_ms = latency.as_secs_f64() * 1000.0;
     let quiet = span.metadata().is_none_or(|m| *m.level() == Level::DEBUG);
-    if quiet && status < 400 {
+    if res.status().is_server_error() {
+        tracing::error!(parent: span, status, latency_ms, "finished processing request");
+    } else if quiet && status < 400 {
         tracing::debug!(parent: span, status, latency_ms, "finished processing request");
     } else {
         tracing::info!(parent: span, status, latency_ms, "finished processing request");
