@@ -231,12 +231,14 @@ fn round_rating(average: f64) -> f64 {
 /// out again when an order is cancelled or refunded. Exactly once per order
 /// and direction: the order's `product_sale` row is written in the same
 /// transaction as the counters, and a cancellation that arrives before its
-/// placement is remembered, so the placement then adds nothing.
+/// placement is remembered, so the placement then adds nothing. A batch is
+/// counted in a few transactions, not one per order.
 async fn count_sales(
     store: &CatalogStore,
     batch: Vec<Message>,
 ) -> Result<Vec<Message>, CatalogError> {
     let mut touched: Vec<String> = Vec::new();
+    let mut tallies: Vec<Tally> = Vec::new();
     for msg in &batch {
         let subject = msg.subject.as_str();
         let placed = subject == OrderPlaced::SUBJECT;
@@ -251,9 +253,11 @@ async fn count_sales(
         if event.items.is_empty() {
             continue;
         }
-        let sql = if placed { PLACE_SALE } else { REVERSE_SALE };
-        tally(store.db(), sql, &event, "product_sale").await?;
         touched.extend(event.items.iter().map(|i| i.product_id.clone()));
+        tallies.push(Tally::of(&event, placed));
+    }
+    for chunk in tallies.chunks(TALLY_CHUNK) {
+        tally(store.db(), chunk).await?;
     }
     touched.sort();
     touched.dedup();
@@ -268,47 +272,74 @@ async fn count_sales(
     Ok(batch)
 }
 
-/// Adds an order's units (bound as `$items`), once (`$ledger` row `$order`).
-pub(crate) const PLACE_SALE: &str = "BEGIN TRANSACTION;
-    LET $seen = (SELECT VALUE id FROM type::record($ledger, $order))[0];
-    IF $seen = NONE {
-        CREATE type::record($ledger, $order) SET counted = true RETURN NONE;
-        FOR $i IN $items {
-            UPDATE type::record('product', $i.product_id) SET sales += $i.quantity, revision += 1 RETURN NONE;
+/// Orders counted per transaction. Each one also writes its products, which
+/// checkouts write too: a short transaction seldom collides with them.
+const TALLY_CHUNK: usize = 16;
+
+/// One order event as the tally reads it: placed (add its units) or
+/// cancelled/refunded (take them back).
+#[derive(Debug, serde::Serialize)]
+struct Tally {
+    order: String,
+    placed: bool,
+    items: Vec<TallyItem>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct TallyItem {
+    product_id: String,
+    quantity: i64,
+}
+
+impl Tally {
+    fn of(event: &OrderEvent, placed: bool) -> Self {
+        Self {
+            order: event.order_id.clone(),
+            placed,
+            items: event
+                .items
+                .iter()
+                .map(|i| TallyItem {
+                    product_id: i.product_id.clone(),
+                    quantity: i.quantity,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Counts the events bound as `$tallies`, in order, each once: a placement
+/// adds its units unless its order's `product_sale` row exists; a reversal
+/// takes them out if they were counted, and otherwise leaves a row that
+/// stops a later placement from adding them.
+const TALLY_SQL: &str = "BEGIN TRANSACTION;
+    FOR $t IN $tallies {
+        LET $row = (SELECT counted FROM type::record('product_sale', $t.order))[0];
+        IF $t.placed {
+            IF $row = NONE {
+                CREATE type::record('product_sale', $t.order) SET counted = true RETURN NONE;
+                FOR $i IN $t.items {
+                    UPDATE type::record('product', $i.product_id) SET sales += $i.quantity, revision += 1 RETURN NONE;
+                };
+            };
+        } ELSE IF $row = NONE {
+            CREATE type::record('product_sale', $t.order) SET counted = false, reversed = true RETURN NONE;
+        } ELSE IF $row.counted {
+            UPDATE type::record('product_sale', $t.order) SET counted = false, reversed = true RETURN NONE;
+            FOR $i IN $t.items {
+                UPDATE type::record('product', $i.product_id)
+                    SET sales = math::max([0, sales - $i.quantity]), revision += 1 RETURN NONE;
+            };
         };
     };
     COMMIT TRANSACTION;";
 
-/// Takes an order's units back out, once, if they were ever added.
-pub(crate) const REVERSE_SALE: &str = "BEGIN TRANSACTION;
-    LET $row = (SELECT counted FROM type::record($ledger, $order))[0];
-    IF $row = NONE {
-        CREATE type::record($ledger, $order) SET counted = false, reversed = true RETURN NONE;
-    } ELSE IF $row.counted {
-        UPDATE type::record($ledger, $order) SET counted = false, reversed = true RETURN NONE;
-        FOR $i IN $items {
-            UPDATE type::record('product', $i.product_id)
-                SET sales = math::max([0, sales - $i.quantity]), revision += 1 RETURN NONE;
-        };
-    };
-    COMMIT TRANSACTION;";
-
-/// Runs one of the tally transactions, trying again when it collided with
-/// another copy's.
-async fn tally(
-    db: &bazaar_schema::Db,
-    sql: &str,
-    event: &OrderEvent,
-    ledger: &'static str,
-) -> Result<(), CatalogError> {
-    let items = serde_json::to_value(&event.items)?;
+/// Runs the tally of some order events in one transaction, trying again
+/// when it collided with another write to the same products.
+async fn tally(db: &bazaar_schema::Db, tallies: &[Tally]) -> Result<(), CatalogError> {
+    let tallies = serde_json::to_value(tallies)?;
     let tallied = bazaar_schema::retry_transaction(ATTEMPTS, || async {
-        let result = db
-            .query(sql)
-            .bind(("ledger", ledger))
-            .bind(("order", event.order_id.clone()))
-            .bind(("items", items.clone()))
-            .await;
+        let result = db.query(TALLY_SQL).bind(("tallies", tallies.clone())).await;
         bazaar_schema::transaction_errors(result)
     });
     Ok(tallied.await?)
@@ -353,23 +384,39 @@ mod tests {
     #[tokio::test]
     async fn an_order_counts_once_and_a_cancel_takes_it_back_once_in_any_order() {
         let db = crate::test_support::db_with_product(1, 1).await;
-        let a = order("o1");
+        let place = |id: &str| Tally::of(&order(id), true);
+        let cancel = |id: &str| Tally::of(&order(id), false);
         for _ in 0..3 {
-            tally(&db, PLACE_SALE, &a, "product_sale").await.unwrap();
+            tally(&db, &[place("o1")]).await.unwrap();
         }
         assert_eq!(sales(&db).await, 3);
         for _ in 0..2 {
-            tally(&db, REVERSE_SALE, &a, "product_sale").await.unwrap();
+            tally(&db, &[cancel("o1")]).await.unwrap();
         }
         assert_eq!(sales(&db).await, 0);
         // A cancellation overtaking its placement: the placement adds nothing.
-        let b = order("o2");
-        tally(&db, REVERSE_SALE, &b, "product_sale").await.unwrap();
-        tally(&db, PLACE_SALE, &b, "product_sale").await.unwrap();
+        tally(&db, &[cancel("o2")]).await.unwrap();
+        tally(&db, &[place("o2")]).await.unwrap();
         assert_eq!(sales(&db).await, 0);
-        let c = order("o3");
-        tally(&db, PLACE_SALE, &c, "product_sale").await.unwrap();
+        tally(&db, &[place("o3")]).await.unwrap();
         assert_eq!(sales(&db).await, 3);
+        // The same in one batch, redelivered events and all.
+        tally(
+            &db,
+            &[
+                place("o4"),
+                place("o4"),
+                cancel("o5"),
+                place("o5"),
+                place("o6"),
+                cancel("o6"),
+                place("o7"),
+            ],
+        )
+        .await
+        .unwrap();
+        // o1 to o3 left 3; o4 adds 3, o5 nothing, o6 3 and back, o7 3.
+        assert_eq!(sales(&db).await, 9);
     }
 
     #[test]

@@ -152,7 +152,7 @@ pub async fn round(store: &CatalogStore, config: &CatalogConfig) -> Result<Round
     }
     if !purged.is_empty() {
         store.bump_revision().await;
-        store.outbox.written().await;
+        store.outbox.written();
     }
     done.purged = purged.len();
 

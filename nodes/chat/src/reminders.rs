@@ -110,7 +110,7 @@ async fn remind(store: &ChatStore, side: Side) -> Result<(), ChatError> {
             .bind(("email", serde_json::to_value(&email)?))
             .await;
         bazaar_schema::transaction_errors(result)?;
-        store.outbox.written().await;
+        store.outbox.written();
     }
     Ok(())
 }

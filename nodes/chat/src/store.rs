@@ -416,7 +416,7 @@ impl ChatStore {
                 .ok_or(ChatError::NoMessage)?,
             Err(e) => return Err(e),
         };
-        self.outbox.written().await;
+        self.outbox.written();
         deliver::frame(
             &self.nats,
             &row.participants(),

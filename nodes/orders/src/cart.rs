@@ -361,8 +361,12 @@ impl OrdersStore {
                             color = $color, size = $size, quantity = math::min([$q, $stock]), seen_price = $price RETURN NONE;
                      };
                      OUTBOX_WRITE
+                     LINE_ROWS;
+                     CART_COUPON;
                      COMMIT TRANSACTION;"
-                        .replace("OUTBOX_WRITE", bazaar_outbox::WRITE),
+                        .replace("OUTBOX_WRITE", bazaar_outbox::WRITE)
+                        .replace("LINE_ROWS", LINE_ROWS)
+                        .replace("CART_COUPON", CART_COUPON),
                 )
                 .bind(("owner", owner.clone()))
                 .bind(("product", product.id.clone()))
@@ -375,11 +379,15 @@ impl OrdersStore {
                 .bind(("id", new_id()))
                 .bind(("outbox", outbox.clone()))
                 .await;
-            bazaar_schema::transaction_errors(result)
+            // The cart as this transaction left it: its lines, then its code.
+            let mut res = bazaar_schema::committed(result)?;
+            let last = bazaar_schema::before_commit(&res);
+            let rows: Vec<LineRow> = take_rows(&mut res, last - 1)?;
+            let coupon: Vec<Option<String>> = res.take(last)?;
+            Ok::<_, OrdersError>((rows, coupon.into_iter().next().flatten()))
         });
-        added.await?;
-        self.outbox.written().await;
-        let (rows, coupon) = self.lines_and_coupon(&owner).await?;
+        let (rows, coupon) = added.await?;
+        self.outbox.written();
         self.cart_of(meta, &owner, rows, coupon, &products).await
     }
 
@@ -590,7 +598,7 @@ impl OrdersStore {
                 .bind(("outbox", outbox))
                 .await;
             bazaar_schema::transaction_errors(result)?;
-            self.outbox.written().await;
+            self.outbox.written();
         } else {
             self.db
                 .query("DELETE wishlist WHERE owner = $owner AND product_id = $product RETURN NONE")

@@ -836,7 +836,7 @@ impl OrdersStore {
                     };
                     self.push(&text("account"), frame).await;
                 }
-                self.outbox.written().await;
+                self.outbox.written();
                 Ok(Some(placed))
             }
             Err(OrdersError::Transaction(TransactionError::Thrown(code))) => match code.as_str() {

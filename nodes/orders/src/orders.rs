@@ -351,7 +351,7 @@ impl OrdersStore {
             }
             other => other?,
         }
-        self.outbox.written().await;
+        self.outbox.written();
         let order = self
             .order(&req.body.id)
             .await?
@@ -481,7 +481,7 @@ impl OrdersStore {
         if !stopped {
             return Ok(updated.order);
         }
-        self.outbox.written().await;
+        self.outbox.written();
         self.restore_stock(&updated).await;
         self.tell_buyer(&updated, status).await;
         self.notify(

@@ -213,7 +213,7 @@ impl OrdersStore {
             .into_iter()
             .next()
             .ok_or_else(|| OrdersError::Internal("review vanished".into()))?;
-        self.outbox.written().await;
+        self.outbox.written();
         Ok(review)
     }
 
@@ -413,7 +413,7 @@ impl OrdersStore {
                 });
             }
         }
-        self.outbox.written().await;
+        self.outbox.written();
         let mut res = self
             .db
             .query(format!(

@@ -65,6 +65,9 @@ const BATCH: usize = 100;
 /// copy that died before relaying, or of a publish that failed.
 const SWEEP: Duration = Duration::from_secs(1);
 
+/// How soon a relay claims again after colliding with another copy's claim.
+const RETRY: Duration = Duration::from_millis(20);
+
 /// One event or job, ready to be written with the change that causes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
@@ -218,36 +221,40 @@ impl Relay {
         self
     }
 
-    /// Sends what a transaction has just written, before the caller answers
-    /// (so listeners hear of a change about as soon as its writer does); on
-    /// any failure the relay loop takes over.
-    pub async fn written(&self) {
-        if self.dead {
-            return;
-        }
-        if let Err(e) = self.relay_once().await {
-            tracing::debug!(error = %e, "outbox rows left to the relay loop");
+    /// Tells the relay loop that a transaction has just written rows. The
+    /// loop claims, publishes and deletes whatever is waiting in one batch,
+    /// so under load many changes share one claim and one delete, and the
+    /// writer answers without waiting for JetStream.
+    pub fn written(&self) {
+        if !self.dead {
             self.wake.notify_one();
         }
     }
 
     /// Relays until `shutdown`: at once when told rows were written, and
-    /// every second for any left behind.
+    /// every second for any left behind. One loop per relay, so the rows
+    /// one copy claims are never claimed twice by that copy.
     pub async fn run(self, shutdown: Shutdown) {
         if self.dead {
             return;
         }
         loop {
-            match self.relay_once().await {
+            let pause = match self.relay_once().await {
                 // A full batch: there may be more waiting.
                 Ok(n) if n == BATCH => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox not relayed; trying again"),
-            }
+                Ok(_) => SWEEP,
+                // Another copy claimed at the same moment: its rows are
+                // taken, ours are soon free again.
+                Err(RelayError::Claim(e)) if e.is_retryable() => RETRY,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox not relayed; trying again");
+                    SWEEP
+                }
+            };
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(SWEEP) => {}
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }

@@ -34,6 +34,8 @@ enum TallyError {
     Transaction(#[from] TransactionError),
     #[error(transparent)]
     Db(Box<surrealdb::Error>),
+    #[error("encoding order events: {0}")]
+    Encode(String),
 }
 
 impl From<surrealdb::Error> for TallyError {
@@ -71,8 +73,9 @@ enum Kind {
     Sales,
 }
 
-/// Pulls batches until `shutdown`; each message is acknowledged once
-/// handled, and the rest of a batch is left for redelivery when one fails.
+/// Pulls batches until `shutdown`. Ratings are handled and acknowledged
+/// one by one, the rest of a batch left for redelivery when one fails;
+/// sales are counted a whole batch at a time and acknowledged once counted.
 async fn listen(consumer: PullConsumer, db: Db, shutdown: Shutdown, kind: Kind) {
     loop {
         let pulled = tokio::select! {
@@ -80,28 +83,19 @@ async fn listen(consumer: PullConsumer, db: Db, shutdown: Shutdown, kind: Kind) 
             pulled = pull_batch(&consumer, BATCH) => pulled,
         };
         let failed = match pulled {
-            Ok(batch) => {
-                let mut failed = false;
-                for msg in batch {
-                    let handled = match kind {
-                        Kind::Ratings => apply_rating(&db, &msg).await,
-                        Kind::Sales => count_sales(&db, &msg).await,
-                    };
-                    match handled {
-                        Ok(()) => {
-                            if let Err(e) = msg.ack().await {
-                                tracing::warn!(error = %e, "ack lost; the event will be handled again");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "order event not handled; it will be redelivered");
-                            failed = true;
-                            break;
-                        }
+            Ok(batch) => match kind {
+                Kind::Ratings => apply_ratings(&db, batch).await,
+                Kind::Sales => match count_sales(&db, &batch).await {
+                    Ok(()) => {
+                        ack_all(batch).await;
+                        false
                     }
-                }
-                failed
-            }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "order events not counted; they will be redelivered");
+                        true
+                    }
+                },
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "cannot pull order events; trying again");
                 true
@@ -114,6 +108,33 @@ async fn listen(consumer: PullConsumer, db: Db, shutdown: Shutdown, kind: Kind) 
             }
         }
     }
+}
+
+async fn ack_all(batch: Vec<Message>) {
+    for msg in batch {
+        if let Err(e) = msg.ack().await {
+            tracing::warn!(error = %e, "ack lost; the event will be handled again");
+        }
+    }
+}
+
+/// Applies review events in order; whether one failed (the rest are then
+/// redelivered).
+async fn apply_ratings(db: &Db, batch: Vec<Message>) -> bool {
+    for msg in batch {
+        match apply_rating(db, &msg).await {
+            Ok(()) => {
+                if let Err(e) = msg.ack().await {
+                    tracing::warn!(error = %e, "ack lost; the event will be handled again");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "review event not handled; it will be redelivered");
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// A shop takes a rating only when it is newer than the one it holds.
@@ -143,56 +164,75 @@ async fn apply_rating(db: &Db, msg: &Message) -> Result<(), TallyError> {
     Ok(())
 }
 
-/// Adds a placed order's units to its shop's sales, once (the order's
-/// `shop_sale` row is written in the same transaction).
-const PLACE_SALE: &str = "BEGIN TRANSACTION;
-    LET $seen = (SELECT VALUE id FROM type::record('shop_sale', $order))[0];
-    IF $seen = NONE {
-        CREATE type::record('shop_sale', $order) SET counted = true RETURN NONE;
-        UPDATE type::record('shop', $shop) SET sales += $units RETURN NONE;
-    };
-    COMMIT TRANSACTION;";
-
-/// Takes a cancelled or refunded order's units back out, once, if they
-/// were ever added; remembers the cancellation either way.
-const REVERSE_SALE: &str = "BEGIN TRANSACTION;
-    LET $row = (SELECT counted FROM type::record('shop_sale', $order))[0];
-    IF $row = NONE {
-        CREATE type::record('shop_sale', $order) SET counted = false, reversed = true RETURN NONE;
-    } ELSE IF $row.counted {
-        UPDATE type::record('shop_sale', $order) SET counted = false, reversed = true RETURN NONE;
-        UPDATE type::record('shop', $shop) SET sales = math::max([0, sales - $units]) RETURN NONE;
-    };
-    COMMIT TRANSACTION;";
-
-async fn count_sales(db: &Db, msg: &Message) -> Result<(), TallyError> {
-    let subject = msg.subject.as_str();
-    let sql = if subject == OrderPlaced::SUBJECT {
-        PLACE_SALE
-    } else if subject == OrderCancelled::SUBJECT || subject == OrderRefunded::SUBJECT {
-        REVERSE_SALE
-    } else {
-        return Ok(());
-    };
-    let Ok(event) = serde_json::from_slice::<OrderEvent>(&msg.payload) else {
-        tracing::error!(subject, "unreadable order event; skipped");
-        return Ok(());
-    };
-    tally(db, sql, &event).await
+/// One order event as the tally reads it: placed (add its units) or
+/// cancelled/refunded (take them back).
+#[derive(Debug, serde::Serialize)]
+struct Tally {
+    order: String,
+    shop: String,
+    units: i64,
+    placed: bool,
 }
 
-async fn tally(db: &Db, sql: &str, event: &OrderEvent) -> Result<(), TallyError> {
-    let units: i64 = event.items.iter().map(|i| i.quantity).sum();
-    if units == 0 {
+impl Tally {
+    fn of(event: &OrderEvent, placed: bool) -> Self {
+        Self {
+            order: event.order_id.clone(),
+            shop: event.shop_id.clone(),
+            units: event.items.iter().map(|i| i.quantity).sum(),
+            placed,
+        }
+    }
+}
+
+/// Counts the events bound as `$tallies` into their shops' sales, in order,
+/// each once (the order's `shop_sale` row is written in the same
+/// transaction): a placement adds its units unless the row exists; a
+/// reversal takes them out if they were counted, and otherwise leaves a row
+/// that stops a later placement from adding them.
+const TALLY_SQL: &str = "BEGIN TRANSACTION;
+    FOR $t IN $tallies {
+        LET $row = (SELECT counted FROM type::record('shop_sale', $t.order))[0];
+        IF $t.placed {
+            IF $row = NONE {
+                CREATE type::record('shop_sale', $t.order) SET counted = true RETURN NONE;
+                UPDATE type::record('shop', $t.shop) SET sales += $t.units RETURN NONE;
+            };
+        } ELSE IF $row = NONE {
+            CREATE type::record('shop_sale', $t.order) SET counted = false, reversed = true RETURN NONE;
+        } ELSE IF $row.counted {
+            UPDATE type::record('shop_sale', $t.order) SET counted = false, reversed = true RETURN NONE;
+            UPDATE type::record('shop', $t.shop) SET sales = math::max([0, sales - $t.units]) RETURN NONE;
+        };
+    };
+    COMMIT TRANSACTION;";
+
+/// Counts a batch of order events in one transaction.
+async fn count_sales(db: &Db, batch: &[Message]) -> Result<(), TallyError> {
+    let mut tallies = Vec::new();
+    for msg in batch {
+        let subject = msg.subject.as_str();
+        let placed = subject == OrderPlaced::SUBJECT;
+        if !placed && subject != OrderCancelled::SUBJECT && subject != OrderRefunded::SUBJECT {
+            continue;
+        }
+        let Ok(event) = serde_json::from_slice::<OrderEvent>(&msg.payload) else {
+            tracing::error!(subject, "unreadable order event; skipped");
+            continue;
+        };
+        tallies.push(Tally::of(&event, placed));
+    }
+    tally(db, &tallies).await
+}
+
+async fn tally(db: &Db, tallies: &[Tally]) -> Result<(), TallyError> {
+    let tallies: Vec<&Tally> = tallies.iter().filter(|t| t.units > 0).collect();
+    if tallies.is_empty() {
         return Ok(());
     }
+    let bound = serde_json::to_value(&tallies).map_err(|e| TallyError::Encode(e.to_string()))?;
     let tallied = retry_transaction(ATTEMPTS, || async {
-        let result = db
-            .query(sql)
-            .bind(("order", event.order_id.clone()))
-            .bind(("shop", event.shop_id.clone()))
-            .bind(("units", units))
-            .await;
+        let result = db.query(TALLY_SQL).bind(("tallies", bound.clone())).await;
         transaction_errors(result)
     });
     Ok(tallied.await?)
@@ -247,16 +287,30 @@ mod tests {
             .unwrap()
             .check()
             .unwrap();
-        let a = order("o1", 2);
-        tally(&db, PLACE_SALE, &a).await.unwrap();
-        tally(&db, PLACE_SALE, &a).await.unwrap();
+        let place = |id: &str, units| Tally::of(&order(id, units), true);
+        let cancel = |id: &str, units| Tally::of(&order(id, units), false);
+        tally(&db, &[place("o1", 2)]).await.unwrap();
+        tally(&db, &[place("o1", 2)]).await.unwrap();
         assert_eq!(sales(&db).await, 3);
-        tally(&db, REVERSE_SALE, &a).await.unwrap();
-        tally(&db, REVERSE_SALE, &a).await.unwrap();
+        tally(&db, &[cancel("o1", 2)]).await.unwrap();
+        tally(&db, &[cancel("o1", 2)]).await.unwrap();
         assert_eq!(sales(&db).await, 0);
-        let b = order("o2", 4);
-        tally(&db, REVERSE_SALE, &b).await.unwrap();
-        tally(&db, PLACE_SALE, &b).await.unwrap();
+        tally(&db, &[cancel("o2", 4)]).await.unwrap();
+        tally(&db, &[place("o2", 4)]).await.unwrap();
         assert_eq!(sales(&db).await, 0);
+        // The same in one batch, redelivered events and all: o3 counts once
+        // (3 units), o4 is cancelled before it is placed, o5 is placed and
+        // cancelled, o6 counts (2 units).
+        let batch = [
+            place("o3", 2),
+            place("o3", 2),
+            cancel("o4", 1),
+            place("o4", 1),
+            place("o5", 4),
+            cancel("o5", 4),
+            place("o6", 1),
+        ];
+        tally(&db, &batch).await.unwrap();
+        assert_eq!(sales(&db).await, 5);
     }
 }

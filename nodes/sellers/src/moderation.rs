@@ -86,7 +86,7 @@ impl SellersStore {
                 _ => SellersError::Transaction(e),
             });
         }
-        self.outbox.written().await;
+        self.outbox.written();
         let mut res = self
             .db
             .query(format!(
