@@ -237,7 +237,6 @@ async fn count_sales(
     store: &CatalogStore,
     batch: Vec<Message>,
 ) -> Result<Vec<Message>, CatalogError> {
-    let mut touched: Vec<String> = Vec::new();
     let mut tallies: Vec<Tally> = Vec::new();
     for msg in &batch {
         let subject = msg.subject.as_str();
@@ -253,21 +252,18 @@ async fn count_sales(
         if event.items.is_empty() {
             continue;
         }
-        touched.extend(event.items.iter().map(|i| i.product_id.clone()));
         tallies.push(Tally::of(&event, placed));
     }
+    // Each product as the last transaction that counted it left it.
+    let mut counted: HashMap<String, StoredProduct> = HashMap::new();
     for chunk in tallies.chunks(TALLY_CHUNK) {
-        tally(store.db(), chunk).await?;
-    }
-    touched.sort();
-    touched.dedup();
-    if !touched.is_empty() {
-        // Sales order listings: the search index re-reads these products.
-        for id in &touched {
-            if let Some(p) = store.load_by_id(id).await? {
-                store.after_change(&p, ProductChange::Updated).await;
-            }
+        for p in tally(store.db(), chunk).await? {
+            counted.insert(p.product.id.clone(), p);
         }
+    }
+    // Sales order listings: the search index re-reads these products.
+    for p in counted.into_values() {
+        store.after_change(&p.now(), ProductChange::Updated).await;
     }
     Ok(batch)
 }
@@ -311,8 +307,10 @@ impl Tally {
 /// Counts the events bound as `$tallies`, in order, each once: a placement
 /// adds its units unless its order's `product_sale` row exists; a reversal
 /// takes them out if they were counted, and otherwise leaves a row that
-/// stops a later placement from adding them.
-const TALLY_SQL: &str = "BEGIN TRANSACTION;
+/// stops a later placement from adding them. Reads the products back as
+/// they are then, for the page cache and the search index.
+static TALLY_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    "BEGIN TRANSACTION;
     FOR $t IN $tallies {
         LET $row = (SELECT counted FROM type::record('product_sale', $t.order))[0];
         IF $t.placed {
@@ -332,17 +330,30 @@ const TALLY_SQL: &str = "BEGIN TRANSACTION;
             };
         };
     };
-    COMMIT TRANSACTION;";
+    LET $ids = array::distinct(array::flatten($tallies.map(|$t| $t.items.map(|$i| $i.product_id))));
+    SELECT PRODUCT_FIELDS FROM array::map($ids, |$i| type::record('product', $i)) WHERE id != NONE;
+    COMMIT TRANSACTION;"
+        .replace("PRODUCT_FIELDS", PRODUCT_FIELDS)
+});
 
 /// Runs the tally of some order events in one transaction, trying again
-/// when it collided with another write to the same products.
-async fn tally(db: &bazaar_schema::Db, tallies: &[Tally]) -> Result<(), CatalogError> {
+/// when it collided with another write to the same products; the products
+/// they touched, as counted.
+async fn tally(
+    db: &bazaar_schema::Db,
+    tallies: &[Tally],
+) -> Result<Vec<StoredProduct>, CatalogError> {
     let tallies = serde_json::to_value(tallies)?;
     let tallied = bazaar_schema::retry_transaction(ATTEMPTS, || async {
-        let result = db.query(TALLY_SQL).bind(("tallies", tallies.clone())).await;
-        bazaar_schema::transaction_errors(result)
+        let result = db
+            .query(TALLY_SQL.as_str())
+            .bind(("tallies", tallies.clone()))
+            .await;
+        let mut res = bazaar_schema::committed(result)?;
+        let last = bazaar_schema::before_commit(&res);
+        Ok::<_, CatalogError>(take_rows(&mut res, last)?)
     });
-    Ok(tallied.await?)
+    tallied.await
 }
 
 #[cfg(test)]
@@ -398,8 +409,11 @@ mod tests {
         tally(&db, &[cancel("o2")]).await.unwrap();
         tally(&db, &[place("o2")]).await.unwrap();
         assert_eq!(sales(&db).await, 0);
-        tally(&db, &[place("o3")]).await.unwrap();
+        let counted = tally(&db, &[place("o3")]).await.unwrap();
         assert_eq!(sales(&db).await, 3);
+        // The products come back as counted, for the cache and the index.
+        let ids: Vec<&str> = counted.iter().map(|p| p.product.id.as_str()).collect();
+        assert_eq!((ids, counted[0].product.sales), (vec!["p1"], 3));
         // The same in one batch, redelivered events and all.
         tally(
             &db,

@@ -252,10 +252,18 @@ impl OrdersStore {
         }
         let hash = request_hash(body);
         let meta = req.onward();
-        if let Some(existing) = self.checkout_by_key(&buyer, key).await? {
-            return self.same_key(&meta, existing, &hash).await;
-        }
-        let plan = self.plan(&meta, &buyer, body).await?;
+        // A new checkout is the common case: its key is looked up only when
+        // the checkout cannot be planned (a retry finds the cart it emptied)
+        // or the key's unique index refuses the new row.
+        let plan = match self.plan(&meta, &buyer, body).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                return match self.checkout_by_key(&buyer, key).await? {
+                    Some(existing) => self.same_key(&meta, existing, &hash).await,
+                    None => Err(e),
+                };
+            }
+        };
         self.refuse_own_shop(&req.caller, &meta).await?;
         let id = new_id();
         let created = self
