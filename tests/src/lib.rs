@@ -13,6 +13,7 @@ pub mod smtp_server;
 pub mod socket;
 pub mod story;
 pub mod stripe;
+pub mod surreal;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,6 +35,8 @@ pub struct Platform {
     pub ctx: NodeContext,
     /// The database every node of this platform shares.
     pub db: bazaar_schema::Db,
+    /// The SurrealDB server behind `db`, with [`Options::surreal_server`].
+    pub surreal: Option<surreal::SurrealServer>,
     pub http: reqwest::Client,
     pub base_url: String,
     pub configs: platform::NodeConfigs,
@@ -103,6 +106,10 @@ pub struct Options {
     /// stream, bucket and store with 3 replicas, as `scripts/cluster` and
     /// production run: for drills that kill a server.
     pub nats_cluster: bool,
+    /// A real SurrealDB server (`bazaar-surreal`, over `ws://`) instead of
+    /// embedded `mem://`, as the distributed mode runs: for drills that
+    /// restart the database.
+    pub surreal_server: bool,
 }
 
 impl Default for Options {
@@ -113,6 +120,7 @@ impl Default for Options {
             configs: None,
             without: Vec::new(),
             nats_cluster: false,
+            surreal_server: false,
         }
     }
 }
@@ -205,9 +213,15 @@ impl Platform {
         // Every copy lives on every server, so losing one loses nothing.
         // The setting is per process (nextest runs each test in its own).
         config.jetstream_replicas = if options.nats_cluster { 3 } else { 1 };
-        let db = bazaar_schema::connect("mem://", None)
-            .await
-            .expect("database opens");
+        let surreal = match options.surreal_server {
+            true => Some(surreal::SurrealServer::start(dir.path()).await),
+            false => None,
+        };
+        let db = match &surreal {
+            Some(server) => bazaar_schema::connect(&server.url(), Some(&server.credentials)).await,
+            None => bazaar_schema::connect("mem://", None).await,
+        }
+        .expect("database opens");
         bazaar_schema::migrate(&db).await.expect("migrations apply");
         let (private, public) = generate_key_pair().expect("key pair");
         let signer = TokenSigner::from_pem(private.as_bytes()).expect("signer");
@@ -282,6 +296,7 @@ impl Platform {
             nats_server,
             ctx,
             db,
+            surreal,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()

@@ -1,11 +1,14 @@
 //! Failure drills: the platform under a fault a real deployment meets (a
-//! NATS server killed, a node copy crashed, an edge taken out of service)
+//! NATS server killed, the database restarted, a node copy crashed, an edge
+//! taken out of service)
 //! while clients keep using it. Each drill reads as a story, asserts what
 //! must hold whatever the fault (no order lost or doubled, no session or
 //! message lost) and prints what the fault cost.
 //!
 //! `cargo nextest run -p bazaar-tests --test drills`
 
+mod checkouts;
+mod database_restarted;
 mod edge_restart;
 mod nats_server_killed;
 mod node_copy_crashed;
