@@ -1,7 +1,7 @@
 //! The auth domain's operations, one per endpoint.
 
 use bazaar_runtime::jetstream::{enqueue_job, ensure_work_queue};
-use bazaar_runtime::{Caller, NodeContext, NodeError, Request, TokenSigner};
+use bazaar_runtime::{Caller, NodeContext, NodeError, Request, TokenContact, TokenSigner};
 use bazaar_schema::{Db, take_rows};
 use bazaar_subjects::auth::*;
 use bazaar_subjects::mail::{self, CodePurpose, Email, SendEmail};
@@ -266,7 +266,15 @@ impl AuthService {
     ) -> Result<Session, AuthError> {
         let access_token = self
             .signer
-            .sign(&account.id, account.role, ACCESS_TTL_SECS)
+            .sign_with_contact(
+                &account.id,
+                account.role,
+                Some(TokenContact {
+                    email: account.email.clone(),
+                    name: account.name.clone(),
+                }),
+                ACCESS_TTL_SECS,
+            )
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         let refresh_token = random_token()?;
         self.db

@@ -63,7 +63,7 @@ struct Me<'a> {
 
 fn me(caller: &Caller) -> Result<Me<'_>> {
     match caller {
-        Caller::Account { id, role } => Ok(Me {
+        Caller::Account { id, role, .. } => Ok(Me {
             id,
             admin: *role == Role::Admin,
         }),

@@ -255,7 +255,7 @@ impl OrdersStore {
         // A new checkout is the common case: its key is looked up only when
         // the checkout cannot be planned (a retry finds the cart it emptied)
         // or the key's unique index refuses the new row.
-        let plan = match self.plan(&meta, &buyer, body).await {
+        let plan = match self.plan(&meta, &req.caller, &buyer, body).await {
             Ok(plan) => plan,
             Err(e) => {
                 return match self.checkout_by_key(&buyer, key).await? {
@@ -549,6 +549,7 @@ impl OrdersStore {
     async fn plan(
         &self,
         meta: &RequestMeta,
+        caller: &bazaar_runtime::Caller,
         buyer: &str,
         body: &CheckoutRequest,
     ) -> Result<Plan, OrdersError> {
@@ -639,7 +640,15 @@ impl OrdersStore {
             }
             _ => BTreeMap::new(),
         };
-        let me = self.call::<GetMe>(meta, &Empty {}).await?;
+        // Whom to confirm the order to: as the buyer's token names them
+        // (signed at most 15 minutes ago), else as the auth node has them.
+        let (email, name) = match caller.contact() {
+            Some(c) => (c.email.clone(), c.name.clone()),
+            None => {
+                let me = self.call::<GetMe>(meta, &Empty {}).await?;
+                (me.email, me.name)
+            }
+        };
         let address = match (&body.address_id, &body.address) {
             (Some(id), _) => {
                 let saved = self.call::<ListAddresses>(meta, &Empty {}).await?;
@@ -680,8 +689,8 @@ impl OrdersStore {
             coupon_shop,
             coupon_terms,
             address,
-            buyer_email: Some(me.email),
-            buyer_name: me.name,
+            buyer_email: Some(email),
+            buyer_name: name,
             currency: cart.currency,
             release_token: format!("{}{}", new_id(), new_id()),
             payout_accounts,

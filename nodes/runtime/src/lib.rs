@@ -26,7 +26,7 @@ pub use bus::BusAccess;
 pub use call::{RequestMeta, call, call_json};
 pub use config::CommonConfig;
 pub use node::{Caller, Node, NodeContext, NodeError, Request, Shutdown, internal};
-pub use tokens::{Claims, TokenSigner, TokenVerifier};
+pub use tokens::{Claims, TokenContact, TokenSigner, TokenVerifier};
 
 /// The version every node reports to the NATS service API.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -138,7 +138,12 @@ impl NodeContext {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     Anonymous,
-    Account { id: String, role: Role },
+    Account {
+        id: String,
+        role: Role,
+        /// The email and name the token carries, if it carries them.
+        contact: Option<crate::tokens::TokenContact>,
+    },
 }
 
 impl Caller {
@@ -153,6 +158,14 @@ impl Caller {
         match self {
             Caller::Anonymous => None,
             Caller::Account { id, .. } => Some(id),
+        }
+    }
+
+    /// The caller's email and name as their token carries them.
+    pub fn contact(&self) -> Option<&crate::tokens::TokenContact> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::Account { contact, .. } => contact.as_ref(),
         }
     }
 
@@ -553,6 +566,7 @@ impl Caller {
                 Ok(Caller::Account {
                     id: claims.sub,
                     role: claims.role,
+                    contact: claims.contact,
                 })
             }
         }
@@ -592,10 +606,12 @@ mod tests {
         let buyer = Caller::Account {
             id: "a".into(),
             role: Role::Buyer,
+            contact: None,
         };
         let admin = Caller::Account {
             id: "b".into(),
             role: Role::Admin,
+            contact: None,
         };
         assert_eq!(
             Caller::Anonymous.require(Access::Admin).unwrap_err().status,

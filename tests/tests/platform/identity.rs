@@ -480,6 +480,7 @@ async fn tampered_expired_and_foreign_tokens_are_refused() {
         exp: 1_000_900,
         iss: "bazaar".into(),
         aud: "bazaar".into(),
+        contact: None,
     });
     for bad in [
         tampered.as_str(),
