@@ -19,20 +19,28 @@ use serde::Deserialize;
 use crate::CatalogError;
 use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
 
-/// Each decrement only happens where enough stock remains and the price is
-/// still the one the buyer is charged; anything short throws, and the whole
-/// transaction (every line) is undone.
+/// A reservation in one transaction: each decrement only happens where the
+/// product is for sale and enough stock remains, and anything short throws,
+/// undoing the whole transaction (every line). The reservation's lines are
+/// the products as the transaction sold them (price, title, seller …), and
+/// the products are read back after it, for the page cache and the index.
 static RESERVE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     "BEGIN TRANSACTION;
     FOR $l IN $plan {
         LET $taken = UPDATE type::record('product', $l.product_id)
             SET stock -= $l.quantity, revision += 1, updated_at = time::now()
-            WHERE live = true AND stock >= $l.quantity AND price = $l.price
+            WHERE live = true AND stock >= $l.quantity
             RETURN VALUE id;
         IF array::len($taken) = 0 { THROW 'short:' + $l.product_id; };
     };
-    CREATE type::record('stock_reservation', $rid) SET owner = $owner, release_hash = $release_hash, lines = $lines RETURN NONE;
-    SELECT PRODUCT_FIELDS FROM array::map($ids, |$i| type::record('product', $i));
+    LET $after = SELECT PRODUCT_FIELDS FROM array::map($ids, |$i| type::record('product', $i));
+    CREATE type::record('stock_reservation', $rid) SET owner = $owner, release_hash = $release_hash,
+        lines = (SELECT id AS product_id, slug, title, images[0] AS image, shop_id, shop_name,
+                    seller, price AS unit_price, currency, $quantities[id] AS quantity,
+                    cash_on_delivery, IF category != '' THEN category END AS category
+                 FROM $after)
+        RETURN VALUE lines;
+    $after;
     COMMIT TRANSACTION;"
         .replace("PRODUCT_FIELDS", PRODUCT_FIELDS)
 });
@@ -166,16 +174,14 @@ impl CatalogStore {
             }
         };
         let ids: Vec<String> = wanted.keys().cloned().collect();
-        // The common case first: a new reservation, two statements (read the
-        // products, then take the stock in one transaction that also reads
-        // them back for the cache). A retry of a reservation already made is
-        // told apart by its id, when the stock or the write says something.
+        // The common case first: a new reservation, one transaction. A retry
+        // of a reservation already made is told apart by its id, when the
+        // stock or the write says something.
         let reserved = retry_transaction(RETRIES, || self.try_reserve(req, &owner, &ids, &wanted));
         reserved.await.map_err(exhausted)
     }
 
-    /// One try at a reservation: read the products, then take the stock in
-    /// one transaction that also reads them back for the cache.
+    /// One try at a reservation (see [`RESERVE_SQL`]).
     async fn try_reserve(
         &self,
         req: &ReserveStockRequest,
@@ -183,43 +189,29 @@ impl CatalogStore {
         ids: &[String],
         wanted: &BTreeMap<String, i64>,
     ) -> Result<Reservation, CatalogError> {
-        let products = self.load_many(ids).await?;
-        let lines = match reserved_lines(&products, wanted) {
-            Ok(lines) => lines,
-            Err(short) => {
-                // Short because this very reservation took the stock?
-                return match self.existing_reservation(req).await? {
-                    Some(done) => Ok(done),
-                    None => Err(short),
-                };
-            }
-        };
-        let plan: Vec<serde_json::Value> = lines
+        let plan: Vec<serde_json::Value> = wanted
             .iter()
-            .map(|l| {
-                serde_json::json!({
-                    "product_id": l.product_id, "quantity": l.quantity, "price": l.unit_price,
-                })
-            })
+            .map(|(id, quantity)| serde_json::json!({ "product_id": id, "quantity": quantity }))
             .collect();
         let result = self
             .db()
             .query(RESERVE_SQL.as_str())
             .bind(("plan", serde_json::Value::Array(plan)))
+            .bind(("quantities", serde_json::to_value(wanted)?))
             .bind(("rid", req.reservation_id.clone()))
             .bind(("owner", owner.to_owned()))
             .bind(("release_hash", token_hash(&req.release_token)))
-            .bind(("lines", serde_json::to_value(&lines)?))
             .bind(("ids", serde_json::to_value(ids)?))
             .await;
         match committed(result) {
             Ok(mut res) => {
                 let last = bazaar_schema::before_commit(&res);
+                let lines: Vec<Vec<ReservedLine>> = take_rows(&mut res, last - 1)?;
                 let after: Vec<StoredProduct> = take_rows(&mut res, last)?;
                 self.recache(after).await;
                 Ok(Reservation {
                     reservation_id: req.reservation_id.clone(),
-                    lines,
+                    lines: lines.into_iter().next().unwrap_or_default(),
                     released: false,
                 })
             }
@@ -228,9 +220,15 @@ impl CatalogStore {
                 Some(done) => Ok(done),
                 None => Err(CatalogError::Raced),
             },
-            // Someone bought it first, or the seller changed it: the next
-            // look says which (or finds it fine again).
+            // Short: because this very reservation took the stock, because
+            // someone bought it first or the seller changed it (a 409 naming
+            // every problem), or not any more (try again).
             Err(TransactionError::Thrown(code)) if code.starts_with("short:") => {
+                if let Some(done) = self.existing_reservation(req).await? {
+                    return Ok(done);
+                }
+                let products = self.load_many(ids).await?;
+                shortages(&products, wanted)?;
                 Err(CatalogError::Raced)
             }
             Err(e) => Err(e.into()),
@@ -395,13 +393,12 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The lines as they would be sold now, or a 409 naming every problem.
-fn reserved_lines(
+/// Whether the lines can be sold now: a 409 naming every problem if not.
+fn shortages(
     products: &[StoredProduct],
     wanted: &BTreeMap<String, i64>,
-) -> Result<Vec<ReservedLine>, CatalogError> {
+) -> Result<(), CatalogError> {
     let mut problems = Vec::new();
-    let mut lines = Vec::new();
     for (id, quantity) in wanted {
         let Some(stored) = products.iter().find(|p| &p.product.id == id) else {
             problems.push(format!("a product in your cart ({id}) no longer exists"));
@@ -415,25 +412,9 @@ fn reserved_lines(
         } else if p.stock < *quantity {
             problems.push(format!("only {} of “{}” left", p.stock, p.title));
         }
-        lines.push(ReservedLine {
-            product_id: p.id.clone(),
-            slug: p.slug.clone(),
-            title: p.title.clone(),
-            image: p.images.first().cloned(),
-            shop_id: p.shop_id.clone(),
-            shop_name: p.shop_name.clone(),
-            seller: stored.seller.clone(),
-            unit_price: p.price,
-            currency: p.currency,
-            quantity: *quantity,
-            cash_on_delivery: p.cash_on_delivery,
-            // The orders keep it, so sales count per category as the
-            // product was filed when sold.
-            category: Some(p.category.clone()).filter(|c| !c.is_empty()),
-        });
     }
     if problems.is_empty() {
-        Ok(lines)
+        Ok(())
     } else {
         Err(CatalogError::OutOfStock(problems.join("; ")))
     }
@@ -447,34 +428,37 @@ mod tests {
     #[tokio::test]
     async fn the_reservation_transaction_takes_stock_only_while_it_lasts() {
         let db = crate::test_support::db_with_product(100, 5).await;
-        let line = json!({
-            "product_id": "p1", "slug": "p1", "title": "P", "shop_id": "x", "shop_name": "X",
-            "seller": "s", "unit_price": 100, "currency": "USD", "quantity": 1,
-            "cash_on_delivery": false,
-        });
         let attempt = |i: usize| {
             let db = db.clone();
-            let line = line.clone();
             async move {
                 for _ in 0..RETRIES {
                     let r = db
                         .query(RESERVE_SQL.as_str())
-                        .bind((
-                            "plan",
-                            json!([{ "product_id": "p1", "quantity": 1, "price": 100 }]),
-                        ))
+                        .bind(("plan", json!([{ "product_id": "p1", "quantity": 1 }])))
+                        .bind(("quantities", json!({ "p1": 1 })))
                         .bind(("rid", format!("r{i}")))
                         .bind(("owner", "o"))
                         .bind(("release_hash", token_hash("t")))
-                        .bind(("lines", json!([line])))
                         .bind(("ids", json!(["p1"])))
                         .await;
                     match committed(r) {
                         Ok(mut res) => {
-                            // The last statement reads the product back as the
+                            // The reservation's lines are the product as sold;
+                            // the last statement reads it back as the
                             // reservation left it, for the cache.
                             let last = bazaar_schema::before_commit(&res);
+                            let lines: Vec<Vec<ReservedLine>> =
+                                take_rows(&mut res, last - 1).unwrap();
                             let after: Vec<StoredProduct> = take_rows(&mut res, last).unwrap();
+                            let line = &lines[0][0];
+                            assert_eq!(
+                                (line.product_id.as_str(), line.quantity, line.unit_price),
+                                ("p1", 1, 100)
+                            );
+                            assert_eq!(
+                                (line.seller.as_str(), line.category.as_deref()),
+                                ("s", Some("c"))
+                            );
                             assert_eq!(after.len(), 1);
                             assert!((0..5).contains(&after[0].product.stock));
                             return Ok(());
@@ -497,5 +481,13 @@ mod tests {
         for r in results.iter().filter_map(|r| r.as_ref().err()) {
             assert_eq!(r.thrown(), Some("short:p1"), "{r:?}");
         }
+        // What was stored is what was answered.
+        let mut res = db
+            .query("SELECT VALUE lines FROM stock_reservation")
+            .await
+            .unwrap();
+        let stored: Vec<Vec<ReservedLine>> = take_rows(&mut res, 0).unwrap();
+        assert_eq!(stored.len(), 5);
+        assert!(stored.iter().all(|l| l.len() == 1 && l[0].title == "P"));
     }
 }
