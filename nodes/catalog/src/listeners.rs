@@ -16,7 +16,7 @@ use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::PullConsumer;
 use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream, pull_batch};
 use bazaar_runtime::{NodeError, Shutdown};
-use bazaar_schema::take_rows;
+use bazaar_schema::{Retryable, take_rows};
 use bazaar_subjects::Event;
 use bazaar_subjects::catalog::{self, ProductChange};
 use bazaar_subjects::orders::{
@@ -257,7 +257,19 @@ async fn count_sales(
     // Each product as the last transaction that counted it left it.
     let mut counted: HashMap<String, StoredProduct> = HashMap::new();
     for chunk in tallies.chunks(TALLY_CHUNK) {
-        for p in tally(store.db(), chunk).await? {
+        let rows = match tally(store.db(), chunk).await {
+            // Checkouts kept taking stock from these products while the
+            // chunk was counted: count its orders one by one instead.
+            Err(e) if e.is_retryable() && chunk.len() > 1 => {
+                let mut rows = Vec::new();
+                for one in chunk.chunks(1) {
+                    rows.extend(tally(store.db(), one).await?);
+                }
+                rows
+            }
+            counted => counted?,
+        };
+        for p in rows {
             counted.insert(p.product.id.clone(), p);
         }
     }
@@ -270,7 +282,7 @@ async fn count_sales(
 
 /// Orders counted per transaction. Each one also writes its products, which
 /// checkouts write too: a short transaction seldom collides with them.
-const TALLY_CHUNK: usize = 16;
+const TALLY_CHUNK: usize = 4;
 
 /// One order event as the tally reads it: placed (add its units) or
 /// cancelled/refunded (take them back).

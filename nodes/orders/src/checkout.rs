@@ -192,6 +192,10 @@ fn validate_address(a: &ShippingAddress) -> Result<ShippingAddress, OrdersError>
     Ok(a)
 }
 
+/// How many order numbers a placement draws before giving up: with six
+/// characters a day's numbers seldom meet, and twice in a row almost never.
+const NUMBER_DRAWS: u32 = 5;
+
 /// `BZ-251125-7K3F9Q`: dated, short enough to read out on the phone.
 fn order_number(id: &str) -> String {
     let date = OffsetDateTime::now_utc();
@@ -797,6 +801,32 @@ impl OrdersStore {
         reservation: &Reservation,
         payment_status: PaymentStatus,
     ) -> Result<Option<Vec<StoredOrder>>, OrdersError> {
+        // An order number is short enough to read out on the phone, so two
+        // orders of a busy day can draw the same one: draw again.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self
+                .try_place_orders(row, reservation, payment_status)
+                .await
+            {
+                Err(OrdersError::Transaction(e))
+                    if e.unique_index() == Some("order_number") && attempts < NUMBER_DRAWS =>
+                {
+                    tracing::info!(checkout = %row.id, "order number taken; drawing another");
+                }
+                placed => return placed,
+            }
+        }
+    }
+
+    /// One try at [`OrdersStore::place_orders`], with freshly drawn order ids.
+    async fn try_place_orders(
+        &self,
+        row: &CheckoutRow,
+        reservation: &Reservation,
+        payment_status: PaymentStatus,
+    ) -> Result<Option<Vec<StoredOrder>>, OrdersError> {
         let mut orders = self.draft_orders(row, reservation, payment_status).await?;
         // Absent, not null: SurrealDB tells NONE (no value) from NULL.
         for o in &mut orders {
@@ -947,6 +977,42 @@ fn placed_notifications(order: &serde_json::Value) -> [serde_json::Value; 2] {
 
 #[cfg(test)]
 mod tests {
+    /// What a placement that drew a taken order number meets: the error
+    /// `place_orders` draws again on.
+    #[tokio::test]
+    async fn a_taken_order_number_is_told_apart_from_other_failures() {
+        let db = bazaar_schema::connect("mem://", None).await.unwrap();
+        bazaar_schema::migrate(&db).await.unwrap();
+        let place = |id: &'static str| {
+            let db = db.clone();
+            async move {
+                let r = db
+                    .query(
+                        "BEGIN TRANSACTION;
+                         CREATE type::record('shop_order', $id) CONTENT $order RETURN NONE;
+                         COMMIT TRANSACTION;",
+                    )
+                    .bind(("id", id))
+                    .bind((
+                        "order",
+                        serde_json::json!({
+                            "number": "BZ-261207-ABC123", "checkout_id": "c", "buyer": "b",
+                            "shop_id": "s", "shop_name": "S", "seller": "x", "items": [],
+                            "subtotal": 100, "discount": 0, "total": 100, "platform_fee": 5,
+                            "payout": 95, "currency": "USD", "payment_method": "cod",
+                            "payment_status": "pending", "status": "ordered", "timeline": [],
+                            "address": {}, "reservation_id": "c",
+                        }),
+                    ))
+                    .await;
+                bazaar_schema::transaction_errors(r)
+            }
+        };
+        place("one").await.unwrap();
+        let taken = place("two").await.unwrap_err();
+        assert_eq!(taken.unique_index(), Some("order_number"), "{taken:?}");
+    }
+
     #[tokio::test]
     async fn bought_lines_leave_the_cart() {
         let db = bazaar_schema::connect("mem://", None).await.unwrap();
