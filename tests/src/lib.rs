@@ -661,10 +661,11 @@ impl Platform {
         .unwrap_or_default()
     }
 
-    /// Waits until `/readyz` says every node answers.
+    /// Waits until `/readyz` says every node answers (30 s at most: a
+    /// platform on a debug build of the SurrealDB server starts slowly).
     pub async fn wait_ready(&self) {
         let mut last = String::new();
-        for _ in 0..200 {
+        for _ in 0..600 {
             if let Ok(r) = self.http.get(self.url("/readyz")).send().await {
                 if r.status().is_success() {
                     return;
