@@ -97,8 +97,12 @@ pub struct MailConfig {
     #[arg(long, env = "BAZAAR_MAIL_RETRY_BASE_MS", default_value_t = 2000)]
     pub retry_base_ms: u64,
 
-    /// Serve `mail.mailbox.list` (the file mailbox) — `bazaar dev` only.
-    #[arg(skip)]
+    /// Serve `mail.mailbox.list` (the file mailbox, shown at
+    /// `/dev/mailbox`): `bazaar dev` turns it on itself; set it on a mail
+    /// node only for a local cluster that benchmarks sign up through. It
+    /// shows everyone every message (sign-in codes included), so it is never
+    /// served when mail goes out by SMTP.
+    #[arg(long, env = "BAZAAR_SERVE_MAILBOX", default_value_t = false)]
     pub serve_mailbox: bool,
 }
 
@@ -170,7 +174,7 @@ pub async fn run(
     }
 
     let node = Node::new(ctx, Domain::Mail, "renders and delivers email").with_state(transport);
-    let node = if config.serve_mailbox {
+    let node = if config.serve_mailbox && config.smtp_url.is_none() {
         node.serve::<ListMailbox>(list_mailbox)
     } else {
         node
