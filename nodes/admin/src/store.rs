@@ -236,7 +236,7 @@ impl AdminStore {
     async fn after_category_change(&self) -> Result<(), AdminError> {
         let (revision, list) = self.load_categories().await?;
         self.cache.put(CATEGORIES_KEY, revision, &list).await;
-        self.outbox.written();
+        self.outbox.sent().await;
         Ok(())
     }
 
@@ -322,7 +322,7 @@ impl AdminStore {
             revision: row.revision,
         };
         self.cache.put(SITE_KEY, site.revision, &site).await;
-        self.outbox.written();
+        self.outbox.sent().await;
         Ok(site)
     }
 }

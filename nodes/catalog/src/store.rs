@@ -655,7 +655,7 @@ impl CatalogStore {
     pub(crate) async fn after_write(&self, stored: &StoredProduct) {
         self.cache_product(stored).await;
         self.bump_revision().await;
-        self.outbox.written();
+        self.outbox.sent().await;
     }
 
     /// Puts a product's current row in the page cache (a newer one wins).

@@ -17,6 +17,7 @@
 //! idempotent beyond it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -25,7 +26,7 @@ use bazaar_runtime::{NodeContext, Shutdown};
 use bazaar_schema::{Db, TransactionError};
 use bazaar_subjects::{Event, Job};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// SurrealQL that stores the messages bound as `$outbox` (see [`bind`]);
 /// put it inside the transaction that makes the change. A message whose
@@ -67,6 +68,9 @@ const SWEEP: Duration = Duration::from_secs(1);
 
 /// How soon a relay claims again after colliding with another copy's claim.
 const RETRY: Duration = Duration::from_millis(20);
+
+/// How long [`Relay::sent`] waits for the loop (which goes on regardless).
+const SENT_WAIT: Duration = Duration::from_secs(2);
 
 /// One event or job, ready to be written with the change that causes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +189,10 @@ pub struct Relay {
     /// Names this relay's claims.
     me: String,
     wake: Arc<Notify>,
+    /// Wake-ups asked for so far, and the last of them the loop has sent
+    /// everything for (see [`Relay::sent`]).
+    asked: Arc<AtomicU64>,
+    done: Arc<watch::Sender<u64>>,
     /// A fault for failure drills: this relay never publishes, as one
     /// killed between its node's commit and its publish would not.
     dead: bool,
@@ -210,6 +218,8 @@ impl Relay {
             lane: Arc::new(lane),
             me: uuid::Uuid::now_v7().to_string(),
             wake: Arc::new(Notify::new()),
+            asked: Arc::new(AtomicU64::new(0)),
+            done: Arc::new(watch::Sender::new(0)),
             dead: false,
         }
     }
@@ -227,7 +237,25 @@ impl Relay {
     /// writer answers without waiting for JetStream.
     pub fn written(&self) {
         if !self.dead {
+            self.asked.fetch_add(1, Ordering::SeqCst);
             self.wake.notify_one();
+        }
+    }
+
+    /// [`Relay::written`], then waits (at most [`SENT_WAIT`]) until the loop
+    /// has sent what was written before this call: for changes whose writer
+    /// reads them back through a listener at once (a product page an edge
+    /// keeps, which a product's `ProductChanged` refreshes).
+    pub async fn sent(&self) {
+        if self.dead {
+            return;
+        }
+        let ticket = self.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake.notify_one();
+        let mut done = self.done.subscribe();
+        let waited = tokio::time::timeout(SENT_WAIT, done.wait_for(|d| *d >= ticket)).await;
+        if waited.is_err() {
+            tracing::debug!("outbox rows not sent yet; the relay loop goes on");
         }
     }
 
@@ -239,10 +267,20 @@ impl Relay {
             return;
         }
         loop {
+            // What was written before this point is committed: the claim
+            // below sees it.
+            let asked = self.asked.load(Ordering::SeqCst);
             let pause = match self.relay_once().await {
                 // A full batch: there may be more waiting.
                 Ok(n) if n == BATCH => continue,
-                Ok(_) => SWEEP,
+                Ok(_) => {
+                    self.done.send_if_modified(|d| {
+                        let newer = asked > *d;
+                        *d = (*d).max(asked);
+                        newer
+                    });
+                    SWEEP
+                }
                 // Another copy claimed at the same moment: its rows are
                 // taken, ours are soon free again.
                 Err(RelayError::Claim(e)) if e.is_retryable() => RETRY,

@@ -86,7 +86,7 @@ impl SellersStore {
                 _ => SellersError::Transaction(e),
             });
         }
-        self.outbox.written();
+        self.outbox.sent().await;
         let mut res = self
             .db
             .query(format!(

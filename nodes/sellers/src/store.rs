@@ -314,7 +314,7 @@ impl SellersStore {
             .await?
             .ok_or(SellersError::NoShop)?;
         tracing::info!(shop = %row.shop.id, slug = %row.shop.slug, "shop opened");
-        self.outbox.written();
+        self.outbox.sent().await;
         Ok(row.shop)
     }
 
@@ -383,7 +383,7 @@ impl SellersStore {
             Ok::<_, SellersError>(take_rows::<ShopRow>(&mut res, last)?.into_iter().next())
         });
         let row = edited.await?.ok_or(SellersError::NoShop)?;
-        self.outbox.written();
+        self.outbox.sent().await;
         Ok(row.shop)
     }
 
@@ -532,7 +532,7 @@ impl SellersStore {
         let outcome = followed.await?;
         outcome.shop.ok_or(SellersError::NoSuchShop)?;
         if outcome.changed {
-            self.outbox.written();
+            self.outbox.sent().await;
         }
         Ok(FollowState {
             following: follow,
