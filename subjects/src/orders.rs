@@ -711,6 +711,24 @@ order_event!(OrderStatusChanged, "events.orders.order.status_changed");
 order_event!(OrderCancelled, "events.orders.order.cancelled");
 order_event!(OrderRefunded, "events.orders.order.refunded");
 
+/// What an order event means to a sales counter: its order, and whether
+/// its units are added (placed) or taken back (cancelled, refunded).
+/// `None` for the other order events; an unreadable one is logged and
+/// skipped, as a redelivery would not make it readable.
+pub fn sale_of(subject: &str, payload: &[u8]) -> Option<(OrderEvent, bool)> {
+    let placed = subject == OrderPlaced::SUBJECT;
+    if !placed && subject != OrderCancelled::SUBJECT && subject != OrderRefunded::SUBJECT {
+        return None;
+    }
+    match serde_json::from_slice::<OrderEvent>(payload) {
+        Ok(event) => Some((event, placed)),
+        Err(_) => {
+            tracing::error!(subject, "unreadable order event; skipped");
+            None
+        }
+    }
+}
+
 /// `events.orders.cart.added` / wishlist: for analytics and the recommender.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartItemAdded {

@@ -19,9 +19,7 @@ use bazaar_runtime::{NodeError, Shutdown};
 use bazaar_schema::{Retryable, take_rows};
 use bazaar_subjects::Event;
 use bazaar_subjects::catalog::{self, ProductChange};
-use bazaar_subjects::orders::{
-    self, OrderCancelled, OrderEvent, OrderPlaced, OrderRefunded, ReviewChanged, ReviewTarget,
-};
+use bazaar_subjects::orders::{self, OrderEvent, ReviewChanged, ReviewTarget};
 use bazaar_subjects::sellers::{self, ShopChanged};
 
 use crate::CatalogError;
@@ -237,23 +235,12 @@ async fn count_sales(
     store: &CatalogStore,
     batch: Vec<Message>,
 ) -> Result<Vec<Message>, CatalogError> {
-    let mut tallies: Vec<Tally> = Vec::new();
-    for msg in &batch {
-        let subject = msg.subject.as_str();
-        let placed = subject == OrderPlaced::SUBJECT;
-        if !placed && subject != OrderCancelled::SUBJECT && subject != OrderRefunded::SUBJECT {
-            continue;
-        }
-        // Placed, cancelled and refunded all carry an `OrderEvent`.
-        let Ok(event) = serde_json::from_slice::<OrderEvent>(&msg.payload) else {
-            tracing::error!(subject, "unreadable order event; skipped");
-            continue;
-        };
-        if event.items.is_empty() {
-            continue;
-        }
-        tallies.push(Tally::of(&event, placed));
-    }
+    let tallies: Vec<Tally> = batch
+        .iter()
+        .filter_map(|msg| orders::sale_of(msg.subject.as_str(), &msg.payload))
+        .filter(|(event, _)| !event.items.is_empty())
+        .map(|(event, placed)| Tally::of(&event, placed))
+        .collect();
     // Each product as the last transaction that counted it left it.
     let mut counted: HashMap<String, StoredProduct> = HashMap::new();
     for chunk in tallies.chunks(TALLY_CHUNK) {

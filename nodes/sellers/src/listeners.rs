@@ -18,9 +18,7 @@ use bazaar_runtime::jetstream::{SharedConsumer, ensure_stream, pull_batch};
 use bazaar_runtime::{NodeError, Shutdown};
 use bazaar_schema::{Db, TransactionError, retry_transaction, transaction_errors};
 use bazaar_subjects::Event;
-use bazaar_subjects::orders::{
-    self, OrderCancelled, OrderEvent, OrderPlaced, OrderRefunded, ReviewChanged, ReviewTarget,
-};
+use bazaar_subjects::orders::{self, OrderEvent, ReviewChanged, ReviewTarget};
 
 const RATINGS: &str = "sellers-ratings";
 const SALES: &str = "sellers-sales";
@@ -209,19 +207,11 @@ const TALLY_SQL: &str = "BEGIN TRANSACTION;
 
 /// Counts a batch of order events in one transaction.
 async fn count_sales(db: &Db, batch: &[Message]) -> Result<(), TallyError> {
-    let mut tallies = Vec::new();
-    for msg in batch {
-        let subject = msg.subject.as_str();
-        let placed = subject == OrderPlaced::SUBJECT;
-        if !placed && subject != OrderCancelled::SUBJECT && subject != OrderRefunded::SUBJECT {
-            continue;
-        }
-        let Ok(event) = serde_json::from_slice::<OrderEvent>(&msg.payload) else {
-            tracing::error!(subject, "unreadable order event; skipped");
-            continue;
-        };
-        tallies.push(Tally::of(&event, placed));
-    }
+    let tallies: Vec<Tally> = batch
+        .iter()
+        .filter_map(|msg| orders::sale_of(msg.subject.as_str(), &msg.payload))
+        .map(|(event, placed)| Tally::of(&event, placed))
+        .collect();
     tally(db, &tallies).await
 }
 

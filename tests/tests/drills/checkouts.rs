@@ -150,6 +150,23 @@ pub async fn shop_through<F: std::future::Future<Output = ()>>(
     placed.into_iter().flatten().collect()
 }
 
+/// Prints what the fault cost (`with` says what it was) and asserts that
+/// every buyer's every checkout was placed.
+pub fn report(with: &str, started: std::time::Instant, tally: &Tally, placed: &[Placed]) {
+    let counts = tally.counts();
+    eprintln!(
+        "{} checkouts placed in {:.1?} with {with}: \
+         {} requests, {} failed (5xx {}, no answer {}) and were retried",
+        placed.len(),
+        started.elapsed(),
+        counts.total(),
+        counts.failed(),
+        counts.server_errors,
+        counts.unanswered,
+    );
+    assert_eq!(placed.len(), BUYERS * ROUNDS);
+}
+
 /// Asserts what must hold after the fault (see the module's doc).
 pub async fn verify(
     p: &Platform,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bazaar_tests::Options;
 use bazaar_tests::drill::Tally;
 
-use crate::checkouts::{self, BUYERS, ROUNDS};
+use crate::checkouts::{self, BUYERS};
 use crate::platform;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,17 +35,6 @@ async fn the_database_restarted_while_buyers_check_out_loses_and_doubles_no_orde
     };
     let started = std::time::Instant::now();
     let placed = checkouts::shop_through(&p, &tally, &buyers, &lamp.id, fault).await;
-    let counts = tally.counts();
-    eprintln!(
-        "{} checkouts placed in {:.1?} with the database restarted: \
-         {} requests, {} failed (5xx {}, no answer {}) and were retried",
-        placed.len(),
-        started.elapsed(),
-        counts.total(),
-        counts.failed(),
-        counts.server_errors,
-        counts.unanswered,
-    );
-    assert_eq!(placed.len(), BUYERS * ROUNDS);
+    checkouts::report("the database restarted", started, &tally, &placed);
     checkouts::verify(&p, &tally, &seller, &lamp, &buyers, &placed).await;
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bazaar_tests::Options;
 use bazaar_tests::drill::Tally;
 
-use crate::checkouts::{self, BUYERS, ROUNDS};
+use crate::checkouts::{self, BUYERS};
 use crate::platform;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,18 +34,7 @@ async fn a_nats_server_killed_while_buyers_check_out_loses_and_doubles_no_order(
     };
     let started = std::time::Instant::now();
     let placed = checkouts::shop_through(&p, &tally, &buyers, &lamp.id, fault).await;
-    let counts = tally.counts();
-    eprintln!(
-        "{} checkouts placed in {:.1?} with one of three NATS servers killed: \
-         {} requests, {} failed (5xx {}, no answer {}) and were retried",
-        placed.len(),
-        started.elapsed(),
-        counts.total(),
-        counts.failed(),
-        counts.server_errors,
-        counts.unanswered,
-    );
-    assert_eq!(placed.len(), BUYERS * ROUNDS);
+    checkouts::report("one of three NATS servers killed", started, &tally, &placed);
     checkouts::verify(&p, &tally, &seller, &lamp, &buyers, &placed).await;
 
     // The killed server comes back with its store and rejoins.
