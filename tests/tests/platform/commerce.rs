@@ -370,6 +370,18 @@ async fn an_order_placed_while_its_events_cannot_be_stored_is_announced_and_conf
     let (_, _, amp, _) = two_shops(&p).await;
     let buyer = p.sign_up_buyer("patient@example.com").await;
     add(&p, &buyer, &amp.id, 1).await;
+    // The stream is made full at what it holds: once the cart add is in it
+    // (a limit of no messages would be no limit at all).
+    eventually(
+        "the cart add to be announced",
+        || async {
+            p.events_of::<bazaar_subjects::orders::CartItemAdded>()
+                .await
+                .len()
+        },
+        |n| *n >= 1,
+    )
+    .await;
     orders_events_full(&p, true).await;
 
     // The order is placed; its event waits with it.
