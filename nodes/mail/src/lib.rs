@@ -102,7 +102,13 @@ pub struct MailConfig {
     /// node only for a local cluster that benchmarks sign up through. It
     /// shows everyone every message (sign-in codes included), so it is never
     /// served when mail goes out by SMTP.
-    #[arg(long, env = "BAZAAR_SERVE_MAILBOX", default_value_t = false)]
+    #[arg(
+        long,
+        env = "BAZAAR_SERVE_MAILBOX",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub serve_mailbox: bool,
 }
 
@@ -331,6 +337,25 @@ fn recipient_domain(to: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serving_the_mailbox_is_off_unless_asked_and_reads_as_a_shell_says_yes() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            mail: MailConfig,
+        }
+        use clap::Parser;
+        let serves = |args: &[&str]| {
+            let all = std::iter::once("bazaar").chain(args.iter().copied());
+            Cli::try_parse_from(all).map(|c| c.mail.serve_mailbox)
+        };
+        assert!(!serves(&[]).unwrap());
+        for yes in ["1", "true", "yes"] {
+            assert!(serves(&["--serve-mailbox", yes]).unwrap(), "{yes}");
+        }
+        assert!(!serves(&["--serve-mailbox", "0"]).unwrap());
+    }
 
     #[test]
     fn retries_back_off_exponentially_up_to_five_minutes() {
