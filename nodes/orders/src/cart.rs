@@ -57,6 +57,17 @@ const LINE_ROWS: &str =
 /// The discount code on a cart, if any.
 const CART_COUPON: &str = "SELECT VALUE coupon FROM type::record('cart', $owner)";
 
+/// The answers of [`LINE_ROWS`] (statement `at`) and [`CART_COUPON`] (the
+/// one after it) in a query's results.
+fn lines_and_coupon_at(
+    res: &mut surrealdb::IndexedResults,
+    at: usize,
+) -> Result<(Vec<LineRow>, Option<String>), OrdersError> {
+    let lines = take_rows(res, at)?;
+    let coupon: Vec<Option<String>> = res.take(at + 1)?;
+    Ok((lines, coupon.into_iter().next().flatten()))
+}
+
 impl OrdersStore {
     pub(crate) async fn products(
         &self,
@@ -96,9 +107,7 @@ impl OrdersStore {
             .await?
             .check()?;
         // BEGIN answers as statement 0.
-        let lines = take_rows(&mut res, 1)?;
-        let coupon: Vec<Option<String>> = res.take(2)?;
-        Ok((lines, coupon.into_iter().next().flatten()))
+        lines_and_coupon_at(&mut res, 1)
     }
 
     async fn cart_coupon(&self, owner: &str) -> Result<Option<String>, OrdersError> {
@@ -382,9 +391,7 @@ impl OrdersStore {
             // The cart as this transaction left it: its lines, then its code.
             let mut res = bazaar_schema::committed(result)?;
             let last = bazaar_schema::before_commit(&res);
-            let rows: Vec<LineRow> = take_rows(&mut res, last - 1)?;
-            let coupon: Vec<Option<String>> = res.take(last)?;
-            Ok::<_, OrdersError>((rows, coupon.into_iter().next().flatten()))
+            lines_and_coupon_at(&mut res, last - 1)
         });
         let (rows, coupon) = added.await?;
         self.outbox.written();

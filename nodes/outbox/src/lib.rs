@@ -237,9 +237,15 @@ impl Relay {
     /// writer answers without waiting for JetStream.
     pub fn written(&self) {
         if !self.dead {
-            self.asked.fetch_add(1, Ordering::SeqCst);
-            self.wake.notify_one();
+            self.ask();
         }
+    }
+
+    /// Wakes the loop; the ticket a later [`Relay::sent`] waits for.
+    fn ask(&self) -> u64 {
+        let ticket = self.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake.notify_one();
+        ticket
     }
 
     /// [`Relay::written`], then waits (at most [`SENT_WAIT`]) until the loop
@@ -250,8 +256,7 @@ impl Relay {
         if self.dead {
             return;
         }
-        let ticket = self.asked.fetch_add(1, Ordering::SeqCst) + 1;
-        self.wake.notify_one();
+        let ticket = self.ask();
         let mut done = self.done.subscribe();
         let waited = tokio::time::timeout(SENT_WAIT, done.wait_for(|d| *d >= ticket)).await;
         if waited.is_err() {
