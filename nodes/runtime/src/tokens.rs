@@ -64,18 +64,26 @@ pub struct TokenVerifier {
     /// Banned accounts, whose tokens are refused however valid they look
     /// (see [`crate::revocation`]).
     revoked: crate::revocation::Revocations,
+    /// Tokens whose signature was checked, with their claims: one request
+    /// passes its caller's token through several nodes, and checking an
+    /// Ed25519 signature costs more than the rest of a small request.
+    verified: std::sync::Arc<quick_cache::sync::Cache<String, Claims>>,
 }
+
+/// Tokens remembered as verified (about 1 KB each with their claims).
+const VERIFIED_TOKENS: usize = 8_192;
 
 impl TokenVerifier {
     pub fn from_pem(pem: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS as u64;
         Ok(Self {
             key: DecodingKey::from_ed_pem(pem)?,
             validation,
             revoked: crate::revocation::Revocations::default(),
+            verified: std::sync::Arc::new(quick_cache::sync::Cache::new(VERIFIED_TOKENS)),
         })
     }
 
@@ -99,12 +107,23 @@ impl TokenVerifier {
     /// The claims of a valid token; any flaw (signature, expiry, issuer) is
     /// a 401, and so is the token of a banned account.
     pub fn verify(&self, token: &str) -> Result<Claims, ErrorEnvelope> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| {
-                tracing::debug!(reason = %e, "access token refused");
-                ErrorEnvelope::unauthorized("your session is invalid or has expired; sign in again")
-            })?;
+        let claims = match self.verified.get(token) {
+            // The same bytes carry the same valid signature; the time
+            // passes, so expiry is checked on every use.
+            Some(claims) if claims.exp + LEEWAY_SECS >= now_secs() => claims,
+            _ => {
+                let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+                    .map(|data| data.claims)
+                    .map_err(|e| {
+                        tracing::debug!(reason = %e, "access token refused");
+                        ErrorEnvelope::unauthorized(
+                            "your session is invalid or has expired; sign in again",
+                        )
+                    })?;
+                self.verified.insert(token.to_owned(), claims.clone());
+                claims
+            }
+        };
         if self.revoked.is_banned(&claims.sub) {
             tracing::info!("access token of a banned account refused");
             return Err(ErrorEnvelope::unauthorized(
@@ -113,6 +132,13 @@ impl TokenVerifier {
         }
         Ok(claims)
     }
+}
+
+/// How late a token may still be used, for clocks a little apart.
+const LEEWAY_SECS: i64 = 5;
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Signs access tokens with the private key (the auth node, and tests).
@@ -308,6 +334,35 @@ mod tests {
         ] {
             assert_eq!(verifier.verify(bad).unwrap_err().status, 401, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_ban_still_applies() {
+        let (signer, verifier) = pair();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = Claims {
+            sub: "a1".into(),
+            role: Role::Buyer,
+            iat: now - 60,
+            exp: now + 1,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            contact: None,
+        };
+        let token = signer.sign_claims(&claims).unwrap();
+        assert_eq!(verifier.verify(&token).unwrap(), claims);
+        // Remembered now: the second use skips the signature check.
+        assert_eq!(verifier.verify(&token).unwrap(), claims);
+        verifier
+            .revocations()
+            .set("a1", Some("2026-12-07T12:00:00Z".into()));
+        assert_eq!(verifier.verify(&token).unwrap_err().status, 401);
+        verifier.revocations().set("a1", None);
+        // Past its expiry and the leeway, the remembered token is refused.
+        std::thread::sleep(std::time::Duration::from_secs(
+            (LEEWAY_SECS + 2).unsigned_abs(),
+        ));
+        assert_eq!(verifier.verify(&token).unwrap_err().status, 401);
     }
 
     #[test]

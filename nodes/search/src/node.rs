@@ -9,6 +9,7 @@
 //! the service's queue group only once it has caught up, so `/readyz` and
 //! the queue never count a copy that would answer from stale data.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ use crate::{ProductDoc, SearchError, SearchIndex};
 pub const COMMIT_EVERY: Duration = Duration::from_millis(500);
 /// Products read from the database per page while rebuilding.
 const REBUILD_PAGE: usize = 1_000;
-/// Events applied together (one database read for their products).
+/// Events taken from the stream at once.
 const EVENT_BATCH: usize = 256;
 
 /// What the handlers share: this copy's index. A query reads the last
@@ -204,16 +205,26 @@ async fn follow_once(
         .await
         .map_err(stream_err)?;
     let mut messages = consumer.messages().await.map_err(stream_err)?;
+    // Events are taken as they come but applied once a commit is due: a
+    // product changed many times in between (every order changes its
+    // stock, then its sales) is read and indexed once per commit.
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    // The newest event taken from the stream; everything up to `applied`
+    // is in the index.
+    let mut seen = applied;
     // No commit yet in this run: the first change is committed at once.
     let mut last_commit: Option<Instant> = None;
-    let mut dirty = false;
     loop {
-        if dirty && last_commit.is_none_or(|at| at.elapsed() >= COMMIT_EVERY) {
+        let due = last_commit.map(|at| COMMIT_EVERY.saturating_sub(at.elapsed()));
+        if seen > applied && due.is_none_or(|d| d.is_zero()) {
+            apply_all(index, db, std::mem::take(&mut changed)).await?;
+            applied = seen;
+            index.mark_applied(applied);
             spawn_commit(index).await?;
             last_commit = Some(Instant::now());
-            dirty = false;
+            continue;
         }
-        if !dirty
+        if seen == applied
             && applied >= target
             && let Some(tell) = feed.caught_up.take()
         {
@@ -221,19 +232,21 @@ async fn follow_once(
         }
         // Wait for the next event; with changes not yet committed, only
         // until their commit is due.
-        let due = last_commit.map(|at| COMMIT_EVERY.saturating_sub(at.elapsed()));
         let first = tokio::select! {
             () = shutdown.cancelled() => {
+                if seen > applied {
+                    apply_all(index, db, std::mem::take(&mut changed)).await?;
+                    index.mark_applied(seen);
+                }
                 spawn_commit(index).await?;
                 return Ok(());
             }
-            next = next_event(&mut messages, dirty.then_some(due).flatten()) => next?,
+            next = next_event(&mut messages, (seen > applied).then_some(due).flatten()) => next?,
         };
         let Some(first) = first else {
             continue;
         };
-        // Take what else has already arrived, up to a batch, so one
-        // database read covers many events.
+        // Take what else has already arrived, up to a batch.
         let mut batch = vec![first];
         while batch.len() < EVENT_BATCH {
             match next_event(&mut messages, Some(Duration::ZERO)).await? {
@@ -241,33 +254,40 @@ async fn follow_once(
                 None => break,
             }
         }
-        let mut ids: Vec<String> = Vec::new();
         let mut reload = false;
-        let mut newest = applied;
         for msg in &batch {
             let meta = msg.info().map_err(stream_err)?;
-            newest = newest.max(meta.stream_sequence);
+            seen = seen.max(meta.stream_sequence);
             if msg.subject.as_str() == ProductsLoaded::SUBJECT {
                 reload = true;
             } else if let Ok(event) = serde_json::from_slice::<ProductChanged>(&msg.payload) {
-                ids.push(event.product_id);
+                changed.insert(event.product_id);
             } else {
                 tracing::error!("unreadable product event; skipped");
             }
         }
         if reload {
-            // Everything up to the rebuild's start is in the rebuild (which
-            // commits); what the batch held is re-read with the rest.
+            // The rebuild reads every product as it is now, so it holds
+            // every change taken so far; it commits.
             applied = applied.max(rebuild(index, db, stream).await?);
+            seen = seen.max(applied);
+            changed.clear();
             last_commit = Some(Instant::now());
         }
-        if !ids.is_empty() {
-            apply(index, db, ids).await?;
-        }
-        applied = applied.max(newest);
-        index.mark_applied(applied);
-        dirty = true;
     }
+}
+
+/// Applies every changed product, a page of ids per database read.
+async fn apply_all(
+    index: &Arc<SearchIndex>,
+    db: &Db,
+    changed: BTreeSet<String>,
+) -> Result<(), FeedError> {
+    let ids: Vec<String> = changed.into_iter().collect();
+    for page in ids.chunks(REBUILD_PAGE) {
+        apply(index, db, page.to_vec()).await?;
+    }
+    Ok(())
 }
 
 /// The next event, waiting at most `wait` (forever if `None`); `None` when
