@@ -21,6 +21,11 @@ use surrealdb::engine::any::{self, Any};
 use surrealdb::opt::auth::Root;
 
 /// The database handle every node uses.
+///
+/// Cloning one opens a new session: with a SurrealDB server that is a
+/// message to the server and a session held there until the clone drops
+/// (per-write clones made a cluster's server four times busier). Clone at
+/// start-up; on a request's path borrow it, or share it in an `Arc`.
 pub type Db = Surreal<Any>;
 
 /// The namespace and database all of Bazaar lives in.
