@@ -524,20 +524,34 @@ impl Platform {
     pub async fn events(&self, subject: &str) -> Vec<serde_json::Value> {
         use futures::StreamExt;
         let domain = subject.split('.').nth(1).unwrap_or_default().to_uppercase();
-        let stream = self
-            .ctx
-            .jetstream
-            .get_stream(format!("{domain}_EVENTS"))
-            .await
-            .expect("the event stream exists");
-        let consumer = stream
-            .create_consumer(async_nats::jetstream::consumer::pull::Config {
-                filter_subject: subject.to_owned(),
-                deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("a reading consumer");
+        // Right after a drill killed a server the JetStream cluster may
+        // still be choosing a leader: its API requests time out meanwhile.
+        let mut tries = 0;
+        let consumer = loop {
+            tries += 1;
+            let made = async {
+                self.ctx
+                    .jetstream
+                    .get_stream(format!("{domain}_EVENTS"))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                        filter_subject: subject.to_owned(),
+                        deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            match made.await {
+                Ok(consumer) => break consumer,
+                Err(e) if tries < 10 => {
+                    eprintln!("reading {subject}: {e}; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => panic!("a reading consumer on the {domain}_EVENTS stream: {e}"),
+            }
+        };
         let mut out = Vec::new();
         let mut batch = consumer
             .fetch()
