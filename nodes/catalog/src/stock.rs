@@ -24,9 +24,9 @@ use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
 /// undoing the whole transaction (every line). The reservation's lines are
 /// the products as the transaction sold them (price, title, seller …), and
 /// the products are read back after it, for the page cache and the index.
-static RESERVE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    "BEGIN TRANSACTION;
-    FOR $l IN $plan {
+/// `RETURN_LINES` ends the reservation's `CREATE`.
+static RESERVE_BODY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    "FOR $l IN $plan {
         LET $taken = UPDATE type::record('product', $l.product_id)
             SET stock -= $l.quantity, revision += 1, updated_at = time::now()
             WHERE live = true AND stock >= $l.quantity
@@ -39,11 +39,194 @@ static RESERVE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                     seller, price AS unit_price, currency, $quantities[id] AS quantity,
                     cash_on_delivery, IF category != '' THEN category END AS category
                  FROM $after)
-        RETURN VALUE lines;
-    $after;
-    COMMIT TRANSACTION;"
+        RETURN_LINES;"
         .replace("PRODUCT_FIELDS", PRODUCT_FIELDS)
 });
+
+/// One reservation alone: its lines, then the products as it left them.
+static RESERVE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "BEGIN TRANSACTION; {} $after; COMMIT TRANSACTION;",
+        RESERVE_BODY.replace("RETURN_LINES", "RETURN VALUE lines")
+    )
+});
+
+/// What one reservation reads: the variables of [`RESERVE_BODY`].
+const RESERVE_VARIABLES: [&str; 6] = ["plan", "quantities", "rid", "owner", "release_hash", "ids"];
+
+/// Reservations made at the same moment, in one transaction: every
+/// reservation's lines by id, then every product they took from.
+static RESERVE_BATCH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    bazaar_schema::group::batch_sql(
+        &RESERVE_BODY.replace("RETURN_LINES", "RETURN NONE"),
+        &RESERVE_VARIABLES,
+        &format!(
+            "SELECT record::id(id) AS id, lines FROM array::map($rids, |$i| type::record('stock_reservation', $i));
+             SELECT {PRODUCT_FIELDS} FROM array::map($all_ids, |$i| type::record('product', $i));"
+        ),
+    )
+});
+
+/// A reservation's lines and the products it took from, as it left them.
+pub(crate) type Reserved = Result<(Vec<ReservedLine>, Vec<StoredProduct>), CatalogError>;
+
+/// Reservations waiting to be written together.
+pub(crate) type Reservations = bazaar_schema::group::GroupCommit<serde_json::Value, Reserved>;
+
+/// Starts the reservation group of this node copy (`max_batch` 1 writes
+/// each reservation alone).
+pub(crate) fn reservations(db: bazaar_schema::Db, max_batch: usize) -> Reservations {
+    // One session for the group: a clone of a `Db` opens another.
+    let db = std::sync::Arc::new(db);
+    bazaar_schema::group::GroupCommit::start("stock reserved", max_batch, move |batch| {
+        let db = db.clone();
+        async move { write_reservations(&db, batch).await }
+    })
+}
+
+/// Writes reservations (each an object of [`RESERVE_VARIABLES`]): together
+/// when there are several and none is short, else each on its own, once
+/// (the caller retries a collision).
+async fn write_reservations(
+    db: &bazaar_schema::Db,
+    batch: Vec<serde_json::Value>,
+) -> Vec<Reserved> {
+    bazaar_schema::group::together_or_alone(
+        "stock reserved",
+        &batch,
+        || reserve_together(db, &batch),
+        |r| reserve_alone(db, r),
+    )
+    .await
+}
+
+async fn reserve_together(
+    db: &bazaar_schema::Db,
+    batch: &[serde_json::Value],
+) -> Result<Vec<(Vec<ReservedLine>, Vec<StoredProduct>)>, CatalogError> {
+    #[derive(Deserialize)]
+    struct Made {
+        id: String,
+        lines: Vec<ReservedLine>,
+    }
+    let rids: Vec<&serde_json::Value> = batch.iter().map(|r| &r["rid"]).collect();
+    let mut all_ids: Vec<&str> = batch
+        .iter()
+        .filter_map(|r| r["ids"].as_array())
+        .flatten()
+        .filter_map(|i| i.as_str())
+        .collect();
+    all_ids.sort_unstable();
+    all_ids.dedup();
+    let result = db
+        .query(RESERVE_BATCH_SQL.as_str())
+        .bind(("writes", serde_json::Value::Array(batch.to_vec())))
+        .bind(("rids", serde_json::json!(rids)))
+        .bind(("all_ids", serde_json::json!(all_ids)))
+        .await;
+    let mut res = committed(result)?;
+    let last = bazaar_schema::before_commit(&res);
+    let mut made: Vec<Made> = take_rows(&mut res, last - 1)?;
+    let after: Vec<StoredProduct> = take_rows(&mut res, last)?;
+    Ok(batch
+        .iter()
+        .map(|r| {
+            let rid = r["rid"].as_str().unwrap_or_default();
+            let lines = made
+                .iter_mut()
+                .find(|m| m.id == rid)
+                .map(|m| std::mem::take(&mut m.lines))
+                .unwrap_or_default();
+            let ids: Vec<&str> = r["ids"]
+                .as_array()
+                .map(|ids| ids.iter().filter_map(|i| i.as_str()).collect())
+                .unwrap_or_default();
+            let mine = after
+                .iter()
+                .filter(|p| ids.contains(&p.product.id.as_str()))
+                .cloned()
+                .collect();
+            (lines, mine)
+        })
+        .collect())
+}
+
+async fn reserve_alone(db: &bazaar_schema::Db, reservation: &serde_json::Value) -> Reserved {
+    let result = db
+        .query(RESERVE_SQL.as_str())
+        .bind(reservation.clone())
+        .await;
+    let mut res = committed(result)?;
+    let last = bazaar_schema::before_commit(&res);
+    let lines: Vec<Vec<ReservedLine>> = take_rows(&mut res, last - 1)?;
+    let after: Vec<StoredProduct> = take_rows(&mut res, last)?;
+    Ok((lines.into_iter().next().unwrap_or_default(), after))
+}
+
+/// Products by id for several look-ups at once: each gets its own ids'
+/// products, in its order.
+pub(crate) type Lookups =
+    bazaar_schema::group::GroupCommit<Vec<String>, Result<Vec<StoredProduct>, CatalogError>>;
+
+/// Starts this node copy's look-up group: one read for the look-ups that
+/// arrive together.
+pub(crate) fn lookups(db: bazaar_schema::Db, max_batch: usize) -> Lookups {
+    let db = std::sync::Arc::new(db);
+    bazaar_schema::group::GroupCommit::start("products read", max_batch, move |batch| {
+        let db = db.clone();
+        async move { read_products(&db, batch).await }
+    })
+}
+
+async fn read_products(
+    db: &bazaar_schema::Db,
+    batch: Vec<Vec<String>>,
+) -> Vec<Result<Vec<StoredProduct>, CatalogError>> {
+    let mut all: Vec<&String> = batch.iter().flatten().filter(|i| is_id(i)).collect();
+    all.sort_unstable();
+    all.dedup();
+    let read = async {
+        let mut res = db
+            .query(format!(
+                // Ids of products that do not exist give no row (not a NONE one).
+                "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) WHERE id != NONE"
+            ))
+            .bind(("ids", serde_json::to_value(&all)?))
+            .await?
+            .check()?;
+        let rows: Vec<StoredProduct> = take_rows(&mut res, 0)?;
+        Ok::<_, CatalogError>(rows)
+    };
+    match read.await {
+        Ok(rows) => {
+            let by_id: std::collections::HashMap<&str, &StoredProduct> =
+                rows.iter().map(|r| (r.product.id.as_str(), r)).collect();
+            batch
+                .iter()
+                .map(|ids| {
+                    Ok(ids
+                        .iter()
+                        .filter_map(|id| by_id.get(id.as_str()))
+                        .map(|r| (*r).clone().now())
+                        .collect())
+                })
+                .collect()
+        }
+        Err(e) => {
+            let why = e.to_string();
+            tracing::warn!(error = %why, "products not read");
+            batch
+                .iter()
+                .map(|_| {
+                    Err(CatalogError::Upstream(ErrorEnvelope::new(
+                        bazaar_subjects::ErrorCode::Unavailable,
+                        "products cannot be read right now; please try again",
+                    )))
+                })
+                .collect()
+        }
+    }
+}
 
 /// Lines per reservation, and products per look-up.
 const MAX_LINES: usize = 100;
@@ -86,13 +269,10 @@ impl CatalogStore {
         let mut v = Validator::default();
         v.check(ids.len() <= MAX_IDS, "ids", "at most 200 products at once");
         v.finish().map_err(CatalogError::Invalid)?;
+        // Carts priced at the same moment share one read.
+        let read = self.lookups.write(ids.to_vec()).await.map_err(|_| busy())?;
         Ok(Products {
-            items: self
-                .load_many(ids)
-                .await?
-                .into_iter()
-                .map(|r| r.product)
-                .collect(),
+            items: read?.into_iter().map(|r| r.product).collect(),
         })
     }
 
@@ -193,37 +373,41 @@ impl CatalogStore {
             .iter()
             .map(|(id, quantity)| serde_json::json!({ "product_id": id, "quantity": quantity }))
             .collect();
-        let result = self
-            .db()
-            .query(RESERVE_SQL.as_str())
-            .bind(("plan", serde_json::Value::Array(plan)))
-            .bind(("quantities", serde_json::to_value(wanted)?))
-            .bind(("rid", req.reservation_id.clone()))
-            .bind(("owner", owner.to_owned()))
-            .bind(("release_hash", token_hash(&req.release_token)))
-            .bind(("ids", serde_json::to_value(ids)?))
-            .await;
-        match committed(result) {
-            Ok(mut res) => {
-                let last = bazaar_schema::before_commit(&res);
-                let lines: Vec<Vec<ReservedLine>> = take_rows(&mut res, last - 1)?;
-                let after: Vec<StoredProduct> = take_rows(&mut res, last)?;
+        let reservation = serde_json::json!({
+            "plan": plan,
+            "quantities": wanted,
+            "rid": req.reservation_id,
+            "owner": owner,
+            "release_hash": token_hash(&req.release_token),
+            "ids": ids,
+        });
+        let reserved = self
+            .reservations
+            .write(reservation)
+            .await
+            .map_err(|_| busy())?;
+        match reserved {
+            Ok((lines, after)) => {
                 self.recache(after).await;
                 Ok(Reservation {
                     reservation_id: req.reservation_id.clone(),
-                    lines: lines.into_iter().next().unwrap_or_default(),
+                    lines,
                     released: false,
                 })
             }
             // A retry of a reservation already made is told apart by its id.
-            Err(TransactionError::Exists(_)) => match self.existing_reservation(req).await? {
-                Some(done) => Ok(done),
-                None => Err(CatalogError::Raced),
-            },
+            Err(CatalogError::Write(TransactionError::Exists(_))) => {
+                match self.existing_reservation(req).await? {
+                    Some(done) => Ok(done),
+                    None => Err(CatalogError::Raced),
+                }
+            }
             // Short: because this very reservation took the stock, because
             // someone bought it first or the seller changed it (a 409 naming
             // every problem), or not any more (try again).
-            Err(TransactionError::Thrown(code)) if code.starts_with("short:") => {
+            Err(CatalogError::Write(TransactionError::Thrown(code)))
+                if code.starts_with("short:") =>
+            {
                 if let Some(done) = self.existing_reservation(req).await? {
                     return Ok(done);
                 }
@@ -231,7 +415,7 @@ impl CatalogStore {
                 shortages(&products, wanted)?;
                 Err(CatalogError::Raced)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 

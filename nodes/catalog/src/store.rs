@@ -112,6 +112,10 @@ pub struct CatalogStore {
     verifier: std::sync::Arc<bazaar_runtime::TokenVerifier>,
     /// Publishes the events a seller's writes put in the outbox.
     pub(crate) outbox: Relay,
+    /// Checkouts' stock, reserved together when they come together.
+    pub(crate) reservations: crate::stock::Reservations,
+    /// Products read by id, one read for the look-ups that come together.
+    pub(crate) lookups: crate::stock::Lookups,
 }
 
 /// `ProductChanged` for every product id in `$announce` as the transaction
@@ -155,6 +159,8 @@ impl CatalogStore {
         .await?;
         Ok(Self {
             outbox: Relay::for_node(ctx, db.clone()),
+            reservations: crate::stock::reservations(db.clone(), ctx.group_commit),
+            lookups: crate::stock::lookups(db.clone(), ctx.group_commit),
             db,
             nats: ctx.nats.clone(),
             js: ctx.jetstream.clone(),

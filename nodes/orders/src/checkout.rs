@@ -15,9 +15,7 @@
 
 use bazaar_outbox::Outgoing;
 use bazaar_runtime::{Request, RequestMeta};
-use bazaar_schema::{
-    Retryable, TransactionError, committed, retry_transaction, take_rows, transaction_errors,
-};
+use bazaar_schema::{Retryable, TransactionError, take_rows};
 use bazaar_subjects::Money;
 use bazaar_subjects::auth::{Address, GetMe, ListAddresses};
 use bazaar_subjects::catalog::{
@@ -101,32 +99,6 @@ pub(crate) struct CheckoutRow {
 
 const CHECKOUT_FIELDS: &str = "record::id(id) AS id, buyer, request_hash, status, payment, plan, \
     payment_url, failure, payment_session, payment_intent";
-
-/// Places a checkout's orders (see `place_orders`); its last statement reads
-/// back what it created.
-static PLACE_ORDERS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    "BEGIN TRANSACTION;
-                     LET $open = (SELECT VALUE status FROM ONLY type::record('checkout', $checkout)) IN ['reserving', 'awaiting_payment'];
-                     IF !$open { THROW 'checkout closed'; };
-                     IF $counts_coupon {
-                        LET $c = UPDATE coupon SET used += 1
-                            WHERE code = $code AND shop_id = $coupon_shop
-                                AND (!$enforce_limit OR usage_limit = NONE OR used < usage_limit) RETURN VALUE id;
-                        IF $enforce_limit AND array::len($c) = 0 { THROW 'coupon used up'; };
-                     };
-                     FOR $o IN $orders {
-                        CREATE type::record('shop_order', $o.id) CONTENT object::remove($o, 'id') RETURN NONE;
-                     };
-                     FOR $n IN $notes { CREATE notification CONTENT $n RETURN NONE; };
-                     UPDATE type::record('checkout', $checkout) SET status = 'placed', orders = $orders.id, updated_at = time::now() RETURN NONE;
-                     FOR $p IN $products { DELETE cart_line WHERE owner = $owner AND product_id = $p RETURN NONE; };
-                     UPSERT type::record('cart', $owner) SET coupon = NONE RETURN NONE;
-                     OUTBOX_WRITE
-                     SELECT ORDER_FIELDS FROM shop_order WHERE checkout_id = $checkout ORDER BY shop_name;
-                     COMMIT TRANSACTION;"
-    .replace("ORDER_FIELDS", ORDER_FIELDS)
-    .replace("OUTBOX_WRITE", bazaar_outbox::WRITE)
-});
 
 fn request_hash(req: &CheckoutRequest) -> String {
     let body = serde_json::json!([req.address_id, req.address, req.coupon, req.payment]);
@@ -270,23 +242,23 @@ impl OrdersStore {
         };
         self.refuse_own_shop(&req.caller, &meta).await?;
         let id = new_id();
-        let created = self
-            .db
-            .query(
-                "CREATE type::record('checkout', $id) SET buyer = $buyer, idempotency_key = $key,
-                    request_hash = $hash, status = 'reserving', payment = $payment, plan = $plan RETURN NONE",
-            )
-            .bind(("id", id.clone()))
-            .bind(("buyer", buyer.clone()))
-            .bind(("key", key.to_owned()))
-            .bind(("hash", hash.clone()))
-            .bind(("payment", match body.payment {
+        let opening = serde_json::json!({
+            "id": id,
+            "buyer": buyer,
+            "key": key,
+            "hash": hash,
+            "payment": match body.payment {
                 PaymentMethod::Card => "card",
                 PaymentMethod::Cod => "cod",
-            }))
-            .bind(("plan", serde_json::to_value(&plan)?))
-            .await;
-        if let Err(e) = transaction_errors(created) {
+            },
+            "plan": plan,
+        });
+        let created = self
+            .openings
+            .write(opening)
+            .await
+            .map_err(|e| OrdersError::Internal(e.to_string()))?;
+        if let Err(e) = created {
             // The same key, sent twice at once: the other request won.
             if e.unique_index().is_some()
                 && let Some(existing) = self.checkout_by_key(&buyer, key).await?
@@ -848,31 +820,26 @@ impl OrdersStore {
         // exactly when the orders do.
         let notes: Vec<serde_json::Value> = orders.iter().flat_map(placed_notifications).collect();
         let outbox = bazaar_outbox::bind(&self.placed_messages(row, &orders, payment_status)?);
-        // Another request for this checkout writing at the same time is a
-        // conflict: look again (it may have placed the orders already).
-        let placed = retry_transaction(20, || async {
-            let result = self
-                .db
-                .query(PLACE_ORDERS_SQL.as_str())
-                .bind(("checkout", row.id.clone()))
-                .bind(("counts_coupon", counts_coupon))
-                // Paid orders were priced with the code when the buyer
-                // paid: they are placed even if it has run out since.
-                .bind(("enforce_limit", payment_status != PaymentStatus::Paid))
-                .bind(("code", row.plan.coupon.clone()))
-                .bind(("coupon_shop", row.plan.coupon_shop.clone()))
-                .bind(("orders", serde_json::Value::Array(orders.clone())))
-                .bind(("owner", format!("a:{}", row.buyer)))
-                .bind(("products", product_ids.clone()))
-                .bind(("notes", serde_json::Value::Array(notes.clone())))
-                .bind(("outbox", outbox.clone()))
-                .await;
-            let mut res = committed(result)?;
-            let last = bazaar_schema::before_commit(&res);
-            let placed: Vec<StoredOrder> = take_rows(&mut res, last)?;
-            Ok::<_, OrdersError>(placed)
+        let placement = serde_json::json!({
+            "checkout": row.id,
+            "counts_coupon": counts_coupon,
+            // Paid orders were priced with the code when the buyer paid:
+            // they are placed even if it has run out since.
+            "enforce_limit": payment_status != PaymentStatus::Paid,
+            "code": row.plan.coupon,
+            "coupon_shop": row.plan.coupon_shop,
+            "orders": orders,
+            "owner": format!("a:{}", row.buyer),
+            "products": product_ids,
+            "notes": notes,
+            "outbox": outbox,
         });
-        match placed.await {
+        let placed = self
+            .placements
+            .write(placement)
+            .await
+            .map_err(|e| OrdersError::Internal(e.to_string()))?;
+        match placed {
             Ok(placed) => {
                 for note in &notes {
                     let text = |k: &str| note[k].as_str().unwrap_or_default().to_owned();

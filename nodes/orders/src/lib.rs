@@ -15,6 +15,7 @@ mod error;
 mod handlers;
 mod orders;
 mod payments;
+mod placement;
 mod reviews;
 mod store;
 

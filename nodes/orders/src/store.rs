@@ -21,6 +21,10 @@ pub struct OrdersStore {
     pub(crate) config: OrdersConfig,
     /// Publishes the events and jobs written with each change.
     pub(crate) outbox: Relay,
+    /// Checkouts' orders, placed together when they come together.
+    pub(crate) placements: crate::placement::Placements,
+    /// Checkouts opened together when they come together.
+    pub(crate) openings: crate::placement::Openings,
     timeout: Duration,
 }
 
@@ -32,6 +36,8 @@ impl OrdersStore {
         let db_for_outbox = db.clone();
         let dead = config.dies_before_relaying;
         Ok(Self {
+            placements: crate::placement::start(db.clone(), ctx.group_commit),
+            openings: crate::placement::openings(db.clone(), ctx.group_commit),
             db,
             nats: ctx.nats.clone(),
             config,

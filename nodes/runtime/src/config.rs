@@ -79,6 +79,18 @@ pub struct CommonConfig {
         value_parser = clap::value_parser!(u8).range(1..=5)
     )]
     pub jetstream_replicas: u8,
+
+    /// Writes of one kind (stock reserved, orders placed) that arrive
+    /// together go in one database transaction, up to this many; 1 writes
+    /// each alone.
+    #[arg(
+        long,
+        global = true,
+        env = "BAZAAR_GROUP_COMMIT",
+        default_value_t = 16,
+        value_parser = clap::value_parser!(u16).range(1..=256)
+    )]
+    pub group_commit: u16,
 }
 
 impl CommonConfig {
@@ -122,6 +134,7 @@ impl CommonConfig {
             metrics_addr: None,
             log_publish_level: tracing_subscriber::filter::LevelFilter::INFO,
             jetstream_replicas: 1,
+            group_commit: 16,
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct NodeContext {
     pub request_timeout: Duration,
     /// This box's data dir (one-box files: mailbox, keys).
     pub data_dir: std::path::PathBuf,
+    /// Writes of one kind a node puts in one transaction at most (see
+    /// `bazaar_schema::group`).
+    pub group_commit: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +113,7 @@ impl NodeContext {
             verifier: Arc::new(verifier),
             request_timeout: config.request_timeout(),
             data_dir: config.data_dir.clone(),
+            group_commit: usize::from(config.group_commit),
         }
     }
 
