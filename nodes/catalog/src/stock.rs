@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use bazaar_runtime::Caller;
 use bazaar_schema::{
-    Retryable, TransactionError, committed, retry_transaction, take_rows, transaction_errors,
+    Retryable, TransactionError, retry_transaction, take_rows, transaction_errors,
 };
 use bazaar_subjects::catalog::{
     ProductChange, Products, Reservation, ReserveStockRequest, ReservedLine, RestockRequest,
@@ -17,216 +17,7 @@ use bazaar_subjects::{ErrorEnvelope, Validator};
 use serde::Deserialize;
 
 use crate::CatalogError;
-use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct};
-
-/// A reservation in one transaction: each decrement only happens where the
-/// product is for sale and enough stock remains, and anything short throws,
-/// undoing the whole transaction (every line). The reservation's lines are
-/// the products as the transaction sold them (price, title, seller …), and
-/// the products are read back after it, for the page cache and the index.
-/// `RETURN_LINES` ends the reservation's `CREATE`.
-static RESERVE_BODY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    "FOR $l IN $plan {
-        LET $taken = UPDATE type::record('product', $l.product_id)
-            SET stock -= $l.quantity, revision += 1, updated_at = time::now()
-            WHERE live = true AND stock >= $l.quantity
-            RETURN VALUE id;
-        IF array::len($taken) = 0 { THROW 'short:' + $l.product_id; };
-    };
-    LET $after = SELECT PRODUCT_FIELDS FROM array::map($ids, |$i| type::record('product', $i));
-    CREATE type::record('stock_reservation', $rid) SET owner = $owner, release_hash = $release_hash,
-        lines = (SELECT id AS product_id, slug, title, images[0] AS image, shop_id, shop_name,
-                    seller, price AS unit_price, currency, $quantities[id] AS quantity,
-                    cash_on_delivery, IF category != '' THEN category END AS category
-                 FROM $after)
-        RETURN_LINES;"
-        .replace("PRODUCT_FIELDS", PRODUCT_FIELDS)
-});
-
-/// One reservation alone: its lines, then the products as it left them.
-static RESERVE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "BEGIN TRANSACTION; {} $after; COMMIT TRANSACTION;",
-        RESERVE_BODY.replace("RETURN_LINES", "RETURN VALUE lines")
-    )
-});
-
-/// What one reservation reads: the variables of [`RESERVE_BODY`].
-const RESERVE_VARIABLES: [&str; 6] = ["plan", "quantities", "rid", "owner", "release_hash", "ids"];
-
-/// Reservations made at the same moment, in one transaction: every
-/// reservation's lines by id, then every product they took from.
-static RESERVE_BATCH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    bazaar_schema::group::batch_sql(
-        &RESERVE_BODY.replace("RETURN_LINES", "RETURN NONE"),
-        &RESERVE_VARIABLES,
-        &format!(
-            "SELECT record::id(id) AS id, lines FROM array::map($rids, |$i| type::record('stock_reservation', $i));
-             SELECT {PRODUCT_FIELDS} FROM array::map($all_ids, |$i| type::record('product', $i));"
-        ),
-    )
-});
-
-/// A reservation's lines and the products it took from, as it left them.
-pub(crate) type Reserved = Result<(Vec<ReservedLine>, Vec<StoredProduct>), CatalogError>;
-
-/// Reservations waiting to be written together.
-pub(crate) type Reservations = bazaar_schema::group::GroupCommit<serde_json::Value, Reserved>;
-
-/// Starts the reservation group of this node copy (`max_batch` 1 writes
-/// each reservation alone).
-pub(crate) fn reservations(db: bazaar_schema::Db, max_batch: usize) -> Reservations {
-    // One session for the group: a clone of a `Db` opens another.
-    let db = std::sync::Arc::new(db);
-    bazaar_schema::group::GroupCommit::start("stock reserved", max_batch, move |batch| {
-        let db = db.clone();
-        async move { write_reservations(&db, batch).await }
-    })
-}
-
-/// Writes reservations (each an object of [`RESERVE_VARIABLES`]): together
-/// when there are several and none is short, else each on its own, once
-/// (the caller retries a collision).
-async fn write_reservations(
-    db: &bazaar_schema::Db,
-    batch: Vec<serde_json::Value>,
-) -> Vec<Reserved> {
-    bazaar_schema::group::together_or_alone(
-        "stock reserved",
-        &batch,
-        || reserve_together(db, &batch),
-        |r| reserve_alone(db, r),
-    )
-    .await
-}
-
-async fn reserve_together(
-    db: &bazaar_schema::Db,
-    batch: &[serde_json::Value],
-) -> Result<Vec<(Vec<ReservedLine>, Vec<StoredProduct>)>, CatalogError> {
-    #[derive(Deserialize)]
-    struct Made {
-        id: String,
-        lines: Vec<ReservedLine>,
-    }
-    let rids: Vec<&serde_json::Value> = batch.iter().map(|r| &r["rid"]).collect();
-    let mut all_ids: Vec<&str> = batch
-        .iter()
-        .filter_map(|r| r["ids"].as_array())
-        .flatten()
-        .filter_map(|i| i.as_str())
-        .collect();
-    all_ids.sort_unstable();
-    all_ids.dedup();
-    let result = db
-        .query(RESERVE_BATCH_SQL.as_str())
-        .bind(("writes", serde_json::Value::Array(batch.to_vec())))
-        .bind(("rids", serde_json::json!(rids)))
-        .bind(("all_ids", serde_json::json!(all_ids)))
-        .await;
-    let mut res = committed(result)?;
-    let last = bazaar_schema::before_commit(&res);
-    let mut made: Vec<Made> = take_rows(&mut res, last - 1)?;
-    let after: Vec<StoredProduct> = take_rows(&mut res, last)?;
-    Ok(batch
-        .iter()
-        .map(|r| {
-            let rid = r["rid"].as_str().unwrap_or_default();
-            let lines = made
-                .iter_mut()
-                .find(|m| m.id == rid)
-                .map(|m| std::mem::take(&mut m.lines))
-                .unwrap_or_default();
-            let ids: Vec<&str> = r["ids"]
-                .as_array()
-                .map(|ids| ids.iter().filter_map(|i| i.as_str()).collect())
-                .unwrap_or_default();
-            let mine = after
-                .iter()
-                .filter(|p| ids.contains(&p.product.id.as_str()))
-                .cloned()
-                .collect();
-            (lines, mine)
-        })
-        .collect())
-}
-
-async fn reserve_alone(db: &bazaar_schema::Db, reservation: &serde_json::Value) -> Reserved {
-    let result = db
-        .query(RESERVE_SQL.as_str())
-        .bind(reservation.clone())
-        .await;
-    let mut res = committed(result)?;
-    let last = bazaar_schema::before_commit(&res);
-    let lines: Vec<Vec<ReservedLine>> = take_rows(&mut res, last - 1)?;
-    let after: Vec<StoredProduct> = take_rows(&mut res, last)?;
-    Ok((lines.into_iter().next().unwrap_or_default(), after))
-}
-
-/// Products by id for several look-ups at once: each gets its own ids'
-/// products, in its order.
-pub(crate) type Lookups =
-    bazaar_schema::group::GroupCommit<Vec<String>, Result<Vec<StoredProduct>, CatalogError>>;
-
-/// Starts this node copy's look-up group: one read for the look-ups that
-/// arrive together.
-pub(crate) fn lookups(db: bazaar_schema::Db, max_batch: usize) -> Lookups {
-    let db = std::sync::Arc::new(db);
-    bazaar_schema::group::GroupCommit::start("products read", max_batch, move |batch| {
-        let db = db.clone();
-        async move { read_products(&db, batch).await }
-    })
-}
-
-async fn read_products(
-    db: &bazaar_schema::Db,
-    batch: Vec<Vec<String>>,
-) -> Vec<Result<Vec<StoredProduct>, CatalogError>> {
-    let mut all: Vec<&String> = batch.iter().flatten().filter(|i| is_id(i)).collect();
-    all.sort_unstable();
-    all.dedup();
-    let read = async {
-        let mut res = db
-            .query(format!(
-                // Ids of products that do not exist give no row (not a NONE one).
-                "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) WHERE id != NONE"
-            ))
-            .bind(("ids", serde_json::to_value(&all)?))
-            .await?
-            .check()?;
-        let rows: Vec<StoredProduct> = take_rows(&mut res, 0)?;
-        Ok::<_, CatalogError>(rows)
-    };
-    match read.await {
-        Ok(rows) => {
-            let by_id: std::collections::HashMap<&str, &StoredProduct> =
-                rows.iter().map(|r| (r.product.id.as_str(), r)).collect();
-            batch
-                .iter()
-                .map(|ids| {
-                    Ok(ids
-                        .iter()
-                        .filter_map(|id| by_id.get(id.as_str()))
-                        .map(|r| (*r).clone().now())
-                        .collect())
-                })
-                .collect()
-        }
-        Err(e) => {
-            let why = e.to_string();
-            tracing::warn!(error = %why, "products not read");
-            batch
-                .iter()
-                .map(|_| {
-                    Err(CatalogError::Upstream(ErrorEnvelope::new(
-                        bazaar_subjects::ErrorCode::Unavailable,
-                        "products cannot be read right now; please try again",
-                    )))
-                })
-                .collect()
-        }
-    }
-}
+use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct, is_id};
 
 /// Lines per reservation, and products per look-up.
 const MAX_LINES: usize = 100;
@@ -258,10 +49,6 @@ fn busy() -> CatalogError {
 /// A write that still collided after every retry is a 503, not a 500.
 fn exhausted(e: CatalogError) -> CatalogError {
     if e.is_retryable() { busy() } else { e }
-}
-
-fn is_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 impl CatalogStore {
@@ -607,6 +394,8 @@ fn shortages(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RESERVE_SQL;
+    use bazaar_schema::committed;
     use serde_json::json;
 
     #[tokio::test]

@@ -17,6 +17,7 @@ mod orders;
 mod payments;
 mod placement;
 mod reviews;
+mod row;
 mod store;
 
 use tokio_util::task::AbortOnDropHandle;

@@ -12,31 +12,13 @@ use bazaar_subjects::orders::{
     OrderStatusChanged, OrderSummary, PaymentMethod, PaymentStatus,
 };
 use bazaar_subjects::{Role, Validator};
-use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::OrdersError;
 use crate::store::{OrdersStore, account};
 
-pub(crate) const ORDER_FIELDS: &str = "record::id(id) AS id, number, checkout_id, buyer AS buyer_id, \
-    shop_id, shop_name, items, subtotal, discount, coupon, total, platform_fee, payout, currency, \
-    payment_method, payment_status, status, timeline, address, <string>created_at AS created_at, \
-    seller, buyer_email, reservation_id, payment_intent, transfer";
-
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct StoredOrder {
-    #[serde(flatten)]
-    pub order: Order,
-    pub seller: String,
-    pub buyer_email: Option<String>,
-    pub reservation_id: String,
-    /// Card orders paid through Stripe: the payment and the shop's transfer.
-    #[serde(default)]
-    pub payment_intent: Option<String>,
-    #[serde(default)]
-    pub transfer: Option<String>,
-}
+pub(crate) use crate::row::{ORDER_FIELDS, StoredOrder};
 
 impl StoredOrder {
     /// An order as `draft_orders` drafts it, read as it will be stored

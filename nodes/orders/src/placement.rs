@@ -12,7 +12,7 @@ use bazaar_schema::{
 };
 
 use crate::OrdersError;
-use crate::orders::{ORDER_FIELDS, StoredOrder};
+use crate::row::{ORDER_FIELDS, StoredOrder};
 
 /// What one placement reads: the variables of [`BODY`].
 const VARIABLES: [&str; 10] = [
