@@ -17,7 +17,7 @@ use bazaar_subjects::{ErrorEnvelope, Validator};
 use serde::Deserialize;
 
 use crate::CatalogError;
-use crate::store::{CatalogStore, PRODUCT_FIELDS, StoredProduct, is_id};
+use crate::store::{CatalogStore, StoredProduct, is_id};
 
 /// Lines per reservation, and products per look-up.
 const MAX_LINES: usize = 100;
@@ -65,16 +65,7 @@ impl CatalogStore {
 
     async fn load_many(&self, ids: &[String]) -> Result<Vec<StoredProduct>, CatalogError> {
         let ids: Vec<&String> = ids.iter().filter(|i| is_id(i)).collect();
-        let mut res = self
-            .db()
-            .query(format!(
-                // Ids of products that do not exist give no row (not a NONE one).
-                "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) WHERE id != NONE"
-            ))
-            .bind(("ids", serde_json::to_value(&ids)?))
-            .await?
-            .check()?;
-        let rows: Vec<StoredProduct> = take_rows(&mut res, 0)?;
+        let rows = crate::store::products_by_id(self.db(), &ids).await?;
         Ok(rows.into_iter().map(StoredProduct::now).collect())
     }
 

@@ -909,19 +909,7 @@ async fn read_products(
     let mut all: Vec<&String> = batch.iter().flatten().filter(|i| is_id(i)).collect();
     all.sort_unstable();
     all.dedup();
-    let read = async {
-        let mut res = db
-            .query(format!(
-                // Ids of products that do not exist give no row (not a NONE one).
-                "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) WHERE id != NONE"
-            ))
-            .bind(("ids", serde_json::to_value(&all)?))
-            .await?
-            .check()?;
-        let rows: Vec<StoredProduct> = take_rows(&mut res, 0)?;
-        Ok::<_, CatalogError>(rows)
-    };
-    match read.await {
+    match products_by_id(db, &all).await {
         Ok(rows) => {
             let by_id: std::collections::HashMap<&str, &StoredProduct> =
                 rows.iter().map(|r| (r.product.id.as_str(), r)).collect();
@@ -955,4 +943,20 @@ async fn read_products(
 /// An id as products have them: letters and digits, at most 64.
 pub(crate) fn is_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The products with these ids, as stored; ids of products that do not
+/// exist give no row.
+pub(crate) async fn products_by_id(
+    db: &Db,
+    ids: &[&String],
+) -> Result<Vec<StoredProduct>, CatalogError> {
+    let mut res = db
+        .query(format!(
+            "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) WHERE id != NONE"
+        ))
+        .bind(("ids", serde_json::to_value(ids)?))
+        .await?
+        .check()?;
+    Ok(take_rows(&mut res, 0)?)
 }
