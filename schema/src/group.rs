@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::Db;
+
 /// Writes grouped, and the batches they went in: their ratio is how many
 /// writes a transaction carried on average.
 pub const GROUP_WRITES: &str = "bazaar_db_group_writes_total";
@@ -108,6 +110,19 @@ impl<I: Send + 'static, O: Send + 'static> GroupCommit<I, O> {
             queue: Some(queue),
             write,
         }
+    }
+
+    /// [`GroupCommit::start`] for writes to the database: `write` gets the
+    /// group's one handle with each batch, shared, since a clone of a [`Db`]
+    /// opens another session (on a server, a round trip and a session held
+    /// there).
+    pub fn on_db<F, Fut>(kind: &'static str, db: Db, max_batch: usize, write: F) -> Self
+    where
+        F: Fn(Arc<Db>, Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<O>> + Send + 'static,
+    {
+        let db = Arc::new(db);
+        Self::start(kind, max_batch, move |batch| write(db.clone(), batch))
     }
 
     /// Writes `item` with whatever else is waiting; its own answer.

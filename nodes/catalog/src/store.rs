@@ -800,12 +800,12 @@ pub(crate) type Reservations = bazaar_schema::group::GroupCommit<serde_json::Val
 /// Starts the reservation group of this node copy (`max_batch` 1 writes
 /// each reservation alone).
 pub(crate) fn reservations(db: bazaar_schema::Db, max_batch: usize) -> Reservations {
-    // One session for the group: a clone of a `Db` opens another.
-    let db = std::sync::Arc::new(db);
-    bazaar_schema::group::GroupCommit::start("stock reserved", max_batch, move |batch| {
-        let db = db.clone();
-        async move { write_reservations(&db, batch).await }
-    })
+    bazaar_schema::group::GroupCommit::on_db(
+        "stock reserved",
+        db,
+        max_batch,
+        |db, batch| async move { write_reservations(&db, batch).await },
+    )
 }
 
 /// Writes reservations (each an object of [`RESERVE_VARIABLES`]): together
@@ -895,11 +895,12 @@ pub(crate) type Lookups =
 /// Starts this node copy's look-up group: one read for the look-ups that
 /// arrive together.
 pub(crate) fn lookups(db: bazaar_schema::Db, max_batch: usize) -> Lookups {
-    let db = std::sync::Arc::new(db);
-    bazaar_schema::group::GroupCommit::start("products read", max_batch, move |batch| {
-        let db = db.clone();
-        async move { read_products(&db, batch).await }
-    })
+    bazaar_schema::group::GroupCommit::on_db(
+        "products read",
+        db,
+        max_batch,
+        |db, batch| async move { read_products(&db, batch).await },
+    )
 }
 
 async fn read_products(

@@ -80,11 +80,8 @@ pub(crate) type Placements = GroupCommit<serde_json::Value, Placed>;
 /// Starts the placement group of this node copy (`max_batch` 1 places
 /// each checkout alone).
 pub(crate) fn start(db: Db, max_batch: usize) -> Placements {
-    // One session for the group: a clone of a `Db` opens another.
-    let db = std::sync::Arc::new(db);
-    GroupCommit::start("orders placed", max_batch, move |batch| {
-        let db = db.clone();
-        async move { write(&db, batch).await }
+    GroupCommit::on_db("orders placed", db, max_batch, |db, batch| async move {
+        write(&db, batch).await
     })
 }
 
@@ -168,26 +165,22 @@ pub(crate) type Openings = GroupCommit<serde_json::Value, Result<(), Transaction
 
 /// Starts the opening group of this node copy.
 pub(crate) fn openings(db: Db, max_batch: usize) -> Openings {
-    let db = std::sync::Arc::new(db);
-    GroupCommit::start("checkouts opened", max_batch, move |batch| {
-        let db = db.clone();
-        async move {
-            together_or_alone(
-                "checkouts opened",
-                &batch,
-                || async {
-                    let result = db
-                        .query(OPEN_BATCH_SQL.as_str())
-                        .bind(("writes", serde_json::Value::Array(batch.clone())))
-                        .await;
-                    transaction_errors(result).map(|()| vec![(); batch.len()])
-                },
-                |c| {
-                    let db = &db;
-                    async move { transaction_errors(db.query(OPEN_BODY).bind(c.clone()).await) }
-                },
-            )
-            .await
-        }
+    GroupCommit::on_db("checkouts opened", db, max_batch, |db, batch| async move {
+        together_or_alone(
+            "checkouts opened",
+            &batch,
+            || async {
+                let result = db
+                    .query(OPEN_BATCH_SQL.as_str())
+                    .bind(("writes", serde_json::Value::Array(batch.clone())))
+                    .await;
+                transaction_errors(result).map(|()| vec![(); batch.len()])
+            },
+            |c| {
+                let db = &db;
+                async move { transaction_errors(db.query(OPEN_BODY).bind(c.clone()).await) }
+            },
+        )
+        .await
     })
 }
