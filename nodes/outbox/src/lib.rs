@@ -28,6 +28,7 @@ use bazaar_schema::{Db, TransactionError};
 use bazaar_subjects::{Event, Job};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
+use tokio::task::coop::unconstrained;
 
 /// SurrealQL that stores the messages bound as `$outbox` (see [`bind`]);
 /// put it inside the transaction that makes the change. A message whose
@@ -69,6 +70,14 @@ const BATCH: usize = 1000;
 /// How often a relay looks for rows nobody told it about: those of another
 /// copy that died before relaying, or of a publish that failed.
 const SWEEP: Duration = Duration::from_secs(1);
+
+/// How long a relay that has just published waits before it claims again.
+/// The first change after a quiet spell goes out at once; under load the
+/// rows of many changes gather into one claim, one delete, and one batch for
+/// each consumer downstream. On a saturated two-core box, relaying each
+/// change as it came cost about 14 ms of CPU an order all told, against
+/// about 10–11 ms with this pause, and kept events no fresher than 100 ms.
+const LINGER: Duration = Duration::from_millis(100);
 
 /// How soon a relay claims again after colliding with another copy's claim.
 const RETRY: Duration = Duration::from_millis(20);
@@ -272,8 +281,9 @@ impl Relay {
         }
     }
 
-    /// Relays until `shutdown`: at once when told rows were written, and
-    /// every second for any left behind. One loop per relay, so the rows
+    /// Relays until `shutdown`: when told rows were written (at once, or
+    /// [`LINGER`] after its last batch), and every second for any left
+    /// behind. One loop per relay, so the rows
     /// one copy claims are never claimed twice by that copy.
     pub async fn run(self, shutdown: Shutdown) {
         if self.dead {
@@ -286,12 +296,20 @@ impl Relay {
             let pause = match self.relay_once().await {
                 // A full batch: there may be more waiting.
                 Ok(n) if n == BATCH => continue,
-                Ok(_) => {
+                Ok(n) => {
                     self.done.send_if_modified(|d| {
                         let newer = asked > *d;
                         *d = (*d).max(asked);
                         newer
                     });
+                    if n > 0 {
+                        // Busy: what is written meanwhile goes in the next
+                        // batch together (see [`LINGER`]).
+                        tokio::select! {
+                            () = shutdown.cancelled() => break,
+                            () = tokio::time::sleep(LINGER) => {}
+                        }
+                    }
                     SWEEP
                 }
                 // Another copy claimed at the same moment: its rows are
@@ -320,7 +338,13 @@ impl Relay {
     /// there on stay claimed and go again; those JetStream had stored after
     /// it are dropped as duplicates by their `Nats-Msg-Id`.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
-        let rows = self.claim().await?;
+        // The claim and the delete run outside Tokio's cooperative budget.
+        // Every row they touch takes the storage's async lock, which spends
+        // budget, so on a busy runtime a large batch yielded hundreds of
+        // times, each time queueing behind every request: a saturated box
+        // deleted about 200 rows a second and the outbox fell seconds
+        // behind the data. Unconstrained, a batch is a few milliseconds.
+        let rows = unconstrained(self.claim()).await?;
         let claimed = Instant::now();
         let mut acks = Vec::with_capacity(rows.len());
         let mut failed = None;
@@ -348,9 +372,11 @@ impl Relay {
             // Rows per batch is what one claim and one delete are shared by.
             metrics::counter!("bazaar_outbox_relayed_total").increment(sent.len() as u64);
             metrics::counter!("bazaar_outbox_batches_total").increment(1);
-            self.db
+            let delete = self
+                .db
                 .query("FOR $id IN $ids { DELETE type::record('outbox', $id) RETURN NONE; };")
-                .bind(("ids", sent))
+                .bind(("ids", sent));
+            unconstrained(delete.into_future())
                 .await
                 .and_then(|r| r.check())
                 .map_err(|e| RelayError::Database(e.to_string()))?;
