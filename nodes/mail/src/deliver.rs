@@ -1,8 +1,9 @@
 //! Getting a rendered email out: SMTP (lettre) or files in the data dir.
 //!
 //! File mode writes each message as `<time>-<id>.eml` (what an SMTP server
-//! would have received) plus a `<time>-<id>.json` index entry, the one-box
-//! mailbox that `mail.mailbox.list` and `/dev/mailbox` show.
+//! would have received) and appends a line about it to `mailbox.jsonl`, the
+//! one-box mailbox that `mail.mailbox.list` and `/dev/mailbox` show. One new
+//! file per message, not two: creating files was a tenth of a busy box's CPU.
 
 use std::path::{Path, PathBuf};
 
@@ -115,25 +116,19 @@ impl Transport {
                 messages: Vec::new(),
             };
         };
-        let mut names = Vec::new();
-        if let Ok(mut entries) = tokio::fs::read_dir(dir).await {
-            while let Ok(Some(e)) = entries.next_entry().await {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".json") {
-                    names.push(name);
-                }
-            }
-        }
-        // Names start with a zero-padded nanosecond timestamp.
-        names.sort_unstable_by(|a, b| b.cmp(a));
-        let mut messages = Vec::new();
-        for name in names.into_iter().take(limit) {
-            if let Ok(bytes) = tokio::fs::read(dir.join(&name)).await
-                && let Ok(m) = serde_json::from_slice::<MailboxMessage>(&bytes)
-            {
-                messages.push(m);
-            }
-        }
+        let index = dir.join(INDEX);
+        let tail = tokio::task::spawn_blocking(move || read_tail(&index, INDEX_TAIL))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        // Lines are appended as messages go out: the newest is the last.
+        let messages = tail
+            .split(|b| *b == b'\n')
+            .rev()
+            .filter_map(|line| serde_json::from_slice::<MailboxMessage>(line).ok())
+            .take(limit)
+            .collect();
         Mailbox { messages }
     }
 }
@@ -222,10 +217,52 @@ async fn write_files(
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
     };
-    let json = serde_json::to_vec_pretty(&entry)?;
+    let mut line = serde_json::to_vec(&entry)?;
+    line.push(b'\n');
     tokio::fs::write(dir.join(format!("{name}.eml")), message.formatted()).await?;
-    // The index entry last: a listed message always has its .eml.
-    tokio::fs::write(dir.join(format!("{name}.json")), json).await
+    // The index line last: a listed message always has its .eml. One
+    // `write` in append mode, so the lines of mail nodes sharing the dir
+    // never interleave.
+    let index = dir.join(INDEX);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(index)?
+            .write_all(&line)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// The mailbox's index: a JSON line per message, oldest first.
+const INDEX: &str = "mailbox.jsonl";
+
+/// How much of the index's end a listing reads: thousands of messages, and
+/// a listing never reads more however long the mailbox grows.
+const INDEX_TAIL: u64 = 4 << 20;
+
+/// The last `max` bytes of `path`, from the first whole line in them.
+fn read_tail(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    // One byte early, to see whether the cut falls at a line's start.
+    let start = len.saturating_sub(max).saturating_sub(1);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::with_capacity((len - start) as usize);
+    file.read_to_end(&mut bytes)?;
+    if start > 0 {
+        // Drop what comes before the first line break: a partial line, or
+        // just the break ending the line before the cut.
+        let first = bytes
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |i| i + 1);
+        bytes.drain(..first);
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -285,6 +322,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_long_index_is_read_from_its_first_whole_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(INDEX);
+        let lines = b"{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n";
+        std::fs::write(&path, lines).unwrap();
+        assert_eq!(read_tail(&path, 1000).unwrap(), lines);
+        // 10 bytes from the end fall inside the second line.
+        assert_eq!(read_tail(&path, 10).unwrap(), b"{\"c\":3}\n");
+        // 16 bytes from the end are exactly the last two lines.
+        assert_eq!(read_tail(&path, 16).unwrap(), b"{\"b\":2}\n{\"c\":3}\n");
+    }
+
     #[tokio::test]
     async fn hostile_ids_stay_inside_the_mailbox_dir() {
         let dir = tempfile::tempdir().unwrap();
@@ -302,7 +352,12 @@ mod tests {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
-        assert!(names.iter().all(|n| n.contains("escapeBccxy")), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.contains("escapeBccxy") || n == INDEX),
+            "{names:?}"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
