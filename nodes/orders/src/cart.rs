@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use bazaar_outbox::Outgoing;
 use bazaar_runtime::{Caller, RequestMeta};
-use bazaar_schema::take_rows;
+use bazaar_schema::{TransactionError, take_rows};
 use bazaar_subjects::catalog::{GetProductsByIds, Product, ProductIds};
 use bazaar_subjects::orders::{
     AddToCart, AppliedCoupon, ApplyCoupon, Cart, CartItemAdded, CartLine, CartNotice, CartShop,
@@ -56,6 +56,30 @@ const LINE_ROWS: &str =
 
 /// The discount code on a cart, if any.
 const CART_COUPON: &str = "SELECT VALUE coupon FROM type::record('cart', $owner)";
+
+/// Adds to a cart in one transaction: to the line of the same product and
+/// options, else to a new line unless the cart holds [`MAX_LINES`] already
+/// (throws `cart full`); then reads the cart back, its lines and its code.
+static ADD_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    "BEGIN TRANSACTION;
+     LET $line = (SELECT VALUE id FROM cart_line
+        WHERE owner = $owner AND product_id = $product AND color = $color AND size = $size)[0];
+     IF $line {
+        UPDATE $line SET quantity = math::min([quantity + $q, $max, $stock]) RETURN NONE;
+     } ELSE IF count(SELECT VALUE id FROM cart_line WHERE owner = $owner) >= $max_lines {
+        THROW 'cart full';
+     } ELSE {
+        CREATE type::record('cart_line', $id) SET owner = $owner, product_id = $product,
+            color = $color, size = $size, quantity = math::min([$q, $stock]), seen_price = $price RETURN NONE;
+     };
+     OUTBOX_WRITE
+     LINE_ROWS;
+     CART_COUPON;
+     COMMIT TRANSACTION;"
+    .replace("OUTBOX_WRITE", bazaar_outbox::WRITE)
+    .replace("LINE_ROWS", LINE_ROWS)
+    .replace("CART_COUPON", CART_COUPON)
+});
 
 /// The answers of [`LINE_ROWS`] (statement `at`) and [`CART_COUPON`] (the
 /// one after it) in a query's results.
@@ -300,14 +324,10 @@ impl OrdersStore {
             .unwrap_or("")
             .to_lowercase();
         let size = req.size.as_deref().map(str::trim).unwrap_or("").to_owned();
-        // One look at the catalog for the new product and the cart's others,
-        // which the reply prices.
-        let existing = self.lines(&owner).await?;
-        let mut ids: Vec<String> = existing.iter().map(|l| l.product_id.clone()).collect();
-        if !ids.contains(&req.product_id) {
-            ids.push(req.product_id.clone());
-        }
-        let products = self.products(meta, ids).await?;
+        // The new product first; the cart's others, which the reply prices,
+        // only once the add shows there are any (most adds go to a cart
+        // holding nothing else, as every checkout empties it).
+        let mut products = self.products(meta, vec![req.product_id.clone()]).await?;
         let product = products
             .iter()
             .find(|p| p.id == req.product_id)
@@ -336,15 +356,6 @@ impl OrdersStore {
             "this product is out of stock",
         );
         v.finish().map_err(OrdersError::Invalid)?;
-        if existing.len() >= MAX_LINES
-            && !existing
-                .iter()
-                .any(|l| l.product_id == product.id && l.color == color && l.size == size)
-        {
-            return Err(OrdersError::Conflict(
-                "your cart is full (100 different items)".into(),
-            ));
-        }
         // One line per product and options: adding again adds to it, in one
         // transaction so two adds at once never make two lines.
         let outbox = bazaar_outbox::bind(&[Outgoing::event(
@@ -359,42 +370,41 @@ impl OrdersStore {
         let added = bazaar_schema::retry_transaction(11, || async {
             let result = self
                 .db
-                .query(
-                    "BEGIN TRANSACTION;
-                     LET $line = (SELECT VALUE id FROM cart_line
-                        WHERE owner = $owner AND product_id = $product AND color = $color AND size = $size)[0];
-                     IF $line {
-                        UPDATE $line SET quantity = math::min([quantity + $q, $max, $stock]) RETURN NONE;
-                     } ELSE {
-                        CREATE type::record('cart_line', $id) SET owner = $owner, product_id = $product,
-                            color = $color, size = $size, quantity = math::min([$q, $stock]), seen_price = $price RETURN NONE;
-                     };
-                     OUTBOX_WRITE
-                     LINE_ROWS;
-                     CART_COUPON;
-                     COMMIT TRANSACTION;"
-                        .replace("OUTBOX_WRITE", bazaar_outbox::WRITE)
-                        .replace("LINE_ROWS", LINE_ROWS)
-                        .replace("CART_COUPON", CART_COUPON),
-                )
+                .query(ADD_SQL.as_str())
                 .bind(("owner", owner.clone()))
                 .bind(("product", product.id.clone()))
                 .bind(("color", color.clone()))
                 .bind(("size", size.clone()))
                 .bind(("q", quantity))
                 .bind(("max", MAX_QUANTITY))
+                .bind(("max_lines", MAX_LINES as i64))
                 .bind(("stock", product.stock))
                 .bind(("price", product.price))
                 .bind(("id", new_id()))
                 .bind(("outbox", outbox.clone()))
                 .await;
             // The cart as this transaction left it: its lines, then its code.
-            let mut res = bazaar_schema::committed(result)?;
+            let mut res = match bazaar_schema::committed(result) {
+                Err(TransactionError::Thrown(code)) if code == "cart full" => {
+                    return Err(OrdersError::Conflict(
+                        "your cart is full (100 different items)".into(),
+                    ));
+                }
+                other => other?,
+            };
             let last = bazaar_schema::before_commit(&res);
             lines_and_coupon_at(&mut res, last - 1)
         });
         let (rows, coupon) = added.await?;
         self.outbox.written();
+        let others: Vec<String> = rows
+            .iter()
+            .map(|l| l.product_id.clone())
+            .filter(|id| *id != product.id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        products.extend(self.products(meta, others).await?);
         self.cart_of(meta, &owner, rows, coupon, &products).await
     }
 
@@ -672,5 +682,58 @@ pub(crate) fn assemble(
         total: subtotal - discount,
         currency,
         notices,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adds one of `product` to `owner`'s cart as [`ADD_SQL`] does: the
+    /// cart's lines after it.
+    async fn add(
+        db: &bazaar_schema::Db,
+        owner: &str,
+        product: &str,
+    ) -> Result<Vec<LineRow>, TransactionError> {
+        let result = db
+            .query(ADD_SQL.as_str())
+            .bind(("owner", owner.to_owned()))
+            .bind(("product", product.to_owned()))
+            .bind(("color", String::new()))
+            .bind(("size", String::new()))
+            .bind(("q", 1))
+            .bind(("max", MAX_QUANTITY))
+            .bind(("max_lines", MAX_LINES as i64))
+            .bind(("stock", 5))
+            .bind(("price", 100))
+            .bind(("id", new_id()))
+            .bind(("outbox", bazaar_outbox::bind(&[])))
+            .await;
+        let mut res = bazaar_schema::committed(result)?;
+        let last = bazaar_schema::before_commit(&res);
+        Ok(lines_and_coupon_at(&mut res, last - 1).unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn a_full_cart_takes_more_of_what_it_holds_but_nothing_new() {
+        let db = bazaar_schema::connect("mem://", None).await.unwrap();
+        bazaar_schema::migrate(&db).await.unwrap();
+        for i in 0..MAX_LINES {
+            add(&db, "account:ann", &format!("p{i}")).await.unwrap();
+        }
+        let more = add(&db, "account:ann", "p0").await.unwrap();
+        assert_eq!(more.len(), MAX_LINES);
+        assert!(more.iter().any(|l| l.product_id == "p0" && l.quantity == 2));
+
+        let refused = add(&db, "account:ann", "p-new").await.unwrap_err();
+        assert!(
+            matches!(&refused, TransactionError::Thrown(code) if code == "cart full"),
+            "{refused:?}"
+        );
+        // Nothing of the refused add stays, and other carts are not full.
+        let lines = add(&db, "account:ann", "p1").await.unwrap();
+        assert!(lines.iter().all(|l| l.product_id != "p-new"));
+        assert_eq!(add(&db, "account:bob", "p-new").await.unwrap().len(), 1);
     }
 }
