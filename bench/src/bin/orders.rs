@@ -10,6 +10,11 @@
 //! Each buyer then loops: add a product to the cart, check out, and for card
 //! payments approve on the test payment page (the same JetStream path a
 //! payment provider's webhook takes) and wait until the orders are placed.
+//!
+//! Where the platform serves its metrics on the same address (`bazaar dev`),
+//! it also prints how far the events lagged behind the orders: what the
+//! outbox had published when the last order was placed, and the delay 99 %
+//! of it stayed within (`bazaar_outbox_delay_seconds`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,6 +136,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let placed = placed.load(Ordering::Relaxed);
+    // Read at once: what the outbox has published by the last order.
+    let lag = outbox_lag(&client).await;
     let hist = hist.lock().await;
 
     // Exactly once: every buyer's orders add up to what was placed, and the
@@ -186,7 +193,62 @@ async fn main() -> anyhow::Result<()> {
             "NO"
         }
     );
+    if let Some(lag) = lag {
+        println!(
+            "  events       {} published by the last order, 99 % within {} s of their change",
+            lag.published, lag.p99_within
+        );
+    }
     Ok(())
+}
+
+/// What the platform's metrics say of its outbox.
+struct OutboxLag {
+    published: u64,
+    /// The histogram bucket bound 99 % of the delays stayed within.
+    p99_within: String,
+}
+
+/// [`OutboxLag`] from `/metrics` in Prometheus' text format, when the
+/// platform serves it there (none for an edge apart from its nodes).
+async fn outbox_lag(client: &Client) -> Option<OutboxLag> {
+    let text = client
+        .http
+        .get(format!("{}/metrics", client.base))
+        .send()
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let published = text
+        .lines()
+        .find_map(|l| l.strip_prefix("bazaar_outbox_relayed_total "))?
+        .trim()
+        .parse::<f64>()
+        .ok()? as u64;
+    // Cumulative buckets, in increasing bounds: `…_bucket{le="0.25"} 14916`.
+    let buckets: Vec<(&str, f64)> = text
+        .lines()
+        .filter_map(|l| {
+            let (le, count) = l
+                .strip_prefix("bazaar_outbox_delay_seconds_bucket{le=\"")?
+                .split_once("\"}")?;
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last()?.1;
+    let p99_within = buckets
+        .iter()
+        .find(|(_, n)| *n >= 0.99 * total)?
+        .0
+        .to_owned();
+    Some(OutboxLag {
+        published,
+        p99_within,
+    })
 }
 
 /// One order: cart, checkout, and for cards the payment and the wait.
