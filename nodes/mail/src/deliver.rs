@@ -3,7 +3,8 @@
 //! File mode writes each message as `<time>-<id>.eml` (what an SMTP server
 //! would have received) and appends a line about it to `mailbox.jsonl`, the
 //! one-box mailbox that `mail.mailbox.list` and `/dev/mailbox` show. One new
-//! file per message, not two: creating files was a tenth of a busy box's CPU.
+//! file per message, not two: under a checkout load, creating the mail's
+//! files took about 7 % of the process's CPU.
 
 use std::path::{Path, PathBuf};
 

@@ -76,7 +76,7 @@ const SWEEP: Duration = Duration::from_secs(1);
 /// rows of many changes gather into one claim, one delete, and one batch for
 /// each consumer downstream. On a saturated two-core box, relaying each
 /// change as it came cost about 14 ms of CPU an order all told, against
-/// about 10–11 ms with this pause, and kept events no fresher than 100 ms.
+/// about 10–11 ms with this pause, for at most 100 ms more lag an event.
 const LINGER: Duration = Duration::from_millis(100);
 
 /// How soon a relay claims again after colliding with another copy's claim.
@@ -283,8 +283,8 @@ impl Relay {
 
     /// Relays until `shutdown`: when told rows were written (at once, or
     /// [`LINGER`] after its last batch), and every second for any left
-    /// behind. One loop per relay, so the rows
-    /// one copy claims are never claimed twice by that copy.
+    /// behind. One loop per relay, so the rows one copy claims are never
+    /// claimed twice by that copy.
     pub async fn run(self, shutdown: Shutdown) {
         if self.dead {
             return;
