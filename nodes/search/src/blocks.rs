@@ -17,32 +17,19 @@
 //! compared in a loop; the documents kept are exactly those the range query
 //! would have matched.
 
-use std::ops::{Bound, RangeInclusive};
+use std::ops::RangeInclusive;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, ColumnIndex, ColumnValues};
-use tantivy::query::{Query, RangeQuery, Weight};
-use tantivy::schema::{Field, Schema};
-use tantivy::{DocId, SegmentOrdinal, SegmentReader, Term};
+use tantivy::query::Weight;
+use tantivy::schema::Schema;
+use tantivy::{DocId, SegmentOrdinal, SegmentReader};
 
-/// Only documents whose `field` (an i64 fast field named `name`) has a
-/// value in `values`.
+/// Only documents whose i64 fast field `name` has a value in `values`.
 #[derive(Debug, Clone)]
 pub(crate) struct FastRange {
-    pub field: Field,
     pub name: &'static str,
     pub values: RangeInclusive<i64>,
-}
-
-impl FastRange {
-    /// The same filter as a query clause.
-    pub(crate) fn query(&self) -> Box<dyn Query> {
-        let term = |v: i64| Bound::Included(Term::from_field_i64(self.field, v));
-        Box::new(RangeQuery::new(
-            term(*self.values.start()),
-            term(*self.values.end()),
-        ))
-    }
 }
 
 /// `C`, fed blocks of the live matches that pass every range.
@@ -63,13 +50,32 @@ const BLOCK: usize = 64;
 type SegmentFruit<C> = <<C as Collector>::Child as SegmentCollector>::Fruit;
 
 /// One range over one segment's column.
-struct SegmentRange {
+pub(crate) struct SegmentRange {
     column: Column<i64>,
     values: RangeInclusive<i64>,
 }
 
+/// The ranges' columns in one segment, or `None` when a range's field has
+/// no value in it (no document of the segment matches).
+pub(crate) fn segment_ranges(
+    ranges: &[FastRange],
+    reader: &SegmentReader,
+) -> tantivy::Result<Option<Vec<SegmentRange>>> {
+    let mut out = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let Some(column) = reader.fast_fields().column_opt::<i64>(range.name)? else {
+            return Ok(None);
+        };
+        out.push(SegmentRange {
+            column,
+            values: range.values.clone(),
+        });
+    }
+    Ok(Some(out))
+}
+
 impl SegmentRange {
-    fn matches(&self, doc: DocId) -> bool {
+    pub(crate) fn matches(&self, doc: DocId) -> bool {
         self.column
             .values_for_doc(doc)
             .any(|v| self.values.contains(&v))
@@ -132,17 +138,9 @@ impl<C: Collector> Collector for Blocks<C> {
             return self.collector.collect_segment(weight, segment, reader);
         }
         let mut child = self.collector.for_segment(segment, reader)?;
-        let mut ranges = Vec::with_capacity(self.ranges.len());
-        for range in &self.ranges {
-            let Some(column) = reader.fast_fields().column_opt::<i64>(range.name)? else {
-                // No document of this segment has a value: none matches.
-                return Ok(child.harvest());
-            };
-            ranges.push(SegmentRange {
-                column,
-                values: range.values.clone(),
-            });
-        }
+        let Some(ranges) = segment_ranges(&self.ranges, reader)? else {
+            return Ok(child.harvest());
+        };
         if self.requires_scoring() {
             // Scored matches come one at a time anyway.
             weight.for_each(reader, &mut |doc, score| {

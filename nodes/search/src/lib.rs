@@ -31,6 +31,7 @@ mod index;
 mod node;
 mod query;
 mod schema;
+mod scored;
 mod text;
 mod top;
 

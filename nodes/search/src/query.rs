@@ -15,8 +15,7 @@ use bazaar_subjects::catalog::{
     FlashSale, MAX_PAGE_SIZE, MAX_RESULT_WINDOW, ProductSummary, SearchProducts, SearchResults,
     SortOrder, SuggestRequest, Suggestion, Suggestions,
 };
-use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
-use tantivy::collector::{Collector, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
     TermQuery, TermSetQuery,
@@ -32,6 +31,7 @@ use crate::doc::unix_seconds;
 use crate::error::SearchError;
 use crate::facets::{Counts, FacetsCollector, Masks};
 use crate::schema::{Fields, names};
+use crate::scored::{Ranked, TopByScore};
 use crate::text::{self, PREFIX_MAX, PREFIX_MIN};
 use crate::top::{FieldKind, SortField, TopByFields};
 
@@ -219,54 +219,69 @@ fn boosted(query: Box<dyn Query>, boost: Score) -> Box<dyn Query> {
     Box::new(BoostQuery::new(query, boost))
 }
 
+/// A word matched exactly in any text field, scored by BM25 with the
+/// fields' weights: a union of four scored terms.
+fn exact_word(f: &Fields, w: &Word) -> Box<dyn Query> {
+    let scored = IndexRecordOption::WithFreqs;
+    Box::new(BooleanQuery::new(vec![
+        (
+            Occur::Should,
+            boosted(term_query(f.title, &w.stem, scored), TITLE_BOOST),
+        ),
+        (Occur::Should, term_query(f.description, &w.stem, scored)),
+        (
+            Occur::Should,
+            boosted(term_query(f.brand_text, &w.stem, scored), BRAND_BOOST),
+        ),
+        (
+            Occur::Should,
+            boosted(term_query(f.tags, &w.stem, scored), TAGS_BOOST),
+        ),
+    ]))
+}
+
+/// A word's typos: one edit from its stem in titles, or from the word as
+/// typed in titles, brands, tags and colours.
+fn typo_clauses(f: &Fields, w: &Word) -> Vec<(Occur, Box<dyn Query>)> {
+    let Some(raw) = &w.fuzzy else {
+        return Vec::new();
+    };
+    let fuzzy = |field, text: &str| -> (Occur, Box<dyn Query>) {
+        (
+            Occur::Should,
+            Box::new(FuzzyTermQuery::new(
+                Term::from_field_text(field, text),
+                1,
+                true,
+            )),
+        )
+    };
+    // Title stems catch typos in endings ("jackts"), whole words of title,
+    // brand, tags and colours the rest ("lether"). Not descriptions: their
+    // terms are many, and a typo matching one of them finds more noise
+    // than products.
+    vec![fuzzy(f.title, &w.stem), fuzzy(f.words, raw)]
+}
+
 /// Every word must match, in any text field: exactly (BM25 plus a bonus
 /// per word) or, for long words, at one edit (no score of its own).
 fn text_query(f: &Fields, words: &[Word]) -> Box<dyn Query> {
-    let scored = IndexRecordOption::WithFreqs;
     let per_word = words.iter().map(|w| {
-        let exact = || -> Box<dyn Query> {
-            Box::new(BooleanQuery::new(vec![
-                (
-                    Occur::Should,
-                    boosted(term_query(f.title, &w.stem, scored), TITLE_BOOST),
-                ),
-                (Occur::Should, term_query(f.description, &w.stem, scored)),
-                (
-                    Occur::Should,
-                    boosted(term_query(f.brand_text, &w.stem, scored), BRAND_BOOST),
-                ),
-                (
-                    Occur::Should,
-                    boosted(term_query(f.tags, &w.stem, scored), TAGS_BOOST),
-                ),
-            ]))
-        };
         let mut either: Vec<(Occur, Box<dyn Query>)> = vec![
             (
                 Occur::Should,
-                Box::new(ConstScoreQuery::new(exact(), EXACT_BONUS)),
+                Box::new(ConstScoreQuery::new(exact_word(f, w), EXACT_BONUS)),
             ),
-            (Occur::Should, exact()),
+            (Occur::Should, exact_word(f, w)),
         ];
-        if let Some(raw) = &w.fuzzy {
-            let fuzzy = |field, text: &str| -> (Occur, Box<dyn Query>) {
-                (
-                    Occur::Should,
-                    Box::new(FuzzyTermQuery::new(
-                        Term::from_field_text(field, text),
-                        1,
-                        true,
-                    )),
-                )
-            };
-            // Title stems catch typos in endings ("jackts"), whole words
-            // of title, brand, tags and colours the rest ("lether"). Not
-            // descriptions: their terms are many, and a typo matching one
-            // of them finds more noise than products.
-            let typos = BooleanQuery::new(vec![fuzzy(f.title, &w.stem), fuzzy(f.words, raw)]);
+        let typos = typo_clauses(f, w);
+        if !typos.is_empty() {
             either.push((
                 Occur::Should,
-                Box::new(ConstScoreQuery::new(Box::new(typos), 0.0)),
+                Box::new(ConstScoreQuery::new(
+                    Box::new(BooleanQuery::new(typos)),
+                    0.0,
+                )),
             ));
         }
         (
@@ -275,6 +290,64 @@ fn text_query(f: &Fields, words: &[Word]) -> Box<dyn Query> {
         )
     });
     Box::new(BooleanQuery::new(per_word.collect()))
+}
+
+/// The same matches as [`text_query`], unscored: what totals and facets
+/// count, and what a search sorted by a number field pages through. One
+/// flat union a word, each term once.
+fn matching_query(f: &Fields, words: &[Word]) -> Box<dyn Query> {
+    let basic = IndexRecordOption::Basic;
+    let per_word = words.iter().map(|w| {
+        let mut any: Vec<(Occur, Box<dyn Query>)> = [f.title, f.description, f.brand_text, f.tags]
+            .into_iter()
+            .map(|field| (Occur::Should, term_query(field, &w.stem, basic)))
+            .collect();
+        any.extend(typo_clauses(f, w));
+        (
+            Occur::Must,
+            Box::new(BooleanQuery::new(any)) as Box<dyn Query>,
+        )
+    });
+    Box::new(BooleanQuery::new(per_word.collect()))
+}
+
+/// Only the matches of every word exactly, by BM25: [`text_query`]'s
+/// order among them (each has the same bonus), and a plain union of
+/// scored terms for one word, which tantivy can prune (see
+/// [`crate::scored`]).
+fn exact_query(f: &Fields, words: &[Word]) -> Box<dyn Query> {
+    match words {
+        [one] => exact_word(f, one),
+        _ => Box::new(BooleanQuery::new(
+            words
+                .iter()
+                .map(|w| (Occur::Must, exact_word(f, w)))
+                .collect(),
+        )),
+    }
+}
+
+/// `text` (if any) with every filter, which scores nothing; everything
+/// when there is neither.
+fn with_filters(text: Option<Box<dyn Query>>, filters: &[Box<dyn Query>]) -> Box<dyn Query> {
+    if filters.is_empty()
+        && let Some(text) = text
+    {
+        return text;
+    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    clauses.extend(text.map(|t| (Occur::Must, t)));
+    for filter in filters {
+        clauses.push((
+            Occur::Must,
+            Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0)),
+        ));
+    }
+    if clauses.is_empty() {
+        Box::new(AllQuery)
+    } else {
+        Box::new(BooleanQuery::new(clauses))
+    }
 }
 
 fn trimmed(v: &Option<String>) -> Option<&str> {
@@ -303,7 +376,6 @@ fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Filters {
     }
     if r.min_price.is_some() || r.max_price.is_some() {
         ranges.push(FastRange {
-            field: f.price,
             name: names::PRICE,
             values: r.min_price.unwrap_or(i64::MIN)..=r.max_price.unwrap_or(i64::MAX),
         });
@@ -338,7 +410,6 @@ fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Filters {
     }
     if r.in_stock {
         ranges.push(FastRange {
-            field: f.stock,
             name: names::STOCK,
             values: 1..=i64::MAX,
         });
@@ -352,12 +423,10 @@ fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Filters {
     if r.event {
         let now = now.unix_timestamp();
         ranges.push(FastRange {
-            field: f.event_starts,
             name: names::EVENT_STARTS,
             values: i64::MIN..=now,
         });
         ranges.push(FastRange {
-            field: f.event_ends,
             name: names::EVENT_ENDS,
             values: now.saturating_add(1)..=i64::MAX,
         });
@@ -368,42 +437,53 @@ fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Filters {
     }
 }
 
-struct Collected {
-    page: Vec<DocAddress>,
-    totals: Totals,
-    /// Whether the totals were counted now (not taken from the cache).
-    counted: bool,
-}
-
-/// The page's documents and, unless already known, the counts: in one
-/// pass over the matches.
-fn collect<C, K>(
+/// Totals and facets of `query`'s matches passing `ranges`, counted in
+/// blocks.
+fn count(
     searcher: &Searcher,
     query: &dyn Query,
-    (ranges, facets): (&[FastRange], FacetsCollector),
-    top: C,
-    known: Option<Totals>,
-) -> Result<Collected, SearchError>
-where
-    C: Collector<Fruit = Vec<(K, DocAddress)>>,
-{
-    let addresses = |page: Vec<(K, DocAddress)>| page.into_iter().map(|(_, a)| a).collect();
-    Ok(match known {
-        Some(totals) => Collected {
-            page: addresses(searcher.search(query, &Blocks::new(top, ranges.to_vec()))?),
-            totals,
-            counted: false,
-        },
-        None => {
-            let both = Blocks::new((top, facets), ranges.to_vec());
-            let (page, counts) = searcher.search(query, &both)?;
-            Collected {
-                page: addresses(page),
-                totals: (counts.total, counts.facets()),
-                counted: true,
-            }
-        }
-    })
+    ranges: &[FastRange],
+    facets: FacetsCollector,
+) -> Result<Totals, SearchError> {
+    let counts = searcher.search(query, &Blocks::new(facets, ranges.to_vec()))?;
+    Ok((counts.total, counts.facets()))
+}
+
+/// The page of a search by relevance. Every match of all words exactly
+/// ranks above any match with a typo, so when at least the page's end (or
+/// every match) matches exactly, the page comes from the exact matches
+/// alone: a cheaper query, often one tantivy can prune, ordered by BM25
+/// (the whole query adds the same bonus to each of them). Otherwise the
+/// whole query, bonus and all, ranks every match; in `f32`, a bonus of
+/// 1,000 can round two scores a hair apart to equal, where sales decide.
+fn relevance_page(
+    searcher: &Searcher,
+    (f, words): (&Fields, &[Word]),
+    filters: &Filters,
+    total: u64,
+    (offset, limit): (usize, usize),
+) -> Result<Vec<DocAddress>, SearchError> {
+    if total <= offset as u64 {
+        return Ok(Vec::new());
+    }
+    let top = TopByScore {
+        tie_break: names::SALES,
+        ranges: filters.ranges.clone(),
+        offset,
+        limit,
+    };
+    let exact: Ranked = searcher.search(
+        &*with_filters(Some(exact_query(f, words)), &filters.queries),
+        &top,
+    )?;
+    if exact.kept >= offset + limit || exact.kept as u64 == total {
+        return Ok(exact.page);
+    }
+    let all: Ranked = searcher.search(
+        &*with_filters(Some(text_query(f, words)), &filters.queries),
+        &top,
+    )?;
+    Ok(all.page)
 }
 
 /// What totals and facets depend on: the query and filters, not the sort
@@ -432,35 +512,16 @@ fn search(
     let s = validate(request)?;
     let f = &queries.fields;
     let words = s.q.as_deref().map(|q| words_of(queries, q));
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    match &words {
+    let words = match words {
         // Only stop words: nothing in the index can match.
         Some(words) if words.is_empty() => return Ok(empty_page(&s)),
-        Some(words) => clauses.push((Occur::Must, text_query(f, words))),
-        None => {}
-    }
-    let Filters {
-        queries: mut filter_queries,
-        ranges,
-    } = filters(f, s.request, now);
-    // A listing scores nothing, so its matches reach the collectors in
-    // blocks, where number ranges are checked in batches; a search's come
-    // one at a time with their scores, and there a range is best a clause
-    // of the query, checked before anything is scored.
-    let ranges = if words.is_some() {
-        filter_queries.extend(ranges.iter().map(FastRange::query));
-        Vec::new()
-    } else {
-        ranges
+        words => words,
     };
-    for filter in filter_queries {
-        clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
-    }
-    let query: Box<dyn Query> = if clauses.is_empty() {
-        Box::new(AllQuery)
-    } else {
-        Box::new(BooleanQuery::new(clauses))
-    };
+    let filters = filters(f, s.request, now);
+    let matching = with_filters(
+        words.as_deref().map(|w| matching_query(f, w)),
+        &filters.queries,
+    );
     let facets = || {
         FacetsCollector::new(
             trimmed(&s.request.category),
@@ -469,35 +530,40 @@ fn search(
         )
     };
     let (limit, offset) = (s.page_size as usize, ((s.page - 1) * s.page_size) as usize);
-    let top = TopDocs::with_limit(limit).and_offset(offset);
-    let by = |name: &str| SortByStaticFastValue::<i64>::for_field(name);
     let generation = searcher.generation().generation_id();
     let key = counts_key(&s)?;
     let known = key
         .as_deref()
         .and_then(|k| queries.counts().get(generation, k));
-    let Collected {
-        page,
-        totals: (total, facets),
-        counted,
-    } = match (s.request.sort, words.is_some()) {
-        (SortOrder::Relevance, true) => collect(
-            searcher,
-            &*query,
-            (&ranges, facets()),
-            top.order_by((
-                (SortBySimilarityScore, Order::Desc),
-                (by(names::SALES), Order::Desc),
-            )),
-            known.clone(),
-        )?,
-        (sort, _) => collect(
-            searcher,
-            &*query,
-            (&ranges, facets()),
-            TopByFields::new(sort_fields(sort), offset, limit),
-            known.clone(),
-        )?,
+    let counted = known.is_none();
+    let (page, (total, facets)) = match (s.request.sort, &words) {
+        (SortOrder::Relevance, Some(words)) => {
+            let totals = match known {
+                Some(totals) => totals,
+                None => count(searcher, &*matching, &filters.ranges, facets())?,
+            };
+            let page = relevance_page(searcher, (f, words), &filters, totals.0, (offset, limit))?;
+            (page, totals)
+        }
+        // The page and, unless already known, the counts: in one pass
+        // over the matches.
+        (sort, _) => {
+            let top = TopByFields::new(sort_fields(sort), offset, limit);
+            let addresses = |page: Vec<(u128, DocAddress)>| -> Vec<DocAddress> {
+                page.into_iter().map(|(_, a)| a).collect()
+            };
+            match known {
+                Some(totals) => (
+                    addresses(searcher.search(&*matching, &Blocks::new(top, filters.ranges))?),
+                    totals,
+                ),
+                None => {
+                    let (page, counts) = searcher
+                        .search(&*matching, &Blocks::new((top, facets()), filters.ranges))?;
+                    (addresses(page), (counts.total, counts.facets()))
+                }
+            }
+        }
     };
     let mut english = queries.english.clone();
     let mut raw = queries.words.clone();

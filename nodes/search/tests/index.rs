@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 
 use bazaar_search::{ProductDoc, SearchError, SearchIndex};
-use bazaar_subjects::catalog::{FacetCount, FlashSale, SearchProducts, SortOrder, SuggestRequest};
+use bazaar_subjects::catalog::{
+    FacetCount, FlashSale, ProductSummary, SearchProducts, SortOrder, SuggestRequest,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
@@ -101,6 +103,56 @@ fn an_exact_title_match_ranks_first_and_a_typo_still_finds_it() {
     // Short words must be exact.
     assert!(titles(&index, "sock").contains(&"Hiking Socks".to_owned()));
     assert!(titles(&index, "bots").is_empty());
+}
+
+/// A page of exact matches and the next, which reaches the typos, agree:
+/// paging through a search shows every match once, exact ones first, best
+/// sellers first among equals.
+#[test]
+fn paging_through_a_search_shows_every_match_once_exact_ones_first() {
+    let mut docs = Vec::new();
+    for i in 0..30 {
+        let mut d = product(i, "Leather Boots");
+        d.sales = (i as i64 * 7) % 11;
+        docs.push(d);
+    }
+    for i in 30..35 {
+        docs.push(product(i, "Lather Soap"));
+    }
+    for i in 35..40 {
+        docs.push(product(i, "Wool Socks"));
+    }
+    let (_dir, index) = index_of(&docs);
+    let page = |page| {
+        index
+            .search(&SearchProducts {
+                q: Some("leather".into()),
+                page: Some(page),
+                page_size: Some(12),
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let mut seen: Vec<ProductSummary> = Vec::new();
+    for n in 1..=4 {
+        let found = page(n);
+        assert_eq!(found.total, 35);
+        seen.extend(found.items);
+    }
+    assert_eq!(seen.len(), 35);
+    let mut slugs: Vec<&str> = seen.iter().map(|i| i.slug.as_str()).collect();
+    slugs.sort_unstable();
+    slugs.dedup();
+    assert_eq!(slugs.len(), 35, "a match shown twice");
+    assert!(seen[..30].iter().all(|i| i.title == "Leather Boots"));
+    assert!(seen[30..].iter().all(|i| i.title == "Lather Soap"));
+    // The same text scores the same: sales decide.
+    let sales = |slug: &str| docs.iter().find(|d| d.slug == slug).unwrap().sales;
+    assert!(
+        seen[..30]
+            .windows(2)
+            .all(|w| sales(&w[0].slug) >= sales(&w[1].slug))
+    );
 }
 
 #[test]
