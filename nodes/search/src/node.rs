@@ -36,6 +36,8 @@ use crate::{ProductDoc, SearchError, SearchIndex};
 pub const COMMIT_EVERY: Duration = Duration::from_millis(500);
 /// Products read from the database per page while rebuilding.
 const REBUILD_PAGE: usize = 1_000;
+/// Pages between two progress lines in the log while rebuilding.
+const REBUILD_PROGRESS: usize = 100;
 /// Events taken from the stream at once.
 const EVENT_BATCH: usize = 256;
 
@@ -186,7 +188,10 @@ async fn follow_once(
     let mut applied = match index.last_applied_sequence() {
         // The stream still holds every event after it.
         Some(seq) if seq + 1 >= info.state.first_sequence => seq,
-        _ => rebuild(index, db, stream).await?,
+        _ => match rebuild(index, db, stream, shutdown).await? {
+            Some(covered) => covered,
+            None => return Ok(()),
+        },
     };
     // The copy has caught up once a commit holds the newest product event
     // the stream had now; until then it stays out of the queue group.
@@ -269,7 +274,10 @@ async fn follow_once(
         if reload {
             // The rebuild reads every product as it is now, so it holds
             // every change taken so far; it commits.
-            applied = applied.max(rebuild(index, db, stream).await?);
+            let Some(covered) = rebuild(index, db, stream, shutdown).await? else {
+                return Ok(());
+            };
+            applied = applied.max(covered);
             seen = seen.max(applied);
             changed.clear();
             last_commit = Some(Instant::now());
@@ -368,9 +376,22 @@ async fn apply(index: &Arc<SearchIndex>, db: &Db, mut ids: Vec<String>) -> Resul
 }
 
 /// Rebuilds the index from the product table; returns the stream sequence
-/// the rebuild covers (every event up to it is in what it read). The
-/// rebuilt index becomes visible at once, in one commit.
-async fn rebuild(index: &Arc<SearchIndex>, db: &Db, stream: &JsStream) -> Result<u64, FeedError> {
+/// the rebuild covers (every event up to it is in what it read), or `None`
+/// when `shutdown` came first (nothing of the rebuild was committed: the
+/// index stays as its last commit left it). The rebuilt index becomes
+/// visible at once, in one commit.
+///
+/// The ids come first, in one scan of the table, then the products a page
+/// of ids at a time by key. SurrealDB 3.3 neither seeks to `id > $after`
+/// nor stops a record range at a `LIMIT`: paging by either reads the table
+/// from its start or to its end for every page, which at a million
+/// products never finished.
+async fn rebuild(
+    index: &Arc<SearchIndex>,
+    db: &Db,
+    stream: &JsStream,
+    shutdown: &Shutdown,
+) -> Result<Option<u64>, FeedError> {
     let started = Instant::now();
     let covered = stream
         .get_info()
@@ -382,25 +403,31 @@ async fn rebuild(index: &Arc<SearchIndex>, db: &Db, stream: &JsStream) -> Result
         let index = index.clone();
         tokio::task::spawn_blocking(move || index.delete_all()).await??;
     }
-    let mut after: Option<String> = None;
+    let mut res = db
+        .query("SELECT VALUE record::id(id) FROM product")
+        .await?
+        .check()?;
+    let ids: Vec<String> = res.take(0)?;
+    tracing::info!(
+        products = ids.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "search index rebuild: product ids read"
+    );
     let mut total = 0usize;
-    loop {
-        let cond = if after.is_some() {
-            "live = true AND id > type::record('product', $after)"
-        } else {
-            "live = true"
-        };
+    for (page, ids) in ids.chunks(REBUILD_PAGE).enumerate() {
+        if shutdown.is_cancelled() {
+            return Ok(None);
+        }
         let mut res = db
             .query(format!(
-                "SELECT {PRODUCT_FIELDS} FROM product WHERE {cond} ORDER BY id LIMIT {REBUILD_PAGE}"
+                "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) \
+                 WHERE live = true"
             ))
-            .bind(("after", after.clone().unwrap_or_default()))
+            .bind(("ids", ids.to_vec()))
             .await?
             .check()?;
         let rows: Vec<StoredProduct> = take_rows(&mut res, 0)?;
-        let n = rows.len();
-        after = rows.last().map(|r| r.product.id.clone());
-        total += n;
+        total += rows.len();
         let index = index.clone();
         tokio::task::spawn_blocking(move || {
             for row in &rows {
@@ -409,8 +436,12 @@ async fn rebuild(index: &Arc<SearchIndex>, db: &Db, stream: &JsStream) -> Result
             Ok::<_, SearchError>(())
         })
         .await??;
-        if n < REBUILD_PAGE {
-            break;
+        if (page + 1) % REBUILD_PROGRESS == 0 {
+            tracing::info!(
+                products = total,
+                secs = started.elapsed().as_secs_f64(),
+                "search index rebuild: progress"
+            );
         }
     }
     index.mark_applied(covered);
@@ -421,5 +452,5 @@ async fn rebuild(index: &Arc<SearchIndex>, db: &Db, stream: &JsStream) -> Result
         secs = started.elapsed().as_secs_f64(),
         "search index rebuilt from the database"
     );
-    Ok(covered)
+    Ok(Some(covered))
 }
