@@ -11,7 +11,8 @@
 //!
 //! `BENCH_INDEX_DIR=dir` keeps each size's index in `dir/N` for the next
 //! run; `BENCH_ONLY=search|listing|suggest` runs only that kind of query
-//! (for a profile of one of them).
+//! (for a profile of one of them); `BENCH_SLOW_MS=n` prints every query
+//! slower than `n` ms with its place in the pass.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops on the first failure
 
@@ -455,12 +456,17 @@ fn ms(d: Duration) -> f64 {
 
 /// Runs every query once, `concurrency` at a time; prints p50/p99 per kind.
 fn pass(label: &str, concurrency: usize, index: &Arc<SearchIndex>, queries: &Arc<Vec<Query>>) {
+    let slow = std::env::var("BENCH_SLOW_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis);
     let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
             let (index, queries, next) = (index.clone(), queries.clone(), next.clone());
+            let label = label.to_owned();
             std::thread::spawn(move || {
                 let mut times: [Vec<Duration>; 3] = Default::default();
                 loop {
@@ -482,6 +488,13 @@ fn pass(label: &str, concurrency: usize, index: &Arc<SearchIndex>, queries: &Arc
                         }
                     };
                     times[slot].push(t.elapsed());
+                    if slow.is_some_and(|slow| t.elapsed() > slow) {
+                        eprintln!(
+                            "  {label:<5} slow: query {i} ({}) took {:.1} ms",
+                            q.kind(),
+                            ms(t.elapsed())
+                        );
+                    }
                 }
                 times
             })

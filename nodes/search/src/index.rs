@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use bazaar_subjects::catalog::{SearchProducts, SearchResults, SuggestRequest, Suggestions};
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
+use tantivy::query::FuzzyTermQuery;
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, Warmer};
 
@@ -91,6 +92,10 @@ impl SearchIndex {
             None => None,
         };
         let writer = index.writer_with_num_threads(options.threads, options.memory_bytes)?;
+        // Tantivy builds its one-edit automaton builder once per process,
+        // on the first typo-tolerant query, which takes ~130 ms; every
+        // query arriving meanwhile waits for it. Build it now instead.
+        FuzzyTermQuery::new(Term::from_field_text(fields.title, "warm"), 1, true).automaton()?;
         let queries = Queries::new(fields);
         // The facet masks of every new segment are built before a reload
         // publishes it, so no query waits for them.
