@@ -253,11 +253,7 @@ impl OrdersStore {
             },
             "plan": plan,
         });
-        let created = self
-            .openings
-            .write(opening)
-            .await
-            .map_err(|e| OrdersError::Internal(e.to_string()))?;
+        let created = self.openings.write(opening).await?;
         if let Err(e) = created {
             // The same key, sent twice at once: the other request won.
             if e.unique_index().is_some()
@@ -834,11 +830,7 @@ impl OrdersStore {
             "notes": notes,
             "outbox": outbox,
         });
-        let placed = self
-            .placements
-            .write(placement)
-            .await
-            .map_err(|e| OrdersError::Internal(e.to_string()))?;
+        let placed = self.placements.write(placement).await?;
         match placed {
             Ok(placed) => {
                 for note in &notes {

@@ -35,6 +35,10 @@ pub enum OrdersError {
     /// Stripe refused (409) or could not be reached (503).
     #[error(transparent)]
     Stripe(#[from] bazaar_stripe::Error),
+    /// 503: this copy is stopping and took no more writes; another copy
+    /// (or this one, restarted) will.
+    #[error(transparent)]
+    Stopping(#[from] bazaar_schema::group::Stopped),
 }
 
 impl From<serde_json::Error> for OrdersError {
@@ -74,7 +78,27 @@ impl From<OrdersError> for ErrorEnvelope {
                 tracing::warn!(error = %e, "stripe refused");
                 ErrorEnvelope::conflict(format!("{e}"))
             }
+            OrdersError::Stopping(_) => ErrorEnvelope::new(
+                ErrorCode::Unavailable,
+                "the shop is restarting right now; please try again",
+            ),
             other => bazaar_runtime::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bazaar_schema::group::Stopped;
+    use bazaar_subjects::{ErrorCode, ErrorEnvelope};
+
+    use super::OrdersError;
+
+    #[test]
+    fn a_copy_that_is_stopping_answers_503_as_the_catalog_does() {
+        let envelope = ErrorEnvelope::from(OrdersError::from(Stopped));
+        assert_eq!(envelope.code, ErrorCode::Unavailable);
+        assert_eq!(envelope.status, 503);
+        assert!(envelope.message.contains("try again"));
     }
 }
