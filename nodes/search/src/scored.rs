@@ -330,17 +330,7 @@ mod tests {
                     .into_iter()
                     .map(|(_, a)| a)
                     .collect();
-                let ours: Ranked = searcher
-                    .search(
-                        query,
-                        &TopByScore {
-                            tie_break: "sales",
-                            ranges: Vec::new(),
-                            offset,
-                            limit,
-                        },
-                    )
-                    .unwrap();
+                let ours = ranked(&searcher, &**query, None, (offset, limit));
                 assert_eq!(ours.page, expected, "{query:?} {offset}+{limit}");
                 let matches = searcher.search(query, &tantivy::collector::Count).unwrap();
                 assert_eq!(ours.kept >= offset + limit, matches >= offset + limit);
@@ -348,36 +338,37 @@ mod tests {
         }
     }
 
+    /// The top by (score, sales) of `query`'s matches priced within
+    /// `prices`, if given, from `offset`.
+    fn ranked(
+        searcher: &Searcher,
+        query: &dyn Query,
+        prices: Option<std::ops::RangeInclusive<i64>>,
+        (offset, limit): (usize, usize),
+    ) -> Ranked {
+        let ranges = prices
+            .map(|values| FastRange {
+                name: "price",
+                values,
+            })
+            .into_iter()
+            .collect();
+        let top = TopByScore {
+            tie_break: "sales",
+            ranges,
+            offset,
+            limit,
+        };
+        searcher.search(query, &top).unwrap()
+    }
+
     #[test]
     fn a_range_keeps_only_matches_inside_it_without_losing_the_best() {
         let (searcher, f) = searcher();
         let query = word(&f, "coat");
-        let ranked: Ranked = searcher
-            .search(
-                &query,
-                &TopByScore {
-                    tie_break: "sales",
-                    ranges: vec![FastRange {
-                        name: "price",
-                        values: 3..=5,
-                    }],
-                    offset: 0,
-                    limit: 3_000,
-                },
-            )
-            .unwrap();
+        let in_range = ranked(&searcher, &*query, Some(3..=5), (0, 3_000));
         // The same as ranking everything and dropping what is out of range.
-        let all: Ranked = searcher
-            .search(
-                &query,
-                &TopByScore {
-                    tie_break: "sales",
-                    ranges: Vec::new(),
-                    offset: 0,
-                    limit: 3_000,
-                },
-            )
-            .unwrap();
+        let all = ranked(&searcher, &*query, None, (0, 3_000));
         let price = |a: DocAddress| {
             let reader = searcher.segment_reader(a.segment_ord);
             let column = reader.fast_fields().i64("price").unwrap();
@@ -389,21 +380,8 @@ mod tests {
             .filter(|&a| (3..=5).contains(&price(a)))
             .collect();
         assert!(!expected.is_empty());
-        assert_eq!(ranked.page, expected);
-        let top: Ranked = searcher
-            .search(
-                &query,
-                &TopByScore {
-                    tie_break: "sales",
-                    ranges: vec![FastRange {
-                        name: "price",
-                        values: 3..=5,
-                    }],
-                    offset: 2,
-                    limit: 5,
-                },
-            )
-            .unwrap();
-        assert_eq!(top.page, expected[2..7]);
+        assert_eq!(in_range.page, expected);
+        let page = ranked(&searcher, &*query, Some(3..=5), (2, 5));
+        assert_eq!(page.page, expected[2..7]);
     }
 }
