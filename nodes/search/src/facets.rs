@@ -75,16 +75,21 @@ struct FacetColumn {
     column: StrColumn,
     counts: Vec<u32>,
     /// Each document's values as bits, when [`Masks`] has them.
-    masks: Option<Arc<[u64]>>,
+    masks: Option<Arc<DocMasks>>,
+    /// Per distinct mask of `masks`, the matches that have it.
+    per_mask: Vec<u32>,
 }
 
 impl FacetColumn {
     fn count(&mut self, doc: DocId) {
         if let Some(masks) = &self.masks {
-            count_bits(
-                masks.get(doc as usize).copied().unwrap_or(0),
-                &mut self.counts,
-            );
+            if let Some(n) = masks
+                .ids
+                .get(doc as usize)
+                .and_then(|&id| self.per_mask.get_mut(usize::from(id)))
+            {
+                *n += 1;
+            }
             return;
         }
         for ord in self.column.term_ords(doc) {
@@ -95,12 +100,11 @@ impl FacetColumn {
     }
 }
 
-/// Counts each set bit of `mask` at its term ordinal.
-#[inline]
-fn count_bits(mut mask: u64, counts: &mut [u32]) {
+/// Adds `n` at the term ordinal of each set bit of `mask`.
+fn count_bits(mut mask: u64, n: u32, counts: &mut [u32]) {
     while mask != 0 {
-        if let Some(n) = counts.get_mut(mask.trailing_zeros() as usize) {
-            *n += 1;
+        if let Some(count) = counts.get_mut(mask.trailing_zeros() as usize) {
+            *count += n;
         }
         mask &= mask - 1;
     }
@@ -108,28 +112,35 @@ fn count_bits(mut mask: u64, counts: &mut [u32]) {
 
 /// The values of a facet field holding several values a document (colours,
 /// sizes) or none for some (a subcategory), as one bitmask a document, per
-/// segment, when the segment has at most 64 of them.
+/// segment, when the segment has at most 64 of them (and at most 65,536
+/// combinations: see [`DocMasks`]).
 ///
 /// Such a column is read through its index of rows for each document (a
 /// rank in a sparse set, then two offsets) before the values themselves:
 /// at 1M products most of a listing's counting. A mask is one read. The
 /// masks are built when a reader first sees a segment (tantivy's warmer:
-/// at open and after each commit, for new and merged segments only, in
-/// about 10–20 ms per million documents and field) and dropped with it;
-/// 8 bytes a document and field.
+/// at open and after each commit, for new and merged segments only) and
+/// dropped with it; 2 bytes a document and field.
 #[derive(Default)]
 pub(crate) struct Masks {
-    by_segment: RwLock<HashMap<(SegmentId, usize), DocMasks>>,
+    by_segment: RwLock<HashMap<(SegmentId, usize), Arc<DocMasks>>>,
 }
 
-/// One mask a document of a segment, for one field.
-type DocMasks = Arc<[u64]>;
+/// The masks of one field in one segment: each distinct mask once, and
+/// each document's as its place in that list. Documents share few
+/// combinations of colours or sizes, so a match costs one increment of its
+/// combination's count instead of one per value it has; the combinations
+/// become values once per query.
+pub(crate) struct DocMasks {
+    ids: Box<[u16]>,
+    masks: Box<[u64]>,
+}
 
 /// More values than bits in a mask: counted from the column.
 const MASK_BITS: usize = 64;
 
 impl Masks {
-    fn get(&self, segment: SegmentId, field: usize) -> Option<Arc<[u64]>> {
+    fn get(&self, segment: SegmentId, field: usize) -> Option<Arc<DocMasks>> {
         let by_segment = self
             .by_segment
             .read()
@@ -138,18 +149,37 @@ impl Masks {
     }
 
     /// The masks of one field of one segment, or `None` when its column
-    /// is absent, has one value a document already, or too many values.
-    fn build(reader: &SegmentReader, name: &str) -> tantivy::Result<Option<Arc<[u64]>>> {
+    /// is absent, has one value a document already, too many values, or
+    /// too many combinations of them.
+    fn build(reader: &SegmentReader, name: &str) -> tantivy::Result<Option<Arc<DocMasks>>> {
         let Some(column) = reader.fast_fields().str(name)? else {
             return Ok(None);
         };
         if column.num_terms() > MASK_BITS || matches!(column.ords().index, ColumnIndex::Full) {
             return Ok(None);
         }
-        let masks: Vec<u64> = (0..reader.max_doc())
-            .map(|doc| column.term_ords(doc).fold(0u64, |m, ord| m | (1u64 << ord)))
-            .collect();
-        Ok(Some(masks.into()))
+        let mut place: HashMap<u64, u16> = HashMap::new();
+        let mut masks: Vec<u64> = Vec::new();
+        let mut ids: Vec<u16> = Vec::with_capacity(reader.max_doc() as usize);
+        for doc in 0..reader.max_doc() {
+            let mask = column.term_ords(doc).fold(0u64, |m, ord| m | (1u64 << ord));
+            let id = match place.get(&mask) {
+                Some(&id) => id,
+                None => {
+                    let Ok(id) = u16::try_from(masks.len()) else {
+                        return Ok(None);
+                    };
+                    place.insert(mask, id);
+                    masks.push(mask);
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        Ok(Some(Arc::new(DocMasks {
+            ids: ids.into(),
+            masks: masks.into(),
+        })))
     }
 }
 
@@ -202,10 +232,14 @@ impl Collector for FacetsCollector {
                 continue;
             }
             let column = reader.fast_fields().str(name)?;
-            columns.push(column.map(|column| FacetColumn {
-                counts: vec![0; column.num_terms()],
-                column,
-                masks: self.masks.get(reader.segment_id(), field),
+            columns.push(column.map(|column| {
+                let masks = self.masks.get(reader.segment_id(), field);
+                FacetColumn {
+                    counts: vec![0; column.num_terms()],
+                    column,
+                    per_mask: vec![0; masks.as_ref().map_or(0, |m| m.masks.len())],
+                    masks,
+                }
             }));
         }
         Ok(SegmentCounts {
@@ -259,10 +293,13 @@ impl SegmentCollector for SegmentCounts {
         for column in self.columns.iter_mut().flatten() {
             if let Some(masks) = &column.masks {
                 for &doc in docs {
-                    count_bits(
-                        masks.get(doc as usize).copied().unwrap_or(0),
-                        &mut column.counts,
-                    );
+                    if let Some(n) = masks
+                        .ids
+                        .get(doc as usize)
+                        .and_then(|&id| column.per_mask.get_mut(usize::from(id)))
+                    {
+                        *n += 1;
+                    }
                 }
                 continue;
             }
@@ -288,9 +325,22 @@ impl SegmentCollector for SegmentCounts {
             ..Counts::default()
         };
         for (into, column) in out.values.iter_mut().zip(self.columns) {
-            let Some(FacetColumn { column, counts, .. }) = column else {
+            let Some(FacetColumn {
+                column,
+                mut counts,
+                masks,
+                per_mask,
+            }) = column
+            else {
                 continue;
             };
+            if let Some(masks) = masks {
+                for (&mask, &n) in masks.masks.iter().zip(&per_mask) {
+                    if n > 0 {
+                        count_bits(mask, n, &mut counts);
+                    }
+                }
+            }
             let mut value = String::new();
             for (ord, n) in counts.into_iter().enumerate() {
                 if n > 0 && column.ord_to_str(ord as u64, &mut value).unwrap_or(false) {
