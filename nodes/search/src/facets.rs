@@ -83,13 +83,7 @@ struct FacetColumn {
 impl FacetColumn {
     fn count(&mut self, doc: DocId) {
         if let Some(masks) = &self.masks {
-            if let Some(n) = masks
-                .ids
-                .get(doc as usize)
-                .and_then(|&id| self.per_mask.get_mut(usize::from(id)))
-            {
-                *n += 1;
-            }
+            masks.count(doc, &mut self.per_mask);
             return;
         }
         for ord in self.column.term_ords(doc) {
@@ -134,6 +128,20 @@ pub(crate) struct Masks {
 pub(crate) struct DocMasks {
     ids: Box<[u16]>,
     masks: Box<[u64]>,
+}
+
+impl DocMasks {
+    /// Counts `doc` at its mask's place in `per_mask`.
+    #[inline]
+    fn count(&self, doc: DocId, per_mask: &mut [u32]) {
+        if let Some(n) = self
+            .ids
+            .get(doc as usize)
+            .and_then(|&id| per_mask.get_mut(usize::from(id)))
+        {
+            *n += 1;
+        }
+    }
 }
 
 /// More values than bits in a mask: counted from the column.
@@ -293,13 +301,7 @@ impl SegmentCollector for SegmentCounts {
         for column in self.columns.iter_mut().flatten() {
             if let Some(masks) = &column.masks {
                 for &doc in docs {
-                    if let Some(n) = masks
-                        .ids
-                        .get(doc as usize)
-                        .and_then(|&id| column.per_mask.get_mut(usize::from(id)))
-                    {
-                        *n += 1;
-                    }
+                    masks.count(doc, &mut column.per_mask);
                 }
                 continue;
             }

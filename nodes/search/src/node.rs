@@ -352,10 +352,11 @@ const WARM_THREADS: usize = 8;
 
 /// Runs real searches on [`WARM_THREADS`] blocking-pool threads at once
 /// (a barrier keeps any from taking two; tokio's pool allows 512 threads),
-/// before the copy joins the queue group. A thread's first queries grow its allocator heap, and at 1M
-/// products the first concurrent searches after a start on new threads had
-/// a p99 several times that of the next ones. Each thread searches for a
-/// different brand or category of the index, or browses when it has none.
+/// before the copy joins the queue group. A thread's first queries grow
+/// its allocator heap, and at 1M products the first concurrent searches
+/// after a start on new threads had a p99 several times that of the next
+/// ones. Each thread searches for a different brand or category of the
+/// index, or browses when it has none.
 async fn warm_up(index: &Arc<SearchIndex>) {
     let started = Instant::now();
     let browse = {
@@ -395,19 +396,29 @@ async fn warm_up(index: &Arc<SearchIndex>) {
     );
 }
 
+/// The products of `ids` that pass `cond`, each read by its key.
+async fn read_by_ids(
+    db: &Db,
+    ids: Vec<String>,
+    cond: &str,
+) -> Result<Vec<StoredProduct>, FeedError> {
+    let mut res = db
+        .query(format!(
+            "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) \
+             WHERE {cond}"
+        ))
+        .bind(("ids", ids))
+        .await?
+        .check()?;
+    Ok(take_rows(&mut res, 0)?)
+}
+
 /// Re-reads changed products and puts them in the index as they are now (a
 /// product gone or no longer live leaves it).
 async fn apply(index: &Arc<SearchIndex>, db: &Db, mut ids: Vec<String>) -> Result<(), FeedError> {
     ids.sort();
     ids.dedup();
-    let mut res = db
-        .query(format!(
-            "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) WHERE id != NONE"
-        ))
-        .bind(("ids", ids.clone()))
-        .await?
-        .check()?;
-    let rows: Vec<StoredProduct> = take_rows(&mut res, 0)?;
+    let rows = read_by_ids(db, ids.clone(), "id != NONE").await?;
     let index = index.clone();
     tokio::task::spawn_blocking(move || {
         let found: std::collections::HashSet<&str> =
@@ -467,15 +478,7 @@ async fn rebuild(
         if shutdown.is_cancelled() {
             return Ok(None);
         }
-        let mut res = db
-            .query(format!(
-                "SELECT {PRODUCT_FIELDS} FROM array::map($ids, |$i| type::record('product', $i)) \
-                 WHERE live = true"
-            ))
-            .bind(("ids", ids.to_vec()))
-            .await?
-            .check()?;
-        let rows: Vec<StoredProduct> = take_rows(&mut res, 0)?;
+        let rows = read_by_ids(db, ids.to_vec(), "live = true").await?;
         total += rows.len();
         let index = index.clone();
         tokio::task::spawn_blocking(move || {
