@@ -82,6 +82,15 @@ impl NodeCopy {
         self.task.abort();
     }
 
+    /// Waits (up to 30 s) for a copy that stops by itself, as one that
+    /// cannot start does, and gives what it ended with.
+    pub async fn ended(self) -> Result<(), platform::PlatformError> {
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the node copy ends by itself")
+            .expect("node task panicked")
+    }
+
     /// Stops the copy gracefully and waits until it has drained.
     pub async fn stop(self) {
         self.shutdown.cancel();

@@ -40,6 +40,47 @@ use bazaar_subjects::catalog::{
     RestoreProduct,
 };
 
+/// The smallest cap the default falls back to on a store short of room.
+const IMAGES_MIN_FALLBACK_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Makes the images bucket with its cap. JetStream reserves a cap on its
+/// store, and a nats-server sizes its store from the disk's free space, so
+/// on a nearly full disk the default 1 GiB is refused: the default then
+/// halves until it fits (down to 64 MiB), with a warning, so a shop on a
+/// small box still starts. A cap the operator chose is kept or refused.
+async fn ensure_images_bucket(ctx: &NodeContext, max_bytes: u64) -> Result<(), NodeError> {
+    let bucket = bazaar_subjects::catalog::IMAGES_BUCKET;
+    let mut cap = max_bytes;
+    loop {
+        match bazaar_runtime::jetstream::ensure_capped_object_store(&ctx.jetstream, bucket, cap)
+            .await
+        {
+            Ok(_) => break,
+            Err(NodeError::JetStream(_))
+                if max_bytes == maintenance::DEFAULT_IMAGES_MAX_BYTES
+                    && cap / 2 >= IMAGES_MIN_FALLBACK_BYTES =>
+            {
+                cap /= 2;
+            }
+            Err(NodeError::JetStream(why)) => {
+                return Err(NodeError::JetStream(format!(
+                    "{why}: set BAZAAR_IMAGES_MAX_BYTES lower"
+                )));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if cap != max_bytes {
+        tracing::warn!(
+            cap_bytes = cap,
+            default_bytes = max_bytes,
+            "the JetStream store has no room for the default images cap: images are capped lower; \
+             free disk space or set BAZAAR_IMAGES_MAX_BYTES"
+        );
+    }
+    Ok(())
+}
+
 /// Serves the catalog domain until `shutdown`, with the scheduled jobs.
 pub async fn run(
     ctx: NodeContext,
@@ -48,18 +89,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
     // The images bucket with its cap, before anything opens it.
-    bazaar_runtime::jetstream::ensure_capped_object_store(
-        &ctx.jetstream,
-        bazaar_subjects::catalog::IMAGES_BUCKET,
-        config.images_max_bytes,
-    )
-    .await
-    .map_err(|e| match e {
-        NodeError::JetStream(why) => {
-            NodeError::JetStream(format!("{why}: set BAZAAR_IMAGES_MAX_BYTES lower"))
-        }
-        other => other,
-    })?;
+    ensure_images_bucket(&ctx, config.images_max_bytes).await?;
     let store = CatalogStore::open(&ctx, db).await?;
     let holder = format!("catalog-{}", uuid::Uuid::now_v7());
     let jobs = tokio::spawn(maintenance::run(

@@ -290,3 +290,102 @@ async fn a_full_image_store_refuses_uploads_with_507_and_a_cap_reaches_an_existi
     let r = p.get(first["url"].as_str().unwrap(), None).await;
     assert_eq!(r.status(), 200);
 }
+
+/// The largest cap (to 8 MiB) JetStream still reserves for a new bucket.
+async fn store_room(js: &async_nats::jetstream::Context) -> u64 {
+    let (mut fits, mut refused) = (0u64, 1u64 << 50);
+    while refused - fits > 8 << 20 {
+        let cap = fits + (refused - fits) / 2;
+        let made = js
+            .create_object_store(async_nats::jetstream::object_store::Config {
+                bucket: "room-probe".into(),
+                storage: async_nats::jetstream::stream::StorageType::File,
+                max_bytes: i64::try_from(cap).unwrap(),
+                ..Default::default()
+            })
+            .await;
+        if made.is_ok() {
+            js.delete_object_store("room-probe").await.unwrap();
+            fits = cap;
+        } else {
+            refused = cap;
+        }
+    }
+    fits
+}
+
+#[tokio::test]
+async fn a_box_short_of_disk_gets_a_smaller_images_cap_and_a_chosen_cap_is_kept_or_refused() {
+    let p = Platform::spawn_with(bazaar_tests::Options {
+        without: vec![bazaar_subjects::Domain::Catalog],
+        ..Default::default()
+    })
+    .await;
+    let js = &p.ctx.jetstream;
+    // Leave the store about 300 MiB of room, however big the disk is.
+    let room = store_room(js).await;
+    if room > 400 << 20 {
+        js.create_object_store(async_nats::jetstream::object_store::Config {
+            bucket: "filler".into(),
+            storage: async_nats::jetstream::stream::StorageType::File,
+            max_bytes: i64::try_from(room - (300 << 20)).unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let room = store_room(js).await;
+    assert!(
+        room < bazaar_catalog::maintenance::DEFAULT_IMAGES_MAX_BYTES,
+        "{room}"
+    );
+
+    // The default does not fit: the catalog starts with a cap that does.
+    let mut configs = p.configs.clone();
+    configs.catalog.images_max_bytes = bazaar_catalog::maintenance::DEFAULT_IMAGES_MAX_BYTES;
+    let catalog = p.start_with(bazaar_subjects::Domain::Catalog, configs.clone());
+    let token = signed_in(&p).await;
+    let r = eventually(
+        "the catalog serves",
+        || p.upload_image(&token, bazaar_tests::png(300, 200), "first.png"),
+        |r| r.status() != 503,
+    )
+    .await;
+    assert_eq!(r.status(), 201, "the shop works with the smaller cap");
+    let cap =
+        bazaar_runtime::jetstream::object_store_room(js, bazaar_subjects::catalog::IMAGES_BUCKET)
+            .await
+            .unwrap()
+            .expect("a cap");
+    assert!(cap >= 64 << 20 && cap <= room, "cap {cap}, room {room}");
+    catalog.stop().await;
+
+    // A cap the operator chose that does not fit is refused, saying what to change.
+    configs.catalog.images_max_bytes = 2 * bazaar_catalog::maintenance::DEFAULT_IMAGES_MAX_BYTES;
+    let refused = p
+        .start_with(bazaar_subjects::Domain::Catalog, configs.clone())
+        .ended()
+        .await
+        .expect_err("a cap larger than the store is refused");
+    assert!(
+        refused.to_string().contains("BAZAAR_IMAGES_MAX_BYTES"),
+        "{refused}"
+    );
+    // One that fits is kept as chosen.
+    configs.catalog.images_max_bytes = 100 << 20;
+    let catalog = p.start_with(bazaar_subjects::Domain::Catalog, configs);
+    let r = eventually(
+        "the catalog serves",
+        || p.upload_image(&token, bazaar_tests::png(300, 201), "second.png"),
+        |r| r.status() != 503,
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let left =
+        bazaar_runtime::jetstream::object_store_room(js, bazaar_subjects::catalog::IMAGES_BUCKET)
+            .await
+            .unwrap()
+            .expect("a cap");
+    assert!(left <= 100 << 20 && left > 99 << 20, "{left}");
+    catalog.stop().await;
+}
