@@ -12,16 +12,21 @@
 //! `BENCH_INDEX_DIR=dir` keeps each size's index in `dir/N` for the next
 //! run; `BENCH_ONLY=search|listing|suggest` runs only that kind of query
 //! (for a profile of one of them); `BENCH_SLOW_MS=n` prints every query
-//! slower than `n` ms with its place in the pass.
+//! slower than `n` ms with its place in the pass; `BENCH_THREADS=n` runs
+//! the queries on `n` query threads (default: one a core, as the node).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops on the first failure
+
+// The allocator the `bazaar` binary runs on, so the numbers are its numbers.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bazaar_search::{ProductDoc, SearchIndex};
+use bazaar_search::{ProductDoc, QueryPool, SearchIndex};
 use bazaar_subjects::catalog::{FlashSale, SearchProducts, SortOrder, SuggestRequest};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -454,58 +459,73 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
-/// Runs every query once, `concurrency` at a time; prints p50/p99 per kind.
-fn pass(label: &str, concurrency: usize, index: &Arc<SearchIndex>, queries: &Arc<Vec<Query>>) {
+/// Runs every query once, `concurrency` clients at a time, each waiting
+/// for its answer before asking the next, through a [`QueryPool`] as the
+/// node runs them; prints p50/p99 per kind (a query's time includes its
+/// wait for a free query thread).
+fn pass(
+    label: &str,
+    concurrency: usize,
+    (index, pool): (&Arc<SearchIndex>, &Arc<QueryPool>),
+    queries: &Arc<Vec<Query>>,
+) {
     let slow = std::env::var("BENCH_SLOW_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_millis);
+    let threads = pool.threads();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = cpu_seconds();
     let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (index, queries, next) = (index.clone(), queries.clone(), next.clone());
-            let label = label.to_owned();
-            std::thread::spawn(move || {
-                let mut times: [Vec<Duration>; 3] = Default::default();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(q) = queries.get(i) else { break };
-                    let t = Instant::now();
-                    let slot = match q {
-                        Query::Search(r) => {
-                            index.search(r).unwrap();
-                            0
+    let all = runtime.block_on(async {
+        let clients: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let (index, queries, next, pool) =
+                    (index.clone(), queries.clone(), next.clone(), pool.clone());
+                let label = label.to_owned();
+                tokio::spawn(async move {
+                    let mut times: [Vec<Duration>; 3] = Default::default();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(q) = queries.get(i).cloned() else {
+                            break;
+                        };
+                        let index = index.clone();
+                        let t = Instant::now();
+                        let slot = pool
+                            .run(move || match q {
+                                Query::Search(r) => index.search(&r).map(|_| 0),
+                                Query::Listing(r) => index.search(&r).map(|_| 1),
+                                Query::Suggest(r) => index.suggest(&r).map(|_| 2),
+                            })
+                            .await
+                            .unwrap()
+                            .unwrap();
+                        times[slot].push(t.elapsed());
+                        if slow.is_some_and(|slow| t.elapsed() > slow) {
+                            eprintln!(
+                                "  {label:<5} slow: query {i} ({}) took {:.1} ms",
+                                queries[i].kind(),
+                                ms(t.elapsed())
+                            );
                         }
-                        Query::Listing(r) => {
-                            index.search(r).unwrap();
-                            1
-                        }
-                        Query::Suggest(r) => {
-                            index.suggest(r).unwrap();
-                            2
-                        }
-                    };
-                    times[slot].push(t.elapsed());
-                    if slow.is_some_and(|slow| t.elapsed() > slow) {
-                        eprintln!(
-                            "  {label:<5} slow: query {i} ({}) took {:.1} ms",
-                            q.kind(),
-                            ms(t.elapsed())
-                        );
                     }
-                }
-                times
+                    times
+                })
             })
-        })
-        .collect();
-    let mut all: [Vec<Duration>; 3] = Default::default();
-    for w in workers {
-        for (into, from) in all.iter_mut().zip(w.join().unwrap()) {
-            into.extend(from);
+            .collect();
+        let mut all: [Vec<Duration>; 3] = Default::default();
+        for c in clients {
+            for (into, from) in all.iter_mut().zip(c.await.unwrap()) {
+                into.extend(from);
+            }
         }
-    }
+        all
+    });
     let wall = started.elapsed();
     let total: usize = all.iter().map(Vec::len).sum();
     for (name, mut times) in ["search", "listing", "suggest"].into_iter().zip(all) {
@@ -519,7 +539,7 @@ fn pass(label: &str, concurrency: usize, index: &Arc<SearchIndex>, queries: &Arc
         );
     }
     println!(
-        "  {label:<5} all      {total} queries in {:.2} s: {:.0} queries/s, {:.2} ms of CPU a query",
+        "  {label:<5} all      {total} queries in {:.2} s on {threads} query threads: {:.0} queries/s, {:.2} ms of CPU a query",
         wall.as_secs_f64(),
         total as f64 / wall.as_secs_f64(),
         (cpu_seconds() - cpu_before) * 1_000.0 / total as f64
@@ -617,9 +637,16 @@ fn main() {
             .filter(|q| only.as_deref().is_none_or(|only| only == q.kind()))
             .collect();
         let queries = Arc::new(queries);
-        pass("cold", CONCURRENCY, &index, &queries);
-        pass("warm", CONCURRENCY, &index, &queries);
-        pass("1-thr", 1, &index, &queries);
+        // One pool for the three passes, as a node keeps one; the cold pass
+        // starts on threads that have never run a query.
+        let threads = std::env::var("BENCH_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(bazaar_search::default_threads);
+        let pool = Arc::new(QueryPool::new(threads).unwrap());
+        pass("cold", CONCURRENCY, (&index, &pool), &queries);
+        pass("warm", CONCURRENCY, (&index, &pool), &queries);
+        pass("1-cli", 1, (&index, &pool), &queries);
         // Freshness: an edit, committed and reloaded, then found.
         for (round, word) in ["zanzibar", "quixotic", "flummox"].into_iter().enumerate() {
             let mut edited = product(round, &mut StdRng::seed_from_u64(round as u64));

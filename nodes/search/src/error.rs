@@ -17,6 +17,9 @@ pub enum SearchError {
     /// 500: the index directory could not be created.
     #[error("search index directory: {0}")]
     Io(#[from] std::io::Error),
+    /// 500: the query's thread failed it.
+    #[error(transparent)]
+    Pool(#[from] crate::pool::PoolError),
     /// 500: a stored document or commit payload did not read back.
     #[error("search index document: {0}")]
     Stored(#[from] serde_json::Error),

@@ -30,6 +30,7 @@ use bazaar_subjects::{Domain, Event};
 use futures::StreamExt;
 use tokio::sync::oneshot;
 
+use crate::pool::{QueryPool, default_threads};
 use crate::{ProductDoc, SearchError, SearchIndex};
 
 /// How often changes are committed (and become searchable) at most.
@@ -41,10 +42,15 @@ const REBUILD_PROGRESS: usize = 100;
 /// Events taken from the stream at once.
 const EVENT_BATCH: usize = 256;
 
-/// What the handlers share: this copy's index. A query reads the last
-/// commit and never waits for the feed: commits come at most every
-/// [`COMMIT_EVERY`], so a change is searchable within about a second.
-type Searcher = Arc<SearchIndex>;
+/// What the handlers share: this copy's index and the threads queries run
+/// on. A query reads the last commit and never waits for the feed: commits
+/// come at most every [`COMMIT_EVERY`], so a change is searchable within
+/// about a second.
+#[derive(Clone)]
+struct Searcher {
+    index: Arc<SearchIndex>,
+    pool: Arc<QueryPool>,
+}
 
 /// Where this copy keeps its index.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -53,6 +59,10 @@ pub struct SearchConfig {
     /// `<data dir>/search-index`). Every copy needs its own.
     #[arg(long, env = "BAZAAR_SEARCH_INDEX_DIR")]
     pub search_index_dir: Option<PathBuf>,
+    /// Threads that run queries (default: one a core). More queries at
+    /// once than threads wait their turn, first come first served.
+    #[arg(long, env = "BAZAAR_SEARCH_THREADS")]
+    pub search_threads: Option<usize>,
 }
 
 impl SearchConfig {
@@ -119,13 +129,17 @@ pub async fn run(
             return Ok(());
         }
     }
-    warm_up(&index).await;
+    let threads = config.search_threads.unwrap_or_else(default_threads);
+    let pool = Arc::new(
+        QueryPool::new(threads).map_err(|e| NodeError::Config(format!("search index: {e}")))?,
+    );
+    warm_up(&index, &pool).await;
     tracing::info!(
         products = index.doc_count(),
         "search index caught up; serving"
     );
     let served = Node::new(ctx, Domain::Search, "browse, search and suggest products")
-        .with_state(index)
+        .with_state(Searcher { index, pool })
         .serve::<SearchCatalog>(search)
         .serve::<Suggest>(suggest)
         .run(shutdown)
@@ -135,17 +149,13 @@ pub async fn run(
 }
 
 async fn search(s: &Searcher, req: Request<SearchProducts>) -> Result<SearchResults, SearchError> {
-    let index = s.clone();
-    tokio::task::spawn_blocking(move || index.search(&req.body))
-        .await
-        .map_err(|e| SearchError::Io(std::io::Error::other(e)))?
+    let index = s.index.clone();
+    s.pool.run(move || index.search(&req.body)).await?
 }
 
 async fn suggest(s: &Searcher, req: Request<SuggestRequest>) -> Result<Suggestions, SearchError> {
-    let index = s.clone();
-    tokio::task::spawn_blocking(move || index.suggest(&req.body))
-        .await
-        .map_err(|e| SearchError::Io(std::io::Error::other(e)))?
+    let index = s.index.clone();
+    s.pool.run(move || index.suggest(&req.body)).await?
 }
 
 /// Where the follower reports its progress.
@@ -347,21 +357,17 @@ async fn spawn_commit(index: &Arc<SearchIndex>) -> Result<bool, FeedError> {
     Ok(committed)
 }
 
-/// Blocking-pool threads a copy warms before it serves.
-const WARM_THREADS: usize = 8;
-
-/// Runs real searches on [`WARM_THREADS`] blocking-pool threads at once
-/// (a barrier keeps any from taking two; tokio's pool allows 512 threads),
-/// before the copy joins the queue group. A thread's first queries grow
-/// its allocator heap, and at 1M products the first concurrent searches
-/// after a start on new threads had a p99 several times that of the next
-/// ones. Each thread searches for a different brand or category of the
-/// index, or browses when it has none.
-async fn warm_up(index: &Arc<SearchIndex>) {
+/// Runs a real search on every query thread before the copy joins the
+/// queue group. A thread's first queries grow its allocator heap, and at 1M
+/// products the first searches after a start on new threads had a p99
+/// several times that of the next ones. Each thread searches for a
+/// different brand or category of the index, or browses when it has none.
+async fn warm_up(index: &Arc<SearchIndex>, pool: &Arc<QueryPool>) {
     let started = Instant::now();
     let browse = {
         let index = index.clone();
-        tokio::task::spawn_blocking(move || index.search(&SearchProducts::default())).await
+        pool.run(move || index.search(&SearchProducts::default()))
+            .await
     };
     let Ok(Ok(browse)) = browse else {
         return;
@@ -373,25 +379,20 @@ async fn warm_up(index: &Arc<SearchIndex>) {
         .chain(&browse.facets.categories)
         .map(|f| f.value.clone())
         .collect();
-    let barrier = Arc::new(std::sync::Barrier::new(WARM_THREADS));
-    let warmers: Vec<_> = (0..WARM_THREADS)
-        .map(|i| {
-            let (index, barrier) = (index.clone(), barrier.clone());
-            let q = words.get(i).cloned();
-            tokio::task::spawn_blocking(move || {
-                barrier.wait();
-                index.search(&SearchProducts {
-                    q,
-                    ..SearchProducts::default()
-                })
-            })
-        })
-        .collect();
-    for warmer in warmers {
-        let _ = warmer.await;
-    }
+    let (index, pool) = (index.clone(), pool.clone());
+    let warmed = tokio::task::spawn_blocking(move || {
+        pool.on_every_thread(|i| {
+            let _ = index.search(&SearchProducts {
+                q: words.get(i).cloned(),
+                ..SearchProducts::default()
+            });
+        });
+        pool.threads()
+    })
+    .await;
     tracing::info!(
         secs = started.elapsed().as_secs_f64(),
+        threads = warmed.unwrap_or_default(),
         "search node warmed up"
     );
 }
