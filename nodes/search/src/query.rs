@@ -380,12 +380,16 @@ fn filters(f: &Fields, r: &SearchProducts, now: OffsetDateTime) -> Filters {
             values: r.min_price.unwrap_or(i64::MIN)..=r.max_price.unwrap_or(i64::MAX),
         });
     }
+    // One value is a term query: a term set builds a bitset of the whole
+    // segment first, whatever it matches.
     let any_of = |field, values: Vec<String>| -> Option<Box<dyn Query>> {
-        (!values.is_empty()).then(|| {
-            Box::new(TermSetQuery::new(
-                values.iter().map(|v| Term::from_field_text(field, v)),
-            )) as Box<dyn Query>
-        })
+        match values.as_slice() {
+            [] => None,
+            [one] => Some(term_query(field, one, basic)),
+            many => Some(Box::new(TermSetQuery::new(
+                many.iter().map(|v| Term::from_field_text(field, v)),
+            ))),
+        }
     };
     let colors = r
         .colors
