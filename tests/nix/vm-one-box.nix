@@ -89,12 +89,13 @@ in
 
     def emailed_code(machine, email):
         """The 6-digit code of the newest message to `email` in the file mailbox
-        (`<time>-<id>.json` index entries beside the .eml files)."""
+        (`mailbox.jsonl`: a JSON line a message, oldest first; the messages
+        themselves are in `mailbox.mbox`)."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            names = machine.succeed(f"ls -1 {MAILBOX} 2>/dev/null || true").split()
-            for name in sorted((n for n in names if n.endswith(".json")), reverse=True):
-                message = json.loads(machine.succeed(f"cat {MAILBOX}/{name}"))
+            lines = machine.succeed(f"cat {MAILBOX}/mailbox.jsonl 2>/dev/null || true").splitlines()
+            for line in reversed(lines):
+                message = json.loads(line)
                 if message["to"] == email:
                     code = next((w for w in re.split(r"[^0-9]+", message["text"]) if len(w) == 6), None)
                     assert code, f"no code in {message!r}"

@@ -1,10 +1,11 @@
 //! Getting a rendered email out: SMTP (lettre) or files in the data dir.
 //!
-//! File mode writes each message as `<time>-<id>.eml` (what an SMTP server
-//! would have received) and appends a line about it to `mailbox.jsonl`, the
-//! one-box mailbox that `mail.mailbox.list` and `/dev/mailbox` show. One new
-//! file per message, not two: under a checkout load, creating the mail's
-//! files took about 7 % of the process's CPU.
+//! File mode appends each message, as an SMTP server would have received
+//! it, to `mailbox.mbox` (mboxrd: a mail client opens it as a folder), then
+//! a line about it to `mailbox.jsonl`, the one-box mailbox that
+//! `mail.mailbox.list` and `/dev/mailbox` show. Two appends and no new file
+//! a message: under a checkout load, creating a file a message took 8 % of
+//! the process's CPU (ext4 looking for a free inode).
 
 use std::path::{Path, PathBuf};
 
@@ -185,7 +186,7 @@ fn classify_reply(code: &str, permanent: bool) -> DeliveryError {
     }
 }
 
-/// A job id as it may appear in a file name or a Message-ID.
+/// A job id as it may appear in a Message-ID.
 fn safe_id(id: &str) -> String {
     let safe: String = id
         .chars()
@@ -208,7 +209,6 @@ async fn write_files(
     message: &Message,
 ) -> std::io::Result<()> {
     let stamp = time::OffsetDateTime::now_utc();
-    let name = format!("{:020}-{}", stamp.unix_timestamp_nanos(), safe_id(id));
     let entry = MailboxMessage {
         id: id.to_owned(),
         to: to.to_owned(),
@@ -220,21 +220,69 @@ async fn write_files(
     };
     let mut line = serde_json::to_vec(&entry)?;
     line.push(b'\n');
-    tokio::fs::write(dir.join(format!("{name}.eml")), message.formatted()).await?;
-    // The index line last: a listed message always has its .eml. One
-    // `write` in append mode, so the lines of mail nodes sharing the dir
-    // never interleave.
-    let index = dir.join(INDEX);
+    let sender = message
+        .envelope()
+        .from()
+        .map_or_else(|| "MAILER-DAEMON".to_owned(), ToString::to_string);
+    let raw = mbox_entry(&sender, stamp, &message.formatted());
+    let (mbox, index) = (dir.join(MBOX), dir.join(INDEX));
+    // The index line last: a listed message is always in the mbox. Each
+    // is one `write` in append mode, so the entries of mail nodes sharing
+    // the dir never interleave.
     tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(index)?
-            .write_all(&line)
+        append(&mbox, &raw)?;
+        append(&index, &line)
     })
     .await
     .map_err(std::io::Error::other)?
+}
+
+fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(bytes)
+}
+
+/// Every message sent, one after the other, as mboxrd.
+const MBOX: &str = "mailbox.mbox";
+
+/// `raw` as one mboxrd entry: a `From ` line with the envelope sender and
+/// the time, the message with every line that starts with `>`s and `From `
+/// given one `>` more (so no line of it reads as the next entry's start),
+/// and a blank line.
+fn mbox_entry(sender: &str, at: time::OffsetDateTime, raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 128);
+    out.extend_from_slice(b"From ");
+    out.extend_from_slice(sender.as_bytes());
+    out.push(b' ');
+    // asctime(3): "Mon Dec  7 09:05:03 2026".
+    let asctime = format!(
+        "{:.3} {:.3} {:2} {:02}:{:02}:{:02} {}",
+        at.weekday().to_string(),
+        at.month().to_string(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.year()
+    );
+    out.extend_from_slice(asctime.as_bytes());
+    out.push(b'\n');
+    for line in raw.split_inclusive(|b| *b == b'\n') {
+        let quoted = line.iter().position(|b| *b != b'>').unwrap_or(line.len());
+        if line[quoted..].starts_with(b"From ") {
+            out.push(b'>');
+        }
+        out.extend_from_slice(line);
+    }
+    if !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out
 }
 
 /// The mailbox's index: a JSON line per message, oldest first.
@@ -288,7 +336,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn file_mode_writes_an_eml_and_lists_newest_first() {
+    async fn file_mode_appends_to_an_mbox_and_lists_newest_first() {
         let dir = tempfile::tempdir().unwrap();
         let t = files(dir.path());
         for (i, code) in ["111111", "222222", "333333"].iter().enumerate() {
@@ -307,19 +355,44 @@ mod tests {
         assert!(listed[0].text.contains("333333"));
         assert_eq!(listed[0].subject, "Your Bazaar sign-up code");
 
-        let mailbox = dir.path().join("mailbox");
-        let eml: Vec<_> = std::fs::read_dir(&mailbox)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-            .collect();
-        assert_eq!(eml.len(), 3);
-        let raw = std::fs::read_to_string(eml[0].path()).unwrap();
+        let mbox = std::fs::read_to_string(dir.path().join("mailbox").join(MBOX)).unwrap();
+        let entries: Vec<&str> = mbox.split("\n\nFrom ").collect();
+        assert_eq!(entries.len(), 3, "{mbox}");
+        assert!(
+            mbox.starts_with("From shop@bazaar.test "),
+            "the envelope sender and the time: {mbox}"
+        );
+        let raw = entries[2];
+        assert!(raw.contains("333333"), "oldest first: {raw}");
         assert!(raw.contains("multipart/alternative"), "{raw}");
         assert!(raw.contains("text/plain") && raw.contains("text/html"));
         assert!(
             raw.contains("@bazaar.test>"),
             "Message-ID on the sender's domain"
+        );
+        assert!(
+            !dir.path()
+                .join("mailbox")
+                .read_dir()
+                .unwrap()
+                .flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "eml")),
+            "no file a message"
+        );
+    }
+
+    #[test]
+    fn an_mbox_entry_quotes_lines_that_would_start_another() {
+        let at = time::OffsetDateTime::from_unix_timestamp(1_796_634_303).unwrap();
+        let entry = mbox_entry(
+            "shop@bazaar.test",
+            at,
+            b"Subject: hi\r\n\r\nFrom here on\r\n>From there\r\nNot From\r\n",
+        );
+        assert_eq!(
+            String::from_utf8(entry).unwrap(),
+            "From shop@bazaar.test Mon Dec  7 09:05:03 2026\n\
+             Subject: hi\r\n\r\n>From here on\r\n>>From there\r\nNot From\r\n\n"
         );
     }
 
@@ -347,18 +420,16 @@ mod tests {
         )
         .await
         .unwrap();
-        let names: Vec<String> = std::fs::read_dir(dir.path().join("mailbox"))
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("mailbox"))
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
-        assert!(
-            names
-                .iter()
-                .all(|n| n.contains("escapeBccxy") || n == INDEX),
-            "{names:?}"
-        );
+        names.sort();
+        assert_eq!(names, [INDEX, MBOX], "no file of its own, anywhere");
+        let mbox = std::fs::read_to_string(dir.path().join("mailbox").join(MBOX)).unwrap();
+        assert!(mbox.contains("<escapeBccxy@bazaar.test>"), "{mbox}");
+        assert!(!mbox.contains("\nBcc:"), "no header slipped in: {mbox}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

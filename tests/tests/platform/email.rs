@@ -280,13 +280,10 @@ async fn on_one_box_mail_lands_in_the_mailbox_and_dev_mailbox_shows_it_escaped()
     let ids: Vec<&str> = listed.messages.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["box-2", "box-1"]);
 
-    // Each message is also a file a mail client can open.
-    let eml: Vec<_> = std::fs::read_dir(p.data_dir().join("mailbox"))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-        .collect();
-    assert_eq!(eml.len(), 2);
+    // Every message is also in an mbox a mail client opens as a folder.
+    let mbox = std::fs::read_to_string(p.data_dir().join("mailbox").join("mailbox.mbox")).unwrap();
+    assert_eq!(mbox.matches("\n\nFrom ").count() + 1, 2, "{mbox}");
+    assert!(mbox.starts_with("From "), "{mbox}");
 
     let page = p.http.get(p.url("/dev/mailbox")).send().await.unwrap();
     assert_eq!(page.status(), 200);
