@@ -66,6 +66,9 @@ impl Client {
             code = page
                 .split("<article")
                 .find(|a| a.contains(&format!("to {email}")))
+                // The code is in the text, not in the time it was sent
+                // (whose fraction of a second may be six digits).
+                .and_then(|a| a.split_once("<pre>").map(|(_, text)| text))
                 .and_then(|a| {
                     // The random address itself may hold six digits in a row.
                     a.replace(email, "")
