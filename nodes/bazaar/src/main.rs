@@ -162,22 +162,8 @@ enum AdminCommand {
     },
 }
 
-/// How long an idle thread of the blocking pool (search queries, index
-/// writes, password hashing) lives. Tokio's default is 10 s: after a quiet
-/// spell the next burst of searches ran on new threads, each first growing
-/// its own allocator heap, and at 1M products the first 300 searches after
-/// 15 idle seconds had a p99 of 42 ms against 16 ms on warm threads.
-const BLOCKING_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(600);
-
-fn main() -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_keep_alive(BLOCKING_THREAD_KEEP_ALIVE)
-        .build()?
-        .block_on(run())
-}
-
-async fn run() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     // SurrealDB brings rustls' aws-lc provider and NATS brings ring; pick one.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();

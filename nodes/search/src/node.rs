@@ -130,9 +130,7 @@ pub async fn run(
         }
     }
     let threads = config.search_threads.unwrap_or_else(default_threads);
-    let pool = Arc::new(
-        QueryPool::new(threads).map_err(|e| NodeError::Config(format!("search index: {e}")))?,
-    );
+    let pool = Arc::new(QueryPool::new(threads).map_err(|e| NodeError::Config(e.to_string()))?);
     warm_up(&index, &pool).await;
     tracing::info!(
         products = index.doc_count(),
