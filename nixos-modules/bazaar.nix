@@ -368,6 +368,7 @@ in
           BAZAAR_CATALOG_PURGE_AFTER_SECS = setting types.ints.unsigned "Catalog: how long a deleted product stays in the bin before it is purged, in seconds (binary default 86400).";
           BAZAAR_CATALOG_MAINTENANCE_SECS = setting types.ints.positive "Catalog: how often its scheduled work runs, in seconds (binary default 60).";
           BAZAAR_IMAGES_MAX_BYTES = setting types.ints.unsigned "Catalog: the most the images bucket may hold, in bytes; 0 for no cap (binary default 1073741824).";
+          BAZAAR_SEARCH_THREADS = setting types.ints.positive "Search: threads that run queries; more queries at once wait their turn (binary default: one a core).";
           BAZAAR_MAIL_RETRY_BASE_MS = setting types.ints.positive "Mail: the first retry delay in milliseconds, doubled each time up to 5 minutes (binary default 2000).";
           BAZAAR_MAILBOX_DIR = setting types.str ''
             Mail without {option}`services.bazaar.mail.smtpUrl`: where messages are
