@@ -3,7 +3,8 @@
 //! each query the first of its kind) and warm (the same queries again).
 //!
 //! ```text
-//! cargo run --release -p bazaar-search --example bench_index -- 10000 100000 1000000
+//! cargo build --release -p bazaar -p bazaar-search --example bench_index
+//! $CARGO_TARGET_DIR/release/examples/bench_index 10000 100000 1000000
 //! ```
 //!
 //! Products are seeded (the same N gives the same catalog) and made of a
