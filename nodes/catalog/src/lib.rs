@@ -56,15 +56,17 @@ async fn ensure_images_bucket(ctx: &NodeContext, max_bytes: u64) -> Result<(), N
             .await
         {
             Ok(_) => break,
-            Err(NodeError::JetStream(_))
+            // Only a refused reservation: any other failure is not a
+            // matter of room, and a smaller cap would not mend it.
+            Err(NodeError::CapRefused { .. })
                 if max_bytes == maintenance::DEFAULT_IMAGES_MAX_BYTES
                     && cap / 2 >= IMAGES_MIN_FALLBACK_BYTES =>
             {
                 cap /= 2;
             }
-            Err(NodeError::JetStream(why)) => {
-                return Err(NodeError::JetStream(format!(
-                    "{why}: set BAZAAR_IMAGES_MAX_BYTES lower"
+            Err(refused @ NodeError::CapRefused { .. }) => {
+                return Err(NodeError::Config(format!(
+                    "{refused}: set BAZAAR_IMAGES_MAX_BYTES lower"
                 )));
             }
             Err(other) => return Err(other),

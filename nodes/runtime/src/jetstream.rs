@@ -231,10 +231,11 @@ pub async fn ensure_capped_object_store(
 /// JetStream reserves a capped bucket's bytes on its store when the bucket is
 /// made or its cap changes, so a cap larger than the store is refused.
 fn cap_refused(bucket: &str, max_bytes: u64, e: impl std::fmt::Display) -> NodeError {
-    NodeError::JetStream(format!(
-        "the {bucket} bucket with a cap of {max_bytes} bytes was refused ({e}); \
-         JetStream reserves the cap on its store, so a cap must fit the server's free storage"
-    ))
+    NodeError::CapRefused {
+        bucket: bucket.to_owned(),
+        max_bytes,
+        reason: e.to_string(),
+    }
 }
 
 /// How many more bytes an Object Store bucket takes before its cap; `None`

@@ -72,6 +72,17 @@ pub enum NodeError {
     Key(#[from] crate::tokens::KeyError),
     #[error("JetStream set-up failed: {0}")]
     JetStream(String),
+    /// JetStream refused to reserve a bucket's cap on its store: the cap
+    /// is larger than the room the server has left.
+    #[error(
+        "JetStream set-up failed: the {bucket} bucket with a cap of {max_bytes} bytes was refused \
+         ({reason}); JetStream reserves the cap on its store, so a cap must fit the server's free storage"
+    )]
+    CapRefused {
+        bucket: String,
+        max_bytes: u64,
+        reason: String,
+    },
     /// A node's own settings are unusable (e.g. a malformed URL or address).
     #[error("invalid configuration: {0}")]
     Config(String),
