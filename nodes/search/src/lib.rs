@@ -35,6 +35,7 @@ mod schema;
 mod scored;
 mod text;
 mod top;
+mod typo;
 
 pub use doc::ProductDoc;
 pub use error::SearchError;

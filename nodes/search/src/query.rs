@@ -17,8 +17,8 @@ use bazaar_subjects::catalog::{
 };
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
-    TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::TextAnalyzer;
@@ -34,6 +34,7 @@ use crate::schema::{Fields, names};
 use crate::scored::{Ranked, TopByScore};
 use crate::text::{self, PREFIX_MAX, PREFIX_MIN};
 use crate::top::{FieldKind, SortField, TopByFields};
+use crate::typo::Typos;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 24;
 /// Longer queries are cut (a search box, not a document).
@@ -241,26 +242,21 @@ fn exact_word(f: &Fields, w: &Word) -> Box<dyn Query> {
 }
 
 /// A word's typos: one edit from its stem in titles, or from the word as
-/// typed in titles, brands, tags and colours.
+/// typed in titles, brands, tags and colours. Not the word itself: every
+/// query matching typos also matches the stem in titles, brands and tags
+/// exactly (see [`crate::typo`]).
 fn typo_clauses(f: &Fields, w: &Word) -> Vec<(Occur, Box<dyn Query>)> {
     let Some(raw) = &w.fuzzy else {
         return Vec::new();
-    };
-    let fuzzy = |field, text: &str| -> (Occur, Box<dyn Query>) {
-        (
-            Occur::Should,
-            Box::new(FuzzyTermQuery::new(
-                Term::from_field_text(field, text),
-                1,
-                true,
-            )),
-        )
     };
     // Title stems catch typos in endings ("jackts"), whole words of title,
     // brand, tags and colours the rest ("lether"). Not descriptions: their
     // terms are many, and a typo matching one of them finds more noise
     // than products.
-    vec![fuzzy(f.title, &w.stem), fuzzy(f.words, raw)]
+    vec![
+        (Occur::Should, Box::new(Typos::new(f.title, &w.stem))),
+        (Occur::Should, Box::new(Typos::new(f.words, raw))),
+    ]
 }
 
 /// Every word must match, in any text field: exactly (BM25 plus a bonus
