@@ -164,6 +164,7 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    bazaar_runtime::pages::prefer_small_pages();
     // SurrealDB brings rustls' aws-lc provider and NATS brings ring; pick one.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();

@@ -18,6 +18,7 @@ pub mod lease;
 pub mod logbus;
 pub mod metrics;
 pub mod node;
+pub mod pages;
 pub mod revocation;
 pub mod telemetry;
 pub mod tokens;

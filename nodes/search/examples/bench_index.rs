@@ -401,6 +401,14 @@ impl Query {
             Query::Suggest(_) => "suggest",
         }
     }
+
+    /// The request, for the slow queries' report.
+    fn describe(&self) -> String {
+        match self {
+            Query::Search(r) | Query::Listing(r) => format!("{r:?}"),
+            Query::Suggest(r) => format!("{r:?}"),
+        }
+    }
 }
 
 fn queries(seed: u64) -> Vec<Query> {
@@ -509,9 +517,10 @@ fn pass(
                         times[slot].push(t.elapsed());
                         if slow.is_some_and(|slow| t.elapsed() > slow) {
                             eprintln!(
-                                "  {label:<5} slow: query {i} ({}) took {:.1} ms",
+                                "  {label:<5} slow: query {i} ({}) took {:.1} ms: {}",
                                 queries[i].kind(),
-                                ms(t.elapsed())
+                                ms(t.elapsed()),
+                                queries[i].describe()
                             );
                         }
                     }
@@ -586,6 +595,8 @@ fn rss() -> String {
 }
 
 fn main() {
+    // As the `bazaar` binary does.
+    bazaar_runtime::pages::prefer_small_pages();
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .map(|a| a.parse().expect("product counts, e.g. 10000 100000"))
