@@ -25,11 +25,30 @@ use tantivy::query::Weight;
 use tantivy::schema::Schema;
 use tantivy::{DocId, SegmentOrdinal, SegmentReader};
 
-/// Only documents whose i64 fast field `name` has a value in `values`.
+/// Only documents whose fast field `name` has a value in range, or the
+/// given text.
 #[derive(Debug, Clone)]
-pub(crate) struct FastRange {
-    pub name: &'static str,
-    pub values: RangeInclusive<i64>,
+pub(crate) enum FastRange {
+    /// An i64 field with a value in `values`.
+    Numbers {
+        name: &'static str,
+        values: RangeInclusive<i64>,
+    },
+    /// A string field holding `value`.
+    Text { name: &'static str, value: String },
+}
+
+impl FastRange {
+    pub(crate) fn numbers(name: &'static str, values: RangeInclusive<i64>) -> FastRange {
+        FastRange::Numbers { name, values }
+    }
+
+    pub(crate) fn text(name: &'static str, value: &str) -> FastRange {
+        FastRange::Text {
+            name,
+            value: value.to_owned(),
+        }
+    }
 }
 
 /// `C`, fed blocks of the live matches that pass every range.
@@ -50,55 +69,104 @@ const BLOCK: usize = 64;
 type SegmentFruit<C> = <<C as Collector>::Child as SegmentCollector>::Fruit;
 
 /// One range over one segment's column.
-pub(crate) struct SegmentRange {
-    column: Column<i64>,
-    values: RangeInclusive<i64>,
+pub(crate) enum SegmentRange {
+    Numbers {
+        column: Column<i64>,
+        values: RangeInclusive<i64>,
+    },
+    /// The text as the column's term ordinal in this segment.
+    Text { column: Column<u64>, ord: u64 },
 }
 
 /// The ranges' columns in one segment, or `None` when a range's field has
-/// no value in it (no document of the segment matches).
+/// no value in it, or not the text (no document of the segment matches).
 pub(crate) fn segment_ranges(
     ranges: &[FastRange],
     reader: &SegmentReader,
 ) -> tantivy::Result<Option<Vec<SegmentRange>>> {
     let mut out = Vec::with_capacity(ranges.len());
     for range in ranges {
-        let Some(column) = reader.fast_fields().column_opt::<i64>(range.name)? else {
-            return Ok(None);
-        };
-        out.push(SegmentRange {
-            column,
-            values: range.values.clone(),
-        });
+        match range {
+            FastRange::Numbers { name, values } => {
+                let Some(column) = reader.fast_fields().column_opt::<i64>(name)? else {
+                    return Ok(None);
+                };
+                out.push(SegmentRange::Numbers {
+                    column,
+                    values: values.clone(),
+                });
+            }
+            FastRange::Text { name, value } => {
+                let Some(column) = reader.fast_fields().str(name)? else {
+                    return Ok(None);
+                };
+                let Some(ord) = column.dictionary().term_ord(value.as_bytes())? else {
+                    return Ok(None);
+                };
+                out.push(SegmentRange::Text {
+                    column: column.ords().clone(),
+                    ord,
+                });
+            }
+        }
     }
     Ok(Some(out))
 }
 
+/// Reused by every block: the values read for it.
+#[derive(Default)]
+pub(crate) struct RangeBuffers {
+    numbers: Vec<i64>,
+    ords: Vec<u64>,
+}
+
 impl SegmentRange {
     pub(crate) fn matches(&self, doc: DocId) -> bool {
-        self.column
-            .values_for_doc(doc)
-            .any(|v| self.values.contains(&v))
+        match self {
+            SegmentRange::Numbers { column, values } => {
+                column.values_for_doc(doc).any(|v| values.contains(&v))
+            }
+            SegmentRange::Text { column, ord } => column.values_for_doc(doc).any(|v| v == *ord),
+        }
     }
 
     /// Keeps the documents of `docs` with a value in range.
-    fn retain(&self, docs: &mut Vec<DocId>, buffer: &mut Vec<i64>) {
-        if let ColumnIndex::Full = self.column.index {
-            // One value a document, at the document's own row.
-            buffer.clear();
-            buffer.resize(docs.len(), 0);
-            self.column.values.get_vals(docs, buffer);
-            // Compacted in place without a branch a document: whether one
-            // is kept is as unpredictable as the values.
-            let mut kept = 0;
-            for i in 0..docs.len() {
-                docs[kept] = docs[i];
-                kept += usize::from(self.values.contains(&buffer[i]));
+    fn retain(&self, docs: &mut Vec<DocId>, buffers: &mut RangeBuffers) {
+        match self {
+            SegmentRange::Numbers { column, values } => {
+                retain_where(column, docs, &mut buffers.numbers, |v| values.contains(&v));
             }
-            docs.truncate(kept);
-        } else {
-            docs.retain(|&doc| self.matches(doc));
+            SegmentRange::Text { column, ord } => {
+                retain_where(column, docs, &mut buffers.ords, |v| v == *ord);
+            }
         }
+    }
+}
+
+/// Keeps the documents of `docs` with a value `keep` takes.
+fn retain_where<T>(
+    column: &Column<T>,
+    docs: &mut Vec<DocId>,
+    buffer: &mut Vec<T>,
+    keep: impl Fn(T) -> bool,
+) where
+    T: PartialOrd + Copy + Default + std::fmt::Debug + Send + Sync + 'static,
+{
+    if let ColumnIndex::Full = column.index {
+        // One value a document, at the document's own row.
+        buffer.clear();
+        buffer.resize(docs.len(), T::default());
+        column.values.get_vals(docs, buffer);
+        // Compacted in place without a branch a document: whether one is
+        // kept is as unpredictable as the values.
+        let mut kept = 0;
+        for i in 0..docs.len() {
+            docs[kept] = docs[i];
+            kept += usize::from(keep(buffer[i]));
+        }
+        docs.truncate(kept);
+    } else {
+        docs.retain(|&doc| column.values_for_doc(doc).any(&keep));
     }
 }
 
@@ -151,7 +219,7 @@ impl<C: Collector> Collector for Blocks<C> {
             return Ok(child.harvest());
         }
         let mut kept: Vec<DocId> = Vec::with_capacity(BLOCK);
-        let mut values: Vec<i64> = Vec::with_capacity(BLOCK);
+        let mut values = RangeBuffers::default();
         weight.for_each_no_score(reader, &mut |docs| {
             kept.clear();
             match alive {

@@ -347,10 +347,7 @@ mod tests {
         (offset, limit): (usize, usize),
     ) -> Ranked {
         let ranges = prices
-            .map(|values| FastRange {
-                name: "price",
-                values,
-            })
+            .map(|values| FastRange::numbers("price", values))
             .into_iter()
             .collect();
         let top = TopByScore {

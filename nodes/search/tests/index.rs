@@ -340,6 +340,24 @@ fn filter_sets() -> Vec<SearchProducts> {
             category: Some("nowhere".into()),
             ..Default::default()
         },
+        // A category beside words or another term is checked on their
+        // matches' column, not intersected: the same answers.
+        SearchProducts {
+            q: Some("boots".into()),
+            category: Some("fashion".into()),
+            ..Default::default()
+        },
+        SearchProducts {
+            category: Some("home".into()),
+            colors: vec!["red".into()],
+            min_price: Some(2_000),
+            ..Default::default()
+        },
+        SearchProducts {
+            category: Some("nowhere".into()),
+            on_sale: true,
+            ..Default::default()
+        },
     ]
 }
 
@@ -358,6 +376,15 @@ fn totals_and_facets_equal_a_recount() {
         let found = index.search(&request).unwrap();
         let matching: Vec<&ProductDoc> = docs.iter().filter(|d| passes(d, &request)).collect();
         assert_eq!(found.total, matching.len() as i64, "{request:?}");
+        // The page holds matches only.
+        for item in &found.items {
+            assert!(
+                matching.iter().any(|d| d.id == item.id),
+                "{} is not a match of {request:?}",
+                item.id
+            );
+        }
+        assert_eq!(found.items.len(), matching.len().min(24), "{request:?}");
         assert!(!found.total_is_lower_bound);
         assert_eq!(found.facets.sampled, None);
         let f = &found.facets;
