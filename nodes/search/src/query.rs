@@ -242,9 +242,9 @@ fn exact_word(f: &Fields, w: &Word) -> Box<dyn Query> {
 }
 
 /// A word's typos: one edit from its stem in titles, or from the word as
-/// typed in titles, brands, tags and colours. Not the word itself: every
-/// query matching typos also matches the stem in titles, brands and tags
-/// exactly (see [`crate::typo`]).
+/// typed in titles, brands, tags and colours. Not the word itself: the
+/// word's exact clauses already match every product that has it in these
+/// fields (see [`crate::typo`]).
 fn typo_clauses(f: &Fields, w: &Word) -> Vec<(Occur, Box<dyn Query>)> {
     let Some(raw) = &w.fuzzy else {
         return Vec::new();

@@ -6,7 +6,8 @@
 //! first match comes out. A search already matches the word itself with
 //! term queries (see `crate::query`), so for a common word the fuzzy
 //! clause read its postings a second time, the slow way: at 1M products
-//! half of a cold search's CPU. [`Typos`] matches the same terms but the
+//! the typo clauses were half of a cold search's CPU, mostly that second
+//! reading. [`Typos`] matches the same terms but the
 //! word itself, and reads the postings of its typos (usually few, often
 //! none) into a sorted list rather than a bitset of the whole segment.
 
