@@ -17,7 +17,10 @@ use tantivy::query::{
     Query, Scorer, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError, Term};
+use tantivy::{
+    BitSet, DocId, DocSet, InvertedIndexReader, Score, SegmentReader, TERMINATED, TantivyError,
+    Term,
+};
 use tantivy_fst::Automaton;
 
 /// The terms of `field` one insertion, deletion, substitution or swap of
@@ -63,49 +66,56 @@ struct TyposWeight {
 /// 1 bit of the whole segment in a bitset).
 const LIST_UP_TO: u32 = 32;
 
-impl TyposWeight {
-    /// The segment's terms the automaton matches.
-    fn terms(&self, reader: &SegmentReader) -> tantivy::Result<Vec<TermInfo>> {
-        let inverted = reader.inverted_index(self.field)?;
-        let mut stream = inverted.terms().search(&self.automaton).into_stream()?;
-        let mut infos = Vec::new();
-        while stream.advance() {
-            infos.push(stream.value().clone());
-        }
-        Ok(infos)
+/// The terms of one segment's field the automaton matches.
+fn matched_terms(
+    inverted: &InvertedIndexReader,
+    automaton: &NotItself,
+) -> tantivy::Result<Vec<TermInfo>> {
+    let mut stream = inverted.terms().search(automaton).into_stream()?;
+    let mut infos = Vec::new();
+    while stream.advance() {
+        infos.push(stream.value().clone());
     }
+    Ok(infos)
+}
+
+/// Calls `f` with each document of each term, term by term.
+fn for_each_doc(
+    inverted: &InvertedIndexReader,
+    terms: &[TermInfo],
+    mut f: impl FnMut(DocId),
+) -> tantivy::Result<()> {
+    for info in terms {
+        let mut postings =
+            inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+        while !postings.docs().is_empty() {
+            postings.docs().iter().for_each(|&doc| f(doc));
+            postings.advance();
+        }
+    }
+    Ok(())
 }
 
 impl Weight for TyposWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        let terms = self.terms(reader)?;
+        let inverted = reader.inverted_index(self.field)?;
+        let terms = matched_terms(&inverted, &self.automaton)?;
         if terms.is_empty() {
             return Ok(Box::new(EmptyScorer));
         }
-        let inverted = reader.inverted_index(self.field)?;
-        let each_doc = |mut f: Box<dyn FnMut(DocId) + '_>| -> tantivy::Result<()> {
-            for info in &terms {
-                let mut postings =
-                    inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
-                while !postings.docs().is_empty() {
-                    postings.docs().iter().for_each(|&doc| f(doc));
-                    postings.advance();
-                }
-            }
-            Ok(())
-        };
         let matches: u64 = terms.iter().map(|t| u64::from(t.doc_freq)).sum();
         if matches * u64::from(LIST_UP_TO) < u64::from(reader.max_doc()) {
-            let mut docs = Vec::new();
-            each_doc(Box::new(|doc| docs.push(doc)))?;
+            // Fewer than a thirty-second of the segment: fits a usize.
+            let mut docs = Vec::with_capacity(usize::try_from(matches).unwrap_or(0));
+            for_each_doc(&inverted, &terms, |doc| docs.push(doc))?;
             docs.sort_unstable();
             docs.dedup();
             return Ok(Box::new(ConstScorer::new(SortedDocs::new(docs), boost)));
         }
         let mut bits = BitSet::with_max_value(reader.max_doc());
-        each_doc(Box::new(|doc| {
+        for_each_doc(&inverted, &terms, |doc| {
             bits.insert(doc);
-        }))?;
+        })?;
         Ok(Box::new(ConstScorer::new(BitSetDocSet::from(bits), boost)))
     }
 
@@ -121,7 +131,9 @@ impl Weight for TyposWeight {
     }
 }
 
-/// Documents in a sorted list, without repeats.
+/// Documents in a sorted list, without repeats. Tantivy's own `VecDocSet`
+/// (kept for its tests) seeks one document at a time; inside an
+/// intersection this one seeks by binary search.
 struct SortedDocs {
     docs: Vec<DocId>,
     at: usize,
