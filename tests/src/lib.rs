@@ -176,19 +176,20 @@ impl Platform {
     /// A platform as `bazaar dev` runs it: the file mailbox served and the
     /// test payment page on, the sign-up limit raised for stories that sign
     /// many buyers up from one address; `options` for the rest (their
-    /// `configs` and `edge` are replaced).
+    /// `configs` are replaced, their `edge` gets those two settings).
     pub async fn spawn_like_dev(options: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut configs = platform::NodeConfigs::in_data_dir(dir.path());
         configs.mail.serve_mailbox = true;
         configs.orders.test_payments = true;
+        let edge = EdgeConfig {
+            test_payments: true,
+            auth_rate_limit_per_minute: 10_000,
+            ..options.edge.clone()
+        };
         let mut p = Self::spawn_with(Options {
             configs: Some(configs),
-            edge: EdgeConfig {
-                test_payments: true,
-                auth_rate_limit_per_minute: 10_000,
-                ..Default::default()
-            },
+            edge,
             ..options
         })
         .await;
