@@ -640,7 +640,13 @@ fn main() {
             rss()
         );
         // Cold: a fresh open, every query seen for the first time.
+        let opening = Instant::now();
         let index = Arc::new(SearchIndex::open_or_create(dir).unwrap());
+        println!(
+            "  opened in {:.0} ms (facet masks and price ladders built), {}",
+            ms(opening.elapsed()),
+            rss()
+        );
         assert_eq!(index.doc_count(), n as u64);
         assert_eq!(index.last_applied_sequence(), Some(n as u64));
         let only = std::env::var("BENCH_ONLY").ok();

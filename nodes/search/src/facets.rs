@@ -17,7 +17,7 @@ use crate::schema::names;
 pub const FACET_LIMIT: usize = 30;
 
 /// In the order of [`Facets`]' fields.
-const FIELDS: [&str; 5] = [
+pub(crate) const FIELDS: [&str; 5] = [
     names::CATEGORY,
     names::SUBCATEGORY,
     names::COLORS,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::FuzzyTermQuery;
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, Warmer};
+use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Term, Warmer};
 
 use crate::doc::ProductDoc;
 use crate::error::SearchError;
@@ -35,6 +35,11 @@ impl Default for WriterOptions {
         }
     }
 }
+
+/// Blocks of stored documents, compressed one by one: a page of results
+/// decompresses a block for each of its products. Set when an index is
+/// created; an index keeps the size it was made with.
+const DOCSTORE_BLOCK_BYTES: usize = 4_096;
 
 /// What a commit records besides the documents.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -82,7 +87,14 @@ impl SearchIndex {
     pub fn open_with(dir: &Path, options: WriterOptions) -> Result<SearchIndex, SearchError> {
         std::fs::create_dir_all(dir)?;
         let (schema, fields) = schema::build();
-        let index = Index::open_or_create(MmapDirectory::open(dir)?, schema)?;
+        let settings = IndexSettings {
+            docstore_blocksize: DOCSTORE_BLOCK_BYTES,
+            ..IndexSettings::default()
+        };
+        let index = Index::builder()
+            .schema(schema)
+            .settings(settings)
+            .open_or_create(MmapDirectory::open(dir)?)?;
         let tokenizers = index.tokenizers();
         tokenizers.register(text::ENGLISH, text::english());
         tokenizers.register(text::WORDS, text::words());
@@ -97,13 +109,14 @@ impl SearchIndex {
         // query arriving meanwhile waits for it. Build it now instead.
         FuzzyTermQuery::new(Term::from_field_text(fields.title, "warm"), 1, true).automaton()?;
         let queries = Queries::new(fields);
-        // The facet masks of every new segment are built before a reload
-        // publishes it, so no query waits for them.
+        // The facet masks and price ladders of every new segment are built
+        // before a reload publishes it, so no query waits for them.
         let masks: Arc<dyn Warmer> = queries.masks.clone();
+        let ladders: Arc<dyn Warmer> = queries.ladders.clone();
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
-            .warmers(vec![Arc::downgrade(&masks)])
+            .warmers(vec![Arc::downgrade(&masks), Arc::downgrade(&ladders)])
             .try_into()?;
         Ok(SearchIndex {
             index,

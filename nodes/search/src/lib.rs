@@ -28,6 +28,7 @@ mod doc;
 mod error;
 mod facets;
 mod index;
+mod ladder;
 mod node;
 mod pool;
 mod query;

@@ -7,7 +7,7 @@
 //! character of any query is syntax.
 
 use std::collections::{HashMap, HashSet};
-use std::ops::Bound;
+use std::ops::{Bound, RangeInclusive};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bazaar_subjects::Validator;
@@ -30,6 +30,7 @@ use crate::counts::{CountsCache, Totals};
 use crate::doc::unix_seconds;
 use crate::error::SearchError;
 use crate::facets::{Counts, FacetsCollector, Masks};
+use crate::ladder::{CategoryListing, Laddered, Ladders, ListingSort};
 use crate::schema::{Fields, names};
 use crate::scored::{Ranked, TopByScore};
 use crate::text::{self, PREFIX_MAX, PREFIX_MIN};
@@ -145,6 +146,9 @@ pub(crate) struct Queries {
     counts: Mutex<CountsCache>,
     /// Facet values as bits, kept up to date by the reader's warmer.
     pub(crate) masks: Arc<Masks>,
+    /// Each category's products by price and newest first, kept up to
+    /// date the same way.
+    pub(crate) ladders: Arc<Ladders>,
 }
 
 impl Queries {
@@ -155,6 +159,7 @@ impl Queries {
             words: text::words(),
             counts: Mutex::new(CountsCache::default()),
             masks: Arc::new(Masks::default()),
+            ladders: Arc::new(Ladders::default()),
         }
     }
 
@@ -369,10 +374,7 @@ fn filters(f: &Fields, r: &SearchProducts, text: bool, now: OffsetDateTime) -> F
         out.push(term_query(f.shop, c, basic));
     }
     if r.min_price.is_some() || r.max_price.is_some() {
-        ranges.push(FastRange::numbers(
-            names::PRICE,
-            r.min_price.unwrap_or(i64::MIN)..=r.max_price.unwrap_or(i64::MAX),
-        ));
+        ranges.push(FastRange::numbers(names::PRICE, prices(r)));
     }
     // One value is a term query: a term set builds a bitset of the whole
     // segment first, whatever it matches.
@@ -557,16 +559,28 @@ fn search(
             let addresses = |page: Vec<(u128, DocAddress)>| -> Vec<DocAddress> {
                 page.into_iter().map(|(_, a)| a).collect()
             };
-            match known {
-                Some(totals) => (
-                    addresses(searcher.search(&*matching, &Blocks::new(top, filters.ranges))?),
-                    totals,
-                ),
-                None => {
-                    let (page, counts) = searcher
-                        .search(&*matching, &Blocks::new((top, facets()), filters.ranges))?;
-                    (addresses(page), (counts.total, counts.facets()))
-                }
+            let listing = match words {
+                None => category_listing(s.request, offset + limit),
+                Some(_) => None,
+            };
+            if let Some(listing) = listing {
+                // Counted again even when known: on the ladder that is
+                // cheaper than walking the matches for the page alone.
+                let laddered = Laddered {
+                    walk: Blocks::new((top, facets()), filters.ranges),
+                    ladders: queries.ladders.clone(),
+                    listing,
+                };
+                let (page, counts) = searcher.search(&*matching, &laddered)?;
+                let totals = known.unwrap_or_else(|| (counts.total, counts.facets()));
+                (addresses(page), totals)
+            } else if let Some(totals) = known {
+                let page = searcher.search(&*matching, &Blocks::new(top, filters.ranges))?;
+                (addresses(page), totals)
+            } else {
+                let (page, counts) =
+                    searcher.search(&*matching, &Blocks::new((top, facets()), filters.ranges))?;
+                (addresses(page), (counts.total, counts.facets()))
             }
         }
     };
@@ -605,6 +619,41 @@ fn search(
         page_size: s.page_size,
         pages: pages(total, s.page_size),
         facets,
+    })
+}
+
+/// The prices a request asks for, unbounded where it sets no bound.
+fn prices(r: &SearchProducts) -> RangeInclusive<i64> {
+    r.min_price.unwrap_or(i64::MIN)..=r.max_price.unwrap_or(i64::MAX)
+}
+
+/// The listing as a ladder can answer it (see [`crate::ladder`]): a
+/// category, maybe a subcategory and a price range, by price or newest
+/// first (as a listing without words is by relevance), and no other
+/// filter. `keep` is the page's end.
+fn category_listing(r: &SearchProducts, keep: usize) -> Option<CategoryListing> {
+    let sort = match r.sort {
+        SortOrder::PriceAsc => ListingSort::Price(Order::Asc),
+        SortOrder::PriceDesc => ListingSort::Price(Order::Desc),
+        SortOrder::Relevance | SortOrder::Newest => ListingSort::Newest,
+        SortOrder::TopSales | SortOrder::Rating => return None,
+    };
+    let plain = r.shop.is_none()
+        && r.colors.is_empty()
+        && r.sizes.is_empty()
+        && r.min_rating.is_none()
+        && !r.in_stock
+        && !r.on_sale
+        && !r.event;
+    if !plain {
+        return None;
+    }
+    Some(CategoryListing {
+        category: trimmed(&r.category)?.to_owned(),
+        subcategory: trimmed(&r.subcategory).map(str::to_owned),
+        prices: prices(r),
+        sort,
+        keep,
     })
 }
 

@@ -83,7 +83,7 @@ struct SegmentField {
 /// The part of a key one value makes, bigger first. A document without a
 /// value gets 0: last, in either order, as with `TopDocs` (sharing it with
 /// `i64::MIN` descending or `i64::MAX` ascending, values no product has).
-fn part(value: Option<u64>, order: Order) -> u64 {
+pub(crate) fn part(value: Option<u64>, order: Order) -> u64 {
     match (value, order) {
         (None, _) => 0,
         (Some(v), Order::Desc) => v,
@@ -144,7 +144,7 @@ pub(crate) struct SegmentTop {
 }
 
 /// Bigger key first, then the lower document.
-fn better<D: Ord>(a: &(u128, D), b: &(u128, D)) -> std::cmp::Ordering {
+pub(crate) fn better<D: Ord>(a: &(u128, D), b: &(u128, D)) -> std::cmp::Ordering {
     b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1))
 }
 
@@ -253,20 +253,26 @@ impl SegmentCollector for SegmentTop {
     fn harvest(mut self) -> Self::Fruit {
         self.best.sort_unstable_by(better);
         self.best.truncate(self.keep);
-        let segment = self.segment;
-        self.best
-            .into_iter()
-            .map(|(key, doc_id)| {
-                (
-                    key,
-                    DocAddress {
-                        segment_ord: segment,
-                        doc_id,
-                    },
-                )
-            })
-            .collect()
+        addressed(self.segment, self.best)
     }
+}
+
+/// A segment's page with the segment's ordinal on each document.
+pub(crate) fn addressed(
+    segment: SegmentOrdinal,
+    page: Vec<(u128, DocId)>,
+) -> Vec<(u128, DocAddress)> {
+    page.into_iter()
+        .map(|(key, doc_id)| {
+            (
+                key,
+                DocAddress {
+                    segment_ord: segment,
+                    doc_id,
+                },
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
