@@ -473,22 +473,18 @@ fn relevance_page(
     if total <= offset as u64 {
         return Ok(Vec::new());
     }
-    let top = TopByScore {
-        tie_break: names::SALES,
-        ranges: filters.ranges.clone(),
-        offset,
-        limit,
-    };
+    // A collector a search: it carries a bound from segment to segment.
+    let top = || TopByScore::new(names::SALES, filters.ranges.clone(), (offset, limit));
     let exact: Ranked = searcher.search(
         &*with_filters(Some(exact_query(f, words)), &filters.queries),
-        &top,
+        &top(),
     )?;
     if exact.kept >= offset + limit || exact.kept as u64 == total {
         return Ok(exact.page);
     }
     let all: Ranked = searcher.search(
         &*with_filters(Some(text_query(f, words)), &filters.queries),
-        &top,
+        &top(),
     )?;
     Ok(all.page)
 }

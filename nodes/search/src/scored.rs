@@ -11,12 +11,18 @@
 //! best score, so a match tying it still comes through and its sales
 //! decide.
 //!
+//! Segments are searched one after the other, and each starts from the
+//! `k`-th best score of those before it rather than from nothing: a match
+//! below it cannot make the page, so a later segment's WAND skips from its
+//! first block on instead of first filling a page of its own.
+//!
 //! A listing's number ranges are checked here, on the few matches that
 //! could make the page, rather than as query clauses: a clause would make
 //! the query more than a union of terms and cost WAND its skipping.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::sync::{Mutex, PoisonError};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
@@ -29,10 +35,35 @@ use crate::blocks::{FastRange, SegmentRange, segment_ranges};
 /// The top `offset + limit` matches by (score, an i64 fast field), the page
 /// from `offset`.
 pub(crate) struct TopByScore {
-    pub tie_break: &'static str,
-    pub ranges: Vec<FastRange>,
-    pub offset: usize,
-    pub limit: usize,
+    tie_break: &'static str,
+    ranges: Vec<FastRange>,
+    offset: usize,
+    limit: usize,
+    /// The best `k`-th score of the segments searched so far, just below
+    /// it: what a match of the next segment must exceed. One search's; a
+    /// collector is not reused.
+    carried: Mutex<Score>,
+}
+
+impl TopByScore {
+    pub(crate) fn new(
+        tie_break: &'static str,
+        ranges: Vec<FastRange>,
+        (offset, limit): (usize, usize),
+    ) -> TopByScore {
+        TopByScore {
+            tie_break,
+            ranges,
+            offset,
+            limit,
+            carried: Mutex::new(Score::MIN),
+        }
+    }
+
+    fn carried(&self) -> std::sync::MutexGuard<'_, Score> {
+        // A plain number: whatever a panicking search left is still a bound.
+        self.carried.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The page, and how many matches were kept to choose it: fewer than
@@ -83,6 +114,9 @@ pub(crate) struct SegmentTopByScore {
     alive: Option<AliveBitSet>,
     /// The best `keep` so far, the worst on top.
     best: BinaryHeap<Reverse<Entry>>,
+    /// What the segments before this one already hold: a match must
+    /// exceed it.
+    floor: Score,
 }
 
 impl SegmentTopByScore {
@@ -119,9 +153,13 @@ impl SegmentTopByScore {
     }
 
     fn threshold(&self) -> Score {
+        self.own_threshold().max(self.floor)
+    }
+
+    /// Just below the worst kept once `keep` are kept: a match scoring the
+    /// same may still win on sales, so it is let through.
+    fn own_threshold(&self) -> Score {
         match self.best.peek() {
-            // A match scoring the same as the worst kept may still win on
-            // sales: let it through.
             Some(Reverse(worst)) if self.best.len() >= self.keep => worst.score.next_down(),
             _ => Score::MIN,
         }
@@ -161,6 +199,7 @@ impl Collector for TopByScore {
             ranges: segment_ranges(&self.ranges, reader)?,
             alive: reader.alive_bitset().cloned(),
             best: BinaryHeap::with_capacity(keep.min(4_096) + 1),
+            floor: Score::MIN,
         })
     }
 
@@ -175,11 +214,15 @@ impl Collector for TopByScore {
         reader: &SegmentReader,
     ) -> tantivy::Result<Vec<(Entry, SegmentOrdinal)>> {
         let mut child = self.for_segment(segment, reader)?;
+        child.floor = *self.carried();
         if child.ranges.is_some() {
-            weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
+            weight.for_each_pruning(child.floor, reader, &mut |doc, score| {
                 child.offer(doc, score)
             })?;
         }
+        let mut carried = self.carried();
+        *carried = carried.max(child.own_threshold());
+        drop(carried);
         Ok(child.harvest())
     }
 
@@ -350,12 +393,7 @@ mod tests {
             .map(|values| FastRange::numbers("price", values))
             .into_iter()
             .collect();
-        let top = TopByScore {
-            tie_break: "sales",
-            ranges,
-            offset,
-            limit,
-        };
+        let top = TopByScore::new("sales", ranges, (offset, limit));
         searcher.search(query, &top).unwrap()
     }
 
