@@ -261,8 +261,7 @@ impl SegmentLadder {
 impl Scope {
     /// Where `doc` (at `price`) stands in the scope.
     fn place(&self, price: i64, doc: DocId) -> Option<u32> {
-        let from = self.prices.partition_point(|&p| p < price);
-        let to = self.prices.partition_point(|&p| p <= price);
+        let (from, to) = self.range(&(price..=price));
         let at = self.docs.get(from..to)?.binary_search(&doc).ok()?;
         u32::try_from(from + at).ok()
     }
